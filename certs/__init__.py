@@ -1,0 +1,1 @@
+"""The electronic certificate: model, identifiers, digests, batches and issuance."""

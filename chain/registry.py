@@ -1,0 +1,439 @@
+"""The contract client: deploy, the issuer and key registry, anchors, status, history.
+
+Values at this layer: an issuer is its 18-character USCC (stored on chain as its ASCII bytes
+left-aligned in a ``bytes32``); roots, leaves, key ids and document digests are 32-byte
+``bytes``; times are Unix seconds (``int``). Reads take an optional ``block`` so a caller
+can judge several facts at one block and say which.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+
+from chain.abi import ContractAbi, contract_abi
+from chain.errors import ChainError, InvalidArgument
+from chain.rpc import Rpc
+from chain.transactions import TransactionReceipt, TransactionSender
+
+_USCC_SHAPE = re.compile(r"[0-9A-Z]{18}")
+ADMIN_ROLE = keccak(text="ADMIN_ROLE")
+Block = int | str
+
+
+class IssuerStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+class CertificateStatus(IntEnum):
+    ACTIVE = 0
+    REVOKED = 1
+    SUSPENDED = 2
+    SUPERSEDED = 3
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the contracts live on one chain."""
+
+    chain_id: int
+    issuer_registry: str
+    certificate_registry: str
+    block: int
+    """Block of the first deployment transaction: history queries start here."""
+    deployer: str
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An issuer's SM2 signing key as registered on chain."""
+
+    key_id: bytes
+    valid_from: int
+    valid_until: int | None
+    compromised_at: int | None
+
+    def valid_at(self, when: int) -> bool:
+        if when < self.valid_from:
+            return False
+        if self.valid_until is not None and when >= self.valid_until:
+            return False
+        return self.compromised_at is None or when < self.compromised_at
+
+
+@dataclass(frozen=True)
+class AnchorInfo:
+    """A batch root (or a sealed document's digest) as anchored on chain."""
+
+    digest: bytes
+    issuer: str
+    leaf_count: int
+    block_number: int
+    timestamp: int
+    by: str
+
+
+@dataclass(frozen=True)
+class LeafStatus:
+    """The chain's status of one certificate (by issuer and leaf digest)."""
+
+    status: CertificateStatus
+    reason: int
+    block_number: int | None
+    """Block of the last change; ``None`` if its status never changed."""
+    timestamp: int | None
+    superseded_by: bytes | None
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """One decoded contract event."""
+
+    name: str
+    contract: str
+    block_number: int
+    timestamp: int
+    tx_hash: str
+    log_index: int
+    args: Mapping[str, Any] = field(default_factory=dict)
+    """Event arguments; ``bytes32`` issuer values are decoded back to the USCC string."""
+
+
+def issuer_id(uscc: str) -> bytes:
+    """The on-chain ``bytes32`` of an issuer: its USCC's ASCII, left-aligned, zero-padded."""
+    if not isinstance(uscc, str) or not _USCC_SHAPE.fullmatch(uscc):
+        raise InvalidArgument(f"issuer code {uscc!r} is not an 18-character USCC")
+    return uscc.encode("ascii").ljust(32, b"\0")
+
+
+def uscc_of(raw: bytes) -> str:
+    return raw.rstrip(b"\0").decode("ascii", errors="replace")
+
+
+def _digest(value: bytes, what: str) -> bytes:
+    if not isinstance(value, bytes | bytearray) or len(value) != 32:
+        raise InvalidArgument(f"{what} must be 32 bytes")
+    return bytes(value)
+
+
+def _address(value: str) -> str:
+    try:
+        return to_checksum_address(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument(f"{value!r} is not an account address") from exc
+
+
+def deploy_contracts(sender: TransactionSender) -> Deployment:
+    """Deploy IssuerRegistry (admin: the sender) and CertificateRegistry."""
+    issuers = contract_abi("IssuerRegistry")
+    first = sender.transact(to=None, data=issuers.encode_constructor(sender.address))
+    if first.contract_address is None:
+        raise ChainError("IssuerRegistry deployment returned no contract address")
+    certificates = contract_abi("CertificateRegistry")
+    second = sender.transact(to=None, data=certificates.encode_constructor(first.contract_address))
+    if second.contract_address is None:
+        raise ChainError("CertificateRegistry deployment returned no contract address")
+    return Deployment(
+        chain_id=sender.chain_id,
+        issuer_registry=to_checksum_address(first.contract_address),
+        certificate_registry=to_checksum_address(second.contract_address),
+        block=first.block_number,
+        deployer=sender.address,
+    )
+
+
+class Registry:
+    """Both contracts of one deployment. Writes need a ``sender``; reads do not."""
+
+    def __init__(
+        self, rpc: Rpc, deployment: Deployment, sender: TransactionSender | None = None
+    ) -> None:
+        self.rpc = rpc
+        self.deployment = deployment
+        self.sender = sender
+        self._issuers = contract_abi("IssuerRegistry")
+        self._certificates = contract_abi("CertificateRegistry")
+        self._timestamps: dict[int, int] = {}
+
+    # ---- plumbing ----
+
+    def _send(self, abi: ContractAbi, address: str, fn: str, *args: Any) -> TransactionReceipt:
+        if self.sender is None:
+            raise ChainError("this registry client has no account to send from", code="no_sender")
+        return self.sender.transact(to=address, data=abi.encode_call(fn, *args))
+
+    def _call(
+        self, abi: ContractAbi, address: str, fn: str, *args: Any, block: Block = "latest"
+    ) -> tuple[Any, ...]:
+        data = abi.encode_call(fn, *args)
+        tag = hex(block) if isinstance(block, int) else block
+        return abi.decode_result(
+            fn, self.rpc.call("eth_call", [{"to": address, "data": data}, tag])
+        )
+
+    def _issuer_tx(self, fn: str, *args: Any) -> TransactionReceipt:
+        return self._send(self._issuers, self.deployment.issuer_registry, fn, *args)
+
+    def _cert_tx(self, fn: str, *args: Any) -> TransactionReceipt:
+        return self._send(self._certificates, self.deployment.certificate_registry, fn, *args)
+
+    def _issuer_view(self, fn: str, *args: Any, block: Block = "latest") -> tuple[Any, ...]:
+        return self._call(self._issuers, self.deployment.issuer_registry, fn, *args, block=block)
+
+    def _cert_view(self, fn: str, *args: Any, block: Block = "latest") -> tuple[Any, ...]:
+        return self._call(
+            self._certificates, self.deployment.certificate_registry, fn, *args, block=block
+        )
+
+    def block_number(self) -> int:
+        return int(self.rpc.call("eth_blockNumber"), 16)
+
+    def code_present(self) -> bool:
+        """Is contract code at both recorded addresses (e.g. not a wiped devnet)?"""
+        codes = self.rpc.batch(
+            [
+                ("eth_getCode", [self.deployment.issuer_registry, "latest"]),
+                ("eth_getCode", [self.deployment.certificate_registry, "latest"]),
+            ]
+        )
+        return all(isinstance(c, str) and len(c) > 2 for c in codes)
+
+    # ---- governance ----
+
+    def grant_role(self, role: bytes, account: str) -> TransactionReceipt:
+        return self._issuer_tx("grantRole", _digest(role, "role"), _address(account))
+
+    def revoke_role(self, role: bytes, account: str) -> TransactionReceipt:
+        return self._issuer_tx("revokeRole", _digest(role, "role"), _address(account))
+
+    def has_role(self, role: bytes, account: str) -> bool:
+        return bool(self._issuer_view("hasRole", _digest(role, "role"), _address(account))[0])
+
+    def register_issuer(self, uscc: str, name: str) -> TransactionReceipt:
+        return self._issuer_tx("registerIssuer", issuer_id(uscc), name)
+
+    def suspend_issuer(self, uscc: str, reason: str) -> TransactionReceipt:
+        return self._issuer_tx("suspendIssuer", issuer_id(uscc), reason)
+
+    def reinstate_issuer(self, uscc: str) -> TransactionReceipt:
+        return self._issuer_tx("reinstateIssuer", issuer_id(uscc))
+
+    def add_account(self, uscc: str, account: str) -> TransactionReceipt:
+        return self._issuer_tx("addAccount", issuer_id(uscc), _address(account))
+
+    def remove_account(self, uscc: str, account: str) -> TransactionReceipt:
+        return self._issuer_tx("removeAccount", issuer_id(uscc), _address(account))
+
+    def add_key(
+        self, uscc: str, key_id: bytes, valid_from: int, valid_until: int | None = None
+    ) -> TransactionReceipt:
+        return self._issuer_tx(
+            "addKey", issuer_id(uscc), _digest(key_id, "key id"), valid_from, valid_until or 0
+        )
+
+    def retire_key(self, uscc: str, key_id: bytes, valid_until: int) -> TransactionReceipt:
+        return self._issuer_tx("retireKey", issuer_id(uscc), _digest(key_id, "key id"), valid_until)
+
+    def report_key_compromised(
+        self, uscc: str, key_id: bytes, compromised_at: int
+    ) -> TransactionReceipt:
+        return self._issuer_tx(
+            "reportKeyCompromised", issuer_id(uscc), _digest(key_id, "key id"), compromised_at
+        )
+
+    def issuer_status(self, uscc: str, *, block: Block = "latest") -> IssuerStatus:
+        return IssuerStatus(self._issuer_view("issuerStatus", issuer_id(uscc), block=block)[0])
+
+    def issuer_of(self, account: str) -> str | None:
+        raw = self._issuer_view("issuerOf", _address(account))[0]
+        return uscc_of(raw) if any(raw) else None
+
+    def key_record(self, uscc: str, key_id: bytes, *, block: Block = "latest") -> KeyRecord | None:
+        (raw,) = self._issuer_view(
+            "keyRecord", issuer_id(uscc), _digest(key_id, "key id"), block=block
+        )
+        valid_from, valid_until, compromised_at, exists = raw
+        if not exists:
+            return None
+        return KeyRecord(bytes(key_id), valid_from, valid_until or None, compromised_at or None)
+
+    def key_ids(self, uscc: str) -> list[bytes]:
+        return [bytes(k) for k in self._issuer_view("keyIds", issuer_id(uscc))[0]]
+
+    def key_valid_at(self, uscc: str, key_id: bytes, when: int, *, block: Block = "latest") -> bool:
+        return bool(
+            self._issuer_view(
+                "keyValidAt", issuer_id(uscc), _digest(key_id, "key id"), when, block=block
+            )[0]
+        )
+
+    # ---- anchors ----
+
+    def anchor(self, uscc: str, root: bytes, leaf_count: int) -> TransactionReceipt:
+        return self._cert_tx("anchor", issuer_id(uscc), _digest(root, "root"), leaf_count)
+
+    def anchor_document(self, uscc: str, digest: bytes) -> TransactionReceipt:
+        return self._cert_tx("anchorDocument", issuer_id(uscc), _digest(digest, "document digest"))
+
+    def anchor_of(self, root: bytes, *, block: Block = "latest") -> AnchorInfo | None:
+        return self._anchor_info("anchorOf", _digest(root, "root"), block)
+
+    def document_of(self, digest: bytes, *, block: Block = "latest") -> AnchorInfo | None:
+        return self._anchor_info("documentOf", _digest(digest, "document digest"), block)
+
+    def _anchor_info(self, fn: str, digest: bytes, block: Block) -> AnchorInfo | None:
+        (raw,) = self._cert_view(fn, digest, block=block)
+        issuer, by, leaf_count, timestamp, block_number = raw
+        if block_number == 0:
+            return None
+        return AnchorInfo(
+            digest, uscc_of(issuer), leaf_count, block_number, timestamp, to_checksum_address(by)
+        )
+
+    # ---- status ----
+
+    def revoke(self, uscc: str, leaf: bytes, reason: int) -> TransactionReceipt:
+        return self._cert_tx("revoke", issuer_id(uscc), _digest(leaf, "leaf"), reason)
+
+    def suspend(self, uscc: str, leaf: bytes, reason: int) -> TransactionReceipt:
+        return self._cert_tx("suspend", issuer_id(uscc), _digest(leaf, "leaf"), reason)
+
+    def reinstate(self, uscc: str, leaf: bytes, reason: int = 0) -> TransactionReceipt:
+        return self._cert_tx("reinstate", issuer_id(uscc), _digest(leaf, "leaf"), reason)
+
+    def revoke_many(self, uscc: str, leaves: Sequence[bytes], reason: int) -> TransactionReceipt:
+        return self._cert_tx("revokeMany", issuer_id(uscc), _digests(leaves), reason)
+
+    def suspend_many(self, uscc: str, leaves: Sequence[bytes], reason: int) -> TransactionReceipt:
+        return self._cert_tx("suspendMany", issuer_id(uscc), _digests(leaves), reason)
+
+    def reinstate_many(
+        self, uscc: str, leaves: Sequence[bytes], reason: int = 0
+    ) -> TransactionReceipt:
+        return self._cert_tx("reinstateMany", issuer_id(uscc), _digests(leaves), reason)
+
+    def supersede(self, uscc: str, old: bytes, new: bytes, reason: int) -> TransactionReceipt:
+        return self._cert_tx(
+            "supersede", issuer_id(uscc), _digest(old, "old leaf"), _digest(new, "new leaf"), reason
+        )
+
+    def status_of(self, uscc: str, leaf: bytes, *, block: Block = "latest") -> LeafStatus:
+        (raw,) = self._cert_view("statusOf", issuer_id(uscc), _digest(leaf, "leaf"), block=block)
+        status, reason, block_number, timestamp, superseded_by = raw
+        return LeafStatus(
+            CertificateStatus(status),
+            reason,
+            block_number or None,
+            timestamp or None,
+            bytes(superseded_by) if any(superseded_by) else None,
+        )
+
+    # ---- history ----
+
+    def events(
+        self,
+        from_block: int | None = None,
+        to_block: Block = "latest",
+        *,
+        topics: Sequence[Any] | None = None,
+    ) -> list[ChainEvent]:
+        """Every event of both contracts in a block range (what an indexer follows)."""
+        query: dict[str, Any] = {
+            "address": [self.deployment.issuer_registry, self.deployment.certificate_registry],
+            "fromBlock": hex(self.deployment.block if from_block is None else from_block),
+            "toBlock": hex(to_block) if isinstance(to_block, int) else to_block,
+        }
+        if topics is not None:
+            query["topics"] = list(topics)
+        return self._decode(self.rpc.call("eth_getLogs", [query]))
+
+    def history_of_leaf(
+        self, uscc: str, leaf: bytes, *, root: bytes | None = None
+    ) -> list[ChainEvent]:
+        """A certificate's events: its batch anchored (when ``root`` is given), status changes,
+        and supersede links in either direction; oldest first."""
+        issuer, leaf_topic = "0x" + issuer_id(uscc).hex(), "0x" + _digest(leaf, "leaf").hex()
+        c = self._certificates
+        changed, superseded = c.topic("StatusChanged"), c.topic("Superseded")
+        found = self.events(topics=[[changed, superseded], issuer, leaf_topic])
+        found += self.events(topics=[superseded, issuer, None, leaf_topic])
+        if root is not None:
+            found += self.history_of_root(root)
+        return _ordered(found)
+
+    def history_of_root(self, root: bytes) -> list[ChainEvent]:
+        topic = "0x" + _digest(root, "root").hex()
+        return self.events(topics=[self._certificates.topic("RootAnchored"), topic])
+
+    def history_of_issuer(self, uscc: str) -> list[ChainEvent]:
+        """Registry events of an issuer, and every anchor and status change it made."""
+        issuer = "0x" + issuer_id(uscc).hex()
+        c = self._certificates
+        found = self.events(topics=[None, issuer])
+        found += self.events(
+            topics=[[c.topic("RootAnchored"), c.topic("DocumentAnchored")], None, issuer]
+        )
+        return [e for e in _ordered(found) if e.args.get("issuer") == uscc]
+
+    def _decode(self, logs: Iterable[Mapping[str, Any]]) -> list[ChainEvent]:
+        logs = [log for log in logs if not log.get("removed")]
+        self._fill_timestamps({int(log["blockNumber"], 16) for log in logs})
+        out: list[ChainEvent] = []
+        for log in logs:
+            for abi in (self._certificates, self._issuers):
+                decoded = abi.decode_log(log)
+                if decoded is not None:
+                    break
+            else:
+                continue
+            name, args = decoded
+            for key in ("issuer",):
+                if key in args:
+                    args[key] = uscc_of(args[key])
+            block = int(log["blockNumber"], 16)
+            out.append(
+                ChainEvent(
+                    name=name,
+                    contract=abi.artefact.name,
+                    block_number=block,
+                    timestamp=self._timestamps[block],
+                    tx_hash=log["transactionHash"],
+                    log_index=int(log["logIndex"], 16),
+                    args=args,
+                )
+            )
+        return _ordered(out)
+
+    def block_timestamp(self, block: int) -> int:
+        self._fill_timestamps({block})
+        return self._timestamps[block]
+
+    def _fill_timestamps(self, blocks: set[int]) -> None:
+        missing = sorted(b for b in blocks if b not in self._timestamps)
+        for start in range(0, len(missing), 100):
+            chunk = missing[start : start + 100]
+            results = self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in chunk])
+            for number, block in zip(chunk, results, strict=True):
+                if block is None:
+                    raise ChainError(
+                        f"block {number} is not known to the node", code="block_missing"
+                    )
+                self._timestamps[number] = int(block["timestamp"], 16)
+
+
+def _digests(values: Sequence[bytes]) -> list[bytes]:
+    if not values:
+        raise InvalidArgument("at least one leaf is needed")
+    return [_digest(v, "leaf") for v in values]
+
+
+def _ordered(events: Iterable[ChainEvent]) -> list[ChainEvent]:
+    unique = {(e.block_number, e.log_index): e for e in events}
+    return [unique[k] for k in sorted(unique)]

@@ -1,0 +1,1 @@
+"""The local chain: anvil started and stopped by the CLI, and the deployment record."""

@@ -1,0 +1,108 @@
+"""The operator account and the deployment record of each chain.
+
+The record lives at ``<home>/deployments/<chain id>.json``. Deploying again is a no-op while
+the recorded contracts still have code on the chain; a record whose code is gone (a wiped
+devnet, another chain on the same id) is reported, never silently reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict
+from pathlib import Path
+
+from chain.registry import Deployment, Registry, deploy_contracts
+from chain.rpc import Rpc
+from chain.transactions import TransactionSender
+from devnet.errors import DevnetError
+
+DEVNET_FUNDING_WEI = 10**24
+
+
+def operator_key(path: Path, *, create: bool) -> str:
+    """The operator's private key (hex) from ``path``; created with mode 0600 if asked."""
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        if not create:
+            raise DevnetError(
+                f"no operator key at {path}: set ZHENGYIN_OPERATOR_KEY_FILE to the file "
+                "holding the deploying account's private key",
+                code="operator_key_missing",
+            ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = "0x" + secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
+        return key
+    from eth_account import Account  # slow to import; only needed here
+
+    try:
+        Account.from_key(key)
+    except (ValueError, TypeError) as exc:
+        raise DevnetError(
+            f"the operator key file {path} does not hold a valid private key",
+            code="operator_key_invalid",
+        ) from exc
+    return key
+
+
+def fund_on_devnet(rpc: Rpc, address: str) -> None:
+    """Give an account ether on anvil (``anvil_setBalance``), so it can pay for gas."""
+    rpc.call("anvil_setBalance", [address, hex(DEVNET_FUNDING_WEI)])
+
+
+class DeploymentRecord:
+    """The recorded deployments of one data directory."""
+
+    def __init__(self, home: Path) -> None:
+        self.dir = home / "deployments"
+
+    def path(self, chain_id: int) -> Path:
+        return self.dir / f"{chain_id}.json"
+
+    def load(self, chain_id: int) -> Deployment | None:
+        try:
+            raw = json.loads(self.path(chain_id).read_text())
+            return Deployment(**raw)
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            raise DevnetError(
+                f"the deployment record {self.path(chain_id)} is unreadable ({exc})",
+                code="deployment_record_corrupt",
+            ) from exc
+
+    def save(self, deployment: Deployment) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.path(deployment.chain_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(deployment), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+
+def ensure_deployed(
+    record: DeploymentRecord, sender: TransactionSender, *, replace_missing: bool = False
+) -> tuple[Deployment, bool]:
+    """Deploy once per chain. Returns ``(deployment, deployed_now)``."""
+    rpc = sender.rpc
+    chain_id = sender.chain_id
+    existing = record.load(chain_id)
+    if existing is not None:
+        if Registry(rpc, existing).code_present():
+            return existing, False
+        if not replace_missing:
+            raise DevnetError(
+                f"the deployment recorded for chain {chain_id} (IssuerRegistry at "
+                f"{existing.issuer_registry}, block {existing.block}) has no code on the chain: "
+                "the chain was reset or is another one. Run `zhengyin deploy --replace` to deploy "
+                "anew (every earlier anchor on that record is lost)",
+                code="deployment_missing",
+            )
+    deployment = deploy_contracts(sender)
+    record.save(deployment)
+    return deployment, True

@@ -1,0 +1,102 @@
+"""Shared fixtures: a real anvil devnet and deployed contracts (no mocks, no eth-tester)."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chain.registry import Deployment, Registry, deploy_contracts
+from chain.rpc import Rpc
+from chain.transactions import TransactionSender
+from devnet.anvil import Devnet, DevnetInfo
+from devnet.deploy import fund_on_devnet
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
+    """One anvil for the session, with its state under a temporary ZHENGYIN_HOME."""
+    node = Devnet(tmp_path_factory.mktemp("home"))
+    info, _ = node.up(free_port())
+    yield info
+    node.down()
+
+
+@pytest.fixture(scope="session")
+def rpc(devnet: DevnetInfo) -> Rpc:
+    return Rpc(devnet.url)
+
+
+@dataclass
+class Accounts:
+    """Funded accounts on the devnet, made on demand."""
+
+    rpc: Rpc
+
+    def new(self) -> TransactionSender:
+        sender = TransactionSender(self.rpc, "0x" + secrets.token_hex(32))
+        fund_on_devnet(self.rpc, sender.address)
+        return sender
+
+
+@pytest.fixture(scope="session")
+def accounts(rpc: Rpc) -> Accounts:
+    return Accounts(rpc)
+
+
+@pytest.fixture(scope="session")
+def admin(accounts: Accounts) -> TransactionSender:
+    return accounts.new()
+
+
+@pytest.fixture(scope="session")
+def deployment(admin: TransactionSender) -> Deployment:
+    return deploy_contracts(admin)
+
+
+@pytest.fixture(scope="session")
+def admin_registry(rpc: Rpc, deployment: Deployment, admin: TransactionSender) -> Registry:
+    return Registry(rpc, deployment, admin)
+
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def make_uscc() -> str:
+    """A fresh, well-formed USCC (GB 32100 check character) for each test issuer."""
+    body = "9111" + "".join(secrets.choice("0123456789") for _ in range(13))
+    total = sum(_USCC_ALPHABET.index(c) * pow(3, i, 31) for i, c in enumerate(body))
+    return body + _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+@dataclass
+class Issuer:
+    """A registered issuer with one authorised account."""
+
+    uscc: str
+    account: TransactionSender
+    registry: Registry
+
+
+@pytest.fixture
+def issuer(
+    rpc: Rpc, deployment: Deployment, admin_registry: Registry, accounts: Accounts
+) -> Issuer:
+    uscc = make_uscc()
+    account = accounts.new()
+    admin_registry.register_issuer(uscc, "测试发证机关")
+    admin_registry.add_account(uscc, account.address)
+    return Issuer(uscc, account, Registry(rpc, deployment, account))
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,78 @@
+"""The README's first steps, through the installed ``zhengyin`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+
+def zhengyin_command() -> list[str]:
+    found = shutil.which("zhengyin", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", "verifier.cli"]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[object]:
+    env = {**os.environ, "ZHENGYIN_HOME": str(tmp_path / "home"),
+           "ZHENGYIN_DEVNET_PORT": str(free_port())}
+    env.pop("ZHENGYIN_RPC_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*zhengyin_command(), *args], env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    yield run
+    run("devnet", "down")
+
+
+def test_up_deploy_status_down(cli) -> None:  # type: ignore[no-untyped-def]
+    assert "not running" in cli("devnet", "status").stdout
+    up = cli("devnet", "up")
+    assert up.returncode == 0 and "devnet started" in up.stdout and "chain id 3005" in up.stdout
+    first = cli("deploy")
+    assert first.returncode == 0 and "deployed to chain 3005" in first.stdout
+    again = cli("deploy")
+    assert again.returncode == 0 and "already deployed" in again.stdout
+    status = json.loads(cli("devnet", "status", "--json").stdout)
+    assert status["chain_id"] == 3005 and status["block"] >= 2
+    assert status["contracts"]["code_present"] is True
+    assert status["contracts"]["IssuerRegistry"] in first.stdout
+    human = cli("devnet", "status").stdout
+    assert "CertificateRegistry:" in human and "block:" in human
+    down = cli("devnet", "down")
+    assert down.returncode == 0 and "state saved" in down.stdout
+    # state survives a restart: the deployment is still there
+    cli("devnet", "up")
+    assert "already deployed" in cli("deploy").stdout
+
+
+def test_serve_brings_up_chain_and_contracts(cli) -> None:  # type: ignore[no-untyped-def]
+    served = cli("serve")
+    assert served.returncode == 0, served.stderr
+    assert "devnet started" in served.stdout and "deployed to chain 3005" in served.stdout
+    assert "already deployed" in cli("serve").stdout
+
+
+def test_errors_are_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = cli("devnet", "up", "--port", str(squatter.getsockname()[1]))
+    assert taken.returncode == 2
+    assert taken.stderr.startswith("error [port_in_use]: port ")
+    assert "Traceback" not in taken.stderr
+    state = tmp_path / "home" / "devnet" / "state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text("garbage")
+    corrupt = cli("devnet", "up")
+    assert corrupt.returncode == 2 and corrupt.stderr.startswith("error [state_corrupt]:")

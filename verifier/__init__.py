@@ -1,0 +1,1 @@
+"""The top layer: verification, the HTTP service and the ``zhengyin`` CLI."""

@@ -1,0 +1,42 @@
+"""The ``zhengyin`` command: assembles each area's command group.
+
+Errors of the project end as one line ``error [code]: message`` on stderr and exit status 2
+(``verify`` keeps its own convention: 0 valid, 1 invalid, 2 could not decide).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from verifier.errors import ERROR_ROOTS, error_code
+from verifier.settings import Settings
+
+
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ERROR_ROOTS as exc:
+            click.echo(f"error [{error_code(exc)}]: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Main)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Zhengyin (证印链): electronic certificates and seals anchored on chain."""
+    ctx.obj = Settings()
+
+
+def _register() -> None:
+    from verifier.cli import devnet, seal, verify
+
+    for module in (devnet, seal, verify):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,136 @@
+"""``zhengyin devnet up|down|status``, ``zhengyin deploy`` and ``zhengyin serve``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from chain.errors import ChainError
+from chain.registry import Registry
+from devnet.anvil import Devnet
+from devnet.deploy import DeploymentRecord, ensure_deployed
+from verifier.context import chain_rpc, operator
+from verifier.settings import Settings
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@click.group("devnet")
+def devnet_group() -> None:
+    """The local chain (anvil) of this data directory."""
+
+
+@devnet_group.command("up")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 [ZHENGYIN_DEVNET_PORT]."
+)
+@pass_settings
+def devnet_up(settings: Settings, port: int | None) -> None:
+    """Start the devnet in the background (state kept under ZHENGYIN_HOME)."""
+    info, started = Devnet(settings.home_dir).up(port or settings.devnet_port)
+    verb = "started" if started else "already running"
+    click.echo(f"devnet {verb}: {info.url} (chain id {info.chain_id}, pid {info.pid})")
+
+
+@devnet_group.command("down")
+@pass_settings
+def devnet_down(settings: Settings) -> None:
+    """Stop the devnet, saving its whole state."""
+    stopped = Devnet(settings.home_dir).down()
+    click.echo("devnet stopped, state saved" if stopped else "devnet was not running")
+
+
+@devnet_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def devnet_status(settings: Settings, as_json: bool) -> None:
+    """Chain id, block height and deployed contract addresses."""
+    status = _status(settings)
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    if not status["running"]:
+        click.echo(f"chain: not reachable ({status['error']})")
+        return
+    click.echo(f"chain:     {status['url']}")
+    click.echo(f"chain id:  {status['chain_id']}")
+    click.echo(f"block:     {status['block']}")
+    contracts = status["contracts"]
+    if contracts is None:
+        click.echo("contracts: not deployed (run `zhengyin deploy`)")
+    else:
+        for name in ("IssuerRegistry", "CertificateRegistry"):
+            click.echo(f"{name + ':':<21}{contracts[name]}")
+        click.echo(f"deployed at block {contracts['block']} by {contracts['deployer']}")
+        if not contracts["code_present"]:
+            click.echo("warning: the recorded contracts have no code on this chain")
+
+
+def _status(settings: Settings) -> dict[str, Any]:
+    if settings.rpc_url is None:
+        info = Devnet(settings.home_dir).running()
+        if info is None:
+            return {"running": False, "error": "the devnet is not running; `zhengyin devnet up`"}
+    try:
+        rpc = chain_rpc(settings, start_devnet=False)
+        chain_id = int(rpc.call("eth_chainId"), 16)
+        block = int(rpc.call("eth_blockNumber"), 16)
+    except ChainError as exc:
+        return {"running": False, "error": str(exc)}
+    found = DeploymentRecord(settings.home_dir).load(chain_id)
+    contracts = None
+    if found is not None:
+        contracts = {
+            "IssuerRegistry": found.issuer_registry,
+            "CertificateRegistry": found.certificate_registry,
+            "block": found.block,
+            "deployer": found.deployer,
+            "code_present": Registry(rpc, found).code_present(),
+        }
+    return {
+        "running": True,
+        "url": rpc.url,
+        "chain_id": chain_id,
+        "block": block,
+        "contracts": contracts,
+    }
+
+
+@click.command("deploy")
+@click.option("--replace", is_flag=True, help="Deploy anew when the recorded contracts are gone.")
+@pass_settings
+def deploy(settings: Settings, replace: bool) -> None:
+    """Deploy the contracts to the configured chain once and record them."""
+    _deploy(settings, replace=replace)
+
+
+def _deploy(settings: Settings, *, replace: bool = False) -> None:
+    rpc = chain_rpc(settings)
+    record = DeploymentRecord(settings.home_dir)
+    found, deployed_now = ensure_deployed(record, operator(settings, rpc), replace_missing=replace)
+    if deployed_now:
+        click.echo(f"deployed to chain {found.chain_id} at block {found.block}:")
+    else:
+        click.echo(
+            f"already deployed on chain {found.chain_id} (block {found.block}); nothing to do:"
+        )
+    click.echo(f"  IssuerRegistry       {found.issuer_registry}")
+    click.echo(f"  CertificateRegistry  {found.certificate_registry}")
+    click.echo(f"  record: {record.path(found.chain_id)}")
+
+
+@click.command("serve")
+@pass_settings
+def serve(settings: Settings) -> None:
+    """Bring up the chain (devnet unless ZHENGYIN_RPC_URL), deploy, and report."""
+    if settings.rpc_url is None:
+        info, started = Devnet(settings.home_dir).up(settings.devnet_port)
+        click.echo(f"devnet {'started' if started else 'already running'}: {info.url}")
+    _deploy(settings)
+    click.echo("the HTTP service is not built yet; the chain and contracts are ready.")
+    click.echo("stop the devnet with `zhengyin devnet down`.")
+
+
+COMMANDS: list[click.Command] = [devnet_group, deploy, serve]

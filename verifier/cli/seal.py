@@ -1,0 +1,7 @@
+"""``zhengyin seal``."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

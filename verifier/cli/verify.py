@@ -1,0 +1,7 @@
+"""``zhengyin verify``."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,47 @@
+"""Settings from the environment (``ZHENGYIN_*``), resolved once per command or request.
+
+Nothing below ``verifier`` reads the environment: each layer takes explicit values.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration. Every field reads ``ZHENGYIN_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHENGYIN_", frozen=True)
+
+    home: Path = Path(".zhengyin")
+    """Data directory: devnet state, deployment record, keys, seals, the SQLite database."""
+    rpc_url: str | None = None
+    """JSON-RPC endpoint of the chain. Unset: the local devnet, started on demand."""
+    database_url: str | None = None
+    """SQLAlchemy URL. Unset: SQLite at ``<home>/zhengyin.sqlite3``."""
+    devnet_port: int = 8545
+    """Port of the local devnet on 127.0.0.1 (when ``rpc_url`` is unset)."""
+    operator_key_file: Path | None = None
+    """File holding the hex private key of the account that deploys and governs.
+    Unset: ``<home>/keys/operator.key``, created (and funded on the devnet) on first use."""
+    confirmations: int = 0
+    """Blocks to wait after a transaction's receipt before it counts as done."""
+
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def uses_devnet(self) -> bool:
+        return self.rpc_url is None
+
+    @property
+    def operator_key_path(self) -> Path:
+        return self.operator_key_file or self.home_dir / "keys" / "operator.key"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'zhengyin.sqlite3'}"

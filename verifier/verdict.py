@@ -1,0 +1,86 @@
+"""The verdict shape the whole project uses: check fragments and the verdict over them.
+
+A check returns a :class:`Fragment` ``{name, type, status, reason, data}``; the verdict is a
+pure function of the fragments: ``valid`` only if nothing is INVALID or ERROR, ``invalid``
+if anything is INVALID, otherwise ``error`` (something could not be decided).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    ERROR = "ERROR"
+    SKIPPED = "SKIPPED"
+
+
+class Outcome(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """What one check found."""
+
+    name: str
+    """Stable machine name of the check, e.g. ``seal.maker_signature``."""
+    type: str
+    """What the check is about: ``integrity``, ``signature``, ``validity``, ``status``…"""
+    status: Status
+    reason: str
+    """A sentence a counter clerk can act on."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Facts the check used (times, block numbers, names); JSON-serializable."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "status": self.status.value,
+            "reason": self.reason,
+        }
+        if self.data:
+            out["data"] = dict(self.data)
+        return out
+
+
+def outcome_of(fragments: Iterable[Fragment]) -> Outcome:
+    """The verdict over fragments. No fragment at all decides nothing: ``error``."""
+    statuses = [f.status for f in fragments]
+    if Status.INVALID in statuses:
+        return Outcome.INVALID
+    if Status.ERROR in statuses or not any(s is Status.VALID for s in statuses):
+        return Outcome.ERROR
+    return Outcome.VALID
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The fragments, the outcome over them, and what was verified."""
+
+    checks: tuple[Fragment, ...]
+    subject: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_of(self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        """CLI convention: 0 valid, 1 invalid, 2 could not decide."""
+        return {Outcome.VALID: 0, Outcome.INVALID: 1, Outcome.ERROR: 2}[self.outcome]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.outcome.value,
+            "checks": [f.to_json() for f in self.checks],
+            "subject": dict(self.subject),
+        }
