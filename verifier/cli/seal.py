@@ -1,7 +1,262 @@
-"""``zhengyin seal``."""
+"""``zhengyin seal …``: create and show GB/T 38540 seals.
+
+``seal new`` keeps everything under ``ZHENGYIN_HOME``::
+
+    <home>/keys/kek               random key-encryption passphrase (0600), when
+                                  ZHENGYIN_KEY_PASSPHRASE is unset (development default)
+    <home>/ca/root.pem, .key      the local development CA (created on first use)
+    <home>/ca/seal-maker.pem, .key
+    <home>/signers/<USCC>.pem, .key   the agency's signer certificate and key
+    <home>/seals/<code>.esl       the seals made
+
+Private keys are encrypted with ``ZHENGYIN_KEY_PASSPHRASE`` when set, else with the
+passphrase in ``<home>/keys/kek``.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from seals.ca import Issued, LocalCA
+from seals.errors import SealError, SealInputError
+from seals.keys import load_or_create_kek, load_private_key_file
+from seals.picture import draw_round_seal, picture_from_bytes
+from seals.seal import SealSpec, create_seal
+from seals.ses import Seal, SealSignature, detect, parse_seal, parse_signature
+from seals.x509 import Certificate, load_certificate
+from verifier.settings import Settings
+
+PASSPHRASE_ENV = "ZHENGYIN_KEY_PASSPHRASE"
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def key_passphrase(home: Path) -> bytes:
+    """The key-encryption passphrase: ``ZHENGYIN_KEY_PASSPHRASE``, else ``<home>/keys/kek``."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value.encode()
+    return load_or_create_kek(home / "keys" / "kek")
+
+
+def check_uscc(code: str) -> str:
+    """A valid 18-character USCC (GB 32100 check character), upper-cased; else raises."""
+    code = code.strip().upper()
+    if len(code) != 18 or any(c not in _USCC_ALPHABET for c in code):
+        raise SealInputError(
+            f"--issuer {code!r} is not a USCC: 18 characters from {_USCC_ALPHABET}",
+            code="seal_bad_uscc",
+        )
+    total = sum(_USCC_ALPHABET.index(c) * pow(3, i, 31) for i, c in enumerate(code[:17]))
+    expected = _USCC_ALPHABET[(31 - total % 31) % 31]
+    if code[17] != expected:
+        raise SealInputError(
+            f"--issuer {code!r}: check character is {code[17]}, expected {expected}",
+            code="seal_bad_uscc",
+        )
+    return code
+
+
+def _seal_summary(seal: Seal) -> dict[str, Any]:
+    p = seal.property
+    out: dict[str, Any] = {
+        "kind": "seal",
+        "layout": seal.layout,
+        "header": {"id": seal.header_id, "version": seal.version, "vendor_id": seal.vendor_id},
+        "es_id": seal.es_id,
+        "type": p.type,
+        "name": p.name,
+        "created": p.created.isoformat(),
+        "valid_from": p.valid_from.isoformat(),
+        "valid_until": p.valid_until.isoformat(),
+        "cert_list_type": p.cert_list_type,
+        "picture": {
+            "type": seal.picture.type,
+            "bytes": len(seal.picture.data),
+            "width_mm": seal.picture.width_mm,
+            "height_mm": seal.picture.height_mm,
+        },
+        "signature_algorithm": seal.signature_algorithm,
+    }
+    try:
+        out["maker"] = Certificate.from_der(seal.maker_certificate).describe()
+    except SealError as exc:
+        out["maker"] = {"error": str(exc)}
+    certs: list[dict[str, Any]] = []
+    for der in p.certificates:
+        try:
+            certs.append(Certificate.from_der(der).describe())
+        except SealError as exc:
+            certs.append({"error": str(exc)})
+    out["signer_certificates"] = certs
+    out["signer_certificate_digests"] = [
+        {"type": d.type, "value": d.value.hex()} for d in p.digests
+    ]
+    return out
+
+
+def _signature_summary(sig: SealSignature) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": "signature",
+        "layout": sig.layout,
+        "version": sig.version,
+        "signing_time": sig.signing_time.isoformat() if sig.signing_time else None,
+        "data_hash": sig.data_hash.hex(),
+        "property_info": sig.property_info,
+        "signature_algorithm": sig.signature_algorithm,
+        "timestamp": sig.timestamp is not None,
+        "seal": _seal_summary(sig.seal),
+    }
+    try:
+        out["signer"] = Certificate.from_der(sig.signer_certificate).describe()
+    except SealError as exc:
+        out["signer"] = {"error": str(exc)}
+    return out
+
+
+def _human(summary: dict[str, Any], indent: str = "") -> list[str]:
+    lines: list[str] = []
+    if summary["kind"] == "signature":
+        lines += [
+            f"{indent}seal signature ({summary['layout']})",
+            f"{indent}  signed at:     {summary['signing_time']}",
+            f"{indent}  protects:      {summary['property_info']}",
+            f"{indent}  data hash:     {summary['data_hash']}",
+            f"{indent}  signer:        {summary['signer'].get('subject', summary['signer'])}",
+            f"{indent}  time-stamp:    {'yes' if summary['timestamp'] else 'no'}",
+            f"{indent}  seal:",
+        ]
+        return lines + _human(summary["seal"], indent + "    ")
+    pic = summary["picture"]
+    lines += [
+        f"{indent}electronic seal ({summary['layout']}, header {summary['header']['id']}"
+        f"/{summary['header']['version']}/{summary['header']['vendor_id']})",
+        f"{indent}  name:          {summary['name']}",
+        f"{indent}  code:          {summary['es_id']}",
+        f"{indent}  type:          {summary['type']}",
+        f"{indent}  created:       {summary['created']}",
+        f"{indent}  valid:         {summary['valid_from']} .. {summary['valid_until']}",
+        f"{indent}  picture:       {pic['type']}, {pic['bytes']} bytes, "
+        f"{pic['width_mm']}×{pic['height_mm']} mm",
+        f"{indent}  maker:         {summary['maker'].get('subject', summary['maker'])}",
+    ]
+    for c in summary["signer_certificates"]:
+        lines.append(
+            f"{indent}  signer cert:   {c.get('subject', c)} "
+            f"({c.get('not_before', '?')[:10]} .. {c.get('not_after', '?')[:10]})"
+        )
+    for d in summary["signer_certificate_digests"]:
+        lines.append(f"{indent}  signer digest: {d['type']} {d['value']}")
+    return lines
+
+
+@click.group("seal")
+def seal_group() -> None:
+    """Create and inspect GB/T 38540 electronic seals."""
+
+
+@seal_group.command("new")
+@click.option("--issuer", "uscc", required=True, help="The agency's USCC (统一社会信用代码).")
+@click.option("--name", required=True, help="The seal's name, usually the agency's name.")
+@click.option(
+    "--picture",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Seal picture (PNG/JPG/GIF/BMP/SVG); default: a drawn red round seal.",
+)
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The signer's SM2 private key (PEM; encrypted with ZHENGYIN_KEY_PASSPHRASE).",
+)
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The signer's certificate (PEM/DER), with --key.",
+)
+@click.option(
+    "--years",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Validity of the seal in years (capped by the signer certificate).",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the seal here."
+)
+@click.pass_obj
+def seal_new(
+    settings: Settings,
+    uscc: str,
+    name: str,
+    picture: Path | None,
+    key: Path | None,
+    cert: Path | None,
+    years: int,
+    out: Path | None,
+) -> None:
+    """Make a v4 seal for an agency, signed by the local seal maker; print its path."""
+    uscc = check_uscc(uscc)
+    if (key is None) != (cert is None):
+        raise SealInputError("--key and --cert go together")
+    home = settings.home_dir
+    passphrase = key_passphrase(home)
+    ca = LocalCA.open_or_create(home / "ca", passphrase)
+    maker = ca.seal_maker()
+    if key is not None and cert is not None:
+        issued = Issued(load_certificate(cert.read_bytes()), load_private_key_file(key, passphrase))
+        ca.import_signer(uscc, issued, home / "signers")
+    else:
+        issued = ca.signer(uscc, name, home / "signers")
+    signer_cert = issued.certificate
+    now = datetime.now(UTC).replace(microsecond=0)
+    valid_until = min(now + timedelta(days=365 * years), signer_cert.not_after)
+    if valid_until <= now:
+        raise SealInputError("the signer's certificate has expired", code="seal_signer_expired")
+    pic = picture_from_bytes(picture.read_bytes()) if picture is not None else draw_round_seal(name)
+    es_id = f"{uscc}{secrets.token_hex(4).upper()}"
+    seal = create_seal(
+        SealSpec(
+            name=name,
+            es_id=es_id,
+            valid_from=now,
+            valid_until=valid_until,
+            picture=pic,
+            signer_certificates=(signer_cert,),
+            created=now,
+        ),
+        maker.certificate,
+        maker.signer,
+    )
+    path = home / "seals" / f"{es_id}.esl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(seal.der)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out)
+    click.echo(str(path))
+
+
+@seal_group.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def seal_show(file: Path, as_json: bool) -> None:
+    """Summarise a seal (.esl) or a seal signature (.dat/.der)."""
+    data = file.read_bytes()
+    if detect(data) == "seal":
+        summary = _seal_summary(parse_seal(data))
+    else:
+        summary = _signature_summary(parse_signature(data))
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(_human(summary)))
+
+
+COMMANDS: list[click.Command] = [seal_group]

@@ -1,0 +1,447 @@
+"""SM2 key files: import (PEM/DER, PKCS#8 or SEC1), export, and encryption at rest.
+
+- ``load_private_key(data, passphrase=None) -> Sm2PrivateKey``: PEM or DER; ``PRIVATE KEY``
+  (PKCS#8), ``EC PRIVATE KEY``/``SM2 PRIVATE KEY`` (SEC1, with or without a leading
+  ``EC PARAMETERS``/``SM2 PARAMETERS`` block) and
+  ``ENCRYPTED PRIVATE KEY`` (PKCS#8 PBES2: PBKDF2 or scrypt; AES-CBC or SM4-CBC) — what
+  OpenSSL's ``genpkey``, ``ecparam -genkey`` and ``pkcs8 -topk8`` write.
+- ``private_key_to_pem(key, passphrase) -> bytes``: encrypted PKCS#8 (PBES2 with scrypt
+  N=16384, r=8, p=1 and AES-256-CBC, which ``openssl pkey`` reads); ``passphrase=None``
+  writes an unencrypted PKCS#8 for export only.
+- ``save_private_key(path, key, passphrase)``: encrypted, file mode 0600. Keys at rest are
+  always encrypted; nothing here logs or prints key material.
+- ``load_public_key(data)`` / ``public_key_to_pem(key)``: SubjectPublicKeyInfo.
+- ``load_or_create_kek(path) -> bytes``: a random key-encryption passphrase kept in a 0600 file
+  (the development default when no passphrase is configured).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, ClassVar
+
+from asn1crypto import core, pem
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from seals import sm2
+from seals.errors import KeyFormatError, KeyPassphraseError, SealError
+
+_OID_PBES2 = "1.2.840.113549.1.5.13"
+_OID_PBKDF2 = "1.2.840.113549.1.5.12"
+_OID_SCRYPT = "1.3.6.1.4.1.11591.4.11"
+_PRFS: dict[str, type[hashes.HashAlgorithm]] = {
+    "1.2.840.113549.2.7": hashes.SHA1,
+    "1.2.840.113549.2.9": hashes.SHA256,
+    "1.2.840.113549.2.10": hashes.SHA384,
+    "1.2.840.113549.2.11": hashes.SHA512,
+}
+_CIPHERS: dict[str, tuple[str, int]] = {
+    "2.16.840.1.101.3.4.1.2": ("aes", 16),
+    "2.16.840.1.101.3.4.1.22": ("aes", 24),
+    "2.16.840.1.101.3.4.1.42": ("aes", 32),
+    "1.2.156.10197.1.104.2": ("sm4", 16),
+}
+_AES256_CBC = "2.16.840.1.101.3.4.1.42"
+
+SCRYPT_N = 16384
+"""scrypt cost used when encrypting (OpenSSL's ``-scrypt`` default; fits its 32 MiB limit)."""
+
+
+class _AlgId(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class _EncryptedPrivateKeyInfo(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("encryption_algorithm", _AlgId),
+        ("encrypted_data", core.OctetString),
+    ]
+
+
+class _Pbes2Params(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [("key_derivation_func", _AlgId), ("encryption_scheme", _AlgId)]
+
+
+class _Pbkdf2Params(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("salt", core.OctetString),
+        ("iteration_count", core.Integer),
+        ("key_length", core.Integer, {"optional": True}),
+        ("prf", _AlgId, {"optional": True}),
+    ]
+
+
+class _ScryptParams(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("salt", core.OctetString),
+        ("cost", core.Integer),
+        ("block_size", core.Integer),
+        ("parallelization", core.Integer),
+        ("key_length", core.Integer, {"optional": True}),
+    ]
+
+
+class _PrivateKeyInfo(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("version", core.Integer),
+        ("algorithm", _AlgId),
+        ("private_key", core.OctetString),
+        ("attributes", core.Any, {"implicit": 0, "optional": True}),
+    ]
+
+
+class _EcPrivateKey(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("version", core.Integer),
+        ("private_key", core.OctetString),
+        ("parameters", core.ObjectIdentifier, {"explicit": 0, "optional": True}),
+        ("public_key", core.BitString, {"explicit": 1, "optional": True}),
+    ]
+
+
+class _SubjectPublicKeyInfo(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [("algorithm", _AlgId), ("public_key", core.BitString)]
+
+
+def _as_bytes(passphrase: bytes | str | None) -> bytes | None:
+    if passphrase is None:
+        return None
+    return passphrase.encode() if isinstance(passphrase, str) else bytes(passphrase)
+
+
+def _blocks(data: bytes) -> list[tuple[str, bytes, dict[str, str]]]:
+    """``(PEM type, DER, headers)`` for each PEM block, or one ``("DER", data)`` entry."""
+    stripped = data.lstrip()
+    if not pem.detect(stripped):
+        return [("DER", bytes(data), {})]
+    try:
+        return [(t, der, dict(h)) for t, h, der in pem.unarmor(stripped, multiple=True)]
+    except (ValueError, TypeError) as exc:
+        raise KeyFormatError(f"key file: malformed PEM ({exc})") from exc
+
+
+def _curve_ok(oid: str | None, what: str) -> None:
+    if oid is not None and oid != sm2.OID_SM2_CURVE:
+        raise KeyFormatError(f"{what}: not an SM2 key (curve {oid}, expected {sm2.OID_SM2_CURVE})")
+
+
+def _from_sec1(der: bytes, backend: sm2.Sm2Backend | None, curve: str | None) -> sm2.Sm2PrivateKey:
+    try:
+        ec = _EcPrivateKey.load(der, strict=True)
+        secret = ec["private_key"].native
+        params = ec["parameters"].dotted if ec["parameters"].native is not None else None
+        public = ec["public_key"] if ec["public_key"].native is not None else None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KeyFormatError(f"EC private key: bad DER ({exc})") from exc
+    _curve_ok(params, "EC private key")
+    if params is None and curve is None:
+        raise KeyFormatError("EC private key: no curve named; cannot tell it is SM2")
+    if not isinstance(secret, bytes) or len(secret) > 32 or not secret:
+        raise KeyFormatError("EC private key: private key is not a 32-byte scalar")
+    point = _bitstring_bytes(public) if public is not None else None
+    return sm2.Sm2PrivateKey.from_secret(secret, point, backend)
+
+
+def _bitstring_bytes(value: Any) -> bytes:
+    """The bytes of a BIT STRING with no unused bits (raises :class:`KeyFormatError`)."""
+    contents = bytes(value.contents or b"")
+    if not contents or contents[0] != 0:
+        raise KeyFormatError("public key BIT STRING is not a whole number of bytes")
+    return contents[1:]
+
+
+def _from_pkcs8(der: bytes, backend: sm2.Sm2Backend | None) -> sm2.Sm2PrivateKey:
+    try:
+        info = _PrivateKeyInfo.load(der, strict=True)
+        alg = info["algorithm"]["algorithm"].dotted
+        params = info["algorithm"]["parameters"]
+        curve = (
+            core.ObjectIdentifier.load(params.dump()).dotted if params.native is not None else None
+        )
+        inner = info["private_key"].native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KeyFormatError(f"PKCS#8 private key: bad DER ({exc})") from exc
+    if alg not in (sm2.OID_EC_PUBLIC_KEY, sm2.OID_SM2_CURVE):
+        raise KeyFormatError(f"PKCS#8 private key: algorithm {alg} is not EC/SM2")
+    _curve_ok(curve, "PKCS#8 private key")
+    return _from_sec1(inner, backend, curve or sm2.OID_SM2_CURVE)
+
+
+def _decrypt_pkcs8(der: bytes, passphrase: bytes | None) -> bytes:
+    if not passphrase:
+        raise KeyPassphraseError("encrypted private key: a passphrase is needed")
+    try:
+        info = _EncryptedPrivateKeyInfo.load(der, strict=True)
+        if info["encryption_algorithm"]["algorithm"].dotted != _OID_PBES2:
+            raise KeyFormatError(
+                "encrypted private key: only PBES2 is supported "
+                f"(found {info['encryption_algorithm']['algorithm'].dotted})"
+            )
+        p2 = _Pbes2Params.load(info["encryption_algorithm"]["parameters"].dump())
+        kdf_oid = p2["key_derivation_func"]["algorithm"].dotted
+        kdf_params = p2["key_derivation_func"]["parameters"].dump()
+        enc_oid = p2["encryption_scheme"]["algorithm"].dotted
+        iv = core.OctetString.load(p2["encryption_scheme"]["parameters"].dump()).native
+        data = info["encrypted_data"].native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KeyFormatError(f"encrypted private key: bad DER ({exc})") from exc
+    if enc_oid not in _CIPHERS:
+        raise KeyFormatError(f"encrypted private key: unsupported cipher {enc_oid}")
+    cipher_name, key_len = _CIPHERS[enc_oid]
+    try:
+        if kdf_oid == _OID_PBKDF2:
+            kp = _Pbkdf2Params.load(kdf_params)
+            prf_oid = (
+                kp["prf"]["algorithm"].dotted
+                if kp["prf"].native is not None
+                else "1.2.840.113549.2.7"
+            )
+            if prf_oid not in _PRFS:
+                raise KeyFormatError(f"encrypted private key: unsupported PRF {prf_oid}")
+            iterations = kp["iteration_count"].native
+            if not 1 <= iterations <= 10_000_000:
+                raise KeyFormatError("encrypted private key: PBKDF2 iteration count out of range")
+            key = PBKDF2HMAC(_PRFS[prf_oid](), key_len, kp["salt"].native, iterations).derive(
+                passphrase
+            )
+        elif kdf_oid == _OID_SCRYPT:
+            sp = _ScryptParams.load(kdf_params)
+            n, r, p = sp["cost"].native, sp["block_size"].native, sp["parallelization"].native
+            if not (1 < n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
+                raise KeyFormatError("encrypted private key: scrypt parameters out of range")
+            key = Scrypt(sp["salt"].native, key_len, n, r, p).derive(passphrase)
+        else:
+            raise KeyFormatError(f"encrypted private key: unsupported key derivation {kdf_oid}")
+    except (ValueError, TypeError) as exc:
+        raise KeyFormatError(f"encrypted private key: bad parameters ({exc})") from exc
+    if not isinstance(iv, bytes) or len(iv) != 16 or not data or len(data) % 16:
+        raise KeyFormatError("encrypted private key: bad IV or ciphertext length")
+    algo = algorithms.AES(key) if cipher_name == "aes" else algorithms.SM4(key)
+    dec = Cipher(algo, modes.CBC(iv)).decryptor()
+    padded = dec.update(data) + dec.finalize()
+    unpad = padding.PKCS7(128).unpadder()
+    try:
+        return unpad.update(padded) + unpad.finalize()
+    except ValueError as exc:
+        raise KeyPassphraseError("encrypted private key: wrong passphrase") from exc
+
+
+def load_private_key(
+    data: bytes,
+    passphrase: bytes | str | None = None,
+    *,
+    backend: sm2.Sm2Backend | None = None,
+) -> sm2.Sm2PrivateKey:
+    """An SM2 private key from PEM or DER (PKCS#8, SEC1 or encrypted PKCS#8).
+
+    Raises :class:`KeyFormatError` (``key_bad_format``) or :class:`KeyPassphraseError`
+    (``key_bad_passphrase``).
+    """
+    pw = _as_bytes(passphrase)
+    curve: str | None = None
+    for kind, der, headers in _blocks(data):
+        if kind in ("EC PARAMETERS", "SM2 PARAMETERS"):
+            try:
+                curve = core.ObjectIdentifier.load(der).dotted
+            except (ValueError, TypeError) as exc:
+                raise KeyFormatError(f"EC PARAMETERS: bad DER ({exc})") from exc
+            _curve_ok(curve, "EC PARAMETERS")
+            continue
+        if "Proc-Type" in headers:
+            raise KeyFormatError(
+                "legacy PEM encryption is not supported: convert with `openssl pkcs8 -topk8`"
+            )
+        try:
+            if kind in ("EC PRIVATE KEY", "SM2 PRIVATE KEY"):
+                return _from_sec1(der, backend, curve)
+            if kind == "PRIVATE KEY":
+                return _from_pkcs8(der, backend)
+            if kind == "ENCRYPTED PRIVATE KEY":
+                return _from_decrypted(_decrypt_pkcs8(der, pw), backend)
+            if kind == "DER":
+                return _load_der_private(der, pw, backend)
+        except SealError as exc:
+            if isinstance(exc, KeyFormatError):
+                raise
+            raise KeyFormatError(f"private key: {exc}", code=exc.code) from exc
+    raise KeyFormatError("no private key found (expected a PEM PRIVATE KEY block or DER)")
+
+
+def _load_der_private(
+    der: bytes, pw: bytes | None, backend: sm2.Sm2Backend | None
+) -> sm2.Sm2PrivateKey:
+    errors: list[str] = []
+    for attempt in (_from_pkcs8, lambda d, b: _from_sec1(d, b, None)):
+        try:
+            return attempt(der, backend)
+        except KeyFormatError as exc:
+            errors.append(str(exc))
+    try:
+        decrypted = _decrypt_pkcs8(der, pw)
+    except KeyPassphraseError:
+        raise
+    except KeyFormatError as exc:
+        errors.append(str(exc))
+        raise KeyFormatError("DER private key not recognised: " + "; ".join(errors)) from exc
+    return _from_decrypted(decrypted, backend)
+
+
+def _from_decrypted(der: bytes, backend: sm2.Sm2Backend | None) -> sm2.Sm2PrivateKey:
+    try:
+        return _from_pkcs8(der, backend)
+    except KeyFormatError as exc:
+        raise KeyPassphraseError(
+            "encrypted private key: wrong passphrase (or a corrupted key file)"
+        ) from exc
+
+
+def load_private_key_file(
+    path: Path | str,
+    passphrase: bytes | str | None = None,
+    *,
+    backend: sm2.Sm2Backend | None = None,
+) -> sm2.Sm2PrivateKey:
+    """:func:`load_private_key` on a file's bytes."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise KeyFormatError(f"cannot read key file {path}: {exc.strerror}") from exc
+    return load_private_key(data, passphrase, backend=backend)
+
+
+def _pkcs8_der(key: sm2.Sm2PrivateKey) -> bytes:
+    sec1 = sm2.sec1_der(int.from_bytes(key.secret_bytes(), "big"), key.public_key.point)
+    info = _PrivateKeyInfo(
+        {
+            "version": 0,
+            "algorithm": {
+                "algorithm": sm2.OID_EC_PUBLIC_KEY,
+                "parameters": core.ObjectIdentifier(sm2.OID_SM2_CURVE),
+            },
+            "private_key": sec1,
+        }
+    )
+    return bytes(info.dump())
+
+
+def private_key_to_der(
+    key: sm2.Sm2PrivateKey, passphrase: bytes | str | None, *, scrypt_n: int = SCRYPT_N
+) -> bytes:
+    """PKCS#8 DER; encrypted (PBES2, scrypt, AES-256-CBC) unless ``passphrase`` is None."""
+    plain = _pkcs8_der(key)
+    pw = _as_bytes(passphrase)
+    if pw is None:
+        return plain
+    if not pw:
+        raise KeyPassphraseError("an empty passphrase cannot protect a private key")
+    salt, iv = secrets.token_bytes(16), secrets.token_bytes(16)
+    kek = Scrypt(salt, 32, scrypt_n, 8, 1).derive(pw)
+    pad = padding.PKCS7(128).padder()
+    enc = Cipher(algorithms.AES(kek), modes.CBC(iv)).encryptor()
+    ciphertext = enc.update(pad.update(plain) + pad.finalize()) + enc.finalize()
+    scrypt_params = _ScryptParams(
+        {"salt": salt, "cost": scrypt_n, "block_size": 8, "parallelization": 1, "key_length": 32}
+    )
+    pbes2 = _Pbes2Params(
+        {
+            "key_derivation_func": {"algorithm": _OID_SCRYPT, "parameters": scrypt_params},
+            "encryption_scheme": {"algorithm": _AES256_CBC, "parameters": core.OctetString(iv)},
+        }
+    )
+    out = _EncryptedPrivateKeyInfo(
+        {
+            "encryption_algorithm": {"algorithm": _OID_PBES2, "parameters": pbes2},
+            "encrypted_data": ciphertext,
+        }
+    )
+    return bytes(out.dump())
+
+
+def private_key_to_pem(
+    key: sm2.Sm2PrivateKey, passphrase: bytes | str | None, *, scrypt_n: int = SCRYPT_N
+) -> bytes:
+    """PEM ``ENCRYPTED PRIVATE KEY`` (or ``PRIVATE KEY`` when ``passphrase`` is None)."""
+    der = private_key_to_der(key, passphrase, scrypt_n=scrypt_n)
+    kind = "PRIVATE KEY" if passphrase is None else "ENCRYPTED PRIVATE KEY"
+    return bytes(pem.armor(kind, der))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def save_private_key(
+    path: Path | str,
+    key: sm2.Sm2PrivateKey,
+    passphrase: bytes | str,
+    *,
+    scrypt_n: int = SCRYPT_N,
+) -> Path:
+    """Write ``key`` encrypted under ``passphrase`` to ``path`` (mode 0600)."""
+    if not _as_bytes(passphrase):
+        raise KeyPassphraseError("a passphrase is required to store a private key")
+    out = Path(path)
+    _write_private(out, private_key_to_pem(key, passphrase, scrypt_n=scrypt_n))
+    return out
+
+
+def load_public_key(data: bytes, *, backend: sm2.Sm2Backend | None = None) -> sm2.Sm2PublicKey:
+    """An SM2 public key from PEM ``PUBLIC KEY`` or DER SubjectPublicKeyInfo."""
+    for kind, der, _headers in _blocks(data):
+        if kind not in ("PUBLIC KEY", "DER"):
+            continue
+        return public_key_from_spki(der, backend=backend)
+    raise KeyFormatError("no public key found (expected a PEM PUBLIC KEY block or DER)")
+
+
+def public_key_from_spki(der: bytes, *, backend: sm2.Sm2Backend | None = None) -> sm2.Sm2PublicKey:
+    """An SM2 public key from DER SubjectPublicKeyInfo; raises :class:`KeyFormatError`."""
+    try:
+        spki = _SubjectPublicKeyInfo.load(bytes(der), strict=True)
+        alg = spki["algorithm"]["algorithm"].dotted
+        params = spki["algorithm"]["parameters"]
+        curve = (
+            core.ObjectIdentifier.load(params.dump()).dotted if params.native is not None else None
+        )
+        point = _bitstring_bytes(spki["public_key"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KeyFormatError(f"public key: bad DER ({exc})") from exc
+    if alg not in (sm2.OID_EC_PUBLIC_KEY, sm2.OID_SM2_CURVE):
+        raise KeyFormatError(f"public key: algorithm {alg} is not EC/SM2")
+    _curve_ok(curve, "public key")
+    try:
+        return sm2.Sm2PublicKey.from_point(point, backend)
+    except SealError as exc:
+        raise KeyFormatError(f"public key: {exc}", code=exc.code) from exc
+
+
+def public_key_to_pem(key: sm2.Sm2PublicKey) -> bytes:
+    """PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo)."""
+    return bytes(pem.armor("PUBLIC KEY", key.spki_der()))
+
+
+def load_or_create_kek(path: Path | str) -> bytes:
+    """The key-encryption passphrase kept in ``path``; created (random, mode 0600) if missing."""
+    p = Path(path)
+    if p.exists():
+        value = p.read_bytes().strip()
+        if not value:
+            raise KeyPassphraseError(f"key-encryption key file {p} is empty")
+        return value
+    value = secrets.token_hex(32).encode()
+    _write_private(p, value + b"\n")
+    return value

@@ -1,0 +1,149 @@
+"""GB/T 38540 structures: the ofdrw fixtures parse with their known facts and re-encode exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from seals_testlib import OFDRW
+
+from seals import ses
+from seals.errors import SesFormatError
+
+
+def read(name: str) -> bytes:
+    return (OFDRW / name).read_bytes()
+
+
+def test_user_v4_facts() -> None:
+    seal = ses.parse_seal(read("UserV4.esl"))
+    assert seal.layout == "v4"
+    assert (seal.header_id, seal.version, seal.vendor_id) == ("ES", 4, "OFDR&WTest")
+    assert seal.property.name == "OFD R&W 测试用印章"
+    assert seal.property.cert_list_type == 1
+    assert len(seal.property.certificates) == 1
+    assert seal.property.valid_from == datetime(2020, 4, 22, 2, 9, tzinfo=UTC)
+    assert seal.property.valid_until == datetime(2022, 4, 22, 2, 9, tzinfo=UTC)
+    assert seal.picture.type == "PNG"
+    assert (seal.picture.width_mm, seal.picture.height_mm) == (40, 40)
+    assert seal.picture.data.startswith(b"\x89PNG")
+    assert seal.signature_algorithm == "1.2.156.10197.1.501"
+    assert ses.detect(read("UserV4.esl")) == "seal"
+
+
+def test_v1_and_v5_detected_from_structure() -> None:
+    v1 = ses.parse_seal(read("UserV1.esl"))
+    assert v1.layout == "v1" and v1.version == 1
+    assert v1.property.valid_until == datetime(2022, 4, 22, 2, 18, 7, tzinfo=UTC)
+    v5 = ses.parse_seal(read("UserV5.esl"))
+    assert v5.layout == "v5" and v5.version == 5
+
+
+def test_signed_value_v4_facts() -> None:
+    sig = ses.parse_signature(read("SignedValueV4.dat"))
+    assert sig.layout == "v4" and sig.version == 4
+    assert sig.signing_time == datetime(2020, 10, 12, 11, 14, 3, tzinfo=UTC)
+    assert sig.property_info == "/Doc_0/Signs/Sign_0/Signature.xml"
+    assert sig.seal.der == read("UserV4.esl")
+    assert sig.signer_certificate in sig.seal.property.certificates
+    assert sig.timestamp is None
+    assert ses.detect(read("SignedValueV4.dat")) == "signature"
+    assert ses.parse_signature(read("SignedValueV5.dat")).layout == "v5"
+
+
+def test_seal_re_encodes_byte_for_byte() -> None:
+    raw = read("UserV4.esl")
+    seal = ses.parse_seal(raw)
+    assert raw.find(seal.seal_info_der) == 4  # a slice of the input, not a re-encoding
+    p = seal.property
+    info = ses.encode_seal_info(
+        vendor_id=seal.vendor_id,
+        es_id=seal.es_id,
+        seal_type=p.type,
+        name=p.name,
+        certificates=p.certificates,
+        created=p.created,
+        valid_from=p.valid_from,
+        valid_until=p.valid_until,
+        picture=seal.picture,
+    )
+    assert info == seal.seal_info_der
+    assert ses.encode_seal(info, seal.maker_certificate, seal.signature) == raw
+
+
+def test_signature_re_encodes_byte_for_byte() -> None:
+    raw = read("SignedValueV4.dat")
+    sig = ses.parse_signature(raw)
+    assert sig.signing_time is not None
+    tbs = ses.encode_tbs_sign(
+        seal_der=sig.seal.der,
+        signing_time=sig.signing_time,
+        data_hash=sig.data_hash,
+        property_info=sig.property_info,
+    )
+    assert tbs == sig.tbs_der
+    assert ses.encode_signature(tbs, sig.signer_certificate, sig.signature) == raw
+
+
+def _mutate_last(raw: bytes, old: bytes, new: bytes) -> bytes:
+    at = raw.rfind(old)
+    return raw[:at] + new + raw[at + len(old) :]
+
+
+def _mutate(raw: bytes, old: bytes, new: bytes) -> bytes:
+    assert raw.count(old) >= 1
+    return raw.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda r: r[:100], "ses_truncated"),
+        (lambda r: r[:-1], "ses_truncated"),
+        (lambda r: b"", "ses_truncated"),
+        (lambda r: b"\x04\x03abc", "ses_bad_der"),
+        (lambda r: r + b"\x00", "ses_bad_der"),
+        # signAlgID SM2-with-SM3 -> 1.2.156.10197.1.502
+        (
+            lambda r: _mutate_last(
+                r, bytes.fromhex("2a811ccf55018375"), bytes.fromhex("2a811ccf55018376")
+            ),
+            "ses_wrong_oid",
+        ),
+        # header version 4 -> 9
+        (
+            lambda r: _mutate(r, b"\x16\x02ES\x02\x01\x04", b"\x16\x02ES\x02\x01\x09"),
+            "ses_unknown_version",
+        ),
+        # header ID ES -> EX
+        (lambda r: _mutate(r, b"\x16\x02ES", b"\x16\x02EX"), "ses_bad_field"),
+        # three top-level elements
+        (lambda r: b"\x30\x03\x02\x01\x00", "ses_unknown_version"),
+    ],
+)
+def test_bad_seals_named(make: object, code: str) -> None:
+    assert callable(make)
+    with pytest.raises(SesFormatError) as info:
+        ses.parse_seal(make(read("UserV4.esl")))
+    assert info.value.code == code, str(info.value)
+    assert str(info.value)
+
+
+def test_oversized_input_and_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SesFormatError) as info:
+        ses.parse_seal(b"\x30" + b"\x00" * (ses.MAX_SES_BYTES + 1))
+    assert info.value.code == "ses_too_large"
+    monkeypatch.setattr(ses, "MAX_PICTURE_BYTES", 1000)
+    with pytest.raises(SesFormatError) as info:
+        ses.parse_seal(read("UserV4.esl"))
+    assert info.value.code == "seal_picture_too_large"
+    assert "picture" in str(info.value)
+
+
+def test_unknown_signature_version() -> None:
+    raw = read("SignedValueV4.dat")
+    bad = raw[:8] + b"\x02\x01\x07" + raw[11:]
+    with pytest.raises(SesFormatError) as info:
+        ses.parse_signature(bad)
+    assert info.value.code == "ses_unknown_version"
+    assert "TBS_Sign.version" in str(info.value)
