@@ -106,6 +106,16 @@ class ChainEvent:
     """Event arguments; ``bytes32`` issuer values are decoded back to the USCC string."""
 
 
+@dataclass(frozen=True)
+class ChainSnapshot:
+    """Registry facts judged at one block."""
+
+    block: int
+    anchors: Mapping[bytes, AnchorInfo | None]
+    statuses: Mapping[tuple[str, bytes], LeafStatus]
+    keys: Mapping[tuple[str, bytes], KeyRecord | None]
+
+
 def issuer_id(uscc: str) -> bytes:
     """The on-chain ``bytes32`` of an issuer: its USCC's ASCII, left-aligned, zero-padded."""
     if not isinstance(uscc, str) or not _USCC_SHAPE.fullmatch(uscc):
@@ -279,6 +289,13 @@ class Registry:
     def anchor(self, uscc: str, root: bytes, leaf_count: int) -> TransactionReceipt:
         return self._cert_tx("anchor", issuer_id(uscc), _digest(root, "root"), leaf_count)
 
+    def anchor_call(self, uscc: str, root: bytes, leaf_count: int) -> str:
+        """The call data of :meth:`anchor`, for callers that record the transaction hash
+        before waiting (``sender.submit`` then ``sender.wait``)."""
+        return self._certificates.encode_call(
+            "anchor", issuer_id(uscc), _digest(root, "root"), leaf_count
+        )
+
     def anchor_document(self, uscc: str, digest: bytes) -> TransactionReceipt:
         return self._cert_tx("anchorDocument", issuer_id(uscc), _digest(digest, "document digest"))
 
@@ -334,6 +351,79 @@ class Registry:
             timestamp or None,
             bytes(superseded_by) if any(superseded_by) else None,
         )
+
+    # ---- many reads at one block ----
+
+    def snapshot(
+        self,
+        *,
+        roots: Iterable[bytes] = (),
+        leaves: Iterable[tuple[str, bytes]] = (),
+        keys: Iterable[tuple[str, bytes]] = (),
+        block: int | None = None,
+    ) -> ChainSnapshot:
+        """Anchors of ``roots``, statuses of ``(issuer, leaf)`` and records of
+        ``(issuer, key id)``, all judged at one block (the latest unless given), fetched in
+        JSON-RPC batches of ``eth_call``s."""
+        at = self.block_number() if block is None else block
+        root_list = list(dict.fromkeys(_digest(r, "root") for r in roots))
+        leaf_list = list(dict.fromkeys((u, _digest(x, "leaf")) for u, x in leaves))
+        key_list = list(dict.fromkeys((u, _digest(k, "key id")) for u, k in keys))
+        calls: list[tuple[ContractAbi, str, str, tuple[Any, ...]]] = []
+        cert, iss = self.deployment.certificate_registry, self.deployment.issuer_registry
+        calls += [(self._certificates, cert, "anchorOf", (r,)) for r in root_list]
+        calls += [(self._certificates, cert, "statusOf", (issuer_id(u), x)) for u, x in leaf_list]
+        calls += [(self._issuers, iss, "keyRecord", (issuer_id(u), k)) for u, k in key_list]
+        results: list[Any] = []
+        tag = hex(at)
+        for start in range(0, len(calls), 500):
+            chunk = calls[start : start + 500]
+            raw = self.rpc.batch(
+                [
+                    ("eth_call", [{"to": addr, "data": abi.encode_call(fn, *args)}, tag])
+                    for abi, addr, fn, args in chunk
+                ]
+            )
+            results += [
+                abi.decode_result(fn, data)[0]
+                for (abi, _, fn, _), data in zip(chunk, raw, strict=True)
+            ]
+        anchors: dict[bytes, AnchorInfo | None] = {}
+        for root, raw_anchor in zip(root_list, results, strict=False):
+            issuer, by, leaf_count, timestamp, block_number = raw_anchor
+            anchors[root] = (
+                None
+                if block_number == 0
+                else AnchorInfo(
+                    root,
+                    uscc_of(issuer),
+                    leaf_count,
+                    block_number,
+                    timestamp,
+                    to_checksum_address(by),
+                )
+            )
+        offset = len(root_list)
+        statuses: dict[tuple[str, bytes], LeafStatus] = {}
+        for key, raw_status in zip(leaf_list, results[offset:], strict=False):
+            status, reason, block_number, timestamp, superseded_by = raw_status
+            statuses[key] = LeafStatus(
+                CertificateStatus(status),
+                reason,
+                block_number or None,
+                timestamp or None,
+                bytes(superseded_by) if any(superseded_by) else None,
+            )
+        offset += len(leaf_list)
+        records: dict[tuple[str, bytes], KeyRecord | None] = {}
+        for key, raw_key in zip(key_list, results[offset:], strict=False):
+            valid_from, valid_until, compromised_at, exists = raw_key
+            records[key] = (
+                KeyRecord(key[1], valid_from, valid_until or None, compromised_at or None)
+                if exists
+                else None
+            )
+        return ChainSnapshot(at, anchors, statuses, records)
 
     # ---- history ----
 

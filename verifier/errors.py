@@ -7,6 +7,7 @@ the CLI and the HTTP API show unchanged.
 
 from __future__ import annotations
 
+from certs.errors import CertError
 from chain.errors import ChainError
 from devnet.errors import DevnetError
 from seals.errors import SealError
@@ -23,7 +24,9 @@ class VerifierError(Exception):
             self.code = code
 
 
-ERROR_ROOTS: tuple[type[Exception], ...] = (ChainError, DevnetError, SealError, VerifierError)
+ERROR_ROOTS: tuple[type[Exception], ...] = (
+    CertError, ChainError, DevnetError, SealError, VerifierError,
+)
 
 
 def error_code(exc: BaseException) -> str:

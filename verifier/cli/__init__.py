@@ -6,6 +6,7 @@ Errors of the project end as one line ``error [code]: message`` on stderr and ex
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -22,6 +23,14 @@ class _Main(click.Group):
         except ERROR_ROOTS as exc:
             click.echo(f"error [{error_code(exc)}]: {exc}", err=True)
             sys.exit(2)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: say so in one line, never a traceback
+            if os.environ.get("ZHENGYIN_DEBUG"):
+                raise
+            click.echo(f"error [internal_error]: unexpected {type(exc).__name__}: {exc} "
+                       "(set ZHENGYIN_DEBUG=1 for details)", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Main)
@@ -32,9 +41,9 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from verifier.cli import devnet, seal, verify
+    from verifier.cli import certs, devnet, seal, verify
 
-    for module in (devnet, seal, verify):
+    for module in (devnet, seal, verify, certs):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -22,6 +22,7 @@ from seals.errors import SealError
 from seals.seal import VerificationReport, verify_seal, verify_signature
 from seals.ses import detect
 from seals.x509 import Certificate, load_certificates
+from verifier.certificates import certificate_verdict, looks_like_certificate
 from verifier.errors import VerifierError
 from verifier.seal_checks import verdict_of
 from verifier.settings import Settings
@@ -113,8 +114,13 @@ def verify(
     lenient_ca: bool,
     as_json: bool,
 ) -> None:
-    """Verify FILE: a seal (.esl) or a seal signature (.dat/.der)."""
+    """Verify FILE: a certificate (.json), a seal (.esl) or a seal signature (.dat/.der)."""
     at = parse_time(at_text) if at_text else None
+    raw = file.read_bytes()
+    if looks_like_certificate(raw):  # a certificate document (JSON)
+        verdict = certificate_verdict(settings, raw, at)
+        _emit(verdict, file, as_json)
+        return
     anchors = trust_anchors(settings.home_dir, trust)
     report = report_for(
         file.read_bytes(),
@@ -124,6 +130,10 @@ def verify(
         lenient_ca=lenient_ca,
     )
     verdict = verdict_of(report)
+    _emit(verdict, file, as_json)
+
+
+def _emit(verdict: Verdict, file: Path, as_json: bool) -> None:
     verdict = Verdict(checks=verdict.checks, subject={"file": str(file), **verdict.subject})
     if as_json:
         click.echo(json.dumps(verdict.to_json(), ensure_ascii=False, indent=2))

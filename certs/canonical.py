@@ -1,0 +1,637 @@
+"""The cryptographic form of a certificate: JCS, salted claim digests, leaf, signed payload,
+and the certificate document a holder keeps. This docstring is the specification.
+
+1. Canonical JSON is RFC 8785 (JCS): no whitespace; object members sorted by their names'
+   UTF-16 code units; strings as ECMAScript ``JSON.stringify`` writes them (only ``"``, ``\\``
+   and U+0000-U+001F escaped: ``\\b \\t \\n \\f \\r`` short, others ``\\u00xx`` lower-case hex;
+   everything else as-is, UTF-8 encoded; lone surrogates are an error); ``true false null``;
+   numbers as ECMAScript ``Number.prototype.toString`` (integers beyond ±(2^53 - 1), NaN and
+   infinities are an error). :func:`jcs` implements the whole of RFC 8785.
+
+2. Claims. A certificate's disclosable content is a flat map ``path → value``::
+
+       identifier  name  number  version  type.code  type.name  defining_body.code
+       defining_body.name  issuer.code  issuer.name  issue_date  valid_from  valid_until
+       jurisdiction  holder.name  holder.code  holder.code_type  annotations
+       fields.<key>            (one per type-specific field; <key> is the key verbatim)
+
+   Values are JSON strings, except ``number`` and ``valid_until`` (string or ``null``) and
+   ``annotations`` (array of strings). Dates are ``YYYY-MM-DD``. The status is NOT a claim
+   (the chain is the authority on it).
+
+3. Each claim has its own salt: 16 random bytes, written as 32 lower-case hex digits. ::
+
+       claim digest = SM3( JCS( [salt_hex, path, value] ) )
+
+   e.g. ``SM3('["00112233445566778899aabbccddeeff","holder.name","张三"]')`` (UTF-8).
+
+4. The leaf digest covers ALL claims of the certificate, disclosed or hidden, each claim
+   digest bound to its path (so even a hidden claim's path is authenticated)::
+
+       leaf = SM3( "zhengyin:leaf:v1"                       16 ASCII bytes, no terminator
+                   || for each claim, paths in ascending Unicode code-point order
+                      (= the byte order of their UTF-8):
+                        u16be(byte length of utf8(path)) || utf8(path) || claim digest )
+
+   Binary framing, not JSON, keeps the hashed input small (the leaf is computed for every
+   certificate issued and every one verified).
+
+5. The issuer signs (SM2 with SM3, ID ``1234567812345678``) the bytes of :func:`signing_input`::
+
+       JCS({"format": "zhengyin-cert/1", "alg": {"digest": "sm3", "signature": "sm2"},
+            "leaf": hex(leaf), "key_id": hex(key_id)})
+
+6. Batches: the leaves go into the SM3 Merkle tree of :mod:`certs.merkle`; its root is
+   anchored on chain.
+
+7. The certificate document (``to_json`` writes it as JCS)::
+
+       {"format": "zhengyin-cert/1",
+        "alg": {"digest": "sm3", "signature": "sm2"},
+        "claims": {"<path>": {"salt": "<32 hex>", "value": <value>}    disclosed
+                   "<path>": {"digest": "<64 hex>"}, …},               hidden
+        "leaf": "<64 hex>",
+        "signature": {"key_id": "<64 hex>", "public_key": "<130 hex>",
+                      "value": "<hex of DER SM2 signature>"} | null,
+        "anchor": {"root": "<64 hex>", "proof": ["L:<hex>" | "R:<hex>", …],
+                   "chain_id": <int>, "contract": "0x<40 hex>",
+                   "tx_hash": "0x<64 hex>", "block": <int>} | null}
+
+   Reading is strict: exactly these members, lower-case hex of the stated lengths, every core
+   path present, ``key_id`` 1-64 bytes, ``public_key`` the 65-byte uncompressed SM2 point
+   whose SM3 digest is ``key_id`` (so a verifier needs only the chain's key registry, which
+   holds the digest), signature 1-128 bytes, proof at most 64 steps, no
+   duplicate JSON member names, no floats, at most 1 MiB of UTF-8. A holder hides claims with
+   :func:`disclose` (salt and value are replaced by the claim digest); a verifier recomputes
+   the leaf with :func:`recompute_leaf` / :func:`check_leaf` (which raises
+   :class:`~certs.errors.LeafMismatch`) and learns which paths are hidden, then checks the
+   signature over ``signing_input(leaf, key_id)`` and the Merkle proof from the leaf to the
+   anchored root (:func:`certs.merkle.verify_proof`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from json.encoder import encode_basestring
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+from certs._sm3 import sm3
+from certs.errors import CanonicalizationError, DocumentError, LeafMismatch, MerkleProofInvalid
+from certs.merkle import MerkleProof
+from certs.model import Certificate
+
+FORMAT = "zhengyin-cert/1"
+ALGORITHMS: Mapping[str, str] = MappingProxyType({"digest": "sm3", "signature": "sm2"})
+LEAF_DOMAIN = b"zhengyin:leaf:v1"
+SALT_BYTES = 16
+MAX_DOCUMENT_BYTES = 1 << 20
+
+CORE_PATHS: tuple[str, ...] = (
+    "identifier",
+    "name",
+    "number",
+    "version",
+    "type.code",
+    "type.name",
+    "defining_body.code",
+    "defining_body.name",
+    "issuer.code",
+    "issuer.name",
+    "issue_date",
+    "valid_from",
+    "valid_until",
+    "jurisdiction",
+    "holder.name",
+    "holder.code",
+    "holder.code_type",
+    "annotations",
+)
+FIELD_PREFIX = "fields."
+_NULLABLE_PATHS = frozenset({"number", "valid_until"})
+_CORE = frozenset(CORE_PATHS)
+
+Json: TypeAlias = (
+    "bool | int | float | str | list[Json] | tuple[Json, ...] | dict[str, Json] | None"
+)
+ClaimValue: TypeAlias = "str | tuple[str, ...] | None"
+"""A claim's value: text, a list of texts (``annotations``) or null."""
+
+
+# ------------------------------------------------------------------------- RFC 8785 (JCS)
+
+_MAX_SAFE_INT = (1 << 53) - 1
+
+
+def _utf16_key(name: str) -> bytes:
+    return name.encode("utf-16-be", "surrogatepass")
+
+
+def _es_number(x: float) -> str:
+    """ECMAScript Number.prototype.toString for a finite double (RFC 8785 §3.2.2.3)."""
+    if x != x or x in (float("inf"), float("-inf")):
+        raise CanonicalizationError("JSON cannot hold NaN or infinity")
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    mantissa, _, exp = repr(abs(x)).partition("e")  # repr: shortest round-trip digits
+    whole, _, frac = mantissa.partition(".")
+    raw = whole + frac
+    digits = raw.lstrip("0")
+    n = len(whole) + (int(exp) if exp else 0) - (len(raw) - len(digits))
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    e = n - 1
+    exponent = ("e+" if e >= 0 else "e-") + str(abs(e))
+    return sign + (digits if k == 1 else digits[0] + "." + digits[1:]) + exponent
+
+
+def _emit(value: Any, out: Callable[[str], Any]) -> None:
+    if isinstance(value, str):
+        out(encode_basestring(value))
+    elif value is None:
+        out("null")
+    elif value is True:
+        out("true")
+    elif value is False:
+        out("false")
+    elif isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INT:
+            raise CanonicalizationError(
+                f"the integer {value} is beyond ±(2^53 - 1) and cannot be exact in JSON"
+            )
+        out(str(int(value)))
+    elif isinstance(value, float):
+        out(_es_number(value))
+    elif isinstance(value, list | tuple):
+        out("[")
+        for i, item in enumerate(value):
+            if i:
+                out(",")
+            _emit(item, out)
+        out("]")
+    elif isinstance(value, Mapping):
+        out("{")
+        for i, name in enumerate(sorted(value, key=_key_of)):
+            if i:
+                out(",")
+            out(encode_basestring(name))
+            out(":")
+            _emit(value[name], out)
+        out("}")
+    else:
+        raise CanonicalizationError(f"JSON cannot hold a value of type {type(value).__name__}")
+
+
+def _key_of(name: Any) -> bytes:
+    if not isinstance(name, str):
+        raise CanonicalizationError(f"JSON member names must be text, not {name!r}")
+    return _utf16_key(name)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalizationError(
+            "text contains a lone surrogate (invalid Unicode) that JSON cannot carry"
+        ) from None
+
+
+def jcs(value: Json | Mapping[str, Any]) -> bytes:
+    """The RFC 8785 canonical JSON of ``value`` as UTF-8 bytes."""
+    parts: list[str] = []
+    _emit(value, parts.append)
+    return _utf8("".join(parts))
+
+
+# ------------------------------------------------------------------------------- claims
+
+
+def claims_of(certificate: Certificate) -> dict[str, ClaimValue]:
+    """The claims (``path → value``) of a certificate, core paths first, then its fields."""
+    c = certificate
+    claims: dict[str, ClaimValue] = {
+        "identifier": str(c.identifier),
+        "name": c.name,
+        "number": c.number,
+        "version": c.version,
+        "type.code": c.type_code,
+        "type.name": c.type_name,
+        "defining_body.code": c.defining_body_code,
+        "defining_body.name": c.defining_body_name,
+        "issuer.code": c.issuer_code,
+        "issuer.name": c.issuer_name,
+        "issue_date": c.issue_date.isoformat(),
+        "valid_from": c.valid_from.isoformat(),
+        "valid_until": c.valid_until.isoformat() if c.valid_until is not None else None,
+        "jurisdiction": c.jurisdiction,
+        "holder.name": c.holder.name,
+        "holder.code": c.holder.code,
+        "holder.code_type": c.holder.code_type,
+        "annotations": tuple(c.annotations),
+    }
+    for key, value in c.fields.items():
+        claims[FIELD_PREFIX + key] = value
+    return claims
+
+
+def claim_digest(salt: bytes, path: str, value: ClaimValue) -> bytes:
+    """``SM3(JCS([salt_hex, path, value]))``."""
+    return sm3(_claim_input(salt.hex(), path, value))
+
+
+def _claim_input(salt_hex: str, path: str, value: ClaimValue) -> bytes:
+    if isinstance(value, str):  # the common case: the same bytes as jcs(), without the walk
+        return _utf8(f'["{salt_hex}",{encode_basestring(path)},{encode_basestring(value)}]')
+    return jcs([salt_hex, path, value])
+
+
+_FRAME_CACHE: dict[str, bytes] = {}
+_FRAME_CACHE_LIMIT = 8192
+
+
+def _path_frame(path: str) -> bytes:
+    """``u16be(len(utf8(path))) || utf8(path)``; memoized, as a type's certificates share paths."""
+    frame = _FRAME_CACHE.get(path)
+    if frame is None:
+        encoded = _utf8(path)
+        if len(encoded) > 0xFFFF:
+            raise CanonicalizationError("a claim path is longer than 65,535 bytes")
+        frame = len(encoded).to_bytes(2, "big") + encoded
+        if len(_FRAME_CACHE) < _FRAME_CACHE_LIMIT:
+            _FRAME_CACHE[path] = frame
+    return frame
+
+
+def leaf_digest(digests: Mapping[str, bytes]) -> bytes:
+    """The leaf over every claim (module docstring, item 4)::
+
+    SM3("zhengyin:leaf:v1" || for each path in code-point order:
+        u16be(len(utf8(path))) || utf8(path) || claim digest)
+    """
+    for digest in digests.values():
+        if len(digest) != 32:
+            raise ValueError("a claim digest is 32 bytes")
+    return sm3(LEAF_DOMAIN + b"".join([_path_frame(p) + digests[p] for p in sorted(digests)]))
+
+
+def signing_input(leaf: bytes, key_id: bytes) -> bytes:
+    """The exact bytes the issuer signs for a certificate with this leaf."""
+    if len(leaf) != 32:
+        raise ValueError("a leaf digest is 32 bytes")
+    if not key_id:
+        raise ValueError("a key id cannot be empty")
+    return jcs(
+        {"format": FORMAT, "alg": dict(ALGORITHMS), "leaf": leaf.hex(), "key_id": key_id.hex()}
+    )
+
+
+# ---------------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosedClaim:
+    """A claim shown with its salt, so anyone can recompute its digest."""
+
+    salt: bytes
+    """16 random bytes."""
+    value: ClaimValue
+
+    def digest(self, path: str) -> bytes:
+        return claim_digest(self.salt, path, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenClaim:
+    """A claim the holder chose not to show: only its digest remains."""
+
+    digest: bytes
+
+
+Claim: TypeAlias = DisclosedClaim | HiddenClaim
+
+
+@dataclass(frozen=True)
+class IssuerSignature:
+    """The issuer's SM2 signature over :func:`signing_input`."""
+
+    key_id: bytes
+    """Identifies the issuer's key in the on-chain key registry: SM3 of ``public_key``."""
+    public_key: bytes
+    """The issuer's SM2 public key, 65-byte uncompressed point (``04 || x || y``)."""
+    value: bytes
+    """DER ``SEQUENCE {r, s}``."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where a certificate's batch root was anchored, and the leaf's path to it."""
+
+    root: bytes
+    proof: MerkleProof
+    chain_id: int
+    contract: str
+    """``0x`` + 40 hex digits: the certificate registry contract."""
+    tx_hash: str
+    """``0x`` + 64 hex digits."""
+    block: int
+
+
+@dataclass(frozen=True)
+class CertificateDocument:
+    """The self-contained certificate a holder keeps (see the module docstring, item 7)."""
+
+    claims: Mapping[str, Claim]
+    leaf: bytes
+    signature: IssuerSignature | None = None
+    anchor: Anchor | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.claims, MappingProxyType):
+            object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+
+    @property
+    def hidden_paths(self) -> tuple[str, ...]:
+        """Paths whose values are hidden, sorted."""
+        return tuple(sorted(p for p, c in self.claims.items() if isinstance(c, HiddenClaim)))
+
+    def values(self) -> dict[str, ClaimValue]:
+        """The disclosed claims' values (hidden ones are absent)."""
+        return {p: c.value for p, c in self.claims.items() if isinstance(c, DisclosedClaim)}
+
+    def to_dict(self) -> dict[str, Any]:
+        claims: dict[str, Any] = {}
+        for path, claim in self.claims.items():
+            if isinstance(claim, DisclosedClaim):
+                value = list(claim.value) if isinstance(claim.value, tuple) else claim.value
+                claims[path] = {"salt": claim.salt.hex(), "value": value}
+            else:
+                claims[path] = {"digest": claim.digest.hex()}
+        sig = self.signature
+        anchor = self.anchor
+        return {
+            "format": FORMAT,
+            "alg": dict(ALGORITHMS),
+            "claims": claims,
+            "leaf": self.leaf.hex(),
+            "signature": None
+            if sig is None
+            else {
+                "key_id": sig.key_id.hex(),
+                "public_key": sig.public_key.hex(),
+                "value": sig.value.hex(),
+            },
+            "anchor": None
+            if anchor is None
+            else {
+                "root": anchor.root.hex(),
+                "proof": anchor.proof.to_json(),
+                "chain_id": anchor.chain_id,
+                "contract": anchor.contract,
+                "tx_hash": anchor.tx_hash,
+                "block": anchor.block,
+            },
+        }
+
+    def to_json(self) -> str:
+        """The document as canonical JSON (JCS) text."""
+        return jcs(self.to_dict()).decode("utf-8")
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CertificateDocument:
+        """Read a document strictly; :class:`DocumentError` names what is wrong."""
+        size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "replace"))
+        if size > MAX_DOCUMENT_BYTES:
+            raise DocumentError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+        try:
+            obj = json.loads(
+                text,
+                object_pairs_hook=_no_duplicates,
+                parse_float=_no_float,
+                parse_constant=_no_float,
+            )
+        except DocumentError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise DocumentError(f"the document is not valid JSON: {exc}") from None
+        return cls.from_dict(obj)
+
+    @classmethod
+    def from_dict(cls, obj: Any) -> CertificateDocument:
+        """Build a document from parsed JSON, checking its shape strictly."""
+        return _document_from_dict(obj)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise DocumentError(f"the document repeats the member name {name!r}")
+        out[name] = value
+    return out
+
+
+def _no_float(text: str) -> Any:
+    raise DocumentError(f"the document holds the non-integer number {text}; none is allowed")
+
+
+_HEX = re.compile(r"[0-9a-f]*")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
+def _hex(obj: Any, what: str, *, size: int | None = None, max_size: int = 64) -> bytes:
+    if (
+        not isinstance(obj, str)
+        or len(obj) % 2
+        or not _HEX.fullmatch(obj)
+        or (size is not None and len(obj) != 2 * size)
+        or not obj
+        or len(obj) > 2 * max_size
+    ):
+        length = f"{2 * size} " if size is not None else ""
+        raise DocumentError(f"{what} must be {length}lower-case hex digits")
+    return bytes.fromhex(obj)
+
+
+def _members(obj: Any, what: str, names: Iterable[str]) -> dict[str, Any]:
+    expected = set(names)
+    if not isinstance(obj, dict):
+        raise DocumentError(f"{what} must be a JSON object")
+    if set(obj) != expected:
+        missing, extra = sorted(expected - set(obj)), sorted(set(obj) - expected)
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(extra)}" if extra else "",
+            )
+            if part
+        )
+        raise DocumentError(f"{what} has the wrong members ({detail})")
+    return obj
+
+
+def _int(obj: Any, what: str) -> int:
+    if isinstance(obj, bool) or not isinstance(obj, int) or not 0 <= obj <= _MAX_SAFE_INT:
+        raise DocumentError(f"{what} must be a non-negative integer")
+    return obj
+
+
+def _check_path(path: str) -> None:
+    if path in _CORE:
+        return
+    key = path[len(FIELD_PREFIX) :] if path.startswith(FIELD_PREFIX) else ""
+    if not key or len(key) > 64 or any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in key):
+        raise DocumentError(
+            f"the document has a claim with an unknown path {path!r}", code="unknown_path"
+        )
+
+
+def _claim_value(path: str, obj: Any) -> ClaimValue:
+    if isinstance(obj, str):
+        if path == "annotations":
+            raise DocumentError("claim annotations must be a list of texts")
+        return obj
+    if obj is None and path in _NULLABLE_PATHS:
+        return None
+    if path == "annotations" and isinstance(obj, list) and all(isinstance(a, str) for a in obj):
+        return tuple(obj)
+    raise DocumentError(f"claim {path} has a value of the wrong JSON type")
+
+
+def _document_from_dict(obj: Any) -> CertificateDocument:
+    if not isinstance(obj, dict):
+        raise DocumentError("a certificate document must be a JSON object")
+    fmt = obj.get("format")
+    if fmt != FORMAT:
+        if isinstance(fmt, str) and fmt.startswith("zhengyin-cert/"):
+            raise DocumentError(
+                f"document format {fmt!r} is not supported; this version reads {FORMAT}",
+                code="document_version_unsupported",
+            )
+        raise DocumentError(f'a certificate document must have "format": "{FORMAT}"')
+    doc = _members(obj, "the document", ("format", "alg", "claims", "leaf", "signature", "anchor"))
+    if doc["alg"] != dict(ALGORITHMS):
+        raise DocumentError(
+            f"document algorithms {doc['alg']!r} are not supported; expected {dict(ALGORITHMS)}",
+            code="document_algorithm_unsupported",
+        )
+    raw_claims = doc["claims"]
+    if not isinstance(raw_claims, dict):
+        raise DocumentError("claims must be a JSON object")
+    claims: dict[str, Claim] = {}
+    for path, raw in raw_claims.items():
+        _check_path(path)
+        if isinstance(raw, dict) and "digest" in raw:
+            _members(raw, f"claim {path}", ("digest",))
+            claims[path] = HiddenClaim(_hex(raw["digest"], f"claim {path} digest", size=32))
+        else:
+            _members(raw, f"claim {path}", ("salt", "value"))
+            salt = _hex(raw["salt"], f"claim {path} salt", size=SALT_BYTES)
+            claims[path] = DisclosedClaim(salt, _claim_value(path, raw["value"]))
+    missing = [p for p in CORE_PATHS if p not in claims]
+    if missing:
+        raise DocumentError(f"the document lacks the claims {', '.join(missing)}")
+    leaf = _hex(doc["leaf"], "leaf", size=32)
+    signature = None
+    if doc["signature"] is not None:
+        sig = _members(doc["signature"], "signature", ("key_id", "public_key", "value"))
+        signature = IssuerSignature(
+            key_id=_hex(sig["key_id"], "signature key_id"),
+            public_key=_hex(sig["public_key"], "signature public_key", size=65, max_size=65),
+            value=_hex(sig["value"], "signature value", max_size=128),
+        )
+    anchor = None
+    if doc["anchor"] is not None:
+        a = _members(
+            doc["anchor"], "anchor", ("root", "proof", "chain_id", "contract", "tx_hash", "block")
+        )
+        if not isinstance(a["contract"], str) or not _ADDRESS.fullmatch(a["contract"]):
+            raise DocumentError("anchor contract must be 0x and 40 hex digits")
+        if not isinstance(a["tx_hash"], str) or not _TX_HASH.fullmatch(a["tx_hash"]):
+            raise DocumentError("anchor tx_hash must be 0x and 64 hex digits")
+        try:
+            proof = MerkleProof.from_json(a["proof"])
+        except MerkleProofInvalid as exc:
+            raise DocumentError(f"anchor proof: {exc}") from None
+        anchor = Anchor(
+            root=_hex(a["root"], "anchor root", size=32),
+            proof=proof,
+            chain_id=_int(a["chain_id"], "anchor chain_id"),
+            contract=a["contract"],
+            tx_hash=a["tx_hash"],
+            block=_int(a["block"], "anchor block"),
+        )
+    return CertificateDocument(claims=claims, leaf=leaf, signature=signature, anchor=anchor)
+
+
+# ------------------------------------------------------------------------- operations
+
+
+def make_document(
+    certificate: Certificate, *, random_bytes: Callable[[int], bytes] = os.urandom
+) -> CertificateDocument:
+    """Salt and digest every claim of ``certificate``; the document's leaf is computed,
+    signature and anchor are left empty (the issuance pipeline fills them)."""
+    values = claims_of(certificate)
+    salts = random_bytes(SALT_BYTES * len(values))
+    if len(salts) != SALT_BYTES * len(values):
+        raise ValueError("random_bytes returned the wrong number of bytes")
+    salts_hex = salts.hex()
+    claims: dict[str, Claim] = {}
+    digests: dict[str, bytes] = {}
+    for i, (path, value) in enumerate(values.items()):
+        start = i * SALT_BYTES
+        claims[path] = DisclosedClaim(salts[start : start + SALT_BYTES], value)
+        digests[path] = sm3(_claim_input(salts_hex[2 * start : 2 * start + 32], path, value))
+    return CertificateDocument(claims=claims, leaf=leaf_digest(digests))
+
+
+def _digests(document: CertificateDocument) -> dict[str, bytes]:
+    return {
+        path: claim.digest(path) if isinstance(claim, DisclosedClaim) else claim.digest
+        for path, claim in document.claims.items()
+    }
+
+
+def recompute_leaf(document: CertificateDocument) -> tuple[bytes, tuple[str, ...]]:
+    """The leaf digest the document's claims give, and the hidden paths (sorted)."""
+    return leaf_digest(_digests(document)), document.hidden_paths
+
+
+def check_leaf(document: CertificateDocument) -> tuple[str, ...]:
+    """Check that the claims give the document's stated leaf; return the hidden paths.
+    :class:`LeafMismatch` if a value, salt, digest or path was changed."""
+    leaf, hidden = recompute_leaf(document)
+    if leaf != document.leaf:
+        raise LeafMismatch(
+            "the certificate's contents do not match its leaf digest: "
+            "a value, salt or hidden digest was altered"
+        )
+    return hidden
+
+
+def disclose(document: CertificateDocument, hide: Iterable[str]) -> CertificateDocument:
+    """A copy of ``document`` with the claims at ``hide`` replaced by their digests."""
+    claims = dict(document.claims)
+    for path in hide:
+        claim = claims.get(path)
+        if claim is None:
+            raise DocumentError(
+                f"the certificate has no claim {path!r} to hide", code="unknown_path"
+            )
+        if isinstance(claim, DisclosedClaim):
+            claims[path] = HiddenClaim(claim.digest(path))
+    return replace(document, claims=claims)

@@ -1,0 +1,257 @@
+"""Issuing certificates: validate every row, then (in ONE database transaction) assign gapless
+serials, build each certificate's salted document, sign its leaf with the issuer's SM2 key,
+and store it as ``pending``. The batcher (:mod:`certs.batcher`) anchors pending certificates.
+
+Rows that fail validation are reported with their line and every reason; the valid rows of
+the same request are still issued. Signing runs on every core for large batches: worker
+processes re-derive each certificate from its (already validated) row and serial, so nothing
+but plain data crosses process boundaries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from certs.canonical import CertificateDocument, IssuerSignature, make_document, signing_input
+from certs.errors import CertError, RequestInvalid, ValidationError
+from certs.model import CertificateRequest, Holder, build_certificate, parse_request
+from certs.store import Store, certificates, now
+from certs.types import TypeRegistry, default_registry
+from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
+
+SERIAL_WIDTH = 8
+"""Serials are decimal, zero-padded to at least this many digits."""
+PARALLEL_THRESHOLD = 2_000
+"""Below this many certificates, signing in one process is faster than starting workers."""
+CHUNK = 1_000
+
+
+def key_id_of(public_key: Sm2PublicKey) -> bytes:
+    """The key id registered on chain: SM3 of the 65-byte uncompressed SM2 public point."""
+    return sm3(public_key.point)
+
+
+@dataclass(frozen=True)
+class IssuerProfile:
+    """Who issues: the agency and its signing key."""
+
+    uscc: str
+    name: str
+    signer: Signer
+
+
+@dataclass(frozen=True)
+class RowRejection:
+    """A row that was not issued, and every reason why."""
+
+    line: int
+    errors: tuple[ValidationError, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "errors": [e.to_dict() for e in self.errors]}
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A row that was accepted: stored durably, queued for anchoring."""
+
+    line: int
+    identifier: str
+    leaf: bytes
+
+
+@dataclass(frozen=True)
+class IssueReport:
+    accepted: tuple[IssuedCertificate, ...]
+    rejected: tuple[RowRejection, ...]
+
+
+def serial_text(serial: int) -> str:
+    return str(serial).zfill(SERIAL_WIDTH)
+
+
+def issue(
+    store: Store,
+    issuer: IssuerProfile,
+    rows: Iterable[tuple[int, Any]],
+    *,
+    types: TypeRegistry | None = None,
+    today: dt.date | None = None,
+    workers: int | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> IssueReport:
+    """Validate ``(line, row)`` pairs and issue the valid ones (status ``pending``).
+    ``progress(n)`` is called as each chunk of ``n`` certificates is signed."""
+    registry = types if types is not None else default_registry()
+    today = today or dt.date.today()
+    valid: list[tuple[int, CertificateRequest]] = []
+    rejected: list[RowRejection] = []
+    for line, row in rows:
+        try:
+            request = parse_request(row, issuer_uscc=issuer.uscc, registry=registry, today=today)
+        except RequestInvalid as exc:
+            rejected.append(RowRejection(line, tuple(exc.errors)))
+            continue
+        valid.append((line, request))
+    if not valid:
+        return IssueReport((), tuple(rejected))
+
+    key_id = key_id_of(issuer.signer.public_key)
+    work: list[tuple[int, CertificateRequest, int]] = []
+    accepted: list[IssuedCertificate] = []
+    with store.transaction() as connection:
+        by_type: dict[str, list[tuple[int, CertificateRequest]]] = {}
+        for line, request in valid:
+            by_type.setdefault(request.type_code, []).append((line, request))
+        for type_code, group in by_type.items():
+            numbers = store.allocate_serials(connection, issuer.uscc, type_code, len(group))
+            work += [(line, req, n) for (line, req), n in zip(group, numbers, strict=True)]
+        job = _Job(issuer.uscc, issuer.name, today, registry)
+        signed = _sign_all(job, issuer.signer, key_id, work, workers, progress)
+        created = now()
+        records = []
+        for (line, req, serial), (identifier, leaf, document) in zip(work, signed, strict=True):
+            records.append(
+                {
+                    "identifier": identifier,
+                    "issuer": issuer.uscc,
+                    "type_code": req.type_code,
+                    "serial": serial,
+                    "number": req.number,
+                    "leaf": leaf.hex(),
+                    "status": "pending",
+                    "document": document,
+                    "created_at": created,
+                }
+            )
+            accepted.append(IssuedCertificate(line, identifier, leaf))
+        for start in range(0, len(records), 2_000):
+            connection.execute(certificates.insert(), records[start : start + 2_000])
+    return IssueReport(tuple(accepted), tuple(rejected))
+
+
+@dataclass(frozen=True)
+class _Job:
+    issuer_uscc: str
+    issuer_name: str
+    today: dt.date
+    types: TypeRegistry
+
+
+def _make_one(job: _Job, request: CertificateRequest, serial: int) -> CertificateDocument:
+    certificate = build_certificate(
+        request,
+        certificate_type=job.types.get(request.type_code),
+        issuer_name=job.issuer_name,
+        serial=serial_text(serial),
+    )
+    return make_document(certificate)
+
+
+def _sign_chunk(
+    job: _Job, signer: Signer, key_id: bytes, chunk: Sequence[tuple[int, CertificateRequest, int]]
+) -> list[tuple[str, bytes, str]]:
+    out = []
+    public_key = signer.public_key.point
+    for _, request, serial in chunk:
+        document = _make_one(job, request, serial)
+        signature = signer.sign_raw(signing_input(document.leaf, key_id))
+        document = replace(document, signature=IssuerSignature(key_id, public_key, signature))
+        identifier = document.values()["identifier"]
+        assert isinstance(identifier, str)
+        out.append((identifier, document.leaf, document.to_json()))
+    return out
+
+
+_worker: tuple[_Job, Signer, bytes] | None = None
+
+
+def _plain(work: Sequence[tuple[int, CertificateRequest, int]]) -> list[tuple[int, Any, int]]:
+    """Requests as plain tuples (their read-only mappings do not pickle)."""
+    return [(line, _request_args(r), n) for line, r, n in work]
+
+
+def _request_args(r: CertificateRequest) -> tuple[Any, ...]:
+    return (
+        r.type_code,
+        r.issuer_code,
+        (r.holder.name, r.holder.code, r.holder.code_type),
+        r.issue_date,
+        r.valid_from,
+        r.valid_until,
+        r.jurisdiction,
+        r.number,
+        dict(r.fields),
+        r.annotations,
+    )
+
+
+def _request_from(args: tuple[Any, ...]) -> CertificateRequest:
+    type_code, issuer, holder, issued, start, end, place, number, fields, notes = args
+    return CertificateRequest(
+        type_code, issuer, Holder(*holder), issued, start, end, place, number, fields, notes
+    )
+
+
+def _worker_init(job: _Job, signer: Signer, key_id: bytes) -> None:
+    global _worker
+    _worker = (job, signer, key_id)
+
+
+def _worker_sign(
+    chunk: Sequence[tuple[int, CertificateRequest, int]],
+) -> list[tuple[str, bytes, str]]:
+    assert _worker is not None
+    job, signer, key_id = _worker
+    work = [(line, _request_from(args), n) for line, args, n in chunk]
+    return _sign_chunk(job, signer, key_id, work)
+
+
+def _sign_all(
+    job: _Job,
+    signer: Signer,
+    key_id: bytes,
+    work: Sequence[tuple[int, CertificateRequest, int]],
+    workers: int | None,
+    progress: Callable[[int], object] | None = None,
+) -> list[tuple[str, bytes, str]]:
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    chunks = [work[i : i + CHUNK] for i in range(0, len(work), CHUNK)]
+    out: list[tuple[str, bytes, str]] = []
+    # only an in-memory key can be handed to worker processes (an HSM signer stays here)
+    if count <= 1 or len(work) < PARALLEL_THRESHOLD or not isinstance(signer, KeySigner):
+        for chunk in chunks:
+            out += _sign_chunk(job, signer, key_id, chunk)
+            if progress is not None:
+                progress(len(chunk))
+        return out
+    with _pool(job, signer, key_id, count) as pool:
+        plain = [_plain(chunk) for chunk in chunks]
+        for chunk, signed in zip(chunks, pool.map(_worker_sign, plain), strict=True):
+            out += signed
+            if progress is not None:
+                progress(len(chunk))
+    return out
+
+
+def _pool(job: _Job, signer: KeySigner, key_id: bytes, count: int) -> Executor:
+    # fork is fastest to start (and passes the job without pickling), but only safe while
+    # this process runs a single thread; otherwise spawn, which pickles the key signer
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    return ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_worker_init,
+        initargs=(job, signer, key_id),
+    )
+
+
+class IssuanceError(CertError):
+    code = "issuance_error"

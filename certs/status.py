@@ -1,0 +1,192 @@
+"""Certificates after issuance: reading them back as documents, and status changes
+(revoke — final, suspend, reinstate, supersede — final) recorded on chain, then here.
+
+The chain is the authority; the database mirrors each change with its reason text and the
+transaction that made it. Local statuses: ``pending`` (not yet anchored), ``active``,
+``suspended``, ``revoked``, ``superseded``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+
+from certs.canonical import Anchor, CertificateDocument
+from certs.errors import CertError
+from certs.merkle import MerkleProof
+from certs.store import Store, certificates, now, status_changes
+from chain.registry import Registry
+from chain.transactions import TransactionReceipt
+
+REASONS: dict[int, str] = {
+    0: "unspecified (未说明)",
+    1: "wrong information (信息有误)",
+    2: "at the holder's request (持证人申请)",
+    3: "withdrawn by the issuer under law (依法撤销)",
+    4: "holder dissolved or deceased (主体注销)",
+    5: "replaced by a new certificate (换发)",
+    6: "lost (遗失)",
+    7: "under review (核查中)",
+}
+
+_ALLOWED_FROM = {
+    "revoke": {"active", "suspended"},
+    "suspend": {"active"},
+    "reinstate": {"suspended"},
+    "supersede": {"active", "suspended"},
+}
+_RESULT = {
+    "revoke": "revoked",
+    "suspend": "suspended",
+    "reinstate": "active",
+    "supersede": "superseded",
+}
+
+
+class StatusChangeRefused(CertError):
+    code = "status_change_refused"
+
+
+class CertificateNotFound(CertError):
+    code = "certificate_not_found"
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """A stored certificate with its batch facts."""
+
+    identifier: str
+    issuer: str
+    leaf: bytes
+    status: str
+    document: CertificateDocument
+    """With its anchor filled in once the batch is anchored."""
+    root: bytes | None
+    tx_hash: str | None
+    block_number: int | None
+
+
+def _record(row: Any) -> CertificateRecord:
+    document = CertificateDocument.from_json(row.document)
+    root = bytes.fromhex(row.root) if row.root else None
+    if row.status != "pending" and root is not None and row.block_number is not None:
+        document = replace(
+            document,
+            anchor=Anchor(
+                root=root,
+                proof=MerkleProof.from_json(json.loads(row.proof)),
+                chain_id=int(row.chain_id),
+                contract=str(row.contract),
+                tx_hash=str(row.tx_hash),
+                block=int(row.block_number),
+            ),
+        )
+    return CertificateRecord(
+        row.identifier,
+        row.issuer,
+        bytes.fromhex(row.leaf),
+        row.status,
+        document,
+        root,
+        row.tx_hash,
+        row.block_number,
+    )
+
+
+def load_records(store: Store, identifiers: Sequence[str]) -> list[CertificateRecord]:
+    """Records in the order asked; :class:`CertificateNotFound` names any unknown one."""
+    rows = {r.identifier: r for r in store.certificate_rows(list(identifiers))}
+    missing = [i for i in identifiers if i not in rows]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise CertificateNotFound(f"no certificate with identifier {shown} is stored here")
+    return [_record(rows[i]) for i in identifiers]
+
+
+def load_record(store: Store, identifier: str) -> CertificateRecord:
+    return load_records(store, [identifier])[0]
+
+
+def identifier_of_leaf(store: Store, leaf: bytes) -> str | None:
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            sa.select(certificates.c.identifier).where(certificates.c.leaf == leaf.hex())
+        ).scalar()
+    return str(found) if found is not None else None
+
+
+def change_status(
+    store: Store,
+    registry: Registry,
+    issuer: str,
+    identifiers: Sequence[str],
+    action: str,
+    *,
+    reason_code: int = 0,
+    reason: str = "",
+    successor: str | None = None,
+) -> TransactionReceipt:
+    """Record one status change for many certificates in one transaction (on chain first)."""
+    if action not in _ALLOWED_FROM:
+        raise StatusChangeRefused(f"unknown status action {action!r}", code="unknown_action")
+    if reason_code not in REASONS:
+        raise StatusChangeRefused(
+            f"reason code {reason_code} is unknown; use one of {sorted(REASONS)}",
+            code="unknown_reason_code",
+        )
+    if not identifiers:
+        raise StatusChangeRefused("no certificate given", code="no_certificate")
+    records = load_records(store, list(dict.fromkeys(identifiers)))
+    for record in records:
+        if record.issuer != issuer:
+            raise StatusChangeRefused(
+                f"{record.identifier} was issued by {record.issuer}, not {issuer}",
+                code="not_your_certificate",
+            )
+        if record.status not in _ALLOWED_FROM[action]:
+            raise StatusChangeRefused(
+                f"cannot {action} {record.identifier}: it is {record.status}",
+                code=f"cannot_{action}",
+            )
+    leaves = [r.leaf for r in records]
+    if action == "supersede":
+        if successor is None or len(records) != 1:
+            raise StatusChangeRefused("supersede takes one certificate and its successor")
+        new = load_record(store, successor)
+        receipt = registry.supersede(issuer, leaves[0], new.leaf, reason_code)
+    elif len(leaves) == 1:
+        receipt = getattr(registry, action)(issuer, leaves[0], reason_code)
+    else:
+        receipt = getattr(registry, f"{action}_many")(issuer, leaves, reason_code)
+    with store.transaction() as connection:
+        connection.execute(
+            certificates.update()
+            .where(certificates.c.identifier.in_([r.identifier for r in records]))
+            .values(status=_RESULT[action])
+        )
+        if successor is not None:
+            connection.execute(
+                certificates.update()
+                .where(certificates.c.identifier == successor)
+                .values(supersedes=records[0].identifier)
+            )
+        connection.execute(
+            status_changes.insert(),
+            [
+                {
+                    "identifier": r.identifier,
+                    "action": action,
+                    "reason_code": reason_code,
+                    "reason": reason,
+                    "tx_hash": receipt.tx_hash,
+                    "block_number": receipt.block_number,
+                    "created_at": now(),
+                }
+                for r in records
+            ],
+        )
+    return receipt

@@ -1,0 +1,273 @@
+"""The service's database: issuers, API keys, serial counters, certificates, batches,
+status changes. SQLAlchemy 2 Core over SQLite (default) or PostgreSQL; the schema is owned by
+Alembic migrations (``certs/migrations``), applied on :meth:`Store.open`.
+
+The database holds what the chain must not: the certificates themselves (personal data,
+salts). The chain stays the authority on anchors and status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from certs.errors import CertError
+
+metadata = sa.MetaData()
+
+issuers = sa.Table(
+    "issuers",
+    metadata,
+    sa.Column("uscc", sa.String(18), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("account", sa.String(42), nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("public_key", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+serials = sa.Table(
+    "serials",
+    metadata,
+    sa.Column("issuer", sa.String(18), primary_key=True),
+    sa.Column("type_code", sa.String(21), primary_key=True),
+    sa.Column("next_serial", sa.BigInteger, nullable=False),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issuer", sa.String(18), nullable=False, index=True),
+    sa.Column("root", sa.String(64), nullable=False, unique=True),
+    sa.Column("leaf_count", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("tx_hash", sa.String(66)),
+    sa.Column("block_number", sa.BigInteger),
+    sa.Column("anchored_at", sa.DateTime(timezone=True)),
+    sa.Column("chain_id", sa.BigInteger),
+    sa.Column("contract", sa.String(42)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    sa.Column("identifier", sa.String(120), primary_key=True),
+    sa.Column("issuer", sa.String(18), nullable=False, index=True),
+    sa.Column("type_code", sa.String(21), nullable=False),
+    sa.Column("serial", sa.BigInteger, nullable=False),
+    sa.Column("number", sa.String(64), index=True),
+    sa.Column("leaf", sa.String(64), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), index=True),
+    sa.Column("proof", sa.Text),
+    sa.Column("supersedes", sa.String(120)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("issuer", "type_code", "serial", name="uq_certificate_serial"),
+)
+
+status_changes = sa.Table(
+    "status_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("identifier", sa.String(120), nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("reason_code", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("tx_hash", sa.String(66)),
+    sa.Column("block_number", sa.BigInteger),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(CertError):
+    code = "store_error"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class StoredIssuer:
+    uscc: str
+    name: str
+    account: str
+    key_id: bytes
+    public_key: bytes
+
+
+class Store:
+    """One database. Thread-safe (one engine, a connection per unit of work)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect, and bring the schema up to date with the migrations."""
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        try:
+            engine = sa.create_engine(url, **kwargs)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreError(
+                f"the database URL {url!r} is not usable: {exc}", code="database_url"
+            ) from exc
+        if url.startswith("sqlite"):
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except sa.exc.OperationalError as exc:
+            raise StoreError(
+                f"the database is not reachable: {exc.orig}", code="database_unavailable"
+            ) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: taken immediately, so writers queue, never deadlock)."""
+        try:
+            with self.engine.begin() as connection:
+                if connection.dialect.name == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                yield connection
+        except sa.exc.OperationalError as exc:
+            raise StoreError(
+                f"the database is not reachable: {exc.orig}", code="database_unavailable"
+            ) from exc
+
+    # ---- serials ----
+
+    def allocate_serials(
+        self, connection: Connection, issuer: str, type_code: str, count: int
+    ) -> range:
+        """Reserve ``count`` consecutive serials for (issuer, type). Inside the caller's
+        transaction: a rollback returns them, so serials have no gaps and no duplicates."""
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(serials)
+            .values(issuer=issuer, type_code=type_code, next_serial=1 + count)
+            .on_conflict_do_update(
+                index_elements=["issuer", "type_code"],
+                set_={"next_serial": serials.c.next_serial + count},
+            )
+            .returning(serials.c.next_serial)
+        )
+        end = int(connection.execute(statement).scalar_one())
+        return range(end - count, end)
+
+    # ---- issuers ----
+
+    def add_issuer(self, issuer: StoredIssuer) -> None:
+        with self.transaction() as connection:
+            connection.execute(sa.delete(issuers).where(issuers.c.uscc == issuer.uscc))
+            connection.execute(
+                issuers.insert().values(
+                    uscc=issuer.uscc,
+                    name=issuer.name,
+                    account=issuer.account,
+                    key_id=issuer.key_id.hex(),
+                    public_key=issuer.public_key.hex(),
+                    created_at=now(),
+                )
+            )
+
+    def issuer(self, uscc: str) -> StoredIssuer | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(issuers).where(issuers.c.uscc == uscc)).first()
+        if row is None:
+            return None
+        return StoredIssuer(
+            row.uscc,
+            row.name,
+            row.account,
+            bytes.fromhex(row.key_id),
+            bytes.fromhex(row.public_key),
+        )
+
+    # ---- API keys ----
+
+    def add_api_key(self, role: str, subject: str, key_hash: str) -> None:
+        with self.transaction() as connection:
+            connection.execute(
+                api_keys.insert().values(
+                    role=role, subject=subject, key_hash=key_hash, created_at=now()
+                )
+            )
+
+    def api_key(self, key_hash: str) -> tuple[str, str] | None:
+        """``(role, subject)`` of a live API key."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(api_keys.c.role, api_keys.c.subject).where(
+                    api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        return (row.role, row.subject) if row else None
+
+    # ---- certificates ----
+
+    def certificate_rows(self, identifiers: Sequence[str]) -> list[sa.Row[Any]]:
+        """Certificates with their batch's anchor facts (root, tx, block, chain, contract)."""
+        rows: list[sa.Row[Any]] = []
+        columns = (batches.c.root, batches.c.tx_hash, batches.c.block_number,
+                   batches.c.chain_id, batches.c.contract)
+        with self.engine.connect() as connection:
+            for start in range(0, len(identifiers), 500):
+                chunk = identifiers[start : start + 500]
+                rows += connection.execute(
+                    sa.select(certificates, *columns)
+                    .select_from(certificates.outerjoin(batches))
+                    .where(certificates.c.identifier.in_(chunk))
+                ).all()
+        return rows
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # the driver's own transaction handling is replaced by explicit BEGIN IMMEDIATE
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,246 @@
+"""Request validation: every error code from realistic bad rows, all errors of a row at once,
+normalization, CSV rows, and building the certificate."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+
+from certs.errors import VALIDATION_CODES, RequestInvalid, ValidationError
+from certs.identifiers import build_identifier
+from certs.model import CertificateStatus, parse_request, request_from_csv_row
+
+from .samples import (
+    BUSINESS_LICENCE,
+    REGISTRY,
+    TODAY,
+    business_licence_request,
+    certificate,
+    example_request,
+    issuer_code,
+)
+
+
+def errors_of(obj: Any, *, issuer: str | None = None) -> set[tuple[str, str]]:
+    with pytest.raises(RequestInvalid) as err:
+        parse_request(obj, issuer_uscc=issuer or issuer_code(), registry=REGISTRY, today=TODAY)
+    assert err.value.code == "request_invalid"
+    found = {(e.field, e.code) for e in err.value.errors}
+    for e in err.value.errors:
+        assert str(e).startswith(f"{e.field}: "), str(e)
+        assert e.code in VALIDATION_CODES
+        assert e.to_dict() == {"field": e.field, "code": e.code, "message": str(e)}
+    return found
+
+
+def test_valid_requests() -> None:
+    req = parse_request(
+        business_licence_request(), issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY
+    )
+    assert req.type_code == BUSINESS_LICENCE
+    assert req.holder.code_type == "001" and req.valid_until is None
+    assert req.fields["成立日期"] == "2015-06-01"
+    assert req.annotations == ("2026-11-28 变更登记：住所",)
+    example = parse_request(
+        example_request(), issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY
+    )
+    assert example.valid_until == dt.date(2031, 11, 27)
+    assert example.fields == {"type-specific": "values"}
+
+
+def test_every_problem_of_a_row_is_reported_at_once() -> None:
+    row = business_licence_request()
+    row["holder"] = {
+        "name": "北京某某科技有限公司",
+        "code": "91110000101623741A",
+        "code_type": "001",
+    }
+    row["jurisdiction"] = "010105"
+    row["issue_date"] = "2026-13-01"
+    row["valid_from"] = "2027-01-01"
+    row["valid_until"] = "2026-12-31"
+    row["remarks"] = "急件"
+    del row["fields"]["住所"]
+    row["fields"]["注册号"] = "110105000000000"
+    row["fields"]["成立日期"] = "2015/06/01"
+    row["number"] = "N" * 65
+    assert errors_of(row) == {
+        ("holder.code", "invalid_uscc"),
+        ("jurisdiction", "invalid_jurisdiction"),
+        ("issue_date", "invalid_date"),
+        ("valid_until", "validity_order"),
+        ("remarks", "unknown_key"),
+        ("fields.住所", "missing_field"),
+        ("fields.注册号", "unknown_key"),
+        ("fields.成立日期", "invalid_date"),
+        ("number", "field_too_long"),
+    }
+
+
+CASES: list[tuple[Any, set[tuple[str, str]]]] = [
+    (lambda r: r["holder"].update(code_type="112"), {("holder.code_type", "invalid_code_type")}),
+    (lambda r: r["holder"].update(code_type="111"), {("holder.code_type", "invalid_code_type")}),
+    (lambda r: r["holder"].update(code_type=1), {("holder.code_type", "invalid_code_type")}),
+    (lambda r: r["holder"].pop("code_type"), {("holder.code_type", "missing_field")}),
+    (lambda r: r["holder"].update(name="  "), {("holder.name", "missing_field")}),
+    (lambda r: r["holder"].update(name="张\x00三"), {("holder.name", "invalid_text")}),
+    (lambda r: r["holder"].update(name="张\n三"), {("holder.name", "invalid_text")}),
+    (lambda r: r["holder"].update(name="張" * 65), {("holder.name", "field_too_long")}),
+    (lambda r: r["holder"].update(nick="x"), {("holder.nick", "unknown_key")}),
+    (lambda r: r.update(holder="张三"), {("holder", "wrong_type")}),
+    (lambda r: r.pop("holder"), {("holder", "missing_field")}),
+    (lambda r: r.update(type="11100000000013338W999"), {("type", "unknown_type")}),
+    (lambda r: r.update(type="营业执照"), {("type", "invalid_type_code")}),
+    (lambda r: r.pop("type"), {("type", "missing_field")}),
+    (lambda r: r.pop("jurisdiction"), {("jurisdiction", "missing_field")}),
+    (lambda r: r.update(jurisdiction="36010"), {("jurisdiction", "invalid_jurisdiction")}),
+    (lambda r: r.update(issue_date="2026-11-30"), {("issue_date", "issue_date_future")}),
+    (lambda r: r.update(issue_date="20261128"), {("issue_date", "invalid_date")}),
+    (lambda r: r.update(valid_until="2026-02-30"), {("valid_until", "invalid_date")}),
+    (lambda r: r.update(valid_until="2026-11-27"), {("valid_until", "validity_order")}),
+    (lambda r: r["fields"].update(注册资本=100), {("fields.注册资本", "wrong_type")}),
+    (lambda r: r["fields"].update(住所="x" * 1001), {("fields.住所", "field_too_long")}),
+    (lambda r: r["fields"].update(法定代表人=""), {("fields.法定代表人", "missing_field")}),
+    (
+        lambda r: r["fields"].update(统一社会信用代码="91110000101623741A"),
+        {("fields.统一社会信用代码", "invalid_uscc")},
+    ),
+    (lambda r: r.update(fields=[]), {("fields", "wrong_type")}),
+    (lambda r: r.update(annotations="加注"), {("annotations", "wrong_type")}),
+    (lambda r: r.update(annotations=["ok", ""]), {("annotations.2", "missing_field")}),
+    (lambda r: r.update(annotations=["a"] * 65), {("annotations", "too_many_fields")}),
+    (lambda r: r.update(number=12), {("number", "wrong_type")}),
+]
+CITIZEN_CASES: list[tuple[Any, set[tuple[str, str]]]] = [
+    (
+        lambda r: r["holder"].update(code="110105194912310021"),
+        {("holder.code", "invalid_citizen_id")},
+    ),
+    (
+        lambda r: r["holder"].update(code="11010520301231002X"),
+        {("holder.code", "invalid_citizen_id")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), CASES)
+def test_single_problems(change: Any, expected: set[tuple[str, str]]) -> None:
+    row = business_licence_request()
+    change(row)
+    assert errors_of(row) == expected
+
+
+@pytest.mark.parametrize(("change", "expected"), CITIZEN_CASES)
+def test_citizen_holder_problems(change: Any, expected: set[tuple[str, str]]) -> None:
+    row = example_request()
+    change(row)
+    assert errors_of(row) == expected
+
+
+def test_too_many_fields_and_unknown_example_fields() -> None:
+    row = example_request()
+    row["fields"] = {f"k{i}": "v" for i in range(65)}
+    assert errors_of(row) == {("fields", "too_many_fields")}
+    row["fields"] = {"k" * 65: "v"}
+    assert errors_of(row) == {("fields", "field_too_long")}
+    row["fields"] = {"名称": "a", " 名称 ": "b"}
+    assert errors_of(row) == {("fields.名称", "unknown_key")}
+
+
+def test_bad_issuer_and_non_object() -> None:
+    assert ("issuer.code", "invalid_uscc") in errors_of(business_licence_request(), issuer="123")
+    assert errors_of(["not", "an", "object"]) == {("request", "wrong_type")}
+
+
+def test_holder_code_type_hint_for_spreadsheets() -> None:
+    row = business_licence_request()
+    row["holder"]["code_type"] = "1"
+    with pytest.raises(RequestInvalid) as err:
+        parse_request(row, issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY)
+    assert "leading zeros" in str(err.value.errors[0])
+
+
+def test_every_validation_code_is_produced() -> None:
+    seen: set[str] = {"invalid_identifier"}  # test_identifiers.py::test_bad_identifiers
+    for make, cases in ((business_licence_request, CASES), (example_request, CITIZEN_CASES)):
+        for change, _ in cases:
+            row = make()
+            change(row)
+            seen.update(code for _, code in errors_of(row))
+    seen.update(code for _, code in errors_of({"fields": {f"k{i}": "v" for i in range(65)}}))
+    for args in (
+        ("11100000000013338W032", issuer_code(), "a", "001"),
+        ("11100000000013338W032", issuer_code(), "A", "1"),
+    ):
+        with pytest.raises(ValidationError) as err:
+            build_identifier(*args)
+        seen.add(err.value.code)
+    assert set(VALIDATION_CODES) == seen, set(VALIDATION_CODES) ^ seen
+
+
+def test_normalization() -> None:
+    row = example_request()
+    row["holder"]["name"] = "  李䶮𠮷\u0065\u0301 "  # rare CJK, beyond BMP, decomposed é
+    row["holder"]["code"] = "11010519491231002x"
+    row["issue_date"] = ""  # absent: today
+    del row["valid_from"]  # absent: the issue date
+    req = parse_request(row, issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY)
+    assert req.holder.name == "李䶮𠮷\u00e9"
+    assert req.holder.code == "11010519491231002X"
+    assert req.issue_date == TODAY and req.valid_from == TODAY
+
+
+def test_issue_date_may_be_tomorrow() -> None:
+    row = example_request()
+    row["issue_date"] = row["valid_from"] = "2026-11-29"
+    assert parse_request(
+        row, issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY
+    ).issue_date == dt.date(2026, 11, 29)
+
+
+def test_csv_rows() -> None:
+    text = (
+        "type,holder.name,holder.code,holder.code_type,issue_date,valid_until,jurisdiction,"
+        "fields.type-specific,annotations.2,annotations.1,number\n"
+        "11100000000013338W032,张三,11010519491231002X,111,2026-11-28,,360100,values,乙,甲,\n"
+    )
+    row = next(csv.DictReader(io.StringIO(text)))
+    obj = request_from_csv_row(row)
+    assert obj == {
+        "type": "11100000000013338W032",
+        "holder": {"name": "张三", "code": "11010519491231002X", "code_type": "111"},
+        "issue_date": "2026-11-28",
+        "jurisdiction": "360100",
+        "fields": {"type-specific": "values"},
+        "annotations": ["甲", "乙"],
+    }
+    req = parse_request(obj, issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY)
+    assert req.valid_until is None and req.number is None
+
+
+def test_csv_unknown_columns_and_extra_cells() -> None:
+    text = "type,holder.nick,remark.x,annotations.x\nT,a,b,c,extra\n"
+    obj = request_from_csv_row(next(csv.DictReader(io.StringIO(text))))
+    found = errors_of(obj)
+    assert {
+        ("holder.nick", "unknown_key"),
+        ("remark.x", "unknown_key"),
+        ("annotations.x", "unknown_key"),
+        ("(extra cells)", "unknown_key"),
+    } <= found
+
+
+def test_build_certificate() -> None:
+    cert = certificate()
+    assert str(cert.identifier).startswith("1.2.156.3005.2.11100000MA0000001Q001.")
+    assert cert.type_code == BUSINESS_LICENCE and cert.version == "001"
+    assert cert.issuer_code == issuer_code()
+    assert cert.defining_body_code == "11100000MA0000001Q"
+    assert cert.name == cert.type_name == "营业执照"
+    assert cert.status is CertificateStatus.ACTIVE
+    with pytest.raises(TypeError):
+        cert.fields["企业名称"] = "x"  # type: ignore[index]

@@ -1,0 +1,295 @@
+"""Issuance, batching and anchoring against a real anvil, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from certs.batcher import Batcher
+from certs.canonical import check_leaf, signing_input
+from certs.issuance import IssuerProfile, issue, key_id_of
+from certs.merkle import verify_proof
+from certs.status import StatusChangeRefused, change_status, load_record, load_records
+from certs.store import Store, batches, certificates
+from chain.errors import ChainUnavailable
+from chain.registry import CertificateStatus, Registry
+from chain.rpc import Rpc
+from seals.sm2 import KeySigner, generate_private_key, verify
+from tests.conftest import Issuer, free_port
+from tests.postgres import postgres_server
+
+TODAY = dt.date(2026, 11, 28)
+TYPE = "11100000000013338W032"
+
+
+def request(name: str = "张三", code: str = "11010519491231002X", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": TYPE,
+        "holder": {"name": name, "code": code, "code_type": "111"},
+        "issue_date": "2026-11-28",
+        "valid_from": "2026-11-28",
+        "valid_until": None,
+        "jurisdiction": "360100",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened = Store.open(f"sqlite:///{tmp_path / 'z.sqlite3'}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        opened = Store.open(url)
+    yield opened
+    if request.param == "postgresql":
+        with opened.engine.begin() as connection:
+            for table in (
+                "status_changes",
+                "certificates",
+                "batches",
+                "serials",
+                "api_keys",
+                "issuers",
+                "alembic_version",
+            ):
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
+    opened.engine.dispose()
+
+
+@pytest.fixture
+def agency(issuer: Issuer) -> IssuerProfile:
+    signer = KeySigner(generate_private_key())
+    issuer.registry.add_key(issuer.uscc, key_id_of(signer.public_key), 0, None)
+    return IssuerProfile(issuer.uscc, "示例市市场监督管理局", signer)
+
+
+def batcher_for(issuer: Issuer, store: Store) -> Batcher:
+    return Batcher(store, lambda uscc: issuer.registry)
+
+
+def test_issue_rejects_bad_rows_and_keeps_the_good(store: Store, agency: IssuerProfile) -> None:
+    rows = [
+        (1, request()),
+        (2, request(code="110105194912310021")),
+        (3, "not an object"),
+        (4, request(name="王䶮", valid_until="2020-01-01")),
+    ]
+    report = issue(store, agency, rows, today=TODAY)
+    assert [a.line for a in report.accepted] == [1]
+    assert [r.line for r in report.rejected] == [2, 3, 4]
+    codes = {r.line: {e.code for e in r.errors} for r in report.rejected}
+    assert "invalid_citizen_id" in codes[2]
+    assert codes[4] == {"validity_order"}
+    record = load_record(store, report.accepted[0].identifier)
+    assert record.status == "pending" and record.document.anchor is None
+    assert record.identifier.startswith(f"1.2.156.3005.2.{TYPE}.{agency.uscc}.00000001.001.")
+
+
+def test_document_is_signed_over_its_leaf(store: Store, agency: IssuerProfile) -> None:
+    report = issue(store, agency, [(1, request())], today=TODAY)
+    document = load_record(store, report.accepted[0].identifier).document
+    assert check_leaf(document) == ()
+    assert document.signature is not None
+    key_id = key_id_of(agency.signer.public_key)
+    assert document.signature.key_id == key_id
+    verify(agency.signer.public_key, signing_input(document.leaf, key_id), document.signature.value)
+
+
+def test_batch_is_anchored_once_with_proofs(
+    store: Store, agency: IssuerProfile, issuer: Issuer
+) -> None:
+    report = issue(store, agency, [(i, request()) for i in range(1, 8)], today=TODAY)
+    results = batcher_for(issuer, store).run_once()
+    assert len(results) == 1 and results[0].state == "anchored" and results[0].leaf_count == 7
+    info = issuer.registry.anchor_of(results[0].root)
+    assert info is not None and info.issuer == agency.uscc and info.leaf_count == 7
+    for record in load_records(store, [a.identifier for a in report.accepted]):
+        assert record.status == "active"
+        anchor = record.document.anchor
+        assert anchor is not None and anchor.root == results[0].root
+        assert anchor.tx_hash == results[0].tx_hash and anchor.block == info.block_number
+        verify_proof(record.leaf, anchor.proof, anchor.root)
+    assert batcher_for(issuer, store).run_once() == []  # nothing left
+
+
+def test_serials_have_no_gaps_or_duplicates_under_concurrency(
+    store: Store, agency: IssuerProfile
+) -> None:
+    def one_call(n: int) -> list[str]:
+        report = issue(store, agency, [(i, request()) for i in range(n)], today=TODAY)
+        return [a.identifier for a in report.accepted]
+
+    with ThreadPoolExecutor(6) as pool:
+        issued = [i for chunk in pool.map(one_call, [3, 1, 4, 1, 5, 9, 2, 6]) for i in chunk]
+    serials = sorted(int(i.split(".")[-3]) for i in issued)
+    assert serials == list(range(1, 32))
+
+
+def test_parallel_signing_matches_single_process(store: Store, agency: IssuerProfile) -> None:
+    report = issue(store, agency, [(i, request()) for i in range(2_500)], today=TODAY, workers=2)
+    assert len(report.accepted) == 2_500
+    sample = load_records(store, [report.accepted[i].identifier for i in (0, 1_234, 2_499)])
+    for record in sample:
+        assert record.document.signature is not None
+        verify(
+            agency.signer.public_key,
+            signing_input(record.leaf, record.document.signature.key_id),
+            record.document.signature.value,
+        )
+        check_leaf(record.document)
+
+
+def _prepare_only(batcher: Batcher) -> int:
+    batch_id = batcher._prepare(1)
+    assert batch_id is not None
+    return batch_id
+
+
+def _root_events(issuer: Issuer, store: Store, batch_id: int) -> int:
+    with store.engine.connect() as connection:
+        root = connection.execute(
+            sa.select(batches.c.root).where(batches.c.id == batch_id)
+        ).scalar_one()
+    return len(issuer.registry.history_of_root(bytes.fromhex(root)))
+
+
+def _states(store: Store) -> tuple[set[str], set[str]]:
+    with store.engine.connect() as connection:
+        return (
+            set(connection.execute(sa.select(batches.c.state)).scalars()),
+            set(connection.execute(sa.select(certificates.c.status)).scalars()),
+        )
+
+
+def test_crash_before_sending_is_finished_on_restart(
+    store: Store, agency: IssuerProfile, issuer: Issuer
+) -> None:
+    issue(store, agency, [(1, request()), (2, request())], today=TODAY)
+    batch_id = _prepare_only(batcher_for(issuer, store))  # the process dies here
+    assert _states(store) == ({"prepared"}, {"pending"})
+    batcher_for(issuer, store).run_once()
+    assert _states(store) == ({"anchored"}, {"active"})
+    assert _root_events(issuer, store, batch_id) == 1
+
+
+def test_crash_after_receipt_does_not_resend(
+    store: Store, agency: IssuerProfile, issuer: Issuer
+) -> None:
+    issue(store, agency, [(1, request())], today=TODAY)
+    batcher = batcher_for(issuer, store)
+    batch_id = _prepare_only(batcher)
+    with store.engine.connect() as connection:
+        batch = connection.execute(sa.select(batches).where(batches.c.id == batch_id)).one()
+    receipt = issuer.registry.anchor(agency.uscc, bytes.fromhex(batch.root), batch.leaf_count)
+    # mined, but the process died before recording anything
+    batcher_for(issuer, store).run_once()
+    assert _states(store) == ({"anchored"}, {"active"})
+    assert _root_events(issuer, store, batch_id) == 1
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(batches.c.tx_hash)).scalar_one() == receipt.tx_hash
+
+
+def test_crash_while_transaction_pending_anchors_exactly_once(
+    store: Store, agency: IssuerProfile, issuer: Issuer, rpc: Rpc
+) -> None:
+    issue(store, agency, [(1, request())], today=TODAY)
+    batch_id = _prepare_only(batcher_for(issuer, store))
+    with store.engine.connect() as connection:
+        batch = connection.execute(sa.select(batches).where(batches.c.id == batch_id)).one()
+    sender = issuer.registry.sender
+    assert sender is not None
+    rpc.call("evm_setAutomine", [False])
+    try:
+        # sent, still in the mempool, when the process died
+        sender.submit(
+            to=issuer.registry.deployment.certificate_registry,
+            data=issuer.registry.anchor_call(agency.uscc, bytes.fromhex(batch.root), 1),
+        )
+        restarted = threading.Thread(target=batcher_for(issuer, store).run_once)
+        restarted.start()
+        restarted.join(1.0)  # it sends again and waits for a receipt
+        rpc.call("evm_mine")
+        restarted.join(30)
+        assert not restarted.is_alive()
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert _states(store) == ({"anchored"}, {"active"})
+    assert _root_events(issuer, store, batch_id) == 1
+
+
+def test_chain_down_queues_then_resumes(
+    store: Store, agency: IssuerProfile, issuer: Issuer
+) -> None:
+    report = issue(store, agency, [(1, request())], today=TODAY)  # needs no chain
+    dead = Registry(
+        Rpc(f"http://127.0.0.1:{free_port()}", timeout=1),
+        issuer.registry.deployment,
+        issuer.registry.sender,
+    )
+    with pytest.raises(ChainUnavailable):
+        Batcher(store, lambda uscc: dead).run_once()
+    assert _states(store) == ({"prepared"}, {"pending"})
+    batcher_for(issuer, store).run_once()
+    assert load_record(store, report.accepted[0].identifier).status == "active"
+
+
+def test_status_changes_single_bulk_and_supersede(
+    store: Store, agency: IssuerProfile, issuer: Issuer
+) -> None:
+    report = issue(store, agency, [(i, request()) for i in range(5)], today=TODAY)
+    batcher_for(issuer, store).run_once()
+    ids = [a.identifier for a in report.accepted]
+    reg, uscc = issuer.registry, agency.uscc
+    change_status(store, reg, uscc, ids[:1], "suspend", reason_code=7, reason="核查")
+    assert reg.status_of(uscc, load_record(store, ids[0]).leaf).status is (
+        CertificateStatus.SUSPENDED
+    )
+    change_status(store, reg, uscc, ids[:1], "reinstate", reason="核查完毕")
+    receipt = change_status(store, reg, uscc, ids[1:3], "revoke", reason_code=1, reason="有误")
+    assert len(issuer.registry.events(receipt.block_number, receipt.block_number)) == 2
+    assert [r.status for r in load_records(store, ids[:3])] == ["active", "revoked", "revoked"]
+    with pytest.raises(StatusChangeRefused) as caught:
+        change_status(store, reg, uscc, ids[1:2], "suspend")
+    assert caught.value.code == "cannot_suspend"
+    with pytest.raises(StatusChangeRefused) as caught:
+        change_status(store, reg, "91350100M000100Y43", ids[3:4], "revoke")
+    assert caught.value.code == "not_your_certificate"
+    change_status(store, reg, uscc, ids[3:4], "supersede", reason_code=5, successor=ids[4])
+    state = reg.status_of(uscc, load_record(store, ids[3]).leaf)
+    assert state.status is CertificateStatus.SUPERSEDED
+    assert state.superseded_by == load_record(store, ids[4]).leaf
+
+
+def test_pending_certificate_cannot_change_status(
+    store: Store, agency: IssuerProfile, issuer: Issuer
+) -> None:
+    report = issue(store, agency, [(1, request())], today=TODAY)
+    with pytest.raises(StatusChangeRefused) as caught:
+        change_status(
+            store, issuer.registry, agency.uscc, [report.accepted[0].identifier], "revoke"
+        )
+    assert caught.value.code == "cannot_revoke"
+
+
+def test_document_json_round_trips(store: Store, agency: IssuerProfile, issuer: Issuer) -> None:
+    report = issue(store, agency, [(1, request())], today=TODAY)
+    batcher_for(issuer, store).run_once()
+    document = load_record(store, report.accepted[0].identifier).document
+    text = document.to_json()
+    assert json.loads(text)["anchor"]["chain_id"] == 3005
+    assert type(document).from_json(text) == document

@@ -1,0 +1,199 @@
+"""Agencies (issuers) of this service: set-up, keys, accounts, and the objects to act for one.
+
+``add_issuer`` is idempotent: it creates what is missing — the agency's SM2 signing key and
+certificate (from the local CA, or imported), its GB/T 38540 seal, its chain account, its
+registration, account binding and key on chain, its database record — and prints a new API
+key each time (only its hash is stored).
+
+Files under ``ZHENGYIN_HOME``: ``signers/<USCC>.pem|.key`` (SM2 certificate and encrypted
+key), ``seals/<code>.esl``, ``issuers/<USCC>/account.key`` (the chain account, 0600).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from certs.issuance import IssuerProfile, key_id_of
+from certs.store import Store, StoredIssuer
+from chain.registry import IssuerStatus, Registry
+from chain.transactions import TransactionSender
+from devnet.deploy import fund_on_devnet, operator_key
+from seals.ca import Issued, LocalCA
+from seals.errors import SealInputError
+from seals.keys import load_private_key_file
+from seals.picture import draw_round_seal, picture_from_bytes
+from seals.seal import SealSpec, create_seal
+from seals.sm2 import KeySigner
+from seals.x509 import load_certificate
+from verifier.cli.seal import check_uscc, key_passphrase
+from verifier.context import chain_rpc, deployment, operator
+from verifier.errors import VerifierError
+from verifier.settings import Settings
+
+
+def open_store(settings: Settings) -> Store:
+    return Store.open(settings.database)
+
+
+def hash_api_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return "zy_" + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class AddedIssuer:
+    uscc: str
+    name: str
+    account: str
+    key_id: bytes
+    seal_path: Path
+    api_key: str
+    registered_now: bool
+
+
+def signer_pair(
+    settings: Settings, uscc: str, name: str, key: Path | None = None, cert: Path | None = None
+) -> Issued:
+    """The agency's SM2 key and certificate: imported from ``key``/``cert``, else kept or
+    issued by the local CA."""
+    home = settings.home_dir
+    passphrase = key_passphrase(home)
+    ca = LocalCA.open_or_create(home / "ca", passphrase)
+    if (key is None) != (cert is None):
+        raise SealInputError("--key and --cert go together")
+    if key is not None and cert is not None:
+        issued = Issued(load_certificate(cert.read_bytes()), load_private_key_file(key, passphrase))
+        ca.import_signer(uscc, issued, home / "signers")
+        return issued
+    return ca.signer(uscc, name, home / "signers")
+
+
+def make_seal(
+    settings: Settings,
+    uscc: str,
+    name: str,
+    signer: Issued,
+    picture: Path | None = None,
+    years: int = 3,
+) -> Path:
+    """A v4 seal for the agency, signed by the local seal maker; returns its path."""
+    home = settings.home_dir
+    maker = LocalCA.open_or_create(home / "ca", key_passphrase(home)).seal_maker()
+    now = datetime.now(UTC).replace(microsecond=0)
+    valid_until = min(now + timedelta(days=365 * years), signer.certificate.not_after)
+    if valid_until <= now:
+        raise SealInputError("the signer's certificate has expired", code="seal_signer_expired")
+    pic = picture_from_bytes(picture.read_bytes()) if picture is not None else draw_round_seal(name)
+    es_id = f"{uscc}{secrets.token_hex(4).upper()}"
+    seal = create_seal(
+        SealSpec(
+            name=name,
+            es_id=es_id,
+            valid_from=now,
+            valid_until=valid_until,
+            picture=pic,
+            signer_certificates=(signer.certificate,),
+            created=now,
+        ),
+        maker.certificate,
+        maker.signer,
+    )
+    path = home / "seals" / f"{es_id}.esl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(seal.der)
+    return path
+
+
+def _account_key_path(settings: Settings, uscc: str) -> Path:
+    return settings.home_dir / "issuers" / uscc / "account.key"
+
+
+def add_issuer(
+    settings: Settings,
+    uscc: str,
+    name: str,
+    *,
+    key: Path | None = None,
+    cert: Path | None = None,
+    picture: Path | None = None,
+) -> AddedIssuer:
+    uscc = check_uscc(uscc)
+    name = name.strip()
+    if not name:
+        raise VerifierError("--name must not be empty", code="issuer_name_missing")
+    signer = signer_pair(settings, uscc, name, key, cert)
+    key_id = key_id_of(signer.key.public_key)
+    existing_seals = sorted((settings.home_dir / "seals").glob(f"{uscc}*.esl"))
+    seal_path = (
+        existing_seals[-1]
+        if existing_seals and key is None
+        else make_seal(settings, uscc, name, signer, picture)
+    )
+
+    rpc = chain_rpc(settings)
+    admin = Registry(rpc, deployment(settings, rpc), operator(settings, rpc))
+    account = TransactionSender(rpc, operator_key(_account_key_path(settings, uscc), create=True))
+    if settings.uses_devnet:
+        fund_on_devnet(rpc, account.address)
+    registered_now = admin.issuer_status(uscc) is IssuerStatus.NONE
+    if registered_now:
+        admin.register_issuer(uscc, name)
+    bound = admin.issuer_of(account.address)
+    if bound is None:
+        admin.add_account(uscc, account.address)
+    elif bound != uscc:
+        raise VerifierError(
+            f"the chain account {account.address} belongs to issuer {bound}", code="account_taken"
+        )
+    if admin.key_record(uscc, key_id) is None:
+        admin.add_key(
+            uscc,
+            key_id,
+            int(signer.certificate.not_before.timestamp()),
+            int(signer.certificate.not_after.timestamp()),
+        )
+
+    store = open_store(settings)
+    store.add_issuer(StoredIssuer(uscc, name, account.address, key_id, signer.key.public_key.point))
+    api_key = new_api_key()
+    store.add_api_key("issuer", uscc, hash_api_key(api_key))
+    return AddedIssuer(uscc, name, account.address, key_id, seal_path, api_key, registered_now)
+
+
+def issuer_profile(settings: Settings, store: Store, uscc: str) -> IssuerProfile:
+    """What the issuance pipeline needs to issue for ``uscc`` (its signing key loaded)."""
+    stored = require_issuer(store, uscc)
+    home = settings.home_dir
+    key = load_private_key_file(home / "signers" / f"{uscc}.key", key_passphrase(home))
+    if key_id_of(key.public_key) != stored.key_id:
+        raise VerifierError(
+            f"the signing key of {uscc} on disk is not its registered key",
+            code="issuer_key_mismatch",
+        )
+    return IssuerProfile(uscc, stored.name, KeySigner(key))
+
+
+def require_issuer(store: Store, uscc: str) -> StoredIssuer:
+    stored = store.issuer(uscc)
+    if stored is None:
+        raise VerifierError(
+            f"issuer {uscc} is not set up here: run `zhengyin issuer add`", code="unknown_issuer"
+        )
+    return stored
+
+
+def issuer_registry(settings: Settings, uscc: str) -> Registry:
+    """A registry client that sends from the issuer's own chain account."""
+    rpc = chain_rpc(settings)
+    key = operator_key(_account_key_path(settings, uscc), create=False)
+    sender = TransactionSender(rpc, key, confirmations=settings.confirmations)
+    if settings.uses_devnet:
+        fund_on_devnet(rpc, sender.address)
+    return Registry(rpc, deployment(settings, rpc), sender)

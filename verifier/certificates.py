@@ -1,0 +1,454 @@
+"""Verifying certificate documents: small checks returning fragments, the verdict over them.
+
+Local checks (no chain): ``certificate.format``, ``certificate.integrity`` (every claim
+against its digest; hidden claims reported), ``certificate.signature`` (the issuer's SM2
+signature over the leaf and key id, the key id being SM3 of the enclosed public key),
+``certificate.merkle_proof`` (leaf → anchored root), ``certificate.validity`` (today within
+the validity period; SKIPPED when the dates are hidden).
+
+Chain checks, all judged at ONE block stated in their data: ``chain.anchored`` (the root is
+on chain, by the issuer the certificate names, on the chain and contract this verifier
+follows), ``issuer.key`` (the key was the issuer's and valid when the batch was anchored —
+the latest moment the signature can have been made), ``certificate.status`` (not revoked,
+suspended or superseded). If the chain cannot be read they are ERROR: "could not check",
+never valid or invalid.
+
+Many documents are verified together: the local checks run on every core, the chain facts
+of all of them come from one batched snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from certs.canonical import CertificateDocument, check_leaf, signing_input
+from certs.errors import CertError
+from certs.merkle import verify_proof
+from certs.status import REASONS
+from chain.errors import ChainError
+from chain.registry import CertificateStatus, ChainSnapshot, Deployment, Registry
+from seals.errors import SealError
+from seals.sm2 import Sm2PublicKey, sm3
+from verifier.context import chain_rpc, deployment
+from verifier.errors import VerifierError
+from verifier.settings import Settings
+from verifier.verdict import Fragment, Status, Verdict
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """What the chain-free checks found, and the facts the chain checks need."""
+
+    fragments: tuple[Fragment, ...]
+    subject: dict[str, Any] = field(default_factory=dict)
+    issuer: str | None = None
+    leaf: bytes | None = None
+    root: bytes | None = None
+    key_id: bytes | None = None
+    chain_id: int | None = None
+    contract: str | None = None
+
+
+def _fragment(name: str, type_: str, status: Status, reason: str, **data: Any) -> Fragment:
+    return Fragment(name, type_, status, reason, data)
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * (len(name) - 1) if len(name) > 1 else "*"
+
+
+def mask_code(code: str) -> str:
+    return code[:4] + "*" * (len(code) - 8) + code[-4:] if len(code) > 8 else "*" * len(code)
+
+
+def _subject(document: CertificateDocument) -> dict[str, Any]:
+    values = document.values()
+    subject: dict[str, Any] = {}
+    for path in (
+        "identifier",
+        "name",
+        "type.name",
+        "issuer.name",
+        "issuer.code",
+        "issue_date",
+        "valid_from",
+        "valid_until",
+        "number",
+    ):
+        if path in values:
+            subject[path] = values[path]
+    if isinstance(values.get("holder.name"), str):
+        subject["holder.name"] = mask_name(str(values["holder.name"]))
+    if isinstance(values.get("holder.code"), str):
+        subject["holder.code"] = mask_code(str(values["holder.code"]))
+    subject["hidden"] = list(document.hidden_paths)
+    return subject
+
+
+def local_checks(text: str | bytes, today: dt.date) -> LocalResult:
+    """Every check that needs no chain, each failure contained in its own fragment."""
+    try:
+        document = CertificateDocument.from_json(text)
+    except (CertError, ValueError) as exc:
+        code = getattr(exc, "code", "document_malformed")
+        return LocalResult(
+            (
+                _fragment(
+                    "certificate.format",
+                    "format",
+                    Status.INVALID,
+                    f"not a certificate document: {exc}",
+                    code=code,
+                ),
+            )
+        )
+    fragments = [
+        _fragment(
+            "certificate.format", "format", Status.VALID, "a zhengyin-cert/1 certificate document"
+        )
+    ]
+    fragments.append(_guard("certificate.integrity", "integrity", lambda: _integrity(document)))
+    fragments.append(_guard("certificate.signature", "signature", lambda: _signature(document)))
+    fragments.append(_guard("certificate.merkle_proof", "integrity", lambda: _proof(document)))
+    fragments.append(_guard("certificate.validity", "validity", lambda: _validity(document, today)))
+    values = document.values()
+    anchor, signature = document.anchor, document.signature
+    issuer = values.get("issuer.code")
+    return LocalResult(
+        tuple(fragments),
+        _subject(document),
+        issuer=issuer if isinstance(issuer, str) else None,
+        leaf=document.leaf,
+        root=anchor.root if anchor else None,
+        key_id=signature.key_id if signature else None,
+        chain_id=anchor.chain_id if anchor else None,
+        contract=anchor.contract if anchor else None,
+    )
+
+
+def _guard(name: str, type_: str, check: Callable[[], Fragment]) -> Fragment:
+    try:
+        return check()
+    except Exception as exc:  # an unexpected failure is an ERROR, never a crash or a VALID
+        return _fragment(name, type_, Status.ERROR, f"the check failed unexpectedly: {exc}")
+
+
+def _integrity(document: CertificateDocument) -> Fragment:
+    try:
+        hidden = check_leaf(document)
+    except CertError as exc:
+        return _fragment("certificate.integrity", "integrity", Status.INVALID, str(exc))
+    reason = f"all {len(document.claims)} fields match their digests"
+    if hidden:
+        reason += f"; hidden by the holder: {', '.join(hidden)}"
+    return _fragment(
+        "certificate.integrity", "integrity", Status.VALID, reason, hidden=list(hidden)
+    )
+
+
+def _signature(document: CertificateDocument) -> Fragment:
+    signature = document.signature
+    if signature is None:
+        return _fragment(
+            "certificate.signature",
+            "signature",
+            Status.INVALID,
+            "the certificate carries no issuer signature",
+        )
+    if sm3(signature.public_key) != signature.key_id:
+        return _fragment(
+            "certificate.signature",
+            "signature",
+            Status.INVALID,
+            "the enclosed public key is not the key named by the key id",
+        )
+    try:
+        Sm2PublicKey.from_point(signature.public_key).verify(
+            signing_input(document.leaf, signature.key_id), signature.value
+        )
+    except SealError as exc:
+        return _fragment(
+            "certificate.signature",
+            "signature",
+            Status.INVALID,
+            f"the issuer's SM2 signature does not verify ({exc.code})",
+        )
+    return _fragment(
+        "certificate.signature",
+        "signature",
+        Status.VALID,
+        "the issuer's SM2 signature over the certificate verifies",
+        key_id=signature.key_id.hex(),
+    )
+
+
+def _proof(document: CertificateDocument) -> Fragment:
+    anchor = document.anchor
+    if anchor is None:
+        return _fragment(
+            "certificate.merkle_proof",
+            "integrity",
+            Status.INVALID,
+            "the certificate has no anchor yet: it was issued but not anchored",
+        )
+    try:
+        verify_proof(document.leaf, anchor.proof, anchor.root)
+    except CertError as exc:
+        return _fragment("certificate.merkle_proof", "integrity", Status.INVALID, str(exc))
+    return _fragment(
+        "certificate.merkle_proof",
+        "integrity",
+        Status.VALID,
+        f"the certificate is in batch {anchor.root.hex()[:16]}…",
+        root=anchor.root.hex(),
+    )
+
+
+def _validity(document: CertificateDocument, today: dt.date) -> Fragment:
+    values = document.values()
+    if "valid_from" not in values or "valid_until" not in values:
+        return _fragment(
+            "certificate.validity", "validity", Status.SKIPPED, "the validity dates are hidden"
+        )
+    start = dt.date.fromisoformat(str(values["valid_from"]))
+    end_text = values["valid_until"]
+    end = dt.date.fromisoformat(str(end_text)) if end_text else None
+    if today < start:
+        return _fragment(
+            "certificate.validity",
+            "validity",
+            Status.INVALID,
+            f"not valid before {start.isoformat()}",
+            today=today.isoformat(),
+        )
+    if end is not None and today > end:
+        return _fragment(
+            "certificate.validity",
+            "validity",
+            Status.INVALID,
+            f"expired on {end.isoformat()}",
+            today=today.isoformat(),
+        )
+    until = f"until {end.isoformat()}" if end else "without end"
+    return _fragment(
+        "certificate.validity",
+        "validity",
+        Status.VALID,
+        f"valid from {start.isoformat()} {until}",
+        today=today.isoformat(),
+    )
+
+
+def chain_checks(
+    local: LocalResult,
+    snapshot: ChainSnapshot | None,
+    deployment: Deployment,
+    error: str | None = None,
+) -> list[Fragment]:
+    """The chain-derived fragments of one certificate (``snapshot`` None: chain unreadable)."""
+    names = (("chain.anchored", "chain"), ("issuer.key", "chain"), ("certificate.status", "status"))
+    if local.root is None or local.leaf is None or local.key_id is None:
+        return [
+            _fragment(n, t, Status.SKIPPED, "nothing to look up: see the checks above")
+            for n, t in names
+        ]
+    if snapshot is None:
+        return [
+            _fragment(n, t, Status.ERROR, f"could not read the chain: {error}") for n, t in names
+        ]
+    block = snapshot.block
+    if local.chain_id != deployment.chain_id or (
+        (local.contract or "").lower() != deployment.certificate_registry.lower()
+    ):
+        reason = (
+            f"anchored on chain {local.chain_id} contract {local.contract}; this verifier "
+            f"follows chain {deployment.chain_id} contract "
+            f"{deployment.certificate_registry}"
+        )
+        return [_fragment(n, t, Status.ERROR, reason, block=block) for n, t in names]
+    anchor = snapshot.anchors.get(local.root)
+    if anchor is None:
+        return [
+            _fragment(
+                "chain.anchored",
+                "chain",
+                Status.INVALID,
+                "the certificate's batch root is not on the chain",
+                block=block,
+            ),
+            _fragment("issuer.key", "chain", Status.SKIPPED, "not anchored", block=block),
+            _fragment("certificate.status", "status", Status.SKIPPED, "not anchored", block=block),
+        ]
+    if local.issuer is not None and anchor.issuer != local.issuer:
+        anchored = _fragment(
+            "chain.anchored",
+            "chain",
+            Status.INVALID,
+            f"the batch was anchored by {anchor.issuer}, not by the issuer "
+            f"the certificate names ({local.issuer})",
+            block=block,
+        )
+    else:
+        when = dt.datetime.fromtimestamp(anchor.timestamp, dt.UTC).isoformat()
+        anchored = _fragment(
+            "chain.anchored",
+            "chain",
+            Status.VALID,
+            f"anchored by {anchor.issuer} in block {anchor.block_number} at {when}",
+            block=block,
+            anchored_block=anchor.block_number,
+        )
+    key = snapshot.keys.get((anchor.issuer, local.key_id))
+    if key is None:
+        key_check = _fragment(
+            "issuer.key",
+            "chain",
+            Status.INVALID,
+            f"the signing key is not registered for {anchor.issuer}",
+            block=block,
+        )
+    elif not key.valid_at(anchor.timestamp):
+        key_check = _fragment(
+            "issuer.key",
+            "chain",
+            Status.INVALID,
+            "the issuer's key was not valid when the batch was anchored "
+            "(retired, not yet valid, or reported compromised before)",
+            block=block,
+        )
+    else:
+        key_check = _fragment(
+            "issuer.key",
+            "chain",
+            Status.VALID,
+            f"a registered key of {anchor.issuer}, valid when anchored",
+            block=block,
+        )
+    state = snapshot.statuses.get((anchor.issuer, local.leaf))
+    if state is None or state.status is CertificateStatus.ACTIVE:
+        status = _fragment(
+            "certificate.status",
+            "status",
+            Status.VALID,
+            "not revoked, suspended or superseded",
+            block=block,
+        )
+    else:
+        words = {
+            CertificateStatus.REVOKED: "revoked",
+            CertificateStatus.SUSPENDED: "suspended",
+            CertificateStatus.SUPERSEDED: "superseded by a newer certificate",
+        }[state.status]
+        status = _fragment(
+            "certificate.status",
+            "status",
+            Status.INVALID,
+            f"{words} in block {state.block_number} "
+            f"(reason {state.reason}: {REASONS.get(state.reason, 'unknown')})",
+            block=block,
+            changed_block=state.block_number,
+        )
+    return [anchored, key_check, status]
+
+
+def verify_documents(
+    texts: Sequence[str | bytes],
+    registry: Registry,
+    *,
+    today: dt.date | None = None,
+    workers: int = 1,
+) -> tuple[list[Verdict], int | None]:
+    """Verdicts for many documents, with the chain judged at one block (returned too)."""
+    today = today or dt.date.today()
+    locals_ = _local_all(texts, today, workers)
+    snapshot: ChainSnapshot | None = None
+    error = None
+    wanted = [r for r in locals_ if r.root is not None and r.leaf is not None]
+    try:
+        # statuses and keys are asked under the issuer the chain recorded for each root
+        anchors = registry.snapshot(roots=[r.root for r in wanted if r.root])
+        issuers = {root: a.issuer for root, a in anchors.anchors.items() if a is not None}
+        leaves = [(issuers[r.root], r.leaf) for r in wanted if r.root in issuers and r.leaf]
+        keys = [(issuers[r.root], r.key_id) for r in wanted if r.root in issuers and r.key_id]
+        rest = registry.snapshot(leaves=leaves, keys=keys, block=anchors.block)
+        snapshot = replace(anchors, statuses=rest.statuses, keys=rest.keys)
+    except ChainError as exc:
+        error = str(exc)
+        snapshot = None
+    verdicts = [
+        Verdict(
+            local.fragments + tuple(chain_checks(local, snapshot, registry.deployment, error)),
+            local.subject,
+        )
+        for local in locals_
+    ]
+    return verdicts, snapshot.block if snapshot else None
+
+
+def _local_all(texts: Sequence[str | bytes], today: dt.date, workers: int) -> list[LocalResult]:
+    if workers <= 1 or len(texts) < 2_000:
+        return [local_checks(t, today) for t in texts]
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    chunk = 500
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        parts = pool.map(
+            _local_chunk, [(texts[i : i + chunk], today) for i in range(0, len(texts), chunk)]
+        )
+        return [r for part in parts for r in part]
+
+
+def _local_chunk(job: tuple[Sequence[str | bytes], dt.date]) -> list[LocalResult]:
+    texts, today = job
+    return [local_checks(t, today) for t in texts]
+
+
+def looks_like_certificate(data: bytes) -> bool:
+    """Is ``data`` a JSON certificate document (rather than a seal, signature or PDF)?"""
+    return data.lstrip()[:1] == b"{"
+
+
+def verify_certificate_text(
+    data: bytes, registry_factory: Callable[[], Registry], *, today: dt.date | None = None
+) -> Verdict:
+    """One certificate document → its verdict; an unreachable chain gives ERROR checks."""
+    day = today or dt.date.today()
+    try:
+        registry = registry_factory()
+    except ChainError as exc:
+        local = local_checks(data, day)
+        unreachable = [
+            _fragment(n, t, Status.ERROR, f"could not read the chain: {exc}")
+            for n, t in (
+                ("chain.anchored", "chain"),
+                ("issuer.key", "chain"),
+                ("certificate.status", "status"),
+            )
+        ]
+        return Verdict(local.fragments + tuple(unreachable), local.subject)
+    verdicts, block = verify_documents([data], registry, today=day)
+    verdict = verdicts[0]
+    subject = {
+        **verdict.subject,
+        "chain": {"block": block, "chain_id": registry.deployment.chain_id},
+    }
+    return Verdict(verdict.checks, subject)
+
+
+def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None) -> Verdict:
+    """``zhengyin verify CERT.json``: against the configured chain and deployment."""
+
+    def registry() -> Registry:
+        try:
+            rpc = chain_rpc(settings, start_devnet=True)
+            return Registry(rpc, deployment(settings, rpc))
+        except VerifierError as exc:
+            raise ChainError(str(exc), code=exc.code) from exc
+
+    return verify_certificate_text(data, registry, today=at.date() if at else None)

@@ -1,0 +1,392 @@
+"""``zhengyin issuer add``, ``issue``, ``revoke|suspend|reinstate``, ``supersede``,
+``history`` and ``batcher run``."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certs.batcher import Batcher
+from certs.issuance import IssueReport, issue
+from certs.model import request_from_csv_row
+from certs.status import REASONS, change_status, identifier_of_leaf, load_record, load_records
+from certs.store import Store
+from chain.errors import ChainUnavailable
+from chain.registry import CertificateStatus, ChainEvent
+from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
+from verifier.errors import VerifierError
+from verifier.settings import Settings
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@click.group("issuer")
+def issuer_group() -> None:
+    """Issuing agencies of this service."""
+
+
+@issuer_group.command("add")
+@click.option("--code", "uscc", required=True, help="The agency's USCC (统一社会信用代码).")
+@click.option("--name", required=True, help="The agency's name.")
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Import this SM2 private key (PEM) instead of creating one.",
+)
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The X.509 certificate of --key.",
+)
+@click.option(
+    "--picture",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The seal picture; default: a drawn red round seal.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def issuer_add(
+    settings: Settings,
+    uscc: str,
+    name: str,
+    key: Path | None,
+    cert: Path | None,
+    picture: Path | None,
+    as_json: bool,
+) -> None:
+    """Set up an agency: SM2 key, seal, chain registration; print a new API key once."""
+    added = add_issuer(settings, uscc, name, key=key, cert=cert, picture=picture)
+    out = {
+        "code": added.uscc,
+        "name": added.name,
+        "account": added.account,
+        "key_id": added.key_id.hex(),
+        "seal": str(added.seal_path),
+        "registered_now": added.registered_now,
+        "api_key": added.api_key,
+    }
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False))
+        return
+    verb = "registered" if added.registered_now else "already registered; brought up to date"
+    click.echo(f"issuer {added.uscc} ({added.name}) {verb}")
+    click.echo(f"  chain account  {added.account}")
+    click.echo(f"  SM2 key id     {added.key_id.hex()}")
+    click.echo(f"  seal           {added.seal_path}")
+    click.echo(f"  API key        {added.api_key}")
+    click.echo("the API key is shown only this once; keep it secret.")
+
+
+def _read_rows(
+    json_file: Path | None, csv_file: Path | None, default_type: str | None
+) -> list[tuple[int, Any]]:
+    if (json_file is None) == (csv_file is None):
+        raise VerifierError("give exactly one of --json FILE or --csv FILE", code="usage")
+    rows: list[tuple[int, Any]] = []
+    if json_file is not None:
+        try:
+            data = json.loads(json_file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise VerifierError(f"{json_file} is not UTF-8 JSON: {exc}", code="bad_json") from exc
+        items = data if isinstance(data, list) else [data]
+        rows = list(enumerate(items, start=1))
+    elif csv_file is not None:
+        try:
+            text = csv_file.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise VerifierError(f"{csv_file} is not UTF-8: {exc}", code="bad_csv") from exc
+        reader = csv.DictReader(io.StringIO(text))
+        for row in reader:
+            rows.append((reader.line_num, request_from_csv_row(row)))
+    if default_type is not None:
+        rows = [
+            (line, {"type": default_type, **row} if isinstance(row, dict) else row)
+            for line, row in rows
+        ]
+    return rows
+
+
+@click.command("issue")
+@click.option("--issuer", "uscc", required=True, help="The issuing agency's USCC.")
+@click.option("--type", "type_code", help="Certificate type code for rows that name none.")
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One request object or a list of them.",
+)
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Requests as CSV (keys flattened with dots: holder.name, fields.X).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each issued certificate document here as <identifier>.json.",
+)
+@click.option("--no-wait", is_flag=True, help="Return once stored; do not wait for the anchor.")
+@click.option("--json-report", is_flag=True, help="Print the result as one JSON object.")
+@pass_settings
+def issue_command(
+    settings: Settings,
+    uscc: str,
+    type_code: str | None,
+    json_file: Path | None,
+    csv_file: Path | None,
+    out: Path | None,
+    no_wait: bool,
+    json_report: bool,
+) -> None:
+    """Issue certificates; exit 1 if any row was rejected (the others are still issued)."""
+    rows = _read_rows(json_file, csv_file, type_code)
+    store = open_store(settings)
+    profile = issuer_profile(settings, store, uscc.strip().upper())
+    if len(rows) >= 1000 and not json_report:
+        with click.progressbar(
+            length=len(rows), label="signing", file=click.get_text_stream("stderr")
+        ) as bar:
+            report = issue(store, profile, rows, progress=bar.update)
+    else:
+        report = issue(store, profile, rows)
+    anchored = False
+    if report.accepted and not no_wait:
+        anchored = _anchor_now(settings, store)
+    if out is not None:
+        _write_documents(store, report, out)
+    if json_report:
+        click.echo(
+            json.dumps(
+                {
+                    "accepted": [
+                        {"line": a.line, "identifier": a.identifier} for a in report.accepted
+                    ],
+                    "rejected": [r.to_json() for r in report.rejected],
+                    "anchored": anchored,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for rejection in report.rejected:
+            for error in rejection.errors:
+                click.echo(f"line {rejection.line}: {error} [{error.code}]", err=True)
+        state = "anchored" if anchored else "queued for anchoring"
+        click.echo(f"{len(report.accepted)} issued ({state}), {len(report.rejected)} rejected")
+        if len(report.accepted) <= 20:
+            for a in report.accepted:
+                click.echo(f"  {a.identifier}")
+    if report.rejected:
+        raise SystemExit(1)
+
+
+def _anchor_now(settings: Settings, store: Store) -> bool:
+    batcher = Batcher(store, lambda uscc: issuer_registry(settings, uscc))
+    try:
+        results = batcher.run_once()
+    except ChainUnavailable as exc:
+        click.echo(
+            f"the chain is unreachable ({exc}); the certificates are stored and "
+            "queued: run `zhengyin batcher run` when it is back",
+            err=True,
+        )
+        return False
+    return all(r.state == "anchored" for r in results)
+
+
+def _write_documents(store: Store, report: IssueReport, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    records = load_records(store, [a.identifier for a in report.accepted])
+    for record in records:
+        (out / f"{record.identifier}.json").write_text(
+            record.document.to_json() + "\n", encoding="utf-8"
+        )
+
+
+@click.group("batcher")
+def batcher_group() -> None:
+    """Anchoring of queued certificates."""
+
+
+@batcher_group.command("run")
+@click.option("--once", is_flag=True, help="Anchor what is queued now, then stop.")
+@pass_settings
+def batcher_run(settings: Settings, once: bool) -> None:
+    """Anchor queued certificates (finishing any batch an interruption left behind)."""
+    store = open_store(settings)
+    batcher = Batcher(store, lambda uscc: issuer_registry(settings, uscc))
+    if once:
+        for result in batcher.run_once():
+            click.echo(
+                f"batch {result.batch_id}: {result.leaf_count} certificates of "
+                f"{result.issuer} {result.state} (block {result.block_number}, "
+                f"tx {result.tx_hash})"
+            )
+        return
+    click.echo("anchoring queued certificates every 2 s; Ctrl-C stops")
+    try:
+        batcher.run_forever(lambda: False)
+    except KeyboardInterrupt:
+        pass
+
+
+def _status_command(action: str) -> click.Command:
+    @click.command(action)
+    @click.argument("identifiers", nargs=-1, required=True)
+    @click.option("--reason", required=True, help="Why, in words (kept in the service log).")
+    @click.option(
+        "--reason-code",
+        type=click.IntRange(0, 65535),
+        default=0,
+        show_default=True,
+        help="Reason code recorded on chain: " + "; ".join(f"{k} {v}" for k, v in REASONS.items()),
+    )
+    @pass_settings
+    def command(
+        settings: Settings, identifiers: tuple[str, ...], reason: str, reason_code: int
+    ) -> None:
+        store = open_store(settings)
+        issuer = load_record(store, identifiers[0]).issuer
+        receipt = change_status(
+            store,
+            issuer_registry(settings, issuer),
+            issuer,
+            list(identifiers),
+            action,
+            reason_code=reason_code,
+            reason=reason,
+        )
+        click.echo(
+            f"{action}: {len(identifiers)} certificate(s) in block {receipt.block_number} "
+            f"(tx {receipt.tx_hash})"
+        )
+
+    command.help = f"{action.capitalize()} certificates by identifier (one chain transaction)."
+    return command
+
+
+@click.command("supersede")
+@click.argument("identifier")
+@click.option(
+    "--json",
+    "json_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The replacement certificate's request.",
+)
+@click.option("--reason", default="re-issued", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path))
+@pass_settings
+def supersede(
+    settings: Settings, identifier: str, json_file: Path, reason: str, out: Path | None
+) -> None:
+    """Issue a replacement for IDENTIFIER and record on chain that it supersedes it."""
+    store = open_store(settings)
+    old = load_record(store, identifier)
+    rows = _read_rows(json_file, None, None)
+    if len(rows) != 1:
+        raise VerifierError("--json must hold exactly one request", code="usage")
+    report = issue(store, issuer_profile(settings, store, old.issuer), rows)
+    if report.rejected:
+        for error in report.rejected[0].errors:
+            click.echo(f"{error} [{error.code}]", err=True)
+        raise SystemExit(1)
+    if not _anchor_now(settings, store):
+        raise VerifierError("the replacement could not be anchored yet", code="not_anchored")
+    new = report.accepted[0].identifier
+    receipt = change_status(
+        store,
+        issuer_registry(settings, old.issuer),
+        old.issuer,
+        [identifier],
+        "supersede",
+        reason_code=5,
+        reason=reason,
+        successor=new,
+    )
+    if out is not None:
+        _write_documents(store, report, out)
+    click.echo(
+        f"{new} supersedes {identifier} (block {receipt.block_number}, tx {receipt.tx_hash})"
+    )
+
+
+@click.command("history")
+@click.argument("identifier")
+@click.option("--json", "as_json", is_flag=True)
+@pass_settings
+def history(settings: Settings, identifier: str, as_json: bool) -> None:
+    """A certificate's chain events: anchored, status changes, supersede links."""
+    store = open_store(settings)
+    record = load_record(store, identifier)
+    require_issuer(store, record.issuer)
+    registry = issuer_registry(settings, record.issuer)
+    events = registry.history_of_leaf(record.issuer, record.leaf, root=record.root)
+    entries = [_entry(store, record.leaf, e) for e in events]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"identifier": identifier, "status": record.status, "events": entries},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"{identifier} ({record.status})")
+    if not entries:
+        click.echo("  no chain events yet (not anchored)")
+    for entry in entries:
+        click.echo(
+            f"  {entry['time']}  block {entry['block']:>6}  {entry['event']:<11} "
+            f"{entry['detail']}  tx {entry['tx_hash']}"
+        )
+
+
+def _entry(store: Store, leaf: bytes, event: ChainEvent) -> dict[str, Any]:
+    when = dt.datetime.fromtimestamp(event.timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
+    detail = ""
+    name = event.name
+    if name == "RootAnchored":
+        name, detail = "anchored", f"batch of {event.args['leafCount']}"
+    elif name == "StatusChanged":
+        status = CertificateStatus(event.args["status"])
+        name = {
+            CertificateStatus.REVOKED: "revoked",
+            CertificateStatus.SUSPENDED: "suspended",
+            CertificateStatus.ACTIVE: "reinstated",
+        }.get(status, status.name.lower())
+        detail = f"reason {event.args['reason']}: {REASONS.get(event.args['reason'], '?')}"
+    elif name == "Superseded":
+        old, new = event.args["oldLeaf"], event.args["newLeaf"]
+        if old == leaf:
+            name = "superseded"
+            detail = f"by {identifier_of_leaf(store, new) or new.hex()}"
+        else:
+            name = "supersedes"
+            detail = f"{identifier_of_leaf(store, old) or old.hex()}"
+    return {
+        "event": name,
+        "block": event.block_number,
+        "time": when,
+        "tx_hash": event.tx_hash,
+        "detail": detail,
+    }
+
+
+COMMANDS: list[click.Command] = [
+    issuer_group,
+    issue_command,
+    batcher_group,
+    _status_command("revoke"),
+    _status_command("suspend"),
+    _status_command("reinstate"),
+    supersede,
+    history,
+]
