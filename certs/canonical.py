@@ -292,9 +292,16 @@ def signing_input(leaf: bytes, key_id: bytes) -> bytes:
         raise ValueError("a leaf digest is 32 bytes")
     if not key_id:
         raise ValueError("a key id cannot be empty")
-    return jcs(
-        {"format": FORMAT, "alg": dict(ALGORITHMS), "leaf": leaf.hex(), "key_id": key_id.hex()}
-    )
+    # = jcs({"format": FORMAT, "alg": dict(ALGORITHMS), "leaf": …, "key_id": …}), written
+    # out directly (members in JCS order); a test holds the two equal
+    return _SIGNING_TEMPLATE.format(key_id=key_id.hex(), leaf=leaf.hex()).encode("ascii")
+
+
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+_SIGNING_TEMPLATE = (
+    '{{"alg":{{"digest":"sm3","signature":"sm2"}},"format":"' + FORMAT
+    + '","key_id":"{key_id}","leaf":"{leaf}"}}'
+)
 
 
 # ---------------------------------------------------------------------------- documents
@@ -406,7 +413,12 @@ class CertificateDocument:
 
     def to_json(self) -> str:
         """The document as canonical JSON (JCS) text."""
-        return jcs(self.to_dict()).decode("utf-8")
+        obj = self.to_dict()
+        if not _BEYOND_BMP.search("".join(self.claims)):
+            # a document holds no floats, and with member names inside the BMP, code-point
+            # order is UTF-16 order: the C encoder writes exactly the JCS bytes, ~20x faster
+            return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return jcs(obj).decode("utf-8")
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CertificateDocument:

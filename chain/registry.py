@@ -369,25 +369,40 @@ class Registry:
         root_list = list(dict.fromkeys(_digest(r, "root") for r in roots))
         leaf_list = list(dict.fromkeys((u, _digest(x, "leaf")) for u, x in leaves))
         key_list = list(dict.fromkeys((u, _digest(k, "key id")) for u, k in keys))
-        calls: list[tuple[ContractAbi, str, str, tuple[Any, ...]]] = []
         cert, iss = self.deployment.certificate_registry, self.deployment.issuer_registry
-        calls += [(self._certificates, cert, "anchorOf", (r,)) for r in root_list]
-        calls += [(self._certificates, cert, "statusOf", (issuer_id(u), x)) for u, x in leaf_list]
+        c = self._certificates
+        calls: list[tuple[ContractAbi, str, str, tuple[Any, ...]]] = []
+        step = 1_000  # per call: the views loop over arrays, one call reads a thousand
+        calls += [
+            (c, cert, "anchorsOf", (root_list[i : i + step],))
+            for i in range(0, len(root_list), step)
+        ]
+        calls += [
+            (
+                c,
+                cert,
+                "statusesOf",
+                (
+                    [issuer_id(u) for u, _ in leaf_list[i : i + step]],
+                    [x for _, x in leaf_list[i : i + step]],
+                ),
+            )
+            for i in range(0, len(leaf_list), step)
+        ]
         calls += [(self._issuers, iss, "keyRecord", (issuer_id(u), k)) for u, k in key_list]
         results: list[Any] = []
         tag = hex(at)
-        for start in range(0, len(calls), 500):
-            chunk = calls[start : start + 500]
+        for start in range(0, len(calls), 100):
+            chunk = calls[start : start + 100]
             raw = self.rpc.batch(
                 [
                     ("eth_call", [{"to": addr, "data": abi.encode_call(fn, *args)}, tag])
                     for abi, addr, fn, args in chunk
                 ]
             )
-            results += [
-                abi.decode_result(fn, data)[0]
-                for (abi, _, fn, _), data in zip(chunk, raw, strict=True)
-            ]
+            for (abi, _, fn, _), data in zip(chunk, raw, strict=True):
+                value = abi.decode_result(fn, data)[0]
+                results += value if fn in ("anchorsOf", "statusesOf") else [value]
         anchors: dict[bytes, AnchorInfo | None] = {}
         for root, raw_anchor in zip(root_list, results, strict=False):
             issuer, by, leaf_count, timestamp, block_number = raw_anchor

@@ -4,8 +4,9 @@ Layout under ``<home>/devnet/``: ``state.json`` (anvil's state, dumped every sec
 clean stop, loaded at start), ``state.prev.json`` (the last state that loaded cleanly),
 ``devnet.json`` (pid, port, chain id of the running node) and ``anvil.log``.
 
-anvil always runs with ``--prune-history``: without it anvil writes ~150 KB per block under
-``~/.foundry/anvil/tmp`` and never deletes it.
+anvil always runs with ``--prune-history N``: without it anvil writes ~150 KB per block under
+``~/.foundry/anvil/tmp`` and never deletes it; with N it keeps the last N block states in
+memory only, so calls at a recent block still work.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from devnet.errors import DevnetError
 CHAIN_ID = 3005
 """Chain id of the local devnet (after the ``1.2.156.3005`` e-certificate arc)."""
 STATE_INTERVAL = 1
+STATES_IN_MEMORY = 1024
+"""Recent block states anvil keeps (in memory only), so reads "at block N" work for the last
+1,024 blocks; older history lives in events and the persisted state."""
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -115,7 +119,7 @@ class Devnet:
             "--chain-id", str(CHAIN_ID),
             "--state", str(self.state_file),
             "--state-interval", str(STATE_INTERVAL),
-            "--prune-history",
+            "--prune-history", str(STATES_IN_MEMORY),
             "--accounts", "1",
         ]  # fmt: skip
         with self.log_file.open("ab") as log:

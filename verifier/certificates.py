@@ -20,6 +20,7 @@ of all of them come from one batched snapshot.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import multiprocessing
 import os
 import threading
@@ -170,7 +171,7 @@ def _signature(document: CertificateDocument) -> Fragment:
             "the enclosed public key is not the key named by the key id",
         )
     try:
-        Sm2PublicKey.from_point(signature.public_key).verify(
+        _public_key(signature.public_key).verify(
             signing_input(document.leaf, signature.key_id), signature.value
         )
     except SealError as exc:
@@ -187,6 +188,12 @@ def _signature(document: CertificateDocument) -> Fragment:
         "the issuer's SM2 signature over the certificate verifies",
         key_id=signature.key_id.hex(),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _public_key(point: bytes) -> Sm2PublicKey:
+    """Keys are few (one or two per issuer) and loading one costs as much as a verification."""
+    return Sm2PublicKey.from_point(point)
 
 
 def _proof(document: CertificateDocument) -> Fragment:

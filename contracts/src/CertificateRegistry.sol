@@ -60,6 +60,7 @@ contract CertificateRegistry {
     error NotSuspended(bytes32 leaf);
     error SelfSupersede(bytes32 leaf);
     error ZeroDigest();
+    error LengthMismatch();
 
     constructor(IssuerRegistry issuerRegistry) {
         issuers = issuerRegistry;
@@ -141,6 +142,23 @@ contract CertificateRegistry {
 
     function statusOf(bytes32 issuer, bytes32 leaf) external view returns (LeafStatus memory) {
         return _leaves[issuer][leaf];
+    }
+
+    /// @notice Many statuses in one call (verifiers and indexers read thousands at a time).
+    function statusesOf(bytes32[] calldata issuerOfLeaf, bytes32[] calldata leaves)
+        external
+        view
+        returns (LeafStatus[] memory out)
+    {
+        if (issuerOfLeaf.length != leaves.length) revert LengthMismatch();
+        out = new LeafStatus[](leaves.length);
+        for (uint256 i = 0; i < leaves.length; ++i) out[i] = _leaves[issuerOfLeaf[i]][leaves[i]];
+    }
+
+    /// @notice Many anchors in one call.
+    function anchorsOf(bytes32[] calldata roots) external view returns (Anchor[] memory out) {
+        out = new Anchor[](roots.length);
+        for (uint256 i = 0; i < roots.length; ++i) out[i] = _anchors[roots[i]];
     }
 
     // ---- internals ----

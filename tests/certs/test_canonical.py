@@ -380,3 +380,20 @@ def test_unreadable_documents(text: str, fragment: str) -> None:
         CertificateDocument.from_json(text)
     assert fragment in str(err.value)
     assert err.value.code == "document_malformed"
+
+
+def test_fast_writers_equal_jcs() -> None:
+    """signing_input and to_json take fast paths; their bytes must stay exactly JCS."""
+    from certs.canonical import jcs
+
+    leaf, key_id = bytes(range(32)), bytes(range(32, 64))
+    assert signing_input(leaf, key_id) == jcs(
+        {"format": "zhengyin-cert/1", "alg": {"digest": "sm3", "signature": "sm2"},
+         "leaf": leaf.hex(), "key_id": key_id.hex()}
+    )
+    req = example_request()
+    req["fields"] = {"名称": '值"引号"\\反斜线\u2028', "zz": "𠮷", "ｚ": "x"}
+    doc = signed_anchored(make_document(certificate(req)))
+    assert doc.to_json().encode("utf-8") == jcs(doc.to_dict())
+    supplementary = make_document(certificate({**req, "fields": {"𠮷": "a", "ｚ": "b"}}))
+    assert supplementary.to_json().encode("utf-8") == jcs(supplementary.to_dict())

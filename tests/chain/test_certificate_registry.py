@@ -180,3 +180,39 @@ def test_history_of_leaf_root_and_issuer(issuer: Issuer, admin_registry: Registr
     assert timeline[:2] == ["IssuerRegistered", "AccountAdded"]
     assert timeline.count("StatusChanged") == 3 and "RootAnchored" in timeline
     assert all(e.args["issuer"] == uscc for e in reg.history_of_issuer(uscc))
+
+
+def test_snapshot_reads_many_facts_at_one_block(issuer: Issuer) -> None:
+    reg, uscc = issuer.registry, issuer.uscc
+    roots = [digest() for _ in range(3)]
+    for root in roots[:2]:
+        reg.anchor(uscc, root, 7)
+    leaves = [digest() for _ in range(2_500)]  # more than one view call's worth
+    reg.revoke(uscc, leaves[1], 6)
+    key = digest()
+    reg.add_key(uscc, key, 100, None)
+    before = reg.block_number()
+    reg.suspend(uscc, leaves[2], 7)  # after the snapshot's block: not seen
+    snap = reg.snapshot(roots=roots, leaves=[(uscc, x) for x in leaves],
+                        keys=[(uscc, key), (uscc, digest())], block=before)
+    assert snap.block == before
+    assert [snap.anchors[r] is not None for r in roots] == [True, True, False]
+    assert snap.anchors[roots[0]].leaf_count == 7  # type: ignore[union-attr]
+    assert snap.statuses[(uscc, leaves[1])].status is CertificateStatus.REVOKED
+    assert snap.statuses[(uscc, leaves[2])].status is CertificateStatus.ACTIVE
+    assert sum(s.status is CertificateStatus.ACTIVE for s in snap.statuses.values()) == 2_499
+    assert snap.keys[(uscc, key)] is not None and list(snap.keys.values())[1] is None
+    assert reg.snapshot(leaves=[(uscc, leaves[2])]).statuses[(uscc, leaves[2])].status is (
+        CertificateStatus.SUSPENDED)
+
+
+def test_batch_views_refuse_mismatched_lengths(issuer: Issuer) -> None:
+    from chain.registry import issuer_id
+
+    data = issuer.registry._certificates.encode_call(
+        "statusesOf", [issuer_id(issuer.uscc)], [digest(), digest()])
+    with pytest.raises(ContractRevert) as caught:
+        issuer.registry.rpc.call(
+            "eth_call", [{"to": issuer.registry.deployment.certificate_registry, "data": data},
+                         "latest"])
+    assert caught.value.error_name == "LengthMismatch"

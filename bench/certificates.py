@@ -1,0 +1,120 @@
+"""Issue 10,000 certificates as one batch end to end, then verify them all from their JSON.
+
+Issuance: validate, canonicalize + digest, SM2-sign (every core), store (SQLite), Merkle tree,
+anchor (one transaction). Verification: parse, integrity, SM2 signature, Merkle proof (every
+core) and the chain facts of all of them in one batched snapshot taken at the latest block.
+
+Run: .venv/bin/python bench/certificates.py [COUNT]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from certs.batcher import Batcher  # noqa: E402
+from certs.issuance import IssuerProfile, issue, key_id_of  # noqa: E402
+from certs.status import load_records  # noqa: E402
+from certs.store import Store  # noqa: E402
+from chain.registry import Registry, deploy_contracts  # noqa: E402
+from chain.rpc import Rpc  # noqa: E402
+from chain.transactions import TransactionSender  # noqa: E402
+from devnet.anvil import Devnet  # noqa: E402
+from devnet.deploy import fund_on_devnet  # noqa: E402
+from seals.sm2 import KeySigner, generate_private_key  # noqa: E402
+from verifier.certificates import verify_documents  # noqa: E402
+
+USCC = "91110000101623741K"
+TODAY = dt.date(2026, 11, 28)
+_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def uscc(n: int) -> str:
+    body = f"91330100{n:09d}"
+    total = sum(_ALPHABET.index(c) * pow(3, i, 31) for i, c in enumerate(body))
+    return body + _ALPHABET[(31 - total % 31) % 31]
+
+
+def licence(n: int) -> dict[str, object]:
+    code = uscc(n)
+    return {
+        "type": "11100000MA0000001Q001", "number": f"L{n:08d}",
+        "holder": {"name": f"杭州示例科技有限公司{n}", "code": code, "code_type": "001"},
+        "issue_date": "2026-11-28", "valid_from": "2026-11-28", "valid_until": "2046-11-27",
+        "jurisdiction": "330100",
+        "fields": {"统一社会信用代码": code, "企业名称": f"杭州示例科技有限公司{n}",
+                   "类型": "有限责任公司", "法定代表人": "张三", "注册资本": "100万元人民币",
+                   "成立日期": "2020-01-01", "住所": "浙江省杭州市西湖区文三路1号",
+                   "经营范围": "技术开发、技术咨询、技术服务"},
+    }
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as home:
+        node = Devnet(Path(home))
+        info, _ = node.up(port)
+        try:
+            rpc = Rpc(info.url)
+            admin = TransactionSender(rpc, "0x" + secrets.token_hex(32))
+            account = TransactionSender(rpc, "0x" + secrets.token_hex(32))
+            for sender in (admin, account):
+                fund_on_devnet(rpc, sender.address)
+            deployment = deploy_contracts(admin)
+            gov = Registry(rpc, deployment, admin)
+            registry = Registry(rpc, deployment, account)
+            signer = KeySigner(generate_private_key())
+            gov.register_issuer(USCC, "杭州市市场监督管理局")
+            gov.add_account(USCC, account.address)
+            gov.add_key(USCC, key_id_of(signer.public_key), 0, None)
+            store = Store.open(f"sqlite:///{home}/bench.sqlite3")
+            profile = IssuerProfile(USCC, "杭州市市场监督管理局", signer)
+            rows = [(i + 1, licence(i)) for i in range(count)]
+
+            started = time.perf_counter()
+            report = issue(store, profile, rows, today=TODAY)
+            stored = time.perf_counter()
+            results = Batcher(store, lambda _: registry).run_once()
+            done = time.perf_counter()
+            assert len(report.accepted) == count and not report.rejected
+            assert len(results) == 1 and results[0].state == "anchored"
+            receipt_gas = rpc.call("eth_getTransactionReceipt", [results[0].tx_hash])["gasUsed"]
+            issue_total = done - started
+
+            texts = [r.document.to_json() for r in
+                     load_records(store, [a.identifier for a in report.accepted])]
+            start_block = registry.block_number()
+            started = time.perf_counter()
+            verdicts, block = verify_documents(texts, registry, today=TODAY,
+                                               workers=os.cpu_count() or 1)
+            verify_total = time.perf_counter() - started
+            assert all(v.outcome.value == "valid" for v in verdicts), verdicts[0].to_json()
+            assert block is not None and block >= start_block
+        finally:
+            node.down()
+    cores = os.cpu_count()
+    print(f"issue {count:,} certificates as one batch on {cores} cores:")
+    print(f"  validate, digest, sign, store  {issue_total - (done - stored):6.2f} s")
+    print(f"  Merkle tree + anchor           {done - stored:6.2f} s (one transaction, "
+          f"{int(receipt_gas, 16):,} gas = {int(receipt_gas, 16) / count:.1f} gas/certificate)")
+    print(f"  end to end                     {issue_total:6.2f} s = {count / issue_total:,.0f} "
+          "certificates/s (target >= 5,000/s)")
+    print(f"verify {count:,} certificates from JSON against the chain (block {block}, "
+          f"latest at start {start_block}):")
+    print(f"  {verify_total:6.2f} s = {count / verify_total:,.0f} verifications/s "
+          "(target >= 2,000/s)")
+
+
+if __name__ == "__main__":
+    main()
