@@ -242,11 +242,35 @@ class Registry:
         return self._issuer_tx("removeAccount", issuer_id(uscc), _address(account))
 
     def add_key(
-        self, uscc: str, key_id: bytes, valid_from: int, valid_until: int | None = None
+        self,
+        uscc: str,
+        key_id: bytes,
+        valid_from: int,
+        valid_until: int | None = None,
+        public_key: bytes = b"",
     ) -> TransactionReceipt:
+        """Register a signing key. ``public_key`` (the SM2 point, whose SM3 digest should be
+        ``key_id``) is published in the ``KeyAdded`` event for verifiers."""
         return self._issuer_tx(
-            "addKey", issuer_id(uscc), _digest(key_id, "key id"), valid_from, valid_until or 0
+            "addKey",
+            issuer_id(uscc),
+            _digest(key_id, "key id"),
+            valid_from,
+            valid_until or 0,
+            bytes(public_key),
         )
+
+    def published_key(self, uscc: str, key_id: bytes) -> bytes | None:
+        """The public key published with ``key_id`` (from its ``KeyAdded`` event)."""
+        topics = [
+            self._issuers.topic("KeyAdded"),
+            "0x" + issuer_id(uscc).hex(),
+            "0x" + _digest(key_id, "key id").hex(),
+        ]
+        for event in self.events(topics=topics):
+            key = bytes(event.args.get("publicKey", b""))
+            return key or None
+        return None
 
     def retire_key(self, uscc: str, key_id: bytes, valid_until: int) -> TransactionReceipt:
         return self._issuer_tx("retireKey", issuer_id(uscc), _digest(key_id, "key id"), valid_until)

@@ -158,6 +158,7 @@ def add_issuer(
             key_id,
             int(signer.certificate.not_before.timestamp()),
             int(signer.certificate.not_after.timestamp()),
+            signer.key.public_key.point,
         )
 
     store = open_store(settings)

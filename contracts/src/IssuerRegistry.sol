@@ -31,7 +31,11 @@ contract IssuerRegistry is Roles {
     event IssuerReinstated(bytes32 indexed issuer);
     event AccountAdded(bytes32 indexed issuer, address indexed account);
     event AccountRemoved(bytes32 indexed issuer, address indexed account);
-    event KeyAdded(bytes32 indexed issuer, bytes32 indexed keyId, uint64 validFrom, uint64 validUntil);
+    /// @dev `publicKey` (the SM2 point whose SM3 digest is `keyId`) is published in the event
+    /// only, so anyone can check signatures from the chain alone without storage costs.
+    event KeyAdded(
+        bytes32 indexed issuer, bytes32 indexed keyId, uint64 validFrom, uint64 validUntil, bytes publicKey
+    );
     event KeyRetired(bytes32 indexed issuer, bytes32 indexed keyId, uint64 validUntil);
     event KeyCompromised(bytes32 indexed issuer, bytes32 indexed keyId, uint64 compromisedAt);
 
@@ -85,7 +89,13 @@ contract IssuerRegistry is Roles {
 
     // ---- keys (admin, or an account of the issuer) ----
 
-    function addKey(bytes32 issuer, bytes32 keyId, uint64 validFrom, uint64 validUntil)
+    function addKey(
+        bytes32 issuer,
+        bytes32 keyId,
+        uint64 validFrom,
+        uint64 validUntil,
+        bytes calldata publicKey
+    )
         external
         onlyAdminOrAccount(issuer)
     {
@@ -94,7 +104,7 @@ contract IssuerRegistry is Roles {
         if (_keys[issuer][keyId].exists) revert KeyAlreadyRegistered(issuer, keyId);
         _keys[issuer][keyId] = KeyRecord(validFrom, validUntil, 0, true);
         _keyIds[issuer].push(keyId);
-        emit KeyAdded(issuer, keyId, validFrom, validUntil);
+        emit KeyAdded(issuer, keyId, validFrom, validUntil, publicKey);
     }
 
     /// @notice End a key's validity (rotation). Signatures made before `validUntil` stay valid.

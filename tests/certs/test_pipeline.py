@@ -74,7 +74,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def agency(issuer: Issuer) -> IssuerProfile:
     signer = KeySigner(generate_private_key())
-    issuer.registry.add_key(issuer.uscc, key_id_of(signer.public_key), 0, None)
+    issuer.registry.add_key(issuer.uscc, key_id_of(signer.public_key), 0, None,
+                            signer.public_key.point)
     return IssuerProfile(issuer.uscc, "示例市市场监督管理局", signer)
 
 

@@ -80,9 +80,11 @@ def test_roles_and_last_admin(admin_registry: Registry, accounts: Accounts) -> N
 
 def test_key_history(issuer: Issuer, admin_registry: Registry, accounts: Accounts) -> None:
     key1, key2 = secrets.token_bytes(32), secrets.token_bytes(32)
-    issuer.registry.add_key(issuer.uscc, key1, 1_000, None)  # the issuer rotates its own keys
+    issuer.registry.add_key(issuer.uscc, key1, 1_000, None, b"\x04" + key1 * 2)  # rotation
     admin_registry.add_key(issuer.uscc, key2, 2_000, 9_000)  # so may the admin
     assert issuer.registry.key_ids(issuer.uscc) == [key1, key2]
+    assert issuer.registry.published_key(issuer.uscc, key1) == b"\x04" + key1 * 2
+    assert issuer.registry.published_key(issuer.uscc, key2) is None
     with refused("KeyAlreadyRegistered"):
         issuer.registry.add_key(issuer.uscc, key1, 1_000, None)
     with refused("InvalidValidity"):
