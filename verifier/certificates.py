@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from certs import qr
 from certs.canonical import CertificateDocument, check_leaf, signing_input
 from certs.errors import CertError
 from certs.merkle import verify_proof
@@ -459,3 +460,104 @@ def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None)
             raise ChainError(str(exc), code=exc.code) from exc
 
     return verify_certificate_text(data, registry, today=at.date() if at else None)
+
+
+def verify_qr(text: str, registry: Registry) -> Verdict:
+    """A scanned QR payload (see :mod:`certs.qr`) against the chain: the issuer's signature
+    with a key it published on chain, the batch root anchored by that issuer, the key valid
+    when anchored, and the certificate's status."""
+    try:
+        payload = qr.decode(text)
+    except CertError as exc:
+        return Verdict(
+            (
+                _fragment(
+                    "qr.format",
+                    "format",
+                    Status.INVALID,
+                    str(exc),
+                    code=getattr(exc, "code", "qr_payload_invalid"),
+                ),
+            )
+        )
+    identifier = str(payload.identifier)
+    issuer = payload.identifier.issuer_code
+    fragments = [_fragment("qr.format", "format", Status.VALID, "a Zhengyin ZY1 QR payload")]
+    subject: dict[str, Any] = {
+        "identifier": identifier,
+        "issuer.code": issuer,
+        "hidden": ["all fields: a QR carries none"],
+    }
+    try:
+        keys = _published_keys(registry, issuer)
+        snap = registry.snapshot(
+            roots=[payload.root], leaves=[(issuer, payload.leaf)], keys=[(issuer, k) for k in keys]
+        )
+    except ChainError as exc:
+        names = (
+            ("certificate.signature", "signature"),
+            ("chain.anchored", "chain"),
+            ("issuer.key", "chain"),
+            ("certificate.status", "status"),
+        )
+        return Verdict(
+            tuple(fragments)
+            + tuple(
+                _fragment(n, t, Status.ERROR, f"could not read the chain: {exc}") for n, t in names
+            ),
+            subject,
+        )
+    signed_with = None
+    for key_id, point in keys.items():
+        try:
+            _public_key(point).verify(
+                signing_input(payload.leaf, key_id), qr.signature_der(payload.signature_rs)
+            )
+        except (SealError, ValueError):
+            continue
+        signed_with = key_id
+        break
+    if signed_with is None:
+        fragments.append(
+            _fragment(
+                "certificate.signature",
+                "signature",
+                Status.INVALID,
+                f"no key that {issuer} published on chain verifies the signature",
+                block=snap.block,
+            )
+        )
+    else:
+        fragments.append(
+            _fragment(
+                "certificate.signature",
+                "signature",
+                Status.VALID,
+                f"signed by {issuer} with a key it published on chain",
+                key_id=signed_with.hex(),
+                block=snap.block,
+            )
+        )
+    local = LocalResult(
+        (),
+        subject,
+        issuer=issuer,
+        leaf=payload.leaf,
+        root=payload.root,
+        key_id=signed_with or b"\0" * 32,
+        chain_id=registry.deployment.chain_id,
+        contract=registry.deployment.certificate_registry,
+    )
+    fragments += chain_checks(local, snap, registry.deployment)
+    subject["chain"] = {"block": snap.block, "chain_id": registry.deployment.chain_id}
+    return Verdict(tuple(fragments), subject)
+
+
+def _published_keys(registry: Registry, issuer: str) -> dict[bytes, bytes]:
+    """key id → public key, for the keys the issuer published (and whose digest matches)."""
+    out: dict[bytes, bytes] = {}
+    for key_id in registry.key_ids(issuer):
+        point = registry.published_key(issuer, key_id)
+        if point and sm3(point) == key_id:
+            out[key_id] = point
+    return out
