@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from certs.errors import CertError
 from certs.merkle import MerkleTree
 from certs.store import Store, batches, certificates, now
-from chain.errors import ChainUnavailable, ContractRevert, TransactionTimeout
+from chain.errors import ContractRevert, TransactionTimeout
 from chain.registry import AnchorInfo, Registry
 
 MAX_BATCH = 10_000
@@ -67,18 +67,30 @@ class Batcher:
                 return results
             results.append(self._finish(prepared))
 
-    def run_forever(self, stop: Callable[[], bool], *, interval: float = 0.2) -> None:
+    def run_forever(
+        self,
+        stop: Callable[[], bool],
+        *,
+        interval: float = 0.2,
+        on_batch: Callable[[BatchResult], object] | None = None,
+    ) -> None:
         """Anchor continuously: a batch goes out when it is full or its oldest certificate
-        has waited ``MAX_AGE`` seconds. Chain outages are waited out."""
+        has waited ``MAX_AGE`` seconds. Chain outages and other failures are waited out
+        (the batch stays in the database; the next round resumes it)."""
         while not stop():
             try:
                 oldest = self._oldest_pending_age()
                 if oldest is not None:
                     full = self._pending_count() >= self.max_batch
-                    self.run_once(min_size=1 if full or oldest >= MAX_AGE else self.max_batch)
+                    results = self.run_once(
+                        min_size=1 if full or oldest >= MAX_AGE else self.max_batch
+                    )
                 else:
-                    self.run_once(min_size=self.max_batch)
-            except ChainUnavailable:
+                    results = self.run_once(min_size=self.max_batch)
+                for result in results:
+                    if on_batch is not None:
+                        on_batch(result)
+            except Exception:  # a daemon loop must survive; the state is durable
                 time.sleep(1.0)
             time.sleep(interval)
 

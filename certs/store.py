@@ -100,6 +100,89 @@ status_changes = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+chain_cursor = sa.Table(
+    "chain_cursor",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("chain_id", sa.BigInteger, nullable=False),
+    sa.Column("contract", sa.String(42), nullable=False),
+    sa.Column("block", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+chain_anchors = sa.Table(
+    "chain_anchors",
+    metadata,
+    sa.Column("root", sa.String(64), primary_key=True),
+    sa.Column("issuer", sa.String(18), nullable=False),
+    sa.Column("leaf_count", sa.Integer, nullable=False),
+    sa.Column("block_number", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("tx_hash", sa.String(66), nullable=False),
+)
+
+chain_status = sa.Table(
+    "chain_status",
+    metadata,
+    sa.Column("issuer", sa.String(18), primary_key=True),
+    sa.Column("leaf", sa.String(64), primary_key=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Integer, nullable=False),
+    sa.Column("block_number", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("superseded_by", sa.String(64)),
+)
+
+chain_keys = sa.Table(
+    "chain_keys",
+    metadata,
+    sa.Column("issuer", sa.String(18), primary_key=True),
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("valid_from", sa.BigInteger, nullable=False),
+    sa.Column("valid_until", sa.BigInteger),
+    sa.Column("compromised_at", sa.BigInteger),
+    sa.Column("public_key", sa.String(130)),
+)
+
+chain_events = sa.Table(
+    "chain_events",
+    metadata,
+    sa.Column("block_number", sa.BigInteger, primary_key=True),
+    sa.Column("log_index", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("issuer", sa.String(18), index=True),
+    sa.Column("subject", sa.String(64), index=True),
+    sa.Column("other", sa.String(64), index=True),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("tx_hash", sa.String(66), nullable=False),
+    sa.Column("args", sa.Text, nullable=False),
+)
+
+presentations = sa.Table(
+    "presentations",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("identifier", sa.String(120), nullable=False, index=True),
+    sa.Column("purpose", sa.String(200), nullable=False),
+    sa.Column("fields", sa.Text),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.Column("used_by", sa.String(200)),
+)
+
+service_events = sa.Table(
+    "service_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("identifier", sa.String(120), nullable=False, index=True),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -234,6 +317,17 @@ class Store:
                     role=role, subject=subject, key_hash=key_hash, created_at=now()
                 )
             )
+
+    def revoke_api_keys(self, role: str, subject: str) -> int:
+        """Revoke every live key of ``role`` for ``subject``; returns how many."""
+        with self.transaction() as connection:
+            result = connection.execute(
+                api_keys.update()
+                .where(api_keys.c.role == role, api_keys.c.subject == subject,
+                       api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now())
+            )
+        return int(result.rowcount)
 
     def api_key(self, key_hash: str) -> tuple[str, str] | None:
         """``(role, subject)`` of a live API key."""

@@ -260,6 +260,15 @@ class Registry:
             bytes(public_key),
         )
 
+    def published_keys(self, uscc: str) -> dict[bytes, bytes]:
+        """Key id → public key, for every key the issuer published in ``KeyAdded``."""
+        topics = [self._issuers.topic("KeyAdded"), "0x" + issuer_id(uscc).hex()]
+        return {
+            bytes(e.args["keyId"]): bytes(e.args["publicKey"])
+            for e in self.events(topics=topics)
+            if e.args.get("publicKey")
+        }
+
     def published_key(self, uscc: str, key_id: bytes) -> bytes | None:
         """The public key published with ``key_id`` (from its ``KeyAdded`` event)."""
         topics = [

@@ -24,10 +24,10 @@ import functools
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from certs import qr
 from certs.canonical import CertificateDocument, check_leaf, signing_input
@@ -42,6 +42,25 @@ from verifier.context import chain_rpc, deployment
 from verifier.errors import VerifierError
 from verifier.settings import Settings
 from verifier.verdict import Fragment, Status, Verdict
+
+
+class ChainFacts(Protocol):
+    """Where chain facts come from: the chain itself (:class:`~chain.registry.Registry`) or
+    the service's index of it (:class:`~verifier.indexer.Indexer`)."""
+
+    @property
+    def deployment(self) -> Deployment: ...
+
+    def snapshot(
+        self,
+        *,
+        roots: Iterable[bytes] = (),
+        leaves: Iterable[tuple[str, bytes]] = (),
+        keys: Iterable[tuple[str, bytes]] = (),
+        block: int | None = None,
+    ) -> ChainSnapshot: ...
+
+    def published_keys(self, issuer: str) -> dict[bytes, bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -368,7 +387,7 @@ def chain_checks(
 
 def verify_documents(
     texts: Sequence[str | bytes],
-    registry: Registry,
+    registry: ChainFacts,
     *,
     today: dt.date | None = None,
     workers: int = 1,
@@ -423,7 +442,7 @@ def looks_like_certificate(data: bytes) -> bool:
 
 
 def verify_certificate_text(
-    data: bytes, registry_factory: Callable[[], Registry], *, today: dt.date | None = None
+    data: bytes, registry_factory: Callable[[], ChainFacts], *, today: dt.date | None = None
 ) -> Verdict:
     """One certificate document → its verdict; an unreachable chain gives ERROR checks."""
     day = today or dt.date.today()
@@ -462,7 +481,7 @@ def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None)
     return verify_certificate_text(data, registry, today=at.date() if at else None)
 
 
-def verify_qr(text: str, registry: Registry) -> Verdict:
+def verify_qr(text: str, registry: ChainFacts) -> Verdict:
     """A scanned QR payload (see :mod:`certs.qr`) against the chain: the issuer's signature
     with a key it published on chain, the batch root anchored by that issuer, the key valid
     when anchored, and the certificate's status."""
@@ -489,7 +508,7 @@ def verify_qr(text: str, registry: Registry) -> Verdict:
         "hidden": ["all fields: a QR carries none"],
     }
     try:
-        keys = _published_keys(registry, issuer)
+        keys = {k: p for k, p in registry.published_keys(issuer).items() if sm3(p) == k}
         snap = registry.snapshot(
             roots=[payload.root], leaves=[(issuer, payload.leaf)], keys=[(issuer, k) for k in keys]
         )
@@ -551,13 +570,3 @@ def verify_qr(text: str, registry: Registry) -> Verdict:
     fragments += chain_checks(local, snap, registry.deployment)
     subject["chain"] = {"block": snap.block, "chain_id": registry.deployment.chain_id}
     return Verdict(tuple(fragments), subject)
-
-
-def _published_keys(registry: Registry, issuer: str) -> dict[bytes, bytes]:
-    """key id → public key, for the keys the issuer published (and whose digest matches)."""
-    out: dict[bytes, bytes] = {}
-    for key_id in registry.key_ids(issuer):
-        point = registry.published_key(issuer, key_id)
-        if point and sm3(point) == key_id:
-            out[key_id] = point
-    return out

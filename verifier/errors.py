@@ -25,7 +25,11 @@ class VerifierError(Exception):
 
 
 ERROR_ROOTS: tuple[type[Exception], ...] = (
-    CertError, ChainError, DevnetError, SealError, VerifierError,
+    CertError,
+    ChainError,
+    DevnetError,
+    SealError,
+    VerifierError,
 )
 
 

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     Unset: ``<home>/keys/operator.key``, created (and funded on the devnet) on first use."""
     confirmations: int = 0
     """Blocks to wait after a transaction's receipt before it counts as done."""
+    max_body_bytes: int = 20 * 1024 * 1024
+    """Largest HTTP request body the service accepts (uploads included)."""
+    host: str = "127.0.0.1"
+    """Address ``zhengyin serve`` listens on."""
+    port: int = 8000
+    """Port ``zhengyin serve`` listens on."""
+    workers: int = 2
+    """HTTP worker processes of ``zhengyin serve``."""
 
     @cached_property
     def home_dir(self) -> Path:

@@ -18,7 +18,7 @@ from certs.canonical import check_leaf, signing_input
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.merkle import verify_proof
 from certs.status import StatusChangeRefused, change_status, load_record, load_records
-from certs.store import Store, batches, certificates
+from certs.store import Store, batches, certificates, metadata
 from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, Registry
 from chain.rpc import Rpc
@@ -58,16 +58,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     yield opened
     if request.param == "postgresql":
         with opened.engine.begin() as connection:
-            for table in (
-                "status_changes",
-                "certificates",
-                "batches",
-                "serials",
-                "api_keys",
-                "issuers",
-                "alembic_version",
-            ):
-                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
+            metadata.drop_all(connection)
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     opened.engine.dispose()
 
 

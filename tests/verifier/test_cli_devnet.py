@@ -8,10 +8,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import free_port
 
@@ -56,11 +58,34 @@ def test_up_deploy_status_down(cli) -> None:  # type: ignore[no-untyped-def]
     assert "already deployed" in cli("deploy").stdout
 
 
-def test_serve_brings_up_chain_and_contracts(cli) -> None:  # type: ignore[no-untyped-def]
-    served = cli("serve")
-    assert served.returncode == 0, served.stderr
-    assert "devnet started" in served.stdout and "deployed to chain 3005" in served.stdout
-    assert "already deployed" in cli("serve").stdout
+def test_serve_brings_up_chain_contracts_and_the_service(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "ZHENGYIN_HOME": str(tmp_path / "home"),
+           "ZHENGYIN_DEVNET_PORT": str(free_port()), "ZHENGYIN_PORT": str(port),
+           "ZHENGYIN_WORKERS": "1"}
+    env.pop("ZHENGYIN_RPC_URL", None)
+    server = subprocess.Popen([*zhengyin_command(), "serve"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline:
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                if health.status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        assert health is not None and health.status_code == 200, health and health.text
+        assert health.json()["indexer"]["healthy"] is True
+        assert "证印链" in requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+        subprocess.run([*zhengyin_command(), "devnet", "down"], env=env, check=False,
+                       capture_output=True, timeout=60)
+    assert "devnet started" in output and "deployed to chain 3005" in output
 
 
 def test_errors_are_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -28,8 +28,11 @@ class _Main(click.Group):
         except Exception as exc:  # a bug: say so in one line, never a traceback
             if os.environ.get("ZHENGYIN_DEBUG"):
                 raise
-            click.echo(f"error [internal_error]: unexpected {type(exc).__name__}: {exc} "
-                       "(set ZHENGYIN_DEBUG=1 for details)", err=True)
+            click.echo(
+                f"error [internal_error]: unexpected {type(exc).__name__}: {exc} "
+                "(set ZHENGYIN_DEBUG=1 for details)",
+                err=True,
+            )
             sys.exit(2)
 
 
@@ -41,9 +44,9 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from verifier.cli import certs, devnet, seal, verify
+    from verifier.cli import certs, devnet, seal, service, verify
 
-    for module in (devnet, seal, verify, certs):
+    for module in (devnet, seal, verify, certs, service):
         for command in module.COMMANDS:
             main.add_command(command)
 

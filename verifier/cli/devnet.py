@@ -1,4 +1,4 @@
-"""``zhengyin devnet up|down|status``, ``zhengyin deploy`` and ``zhengyin serve``."""
+"""``zhengyin devnet up|down|status`` and ``zhengyin deploy``."""
 
 from __future__ import annotations
 
@@ -103,10 +103,10 @@ def _status(settings: Settings) -> dict[str, Any]:
 @pass_settings
 def deploy(settings: Settings, replace: bool) -> None:
     """Deploy the contracts to the configured chain once and record them."""
-    _deploy(settings, replace=replace)
+    deploy_and_report(settings, replace=replace)
 
 
-def _deploy(settings: Settings, *, replace: bool = False) -> None:
+def deploy_and_report(settings: Settings, *, replace: bool = False) -> None:
     rpc = chain_rpc(settings)
     record = DeploymentRecord(settings.home_dir)
     found, deployed_now = ensure_deployed(record, operator(settings, rpc), replace_missing=replace)
@@ -121,16 +121,4 @@ def _deploy(settings: Settings, *, replace: bool = False) -> None:
     click.echo(f"  record: {record.path(found.chain_id)}")
 
 
-@click.command("serve")
-@pass_settings
-def serve(settings: Settings) -> None:
-    """Bring up the chain (devnet unless ZHENGYIN_RPC_URL), deploy, and report."""
-    if settings.rpc_url is None:
-        info, started = Devnet(settings.home_dir).up(settings.devnet_port)
-        click.echo(f"devnet {'started' if started else 'already running'}: {info.url}")
-    _deploy(settings)
-    click.echo("the HTTP service is not built yet; the chain and contracts are ready.")
-    click.echo("stop the devnet with `zhengyin devnet down`.")
-
-
-COMMANDS: list[click.Command] = [devnet_group, deploy, serve]
+COMMANDS: list[click.Command] = [devnet_group, deploy]

@@ -1,0 +1,326 @@
+"""The routers, one per resource. Each route authenticates, calls the service, shapes JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from certs.model import request_from_csv_row
+from verifier.api.schemas import (
+    BulkStatusChange,
+    PresentationRequest,
+    RedeemRequest,
+    StatusChange,
+    VerifyBody,
+    VerifyResponse,
+)
+from verifier.errors import VerifierError
+from verifier.service import Principal, Service
+from verifier.verdict import Verdict
+
+
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_principal(
+    service: ServiceDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    return service.authenticate(authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+certificates = APIRouter(prefix="/v1/certificates", tags=["certificates"])
+verification = APIRouter(prefix="/v1", tags=["verification"])
+presenting = APIRouter(prefix="/v1/presentations", tags=["presentations"])
+operations = APIRouter(tags=["operations"])
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    return {
+        "accepted": [
+            {"line": a.line, "id": a.identifier, "identifier": a.identifier, "status": "pending"}
+            for a in report.accepted
+        ],
+        "rejected": [r.to_json() for r in report.rejected],
+    }
+
+
+@certificates.post("", status_code=201)
+def issue_one(
+    service: ServiceDep, principal: PrincipalDep, body: Annotated[dict[str, Any], Body()]
+) -> JSONResponse:
+    """Issue one certificate (queued for anchoring)."""
+    report = service.issue(principal, [(1, body)])
+    if report.rejected:
+        return JSONResponse(
+            {
+                "error": "invalid_certificate",
+                "message": "; ".join(str(e) for e in report.rejected[0].errors),
+                "errors": report.rejected[0].to_json()["errors"],
+            },
+            status_code=422,
+        )
+    a = report.accepted[0]
+    return JSONResponse(
+        {"id": a.identifier, "identifier": a.identifier, "status": "pending"}, status_code=201
+    )
+
+
+@certificates.post("/batch", status_code=201)
+async def issue_batch(
+    service: ServiceDep, principal: PrincipalDep, request: Request
+) -> dict[str, Any]:
+    """Issue many: a JSON list, or CSV (``text/csv``) with dotted keys. Bad rows are listed
+    with their line; the good rows are issued."""
+    raw = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    rows: list[tuple[int, Any]]
+    if kind == "text/csv":
+        try:
+            reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+            rows = [(reader.line_num, request_from_csv_row(row)) for row in reader]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise VerifierError(f"the CSV is unreadable: {exc}", code="bad_csv") from exc
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise VerifierError(f"the body is not JSON: {exc}", code="bad_json") from exc
+        if not isinstance(data, list):
+            raise VerifierError(
+                "a batch is a JSON list of certificate requests", code="batch_not_list"
+            )
+        rows = list(enumerate(data, start=1))
+    if len(rows) > 100_000:
+        raise VerifierError("at most 100,000 rows per batch", code="batch_too_large")
+    report = await run_in_threadpool(service.issue, principal, rows)
+    return _report_json(report)
+
+
+@certificates.get("/{identifier}")
+def get_certificate(
+    identifier: str, service: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    record = service.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
+    return {
+        "id": record.identifier,
+        "identifier": record.identifier,
+        "status": record.status,
+        "issuer": record.issuer,
+        "document": json.loads(record.document.to_json()),
+    }
+
+
+@certificates.get("/{identifier}/qr")
+def get_qr(
+    identifier: str,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    format: Annotated[str, Query(pattern="^(png|svg)$")] = "png",
+) -> Response:
+    record = service.own_record(principal, identifier)
+    code = segno.make(service.qr_text(record), error="m")
+    buffer = io.BytesIO()
+    if format == "svg":
+        code.save(buffer, kind="svg", scale=4)
+        return Response(buffer.getvalue(), media_type="image/svg+xml")
+    code.save(buffer, kind="png", scale=6)
+    return Response(buffer.getvalue(), media_type="image/png")
+
+
+def _change(
+    service: Service, principal: Principal, ids: list[str], action: str, body: StatusChange
+) -> dict[str, Any]:
+    receipt = service.change_status(principal, ids, action, body.reason_code, body.reason)
+    return {
+        "identifiers": ids,
+        "action": action,
+        "tx_hash": receipt.tx_hash,
+        "block": receipt.block_number,
+    }
+
+
+def _status_routes(action: str) -> None:
+    def single(
+        identifier: str, body: StatusChange, service: ServiceDep, principal: PrincipalDep
+    ) -> dict[str, Any]:
+        return _change(service, principal, [identifier], action, body)
+
+    def bulk(
+        body: BulkStatusChange, service: ServiceDep, principal: PrincipalDep
+    ) -> dict[str, Any]:
+        return _change(service, principal, body.identifiers, action, body)
+
+    certificates.post(
+        f"/{{identifier}}/{action}",
+        name=f"{action}_one",
+        summary=f"{action.capitalize()} one certificate",
+    )(single)
+    certificates.post(
+        f"/bulk/{action}",
+        name=f"{action}_many",
+        summary=f"{action.capitalize()} many certificates in one transaction",
+    )(bulk)
+
+
+for _action in ("revoke", "suspend", "reinstate"):
+    _status_routes(_action)
+
+
+@certificates.get("/{identifier}/history")
+def history(identifier: str, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    return service.history(principal, identifier)
+
+
+def _verify_json(verdict: Verdict) -> dict[str, Any]:
+    subject = dict(verdict.subject)
+    chain = subject.pop("chain", None) or {}
+    blocks = [f.data.get("block") for f in verdict.checks if f.data.get("block") is not None]
+    return {
+        "verdict": verdict.outcome.value,
+        "checks": [
+            {"name": f.name, "type": f.type, "status": f.status.value, "reason": f.reason}
+            for f in verdict.checks
+        ],
+        "certificate": subject,
+        "chain": {
+            "block": chain.get("block", blocks[0] if blocks else None),
+            "checked_at": _now_iso(),
+        },
+    }
+
+
+def _now_iso() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@verification.post("/verify", response_model=VerifyResponse)
+async def verify(request: Request, service: ServiceDep, principal: PrincipalDep) -> Any:
+    """Verify a QR payload, a certificate document, or an uploaded file (PDF, seal, seal
+    signature, certificate JSON) — whatever was sent."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise VerifierError(
+                "send the file in a multipart field named 'file'", code="file_missing"
+            )
+        data = await upload.read()
+        verdict = await run_in_threadpool(service.verify_bytes, data)
+        how = "file"
+    else:
+        try:
+            body = VerifyBody.model_validate_json(await request.body())
+        except ValueError as exc:
+            raise VerifierError(
+                f'send {{"qr": …}} or {{"certificate": …}}: {exc}', code="bad_request"
+            ) from None
+        if (body.qr is None) == (body.certificate is None):
+            raise VerifierError("send exactly one of 'qr' or 'certificate'", code="bad_request")
+        if body.qr is not None:
+            verdict = await run_in_threadpool(service.verify_qr, body.qr)
+            how = "qr"
+        else:
+            verdict = await run_in_threadpool(service.verify_json, body.certificate)
+            how = "certificate"
+    request.app.state.metrics.verdict(verdict.outcome.value)
+    await run_in_threadpool(service.log_verification, principal, verdict, how)
+    return _verify_json(verdict)
+
+
+@presenting.post("", status_code=201)
+def present(
+    body: PresentationRequest, service: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """A short-lived, single-use code for a stated purpose (用证事由)."""
+    import datetime as dt
+
+    presentation = service.present(
+        principal,
+        body.certificate,
+        body.purpose,
+        body.fields,
+        dt.timedelta(seconds=body.ttl_seconds),
+    )
+    return {
+        "code": presentation.code,
+        "expires_at": presentation.expires_at.isoformat(),
+        "certificate": presentation.identifier,
+        "purpose": presentation.purpose,
+    }
+
+
+@presenting.post("/redeem")
+def redeem(body: RedeemRequest, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Exchange a code for the certificate (only the disclosed fields) and its verdict."""
+    verdict, shown = service.redeem(principal, body.code)
+    out = _verify_json(verdict)
+    out["certificate"] = {**out["certificate"], **shown["values"], "hidden": shown["hidden"]}
+    out["purpose"] = shown["purpose"]
+    return out
+
+
+@operations.get("/healthz")
+def healthz(service: ServiceDep) -> JSONResponse:
+    state = service.indexer.state()
+    database = True
+    try:
+        service.store.api_key("health-check")
+    except Exception:
+        database = False
+    chain = state.error is None and state.head is not None
+    ok = chain and database and state.healthy
+    body = {
+        "status": "ok" if ok else "degraded",
+        "chain": chain,
+        "database": database,
+        "indexer": {
+            "block": state.indexed_block,
+            "head": state.head,
+            "lag": state.lag,
+            "healthy": state.healthy,
+            "error": state.error,
+        },
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@operations.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request, service: ServiceDep) -> str:
+    state = service.indexer.state()
+    gauges = {
+        "indexer_lag_blocks": float(state.lag if state.lag is not None else -1),
+        "indexer_block": float(state.indexed_block or 0),
+    }
+    text: str = request.app.state.metrics.render(gauges, service.batch_sizes)
+    return text
+
+
+@operations.get("/", response_class=HTMLResponse, include_in_schema=False)
+def counter_page() -> HTMLResponse:
+    from verifier.api.app import WEB
+
+    page = WEB / "index.html"
+    if not page.is_file():
+        return HTMLResponse("<!doctype html><title>证印链</title><p>核验页面尚未构建。</p>")
+    return HTMLResponse(page.read_text(encoding="utf-8"))
+
+
+ROUTERS = [certificates, verification, presenting, operations]

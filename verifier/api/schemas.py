@@ -1,0 +1,55 @@
+"""Request and response bodies of the HTTP API (pydantic models live only at this edge)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StatusChange(Strict):
+    reason: str = Field(min_length=1, max_length=500, description="Why, in words.")
+    reason_code: int = Field(0, ge=0, le=65535, description="Reason code recorded on chain.")
+
+
+class BulkStatusChange(StatusChange):
+    identifiers: list[str] = Field(min_length=1, max_length=10_000)
+
+
+class VerifyBody(Strict):
+    qr: str | None = Field(None, max_length=2_000, description="A scanned ZY1 QR payload.")
+    certificate: dict[str, Any] | None = Field(None, description="A certificate document.")
+
+
+class PresentationRequest(Strict):
+    certificate: str = Field(min_length=1, max_length=120, description="Identifier.")
+    purpose: str = Field(min_length=1, max_length=200, description="用证事由")
+    fields: list[str] | None = Field(None, max_length=200, description="Paths to disclose.")
+    ttl_seconds: int = Field(300, ge=30, le=3600)
+
+
+class RedeemRequest(Strict):
+    code: str = Field(min_length=4, max_length=40)
+
+
+class Check(BaseModel):
+    name: str
+    type: str
+    status: Literal["VALID", "INVALID", "ERROR", "SKIPPED"]
+    reason: str
+
+
+class VerifyResponse(BaseModel):
+    verdict: Literal["valid", "invalid", "error"]
+    checks: list[Check]
+    certificate: dict[str, Any]
+    chain: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str

@@ -1,0 +1,101 @@
+"""``zhengyin serve``, API keys for counters and auditors, and ``zhengyin demo``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from devnet.anvil import Devnet
+from verifier.agency import hash_api_key, new_api_key, open_store
+from verifier.cli.devnet import deploy_and_report
+from verifier.settings import Settings
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@click.command("serve")
+@click.option("--host", help="Listen address [ZHENGYIN_HOST, 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port [ZHENGYIN_PORT, 8000].")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [ZHENGYIN_WORKERS].")
+@pass_settings
+def serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> None:
+    """Bring up the chain (the devnet unless ZHENGYIN_RPC_URL), deploy once, and serve the
+    API and the counter page."""
+    import os
+
+    import uvicorn
+
+    if settings.rpc_url is None:
+        info, started = Devnet(settings.home_dir).up(settings.devnet_port)
+        click.echo(f"devnet {'started' if started else 'already running'}: {info.url}")
+    deploy_and_report(settings)
+    open_store(settings)  # migrate once, before the workers start
+    os.environ["ZHENGYIN_HOME"] = str(settings.home_dir)
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"counter page and API: http://{host}:{port}/  (API docs: /docs)")
+    uvicorn.run(
+        "verifier.api.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.workers,
+        log_level="warning",
+    )
+
+
+def _key_group(role: str, label: str) -> click.Group:
+    @click.group(role)
+    def group() -> None:
+        pass
+
+    group.help = f"API keys of {label}."
+
+    @group.command("add")
+    @click.argument("name")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+    @pass_settings
+    def add(settings: Settings, name: str, as_json: bool) -> None:
+        """Create an API key (shown once; only its hash is kept)."""
+        key = new_api_key()
+        open_store(settings).add_api_key(role, name, hash_api_key(key))
+        if as_json:
+            click.echo(json.dumps({"role": role, "name": name, "api_key": key}, ensure_ascii=False))
+        else:
+            click.echo(f"{role} {name}: API key {key}")
+            click.echo("the API key is shown only this once; keep it secret.")
+
+    @group.command("revoke")
+    @click.argument("name")
+    @pass_settings
+    def revoke(settings: Settings, name: str) -> None:
+        """Revoke every API key of NAME."""
+        count = open_store(settings).revoke_api_keys(role, name)
+        click.echo(f"revoked {count} API key(s) of {role} {name}")
+
+    return group
+
+
+@click.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the demo certificates [ZHENGYIN_HOME/demo].",
+)
+@pass_settings
+def demo(settings: Settings, out: Path | None) -> None:
+    """Seed an agency, a counter key and a few certificates (one revoked) on the devnet."""
+    from verifier.demo import seed
+
+    seed(settings, out or settings.home_dir / "demo", click.echo)
+
+
+COMMANDS: list[click.Command] = [
+    serve,
+    _key_group("counter", "service-hall counters"),
+    _key_group("auditor", "auditors"),
+    _key_group("admin", "administrators"),
+    demo,
+]

@@ -1,0 +1,404 @@
+"""The service behind the HTTP API: who is calling, and what each role may do.
+
+Route functions stay thin; everything an endpoint does happens here, on domain objects.
+Background work (the chain indexer in every process, the batcher in exactly one, chosen by
+a lock file) runs in daemon threads started by :meth:`Service.start`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from certs import qr
+from certs.batcher import Batcher, BatchResult
+from certs.canonical import disclose
+from certs.issuance import IssueReport, IssuerProfile, issue
+from certs.status import (
+    CertificateRecord,
+    change_status,
+    load_record,
+    load_records,
+)
+from certs.store import Store, service_events
+from chain.registry import ChainEvent, Registry
+from chain.transactions import TransactionReceipt
+from verifier import presentations
+from verifier.agency import hash_api_key, issuer_profile, issuer_registry
+from verifier.certificates import (
+    mask_code,
+    mask_name,
+    verify_certificate_text,
+    verify_qr,
+)
+from verifier.context import chain_rpc, deployment
+from verifier.errors import VerifierError
+from verifier.indexer import Indexer
+from verifier.settings import Settings
+from verifier.verdict import Verdict
+
+ROLES = ("admin", "issuer", "counter", "auditor")
+
+
+class AccessDenied(VerifierError):
+    """The caller may not do this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class Unauthenticated(VerifierError):
+    """No or an unknown API key (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class NotFound(VerifierError):
+    code = "not_found"
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    subject: str
+    """The issuer's USCC, or the counter's / auditor's name."""
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:{self.subject}"
+
+
+class Service:
+    """One process's view of the service."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store.open(settings.database)
+        rpc = chain_rpc(settings)
+        self.deployment = deployment(settings, rpc)
+        self.reader = Registry(rpc, self.deployment)
+        self.indexer = Indexer(self.store, self.reader, confirmations=settings.confirmations)
+        self._registries: dict[str, Registry] = {}
+        self._profiles: dict[str, IssuerProfile] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._batcher_lock: Any = None
+        self.batch_sizes: list[int] = []
+
+    # ---- background ----
+
+    def start(self) -> None:
+        try:
+            self.indexer.catch_up()
+        except Exception:  # reported by /healthz and as ERROR checks until it recovers
+            pass
+        self._spawn("indexer", lambda: self.indexer.run_forever(self._stop))
+        if self._take_batcher_lock():
+            batcher = Batcher(self.store, self.registry_for)
+            self._spawn(
+                "batcher", lambda: batcher.run_forever(self._stop.is_set, on_batch=self._anchored)
+            )
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(5)
+        if self._batcher_lock is not None:
+            self._batcher_lock.close()
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=f"zhengyin-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _take_batcher_lock(self) -> bool:
+        path = Path(self.settings.home_dir) / "batcher.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._batcher_lock = handle
+        return True
+
+    def _anchored(self, result: BatchResult) -> None:
+        self.batch_sizes.append(result.leaf_count)
+        try:
+            self.indexer.catch_up()
+        except Exception:
+            pass
+
+    def registry_for(self, uscc: str) -> Registry:
+        with self._lock:
+            if uscc not in self._registries:
+                self._registries[uscc] = issuer_registry(self.settings, uscc)
+            return self._registries[uscc]
+
+    def profile(self, uscc: str) -> IssuerProfile:
+        with self._lock:
+            if uscc not in self._profiles:
+                self._profiles[uscc] = issuer_profile(self.settings, self.store, uscc)
+            return self._profiles[uscc]
+
+    # ---- access ----
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthenticated(
+                "send an API key as 'Authorization: Bearer <key>'", code="api_key_missing"
+            )
+        found = self.store.api_key(hash_api_key(authorization[7:].strip()))
+        if found is None:
+            raise Unauthenticated("the API key is unknown or revoked", code="api_key_invalid")
+        return Principal(*found)
+
+    @staticmethod
+    def require(principal: Principal, *roles: str) -> None:
+        if principal.role not in roles:
+            raise AccessDenied(
+                f"this needs the role {' or '.join(roles)}; the key is a {principal.role} key",
+                code="wrong_role",
+            )
+
+    def own_record(
+        self, principal: Principal, identifier: str, roles: Sequence[str] = ("issuer", "admin")
+    ) -> CertificateRecord:
+        self.require(principal, *roles)
+        record = load_record(self.store, identifier)
+        if principal.role == "issuer" and record.issuer != principal.subject:
+            raise AccessDenied("this certificate belongs to another agency", code="wrong_agency")
+        return record
+
+    # ---- issuing ----
+
+    def issue(self, principal: Principal, rows: list[tuple[int, Any]]) -> IssueReport:
+        self.require(principal, "issuer")
+        report = issue(self.store, self.profile(principal.subject), rows)
+        if report.accepted:
+            with self.store.transaction() as connection:
+                connection.execute(
+                    service_events.insert(),
+                    [
+                        {
+                            "identifier": a.identifier,
+                            "event": "issued",
+                            "actor": principal.actor,
+                            "detail": "{}",
+                            "created_at": dt.datetime.now(dt.UTC),
+                        }
+                        for a in report.accepted
+                    ],
+                )
+        return report
+
+    def change_status(
+        self,
+        principal: Principal,
+        identifiers: list[str],
+        action: str,
+        reason_code: int,
+        reason: str,
+    ) -> TransactionReceipt:
+        self.require(principal, "issuer", "admin")
+        records = load_records(self.store, identifiers)
+        issuers = {r.issuer for r in records}
+        if principal.role == "issuer" and issuers != {principal.subject}:
+            raise AccessDenied(
+                "you can change only your own agency's certificates", code="wrong_agency"
+            )
+        if len(issuers) != 1:
+            raise VerifierError(
+                "one request changes the certificates of one agency", code="mixed_agencies"
+            )
+        issuer = issuers.pop()
+        receipt = change_status(
+            self.store,
+            self.registry_for(issuer),
+            issuer,
+            identifiers,
+            action,
+            reason_code=reason_code,
+            reason=reason,
+        )
+        self.indexer.catch_up()  # the next verification sees it at once
+        return receipt
+
+    # ---- verifying ----
+
+    def verify_json(self, document: Any) -> Verdict:
+        text = json.dumps(document, ensure_ascii=False).encode()
+        return verify_certificate_text(text, lambda: self.indexer)
+
+    def verify_qr(self, text: str) -> Verdict:
+        return verify_qr(text, self.indexer)
+
+    def verify_bytes(self, data: bytes) -> Verdict:
+        """An uploaded file, whatever it is: certificate JSON, sealed PDF, seal, signature."""
+        head = data.lstrip()[:5]
+        if head[:1] == b"{":
+            return verify_certificate_text(data, lambda: self.indexer)
+        if head.startswith(b"%PDF-"):
+            return verify_pdf_bytes(data, self)
+        return verify_seal_bytes(data, self.settings)
+
+    def log_verification(self, principal: Principal, verdict: Verdict, how: str) -> None:
+        identifier = verdict.subject.get("identifier")
+        if isinstance(identifier, str):
+            presentations.log_event(
+                self.store,
+                identifier,
+                "verified",
+                principal.actor,
+                {"verdict": verdict.outcome.value, "input": how},
+            )
+
+    # ---- presenting ----
+
+    def present(
+        self,
+        principal: Principal,
+        identifier: str,
+        purpose: str,
+        fields: list[str] | None,
+        ttl: dt.timedelta = presentations.DEFAULT_TTL,
+    ) -> presentations.Presentation:
+        record = self.own_record(principal, identifier)
+        if fields is not None:
+            unknown = [f for f in fields if f not in record.document.claims]
+            if unknown:
+                raise VerifierError(
+                    f"unknown field(s) to disclose: {', '.join(unknown)}", code="unknown_field"
+                )
+        if record.status == "pending":
+            raise VerifierError(
+                "the certificate is not anchored yet; try again in a moment", code="not_anchored"
+            )
+        return presentations.create(self.store, identifier, purpose, fields, principal.actor, ttl)
+
+    def redeem(self, principal: Principal, code: str) -> tuple[Verdict, dict[str, Any]]:
+        self.require(principal, "counter")
+        presentation = presentations.redeem(self.store, code, principal.actor)
+        record = load_record(self.store, presentation.identifier)
+        document = record.document
+        if presentation.fields is not None:
+            hide = [p for p in document.claims if p not in presentation.fields]
+            document = disclose(document, hide)
+        verdict = verify_certificate_text(document.to_json().encode(), lambda: self.indexer)
+        shown = {
+            "values": document.values(),
+            "hidden": list(document.hidden_paths),
+            "purpose": presentation.purpose,
+        }
+        return verdict, shown
+
+    # ---- history ----
+
+    def history(self, principal: Principal, identifier: str) -> dict[str, Any]:
+        record = self.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
+        subjects = [record.leaf] + ([record.root] if record.root else [])
+        chain = [_chain_entry(e) for e in self.indexer.events_of(record.issuer, subjects)]
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(service_events)
+                .where(service_events.c.identifier == identifier)
+                .order_by(service_events.c.id)
+            ).all()
+        service = [
+            {
+                "source": "service",
+                "event": r.event,
+                "actor": r.actor,
+                "time": _iso(r.created_at),
+                "detail": json.loads(r.detail),
+            }
+            for r in rows
+        ]
+        timeline = sorted(chain + service, key=lambda e: e["time"])
+        return {
+            "identifier": identifier,
+            "status": record.status,
+            "events": timeline,
+            "indexed_block": self.indexer.state().indexed_block,
+        }
+
+    # ---- reading ----
+
+    def masked(self, record: CertificateRecord) -> dict[str, Any]:
+        values = record.document.values()
+        out: dict[str, Any] = {k: v for k, v in values.items() if not k.startswith("holder.")}
+        if isinstance(values.get("holder.name"), str):
+            out["holder.name"] = mask_name(str(values["holder.name"]))
+        if isinstance(values.get("holder.code"), str):
+            out["holder.code"] = mask_code(str(values["holder.code"]))
+        return out
+
+    def qr_text(self, record: CertificateRecord) -> str:
+        return qr.payload_for(record.document).encode()
+
+
+def _iso(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _chain_entry(event: ChainEvent) -> dict[str, Any]:
+    names = {"RootAnchored": "anchored", "Superseded": "superseded"}
+    name = names.get(event.name, event.name)
+    if event.name == "StatusChanged":
+        name = {1: "revoked", 2: "suspended", 0: "reinstated"}.get(
+            int(event.args["status"]), "status"
+        )
+    detail = {
+        k: (v.hex() if isinstance(v, bytes) else v)
+        for k, v in event.args.items()
+        if k not in ("issuer", "by")
+    }
+    when = dt.datetime.fromtimestamp(event.timestamp, dt.UTC)
+    return {
+        "source": "chain",
+        "event": name,
+        "block": event.block_number,
+        "tx_hash": event.tx_hash,
+        "time": _iso(when),
+        "detail": detail,
+    }
+
+
+def verify_seal_bytes(data: bytes, settings: Settings) -> Verdict:
+    """A GB/T 38540 seal or seal signature, judged now against the local CA's root."""
+    from seals.errors import SealError
+    from verifier.cli.verify import report_for, trust_anchors
+    from verifier.seal_checks import verdict_of
+
+    try:
+        report = report_for(
+            data,
+            signed_data=None,
+            at=None,
+            anchors=trust_anchors(settings.home_dir, ()),
+            lenient_ca=False,
+        )
+    except SealError as exc:
+        raise VerifierError(
+            f"the file is not a certificate, PDF, seal or seal signature: {exc}",
+            code="unsupported_file",
+        ) from exc
+    return verdict_of(report)
+
+
+def verify_pdf_bytes(data: bytes, service: Service) -> Verdict:
+    """A sealed PDF: every seal, and the embedded certificate when there is one."""
+    from verifier.pdf_checks import verify_pdf_verdict
+
+    return verify_pdf_verdict(data, service.settings, lambda: service.indexer)
