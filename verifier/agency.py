@@ -29,9 +29,9 @@ from seals.picture import draw_round_seal, picture_from_bytes
 from seals.seal import SealSpec, create_seal
 from seals.sm2 import KeySigner
 from seals.x509 import load_certificate
-from verifier.cli.seal import check_uscc, key_passphrase
 from verifier.context import chain_rpc, deployment, operator
 from verifier.errors import VerifierError
+from verifier.keyring import check_uscc, key_passphrase
 from verifier.settings import Settings
 
 

@@ -378,10 +378,12 @@ def _chain_entry(event: ChainEvent) -> dict[str, Any]:
 def verify_seal_bytes(data: bytes, settings: Settings) -> Verdict:
     """A GB/T 38540 seal or seal signature, judged now against the local CA's root."""
     from seals.errors import SealError
+    from seals.ses import detect
     from verifier.cli.verify import report_for, trust_anchors
     from verifier.seal_checks import verdict_of
 
     try:
+        detect(data)  # neither a seal nor a seal signature: not something we verify
         report = report_for(
             data,
             signed_data=None,

@@ -78,12 +78,16 @@ def create_app(
     app.state.metrics = metrics
     app.state.settings = settings
 
-    @app.exception_handler(Exception)
     async def project_error(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, ERROR_ROOTS):
-            return JSONResponse(
-                {"error": error_code(exc), "message": str(exc)}, status_code=_status_of(exc)
-            )
+        return JSONResponse(
+            {"error": error_code(exc), "message": str(exc)}, status_code=_status_of(exc)
+        )
+
+    for root in ERROR_ROOTS:
+        app.add_exception_handler(root, project_error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
             {"error": "internal_error", "message": f"unexpected {type(exc).__name__}"},
             status_code=500,

@@ -165,16 +165,17 @@ def _status_routes(action: str) -> None:
     ) -> dict[str, Any]:
         return _change(service, principal, body.identifiers, action, body)
 
-    certificates.post(
-        f"/{{identifier}}/{action}",
-        name=f"{action}_one",
-        summary=f"{action.capitalize()} one certificate",
-    )(single)
+    # the bulk route first: "/bulk/revoke" would otherwise match "/{identifier}/revoke"
     certificates.post(
         f"/bulk/{action}",
         name=f"{action}_many",
         summary=f"{action.capitalize()} many certificates in one transaction",
     )(bulk)
+    certificates.post(
+        f"/{{identifier}}/{action}",
+        name=f"{action}_one",
+        summary=f"{action.capitalize()} one certificate",
+    )(single)
 
 
 for _action in ("revoke", "suspend", "reinstate"):

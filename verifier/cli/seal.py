@@ -16,7 +16,6 @@ passphrase in ``<home>/keys/kek``.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -27,41 +26,13 @@ import click
 
 from seals.ca import Issued, LocalCA
 from seals.errors import SealError, SealInputError
-from seals.keys import load_or_create_kek, load_private_key_file
+from seals.keys import load_private_key_file
 from seals.picture import draw_round_seal, picture_from_bytes
 from seals.seal import SealSpec, create_seal
 from seals.ses import Seal, SealSignature, detect, parse_seal, parse_signature
 from seals.x509 import Certificate, load_certificate
+from verifier.keyring import check_uscc, key_passphrase
 from verifier.settings import Settings
-
-PASSPHRASE_ENV = "ZHENGYIN_KEY_PASSPHRASE"
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-
-
-def key_passphrase(home: Path) -> bytes:
-    """The key-encryption passphrase: ``ZHENGYIN_KEY_PASSPHRASE``, else ``<home>/keys/kek``."""
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value:
-        return value.encode()
-    return load_or_create_kek(home / "keys" / "kek")
-
-
-def check_uscc(code: str) -> str:
-    """A valid 18-character USCC (GB 32100 check character), upper-cased; else raises."""
-    code = code.strip().upper()
-    if len(code) != 18 or any(c not in _USCC_ALPHABET for c in code):
-        raise SealInputError(
-            f"--issuer {code!r} is not a USCC: 18 characters from {_USCC_ALPHABET}",
-            code="seal_bad_uscc",
-        )
-    total = sum(_USCC_ALPHABET.index(c) * pow(3, i, 31) for i, c in enumerate(code[:17]))
-    expected = _USCC_ALPHABET[(31 - total % 31) % 31]
-    if code[17] != expected:
-        raise SealInputError(
-            f"--issuer {code!r}: check character is {code[17]}, expected {expected}",
-            code="seal_bad_uscc",
-        )
-    return code
 
 
 def _seal_summary(seal: Seal) -> dict[str, Any]:
@@ -257,6 +228,74 @@ def seal_show(file: Path, as_json: bool) -> None:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo("\n".join(_human(summary)))
+
+
+def _issuer_seal(home: Path, uscc: str, signer_cert: Certificate) -> Seal:
+    """The issuer's newest seal (``<home>/seals/<USCC>*.esl``) that lists its signer."""
+    paths = sorted(
+        (home / "seals").glob(f"{uscc}*.esl"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    listed = signer_cert.fingerprint_sm3()
+    for path in paths:
+        seal = parse_seal(path.read_bytes())
+        p = seal.property
+        if signer_cert.der in p.certificates or any(d.value == listed for d in p.digests):
+            return seal
+    raise SealInputError(
+        f"issuer {uscc} has no seal for its signer certificate under {home / 'seals'}: "
+        "run `zhengyin seal new` / `zhengyin issuer add` first",
+        code="seal_not_found",
+    )
+
+
+@seal_group.command("stamp")
+@click.option("--issuer", "uscc", required=True, help="The agency's USCC (统一社会信用代码).")
+@click.argument("infile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("outfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--page", type=click.IntRange(1), help="1-based page; default: the last page.")
+@click.option("--x", "x_mm", type=float, help="Left edge in mm from the page's left edge.")
+@click.option("--y", "y_mm", type=float, help="Bottom edge in mm from the page's bottom edge.")
+@click.option("--width", "width_mm", type=float, help="Stamp width in mm (default: the seal's).")
+@click.pass_obj
+def seal_stamp(
+    settings: Settings,
+    uscc: str,
+    infile: Path,
+    outfile: Path,
+    page: int | None,
+    x_mm: float | None,
+    y_mm: float | None,
+    width_mm: float | None,
+) -> None:
+    """Seal the PDF INFILE with the issuer's newest seal; write OUTFILE (an incremental
+    update: INFILE's bytes stay its prefix). Prints the SM3 of OUTFILE, the digest to anchor."""
+    from seals.pdf import sealed_document_digest, stamp_pdf
+
+    uscc = check_uscc(uscc)
+    home = settings.home_dir
+    cert_path, key_path = home / "signers" / f"{uscc}.pem", home / "signers" / f"{uscc}.key"
+    if not cert_path.is_file() or not key_path.is_file():
+        raise SealInputError(
+            f"issuer {uscc} has no signer key and certificate under {home / 'signers'}: "
+            "run `zhengyin seal new` / `zhengyin issuer add` first",
+            code="seal_not_found",
+        )
+    signer_cert = load_certificate(cert_path.read_bytes())
+    key = load_private_key_file(key_path, key_passphrase(home))
+    seal = _issuer_seal(home, uscc, signer_cert)
+    sealed = stamp_pdf(
+        infile.read_bytes(),
+        seal=seal,
+        signer=Issued(signer_cert, key).signer,
+        signer_certificate=signer_cert,
+        page=page,
+        x_mm=x_mm,
+        y_mm=y_mm,
+        width_mm=width_mm,
+    )
+    outfile.parent.mkdir(parents=True, exist_ok=True)
+    outfile.write_bytes(sealed)
+    click.echo(f"{outfile}\tsm3:{sealed_document_digest(sealed).hex()}")
 
 
 COMMANDS: list[click.Command] = [seal_group]

@@ -1,0 +1,255 @@
+"""The HTTP API end to end: a real service (devnet, SQLite, background indexer and batcher)
+driven through FastAPI's test client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from certs.store import presentations
+from devnet.anvil import Devnet
+from verifier.agency import add_issuer, hash_api_key, new_api_key, open_store
+from verifier.api.app import create_app
+from verifier.cli.devnet import deploy_and_report
+from verifier.settings import Settings
+from tests.conftest import free_port
+
+AGENCY_A = ("91110000101623741K", "示例市市场监督管理局")
+AGENCY_B = ("91360100MA35ABCD1R", "示例市行政审批局")
+
+
+def request(name: str = "张三", **extra: Any) -> dict[str, Any]:
+    return {"type": "11100000000013338W032",
+            "holder": {"name": name, "code": "11010519491231002X", "code_type": "111"},
+            "jurisdiction": "360100", **extra}
+
+
+@dataclass
+class Api:
+    client: TestClient
+    settings: Settings
+    keys: dict[str, str]
+
+    def h(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def wait_anchored(self, identifier: str, who: str = "issuer_a") -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = self.client.get(f"/v1/certificates/{identifier}", headers=self.h(who)).json()
+            if body.get("status") == "active":
+                return body
+            time.sleep(0.2)
+        raise AssertionError(f"{identifier} was not anchored in time")
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    home = tmp_path_factory.mktemp("api-home")
+    settings = Settings(home=home, devnet_port=free_port())
+    deploy_and_report(settings)
+    keys = {"issuer_a": add_issuer(settings, *AGENCY_A).api_key,
+            "issuer_b": add_issuer(settings, *AGENCY_B).api_key}
+    store = open_store(settings)
+    for role, name in (("counter", "一号窗口"), ("auditor", "审计员")):
+        keys[role] = new_api_key()
+        store.add_api_key(role, name, hash_api_key(keys[role]))
+    with TestClient(create_app(settings)) as client:
+        yield Api(client, settings, keys)
+    Devnet(settings.home_dir).down()
+
+
+def test_keys_and_roles(api: Api) -> None:
+    c = api.client
+    missing = c.post("/v1/certificates", json=request())
+    assert missing.status_code == 401 and missing.json()["error"] == "api_key_missing"
+    wrong = c.post("/v1/certificates", json=request(), headers={"Authorization": "Bearer zy_no"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "api_key_invalid"
+    counter = c.post("/v1/certificates", json=request(), headers=api.h("counter"))
+    assert counter.status_code == 403 and counter.json()["error"] == "wrong_role"
+
+
+def test_issue_anchor_verify_revoke(api: Api) -> None:
+    c = api.client
+    created = c.post("/v1/certificates", json=request(), headers=api.h("issuer_a"))
+    assert created.status_code == 201, created.text
+    identifier = created.json()["identifier"]
+    assert created.json()["status"] == "pending"
+    body = api.wait_anchored(identifier)
+    document = body["document"]
+    assert document["anchor"]["chain_id"] == 3005
+
+    # another agency may neither read nor revoke it
+    other = c.post(f"/v1/certificates/{identifier}/revoke", json={"reason": "x"},
+                   headers=api.h("issuer_b"))
+    assert other.status_code == 403 and other.json()["error"] == "wrong_agency"
+
+    png = c.get(f"/v1/certificates/{identifier}/qr", headers=api.h("issuer_a"))
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    svg = c.get(f"/v1/certificates/{identifier}/qr?format=svg", headers=api.h("issuer_a"))
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+
+    from certs import qr
+    from certs.canonical import CertificateDocument
+    import json
+
+    payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
+    by_qr = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")).json()
+    assert by_qr["verdict"] == "valid" and by_qr["chain"]["block"] >= 1
+    by_doc = c.post("/v1/verify", json={"certificate": document}, headers=api.h("counter"))
+    assert by_doc.json()["verdict"] == "valid"
+    assert by_doc.json()["certificate"]["holder.name"] == "张*"
+    by_file = c.post("/v1/verify", files={"file": ("c.json", json.dumps(document).encode())},
+                     headers=api.h("counter"))
+    assert by_file.json()["verdict"] == "valid"
+
+    revoked = c.post(f"/v1/certificates/{identifier}/revoke",
+                     json={"reason": "信息有误", "reason_code": 1}, headers=api.h("issuer_a"))
+    assert revoked.status_code == 200, revoked.text
+    # visible to the very next verification
+    after = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")).json()
+    assert after["verdict"] == "invalid"
+    assert any(ch["name"] == "certificate.status" and ch["status"] == "INVALID"
+               for ch in after["checks"])
+    again = c.post(f"/v1/certificates/{identifier}/revoke", json={"reason": "again"},
+                   headers=api.h("issuer_a"))
+    assert again.status_code == 409 and again.json()["error"] == "cannot_revoke"
+
+
+def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
+    c = api.client
+    rows = [request("甲"), request("乙", jurisdiction="12"), "not an object", request("丙")]
+    batch = c.post("/v1/certificates/batch", json=rows, headers=api.h("issuer_a"))
+    assert batch.status_code == 201
+    assert [a["line"] for a in batch.json()["accepted"]] == [1, 4]
+    assert [r["line"] for r in batch.json()["rejected"]] == [2, 3]
+    csv_text = ("type,holder.name,holder.code,holder.code_type,jurisdiction\n"
+                "11100000000013338W032,丁,11010519491231002X,111,360100\n"
+                "11100000000013338W032,戊,110105194912310021,111,360100\n")
+    by_csv = c.post("/v1/certificates/batch", content=csv_text.encode(),
+                    headers={**api.h("issuer_a"), "content-type": "text/csv"})
+    assert len(by_csv.json()["accepted"]) == 1 and by_csv.json()["rejected"][0]["line"] == 3
+    ids = [a["identifier"] for a in batch.json()["accepted"]]
+    for identifier in ids:
+        api.wait_anchored(identifier)
+    suspended = c.post("/v1/certificates/bulk/suspend",
+                       json={"identifiers": ids, "reason": "核查", "reason_code": 7},
+                       headers=api.h("issuer_a"))
+    assert suspended.status_code == 200, suspended.text
+    assert {c.get(f"/v1/certificates/{i}", headers=api.h("issuer_a")).json()["status"]
+            for i in ids} == {"suspended"}
+    c.post("/v1/certificates/bulk/reinstate", json={"identifiers": ids, "reason": "完毕"},
+           headers=api.h("issuer_a"))
+    assert {c.get(f"/v1/certificates/{i}", headers=api.h("issuer_a")).json()["status"]
+            for i in ids} == {"active"}
+
+
+def test_presentation_codes(api: Api) -> None:
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("赵六"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    api.wait_anchored(identifier)
+    made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "办理社保",
+                                             "fields": ["identifier", "holder.name"]},
+                  headers=api.h("issuer_a"))
+    assert made.status_code == 201, made.text
+    code = made.json()["code"]
+    assert len(code) == 11 and dt.datetime.fromisoformat(made.json()["expires_at"])
+    # only a counter redeems
+    assert c.post("/v1/presentations/redeem", json={"code": code},
+                  headers=api.h("auditor")).status_code == 403
+    used = c.post("/v1/presentations/redeem", json={"code": code.lower()},
+                  headers=api.h("counter"))
+    assert used.status_code == 200, used.text
+    body = used.json()
+    assert body["verdict"] == "valid" and body["purpose"] == "办理社保"
+    assert body["certificate"]["holder.name"] == "赵六"
+    assert "holder.code" in body["certificate"]["hidden"]
+    assert "holder.code" not in body["certificate"]
+    replay = c.post("/v1/presentations/redeem", json={"code": code}, headers=api.h("counter"))
+    assert replay.status_code == 410 and replay.json()["error"] == "presentation_used"
+    unknown = c.post("/v1/presentations/redeem", json={"code": "AAAAA-AAAAA"},
+                     headers=api.h("counter"))
+    assert unknown.status_code == 404 and unknown.json()["error"] == "presentation_unknown"
+    late = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "过期测试"},
+                  headers=api.h("issuer_a")).json()["code"]
+    store = open_store(api.settings)
+    with store.engine.begin() as connection:  # the clock moves on: the code is past its time
+        connection.execute(presentations.update().values(
+            expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).where(
+            presentations.c.used_at.is_(None)))
+    expired = c.post("/v1/presentations/redeem", json={"code": late}, headers=api.h("counter"))
+    assert expired.status_code == 410 and expired.json()["error"] == "presentation_expired"
+
+    history = c.get(f"/v1/certificates/{identifier}/history", headers=api.h("auditor"))
+    assert history.status_code == 200
+    events = [(e["source"], e["event"]) for e in history.json()["events"]]
+    assert ("service", "issued") in events and ("chain", "anchored") in events
+    assert ("service", "presented") in events and ("service", "redeemed") in events
+    anchored = next(e for e in history.json()["events"] if e["event"] == "anchored")
+    assert anchored["block"] >= 1 and anchored["tx_hash"].startswith("0x")
+    assert c.get(f"/v1/certificates/{identifier}/history",
+                 headers=api.h("counter")).status_code == 403
+
+
+def test_bad_input_is_4xx_with_a_code(api: Api) -> None:
+    c = api.client
+    for response in (
+        c.post("/v1/verify", content=b"{not json", headers={**api.h("counter"),
+                                                            "content-type": "application/json"}),
+        c.post("/v1/verify", json={"qr": 5}, headers=api.h("counter")),
+        c.post("/v1/verify", json={"qr": "x", "certificate": {}}, headers=api.h("counter")),
+        c.post("/v1/certificates/batch", content=b"\xff\xfe", headers=api.h("issuer_a")),
+        c.post("/v1/presentations", json={"certificate": "nope", "purpose": "x"},
+               headers=api.h("issuer_a")),
+        c.get("/v1/certificates/unknown", headers=api.h("issuer_a")),
+        c.post("/v1/verify", files={"file": ("x.bin", b"\x00garbage" * 10)},
+               headers=api.h("counter")),
+    ):
+        assert 400 <= response.status_code < 500, response.text
+        assert set(response.json()) >= {"error", "message"}, response.text
+    garbage = c.post("/v1/verify", json={"qr": "ZY1.nonsense"}, headers=api.h("counter")).json()
+    assert garbage["verdict"] == "invalid" and garbage["checks"][0]["name"] == "qr.format"
+    huge = c.post("/v1/verify", content=b"x" * (api.settings.max_body_bytes + 1),
+                  headers={**api.h("counter"), "content-type": "application/json"})
+    assert huge.status_code == 413 and huge.json()["error"] == "body_too_large"
+
+
+def test_health_and_metrics(api: Api) -> None:
+    health = api.client.get("/healthz")
+    assert health.status_code == 200, health.text
+    assert health.json()["indexer"]["lag"] == 0
+    metrics = api.client.get("/metrics").text
+    assert 'zhengyin_http_requests_total{method="POST",route="/v1/verify"' in metrics
+    assert 'zhengyin_verdicts_total{verdict="valid"}' in metrics
+    assert "zhengyin_indexer_lag_blocks 0" in metrics
+    assert "zhengyin_batch_size_count" in metrics
+    assert api.client.get("/openapi.json").json()["info"]["title"].startswith("Zhengyin")
+
+
+def test_chain_down_means_could_not_decide(api: Api) -> None:
+    """Last in this module: it stops the chain."""
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("钱七"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    document = api.wait_anchored(identifier)["document"]
+    Devnet(api.settings.home_dir).down()
+    deadline = time.monotonic() + 15
+    while api.client.get("/healthz").status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert api.client.get("/healthz").status_code == 503
+    verdict = c.post("/v1/verify", json={"certificate": document}, headers=api.h("counter"))
+    assert verdict.status_code == 200 and verdict.json()["verdict"] == "error"
+    assert {ch["status"] for ch in verdict.json()["checks"] if ch["name"].startswith("chain")} == {
+        "ERROR"}
+    # issuing still accepts and queues while the chain is away
+    queued = c.post("/v1/certificates", json=request("孙八"), headers=api.h("issuer_a"))
+    assert queued.status_code == 201 and queued.json()["status"] == "pending"
