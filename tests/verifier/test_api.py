@@ -7,20 +7,18 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from certs.store import presentations
 from devnet.anvil import Devnet
+from tests.conftest import free_port
 from verifier.agency import add_issuer, hash_api_key, new_api_key, open_store
 from verifier.api.app import create_app
 from verifier.cli.devnet import deploy_and_report
 from verifier.settings import Settings
-from tests.conftest import free_port
 
 AGENCY_A = ("91110000101623741K", "示例市市场监督管理局")
 AGENCY_B = ("91360100MA35ABCD1R", "示例市行政审批局")
@@ -97,9 +95,10 @@ def test_issue_anchor_verify_revoke(api: Api) -> None:
     svg = c.get(f"/v1/certificates/{identifier}/qr?format=svg", headers=api.h("issuer_a"))
     assert svg.headers["content-type"].startswith("image/svg+xml")
 
+    import json
+
     from certs import qr
     from certs.canonical import CertificateDocument
-    import json
 
     payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
     by_qr = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")).json()
