@@ -20,17 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from certs.batcher import Batcher  # noqa: E402
-from certs.issuance import IssuerProfile, issue, key_id_of  # noqa: E402
-from certs.status import load_records  # noqa: E402
-from certs.store import Store  # noqa: E402
-from chain.registry import Registry, deploy_contracts  # noqa: E402
-from chain.rpc import Rpc  # noqa: E402
-from chain.transactions import TransactionSender  # noqa: E402
-from devnet.anvil import Devnet  # noqa: E402
-from devnet.deploy import fund_on_devnet  # noqa: E402
-from seals.sm2 import KeySigner, generate_private_key  # noqa: E402
-from verifier.certificates import verify_documents  # noqa: E402
+from certs.batcher import Batcher
+from certs.issuance import IssuerProfile, issue, key_id_of
+from certs.status import load_records
+from certs.store import Store
+from chain.registry import Registry, deploy_contracts
+from chain.rpc import Rpc
+from chain.transactions import TransactionSender
+from devnet.anvil import Devnet
+from devnet.deploy import fund_on_devnet
+from seals.sm2 import KeySigner, generate_private_key
+from verifier.certificates import verify_documents
 
 USCC = "91110000101623741K"
 TODAY = dt.date(2026, 11, 28)
@@ -46,14 +46,23 @@ def uscc(n: int) -> str:
 def licence(n: int) -> dict[str, object]:
     code = uscc(n)
     return {
-        "type": "11100000MA0000001Q001", "number": f"L{n:08d}",
+        "type": "11100000MA0000001Q001",
+        "number": f"L{n:08d}",
         "holder": {"name": f"杭州示例科技有限公司{n}", "code": code, "code_type": "001"},
-        "issue_date": "2026-11-28", "valid_from": "2026-11-28", "valid_until": "2046-11-27",
+        "issue_date": "2026-11-28",
+        "valid_from": "2026-11-28",
+        "valid_until": "2046-11-27",
         "jurisdiction": "330100",
-        "fields": {"统一社会信用代码": code, "企业名称": f"杭州示例科技有限公司{n}",
-                   "类型": "有限责任公司", "法定代表人": "张三", "注册资本": "100万元人民币",
-                   "成立日期": "2020-01-01", "住所": "浙江省杭州市西湖区文三路1号",
-                   "经营范围": "技术开发、技术咨询、技术服务"},
+        "fields": {
+            "统一社会信用代码": code,
+            "企业名称": f"杭州示例科技有限公司{n}",
+            "类型": "有限责任公司",
+            "法定代表人": "张三",
+            "注册资本": "100万元人民币",
+            "成立日期": "2020-01-01",
+            "住所": "浙江省杭州市西湖区文三路1号",
+            "经营范围": "技术开发、技术咨询、技术服务",
+        },
     }
 
 
@@ -92,12 +101,15 @@ def main() -> None:
             receipt_gas = rpc.call("eth_getTransactionReceipt", [results[0].tx_hash])["gasUsed"]
             issue_total = done - started
 
-            texts = [r.document.to_json() for r in
-                     load_records(store, [a.identifier for a in report.accepted])]
+            texts = [
+                r.document.to_json()
+                for r in load_records(store, [a.identifier for a in report.accepted])
+            ]
             start_block = registry.block_number()
             started = time.perf_counter()
-            verdicts, block = verify_documents(texts, registry, today=TODAY,
-                                               workers=os.cpu_count() or 1)
+            verdicts, block = verify_documents(
+                texts, registry, today=TODAY, workers=os.cpu_count() or 1
+            )
             verify_total = time.perf_counter() - started
             assert all(v.outcome.value == "valid" for v in verdicts), verdicts[0].to_json()
             assert block is not None and block >= start_block
@@ -106,14 +118,21 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"issue {count:,} certificates as one batch on {cores} cores:")
     print(f"  validate, digest, sign, store  {issue_total - (done - stored):6.2f} s")
-    print(f"  Merkle tree + anchor           {done - stored:6.2f} s (one transaction, "
-          f"{int(receipt_gas, 16):,} gas = {int(receipt_gas, 16) / count:.1f} gas/certificate)")
-    print(f"  end to end                     {issue_total:6.2f} s = {count / issue_total:,.0f} "
-          "certificates/s (target >= 5,000/s)")
-    print(f"verify {count:,} certificates from JSON against the chain (block {block}, "
-          f"latest at start {start_block}):")
-    print(f"  {verify_total:6.2f} s = {count / verify_total:,.0f} verifications/s "
-          "(target >= 2,000/s)")
+    print(
+        f"  Merkle tree + anchor           {done - stored:6.2f} s (one transaction, "
+        f"{int(receipt_gas, 16):,} gas = {int(receipt_gas, 16) / count:.1f} gas/certificate)"
+    )
+    print(
+        f"  end to end                     {issue_total:6.2f} s = {count / issue_total:,.0f} "
+        "certificates/s (target >= 5,000/s)"
+    )
+    print(
+        f"verify {count:,} certificates from JSON against the chain (block {block}, "
+        f"latest at start {start_block}):"
+    )
+    print(
+        f"  {verify_total:6.2f} s = {count / verify_total:,.0f} verifications/s (target >= 2,000/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def test_only_active_issuer_accounts_anchor(
     assert refusal(lambda: issuer.registry.anchor(make_uscc(), digest(), 1)) == "NotIssuerAccount"
     admin_registry.suspend_issuer(issuer.uscc, "under review")
     assert refusal(lambda: issuer.registry.anchor(issuer.uscc, digest(), 1)) == "IssuerNotActive"
-    assert refusal(lambda: issuer.registry.anchor_document(issuer.uscc, digest())) == "IssuerNotActive"
+    assert (
+        refusal(lambda: issuer.registry.anchor_document(issuer.uscc, digest())) == "IssuerNotActive"
+    )
     admin_registry.reinstate_issuer(issuer.uscc)
     issuer.registry.anchor(issuer.uscc, digest(), 1)
 
@@ -55,13 +57,17 @@ def test_status_lifecycle(issuer: Issuer) -> None:
     reg, uscc, leaf = issuer.registry, issuer.uscc, digest()
     fresh = reg.status_of(uscc, leaf)
     assert (fresh.status, fresh.block_number, fresh.superseded_by) == (
-        CertificateStatus.ACTIVE, None, None,
+        CertificateStatus.ACTIVE,
+        None,
+        None,
     )
     assert refusal(lambda: reg.reinstate(uscc, leaf)) == "NotSuspended"
     suspended = reg.suspend(uscc, leaf, 3)
     state = reg.status_of(uscc, leaf)
     assert (state.status, state.reason, state.block_number) == (
-        CertificateStatus.SUSPENDED, 3, suspended.block_number,
+        CertificateStatus.SUSPENDED,
+        3,
+        suspended.block_number,
     )
     assert refusal(lambda: reg.suspend(uscc, leaf, 3)) == "AlreadySuspended"
     reg.reinstate(uscc, leaf)
@@ -83,7 +89,8 @@ def test_bulk_status_changes(issuer: Issuer) -> None:
     reg.reinstate_many(uscc, leaves[:25])
     reg.revoke_many(uscc, leaves[25:], 9)
     assert [reg.status_of(uscc, x).status for x in (leaves[0], leaves[-1])] == [
-        CertificateStatus.ACTIVE, CertificateStatus.REVOKED,
+        CertificateStatus.ACTIVE,
+        CertificateStatus.REVOKED,
     ]
     # one transaction; one event per leaf
     changed = [e for e in reg.events(receipt.block_number, receipt.block_number)]
@@ -129,7 +136,9 @@ def test_supersede(issuer: Issuer) -> None:
     reg.supersede(uscc, old, new, 5)
     state = reg.status_of(uscc, old)
     assert (state.status, state.superseded_by, state.reason) == (
-        CertificateStatus.SUPERSEDED, new, 5,
+        CertificateStatus.SUPERSEDED,
+        new,
+        5,
     )
     assert refusal(lambda: reg.supersede(uscc, old, digest(), 1)) == "AlreadySuperseded"
     assert refusal(lambda: reg.revoke(uscc, old, 1)) == "AlreadySuperseded"
@@ -140,7 +149,8 @@ def test_document_anchor(issuer: Issuer, admin_registry: Registry) -> None:
     receipt = issuer.registry.anchor_document(issuer.uscc, doc)
     info = issuer.registry.document_of(doc)
     assert info is not None and (info.issuer, info.block_number) == (
-        issuer.uscc, receipt.block_number,
+        issuer.uscc,
+        receipt.block_number,
     )
     assert refusal(lambda: issuer.registry.anchor_document(issuer.uscc, doc)) == (
         "DocumentAlreadyAnchored"
@@ -161,10 +171,15 @@ def test_history_of_leaf_root_and_issuer(issuer: Issuer, admin_registry: Registr
     superseded = reg.supersede(uscc, leaf, successor, 2)
 
     events = reg.history_of_leaf(uscc, leaf, root=root)
-    assert [e.name for e in events] == ["RootAnchored", "StatusChanged", "StatusChanged",
-                                       "Superseded"]
+    assert [e.name for e in events] == [
+        "RootAnchored",
+        "StatusChanged",
+        "StatusChanged",
+        "Superseded",
+    ]
     assert [e.args.get("status") for e in events[1:3]] == [
-        CertificateStatus.SUSPENDED, CertificateStatus.ACTIVE,
+        CertificateStatus.SUSPENDED,
+        CertificateStatus.ACTIVE,
     ]
     first, last = events[0], events[-1]
     assert (first.block_number, first.tx_hash) == (anchored.block_number, anchored.tx_hash)
@@ -193,8 +208,12 @@ def test_snapshot_reads_many_facts_at_one_block(issuer: Issuer) -> None:
     reg.add_key(uscc, key, 100, None)
     before = reg.block_number()
     reg.suspend(uscc, leaves[2], 7)  # after the snapshot's block: not seen
-    snap = reg.snapshot(roots=roots, leaves=[(uscc, x) for x in leaves],
-                        keys=[(uscc, key), (uscc, digest())], block=before)
+    snap = reg.snapshot(
+        roots=roots,
+        leaves=[(uscc, x) for x in leaves],
+        keys=[(uscc, key), (uscc, digest())],
+        block=before,
+    )
     assert snap.block == before
     assert [snap.anchors[r] is not None for r in roots] == [True, True, False]
     assert snap.anchors[roots[0]].leaf_count == 7  # type: ignore[union-attr]
@@ -203,16 +222,19 @@ def test_snapshot_reads_many_facts_at_one_block(issuer: Issuer) -> None:
     assert sum(s.status is CertificateStatus.ACTIVE for s in snap.statuses.values()) == 2_499
     assert snap.keys[(uscc, key)] is not None and list(snap.keys.values())[1] is None
     assert reg.snapshot(leaves=[(uscc, leaves[2])]).statuses[(uscc, leaves[2])].status is (
-        CertificateStatus.SUSPENDED)
+        CertificateStatus.SUSPENDED
+    )
 
 
 def test_batch_views_refuse_mismatched_lengths(issuer: Issuer) -> None:
     from chain.registry import issuer_id
 
     data = issuer.registry._certificates.encode_call(
-        "statusesOf", [issuer_id(issuer.uscc)], [digest(), digest()])
+        "statusesOf", [issuer_id(issuer.uscc)], [digest(), digest()]
+    )
     with pytest.raises(ContractRevert) as caught:
         issuer.registry.rpc.call(
-            "eth_call", [{"to": issuer.registry.deployment.certificate_registry, "data": data},
-                         "latest"])
+            "eth_call",
+            [{"to": issuer.registry.deployment.certificate_registry, "data": data}, "latest"],
+        )
     assert caught.value.error_name == "LengthMismatch"

@@ -108,7 +108,11 @@ def test_key_history(issuer: Issuer, admin_registry: Registry, accounts: Account
     record2 = issuer.registry.key_record(issuer.uscc, key2)
     assert record1 is not None and record2 is not None
     assert (record1.valid_from, record1.valid_until, record1.compromised_at) == (1_000, 3_000, None)
-    assert (record2.valid_from, record2.valid_until, record2.compromised_at) == (2_000, 9_000, 4_000)
+    assert (record2.valid_from, record2.valid_until, record2.compromised_at) == (
+        2_000,
+        9_000,
+        4_000,
+    )
     assert issuer.registry.key_record(issuer.uscc, secrets.token_bytes(32)) is None
     # judged at signing time: before, during, after retirement / compromise
     for key, record, when, expected in [

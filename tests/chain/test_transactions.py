@@ -65,9 +65,7 @@ def test_mined_failure_is_decoded(issuer: Issuer, rpc: Rpc) -> None:
     sender = issuer.registry.sender
     assert sender is not None
     root = secrets.token_bytes(32)
-    data = issuer.registry._certificates.encode_call(
-        "anchor", issuer_id(issuer.uscc), root, 1
-    )
+    data = issuer.registry._certificates.encode_call("anchor", issuer_id(issuer.uscc), root, 1)
     to = issuer.registry.deployment.certificate_registry
     rpc.call("evm_setAutomine", [False])
     try:
