@@ -18,8 +18,9 @@ from certs.model import request_from_csv_row
 from certs.status import REASONS, change_status, identifier_of_leaf, load_record, load_records
 from certs.store import Store
 from chain.errors import ChainUnavailable
-from chain.registry import CertificateStatus, ChainEvent
+from chain.registry import CertificateStatus, ChainEvent, Registry
 from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
+from verifier.context import chain_rpc, deployment
 from verifier.errors import VerifierError
 from verifier.settings import Settings
 
@@ -319,27 +320,46 @@ def supersede(
 
 
 @click.command("history")
-@click.argument("identifier")
+@click.argument("certificate")
+@click.option(
+    "--from-chain",
+    is_flag=True,
+    help="Use nothing but the chain: CERTIFICATE is a certificate document (JSON); "
+    "the timeline and a fresh verification come from chain data alone.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_settings
-def history(settings: Settings, identifier: str, as_json: bool) -> None:
-    """A certificate's chain events: anchored, status changes, supersede links."""
+def history(settings: Settings, certificate: str, from_chain: bool, as_json: bool) -> None:
+    """A certificate's chain events: anchored, status changes, supersede links.
+
+    CERTIFICATE is an identifier (looked up in this service's database) or, with
+    --from-chain, the path of a certificate document."""
+    if from_chain:
+        _history_from_chain(settings, Path(certificate), as_json)
+        return
     store = open_store(settings)
-    record = load_record(store, identifier)
+    record = load_record(store, certificate)
     require_issuer(store, record.issuer)
     registry = issuer_registry(settings, record.issuer)
     events = registry.history_of_leaf(record.issuer, record.leaf, root=record.root)
     entries = [_entry(store, record.leaf, e) for e in events]
+    _print_history(certificate, record.status, entries, as_json)
+
+
+def _print_history(
+    identifier: str,
+    status: str,
+    entries: list[dict[str, Any]],
+    as_json: bool,
+    verdict: dict[str, Any] | None = None,
+) -> None:
     if as_json:
-        click.echo(
-            json.dumps(
-                {"identifier": identifier, "status": record.status, "events": entries},
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        out: dict[str, Any] = {"identifier": identifier, "status": status, "events": entries}
+        if verdict is not None:
+            out["verification"] = verdict
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{identifier} ({record.status})")
+    click.echo(f"{identifier} ({status})")
     if not entries:
         click.echo("  no chain events yet (not anchored)")
     for entry in entries:
@@ -347,9 +367,48 @@ def history(settings: Settings, identifier: str, as_json: bool) -> None:
             f"  {entry['time']}  block {entry['block']:>6}  {entry['event']:<11} "
             f"{entry['detail']}  tx {entry['tx_hash']}"
         )
+    if verdict is not None:
+        block = verdict["subject"].get("chain", {}).get("block")
+        click.echo(f"re-verified from the chain at block {block}: {verdict['verdict']}")
+        for check in verdict["checks"]:
+            click.echo(f"  {check['status']:<8} {check['name']:<26} {check['reason']}")
 
 
-def _entry(store: Store, leaf: bytes, event: ChainEvent) -> dict[str, Any]:
+def _history_from_chain(settings: Settings, path: Path, as_json: bool) -> None:
+    from certs.canonical import CertificateDocument
+    from verifier.certificates import verify_certificate_text
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise VerifierError(
+            f"--from-chain needs a certificate document file: {exc}", code="document_missing"
+        ) from exc
+    document = CertificateDocument.from_json(data)
+    values = document.values()
+    identifier = str(values.get("identifier", path.name))
+    rpc = chain_rpc(settings)
+    registry = Registry(rpc, deployment(settings, rpc))
+    if document.anchor is None:
+        raise VerifierError(
+            "the document has no anchor: nothing to look up on chain", code="not_anchored"
+        )
+    anchor = registry.anchor_of(document.anchor.root)
+    if anchor is None:
+        raise VerifierError("the document's batch root is not on this chain", code="not_on_chain")
+    events = registry.history_of_leaf(anchor.issuer, document.leaf, root=document.anchor.root)
+    entries = [_entry(None, document.leaf, e) for e in events]
+    verdict = verify_certificate_text(data, lambda: registry)
+    status = "active"
+    for entry in entries:
+        if entry["event"] in ("revoked", "suspended", "superseded"):
+            status = entry["event"]
+        elif entry["event"] == "reinstated":
+            status = "active"
+    _print_history(identifier, status, entries, as_json, verdict.to_json())
+
+
+def _entry(store: Store | None, leaf: bytes, event: ChainEvent) -> dict[str, Any]:
     when = dt.datetime.fromtimestamp(event.timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
     detail = ""
     name = event.name
@@ -367,10 +426,10 @@ def _entry(store: Store, leaf: bytes, event: ChainEvent) -> dict[str, Any]:
         old, new = event.args["oldLeaf"], event.args["newLeaf"]
         if old == leaf:
             name = "superseded"
-            detail = f"by {identifier_of_leaf(store, new) or new.hex()}"
+            detail = f"by {(store and identifier_of_leaf(store, new)) or new.hex()}"
         else:
             name = "supersedes"
-            detail = f"{identifier_of_leaf(store, old) or old.hex()}"
+            detail = f"{(store and identifier_of_leaf(store, old)) or old.hex()}"
     return {
         "event": name,
         "block": event.block_number,
