@@ -84,6 +84,15 @@ def issuer_add(
     click.echo("the API key is shown only this once; keep it secret.")
 
 
+@issuer_group.command("revoke-keys")
+@click.argument("uscc")
+@pass_settings
+def issuer_revoke_keys(settings: Settings, uscc: str) -> None:
+    """Revoke every API key of an agency (issue a new one with `issuer add`)."""
+    count = open_store(settings).revoke_api_keys("issuer", uscc.strip().upper())
+    click.echo(f"revoked {count} API key(s) of issuer {uscc}")
+
+
 def _read_rows(
     json_file: Path | None, csv_file: Path | None, default_type: str | None
 ) -> list[tuple[int, Any]]:
