@@ -1,7 +1,9 @@
 """``zhengyin verify FILE``: one command for every kind of input.
 
 Inputs understood now: GB/T 38540 / GM/T 0031 seals (``.esl``) and seal signatures
-(``.dat``/``.der``, with ``--data FILE`` for the signed bytes), told apart by their structure.
+(``.dat``/``.der``, with ``--data FILE`` for the signed bytes), told apart by their structure,
+and sealed PDFs (``%PDF-`` header: every seal signature, its byte range and what changed after
+it, see :mod:`seals.pdf.verify`).
 Prints one line per check and the verdict (``--json``: the project's verdict JSON) and exits
 0 valid, 1 invalid, 2 could not decide.
 
@@ -19,12 +21,13 @@ from pathlib import Path
 import click
 
 from seals.errors import SealError
+from seals.pdf import PdfHostile, PdfMalformed, verify_pdf
 from seals.seal import VerificationReport, verify_seal, verify_signature
 from seals.ses import detect
 from seals.x509 import Certificate, load_certificates
 from verifier.certificates import certificate_verdict, looks_like_certificate
 from verifier.errors import VerifierError
-from verifier.seal_checks import verdict_of
+from verifier.seal_checks import pdf_unreadable_verdict, pdf_verdict_of, verdict_of
 from verifier.settings import Settings
 from verifier.verdict import Verdict
 
@@ -75,6 +78,23 @@ def report_for(
     return verify_signature(data, data=signed_data, at=at, anchors=anchors, lenient_ca=lenient_ca)
 
 
+def looks_like_pdf(data: bytes) -> bool:
+    """A PDF by content: ``%PDF-`` in the first 1024 bytes (as readers accept it)."""
+    return b"%PDF-" in data[:1024]
+
+
+def pdf_verdict(
+    data: bytes, *, at: datetime | None, anchors: list[Certificate], lenient_ca: bool
+) -> Verdict:
+    """The verdict on a sealed PDF. A PDF that cannot be read at all (malformed, hostile) is
+    invalid; an encrypted or over-large one is refused (an error: exit status 2)."""
+    try:
+        report = verify_pdf(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
+    except (PdfMalformed, PdfHostile) as exc:
+        return pdf_unreadable_verdict(exc.code, f"the PDF cannot be read: {exc}")
+    return pdf_verdict_of(report)
+
+
 def _print_human(verdict: Verdict) -> None:
     for f in verdict.checks:
         click.echo(f"{f.status.value:<8} {f.name:<30} {f.reason}")
@@ -114,7 +134,8 @@ def verify(
     lenient_ca: bool,
     as_json: bool,
 ) -> None:
-    """Verify FILE: a certificate (.json), a seal (.esl) or a seal signature (.dat/.der)."""
+    """Verify FILE: a certificate (.json), a seal (.esl), a seal signature (.dat/.der) or a
+    sealed PDF (told apart by content)."""
     at = parse_time(at_text) if at_text else None
     raw = file.read_bytes()
     if looks_like_certificate(raw):  # a certificate document (JSON)
@@ -122,6 +143,9 @@ def verify(
         _emit(verdict, file, as_json)
         return
     anchors = trust_anchors(settings.home_dir, trust)
+    if looks_like_pdf(raw):
+        _emit(pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca), file, as_json)
+        return
     report = report_for(
         file.read_bytes(),
         signed_data=data_file.read_bytes() if data_file is not None else None,

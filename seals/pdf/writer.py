@@ -1,0 +1,77 @@
+"""Writing an incremental update (ISO 32000-1 §7.5.6): new and changed objects, a
+cross-reference section and a trailer with ``/Prev``, appended after the original bytes,
+which stay an exact prefix of the result.
+
+The section matches the file: a cross-reference stream (uncompressed) after a file whose
+newest section is a stream, a classic table otherwise. This module knows nothing of signing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from seals.pdf.reader import PdfFile
+from seals.pdf.syntax import Name, PdfObject, serialize
+
+
+def _runs(nums: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for n in nums:
+        if runs and runs[-1][0] + runs[-1][1] == n:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((n, 1))
+    return runs
+
+
+def write_incremental(
+    file: PdfFile, objects: Mapping[int, bytes]
+) -> tuple[bytearray, dict[int, int]]:
+    """Append ``objects`` (object number -> serialized value, generation 0) to ``file``.
+
+    Returns the whole new file and where each object starts (``N 0 obj``) in it.
+    """
+    original = file.data
+    view = file.view()
+    out = bytearray(original)
+    if not original.endswith((b"\n", b"\r")):
+        out += b"\n"
+    offsets: dict[int, int] = {}
+    for num in sorted(objects):
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n" % num
+        out += objects[num]
+        out += b"\nendobj\n"
+    size = max(view.size, max(objects, default=0) + 1)
+    trailer: dict[str, PdfObject] = {}
+    for key in ("Root", "Info", "ID"):
+        if key in view.trailer:
+            trailer[key] = view.trailer[key]
+    trailer["Prev"] = file.startxref
+    if file.sections[0].kind == "stream":
+        xref_num = size
+        size += 1
+        offsets[xref_num] = len(out)
+        nums = sorted(offsets)
+        rows = b"".join(b"\x01" + offsets[n].to_bytes(4, "big") + b"\x00\x00" for n in nums)
+        head: dict[str, PdfObject] = {
+            "Type": Name("XRef"),
+            "Size": size,
+            "W": [1, 4, 2],
+            "Index": [v for run in _runs(nums) for v in run],
+            **trailer,
+            "Length": len(rows),
+        }
+        out += b"%d 0 obj\n" % xref_num + serialize(head) + b"\nstream\n" + rows
+        out += b"\nendstream\nendobj\n"
+    else:
+        xref_at = len(out)
+        out += b"xref\n"
+        for first, count in _runs(sorted(offsets)):
+            out += b"%d %d\n" % (first, count)
+            for n in range(first, first + count):
+                out += b"%010d 00000 n\r\n" % offsets[n]
+        out += b"trailer\n" + serialize({"Size": size, **trailer}) + b"\n"
+    start = offsets[xref_num] if file.sections[0].kind == "stream" else xref_at
+    out += b"startxref\n%d\n%%%%EOF\n" % start
+    return out, offsets
