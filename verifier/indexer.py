@@ -48,6 +48,9 @@ from chain.registry import (
 from seals.sm2 import sm3
 
 STEP = 5_000
+KEY_CACHE_SECONDS = 2.0
+"""How long a process trusts its copy of an issuer's key records (retirements and compromise
+reports reach verifications within this time)."""
 
 
 class IndexerLagging(ChainError):
@@ -91,6 +94,8 @@ class Indexer:
         self._head: int | None = None
         self._contact: float | None = None
         self._error: str | None = None
+        self._anchor_cache: dict[str, AnchorInfo] = {}
+        self._key_cache: dict[str, tuple[float, dict[bytes, tuple[KeyRecord, bytes | None]]]] = {}
 
     # ---- following ----
 
@@ -266,6 +271,9 @@ class Indexer:
             cursor = self._cursor()
         except ChainError as exc:
             return IndexerState(None, self._head, None, False, str(exc))
+        return self._judge(cursor)
+
+    def _judge(self, cursor: int | None) -> IndexerState:
         silence = None if self._contact is None else time.monotonic() - self._contact
         healthy = (
             cursor is not None
@@ -285,32 +293,37 @@ class Indexer:
         keys: Iterable[tuple[str, bytes]] = (),
         block: int | None = None,
     ) -> ChainSnapshot:
-        """The same facts as :meth:`Registry.snapshot`, from the index, at the indexed block."""
-        state = self.state()
-        if not state.healthy or state.indexed_block is None:
-            why = state.error or (
-                f"the index is at block {state.indexed_block}, the chain at {state.head}"
-                if state.head is not None
-                else "the chain has not been reached yet"
-            )
-            raise IndexerLagging(f"the chain index is not current: {why}")
+        """The same facts as :meth:`Registry.snapshot`, from the index, at the indexed block.
+
+        Anchors never change once made, so they are cached; key records (which a retirement
+        or a compromise report changes) are cached for ``KEY_CACHE_SECONDS``; statuses are
+        read every time."""
         root_list = list(dict.fromkeys(r.hex() for r in roots))
         leaf_list = list(dict.fromkeys((u, x.hex()) for u, x in leaves))
         key_list = list(dict.fromkeys((u, k.hex()) for u, k in keys))
-        anchors: dict[bytes, AnchorInfo | None] = {bytes.fromhex(r): None for r in root_list}
+        anchors: dict[bytes, AnchorInfo | None] = {}
         statuses: dict[tuple[str, bytes], LeafStatus] = {
             (u, bytes.fromhex(x)): LeafStatus(CertificateStatus.ACTIVE, 0, None, None, None)
             for u, x in leaf_list
         }
-        records: dict[tuple[str, bytes], KeyRecord | None] = {
-            (u, bytes.fromhex(k)): None for u, k in key_list
-        }
         with self.store.engine.connect() as connection:
-            for chunk in _chunks(root_list):
+            cursor = connection.execute(
+                sa.select(chain_cursor.c.block).where(chain_cursor.c.id == 1)
+            ).scalar()
+            state = self._judge(None if cursor is None else int(cursor))
+            if not state.healthy or state.indexed_block is None:
+                why = state.error or (
+                    f"the index is at block {state.indexed_block}, the chain at {state.head}"
+                    if state.head is not None
+                    else "the chain has not been reached yet"
+                )
+                raise IndexerLagging(f"the chain index is not current: {why}")
+            missing = [r for r in root_list if r not in self._anchor_cache]
+            for chunk in _chunks(missing):
                 for row in connection.execute(
                     sa.select(chain_anchors).where(chain_anchors.c.root.in_(chunk))
                 ):
-                    anchors[bytes.fromhex(row.root)] = AnchorInfo(
+                    self._anchor_cache[row.root] = AnchorInfo(
                         bytes.fromhex(row.root),
                         row.issuer,
                         row.leaf_count,
@@ -318,6 +331,8 @@ class Indexer:
                         row.timestamp,
                         "",
                     )
+            for r in root_list:
+                anchors[bytes.fromhex(r)] = self._anchor_cache.get(r)
             for chunk in _chunks([x for _, x in leaf_list]):
                 for row in connection.execute(
                     sa.select(chain_status).where(chain_status.c.leaf.in_(chunk))
@@ -331,29 +346,37 @@ class Indexer:
                             row.timestamp,
                             bytes.fromhex(row.superseded_by) if row.superseded_by else None,
                         )
-            for chunk in _chunks([k for _, k in key_list]):
-                for row in connection.execute(
-                    sa.select(chain_keys).where(chain_keys.c.key_id.in_(chunk))
-                ):
-                    key = (row.issuer, bytes.fromhex(row.key_id))
-                    if key in records:
-                        records[key] = KeyRecord(
-                            bytes.fromhex(row.key_id),
-                            row.valid_from,
-                            row.valid_until,
-                            row.compromised_at,
-                        )
+            records: dict[tuple[str, bytes], KeyRecord | None] = {}
+            for issuer in {u for u, _ in key_list}:
+                known = self._issuer_keys(connection, issuer)
+                for u, k in key_list:
+                    if u == issuer:
+                        found = known.get(bytes.fromhex(k))
+                        records[(u, bytes.fromhex(k))] = found[0] if found else None
         assert state.indexed_block is not None
         return ChainSnapshot(state.indexed_block, anchors, statuses, records)
 
+    def _issuer_keys(
+        self, connection: sa.Connection, issuer: str
+    ) -> dict[bytes, tuple[KeyRecord, bytes | None]]:
+        cached = self._key_cache.get(issuer)
+        if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
+            return cached[1]
+        rows = connection.execute(sa.select(chain_keys).where(chain_keys.c.issuer == issuer))
+        found = {
+            bytes.fromhex(r.key_id): (
+                KeyRecord(bytes.fromhex(r.key_id), r.valid_from, r.valid_until, r.compromised_at),
+                bytes.fromhex(r.public_key) if r.public_key else None,
+            )
+            for r in rows
+        }
+        self._key_cache[issuer] = (time.monotonic(), found)
+        return found
+
     def published_keys(self, issuer: str) -> dict[bytes, bytes]:
         with self.store.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(chain_keys).where(
-                    chain_keys.c.issuer == issuer, chain_keys.c.public_key.is_not(None)
-                )
-            ).all()
-        return {bytes.fromhex(r.key_id): bytes.fromhex(r.public_key) for r in rows}
+            known = self._issuer_keys(connection, issuer)
+        return {k: point for k, (_, point) in known.items() if point}
 
     def events_of(self, issuer: str, subjects: Iterable[bytes]) -> list[ChainEvent]:
         """Indexed events of ``issuer`` about these roots/leaves (either side of a link)."""

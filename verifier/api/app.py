@@ -8,12 +8,12 @@ for "could not decide": the chain or database unreachable → 503). Anything une
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -116,27 +116,7 @@ def create_app(
             status_code=exc.status_code,
         )
 
-    @app.middleware("http")
-    async def limit_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        limit = settings.max_body_bytes
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            response: Response = JSONResponse(
-                {
-                    "error": "body_too_large",
-                    "message": f"the request body is over the limit of {limit} bytes",
-                },
-                status_code=413,
-            )
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.observe(request.method, path, response.status_code, time.perf_counter() - started)
-        return response
+    app.add_middleware(LimitAndMeasure, limit=settings.max_body_bytes, metrics=metrics)
 
     from verifier.api import routes
 
@@ -145,6 +125,76 @@ def create_app(
     if WEB.is_dir():
         app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app
+
+
+class LimitAndMeasure:
+    """Pure ASGI middleware: refuse oversized bodies (by Content-Length, and by counting a
+    body sent without one), and time every request for the metrics."""
+
+    def __init__(self, app: Any, *, limit: int, metrics: Metrics) -> None:
+        self.app, self.limit, self.metrics = app, limit, metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._too_large(send)
+            self._observe(scope, 413, started)
+            return
+        seen = 0
+
+        async def counted_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        async def recording_send(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, recording_send)
+        except BodyTooLarge:
+            await self._too_large(send)
+            status = 413
+        self._observe(scope, status, started)
+
+    async def _too_large(self, send: Any) -> None:
+        response = JSONResponse(
+            {
+                "error": "body_too_large",
+                "message": f"the request body is over the limit of {self.limit} bytes",
+            },
+            status_code=413,
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+    def _observe(self, scope: Any, status: int, started: float) -> None:
+        route = scope.get("route")
+        self.metrics.observe(
+            scope.get("method", "?"),
+            getattr(route, "path", "unmatched"),
+            status,
+            time.perf_counter() - started,
+        )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Any:
+    return {"type": "http.disconnect"}
 
 
 def app_factory() -> Any:

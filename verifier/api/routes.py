@@ -212,7 +212,7 @@ def _now_iso() -> str:
 
 
 @verification.post("/verify", response_model=VerifyResponse)
-async def verify(request: Request, service: ServiceDep, principal: PrincipalDep) -> Any:
+async def verify(request: Request, service: ServiceDep, principal: PrincipalDep) -> JSONResponse:
     """Verify a QR payload, a certificate document, or an uploaded file (PDF, seal, seal
     signature, certificate JSON) — whatever was sent."""
     kind = request.headers.get("content-type", "").split(";")[0].strip()
@@ -224,8 +224,9 @@ async def verify(request: Request, service: ServiceDep, principal: PrincipalDep)
                 "send the file in a multipart field named 'file'", code="file_missing"
             )
         data = await upload.read()
-        verdict = await run_in_threadpool(service.verify_bytes, data)
-        how = "file"
+        verdict = await run_in_threadpool(
+            _verify_logged, service, principal, "file", service.verify_bytes, data
+        )
     else:
         try:
             body = VerifyBody.model_validate_json(await request.body())
@@ -236,14 +237,28 @@ async def verify(request: Request, service: ServiceDep, principal: PrincipalDep)
         if (body.qr is None) == (body.certificate is None):
             raise VerifierError("send exactly one of 'qr' or 'certificate'", code="bad_request")
         if body.qr is not None:
-            verdict = await run_in_threadpool(service.verify_qr, body.qr)
-            how = "qr"
+            verdict = await run_in_threadpool(
+                _verify_logged, service, principal, "qr", service.verify_qr, body.qr
+            )
         else:
-            verdict = await run_in_threadpool(service.verify_json, body.certificate)
-            how = "certificate"
+            verdict = await run_in_threadpool(
+                _verify_logged,
+                service,
+                principal,
+                "certificate",
+                service.verify_json,
+                body.certificate,
+            )
     request.app.state.metrics.verdict(verdict.outcome.value)
-    await run_in_threadpool(service.log_verification, principal, verdict, how)
-    return _verify_json(verdict)
+    return JSONResponse(_verify_json(verdict))
+
+
+def _verify_logged(
+    service: Service, principal: Principal, how: str, check: Any, value: Any
+) -> Verdict:
+    verdict: Verdict = check(value)
+    service.log_verification(principal, verdict, how)
+    return verdict
 
 
 @presenting.post("", status_code=201)
