@@ -338,6 +338,10 @@ class Registry:
     def document_of(self, digest: bytes, *, block: Block = "latest") -> AnchorInfo | None:
         return self._anchor_info("documentOf", _digest(digest, "document digest"), block)
 
+    def documents(self, digests: Iterable[bytes]) -> dict[bytes, AnchorInfo | None]:
+        """Anchors of sealed-document digests (``None`` where not anchored)."""
+        return {d: self.document_of(d) for d in dict.fromkeys(digests)}
+
     def _anchor_info(self, fn: str, digest: bytes, block: Block) -> AnchorInfo | None:
         (raw,) = self._cert_view(fn, digest, block=block)
         issuer, by, leaf_count, timestamp, block_number = raw

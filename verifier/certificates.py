@@ -35,7 +35,7 @@ from certs.errors import CertError
 from certs.merkle import verify_proof
 from certs.status import REASONS
 from chain.errors import ChainError
-from chain.registry import CertificateStatus, ChainSnapshot, Deployment, Registry
+from chain.registry import AnchorInfo, CertificateStatus, ChainSnapshot, Deployment, Registry
 from seals.errors import SealError
 from seals.sm2 import Sm2PublicKey, sm3
 from verifier.context import chain_rpc, deployment
@@ -61,6 +61,8 @@ class ChainFacts(Protocol):
     ) -> ChainSnapshot: ...
 
     def published_keys(self, issuer: str) -> dict[bytes, bytes]: ...
+
+    def documents(self, digests: Iterable[bytes]) -> dict[bytes, AnchorInfo | None]: ...
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,26 @@ from verifier.settings import Settings
 
 AGENCY = ("91360100MA35ABCD1R", "示例市行政审批局")
 REQUESTS = [
-    {"type": "11100000000013338W032", "number": "DEMO-0001",
-     "holder": {"name": "张三", "code": "11010519491231002X", "code_type": "111"},
-     "jurisdiction": "360100", "fields": {"用途": "免证办理演示"}},
-    {"type": "11100000000013338W032", "number": "DEMO-0002",
-     "holder": {"name": "王䶮", "code": "36010219900101123X", "code_type": "111"},
-     "jurisdiction": "360100", "valid_until": "2036-11-27"},
-    {"type": "11100000000013338W032", "number": "DEMO-0003",
-     "holder": {"name": "李四", "code": "440305198512124565", "code_type": "111"},
-     "jurisdiction": "360100"},
+    {
+        "type": "11100000000013338W032",
+        "number": "DEMO-0001",
+        "holder": {"name": "张三", "code": "11010519491231002X", "code_type": "111"},
+        "jurisdiction": "360100",
+        "fields": {"用途": "免证办理演示"},
+    },
+    {
+        "type": "11100000000013338W032",
+        "number": "DEMO-0002",
+        "holder": {"name": "王䶮", "code": "36010219900101123X", "code_type": "111"},
+        "jurisdiction": "360100",
+        "valid_until": "2036-11-27",
+    },
+    {
+        "type": "11100000000013338W032",
+        "number": "DEMO-0003",
+        "holder": {"name": "李四", "code": "440305198512124565", "code_type": "111"},
+        "jurisdiction": "360100",
+    },
 ]
 
 
@@ -48,12 +59,23 @@ def seed(settings: Settings, out: Path, echo: Callable[[str], object]) -> dict[s
     report = issue(store, issuer_profile(settings, store, uscc), list(enumerate(REQUESTS, 1)))
     Batcher(store, lambda u: issuer_registry(settings, u)).run_once()
     ids = [a.identifier for a in report.accepted]
-    change_status(store, issuer_registry(settings, uscc), uscc, ids[-1:], "revoke",
-                  reason_code=1, reason="演示：信息有误，已撤销")
+    change_status(
+        store,
+        issuer_registry(settings, uscc),
+        uscc,
+        ids[-1:],
+        "revoke",
+        reason_code=1,
+        reason="演示：信息有误，已撤销",
+    )
     out.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, object] = {"issuer": uscc, "issuer_api_key": added.api_key,
-                                  "counter_api_key": counter_key,
-                                  "auditor_api_key": auditor_key, "certificates": []}
+    summary: dict[str, object] = {
+        "issuer": uscc,
+        "issuer_api_key": added.api_key,
+        "counter_api_key": counter_key,
+        "auditor_api_key": auditor_key,
+        "certificates": [],
+    }
     echo(f"agency {uscc} {name}; issuer API key {added.api_key}")
     echo(f"counter API key (paste it into the counter page): {counter_key}")
     echo(f"auditor API key: {auditor_key}")
@@ -67,9 +89,16 @@ def seed(settings: Settings, out: Path, echo: Callable[[str], object]) -> dict[s
         echo(f"         QR       {payload}")
         entries = summary["certificates"]
         assert isinstance(entries, list)
-        entries.append({"identifier": record.identifier, "status": record.status,
-                        "document": str(path), "qr": payload})
-    (out / "demo.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                   encoding="utf-8")
+        entries.append(
+            {
+                "identifier": record.identifier,
+                "status": record.status,
+                "document": str(path),
+                "qr": payload,
+            }
+        )
+    (out / "demo.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     echo(f"all of this in {out / 'demo.json'}; now run `make serve` and open the counter page")
     return summary

@@ -378,6 +378,23 @@ class Indexer:
             known = self._issuer_keys(connection, issuer)
         return {k: point for k, (_, point) in known.items() if point}
 
+    def documents(self, digests: Iterable[bytes]) -> dict[bytes, AnchorInfo | None]:
+        """Anchors of sealed-document digests, from the indexed events."""
+        wanted = {d.hex(): d for d in digests}
+        out: dict[bytes, AnchorInfo | None] = {d: None for d in wanted.values()}
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(chain_events).where(
+                    chain_events.c.name == "DocumentAnchored",
+                    chain_events.c.subject.in_(list(wanted)),
+                )
+            ).all()
+        for r in rows:
+            out[wanted[r.subject]] = AnchorInfo(
+                wanted[r.subject], r.issuer or "", 1, r.block_number, r.timestamp, ""
+            )
+        return out
+
     def events_of(self, issuer: str, subjects: Iterable[bytes]) -> list[ChainEvent]:
         """Indexed events of ``issuer`` about these roots/leaves (either side of a link)."""
         hexes = [s.hex() for s in subjects]

@@ -51,8 +51,13 @@ def pdf_verdict_of(report: PdfReport) -> Verdict:
         for step in sig.steps:
             f = fragment_of(step)
             checks.append(
-                Fragment(f.name, f.type, f.status, f"[{sig.field}] {f.reason}",
-                         {"field": sig.field, **f.data})
+                Fragment(
+                    f.name,
+                    f.type,
+                    f.status,
+                    f"[{sig.field}] {f.reason}",
+                    {"field": sig.field, **f.data},
+                )
             )
         signatures.append(
             {
@@ -78,8 +83,6 @@ def pdf_unreadable_verdict(code: str, message: str) -> Verdict:
     """The verdict on a file that claims to be a PDF but cannot be read (malformed, hostile,
     truncated): invalid, with one ``pdf.structure`` fragment saying why."""
     return Verdict(
-        checks=(
-            Fragment("pdf.structure", "format", Status.INVALID, message, {"error": code}),
-        ),
+        checks=(Fragment("pdf.structure", "format", Status.INVALID, message, {"error": code}),),
         subject={"kind": "pdf"},
     )

@@ -91,6 +91,7 @@ class Service:
         self.indexer = Indexer(self.store, self.reader, confirmations=settings.confirmations)
         self._registries: dict[str, Registry] = {}
         self._profiles: dict[str, IssuerProfile] = {}
+        self._stampers: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -247,6 +248,32 @@ class Service:
         )
         self.indexer.catch_up()  # the next verification sees it at once
         return receipt
+
+    # ---- sealing ----
+
+    def stamp(
+        self,
+        principal: Principal,
+        pdf: bytes,
+        page: int | None,
+        x_mm: float | None,
+        y_mm: float | None,
+        width_mm: float | None,
+    ) -> tuple[bytes, TransactionReceipt]:
+        from seals.pdf import sealed_document_digest
+        from verifier.stamping import AgencyStamper
+
+        self.require(principal, "issuer")
+        with self._lock:
+            stamper = self._stampers.get(principal.subject)
+            if stamper is None:
+                stamper = AgencyStamper.load(self.settings, principal.subject)
+                self._stampers[principal.subject] = stamper
+        sealed = stamper.stamp(pdf, page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm)
+        receipt = self.registry_for(principal.subject).anchor_document(
+            principal.subject, sealed_document_digest(sealed))
+        self.indexer.catch_up()
+        return sealed, receipt
 
     # ---- verifying ----
 
@@ -438,6 +465,8 @@ def verify_seal_bytes(data: bytes, settings: Settings) -> Verdict:
 
 def verify_pdf_bytes(data: bytes, service: Service) -> Verdict:
     """A sealed PDF: every seal, and the embedded certificate when there is one."""
-    from verifier.pdf_checks import verify_pdf_verdict
+    from verifier.cli.verify import trust_anchors
+    from verifier.pdf_checks import verify_pdf_full
 
-    return verify_pdf_verdict(data, service.settings, lambda: service.indexer)
+    anchors = trust_anchors(service.settings.home_dir, ())
+    return verify_pdf_full(data, lambda: service.indexer, anchors=anchors)

@@ -7,6 +7,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,6 +233,32 @@ def test_health_and_metrics(api: Api) -> None:
     assert "zhengyin_indexer_lag_blocks 0" in metrics
     assert "zhengyin_batch_size_count" in metrics
     assert api.client.get("/openapi.json").json()["info"]["title"].startswith("Zhengyin")
+
+
+def test_stamp_then_verify_the_sealed_pdf(api: Api) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "pdf" / "three-pages.pdf"
+    c = api.client
+    refused = c.post("/v1/seals/stamp", files={"file": ("a.pdf", sample.read_bytes())},
+                     headers=api.h("counter"))
+    assert refused.status_code == 403
+    sealed = c.post("/v1/seals/stamp", files={"file": ("a.pdf", sample.read_bytes())},
+                    data={"page": "1", "x": "30", "y": "30"}, headers=api.h("issuer_a"))
+    assert sealed.status_code == 200, sealed.text
+    assert sealed.headers["content-type"] == "application/pdf"
+    assert sealed.content.startswith(sample.read_bytes())
+    assert int(sealed.headers["x-anchor-block"]) >= 1
+    verdict = c.post("/v1/verify", files={"file": ("sealed.pdf", sealed.content)},
+                     headers=api.h("counter")).json()
+    assert verdict["verdict"] == "valid", verdict
+    assert {ch["name"] for ch in verdict["checks"]} >= {"pdf.anchored", "pdf.byte_range"}
+    tampered = bytearray(sealed.content)
+    tampered[200] ^= 1
+    bad = c.post("/v1/verify", files={"file": ("bad.pdf", bytes(tampered))},
+                 headers=api.h("counter")).json()
+    assert bad["verdict"] == "invalid"
+    not_pdf = c.post("/v1/seals/stamp", files={"file": ("a.pdf", b"hello")},
+                     headers=api.h("issuer_a"))
+    assert not_pdf.status_code == 422 and not_pdf.json()["error"].startswith("pdf_")
 
 
 def test_chain_down_means_could_not_decide(api: Api) -> None:

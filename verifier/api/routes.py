@@ -261,6 +261,47 @@ def _verify_logged(
     return verdict
 
 
+seals = APIRouter(prefix="/v1/seals", tags=["seals"])
+
+
+@seals.post("/stamp", response_class=Response)
+async def stamp(request: Request, service: ServiceDep, principal: PrincipalDep) -> Response:
+    """Seal a PDF with the calling agency's seal (multipart: ``file``, optional ``page``,
+    ``x``, ``y`` in mm, ``width`` in mm); the sealed document is anchored on chain. Returns
+    the sealed PDF."""
+    service.require(principal, "issuer")
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise VerifierError("send the PDF in a multipart field named 'file'", code="file_missing")
+    data = await upload.read()
+
+    def number(name: str) -> float | None:
+        value = form.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return float(str(value))
+        except ValueError:
+            raise VerifierError(f"'{name}' must be a number", code="bad_request") from None
+
+    page = number("page")
+    sealed, receipt = await run_in_threadpool(
+        service.stamp,
+        principal,
+        data,
+        int(page) if page is not None else None,
+        number("x"),
+        number("y"),
+        number("width"),
+    )
+    return Response(
+        sealed,
+        media_type="application/pdf",
+        headers={"X-Anchor-Tx": receipt.tx_hash, "X-Anchor-Block": str(receipt.block_number)},
+    )
+
+
 @presenting.post("", status_code=201)
 def present(
     body: PresentationRequest, service: ServiceDep, principal: PrincipalDep
@@ -339,4 +380,4 @@ def counter_page() -> HTMLResponse:
     return HTMLResponse(page.read_text(encoding="utf-8"))
 
 
-ROUTERS = [certificates, verification, presenting, operations]
+ROUTERS = [certificates, verification, presenting, seals, operations]

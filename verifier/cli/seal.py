@@ -230,24 +230,6 @@ def seal_show(file: Path, as_json: bool) -> None:
         click.echo("\n".join(_human(summary)))
 
 
-def _issuer_seal(home: Path, uscc: str, signer_cert: Certificate) -> Seal:
-    """The issuer's newest seal (``<home>/seals/<USCC>*.esl``) that lists its signer."""
-    paths = sorted(
-        (home / "seals").glob(f"{uscc}*.esl"), key=lambda p: p.stat().st_mtime, reverse=True
-    )
-    listed = signer_cert.fingerprint_sm3()
-    for path in paths:
-        seal = parse_seal(path.read_bytes())
-        p = seal.property
-        if signer_cert.der in p.certificates or any(d.value == listed for d in p.digests):
-            return seal
-    raise SealInputError(
-        f"issuer {uscc} has no seal for its signer certificate under {home / 'seals'}: "
-        "run `zhengyin seal new` / `zhengyin issuer add` first",
-        code="seal_not_found",
-    )
-
-
 @seal_group.command("stamp")
 @click.option("--issuer", "uscc", required=True, help="The agency's USCC (统一社会信用代码).")
 @click.argument("infile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -256,6 +238,7 @@ def _issuer_seal(home: Path, uscc: str, signer_cert: Certificate) -> Seal:
 @click.option("--x", "x_mm", type=float, help="Left edge in mm from the page's left edge.")
 @click.option("--y", "y_mm", type=float, help="Bottom edge in mm from the page's bottom edge.")
 @click.option("--width", "width_mm", type=float, help="Stamp width in mm (default: the seal's).")
+@click.option("--no-anchor", is_flag=True, help="Do not anchor the sealed document on chain.")
 @click.pass_obj
 def seal_stamp(
     settings: Settings,
@@ -266,36 +249,21 @@ def seal_stamp(
     x_mm: float | None,
     y_mm: float | None,
     width_mm: float | None,
+    no_anchor: bool,
 ) -> None:
     """Seal the PDF INFILE with the issuer's newest seal; write OUTFILE (an incremental
-    update: INFILE's bytes stay its prefix). Prints the SM3 of OUTFILE, the digest to anchor."""
-    from seals.pdf import sealed_document_digest, stamp_pdf
+    update: INFILE's bytes stay its prefix) and anchor its SM3 digest on chain."""
+    from seals.pdf import sealed_document_digest
+    from verifier.stamping import AgencyStamper, anchor_sealed
 
-    uscc = check_uscc(uscc)
-    home = settings.home_dir
-    cert_path, key_path = home / "signers" / f"{uscc}.pem", home / "signers" / f"{uscc}.key"
-    if not cert_path.is_file() or not key_path.is_file():
-        raise SealInputError(
-            f"issuer {uscc} has no signer key and certificate under {home / 'signers'}: "
-            "run `zhengyin seal new` / `zhengyin issuer add` first",
-            code="seal_not_found",
-        )
-    signer_cert = load_certificate(cert_path.read_bytes())
-    key = load_private_key_file(key_path, key_passphrase(home))
-    seal = _issuer_seal(home, uscc, signer_cert)
-    sealed = stamp_pdf(
-        infile.read_bytes(),
-        seal=seal,
-        signer=Issued(signer_cert, key).signer,
-        signer_certificate=signer_cert,
-        page=page,
-        x_mm=x_mm,
-        y_mm=y_mm,
-        width_mm=width_mm,
-    )
+    stamper = AgencyStamper.load(settings, uscc)
+    sealed = stamper.stamp(infile.read_bytes(), page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm)
     outfile.parent.mkdir(parents=True, exist_ok=True)
     outfile.write_bytes(sealed)
     click.echo(f"{outfile}\tsm3:{sealed_document_digest(sealed).hex()}")
+    if not no_anchor:
+        receipt = anchor_sealed(settings, stamper.uscc, sealed)
+        click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
 
 
 COMMANDS: list[click.Command] = [seal_group]

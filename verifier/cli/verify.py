@@ -15,19 +15,19 @@ means UTC); without it a seal is judged now and a signature at its signing time.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
 from seals.errors import SealError
-from seals.pdf import PdfHostile, PdfMalformed, verify_pdf
 from seals.seal import VerificationReport, verify_seal, verify_signature
 from seals.ses import detect
 from seals.x509 import Certificate, load_certificates
-from verifier.certificates import certificate_verdict, looks_like_certificate
+from verifier.certificates import ChainFacts, certificate_verdict, looks_like_certificate
 from verifier.errors import VerifierError
-from verifier.seal_checks import pdf_unreadable_verdict, pdf_verdict_of, verdict_of
+from verifier.seal_checks import verdict_of
 from verifier.settings import Settings
 from verifier.verdict import Verdict
 
@@ -84,15 +84,55 @@ def looks_like_pdf(data: bytes) -> bool:
 
 
 def pdf_verdict(
-    data: bytes, *, at: datetime | None, anchors: list[Certificate], lenient_ca: bool
+    data: bytes,
+    *,
+    at: datetime | None,
+    anchors: list[Certificate],
+    lenient_ca: bool,
+    settings: Settings | None = None,
 ) -> Verdict:
-    """The verdict on a sealed PDF. A PDF that cannot be read at all (malformed, hostile) is
-    invalid; an encrypted or over-large one is refused (an error: exit status 2)."""
+    """The verdict on a sealed PDF: its seals, each sealed revision's anchor on chain (when a
+    chain is configured: ``ZHENGYIN_RPC_URL`` or a deployment under ``ZHENGYIN_HOME``) and
+    the embedded certificate. A PDF that cannot be read at all is invalid; an encrypted or
+    over-large one is refused (exit status 2)."""
+    from verifier.pdf_checks import verify_pdf_full
+
+    facts = _chain_facts(settings) if settings is not None else None
+    return verify_pdf_full(data, facts, anchors=anchors, at=at, lenient_ca=lenient_ca)
+
+
+def qr_verdict(settings: Settings, text: str) -> Verdict:
+    """A QR payload against the configured chain (an unreachable chain: ERROR checks)."""
+    from chain.errors import ChainError
+    from verifier.certificates import verify_qr
+    from verifier.verdict import Fragment, Status
+
+    facts = _chain_facts(settings)
     try:
-        report = verify_pdf(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
-    except (PdfMalformed, PdfHostile) as exc:
-        return pdf_unreadable_verdict(exc.code, f"the PDF cannot be read: {exc}")
-    return pdf_verdict_of(report)
+        if facts is None:
+            raise VerifierError(
+                "no chain is configured: set ZHENGYIN_RPC_URL or deploy", code="no_chain"
+            )
+        source = facts()
+    except (ChainError, VerifierError) as exc:
+        return Verdict(
+            (Fragment("chain.anchored", "chain", Status.ERROR, f"could not read the chain: {exc}"),)
+        )
+    return verify_qr(text, source)
+
+
+def _chain_facts(settings: Settings) -> Callable[[], ChainFacts] | None:
+    if settings.rpc_url is None and not any((settings.home_dir / "deployments").glob("*.json")):
+        return None
+
+    def registry() -> ChainFacts:
+        from chain.registry import Registry
+        from verifier.context import chain_rpc, deployment
+
+        rpc = chain_rpc(settings)
+        return Registry(rpc, deployment(settings, rpc))
+
+    return registry
 
 
 def _print_human(verdict: Verdict) -> None:
@@ -102,7 +142,10 @@ def _print_human(verdict: Verdict) -> None:
 
 
 @click.command("verify")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--qr", "qr_text", metavar="PAYLOAD", help="Verify a scanned QR payload (ZY1…).")
 @click.option(
     "--data",
     "data_file",
@@ -127,7 +170,8 @@ def _print_human(verdict: Verdict) -> None:
 @click.pass_obj
 def verify(
     settings: Settings,
-    file: Path,
+    file: Path | None,
+    qr_text: str | None,
     data_file: Path | None,
     at_text: str | None,
     trust: tuple[Path, ...],
@@ -135,8 +179,14 @@ def verify(
     as_json: bool,
 ) -> None:
     """Verify FILE: a certificate (.json), a seal (.esl), a seal signature (.dat/.der) or a
-    sealed PDF (told apart by content)."""
+    sealed PDF (told apart by content); or a QR payload with --qr."""
     at = parse_time(at_text) if at_text else None
+    if (file is None) == (qr_text is None):
+        raise VerifierError("give a FILE to verify, or --qr PAYLOAD", code="usage")
+    if qr_text is not None:
+        _emit(qr_verdict(settings, qr_text), None, as_json)
+        return
+    assert file is not None
     raw = file.read_bytes()
     if looks_like_certificate(raw):  # a certificate document (JSON)
         verdict = certificate_verdict(settings, raw, at)
@@ -144,7 +194,11 @@ def verify(
         return
     anchors = trust_anchors(settings.home_dir, trust)
     if looks_like_pdf(raw):
-        _emit(pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca), file, as_json)
+        _emit(
+            pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings),
+            file,
+            as_json,
+        )
         return
     report = report_for(
         file.read_bytes(),
@@ -157,8 +211,9 @@ def verify(
     _emit(verdict, file, as_json)
 
 
-def _emit(verdict: Verdict, file: Path, as_json: bool) -> None:
-    verdict = Verdict(checks=verdict.checks, subject={"file": str(file), **verdict.subject})
+def _emit(verdict: Verdict, file: Path | None, as_json: bool) -> None:
+    if file is not None:
+        verdict = Verdict(checks=verdict.checks, subject={"file": str(file), **verdict.subject})
     if as_json:
         click.echo(json.dumps(verdict.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -1,0 +1,108 @@
+"""Verifying a sealed PDF in full: every seal (``seals.pdf``), each sealed revision's digest
+anchored on chain, and — for a certificate PDF — the embedded certificate document.
+
+The digest anchored for a seal is SM3 of the file as it was right after that seal was
+applied: the bytes up to the end of its revision (its ``/ByteRange``'s second range end).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from seals.pdf import PdfHostile, PdfMalformed, verify_pdf
+from seals.pdf.attachments import embedded_files
+from seals.pdf.errors import PdfError
+from seals.sm2 import sm3
+from seals.x509 import Certificate
+from verifier.certificates import ChainFacts, verify_certificate_text
+from verifier.seal_checks import pdf_unreadable_verdict, pdf_verdict_of
+from verifier.verdict import Fragment, Status, Verdict
+
+CERTIFICATE_ATTACHMENT = "certificate.json"
+
+
+def revision_digests(data: bytes, byte_ranges: list[tuple[int, ...]]) -> list[bytes]:
+    return [sm3(data[: r[2] + r[3]]) for r in byte_ranges]
+
+
+def verify_pdf_full(
+    data: bytes,
+    facts: Callable[[], ChainFacts] | None,
+    *,
+    anchors: list[Certificate],
+    at: dt.datetime | None = None,
+    lenient_ca: bool = False,
+) -> Verdict:
+    """Seals, their on-chain anchors and the embedded certificate (when ``facts`` is given)."""
+    try:
+        report = verify_pdf(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
+    except (PdfMalformed, PdfHostile) as exc:
+        return pdf_unreadable_verdict(exc.code, f"the PDF cannot be read: {exc}")
+    verdict = pdf_verdict_of(report)
+    checks = list(verdict.checks)
+    if facts is None:
+        checks += [
+            Fragment(
+                "pdf.anchored",
+                "chain",
+                Status.SKIPPED,
+                f"[{sig.field}] no chain is configured here to look it up",
+                {"field": sig.field},
+            )
+            for sig in report.signatures
+        ]
+        return Verdict(tuple(checks), verdict.subject)
+    subject = dict(verdict.subject)
+    ranges = [tuple(sig.byte_range) for sig in report.signatures]
+    try:
+        source = facts()
+        found = source.documents(revision_digests(data, ranges))
+        error = None
+    except Exception as exc:  # chain or index unreachable: could not decide
+        found, error = None, str(exc)
+    for sig, digest in zip(report.signatures, revision_digests(data, ranges), strict=True):
+        name = "pdf.anchored"
+        if found is None:
+            checks.append(
+                Fragment(
+                    name,
+                    "chain",
+                    Status.ERROR,
+                    f"[{sig.field}] could not read the chain: {error}",
+                    {"field": sig.field},
+                )
+            )
+            continue
+        anchor = found.get(digest)
+        if anchor is None:
+            checks.append(
+                Fragment(
+                    name,
+                    "chain",
+                    Status.INVALID,
+                    f"[{sig.field}] this sealed document was not anchored on chain",
+                    {"field": sig.field, "digest": digest.hex()},
+                )
+            )
+        else:
+            when = dt.datetime.fromtimestamp(anchor.timestamp, dt.UTC).isoformat()
+            checks.append(
+                Fragment(
+                    name,
+                    "chain",
+                    Status.VALID,
+                    f"[{sig.field}] anchored by {anchor.issuer} in block "
+                    f"{anchor.block_number} at {when}",
+                    {"field": sig.field, "block": anchor.block_number},
+                )
+            )
+    try:
+        attached = embedded_files(data).get(CERTIFICATE_ATTACHMENT)
+    except PdfError:
+        attached = None
+    if attached is not None:
+        inner = verify_certificate_text(attached, facts)
+        checks += inner.checks
+        subject = {**subject, **{k: v for k, v in inner.subject.items() if k != "kind"}}
+    return Verdict(tuple(checks), subject)

@@ -1,0 +1,87 @@
+"""Stamping PDFs with an agency's seal, and anchoring each sealed document on chain.
+
+:class:`AgencyStamper` loads the agency's signer key, certificate and newest seal (the one
+that lists the signer) once, then stamps any number of PDFs. :func:`anchor_sealed` records
+SM3 of the sealed file in the CertificateRegistry from the agency's own account, so anyone can
+later see that this seal stamped this document at that time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from chain.transactions import TransactionReceipt
+from seals.ca import Issued
+from seals.errors import SealInputError
+from seals.keys import load_private_key_file
+from seals.pdf import sealed_document_digest, stamp_pdf
+from seals.ses import Seal, parse_seal
+from seals.x509 import Certificate, load_certificate
+from verifier.agency import issuer_registry
+from verifier.keyring import check_uscc, key_passphrase
+from verifier.settings import Settings
+
+
+def newest_seal(home: Path, uscc: str, signer_cert: Certificate) -> Seal:
+    """The issuer's newest seal (``<home>/seals/<USCC>*.esl``) that lists its signer."""
+    paths = sorted(
+        (home / "seals").glob(f"{uscc}*.esl"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    listed = signer_cert.fingerprint_sm3()
+    for path in paths:
+        seal = parse_seal(path.read_bytes())
+        p = seal.property
+        if signer_cert.der in p.certificates or any(d.value == listed for d in p.digests):
+            return seal
+    raise SealInputError(
+        f"issuer {uscc} has no seal for its signer certificate under {home / 'seals'}: "
+        "run `zhengyin seal new` / `zhengyin issuer add` first",
+        code="seal_not_found",
+    )
+
+
+@dataclass(frozen=True)
+class AgencyStamper:
+    uscc: str
+    seal: Seal
+    signer: Issued
+
+    @classmethod
+    def load(cls, settings: Settings, uscc: str) -> AgencyStamper:
+        uscc = check_uscc(uscc)
+        home = settings.home_dir
+        cert_path, key_path = home / "signers" / f"{uscc}.pem", home / "signers" / f"{uscc}.key"
+        if not cert_path.is_file() or not key_path.is_file():
+            raise SealInputError(
+                f"issuer {uscc} has no signer key and certificate under {home / 'signers'}: "
+                "run `zhengyin seal new` / `zhengyin issuer add` first",
+                code="seal_not_found",
+            )
+        certificate = load_certificate(cert_path.read_bytes())
+        key = load_private_key_file(key_path, key_passphrase(home))
+        return cls(uscc, newest_seal(home, uscc, certificate), Issued(certificate, key))
+
+    def stamp(
+        self,
+        pdf: bytes,
+        *,
+        page: int | None = None,
+        x_mm: float | None = None,
+        y_mm: float | None = None,
+        width_mm: float | None = None,
+    ) -> bytes:
+        return stamp_pdf(
+            pdf,
+            seal=self.seal,
+            signer=self.signer.signer,
+            signer_certificate=self.signer.certificate,
+            page=page,
+            x_mm=x_mm,
+            y_mm=y_mm,
+            width_mm=width_mm,
+        )
+
+
+def anchor_sealed(settings: Settings, uscc: str, sealed: bytes) -> TransactionReceipt:
+    return issuer_registry(settings, uscc).anchor_document(uscc, sealed_document_digest(sealed))
