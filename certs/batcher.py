@@ -127,7 +127,7 @@ class Batcher:
             return None
         if oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=dt.UTC)
-        return (now() - oldest).total_seconds()
+        return float((now() - oldest).total_seconds())
 
     def _prepare(self, min_size: int) -> int | None:
         """Build one batch from the pending certificates of one issuer (oldest first)."""

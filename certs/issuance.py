@@ -206,7 +206,7 @@ def _worker_init(job: _Job, signer: Signer, key_id: bytes) -> None:
 
 
 def _worker_sign(
-    chunk: Sequence[tuple[int, CertificateRequest, int]],
+    chunk: Sequence[tuple[int, tuple[Any, ...], int]],
 ) -> list[tuple[str, bytes, str]]:
     assert _worker is not None
     job, signer, key_id = _worker

@@ -14,14 +14,14 @@ class Metrics:
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.latency_buckets: Counter[tuple[str, float]] = Counter()
-        self.latency_sum: Counter[str] = Counter()
+        self.latency_sum: dict[str, float] = {}
         self.latency_count: Counter[str] = Counter()
         self.verdicts: Counter[str] = Counter()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
             self.requests[(method, route, status)] += 1
-            self.latency_sum[route] += seconds
+            self.latency_sum[route] = self.latency_sum.get(route, 0.0) + seconds
             self.latency_count[route] += 1
             for bound in BUCKETS:
                 if seconds <= bound:

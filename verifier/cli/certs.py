@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +162,9 @@ def issue_command(
     profile = issuer_profile(settings, store, uscc.strip().upper())
     if len(rows) >= 1000 and not json_report:
         with click.progressbar(
-            length=len(rows), label="signing", file=click.get_text_stream("stderr")
+            length=len(rows), label="signing", file=sys.stderr
         ) as bar:
-            report = issue(store, profile, rows, progress=bar.update)
+            report = issue(store, profile, rows, progress=lambda n: bar.update(n))
     else:
         report = issue(store, profile, rows)
     anchored = False
