@@ -10,6 +10,7 @@ but plain data crosses process boundaries.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
@@ -88,52 +89,76 @@ def issue(
     progress: Callable[[int], object] | None = None,
 ) -> IssueReport:
     """Validate ``(line, row)`` pairs and issue the valid ones (status ``pending``).
-    ``progress(n)`` is called as each chunk of ``n`` certificates is signed."""
+    ``progress(n)`` is called as each chunk of ``n`` certificates is signed.
+
+    Validation runs here while earlier chunks are being signed by the worker processes; the
+    whole request is one database transaction (serials stay gapless)."""
     registry = types if types is not None else default_registry()
     today = today or dt.date.today()
-    valid: list[tuple[int, CertificateRequest]] = []
-    rejected: list[RowRejection] = []
-    for line, row in rows:
-        try:
-            request = parse_request(row, issuer_uscc=issuer.uscc, registry=registry, today=today)
-        except RequestInvalid as exc:
-            rejected.append(RowRejection(line, tuple(exc.errors)))
-            continue
-        valid.append((line, request))
-    if not valid:
-        return IssueReport((), tuple(rejected))
-
+    rows = list(rows)
     key_id = key_id_of(issuer.signer.public_key)
-    work: list[tuple[int, CertificateRequest, int]] = []
+    job = _Job(issuer.uscc, issuer.name, today, registry)
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    # only an in-memory key can be handed to worker processes (an HSM signer stays here)
+    parallel = (
+        count > 1 and len(rows) >= PARALLEL_THRESHOLD and isinstance(issuer.signer, KeySigner)
+    )
+    rejected: list[RowRejection] = []
     accepted: list[IssuedCertificate] = []
-    with store.transaction() as connection:
-        by_type: dict[str, list[tuple[int, CertificateRequest]]] = {}
-        for line, request in valid:
-            by_type.setdefault(request.type_code, []).append((line, request))
-        for type_code, group in by_type.items():
-            numbers = store.allocate_serials(connection, issuer.uscc, type_code, len(group))
-            work += [(line, req, n) for (line, req), n in zip(group, numbers, strict=True)]
-        job = _Job(issuer.uscc, issuer.name, today, registry)
-        signed = _sign_all(job, issuer.signer, key_id, work, workers, progress)
+    with store.transaction() as connection, contextlib.ExitStack() as stack:
+        pool = stack.enter_context(_pool(job, issuer.signer, key_id, count)) if parallel else None
+        submitted: list[tuple[list[tuple[int, CertificateRequest, int]], Any]] = []
+
+        def submit(batch: list[tuple[int, CertificateRequest]]) -> None:
+            by_type: dict[str, list[tuple[int, CertificateRequest]]] = {}
+            for line, request in batch:
+                by_type.setdefault(request.type_code, []).append((line, request))
+            for type_code, group in by_type.items():
+                numbers = store.allocate_serials(connection, issuer.uscc, type_code, len(group))
+                work = [(line, req, n) for (line, req), n in zip(group, numbers, strict=True)]
+                if pool is not None:
+                    submitted.append((work, pool.submit(_worker_sign, _plain(work))))
+                else:
+                    submitted.append((work, _sign_chunk(job, issuer.signer, key_id, work)))
+
+        batch: list[tuple[int, CertificateRequest]] = []
+        for line, row in rows:
+            try:
+                request = parse_request(
+                    row, issuer_uscc=issuer.uscc, registry=registry, today=today
+                )
+            except RequestInvalid as exc:
+                rejected.append(RowRejection(line, tuple(exc.errors)))
+                continue
+            batch.append((line, request))
+            if len(batch) == CHUNK:
+                submit(batch)
+                batch = []
+        if batch:
+            submit(batch)
         created = now()
-        records = []
-        for (line, req, serial), (identifier, leaf, document) in zip(work, signed, strict=True):
-            records.append(
-                {
-                    "identifier": identifier,
-                    "issuer": issuer.uscc,
-                    "type_code": req.type_code,
-                    "serial": serial,
-                    "number": req.number,
-                    "leaf": leaf.hex(),
-                    "status": "pending",
-                    "document": document,
-                    "created_at": created,
-                }
-            )
-            accepted.append(IssuedCertificate(line, identifier, leaf))
-        for start in range(0, len(records), 2_000):
-            connection.execute(certificates.insert(), records[start : start + 2_000])
+        for work, outcome in submitted:
+            signed = outcome.result() if pool is not None else outcome
+            records = []
+            for (line, req, serial), (identifier, leaf, document) in zip(work, signed, strict=True):
+                records.append(
+                    {
+                        "identifier": identifier,
+                        "issuer": issuer.uscc,
+                        "type_code": req.type_code,
+                        "serial": serial,
+                        "number": req.number,
+                        "leaf": leaf.hex(),
+                        "status": "pending",
+                        "document": document,
+                        "created_at": created,
+                    }
+                )
+                accepted.append(IssuedCertificate(line, identifier, leaf))
+            connection.execute(certificates.insert(), records)
+            if progress is not None:
+                progress(len(work))
+    accepted.sort(key=lambda a: a.line)
     return IssueReport(tuple(accepted), tuple(rejected))
 
 
@@ -214,34 +239,7 @@ def _worker_sign(
     return _sign_chunk(job, signer, key_id, work)
 
 
-def _sign_all(
-    job: _Job,
-    signer: Signer,
-    key_id: bytes,
-    work: Sequence[tuple[int, CertificateRequest, int]],
-    workers: int | None,
-    progress: Callable[[int], object] | None = None,
-) -> list[tuple[str, bytes, str]]:
-    count = workers if workers is not None else (os.cpu_count() or 1)
-    chunks = [work[i : i + CHUNK] for i in range(0, len(work), CHUNK)]
-    out: list[tuple[str, bytes, str]] = []
-    # only an in-memory key can be handed to worker processes (an HSM signer stays here)
-    if count <= 1 or len(work) < PARALLEL_THRESHOLD or not isinstance(signer, KeySigner):
-        for chunk in chunks:
-            out += _sign_chunk(job, signer, key_id, chunk)
-            if progress is not None:
-                progress(len(chunk))
-        return out
-    with _pool(job, signer, key_id, count) as pool:
-        plain = [_plain(chunk) for chunk in chunks]
-        for chunk, signed in zip(chunks, pool.map(_worker_sign, plain), strict=True):
-            out += signed
-            if progress is not None:
-                progress(len(chunk))
-    return out
-
-
-def _pool(job: _Job, signer: KeySigner, key_id: bytes, count: int) -> Executor:
+def _pool(job: _Job, signer: Signer, key_id: bytes, count: int) -> Executor:
     # fork is fastest to start (and passes the job without pickling), but only safe while
     # this process runs a single thread; otherwise spawn, which pickles the key signer
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
