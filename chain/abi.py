@@ -9,10 +9,11 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
 
 from chain.contracts import Artefact, _abi_type, load_artefact
-from chain.errors import ArtefactError
+from chain.errors import ArtefactError, ChainError
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,17 @@ class ContractAbi:
     def decode_result(self, name: str, data: str) -> tuple[Any, ...]:
         fn = self._function(name)
         types = [_abi_type(p) for p in fn["outputs"]]
-        return tuple(abi_decode(types, bytes.fromhex(data[2:])))
+        try:
+            return tuple(abi_decode(types, bytes.fromhex(data[2:])))
+        except (DecodingError, ValueError, TypeError) as exc:
+            # e.g. "0x" from an address without code (a wiped devnet, a wrong deployment
+            # record): the chain cannot answer the question, which is not a bug here
+            shown = data if isinstance(data, str) and len(data) <= 20 else f"{str(data)[:20]}…"
+            raise ChainError(
+                f"{self.artefact.name}.{name} returned {shown!r}, which does not decode: "
+                "is the contract deployed at this address on this chain?",
+                code="bad_call_result",
+            ) from exc
 
     def topic(self, event_name: str) -> str:
         for topic, event in self.events.items():

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -21,6 +22,21 @@ from typing import Any
 
 from chain.errors import ChainError, ContractRevert, RpcError, TransactionFailed, TransactionTimeout
 from chain.rpc import Rpc
+
+
+def eth_account_class() -> Any:
+    """``eth_account.Account``, imported on first use (the import takes ~1 s).
+
+    Importing it runs ``py_ecc``, which raises the interpreter's recursion limit to 100,000
+    for the whole process. At that depth the C JSON decoder overflows the C stack on deeply
+    nested input and the process dies (a segfault, not a ``RecursionError``): one hostile
+    certificate or request body would kill a verifier. The limit is put back."""
+    limit = sys.getrecursionlimit()
+    from eth_account import Account
+
+    sys.setrecursionlimit(limit)
+    return Account
+
 
 _STALE_NONCE = ("nonce too low", "already known", "replacement transaction underpriced", "nonce")
 
@@ -50,10 +66,9 @@ class TransactionSender:
         poll_interval: float = 0.01,
         gas_margin: float = 1.25,
     ) -> None:
-        from eth_account import Account  # imported here: it takes ~1 s, reads need none of it
-
         self.rpc = rpc
-        self._account = Account.from_key(private_key)
+        # imported here: it takes ~1 s, reads need none of it
+        self._account = eth_account_class().from_key(private_key)
         self.address: str = self._account.address
         self.confirmations = confirmations
         self.receipt_timeout = receipt_timeout

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chain.registry import Deployment, Registry, deploy_contracts
 from chain.rpc import Rpc
-from chain.transactions import TransactionSender
+from chain.transactions import TransactionSender, eth_account_class
 from devnet.errors import DevnetError
 
 DEVNET_FUNDING_WEI = 10**24
@@ -38,10 +38,8 @@ def operator_key(path: Path, *, create: bool) -> str:
         with os.fdopen(fd, "w") as out:
             out.write(key + "\n")
         return key
-    from eth_account import Account  # slow to import; only needed here
-
     try:
-        Account.from_key(key)
+        eth_account_class().from_key(key)  # slow to import; only needed here
     except (ValueError, TypeError) as exc:
         raise DevnetError(
             f"the operator key file {path} does not hold a valid private key",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -100,6 +102,8 @@ async def issue_batch(
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise VerifierError(f"the body is not JSON: {exc}", code="bad_json") from exc
+        except RecursionError:
+            raise VerifierError("the JSON is nested too deeply", code="bad_json") from None
         if not isinstance(data, list):
             raise VerifierError(
                 "a batch is a JSON list of certificate requests", code="batch_not_list"
@@ -230,9 +234,13 @@ async def verify(request: Request, service: ServiceDep, principal: PrincipalDep)
     else:
         try:
             body = VerifyBody.model_validate_json(await request.body())
-        except ValueError as exc:
+        except PydanticValidationError as exc:  # one line per problem, no links to pydantic docs
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                for e in exc.errors()[:10]
+            )
             raise VerifierError(
-                f'send {{"qr": …}} or {{"certificate": …}}: {exc}', code="bad_request"
+                f'send {{"qr": …}} or {{"certificate": …}}: {problems}', code="bad_request"
             ) from None
         if (body.qr is None) == (body.certificate is None):
             raise VerifierError("send exactly one of 'qr' or 'certificate'", code="bad_request")
@@ -281,9 +289,13 @@ async def stamp(request: Request, service: ServiceDep, principal: PrincipalDep) 
         if value is None or value == "":
             return None
         try:
-            return float(str(value))
+            result = float(str(value))
         except ValueError:
             raise VerifierError(f"'{name}' must be a number", code="bad_request") from None
+        if not math.isfinite(result) or (name == "page" and not result.is_integer()):
+            kind = "a whole number" if name == "page" else "a finite number"
+            raise VerifierError(f"'{name}' must be {kind}", code="bad_request")
+        return result
 
     page = number("page")
     sealed, receipt = await run_in_threadpool(

@@ -1,0 +1,395 @@
+"""No input makes the API fail: property-based tests against the served OpenAPI schema
+(schemathesis), and explicit hostile inputs.
+
+The service runs for real (``zhengyin demo`` data, a devnet, ``zhengyin serve`` with a small
+body limit). The property: no response is a 5xx (the chain is up, so not even 503), and every
+4xx is JSON ``{"error": code, "message": text}``. Routes that read their body themselves
+(``/v1/verify``, ``/v1/certificates/batch``, ``/v1/seals/stamp``) declare none in the
+generated schema; the test describes their bodies so they are fuzzed too.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode
+
+from tests.verifier.test_counter_page import Served, demo_service
+from verifier.api.app import create_app
+
+BODY_LIMIT = 4096
+EXAMPLES = 50
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+_MULTIPART_FILE = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"],
+        }
+    }
+}
+_EXTRA_BODIES: dict[str, dict[str, Any]] = {
+    "/v1/verify": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "qr": {
+                        "anyOf": [
+                            {"type": "string", "pattern": "^ZY1\\.[0-9A-Z.]{0,300}$"},
+                            {"type": "string", "maxLength": 2000},
+                        ]
+                    },
+                    "certificate": {"type": "object"},
+                },
+                "additionalProperties": False,
+                "minProperties": 1,
+                "maxProperties": 1,
+            }
+        },
+        **_MULTIPART_FILE,
+    },
+    "/v1/certificates/batch": {
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+    "/v1/seals/stamp": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "page": {"type": "string"},
+                    "x": {"type": "string"},
+                    "y": {"type": "string"},
+                    "width": {"type": "string"},
+                },
+                "required": ["file"],
+            }
+        }
+    },
+}
+
+
+def described_schema() -> dict[str, Any]:
+    """The app's own OpenAPI document, with the raw-body routes' bodies described."""
+    spec = copy.deepcopy(create_app().openapi())
+    for path, content in _EXTRA_BODIES.items():
+        operation = spec["paths"][path]["post"]
+        operation["requestBody"] = {"required": True, "content": content}
+    return spec
+
+
+SCHEMA = schemathesis.openapi.from_dict(described_schema())
+OPERATIONS = {op.label: op for op in (r.ok() for r in SCHEMA.get_all_operations())}
+# operations whose every input is valid (no body, free-form path strings) have no negative data
+NO_NEGATIVE = {
+    "GET /healthz",
+    "GET /metrics",
+    "GET /v1/certificates/{identifier}",
+    "GET /v1/certificates/{identifier}/history",
+}
+COUNTER_ROUTES = {"POST /v1/verify", "POST /v1/presentations/redeem"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    home = tmp_path_factory.mktemp("fuzz-home")
+    with demo_service(home, ZHENGYIN_MAX_BODY_BYTES=str(BODY_LIMIT)) as service:
+        yield service
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+class Answer(Protocol):
+    """What both ``requests`` and schemathesis responses offer."""
+
+    status_code: int
+    text: str
+
+    def json(self) -> Any: ...
+
+
+def assert_no_failure(response: Answer, what: str = "") -> None:
+    """The property: never a 5xx; every 4xx a JSON body with a code and a message."""
+    context = f"{what} → {response.status_code} {response.text[:300]!r}"
+    assert response.status_code < 500, context
+    if response.status_code >= 400:
+        body = response.json()
+        assert isinstance(body, dict), context
+        assert isinstance(body.get("error"), str) and body["error"], context
+        assert isinstance(body.get("message"), str) and body["message"], context
+
+
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_no_operation_fails_on_any_input(served: Served, label: str) -> None:
+    operation = OPERATIONS[label]
+    modes = [GenerationMode.POSITIVE]
+    if label not in NO_NEGATIVE:
+        modes.append(GenerationMode.NEGATIVE)
+    strategy = st.one_of(*(operation.as_strategy(mode) for mode in modes))
+    key = served.counter_key if label in COUNTER_ROUTES else str(served.demo["issuer_api_key"])
+    session = requests.Session()
+
+    @FUZZ
+    @given(case=strategy, authenticated=st.booleans() | st.just(True))
+    def check(case: Case, authenticated: bool) -> None:
+        if authenticated and case.headers:
+            # the generated Authorization header is replaced by a real key
+            case.headers = {k: v for k, v in case.headers.items() if k.lower() != "authorization"}
+        headers = bearer(key) if authenticated else None
+        response = case.call(base_url=served.url, session=session, headers=headers, timeout=30)
+        assert_no_failure(response, case.as_curl_command())
+
+    check()
+
+
+# ---- explicit hostile inputs ----
+
+
+def test_malformed_json_and_wrong_types(served: Served) -> None:
+    counter, issuer = bearer(served.counter_key), bearer(str(served.demo["issuer_api_key"]))
+    json_type = {"Content-Type": "application/json"}
+    cases: list[tuple[str, dict[str, str], bytes]] = []
+    for path, who in (
+        ("/v1/verify", counter),
+        ("/v1/presentations/redeem", counter),
+        ("/v1/certificates", issuer),
+        ("/v1/certificates/batch", issuer),
+        ("/v1/certificates/bulk/revoke", issuer),
+        ("/v1/certificates/x/suspend", issuer),
+        ("/v1/presentations", issuer),
+    ):
+        for raw in (
+            b"{bad",
+            b"",
+            b"null",
+            b"[]",
+            b"42",
+            b'"text"',
+            b"\xff\xfe\x00{",
+            b'{"qr": 5}',
+            b'{"qr": "ZY1.A", "certificate": {}}',
+            b'{"certificate": "not an object"}',
+            b'{"code": 1234}',
+            b'{"reason": ["x"], "reason_code": "one", "identifiers": "x"}',
+            b'{"certificate": 1, "purpose": null, "ttl_seconds": 1e309}',
+            b"[" * 2000 + b"]" * 2000,
+            b'{"a": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        ):
+            cases.append((path, {**who, **json_type}, raw))
+    for path, headers, raw in cases:
+        response = requests.post(served.url + path, data=raw, headers=headers, timeout=30)
+        assert_no_failure(response, f"POST {path} {raw[:40]!r}")
+        assert response.status_code != 201 or path == "/v1/certificates/batch"
+    deep = requests.post(
+        served.url + "/v1/certificates/batch",
+        data=b"[" * 2000 + b"]" * 2000,
+        headers={**issuer, **json_type},
+        timeout=30,
+    )
+    assert deep.status_code == 400 and deep.json()["error"] == "bad_json", deep.text
+    for document in (
+        b'{"a": ' + b"[" * 1900 + b"]" * 1900 + b"}",
+        b'{"format": "zhengyin-cert/1", "claims": ' + b"{" * 1000 + b"}" * 1000 + b"}",
+    ):
+        nested = requests.post(
+            served.url + "/v1/verify", files={"file": ("c.json", document)}, headers=counter,
+            timeout=30,
+        )
+        assert nested.status_code == 200 and nested.json()["verdict"] == "invalid", nested.text
+    verify = requests.post(
+        served.url + "/v1/verify", data=b"{bad", headers={**counter, **json_type}, timeout=30
+    )
+    assert verify.status_code == 400 and verify.json()["error"] == "bad_request"
+    assert "Invalid JSON" in verify.json()["message"] and "pydantic" not in verify.text
+    wrong = requests.post(served.url + "/v1/verify", json={"qr": 5}, headers=counter, timeout=30)
+    assert wrong.status_code == 400 and "qr" in wrong.json()["message"]
+    both = requests.post(
+        served.url + "/v1/verify", json={"qr": "ZY1.x", "certificate": {}}, headers=counter,
+        timeout=30,
+    )
+    assert both.status_code == 400 and "exactly one" in both.json()["message"]
+
+
+def test_oversized_bodies_are_refused(served: Served) -> None:
+    counter = bearer(served.counter_key)
+    big = {"qr": "ZY1." + "A" * (BODY_LIMIT + 10)}
+    declared = requests.post(served.url + "/v1/verify", json=big, headers=counter, timeout=30)
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["error"] == "body_too_large"
+    assert str(BODY_LIMIT) in declared.json()["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the service counts what arrives
+        yield b'{"qr": "ZY1.'
+        for _ in range(BODY_LIMIT // 512 + 2):
+            yield b"A" * 512
+        yield b'"}'
+
+    streamed = requests.post(
+        served.url + "/v1/verify",
+        data=chunks(),
+        headers={**counter, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert streamed.status_code == 413 and streamed.json()["error"] == "body_too_large"
+    upload = requests.post(
+        served.url + "/v1/verify",
+        files={"file": ("big.pdf", b"%PDF-1.7\n" + os.urandom(BODY_LIMIT))},
+        headers=counter,
+        timeout=30,
+    )
+    assert upload.status_code == 413 and upload.json()["error"] == "body_too_large"
+    # just under the limit is still read
+    small = requests.post(
+        served.url + "/v1/verify", json={"qr": "ZY1.AAAA"}, headers=counter, timeout=30
+    )
+    assert small.status_code == 200 and small.json()["verdict"] == "invalid"
+
+
+def test_malformed_multipart_and_missing_file(served: Served) -> None:
+    counter = bearer(served.counter_key)
+    issuer = bearer(str(served.demo["issuer_api_key"]))
+    for path, who in (("/v1/verify", counter), ("/v1/seals/stamp", issuer)):
+        for content_type, raw in (
+            ("multipart/form-data", b"xx"),
+            ("multipart/form-data; boundary=zz", b"xx"),
+            ("multipart/form-data; boundary=zz", b"--zz\r\nContent-Disposition: form-data\r\n"),
+        ):
+            response = requests.post(
+                served.url + path, data=raw, headers={**who, "Content-Type": content_type},
+                timeout=30,
+            )
+            assert_no_failure(response, f"{path} {content_type} {raw!r}")
+            assert 400 <= response.status_code < 500
+        other = requests.post(served.url + path, files={"other": b"1"}, headers=who, timeout=30)
+        assert other.status_code == 400 and other.json()["error"] == "file_missing"
+
+
+def test_stamp_numbers_must_be_finite(served: Served) -> None:
+    issuer = bearer(str(served.demo["issuer_api_key"]))
+    pdf = (Path(__file__).resolve().parents[1] / "data" / "pdf" / "three-pages.pdf").read_bytes()
+    for field, value in (
+        ("page", "nan"), ("page", "inf"), ("page", "-inf"), ("page", "1.5"), ("page", "abc"),
+        ("x", "nan"), ("y", "-inf"), ("width", "inf"), ("width", "1e999"),
+    ):
+        response = requests.post(
+            served.url + "/v1/seals/stamp",
+            files={"file": ("a.pdf", pdf, "application/pdf")},
+            data={field: value},
+            headers=issuer,
+            timeout=30,
+        )
+        assert response.status_code == 400, (field, value, response.text)
+        assert response.json()["error"] == "bad_request"
+        assert f"'{field}'" in response.json()["message"]
+
+
+_PREFIXES = [
+    b"",
+    b"%PDF-1.7\n",
+    b"{",
+    b'{"format": "zhengyin-cert/1", "claims": ',
+    b"0\x82\x01\x00",  # a DER SEQUENCE, as seals and seal signatures start
+]
+
+
+@FUZZ
+@given(prefix=st.sampled_from(_PREFIXES), tail=st.binary(max_size=2048))
+def test_random_files_get_a_verdict_or_a_coded_4xx(
+    served: Served, prefix: bytes, tail: bytes
+) -> None:
+    response = requests.post(
+        served.url + "/v1/verify",
+        files={"file": ("upload.bin", prefix + tail)},
+        headers=bearer(served.counter_key),
+        timeout=30,
+    )
+    assert_no_failure(response, f"file {(prefix + tail)[:40]!r}")
+    if response.status_code == 200:
+        assert response.json()["verdict"] == "invalid"
+    else:
+        assert response.status_code in (400, 422), response.text
+
+
+def test_random_bytes_upload_is_unsupported(served: Served) -> None:
+    response = requests.post(
+        served.url + "/v1/verify",
+        files={"file": ("noise.bin", b"\x01\x02" + os.urandom(1000))},
+        headers=bearer(served.counter_key),
+        timeout=30,
+    )
+    assert response.status_code == 400 and response.json()["error"] == "unsupported_file"
+
+
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567."
+
+
+@FUZZ
+@given(data=st.data())
+def test_garbage_and_mutated_qr_payloads(served: Served, data: st.DataObject) -> None:
+    real = served.certificate("active")["qr"]
+    payload = data.draw(
+        st.one_of(
+            st.text(max_size=300),
+            st.text(alphabet=_BASE32, max_size=300).map(lambda t: "ZY1." + t),
+            st.integers(0, len(real)).map(lambda n: real[:n]),
+            st.tuples(
+                st.integers(4, len(real) - 1), st.sampled_from(_BASE32)
+            ).map(lambda m: real[: m[0]] + m[1] + real[m[0] + 1 :]),
+        ),
+        label="payload",
+    )
+    response = requests.post(
+        served.url + "/v1/verify", json={"qr": payload}, headers=bearer(served.counter_key),
+        timeout=30,
+    )
+    assert_no_failure(response, f"qr {payload!r}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["verdict"] in ("valid", "invalid"), body
+    if payload != real and body["verdict"] == "valid":
+        # only a change the encoding ignores (base32 padding bits) may still verify
+        assert body["certificate"]["identifier"] == served.certificate("active")["identifier"]
+    if body["verdict"] == "invalid":
+        assert any(c["status"] == "INVALID" for c in body["checks"])
+
+
+def test_bad_keys_and_unknown_routes(served: Served) -> None:
+    for header in ("", "Bearer", "Bearer ", "Basic abc", "Bearer zy_nope", "bearer x" * 100):
+        response = requests.post(
+            served.url + "/v1/verify", json={"qr": "ZY1.A"},
+            headers={"Authorization": header} if header else {}, timeout=30,
+        )
+        assert response.status_code == 401, (header, response.text)
+        assert response.json()["error"] in ("api_key_missing", "api_key_invalid")
+    latin = requests.post(
+        served.url + "/v1/verify", json={"qr": "ZY1.A"},
+        headers={"Authorization": "Bearer \xff\xfe".encode("latin-1")}, timeout=30,
+    )
+    assert latin.status_code == 401 and latin.json()["error"] == "api_key_invalid"
+    assert_no_failure(requests.get(served.url + "/v1/nothing-here", timeout=30))
+    gone = requests.delete(served.url + "/v1/verify", timeout=30)
+    assert gone.status_code == 405 and gone.json()["error"] == "method_not_allowed"
+    page = requests.get(served.url + "/static/../../etc/passwd", timeout=30)
+    assert page.status_code == 404 and "root:" not in page.text
+    assert json.loads(requests.get(served.url + "/v1/nope", timeout=30).text)["error"]

@@ -1,0 +1,437 @@
+"""The counter page (``GET /``) end to end: the real service (``zhengyin demo`` data, a real
+devnet, ``zhengyin serve``) driven by a real headless Chromium through Selenium.
+
+Chromium and its driver come from Debian (``chromium``, ``chromium-driver``; see
+``.ci/system-packages``); Selenium is pointed at the system chromedriver and never downloads
+anything (``SE_OFFLINE``). Every resource the page loads must come from the service itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import free_port
+from tests.verifier.test_cli_devnet import zhengyin_command
+
+WAIT_SECONDS = 30
+
+
+@dataclass
+class Served:
+    """The running service and what ``zhengyin demo`` made."""
+
+    url: str
+    demo: dict[str, Any]
+
+    @property
+    def counter_key(self) -> str:
+        return str(self.demo["counter_api_key"])
+
+    def certificate(self, status: str) -> dict[str, Any]:
+        found: dict[str, Any] = next(c for c in self.demo["certificates"] if c["status"] == status)
+        return found
+
+
+def wait_healthy(url: str, server: subprocess.Popen[str], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"zhengyin serve exited: {server.communicate()[0]}")
+        try:
+            health = requests.get(f"{url}/healthz", timeout=2)
+            if health.status_code == 200:
+                return
+            last = health.text
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"the service did not become healthy: {last}")
+
+
+@contextmanager
+def demo_service(home: Path, **settings: str) -> Iterator[Served]:
+    """``zhengyin demo`` then ``zhengyin serve`` (one worker) under ``home``, on free ports;
+    ``settings`` are extra ``ZHENGYIN_*`` variables. Stops the service and the devnet after."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ZHENGYIN_HOME": str(home),
+        "ZHENGYIN_DEVNET_PORT": str(free_port()),
+        "ZHENGYIN_PORT": str(port),
+        "ZHENGYIN_WORKERS": "1",
+        **settings,
+    }
+    env.pop("ZHENGYIN_RPC_URL", None)
+    env.pop("ZHENGYIN_DATABASE_URL", None)
+    server: subprocess.Popen[str] | None = None
+    try:
+        demo = subprocess.run(
+            [*zhengyin_command(), "demo"],
+            env=env, capture_output=True, text=True, timeout=180, check=False,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        summary = json.loads((home / "demo" / "demo.json").read_text(encoding="utf-8"))
+        server = subprocess.Popen(
+            [*zhengyin_command(), "serve"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        yield Served(url, summary)
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.communicate()
+        subprocess.run(
+            [*zhengyin_command(), "devnet", "down"],
+            env=env, capture_output=True, timeout=60, check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with demo_service(tmp_path_factory.mktemp("counter-home")) as service:
+        yield service
+
+
+def _system_binary(name: str) -> str:
+    found = shutil.which(name)
+    assert found, f"{name} is not installed: apt-get install chromium chromium-driver"
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = _system_binary("chromium")
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--window-size=1024,768",
+        "--lang=zh-CN",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    service = DriverService(executable_path=_system_binary("chromedriver"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download a driver
+        driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@dataclass
+class Page:
+    """The counter page in the browser, with the steps a clerk takes."""
+
+    driver: WebDriver
+    url: str
+
+    def viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
+        """Exactly this many CSS pixels of page (the window size would include its frame)."""
+        self.driver.execute_cdp_cmd(  # type: ignore[attr-defined]
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        )
+
+    def open(self) -> None:
+        self.driver.get(self.url + "/")
+        WebDriverWait(self.driver, WAIT_SECONDS).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+
+    def by_id(self, element_id: str) -> WebElement:
+        return self.driver.find_element(By.ID, element_id)
+
+    def set_key(self, key: str) -> None:
+        field = self.by_id("api-key")
+        field.clear()
+        field.send_keys(key)
+
+    @property
+    def seq(self) -> int:
+        return int(self.by_id("result").get_attribute("data-seq") or 0)
+
+    @property
+    def state(self) -> str:
+        return str(self.by_id("result").get_attribute("data-state"))
+
+    def wait_result(self, before: int) -> str:
+        WebDriverWait(self.driver, WAIT_SECONDS).until(
+            lambda _: self.seq > before and self.state != "pending"
+        )
+        return self.state
+
+    def scan(self, text: str) -> str:
+        before = self.seq
+        field = self.by_id("scan")
+        field.clear()
+        field.send_keys(text + Keys.ENTER)
+        return self.wait_result(before)
+
+    @property
+    def word(self) -> str:
+        return self.by_id("verdict-word").text.strip()
+
+    @property
+    def summary(self) -> str:
+        return self.by_id("verdict-summary").text.strip()
+
+    def checks(self) -> dict[str, tuple[str, str, str]]:
+        """check name → (Chinese label, status, reason), from the table."""
+        rows: dict[str, tuple[str, str, str]] = {}
+        for row in self.driver.find_elements(By.CSS_SELECTOR, "#checks tbody tr"):
+            name = str(row.get_attribute("data-name"))
+            label = row.find_element(By.CSS_SELECTOR, "th").text.splitlines()[0]
+            cells = row.find_elements(By.CSS_SELECTOR, "td")
+            rows[name] = (label, cells[0].text, cells[1].text)
+        return rows
+
+    def facts(self) -> dict[str, str]:
+        terms = self.driver.find_elements(By.CSS_SELECTOR, "#facts dt")
+        values = self.driver.find_elements(By.CSS_SELECTOR, "#facts dd")
+        return {t.text: v.text for t, v in zip(terms, values, strict=True)}
+
+    def assert_only_local_requests(self) -> None:
+        urls: list[str] = self.driver.execute_script(
+            "return performance.getEntriesByType('navigation')"
+            ".concat(performance.getEntriesByType('resource')).map(e => e.name)"
+        )
+        assert any(u.endswith("/static/app.js") for u in urls), urls
+        assert any(u.endswith("/static/app.css") for u in urls), urls
+        for url in urls:
+            parts = urlsplit(url)
+            assert parts.scheme in ("http", "data") and (
+                parts.scheme == "data" or parts.hostname == "127.0.0.1"
+            ), f"the page fetched {url}"
+
+
+@pytest.fixture
+def page(served: Served, browser: WebDriver) -> Iterator[Page]:
+    shown = Page(browser, served.url)
+    shown.viewport(1024, 768)
+    shown.open()
+    shown.set_key(served.counter_key)
+    yield shown
+    shown.assert_only_local_requests()
+
+
+def test_page_loads_offline_focused_and_in_chinese(page: Page) -> None:
+    assert page.driver.title.startswith("证印链")
+    page.open()  # the fixture typed the key; a fresh load focuses the scan field
+    assert page.driver.switch_to.active_element == page.by_id("scan")
+    assert page.state == "idle" and page.word == "待核验"
+    assert page.by_id("result").get_attribute("aria-label") == "核验结果"
+    assert page.by_id("banner").get_attribute("aria-live") in ("polite", "assertive")
+    # camera: a button when BarcodeDetector is there, otherwise a plain explanation
+    camera = page.by_id("camera-start")
+    note = page.by_id("camera-note").text
+    assert camera.is_displayed() != bool(note), (camera.is_displayed(), note)
+    if note:
+        assert "扫码枪" in note
+
+
+def test_api_key_is_masked_and_kept(page: Page, served: Served) -> None:
+    assert page.by_id("api-key").get_attribute("type") == "password"
+    page.open()
+    assert page.by_id("api-key").get_attribute("value") == served.counter_key
+    assert served.counter_key[-4:] in page.by_id("key-state").text
+
+
+def test_valid_qr_passes(page: Page, served: Served) -> None:
+    cert = served.certificate("active")
+    assert page.scan(cert["qr"]) == "valid"
+    assert page.word == "通过"
+    checks = page.checks()
+    assert checks["certificate.status"][0] == "证照状态"
+    assert all(status.endswith("通过") and "不" not in status for _, status, _ in checks.values())
+    assert {"qr.format", "certificate.signature", "chain.anchored", "issuer.key"} <= set(checks)
+    assert checks["chain.anchored"][0] == "链上存证"
+    assert page.facts()["证照标识"] == cert["identifier"]
+    assert "链上区块 #" in page.by_id("chain").text
+    # the scan field keeps focus with its text selected: the next scan replaces it
+    assert page.driver.switch_to.active_element == page.by_id("scan")
+
+
+def test_revoked_qr_fails(page: Page, served: Served) -> None:
+    assert page.scan(served.certificate("revoked")["qr"]) == "invalid"
+    assert page.word == "不通过"
+    label, status, reason = page.checks()["certificate.status"]
+    assert label == "证照状态" and "不通过" in status and "revoked" in reason
+    assert "revoked" in page.summary
+
+
+def test_garbage_fails_on_the_qr_format(page: Page) -> None:
+    assert page.scan("hello, not a certificate") == "invalid"
+    assert page.word == "不通过"
+    label, status, reason = page.checks()["qr.format"]
+    assert label == "二维码格式" and "不通过" in status and "ZY1" in reason
+
+
+def test_pasted_certificate_json_is_verified(page: Page, served: Served) -> None:
+    document = Path(served.certificate("active")["document"]).read_text(encoding="utf-8")
+    compact = json.dumps(json.loads(document), ensure_ascii=False, separators=(",", ":"))
+    before = page.seq
+    page.driver.execute_script(
+        "const f = document.getElementById('scan'); f.value = arguments[0];"
+        "f.dispatchEvent(new Event('input'));",
+        compact,
+    )
+    page.by_id("scan").send_keys(Keys.ENTER)
+    assert page.wait_result(before) == "valid"
+    assert page.checks()["certificate.integrity"][0] == "完整性"
+    # broken JSON is caught in the page, with a clear message
+    assert page.scan("{not json") == "error"
+    assert "JSON" in page.summary
+
+
+def test_certificate_file_upload_passes(page: Page, served: Served) -> None:
+    cert = served.certificate("active")
+    before = page.seq
+    page.by_id("file").send_keys(cert["document"])
+    assert page.wait_result(before) == "valid"
+    assert page.word == "通过"
+    checks = page.checks()
+    assert [checks[n][0] for n in ("certificate.format", "certificate.signature")] == [
+        "格式",
+        "发证机关签名",
+    ]
+    assert checks["certificate.merkle_proof"][0] == "批次证明"
+    assert checks["certificate.validity"][0] == "有效期"
+    facts = page.facts()
+    assert facts["证照标识"] == cert["identifier"]
+    assert facts["发证机关"] == "示例市行政审批局"
+    holder = facts["持证人"]
+    assert holder.startswith("张") and "*" in holder  # masked by the API
+    assert "*" in facts["持证人证件号码"]
+
+
+def test_random_file_is_a_clear_error(page: Page, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.dat"
+    junk.write_bytes(os.urandom(700))
+    before = page.seq
+    page.by_id("file").send_keys(str(junk))
+    assert page.wait_result(before) == "error"
+    assert page.word == "无法核验"
+    assert page.by_id("result").get_attribute("data-error") == "unsupported_file"
+    assert "不支持的文件类型" in page.summary
+
+
+def test_presentation_code(page: Page, served: Served) -> None:
+    cert = served.certificate("active")
+    issued = requests.post(
+        f"{served.url}/v1/presentations",
+        json={
+            "certificate": cert["identifier"],
+            "purpose": "办理营业执照",
+            "fields": ["identifier", "name", "fields.用途"],
+        },
+        headers={"Authorization": f"Bearer {served.demo['issuer_api_key']}"},
+        timeout=30,
+    )
+    assert issued.status_code == 201, issued.text
+    code = issued.json()["code"]
+    field = page.by_id("code")
+    before = page.seq
+    field.send_keys(code + Keys.ENTER)
+    assert page.wait_result(before) == "valid"
+    facts = page.facts()
+    assert facts["用证事由"] == "办理营业执照"
+    assert facts["用途"] == "免证办理演示"
+    assert "holder.name" in facts["未披露字段"]
+    before = page.seq
+    field.send_keys(Keys.ENTER)  # single use: the second time is refused, clearly
+    assert page.wait_result(before) == "error"
+    assert "出示码已使用过" in page.summary
+
+
+def test_wrong_or_missing_key_is_named(page: Page) -> None:
+    page.set_key("zy_this-key-does-not-exist")
+    assert page.scan("ZY1.whatever") == "error"
+    assert page.word == "无法核验"
+    assert "API 密钥无效" in page.summary and "api_key_invalid" in page.summary
+    assert page.driver.switch_to.active_element == page.by_id("api-key")
+    page.set_key("")
+    assert page.scan("ZY1.whatever") == "error"
+    assert "未填写窗口 API 密钥" in page.summary
+
+
+def test_escape_clears_and_refocuses(page: Page, served: Served) -> None:
+    assert page.scan(served.certificate("active")["qr"]) == "valid"
+    page.by_id("code").send_keys("ABCD")
+    page.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    assert page.state == "idle"
+    assert page.by_id("scan").get_attribute("value") == ""
+    assert page.by_id("code").get_attribute("value") == ""
+    assert page.by_id("details").is_displayed() is False
+    assert page.driver.switch_to.active_element == page.by_id("scan")
+
+
+def _share(image: Image.Image, colour: tuple[int, int, int]) -> float:
+    small = image.convert("RGB").resize((256, 192))
+    pixels = list(small.get_flattened_data())
+    close = sum(1 for p in pixels if sum(abs(a - b) for a, b in zip(p, colour, strict=True)) < 30)
+    return close / len(pixels)
+
+
+def test_screenshots_at_counter_and_phone_width(
+    page: Page, served: Served, tmp_path: Path
+) -> None:
+    assert page.scan(served.certificate("active")["qr"]) == "valid"
+    desk = tmp_path / "counter-1024x768.png"
+    assert page.driver.save_screenshot(str(desk))
+    assert desk.stat().st_size > 20_000
+    with Image.open(desk) as shot:
+        assert shot.size == (1024, 768)
+        assert _share(shot, (0x1A, 0x7F, 0x37)) > 0.02  # the green 通过 banner
+    banner = page.by_id("banner").rect
+    assert banner["y"] + banner["height"] < 768  # visible without scrolling
+
+    page.viewport(390, 844, mobile=True)
+    page.open()
+    assert page.scan(served.certificate("revoked")["qr"]) == "invalid"
+    width = page.driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert width[0] <= width[1], f"horizontal overflow at phone width: {width}"
+    phone = tmp_path / "counter-phone.png"
+    assert page.driver.save_screenshot(str(phone))
+    with Image.open(phone) as shot:
+        assert _share(shot, (0xC6, 0x28, 0x28)) > 0.02  # the red 不通过 banner
