@@ -21,7 +21,9 @@ as absent; holder codes are checked by their type (``111`` citizen ID, ``001`` U
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -571,3 +573,28 @@ def request_from_csv_row(row: Mapping[Any, Any]) -> dict[str, Any]:
     if annotations:
         out["annotations"] = [value for _, value in sorted(annotations, key=lambda a: a[0])]
     return out
+
+
+def requests_from_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
+    """``(line, request)`` for each record of a CSV text whose first line is the header.
+
+    ``line`` is where the record STARTS in the file, as a clerk finds it in an editor: a
+    quoted cell may span lines (``csv.DictReader.line_num`` is the record's LAST line), and
+    blank lines are skipped. Cells are keyed by the header as ``csv.DictReader`` keys them
+    (extra cells under ``None``) and unflattened by :func:`request_from_csv_row`.
+    Raises ``csv.Error`` for text the csv module cannot read."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    while header is not None:
+        start = reader.line_num + 1
+        cells = next(reader, None)
+        if cells is None:
+            break
+        if not cells:
+            continue
+        row: dict[str | None, Any] = dict(zip(header, cells, strict=False))
+        if len(cells) > len(header):
+            row[None] = cells[len(header) :]
+        rows.append((start, request_from_csv_row(row)))
+    return rows

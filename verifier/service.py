@@ -92,6 +92,7 @@ class Service:
         self._registries: dict[str, Registry] = {}
         self._profiles: dict[str, IssuerProfile] = {}
         self._stampers: dict[str, Any] = {}
+        self._pdf_maker: Any = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -271,9 +272,35 @@ class Service:
                 self._stampers[principal.subject] = stamper
         sealed = stamper.stamp(pdf, page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm)
         receipt = self.registry_for(principal.subject).anchor_document(
-            principal.subject, sealed_document_digest(sealed))
+            principal.subject, sealed_document_digest(sealed)
+        )
         self.indexer.catch_up()
         return sealed, receipt
+
+    def certificate_pdf(self, principal: Principal, identifier: str) -> bytes:
+        """The sealed, anchored PDF of a certificate: made once, then kept under
+        ``<home>/pdfs`` (every copy handed out is the same anchored file)."""
+        from seals.pdf import sealed_document_digest
+        from verifier.render import CertificatePdfMaker
+
+        record = self.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
+        path = self.settings.home_dir / "pdfs" / f"{record.identifier}.pdf"
+        if path.is_file():
+            return path.read_bytes()
+        with self._lock:
+            if self._pdf_maker is None:
+                self._pdf_maker = CertificatePdfMaker(self.settings)
+            maker = self._pdf_maker
+        sealed: bytes = maker.render(record)
+        self.registry_for(record.issuer).anchor_document(
+            record.issuer, sealed_document_digest(sealed)
+        )
+        self.indexer.catch_up()  # the next verification sees the anchor
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_bytes(sealed)
+        partial.replace(path)
+        return sealed
 
     # ---- verifying ----
 

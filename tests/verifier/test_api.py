@@ -261,6 +261,25 @@ def test_stamp_then_verify_the_sealed_pdf(api: Api) -> None:
     assert not_pdf.status_code == 422 and not_pdf.json()["error"].startswith("pdf_")
 
 
+def test_certificate_pdf_is_sealed_anchored_and_stable(api: Api) -> None:
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("周九"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    api.wait_anchored(identifier)
+    first = c.get(f"/v1/certificates/{identifier}/pdf", headers=api.h("issuer_a"))
+    assert first.status_code == 200 and first.content.startswith(b"%PDF-")
+    again = c.get(f"/v1/certificates/{identifier}/pdf", headers=api.h("auditor"))
+    assert again.content == first.content  # made once, the same anchored file each time
+    verdict = c.post("/v1/verify", files={"file": ("c.pdf", first.content)},
+                     headers=api.h("counter")).json()
+    assert verdict["verdict"] == "valid", [c for c in verdict["checks"]
+                                           if c["status"] in ("INVALID", "ERROR")]
+    names = {ch["name"] for ch in verdict["checks"]}
+    assert {"pdf.anchored", "certificate.signature", "certificate.status"} <= names
+    assert c.get(f"/v1/certificates/{identifier}/pdf",
+                 headers=api.h("issuer_b")).status_code == 403
+
+
 def test_chain_down_means_could_not_decide(api: Api) -> None:
     """Last in this module: it stops the chain."""
     c = api.client

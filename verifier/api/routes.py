@@ -129,6 +129,12 @@ def get_certificate(
     }
 
 
+@certificates.get("/{identifier}/pdf", response_class=Response)
+def get_pdf(identifier: str, service: ServiceDep, principal: PrincipalDep) -> Response:
+    """The certificate as a sealed PDF (its seal anchored on chain)."""
+    return Response(service.certificate_pdf(principal, identifier), media_type="application/pdf")
+
+
 @certificates.get("/{identifier}/qr")
 def get_qr(
     identifier: str,

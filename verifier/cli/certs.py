@@ -1,13 +1,15 @@
-"""``zhengyin issuer add``, ``issue``, ``revoke|suspend|reinstate``, ``supersede``,
-``history`` and ``batcher run``."""
+"""``zhengyin issuer add``, ``issue``, ``render``, ``revoke|suspend|reinstate``,
+``supersede``, ``history`` and ``batcher run``."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
-import io
 import json
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import click
 
 from certs.batcher import Batcher
 from certs.issuance import IssueReport, issue
-from certs.model import request_from_csv_row
+from certs.model import requests_from_csv
 from certs.status import REASONS, change_status, identifier_of_leaf, load_record, load_records
 from certs.store import Store
 from chain.errors import ChainUnavailable
@@ -112,9 +114,10 @@ def _read_rows(
             text = csv_file.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise VerifierError(f"{csv_file} is not UTF-8: {exc}", code="bad_csv") from exc
-        reader = csv.DictReader(io.StringIO(text))
-        for row in reader:
-            rows.append((reader.line_num, request_from_csv_row(row)))
+        try:
+            rows = list(requests_from_csv(text))
+        except csv.Error as exc:
+            raise VerifierError(f"{csv_file} is not readable CSV: {exc}", code="bad_csv") from exc
     if default_type is not None:
         rows = [
             (line, {"type": default_type, **row} if isinstance(row, dict) else row)
@@ -144,6 +147,13 @@ def _read_rows(
     help="Write each issued certificate document here as <identifier>.json.",
 )
 @click.option("--no-wait", is_flag=True, help="Return once stored; do not wait for the anchor.")
+@click.option(
+    "--pdf",
+    "with_pdf",
+    is_flag=True,
+    help="With --out: also write each certificate as a sealed PDF, <identifier>.pdf "
+    "(anchored on chain like `seal stamp`).",
+)
 @click.option("--json-report", is_flag=True, help="Print the result as one JSON object.")
 @pass_settings
 def issue_command(
@@ -154,9 +164,15 @@ def issue_command(
     csv_file: Path | None,
     out: Path | None,
     no_wait: bool,
+    with_pdf: bool,
     json_report: bool,
 ) -> None:
     """Issue certificates; exit 1 if any row was rejected (the others are still issued)."""
+    if with_pdf and (out is None or no_wait):
+        raise VerifierError(
+            "--pdf needs --out DIR and cannot go with --no-wait (a PDF needs the anchor)",
+            code="usage",
+        )
     rows = _read_rows(json_file, csv_file, type_code)
     store = open_store(settings)
     profile = issuer_profile(settings, store, uscc.strip().upper())
@@ -172,6 +188,15 @@ def issue_command(
         anchored = _anchor_now(settings, store)
     if out is not None:
         _write_documents(store, report, out)
+    pdfs: list[str] = []
+    if with_pdf and out is not None and report.accepted:
+        if not anchored:
+            raise VerifierError(
+                "the certificates are issued and written as JSON, but not anchored yet, so "
+                "no PDF was made: run `zhengyin batcher run --once`, then `zhengyin render`",
+                code="not_anchored",
+            )
+        pdfs = _write_pdfs(settings, store, [a.identifier for a in report.accepted], out)
     if json_report:
         click.echo(
             json.dumps(
@@ -181,6 +206,7 @@ def issue_command(
                     ],
                     "rejected": [r.to_json() for r in report.rejected],
                     "anchored": anchored,
+                    "pdfs": pdfs,
                 },
                 ensure_ascii=False,
             )
@@ -194,6 +220,8 @@ def issue_command(
         if len(report.accepted) <= 20:
             for a in report.accepted:
                 click.echo(f"  {a.identifier}")
+        if pdfs:
+            click.echo(f"{len(pdfs)} sealed PDF(s) written to {out}")
     if report.rejected:
         raise SystemExit(1)
 
@@ -219,6 +247,66 @@ def _write_documents(store: Store, report: IssueReport, out: Path) -> None:
         (out / f"{record.identifier}.json").write_text(
             record.document.to_json() + "\n", encoding="utf-8"
         )
+
+
+@contextlib.contextmanager
+def _glyph_warnings() -> Iterator[None]:
+    """Show a missing glyph as one line ``warning [missing_glyph]: …`` on stderr."""
+    from certs.render import MissingGlyphWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingGlyphWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, MissingGlyphWarning):
+            click.echo(f"warning [missing_glyph]: {warning.message}", err=True)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+
+
+def _write_pdfs(settings: Settings, store: Store, identifiers: list[str], out: Path) -> list[str]:
+    """Render, seal and anchor each certificate as ``out/<identifier>.pdf``."""
+    from verifier.render import CertificatePdfMaker, anchor_certificate_pdf
+
+    maker = CertificatePdfMaker(settings)
+    written: list[str] = []
+    for record in load_records(store, identifiers):
+        with _glyph_warnings():
+            sealed = maker.render(record)
+        anchor_certificate_pdf(settings, record.issuer, sealed)
+        path = out / f"{record.identifier}.pdf"
+        path.write_bytes(sealed)
+        written.append(str(path))
+    return written
+
+
+@click.command("render")
+@click.argument("identifier")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the sealed PDF.",
+)
+@click.option("--no-anchor", is_flag=True, help="Do not anchor the sealed PDF on chain.")
+@pass_settings
+def render_command(settings: Settings, identifier: str, out: Path, no_anchor: bool) -> None:
+    """Write an anchored certificate as an A4 PDF sealed with its issuer's seal: QR code,
+    printed verification code, and the certificate document embedded as certificate.json."""
+    from verifier.render import CertificatePdfMaker, anchor_certificate_pdf
+
+    store = open_store(settings)
+    record = load_record(store, identifier.strip())
+    require_issuer(store, record.issuer)
+    with _glyph_warnings():
+        sealed = CertificatePdfMaker(settings).render(record)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(sealed)
+    click.echo(str(out))
+    if not no_anchor:
+        receipt = anchor_certificate_pdf(settings, record.issuer, sealed)
+        click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
 
 
 @click.group("batcher")
@@ -452,6 +540,7 @@ def _entry(store: Store | None, leaf: bytes, event: ChainEvent) -> dict[str, Any
 COMMANDS: list[click.Command] = [
     issuer_group,
     issue_command,
+    render_command,
     batcher_group,
     _status_command("revoke"),
     _status_command("suspend"),

@@ -1,0 +1,270 @@
+"""Certificate PDFs (certs.render): real PDFs read back with pypdf, rasterised with poppler's
+pdftoppm and their QR codes decoded with zxing-cpp, also from a degraded "phone photo"."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import segno
+import zxingcpp
+from PIL import Image, ImageEnhance, ImageFilter
+from pypdf import PdfReader
+
+from certs import qr
+from certs.canonical import Anchor, CertificateDocument, IssuerSignature, disclose, make_document
+from certs.canonical import signing_input as cert_signing_input
+from certs.issuance import key_id_of
+from certs.merkle import MerkleTree
+from certs.qrmatrix import qr_matrix
+from certs.render import (
+    ATTACHMENT_NAME,
+    FontMissing,
+    FontSet,
+    MissingGlyphWarning,
+    default_fonts,
+    render_certificate,
+)
+from certs.types import CertificateType
+from seals.pdf.attachments import embedded_files
+from seals.picture import draw_round_seal
+from seals.sm2 import KeySigner, generate_private_key
+from tests.certs.samples import REGISTRY, TODAY, business_licence_request, certificate
+from verifier.certificates import local_checks
+
+RARE_HOLDER = "北京堃喆赟玥昇䶮𠮷科技有限公司"
+RARE_PERSON = "王𠮷䶮"
+NO_GLYPH = "\U000f0000"  # supplementary private use: no installed font has it
+
+
+def anchored(request: dict[str, Any]) -> CertificateDocument:
+    """A signed document in a three-leaf batch, as the pipeline makes it (no chain needed:
+    the anchor's chain facts are placeholders; local checks do not read them)."""
+    document = make_document(certificate(request))
+    signer = KeySigner(generate_private_key())
+    key_id = key_id_of(signer.public_key)
+    signature = signer.sign_raw(cert_signing_input(document.leaf, key_id))
+    document = replace(
+        document, signature=IssuerSignature(key_id, signer.public_key.point, signature)
+    )
+    tree = MerkleTree.build([b"\x01" * 32, document.leaf, b"\x02" * 32])
+    anchor = Anchor(tree.root, tree.proof(1), 3005, "0x" + "11" * 20, "0x" + "22" * 32, 7)
+    return replace(document, anchor=anchor)
+
+
+def licence_request() -> dict[str, Any]:
+    request = business_licence_request()
+    request["holder"]["name"] = RARE_HOLDER
+    request["fields"]["企业名称"] = RARE_HOLDER
+    request["fields"]["法定代表人"] = RARE_PERSON
+    return request
+
+
+@pytest.fixture(scope="module")
+def fonts() -> FontSet:
+    return default_fonts()
+
+
+@pytest.fixture(scope="module")
+def licence_type() -> CertificateType:
+    return REGISTRY.get(business_licence_request()["type"])
+
+
+@pytest.fixture(scope="module")
+def document() -> CertificateDocument:
+    return anchored(licence_request())
+
+
+@pytest.fixture(scope="module")
+def pdf(document: CertificateDocument, licence_type: CertificateType, fonts: FontSet) -> bytes:
+    picture = draw_round_seal("北京市朝阳区市场监督管理局").data
+    return render_certificate(
+        document, certificate_type=licence_type, seal_picture_png=picture, fonts=fonts
+    )
+
+
+def page_text(pdf: bytes, page: int = 0) -> str:
+    return PdfReader(io.BytesIO(pdf)).pages[page].extract_text()
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def rasterise(pdf: bytes, tmp_path: Path, dpi: int = 150) -> Image.Image:
+    source = tmp_path / "certificate.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile", "-png",
+         str(source), str(tmp_path / "page")],
+        check=True,
+    )
+    with Image.open(tmp_path / "page.png") as image:
+        return image.convert("RGB")
+
+
+def decoded(image: Image.Image) -> list[str]:
+    return [result.text for result in zxingcpp.read_barcodes(image)
+            if result.format == zxingcpp.BarcodeFormat.QRCode]
+
+
+def test_chinese_text_including_rare_characters_is_copyable(
+    pdf: bytes, document: CertificateDocument
+) -> None:
+    text = page_text(pdf)
+    values = document.values()
+    for expected in ("营业执照", "持证主体", "统一社会信用代码", "证照编号", "电子证照标识",
+                     "签发日期", "2026年11月28日", "有效期", "长期", "发证机关",
+                     "北京市朝阳区市场监督管理局", "法定代表人", "住所", "经营范围", "加注件",
+                     RARE_HOLDER, RARE_PERSON, "䶮", "𠮷", "91110000101623741K",
+                     str(values["identifier"])):
+        assert expected in text, expected
+    assert squeeze(qr.payload_for(document).encode()) in squeeze(text)
+
+
+def test_fonts_are_embedded_truetype_subsets(pdf: bytes) -> None:
+    reader = PdfReader(io.BytesIO(pdf))
+    resources: Any = reader.pages[0]["/Resources"]
+    fonts = resources["/Font"]
+    names = []
+    for ref in fonts.values():
+        font = ref.get_object()
+        names.append(str(font["/BaseFont"]))
+        assert font["/Subtype"] == "/TrueType"
+        descriptor = font["/FontDescriptor"].get_object()
+        assert "/FontFile2" in descriptor, font["/BaseFont"]
+        assert "/ToUnicode" in font
+    assert names and all(re.fullmatch(r"/[A-Z]{6}\+\S+", n) for n in names), names
+    assert any("UMing" in n for n in names) and any("HanaMin" in n for n in names)  # 𠮷
+    assert b"/Helvetica" not in pdf and b"/Courier" not in pdf
+
+
+def test_qr_decodes_from_a_150_dpi_rendering(
+    pdf: bytes, document: CertificateDocument, tmp_path: Path
+) -> None:
+    assert decoded(rasterise(pdf, tmp_path)) == [qr.payload_for(document).encode()]
+
+
+def test_qr_decodes_from_a_degraded_phone_photo(
+    pdf: bytes, document: CertificateDocument, tmp_path: Path
+) -> None:
+    page = rasterise(pdf, tmp_path)
+    # smaller (120 dpi), out of focus, dull grey paper, askew, strongly JPEG-compressed
+    photo = page.resize((page.width * 4 // 5, page.height * 4 // 5), Image.Resampling.BILINEAR)
+    photo = photo.filter(ImageFilter.GaussianBlur(1.0))
+    photo = ImageEnhance.Contrast(photo).enhance(0.7)
+    photo = photo.rotate(4, resample=Image.Resampling.BILINEAR, expand=True,
+                         fillcolor=(235, 235, 230))
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=40)
+    with Image.open(io.BytesIO(buffer.getvalue())) as jpeg:
+        assert decoded(jpeg.convert("RGB")) == [qr.payload_for(document).encode()]
+
+
+def test_embedded_certificate_json_is_the_document_and_verifies(
+    pdf: bytes, document: CertificateDocument
+) -> None:
+    attached = embedded_files(pdf)
+    assert list(attached) == [ATTACHMENT_NAME]
+    assert attached[ATTACHMENT_NAME] == document.to_json().encode("utf-8")
+    result = local_checks(attached[ATTACHMENT_NAME], TODAY)
+    assert [(f.name, f.status.value) for f in result.fragments] == [
+        ("certificate.format", "VALID"),
+        ("certificate.integrity", "VALID"),
+        ("certificate.signature", "VALID"),
+        ("certificate.merkle_proof", "VALID"),
+        ("certificate.validity", "VALID"),
+    ]
+    assert PdfReader(io.BytesIO(pdf)).attachments == {ATTACHMENT_NAME: [attached[ATTACHMENT_NAME]]}
+
+
+def test_rendering_is_reproducible(
+    pdf: bytes, document: CertificateDocument, licence_type: CertificateType, fonts: FontSet
+) -> None:
+    picture = draw_round_seal("北京市朝阳区市场监督管理局").data
+    again = render_certificate(
+        document, certificate_type=licence_type, seal_picture_png=picture, fonts=fonts
+    )
+    assert again == pdf
+
+
+def test_hidden_claims_are_left_out(
+    document: CertificateDocument, licence_type: CertificateType, fonts: FontSet
+) -> None:
+    shown = disclose(document, ["holder.code", "fields.注册资本"])
+    text = page_text(render_certificate(
+        shown, certificate_type=licence_type, seal_picture_png=None, fonts=fonts))
+    assert "注册资本" not in text and "100万元人民币" not in text
+    assert "持证主体" in text and RARE_HOLDER in text
+
+
+def test_a_character_no_font_has_warns_and_still_renders(
+    licence_type: CertificateType, fonts: FontSet
+) -> None:
+    request = licence_request()
+    request["fields"]["住所"] = f"北京市朝阳区某某路{NO_GLYPH}号"
+    document = anchored(request)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pdf = render_certificate(
+            document, certificate_type=licence_type, seal_picture_png=None, fonts=fonts
+        )
+    missing = [w for w in caught if issubclass(w.category, MissingGlyphWarning)]
+    assert missing and "U+F0000" in str(missing[0].message)
+    text = page_text(pdf)
+    assert "北京市朝阳区某某路" in text and RARE_HOLDER in text
+
+
+def test_long_certificates_continue_on_further_pages(fonts: FontSet) -> None:
+    request: dict[str, Any] = {
+        "type": "11100000000013338W032",
+        "holder": {"name": "张三", "code": "11010519491231002X", "code_type": "111"},
+        "issue_date": "2026-11-28",
+        "valid_from": "2026-11-28",
+        "valid_until": "2031-11-27",
+        "jurisdiction": "360100",
+        "fields": {f"事项{i:02d}": f"第{i}项：" + "许可经营范围内容" * 20 for i in range(40)},
+    }
+    document = anchored(request)
+    pdf = render_certificate(document, certificate_type=REGISTRY.get(request["type"]),
+                             seal_picture_png=None, fonts=fonts)
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) >= 3
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert all(f"第{i}项" in text for i in range(40))
+    assert "续页" in reader.pages[1].extract_text()
+
+
+def test_no_cjk_font_is_font_missing(tmp_path: Path) -> None:
+    with pytest.raises(FontMissing) as caught:
+        FontSet.load(roots=[tmp_path])
+    assert caught.value.code == "font_missing"
+    assert "fonts-arphic-uming" in str(caught.value)
+
+
+def test_an_unanchored_document_has_no_page(
+    licence_type: CertificateType, fonts: FontSet
+) -> None:
+    document = replace(anchored(licence_request()), anchor=None)
+    with pytest.raises(qr.QrPayloadError):
+        render_certificate(document, certificate_type=licence_type, seal_picture_png=None,
+                           fonts=fonts)
+
+
+def test_qr_matrix_is_segnos_symbol_for_the_chosen_mask() -> None:
+    masks = set()
+    for _ in range(6):  # salts and keys are random: six different payloads
+        payload = qr.payload_for(anchored(licence_request())).encode()
+        matrix = qr_matrix(payload, error="m")
+        reference = segno.make(payload, error="m", micro=False, mask=matrix.mask)
+        assert matrix.rows == tuple(bytes(row) for row in reference.matrix)
+        assert (matrix.version, matrix.error) == (reference.version, reference.error.upper())
+        masks.add(matrix.mask)
+        assert len(payload) < 300
+    assert len(masks) > 1
