@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from certs.issuance import IssuerProfile, key_id_of
@@ -22,16 +21,11 @@ from certs.store import Store, StoredIssuer
 from chain.registry import IssuerStatus, Registry
 from chain.transactions import TransactionSender
 from devnet.deploy import fund_on_devnet, operator_key
-from seals.ca import Issued, LocalCA
-from seals.errors import SealInputError
 from seals.keys import load_private_key_file
-from seals.picture import draw_round_seal, picture_from_bytes
-from seals.seal import SealSpec, create_seal
 from seals.sm2 import KeySigner
-from seals.x509 import load_certificate
 from verifier.context import chain_rpc, deployment, operator
 from verifier.errors import VerifierError
-from verifier.keyring import check_uscc, key_passphrase
+from verifier.keyring import check_uscc, key_passphrase, make_seal, signer_pair
 from verifier.settings import Settings
 
 
@@ -56,59 +50,6 @@ class AddedIssuer:
     seal_path: Path
     api_key: str
     registered_now: bool
-
-
-def signer_pair(
-    settings: Settings, uscc: str, name: str, key: Path | None = None, cert: Path | None = None
-) -> Issued:
-    """The agency's SM2 key and certificate: imported from ``key``/``cert``, else kept or
-    issued by the local CA."""
-    home = settings.home_dir
-    passphrase = key_passphrase(home)
-    ca = LocalCA.open_or_create(home / "ca", passphrase)
-    if (key is None) != (cert is None):
-        raise SealInputError("--key and --cert go together")
-    if key is not None and cert is not None:
-        issued = Issued(load_certificate(cert.read_bytes()), load_private_key_file(key, passphrase))
-        ca.import_signer(uscc, issued, home / "signers")
-        return issued
-    return ca.signer(uscc, name, home / "signers")
-
-
-def make_seal(
-    settings: Settings,
-    uscc: str,
-    name: str,
-    signer: Issued,
-    picture: Path | None = None,
-    years: int = 3,
-) -> Path:
-    """A v4 seal for the agency, signed by the local seal maker; returns its path."""
-    home = settings.home_dir
-    maker = LocalCA.open_or_create(home / "ca", key_passphrase(home)).seal_maker()
-    now = datetime.now(UTC).replace(microsecond=0)
-    valid_until = min(now + timedelta(days=365 * years), signer.certificate.not_after)
-    if valid_until <= now:
-        raise SealInputError("the signer's certificate has expired", code="seal_signer_expired")
-    pic = picture_from_bytes(picture.read_bytes()) if picture is not None else draw_round_seal(name)
-    es_id = f"{uscc}{secrets.token_hex(4).upper()}"
-    seal = create_seal(
-        SealSpec(
-            name=name,
-            es_id=es_id,
-            valid_from=now,
-            valid_until=valid_until,
-            picture=pic,
-            signer_certificates=(signer.certificate,),
-            created=now,
-        ),
-        maker.certificate,
-        maker.signer,
-    )
-    path = home / "seals" / f"{es_id}.esl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(seal.der)
-    return path
 
 
 def _account_key_path(settings: Settings, uscc: str) -> Path:

@@ -16,22 +16,16 @@ passphrase in ``<home>/keys/kek``.
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from seals.ca import Issued, LocalCA
-from seals.errors import SealError, SealInputError
-from seals.keys import load_private_key_file
-from seals.picture import draw_round_seal, picture_from_bytes
-from seals.seal import SealSpec, create_seal
+from seals.errors import SealError
 from seals.ses import Seal, SealSignature, detect, parse_seal, parse_signature
-from seals.x509 import Certificate, load_certificate
-from verifier.keyring import check_uscc, key_passphrase
+from seals.x509 import Certificate
+from verifier.keyring import check_uscc, make_seal, signer_pair
 from verifier.settings import Settings
 
 
@@ -174,40 +168,8 @@ def seal_new(
 ) -> None:
     """Make a v4 seal for an agency, signed by the local seal maker; print its path."""
     uscc = check_uscc(uscc)
-    if (key is None) != (cert is None):
-        raise SealInputError("--key and --cert go together")
-    home = settings.home_dir
-    passphrase = key_passphrase(home)
-    ca = LocalCA.open_or_create(home / "ca", passphrase)
-    maker = ca.seal_maker()
-    if key is not None and cert is not None:
-        issued = Issued(load_certificate(cert.read_bytes()), load_private_key_file(key, passphrase))
-        ca.import_signer(uscc, issued, home / "signers")
-    else:
-        issued = ca.signer(uscc, name, home / "signers")
-    signer_cert = issued.certificate
-    now = datetime.now(UTC).replace(microsecond=0)
-    valid_until = min(now + timedelta(days=365 * years), signer_cert.not_after)
-    if valid_until <= now:
-        raise SealInputError("the signer's certificate has expired", code="seal_signer_expired")
-    pic = picture_from_bytes(picture.read_bytes()) if picture is not None else draw_round_seal(name)
-    es_id = f"{uscc}{secrets.token_hex(4).upper()}"
-    seal = create_seal(
-        SealSpec(
-            name=name,
-            es_id=es_id,
-            valid_from=now,
-            valid_until=valid_until,
-            picture=pic,
-            signer_certificates=(signer_cert,),
-            created=now,
-        ),
-        maker.certificate,
-        maker.signer,
-    )
-    path = home / "seals" / f"{es_id}.esl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(seal.der)
+    signer = signer_pair(settings, uscc, name, key, cert)
+    path = make_seal(settings, uscc, name, signer, picture, years)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, out)
