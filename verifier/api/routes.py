@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from certs.model import request_from_csv_row
+from certs.model import requests_from_csv
 from verifier.api.schemas import (
     BulkStatusChange,
     PresentationRequest,
@@ -93,8 +93,7 @@ async def issue_batch(
     rows: list[tuple[int, Any]]
     if kind == "text/csv":
         try:
-            reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
-            rows = [(reader.line_num, request_from_csv_row(row)) for row in reader]
+            rows = list(requests_from_csv(raw.decode("utf-8-sig")))
         except (UnicodeDecodeError, csv.Error) as exc:
             raise VerifierError(f"the CSV is unreadable: {exc}", code="bad_csv") from exc
     else:

@@ -1,0 +1,953 @@
+"""Verifying certificate documents (``verifier.certificates``) against the real devnet.
+
+Every test issues real certificates (SQLite, one test also PostgreSQL), signs them with real
+SM2 keys, anchors them with the batcher and judges them with a read-only ``Registry`` — the
+verifier's view of the chain. The clock of the validity check is pinned; chain time is real.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import http.server
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from certs.batcher import Batcher
+from certs.canonical import (
+    MAX_DOCUMENT_BYTES,
+    Anchor,
+    CertificateDocument,
+    disclose,
+    recompute_leaf,
+    signing_input,
+)
+from certs.issuance import IssuerProfile, issue, key_id_of
+from certs.merkle import MerkleTree
+from certs.status import CertificateRecord, change_status, load_record, load_records
+from certs.store import Store, metadata
+from chain.errors import ChainUnavailable
+from chain.registry import Deployment, Registry, deploy_contracts
+from chain.rpc import Rpc
+from chain.transactions import TransactionSender
+from seals.sm2 import KeySigner, generate_private_key, sm3
+from tests.conftest import Accounts, free_port, make_uscc
+from tests.postgres import postgres_server
+from verifier.certificates import local_checks, verify_certificate_text, verify_documents
+from verifier.verdict import Fragment, Outcome, Status, Verdict
+
+TODAY = dt.date(2026, 11, 28)
+TYPE = "11100000000013338W032"
+HOLDER_NAME = "张三"
+HOLDER_CODE = "11010519491231002X"
+LOCAL = (
+    "certificate.format",
+    "certificate.integrity",
+    "certificate.signature",
+    "certificate.merkle_proof",
+    "certificate.validity",
+)
+CHAIN = ("chain.anchored", "issuer.key", "certificate.status")
+
+
+def request(name: str = HOLDER_NAME, code: str = HOLDER_CODE, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": TYPE,
+        "holder": {"name": name, "code": code, "code_type": "111"},
+        "issue_date": "2026-11-28",
+        "valid_from": "2026-11-28",
+        "valid_until": "2031-11-27",
+        "jurisdiction": "360100",
+        "fields": {"事项": "示例"},
+        **extra,
+    }
+
+
+@dataclass
+class Agency:
+    """An issuer registered on the devnet: its chain client and its signing profile."""
+
+    uscc: str
+    registry: Registry
+    profile: IssuerProfile
+
+    @property
+    def key_id(self) -> bytes:
+        return key_id_of(self.profile.signer.public_key)
+
+
+def make_agency(
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+    *,
+    register_key: bool = True,
+    key_valid_from: int = 0,
+) -> Agency:
+    """Register a fresh issuer with its own account and (by default) its SM2 key."""
+    uscc = make_uscc()
+    account = accounts.new()
+    governing = Registry(rpc, deployment, admin)
+    governing.register_issuer(uscc, "示例市市场监督管理局")
+    governing.add_account(uscc, account.address)
+    signer = KeySigner(generate_private_key())
+    own = Registry(rpc, deployment, account)
+    if register_key:
+        own.add_key(uscc, key_id_of(signer.public_key), key_valid_from, None,
+                    signer.public_key.point)
+    return Agency(uscc, own, IssuerProfile(uscc, "示例市市场监督管理局", signer))
+
+
+def issue_records(
+    store: Store, agency: Agency, rows: list[dict[str, Any]], *, anchor: bool = True
+) -> list[CertificateRecord]:
+    report = issue(store, agency.profile, list(enumerate(rows, start=1)), today=TODAY)
+    assert not report.rejected, report.rejected
+    if anchor:
+        Batcher(store, lambda _: agency.registry).run_once()
+    return load_records(store, [a.identifier for a in report.accepted])
+
+
+def text_of(record: CertificateRecord) -> str:
+    return record.document.to_json()
+
+
+def check(verdict: Verdict, name: str) -> Fragment:
+    found = [f for f in verdict.checks if f.name == name]
+    assert len(found) == 1, f"{name} in {[f.name for f in verdict.checks]}"
+    return found[0]
+
+
+def invalid_checks(verdict: Verdict) -> set[str]:
+    return {f.name for f in verdict.checks if f.status is Status.INVALID}
+
+
+def one(text: str | bytes, verifier: Registry) -> Verdict:
+    verdicts, _ = verify_documents([text], verifier, today=TODAY)
+    return verdicts[0]
+
+
+def summary(verdict: Verdict) -> tuple[str, list[tuple[str, str, str]]]:
+    return verdict.outcome.value, [(f.name, f.status.value, f.reason) for f in verdict.checks]
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture
+def verifier(rpc: Rpc, deployment: Deployment) -> Registry:
+    """The verifier's client: reads only, no account."""
+    return Registry(rpc, deployment)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(f"sqlite:///{tmp_path / 'z.sqlite3'}")
+    yield opened
+    opened.engine.dispose()
+
+
+@pytest.fixture
+def agency(
+    rpc: Rpc, deployment: Deployment, admin: TransactionSender, accounts: Accounts
+) -> Agency:
+    return make_agency(rpc, deployment, admin, accounts)
+
+
+@dataclass
+class Batch:
+    """Three certificates anchored in one batch (so every proof has steps)."""
+
+    agency: Agency
+    records: list[CertificateRecord]
+
+    @property
+    def text(self) -> str:
+        return text_of(self.records[0])
+
+
+@pytest.fixture(scope="module")
+def batch(
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Batch]:
+    opened = Store.open(f"sqlite:///{tmp_path_factory.mktemp('batch') / 'z.sqlite3'}")
+    agency = make_agency(rpc, deployment, admin, accounts)
+    records = issue_records(opened, agency, [request(), request("李四"), request("王五")])
+    for record in records:
+        assert record.document.anchor is not None and record.document.anchor.proof.steps
+    yield Batch(agency, records)
+    opened.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened = Store.open(f"sqlite:///{tmp_path / 'z.sqlite3'}")
+    else:
+        opened = Store.open(request.getfixturevalue("postgres_url"))
+    yield opened
+    if request.param == "postgresql":
+        with opened.engine.begin() as connection:
+            metadata.drop_all(connection)
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    opened.engine.dispose()
+
+
+# ---------------------------------------------------------------------- valid certificates
+
+
+def test_fresh_certificate_is_valid_at_a_stated_block(
+    any_store: Store, agency: Agency, verifier: Registry
+) -> None:
+    (record,) = issue_records(any_store, agency, [request()])
+    anchor = record.document.anchor
+    assert anchor is not None and record.status == "active"
+    before = verifier.block_number()
+
+    verdicts, block = verify_documents([text_of(record)], verifier, today=TODAY)
+
+    (verdict,) = verdicts
+    assert verdict.outcome is Outcome.VALID and verdict.exit_code == 0
+    assert [f.name for f in verdict.checks] == [*LOCAL, *CHAIN]
+    assert {f.name: f.status for f in verdict.checks} == dict.fromkeys([*LOCAL, *CHAIN],
+                                                                       Status.VALID)
+    assert block is not None and block >= before >= anchor.block
+    for name in CHAIN:
+        assert check(verdict, name).data["block"] == block
+    anchored = check(verdict, "chain.anchored")
+    assert anchored.data["anchored_block"] == anchor.block
+    assert agency.uscc in anchored.reason and f"block {anchor.block}" in anchored.reason
+    assert check(verdict, "certificate.signature").data["key_id"] == agency.key_id.hex()
+    assert check(verdict, "certificate.validity").reason == "valid from 2026-11-28 until 2031-11-27"
+    subject = verdict.subject
+    assert subject["identifier"] == record.identifier
+    assert subject["issuer.code"] == agency.uscc
+    assert subject["holder.name"] == "张*"
+    assert subject["holder.code"] == "1101**********002X"
+    assert subject["hidden"] == []
+    shown = json.dumps(verdict.to_json(), ensure_ascii=False)
+    assert HOLDER_NAME not in shown and HOLDER_CODE not in shown  # masked everywhere
+
+    single = verify_certificate_text(text_of(record).encode(), lambda: verifier, today=TODAY)
+    assert single.outcome is Outcome.VALID
+    assert single.subject["chain"]["chain_id"] == 3005
+    assert single.subject["chain"]["block"] >= block
+
+
+def test_validity_period_is_judged_on_the_given_day(batch: Batch, verifier: Registry) -> None:
+    early, _ = verify_documents([batch.text], verifier, today=dt.date(2026, 11, 27))
+    late, _ = verify_documents([batch.text], verifier, today=dt.date(2031, 11, 28))
+    last, _ = verify_documents([batch.text], verifier, today=dt.date(2031, 11, 27))
+    assert check(early[0], "certificate.validity").reason == "not valid before 2026-11-28"
+    assert check(late[0], "certificate.validity").reason == "expired on 2031-11-27"
+    assert invalid_checks(early[0]) == invalid_checks(late[0]) == {"certificate.validity"}
+    assert last[0].outcome is Outcome.VALID
+
+
+# -------------------------------------------------------------------- selective disclosure
+
+
+def test_hidden_holder_claims_still_verify_and_are_listed(
+    batch: Batch, verifier: Registry
+) -> None:
+    document = CertificateDocument.from_json(batch.text)
+    shown = disclose(document, ["holder.code", "holder.name"])
+    claims = shown.to_dict()["claims"]
+    assert claims["holder.name"].keys() == claims["holder.code"].keys() == {"digest"}
+    assert HOLDER_NAME not in shown.to_json() and HOLDER_CODE not in shown.to_json()
+
+    verdict = one(shown.to_json(), verifier)
+
+    assert verdict.outcome is Outcome.VALID
+    integrity = check(verdict, "certificate.integrity")
+    assert integrity.status is Status.VALID
+    assert integrity.reason.endswith("hidden by the holder: holder.code, holder.name")
+    assert integrity.data["hidden"] == ["holder.code", "holder.name"]
+    assert verdict.subject["hidden"] == ["holder.code", "holder.name"]
+    assert "holder.name" not in verdict.subject and "holder.code" not in verdict.subject
+    assert verdict.subject["identifier"] == batch.records[0].identifier
+
+    name_only = one(disclose(document, ["holder.name"]).to_json(), verifier)
+    assert name_only.outcome is Outcome.VALID
+    assert "holder.name" not in name_only.subject
+    assert name_only.subject["holder.code"] == "1101**********002X"
+
+
+def test_hidden_dates_skip_the_validity_check(batch: Batch, verifier: Registry) -> None:
+    document = CertificateDocument.from_json(batch.text)
+    verdict = one(disclose(document, ["valid_from"]).to_json(), verifier)
+    assert check(verdict, "certificate.validity").status is Status.SKIPPED
+    assert verdict.outcome is Outcome.VALID
+
+    everything = one(disclose(document, list(document.claims)).to_json(), verifier)
+    assert everything.outcome is Outcome.VALID  # proves existence, reveals nothing
+    assert everything.subject["hidden"] == sorted(document.claims)
+    assert set(everything.subject) == {"hidden"}
+
+
+# -------------------------------------------------------------------------------- tampering
+
+
+def _flip(hex_text: str, at: int = -1) -> str:
+    """The hex text with one digit changed."""
+    i = at % len(hex_text)
+    return hex_text[:i] + ("0" if hex_text[i] != "0" else "1") + hex_text[i + 1 :]
+
+
+def _value(doc: dict[str, Any], _: Batch) -> None:
+    doc["claims"]["holder.name"]["value"] = "李四"
+
+
+def _value_and_leaf(doc: dict[str, Any], _: Batch) -> None:
+    doc["claims"]["fields.事项"]["value"] = "另一事项"
+    leaf, _hidden = recompute_leaf(CertificateDocument.from_dict(doc))
+    doc["leaf"] = leaf.hex()  # consistent claims, but not what the issuer signed
+
+
+def _salt(doc: dict[str, Any], _: Batch) -> None:
+    doc["claims"]["holder.code"]["salt"] = _flip(doc["claims"]["holder.code"]["salt"])
+
+
+def _hidden_digest(doc: dict[str, Any], _: Batch) -> None:
+    hidden = disclose(CertificateDocument.from_dict(doc), ["holder.code"]).to_dict()
+    doc["claims"] = hidden["claims"]
+    doc["claims"]["holder.code"]["digest"] = _flip(doc["claims"]["holder.code"]["digest"], 7)
+
+
+def _claim_added(doc: dict[str, Any], _: Batch) -> None:
+    doc["claims"]["fields.备注"] = {"salt": "00" * 16, "value": "追加"}
+
+
+def _leaf(doc: dict[str, Any], _: Batch) -> None:
+    doc["leaf"] = _flip(doc["leaf"])
+
+
+def _proof_step(doc: dict[str, Any], _: Batch) -> None:
+    doc["anchor"]["proof"][0] = _flip(doc["anchor"]["proof"][0])
+
+
+def _proof_side(doc: dict[str, Any], _: Batch) -> None:
+    step = doc["anchor"]["proof"][0]
+    doc["anchor"]["proof"][0] = ("R" if step[0] == "L" else "L") + step[1:]
+
+
+def _sibling_anchor(doc: dict[str, Any], batch: Batch) -> None:
+    doc["anchor"] = json.loads(text_of(batch.records[1]))["anchor"]
+
+
+def _root(doc: dict[str, Any], _: Batch) -> None:
+    doc["anchor"]["root"] = _flip(doc["anchor"]["root"])
+
+
+def _signature_bytes(doc: dict[str, Any], _: Batch) -> None:
+    doc["signature"]["value"] = _flip(doc["signature"]["value"])
+
+
+def _other_key(doc: dict[str, Any], _: Batch) -> None:
+    other = generate_private_key().public_key.point
+    doc["signature"]["public_key"] = other.hex()
+    doc["signature"]["key_id"] = sm3(other).hex()
+
+
+def _public_key_only(doc: dict[str, Any], _: Batch) -> None:
+    doc["signature"]["public_key"] = generate_private_key().public_key.point.hex()
+
+
+def _resigned_by_forger(doc: dict[str, Any], _: Batch) -> None:
+    """A forger changes a value and signs the new leaf with a key of its own."""
+    _value_and_leaf(doc, _)
+    forger = KeySigner(generate_private_key())
+    key_id = key_id_of(forger.public_key)
+    value = forger.sign_raw(signing_input(bytes.fromhex(doc["leaf"]), key_id))
+    doc["signature"] = {
+        "key_id": key_id.hex(),
+        "public_key": forger.public_key.point.hex(),
+        "value": value.hex(),
+    }
+
+
+TAMPERING: dict[str, tuple[Callable[[dict[str, Any], Batch], None], set[str]]] = {
+    "disclosed value": (_value, {"certificate.integrity"}),
+    "value with recomputed leaf": (
+        _value_and_leaf,
+        {"certificate.signature", "certificate.merkle_proof"},
+    ),
+    "salt": (_salt, {"certificate.integrity"}),
+    "hidden digest": (_hidden_digest, {"certificate.integrity"}),
+    "claim added": (_claim_added, {"certificate.integrity"}),
+    "leaf": (
+        _leaf,
+        {"certificate.integrity", "certificate.signature", "certificate.merkle_proof"},
+    ),
+    "proof step": (_proof_step, {"certificate.merkle_proof"}),
+    "proof side": (_proof_side, {"certificate.merkle_proof"}),
+    "another certificate's anchor": (_sibling_anchor, {"certificate.merkle_proof"}),
+    "root": (_root, {"certificate.merkle_proof", "chain.anchored"}),
+    "signature bytes": (_signature_bytes, {"certificate.signature"}),
+    "other public key and key id": (_other_key, {"certificate.signature", "issuer.key"}),
+    "public key not matching key id": (_public_key_only, {"certificate.signature"}),
+    "re-signed by a forger": (
+        _resigned_by_forger,
+        {"certificate.merkle_proof", "issuer.key"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERING))
+def test_tampering_is_caught_by_the_right_check(
+    case: str, batch: Batch, verifier: Registry
+) -> None:
+    tamper, expected = TAMPERING[case]
+    doc = json.loads(batch.text)
+    tamper(doc, batch)
+    text = json.dumps(doc, ensure_ascii=False)
+    assert text != batch.text
+
+    verdict = one(text, verifier)
+
+    assert verdict.outcome is Outcome.INVALID and verdict.exit_code == 1
+    assert invalid_checks(verdict) == expected
+    assert not any(f.status is Status.ERROR for f in verdict.checks)
+    assert check(verdict, "certificate.format").status is Status.VALID
+    assert one(batch.text, verifier).outcome is Outcome.VALID  # the original still is
+
+
+def test_pending_document_is_not_valid_until_anchored(
+    store: Store, agency: Agency, verifier: Registry
+) -> None:
+    (record,) = issue_records(store, agency, [request()], anchor=False)
+    assert record.status == "pending" and record.document.anchor is None
+
+    verdict = one(text_of(record), verifier)
+
+    assert verdict.outcome is Outcome.INVALID
+    proof = check(verdict, "certificate.merkle_proof")
+    assert proof.status is Status.INVALID and "not anchored" in proof.reason
+    assert {check(verdict, n).status for n in CHAIN} == {Status.SKIPPED}
+    assert check(verdict, "certificate.signature").status is Status.VALID
+    assert check(verdict, "certificate.integrity").status is Status.VALID
+
+    Batcher(store, lambda _: agency.registry).run_once()
+    assert one(text_of(load_record(store, record.identifier)), verifier).outcome is Outcome.VALID
+
+
+# ---------------------------------------------------------------------------------- status
+
+
+def test_status_changes_show_in_the_very_next_verification(
+    store: Store, agency: Agency, verifier: Registry
+) -> None:
+    records = issue_records(store, agency, [request(), request("李四"), request("王五")])
+    ids = [r.identifier for r in records]
+    texts = [text_of(r) for r in records]
+    verdicts, _ = verify_documents(texts, verifier, today=TODAY)
+    assert [v.outcome for v in verdicts] == [Outcome.VALID] * 3
+    reg, uscc = agency.registry, agency.uscc
+
+    revoked = change_status(store, reg, uscc, ids[:1], "revoke", reason_code=1, reason="有误")
+    verdict = one(texts[0], verifier)
+    status = check(verdict, "certificate.status")
+    assert verdict.outcome is Outcome.INVALID and invalid_checks(verdict) == {status.name}
+    assert status.reason.startswith(f"revoked in block {revoked.block_number} (reason 1:")
+    assert "信息有误" in status.reason
+    assert status.data["changed_block"] == revoked.block_number
+    assert status.data["block"] >= revoked.block_number
+
+    suspended = change_status(store, reg, uscc, ids[1:2], "suspend", reason_code=7)
+    status = check(one(texts[1], verifier), "certificate.status")
+    assert status.status is Status.INVALID
+    assert status.reason.startswith(f"suspended in block {suspended.block_number} (reason 7:")
+    assert "核查中" in status.reason
+
+    change_status(store, reg, uscc, ids[1:2], "reinstate", reason="核查完毕")
+    assert one(texts[1], verifier).outcome is Outcome.VALID
+
+    (successor,) = issue_records(store, agency, [request("王五", annotations=["换发"])])
+    change_status(store, reg, uscc, ids[2:3], "supersede", reason_code=5,
+                  successor=successor.identifier)
+    verdicts, _ = verify_documents([*texts, text_of(successor)], verifier, today=TODAY)
+    assert [v.outcome for v in verdicts] == [
+        Outcome.INVALID, Outcome.VALID, Outcome.INVALID, Outcome.VALID
+    ]
+    status = check(verdicts[2], "certificate.status")
+    assert status.reason.startswith("superseded by a newer certificate in block")
+    assert "换发" in status.reason
+    assert check(verdicts[0], "certificate.status").reason.startswith("revoked")
+
+
+def test_another_issuer_cannot_change_a_certificates_status(
+    store: Store,
+    agency: Agency,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+) -> None:
+    (record,) = issue_records(store, agency, [request()])
+    other = make_agency(rpc, deployment, admin, accounts)
+    other.registry.revoke(other.uscc, record.leaf, 3)  # under its own name: no effect
+    assert one(text_of(record), verifier).outcome is Outcome.VALID
+
+
+def test_anchor_by_another_issuer_than_named_is_invalid(
+    store: Store,
+    agency: Agency,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+) -> None:
+    """Issuer B signs a certificate naming issuer A and anchors it under its own name."""
+    impostor = make_agency(rpc, deployment, admin, accounts)
+    posing = Agency(agency.uscc, impostor.registry,
+                    IssuerProfile(agency.uscc, "冒名机关", impostor.profile.signer))
+    (record,) = issue_records(store, posing, [request()], anchor=False)
+    document = record.document
+    tree = MerkleTree.build([document.leaf])
+    receipt = impostor.registry.anchor(impostor.uscc, tree.root, 1)
+    forged = replace(document, anchor=Anchor(
+        tree.root, tree.proof(0), deployment.chain_id, deployment.certificate_registry,
+        receipt.tx_hash, receipt.block_number))
+
+    verdict = one(forged.to_json(), verifier)
+
+    assert verdict.outcome is Outcome.INVALID
+    anchored = check(verdict, "chain.anchored")
+    assert anchored.status is Status.INVALID
+    assert impostor.uscc in anchored.reason and agency.uscc in anchored.reason
+
+
+# ---------------------------------------------------------------------------- key registry
+
+
+@pytest.mark.parametrize(
+    ("action", "offset", "outcome"),
+    [
+        ("compromised", -3600, Outcome.INVALID),
+        ("compromised", 0, Outcome.INVALID),  # at the anchor time: not before it
+        ("compromised", 1, Outcome.VALID),  # signatures are judged at signing time
+        ("compromised", 86_400, Outcome.VALID),
+        ("retired", 0, Outcome.INVALID),
+        ("retired", 1, Outcome.VALID),
+    ],
+)
+def test_key_state_is_judged_at_the_anchor_time(
+    action: str,
+    offset: int,
+    outcome: Outcome,
+    store: Store,
+    agency: Agency,
+    verifier: Registry,
+) -> None:
+    (record,) = issue_records(store, agency, [request()])
+    assert record.root is not None
+    anchored = verifier.anchor_of(record.root)
+    assert anchored is not None
+    text = text_of(record)
+    assert one(text, verifier).outcome is Outcome.VALID
+    cutoff = anchored.timestamp + offset
+    if action == "compromised":
+        agency.registry.report_key_compromised(agency.uscc, agency.key_id, cutoff)
+    else:
+        agency.registry.retire_key(agency.uscc, agency.key_id, cutoff)
+
+    verdict = one(text, verifier)
+
+    assert verdict.outcome is outcome
+    key = check(verdict, "issuer.key")
+    if outcome is Outcome.INVALID:
+        assert key.status is Status.INVALID and "not valid when the batch was anchored" in (
+            key.reason
+        )
+        assert invalid_checks(verdict) == {"issuer.key"}
+    else:
+        assert key.status is Status.VALID
+
+
+@pytest.mark.parametrize("setup", ["unregistered", "not yet valid"])
+def test_key_not_valid_for_the_issuer_is_invalid(
+    setup: str,
+    store: Store,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+) -> None:
+    later = verifier.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"]
+    agency = make_agency(
+        rpc, deployment, admin, accounts,
+        register_key=setup != "unregistered", key_valid_from=int(later, 16) + 3600,
+    )
+    (record,) = issue_records(store, agency, [request()])
+
+    verdict = one(text_of(record), verifier)
+
+    assert verdict.outcome is Outcome.INVALID and invalid_checks(verdict) == {"issuer.key"}
+    reason = check(verdict, "issuer.key").reason
+    if setup == "unregistered":
+        assert reason == f"the signing key is not registered for {agency.uscc}"
+    else:
+        assert "not valid when the batch was anchored" in reason
+    assert check(verdict, "certificate.signature").status is Status.VALID
+
+
+# -------------------------------------------------------------------- chain not available
+
+
+class _NotJsonRpc(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = b"<html>maintenance</html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def html_endpoint() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotJsonRpc)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _assert_could_not_check(verdict: Verdict) -> None:
+    assert verdict.outcome is Outcome.ERROR and verdict.exit_code == 2
+    assert {check(verdict, n).status for n in LOCAL} == {Status.VALID}  # they still ran
+    for name in CHAIN:
+        fragment = check(verdict, name)
+        assert fragment.status is Status.ERROR
+        assert fragment.reason.startswith("could not read the chain")
+
+
+def test_unreachable_chain_gives_error_never_a_verdict(
+    batch: Batch, deployment: Deployment, html_endpoint: str
+) -> None:
+    closed = Registry(Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), deployment)
+    verdicts, block = verify_documents([batch.text], closed, today=TODAY)
+    assert block is None
+    _assert_could_not_check(verdicts[0])
+
+    html = Registry(Rpc(html_endpoint, timeout=2), deployment)
+    _assert_could_not_check(verify_documents([batch.text], html, today=TODAY)[0][0])
+
+    def unreachable() -> Registry:
+        raise ChainUnavailable("the chain at http://127.0.0.1:1 did not answer")
+
+    verdict = verify_certificate_text(batch.text.encode(), unreachable, today=TODAY)
+    _assert_could_not_check(verdict)
+    assert "did not answer" in check(verdict, "chain.anchored").reason
+
+    # what the document itself shows is still decided: tampering stays invalid
+    doc = json.loads(batch.text)
+    _leaf(doc, batch)
+    tampered = verify_certificate_text(json.dumps(doc).encode(), unreachable, today=TODAY)
+    assert tampered.outcome is Outcome.INVALID
+
+
+def test_contracts_missing_on_the_chain_is_an_error(
+    batch: Batch, rpc: Rpc, deployment: Deployment
+) -> None:
+    """A deployment record pointing at addresses without code (e.g. a wiped devnet)."""
+    doc = json.loads(batch.text)
+    empty = "0x" + "ab" * 20
+    wiped = replace(deployment, issuer_registry="0x" + "cd" * 20, certificate_registry=empty)
+    doc["anchor"]["contract"] = empty
+    verdicts, _ = verify_documents([json.dumps(doc)], Registry(rpc, wiped), today=TODAY)
+    assert verdicts[0].outcome is Outcome.ERROR
+    for name in CHAIN:
+        fragment = check(verdicts[0], name)
+        assert fragment.status is Status.ERROR
+        assert "could not read the chain" in fragment.reason
+        assert "is the contract deployed" in fragment.reason
+
+
+# ------------------------------------------------------------------ other chain, contract
+
+
+def test_document_of_another_deployment_or_chain_is_an_error(
+    store: Store,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+    batch: Batch,
+) -> None:
+    elsewhere = deploy_contracts(admin)
+    assert elsewhere.certificate_registry != deployment.certificate_registry
+    agency = make_agency(rpc, elsewhere, admin, accounts)
+    (record,) = issue_records(store, agency, [request()])
+    text = text_of(record)
+    assert one(text, Registry(rpc, elsewhere)).outcome is Outcome.VALID  # at home: valid
+
+    verdict = one(text, verifier)
+
+    assert verdict.outcome is Outcome.ERROR
+    for name in CHAIN:
+        fragment = check(verdict, name)
+        assert fragment.status is Status.ERROR
+        assert elsewhere.certificate_registry in fragment.reason
+        assert deployment.certificate_registry in fragment.reason
+
+    doc = json.loads(batch.text)
+    doc["anchor"]["chain_id"] = 1
+    other_chain = one(json.dumps(doc), verifier)
+    assert other_chain.outcome is Outcome.ERROR
+    assert "anchored on chain 1 " in check(other_chain, "chain.anchored").reason
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def _edit(edit: Callable[[dict[str, Any]], None]) -> Callable[[str], bytes]:
+    def make(base: str) -> bytes:
+        doc = json.loads(base)
+        edit(doc)
+        return json.dumps(doc, ensure_ascii=False).encode()
+
+    return make
+
+
+def _raw(data: bytes) -> Callable[[str], bytes]:
+    return lambda _base: data
+
+
+def _float_block(base: str) -> bytes:
+    doc = json.loads(base)
+    return base.replace(f'"block":{doc["anchor"]["block"]}', f'"block":{doc["anchor"]["block"]}.0'
+                        ).encode()
+
+
+def _duplicate_leaf(base: str) -> bytes:
+    return base.replace('"leaf":', '"leaf":"' + "00" * 32 + '","leaf":', 1).encode()
+
+
+def _huge(base: str) -> bytes:
+    doc = json.loads(base)
+    doc["claims"]["fields.事项"]["value"] = "x" * MAX_DOCUMENT_BYTES
+    return json.dumps(doc).encode()
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(doc: dict[str, Any]) -> None:
+        *head, last = path.split("/")
+        target = doc
+        for part in head:
+            target = target[part]
+        target[last] = value
+
+    return edit
+
+
+def _delete_claim(doc: dict[str, Any]) -> None:
+    del doc["claims"]["holder.code"]
+
+
+GARBAGE: dict[str, tuple[Callable[[str], bytes], str, str]] = {
+    "empty": (_raw(b""), "not valid JSON", "document_malformed"),
+    "not JSON": (_raw(b"this is not JSON"), "not valid JSON", "document_malformed"),
+    "not UTF-8": (_raw(b"\xff\xfe\xfd{"), "not valid JSON", "document_malformed"),
+    "JSON array": (_raw(b"[]"), "must be a JSON object", "document_malformed"),
+    "JSON string": (_raw(b'"zhengyin-cert/1"'), "must be a JSON object", "document_malformed"),
+    "JSON null": (_raw(b"null"), "must be a JSON object", "document_malformed"),
+    "deep nesting": (_raw(b"[" * 100_000), "not valid JSON", "document_malformed"),
+    "NaN": (_raw(b'{"format": NaN}'), "non-integer number NaN", "document_malformed"),
+    "huge": (_huge, f"larger than {MAX_DOCUMENT_BYTES} bytes", "document_malformed"),
+    "newer format version": (
+        _edit(_set("format", "zhengyin-cert/2")),
+        "'zhengyin-cert/2' is not supported",
+        "document_version_unsupported",
+    ),
+    "other format": (_edit(_set("format", "vc/1")), '"format": "zhengyin-cert/1"',
+                     "document_malformed"),
+    "other algorithms": (
+        _edit(_set("alg/digest", "sha256")),
+        "algorithms",
+        "document_algorithm_unsupported",
+    ),
+    "float": (_float_block, "non-integer number", "document_malformed"),
+    "exponent": (_edit(_set("anchor/chain_id", 3.005e3)), "non-integer number",
+                 "document_malformed"),
+    "duplicate member": (_duplicate_leaf, "repeats the member name 'leaf'", "document_malformed"),
+    "extra member": (_edit(_set("status", "active")), "unexpected status", "document_malformed"),
+    "missing claim": (_edit(_delete_claim), "lacks the claims holder.code", "document_malformed"),
+    "unknown claim path": (
+        _edit(_set("claims/holder.phone", {"salt": "00" * 16, "value": "1"})),
+        "unknown path 'holder.phone'",
+        "unknown_path",
+    ),
+    "upper-case hex": (_edit(_set("leaf", "AB" * 32)), "leaf must be 64 lower-case hex",
+                       "document_malformed"),
+    "boolean chain id": (_edit(_set("anchor/chain_id", True)), "chain_id must be a non-negative",
+                         "document_malformed"),
+    "huge integer": (_edit(_set("anchor/block", 2**64)), "block must be a non-negative",
+                     "document_malformed"),
+    "long proof": (_edit(_set("anchor/proof", ["L:" + "00" * 32] * 65)), "at most 64 steps",
+                   "document_malformed"),
+}
+
+
+@pytest.mark.parametrize("case", list(GARBAGE))
+def test_garbage_is_invalid_with_a_clear_reason(
+    case: str, batch: Batch, verifier: Registry
+) -> None:
+    make, says, code = GARBAGE[case]
+    data = make(batch.text)
+
+    verdict = verify_certificate_text(data, lambda: verifier, today=TODAY)
+
+    assert verdict.outcome is Outcome.INVALID
+    fmt = verdict.checks[0]
+    assert fmt.name == "certificate.format" and fmt.status is Status.INVALID
+    assert fmt.reason.startswith("not a certificate document: ")
+    assert says in fmt.reason
+    assert fmt.data["code"] == code
+    assert [f.name for f in verdict.checks] == ["certificate.format", *CHAIN]
+    assert {check(verdict, n).status for n in CHAIN} == {Status.SKIPPED}
+    assert local_checks(data, TODAY).fragments == (fmt,)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    _containers,
+    max_leaves=20,
+)
+_FUZZ = settings(max_examples=150, deadline=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@_FUZZ
+@given(data=st.binary(max_size=2_000))
+def test_random_bytes_never_raise(data: bytes, batch: Batch, verifier: Registry) -> None:
+    verdict = verify_certificate_text(data, lambda: verifier, today=TODAY)
+    assert verdict.outcome is Outcome.INVALID
+    json.dumps(verdict.to_json())
+
+
+@_FUZZ
+@given(value=_json)
+def test_random_json_never_raises(value: Any, verifier: Registry) -> None:
+    data = json.dumps(value).encode()
+    verdict = verify_certificate_text(data, lambda: verifier, today=TODAY)
+    assert verdict.outcome is Outcome.INVALID
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _paths(value, (*prefix, i))
+    return out
+
+
+# where a document only informs (the chain's record is what counts): any value that reads
+INFORMATIONAL = {("anchor", "block"), ("anchor", "tx_hash")}
+
+
+@_FUZZ
+@given(choice=st.data(), value=_json)
+def test_random_edits_of_a_valid_document_never_raise_or_pass(
+    choice: st.DataObject, value: Any, batch: Batch, verifier: Registry
+) -> None:
+    original = json.loads(batch.text)
+    paths = [p for p in _paths(original) if p]
+    path = choice.draw(st.sampled_from(paths))
+    doc = copy.deepcopy(original)
+    target = doc
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    verdict = verify_certificate_text(json.dumps(doc).encode(), lambda: verifier, today=TODAY)
+    json.dumps(verdict.to_json())
+    if doc != original and path not in INFORMATIONAL:
+        assert verdict.outcome is not Outcome.VALID, (path, value)
+
+
+# ---------------------------------------------------------------------------- many at once
+
+
+def test_many_documents_at_once_match_one_by_one(
+    store: Store,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+) -> None:
+    a = make_agency(rpc, deployment, admin, accounts)
+    b = make_agency(rpc, deployment, admin, accounts)
+    first = issue_records(store, a, [request(f"张{i}") for i in range(24)])
+    second = issue_records(store, b, [request(f"李{i}") for i in range(24)])
+    change_status(store, a.registry, a.uscc, [r.identifier for r in first[:3]], "revoke",
+                  reason_code=1)
+    change_status(store, b.registry, b.uscc, [r.identifier for r in second[:2]], "suspend",
+                  reason_code=7)
+    (pending,) = issue_records(store, a, [request("赵六")], anchor=False)
+    texts = [text_of(r) for r in [*first, *second]]
+    texts[10] = texts[10].replace('"value":"张10"', '"value":"张11"')  # tampered
+    assert texts[10] != text_of(first[10])
+    texts[30] = disclose(CertificateDocument.from_json(texts[30]), ["holder.name"]).to_json()
+    texts += [text_of(pending), "not a certificate"]
+
+    together, block = verify_documents(texts, verifier, today=TODAY)
+    apart = [verify_documents([t], verifier, today=TODAY)[0][0] for t in texts]
+
+    assert len(together) == len(texts) == 50
+    assert [summary(v) for v in together] == [summary(v) for v in apart]
+    outcomes = [v.outcome for v in together]
+    invalid = {i for i, o in enumerate(outcomes) if o is Outcome.INVALID}
+    assert invalid == {0, 1, 2, 10, 24, 25, 48, 49}
+    assert outcomes.count(Outcome.VALID) == 42
+    for i, record in enumerate([*first, *second]):
+        assert together[i].subject["identifier"] == record.identifier  # order kept
+    assert {check(together[i], "certificate.status").data["block"] for i in (0, 5, 30)} == {
+        block
+    }
+
+
+def test_local_checks_on_every_core_match_one_process(batch: Batch, verifier: Registry) -> None:
+    """Large calls run the local checks in worker processes; the verdicts are the same."""
+    doc = json.loads(batch.text)
+    _value(doc, batch)
+    texts = [batch.text, json.dumps(doc, ensure_ascii=False), "[]"] * 700
+    parallel, block = verify_documents(texts, verifier, today=TODAY, workers=2)
+    serial, _ = verify_documents(texts, verifier, today=TODAY, workers=1)
+    assert [summary(v) for v in parallel] == [summary(v) for v in serial]
+    assert [v.outcome for v in parallel[:3]] == [Outcome.VALID, Outcome.INVALID, Outcome.INVALID]
+    assert block is not None
