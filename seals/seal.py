@@ -300,6 +300,43 @@ def _validity_reason(
     return StepStatus.VALID, reason, data
 
 
+def _certificate_step(
+    name: str,
+    role: str,
+    holder: list[Certificate],
+    t: datetime,
+    now: datetime,
+    at_signing: bool,
+) -> Step:
+    """A certificate's validity at ``t`` and that its key usage allows signing.
+    ``role`` is ``maker`` or ``signer``."""
+    whose = "the seal maker's" if role == "maker" else "the signer's"
+    if not holder:
+        return Step(name, "validity", StepStatus.SKIPPED, f"no readable {role} certificate")
+    cert = holder[0]
+    status, reason, data = _validity_reason(
+        f"{whose} certificate ({cert.common_name or cert.subject})",
+        cert.not_before,
+        cert.not_after,
+        t,
+        now,
+        at_signing,
+    )
+    if (
+        status is StepStatus.VALID
+        and cert.key_usage is not None
+        and not (cert.key_usage & SIGNING_USAGES)
+    ):
+        return Step(
+            name,
+            "validity",
+            StepStatus.INVALID,
+            f"{whose} certificate does not allow signing (key usage)",
+            data,
+        )
+    return Step(name, "validity", status, reason, data)
+
+
 def _seal_steps(
     seal: Seal,
     *,
@@ -370,35 +407,9 @@ def _seal_steps(
     steps.append(_guard("seal.maker_signature", "signature", maker_signature))
 
     def maker_certificate() -> Step:
-        if not maker_holder:
-            return Step(
-                "seal.maker_certificate",
-                "validity",
-                StepStatus.SKIPPED,
-                "no readable maker certificate",
-            )
-        maker = maker_holder[0]
-        status, reason, data = _validity_reason(
-            f"the seal maker's certificate ({maker.common_name or maker.subject})",
-            maker.not_before,
-            maker.not_after,
-            t,
-            now,
-            at_signing,
+        return _certificate_step(
+            "seal.maker_certificate", "maker", maker_holder, t, now, at_signing
         )
-        if (
-            status is StepStatus.VALID
-            and maker.key_usage is not None
-            and not maker.key_usage & SIGNING_USAGES
-        ):
-            return Step(
-                "seal.maker_certificate",
-                "validity",
-                StepStatus.INVALID,
-                "the seal maker's certificate does not allow signing (key usage)",
-                data,
-            )
-        return Step("seal.maker_certificate", "validity", status, reason, data)
 
     steps.append(_guard("seal.maker_certificate", "validity", maker_certificate))
     steps.append(
@@ -646,37 +657,13 @@ def verify_signature(
     steps.append(_guard("signature.signer_in_seal", "integrity", in_seal))
 
     def signer_certificate() -> Step:
-        if not signer_holder:
-            return Step(
-                "signature.signer_certificate",
-                "validity",
-                StepStatus.SKIPPED,
-                "no readable signer certificate",
-            )
-        cert = signer_holder[0]
-        status, reason, vdata = _validity_reason(
-            f"the signer's certificate ({cert.common_name or cert.subject})",
-            cert.not_before,
-            cert.not_after,
-            t,
-            present,
-            at_signing,
+        step = _certificate_step(
+            "signature.signer_certificate", "signer", signer_holder, t, present, at_signing
         )
-        if (
-            status is StepStatus.VALID
-            and cert.key_usage is not None
-            and not cert.key_usage & SIGNING_USAGES
-        ):
-            return Step(
-                "signature.signer_certificate",
-                "validity",
-                StepStatus.INVALID,
-                "the signer's certificate does not allow signing (key usage)",
-                vdata,
-            )
-        if status is StepStatus.VALID and at_signing and sig.timestamp is None:
-            reason += "; the signing time is the signer's own claim (no time-stamp)"
-        return Step("signature.signer_certificate", "validity", status, reason, vdata)
+        if step.status is StepStatus.VALID and at_signing and sig.timestamp is None:
+            reason = step.reason + "; the signing time is the signer's own claim (no time-stamp)"
+            return Step(step.name, step.type, step.status, reason, step.data)
+        return step
 
     steps.append(_guard("signature.signer_certificate", "validity", signer_certificate))
     steps.append(
