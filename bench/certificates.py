@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
-import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchchain import bench_chain
 
 from certs.batcher import Batcher
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.status import load_records
 from certs.store import Store
-from chain.registry import Registry, deploy_contracts
-from chain.rpc import Rpc
-from chain.transactions import TransactionSender
-from devnet.anvil import Devnet
-from devnet.deploy import fund_on_devnet
 from seals.sm2 import KeySigner, generate_private_key
 from verifier.certificates import verify_documents
 
@@ -68,53 +63,42 @@ def licence(n: int) -> dict[str, object]:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with tempfile.TemporaryDirectory() as home:
-        node = Devnet(Path(home))
-        info, _ = node.up(port)
-        try:
-            rpc = Rpc(info.url)
-            admin = TransactionSender(rpc, "0x" + secrets.token_hex(32))
-            account = TransactionSender(rpc, "0x" + secrets.token_hex(32))
-            for sender in (admin, account):
-                fund_on_devnet(rpc, sender.address)
-            deployment = deploy_contracts(admin)
-            gov = Registry(rpc, deployment, admin)
-            registry = Registry(rpc, deployment, account)
-            signer = KeySigner(generate_private_key())
-            gov.register_issuer(USCC, "杭州市市场监督管理局")
-            gov.add_account(USCC, account.address)
-            gov.add_key(USCC, key_id_of(signer.public_key), 0, None, signer.public_key.point)
-            store = Store.open(f"sqlite:///{home}/bench.sqlite3")
-            profile = IssuerProfile(USCC, "杭州市市场监督管理局", signer)
-            rows = [(i + 1, licence(i)) for i in range(count)]
+    with bench_chain() as chain:
+        rpc, home = chain.rpc, chain.home
+        gov = chain.governance
+        registry = chain.issuer
+        account = chain.issuer.sender
+        assert account is not None
+        signer = KeySigner(generate_private_key())
+        gov.register_issuer(USCC, "杭州市市场监督管理局")
+        gov.add_account(USCC, account.address)
+        gov.add_key(USCC, key_id_of(signer.public_key), 0, None, signer.public_key.point)
+        store = Store.open(f"sqlite:///{home}/bench.sqlite3")
+        profile = IssuerProfile(USCC, "杭州市市场监督管理局", signer)
+        rows = [(i + 1, licence(i)) for i in range(count)]
 
-            started = time.perf_counter()
-            report = issue(store, profile, rows, today=TODAY)
-            stored = time.perf_counter()
-            results = Batcher(store, lambda _: registry).run_once()
-            done = time.perf_counter()
-            assert len(report.accepted) == count and not report.rejected
-            assert len(results) == 1 and results[0].state == "anchored"
-            receipt_gas = rpc.call("eth_getTransactionReceipt", [results[0].tx_hash])["gasUsed"]
-            issue_total = done - started
+        started = time.perf_counter()
+        report = issue(store, profile, rows, today=TODAY)
+        stored = time.perf_counter()
+        results = Batcher(store, lambda _: registry).run_once()
+        done = time.perf_counter()
+        assert len(report.accepted) == count and not report.rejected
+        assert len(results) == 1 and results[0].state == "anchored"
+        receipt_gas = rpc.call("eth_getTransactionReceipt", [results[0].tx_hash])["gasUsed"]
+        issue_total = done - started
 
-            texts = [
-                r.document.to_json()
-                for r in load_records(store, [a.identifier for a in report.accepted])
-            ]
-            start_block = registry.block_number()
-            started = time.perf_counter()
-            verdicts, block = verify_documents(
-                texts, registry, today=TODAY, workers=os.cpu_count() or 1
-            )
-            verify_total = time.perf_counter() - started
-            assert all(v.outcome.value == "valid" for v in verdicts), verdicts[0].to_json()
-            assert block is not None and block >= start_block
-        finally:
-            node.down()
+        texts = [
+            r.document.to_json()
+            for r in load_records(store, [a.identifier for a in report.accepted])
+        ]
+        start_block = registry.block_number()
+        started = time.perf_counter()
+        verdicts, block = verify_documents(
+            texts, registry, today=TODAY, workers=os.cpu_count() or 1
+        )
+        verify_total = time.perf_counter() - started
+        assert all(v.outcome.value == "valid" for v in verdicts), verdicts[0].to_json()
+        assert block is not None and block >= start_block
     cores = os.cpu_count()
     print(f"issue {count:,} certificates as one batch on {cores} cores:")
     print(f"  validate, digest, sign, store  {issue_total - (done - stored):6.2f} s")

@@ -6,71 +6,54 @@ Run: .venv/bin/python bench/gas.py
 from __future__ import annotations
 
 import secrets
-import socket
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chain.registry import Registry, deploy_contracts
-from chain.rpc import Rpc
-from chain.transactions import TransactionSender
-from devnet.anvil import Devnet
-from devnet.deploy import fund_on_devnet
+from benchchain import bench_chain
 
 
 def main() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with tempfile.TemporaryDirectory() as home:
-        node = Devnet(Path(home))
-        info, _ = node.up(port)
-        try:
-            rpc = Rpc(info.url)
-            admin = TransactionSender(rpc, "0x" + secrets.token_hex(32))
-            account = TransactionSender(rpc, "0x" + secrets.token_hex(32))
-            for sender in (admin, account):
-                fund_on_devnet(rpc, sender.address)
-            deployment = deploy_contracts(admin)
-            gov = Registry(rpc, deployment, admin)
-            reg = Registry(rpc, deployment, account)
-            uscc = "91110000101623741K"
-            rows: list[tuple[str, int]] = []
+    with bench_chain() as chain:
+        gov = chain.governance
+        reg = chain.issuer
+        account = chain.issuer.sender
+        assert account is not None
+        uscc = "91110000101623741K"
+        rows: list[tuple[str, int]] = []
 
-            def measure(name: str, receipt: object) -> None:
-                rows.append((name, receipt.gas_used))  # type: ignore[attr-defined]
+        def measure(name: str, receipt: object) -> None:
+            rows.append((name, receipt.gas_used))  # type: ignore[attr-defined]
 
-            measure("registerIssuer", gov.register_issuer(uscc, "示例市市场监督管理局"))
-            measure("addAccount", gov.add_account(uscc, account.address))
-            key = secrets.token_bytes(32)
-            measure("addKey", reg.add_key(uscc, key, 1_700_000_000, None))
-            measure("retireKey", reg.retire_key(uscc, key, 1_800_000_000))
-            measure("reportKeyCompromised", reg.report_key_compromised(uscc, key, 1_750_000_000))
-            anchors = {}
-            for size in (1, 100, 10_000, 100_000):
-                receipt = reg.anchor(uscc, secrets.token_bytes(32), size)
-                anchors[size] = receipt.gas_used
-                measure(f"anchor (batch of {size:,})", receipt)
-            measure("anchorDocument", reg.anchor_document(uscc, secrets.token_bytes(32)))
-            leaf = secrets.token_bytes(32)
-            measure("suspend", reg.suspend(uscc, leaf, 1))
-            measure("reinstate", reg.reinstate(uscc, leaf))
-            measure("revoke", reg.revoke(uscc, leaf, 2))
-            measure(
-                "supersede",
-                reg.supersede(uscc, secrets.token_bytes(32), secrets.token_bytes(32), 3),
-            )
-            leaves = [secrets.token_bytes(32) for _ in range(100)]
-            bulk = reg.revoke_many(uscc, leaves, 2)
-            measure("revokeMany (100 leaves)", bulk)
-            measure(
-                "suspendMany (100 leaves)",
-                reg.suspend_many(uscc, [secrets.token_bytes(32) for _ in range(100)], 1),
-            )
-        finally:
-            node.down()
+        measure("registerIssuer", gov.register_issuer(uscc, "示例市市场监督管理局"))
+        measure("addAccount", gov.add_account(uscc, account.address))
+        key = secrets.token_bytes(32)
+        measure("addKey", reg.add_key(uscc, key, 1_700_000_000, None))
+        measure("retireKey", reg.retire_key(uscc, key, 1_800_000_000))
+        measure("reportKeyCompromised", reg.report_key_compromised(uscc, key, 1_750_000_000))
+        anchors = {}
+        for size in (1, 100, 10_000, 100_000):
+            receipt = reg.anchor(uscc, secrets.token_bytes(32), size)
+            anchors[size] = receipt.gas_used
+            measure(f"anchor (batch of {size:,})", receipt)
+        measure("anchorDocument", reg.anchor_document(uscc, secrets.token_bytes(32)))
+        leaf = secrets.token_bytes(32)
+        measure("suspend", reg.suspend(uscc, leaf, 1))
+        measure("reinstate", reg.reinstate(uscc, leaf))
+        measure("revoke", reg.revoke(uscc, leaf, 2))
+        measure(
+            "supersede",
+            reg.supersede(uscc, secrets.token_bytes(32), secrets.token_bytes(32), 3),
+        )
+        leaves = [secrets.token_bytes(32) for _ in range(100)]
+        bulk = reg.revoke_many(uscc, leaves, 2)
+        measure("revokeMany (100 leaves)", bulk)
+        measure(
+            "suspendMany (100 leaves)",
+            reg.suspend_many(uscc, [secrets.token_bytes(32) for _ in range(100)], 1),
+        )
     print(f"{'operation':<30}{'gas':>10}")
     for name, gas in rows:
         print(f"{name:<30}{gas:>10,}")

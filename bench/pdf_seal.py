@@ -124,6 +124,7 @@ def main() -> None:
         start = time.perf_counter()
         sealed = stamp()
         first = (time.perf_counter() - start) * 1000
+
         def read_and_hash() -> bytes:
             return sm2.sm3(path.read_bytes())
 
@@ -147,22 +148,29 @@ def main() -> None:
     picture_hex = 2 * len(seal.picture.data)
     without = added - picture_hex - pictures
 
-    print(f"PDF: {len(pdf) / 1024 / 1024:.2f} MB, {len(view.pages())} pages; seal picture "
-          f"{len(seal.picture.data)} bytes PNG; {args.runs} runs, medians")
+    print(
+        f"PDF: {len(pdf) / 1024 / 1024:.2f} MB, {len(view.pages())} pages; seal picture "
+        f"{len(seal.picture.data)} bytes PNG; {args.runs} runs, medians"
+    )
     print(f"read + SM3 of the file      {baseline:8.2f} ms")
-    print(f"stamp, total                {total:8.2f} ms   (first stamp of this seal: "
-          f"{first:.1f} ms)")
+    print(
+        f"stamp, total                {total:8.2f} ms   (first stamp of this seal: {first:.1f} ms)"
+    )
     mark = "ok" if total - baseline <= 10 else "OVER"
     print(f"stamp beyond read + SM3     {total - baseline:8.2f} ms   target <= 10 ms  {mark}")
     mark = "ok" if without <= 20 * 1024 else "OVER"
-    print(f"bytes added per seal        {added:8d}      (picture: {picture_hex} hex in /Contents"
-          f" + {pictures} image XObjects)")
+    print(
+        f"bytes added per seal        {added:8d}      (picture: {picture_hex} hex in /Contents"
+        f" + {pictures} image XObjects)"
+    )
     print(f"  without the picture       {without:8d}      target <= 20480  {mark}")
     mark = "ok" if verify <= 20 else "OVER"
     print(f"verify, one seal            {verify:8.2f} ms   target <= 20 ms  {mark}")
-    print(f"best runs: read + SM3 {BEST[read_and_hash]:.2f} ms, stamp {BEST[stamp]:.2f} ms "
-          f"(beyond read + SM3: {BEST[stamp] - BEST[read_and_hash]:.2f} ms), "
-          f"verify {BEST[verify_once]:.2f} ms")
+    print(
+        f"best runs: read + SM3 {BEST[read_and_hash]:.2f} ms, stamp {BEST[stamp]:.2f} ms "
+        f"(beyond read + SM3: {BEST[stamp] - BEST[read_and_hash]:.2f} ms), "
+        f"verify {BEST[verify_once]:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -84,17 +84,21 @@ def documents(count: int) -> list[CertificateDocument]:
             today=T0.date(),
         )
         certificate = build_certificate(
-            request, certificate_type=registry.get(TYPE), issuer_name=ISSUER_NAME,
+            request,
+            certificate_type=registry.get(TYPE),
+            issuer_name=ISSUER_NAME,
             serial=str(2430599 + i),
         )
         document = make_document(certificate)
         value = signer.sign_raw(cert_signing_input(document.leaf, key_id))
-        signed.append(replace(document, signature=IssuerSignature(
-            key_id, signer.public_key.point, value)))
+        signed.append(
+            replace(document, signature=IssuerSignature(key_id, signer.public_key.point, value))
+        )
     tree = MerkleTree.build([d.leaf for d in signed])
     return [
-        replace(d, anchor=Anchor(tree.root, tree.proof(i), 3005, "0x" + "11" * 20,
-                                 "0x" + "22" * 32, 7))
+        replace(
+            d, anchor=Anchor(tree.root, tree.proof(i), 3005, "0x" + "11" * 20, "0x" + "22" * 32, 7)
+        )
         for i, d in enumerate(signed)
     ]
 
@@ -105,9 +109,15 @@ def stamper() -> AgencyStamper:
     issuer = ISSUER + uscc_check_char(ISSUER)
     signer: Issued = issue_signer(root, uscc=issuer, name=ISSUER_NAME, now=T0)
     seal = create_seal(
-        SealSpec(name=ISSUER_NAME, es_id=issuer + "0001", valid_from=T0,
-                 valid_until=T0 + timedelta(days=365), picture=draw_round_seal(ISSUER_NAME),
-                 signer_certificates=(signer.certificate,), created=T0),
+        SealSpec(
+            name=ISSUER_NAME,
+            es_id=issuer + "0001",
+            valid_from=T0,
+            valid_until=T0 + timedelta(days=365),
+            picture=draw_round_seal(ISSUER_NAME),
+            signer_certificates=(signer.certificate,),
+            created=T0,
+        ),
         maker.certificate,
         maker.signer,
     )
@@ -124,8 +134,9 @@ def main() -> None:
     certificate_type = default_registry().get(TYPE)
 
     def render(document: CertificateDocument) -> bytes:
-        return render_certificate(document, certificate_type=certificate_type,
-                                  seal_picture_png=None, fonts=fonts)
+        return render_certificate(
+            document, certificate_type=certificate_type, seal_picture_png=None, fonts=fonts
+        )
 
     def seal(pdf: bytes) -> bytes:
         return seal_certificate_pdf(pdf, issuer=agency.uscc, stamper=agency, at=T0)
@@ -147,8 +158,10 @@ def main() -> None:
     both_cpu, both_wall = time.process_time() - start, time.perf_counter() - wall
     n = args.count
     print(f"certificate PDFs: {n} business licences, A4, embedded CJK subsets, QR, sealed")
-    print(f"  render + seal   {n / both_cpu:7.1f} PDFs/s per core "
-          f"({1000 * both_cpu / n:.1f} ms CPU each; wall {n / both_wall:.1f}/s)  target >= 50")
+    print(
+        f"  render + seal   {n / both_cpu:7.1f} PDFs/s per core "
+        f"({1000 * both_cpu / n:.1f} ms CPU each; wall {n / both_wall:.1f}/s)  target >= 50"
+    )
     print(f"  render only     {n / render_cpu:7.1f} PDFs/s per core")
     print(f"  seal only       {n / seal_cpu:7.1f} PDFs/s per core")
     print(f"  sealed size     {statistics.median(sizes) / 1024:7.1f} KB (median)")

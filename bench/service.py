@@ -44,8 +44,10 @@ class Connection:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.key}"
-                f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.key}"
+            f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         self.writer.write(head.encode() + body)
         status_line = await self.reader.readline()
         length = 0
@@ -60,8 +62,9 @@ class Connection:
         return int(status_line.split()[1])
 
 
-async def closed_loop(port: int, key: str, bodies: list[bytes], seconds: float,
-                      connections: int) -> tuple[int, int]:
+async def closed_loop(
+    port: int, key: str, bodies: list[bytes], seconds: float, connections: int
+) -> tuple[int, int]:
     done = errors = 0
     deadline = time.perf_counter() + seconds
 
@@ -79,8 +82,9 @@ async def closed_loop(port: int, key: str, bodies: list[bytes], seconds: float,
     return done, errors
 
 
-async def open_loop(port: int, key: str, bodies: list[bytes], rate: float,
-                    seconds: float) -> list[float]:
+async def open_loop(
+    port: int, key: str, bodies: list[bytes], rate: float, seconds: float
+) -> list[float]:
     latencies: list[float] = []
     pool = [Connection(port, key) for _ in range(64)]
     free = asyncio.Queue[Connection]()
@@ -109,13 +113,19 @@ async def open_loop(port: int, key: str, bodies: list[bytes], rate: float,
 def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         port = free_port()
-        env = {**os.environ, "ZHENGYIN_HOME": home, "ZHENGYIN_DEVNET_PORT": str(free_port()),
-               "ZHENGYIN_PORT": str(port), "ZHENGYIN_WORKERS": "2"}
+        env = {
+            **os.environ,
+            "ZHENGYIN_HOME": home,
+            "ZHENGYIN_DEVNET_PORT": str(free_port()),
+            "ZHENGYIN_PORT": str(port),
+            "ZHENGYIN_WORKERS": "2",
+        }
         env.pop("ZHENGYIN_RPC_URL", None)
         subprocess.run([ZHENGYIN, "demo"], env=env, check=True, capture_output=True)
         demo = json.loads((Path(home) / "demo" / "demo.json").read_text())
-        server = subprocess.Popen([ZHENGYIN, "serve"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [ZHENGYIN, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(300):
@@ -126,13 +136,17 @@ def main() -> None:
                     pass
                 time.sleep(0.1)
             issuer = {"Authorization": f"Bearer {demo['issuer_api_key']}"}
-            row = {"type": "11100000000013338W032", "jurisdiction": "360100",
-                   "holder": {"name": "张三", "code": "11010519491231002X", "code_type": "111"}}
+            row = {
+                "type": "11100000000013338W032",
+                "jurisdiction": "360100",
+                "holder": {"name": "张三", "code": "11010519491231002X", "code_type": "111"},
+            }
             rates = []
             for _ in range(5):
                 started = time.perf_counter()
-                answer = requests.post(f"{base}/v1/certificates/batch", json=[row] * 1000,
-                                       headers=issuer, timeout=300)
+                answer = requests.post(
+                    f"{base}/v1/certificates/batch", json=[row] * 1000, headers=issuer, timeout=300
+                )
                 rates.append(1000 / (time.perf_counter() - started))
                 assert answer.status_code == 201 and len(answer.json()["accepted"]) == 1000
             ids = [a["identifier"] for a in answer.json()["accepted"]][:200]
@@ -141,15 +155,17 @@ def main() -> None:
             while time.time() < deadline and len(payloads) < 200:
                 payloads = []
                 for identifier in ids:
-                    document = requests.get(f"{base}/v1/certificates/{identifier}",
-                                            headers=issuer, timeout=10).json()
+                    document = requests.get(
+                        f"{base}/v1/certificates/{identifier}", headers=issuer, timeout=10
+                    ).json()
                     if document["status"] != "active":
                         break
                     from certs import qr
                     from certs.canonical import CertificateDocument
 
-                    payloads.append(qr.payload_for(CertificateDocument.from_dict(
-                        document["document"])).encode())
+                    payloads.append(
+                        qr.payload_for(CertificateDocument.from_dict(document["document"])).encode()
+                    )
                 time.sleep(0.5)
             bodies = [json.dumps({"qr": p}).encode() for p in payloads]
             key = demo["counter_api_key"]
@@ -163,11 +179,15 @@ def main() -> None:
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     print("POST /v1/verify with QR payloads, server with 2 workers on 127.0.0.1:")
-    print(f"  max throughput    {done / 10:,.0f} verifications/s ({errors} errors) "
-          "(target >= 1,000/s)")
+    print(
+        f"  max throughput    {done / 10:,.0f} verifications/s ({errors} errors) "
+        "(target >= 1,000/s)"
+    )
     print(f"  at 500/s          p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 20 ms)")
-    print(f"POST /v1/certificates/batch of 1,000: {statistics.median(rates):,.0f} "
-          "certificates/s accepted (median of 5)")
+    print(
+        f"POST /v1/certificates/batch of 1,000: {statistics.median(rates):,.0f} "
+        "certificates/s accepted (median of 5)"
+    )
 
 
 if __name__ == "__main__":
