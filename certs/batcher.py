@@ -149,6 +149,9 @@ class Batcher:
                 )
                 .order_by(certificates.c.created_at, certificates.c.identifier)
                 .limit(self.max_batch)
+                # PostgreSQL: two batchers never take the same certificates (SQLite's
+                # BEGIN IMMEDIATE already serialises them)
+                .with_for_update(skip_locked=True)
             ).all()
             if len(rows) < min_size:
                 return None
