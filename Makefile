@@ -25,7 +25,7 @@ serve: setup
 	$(VENV)/bin/zhengyin serve
 
 test: setup
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest --basetemp=$(CURDIR)/.pytest-tmp
 
 lint: setup
 	$(VENV)/bin/ruff check .
