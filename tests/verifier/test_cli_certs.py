@@ -25,8 +25,7 @@ import pytest
 
 from certs.batcher import Batcher
 from certs.issuance import issue
-from certs.status import load_record, load_records
-from certs.store import Store
+from certs.status import load_records
 from chain.registry import Registry
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
@@ -103,11 +102,12 @@ class Cli:
         return verdicts[0].outcome.value
 
     def record_status(self, identifier: str) -> str:
-        store = Store.open(f"sqlite:///{self.home / 'zhengyin.sqlite3'}")
-        try:
-            return load_record(store, identifier).status
-        finally:
-            store.engine.dispose()
+        """The service's stored status, as `zhengyin history --json` reports it (read by a
+        command, like every other read of this module's database)."""
+        run = self("history", identifier, "--json")
+        assert run.returncode == 0, run.stderr
+        status: str = json.loads(run.stdout)["status"]
+        return status
 
 
 def status_check(verdict: dict[str, Any]) -> dict[str, Any]:
