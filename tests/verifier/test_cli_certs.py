@@ -23,13 +23,9 @@ from typing import Any
 
 import pytest
 
-from certs.batcher import Batcher
-from certs.issuance import issue
-from certs.status import load_records
 from chain.registry import Registry
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
-from verifier.agency import issuer_profile, issuer_registry, open_store
 from verifier.certificates import verify_documents
 from verifier.context import chain_rpc, deployment
 from verifier.settings import Settings
@@ -153,24 +149,16 @@ class Issued:
 
 @pytest.fixture(scope="module")
 def pool(cli: Cli, agency: Setup) -> Issued:
-    """Certificates for the status tests, each test using its own. Issued in this process
-    with the agency the command set up (the commands' own issuing is tested below)."""
-    settings = cli.settings()
-    store = open_store(settings)
-    try:
-        report = issue(store, issuer_profile(settings, store, USCC),
-                       list(enumerate([request(n) for n in ("甲一", "乙二", "丙三")], start=1)))
-        Batcher(store, lambda uscc: issuer_registry(settings, uscc)).run_once()
-        records = load_records(store, [a.identifier for a in report.accepted])
-    finally:
-        store.engine.dispose()
+    """Certificates for the status tests, each test using its own, issued by the command."""
+    rows = cli.write("pool.json", [request(n) for n in ("甲一", "乙二", "丙三")])
     out = cli.work / "pool"
-    out.mkdir()
-    for record in records:
-        assert record.status == "active"
-        (out / f"{record.identifier}.json").write_text(record.document.to_json())
-    return Issued([r.identifier for r in records],
-                  [out / f"{r.identifier}.json" for r in records])
+    run = cli("issue", "--issuer", USCC, "--json", str(rows), "--out", str(out),
+              "--json-report")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["anchored"] is True
+    identifiers = [a["identifier"] for a in sorted(report["accepted"], key=lambda a: a["line"])]
+    return Issued(identifiers, [out / f"{i}.json" for i in identifiers])
 
 
 # ------------------------------------------------------------------------------- set-up
