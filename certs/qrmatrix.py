@@ -10,6 +10,7 @@ and checks its version and error level against segno's choice for the same paylo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import zxingcpp
 
@@ -39,8 +40,8 @@ def qr_matrix(payload: str, *, error: str = "m") -> QrMatrix:
     """The QR symbol (not Micro QR) of ``payload`` at error level ``error``."""
     level = error.upper()
     code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level=level)
-    image = memoryview(code.to_image(scale=1, add_quiet_zones=False))
-    height, width = image.shape
+    image = memoryview(cast(Any, code.to_image(scale=1, add_quiet_zones=False)))
+    height, width = image.shape or (0, 0)
     pixels = image.tobytes().translate(_DARK)
     rows = tuple(pixels[i * width : (i + 1) * width] for i in range(height))
     return QrMatrix(rows, level)

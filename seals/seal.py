@@ -53,8 +53,8 @@ from seals.ses import (
     SealSignature,
     encode_seal,
     encode_seal_info,
-    encode_signature,
     encode_tbs_sign,
+    made_signature,
     parse_seal,
     parse_signature,
 )
@@ -248,7 +248,10 @@ def sign_digest(
     tbs = encode_tbs_sign(
         seal_der=seal.der, signing_time=t, data_hash=data_hash, property_info=property_info
     )
-    return parse_signature(encode_signature(tbs, signer_certificate.der, signer.sign_raw(tbs)))
+    return made_signature(
+        seal=seal, tbs_der=tbs, signing_time=t, data_hash=data_hash, property_info=property_info,
+        signer_certificate=signer_certificate.der, signature=signer.sign_raw(tbs),
+    )
 
 
 def sign_data(

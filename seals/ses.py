@@ -808,6 +808,31 @@ def encode_tbs_sign(
     return bytes(tbs.dump())
 
 
+def made_signature(
+    *, seal: Seal, tbs_der: bytes, signing_time: datetime, data_hash: bytes,
+    property_info: str, signer_certificate: bytes, signature: bytes,
+) -> SealSignature:
+    """The :class:`SealSignature` that :func:`parse_signature` returns for the v4 signature
+    just made from these parts by :func:`encode_tbs_sign` and :func:`encode_signature` —
+    without decoding it again (a seal inside a signature costs milliseconds to parse)."""
+    return SealSignature(
+        layout="v4",
+        version=4,
+        seal=seal,
+        signing_time=signing_time.astimezone(UTC).replace(microsecond=0),
+        time_info=bytes(_gtime(signing_time).contents),
+        data_hash=data_hash,
+        property_info=property_info,
+        ext_datas=(),
+        signer_certificate=signer_certificate,
+        signature_algorithm=OID_SM2_WITH_SM3,
+        signature=signature,
+        timestamp=None,
+        tbs_der=tbs_der,
+        der=encode_signature(tbs_der, signer_certificate, signature),
+    )
+
+
 def encode_signature(tbs_der: bytes, signer_certificate: bytes, signature: bytes) -> bytes:
     """DER ``SES_Signature`` (v4, no time-stamp) around the exact ``tbs_der`` bytes."""
     out = SesSignatureV4(

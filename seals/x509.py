@@ -19,6 +19,7 @@ unless given ``-vfyopt distid:1234567812345678``.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,12 @@ MAX_CERTIFICATE_BYTES = 64 * 1024
 
 def _utc(t: datetime) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(spki_der: bytes) -> sm2.Sm2PublicKey:
+    """Decoding a key checks the point in libcrypto (~0.6 ms): once per certificate."""
+    return public_key_from_spki(spki_der)
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,8 @@ class Certificate:
     def public_key(self, backend: sm2.Sm2Backend | None = None) -> sm2.Sm2PublicKey:
         """The SM2 public key; raises :class:`CertificateError` if it is not SM2."""
         try:
+            if backend is None:
+                return _public_key(self.spki_der)
             return public_key_from_spki(self.spki_der, backend=backend)
         except SealError as exc:
             raise CertificateError(

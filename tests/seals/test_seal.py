@@ -20,7 +20,7 @@ from seals.seal import (
     verify_seal,
     verify_signature,
 )
-from seals.ses import Seal, parse_seal
+from seals.ses import Seal, parse_seal, parse_signature
 from seals.x509 import load_certificate
 
 SIGNED_AT_OFDRW = datetime(2020, 10, 12, 11, 14, 3, tzinfo=UTC)
@@ -97,6 +97,7 @@ def test_sign_and_verify_with_data(pki: Pki, our_seal: Seal) -> None:
     )
     assert sig.signing_time == at
     assert sig.data_hash == sm2.sm3(DOC)
+    assert sig == parse_signature(sig.der)  # what signing returns is what a reader decodes
     report = verify_signature(sig.der, data=DOC, anchors=[pki.root.certificate], now=at)
     assert report.ok, [s for s in report.steps if s.status is not StepStatus.VALID]
     names = [s.name for s in report.steps]
