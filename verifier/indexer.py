@@ -306,10 +306,9 @@ class Indexer:
             (u, bytes.fromhex(x)): LeafStatus(CertificateStatus.ACTIVE, 0, None, None, None)
             for u, x in leaf_list
         }
-        with self.store.engine.connect() as connection:
-            cursor = connection.execute(
-                sa.select(chain_cursor.c.block).where(chain_cursor.c.id == 1)
-            ).scalar()
+        with self.store.reader() as fetch:
+            rows = fetch("SELECT block FROM chain_cursor WHERE id = 1")
+            cursor = rows[0][0] if rows else None
             state = self._judge(None if cursor is None else int(cursor))
             if not state.healthy or state.indexed_block is None:
                 why = state.error or (
@@ -320,49 +319,50 @@ class Indexer:
                 raise IndexerLagging(f"the chain index is not current: {why}")
             missing = [r for r in root_list if r not in self._anchor_cache]
             for chunk in _chunks(missing):
-                for row in connection.execute(
-                    sa.select(chain_anchors).where(chain_anchors.c.root.in_(chunk))
+                for root, issuer, leaf_count, block_number, timestamp in fetch(
+                    "SELECT root, issuer, leaf_count, block_number, timestamp FROM chain_anchors"
+                    f" WHERE root IN ({', '.join('?' * len(chunk))})",
+                    *chunk,
                 ):
-                    self._anchor_cache[row.root] = AnchorInfo(
-                        bytes.fromhex(row.root),
-                        row.issuer,
-                        row.leaf_count,
-                        row.block_number,
-                        row.timestamp,
-                        "",
+                    self._anchor_cache[root] = AnchorInfo(
+                        bytes.fromhex(root), issuer, leaf_count, block_number, timestamp, ""
                     )
             for r in root_list:
                 anchors[bytes.fromhex(r)] = self._anchor_cache.get(r)
-            for chunk in _chunks([x for _, x in leaf_list]):
-                for row in connection.execute(
-                    sa.select(chain_status).where(chain_status.c.leaf.in_(chunk))
-                ):
-                    key = (row.issuer, bytes.fromhex(row.leaf))
-                    if key in statuses:
-                        statuses[key] = LeafStatus(
-                            CertificateStatus(row.status),
-                            row.reason,
-                            row.block_number,
-                            row.timestamp,
-                            bytes.fromhex(row.superseded_by) if row.superseded_by else None,
+            for issuer in {u for u, _ in leaf_list}:  # (issuer, leaf) is the primary key
+                for chunk in _chunks([x for u, x in leaf_list if u == issuer]):
+                    for leaf, status, reason, block_number, timestamp, superseded_by in fetch(
+                        "SELECT leaf, status, reason, block_number, timestamp, superseded_by"
+                        " FROM chain_status WHERE issuer = ?"
+                        f" AND leaf IN ({', '.join('?' * len(chunk))})",
+                        issuer,
+                        *chunk,
+                    ):
+                        statuses[(issuer, bytes.fromhex(leaf))] = LeafStatus(
+                            CertificateStatus(status),
+                            reason,
+                            block_number,
+                            timestamp,
+                            bytes.fromhex(superseded_by) if superseded_by else None,
                         )
-            records: dict[tuple[str, bytes], KeyRecord | None] = {}
-            for issuer in {u for u, _ in key_list}:
-                known = self._issuer_keys(connection, issuer)
-                for u, k in key_list:
-                    if u == issuer:
-                        found = known.get(bytes.fromhex(k))
-                        records[(u, bytes.fromhex(k))] = found[0] if found else None
+        records: dict[tuple[str, bytes], KeyRecord | None] = {}
+        for issuer in {u for u, _ in key_list}:
+            known = self._issuer_keys(issuer)
+            for u, k in key_list:
+                if u == issuer:
+                    found = known.get(bytes.fromhex(k))
+                    records[(u, bytes.fromhex(k))] = found[0] if found else None
         assert state.indexed_block is not None
         return ChainSnapshot(state.indexed_block, anchors, statuses, records)
 
-    def _issuer_keys(
-        self, connection: sa.Connection, issuer: str
-    ) -> dict[bytes, tuple[KeyRecord, bytes | None]]:
+    def _issuer_keys(self, issuer: str) -> dict[bytes, tuple[KeyRecord, bytes | None]]:
         cached = self._key_cache.get(issuer)
         if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
             return cached[1]
-        rows = connection.execute(sa.select(chain_keys).where(chain_keys.c.issuer == issuer))
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(chain_keys).where(chain_keys.c.issuer == issuer)
+            ).all()
         found = {
             bytes.fromhex(r.key_id): (
                 KeyRecord(bytes.fromhex(r.key_id), r.valid_from, r.valid_until, r.compromised_at),
@@ -374,8 +374,7 @@ class Indexer:
         return found
 
     def published_keys(self, issuer: str) -> dict[bytes, bytes]:
-        with self.store.engine.connect() as connection:
-            known = self._issuer_keys(connection, issuer)
+        known = self._issuer_keys(issuer)
         return {k: point for k, (_, point) in known.items() if point}
 
     def documents(self, digests: Iterable[bytes]) -> dict[bytes, AnchorInfo | None]:

@@ -124,6 +124,50 @@ def test_issue_anchor_verify_revoke(api: Api) -> None:
     assert again.status_code == 409 and again.json()["error"] == "cannot_revoke"
 
 
+def test_a_qr_verification_answers_alike_on_the_fast_path_and_the_full_one(api: Api) -> None:
+    """A counter's plain ``{"qr": …}`` is answered before the framework's routing; every
+    other shape goes through it. Both give the same answer, log the same event, count in
+    the same metrics, and refuse a bad key the same way."""
+    import json
+
+    from certs import qr
+    from certs.canonical import CertificateDocument
+
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("李四"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    document = api.wait_anchored(identifier)["document"]
+    payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
+    def verified_200() -> int:
+        line = 'zhengyin_http_requests_total{method="POST",route="/v1/verify",status="200"} '
+        text = c.get("/metrics").text
+        return int(text.split(line, 1)[1].split()[0]) if line in text else 0
+
+    before = verified_200()
+    fast = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter"))
+    full = c.post("/v1/verify", json={"qr": payload, "certificate": None},
+                  headers=api.h("counter"))
+    assert fast.status_code == full.status_code == 200
+    assert fast.headers["content-type"] == full.headers["content-type"] == "application/json"
+    a, b = fast.json(), full.json()
+    assert a["verdict"] == "valid"
+    a["chain"].pop("checked_at"), b["chain"].pop("checked_at")
+    assert a == b
+    assert verified_200() == before + 2
+    history = c.get(f"/v1/certificates/{identifier}/history", headers=api.h("auditor")).json()
+    verified = [e for e in history["events"] if e["event"] == "verified"]
+    assert [e["actor"] for e in verified] == ["counter:一号窗口"] * 2, verified
+    for body in ({"qr": payload}, {"qr": payload, "certificate": None}):
+        refused = c.post("/v1/verify", json=body, headers={"Authorization": "Bearer zy_no"})
+        assert refused.status_code == 401 and refused.json()["error"] == "api_key_invalid"
+    # non-ASCII text, and a body sent in pieces, reach the same verdicts
+    odd = c.post("/v1/verify", json={"qr": "证照"}, headers=api.h("counter")).json()
+    assert odd["verdict"] == "invalid" and odd["checks"][0]["name"] == "qr.format"
+    pieces = c.post("/v1/verify", content=iter([b'{"qr": "', payload.encode(), b'"}']),
+                    headers={**api.h("counter"), "content-type": "application/json"})
+    assert pieces.status_code == 200 and pieces.json()["verdict"] == "valid"
+
+
 def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
     c = api.client
     rows = [request("甲"), request("乙", jurisdiction="12"), "not an object", request("丙")]

@@ -7,6 +7,7 @@ for "could not decide": the chain or database unreachable → 503). Anything une
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from certs.status import CertificateNotFound, StatusChangeRefused
 from chain.errors import ChainError, ChainUnavailable, ContractRevert
 from seals.errors import SealError
 from verifier.api.metrics import Metrics
+from verifier.api.schemas import QR_MAX_LENGTH
 from verifier.errors import ERROR_ROOTS, error_code
 from verifier.presentations import PresentationRefused
 from verifier.service import AccessDenied, NotFound, Service, Unauthenticated
@@ -147,6 +149,10 @@ class LimitAndMeasure:
             await self._too_large(send)
             self._observe(scope, 413, started)
             return
+        if scope.get("method") == "POST" and scope.get("path") == "/v1/verify":
+            receive = await self._verify_fast(scope, receive, send, started)
+            if receive is None:
+                return
         seen = 0
 
         async def counted_receive() -> Any:
@@ -171,6 +177,47 @@ class LimitAndMeasure:
             status = 413
         self._observe(scope, status, started)
 
+    async def _verify_fast(
+        self, scope: Any, receive: Any, send: Any, started: float
+    ) -> Any | None:
+        """``POST /v1/verify`` with a JSON body ``{"qr": "…"}`` and a valid key — what a
+        counter sends all day — answered here, without the framework's routing, dependency
+        and validation layers (a third of the request's time). Returns ``None`` when it
+        answered; otherwise a ``receive`` that replays the body to the full application,
+        which then answers anything else (files, documents, every error) as documented."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return _replay(b"".join(chunks), message)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(send)
+                self._observe(scope, 413, started)
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        answer = _fast_verify(scope, body)
+        if answer is None:
+            return _replay(body, None)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(answer)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+        self.metrics.observe("POST", "/v1/verify", 200, time.perf_counter() - started)
+        return None
+
     async def _too_large(self, send: Any) -> None:
         response = JSONResponse(
             {
@@ -193,6 +240,58 @@ class LimitAndMeasure:
 
 class BodyTooLarge(Exception):
     pass
+
+
+def _fast_verify(scope: Any, body: bytes) -> bytes | None:
+    """The JSON answer to a QR verification, or ``None`` to leave the request to the
+    full application (anything but a well-formed ``{"qr": "<ASCII text>"}`` from a valid key,
+    and any error on the way)."""
+    from verifier.api.routes import _verify_json, _verify_logged
+
+    if not any(
+        name == b"content-type" and value.split(b";")[0].strip() == b"application/json"
+        for name, value in scope.get("headers") or ()
+    ):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.keys() != {"qr"}:
+        return None
+    text = data["qr"]
+    if not isinstance(text, str) or not text.isascii() or len(text) > QR_MAX_LENGTH:
+        return None
+    authorization = next(
+        (v.decode("latin-1") for n, v in scope.get("headers") or () if n == b"authorization"),
+        None,
+    )
+    app = scope.get("app")
+    try:
+        service = app.state.service
+        principal = service.authenticate(authorization)
+        verdict = _verify_logged(service, principal, "qr", service.verify_qr, text)
+    except Exception:
+        return None  # the full application reports it (401, 503, …) as it always does
+    app.state.metrics.verdict(verdict.outcome.value)
+    return json.dumps(
+        _verify_json(verdict), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def _replay(body: bytes, then: Any | None) -> Any:
+    """A ``receive`` that gives ``body`` once, then ``then`` (a message already received
+    after the body), then a disconnect."""
+    pending: list[Any] = [{"type": "http.request", "body": body, "more_body": False}]
+    if then is not None:
+        pending.append(then)
+
+    async def receive() -> Any:
+        if pending:
+            return pending.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 async def _no_receive() -> Any:

@@ -29,7 +29,9 @@ from verifier.service import Principal, Service
 from verifier.verdict import Verdict
 
 
-def get_service(request: Request) -> Service:
+# Dependencies are coroutines: FastAPI runs a plain function dependency in the thread
+# pool, a round trip per dependency per request.
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -37,7 +39,7 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_principal(
+async def get_principal(
     service: ServiceDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     return service.authenticate(authorization)
@@ -250,9 +252,10 @@ async def verify(request: Request, service: ServiceDep, principal: PrincipalDep)
         if (body.qr is None) == (body.certificate is None):
             raise VerifierError("send exactly one of 'qr' or 'certificate'", code="bad_request")
         if body.qr is not None:
-            verdict = await run_in_threadpool(
-                _verify_logged, service, principal, "qr", service.verify_qr, body.qr
-            )
+            # a QR check is a signature check and a few indexed rows (about a millisecond):
+            # on the event loop, not through a thread pool whose threads would contend for
+            # the GIL with the loop under load
+            verdict = _verify_logged(service, principal, "qr", service.verify_qr, body.qr)
         else:
             verdict = await run_in_threadpool(
                 _verify_logged,

@@ -20,8 +20,13 @@ class BulkStatusChange(StatusChange):
     identifiers: list[str] = Field(min_length=1, max_length=10_000)
 
 
+QR_MAX_LENGTH = 2_000
+
+
 class VerifyBody(Strict):
-    qr: str | None = Field(None, max_length=2_000, description="A scanned ZY1 QR payload.")
+    qr: str | None = Field(
+        None, max_length=QR_MAX_LENGTH, description="A scanned ZY1 QR payload."
+    )
     certificate: dict[str, Any] | None = Field(None, description="A certificate document.")
 
 
