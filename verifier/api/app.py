@@ -253,9 +253,11 @@ def _fast_verify(scope: Any, body: bytes) -> bytes | None:
         for name, value in scope.get("headers") or ()
     ):
         return None
+    if len(body) > QR_MAX_LENGTH + 100 or not body.lstrip().startswith(b"{"):
+        return None  # not a QR body: parsed once, by the full application
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.keys() != {"qr"}:
         return None
