@@ -279,6 +279,13 @@ def test_health_and_metrics(api: Api) -> None:
     assert api.client.get("/openapi.json").json()["info"]["title"].startswith("Zhengyin")
 
 
+def test_counter_page_assets_are_revalidated_not_refetched(api: Api) -> None:
+    script = api.client.get("/static/app.js")
+    assert script.status_code == 200 and script.headers["cache-control"] == "no-cache"
+    again = api.client.get("/static/app.js", headers={"If-None-Match": script.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
 def test_stamp_then_verify_the_sealed_pdf(api: Api) -> None:
     sample = Path(__file__).resolve().parents[1] / "data" / "pdf" / "three-pages.pdf"
     c = api.client

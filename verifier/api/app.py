@@ -143,8 +143,19 @@ def create_app(
     for router in routes.ROUTERS:
         app.include_router(router)
     if WEB.is_dir():
-        app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+        app.mount("/static", _Assets(directory=WEB / "static"), name="static")
     return app
+
+
+class _Assets(StaticFiles):
+    """The counter page's script and style sheet: a browser keeps them and asks each time
+    whether they changed (a 304 when not), so a page reload after an upgrade never runs an
+    old script, and an unchanged one costs no transfer."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 class LimitAndMeasure:
