@@ -42,6 +42,7 @@ from seals.sm2 import KeySigner, generate_private_key, sm3
 from tests.conftest import Accounts, free_port, make_uscc
 from tests.postgres import postgres_server
 from verifier.certificates import local_checks, verify_certificate_text, verify_documents
+from verifier.indexer import Indexer
 from verifier.verdict import Fragment, Outcome, Status, Verdict
 
 TODAY = dt.date(2026, 11, 28)
@@ -492,6 +493,40 @@ def test_status_changes_show_in_the_very_next_verification(
     assert status.reason.startswith("superseded by a newer certificate in block")
     assert "换发" in status.reason
     assert check(verdicts[0], "certificate.status").reason.startswith("revoked")
+
+
+def test_the_chain_index_answers_as_the_chain_does_on_both_databases(
+    any_store: Store, agency: Agency, verifier: Registry
+) -> None:
+    """The service judges verifications from its index of the chain's events (SQLite or
+    PostgreSQL): the same anchors, statuses and key records as the chain, at the same block."""
+    records = issue_records(any_store, agency, [request(), request("李四"), request("王五")])
+    ids = [r.identifier for r in records]
+    reg, uscc = agency.registry, agency.uscc
+    change_status(any_store, reg, uscc, ids[:1], "revoke", reason_code=1, reason="有误")
+    change_status(any_store, reg, uscc, ids[1:2], "suspend", reason_code=7)
+    indexer = Indexer(any_store, verifier)
+    indexer.catch_up()
+    anchor = records[0].document.anchor
+    assert anchor is not None
+    key_id = key_id_of(agency.profile.signer.public_key)
+    wanted: dict[str, Any] = {
+        "roots": [anchor.root, sm3(b"never anchored")],
+        "leaves": [(uscc, r.leaf) for r in records] + [(uscc, sm3(b"no such leaf"))],
+        "keys": [(uscc, key_id), (uscc, sm3(b"no such key"))],
+    }
+    indexed = indexer.snapshot(**wanted)
+    chain = verifier.snapshot(**wanted, block=indexed.block)
+    assert indexed.block == chain.block == verifier.block_number()
+    assert indexed.statuses == chain.statuses
+    assert [s.status.name for s in indexed.statuses.values()] == [
+        "REVOKED", "SUSPENDED", "ACTIVE", "ACTIVE"
+    ]
+    assert indexed.keys == chain.keys and indexed.keys[(uscc, key_id)] is not None
+    assert indexed.anchors[sm3(b"never anchored")] is chain.anchors[sm3(b"never anchored")] is None
+    found, truth = indexed.anchors[anchor.root], chain.anchors[anchor.root]
+    assert found is not None and truth is not None
+    assert replace(found, by=truth.by) == truth
 
 
 def test_another_issuer_cannot_change_a_certificates_status(
