@@ -217,7 +217,7 @@ class LimitAndMeasure:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return _replay(b"".join(chunks), message)
+                return None  # the client left before sending its whole body
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
@@ -230,7 +230,7 @@ class LimitAndMeasure:
         body = b"".join(chunks)
         answer = _fast_verify(scope, body)
         if answer is None:
-            return _replay(body, None)
+            return _replay(body, receive)
         await send(
             {
                 "type": "http.response.start",
@@ -308,19 +308,17 @@ def _fast_verify(scope: Any, body: bytes) -> bytes | None:
     ).encode("utf-8")
 
 
-def _replay(body: bytes, then: Any | None) -> Any:
-    """A ``receive`` that gives ``body`` once, then ``then`` (a message already received
-    after the body), then a disconnect."""
+def _replay(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that gives ``body`` once, then whatever the connection's own
+    ``receive`` gives."""
     pending: list[Any] = [{"type": "http.request", "body": body, "more_body": False}]
-    if then is not None:
-        pending.append(then)
 
-    async def receive() -> Any:
+    async def replay() -> Any:
         if pending:
-            return pending.pop(0)
-        return {"type": "http.disconnect"}
+            return pending.pop()
+        return await receive()
 
-    return receive
+    return replay
 
 
 async def _no_receive() -> Any:
