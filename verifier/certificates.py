@@ -13,6 +13,10 @@ the latest moment the signature can have been made), ``certificate.status`` (not
 suspended or superseded). If the chain cannot be read they are ERROR: "could not check",
 never valid or invalid.
 
+Every fragment carries its reason twice: ``reason`` in English (API clients rely on its
+wording) and ``reason_zh``, the same facts in Chinese for the clerk at the counter, saying
+what to do where that helps.
+
 Many documents are verified together: the local checks run on every core, the chain facts
 of all of them come from one batched snapshot.
 """
@@ -79,8 +83,62 @@ class LocalResult:
     contract: str | None = None
 
 
-def _fragment(name: str, type_: str, status: Status, reason: str, **data: Any) -> Fragment:
-    return Fragment(name, type_, status, reason, data)
+def _fragment(
+    name: str, type_: str, status: Status, reason: str, reason_zh: str, **data: Any
+) -> Fragment:
+    return Fragment(name, type_, status, reason, data, reason_zh)
+
+
+# ------------------------------------------------------------------- Chinese reasons
+
+_FORMAT_ZH = {
+    "document_version_unsupported": "证照文件的格式版本不受本服务支持",
+    "document_algorithm_unsupported": "证照文件使用了本服务不支持的算法（应为 SM2/SM3）",
+    "unknown_path": "证照文件含有本服务不认识的字段",
+}
+
+_QR_ZH = {
+    "qr_version_unsupported": "二维码版本不受支持（仅支持 ZY1）",
+    "qr_not_anchored": "该证照尚未上链，没有可核验的二维码",
+    "qr_identifier_hidden": "证照标识被隐藏，无法生成可核验的二维码",
+}
+
+_STATUS_ZH = {
+    CertificateStatus.REVOKED: (
+        "已吊销：该证照已于区块 {block} 被发证机关吊销（原因 {code}：{why}），"
+        "不能作为有效证照使用"
+    ),
+    CertificateStatus.SUSPENDED: (
+        "已暂停：该证照已于区块 {block} 被发证机关暂停使用（原因 {code}：{why}），"
+        "暂停期间不能作为有效证照使用，可请持证人联系发证机关"
+    ),
+    CertificateStatus.SUPERSEDED: (
+        "已换发：该证照已于区块 {block} 被新证照取代（原因 {code}：{why}），"
+        "不能再作为有效证照使用，请持证人出示新证照"
+    ),
+}
+
+
+def _status_reason_zh(code: int) -> str:
+    """The Chinese words of a status reason code (``REASONS`` holds "english (中文)")."""
+    text = REASONS.get(code)
+    if text is None:
+        return "未知"
+    start, end = text.rfind("("), text.rfind(")")
+    return text[start + 1 : end] if 0 <= start < end else text
+
+
+def _detail(text: object) -> str:
+    """Technical detail for whoever follows up (an administrator), after the sentence."""
+    return f"（技术细节：{text}）" if str(text) else ""
+
+
+def _chain_unreadable_zh(error: object) -> str:
+    return "无法读取区块链，暂时无法判断，请稍后重试或联系管理员" + _detail(error)
+
+
+def _utc_zh(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def mask_name(name: str) -> str:
@@ -128,13 +186,20 @@ def local_checks(text: str | bytes, today: dt.date) -> LocalResult:
                     "format",
                     Status.INVALID,
                     f"not a certificate document: {exc}",
+                    _FORMAT_ZH.get(code, "这不是一份有效的电子证照文件（格式错误）")
+                    + "，无法核验；请向持证人索取发证机关出具的原始证照文件"
+                    + _detail(exc),
                     code=code,
                 ),
             )
         )
     fragments = [
         _fragment(
-            "certificate.format", "format", Status.VALID, "a zhengyin-cert/1 certificate document"
+            "certificate.format",
+            "format",
+            Status.VALID,
+            "a zhengyin-cert/1 certificate document",
+            "证印链电子证照文件（zhengyin-cert/1 格式）",
         )
     ]
     fragments.append(_guard("certificate.integrity", "integrity", lambda: _integrity(document)))
@@ -160,19 +225,34 @@ def _guard(name: str, type_: str, check: Callable[[], Fragment]) -> Fragment:
     try:
         return check()
     except Exception as exc:  # an unexpected failure is an ERROR, never a crash or a VALID
-        return _fragment(name, type_, Status.ERROR, f"the check failed unexpectedly: {exc}")
+        return _fragment(
+            name,
+            type_,
+            Status.ERROR,
+            f"the check failed unexpectedly: {exc}",
+            "该项检查意外出错，暂时无法判断，请联系管理员" + _detail(exc),
+        )
 
 
 def _integrity(document: CertificateDocument) -> Fragment:
     try:
         hidden = check_leaf(document)
     except CertError as exc:
-        return _fragment("certificate.integrity", "integrity", Status.INVALID, str(exc))
+        return _fragment(
+            "certificate.integrity",
+            "integrity",
+            Status.INVALID,
+            str(exc),
+            "证照内容与其摘要不符：有字段的内容、盐值或隐藏摘要被改动过，证照已被篡改，不能受理"
+            + _detail(exc),
+        )
     reason = f"all {len(document.claims)} fields match their digests"
+    reason_zh = f"全部 {len(document.claims)} 项内容与摘要一致，未被改动"
     if hidden:
         reason += f"; hidden by the holder: {', '.join(hidden)}"
+        reason_zh += f"；持证人未披露：{'、'.join(hidden)}"
     return _fragment(
-        "certificate.integrity", "integrity", Status.VALID, reason, hidden=list(hidden)
+        "certificate.integrity", "integrity", Status.VALID, reason, reason_zh, hidden=list(hidden)
     )
 
 
@@ -184,6 +264,7 @@ def _signature(document: CertificateDocument) -> Fragment:
             "signature",
             Status.INVALID,
             "the certificate carries no issuer signature",
+            "证照没有发证机关的签名，无法证明是发证机关签发的，不能受理",
         )
     if sm3(signature.public_key) != signature.key_id:
         return _fragment(
@@ -191,6 +272,7 @@ def _signature(document: CertificateDocument) -> Fragment:
             "signature",
             Status.INVALID,
             "the enclosed public key is not the key named by the key id",
+            "证照所附的公钥与其密钥标识不符，签名不可信，证照可能被伪造，不能受理",
         )
     try:
         _public_key(signature.public_key).verify(
@@ -202,12 +284,15 @@ def _signature(document: CertificateDocument) -> Fragment:
             "signature",
             Status.INVALID,
             f"the issuer's SM2 signature does not verify ({exc.code})",
+            f"发证机关的 SM2 签名验证不通过（{exc.code}）：证照内容被改动过或并非该机关签发，"
+            "不能受理",
         )
     return _fragment(
         "certificate.signature",
         "signature",
         Status.VALID,
         "the issuer's SM2 signature over the certificate verifies",
+        "发证机关对证照的 SM2 签名验证通过",
         key_id=signature.key_id.hex(),
     )
 
@@ -226,16 +311,24 @@ def _proof(document: CertificateDocument) -> Fragment:
             "integrity",
             Status.INVALID,
             "the certificate has no anchor yet: it was issued but not anchored",
+            "证照已签发但尚未上链存证，暂不能作为有效证照使用；请稍后再核验，或请持证人联系发证机关",
         )
     try:
         verify_proof(document.leaf, anchor.proof, anchor.root)
     except CertError as exc:
-        return _fragment("certificate.merkle_proof", "integrity", Status.INVALID, str(exc))
+        return _fragment(
+            "certificate.merkle_proof",
+            "integrity",
+            Status.INVALID,
+            str(exc),
+            "批次证明不成立：证照不属于它声称的上链批次，可能被篡改或拼接，不能受理" + _detail(exc),
+        )
     return _fragment(
         "certificate.merkle_proof",
         "integrity",
         Status.VALID,
         f"the certificate is in batch {anchor.root.hex()[:16]}…",
+        f"证照属于上链批次 {anchor.root.hex()[:16]}…",
         root=anchor.root.hex(),
     )
 
@@ -244,7 +337,11 @@ def _validity(document: CertificateDocument, today: dt.date) -> Fragment:
     values = document.values()
     if "valid_from" not in values or "valid_until" not in values:
         return _fragment(
-            "certificate.validity", "validity", Status.SKIPPED, "the validity dates are hidden"
+            "certificate.validity",
+            "validity",
+            Status.SKIPPED,
+            "the validity dates are hidden",
+            "持证人未披露有效期，未检查有效期",
         )
     start = dt.date.fromisoformat(str(values["valid_from"]))
     end_text = values["valid_until"]
@@ -255,6 +352,8 @@ def _validity(document: CertificateDocument, today: dt.date) -> Fragment:
             "validity",
             Status.INVALID,
             f"not valid before {start.isoformat()}",
+            f"证照尚未生效：有效期自 {start.isoformat()} 起（今天是 {today.isoformat()}），"
+            "目前不能作为有效证照使用",
             today=today.isoformat(),
         )
     if end is not None and today > end:
@@ -263,14 +362,18 @@ def _validity(document: CertificateDocument, today: dt.date) -> Fragment:
             "validity",
             Status.INVALID,
             f"expired on {end.isoformat()}",
+            f"证照已过期：有效期至 {end.isoformat()}（今天是 {today.isoformat()}），"
+            "不能作为有效证照使用，请持证人办理换证",
             today=today.isoformat(),
         )
     until = f"until {end.isoformat()}" if end else "without end"
+    until_zh = f"至 {end.isoformat()}" if end else "起长期有效"
     return _fragment(
         "certificate.validity",
         "validity",
         Status.VALID,
         f"valid from {start.isoformat()} {until}",
+        f"在有效期内：{start.isoformat()} {until_zh}",
         today=today.isoformat(),
     )
 
@@ -285,12 +388,25 @@ def chain_checks(
     names = (("chain.anchored", "chain"), ("issuer.key", "chain"), ("certificate.status", "status"))
     if local.root is None or local.leaf is None or local.key_id is None:
         return [
-            _fragment(n, t, Status.SKIPPED, "nothing to look up: see the checks above")
+            _fragment(
+                n,
+                t,
+                Status.SKIPPED,
+                "nothing to look up: see the checks above",
+                "未查询区块链：证照本身的检查未通过，见上方各项",
+            )
             for n, t in names
         ]
     if snapshot is None:
         return [
-            _fragment(n, t, Status.ERROR, f"could not read the chain: {error}") for n, t in names
+            _fragment(
+                n,
+                t,
+                Status.ERROR,
+                f"could not read the chain: {error}",
+                _chain_unreadable_zh(error),
+            )
+            for n, t in names
         ]
     block = snapshot.block
     if local.chain_id != deployment.chain_id or (
@@ -301,7 +417,12 @@ def chain_checks(
             f"follows chain {deployment.chain_id} contract "
             f"{deployment.certificate_registry}"
         )
-        return [_fragment(n, t, Status.ERROR, reason, block=block) for n, t in names]
+        reason_zh = (
+            f"证照存证在链 {local.chain_id} 的合约 {local.contract} 上，而本核验服务跟随的是"
+            f"链 {deployment.chain_id} 的合约 {deployment.certificate_registry}，无法判断；"
+            "请到签发该证照的平台核验，或联系管理员"
+        )
+        return [_fragment(n, t, Status.ERROR, reason, reason_zh, block=block) for n, t in names]
     anchor = snapshot.anchors.get(local.root)
     if anchor is None:
         return [
@@ -310,10 +431,26 @@ def chain_checks(
                 "chain",
                 Status.INVALID,
                 "the certificate's batch root is not on the chain",
+                f"区块链上（截至区块 {block}）查不到该证照所在的批次：证照未上链存证或已被篡改，"
+                "不能受理",
                 block=block,
             ),
-            _fragment("issuer.key", "chain", Status.SKIPPED, "not anchored", block=block),
-            _fragment("certificate.status", "status", Status.SKIPPED, "not anchored", block=block),
+            _fragment(
+                "issuer.key",
+                "chain",
+                Status.SKIPPED,
+                "not anchored",
+                "证照未上链存证，未检查签名密钥",
+                block=block,
+            ),
+            _fragment(
+                "certificate.status",
+                "status",
+                Status.SKIPPED,
+                "not anchored",
+                "证照未上链存证，未检查证照状态",
+                block=block,
+            ),
         ]
     if local.issuer is not None and anchor.issuer != local.issuer:
         anchored = _fragment(
@@ -322,6 +459,8 @@ def chain_checks(
             Status.INVALID,
             f"the batch was anchored by {anchor.issuer}, not by the issuer "
             f"the certificate names ({local.issuer})",
+            f"该批次由 {anchor.issuer} 上链，而不是证照所写的发证机关（{local.issuer}）："
+            "证照可能是冒名签发的，不能受理",
             block=block,
         )
     else:
@@ -331,6 +470,8 @@ def chain_checks(
             "chain",
             Status.VALID,
             f"anchored by {anchor.issuer} in block {anchor.block_number} at {when}",
+            f"已由 {anchor.issuer} 于区块 {anchor.block_number}（{_utc_zh(anchor.timestamp)}）"
+            "上链存证",
             block=block,
             anchored_block=anchor.block_number,
         )
@@ -341,6 +482,7 @@ def chain_checks(
             "chain",
             Status.INVALID,
             f"the signing key is not registered for {anchor.issuer}",
+            f"签名密钥不是 {anchor.issuer} 在区块链上登记的密钥，签名不可信，不能受理",
             block=block,
         )
     elif not key.valid_at(anchor.timestamp):
@@ -350,6 +492,8 @@ def chain_checks(
             Status.INVALID,
             "the issuer's key was not valid when the batch was anchored "
             "(retired, not yet valid, or reported compromised before)",
+            "上链时发证机关的签名密钥已不可用（已停用、尚未生效或此前已报告泄露），"
+            "签名不可信，不能受理",
             block=block,
         )
     else:
@@ -358,6 +502,7 @@ def chain_checks(
             "chain",
             Status.VALID,
             f"a registered key of {anchor.issuer}, valid when anchored",
+            f"签名密钥是 {anchor.issuer} 在区块链上登记的密钥，上链时有效",
             block=block,
         )
     state = snapshot.statuses.get((anchor.issuer, local.leaf))
@@ -367,6 +512,7 @@ def chain_checks(
             "status",
             Status.VALID,
             "not revoked, suspended or superseded",
+            f"状态正常：截至区块 {block} 未被吊销、暂停或换发",
             block=block,
         )
     else:
@@ -381,6 +527,9 @@ def chain_checks(
             Status.INVALID,
             f"{words} in block {state.block_number} "
             f"(reason {state.reason}: {REASONS.get(state.reason, 'unknown')})",
+            _STATUS_ZH[state.status].format(
+                block=state.block_number, code=state.reason, why=_status_reason_zh(state.reason)
+            ),
             block=block,
             changed_block=state.block_number,
         )
@@ -453,7 +602,9 @@ def verify_certificate_text(
     except ChainError as exc:
         local = local_checks(data, day)
         unreachable = [
-            _fragment(n, t, Status.ERROR, f"could not read the chain: {exc}")
+            _fragment(
+                n, t, Status.ERROR, f"could not read the chain: {exc}", _chain_unreadable_zh(exc)
+            )
             for n, t in (
                 ("chain.anchored", "chain"),
                 ("issuer.key", "chain"),
@@ -497,13 +648,27 @@ def verify_qr(text: str, registry: ChainFacts) -> Verdict:
                     "format",
                     Status.INVALID,
                     str(exc),
+                    _QR_ZH.get(
+                        getattr(exc, "code", ""),
+                        "这不是有效的证印链电子证照二维码（应以 ZY1. 开头），或二维码残缺、被改动",
+                    )
+                    + "，无法核验；请重新扫描，或请持证人重新出示"
+                    + _detail(exc),
                     code=getattr(exc, "code", "qr_payload_invalid"),
                 ),
             )
         )
     identifier = str(payload.identifier)
     issuer = payload.identifier.issuer_code
-    fragments = [_fragment("qr.format", "format", Status.VALID, "a Zhengyin ZY1 QR payload")]
+    fragments = [
+        _fragment(
+            "qr.format",
+            "format",
+            Status.VALID,
+            "a Zhengyin ZY1 QR payload",
+            "证印链电子证照二维码（ZY1 格式）",
+        )
+    ]
     subject: dict[str, Any] = {
         "identifier": identifier,
         "issuer.code": issuer,
@@ -524,7 +689,14 @@ def verify_qr(text: str, registry: ChainFacts) -> Verdict:
         return Verdict(
             tuple(fragments)
             + tuple(
-                _fragment(n, t, Status.ERROR, f"could not read the chain: {exc}") for n, t in names
+                _fragment(
+                    n,
+                    t,
+                    Status.ERROR,
+                    f"could not read the chain: {exc}",
+                    _chain_unreadable_zh(exc),
+                )
+                for n, t in names
             ),
             subject,
         )
@@ -545,6 +717,8 @@ def verify_qr(text: str, registry: ChainFacts) -> Verdict:
                 "signature",
                 Status.INVALID,
                 f"no key that {issuer} published on chain verifies the signature",
+                f"{issuer} 在区块链上登记的密钥都不能验证该二维码的签名：二维码被篡改或伪造，"
+                "不能受理",
                 block=snap.block,
             )
         )
@@ -555,6 +729,7 @@ def verify_qr(text: str, registry: ChainFacts) -> Verdict:
                 "signature",
                 Status.VALID,
                 f"signed by {issuer} with a key it published on chain",
+                f"由 {issuer} 使用其在区块链上登记的密钥签名",
                 key_id=signed_with.hex(),
                 block=snap.block,
             )

@@ -16,7 +16,7 @@ from seals.pdf.errors import PdfError
 from seals.sm2 import sm3
 from seals.x509 import Certificate
 from verifier.certificates import ChainFacts, verify_certificate_text
-from verifier.seal_checks import pdf_unreadable_verdict, pdf_verdict_of
+from verifier.seal_checks import detail, pdf_unreadable_verdict, pdf_verdict_of
 from verifier.verdict import Fragment, Status, Verdict
 
 CERTIFICATE_ATTACHMENT = "certificate.json"
@@ -49,6 +49,7 @@ def verify_pdf_full(
                 Status.SKIPPED,
                 f"[{sig.field}] no chain is configured here to look it up",
                 {"field": sig.field},
+                f"[{sig.field}] 此处没有配置区块链，未查询该签章是否上链存证",
             )
             for sig in report.signatures
         ]
@@ -71,6 +72,8 @@ def verify_pdf_full(
                     Status.ERROR,
                     f"[{sig.field}] could not read the chain: {error}",
                     {"field": sig.field},
+                    f"[{sig.field}] 无法读取区块链，暂时无法判断该签章是否上链存证，"
+                    "请稍后重试或联系管理员" + detail(error),
                 )
             )
             continue
@@ -83,10 +86,15 @@ def verify_pdf_full(
                     Status.INVALID,
                     f"[{sig.field}] this sealed document was not anchored on chain",
                     {"field": sig.field, "digest": digest.hex()},
+                    f"[{sig.field}] 区块链上查不到这份盖章文件的存证：文件不是发证机关登记过的"
+                    "盖章文件，或盖章后被改动过，不能受理",
                 )
             )
         else:
             when = dt.datetime.fromtimestamp(anchor.timestamp, dt.UTC).isoformat()
+            when_zh = dt.datetime.fromtimestamp(anchor.timestamp, dt.UTC).strftime(
+                "%Y-%m-%d %H:%M:%S UTC"
+            )
             checks.append(
                 Fragment(
                     name,
@@ -95,6 +103,8 @@ def verify_pdf_full(
                     f"[{sig.field}] anchored by {anchor.issuer} in block "
                     f"{anchor.block_number} at {when}",
                     {"field": sig.field, "block": anchor.block_number},
+                    f"[{sig.field}] 已由 {anchor.issuer} 于区块 {anchor.block_number}"
+                    f"（{when_zh}）上链存证",
                 )
             )
     try:

@@ -1,8 +1,11 @@
 """The verdict shape the whole project uses: check fragments and the verdict over them.
 
-A check returns a :class:`Fragment` ``{name, type, status, reason, data}``; the verdict is a
-pure function of the fragments: ``valid`` only if nothing is INVALID or ERROR, ``invalid``
-if anything is INVALID, otherwise ``error`` (something could not be decided).
+A check returns a :class:`Fragment` ``{name, type, status, reason, data, reason_zh}``; the
+verdict is a pure function of the fragments: ``valid`` only if nothing is INVALID or ERROR,
+``invalid`` if anything is INVALID, otherwise ``error`` (something could not be decided).
+
+``reason`` is English (API clients and logs rely on its wording); ``reason_zh`` says the same
+in Chinese for the clerk at the counter: what was found, with the same facts, and what to do.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class Fragment:
     """A sentence a counter clerk can act on."""
     data: Mapping[str, Any] = field(default_factory=dict)
     """Facts the check used (times, block numbers, names); JSON-serializable."""
+    reason_zh: str = ""
+    """The reason in Chinese, for the counter page (same facts; empty: none given)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -47,6 +52,8 @@ class Fragment:
             "status": self.status.value,
             "reason": self.reason,
         }
+        if self.reason_zh:
+            out["reason_zh"] = self.reason_zh
         if self.data:
             out["data"] = dict(self.data)
         return out

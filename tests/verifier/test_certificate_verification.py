@@ -986,3 +986,111 @@ def test_local_checks_on_every_core_match_one_process(batch: Batch, verifier: Re
     assert [summary(v) for v in parallel] == [summary(v) for v in serial]
     assert [v.outcome for v in parallel[:3]] == [Outcome.VALID, Outcome.INVALID, Outcome.INVALID]
     assert block is not None
+
+
+# ------------------------------------------------------------------------ Chinese reasons
+
+
+def test_every_check_has_a_chinese_reason_for_the_counter(
+    store: Store, agency: Agency, verifier: Registry, batch: Batch, deployment: Deployment
+) -> None:
+    """The counter clerk reads ``reason_zh``: every fragment of every kind of verdict has
+    one, in Chinese, with the facts the English reason has (and no more personal data)."""
+    import re
+
+    from certs import qr
+    from verifier.certificates import verify_qr
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+
+    def chinese(verdict: Verdict) -> dict[str, str]:
+        assert verdict.checks
+        for fragment in verdict.checks:
+            assert fragment.reason_zh and cjk.search(fragment.reason_zh), fragment
+            assert fragment.to_json()["reason_zh"] == fragment.reason_zh
+            assert fragment.reason and fragment.reason != fragment.reason_zh
+        shown = json.dumps(verdict.to_json(), ensure_ascii=False)
+        assert HOLDER_NAME not in shown and HOLDER_CODE not in shown
+        return {f.name: f.reason_zh for f in verdict.checks}
+
+    records = issue_records(store, agency, [request(), request("李四"), request("王五")])
+    texts = [text_of(r) for r in records]
+    anchor = records[0].document.anchor
+    assert anchor is not None
+
+    valid = one(texts[0], verifier)
+    assert valid.outcome is Outcome.VALID
+    zh = chinese(valid)
+    assert agency.uscc in zh["chain.anchored"] and f"区块 {anchor.block}" in zh["chain.anchored"]
+    assert zh["certificate.validity"] == "在有效期内：2026-11-28 至 2031-11-27"
+    assert zh["certificate.status"].startswith("状态正常")
+    assert zh["certificate.integrity"].startswith(f"全部 {len(records[0].document.claims)} 项")
+    # the English reasons are what they always were
+    assert check(valid, "certificate.validity").reason == "valid from 2026-11-28 until 2031-11-27"
+
+    hidden = one(disclose(records[0].document, ["holder.code"]).to_json(), verifier)
+    assert chinese(hidden)["certificate.integrity"].endswith("持证人未披露：holder.code")
+    expired = verify_documents([texts[0]], verifier, today=dt.date(2031, 11, 28))[0][0]
+    assert "已过期" in chinese(expired)["certificate.validity"]
+    assert "2031-11-27" in chinese(expired)["certificate.validity"]
+
+    reg, uscc = agency.registry, agency.uscc
+    revoked = change_status(store, reg, uscc, [records[0].identifier], "revoke", reason_code=1,
+                            reason="有误")
+    status = check(one(texts[0], verifier), "certificate.status")
+    assert status.reason.startswith(f"revoked in block {revoked.block_number} (reason 1:")
+    assert status.reason_zh.startswith("已吊销")
+    assert f"区块 {revoked.block_number}" in status.reason_zh
+    assert "原因 1：信息有误" in status.reason_zh and "不能作为有效证照使用" in status.reason_zh
+    chinese(one(texts[0], verifier))
+
+    suspended = change_status(store, reg, uscc, [records[1].identifier], "suspend",
+                              reason_code=7)
+    status = check(one(texts[1], verifier), "certificate.status")
+    assert status.reason_zh.startswith("已暂停")
+    assert f"区块 {suspended.block_number}" in status.reason_zh
+    assert "原因 7：核查中" in status.reason_zh
+
+    tampered_doc = json.loads(texts[2])
+    _value(tampered_doc, batch)
+    tampered = one(json.dumps(tampered_doc, ensure_ascii=False), verifier)
+    assert tampered.outcome is Outcome.INVALID
+    assert "篡改" in chinese(tampered)["certificate.integrity"]
+
+    (pending,) = issue_records(store, agency, [request("赵六")], anchor=False)
+    unanchored = chinese(one(text_of(pending), verifier))
+    assert "尚未上链" in unanchored["certificate.merkle_proof"]
+
+    for garbage in (b"", b"this is not JSON", b"[]"):
+        verdict = verify_certificate_text(garbage, lambda: verifier, today=TODAY)
+        assert verdict.outcome is Outcome.INVALID
+        assert "不是一份有效的电子证照文件" in chinese(verdict)["certificate.format"]
+
+    payload = qr.payload_for(records[2].document).encode()
+    by_qr = verify_qr(payload, verifier)
+    assert by_qr.outcome is Outcome.VALID
+    assert agency.uscc in chinese(by_qr)["certificate.signature"]
+    revoked_qr = verify_qr(qr.payload_for(records[0].document).encode(), verifier)
+    assert chinese(revoked_qr)["certificate.status"].startswith("已吊销")
+    for text in ("", "hello", "ZY2.ABC", "ZY1.X.Y"):
+        bad_qr = verify_qr(text, verifier)
+        assert bad_qr.outcome is Outcome.INVALID
+        assert "无法核验" in chinese(bad_qr)["qr.format"]
+    assert "仅支持 ZY1" in chinese(verify_qr("ZY2.ABC", verifier))["qr.format"]
+
+    def unreachable() -> Registry:
+        raise ChainUnavailable("the chain at http://127.0.0.1:1 did not answer")
+
+    closed = Registry(Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), deployment)
+    for down in (
+        verify_certificate_text(texts[0].encode(), unreachable, today=TODAY),
+        verify_documents([texts[0]], closed, today=TODAY)[0][0],
+        verify_qr(payload, closed),
+    ):
+        assert down.outcome is Outcome.ERROR
+        zh = chinese(down)
+        for name in CHAIN:
+            assert zh[name].startswith("无法读取区块链，暂时无法判断"), zh[name]
+    assert "did not answer" in chinese(
+        verify_certificate_text(texts[0].encode(), unreachable, today=TODAY)
+    )["chain.anchored"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -35,6 +36,7 @@ from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
 
 WAIT_SECONDS = 30
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass
@@ -224,6 +226,13 @@ class Page:
             rows[name] = (label, cells[0].text, cells[1].text)
         return rows
 
+    def english_reason(self, name: str) -> str:
+        """The English reason behind a row's Chinese one (its tooltip)."""
+        cell = self.driver.find_element(
+            By.CSS_SELECTOR, f'#checks tbody tr[data-name="{name}"] td.reason'
+        )
+        return str(cell.get_attribute("title") or "")
+
     def facts(self) -> dict[str, str]:
         terms = self.driver.find_elements(By.CSS_SELECTOR, "#facts dt")
         values = self.driver.find_elements(By.CSS_SELECTOR, "#facts dd")
@@ -284,6 +293,13 @@ def test_valid_qr_passes(page: Page, served: Served) -> None:
     assert all(status.endswith("通过") and "不" not in status for _, status, _ in checks.values())
     assert {"qr.format", "certificate.signature", "chain.anchored", "issuer.key"} <= set(checks)
     assert checks["chain.anchored"][0] == "链上存证"
+    # every reason the clerk reads is the service's Chinese one
+    assert all(CJK.search(reason) for _, _, reason in checks.values()), checks
+    assert checks["certificate.status"][2].startswith("状态正常：截至区块 ")
+    assert checks["chain.anchored"][2].startswith("已由 ") and "上链存证" in checks[
+        "chain.anchored"][2]
+    assert checks["qr.format"][2] == "证印链电子证照二维码（ZY1 格式）"
+    assert page.english_reason("qr.format") == "a Zhengyin ZY1 QR payload"
     assert page.facts()["证照标识"] == cert["identifier"]
     assert "链上区块 #" in page.by_id("chain").text
     # the scan field keeps focus with its text selected: the next scan replaces it
@@ -293,9 +309,19 @@ def test_valid_qr_passes(page: Page, served: Served) -> None:
 def test_revoked_qr_fails(page: Page, served: Served) -> None:
     assert page.scan(served.certificate("revoked")["qr"]) == "invalid"
     assert page.word == "不通过"
-    label, status, reason = page.checks()["certificate.status"]
-    assert label == "证照状态" and "不通过" in status and "revoked" in reason
-    assert "revoked" in page.summary
+    checks = page.checks()
+    label, status, reason = checks["certificate.status"]
+    assert label == "证照状态" and "不通过" in status
+    # in Chinese, with the block, the reason code and what it means for the clerk
+    assert re.fullmatch(
+        r"已吊销：该证照已于区块 \d+ 被发证机关吊销（原因 1：信息有误），"
+        r"不能作为有效证照使用",
+        reason,
+    ), reason
+    assert page.summary == "证照状态：" + reason
+    assert all(CJK.search(r) for _, _, r in checks.values()), checks
+    # the English reason is still there for whoever needs it, as the cell's tooltip
+    assert page.english_reason("certificate.status").startswith("revoked in block ")
 
 
 def test_garbage_fails_on_the_qr_format(page: Page) -> None:
@@ -303,6 +329,8 @@ def test_garbage_fails_on_the_qr_format(page: Page) -> None:
     assert page.word == "不通过"
     label, status, reason = page.checks()["qr.format"]
     assert label == "二维码格式" and "不通过" in status and "ZY1" in reason
+    assert reason.startswith("这不是有效的证印链电子证照二维码") and "请重新扫描" in reason
+    assert page.summary == "二维码格式：" + reason
 
 
 def test_pasted_certificate_json_is_verified(page: Page, served: Served) -> None:
@@ -317,6 +345,7 @@ def test_pasted_certificate_json_is_verified(page: Page, served: Served) -> None
     page.by_id("scan").send_keys(Keys.ENTER)
     assert page.wait_result(before) == "valid"
     assert page.checks()["certificate.integrity"][0] == "完整性"
+    assert page.checks()["certificate.integrity"][2].startswith("全部 ")
     # broken JSON is caught in the page, with a clear message
     assert page.scan("{not json") == "error"
     assert "JSON" in page.summary

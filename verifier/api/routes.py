@@ -205,7 +205,13 @@ def _verify_json(verdict: Verdict) -> dict[str, Any]:
     return {
         "verdict": verdict.outcome.value,
         "checks": [
-            {"name": f.name, "type": f.type, "status": f.status.value, "reason": f.reason}
+            {
+                "name": f.name,
+                "type": f.type,
+                "status": f.status.value,
+                "reason": f.reason,
+                "reason_zh": f.reason_zh or f.reason,
+            }
             for f in verdict.checks
         ],
         "certificate": subject,

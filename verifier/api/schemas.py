@@ -45,7 +45,11 @@ class Check(BaseModel):
     name: str
     type: str
     status: Literal["VALID", "INVALID", "ERROR", "SKIPPED"]
-    reason: str
+    reason: str = Field(description="What the check found, in English (stable wording).")
+    reason_zh: str = Field(
+        description="The same in Chinese, for the counter clerk (the English reason when a "
+        "check has no Chinese one)."
+    )
 
 
 class VerifyResponse(BaseModel):

@@ -116,7 +116,15 @@ def qr_verdict(settings: Settings, text: str) -> Verdict:
         source = facts()
     except (ChainError, VerifierError) as exc:
         return Verdict(
-            (Fragment("chain.anchored", "chain", Status.ERROR, f"could not read the chain: {exc}"),)
+            (
+                Fragment(
+                    "chain.anchored",
+                    "chain",
+                    Status.ERROR,
+                    f"could not read the chain: {exc}",
+                    reason_zh=f"无法读取区块链，暂时无法判断，请稍后重试或联系管理员（技术细节：{exc}）",
+                ),
+            )
         )
     return verify_qr(text, source)
 

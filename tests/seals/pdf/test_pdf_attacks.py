@@ -294,3 +294,90 @@ def test_shadow_overlay_via_a_later_seal_with_extra_changes(
     report = verify_pdf(out)
     assert not report.ok
     assert f"object {contents.num} was deleted" in invalid(report, "pdf.modifications")
+
+
+# ------------------------------------------------------------- what the counter clerk reads
+
+
+def test_every_pdf_and_seal_check_has_a_chinese_reason(
+    pki: Pki, seal: Seal, sealed: bytes
+) -> None:
+    """The verifier turns each step into a verdict fragment with a Chinese ``reason_zh`` (the
+    counter page shows it): for sealed PDFs valid, attacked, unreadable or unsealed, for a
+    chain that cannot be read, and for seals and seal signatures on their own."""
+    from datetime import timedelta
+
+    from seals_testlib import T0
+
+    from seals.seal import verify_seal, verify_signature
+    from verifier.certificates import ChainFacts
+    from verifier.pdf_checks import verify_pdf_full
+    from verifier.seal_checks import pdf_verdict_of, verdict_of
+    from verifier.verdict import Verdict
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+
+    def chinese(verdict: Verdict) -> dict[str, str]:
+        assert verdict.checks
+        for f in verdict.checks:
+            assert f.reason_zh and cjk.search(f.reason_zh), f
+            assert f.to_json()["reason_zh"] == f.reason_zh
+        return {f.name: f.reason_zh for f in verdict.checks}
+
+    anchors = [pki.root.certificate]
+    good = pdf_verdict_of(verify_pdf(sealed, anchors=anchors))
+    assert good.outcome.value == "valid"
+    zh = chinese(good)
+    assert zh["seal.structure"] == (
+        "[Seal1] 签章内嵌 v4 印章“北京市测试局”（印章编码 91110000101623741K0001）"
+    )
+    assert "签章时间 2025-03-02 08:00:00 UTC" in zh["seal.maker_certificate"]
+    assert "信任根 Zhengyin Development Root CA" in zh["signature.signer_path"]
+    assert zh["pdf.modifications"] == "[Seal1] 盖章后文件未被改动"
+    assert zh["pdf.signatures"] == "共 1 个电子签章：Seal1"
+    # the English reasons stay as they were
+    assert good.checks[1].reason == "1 seal signature(s): Seal1"
+
+    expired = chinese(pdf_verdict_of(verify_pdf(sealed, at=T0 + timedelta(days=4000),
+                                                 anchors=anchors)))
+    assert "已过期（有效期至 2026-03-01 08:00:00 UTC）" in expired["seal.validity"]
+    assert "证书链不可信" in expired["seal.maker_path"]
+
+    ref, page = last_page(sealed)
+    changed = append_revision(sealed, {ref.num: serialize({**page, "Rotate": 90})})
+    assert "盖章后文件被改动过" in chinese(pdf_verdict_of(verify_pdf(changed)))[
+        "pdf.modifications"]
+    flipped = sealed[:100] + bytes([sealed[100] ^ 1]) + sealed[101:]
+    assert "SM3 摘要不符" in chinese(pdf_verdict_of(verify_pdf(flipped)))["pdf.digest"]
+    _a, b, c, _d = byte_range(sealed)
+    zeros = sealed[:b] + b"<" + b"0" * (c - b - 2) + b">" + sealed[c:]
+    assert "签名范围" in chinese(pdf_verdict_of(verify_pdf(zeros)))["pdf.byte_range"]
+    two = pdf_verdict_of(verify_pdf(stamp(sealed, pki, seal, page=1, at=LATER)))
+    chinese(two)
+    assert [f.reason_zh for f in two.checks if f.name == "pdf.modifications"] == [
+        "[Seal1] 盖章后只加盖了其他签章：第 3 版加盖签章“Seal2”",
+        "[Seal2] 盖章后文件未被改动",
+    ]
+    unsealed = chinese(pdf_verdict_of(verify_pdf(PLAIN)))
+    assert "没有 GB/T 38540 电子签章" in unsealed["pdf.signatures"]
+
+    no_chain = verify_pdf_full(sealed, None, anchors=[])
+    zh = chinese(no_chain)
+    assert "未配置信任根证书" in zh["seal.maker_path"]
+    assert "没有配置区块链" in zh["pdf.anchored"]
+    truncated = verify_pdf_full(sealed[:500], None, anchors=[])
+    assert truncated.outcome.value == "invalid"
+    assert "PDF 文件已损坏" in chinese(truncated)["pdf.structure"]
+
+    def unreachable() -> ChainFacts:
+        raise ConnectionError("the chain at http://127.0.0.1:1 did not answer")
+
+    down = verify_pdf_full(sealed, unreachable, anchors=anchors)
+    assert down.outcome.value == "error"
+    assert "无法读取区块链" in chinese(down)["pdf.anchored"]
+
+    assert "制章者证书可追溯到信任根" in chinese(
+        verdict_of(verify_seal(seal, at=T0 + timedelta(days=2), anchors=anchors))
+    )["seal.maker_path"]
+    assert "不是有效的 GB/T 38540 电子签章" in chinese(verdict_of(verify_signature(b"junk")))[
+        "signature.structure"]

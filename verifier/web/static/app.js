@@ -359,6 +359,12 @@
     el.facts.append(dt, dd);
   }
 
+  /* the Chinese reason when the service gives one, otherwise the English one */
+  function reasonOf(check) {
+    const zh = typeof check.reason_zh === "string" ? check.reason_zh.trim() : "";
+    return zh || String(check.reason || "");
+  }
+
   function showVerdict(body) {
     const verdict = VERDICTS[body.verdict] ? body.verdict : "error";
     const [word, fallback] = VERDICTS[verdict];
@@ -366,7 +372,7 @@
     let summary = fallback;
     if (verdict !== "valid") {
       const first = checks.find((c) => c.status === (verdict === "invalid" ? "INVALID" : "ERROR"));
-      if (first) summary = checkLabel(first.name) + "：" + first.reason;
+      if (first) summary = checkLabel(first.name) + "：" + reasonOf(first);
     }
     clearDetails();
     setState(verdict, word, summary);
@@ -410,7 +416,8 @@
       status.textContent = label;
       const reason = document.createElement("td");
       reason.className = "reason";
-      reason.textContent = check.reason;
+      reason.textContent = reasonOf(check);
+      if (reason.textContent !== check.reason && check.reason) reason.title = String(check.reason);
       row.append(name, status, reason);
       el.checks.append(row);
     }
