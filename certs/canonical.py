@@ -501,6 +501,10 @@ def _int(obj: Any, what: str) -> int:
     return obj
 
 
+_CHECKED_PATHS: set[str] = set()
+"""Claim paths that passed :func:`_check_path` (a type's documents share their paths)."""
+
+
 def _check_path(path: str) -> None:
     if path in _CORE:
         return
@@ -544,8 +548,25 @@ def _document_from_dict(obj: Any) -> CertificateDocument:
     if not isinstance(raw_claims, dict):
         raise DocumentError("claims must be a JSON object")
     claims: dict[str, Claim] = {}
+    checked = _CHECKED_PATHS
     for path, raw in raw_claims.items():
-        _check_path(path)
+        if path not in checked:
+            _check_path(path)
+            if len(checked) < _FRAME_CACHE_LIMIT:
+                checked.add(path)
+        # the common case, decided with a few C calls: {"salt": 32 lower-case hex digits,
+        # "value": text}; anything else takes the strict general path below
+        if raw.__class__ is dict and len(raw) == 2 and path != "annotations":
+            salt_hex, value = raw.get("salt"), raw.get("value")
+            if salt_hex.__class__ is str and value.__class__ is str and len(salt_hex) == 32:
+                try:
+                    salt = bytes.fromhex(salt_hex)
+                except ValueError:
+                    pass
+                else:
+                    if len(salt) == SALT_BYTES and salt.hex() == salt_hex:
+                        claims[path] = DisclosedClaim(salt, value)
+                        continue
         if isinstance(raw, dict) and "digest" in raw:
             _members(raw, f"claim {path}", ("digest",))
             claims[path] = HiddenClaim(_hex(raw["digest"], f"claim {path} digest", size=32))
@@ -609,6 +630,66 @@ def make_document(
         claims[path] = DisclosedClaim(salts[start : start + SALT_BYTES], value)
         digests[path] = sm3(_claim_input(salts_hex[2 * start : 2 * start + 32], path, value))
     return CertificateDocument(claims=claims, leaf=leaf_digest(digests))
+
+
+_ENCODED_PATHS: dict[str, str] = {}
+
+
+def issue_claims(
+    certificate: Certificate, *, random_bytes: Callable[[int], bytes] = os.urandom
+) -> tuple[bytes, str]:
+    """The issuance fast path of :func:`make_document`: ``(leaf, claims_json)``, where
+    ``claims_json`` is the JCS text of the document's ``claims`` object, written in the same
+    pass that salts and digests every claim (no document objects, no second encoding).
+
+    With the same random bytes, ``leaf`` is ``make_document(certificate).leaf`` and
+    :func:`document_text` gives exactly ``to_json()`` of that document (a test holds them
+    equal)."""
+    values = claims_of(certificate)
+    salts_hex = random_bytes(SALT_BYTES * len(values)).hex()
+    if len(salts_hex) != 2 * SALT_BYTES * len(values):
+        raise ValueError("random_bytes returned the wrong number of bytes")
+    encode, paths_cache = encode_basestring, _ENCODED_PATHS
+    digests: dict[str, bytes] = {}
+    members: dict[str, str] = {}
+    for i, (path, value) in enumerate(values.items()):
+        salt = salts_hex[32 * i : 32 * i + 32]
+        encoded_path = paths_cache.get(path)
+        if encoded_path is None:
+            encoded_path = encode(path)
+            if len(paths_cache) < _FRAME_CACHE_LIMIT:
+                paths_cache[path] = encoded_path
+        if value.__class__ is str:
+            encoded = encode(value)
+        elif value is None:
+            encoded = "null"
+        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            encoded = "[" + ",".join([encode(v) for v in value]) + "]"
+        else:  # not a claim value the model produces: the general JCS walk decides
+            encoded = jcs(value).decode("utf-8")  # type: ignore[arg-type]
+        # = jcs([salt, path, value]) and jcs({"salt": …, "value": …}), written directly
+        digests[path] = sm3(_utf8(f'["{salt}",{encoded_path},{encoded}]'))
+        members[path] = f'{encoded_path}:{{"salt":"{salt}","value":{encoded}}}'
+    paths = sorted(members)  # code-point order; JCS wants UTF-16 order (differs beyond BMP)
+    if _BEYOND_BMP.search("".join(paths)):
+        paths = sorted(paths, key=_utf16_key)
+    return leaf_digest(digests), "{" + ",".join([members[p] for p in paths]) + "}"
+
+
+def document_text(claims_json: str, leaf: bytes, signature: IssuerSignature | None) -> str:
+    """The JCS text of an unanchored document from :func:`issue_claims`'s ``claims_json``."""
+    if signature is None:
+        signed = "null"
+    else:
+        signed = (
+            f'{{"key_id":"{signature.key_id.hex()}","public_key":"{signature.public_key.hex()}",'
+            f'"value":"{signature.value.hex()}"}}'
+        )
+    return (
+        '{"alg":{"digest":"sm3","signature":"sm2"},"anchor":null,"claims":'
+        + claims_json
+        + f',"format":"{FORMAT}","leaf":"{leaf.hex()}","signature":{signed}}}'
+    )
 
 
 def _digests(document: CertificateDocument) -> dict[str, bytes]:

@@ -20,6 +20,7 @@ and raise :class:`~certs.errors.ValidationError` with the field named.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import operator
 import re
 from dataclasses import dataclass
@@ -67,14 +68,18 @@ def uscc_check_char(first17: str) -> str:
 
 def mod37_36_check_char(text: str) -> str:
     """The ISO/IEC 7064 MOD 37,36 check character of ``text`` (characters ``0-9A-Z``)."""
-    p = 36
+    return MOD37_ALPHABET[(37 - _mod37_state(36, text)) % 36]
+
+
+def _mod37_state(p: int, text: str) -> int:
+    """The MOD 37,36 running state ``p`` after ``text`` (start: 36)."""
     try:
         for c in text:
             t = (p + _MOD37_VALUES[c]) % 36 or 36
             p = (2 * t) % 37
     except KeyError:
         raise ValueError("MOD 37,36 is defined over the characters 0-9 and A-Z only") from None
-    return MOD37_ALPHABET[(37 - p) % 36]
+    return p
 
 
 # ---------------------------------------------------------------------------- holder codes
@@ -227,6 +232,18 @@ def build_identifier(
     type_code: str, issuer_code: str, serial: str, version: str = "001"
 ) -> CertificateIdentifier:
     """Build an identifier, computing its check character; every part is validated."""
+    state = _checked_prefix(type_code, issuer_code)
+    _check_serial(serial, "serial")
+    _check_version(version, "version")
+    check = MOD37_ALPHABET[(37 - _mod37_state(state, serial + version)) % 36]
+    return CertificateIdentifier(type_code, issuer_code, serial, version, check)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_prefix(type_code: str, issuer_code: str) -> int:
+    """Validate the type and issuer codes (memoized: a batch shares them) and return the
+    MOD 37,36 state after them, so each identifier's check character costs only its serial
+    and version."""
     validate_type_code(type_code, field="type")
     if validate_uscc(issuer_code, field="issuer.code") != issuer_code:
         raise ValidationError(
@@ -234,10 +251,7 @@ def build_identifier(
             field="issuer.code",
             code="invalid_uscc",
         )
-    _check_serial(serial, "serial")
-    _check_version(version, "version")
-    check = mod37_36_check_char(type_code + issuer_code + serial + version)
-    return CertificateIdentifier(type_code, issuer_code, serial, version, check)
+    return _mod37_state(36, type_code + issuer_code)
 
 
 def parse_identifier(text: str, *, field: str = "identifier") -> CertificateIdentifier:

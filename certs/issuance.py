@@ -17,10 +17,10 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from certs.canonical import CertificateDocument, IssuerSignature, make_document, signing_input
+from certs.canonical import IssuerSignature, document_text, issue_claims, signing_input
 from certs.errors import CertError, RequestInvalid, ValidationError
 from certs.model import CertificateRequest, Holder, build_certificate, parse_request
 from certs.store import Store, certificates, now
@@ -170,28 +170,23 @@ class _Job:
     types: TypeRegistry
 
 
-def _make_one(job: _Job, request: CertificateRequest, serial: int) -> CertificateDocument:
-    certificate = build_certificate(
-        request,
-        certificate_type=job.types.get(request.type_code),
-        issuer_name=job.issuer_name,
-        serial=serial_text(serial),
-    )
-    return make_document(certificate)
-
-
 def _sign_chunk(
     job: _Job, signer: Signer, key_id: bytes, chunk: Sequence[tuple[int, CertificateRequest, int]]
 ) -> list[tuple[str, bytes, str]]:
+    """``(identifier, leaf, document JSON)`` of each row, signed."""
     out = []
     public_key = signer.public_key.point
+    sign, types, name = signer.sign_raw, job.types, job.issuer_name
     for _, request, serial in chunk:
-        document = _make_one(job, request, serial)
-        signature = signer.sign_raw(signing_input(document.leaf, key_id))
-        document = replace(document, signature=IssuerSignature(key_id, public_key, signature))
-        identifier = document.values()["identifier"]
-        assert isinstance(identifier, str)
-        out.append((identifier, document.leaf, document.to_json()))
+        certificate = build_certificate(
+            request,
+            certificate_type=types.get(request.type_code),
+            issuer_name=name,
+            serial=serial_text(serial),
+        )
+        leaf, claims_json = issue_claims(certificate)
+        signature = IssuerSignature(key_id, public_key, sign(signing_input(leaf, key_id)))
+        out.append((str(certificate.identifier), leaf, document_text(claims_json, leaf, signature)))
     return out
 
 

@@ -28,9 +28,9 @@ import functools
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from certs import qr
@@ -39,7 +39,14 @@ from certs.errors import CertError
 from certs.merkle import verify_proof
 from certs.status import REASONS
 from chain.errors import ChainError
-from chain.registry import AnchorInfo, CertificateStatus, ChainSnapshot, Deployment, Registry
+from chain.registry import (
+    AnchorInfo,
+    CertificateStatus,
+    ChainSnapshot,
+    Deployment,
+    KeyRecord,
+    Registry,
+)
 from seals.errors import SealError
 from seals.sm2 import Sm2PublicKey, sm3
 from verifier.context import chain_rpc, deployment
@@ -543,43 +550,81 @@ def verify_documents(
     today: dt.date | None = None,
     workers: int = 1,
 ) -> tuple[list[Verdict], int | None]:
-    """Verdicts for many documents, with the chain judged at one block (returned too)."""
+    """Verdicts for many documents, with the chain judged at one block (returned too).
+
+    Large runs are checked in chunks on ``workers`` processes; the chain facts of each chunk
+    are fetched here while the workers check the next ones, every chunk at the block of the
+    first lookup (so no verdict uses a chain older than the start of the run)."""
     today = today or dt.date.today()
-    locals_ = _local_all(texts, today, workers)
-    snapshot: ChainSnapshot | None = None
-    error = None
-    wanted = [r for r in locals_ if r.root is not None and r.leaf is not None]
-    try:
-        # statuses and keys are asked under the issuer the chain recorded for each root
-        anchors = registry.snapshot(roots=[r.root for r in wanted if r.root])
-        issuers = {root: a.issuer for root, a in anchors.anchors.items() if a is not None}
-        leaves = [(issuers[r.root], r.leaf) for r in wanted if r.root in issuers and r.leaf]
-        keys = [(issuers[r.root], r.key_id) for r in wanted if r.root in issuers and r.key_id]
-        rest = registry.snapshot(leaves=leaves, keys=keys, block=anchors.block)
-        snapshot = replace(anchors, statuses=rest.statuses, keys=rest.keys)
-    except ChainError as exc:
-        error = str(exc)
-        snapshot = None
-    verdicts = [
-        Verdict(
-            local.fragments + tuple(chain_checks(local, snapshot, registry.deployment, error)),
-            local.subject,
-        )
-        for local in locals_
-    ]
-    return verdicts, snapshot.block if snapshot else None
+    judge = _ChainJudge(registry)
+    verdicts: list[Verdict] = []
+    for part in _local_parts(texts, today, workers):
+        verdicts += judge.verdicts(part)
+    return verdicts, judge.block
 
 
-def _local_all(texts: Sequence[str | bytes], today: dt.date, workers: int) -> list[LocalResult]:
+class _ChainJudge:
+    """Chain checks chunk by chunk, at one block: anchors and key records (few, shared by
+    many certificates) are looked up once, statuses per chunk. After a chain error, every
+    later chunk gets the same error (a run is judged at one block or not at all)."""
+
+    def __init__(self, registry: ChainFacts) -> None:
+        self.registry = registry
+        self.block: int | None = None
+        self.error: str | None = None
+        self.anchors: dict[bytes, AnchorInfo | None] = {}
+        self.keys: dict[tuple[str, bytes], KeyRecord | None] = {}
+
+    def verdicts(self, locals_: Sequence[LocalResult]) -> list[Verdict]:
+        snapshot = self._snapshot(locals_) if self.error is None else None
+        deployment = self.registry.deployment
+        return [
+            Verdict(
+                local.fragments + tuple(chain_checks(local, snapshot, deployment, self.error)),
+                local.subject,
+            )
+            for local in locals_
+        ]
+
+    def _snapshot(self, locals_: Sequence[LocalResult]) -> ChainSnapshot | None:
+        registry, anchors, keys = self.registry, self.anchors, self.keys
+        wanted = [r for r in locals_ if r.root is not None and r.leaf is not None]
+        try:
+            # statuses and keys are asked under the issuer the chain recorded for each root
+            roots = [r.root for r in wanted if r.root is not None and r.root not in anchors]
+            if roots or self.block is None:
+                found = registry.snapshot(roots=roots, block=self.block)
+                self.block = found.block
+                anchors.update(found.anchors)
+            issuers = {root: a.issuer for root, a in anchors.items() if a is not None}
+            leaves = [(issuers[r.root], r.leaf) for r in wanted if r.root in issuers and r.leaf]
+            new_keys = [
+                (issuers[r.root], r.key_id)
+                for r in wanted
+                if r.root in issuers and r.key_id and (issuers[r.root], r.key_id) not in keys
+            ]
+            rest = registry.snapshot(leaves=leaves, keys=new_keys, block=self.block)
+        except ChainError as exc:
+            self.error = str(exc)
+            return None
+        keys.update(rest.keys)
+        assert self.block is not None
+        return ChainSnapshot(self.block, anchors, rest.statuses, keys)
+
+
+def _local_parts(
+    texts: Sequence[str | bytes], today: dt.date, workers: int
+) -> Iterator[list[LocalResult]]:
+    """The local checks of ``texts`` in order, chunk by chunk as they finish."""
     if workers <= 1 or len(texts) < 2_000:
-        return [local_checks(t, today) for t in texts]
+        yield [local_checks(t, today) for t in texts]
+        return
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     chunk = 500
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        parts = pool.map(
+        yield from pool.map(
             _local_chunk, [(texts[i : i + chunk], today) for i in range(0, len(texts), chunk)]
         )
-        return [r for part in parts for r in part]
 
 
 def _local_chunk(job: tuple[Sequence[str | bytes], dt.date]) -> list[LocalResult]:

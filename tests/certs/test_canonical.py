@@ -25,6 +25,8 @@ from certs.canonical import (
     claim_digest,
     claims_of,
     disclose,
+    document_text,
+    issue_claims,
     jcs,
     leaf_digest,
     make_document,
@@ -338,6 +340,10 @@ def _mutations() -> list[tuple[str, Any, str]]:
         ("missing leaf", drop(["leaf"]), "document_malformed"),
         ("upper hex", set_(salt, "AB" * 16), "document_malformed"),
         ("short salt", set_(salt, "ab" * 15), "document_malformed"),
+        ("spaced salt", set_(salt, "ab " * 10 + "ab"), "document_malformed"),
+        ("mixed-case salt", set_(salt, "aB" * 16), "document_malformed"),
+        ("non-hex salt", set_(salt, "gg" * 16), "document_malformed"),
+        ("salt number", set_(salt, 12345678901234567890123456789012), "document_malformed"),
         ("claims list", set_(["claims"], []), "document_malformed"),
         ("unknown path", set_(["claims", "holder.phone"], {"digest": "00" * 32}), "unknown_path"),
         ("missing core", drop(["claims", "identifier"]), "document_malformed"),
@@ -397,3 +403,52 @@ def test_fast_writers_equal_jcs() -> None:
     assert doc.to_json().encode("utf-8") == jcs(doc.to_dict())
     supplementary = make_document(certificate({**req, "fields": {"𠮷": "a", "ｚ": "b"}}))
     assert supplementary.to_json().encode("utf-8") == jcs(supplementary.to_dict())
+
+
+def _issued_both_ways(cert: Any) -> tuple[str, str]:
+    """The document text from the issuance fast path and from the document model."""
+    signature = IssuerSignature(b"\x11" * 32, b"\x04" + b"\x22" * 64, b"\x30\x44" + b"\x01" * 68)
+    leaf, claims_json = issue_claims(cert, random_bytes=counter_bytes)
+    fast = document_text(claims_json, leaf, signature)
+    model = make_document(cert, random_bytes=counter_bytes)
+    assert model.leaf == leaf
+    slow = CertificateDocument(model.claims, model.leaf, signature).to_json()
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"annotations": ["第一条加注", 'with "quotes" and \\', "换行\n第二行"]},
+        {"valid_until": None, "number": "No. 7"},
+        {"fields": {"名称": '值"引号"\\反斜线\u2028', "zz": "𠮷", "ｚ": "x", "多行": "甲\n乙"}},
+        {"fields": {"𠮷": "a", "ｚ": "b", "\uffef": "c"}},  # paths beyond the BMP: UTF-16 order
+    ],
+    ids=["licence-defaults", "annotations", "nulls", "escapes", "supplementary-paths"],
+)
+def test_issuance_fast_path_writes_the_model_document(changes: dict[str, Any]) -> None:
+    """Issuance writes documents directly (issue_claims + document_text); a holder's file
+    must be byte for byte what the document model writes, and canonical JCS."""
+    req = {**example_request(), **changes} if changes else None
+    fast, slow = _issued_both_ways(certificate(req))
+    assert fast == slow
+    assert fast.encode("utf-8") == jcs(json.loads(fast))
+    doc = CertificateDocument.from_json(fast)
+    assert check_leaf(doc) == ()
+    assert document_text(*reversed(issue_claims(certificate(req))), None).endswith(
+        '"signature":null}'
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: k.strip() == k
+       and k.isprintable()), st.text(min_size=1, max_size=20).filter(lambda v: v.strip() == v
+       and v.isprintable()), max_size=5))
+def test_issuance_fast_path_equals_model_for_any_fields(fields: dict[str, str]) -> None:
+    import unicodedata
+
+    if any(not unicodedata.is_normalized("NFC", t) for t in (*fields, *fields.values())):
+        return
+    fast, slow = _issued_both_ways(certificate({**example_request(), "fields": fields}))
+    assert fast == slow
