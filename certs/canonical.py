@@ -666,7 +666,7 @@ def issue_claims(
         elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
             encoded = "[" + ",".join([encode(v) for v in value]) + "]"
         else:  # not a claim value the model produces: the general JCS walk decides
-            encoded = jcs(value).decode("utf-8")  # type: ignore[arg-type]
+            encoded = jcs(value).decode("utf-8")
         # = jcs([salt, path, value]) and jcs({"salt": …, "value": …}), written directly
         digests[path] = sm3(_utf8(f'["{salt}",{encoded_path},{encoded}]'))
         members[path] = f'{encoded_path}:{{"salt":"{salt}","value":{encoded}}}'
@@ -693,10 +693,19 @@ def document_text(claims_json: str, leaf: bytes, signature: IssuerSignature | No
 
 
 def _digests(document: CertificateDocument) -> dict[str, bytes]:
-    return {
-        path: claim.digest(path) if isinstance(claim, DisclosedClaim) else claim.digest
-        for path, claim in document.claims.items()
-    }
+    out: dict[str, bytes] = {}
+    encode, paths_cache = encode_basestring, _ENCODED_PATHS
+    for path, claim in document.claims.items():
+        if isinstance(claim, HiddenClaim):
+            out[path] = claim.digest
+            continue
+        value = claim.value
+        if isinstance(value, str):  # = claim.digest(path), inlined for the common case
+            encoded_path = paths_cache.get(path) or encode(path)
+            out[path] = sm3(_utf8(f'["{claim.salt.hex()}",{encoded_path},{encode(value)}]'))
+        else:
+            out[path] = claim.digest(path)
+    return out
 
 
 def recompute_leaf(document: CertificateDocument) -> tuple[bytes, tuple[str, ...]]:

@@ -58,6 +58,7 @@ def citizen_id_check_char(first17: str) -> str:
     return _CID_CHECK[total % 11]
 
 
+@functools.lru_cache(maxsize=4096)  # a batch repeats its issuer and type codes on every row
 def uscc_check_char(first17: str) -> str:
     """The GB 32100 check character of the first 17 characters of a USCC."""
     if not _USCC_BODY.fullmatch(first17):

@@ -225,6 +225,14 @@ class _Collector:
         what: str = "a value",
     ) -> str | None:
         """NFC-normalized, trimmed text, or None (absent, or an error was recorded)."""
+        if (
+            value.__class__ is str
+            and 0 < len(value) <= max_len
+            and value.strip() == value
+            and not (_CONTROL_EXCEPT_NEWLINE if newlines else _CONTROL).search(value)
+            and unicodedata.is_normalized("NFC", value)
+        ):
+            return value  # already clean: the common case, decided by C calls alone
         if value is None or value == "":
             if required:
                 self.add(field_, "missing_field", f"{what} is required; fill it in")

@@ -45,6 +45,14 @@ class Fragment:
     reason_zh: str = ""
     """The reason in Chinese, for the counter page (same facts; empty: none given)."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # worker processes send fragments back by the thousand: plain arguments pickle in
+        # half the time of the default (instance dictionary + enum member lookup)
+        return (
+            _fragment,
+            (self.name, self.type, self.status.value, self.reason, self.data, self.reason_zh),
+        )
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name,
@@ -57,6 +65,12 @@ class Fragment:
         if self.data:
             out["data"] = dict(self.data)
         return out
+
+
+def _fragment(
+    name: str, type_: str, status: str, reason: str, data: Mapping[str, Any], reason_zh: str
+) -> Fragment:
+    return Fragment(name, type_, Status(status), reason, data, reason_zh)
 
 
 def outcome_of(fragments: Iterable[Fragment]) -> Outcome:
