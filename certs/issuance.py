@@ -20,6 +20,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from certs.bulk import gc_paused
 from certs.canonical import IssuerSignature, document_text, issue_claims, signing_input
 from certs.errors import CertError, RequestInvalid, ValidationError
 from certs.model import CertificateRequest, Holder, build_certificate, parse_request
@@ -106,6 +107,8 @@ def issue(
     rejected: list[RowRejection] = []
     accepted: list[IssuedCertificate] = []
     with store.transaction() as connection, contextlib.ExitStack() as stack:
+        if len(rows) >= PARALLEL_THRESHOLD:
+            stack.enter_context(gc_paused())
         pool = stack.enter_context(_pool(job, issuer.signer, key_id, count)) if parallel else None
         submitted: list[tuple[list[tuple[int, CertificateRequest, int]], Any]] = []
 
@@ -230,8 +233,9 @@ def _worker_sign(
 ) -> list[tuple[str, bytes, str]]:
     assert _worker is not None
     job, signer, key_id = _worker
-    work = [(line, _request_from(args), n) for line, args, n in chunk]
-    return _sign_chunk(job, signer, key_id, work)
+    with gc_paused():
+        work = [(line, _request_from(args), n) for line, args, n in chunk]
+        return _sign_chunk(job, signer, key_id, work)
 
 
 def _pool(job: _Job, signer: Signer, key_id: bytes, count: int) -> Executor:

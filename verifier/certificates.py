@@ -23,6 +23,7 @@ of all of them come from one batched snapshot.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import multiprocessing
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from certs import qr
+from certs.bulk import gc_paused
 from certs.canonical import CertificateDocument, check_leaf, signing_input
 from certs.errors import CertError
 from certs.merkle import verify_proof
@@ -53,6 +55,9 @@ from verifier.context import chain_rpc, deployment
 from verifier.errors import VerifierError
 from verifier.settings import Settings
 from verifier.verdict import Fragment, Status, Verdict
+
+BULK = 2_000
+"""From this many documents on, verification runs on worker processes, collector paused."""
 
 
 class ChainFacts(Protocol):
@@ -558,8 +563,9 @@ def verify_documents(
     today = today or dt.date.today()
     judge = _ChainJudge(registry)
     verdicts: list[Verdict] = []
-    for part in _local_parts(texts, today, workers):
-        verdicts += judge.verdicts(part)
+    with gc_paused() if len(texts) >= BULK else contextlib.nullcontext():
+        for part in _local_parts(texts, today, workers):
+            verdicts += judge.verdicts(part)
     return verdicts, judge.block
 
 
@@ -616,7 +622,7 @@ def _local_parts(
     texts: Sequence[str | bytes], today: dt.date, workers: int
 ) -> Iterator[list[LocalResult]]:
     """The local checks of ``texts`` in order, chunk by chunk as they finish."""
-    if workers <= 1 or len(texts) < 2_000:
+    if workers <= 1 or len(texts) < BULK:
         yield [local_checks(t, today) for t in texts]
         return
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
@@ -629,7 +635,8 @@ def _local_parts(
 
 def _local_chunk(job: tuple[Sequence[str | bytes], dt.date]) -> list[LocalResult]:
     texts, today = job
-    return [local_checks(t, today) for t in texts]
+    with gc_paused():
+        return [local_checks(t, today) for t in texts]
 
 
 def looks_like_certificate(data: bytes) -> bool:
