@@ -3,9 +3,10 @@ serials, build each certificate's salted document, sign its leaf with the issuer
 and store it as ``pending``. The batcher (:mod:`certs.batcher`) anchors pending certificates.
 
 Rows that fail validation are reported with their line and every reason; the valid rows of
-the same request are still issued. Signing runs on every core for large batches: worker
-processes re-derive each certificate from its (already validated) row and serial, so nothing
-but plain data crosses process boundaries.
+the same request are still issued. Large requests use every core: worker processes validate
+chunks of rows, this process gives the valid ones their serials (in row order), and workers
+build and sign the certificates from the validated request and serial; nothing but plain data
+crosses process boundaries.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ SERIAL_WIDTH = 8
 """Serials are decimal, zero-padded to at least this many digits."""
 PARALLEL_THRESHOLD = 2_000
 """Below this many certificates, signing in one process is faster than starting workers."""
-CHUNK = 1_000
+CHUNK = 500
 
 
 def key_id_of(public_key: Sm2PublicKey) -> bytes:
@@ -92,8 +93,9 @@ def issue(
     """Validate ``(line, row)`` pairs and issue the valid ones (status ``pending``).
     ``progress(n)`` is called as each chunk of ``n`` certificates is signed.
 
-    Validation runs here while earlier chunks are being signed by the worker processes; the
-    whole request is one database transaction (serials stay gapless)."""
+    Large requests are validated and signed on worker processes, chunk by chunk; serials are
+    given here, in row order, and the whole request is one database transaction (serials stay
+    gapless)."""
     registry = types if types is not None else default_registry()
     today = today or dt.date.today()
     rows = list(rows)
@@ -110,47 +112,53 @@ def issue(
         if len(rows) >= PARALLEL_THRESHOLD:
             stack.enter_context(gc_paused())
         pool = stack.enter_context(_pool(job, issuer.signer, key_id, count)) if parallel else None
-        submitted: list[tuple[list[tuple[int, CertificateRequest, int]], Any]] = []
+        # (line, type code, agency number, serial) of each row sent to be signed, and the
+        # signing: a future on the pool, or its result
+        submitted: list[tuple[list[tuple[int, str, str | None, int]], Any]] = []
 
-        def submit(batch: list[tuple[int, CertificateRequest]]) -> None:
-            by_type: dict[str, list[tuple[int, CertificateRequest]]] = {}
-            for line, request in batch:
-                by_type.setdefault(request.type_code, []).append((line, request))
+        def submit(valid: list[tuple[int, tuple[Any, ...]]]) -> None:
+            """Serials for valid rows (request argument tuples), then their signing."""
+            by_type: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
+            for line, args in valid:
+                by_type.setdefault(args[0], []).append((line, args))
             for type_code, group in by_type.items():
                 numbers = store.allocate_serials(connection, issuer.uscc, type_code, len(group))
-                work = [(line, req, n) for (line, req), n in zip(group, numbers, strict=True)]
+                work = [(line, args, n) for (line, args), n in zip(group, numbers, strict=True)]
+                meta = [(line, args[0], args[7], n) for line, args, n in work]
                 if pool is not None:
-                    submitted.append((work, pool.submit(_worker_sign, _plain(work))))
+                    submitted.append((meta, pool.submit(_worker_sign, work)))
                 else:
-                    submitted.append((work, _sign_chunk(job, issuer.signer, key_id, work)))
+                    submitted.append((meta, _sign_chunk(job, issuer.signer, key_id, work)))
 
-        batch: list[tuple[int, CertificateRequest]] = []
-        for line, row in rows:
-            try:
-                request = parse_request(
-                    row, issuer_uscc=issuer.uscc, registry=registry, today=today
-                )
-            except RequestInvalid as exc:
-                rejected.append(RowRejection(line, tuple(exc.errors)))
-                continue
-            batch.append((line, request))
-            if len(batch) == CHUNK:
-                submit(batch)
-                batch = []
-        if batch:
-            submit(batch)
+        # validation runs on the workers too (it costs as much as signing); serials are
+        # given here, in row order, to the rows found valid
+        chunks = [rows[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]
+        if pool is not None:
+            checks = [pool.submit(_worker_validate, chunk) for chunk in chunks]
+            outcomes: Iterable[_Checked] = (future.result() for future in checks)
+        else:
+            outcomes = (_validate_chunk(job, chunk) for chunk in chunks)
+        for valid, invalid in outcomes:
+            rejected += [
+                RowRejection(line, tuple(ValidationError(m, field=f, code=c) for m, f, c in errors))
+                for line, errors in invalid
+            ]
+            if valid:
+                submit(valid)
         created = now()
-        for work, outcome in submitted:
+        for meta, outcome in submitted:
             signed = outcome.result() if pool is not None else outcome
             records = []
-            for (line, req, serial), (identifier, leaf, document) in zip(work, signed, strict=True):
+            for (line, type_code, number, serial), (identifier, leaf, document) in zip(
+                meta, signed, strict=True
+            ):
                 records.append(
                     {
                         "identifier": identifier,
                         "issuer": issuer.uscc,
-                        "type_code": req.type_code,
+                        "type_code": type_code,
                         "serial": serial,
-                        "number": req.number,
+                        "number": number,
                         "leaf": leaf.hex(),
                         "status": "pending",
                         "document": document,
@@ -160,7 +168,7 @@ def issue(
                 accepted.append(IssuedCertificate(line, identifier, leaf))
             connection.execute(certificates.insert(), records)
             if progress is not None:
-                progress(len(work))
+                progress(len(meta))
     accepted.sort(key=lambda a: a.line)
     return IssueReport(tuple(accepted), tuple(rejected))
 
@@ -173,14 +181,35 @@ class _Job:
     types: TypeRegistry
 
 
+_Checked = tuple[list[tuple[int, tuple[Any, ...]]], list[tuple[int, list[tuple[str, str, str]]]]]
+"""A validated chunk: ``(line, request arguments)`` of the valid rows, and
+``(line, [(message, field, code), …])`` of the others (plain data: it crosses processes)."""
+
+
+def _validate_chunk(job: _Job, chunk: Sequence[tuple[int, Any]]) -> _Checked:
+    valid: list[tuple[int, tuple[Any, ...]]] = []
+    invalid: list[tuple[int, list[tuple[str, str, str]]]] = []
+    for line, row in chunk:
+        try:
+            request = parse_request(
+                row, issuer_uscc=job.issuer_uscc, registry=job.types, today=job.today
+            )
+        except RequestInvalid as exc:
+            invalid.append((line, [(e.reason, e.field, e.code) for e in exc.errors]))
+        else:
+            valid.append((line, _request_args(request)))
+    return valid, invalid
+
+
 def _sign_chunk(
-    job: _Job, signer: Signer, key_id: bytes, chunk: Sequence[tuple[int, CertificateRequest, int]]
+    job: _Job, signer: Signer, key_id: bytes, chunk: Sequence[tuple[int, tuple[Any, ...], int]]
 ) -> list[tuple[str, bytes, str]]:
-    """``(identifier, leaf, document JSON)`` of each row, signed."""
+    """``(identifier, leaf, document JSON)`` of each ``(line, request arguments, serial)``."""
     out = []
     public_key = signer.public_key.point
     sign, types, name = signer.sign_raw, job.types, job.issuer_name
-    for _, request, serial in chunk:
+    for _, args, serial in chunk:
+        request = _request_from(args)
         certificate = build_certificate(
             request,
             certificate_type=types.get(request.type_code),
@@ -196,12 +225,9 @@ def _sign_chunk(
 _worker: tuple[_Job, Signer, bytes] | None = None
 
 
-def _plain(work: Sequence[tuple[int, CertificateRequest, int]]) -> list[tuple[int, Any, int]]:
-    """Requests as plain tuples (their read-only mappings do not pickle)."""
-    return [(line, _request_args(r), n) for line, r, n in work]
-
-
 def _request_args(r: CertificateRequest) -> tuple[Any, ...]:
+    """A request as a plain tuple (its read-only mappings do not pickle); ``[0]`` is the type
+    code and ``[7]`` the agency's number."""
     return (
         r.type_code,
         r.issuer_code,
@@ -228,14 +254,17 @@ def _worker_init(job: _Job, signer: Signer, key_id: bytes) -> None:
     _worker = (job, signer, key_id)
 
 
-def _worker_sign(
-    chunk: Sequence[tuple[int, tuple[Any, ...], int]],
-) -> list[tuple[str, bytes, str]]:
+def _worker_validate(chunk: Sequence[tuple[int, Any]]) -> _Checked:
+    assert _worker is not None
+    with gc_paused():
+        return _validate_chunk(_worker[0], chunk)
+
+
+def _worker_sign(chunk: Sequence[tuple[int, tuple[Any, ...], int]]) -> list[tuple[str, bytes, str]]:
     assert _worker is not None
     job, signer, key_id = _worker
     with gc_paused():
-        work = [(line, _request_from(args), n) for line, args, n in chunk]
-        return _sign_chunk(job, signer, key_id, work)
+        return _sign_chunk(job, signer, key_id, chunk)
 
 
 def _pool(job: _Job, signer: Signer, key_id: bytes, count: int) -> Executor:

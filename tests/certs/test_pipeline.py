@@ -147,6 +147,41 @@ def test_parallel_signing_matches_single_process(store: Store, agency: IssuerPro
         check_leaf(record.document)
 
 
+def test_parallel_issuance_rejects_and_numbers_exactly_as_one_process(
+    store: Store, agency: IssuerProfile
+) -> None:
+    """Workers validate chunks of rows; serials are still given in row order, gapless, and
+    every bad row is reported with its line and reasons, in both paths alike."""
+
+    def rows(offset: int) -> list[tuple[int, dict[str, Any]]]:
+        out = []
+        for i in range(2_200):
+            if i % 450 == 7:  # bad rows in several chunks, one with two errors
+                out.append((offset + i, request(code="11010519491231002Y", jurisdiction="x")))
+            elif i % 450 == 8:
+                out.append((offset + i, request(name="")))
+            else:
+                out.append((offset + i, request(name=f"持证人{i}")))
+        return out
+
+    serial = issue(store, agency, rows(0), today=TODAY, workers=1)
+    parallel = issue(store, agency, rows(10_000), today=TODAY, workers=2)
+
+    def shape(report: Any, offset: int) -> list[tuple[int, list[dict[str, str]]]]:
+        return [(r.line - offset, [e.to_dict() for e in r.errors]) for r in report.rejected]
+
+    assert shape(parallel, 10_000) == shape(serial, 0)
+    assert len(parallel.rejected) == 10 and len(parallel.rejected[0].errors) == 2
+    assert parallel.rejected[0].errors[0].code == "invalid_citizen_id"
+    assert len(parallel.accepted) == len(serial.accepted) == 2_190
+    numbers = [int(a.identifier.split(".")[-3]) for a in parallel.accepted]
+    assert numbers == list(range(2_191, 2_191 + 2_190))  # row order, after the first call's
+    assert [a.line - 10_000 for a in parallel.accepted] == [a.line for a in serial.accepted]
+    record = load_record(store, parallel.accepted[-1].identifier)
+    assert record.document.values()["holder.name"] == "持证人2199"
+    check_leaf(record.document)
+
+
 def _prepare_only(batcher: Batcher) -> int:
     batch_id = batcher._prepare(1)
     assert batch_id is not None
