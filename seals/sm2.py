@@ -18,17 +18,25 @@ Stable API for the rest of Zhengyin (other packages import these names):
   in-memory :class:`KeySigner`.
 - ``z_value(public_key, signer_id)``, ``encode_signature(r, s)``, ``decode_signature(der)``.
 
-Backends: :class:`LibcryptoBackend` binds the system's OpenSSL 3 libcrypto with cffi (ABI mode,
-no compiler); when that library lacks SM2, :class:`GmsslBackend` (the ``gmssl-pyx`` package,
-a wrapper of GmSSL) serves behind the same interface. ``default_backend()`` picks the first that
-works; ``available_backends()`` lists all, so the tests run against each. The signer ID is
-always passed explicitly to the library (OpenSSL's own default is an empty ID).
+Backends, preferred first: :class:`NativeBackend` (``native``) is the project's own C code,
+the extension ``seals._sm2p256`` built from ``seals/_sm2p256.c`` by ``make setup`` (constant-time
+signing, precomputed tables; over ten times faster than OpenSSL 3.0's generic SM2 on x86-64);
+:class:`LibcryptoBackend` binds the system's OpenSSL 3 libcrypto with cffi (ABI mode, no
+compiler) and is the reference peer in the tests; when that library lacks SM2,
+:class:`GmsslBackend` (the ``gmssl-pyx`` package, a wrapper of GmSSL) serves behind the same
+interface. ``default_backend()`` picks the first that works (native unless the extension is not
+built); ``available_backends()`` lists all, so the tests run against each. The signer ID is
+always passed explicitly to the library (OpenSSL's own default is an empty ID); the native
+backend computes ``Z`` and ``e = SM3(Z ‖ M)`` here and caches the SM3 state after ``Z`` per key
+and signer ID.
 """
 
 from __future__ import annotations
 
 import ctypes.util
 import hashlib
+import os
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
@@ -88,6 +96,20 @@ _SM3_IMPL = _pick_sm3()
 def sm3(data: bytes) -> bytes:
     """SM3 digest (32 bytes) of ``data``: hashlib's ``sm3``, else cryptography's ``SM3``."""
     return _SM3_IMPL(bytes(data))
+
+
+def _sm3_prefixed(prefix: bytes) -> Callable[[bytes], bytes]:
+    """``data -> SM3(prefix ‖ data)``, copying the hash state taken after ``prefix``."""
+    if _SM3_IMPL is _sm3_hashlib:
+        state = hashlib.new("sm3", prefix)
+
+        def digest(data: bytes) -> bytes:
+            h = state.copy()
+            h.update(data)
+            return h.digest()
+
+        return digest
+    return lambda data: _SM3_IMPL(prefix + bytes(data))
 
 
 # ------------------------------------------------------------------------ curve helpers
@@ -511,7 +533,119 @@ class GmsslBackend:
             return False
 
 
+class _NativeKeyState:
+    """Per-key state of :class:`NativeBackend`: the point and ``e = SM3(Z ‖ ·)`` per signer ID."""
+
+    __slots__ = ("_digests", "point")
+
+    def __init__(self, point: bytes) -> None:
+        self.point = point
+        self._digests: dict[bytes, Callable[[bytes], bytes]] = {}
+
+    def digest(self, data: bytes, signer_id: bytes) -> bytes:
+        """``e = SM3(Z ‖ data)`` with ``Z`` for ``signer_id`` and this key."""
+        fn = self._digests.get(signer_id)
+        if fn is None:
+            if len(self._digests) >= 16:
+                self._digests.clear()
+            fn = self._digests[signer_id] = _sm3_prefixed(z_value(self.point, signer_id))
+        return fn(data)
+
+
+class _NativePrivateHandle(_NativeKeyState):
+    __slots__ = ("dinv",)
+
+    def __init__(self, point: bytes, dinv: bytes) -> None:
+        super().__init__(point)
+        self.dinv = dinv  # (1 + d)^-1 mod n, 32 bytes: all that signing needs of the key
+
+
+class _NativePublicHandle(_NativeKeyState):
+    __slots__ = ("key",)
+
+    def __init__(self, point: bytes, key: Any) -> None:
+        super().__init__(point)
+        self.key = key  # a seals._sm2p256.PublicKey (table built on its 8th verification)
+
+
+_SIGN_ATTEMPTS = 64
+
+
+class NativeBackend:
+    """SM2 in C: the ``seals._sm2p256`` extension (``seals/_sm2p256.c``), preferred when built.
+
+    Signing is constant time in the private key and the nonce; the nonce comes from 64 bytes
+    of ``os.urandom`` reduced mod n. ``Z`` and ``e`` are computed here with :func:`sm3`.
+    """
+
+    name = "native"
+
+    def __init__(self) -> None:
+        try:
+            from seals import _sm2p256
+        except ImportError as exc:
+            raise Sm2Unavailable(
+                f"the seals._sm2p256 extension is not built (run make setup): {exc}"
+            ) from exc
+        self._m = _sm2p256
+        self.version = "seals._sm2p256"
+
+    def generate(self) -> tuple[int, bytes, Any]:
+        secret = secrets.randbelow(N - 2) + 1  # uniform in [1, n-2]
+        point = self.derive_point(secret)
+        return secret, point, self.private_handle(secret, point)
+
+    def private_handle(self, secret: int, point: bytes) -> _NativePrivateHandle:
+        _check_secret(secret)
+        return _NativePrivateHandle(
+            normalize_point(point), self._m.sign_setup(secret.to_bytes(32, "big"))
+        )
+
+    def public_handle(self, point: bytes) -> _NativePublicHandle:
+        point = normalize_point(point)
+        try:
+            key = self._m.PublicKey(point[1:])
+        except ValueError as exc:  # pragma: no cover - normalize_point checked the curve
+            raise Sm2BadKey(f"SM2 public point: {exc}") from exc
+        return _NativePublicHandle(point, key)
+
+    def derive_point(self, secret: int) -> bytes:
+        if not 1 <= secret < N:
+            raise Sm2BadKey("SM2 private key out of range [1, n-1]")
+        return b"\x04" + self._m.derive_point(secret.to_bytes(32, "big"))
+
+    def sign(self, handle: _NativePrivateHandle, data: bytes, signer_id: bytes) -> bytes:
+        e = handle.digest(data, signer_id)
+        sign, dinv = self._m.sign, handle.dinv
+        for _ in range(_SIGN_ATTEMPTS):  # a retry has probability ~2^-254
+            rs = sign(dinv, e, os.urandom(64))
+            if rs is not None:
+                r, s = rs
+                return encode_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
+        raise Sm2Error("SM2 signing: no usable nonce (is the OS random generator broken?)")
+
+    def verify(
+        self, handle: _NativePublicHandle, data: bytes, signature: bytes, signer_id: bytes
+    ) -> bool:
+        try:
+            r, s = decode_signature(signature)
+        except Sm2BadSignature:
+            return False
+        return self.verify_rs(handle, data, r, s, signer_id)
+
+    def verify_rs(
+        self, handle: _NativePublicHandle, data: bytes, r: int, s: int, signer_id: bytes
+    ) -> bool:
+        """Verify decoded ``(r, s)`` (each in ``[1, n-1]``, checked again in C)."""
+        return bool(
+            handle.key.verify(
+                handle.digest(data, signer_id), r.to_bytes(32, "big"), s.to_bytes(32, "big")
+            )
+        )
+
+
 _BACKEND_FACTORIES: dict[str, Callable[[], Sm2Backend]] = {
+    "native": NativeBackend,
     "libcrypto": LibcryptoBackend,
     "gmssl-pyx": GmsslBackend,
 }
@@ -520,7 +654,8 @@ _backends_lock = threading.Lock()
 
 
 def get_backend(name: str) -> Sm2Backend:
-    """The named backend (``libcrypto`` or ``gmssl-pyx``); raises :class:`Sm2Unavailable`."""
+    """The named backend (``native``, ``libcrypto`` or ``gmssl-pyx``); raises
+    :class:`Sm2Unavailable`."""
     with _backends_lock:
         if name not in _backends:
             factory = _BACKEND_FACTORIES.get(name)
@@ -548,11 +683,13 @@ def available_backends() -> list[Sm2Backend]:
 
 
 def default_backend() -> Sm2Backend:
-    """libcrypto when it has SM2, else gmssl-pyx; raises :class:`Sm2Unavailable`."""
+    """native when the extension is built, else libcrypto when it has SM2, else gmssl-pyx;
+    raises :class:`Sm2Unavailable`."""
     backends = available_backends()
     if not backends:
         raise Sm2Unavailable(
-            "no SM2 backend: OpenSSL 3 libcrypto with SM2 or the gmssl-pyx package is needed"
+            "no SM2 backend: the seals._sm2p256 extension, OpenSSL 3 libcrypto with SM2 or the "
+            "gmssl-pyx package is needed"
         )
     return backends[0]
 
@@ -594,9 +731,11 @@ class Sm2PublicKey:
 
     def verify(self, data: bytes, signature: bytes, *, signer_id: bytes = DEFAULT_ID) -> None:
         """Raise :class:`Sm2BadSignature` unless ``signature`` is valid for ``data``."""
-        decode_signature(signature)  # strict DER and range checks, whatever the backend
+        r, s = decode_signature(signature)  # strict DER and range checks, whatever the backend
         backend = self._backend
-        if isinstance(backend, LibcryptoBackend):
+        if isinstance(backend, NativeBackend):
+            ok = backend.verify_rs(self._handle, data, r, s, signer_id)
+        elif isinstance(backend, LibcryptoBackend):
             pool = self._ctx_pool
             try:
                 ctx = pool.pop()
@@ -657,7 +796,10 @@ class Sm2PrivateKey:
         else:
             point = normalize_point(public_point)
         key = cls(d, Sm2PublicKey(point, backend), backend)
-        if public_point is not None:
+        if public_point is not None and isinstance(backend, NativeBackend):
+            if backend.derive_point(d) != point:  # exact, and cheaper than the probe
+                raise Sm2BadKey("SM2 public key does not belong to the private key")
+        elif public_point is not None:
             probe = b"zhengyin key pair check"
             try:
                 key.public_key.verify(probe, key.sign(probe))

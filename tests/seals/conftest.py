@@ -17,7 +17,7 @@ from seals import sm2
 
 @pytest.fixture(params=[b.name for b in sm2.available_backends()])
 def backend(request: pytest.FixtureRequest) -> sm2.Sm2Backend:
-    """Every SM2 backend that loads here (libcrypto, gmssl-pyx)."""
+    """Every SM2 backend that loads here (native, libcrypto, gmssl-pyx)."""
     return sm2.get_backend(request.param)
 
 
