@@ -1,6 +1,7 @@
 """Anchoring pending certificates: SM3 Merkle batches, one transaction per batch.
 
-A batch moves ``prepared`` (tree built, certificates and proofs assigned, committed) →
+A batch moves ``prepared`` (tree built and stored, certificates given their batch and position
+in it, committed) →
 ``sent`` (transaction hash recorded) → ``anchored`` (receipt seen; certificates ``active``).
 Every step is committed before the next begins, and :meth:`Batcher.run_once` first finishes
 any batch a crash left behind: if the chain already knows the root, the batch is marked
@@ -13,7 +14,6 @@ If the chain is unreachable, batches wait in ``prepared``/``sent`` and the next 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,19 +165,16 @@ class Batcher:
                         leaf_count=len(rows),
                         state="prepared",
                         created_at=now(),
+                        tree=tree.to_bytes(),  # the proofs of all its certificates
                     )
                     .returning(batches.c.id)
                 ).scalar_one()
             )
-            proofs = tree.proofs()
-            connection.execute(
-                certificates.update()
-                .where(certificates.c.identifier == sa.bindparam("ident"))
-                .values(batch_id=batch_id, proof=sa.bindparam("proof_json")),
-                [
-                    {"ident": r.identifier, "proof_json": json.dumps(p.to_json())}
-                    for r, p in zip(rows, proofs, strict=True)
-                ],
+            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            connection.exec_driver_sql(  # the driver's executemany: ~3 µs a row, not ~30
+                f"UPDATE certificates SET batch_id = {mark}, batch_index = {mark} "
+                f"WHERE identifier = {mark}",
+                [(batch_id, index, r.identifier) for index, r in enumerate(rows)],
             )
         return batch_id
 

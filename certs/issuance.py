@@ -25,7 +25,7 @@ from certs.bulk import gc_paused
 from certs.canonical import IssuerSignature, document_text, issue_claims, signing_input
 from certs.errors import CertError, RequestInvalid, ValidationError
 from certs.model import CertificateRequest, Holder, build_certificate, parse_request
-from certs.store import Store, certificates, now
+from certs.store import Store, now
 from certs.types import TypeRegistry, default_registry
 from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
 
@@ -166,7 +166,7 @@ def issue(
                     }
                 )
                 accepted.append(IssuedCertificate(line, identifier, leaf))
-            connection.execute(certificates.insert(), records)
+            store.insert_certificates(connection, records)
             if progress is not None:
                 progress(len(meta))
     accepted.sort(key=lambda a: a.line)

@@ -119,6 +119,11 @@ class MerkleTree:
             index >>= 1
         return MerkleProof(tuple(steps))
 
+    def to_bytes(self) -> bytes:
+        """Every node, level 0 first, 32 bytes each: what a batch stores (see
+        :func:`proof_from_bytes`)."""
+        return b"".join(b"".join(level) for level in self.levels)
+
     def proofs(self) -> list[MerkleProof]:
         """Every leaf's proof, in leaf order (built top-down, sharing the upper steps)."""
         above: list[tuple[Step, ...]] = [()]
@@ -134,6 +139,36 @@ class MerkleTree:
                 append(above[(n - 1) >> 1])
             above = current
         return [MerkleProof(steps) for steps in above]
+
+
+def _level_sizes(leaf_count: int) -> list[int]:
+    sizes = [leaf_count]
+    while sizes[-1] > 1:
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
+def proof_from_bytes(tree: bytes, leaf_count: int, index: int) -> MerkleProof:
+    """The proof of leaf ``index`` from :meth:`MerkleTree.to_bytes` of a ``leaf_count``-leaf
+    tree, reading only the sibling nodes; :class:`MerkleError` if the bytes do not fit."""
+    if leaf_count < 1 or not 0 <= index < leaf_count:
+        raise MerkleError(f"leaf index {index} is outside 0..{leaf_count - 1}")
+    sizes = _level_sizes(leaf_count)
+    if len(tree) != 32 * sum(sizes):
+        raise MerkleError(
+            f"a stored tree of {leaf_count} leaves has {32 * sum(sizes)} bytes, not {len(tree)}",
+            code="merkle_bad_tree",
+        )
+    steps: list[Step] = []
+    offset = 0
+    for size in sizes[:-1]:
+        sibling = index ^ 1
+        if sibling < size:
+            start = offset + 32 * sibling
+            steps.append((tree[start : start + 32], sibling < index))
+        offset += 32 * size
+        index >>= 1
+    return MerkleProof(tuple(steps))
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:

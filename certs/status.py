@@ -9,6 +9,8 @@ transaction that made it. Local statuses: ``pending`` (not yet anchored), ``acti
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 
 from certs.canonical import Anchor, CertificateDocument
 from certs.errors import CertError
-from certs.merkle import MerkleProof
+from certs.merkle import MerkleProof, proof_from_bytes
 from certs.store import Store, certificates, now, status_changes
 from chain.registry import Registry
 from chain.transactions import TransactionReceipt
@@ -70,7 +72,46 @@ class CertificateRecord:
     block_number: int | None
 
 
-def _record(row: Any) -> CertificateRecord:
+class _Trees:
+    """Batch trees read from the store, a few kept in memory (a tree never changes once its
+    batch is prepared, and its root names it)."""
+
+    KEEP = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trees: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, store: Store, batch_id: int, root: str) -> bytes:
+        with self._lock:
+            tree = self._trees.get(root)
+            if tree is not None:
+                self._trees.move_to_end(root)
+                return tree
+        tree = store.batch_tree(batch_id)
+        if tree is None:
+            raise CertError(
+                f"batch {batch_id} has neither a stored tree nor stored proofs",
+                code="batch_tree_missing",
+            )
+        with self._lock:
+            self._trees[root] = tree
+            while len(self._trees) > self.KEEP:
+                self._trees.popitem(last=False)
+        return tree
+
+
+_trees = _Trees()
+
+
+def _proof(store: Store, row: Any) -> MerkleProof:
+    if row.proof is not None:  # anchored before migration 0003
+        return MerkleProof.from_json(json.loads(row.proof))
+    tree = _trees.get(store, int(row.batch_id), str(row.root))
+    return proof_from_bytes(tree, int(row.leaf_count), int(row.batch_index))
+
+
+def _record(store: Store, row: Any) -> CertificateRecord:
     document = CertificateDocument.from_json(row.document)
     root = bytes.fromhex(row.root) if row.root else None
     if row.status != "pending" and root is not None and row.block_number is not None:
@@ -78,7 +119,7 @@ def _record(row: Any) -> CertificateRecord:
             document,
             anchor=Anchor(
                 root=root,
-                proof=MerkleProof.from_json(json.loads(row.proof)),
+                proof=_proof(store, row),
                 chain_id=int(row.chain_id),
                 contract=str(row.contract),
                 tx_hash=str(row.tx_hash),
@@ -104,7 +145,7 @@ def load_records(store: Store, identifiers: Sequence[str]) -> list[CertificateRe
     if missing:
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
         raise CertificateNotFound(f"no certificate with identifier {shown} is stored here")
-    return [_record(rows[i]) for i in identifiers]
+    return [_record(store, rows[i]) for i in identifiers]
 
 
 def load_record(store: Store, identifier: str) -> CertificateRecord:

@@ -9,6 +9,7 @@ salts). The chain stays the authority on anchors and status.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ batches = sa.Table(
     sa.Column("chain_id", sa.BigInteger),
     sa.Column("contract", sa.String(42)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("tree", sa.LargeBinary),
+    # every node of the batch's Merkle tree, level 0 first, 32 bytes each (certs.merkle)
 )
 
 certificates = sa.Table(
@@ -79,12 +82,22 @@ certificates = sa.Table(
     sa.Column("number", sa.String(64), index=True),
     sa.Column("leaf", sa.String(64), nullable=False, unique=True),
     sa.Column("status", sa.String(16), nullable=False, index=True),
-    sa.Column("document", sa.Text, nullable=False),
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), index=True),
     sa.Column("proof", sa.Text),
+    # JSON proof, only for certificates anchored before migration 0003
     sa.Column("supersedes", sa.String(120)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("batch_index", sa.Integer),
+    # the leaf's position in its batch's tree
     sa.UniqueConstraint("issuer", "type_code", "serial", name="uq_certificate_serial"),
+)
+
+certificate_documents = sa.Table(
+    "certificate_documents",
+    metadata,
+    sa.Column("identifier", sa.String(120), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    # kept apart so that the certificate rows the batcher updates stay narrow
 )
 
 status_changes = sa.Table(
@@ -312,6 +325,43 @@ class Store:
         end = int(connection.execute(statement).scalar_one())
         return range(end - count, end)
 
+    # ---- certificates ----
+
+    _CERTIFICATE_COLUMNS = (
+        "identifier", "issuer", "type_code", "serial", "number", "leaf", "status", "created_at",
+    )
+
+    def insert_certificates(
+        self, connection: Connection, records: Sequence[dict[str, Any]]
+    ) -> None:
+        """Store newly issued certificates (each record: the certificate columns and its
+        ``document``), inside the caller's transaction, through the driver's ``executemany``
+        (SQLAlchemy's per-row parameter processing cost ~30 µs a certificate)."""
+        if not records:
+            return
+        names = self._CERTIFICATE_COLUMNS
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        # the driver gets the timestamp as SQLAlchemy would have written it
+        processor = certificates.c.created_at.type.bind_processor(connection.dialect)
+        convert = functools.lru_cache(maxsize=4)(processor or (lambda value: value))
+        connection.exec_driver_sql(
+            f"INSERT INTO certificates ({', '.join(names)}) "
+            f"VALUES ({', '.join([mark] * len(names))})",
+            [(*(r[n] for n in names[:-1]), convert(r["created_at"])) for r in records],
+        )
+        connection.exec_driver_sql(
+            f"INSERT INTO certificate_documents (identifier, document) VALUES ({mark}, {mark})",
+            [(r["identifier"], r["document"]) for r in records],
+        )
+
+    def batch_tree(self, batch_id: int) -> bytes | None:
+        """The stored Merkle tree of a batch (see ``batches.tree``), or None."""
+        with self.engine.connect() as connection:
+            tree = connection.execute(
+                sa.select(batches.c.tree).where(batches.c.id == batch_id)
+            ).scalar()
+        return bytes(tree) if tree is not None else None
+
     # ---- issuers ----
 
     def add_issuer(self, issuer: StoredIssuer) -> None:
@@ -378,13 +428,19 @@ class Store:
         """Certificates with their batch's anchor facts (root, tx, block, chain, contract)."""
         rows: list[sa.Row[Any]] = []
         columns = (batches.c.root, batches.c.tx_hash, batches.c.block_number,
-                   batches.c.chain_id, batches.c.contract)
+                   batches.c.chain_id, batches.c.contract, batches.c.leaf_count,
+                   certificate_documents.c.document)
         with self.engine.connect() as connection:
             for start in range(0, len(identifiers), 500):
                 chunk = identifiers[start : start + 500]
                 rows += connection.execute(
                     sa.select(certificates, *columns)
-                    .select_from(certificates.outerjoin(batches))
+                    .select_from(
+                        certificates.join(
+                            certificate_documents,
+                            certificate_documents.c.identifier == certificates.c.identifier,
+                        ).outerjoin(batches)
+                    )
                     .where(certificates.c.identifier.in_(chunk))
                 ).all()
         return rows

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certs.errors import MerkleError, MerkleProofInvalid
-from certs.merkle import MerkleProof, MerkleTree, merkle_root, verify_proof
+from certs.merkle import MerkleProof, MerkleTree, merkle_root, proof_from_bytes, verify_proof
 
 
 def sm3(data: bytes) -> bytes:
@@ -123,3 +123,28 @@ def test_ten_thousand_leaves() -> None:
     for i in range(0, 10_000, 101):
         verify_proof(leaves[i], proofs[i], tree.root)
     assert max(len(p.steps) for p in proofs) == 14
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 64, 65, 1000])
+def test_proofs_from_the_stored_tree_equal_the_tree_s_own(n: int) -> None:
+    """A batch stores its tree once (to_bytes); every proof read back from those bytes is the
+    tree's own proof and verifies against the root."""
+    leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(n)]
+    tree = MerkleTree.build(leaves)
+    stored = tree.to_bytes()
+    assert len(stored) == 32 * sum(len(level) for level in tree.levels)
+    own = tree.proofs()
+    for index in range(n):
+        proof = proof_from_bytes(stored, n, index)
+        assert proof == own[index] == tree.proof(index)
+        verify_proof(leaves[index], proof, tree.root)
+
+
+def test_a_stored_tree_that_does_not_fit_is_refused() -> None:
+    tree = MerkleTree.build([bytes([i]) * 32 for i in range(5)])
+    with pytest.raises(MerkleError):
+        proof_from_bytes(tree.to_bytes()[:-1], 5, 0)
+    with pytest.raises(MerkleError):
+        proof_from_bytes(tree.to_bytes(), 6, 0)
+    with pytest.raises(MerkleError):
+        proof_from_bytes(tree.to_bytes(), 5, 5)
