@@ -342,7 +342,8 @@ class Store:
         names = self._CERTIFICATE_COLUMNS
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         # the driver gets the timestamp as SQLAlchemy would have written it
-        processor = certificates.c.created_at.type.bind_processor(connection.dialect)
+        dialect = connection.dialect
+        processor = certificates.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         convert = functools.lru_cache(maxsize=4)(processor or (lambda value: value))
         connection.exec_driver_sql(
             f"INSERT INTO certificates ({', '.join(names)}) "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -91,6 +92,27 @@ def test_issue_rejects_bad_rows_and_keeps_the_good(store: Store, agency: IssuerP
     record = load_record(store, report.accepted[0].identifier)
     assert record.status == "pending" and record.document.anchor is None
     assert record.identifier.startswith(f"1.2.156.3005.2.{TYPE}.{agency.uscc}.00000001.001.")
+
+
+def test_issued_rows_are_written_as_sqlalchemy_writes_them(
+    store: Store, agency: IssuerProfile
+) -> None:
+    """Issuance inserts through the driver; its timestamps must be the dialect's own format
+    (SQLite: text that sorts in time order), read back as the same instant."""
+    before = dt.datetime.now(dt.UTC)
+    report = issue(store, agency, [(1, request())], today=TODAY)
+    identifier = report.accepted[0].identifier
+    with store.engine.connect() as connection:
+        stored = connection.execute(
+            sa.select(certificates.c.created_at).where(certificates.c.identifier == identifier)
+        ).scalar_one()
+        if store.engine.dialect.name == "sqlite":
+            raw = connection.exec_driver_sql(
+                "SELECT created_at FROM certificates WHERE identifier = ?", (identifier,)
+            ).scalar_one()
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", raw), raw
+    stored = stored if stored.tzinfo else stored.replace(tzinfo=dt.UTC)
+    assert before <= stored <= dt.datetime.now(dt.UTC)
 
 
 def test_document_is_signed_over_its_leaf(store: Store, agency: IssuerProfile) -> None:
