@@ -632,7 +632,18 @@ def make_document(
     return CertificateDocument(claims=claims, leaf=leaf_digest(digests))
 
 
-_ENCODED_PATHS: dict[str, str] = {}
+_PATH_ENTRIES: dict[str, tuple[str, bytes]] = {}
+
+
+def _path_entry(path: str) -> tuple[str, bytes]:
+    """``(JSON text of path, leaf frame of path)``, memoized (a type's certificates share
+    their paths)."""
+    entry = _PATH_ENTRIES.get(path)
+    if entry is None:
+        entry = (encode_basestring(path), _path_frame(path))
+        if len(_PATH_ENTRIES) < _FRAME_CACHE_LIMIT:
+            _PATH_ENTRIES[path] = entry
+    return entry
 
 
 def issue_claims(
@@ -649,31 +660,37 @@ def issue_claims(
     salts_hex = random_bytes(SALT_BYTES * len(values)).hex()
     if len(salts_hex) != 2 * SALT_BYTES * len(values):
         raise ValueError("random_bytes returned the wrong number of bytes")
-    encode, paths_cache = encode_basestring, _ENCODED_PATHS
-    digests: dict[str, bytes] = {}
-    members: dict[str, str] = {}
-    for i, (path, value) in enumerate(values.items()):
-        salt = salts_hex[32 * i : 32 * i + 32]
-        encoded_path = paths_cache.get(path)
-        if encoded_path is None:
-            encoded_path = encode(path)
-            if len(paths_cache) < _FRAME_CACHE_LIMIT:
-                paths_cache[path] = encoded_path
-        if value.__class__ is str:
-            encoded = encode(value)
-        elif value is None:
-            encoded = "null"
-        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
-            encoded = "[" + ",".join([encode(v) for v in value]) + "]"
-        else:  # not a claim value the model produces: the general JCS walk decides
-            encoded = jcs(value).decode("utf-8")
-        # = jcs([salt, path, value]) and jcs({"salt": …, "value": …}), written directly
-        digests[path] = sm3(_utf8(f'["{salt}",{encoded_path},{encoded}]'))
-        members[path] = f'{encoded_path}:{{"salt":"{salt}","value":{encoded}}}'
-    paths = sorted(members)  # code-point order; JCS wants UTF-16 order (differs beyond BMP)
-    if _BEYOND_BMP.search("".join(paths)):
+    encode, entries, digest = encode_basestring, _PATH_ENTRIES, sm3
+    parts: dict[str, tuple[bytes, str]] = {}  # path -> (leaf frame + claim digest, member)
+    start = 0
+    try:
+        for path, value in values.items():
+            entry = entries.get(path) or _path_entry(path)
+            encoded_path = entry[0]
+            salt = salts_hex[start : start + 32]
+            start += 32
+            if value.__class__ is str:
+                encoded = encode(value)
+            elif value is None:
+                encoded = "null"
+            elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+                encoded = "[" + ",".join([encode(v) for v in value]) + "]"
+            else:  # not a claim value the model produces: the general JCS walk decides
+                encoded = jcs(value).decode("utf-8")
+            # = jcs([salt, path, value]) and jcs({"salt": …, "value": …}), written directly
+            parts[path] = (
+                entry[1] + digest(f'["{salt}",{encoded_path},{encoded}]'.encode()),
+                f'{encoded_path}:{{"salt":"{salt}","value":{encoded}}}',
+            )
+    except UnicodeEncodeError:
+        raise CanonicalizationError(
+            "text contains a lone surrogate (invalid Unicode) that JSON cannot carry"
+        ) from None
+    paths = sorted(parts)  # code-point order (the leaf's); JCS wants UTF-16 order
+    leaf = digest(LEAF_DOMAIN + b"".join([parts[p][0] for p in paths]))
+    if _BEYOND_BMP.search("".join(paths)):  # the two orders differ only beyond the BMP
         paths = sorted(paths, key=_utf16_key)
-    return leaf_digest(digests), "{" + ",".join([members[p] for p in paths]) + "}"
+    return leaf, "{" + ",".join([parts[p][1] for p in paths]) + "}"
 
 
 def document_text(claims_json: str, leaf: bytes, signature: IssuerSignature | None) -> str:
@@ -694,14 +711,15 @@ def document_text(claims_json: str, leaf: bytes, signature: IssuerSignature | No
 
 def _digests(document: CertificateDocument) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
-    encode, paths_cache = encode_basestring, _ENCODED_PATHS
+    encode, entries = encode_basestring, _PATH_ENTRIES
     for path, claim in document.claims.items():
         if isinstance(claim, HiddenClaim):
             out[path] = claim.digest
             continue
         value = claim.value
         if isinstance(value, str):  # = claim.digest(path), inlined for the common case
-            encoded_path = paths_cache.get(path) or encode(path)
+            entry = entries.get(path)
+            encoded_path = entry[0] if entry is not None else encode(path)
             out[path] = sm3(_utf8(f'["{claim.salt.hex()}",{encoded_path},{encode(value)}]'))
         else:
             out[path] = claim.digest(path)
