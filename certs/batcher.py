@@ -170,12 +170,7 @@ class Batcher:
                     .returning(batches.c.id)
                 ).scalar_one()
             )
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            connection.exec_driver_sql(  # the driver's executemany: ~3 µs a row, not ~30
-                f"UPDATE certificates SET batch_id = {mark}, batch_index = {mark} "
-                f"WHERE identifier = {mark}",
-                [(batch_id, index, r.identifier) for index, r in enumerate(rows)],
-            )
+            self.store.assign_batch(connection, batch_id, [r.identifier for r in rows])
         return batch_id
 
     def _finish(self, batch_id: int) -> BatchResult:

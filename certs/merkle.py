@@ -148,27 +148,40 @@ def _level_sizes(leaf_count: int) -> list[int]:
     return sizes
 
 
+def stored_tree_size(leaf_count: int) -> int:
+    """Length of :meth:`MerkleTree.to_bytes` of a ``leaf_count``-leaf tree."""
+    return 32 * sum(_level_sizes(leaf_count))
+
+
+def proof_offsets(leaf_count: int, index: int) -> list[tuple[int, bool]]:
+    """Where the proof of leaf ``index`` lies in :meth:`MerkleTree.to_bytes` of a
+    ``leaf_count``-leaf tree: (byte offset of the 32-byte sibling, sibling on the left),
+    from the bottom up (promoted levels have no sibling). :class:`MerkleError` if ``index``
+    is outside the tree."""
+    if leaf_count < 1 or not 0 <= index < leaf_count:
+        raise MerkleError(f"leaf index {index} is outside 0..{leaf_count - 1}")
+    offsets: list[tuple[int, bool]] = []
+    offset = 0
+    for size in _level_sizes(leaf_count)[:-1]:
+        sibling = index ^ 1
+        if sibling < size:
+            offsets.append((offset + 32 * sibling, sibling < index))
+        offset += 32 * size
+        index >>= 1
+    return offsets
+
+
 def proof_from_bytes(tree: bytes, leaf_count: int, index: int) -> MerkleProof:
     """The proof of leaf ``index`` from :meth:`MerkleTree.to_bytes` of a ``leaf_count``-leaf
     tree, reading only the sibling nodes; :class:`MerkleError` if the bytes do not fit."""
-    if leaf_count < 1 or not 0 <= index < leaf_count:
-        raise MerkleError(f"leaf index {index} is outside 0..{leaf_count - 1}")
-    sizes = _level_sizes(leaf_count)
-    if len(tree) != 32 * sum(sizes):
+    offsets = proof_offsets(leaf_count, index)
+    if len(tree) != stored_tree_size(leaf_count):
         raise MerkleError(
-            f"a stored tree of {leaf_count} leaves has {32 * sum(sizes)} bytes, not {len(tree)}",
+            f"a stored tree of {leaf_count} leaves has {stored_tree_size(leaf_count)} bytes, "
+            f"not {len(tree)}",
             code="merkle_bad_tree",
         )
-    steps: list[Step] = []
-    offset = 0
-    for size in sizes[:-1]:
-        sibling = index ^ 1
-        if sibling < size:
-            start = offset + 32 * sibling
-            steps.append((tree[start : start + 32], sibling < index))
-        offset += 32 * size
-        index >>= 1
-    return MerkleProof(tuple(steps))
+    return MerkleProof(tuple((tree[at : at + 32], left) for at, left in offsets))
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from certs.canonical import Anchor, CertificateDocument
-from certs.errors import CertError
-from certs.merkle import MerkleProof, proof_from_bytes
+from certs.errors import CertError, MerkleError
+from certs.merkle import MerkleProof, proof_from_bytes, proof_offsets
 from certs.store import Store, certificates, now, status_changes
 from chain.registry import Registry
 from chain.transactions import TransactionReceipt
@@ -73,8 +74,9 @@ class CertificateRecord:
 
 
 class _Trees:
-    """Batch trees read from the store, a few kept in memory (a tree never changes once its
-    batch is prepared, and its root names it)."""
+    """Batch trees read whole from the store, the last few kept in memory (a tree never
+    changes once its batch is prepared; the root names it, so two databases in one process
+    cannot mix theirs up)."""
 
     KEEP = 8
 
@@ -82,18 +84,21 @@ class _Trees:
         self._lock = threading.Lock()
         self._trees: OrderedDict[str, bytes] = OrderedDict()
 
-    def get(self, store: Store, batch_id: int, root: str) -> bytes:
+    def clear(self) -> None:
+        with self._lock:
+            self._trees.clear()
+
+    def cached(self, root: str) -> bytes | None:
         with self._lock:
             tree = self._trees.get(root)
             if tree is not None:
                 self._trees.move_to_end(root)
-                return tree
-        tree = store.batch_tree(batch_id)
+            return tree
+
+    def load(self, store: Store, connection: Connection, batch_id: int, root: str) -> bytes:
+        tree = store.batch_tree(batch_id, connection)
         if tree is None:
-            raise CertError(
-                f"batch {batch_id} has neither a stored tree nor stored proofs",
-                code="batch_tree_missing",
-            )
+            raise _no_tree(batch_id)
         with self._lock:
             self._trees[root] = tree
             while len(self._trees) > self.KEEP:
@@ -103,23 +108,77 @@ class _Trees:
 
 _trees = _Trees()
 
-
-def _proof(store: Store, row: Any) -> MerkleProof:
-    if row.proof is not None:  # anchored before migration 0003
-        return MerkleProof.from_json(json.loads(row.proof))
-    tree = _trees.get(store, int(row.batch_id), str(row.root))
-    return proof_from_bytes(tree, int(row.leaf_count), int(row.batch_index))
+WHOLE_TREE_ROWS = 16
+"""Where the store can slice a stored tree (:attr:`Store.slices_trees`), a read of fewer
+certificates of one batch than this takes only their proofs' nodes from the store (a
+10,000-leaf tree is 640 KB); otherwise the whole tree is read, and kept."""
 
 
-def _record(store: Store, row: Any) -> CertificateRecord:
+def _no_tree(batch_id: int) -> CertError:
+    return CertError(
+        f"batch {batch_id} has neither a stored tree nor stored proofs", code="batch_tree_missing"
+    )
+
+
+def _anchored(row: Any) -> bool:
+    return row.status != "pending" and bool(row.root) and row.block_number is not None
+
+
+def _proofs(store: Store, connection: Connection, rows: Sequence[Any]) -> dict[str, MerkleProof]:
+    """The proof of each anchored row: its stored JSON proof (anchored before migration
+    0003), or read from its batch's stored tree."""
+    proofs: dict[str, MerkleProof] = {}
+    by_batch: dict[tuple[int, str, int], list[Any]] = {}
+    for row in rows:
+        if not _anchored(row):
+            continue
+        if row.proof is not None:
+            proofs[row.identifier] = MerkleProof.from_json(json.loads(row.proof))
+        elif row.batch_index is None:
+            raise CertError(
+                f"{row.identifier} is anchored but has neither a stored proof nor a position "
+                "in its batch",
+                code="batch_position_missing",
+            )
+        else:
+            key = (int(row.batch_id), str(row.root), int(row.leaf_count))
+            by_batch.setdefault(key, []).append(row)
+    for (batch_id, root, leaf_count), members in by_batch.items():
+        tree = _trees.cached(root)
+        if tree is None and (len(members) >= WHOLE_TREE_ROWS or not store.slices_trees):
+            tree = _trees.load(store, connection, batch_id, root)
+        if tree is not None:
+            for row in members:
+                proofs[row.identifier] = proof_from_bytes(
+                    tree, leaf_count, int(row.batch_index)
+                )
+            continue
+        wanted = {row.identifier: proof_offsets(leaf_count, int(row.batch_index))
+                  for row in members}
+        nodes = store.batch_tree_nodes(
+            batch_id, [at for offsets in wanted.values() for at, _ in offsets], connection
+        )
+        if nodes is None:
+            raise _no_tree(batch_id)
+        if any(len(node) != 32 for node in nodes.values()):
+            raise MerkleError(
+                f"the stored tree of batch {batch_id} is shorter than {leaf_count} leaves need",
+                code="merkle_bad_tree",
+            )
+        for identifier, offsets in wanted.items():
+            proofs[identifier] = MerkleProof(tuple((nodes[at], left) for at, left in offsets))
+    return proofs
+
+
+def _record(row: Any, proof: MerkleProof | None) -> CertificateRecord:
     document = CertificateDocument.from_json(row.document)
     root = bytes.fromhex(row.root) if row.root else None
-    if row.status != "pending" and root is not None and row.block_number is not None:
+    if proof is not None and root is not None:
         document = replace(
             document,
             anchor=Anchor(
                 root=root,
-                proof=_proof(store, row),
+                proof=proof,
                 chain_id=int(row.chain_id),
                 contract=str(row.contract),
                 tx_hash=str(row.tx_hash),
@@ -140,12 +199,14 @@ def _record(store: Store, row: Any) -> CertificateRecord:
 
 def load_records(store: Store, identifiers: Sequence[str]) -> list[CertificateRecord]:
     """Records in the order asked; :class:`CertificateNotFound` names any unknown one."""
-    rows = {r.identifier: r for r in store.certificate_rows(list(identifiers))}
-    missing = [i for i in identifiers if i not in rows]
-    if missing:
-        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
-        raise CertificateNotFound(f"no certificate with identifier {shown} is stored here")
-    return [_record(store, rows[i]) for i in identifiers]
+    with store.engine.connect() as connection:  # one connection: a round trip less each
+        rows = {r.identifier: r for r in store.certificate_rows(list(identifiers), connection)}
+        missing = [i for i in identifiers if i not in rows]
+        if missing:
+            shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+            raise CertificateNotFound(f"no certificate with identifier {shown} is stored here")
+        proofs = _proofs(store, connection, list(rows.values()))
+    return [_record(rows[i], proofs.get(i)) for i in identifiers]
 
 
 def load_record(store: Store, identifier: str) -> CertificateRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,7 +70,8 @@ batches = sa.Table(
     sa.Column("contract", sa.String(42)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("tree", sa.LargeBinary),
-    # every node of the batch's Merkle tree, level 0 first, 32 bytes each (certs.merkle)
+    # every node of the batch's Merkle tree, level 0 first, 32 bytes each (certs.merkle);
+    # PostgreSQL: STORAGE EXTERNAL (migration 0004), so substrings read only what they need
 )
 
 certificates = sa.Table(
@@ -97,7 +99,8 @@ certificate_documents = sa.Table(
     metadata,
     sa.Column("identifier", sa.String(120), primary_key=True),
     sa.Column("document", sa.Text, nullable=False),
-    # kept apart so that the certificate rows the batcher updates stay narrow
+    # kept apart so that the certificate rows the batcher updates stay narrow;
+    # PostgreSQL: COMPRESSION lz4 where the server has it (migration 0004)
 )
 
 status_changes = sa.Table(
@@ -335,14 +338,30 @@ class Store:
         self, connection: Connection, records: Sequence[dict[str, Any]]
     ) -> None:
         """Store newly issued certificates (each record: the certificate columns and its
-        ``document``), inside the caller's transaction, through the driver's ``executemany``
-        (SQLAlchemy's per-row parameter processing cost ~30 µs a certificate)."""
+        ``document``), inside the caller's transaction: PostgreSQL (psycopg) through ``COPY``,
+        otherwise through the driver's ``executemany``. 10,000 certificates with ~3 KB
+        documents: SQLite ~0.4 s (SQLAlchemy's ``executemany``, with its per-row parameter
+        processing, ~0.7 s); PostgreSQL ~0.7 s (the driver's ``executemany`` ~1.1 s,
+        SQLAlchemy's ~1.3 s); commit not included."""
         if not records:
             return
         names = self._CERTIFICATE_COLUMNS
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        # the driver gets the timestamp as SQLAlchemy would have written it
         dialect = connection.dialect
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            rows_sql = f"COPY certificates ({', '.join(names)}) FROM STDIN"
+            documents_sql = "COPY certificate_documents (identifier, document) FROM STDIN"
+            with driver.cursor() as cursor:
+                with cursor.copy(rows_sql) as copy:
+                    for r in records:
+                        copy.write_row([r[n] for n in names])
+                with cursor.copy(documents_sql) as copy:
+                    for r in records:
+                        copy.write_row((r["identifier"], r["document"]))
+            return
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        # the driver gets the timestamp as SQLAlchemy would have written it
         processor = certificates.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         convert = functools.lru_cache(maxsize=4)(processor or (lambda value: value))
         connection.exec_driver_sql(
@@ -355,13 +374,83 @@ class Store:
             [(r["identifier"], r["document"]) for r in records],
         )
 
-    def batch_tree(self, batch_id: int) -> bytes | None:
+    def assign_batch(
+        self, connection: Connection, batch_id: int, identifiers: Sequence[str]
+    ) -> None:
+        """Put certificates into a batch, each at its position in ``identifiers`` (its leaf's
+        index in the batch's tree), inside the caller's transaction, in one statement over
+        the list where the database can (10,000 rows: SQLite ~60 ms against ~95 ms for
+        ``executemany``; PostgreSQL ~0.7 s against ~1.1 s); otherwise the driver's
+        ``executemany`` (~10 µs a row, SQLAlchemy's ~30)."""
+        name = connection.dialect.name
+        if name == "postgresql":
+            connection.exec_driver_sql(
+                "UPDATE certificates SET batch_id = %s, batch_index = v.position - 1 "
+                "FROM unnest(%s::text[]) WITH ORDINALITY AS v(identifier, position) "
+                "WHERE certificates.identifier = v.identifier",
+                (batch_id, list(identifiers)),
+            )
+            return
+        version = connection.dialect.server_version_info or ()
+        if name == "sqlite" and version >= (3, 38):  # UPDATE … FROM, JSON built in
+            connection.exec_driver_sql(
+                "UPDATE certificates SET batch_id = ?, batch_index = j.key "
+                "FROM json_each(?) AS j WHERE certificates.identifier = j.value",
+                (batch_id, json.dumps(list(identifiers))),
+            )
+            return
+        assign_batch_row_by_row(connection, batch_id, identifiers)
+
+    @property
+    def slices_trees(self) -> bool:
+        """Whether a few nodes of a stored tree cost less to read than the whole tree.
+        PostgreSQL reads only the TOAST chunks a substring needs (one proof of a 10,000-leaf
+        tree: ~0.3 ms, the whole 640 KB: ~6 ms); SQLite reads the whole value again for each
+        ``substr`` (one proof: ~8 ms) but a whole tree in ~0.1 ms."""
+        return self.engine.dialect.name == "postgresql"
+
+    def batch_tree(self, batch_id: int, connection: Connection | None = None) -> bytes | None:
         """The stored Merkle tree of a batch (see ``batches.tree``), or None."""
-        with self.engine.connect() as connection:
-            tree = connection.execute(
+        with self._connected(connection) as connected:
+            tree = connected.execute(
                 sa.select(batches.c.tree).where(batches.c.id == batch_id)
             ).scalar()
         return bytes(tree) if tree is not None else None
+
+    def batch_tree_nodes(
+        self, batch_id: int, offsets: Sequence[int], connection: Connection | None = None
+    ) -> dict[int, bytes] | None:
+        """The 32-byte nodes at these byte offsets of a batch's stored tree (None if it has
+        none); PostgreSQL sends only those (see :attr:`slices_trees`)."""
+        wanted = sorted(set(offsets))
+        if not self.slices_trees or not wanted:
+            tree = self.batch_tree(batch_id, connection)
+            if tree is None:
+                return None
+            return {at: tree[at : at + 32] for at in wanted}
+        found: dict[int, bytes] = {}
+        with self._connected(connection) as connected:
+            for start in range(0, len(wanted), 200):
+                chunk = wanted[start : start + 200]
+                row = connected.exec_driver_sql(
+                    "SELECT tree IS NULL, "
+                    + ", ".join(f"substr(tree, {int(at) + 1}, 32)" for at in chunk)
+                    + " FROM batches WHERE id = %s",
+                    (batch_id,),
+                ).first()
+                if row is None or row[0]:
+                    return None
+                found.update((at, bytes(node)) for at, node in zip(chunk, row[1:], strict=True))
+        return found
+
+    @contextmanager
+    def _connected(self, connection: Connection | None) -> Iterator[Connection]:
+        """The caller's connection, or one of our own for the duration."""
+        if connection is not None:
+            yield connection
+            return
+        with self.engine.connect() as opened:
+            yield opened
 
     # ---- issuers ----
 
@@ -425,26 +514,51 @@ class Store:
 
     # ---- certificates ----
 
-    def certificate_rows(self, identifiers: Sequence[str]) -> list[sa.Row[Any]]:
-        """Certificates with their batch's anchor facts (root, tx, block, chain, contract)."""
+    def certificate_rows(
+        self, identifiers: Sequence[str], connection: Connection | None = None
+    ) -> list[sa.Row[Any]]:
+        """Certificates with their documents and their batch's anchor facts (root, tx,
+        block, chain, contract, leaf count)."""
         rows: list[sa.Row[Any]] = []
-        columns = (batches.c.root, batches.c.tx_hash, batches.c.block_number,
-                   batches.c.chain_id, batches.c.contract, batches.c.leaf_count,
-                   certificate_documents.c.document)
-        with self.engine.connect() as connection:
+        with self._connected(connection) as connected:
             for start in range(0, len(identifiers), 500):
                 chunk = identifiers[start : start + 500]
-                rows += connection.execute(
-                    sa.select(certificates, *columns)
-                    .select_from(
-                        certificates.join(
-                            certificate_documents,
-                            certificate_documents.c.identifier == certificates.c.identifier,
-                        ).outerjoin(batches)
-                    )
-                    .where(certificates.c.identifier.in_(chunk))
-                ).all()
+                rows += connected.execute(_CERTIFICATE_ROWS, {"identifiers": chunk}).all()
         return rows
+
+
+def assign_batch_row_by_row(
+    connection: Connection, batch_id: int, identifiers: Sequence[str]
+) -> None:
+    """:meth:`Store.assign_batch` one row at a time through the driver's ``executemany``, for
+    databases without a list form (SQLite before 3.38, as on Ubuntu 22.04)."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        f"UPDATE certificates SET batch_id = {mark}, batch_index = {mark} "
+        f"WHERE identifier = {mark}",
+        [(batch_id, index, identifier) for index, identifier in enumerate(identifiers)],
+    )
+
+
+_CERTIFICATE_ROWS = (  # built once: building it per read cost ~0.2 ms
+    sa.select(
+        certificates,
+        batches.c.root,
+        batches.c.tx_hash,
+        batches.c.block_number,
+        batches.c.chain_id,
+        batches.c.contract,
+        batches.c.leaf_count,
+        certificate_documents.c.document,
+    )
+    .select_from(
+        certificates.join(
+            certificate_documents,
+            certificate_documents.c.identifier == certificates.c.identifier,
+        ).outerjoin(batches)
+    )
+    .where(certificates.c.identifier.in_(sa.bindparam("identifiers", expanding=True)))
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

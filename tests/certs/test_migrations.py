@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 
-from certs.canonical import CertificateDocument, make_document
-from certs.merkle import MerkleTree
-from certs.status import load_record
-from certs.store import MIGRATIONS, Store, certificate_documents, metadata
+from certs.batcher import Batcher
+from certs.canonical import Anchor, CertificateDocument, make_document
+from certs.merkle import MerkleTree, verify_proof
+from certs.status import load_record, load_records
+from certs.store import MIGRATIONS, Store, batches, certificate_documents, metadata
+from tests.conftest import Issuer
 from tests.postgres import postgres_server
 
 from .samples import certificate, issuer_code
@@ -38,7 +41,7 @@ def test_opening_twice_is_a_no_op(tmp_path: Path) -> None:
     store = Store.open(url)
     with store.engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0003"
+    assert version == "0004"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -58,50 +61,166 @@ def _upgrade(store: Store, revision: str) -> None:
         command.upgrade(config, revision)
 
 
+CHAIN_ID, CONTRACT, TX = 31337, "0x" + "12" * 20, "0x" + "ab" * 32
+CREATED = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC)
+
+
+def _insert_batch(connection: sa.Connection, issuer: str, tree: MerkleTree, state: str) -> int:
+    anchored = state == "anchored"
+    inserted = connection.execute(
+        sa.text(
+            "INSERT INTO batches (issuer, root, leaf_count, state, tx_hash, block_number, "
+            "anchored_at, chain_id, contract, created_at) VALUES (:issuer, :root, :n, "
+            ":state, :tx, :block, :anchored_at, :chain, :contract, :at) RETURNING id"
+        ),
+        {"issuer": issuer, "root": tree.root.hex(), "n": tree.size,
+         "state": state, "tx": TX if anchored else None, "block": 12 if anchored else None,
+         "anchored_at": CREATED if anchored else None, "chain": CHAIN_ID if anchored else None,
+         "contract": CONTRACT if anchored else None, "at": CREATED},
+    )
+    return int(inserted.scalar_one())
+
+
+def _insert_certificate(connection: sa.Connection, serial: int, issuer: str, leaf: bytes,
+                        status: str, batch: tuple[int, MerkleTree, int] | None) -> str:
+    """A certificate row as revision 0002 stored it (document inline, a JSON proof once it
+    is in a batch); returns its document text."""
+    doc = make_document(certificate(serial=f"{serial}"), random_bytes=os.urandom)
+    connection.execute(
+        sa.text(
+            "INSERT INTO certificates (identifier, issuer, type_code, serial, leaf, status, "
+            "document, batch_id, proof, created_at) VALUES (:id, :issuer, :type, :serial, "
+            ":leaf, :status, :doc, :batch, :proof, :at)"
+        ),
+        {"id": str(doc.values()["identifier"]), "issuer": issuer,
+         "type": doc.values()["type.code"], "serial": serial, "leaf": leaf.hex(),
+         "status": status, "doc": doc.to_json(), "batch": batch[0] if batch else None,
+         "proof": json.dumps(batch[1].proof(batch[2]).to_json()) if batch else None,
+         "at": CREATED + dt.timedelta(seconds=serial)},
+    )
+    return doc.to_json()
+
+
 def test_upgrade_to_narrow_rows_keeps_documents_and_proofs(empty_url: str) -> None:
     """A database written at 0002 (documents inline, a JSON proof per certificate) reads back
-    the same after 0003, and new batches then store their tree instead of proofs."""
+    the same documents after 0003, anchors and proofs included."""
     store = Store.open(empty_url, migrate=False)
     _upgrade(store, "0002")
-    leaves = [bytes([i]) * 32 for i in range(3)]
-    tree = MerkleTree.build(leaves)
-    created = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC)
-    documents = {}
+    documents: dict[str, tuple[str, bytes, MerkleTree, int]] = {}
     with store.engine.begin() as connection:
-        connection.execute(
-            sa.text(
-                "INSERT INTO batches (id, issuer, root, leaf_count, state, tx_hash, "
-                "block_number, anchored_at, chain_id, contract, created_at) VALUES (1, "
-                ":issuer, :root, 3, 'anchored', :tx, 12, :at, 31337, :contract, :at)"
-            ),
-            {"issuer": issuer_code(), "root": tree.root.hex(), "tx": "0x" + "ab" * 32,
-             "at": created, "contract": "0x" + "12" * 20},
-        )
-        for i, leaf in enumerate(leaves):
-            doc = make_document(certificate(serial=f"{i + 1}"), random_bytes=os.urandom)
-            identifier = str(doc.values()["identifier"])
-            documents[identifier] = (doc.to_json(), leaf, i)
-            connection.execute(
-                sa.text(
-                    "INSERT INTO certificates (identifier, issuer, type_code, serial, leaf, "
-                    "status, document, batch_id, proof, created_at) VALUES (:id, :issuer, "
-                    ":type, :serial, :leaf, 'active', :doc, 1, :proof, :at)"
-                ),
-                {"id": identifier, "issuer": issuer_code(), "type": doc.values()["type.code"],
-                 "serial": i + 1,
-                 "leaf": leaf.hex(), "doc": doc.to_json(),
-                 "proof": json.dumps(tree.proof(i).to_json()), "at": created},
-            )
+        for size in (1, 2, 3, 5, 8, 13):
+            leaves = [os.urandom(32) for _ in range(size)]
+            tree = MerkleTree.build(leaves)
+            batch_id = _insert_batch(connection, issuer_code(), tree, "anchored")
+            for i, leaf in enumerate(leaves):
+                serial = 100 * size + i
+                text = _insert_certificate(
+                    connection, serial, issuer_code(), leaf, "active", (batch_id, tree, i)
+                )
+                documents[str(CertificateDocument.from_json(text).values()["identifier"])] = (
+                    text, leaf, tree, i
+                )
     store.migrate()
     with store.engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0003"
-    for identifier, (text, leaf, index) in documents.items():
-        record = load_record(store, identifier)
+        stored = dict(connection.execute(sa.select(certificate_documents)).all())
+    assert version == "0004"
+    assert stored == {identifier: text for identifier, (text, *_) in documents.items()}
+    records = load_records(store, list(documents))
+    for record in records:
+        text, leaf, tree, index = documents[record.identifier]
         assert record.leaf == leaf and record.status == "active"
-        assert record.document.anchor is not None
-        assert record.document.anchor.proof == tree.proof(index)
-        bare = CertificateDocument.from_json(text)
-        assert record.document.claims == bare.claims and record.document.leaf == bare.leaf
+        expected = replace(
+            CertificateDocument.from_json(text),
+            anchor=Anchor(tree.root, tree.proof(index), CHAIN_ID, CONTRACT, TX, 12),
+        )
+        assert record.document == expected
+        assert load_record(store, record.identifier).document == expected
+
+
+def test_batches_half_done_at_0002_are_finished_after_the_upgrade(
+    empty_url: str, issuer: Issuer
+) -> None:
+    """A batch prepared (proofs as JSON) but not sent before the upgrade is anchored after it
+    with those proofs; a certificate still waiting goes into a new batch that stores its
+    tree."""
+    store = Store.open(empty_url, migrate=False)
+    _upgrade(store, "0002")
+    leaves = [os.urandom(32) for _ in range(3)]
+    tree = MerkleTree.build(leaves)
+    waiting_leaf = os.urandom(32)
+    with store.engine.begin() as connection:
+        batch_id = _insert_batch(connection, issuer.uscc, tree, "prepared")
+        prepared = [
+            _insert_certificate(
+                connection, i + 1, issuer.uscc, leaf, "pending", (batch_id, tree, i)
+            )
+            for i, leaf in enumerate(leaves)
+        ]
+        waiting = _insert_certificate(connection, 9, issuer.uscc, waiting_leaf, "pending", None)
+    store.migrate()
+    results = Batcher(store, lambda uscc: issuer.registry).run_once()
+    assert [(r.batch_id, r.state, r.leaf_count) for r in results] == [
+        (batch_id, "anchored", 3), (batch_id + 1, "anchored", 1)
+    ]
+    assert results[0].root == tree.root
+    identifiers = [str(CertificateDocument.from_json(t).values()["identifier"])
+                   for t in [*prepared, waiting]]
+    records = load_records(store, identifiers)
+    for record, text in zip(records, [*prepared, waiting], strict=True):
+        assert record.status == "active"
+        anchor = record.document.anchor
+        assert anchor is not None
+        assert replace(record.document, anchor=None) == CertificateDocument.from_json(text)
+        verify_proof(record.leaf, anchor.proof, anchor.root)
+    assert [r.document.anchor.proof for r in records[:3] if r.document.anchor] == [
+        tree.proof(i) for i in range(3)
+    ]
+    assert records[3].root == MerkleTree.build([waiting_leaf]).root
     with store.engine.connect() as connection:
-        assert connection.execute(sa.select(certificate_documents)).all() != []
+        trees = connection.execute(sa.select(batches.c.id, batches.c.tree)).all()
+    assert sorted((i, t is not None) for i, t in trees) == [
+        (batch_id, False), (batch_id + 1, True)
+    ]
+
+
+def _downgrade(store: Store, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def _column_storage(store: Store) -> dict[str, tuple[str, str]]:
+    """PostgreSQL's storage strategy and compression method of the document and tree."""
+    with store.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT attrelid::regclass::text, attstorage, attcompression FROM pg_attribute "
+            "WHERE (attrelid, attname) IN (('certificate_documents'::regclass, 'document'), "
+            "('batches'::regclass, 'tree'))"
+        ).all()
+    return {str(table): (str(storage), str(compression)) for table, storage, compression in rows}
+
+
+def test_postgres_stores_trees_uncompressed_and_documents_with_lz4() -> None:
+    """Revision 0004: trees out of line and uncompressed (so a proof's nodes are read alone),
+    documents compressed with lz4 where the server has it; the downgrade restores the
+    defaults."""
+    with postgres_server() as url:
+        store = Store.open(url)
+        with store.engine.connect() as connection:
+            has_lz4 = connection.exec_driver_sql(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            ).scalar()
+        assert _column_storage(store) == {
+            "certificate_documents": ("x", "l" if has_lz4 else ""),
+            "batches": ("e", ""),
+        }
+        _downgrade(store, "0003")
+        assert _column_storage(store) == {
+            "certificate_documents": ("x", ""), "batches": ("x", "")
+        }
+        _upgrade(store, "0004")
+        assert _column_storage(store)["batches"] == ("e", "")

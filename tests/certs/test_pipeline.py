@@ -14,12 +14,26 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from certs import status as status_module
 from certs.batcher import Batcher
 from certs.canonical import check_leaf, signing_input
 from certs.issuance import IssuerProfile, issue, key_id_of
-from certs.merkle import verify_proof
-from certs.status import StatusChangeRefused, change_status, load_record, load_records
-from certs.store import Store, batches, certificates, metadata
+from certs.merkle import MerkleTree, verify_proof
+from certs.status import (
+    WHOLE_TREE_ROWS,
+    StatusChangeRefused,
+    change_status,
+    load_record,
+    load_records,
+)
+from certs.store import (
+    Store,
+    assign_batch_row_by_row,
+    batches,
+    certificate_documents,
+    certificates,
+    metadata,
+)
 from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, Registry
 from chain.rpc import Rpc
@@ -115,6 +129,78 @@ def test_issued_rows_are_written_as_sqlalchemy_writes_them(
     assert before <= stored <= dt.datetime.now(dt.UTC)
 
 
+def test_inserted_certificates_read_back_exactly(store: Store) -> None:
+    """Issuance writes through COPY (PostgreSQL) or the driver's executemany: every column
+    and every character of a document (CJK, tabs, new lines, backslashes, COPY's own markers)
+    comes back as given, a missing agency number as NULL."""
+    created = dt.datetime(2026, 11, 28, 8, 30, 15, 123456, tzinfo=dt.UTC)
+    text = '{"名称": "制\t证\n", "x": "\\N\\."}\t\n\\.\n\\N\r 证照'
+    records = [
+        {"identifier": f"1.2.156.3005.2.test.{i}", "issuer": "91110000101623741K",
+         "type_code": TYPE, "serial": i + 1, "number": None if i % 2 else f"No.{i}",
+         "leaf": f"{i:064x}", "status": "pending", "document": f"{text}{i}",
+         "created_at": created}
+        for i in range(3)
+    ]
+    with store.transaction() as connection:
+        store.insert_certificates(connection, [])
+        store.insert_certificates(connection, records)
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(certificates, certificate_documents.c.document)
+            .join_from(
+                certificates,
+                certificate_documents,
+                certificate_documents.c.identifier == certificates.c.identifier,
+            )
+            .order_by(certificates.c.serial)
+        ).all()
+    assert len(rows) == len(records)
+    for record, row in zip(records, rows, strict=True):
+        stored = row._asdict()
+        at = stored.pop("created_at")
+        assert (at if at.tzinfo else at.replace(tzinfo=dt.UTC)) == created
+        assert stored["batch_id"] is None and stored["batch_index"] is None
+        assert {k: stored[k] for k in record if k != "created_at"} == {
+            k: v for k, v in record.items() if k != "created_at"
+        }
+
+
+def test_batch_positions_are_the_same_row_by_row(store: Store, agency: IssuerProfile) -> None:
+    """Both ways of putting certificates into a batch (one statement over the list, and the
+    driver's executemany used where the database has no list form) give each certificate
+    its position in the order given, and touch no other row."""
+    report = issue(store, agency, [(i, request()) for i in range(7)], today=TODAY)
+    identifiers = [a.identifier for a in report.accepted]
+    order = identifiers[3:] + identifiers[:2][::-1]  # not issuance order; two left out
+    placed, batch_ids = {}, {}
+    for way, assign in (("list", store.assign_batch), ("rows", assign_batch_row_by_row)):
+        with store.transaction() as connection:
+            batch_ids[way] = batch_id = connection.execute(
+                sa.insert(batches)
+                .values(issuer=agency.uscc, root=f"{len(batch_ids):064x}", leaf_count=5,
+                        state="prepared", created_at=dt.datetime.now(dt.UTC))
+                .returning(batches.c.id)
+            ).scalar_one()
+            assign(connection, batch_id, order)
+        with store.engine.connect() as connection:
+            placed[way] = {
+                identifier: (batch, index)
+                for identifier, batch, index in connection.execute(
+                    sa.select(
+                        certificates.c.identifier,
+                        certificates.c.batch_id,
+                        certificates.c.batch_index,
+                    )
+                ).all()
+            }
+    for way, batch_id in batch_ids.items():
+        assert placed[way] == {
+            **{identifier: (None, None) for identifier in identifiers[2:3]},
+            **{identifier: (batch_id, i) for i, identifier in enumerate(order)},
+        }
+
+
 def test_document_is_signed_over_its_leaf(store: Store, agency: IssuerProfile) -> None:
     report = issue(store, agency, [(1, request())], today=TODAY)
     document = load_record(store, report.accepted[0].identifier).document
@@ -145,16 +231,33 @@ def test_batch_is_anchored_once_with_proofs(
 def test_every_batch_size_reads_back_proofs_that_verify(
     store: Store, agency: IssuerProfile, issuer: Issuer
 ) -> None:
-    """Proofs come from each batch's stored tree (odd nodes promoted at several levels)."""
-    for size in (1, 2, 3, 5, 8, 13):
+    """Proofs come from each batch's stored tree (odd nodes promoted at several levels), the
+    same whether a read takes only a proof's nodes (a few certificates, nothing in memory) or
+    the whole tree (many certificates of one batch, or the tree already in memory)."""
+    for size in (1, 2, 3, 5, 8, 13, WHOLE_TREE_ROWS + 1):
         report = issue(store, agency, [(i, request()) for i in range(size)], today=TODAY)
         (result,) = batcher_for(issuer, store).run_once()
         assert result.leaf_count == size
-        for record in load_records(store, [a.identifier for a in report.accepted]):
+        identifiers = [a.identifier for a in report.accepted]
+        status_module._trees.clear()
+        one_by_one = [load_record(store, identifier) for identifier in identifiers]
+        # PostgreSQL: only the proofs' nodes were read; SQLite: the whole tree, kept
+        kept = status_module._trees.cached(result.root.hex()) is not None
+        assert kept == (not store.slices_trees)
+        together = load_records(store, identifiers)
+        kept = status_module._trees.cached(result.root.hex()) is not None
+        assert kept == (not store.slices_trees or size >= WHOLE_TREE_ROWS)
+        positions = _positions(store, result.batch_id)
+        ordered = sorted(together, key=lambda r: positions[r.identifier])
+        tree = MerkleTree.build([r.leaf for r in ordered])
+        assert tree.root == result.root
+        for single, record in zip(one_by_one, together, strict=True):
             anchor = record.document.anchor
             assert anchor is not None and anchor.root == result.root
+            assert anchor.proof == tree.proof(positions[record.identifier])
             verify_proof(record.leaf, anchor.proof, anchor.root)
-            assert load_record(store, record.identifier).document == record.document
+            assert single.document == record.document
+            assert load_record(store, record.identifier).document == record.document  # cached
 
 
 def test_serials_have_no_gaps_or_duplicates_under_concurrency(
@@ -233,6 +336,17 @@ def _root_events(issuer: Issuer, store: Store, batch_id: int) -> int:
     return len(issuer.registry.history_of_root(bytes.fromhex(root)))
 
 
+def _positions(store: Store, batch_id: int) -> dict[str, int]:
+    """Each certificate of a batch and its leaf's position in the batch's tree."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(certificates.c.identifier, certificates.c.batch_index).where(
+                certificates.c.batch_id == batch_id
+            )
+        ).all()
+    return {identifier: int(index) for identifier, index in rows}
+
+
 def _states(store: Store) -> tuple[set[str], set[str]]:
     with store.engine.connect() as connection:
         return (
@@ -244,12 +358,30 @@ def _states(store: Store) -> tuple[set[str], set[str]]:
 def test_crash_before_sending_is_finished_on_restart(
     store: Store, agency: IssuerProfile, issuer: Issuer
 ) -> None:
-    issue(store, agency, [(1, request()), (2, request())], today=TODAY)
+    report = issue(store, agency, [(i, request()) for i in range(5)], today=TODAY)
     batch_id = _prepare_only(batcher_for(issuer, store))  # the process dies here
     assert _states(store) == ({"prepared"}, {"pending"})
-    batcher_for(issuer, store).run_once()
+    with store.engine.connect() as connection:
+        root, tree = connection.execute(
+            sa.select(batches.c.root, batches.c.tree).where(batches.c.id == batch_id)
+        ).one()
+    positions = _positions(store, batch_id)
+    # what was committed before the crash is the whole tree, each certificate placed in it
+    leaves = {r.identifier: r.leaf for r in load_records(store, list(positions))}
+    ordered = sorted(positions, key=positions.__getitem__)
+    assert sorted(positions.values()) == list(range(5))
+    built = MerkleTree.build([leaves[i] for i in ordered])
+    assert bytes(tree) == built.to_bytes() and root == built.root.hex()
+    status_module._trees.clear()  # a new process: nothing in memory
+    (result,) = batcher_for(issuer, store).run_once()
+    assert result.batch_id == batch_id and result.root == built.root
     assert _states(store) == ({"anchored"}, {"active"})
     assert _root_events(issuer, store, batch_id) == 1
+    for record in load_records(store, [a.identifier for a in report.accepted]):
+        anchor = record.document.anchor
+        assert anchor is not None and anchor.root == built.root
+        assert anchor.proof == built.proof(positions[record.identifier])
+        verify_proof(record.leaf, anchor.proof, anchor.root)
 
 
 def test_crash_after_receipt_does_not_resend(
