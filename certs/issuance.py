@@ -27,7 +27,7 @@ from certs.errors import CertError, RequestInvalid, ValidationError
 from certs.model import CertificateRequest, Holder, build_certificate, parse_request
 from certs.store import Store, now
 from certs.types import TypeRegistry, default_registry
-from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
+from seals.sm2 import KeySigner, Signer, Sm2PrivateKey, Sm2PublicKey, sm3
 
 SERIAL_WIDTH = 8
 """Serials are decimal, zero-padded to at least this many digits."""
@@ -108,10 +108,16 @@ def issue(
     )
     rejected: list[RowRejection] = []
     accepted: list[IssuedCertificate] = []
-    with store.transaction() as connection, contextlib.ExitStack() as stack:
-        if len(rows) >= PARALLEL_THRESHOLD:
+    bulk = len(rows) >= PARALLEL_THRESHOLD
+    if parallel:  # earlier bulk requests' checkpoint threads: fork only a single thread
+        store.wait_for_checkpoints()
+    with store.transaction(bulk=bulk) as connection, contextlib.ExitStack() as stack:
+        if bulk:
             stack.enter_context(gc_paused())
-        pool = stack.enter_context(_pool(job, issuer.signer, key_id, count)) if parallel else None
+        pool = None
+        if parallel:
+            assert isinstance(issuer.signer, KeySigner)
+            pool = stack.enter_context(_pool(job, issuer.signer, key_id, count))
         # (line, type code, agency number, serial) of each row sent to be signed, and the
         # signing: a future on the pool, or its result
         submitted: list[tuple[list[tuple[int, str, str | None, int]], Any]] = []
@@ -249,8 +255,16 @@ def _request_from(args: tuple[Any, ...]) -> CertificateRequest:
     )
 
 
-def _worker_init(job: _Job, signer: Signer, key_id: bytes) -> None:
+_KeyParts = tuple[bytes, bytes, bytes]
+"""A key signer handed to a spawned worker: private scalar, public point, signer ID (the
+key itself refuses to be pickled, lest it be written anywhere by accident)."""
+
+
+def _worker_init(job: _Job, signer: Signer | _KeyParts, key_id: bytes) -> None:
     global _worker
+    if isinstance(signer, tuple):
+        secret, point, signer_id = signer
+        signer = KeySigner(Sm2PrivateKey.from_secret(secret, point), signer_id)
     _worker = (job, signer, key_id)
 
 
@@ -267,15 +281,20 @@ def _worker_sign(chunk: Sequence[tuple[int, tuple[Any, ...], int]]) -> list[tupl
         return _sign_chunk(job, signer, key_id, chunk)
 
 
-def _pool(job: _Job, signer: Signer, key_id: bytes, count: int) -> Executor:
+def _pool(job: _Job, signer: KeySigner, key_id: bytes, count: int) -> Executor:
     # fork is fastest to start (and passes the job without pickling), but only safe while
-    # this process runs a single thread; otherwise spawn, which pickles the key signer
-    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    # this process runs a single thread (a service does not); otherwise spawn, which sends
+    # the job and the key's parts down the new process's pipe
+    handed: KeySigner | _KeyParts = signer
+    method = "fork"
+    if threading.active_count() > 1 or os.name != "posix":
+        key = signer.private_key
+        method, handed = "spawn", (key.secret_bytes(), key.public_key.point, signer.signer_id)
     return ProcessPoolExecutor(
         count,
         mp_context=multiprocessing.get_context(method),
         initializer=_worker_init,
-        initargs=(job, signer, key_id),
+        initargs=(job, handed, key_id),
     )
 
 
