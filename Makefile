@@ -11,7 +11,7 @@ setup: system $(STAMP) node_modules/.installed
 system:
 	@bash .ci/system-packages
 
-$(STAMP): requirements.lock pyproject.toml seals/_sm2p256.c
+$(STAMP): requirements.lock pyproject.toml seals/_sm2p256.c certs/_claims.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -67,6 +67,10 @@ and the certificate document a holder keeps. This docstring is the specification
    :class:`~certs.errors.LeafMismatch`) and learns which paths are hidden, then checks the
    signature over ``signing_input(leaf, key_id)`` and the Merkle proof from the leaf to the
    anchored root (:func:`certs.merkle.verify_proof`).
+
+Issuance computes items 3, 4 and the ``claims`` of 7 with :func:`issue_claims`, which runs in C
+(the extension ``certs._claims``, ``certs/_claims.c``, SM3 included) when it is built and in
+Python otherwise or for unusual claims; tests/certs/test_claims_native.py holds the two equal.
 """
 
 from __future__ import annotations
@@ -84,6 +88,11 @@ from certs._sm3 import sm3
 from certs.errors import CanonicalizationError, DocumentError, LeafMismatch, MerkleProofInvalid
 from certs.merkle import MerkleProof
 from certs.model import Certificate
+
+try:  # the C issuance path (certs/_claims.c), built by `make setup`
+    from certs import _claims as _native
+except ImportError:  # pragma: no cover - not built: the Python path does the same
+    _native = None  # type: ignore[assignment]
 
 FORMAT = "zhengyin-cert/1"
 ALGORITHMS: Mapping[str, str] = MappingProxyType({"digest": "sm3", "signature": "sm2"})
@@ -655,11 +664,27 @@ def issue_claims(
 
     With the same random bytes, ``leaf`` is ``make_document(certificate).leaf`` and
     :func:`document_text` gives exactly ``to_json()`` of that document (a test holds them
-    equal)."""
+    equal).
+
+    The work is done by the C extension ``certs._claims`` (``certs/_claims.c``, SM3 included)
+    when it is built; it declines (returns ``None``) anything outside the common case (a path
+    beyond the BMP, a lone surrogate, a value that is not text, null or a tuple of texts, …),
+    which :func:`_issue_claims_python`, the reference, then handles.
+    tests/certs/test_claims_native.py holds the two equal byte for byte."""
     values = claims_of(certificate)
     salts_hex = random_bytes(SALT_BYTES * len(values)).hex()
     if len(salts_hex) != 2 * SALT_BYTES * len(values):
         raise ValueError("random_bytes returned the wrong number of bytes")
+    if _native is not None:
+        fast = _native.issue_claims(values, salts_hex)
+        if fast is not None:
+            return fast
+    return _issue_claims_python(values, salts_hex)
+
+
+def _issue_claims_python(values: Mapping[str, ClaimValue], salts_hex: str) -> tuple[bytes, str]:
+    """:func:`issue_claims` from the claims and their salts (32 hex digits per claim, in the
+    order of ``values``), in Python: the reference for ``certs._claims`` and its fallback."""
     encode, entries, digest = encode_basestring, _PATH_ENTRIES, sm3
     parts: dict[str, tuple[bytes, str]] = {}  # path -> (leaf frame + claim digest, member)
     start = 0
