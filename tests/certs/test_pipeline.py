@@ -27,6 +27,7 @@ from certs.status import (
     load_records,
 )
 from certs.store import (
+    PAGE_SIZE,
     Store,
     assign_batch_row_by_row,
     batches,
@@ -539,3 +540,23 @@ def test_document_json_round_trips(store: Store, agency: IssuerProfile, issuer: 
     text = document.to_json()
     assert json.loads(text)["anchor"]["chain_id"] == 3005
     assert type(document).from_json(text) == document
+
+
+def test_new_sqlite_databases_use_8k_pages_and_old_ones_keep_theirs(tmp_path: Path) -> None:
+    """Pages that hold more than one ~3 KB document; a database made with another page size
+    opens and works as it is."""
+    fresh = Store.open(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    with fresh.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA page_size").scalar() == PAGE_SIZE == 8192
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    old = tmp_path / "old.sqlite3"
+    engine = sa.create_engine(f"sqlite:///{old}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA page_size=4096")
+        connection.exec_driver_sql("CREATE TABLE earlier (x INTEGER)")
+    engine.dispose()
+    store = Store.open(f"sqlite:///{old}")
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert "certificates" in sa.inspect(connection).get_table_names()
