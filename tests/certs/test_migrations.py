@@ -53,12 +53,13 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             yield url
 
 
-def _upgrade(store: Store, revision: str) -> None:
+def _upgrade(store: Store, revision: str, *, down: bool = False) -> None:
+    """Migrate the store's database up (or ``down``) to ``revision``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with store.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 CHAIN_ID, CONTRACT, TX = 31337, "0x" + "12" * 20, "0x" + "ab" * 32
@@ -184,14 +185,6 @@ def test_batches_half_done_at_0002_are_finished_after_the_upgrade(
     ]
 
 
-def _downgrade(store: Store, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with store.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-
 def _column_storage(store: Store) -> dict[str, tuple[str, str]]:
     """PostgreSQL's storage strategy and compression method of the document and tree."""
     with store.engine.connect() as connection:
@@ -218,7 +211,7 @@ def test_postgres_stores_trees_uncompressed_and_documents_with_lz4() -> None:
             "certificate_documents": ("x", "l" if has_lz4 else ""),
             "batches": ("e", ""),
         }
-        _downgrade(store, "0003")
+        _upgrade(store, "0003", down=True)
         assert _column_storage(store) == {
             "certificate_documents": ("x", ""), "batches": ("x", "")
         }
