@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import operator
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -415,14 +416,15 @@ class Store:
         # the driver gets the timestamp as SQLAlchemy would have written it
         processor = certificates.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         convert = functools.lru_cache(maxsize=4)(processor or (lambda value: value))
+        columns = operator.itemgetter(*names[:-1])  # C calls: ~1 µs a row, not ~3
         connection.exec_driver_sql(
             f"INSERT INTO certificates ({', '.join(names)}) "
             f"VALUES ({', '.join([mark] * len(names))})",
-            [(*(r[n] for n in names[:-1]), convert(r["created_at"])) for r in records],
+            [(*columns(r), convert(r["created_at"])) for r in records],
         )
         connection.exec_driver_sql(
             f"INSERT INTO certificate_documents (identifier, document) VALUES ({mark}, {mark})",
-            [(r["identifier"], r["document"]) for r in records],
+            list(map(operator.itemgetter("identifier", "document"), records)),
         )
 
     def assign_batch(

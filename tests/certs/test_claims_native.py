@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -22,11 +23,17 @@ from certs import _claims, canonical
 from certs._sm3 import sm3 as reference_sm3
 from certs.canonical import (
     SALT_BYTES,
+    DisclosedClaim,
     _issue_claims_python,
+    check_leaf,
     claims_of,
+    disclose,
     issue_claims,
+    leaf_digest,
+    make_document,
+    recompute_leaf,
 )
-from certs.errors import CanonicalizationError
+from certs.errors import CanonicalizationError, LeafMismatch
 
 from .samples import business_licence_request, certificate, example_request
 from .test_canonical import _issued_both_ways, counter_bytes
@@ -298,3 +305,51 @@ def test_salts_are_taken_in_dict_order() -> None:
     assert text.startswith('{"a":{"salt":"' + salts[32:64] + '","value":"2"}')
     assert f'"z":{{"salt":"{salts[:32]}","value":"1"}}}}' in text
     assert (leaf, text) == _issue_claims_python(values, salts)
+
+
+def test_verification_recomputes_the_leaf_the_same_on_both_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Verification (check_leaf) takes the C path for fully disclosed documents: the leaf is
+    the one the Python digests give, a changed value or salt is still caught, and documents
+    with hidden claims or salts of another length go the Python way with the same answer."""
+    documents = [
+        make_document(certificate(r), random_bytes=os.urandom)
+        for r in (example_request(), business_licence_request(), licence(3))
+    ]
+    hidden = disclose(documents[1], ["holder.code"])
+    short_salts = replace(
+        documents[0],
+        claims={
+            path: DisclosedClaim(claim.salt[:8], claim.value)
+            if isinstance(claim, DisclosedClaim) else claim
+            for path, claim in documents[0].claims.items()
+        },
+    )
+    short_salts = replace(short_salts, leaf=leaf_digest(canonical._digests(short_salts)))
+    cases = [*documents, hidden, short_salts]
+    answered: list[bool] = []
+
+    class Recording:  # the real extension, noting which documents it answered
+        def issue_claims(self, values: Any, salts_hex: str) -> Any:
+            result = _claims.issue_claims(values, salts_hex)
+            answered.append(result is not None)
+            return result
+
+    monkeypatch.setattr(canonical, "_native", Recording())
+    with_c = [recompute_leaf(d) for d in cases]
+    assert answered == [True, True, True]  # the fully disclosed ones, with 16-byte salts
+    assert [leaf for leaf, _ in with_c] == [d.leaf for d in cases]
+    assert with_c[3][1] == ("holder.code",)
+    monkeypatch.setattr(canonical, "_native", None)
+    assert [recompute_leaf(d) for d in cases] == with_c
+    monkeypatch.undo()
+    path, claim = next(iter(documents[2].claims.items()))
+    assert isinstance(claim, DisclosedClaim)
+    for changed in (
+        DisclosedClaim(claim.salt, f"{claim.value}x"),
+        DisclosedClaim(bytes([claim.salt[0] ^ 1]) + claim.salt[1:], claim.value),
+    ):
+        tampered = replace(documents[2], claims={**documents[2].claims, path: changed})
+        with pytest.raises(LeafMismatch):
+            check_leaf(tampered)
