@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -93,16 +93,6 @@ class CertificateType:
         object.__setattr__(self, "labels", _frozen_map(self.labels))
         object.__setattr__(self, "kinds", _frozen_map(self.kinds))
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # its read-only mappings do not pickle (spawned issuance workers receive the types)
-        return (
-            CertificateType,
-            tuple(
-                dict(value) if isinstance(value, MappingProxyType) else value
-                for value in (getattr(self, f.name) for f in fields(self))
-            ),
-        )
-
     def label(self, key: str) -> str:
         """The Chinese label of a field key (the key itself when no label is set)."""
         return self.labels.get(key, key)
@@ -141,9 +131,6 @@ class TypeRegistry:
 
     def __contains__(self, code: object) -> bool:
         return code in self._types
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (TypeRegistry, (tuple(self._types.values()),))
 
     def __iter__(self) -> Iterator[CertificateType]:
         return iter(self._types.values())

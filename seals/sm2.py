@@ -897,10 +897,6 @@ class KeySigner:
     def signer_id(self) -> bytes:
         return self._id
 
-    @property
-    def private_key(self) -> Sm2PrivateKey:
-        return self._key
-
     def sign_raw(self, data: bytes) -> bytes:
         return self._key.sign(data, signer_id=self._id)
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from certs import issuance
 from certs import status as status_module
 from certs.batcher import Batcher
 from certs.canonical import check_leaf, signing_input
@@ -297,12 +298,14 @@ def _assert_signed(agency: IssuerProfile, records: list[Any]) -> None:
 def test_parallel_issuance_in_a_process_running_threads(
     store: Store, agency: IssuerProfile
 ) -> None:
-    """A service runs threads, so its workers are spawned, not forked: the job and the key
-    reach them all the same (the types and the key once failed to pickle there)."""
+    """A service runs threads: forking it is unsafe, so a large request is signed in the
+    process itself (spawned workers once failed to receive the key and the types), with the
+    same serials and signatures."""
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
     try:
+        assert not issuance._can_fork(store)
         report = issue(
             store, agency, [(i, request(name=f"持证人{i}")) for i in range(2_100)],
             today=TODAY, workers=2,
