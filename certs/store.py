@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 import json
 import operator
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -298,67 +297,17 @@ class Store:
             connection.close()
 
     @contextmanager
-    def transaction(self, *, bulk: bool = False) -> Iterator[Connection]:
-        """A write transaction (SQLite: taken immediately, so writers queue, never deadlock).
-
-        ``bulk``: a large write (thousands of certificates). On SQLite its commit does not
-        wait for the WAL checkpoint it would otherwise run (copying the written pages into
-        the database file and syncing it: ~0.3 s for 10,000 certificates); a background
-        thread runs it (:meth:`wait_for_checkpoints`). A process crash loses nothing either
-        way (the pages are in the WAL); against power loss, the commit is synced when the
-        checkpoint is, a moment later, like every commit under ``synchronous=NORMAL`` that
-        does not itself checkpoint."""
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: taken immediately, so writers queue, never deadlock)."""
         try:
-            with self.engine.connect() as connection:
-                sqlite = connection.dialect.name == "sqlite"
-                deferred = bulk and sqlite
-                if deferred:
-                    _pragma(connection, "wal_autocheckpoint=0")
-                try:
-                    with connection.begin():
-                        if sqlite:
-                            connection.exec_driver_sql("BEGIN IMMEDIATE")
-                        yield connection
-                finally:
-                    if deferred:
-                        try:
-                            _pragma(connection, f"wal_autocheckpoint={_AUTOCHECKPOINT}")
-                        except connection.dialect.loaded_dbapi.Error:
-                            connection.invalidate()  # never back in the pool without it
-            if deferred:
-                self._checkpoint_in_background()
+            with self.engine.begin() as connection:
+                if connection.dialect.name == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                yield connection
         except sa.exc.OperationalError as exc:
             raise StoreError(
                 f"the database is not reachable: {exc.orig}", code="database_unavailable"
             ) from exc
-
-    def _checkpoint_in_background(self) -> None:
-        with _checkpointers_lock:
-            running = _checkpointers.get(id(self))
-            if running is not None and running.is_alive():
-                return  # it checkpoints whatever the WAL holds when it runs
-            # not a daemon: a process that ends now still finishes the checkpoint first
-            thread = threading.Thread(target=self._checkpoint, name="zhengyin-wal-checkpoint")
-            _checkpointers[id(self)] = thread
-            thread.start()
-
-    def _checkpoint(self) -> None:
-        try:
-            with self.engine.connect() as connection:
-                # PASSIVE: never waits for readers or writers, which go on meanwhile
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except sa.exc.DBAPIError:
-            pass  # a busy or closed database: the next commit's automatic checkpoint runs it
-
-    @staticmethod
-    def wait_for_checkpoints() -> None:
-        """Wait until the background checkpoints of every store (see
-        ``transaction(bulk=True)``) have finished."""
-        with _checkpointers_lock:
-            running = list(_checkpointers.values())
-            _checkpointers.clear()
-        for thread in running:
-            thread.join()
 
     # ---- serials ----
 
@@ -614,24 +563,8 @@ _CERTIFICATE_ROWS = (  # built once: building it per read cost ~0.2 ms
 )
 
 
-_checkpointers: dict[int, threading.Thread] = {}
-"""The background checkpoint thread of each store (by ``id``) that has started one."""
-_checkpointers_lock = threading.Lock()
-
 PAGE_SIZE = 8192
 """SQLite page size of a database this code creates."""
-
-_AUTOCHECKPOINT = 1000
-"""SQLite's own default: a commit checkpoints once the WAL holds this many pages."""
-
-
-def _pragma(connection: Connection, pragma: str) -> None:
-    """A SQLite connection setting, on the driver's connection (outside any transaction)."""
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA {pragma}")
-    finally:
-        cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

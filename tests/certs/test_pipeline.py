@@ -305,7 +305,7 @@ def test_parallel_issuance_in_a_process_running_threads(
     other = threading.Thread(target=release.wait)
     other.start()
     try:
-        assert not issuance._can_fork(store)
+        assert not issuance._can_fork()
         report = issue(
             store, agency, [(i, request(name=f"持证人{i}")) for i in range(2_100)],
             today=TODAY, workers=2,
@@ -319,23 +319,6 @@ def test_parallel_issuance_in_a_process_running_threads(
     first, last = load_records(store, [report.accepted[i].identifier for i in (0, 2_099)])
     _assert_signed(agency, [first, last])
     assert last.document.values()["holder.name"] == "持证人2099"
-
-
-def test_bulk_issuance_leaves_the_checkpoint_to_a_thread(
-    tmp_path: Path, agency: IssuerProfile
-) -> None:
-    """SQLite: a large request's commit does not copy its pages into the database file; a
-    background thread does, soon after. Connections keep SQLite's automatic checkpoint."""
-    path = tmp_path / "bulk.sqlite3"
-    store = Store.open(f"sqlite:///{path}")
-    report = issue(store, agency, [(i, request()) for i in range(2_000)], today=TODAY)
-    assert len(report.accepted) == 2_000
-    store.wait_for_checkpoints()
-    assert path.stat().st_size > 2_000 * 2_000  # the documents are in the database file
-    with store.engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
-    records = load_records(store, [report.accepted[i].identifier for i in (0, 1_999)])
-    assert [r.status for r in records] == ["pending", "pending"]
 
 
 def test_parallel_issuance_rejects_and_numbers_exactly_as_one_process(
