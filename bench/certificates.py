@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import resource
 import statistics
 import sys
 import time
@@ -63,6 +64,11 @@ def licence(n: int) -> dict[str, object]:
     }
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def one_pass(count: int) -> dict[str, float]:
     """Issue ``count`` licences as one batch on a fresh devnet, then verify them all."""
     with bench_chain() as chain:
@@ -80,8 +86,12 @@ def one_pass(count: int) -> dict[str, float]:
         rows = [(i + 1, licence(i)) for i in range(count)]
 
         started = time.perf_counter()
+        cpu_parent = time.process_time()
+        cpu_workers = _children_cpu()
         report = issue(store, profile, rows, today=TODAY)
         stored = time.perf_counter()
+        cpu_parent = time.process_time() - cpu_parent
+        cpu_workers = _children_cpu() - cpu_workers  # the pool's workers have been joined
         results = Batcher(store, lambda _: registry).run_once()
         done = time.perf_counter()
         assert len(report.accepted) == count and not report.rejected
@@ -103,6 +113,8 @@ def one_pass(count: int) -> dict[str, float]:
     return {
         "sign_store": stored - started,
         "anchor": done - stored,
+        "cpu_parent": cpu_parent,
+        "cpu_workers": cpu_workers,
         "issue": done - started,
         "gas": gas,
         "verify": verify_total,
@@ -130,6 +142,13 @@ def main() -> None:
         f"(SM2 backend {backend}; median of {len(passes)} passes, each on a fresh devnet):"
     )
     print(f"  validate, digest, sign, store  {median('sign_store'):6.2f} s")
+    parent, workers = median("cpu_parent"), median("cpu_workers")
+    print(
+        f"    CPU {1e6 * (parent + workers) / count:.0f} µs a certificate "
+        f"(this process {1e6 * parent / count:.0f}, workers {1e6 * workers / count:.0f}); "
+        f"at that cost {cores} idle cores would sign and store at most "
+        f"{(cores or 1) * count / (parent + workers):,.0f}/s"
+    )
     gas = median("gas")
     print(
         f"  Merkle tree + anchor           {median('anchor'):6.2f} s (one transaction, "
