@@ -230,6 +230,32 @@ def test_batch_is_anchored_once_with_proofs(
     assert batcher_for(issuer, store).run_once() == []  # nothing left
 
 
+def test_batch_is_built_with_the_collector_paused(
+    store: Store, agency: IssuerProfile, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full collection in the middle of building a large batch's tree stalled anchoring
+    (220 ms in a process holding a 10,000-row request); the batch is built with the
+    collector paused, and the collector is back on afterwards."""
+    import gc
+
+    from certs import batcher as batcher_module
+
+    seen: list[bool] = []
+    build = MerkleTree.build
+
+    def watched(leaves: list[bytes]) -> MerkleTree:
+        seen.append(gc.isenabled())
+        return build(leaves)
+
+    monkeypatch.setattr(batcher_module.MerkleTree, "build", staticmethod(watched))
+    issue(store, agency, [(1, request())], today=TODAY)
+    assert gc.isenabled()
+    (result,) = batcher_for(issuer, store).run_once()
+    assert result.state == "anchored"
+    assert seen == [False]
+    assert gc.isenabled()
+
+
 def test_every_batch_size_reads_back_proofs_that_verify(
     store: Store, agency: IssuerProfile, issuer: Issuer
 ) -> None:
