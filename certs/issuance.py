@@ -148,27 +148,24 @@ def issue(
             if valid:
                 submit(valid)
         created = now()
+        uscc = issuer.uscc
         for meta, outcome in submitted:
             signed = outcome.result() if pool is not None else outcome
-            records = []
-            for (line, type_code, number, serial), (identifier, leaf, document) in zip(
-                meta, signed, strict=True
-            ):
-                records.append(
-                    {
-                        "identifier": identifier,
-                        "issuer": issuer.uscc,
-                        "type_code": type_code,
-                        "serial": serial,
-                        "number": number,
-                        "leaf": leaf.hex(),
-                        "status": "pending",
-                        "document": document,
-                        "created_at": created,
-                    }
-                )
-                accepted.append(IssuedCertificate(line, identifier, leaf))
-            store.insert_certificates(connection, records)
+            store.insert_issued(
+                connection,
+                [
+                    (identifier, uscc, type_code, serial, number, leaf.hex(), "pending")
+                    for (_, type_code, number, serial), (identifier, leaf, _) in zip(
+                        meta, signed, strict=True
+                    )
+                ],
+                [(identifier, document) for identifier, _, document in signed],
+                created,
+            )
+            accepted += [
+                IssuedCertificate(line, identifier, leaf)
+                for (line, *_), (identifier, leaf, _) in zip(meta, signed, strict=True)
+            ]
             if progress is not None:
                 progress(len(meta))
     accepted.sort(key=lambda a: a.line)

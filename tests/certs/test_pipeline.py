@@ -144,9 +144,16 @@ def test_inserted_certificates_read_back_exactly(store: Store) -> None:
          "created_at": created}
         for i in range(3)
     ]
+    columns = [c for c in records[0] if c not in ("document", "created_at")]
+    assert columns == list(Store._CERTIFICATE_COLUMNS[:-1])
     with store.transaction() as connection:
-        store.insert_certificates(connection, [])
-        store.insert_certificates(connection, records)
+        store.insert_issued(connection, [], [], created)
+        store.insert_issued(
+            connection,
+            [tuple(r[c] for c in columns) for r in records],
+            [(r["identifier"], r["document"]) for r in records],
+            created,
+        )
     with store.engine.connect() as connection:
         rows = connection.execute(
             sa.select(certificates, certificate_documents.c.document)
@@ -380,6 +387,87 @@ def test_parallel_issuance_rejects_and_numbers_exactly_as_one_process(
     record = load_record(store, parallel.accepted[-1].identifier)
     assert record.document.values()["holder.name"] == "持证人2199"
     check_leaf(record.document)
+
+
+FOOD = "11100000MA0000001Q002"
+
+
+def _food(name: str, type_code: str = FOOD) -> dict[str, Any]:
+    fields = {"主体业态": "餐饮服务经营者", "经营场所": "示例路1号", "经营者名称": name,
+              "经营项目": "热食类食品制售", "许可证编号": "JY13601000000001"}
+    return request(name=name, type=type_code, fields=fields)
+
+
+def test_parallel_issuance_numbers_each_type_in_row_order(
+    store: Store, agency: IssuerProfile
+) -> None:
+    """Rows of several types, validated and signed chunk by chunk on workers: each type's
+    serials follow row order without gaps, in both paths alike, a type only ever written with
+    blanks around it (which validation trims) included."""
+
+    def rows(offset: int) -> list[tuple[int, Any]]:
+        out: list[tuple[int, Any]] = []
+        for i in range(2_300):
+            if i % 3 == 0:  # the food licence in every chunk, never written trimmed
+                written = f" {FOOD}" if i % 2 else f"{FOOD}\u3000"
+                out.append((offset + i, _food(f"食堂{i}", written)))
+            elif i % 400 == 5:
+                out.append((offset + i, request(type="11100000000000000X999")))  # unknown
+            elif i == 1_001:
+                out.append((offset + i, ["not", "an", "object"]))
+            else:
+                out.append((offset + i, request(name=f"持证人{i}")))
+        return out
+
+    def numbered(report: Any, offset: int) -> dict[str, list[tuple[int, int]]]:
+        out: dict[str, list[tuple[int, int]]] = {}
+        for a in report.accepted:
+            parts = a.identifier.split(".")
+            out.setdefault(parts[5], []).append((a.line - offset, int(parts[7])))
+        return out
+
+    serial = issue(store, agency, rows(0), today=TODAY, workers=1)
+    parallel = issue(store, agency, rows(10_000), today=TODAY, workers=2)
+    first, second = numbered(serial, 0), numbered(parallel, 10_000)
+    assert set(first) == set(second) == {TYPE, FOOD}
+    for code in (TYPE, FOOD):
+        lines = [line for line, _ in first[code]]
+        assert lines == sorted(lines) and [line for line, _ in second[code]] == lines
+        n = len(lines)
+        assert [number for _, number in first[code]] == list(range(1, n + 1))
+        assert [number for _, number in second[code]] == list(range(n + 1, 2 * n + 1))
+    assert len(first[FOOD]) == 767
+    assert [r.line - 10_000 for r in parallel.rejected] == [r.line for r in serial.rejected]
+    assert len(serial.rejected) == 5
+    (row_21,) = [a for a in parallel.accepted if a.line == 10_021]
+    trimmed = load_record(store, row_21.identifier)
+    assert trimmed.document.values()["type.code"] == FOOD
+    assert trimmed.document.values()["fields.经营者名称"] == "食堂21"
+
+
+def test_a_failing_chunk_fails_the_request_and_stores_nothing(
+    store: Store, agency: IssuerProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk whose validation breaks (a bug, not a bad row) ends the request with its
+    error, on workers or not: nothing is stored and no serial is used."""
+    validate = issuance._validate_chunk
+
+    def breaks_on_third(job: Any, chunk: Any) -> Any:
+        if chunk and chunk[0][0] == 2 * issuance.CHUNK:
+            raise ZeroDivisionError("a bug in validation")
+        return validate(job, chunk)
+
+    monkeypatch.setattr(issuance, "_validate_chunk", breaks_on_third)
+    rows = [(i, request(name=f"持证人{i}")) for i in range(2_600)]
+    for workers in (1, 2):
+        with pytest.raises(ZeroDivisionError):
+            issue(store, agency, rows, today=TODAY, workers=workers)
+    with store.engine.connect() as connection:
+        stored = connection.execute(sa.select(sa.func.count()).select_from(certificates))
+        assert stored.scalar() == 0
+    monkeypatch.undo()
+    report = issue(store, agency, rows[:3], today=TODAY)
+    assert [int(a.identifier.split(".")[-3]) for a in report.accepted] == [1, 2, 3]
 
 
 def _prepare_only(batcher: Batcher) -> int:
