@@ -13,29 +13,71 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import coincurve
+import rlp
+from eth_utils import keccak, to_checksum_address
+
 from chain.errors import ChainError, ContractRevert, RpcError, TransactionFailed, TransactionTimeout
 from chain.rpc import Rpc
 
 
-def eth_account_class() -> Any:
-    """``eth_account.Account``, imported on first use (the import takes ~1 s).
+class LocalAccount:
+    """An Ethereum account whose key is held in memory: its address, and EIP-155 (legacy,
+    ``gasPrice``) transaction signing with libsecp256k1 through ``coincurve`` (deterministic
+    RFC 6979 nonces, low ``s``).
 
-    Importing it runs ``py_ecc``, which raises the interpreter's recursion limit to 100,000
-    for the whole process. At that depth the C JSON decoder overflows the C stack on deeply
-    nested input and the process dies (a segfault, not a ``RecursionError``): one hostile
-    certificate or request body would kill a verifier. The limit is put back."""
-    limit = sys.getrecursionlimit()
-    from eth_account import Account
+    This replaces ``eth_account``, which signs the same bytes (a test holds the two equal) but
+    takes 1.3–2 s to import: it loads ``py_ecc``'s BLS pairing code for keystores this project
+    never uses, which every CLI command that sends a transaction paid, and the import raised
+    the interpreter's recursion limit to 100,000 (deep JSON could then overflow the C stack).
 
-    sys.setrecursionlimit(limit)
-    return Account
+    ``private_key``: 32 bytes, or their hex (``0x`` optional). A key outside 1 … n-1 of
+    secp256k1 raises ``ValueError``."""
+
+    def __init__(self, private_key: str | bytes) -> None:
+        if isinstance(private_key, str):
+            text = private_key.strip()
+            text = text[2:] if text[:2].lower() == "0x" else text
+            if len(text) != 64:
+                raise ValueError("a private key is 32 bytes: 64 hex digits")
+            raw = bytes.fromhex(text)
+        else:
+            raw = bytes(private_key)
+            if len(raw) != 32:
+                raise ValueError("a private key is 32 bytes")
+        self._key = coincurve.PrivateKey(raw)  # refuses 0 and n or more
+        self.key = raw
+        point = self._key.public_key.format(compressed=False)[1:]
+        self.address: str = to_checksum_address(keccak(point)[-20:])
+
+    def sign_transaction(self, tx: Mapping[str, Any]) -> bytes:
+        """The raw signed transaction: ``nonce``, ``gasPrice``, ``gas``, ``to`` (absent or
+        ``None`` to create a contract), ``value``, ``data`` (hex) and ``chainId``."""
+        to = tx.get("to")
+        fields = [
+            tx["nonce"],
+            tx["gasPrice"],
+            tx["gas"],
+            b"" if to is None else bytes.fromhex(to[2:] if to[:2].lower() == "0x" else to),
+            tx["value"],
+            _hex_bytes(tx["data"]),
+        ]
+        chain_id = tx["chainId"]
+        digest = keccak(rlp.encode([*fields, chain_id, 0, 0]))
+        signature = self._key.sign_recoverable(digest, hasher=None)
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:64], "big")
+        return bytes(rlp.encode([*fields, 35 + 2 * chain_id + signature[64], r, s]))
+
+
+def _hex_bytes(text: str) -> bytes:
+    return bytes.fromhex(text[2:] if text[:2].lower() == "0x" else text)
 
 
 _STALE_NONCE = ("nonce too low", "already known", "replacement transaction underpriced", "nonce")
@@ -67,8 +109,7 @@ class TransactionSender:
         gas_margin: float = 1.25,
     ) -> None:
         self.rpc = rpc
-        # imported here: it takes ~1 s, reads need none of it
-        self._account = eth_account_class().from_key(private_key)
+        self._account = LocalAccount(private_key)
         self.address: str = self._account.address
         self.confirmations = confirmations
         self.receipt_timeout = receipt_timeout
@@ -115,9 +156,7 @@ class TransactionSender:
                     tx["to"] = to
                 signed = self._account.sign_transaction(tx)
                 try:
-                    tx_hash = self.rpc.call(
-                        "eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()]
-                    )
+                    tx_hash = self.rpc.call("eth_sendRawTransaction", ["0x" + signed.hex()])
                 except RpcError as exc:
                     if attempt < 3 and any(s in exc.rpc_message.lower() for s in _STALE_NONCE):
                         self._next_nonce = None  # another sender used it: re-read and retry

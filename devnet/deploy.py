@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chain.registry import Deployment, Registry, deploy_contracts
 from chain.rpc import Rpc
-from chain.transactions import TransactionSender, eth_account_class
+from chain.transactions import LocalAccount, TransactionSender
 from devnet.errors import DevnetError
 
 DEVNET_FUNDING_WEI = 10**24
@@ -39,7 +39,7 @@ def operator_key(path: Path, *, create: bool) -> str:
             out.write(key + "\n")
         return key
     try:
-        eth_account_class().from_key(key)  # slow to import; only needed here
+        LocalAccount(key)
     except (ValueError, TypeError) as exc:
         raise DevnetError(
             f"the operator key file {path} does not hold a valid private key",
