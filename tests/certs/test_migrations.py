@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +18,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from certs.batcher import Batcher
 from certs.canonical import Anchor, CertificateDocument, make_document
 from certs.merkle import MerkleTree, verify_proof
 from certs.status import load_record, load_records
-from certs.store import MIGRATIONS, Store, batches, certificate_documents, metadata
+from certs.store import HEAD_REVISION, MIGRATIONS, Store, batches, certificate_documents, metadata
 from tests.conftest import Issuer
 from tests.postgres import postgres_server
 
@@ -42,6 +45,40 @@ def test_opening_twice_is_a_no_op(tmp_path: Path) -> None:
     with store.engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     assert version == "0004"
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    """Opening a database skips Alembic when it is at HEAD_REVISION: a new migration must move
+    that constant, or databases would not be upgraded."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+
+
+def test_opening_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    Store.open(url)
+    script = (
+        "import sys\n"
+        "from certs.store import Store\n"
+        f"Store.open({url!r})\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_a_database_behind_is_still_upgraded(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'm.sqlite3'}", migrate=False)
+    _upgrade(store, "0002")
+    store.migrate()
+    with store.engine.connect() as connection:
+        version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        tables = set(sa.inspect(connection).get_table_names())
+    assert version == HEAD_REVISION and "certificate_documents" in tables
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
