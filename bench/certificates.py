@@ -25,7 +25,7 @@ from benchchain import bench_chain
 
 from certs.batcher import Batcher
 from certs.issuance import IssuerProfile, issue, key_id_of
-from certs.status import load_records
+from certs.status import load_document_texts
 from certs.store import Store
 from seals.sm2 import KeySigner, default_backend, generate_private_key
 from verifier.certificates import verify_documents
@@ -98,10 +98,7 @@ def one_pass(count: int) -> dict[str, float]:
         assert len(results) == 1 and results[0].state == "anchored"
         gas = int(rpc.call("eth_getTransactionReceipt", [results[0].tx_hash])["gasUsed"], 16)
 
-        texts = [
-            r.document.to_json()
-            for r in load_records(store, [a.identifier for a in report.accepted])
-        ]
+        texts = load_document_texts(store, [a.identifier for a in report.accepted])
         start_block = registry.block_number()
         started_verify = time.perf_counter()
         verdicts, block = verify_documents(

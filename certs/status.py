@@ -199,6 +199,50 @@ def _record(row: Any, proof: MerkleProof | None) -> CertificateRecord:
 
 def load_records(store: Store, identifiers: Sequence[str]) -> list[CertificateRecord]:
     """Records in the order asked; :class:`CertificateNotFound` names any unknown one."""
+    rows, proofs = _rows_and_proofs(store, identifiers)
+    return [_record(rows[i], proofs.get(i)) for i in identifiers]
+
+
+def load_document_texts(store: Store, identifiers: Sequence[str]) -> list[str]:
+    """The document JSON (JCS) of each certificate, in the order asked, anchored ones with
+    their anchor: what ``load_records(…)[k].document.to_json()`` gives, ~5x faster for many
+    (a stored document is written as JCS with ``"anchor":null`` right after ``"alg"``; the
+    anchor is written into its place instead of reading the whole document and writing it
+    again). :class:`CertificateNotFound` names any unknown one."""
+    rows, proofs = _rows_and_proofs(store, identifiers)
+    out: list[str] = []
+    for identifier in identifiers:
+        row, proof = rows[identifier], proofs.get(identifier)
+        text = row.document
+        if proof is None or not row.root:
+            out.append(_record(row, proof).document.to_json())
+        elif isinstance(text, str) and text.startswith(_UNANCHORED):
+            anchor = json.dumps(
+                {
+                    "root": bytes.fromhex(row.root).hex(),
+                    "proof": proof.to_json(),
+                    "chain_id": int(row.chain_id),
+                    "contract": str(row.contract),
+                    "tx_hash": str(row.tx_hash),
+                    "block": int(row.block_number),
+                },
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+            out.append(f"{_ANCHORED}{anchor},{text[len(_UNANCHORED):]}")
+        else:
+            out.append(_record(row, proof).document.to_json())
+    return out
+
+
+_ANCHORED = '{"alg":{"digest":"sm3","signature":"sm2"},"anchor":'
+_UNANCHORED = _ANCHORED + "null,"
+
+
+def _rows_and_proofs(
+    store: Store, identifiers: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, MerkleProof]]:
     with store.engine.connect() as connection:  # one connection: a round trip less each
         rows = {r.identifier: r for r in store.certificate_rows(list(identifiers), connection)}
         missing = [i for i in identifiers if i not in rows]
@@ -206,7 +250,7 @@ def load_records(store: Store, identifiers: Sequence[str]) -> list[CertificateRe
             shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
             raise CertificateNotFound(f"no certificate with identifier {shown} is stored here")
         proofs = _proofs(store, connection, list(rows.values()))
-    return [_record(rows[i], proofs.get(i)) for i in identifiers]
+    return rows, proofs
 
 
 def load_record(store: Store, identifier: str) -> CertificateRecord:

@@ -263,6 +263,36 @@ def test_batch_is_built_with_the_collector_paused(
     assert gc.isenabled()
 
 
+def test_document_texts_are_the_documents_json(
+    store: Store, agency: IssuerProfile, issuer: Issuer
+) -> None:
+    """load_document_texts (the CLI's --out) writes the anchor into the stored text: the
+    same JSON as the document read whole and written again, for anchored and pending
+    certificates, and for a stored text not in canonical form."""
+    anchored = issue(store, agency, [(i, request()) for i in range(5)], today=TODAY)
+    batcher_for(issuer, store).run_once()
+    pending = issue(store, agency, [(1, request(name="李四"))], today=TODAY)
+    record = load_record(store, pending.accepted[0].identifier)
+    odd = dict(json.loads(record.document.to_json()))
+    odd["claims"] = dict(odd["claims"])
+    identifier = "1.2.156.3005.2.test.odd"
+    with store.transaction() as connection:
+        store.insert_issued(
+            connection,
+            [(identifier, agency.uscc, TYPE, 999, None, "ab" * 32, "pending")],
+            [(identifier, json.dumps(odd, indent=2, ensure_ascii=True))],
+            dt.datetime.now(dt.UTC),
+        )
+    identifiers = [a.identifier for a in (*anchored.accepted, *pending.accepted)] + [identifier]
+    texts = status_module.load_document_texts(store, identifiers)
+    expected = [r.document.to_json() for r in load_records(store, identifiers)]
+    assert texts == expected
+    assert all('"anchor":{"block":' in t for t in texts[:5])
+    assert '"anchor":null' in texts[5] and texts[6] == record.document.to_json()
+    with pytest.raises(status_module.CertificateNotFound):
+        status_module.load_document_texts(store, ["1.2.156.3005.2.none"])
+
+
 def test_every_batch_size_reads_back_proofs_that_verify(
     store: Store, agency: IssuerProfile, issuer: Issuer
 ) -> None:

@@ -18,7 +18,14 @@ import click
 from certs.batcher import Batcher
 from certs.issuance import IssueReport, issue
 from certs.model import requests_from_csv
-from certs.status import REASONS, change_status, identifier_of_leaf, load_record, load_records
+from certs.status import (
+    REASONS,
+    change_status,
+    identifier_of_leaf,
+    load_document_texts,
+    load_record,
+    load_records,
+)
 from certs.store import Store
 from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, ChainEvent, Registry
@@ -242,11 +249,9 @@ def _anchor_now(settings: Settings, store: Store) -> bool:
 
 def _write_documents(store: Store, report: IssueReport, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    records = load_records(store, [a.identifier for a in report.accepted])
-    for record in records:
-        (out / f"{record.identifier}.json").write_text(
-            record.document.to_json() + "\n", encoding="utf-8"
-        )
+    identifiers = [a.identifier for a in report.accepted]
+    for identifier, text in zip(identifiers, load_document_texts(store, identifiers), strict=True):
+        (out / f"{identifier}.json").write_text(text + "\n", encoding="utf-8")
 
 
 @contextlib.contextmanager
