@@ -75,6 +75,7 @@ Python otherwise or for unusual claims; tests/certs/test_claims_native.py holds 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -87,7 +88,8 @@ from typing import Any, TypeAlias
 from certs._sm3 import sm3
 from certs.errors import CanonicalizationError, DocumentError, LeafMismatch, MerkleProofInvalid
 from certs.merkle import MerkleProof
-from certs.model import Certificate
+from certs.model import Certificate, CertificateRequest, Holder
+from certs.types import CertificateType
 
 try:  # the C issuance path (certs/_claims.c), built by `make setup`
     from certs import _claims as _native
@@ -230,27 +232,74 @@ def jcs(value: Json | Mapping[str, Any]) -> bytes:
 def claims_of(certificate: Certificate) -> dict[str, ClaimValue]:
     """The claims (``path → value``) of a certificate, core paths first, then its fields."""
     c = certificate
+    return _claims(
+        str(c.identifier), c.name, c.number, c.version, c.type_code, c.type_name,
+        c.defining_body_name, c.issuer_code, c.issuer_name, c.issue_date, c.valid_from,
+        c.valid_until, c.jurisdiction, c.holder, c.annotations, c.fields,
+    )  # fmt: skip
+
+
+def request_claims(
+    request: CertificateRequest,
+    *,
+    certificate_type: CertificateType,
+    issuer_name: str,
+    identifier: str = "",
+    version: str = "001",
+) -> dict[str, ClaimValue]:
+    """``claims_of(build_certificate(request, …))`` straight from the validated request,
+    without the certificate objects (issuance: ~15 µs less a certificate). ``identifier``
+    may be left empty and set later, once the serial is known; a test holds the two equal."""
+    t = certificate_type
+    if t.code != request.type_code:
+        raise ValueError("certificate_type is not the type of the request")
+    return _claims(
+        identifier, t.name, request.number, version, request.type_code, t.name,
+        t.defining_body_name, request.issuer_code, issuer_name, request.issue_date,
+        request.valid_from, request.valid_until, request.jurisdiction, request.holder,
+        request.annotations, request.fields,
+    )  # fmt: skip
+
+
+def _claims(
+    identifier: str,
+    name: str,
+    number: str | None,
+    version: str,
+    type_code: str,
+    type_name: str,
+    defining_body_name: str,
+    issuer_code: str,
+    issuer_name: str,
+    issue_date: dt.date,
+    valid_from: dt.date,
+    valid_until: dt.date | None,
+    jurisdiction: str,
+    holder: Holder,
+    annotations: Iterable[str],
+    fields: Mapping[str, str],
+) -> dict[str, ClaimValue]:
     claims: dict[str, ClaimValue] = {
-        "identifier": str(c.identifier),
-        "name": c.name,
-        "number": c.number,
-        "version": c.version,
-        "type.code": c.type_code,
-        "type.name": c.type_name,
-        "defining_body.code": c.defining_body_code,
-        "defining_body.name": c.defining_body_name,
-        "issuer.code": c.issuer_code,
-        "issuer.name": c.issuer_name,
-        "issue_date": c.issue_date.isoformat(),
-        "valid_from": c.valid_from.isoformat(),
-        "valid_until": c.valid_until.isoformat() if c.valid_until is not None else None,
-        "jurisdiction": c.jurisdiction,
-        "holder.name": c.holder.name,
-        "holder.code": c.holder.code,
-        "holder.code_type": c.holder.code_type,
-        "annotations": tuple(c.annotations),
+        "identifier": identifier,
+        "name": name,
+        "number": number,
+        "version": version,
+        "type.code": type_code,
+        "type.name": type_name,
+        "defining_body.code": type_code[:18],  # the identifier's defining body
+        "defining_body.name": defining_body_name,
+        "issuer.code": issuer_code,
+        "issuer.name": issuer_name,
+        "issue_date": issue_date.isoformat(),
+        "valid_from": valid_from.isoformat(),
+        "valid_until": valid_until.isoformat() if valid_until is not None else None,
+        "jurisdiction": jurisdiction,
+        "holder.name": holder.name,
+        "holder.code": holder.code,
+        "holder.code_type": holder.code_type,
+        "annotations": tuple(annotations),
     }
-    for key, value in c.fields.items():
+    for key, value in fields.items():
         claims[FIELD_PREFIX + key] = value
     return claims
 
@@ -671,7 +720,14 @@ def issue_claims(
     beyond the BMP, a lone surrogate, a value that is not text, null or a tuple of texts, …),
     which :func:`_issue_claims_python`, the reference, then handles.
     tests/certs/test_claims_native.py holds the two equal byte for byte."""
-    values = claims_of(certificate)
+    return issue_claim_values(claims_of(certificate), random_bytes=random_bytes)
+
+
+def issue_claim_values(
+    values: dict[str, ClaimValue], *, random_bytes: Callable[[int], bytes] = os.urandom
+) -> tuple[bytes, str]:
+    """:func:`issue_claims` of the claims themselves (``claims_of`` or
+    :func:`request_claims`)."""
     salts_hex = random_bytes(SALT_BYTES * len(values)).hex()
     if len(salts_hex) != 2 * SALT_BYTES * len(values):
         raise ValueError("random_bytes returned the wrong number of bytes")

@@ -5,8 +5,8 @@ and store it as ``pending``. The batcher (:mod:`certs.batcher`) anchors pending 
 Rows that fail validation are reported with their line and every reason; the valid rows of
 the same request are still issued. Large requests use every core: worker processes (forked,
 so only from a single-threaded process such as the CLI; the multi-threaded service signs
-in-process) validate chunks of rows, this process gives the valid ones their serials (in row
-order), and workers build and sign the certificates from the validated request and serial;
+in-process) validate chunks of rows into their claims, this process gives the valid ones their
+serials (in row order), and workers complete the claims with the identifier and sign them;
 nothing but plain data crosses process boundaries.
 """
 
@@ -23,9 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from certs.bulk import gc_paused
-from certs.canonical import IssuerSignature, document_text, issue_claims, signing_input
+from certs.canonical import (
+    ClaimValue,
+    IssuerSignature,
+    document_text,
+    issue_claim_values,
+    request_claims,
+    signing_input,
+)
 from certs.errors import CertError, RequestInvalid, ValidationError
-from certs.model import CertificateRequest, Holder, build_certificate, parse_request
+from certs.identifiers import build_identifier
+from certs.model import parse_request
 from certs.store import Store, now
 from certs.types import TypeRegistry, default_registry
 from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
@@ -118,15 +126,15 @@ def issue(
         # signing: a future on the pool, or its result
         submitted: list[tuple[list[tuple[int, str, str | None, int]], Any]] = []
 
-        def submit(valid: list[tuple[int, tuple[Any, ...]]]) -> None:
-            """Serials for valid rows (request argument tuples), then their signing."""
-            by_type: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
+        def submit(valid: list[tuple[int, _Valid]]) -> None:
+            """Serials for valid rows, then their signing."""
+            by_type: dict[str, list[tuple[int, _Valid]]] = {}
             for line, args in valid:
                 by_type.setdefault(args[0], []).append((line, args))
             for type_code, group in by_type.items():
                 numbers = store.allocate_serials(connection, issuer.uscc, type_code, len(group))
                 work = [(line, args, n) for (line, args), n in zip(group, numbers, strict=True)]
-                meta = [(line, args[0], args[7], n) for line, args, n in work]
+                meta = [(line, args[0], args[1], n) for line, args, n in work]
                 if pool is not None:
                     submitted.append((meta, pool.submit(_worker_sign, work)))
                 else:
@@ -180,72 +188,56 @@ class _Job:
     types: TypeRegistry
 
 
-_Checked = tuple[list[tuple[int, tuple[Any, ...]]], list[tuple[int, list[tuple[str, str, str]]]]]
-"""A validated chunk: ``(line, request arguments)`` of the valid rows, and
+_Valid = tuple[str, "str | None", dict[str, ClaimValue]]
+"""A valid row: its type code, agency number, and claims but the identifier (set once the
+serial is known)."""
+
+
+_Checked = tuple[list[tuple[int, _Valid]], list[tuple[int, list[tuple[str, str, str]]]]]
+"""A validated chunk: ``(line, (type code, agency number, claims))`` of the valid rows, and
 ``(line, [(message, field, code), …])`` of the others (plain data: it crosses processes)."""
 
 
 def _validate_chunk(job: _Job, chunk: Sequence[tuple[int, Any]]) -> _Checked:
-    valid: list[tuple[int, tuple[Any, ...]]] = []
+    valid: list[tuple[int, _Valid]] = []
     invalid: list[tuple[int, list[tuple[str, str, str]]]] = []
+    types, name = job.types, job.issuer_name
     for line, row in chunk:
         try:
             request = parse_request(
-                row, issuer_uscc=job.issuer_uscc, registry=job.types, today=job.today
+                row, issuer_uscc=job.issuer_uscc, registry=types, today=job.today
             )
         except RequestInvalid as exc:
             invalid.append((line, [(e.reason, e.field, e.code) for e in exc.errors]))
         else:
-            valid.append((line, _request_args(request)))
+            # the claims but the identifier, which waits for the serial
+            claims = request_claims(
+                request, certificate_type=types.get(request.type_code), issuer_name=name
+            )
+            valid.append((line, (request.type_code, request.number, claims)))
     return valid, invalid
 
 
 def _sign_chunk(
-    job: _Job, signer: Signer, key_id: bytes, chunk: Sequence[tuple[int, tuple[Any, ...], int]]
+    job: _Job, signer: Signer, key_id: bytes, chunk: Sequence[tuple[int, _Valid, int]]
 ) -> list[tuple[str, bytes, str]]:
-    """``(identifier, leaf, document JSON)`` of each ``(line, request arguments, serial)``."""
+    """``(identifier, leaf, document JSON)`` of each ``(line, validated row, serial)``."""
     out = []
     public_key = signer.public_key.point
-    sign, types, name = signer.sign_raw, job.types, job.issuer_name
-    for _, args, serial in chunk:
-        request = _request_from(args)
-        certificate = build_certificate(
-            request,
-            certificate_type=types.get(request.type_code),
-            issuer_name=name,
-            serial=serial_text(serial),
+    sign = signer.sign_raw
+    for _, (type_code, _, claims), serial in chunk:
+        claims = dict(claims)  # the caller's stays as it was (in-process, it is the same)
+        identifier = str(
+            build_identifier(type_code, str(claims["issuer.code"]), serial_text(serial))
         )
-        leaf, claims_json = issue_claims(certificate)
+        claims["identifier"] = identifier
+        leaf, claims_json = issue_claim_values(claims)
         signature = IssuerSignature(key_id, public_key, sign(signing_input(leaf, key_id)))
-        out.append((str(certificate.identifier), leaf, document_text(claims_json, leaf, signature)))
+        out.append((identifier, leaf, document_text(claims_json, leaf, signature)))
     return out
 
 
 _worker: tuple[_Job, Signer, bytes] | None = None
-
-
-def _request_args(r: CertificateRequest) -> tuple[Any, ...]:
-    """A request as a plain tuple (its read-only mappings do not pickle); ``[0]`` is the type
-    code and ``[7]`` the agency's number."""
-    return (
-        r.type_code,
-        r.issuer_code,
-        (r.holder.name, r.holder.code, r.holder.code_type),
-        r.issue_date,
-        r.valid_from,
-        r.valid_until,
-        r.jurisdiction,
-        r.number,
-        dict(r.fields),
-        r.annotations,
-    )
-
-
-def _request_from(args: tuple[Any, ...]) -> CertificateRequest:
-    type_code, issuer, holder, issued, start, end, place, number, fields, notes = args
-    return CertificateRequest(
-        type_code, issuer, Holder(*holder), issued, start, end, place, number, fields, notes
-    )
 
 
 def _worker_init(job: _Job, signer: Signer, key_id: bytes) -> None:
@@ -259,7 +251,7 @@ def _worker_validate(chunk: Sequence[tuple[int, Any]]) -> _Checked:
         return _validate_chunk(_worker[0], chunk)
 
 
-def _worker_sign(chunk: Sequence[tuple[int, tuple[Any, ...], int]]) -> list[tuple[str, bytes, str]]:
+def _worker_sign(chunk: Sequence[tuple[int, _Valid, int]]) -> list[tuple[str, bytes, str]]:
     assert _worker is not None
     job, signer, key_id = _worker
     with gc_paused():

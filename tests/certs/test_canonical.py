@@ -31,12 +31,24 @@ from certs.canonical import (
     leaf_digest,
     make_document,
     recompute_leaf,
+    request_claims,
     signing_input,
 )
 from certs.errors import CanonicalizationError, DocumentError, LeafMismatch
+from certs.identifiers import build_identifier
 from certs.merkle import MerkleTree, verify_proof
+from certs.model import build_certificate, parse_request
 
-from .samples import certificate, example_request
+from .samples import (
+    BUSINESS_LICENCE,
+    EXAMPLE_TYPE,
+    REGISTRY,
+    TODAY,
+    business_licence_request,
+    certificate,
+    example_request,
+    issuer_code,
+)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "jcs_rfc8785.json").read_text("utf-8"))
 
@@ -189,6 +201,30 @@ def test_claims_of_a_certificate() -> None:
     assert claims["fields.企业名称"] == "北京某某科技有限公司"
     assert claims["annotations"] == ("2026-11-28 变更登记：住所",)
     assert "status" not in claims
+
+
+@pytest.mark.parametrize("number", [None, "No.7"])
+@pytest.mark.parametrize("sample", ["licence", "example"])
+def test_request_claims_are_the_certificates_claims(sample: str, number: str | None) -> None:
+    """Issuance builds the claims straight from the validated request: exactly (values and
+    order) the claims of the certificate built from it, once the identifier is set."""
+    obj = business_licence_request() if sample == "licence" else example_request()
+    if number is not None:
+        obj["number"] = number
+    else:
+        obj.pop("number", None)
+    request = parse_request(obj, issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY)
+    ctype = REGISTRY.get(request.type_code)
+    built = claims_of(
+        build_certificate(request, certificate_type=ctype, issuer_name="某局", serial="00000042")
+    )
+    direct = request_claims(request, certificate_type=ctype, issuer_name="某局")
+    assert direct["identifier"] == ""
+    direct["identifier"] = str(build_identifier(request.type_code, issuer_code(), "00000042"))
+    assert list(direct.items()) == list(built.items())
+    other = REGISTRY.get(BUSINESS_LICENCE if sample == "example" else EXAMPLE_TYPE)
+    with pytest.raises(ValueError):
+        request_claims(request, certificate_type=other, issuer_name="某局")
 
 
 # ---------------------------------------------------------------------------- documents
