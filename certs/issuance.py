@@ -222,19 +222,23 @@ def _sign_chunk(
     job: _Job, signer: Signer, key_id: bytes, chunk: Sequence[tuple[int, _Valid, int]]
 ) -> list[tuple[str, bytes, str]]:
     """``(identifier, leaf, document JSON)`` of each ``(line, validated row, serial)``."""
-    out = []
-    public_key = signer.public_key.point
-    sign = signer.sign_raw
+    digested = []
     for _, (type_code, _, claims), serial in chunk:
         claims = dict(claims)  # the caller's stays as it was (in-process, it is the same)
         identifier = str(
             build_identifier(type_code, str(claims["issuer.code"]), serial_text(serial))
         )
         claims["identifier"] = identifier
-        leaf, claims_json = issue_claim_values(claims)
-        signature = IssuerSignature(key_id, public_key, sign(signing_input(leaf, key_id)))
-        out.append((identifier, leaf, document_text(claims_json, leaf, signature)))
-    return out
+        digested.append((identifier, *issue_claim_values(claims)))
+    inputs = [signing_input(leaf, key_id) for _, leaf, _ in digested]
+    # an in-memory key signs them all at once (one shared inversion); an HSM one by one
+    sign_many = getattr(signer, "sign_raw_many", None)
+    signatures = sign_many(inputs) if sign_many is not None else map(signer.sign_raw, inputs)
+    point = signer.public_key.point
+    return [
+        (identifier, leaf, document_text(json, leaf, IssuerSignature(key_id, point, value)))
+        for (identifier, leaf, json), value in zip(digested, signatures, strict=True)
+    ]
 
 
 _worker: tuple[_Job, Signer, bytes] | None = None

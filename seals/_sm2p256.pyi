@@ -23,6 +23,14 @@ def sign(dinv: bytes, digest: bytes, randomness: bytes, /) -> tuple[bytes, bytes
 def sign_with_k(dinv: bytes, digest: bytes, k: bytes, /) -> tuple[bytes, bytes] | None:
     """TESTS ONLY (known-answer vectors): sign with the given nonce ``k`` in ``[1, n-1]``."""
 
+def sign_many(dinv: bytes, digests: bytes, randomness: bytes, /) -> tuple[bytes, bytes]:
+    """Many signature attempts sharing one field inversion: ``digests`` 32 bytes each,
+    ``randomness`` 64 fresh OS bytes each. ``(rs, ok)``: ``r ‖ s`` of attempt ``i`` at
+    ``64 i``; ``ok[i] == 0`` where that nonce must be rejected. Constant time."""
+
+def sign_many_with_k(dinv: bytes, digests: bytes, ks: bytes, /) -> tuple[bytes, bytes]:
+    """TESTS ONLY: :func:`sign_many` with given nonces (32 bytes each, in ``[0, n-1]``)."""
+
 @final
 class PublicKey:
     """A public key, checked to be on the curve; its table is built on its 8th verification."""

@@ -38,7 +38,7 @@ import hashlib
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from seals.errors import Sm2BadKey, Sm2BadSignature, Sm2Error, Sm2Unavailable
@@ -624,6 +624,25 @@ class NativeBackend:
                 return encode_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
         raise Sm2Error("SM2 signing: no usable nonce (is the OS random generator broken?)")
 
+    def sign_many(
+        self, handle: _NativePrivateHandle, datas: Sequence[bytes], signer_id: bytes
+    ) -> list[bytes]:
+        """:meth:`sign` of each, the nonces' points made affine with one shared inversion
+        (about a quarter less work a signature)."""
+        if not datas:
+            return []
+        digests = b"".join([handle.digest(data, signer_id) for data in datas])
+        rs, ok = self._m.sign_many(handle.dinv, digests, os.urandom(64 * len(datas)))
+        out: list[bytes] = []
+        for i, data in enumerate(datas):
+            if ok[i]:
+                r = int.from_bytes(rs[64 * i : 64 * i + 32], "big")
+                s = int.from_bytes(rs[64 * i + 32 : 64 * i + 64], "big")
+                out.append(encode_signature(r, s))
+            else:  # a nonce to reject (probability ~2^-254): sign this one afresh
+                out.append(self.sign(handle, data, signer_id))
+        return out
+
     def verify(
         self, handle: _NativePublicHandle, data: bytes, signature: bytes, signer_id: bytes
     ) -> bool:
@@ -837,6 +856,13 @@ class Sm2PrivateKey:
                 pool.append(ctx)
         return backend.sign(self._handle, data, signer_id)
 
+    def sign_many(self, datas: Sequence[bytes], *, signer_id: bytes = DEFAULT_ID) -> list[bytes]:
+        """:meth:`sign` of each of ``datas`` (the native backend shares work between them)."""
+        backend = self._backend
+        if isinstance(backend, NativeBackend):
+            return backend.sign_many(self._handle, datas, signer_id)
+        return [self.sign(data, signer_id=signer_id) for data in datas]
+
     def __repr__(self) -> str:
         return f"Sm2PrivateKey(public={self._public!r})"
 
@@ -899,6 +925,10 @@ class KeySigner:
 
     def sign_raw(self, data: bytes) -> bytes:
         return self._key.sign(data, signer_id=self._id)
+
+    def sign_raw_many(self, datas: Sequence[bytes]) -> list[bytes]:
+        """:meth:`sign_raw` of each (faster than one by one with the native backend)."""
+        return self._key.sign_many(datas, signer_id=self._id)
 
     def __repr__(self) -> str:
         return f"KeySigner({self._key.public_key!r})"
