@@ -5,9 +5,10 @@ and store it as ``pending``. The batcher (:mod:`certs.batcher`) anchors pending 
 Rows that fail validation are reported with their line and every reason; the valid rows of
 the same request are still issued. Large requests use every core: worker processes (forked,
 so only from a single-threaded process such as the CLI; the multi-threaded service signs
-in-process) validate chunks of rows into their claims, this process gives the valid ones their
-serials (in row order), and workers complete the claims with the identifier and sign them;
-nothing but plain data crosses process boundaries.
+in-process) validate chunks of rows into their claims and keep them, this process gives the
+valid ones their serials (in row order), and the worker that validated a chunk completes its
+claims with the identifiers and signs them; nothing but plain data crosses process
+boundaries.
 """
 
 from __future__ import annotations
@@ -119,46 +120,60 @@ def issue(
     with store.transaction() as connection, contextlib.ExitStack() as stack:
         if bulk:
             stack.enter_context(gc_paused())
-        pool = None
-        if parallel:
-            pool = stack.enter_context(_pool(job, issuer.signer, key_id, count))
+        # one worker process per pool, and chunk k goes to worker k % count for both steps:
+        # the worker keeps the chunk's claims between them, so only (line, type, number)
+        # comes back and only serials go out (sending the claims both ways cost ~10% of the
+        # CPU, most of it here)
+        pools = (
+            [stack.enter_context(_pool(job, issuer.signer, key_id)) for _ in range(count)]
+            if parallel
+            else []
+        )
         # (line, type code, agency number, serial) of each row sent to be signed, and the
-        # signing: a future on the pool, or its result
+        # signing: a future on a pool, or its result
         submitted: list[tuple[list[tuple[int, str, str | None, int]], Any]] = []
 
-        def submit(valid: list[tuple[int, _Valid]]) -> None:
-            """Serials for valid rows, then their signing."""
-            by_type: dict[str, list[tuple[int, _Valid]]] = {}
-            for line, args in valid:
-                by_type.setdefault(args[0], []).append((line, args))
-            for type_code, group in by_type.items():
-                numbers = store.allocate_serials(connection, issuer.uscc, type_code, len(group))
-                work = [(line, args, n) for (line, args), n in zip(group, numbers, strict=True)]
-                meta = [(line, args[0], args[1], n) for line, args, n in work]
-                if pool is not None:
-                    submitted.append((meta, pool.submit(_worker_sign, work)))
-                else:
-                    submitted.append((meta, _sign_chunk(job, issuer.signer, key_id, work)))
+        def numbered(valid: list[tuple[int, str, str | None]]) -> list[int]:
+            """Serials for a chunk's valid rows ``(line, type, number)``, in row order."""
+            counts: dict[str, int] = {}
+            for _, type_code, _ in valid:
+                counts[type_code] = counts.get(type_code, 0) + 1
+            ranges = {
+                code: iter(store.allocate_serials(connection, issuer.uscc, code, n))
+                for code, n in counts.items()
+            }
+            return [next(ranges[type_code]) for _, type_code, _ in valid]
 
         # validation runs on the workers too (it costs as much as signing); serials are
         # given here, in row order, to the rows found valid
         chunks = [rows[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]
-        if pool is not None:
-            checks = [pool.submit(_worker_validate, chunk) for chunk in chunks]
-            outcomes: Iterable[_Checked] = (future.result() for future in checks)
+        outcomes: Iterable[_Checked]
+        if pools:
+            checks = [
+                pools[k % count].submit(_worker_validate, k, chunk)
+                for k, chunk in enumerate(chunks)
+            ]
+            outcomes = (future.result() for future in checks)
         else:
             outcomes = (_validate_chunk(job, chunk) for chunk in chunks)
-        for valid, invalid in outcomes:
+        for k, (valid, invalid, claims) in enumerate(outcomes):
             rejected += [
                 RowRejection(line, tuple(ValidationError(m, field=f, code=c) for m, f, c in errors))
                 for line, errors in invalid
             ]
-            if valid:
-                submit(valid)
+            if not valid:
+                continue
+            serials = numbered(valid)
+            meta = [(line, t, n, s) for (line, t, n), s in zip(valid, serials, strict=True)]
+            if pools:
+                submitted.append((meta, pools[k % count].submit(_worker_sign, k, serials)))
+            else:
+                work = list(zip(claims, serials, strict=True))
+                submitted.append((meta, _sign_chunk(job, issuer.signer, key_id, work)))
         created = now()
         uscc = issuer.uscc
         for meta, outcome in submitted:
-            signed = outcome.result() if pool is not None else outcome
+            signed = outcome.result() if pools else outcome
             store.insert_issued(
                 connection,
                 [
@@ -188,19 +203,23 @@ class _Job:
     types: TypeRegistry
 
 
-_Valid = tuple[str, "str | None", dict[str, ClaimValue]]
-"""A valid row: its type code, agency number, and claims but the identifier (set once the
-serial is known)."""
+_Claims = dict[str, ClaimValue]
+"""A valid row's claims, but the identifier (set once the serial is known)."""
 
-
-_Checked = tuple[list[tuple[int, _Valid]], list[tuple[int, list[tuple[str, str, str]]]]]
-"""A validated chunk: ``(line, (type code, agency number, claims))`` of the valid rows, and
-``(line, [(message, field, code), …])`` of the others (plain data: it crosses processes)."""
+_Checked = tuple[
+    list[tuple[int, str, "str | None"]],
+    list[tuple[int, list[tuple[str, str, str]]]],
+    list[_Claims],
+]
+"""A validated chunk: ``(line, type code, agency number)`` of the valid rows, ``(line,
+[(message, field, code), …])`` of the others, and the valid rows' claims (a worker keeps
+those itself and returns an empty list; only plain data crosses processes)."""
 
 
 def _validate_chunk(job: _Job, chunk: Sequence[tuple[int, Any]]) -> _Checked:
-    valid: list[tuple[int, _Valid]] = []
+    valid: list[tuple[int, str, str | None]] = []
     invalid: list[tuple[int, list[tuple[str, str, str]]]] = []
+    claims: list[_Claims] = []
     types, name = job.types, job.issuer_name
     for line, row in chunk:
         try:
@@ -210,23 +229,26 @@ def _validate_chunk(job: _Job, chunk: Sequence[tuple[int, Any]]) -> _Checked:
         except RequestInvalid as exc:
             invalid.append((line, [(e.reason, e.field, e.code) for e in exc.errors]))
         else:
-            # the claims but the identifier, which waits for the serial
-            claims = request_claims(
-                request, certificate_type=types.get(request.type_code), issuer_name=name
+            valid.append((line, request.type_code, request.number))
+            claims.append(
+                request_claims(
+                    request, certificate_type=types.get(request.type_code), issuer_name=name
+                )
             )
-            valid.append((line, (request.type_code, request.number, claims)))
-    return valid, invalid
+    return valid, invalid, claims
 
 
 def _sign_chunk(
-    job: _Job, signer: Signer, key_id: bytes, chunk: Sequence[tuple[int, _Valid, int]]
+    job: _Job, signer: Signer, key_id: bytes, work: Sequence[tuple[_Claims, int]]
 ) -> list[tuple[str, bytes, str]]:
-    """``(identifier, leaf, document JSON)`` of each ``(line, validated row, serial)``."""
+    """``(identifier, leaf, document JSON)`` of each ``(claims, serial)``; each claims dict is
+    completed with its identifier."""
     digested = []
-    for _, (type_code, _, claims), serial in chunk:
-        claims = dict(claims)  # the caller's stays as it was (in-process, it is the same)
+    for claims, serial in work:
         identifier = str(
-            build_identifier(type_code, str(claims["issuer.code"]), serial_text(serial))
+            build_identifier(
+                str(claims["type.code"]), str(claims["issuer.code"]), serial_text(serial)
+            )
         )
         claims["identifier"] = identifier
         digested.append((identifier, *issue_claim_values(claims)))
@@ -242,24 +264,29 @@ def _sign_chunk(
 
 
 _worker: tuple[_Job, Signer, bytes] | None = None
+_kept: dict[int, list[_Claims]] = {}
+"""In a worker: the claims of each chunk it validated, until it signs them."""
 
 
 def _worker_init(job: _Job, signer: Signer, key_id: bytes) -> None:
     global _worker
     _worker = (job, signer, key_id)
+    _kept.clear()
 
 
-def _worker_validate(chunk: Sequence[tuple[int, Any]]) -> _Checked:
+def _worker_validate(k: int, chunk: Sequence[tuple[int, Any]]) -> _Checked:
     assert _worker is not None
     with gc_paused():
-        return _validate_chunk(_worker[0], chunk)
+        valid, invalid, claims = _validate_chunk(_worker[0], chunk)
+    _kept[k] = claims
+    return valid, invalid, []
 
 
-def _worker_sign(chunk: Sequence[tuple[int, _Valid, int]]) -> list[tuple[str, bytes, str]]:
+def _worker_sign(k: int, serials: Sequence[int]) -> list[tuple[str, bytes, str]]:
     assert _worker is not None
     job, signer, key_id = _worker
     with gc_paused():
-        return _sign_chunk(job, signer, key_id, chunk)
+        return _sign_chunk(job, signer, key_id, list(zip(_kept.pop(k), serials, strict=True)))
 
 
 def _can_fork() -> bool:
@@ -271,10 +298,11 @@ def _can_fork() -> bool:
     return os.name == "posix" and threading.active_count() == 1
 
 
-def _pool(job: _Job, signer: Signer, key_id: bytes, count: int) -> Executor:
-    # forked: the job and the key pass without pickling (the key refuses to be pickled)
+def _pool(job: _Job, signer: Signer, key_id: bytes) -> Executor:
+    """One forked worker process: the job and the key pass without pickling (the key
+    refuses to be pickled)."""
     return ProcessPoolExecutor(
-        count,
+        1,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_init,
         initargs=(job, signer, key_id),
