@@ -23,6 +23,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from isal import isal_zlib
+
 from certs.bulk import gc_paused
 from certs.canonical import (
     ClaimValue,
@@ -110,7 +112,7 @@ def issue(
     today = today or dt.date.today()
     rows = list(rows)
     key_id = key_id_of(issuer.signer.public_key)
-    job = _Job(issuer.uscc, issuer.name, today, registry)
+    job = _Job(issuer.uscc, issuer.name, today, registry, store.compresses_documents)
     count = workers if workers is not None else (os.cpu_count() or 1)
     bulk = len(rows) >= PARALLEL_THRESHOLD
     # only an in-memory key can be handed to worker processes (an HSM signer stays here)
@@ -201,6 +203,8 @@ class _Job:
     issuer_name: str
     today: dt.date
     types: TypeRegistry
+    compress: bool = False
+    """Store documents as zlib streams (:attr:`Store.compresses_documents`)."""
 
 
 _Claims = dict[str, ClaimValue]
@@ -240,8 +244,9 @@ def _validate_chunk(job: _Job, chunk: Sequence[tuple[int, Any]]) -> _Checked:
 
 def _sign_chunk(
     job: _Job, signer: Signer, key_id: bytes, work: Sequence[tuple[_Claims, int]]
-) -> list[tuple[str, bytes, str]]:
-    """``(identifier, leaf, document JSON)`` of each ``(claims, serial)``; each claims dict is
+) -> list[tuple[str, bytes, str | bytes]]:
+    """``(identifier, leaf, document as stored)`` of each ``(claims, serial)``: the JSON, or
+    its zlib stream if ``job.compress`` (done here, on the workers); each claims dict is
     completed with its identifier."""
     digested = []
     for claims, serial in work:
@@ -257,9 +262,18 @@ def _sign_chunk(
     sign_many = getattr(signer, "sign_raw_many", None)
     signatures = sign_many(inputs) if sign_many is not None else map(signer.sign_raw, inputs)
     point = signer.public_key.point
+    texts = [
+        document_text(json, leaf, IssuerSignature(key_id, point, value))
+        for (_, leaf, json), value in zip(digested, signatures, strict=True)
+    ]
+    stored: list[str | bytes] = (
+        [isal_zlib.compress(text.encode("utf-8"), 1) for text in texts]
+        if job.compress
+        else list(texts)
+    )
     return [
-        (identifier, leaf, document_text(json, leaf, IssuerSignature(key_id, point, value)))
-        for (identifier, leaf, json), value in zip(digested, signatures, strict=True)
+        (identifier, leaf, document)
+        for (identifier, leaf, _), document in zip(digested, stored, strict=True)
     ]
 
 
@@ -282,7 +296,7 @@ def _worker_validate(k: int, chunk: Sequence[tuple[int, Any]]) -> _Checked:
     return valid, invalid, []
 
 
-def _worker_sign(k: int, serials: Sequence[int]) -> list[tuple[str, bytes, str]]:
+def _worker_sign(k: int, serials: Sequence[int]) -> list[tuple[str, bytes, str | bytes]]:
     assert _worker is not None
     job, signer, key_id = _worker
     with gc_paused():

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from certs.canonical import Anchor, CertificateDocument
 from certs.errors import CertError, MerkleError
 from certs.merkle import MerkleProof, proof_from_bytes, proof_offsets
-from certs.store import Store, certificates, now, status_changes
+from certs.store import Store, certificates, document_json, now, status_changes
 from chain.registry import Registry
 from chain.transactions import TransactionReceipt
 
@@ -171,7 +171,7 @@ def _proofs(store: Store, connection: Connection, rows: Sequence[Any]) -> dict[s
 
 
 def _record(row: Any, proof: MerkleProof | None) -> CertificateRecord:
-    document = CertificateDocument.from_json(row.document)
+    document = CertificateDocument.from_json(document_json(row.document))
     root = bytes.fromhex(row.root) if row.root else None
     if proof is not None and root is not None:
         document = replace(
@@ -213,10 +213,10 @@ def load_document_texts(store: Store, identifiers: Sequence[str]) -> list[str]:
     out: list[str] = []
     for identifier in identifiers:
         row, proof = rows[identifier], proofs.get(identifier)
-        text = row.document
+        text = document_json(row.document)
         if proof is None or not row.root:
             out.append(_record(row, proof).document.to_json())
-        elif isinstance(text, str) and text.startswith(_UNANCHORED):
+        elif text.startswith(_UNANCHORED):
             anchor = json.dumps(
                 {
                     "root": bytes.fromhex(row.root).hex(),
