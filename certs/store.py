@@ -21,7 +21,7 @@ from isal import isal_zlib
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from certs.errors import CertError
+from certs.errors import CertError, DocumentError
 
 metadata = sa.MetaData()
 
@@ -597,10 +597,14 @@ PAGE_SIZE = 8192
 
 
 def document_json(stored: str | bytes) -> str:
-    """A stored document's JSON text: as stored, or decompressed (``zlib`` stream)."""
+    """A stored document's JSON text: as stored, or decompressed (``zlib`` stream);
+    :class:`DocumentError` if a stream is damaged."""
     if isinstance(stored, str):
         return stored
-    return str(isal_zlib.decompress(stored).decode("utf-8"))
+    try:
+        return str(isal_zlib.decompress(stored).decode("utf-8"))
+    except Exception as exc:  # isal_zlib.error (its stub types it as an instance) or UTF-8
+        raise DocumentError(f"the stored document is damaged: {exc}") from None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

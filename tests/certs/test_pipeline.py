@@ -19,6 +19,7 @@ from certs import issuance
 from certs import status as status_module
 from certs.batcher import Batcher
 from certs.canonical import check_leaf, signing_input
+from certs.errors import DocumentError
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.merkle import MerkleTree, verify_proof
 from certs.status import (
@@ -317,6 +318,9 @@ def test_sqlite_stores_documents_compressed(store: Store, agency: IssuerProfile)
         assert not store.compresses_documents and stored == text
     assert document_json(stored) == document_json(text) == text
     check_leaf(record.document)
+    for damaged in (zlib.compress(text.encode())[:-9], zlib.compress(b"\xff\xfe")):
+        with pytest.raises(DocumentError):
+            document_json(damaged)
 
 
 def test_every_batch_size_reads_back_proofs_that_verify(
