@@ -412,6 +412,17 @@ class Anchor:
     """``0x`` + 64 hex digits."""
     block: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """The ``anchor`` member of a document's JSON."""
+        return {
+            "root": self.root.hex(),
+            "proof": self.proof.to_json(),
+            "chain_id": self.chain_id,
+            "contract": self.contract,
+            "tx_hash": self.tx_hash,
+            "block": self.block,
+        }
+
 
 @dataclass(frozen=True)
 class CertificateDocument:
@@ -457,16 +468,7 @@ class CertificateDocument:
                 "public_key": sig.public_key.hex(),
                 "value": sig.value.hex(),
             },
-            "anchor": None
-            if anchor is None
-            else {
-                "root": anchor.root.hex(),
-                "proof": anchor.proof.to_json(),
-                "chain_id": anchor.chain_id,
-                "contract": anchor.contract,
-                "tx_hash": anchor.tx_hash,
-                "block": anchor.block,
-            },
+            "anchor": None if anchor is None else anchor.to_dict(),
         }
 
     def to_json(self) -> str:

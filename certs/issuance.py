@@ -23,8 +23,6 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from isal import isal_zlib
-
 from certs.bulk import gc_paused
 from certs.canonical import (
     ClaimValue,
@@ -37,7 +35,7 @@ from certs.canonical import (
 from certs.errors import CertError, RequestInvalid, ValidationError
 from certs.identifiers import build_identifier
 from certs.model import parse_request
-from certs.store import Store, now
+from certs.store import Store, compress_document, now
 from certs.types import TypeRegistry, default_registry
 from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
 
@@ -262,19 +260,11 @@ def _sign_chunk(
     sign_many = getattr(signer, "sign_raw_many", None)
     signatures = sign_many(inputs) if sign_many is not None else map(signer.sign_raw, inputs)
     point = signer.public_key.point
-    texts = [
-        document_text(json, leaf, IssuerSignature(key_id, point, value))
-        for (_, leaf, json), value in zip(digested, signatures, strict=True)
-    ]
-    stored: list[str | bytes] = (
-        [isal_zlib.compress(text.encode("utf-8"), 1) for text in texts]
-        if job.compress
-        else list(texts)
-    )
-    return [
-        (identifier, leaf, document)
-        for (identifier, leaf, _), document in zip(digested, stored, strict=True)
-    ]
+    out: list[tuple[str, bytes, str | bytes]] = []
+    for (identifier, leaf, json), value in zip(digested, signatures, strict=True):
+        text = document_text(json, leaf, IssuerSignature(key_id, point, value))
+        out.append((identifier, leaf, compress_document(text) if job.compress else text))
+    return out
 
 
 _worker: tuple[_Job, Signer, bytes] | None = None

@@ -173,18 +173,9 @@ def _proofs(store: Store, connection: Connection, rows: Sequence[Any]) -> dict[s
 def _record(row: Any, proof: MerkleProof | None) -> CertificateRecord:
     document = CertificateDocument.from_json(document_json(row.document))
     root = bytes.fromhex(row.root) if row.root else None
-    if proof is not None and root is not None:
-        document = replace(
-            document,
-            anchor=Anchor(
-                root=root,
-                proof=proof,
-                chain_id=int(row.chain_id),
-                contract=str(row.contract),
-                tx_hash=str(row.tx_hash),
-                block=int(row.block_number),
-            ),
-        )
+    anchor = _anchor(row, proof)
+    if anchor is not None:
+        document = replace(document, anchor=anchor)
     return CertificateRecord(
         row.identifier,
         row.issuer,
@@ -214,26 +205,29 @@ def load_document_texts(store: Store, identifiers: Sequence[str]) -> list[str]:
     for identifier in identifiers:
         row, proof = rows[identifier], proofs.get(identifier)
         text = document_json(row.document)
-        if proof is None or not row.root:
-            out.append(_record(row, proof).document.to_json())
-        elif text.startswith(_UNANCHORED):
-            anchor = json.dumps(
-                {
-                    "root": bytes.fromhex(row.root).hex(),
-                    "proof": proof.to_json(),
-                    "chain_id": int(row.chain_id),
-                    "contract": str(row.contract),
-                    "tx_hash": str(row.tx_hash),
-                    "block": int(row.block_number),
-                },
-                sort_keys=True,
-                separators=(",", ":"),
-                ensure_ascii=False,
+        anchor = _anchor(row, proof)
+        if anchor is not None and text.startswith(_UNANCHORED):
+            written = json.dumps(
+                anchor.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
             )
-            out.append(f"{_ANCHORED}{anchor},{text[len(_UNANCHORED):]}")
+            out.append(f"{_ANCHORED}{written},{text[len(_UNANCHORED):]}")
         else:
             out.append(_record(row, proof).document.to_json())
     return out
+
+
+def _anchor(row: Any, proof: MerkleProof | None) -> Anchor | None:
+    """A stored row's anchor, if it has one."""
+    if proof is None or not row.root:
+        return None
+    return Anchor(
+        root=bytes.fromhex(row.root),
+        proof=proof,
+        chain_id=int(row.chain_id),
+        contract=str(row.contract),
+        tx_hash=str(row.tx_hash),
+        block=int(row.block_number),
+    )
 
 
 _ANCHORED = '{"alg":{"digest":"sm3","signature":"sm2"},"anchor":'

@@ -596,6 +596,12 @@ PAGE_SIZE = 8192
 """SQLite page size of a database this code creates."""
 
 
+def compress_document(text: str) -> bytes:
+    """A document JSON as stored where :attr:`Store.compresses_documents` (a zlib stream,
+    ISA-L level 1: ~1.5 KB for ~3 KB); :func:`document_json` reads it back."""
+    return bytes(isal_zlib.compress(text.encode("utf-8"), 1))
+
+
 def document_json(stored: str | bytes) -> str:
     """A stored document's JSON text: as stored, or decompressed (``zlib`` stream);
     :class:`DocumentError` if a stream is damaged."""
