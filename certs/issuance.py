@@ -114,7 +114,10 @@ def issue(
     count = workers if workers is not None else (os.cpu_count() or 1)
     bulk = len(rows) >= PARALLEL_THRESHOLD
     # only an in-memory key can be handed to worker processes (an HSM signer stays here)
-    parallel = bulk and count > 1 and isinstance(issuer.signer, KeySigner) and _can_fork()
+    parallel = bulk and count > 1 and isinstance(issuer.signer, KeySigner)
+    if parallel:
+        store.wait_for_checkpoints()  # its thread would keep this process from forking
+        parallel = _can_fork()
     rejected: list[RowRejection] = []
     accepted: list[IssuedCertificate] = []
     with store.transaction() as connection, contextlib.ExitStack() as stack:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from certs.errors import CertError, DocumentError
+
+_log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
@@ -223,10 +227,22 @@ class StoredIssuer:
 
 
 class Store:
-    """One database. Thread-safe (one engine, a connection per unit of work)."""
+    """One database. Thread-safe (one engine, a connection per unit of work).
+
+    SQLite runs in WAL mode, and its connections never checkpoint as they commit: after each
+    write transaction a background thread copies the WAL into the database file and syncs
+    both (``PRAGMA wal_checkpoint(PASSIVE)``, see :meth:`wait_for_checkpoints`). Issuing
+    10,000 certificates, that checkpoint took ~0.2 s of the request, and the anchoring that
+    followed paid another ~0.05 s for its own. A process crash loses nothing either way (the
+    pages are in the WAL); against power loss (``synchronous=NORMAL``) a commit is safe once
+    its checkpoint has synced it, a fraction of a second later, where before a commit that
+    did not fill the WAL to 1,000 pages waited for a later one to do it."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._checkpoint_lock = threading.Lock()
+        self._checkpoint_due = False
+        self._checkpointer: threading.Thread | None = None
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -269,6 +285,7 @@ class Store:
             raise StoreError(
                 f"the database is not reachable: {exc.orig}", code="database_unavailable"
             ) from exc
+        self._checkpoint_soon()
 
     def _revisions(self) -> list[str] | None:
         """The revisions recorded in ``alembic_version``; None if that cannot be read (a new
@@ -315,7 +332,8 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A write transaction (SQLite: taken immediately, so writers queue, never deadlock)."""
+        """A write transaction (SQLite: taken immediately, so writers queue, never deadlock;
+        checkpointed in the background once committed)."""
         try:
             with self.engine.begin() as connection:
                 if connection.dialect.name == "sqlite":
@@ -325,6 +343,47 @@ class Store:
             raise StoreError(
                 f"the database is not reachable: {exc.orig}", code="database_unavailable"
             ) from exc
+        self._checkpoint_soon()
+
+    # ---- WAL checkpoints (SQLite) ----
+
+    def _checkpoint_soon(self) -> None:
+        """Have the background thread checkpoint what is committed now (a thread already
+        running goes round once more)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self._checkpoint_lock:
+            self._checkpoint_due = True
+            if self._checkpointer is None:
+                # not a daemon: a process that ends now still finishes the checkpoint first
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoints, name="zhengyin-wal-checkpoint"
+                )
+                self._checkpointer.start()
+
+    def _checkpoints(self) -> None:
+        while True:
+            with self._checkpoint_lock:
+                if not self._checkpoint_due:
+                    self._checkpointer = None
+                    return
+                self._checkpoint_due = False
+            try:
+                with self.engine.connect() as connection:
+                    # PASSIVE: never waits for readers or writers, which go on meanwhile
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
+            except Exception as exc:  # the WAL keeps everything; the next commit retries
+                _log.warning("background WAL checkpoint failed: %s", exc)
+
+    def wait_for_checkpoints(self) -> None:
+        """Wait until the background checkpoint thread is done (nothing is due). A process
+        forks worker processes only while it runs one thread (:mod:`certs.issuance`)."""
+        while True:
+            with self._checkpoint_lock:
+                running = self._checkpointer
+            if running is None:
+                return
+            running.join()
 
     # ---- serials ----
 
@@ -622,5 +681,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")  # the Store's background thread does it
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -718,3 +718,75 @@ def test_new_sqlite_databases_use_8k_pages_and_old_ones_keep_theirs(tmp_path: Pa
         assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 4096
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert "certificates" in sa.inspect(connection).get_table_names()
+
+
+def _rows_in_file_alone(database: Path, table: str, tmp_path: Path) -> int:
+    """Rows of ``table`` in the database file itself, without its WAL (what a checkpoint
+    has copied there)."""
+    alone = tmp_path / "alone.sqlite3"
+    alone.write_bytes(database.read_bytes())
+    engine = sa.create_engine(f"sqlite:///{alone}")
+    try:
+        with engine.connect() as connection:
+            return int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_commits_reach_the_database_file_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit leaves its pages in the WAL, even a large one (10 MB, past SQLite's own
+    1,000-page checkpoint), and returns; the background checkpoint then copies them into
+    the database file and syncs it."""
+    path = tmp_path / "z.sqlite3"
+    store = Store.open(f"sqlite:///{path}")
+    store.wait_for_checkpoints()
+    checkpoint_soon = Store._checkpoint_soon
+    monkeypatch.setattr(Store, "_checkpoint_soon", lambda self: None)
+    with store.transaction() as connection:
+        connection.execute(
+            certificate_documents.insert(),
+            [{"identifier": f"doc-{i}", "document": f"{i:05d}" * 1_000} for i in range(2_000)],
+        )
+    with store.engine.connect() as connection:  # committed: readers see it through the WAL
+        assert connection.execute(
+            sa.select(sa.func.count()).select_from(certificate_documents)
+        ).scalar_one() == 2_000
+    assert _rows_in_file_alone(path, "certificate_documents", tmp_path) == 0
+    monkeypatch.setattr(Store, "_checkpoint_soon", checkpoint_soon)
+    with store.transaction() as connection:
+        connection.execute(certificate_documents.insert(), {"identifier": "last", "document": "x"})
+    store.wait_for_checkpoints()
+    assert _rows_in_file_alone(path, "certificate_documents", tmp_path) == 2_001
+    assert not any(t.name == "zhengyin-wal-checkpoint" for t in threading.enumerate())
+    store.engine.dispose()
+
+
+def test_issuance_forks_workers_after_a_checkpoint_in_progress(
+    tmp_path: Path, agency: IssuerProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint thread of an earlier commit is waited for, not taken for a service's
+    threads: the request is still signed on worker processes."""
+    store = Store.open(f"sqlite:///{tmp_path / 'z.sqlite3'}")
+    store.wait_for_checkpoints()
+    started, release = threading.Event(), threading.Event()
+    checkpoints = Store._checkpoints
+
+    def slow_checkpoints(self: Store) -> None:
+        started.set()
+        release.wait(10)
+        checkpoints(self)
+
+    monkeypatch.setattr(Store, "_checkpoints", slow_checkpoints)
+    pools: list[object] = []
+    pool = issuance._pool
+    monkeypatch.setattr(issuance, "_pool", lambda *args: pools.append(args) or pool(*args))
+    issue(store, agency, [(1, request())], today=TODAY)
+    assert started.wait(10) and not issuance._can_fork()
+    threading.Timer(0.2, release.set).start()
+    report = issue(store, agency, [(i, request()) for i in range(2_000)], today=TODAY, workers=2)
+    assert len(report.accepted) == 2_000 and len(pools) == 2
+    _assert_signed(agency, load_records(store, [report.accepted[-1].identifier]))
+    store.wait_for_checkpoints()
+    store.engine.dispose()
