@@ -577,6 +577,67 @@ static PyObject *py_sm3(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_
     return PyBytes_FromStringAndSize((const char *)out, 32);
 }
 
+PyDoc_STRVAR(merkle_tree_doc,
+             "merkle_tree(leaves, /)\n--\n\n"
+             "Every node of the SM3 Merkle tree of certs/merkle.py over ``leaves`` (one or more\n"
+             "32-byte leaf digests, concatenated), level 0 first, 32 bytes each: what\n"
+             "MerkleTree.build(...).to_bytes() returns. ValueError if the length is not a\n"
+             "positive multiple of 32.");
+
+static PyObject *py_merkle_tree(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    if (check_nargs("merkle_tree", nargs, 1) < 0 ||
+        PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    /* a tree of n leaves has fewer than 2n nodes: 64n bytes must fit */
+    if (view.len <= 0 || view.len % 32 != 0 || view.len > PY_SSIZE_T_MAX / 2) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError,
+                        "the leaves must be one or more 32-byte digests, concatenated");
+        return NULL;
+    }
+    size_t leaves = (size_t)view.len / 32, nodes = 0;
+    for (size_t size = leaves;; size = (size + 1) / 2) {
+        nodes += size;
+        if (size == 1)
+            break;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(32 * nodes));
+    if (out == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    u8 *level = (u8 *)PyBytes_AS_STRING(out);
+    const u8 *in = (const u8 *)view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    u8 node[1 + 64];
+    sm3_ctx ctx;
+    node[0] = 0x00; /* level 0: SM3(0x00 || leaf) */
+    for (size_t i = 0; i < leaves; i++) {
+        memcpy(node + 1, in + 32 * i, 32);
+        sm3_init(&ctx);
+        sm3_update(&ctx, node, 1 + 32);
+        sm3_final(&ctx, level + 32 * i);
+    }
+    node[0] = 0x01; /* inner nodes: SM3(0x01 || left || right); an odd last node moves up */
+    for (size_t size = leaves; size > 1; size = (size + 1) / 2) {
+        u8 *next = level + 32 * size;
+        for (size_t j = 0; j < size / 2; j++) {
+            memcpy(node + 1, level + 64 * j, 64);
+            sm3_init(&ctx);
+            sm3_update(&ctx, node, 1 + 64);
+            sm3_final(&ctx, next + 32 * j);
+        }
+        if (size % 2)
+            memcpy(next + 32 * (size / 2), level + 32 * (size - 1), 32);
+        level = next;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return out;
+}
+
 /* ------------------------------------------------------------------------ module init */
 
 /* GB/T 32905-2016 Annex A, example 1: SM3("abc"). */
@@ -598,6 +659,7 @@ static PyMethodDef module_methods[] = {
     {"issue_claims", (PyCFunction)(void (*)(void))py_issue_claims, METH_FASTCALL,
      issue_claims_doc},
     {"sm3", (PyCFunction)(void (*)(void))py_sm3, METH_FASTCALL, sm3_doc},
+    {"merkle_tree", (PyCFunction)(void (*)(void))py_merkle_tree, METH_FASTCALL, merkle_tree_doc},
     {NULL, NULL, 0, NULL},
 };
 

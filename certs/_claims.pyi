@@ -20,3 +20,9 @@ def issue_claims(
 
 def sm3(data: bytes | bytearray | memoryview, /) -> bytes:
     """The 32-byte SM3 digest of ``data`` (any C-contiguous buffer)."""
+
+def merkle_tree(leaves: bytes | bytearray | memoryview, /) -> bytes:
+    """Every node of the SM3 Merkle tree of :mod:`certs.merkle` over ``leaves`` (one or more
+    32-byte leaf digests, concatenated), level 0 first, 32 bytes each: what
+    ``MerkleTree.build(...).to_bytes()`` returns. ``ValueError`` if the length is not a
+    positive multiple of 32."""

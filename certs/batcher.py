@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from certs.bulk import gc_paused
 from certs.errors import CertError
-from certs.merkle import MerkleTree
+from certs.merkle import tree_bytes
 from certs.store import Store, batches, certificates, now
 from chain.errors import ContractRevert, TransactionTimeout
 from chain.registry import AnchorInfo, Registry
@@ -161,22 +161,30 @@ class Batcher:
             ).all()
             if len(rows) < min_size:
                 return None
-            tree = MerkleTree.build([bytes.fromhex(r.leaf) for r in rows])
+            # by position: a row's attribute access cost ~1 µs (20 ms for 10,000 leaves)
+            identifiers, hex_leaves = [r[0] for r in rows], [r[1] for r in rows]
+            leaves = bytes.fromhex("".join(hex_leaves))
+            if len(leaves) != 32 * len(rows):
+                raise CertError(
+                    "a pending certificate's stored leaf is not a 32-byte digest",
+                    code="stored_leaf_malformed",
+                )
+            tree = tree_bytes(leaves)
             batch_id = int(
                 connection.execute(
                     batches.insert()
                     .values(
                         issuer=issuer,
-                        root=tree.root.hex(),
+                        root=tree[-32:].hex(),  # the top level's one node, stored last
                         leaf_count=len(rows),
                         state="prepared",
                         created_at=now(),
-                        tree=tree.to_bytes(),  # the proofs of all its certificates
+                        tree=tree,  # the proofs of all its certificates
                     )
                     .returning(batches.c.id)
                 ).scalar_one()
             )
-            self.store.assign_batch(connection, batch_id, [r.identifier for r in rows])
+            self.store.assign_batch(connection, batch_id, identifiers)
         return batch_id
 
     def _finish(self, batch_id: int) -> BatchResult:

@@ -8,8 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from certs import merkle
 from certs.errors import MerkleError, MerkleProofInvalid
-from certs.merkle import MerkleProof, MerkleTree, merkle_root, proof_from_bytes, verify_proof
+from certs.merkle import (
+    MerkleProof,
+    MerkleTree,
+    merkle_root,
+    proof_from_bytes,
+    tree_bytes,
+    verify_proof,
+)
 
 
 def sm3(data: bytes) -> bytes:
@@ -148,3 +156,24 @@ def test_a_stored_tree_that_does_not_fit_is_refused() -> None:
         proof_from_bytes(tree.to_bytes(), 6, 0)
     with pytest.raises(MerkleError):
         proof_from_bytes(tree.to_bytes(), 5, 5)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C", "Python"])
+def test_tree_bytes_is_the_stored_tree_of_every_size(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batcher's tree (one C call over the concatenated leaves, or the Python tree where
+    the extension is not built) is MerkleTree.to_bytes(), node for node; its root is last."""
+    if native:
+        assert merkle._merkle_tree_native is not None  # built by make setup / pip install
+    else:
+        monkeypatch.setattr(merkle, "_merkle_tree_native", None)
+    for n in [*range(1, 70), 1_000, 1_023, 1_025, 10_000]:
+        leaves = leaves_of(n)
+        stored = tree_bytes(b"".join(leaves))
+        assert stored == MerkleTree.build(leaves).to_bytes()
+        assert stored[-32:] == rfc6962_root(leaves)
+        assert proof_from_bytes(stored, n, n - 1) == MerkleTree.build(leaves).proof(n - 1)
+    for wrong in (b"", b"x" * 31, b"x" * 33, b"x" * 65):
+        with pytest.raises(MerkleError, match="32-byte leaves"):
+            tree_bytes(wrong)
