@@ -1,7 +1,8 @@
 """Anchoring pending certificates: SM3 Merkle batches, one transaction per batch.
 
 A batch moves ``prepared`` (tree built and stored, certificates given their batch and position
-in it, committed) →
+in it, committed: by the batcher, or by issuance for a request that fills whole batches,
+:func:`certs.issuance.issue`) →
 ``sent`` (transaction hash recorded) → ``anchored`` (receipt seen; certificates ``active``).
 Every step is committed before the next begins, and :meth:`Batcher.run_once` first finishes
 any batch a crash left behind: if the chain already knows the root, the batch is marked

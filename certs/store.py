@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -408,7 +409,8 @@ class Store:
     # ---- certificates ----
 
     _CERTIFICATE_COLUMNS = (
-        "identifier", "issuer", "type_code", "serial", "number", "leaf", "status", "created_at",
+        "identifier", "issuer", "type_code", "serial", "number", "leaf", "status", "batch_id",
+        "batch_index", "created_at",
     )
 
     def insert_issued(
@@ -454,6 +456,33 @@ class Store:
         connection.exec_driver_sql(
             f"INSERT INTO certificate_documents (identifier, document) VALUES ({mark}, {mark})",
             documents if isinstance(documents, list) else list(documents),
+        )
+
+    def open_batch(self, connection: Connection, issuer: str, leaf_count: int) -> int:
+        """A batch whose certificates are being inserted, inside the caller's transaction
+        (``building``: the batcher leaves it alone); :meth:`close_batch` gives it its tree
+        before the transaction commits."""
+        return int(
+            connection.execute(
+                batches.insert()
+                .values(
+                    issuer=issuer,
+                    root=f"building-{secrets.token_hex(16)}",  # unique until its tree is in
+                    leaf_count=leaf_count,
+                    state="building",
+                    created_at=now(),
+                )
+                .returning(batches.c.id)
+            ).scalar_one()
+        )
+
+    def close_batch(self, connection: Connection, batch_id: int, tree: bytes) -> None:
+        """Store the tree of a batch from :meth:`open_batch` (:func:`certs.merkle.tree_bytes`
+        of its leaves, in position order): it is ``prepared``, for the batcher to anchor."""
+        connection.execute(
+            batches.update()
+            .where(batches.c.id == batch_id, batches.c.state == "building")
+            .values(root=tree[-32:].hex(), tree=tree, state="prepared")
         )
 
     def assign_batch(

@@ -143,8 +143,8 @@ def test_inserted_certificates_read_back_exactly(store: Store) -> None:
     records = [
         {"identifier": f"1.2.156.3005.2.test.{i}", "issuer": "91110000101623741K",
          "type_code": TYPE, "serial": i + 1, "number": None if i % 2 else f"No.{i}",
-         "leaf": f"{i:064x}", "status": "pending", "document": f"{text}{i}",
-         "created_at": created}
+         "leaf": f"{i:064x}", "status": "pending", "batch_id": None, "batch_index": None,
+         "document": f"{text}{i}", "created_at": created}
         for i in range(3)
     ]
     columns = [c for c in records[0] if c not in ("document", "created_at")]
@@ -172,7 +172,6 @@ def test_inserted_certificates_read_back_exactly(store: Store) -> None:
         stored = row._asdict()
         at = stored.pop("created_at")
         assert (at if at.tzinfo else at.replace(tzinfo=dt.UTC)) == created
-        assert stored["batch_id"] is None and stored["batch_index"] is None
         assert {k: stored[k] for k in record if k != "created_at"} == {
             k: v for k, v in record.items() if k != "created_at"
         }
@@ -240,6 +239,65 @@ def test_batch_is_anchored_once_with_proofs(
     assert batcher_for(issuer, store).run_once() == []  # nothing left
 
 
+def test_a_request_that_fills_batches_has_them_built_as_it_is_stored(
+    store: Store, agency: IssuerProfile, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """25 valid rows (and 2 bad ones) with batches of 10: the first 20 accepted rows, in row
+    order, are stored in two prepared batches with their trees; the other 5 wait for the
+    batcher. The batcher anchors all three batches once, and every proof verifies. A request
+    that fails stores no batch either."""
+    rows = [(i, request(name=f"持证人{i}")) for i in range(1, 28)]
+    rows[4] = (5, request(code="110105194912310021"))  # wrong check digit
+    rows[12] = (13, request(valid_until="2020-01-01"))  # ends before it starts
+    report = issue(store, agency, rows, today=TODAY, batch_size=10)
+    assert [r.line for r in report.rejected] == [5, 13] and len(report.accepted) == 25
+    accepted = [a.identifier for a in report.accepted]
+    with store.engine.connect() as connection:
+        built = connection.execute(sa.select(batches).order_by(batches.c.id)).all()
+        placed = {
+            identifier: (batch_id, index)
+            for identifier, batch_id, index in connection.execute(
+                sa.select(
+                    certificates.c.identifier, certificates.c.batch_id, certificates.c.batch_index
+                )
+            ).all()
+        }
+    assert [(b.state, b.leaf_count) for b in built] == [("prepared", 10), ("prepared", 10)]
+    for k, batch in enumerate(built):
+        members = accepted[10 * k : 10 * (k + 1)]
+        assert [placed[i] for i in members] == [(batch.id, n) for n in range(10)]
+        tree = MerkleTree.build([a.leaf for a in report.accepted[10 * k : 10 * (k + 1)]])
+        assert (batch.tree, batch.root) == (tree.to_bytes(), tree.root.hex())
+    assert all(placed[i] == (None, None) for i in accepted[20:])
+
+    results = batcher_for(issuer, store).run_once()
+    assert [(r.state, r.leaf_count) for r in results] == [("anchored", 10)] * 2 + [
+        ("anchored", 5)
+    ]
+    for result in results:
+        anchored = issuer.registry.anchor_of(result.root)
+        assert anchored is not None and anchored.leaf_count == result.leaf_count
+        assert len(issuer.registry.history_of_root(result.root)) == 1
+    records = load_records(store, accepted)
+    assert {r.status for r in records} == {"active"}
+    for record in records:
+        assert record.document.anchor is not None
+        verify_proof(record.leaf, record.document.anchor.proof, record.document.anchor.root)
+    assert batcher_for(issuer, store).run_once() == []
+
+    def breaks(*args: Any) -> None:
+        raise ZeroDivisionError("a bug while storing")
+
+    monkeypatch.setattr(store, "close_batch", breaks)
+    with pytest.raises(ZeroDivisionError):
+        issue(store, agency, rows, today=TODAY, batch_size=10)
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(batches)).scalar() == 3
+        assert connection.execute(
+            sa.select(sa.func.count()).select_from(certificates)
+        ).scalar() == 25
+
+
 def test_batch_is_built_with_the_collector_paused(
     store: Store, agency: IssuerProfile, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,7 +340,7 @@ def test_document_texts_are_the_documents_json(
     with store.transaction() as connection:
         store.insert_issued(
             connection,
-            [(identifier, agency.uscc, TYPE, 999, None, "ab" * 32, "pending")],
+            [(identifier, agency.uscc, TYPE, 999, None, "ab" * 32, "pending", None, None)],
             [(identifier, json.dumps(odd, indent=2, ensure_ascii=True))],
             dt.datetime.now(dt.UTC),
         )
