@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import re
 import unicodedata
@@ -326,7 +327,10 @@ def parse_request(
         raise RequestInvalid(c.errors)
     _unknown_keys(c, obj, REQUEST_KEYS, "")
 
-    issuer_code = c.run(validate_uscc, issuer_uscc, field="issuer.code")
+    checked = _issuer_code(issuer_uscc)  # the same for every row of a request
+    issuer_code = checked if isinstance(checked, str) else None
+    if isinstance(checked, ValidationError):  # a fresh error for each request
+        c.errors.append(ValidationError(checked.reason, field=checked.field, code=checked.code))
 
     # type
     ctype: CertificateType | None = None
@@ -406,6 +410,15 @@ def parse_request(
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _issuer_code(uscc: str) -> str | ValidationError:
+    """The issuer's USCC as validated (upper-cased), or why it is not one."""
+    try:
+        return validate_uscc(uscc, field="issuer.code")
+    except ValidationError as exc:
+        return exc
+
+
 def _parse_holder(
     c: _Collector, obj: Any, ctype: CertificateType | None, today: dt.date
 ) -> Holder | None:
@@ -477,7 +490,25 @@ def _parse_fields(
             f"there are {len(obj)} fields; at most {MAX_FIELDS} are allowed",
         )
         return out
+    kinds = ctype.kinds if ctype is not None else {}
     for raw_key, raw_value in obj.items():
+        if (  # the common case, decided by C calls alone: a clean text field, as given
+            raw_key.__class__ is str
+            and raw_value.__class__ is str
+            and 0 < len(raw_key) <= MAX_FIELD_KEY
+            and 0 < len(raw_value) <= MAX_VALUE
+            and raw_key not in out
+            and raw_key not in kinds
+            and (ctype is None or ctype.allows_field(raw_key))
+            and raw_key.strip() == raw_key
+            and raw_value.strip() == raw_value
+            and not _CONTROL.search(raw_key)
+            and not _CONTROL_EXCEPT_NEWLINE.search(raw_value)
+            and unicodedata.is_normalized("NFC", raw_key)
+            and unicodedata.is_normalized("NFC", raw_value)
+        ):
+            out[raw_key] = raw_value
+            continue
         key = c.text(raw_key, "fields", max_len=MAX_FIELD_KEY, required=True, what="a field name")
         if key is None:
             continue

@@ -9,6 +9,8 @@ import io
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from certs.errors import VALIDATION_CODES, RequestInvalid, ValidationError
 from certs.identifiers import build_identifier
@@ -153,6 +155,23 @@ def test_too_many_fields_and_unknown_example_fields() -> None:
 
 def test_bad_issuer_and_non_object() -> None:
     assert ("issuer.code", "invalid_uscc") in errors_of(business_licence_request(), issuer="123")
+    seen = []
+    for _ in range(2):  # the issuer's check is remembered; each request gets its own error
+        with pytest.raises(RequestInvalid) as err:
+            parse_request(
+                business_licence_request(), issuer_uscc="123", registry=REGISTRY, today=TODAY
+            )
+        (error,) = [e for e in err.value.errors if e.field == "issuer.code"]
+        assert str(error) == (
+            "issuer.code: unified social credit code '123' has 3 characters instead of 18"
+        )
+        seen.append(error)
+    assert seen[0] is not seen[1]
+    lower = parse_request(
+        business_licence_request(), issuer_uscc=issuer_code().lower(), registry=REGISTRY,
+        today=TODAY,
+    )
+    assert lower.issuer_code == issuer_code() != issuer_code().lower()
     assert errors_of(["not", "an", "object"]) == {("request", "wrong_type")}
 
 
@@ -244,3 +263,78 @@ def test_build_certificate() -> None:
     assert cert.status is CertificateStatus.ACTIVE
     with pytest.raises(TypeError):
         cert.fields["企业名称"] = "x"  # type: ignore[index]
+
+
+class _Text(str):
+    """Text that is not exactly ``str``: the validation takes its general path for it."""
+
+
+_FIELD_KEYS = [
+    "企业名称", "住所", "经营范围", "成立日期", "统一社会信用代码", "未知", "type-specific",
+]
+_KEY_PADS = ["", " ", "\t", "\x07", "e\u0301"]
+_FIELD_TEXTS = [
+    "北京某某科技有限公司", "e\u0301", "é", "a\nb", "a\tb", "a\x00b", "\u00a0x", "", " ",
+    "x" * 1000, "x" * 1001, "2015-06-01", "91110000101623741K", "\ud800", None, 7,
+]
+_VALUE_PADS = ["", " ", "\n"]
+
+
+def _fields_verdict(base: dict[str, Any], entries: list[tuple[str, Any]], general: bool) -> Any:
+    """The fields of ``base`` (a request) after ``entries`` (placed first, in place of the
+    request's own of the same key), or every error; ``general``: every key and text value
+    as a ``str`` subclass."""
+
+    def wrap(value: Any) -> Any:
+        return _Text(value) if general and isinstance(value, str) else value
+
+    own = [(k, v) for k, v in base["fields"].items() if k not in dict(entries)]
+    row = dict(base)
+    row["fields"] = {wrap(k): wrap(v) for k, v in [*entries, *own]}
+    try:
+        request = parse_request(row, issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY)
+    except RequestInvalid as exc:
+        return sorted((e.field, e.code, str(e)) for e in exc.errors)
+    assert all(type(k) is str and type(v) is str for k, v in request.fields.items())
+    return list(request.fields.items())
+
+
+@pytest.mark.parametrize("base", [business_licence_request(), example_request()],
+                         ids=["declared fields", "open fields"])
+def test_each_field_gets_the_general_path_s_verdict(base: dict[str, Any]) -> None:
+    """Clean text fields are accepted on a short path. Whatever one field holds, before the
+    request's own (padded, control characters, decomposed, too long, not text, a date or a
+    USCC, the same key once trimmed), the verdict (the fields kept, or every error) is the
+    one the general path gives, which text of a ``str`` subclass always takes."""
+    for key in _FIELD_KEYS:
+        for key_pad in _KEY_PADS:
+            for value in _FIELD_TEXTS:
+                for value_pad in _VALUE_PADS:
+                    text = value + value_pad if isinstance(value, str) else value
+                    entries = [(key_pad + key, text)] if key_pad == " " else [(key + key_pad, text)]
+                    assert _fields_verdict(base, entries, False) == _fields_verdict(
+                        base, entries, True
+                    ), entries
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([business_licence_request(), example_request()]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(_FIELD_KEYS),
+            st.sampled_from(_KEY_PADS),
+            st.sampled_from(_FIELD_TEXTS),
+            st.sampled_from(_VALUE_PADS),
+        ),
+        max_size=8,
+    ),
+)
+def test_fields_together_get_the_general_path_s_verdict(
+    base: dict[str, Any], drawn: list[tuple[str, str, Any, str]]
+) -> None:
+    entries = [
+        (key + key_pad, value + value_pad if isinstance(value, str) else value)
+        for key, key_pad, value, value_pad in drawn
+    ]
+    assert _fields_verdict(base, entries, False) == _fields_verdict(base, entries, True)
