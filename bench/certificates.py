@@ -100,6 +100,10 @@ def one_pass(count: int) -> dict[str, float]:
         gas = int(rpc.call("eth_getTransactionReceipt", [results[0].tx_hash])["gasUsed"], 16)
 
         texts = load_document_texts(store, [a.identifier for a in report.accepted])
+        # the issuing database's background checkpoint is not part of verifying (a counter
+        # verifies in its own process); while its thread runs, this process could not fork
+        # the verification workers and would spawn them
+        store.wait_for_checkpoints()
         start_block = registry.block_number()
         started_verify = time.perf_counter()
         verdicts, block = verify_documents(
