@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import secrets
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,18 @@ from sqlalchemy.engine import Connection, Engine
 from certs.errors import CertError, DocumentError
 
 _log = logging.getLogger(__name__)
+
+_stores: weakref.WeakSet[Store] = weakref.WeakSet()
+"""Every open store of this process (a forked child forgets their checkpoint threads)."""
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_stores):
+        store._forget_checkpoints()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 metadata = sa.MetaData()
 
@@ -241,6 +255,12 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._forget_checkpoints()
+        _stores.add(self)
+
+    def _forget_checkpoints(self) -> None:
+        """No checkpoint running or due (a new store, or a forked child: the thread that may
+        have run in its parent does not exist in it, and its lock may have been held)."""
         self._checkpoint_lock = threading.Lock()
         self._checkpoint_due = False
         self._checkpointer: threading.Thread | None = None

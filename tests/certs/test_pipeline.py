@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -848,4 +850,50 @@ def test_issuance_forks_workers_after_a_checkpoint_in_progress(
     assert len(report.accepted) == 2_000 and len(pools) == 2
     _assert_signed(agency, load_records(store, [report.accepted[-1].identifier]))
     store.wait_for_checkpoints()
+    store.engine.dispose()
+
+
+def test_a_forked_child_checkpoints_its_own_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process forked while its parent's checkpoint thread runs does not have that thread:
+    its store starts its own for its commits, and waiting for it returns."""
+    path = tmp_path / "z.sqlite3"
+    store = Store.open(f"sqlite:///{path}")
+    store.wait_for_checkpoints()
+    started, release = threading.Event(), threading.Event()
+    checkpoints = Store._checkpoints
+
+    def slow_checkpoints(self: Store) -> None:
+        started.set()
+        release.wait(10)
+        checkpoints(self)
+
+    monkeypatch.setattr(Store, "_checkpoints", slow_checkpoints)
+    with store.transaction() as connection:
+        connection.execute(certificate_documents.insert(), {"identifier": "a", "document": "x"})
+    assert started.wait(10)
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through its exit status)
+        status = 1
+        try:
+            store.engine.dispose(close=False)  # the parent's connections stay the parent's
+            release.set()
+            with store.transaction() as connection:
+                connection.execute(
+                    certificate_documents.insert(), {"identifier": "b", "document": "y"}
+                )
+            store.wait_for_checkpoints()
+            status = 0 if _rows_in_file_alone(path, "certificate_documents", tmp_path) == 2 else 3
+        finally:
+            os._exit(status)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+    release.set()
+    store.wait_for_checkpoints()
+    assert done[0] == child and os.waitstatus_to_exitcode(done[1]) == 0
     store.engine.dispose()
