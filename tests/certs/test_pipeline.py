@@ -824,12 +824,11 @@ def test_sqlite_commits_reach_the_database_file_in_the_background(
     store.engine.dispose()
 
 
-def test_issuance_forks_workers_after_a_checkpoint_in_progress(
-    tmp_path: Path, agency: IssuerProfile, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The checkpoint thread of an earlier commit is waited for, not taken for a service's
-    threads: the request is still signed on worker processes."""
-    store = Store.open(f"sqlite:///{tmp_path / 'z.sqlite3'}")
+def _held_checkpoints(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> tuple[threading.Event, threading.Event]:
+    """From now on a checkpoint thread of ``store`` sets the first event when it starts and
+    holds until the second is set (at most 10 s)."""
     store.wait_for_checkpoints()
     started, release = threading.Event(), threading.Event()
     checkpoints = Store._checkpoints
@@ -840,6 +839,16 @@ def test_issuance_forks_workers_after_a_checkpoint_in_progress(
         checkpoints(self)
 
     monkeypatch.setattr(Store, "_checkpoints", slow_checkpoints)
+    return started, release
+
+
+def test_issuance_forks_workers_after_a_checkpoint_in_progress(
+    tmp_path: Path, agency: IssuerProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint thread of an earlier commit is waited for, not taken for a service's
+    threads: the request is still signed on worker processes."""
+    store = Store.open(f"sqlite:///{tmp_path / 'z.sqlite3'}")
+    started, release = _held_checkpoints(store, monkeypatch)
     pools: list[object] = []
     pool = issuance._pool
     monkeypatch.setattr(issuance, "_pool", lambda *args: pools.append(args) or pool(*args))
@@ -860,16 +869,7 @@ def test_a_forked_child_checkpoints_its_own_commits(
     its store starts its own for its commits, and waiting for it returns."""
     path = tmp_path / "z.sqlite3"
     store = Store.open(f"sqlite:///{path}")
-    store.wait_for_checkpoints()
-    started, release = threading.Event(), threading.Event()
-    checkpoints = Store._checkpoints
-
-    def slow_checkpoints(self: Store) -> None:
-        started.set()
-        release.wait(10)
-        checkpoints(self)
-
-    monkeypatch.setattr(Store, "_checkpoints", slow_checkpoints)
+    started, release = _held_checkpoints(store, monkeypatch)
     with store.transaction() as connection:
         connection.execute(certificate_documents.insert(), {"identifier": "a", "document": "x"})
     assert started.wait(10)
