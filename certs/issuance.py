@@ -113,6 +113,8 @@ def issue(
     are stored ``prepared``, tree and positions in, and the batcher only anchors them (it
     batches the rest as usual). Built by the batcher, a batch of 10,000 first read back what
     was just written (~0.1 s); ``None`` leaves every row to the batcher."""
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1 or None, not {batch_size}")
     registry = types if types is not None else default_registry()
     today = today or dt.date.today()
     rows = list(rows)

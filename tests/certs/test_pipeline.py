@@ -290,6 +290,9 @@ def test_a_request_that_fills_batches_has_them_built_as_it_is_stored(
     def breaks(*args: Any) -> None:
         raise ZeroDivisionError("a bug while storing")
 
+    for wrong in (0, -10):
+        with pytest.raises(ValueError, match="batch_size"):
+            issue(store, agency, rows, today=TODAY, batch_size=wrong)
     monkeypatch.setattr(store, "close_batch", breaks)
     with pytest.raises(ZeroDivisionError):
         issue(store, agency, rows, today=TODAY, batch_size=10)
