@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from certs.errors import RequestInvalid, ValidationError
 from certs.identifiers import (
@@ -226,14 +226,8 @@ class _Collector:
         what: str = "a value",
     ) -> str | None:
         """NFC-normalized, trimmed text, or None (absent, or an error was recorded)."""
-        if (
-            value.__class__ is str
-            and 0 < len(value) <= max_len
-            and value.strip() == value
-            and not (_CONTROL_EXCEPT_NEWLINE if newlines else _CONTROL).search(value)
-            and unicodedata.is_normalized("NFC", value)
-        ):
-            return value  # already clean: the common case, decided by C calls alone
+        if _clean(value, max_len, _CONTROL_EXCEPT_NEWLINE if newlines else _CONTROL):
+            return value  # the common case
         if value is None or value == "":
             if required:
                 self.add(field_, "missing_field", f"{what} is required; fill it in")
@@ -285,6 +279,18 @@ class _Collector:
                 f"{what} {text!r} is not a real date written as YYYY-MM-DD (e.g. 2026-11-28)",
             )
             return None
+
+
+def _clean(value: Any, max_len: int, control: re.Pattern[str]) -> TypeGuard[str]:
+    """Whether ``value`` is text to take as it is: exactly ``str``, 1 to ``max_len``
+    characters, trimmed, NFC, nothing ``control`` matches (decided by C calls alone)."""
+    return (
+        value.__class__ is str
+        and 0 < len(value) <= max_len
+        and value.strip() == value
+        and not control.search(value)
+        and unicodedata.is_normalized("NFC", value)
+    )
 
 
 def _json_kind(value: Any) -> str:
@@ -492,20 +498,12 @@ def _parse_fields(
         return out
     kinds = ctype.kinds if ctype is not None else {}
     for raw_key, raw_value in obj.items():
-        if (  # the common case, decided by C calls alone: a clean text field, as given
-            raw_key.__class__ is str
-            and raw_value.__class__ is str
-            and 0 < len(raw_key) <= MAX_FIELD_KEY
-            and 0 < len(raw_value) <= MAX_VALUE
+        if (  # the common case: a clean text field of a known plain-text key, as given
+            _clean(raw_key, MAX_FIELD_KEY, _CONTROL)
+            and _clean(raw_value, MAX_VALUE, _CONTROL_EXCEPT_NEWLINE)
             and raw_key not in out
             and raw_key not in kinds
             and (ctype is None or ctype.allows_field(raw_key))
-            and raw_key.strip() == raw_key
-            and raw_value.strip() == raw_value
-            and not _CONTROL.search(raw_key)
-            and not _CONTROL_EXCEPT_NEWLINE.search(raw_value)
-            and unicodedata.is_normalized("NFC", raw_key)
-            and unicodedata.is_normalized("NFC", raw_value)
         ):
             out[raw_key] = raw_value
             continue
