@@ -2,7 +2,9 @@
 anchored on chain, and — for a certificate PDF — the embedded certificate document.
 
 The digest anchored for a seal is SM3 of the file as it was right after that seal was
-applied: the bytes up to the end of its revision (its ``/ByteRange``'s second range end).
+applied: the bytes up to the end of its revision (its ``/ByteRange``'s second range end),
+which ``seals.pdf`` computes for every seal whose byte range is valid
+(``PdfSignatureReport.revision_digest``); a signature without one is not looked up.
 """
 
 from __future__ import annotations
@@ -13,17 +15,12 @@ from collections.abc import Callable
 from seals.pdf import PdfHostile, PdfMalformed, verify_pdf
 from seals.pdf.attachments import embedded_files
 from seals.pdf.errors import PdfError
-from seals.sm2 import sm3
 from seals.x509 import Certificate
 from verifier.certificates import ChainFacts, verify_certificate_text
 from verifier.seal_checks import detail, pdf_unreadable_verdict, pdf_verdict_of
 from verifier.verdict import Fragment, Status, Verdict
 
 CERTIFICATE_ATTACHMENT = "certificate.json"
-
-
-def revision_digests(data: bytes, byte_ranges: list[tuple[int, ...]]) -> list[bytes]:
-    return [sm3(data[: r[2] + r[3]]) for r in byte_ranges]
 
 
 def verify_pdf_full(
@@ -55,15 +52,27 @@ def verify_pdf_full(
         ]
         return Verdict(tuple(checks), verdict.subject)
     subject = dict(verdict.subject)
-    ranges = [tuple(sig.byte_range) for sig in report.signatures]
+    digests = [sig.revision_digest for sig in report.signatures]
     try:
         source = facts()
-        found = source.documents(revision_digests(data, ranges))
+        found = source.documents([d for d in digests if d is not None])
         error = None
     except Exception as exc:  # chain or index unreachable: could not decide
         found, error = None, str(exc)
-    for sig, digest in zip(report.signatures, revision_digests(data, ranges), strict=True):
+    for sig, digest in zip(report.signatures, digests, strict=True):
         name = "pdf.anchored"
+        if digest is None:
+            checks.append(
+                Fragment(
+                    name,
+                    "chain",
+                    Status.SKIPPED,
+                    f"[{sig.field}] not looked up: the signature's byte range is not valid",
+                    {"field": sig.field},
+                    f"[{sig.field}] 签章的签名范围无效，未查询链上存证",
+                )
+            )
+            continue
         if found is None:
             checks.append(
                 Fragment(

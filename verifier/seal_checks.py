@@ -64,7 +64,9 @@ _RESULT_ZH = {
 }
 
 _PDF_UNREADABLE_ZH = {
-    "pdf_malformed": "PDF 文件已损坏或格式不正确，无法读取",
+    "pdf_malformed": (
+        "PDF 文件已损坏或格式不正确（或被构造成不同阅读器会显示不同内容），无法可靠读取"
+    ),
     "pdf_encrypted": "PDF 文件已加密，无法核验；请索取未加密的盖章文件",
     "pdf_too_large": "PDF 文件过大，超出本服务的处理上限",
     "pdf_hostile": "PDF 文件结构异常（像是为耗尽资源而构造的文件），已拒绝读取",
@@ -304,13 +306,16 @@ def _pdf_signatures_zh(step: Step) -> str:
 
 
 def _pdf_format_zh(step: Step) -> str:
-    found = re.search(r"field '(?P<field>.*)' holds a /SubFilter /(?P<sub>\S+) ", step.reason)
-    if step.status is not StepStatus.SKIPPED or not found:
-        return _generic(step)
-    return (
-        f"字段“{found['field']}”中是 /SubFilter /{found['sub']} 签名，"
-        "不是 GB/T 38540 电子签章，未检查"
+    found = re.search(
+        r"field '(?P<field>.*)' holds a (?:/SubFilter /(?P<sub>\S+)|no /SubFilter) ", step.reason
     )
+    if not found:
+        return _generic(step)
+    what = f" /SubFilter /{found['sub']} 签名" if found["sub"] else "没有 /SubFilter 的签名"
+    head = f"字段“{found['field']}”中是{what}，不是 GB/T 38540 电子签章"
+    if step.status is StepStatus.SKIPPED:
+        return head + "，未检查"
+    return head + "：本服务无法核验这种签名，文件不能作为盖章文件受理"
 
 
 def _byte_range_zh(step: Step) -> str:
@@ -341,6 +346,17 @@ def _digest_zh(step: Step) -> str:
     return _generic(step)
 
 
+_MODIFICATION_KINDS_ZH = {
+    "changed": "盖章后文件内容被改动（对象被改写、删除或替换）",
+    "bytes": "盖章后追加的字节中有不属于任何已登记对象的内容（阅读器可能显示与核验不同的内容）",
+    "shadow": "盖章前预留的空引用在盖章后被填入内容（影子攻击）",
+    "appearance": "盖章后加盖的签章超出允许的位置或大小（可能遮盖页面内容或之前的签章）",
+    "not_seal": "盖章后追加的内容不是完整的新签章",
+    "later_seal": "盖章后加盖的签章本身核验不通过",
+    "unreadable": "盖章后追加的内容无法读取",
+}
+
+
 def _modifications_zh(step: Step) -> str:
     if step.status is StepStatus.SKIPPED:
         return "签名范围无效，无法判断盖章后文件是否被改动"
@@ -351,7 +367,7 @@ def _modifications_zh(step: Step) -> str:
             for text in seals:
                 found = re.match(r"^revision (?P<n>\d+) adds seal field '(?P<f>.*)'$", text)
                 added.append(f"第 {found['n']} 版加盖签章“{found['f']}”" if found else text)
-            return f"盖章后只加盖了其他签章：{'；'.join(added)}"
+            return f"盖章后只加盖了其他签章（均已核验通过）：{'；'.join(added)}"
         blank = _match(r"\((?P<x>\d+) bytes of trailing whitespace ignored\)", step.reason)
         return "盖章后文件未被改动" + (f"（忽略了末尾 {blank} 字节空白）" if blank else "")
     if step.status is StepStatus.INVALID:
@@ -359,8 +375,11 @@ def _modifications_zh(step: Step) -> str:
             return "文件的交叉引用链与盖章时的版本不衔接：文件在盖章后被重写过，不能受理"
         problems = [str(p) for p in step.data.get("problems", ())]
         count = f"（{len(problems)} 处）" if problems else ""
+        kinds = [_MODIFICATION_KINDS_ZH[k] for k in step.data.get("kinds", ())
+                 if k in _MODIFICATION_KINDS_ZH]
+        what = f"：{'；'.join(kinds)}" if kinds else ""
         return (
-            f"盖章后文件被改动过{count}，现在看到的内容可能与盖章时不同，不能受理"
+            f"盖章后文件被改动过{count}{what}，现在看到的内容可能与盖章时不同，不能受理"
             + detail("; ".join(problems[:10]) or step.reason)
         )
     return _generic(step)

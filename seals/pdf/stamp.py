@@ -11,6 +11,16 @@ field and widget annotation (``/FT /Sig``, ``/F 132`` print + locked) on the cho
 appearance (a form XObject drawing the seal picture as an image XObject, alpha as ``/SMask``),
 and the changed catalog or ``/AcroForm`` (``/Fields``, ``/SigFlags 3``) and page (``/Annots``).
 
+Before anything is written the file goes through the same whole-file checks as verification
+(every cross-reference entry, every object's header, ``/Length``, generations, bounds), so a
+file the verifier would refuse is not sealed. Rewritten objects keep their generation; new
+objects are numbered after the highest number any section lists (not after the trailer's
+``/Size``, which may be anything); ``/NeedAppearances`` is removed (with it, poppler redraws
+every field and draws no seal) — unless some other field has no appearance of its own, or the
+document is already sealed, and then the file is refused. When the document already carries a
+signature, the new stamp must follow the appearance policy (:func:`placement_problems`) that
+verification applies to later seals.
+
 Signing: the update is written with a ``/Contents`` placeholder sized for the largest
 signature the seal can make, the ``/ByteRange`` is filled in, the byte ranges are hashed with
 plain SM3 (``dataHash``), the signature is made with ``propertyInfo`` =
@@ -31,7 +41,7 @@ from PIL import Image, UnidentifiedImageError
 
 from seals import sm2
 from seals.pdf.errors import PdfInputError
-from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits
+from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
 from seals.pdf.syntax import Name, PdfObject, Ref, Stream, serialize, text_string
 from seals.pdf.writer import write_incremental
 from seals.seal import sign_digest
@@ -45,9 +55,17 @@ SUBFILTER = "GB.T38540.SES_Signature"
 MM = 72 / 25.4
 """PDF points per millimetre."""
 DEFAULT_MARGIN_MM = 15.0
+MIN_WIDTH_MM = 1.0
+"""The narrowest stamp drawn (narrower ones would be invisible)."""
 _BYTE_RANGE_SLOT = b"[0 0000000000 0000000000 0000000000]"
 _MAX_SM2_DER = b"\x30\x46" + (b"\x02\x21\x00" + b"\xff" * 32) * 2
 _FIELD_NAME = re.compile(r"^[\x21-\x7e]{1,64}$")
+MAX_SEAL_SHARE = 0.10
+"""The largest share of a page (its visible box) that a seal added to an already sealed
+document may cover (``seals/pdf/README.md``)."""
+MAX_COORDINATE = 1_000_000.0
+"""Page and widget coordinates beyond this (in points: 350 m) are not usable."""
+Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -155,14 +173,95 @@ def _reserve(seal_der: bytes, certificate_der: bytes) -> int:
     )
 
 
-def _numbers(box: PdfObject) -> list[float] | None:
-    if (
-        isinstance(box, list)
-        and len(box) == 4
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
-    ):
-        return [float(v) for v in box]
-    return None
+def box_of(value: PdfObject) -> Box | None:
+    """A rectangle as (x0, y0, x1, y1): normalized, finite, within
+    :data:`MAX_COORDINATE`, with a positive area; else None."""
+    if not (isinstance(value, list) and len(value) == 4):
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return None
+    x0, y0, x1, y1 = (float(v) for v in value)
+    if not all(abs(v) <= MAX_COORDINATE for v in (x0, y0, x1, y1)):
+        return None
+    box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
+def visible_box(view: View, attributes: dict[str, PdfObject]) -> Box | None:
+    """What a page shows: its crop box (default: its media box) clipped to its media box."""
+    media = box_of(view.resolve(attributes.get("MediaBox")))
+    if media is None:
+        return None
+    crop = box_of(view.resolve(attributes.get("CropBox"))) or media
+    box = (max(crop[0], media[0]), max(crop[1], media[1]), min(crop[2], media[2]),
+           min(crop[3], media[3]))
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
+def _area(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def seal_rects(view: View, page: dict[str, PdfObject]) -> list[Box]:
+    """The rectangles of the signed signature widgets on a page (``/Annots``)."""
+    out: list[Box] = []
+    annots = view.resolve(page.get("Annots"))
+    for a in annots if isinstance(annots, list) else []:
+        d = view.resolve_dict(a)
+        ft, value, _ = view.field_value(d)
+        if ft == "Sig" and value is not None:
+            rect = box_of(view.resolve(d.get("Rect")))
+            if rect is not None:
+                out.append(rect)
+    return out
+
+
+def placement_problems(visible: Box, rect: Box, earlier: list[Box]) -> list[str]:
+    """Where a seal added after an earlier one may go (the appearance policy): inside the
+    page's visible box, over at most :data:`MAX_SEAL_SHARE` of it, over no earlier seal."""
+    problems = []
+    tol = 0.01
+    if not (rect[0] >= visible[0] - tol and rect[1] >= visible[1] - tol
+            and rect[2] <= visible[2] + tol and rect[3] <= visible[3] + tol):
+        problems.append("it lies (partly) outside the page's crop box")
+    share = _area(rect) / _area(visible)
+    if share > MAX_SEAL_SHARE:
+        problems.append(
+            f"it covers {share:.0%} of the page (at most {MAX_SEAL_SHARE:.0%} is allowed "
+            "after an earlier seal)"
+        )
+    if any(_overlap(rect, e) for e in earlier):
+        problems.append("it covers an earlier seal on its page")
+    return problems
+
+
+def _need_appearances(view: View, acro: dict[str, PdfObject], sealed: bool) -> None:
+    """Refuse a form whose ``/NeedAppearances`` cannot be removed without changing what
+    viewers show."""
+    if view.resolve(acro.get("NeedAppearances")) is not True:
+        return
+    if sealed:
+        raise PdfInputError(
+            "the form asks viewers to redraw its fields (/NeedAppearances) and the document "
+            "is already sealed: with the flag some viewers draw no seal, and removing it "
+            "would change the sealed document"
+        )
+    for _, field, name in view.fields():
+        if field.get("FT") == "Sig":
+            continue
+        kids = view.resolve(field.get("Kids"))
+        widgets = [view.resolve_dict(k) for k in kids] if isinstance(kids, list) else [field]
+        if any("AP" not in w for w in widgets):
+            raise PdfInputError(
+                f"the form asks viewers to draw its fields (/NeedAppearances) and field "
+                f"{name!r} has no appearance of its own: removing the flag would hide it, "
+                "keeping it would hide the seal in some viewers; save the form with its "
+                "appearances (or flattened) first"
+            )
 
 
 def stamp_pdf(
@@ -202,7 +301,23 @@ def stamp_pdf_spec(
     limits: PdfLimits = DEFAULT_LIMITS,
 ) -> bytes:
     """Seal ``pdf_bytes`` as ``spec`` says. Raises :class:`~seals.errors.SealError`."""
+    try:
+        return _stamp(pdf_bytes, spec, seal, signer, signer_certificate, limits)
+    except ValueError as exc:  # a value of the file that cannot be written back
+        raise PdfInputError(f"the PDF cannot be sealed: {exc}") from exc
+
+
+def _stamp(
+    pdf_bytes: bytes,
+    spec: StampSpec,
+    seal: Seal,
+    signer: sm2.Signer,
+    signer_certificate: Certificate,
+    limits: PdfLimits,
+) -> bytes:
     file = PdfFile(bytes(pdf_bytes), limits)
+    for _ in file.objects():  # what verification would refuse is refused here
+        pass
     view = file.view()
     root_ref, catalog = view.catalog()
     count = view.page_count()
@@ -212,11 +327,9 @@ def stamp_pdf_spec(
     if not 1 <= index <= count:
         raise PdfInputError(f"page {spec.page} does not exist (the PDF has {count} pages)")
     page_ref, page_dict, inherited = view.page(index - 1)
-    box = _numbers(view.resolve(inherited.get("CropBox"))) or _numbers(
-        view.resolve(inherited.get("MediaBox"))
-    )
+    box = visible_box(view, inherited)
     if box is None:
-        raise PdfInputError(f"page {index} has no usable /MediaBox")
+        raise PdfInputError(f"page {index} has no usable /MediaBox or /CropBox")
     left, bottom = min(box[0], box[2]), min(box[1], box[3])
     page_w, page_h = abs(box[2] - box[0]) / MM, abs(box[3] - box[1]) / MM
 
@@ -231,14 +344,17 @@ def stamp_pdf_spec(
         height_mm = width_mm
     x = spec.x_mm if spec.x_mm is not None else max(0.0, page_w - width_mm - DEFAULT_MARGIN_MM)
     y = spec.y_mm if spec.y_mm is not None else min(DEFAULT_MARGIN_MM, max(0.0, page_h - height_mm))
-    if not (0 < width_mm and 0 <= x and 0 <= y and x + width_mm <= page_w + 0.01
+    if not (MIN_WIDTH_MM <= width_mm and 0 <= x and 0 <= y and x + width_mm <= page_w + 0.01
             and y + height_mm <= page_h + 0.01):
         raise PdfInputError(
-            f"a {width_mm:.1f}×{height_mm:.1f} mm stamp at ({x:.1f}, {y:.1f}) mm does not fit on "
-            f"page {index} ({page_w:.1f}×{page_h:.1f} mm)"
+            f"a {width_mm:.6g}×{height_mm:.6g} mm stamp at ({x:.6g}, {y:.6g}) mm does not fit on "
+            f"page {index} ({page_w:.1f}×{page_h:.1f} mm; a stamp is at least {MIN_WIDTH_MM:g} "
+            "mm wide)"
         )
 
-    taken = {name for _, _, name in view.fields()}
+    fields = view.fields()
+    sealed = any(f.get("FT") == "Sig" and f.get("V") is not None for _, f, _ in fields)
+    taken = {name for _, _, name in fields}
     name = spec.field_name
     if name is None:
         name = next(f"Seal{i}" for i in range(1, len(taken) + 2) if f"Seal{i}" not in taken)
@@ -248,12 +364,26 @@ def stamp_pdf_spec(
     t = spec.at or datetime.now(UTC)
     t = (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)).replace(microsecond=0)
 
-    # object numbers
-    n = view.size
+    w_pt, h_pt = width_mm * MM, height_mm * MM
+    x_pt, y_pt = left + x * MM, bottom + y * MM
+    rect = (x_pt, y_pt, x_pt + w_pt, y_pt + h_pt)
+    if sealed:  # the appearance policy for later seals
+        problems = placement_problems(box, rect, seal_rects(view, page_dict))
+        if problems:
+            raise PdfInputError(
+                f"the document is already sealed, and this stamp on page {index} would break "
+                f"the appearance policy for later seals: {'; '.join(problems)}"
+            )
+    acro_value = catalog.get("AcroForm")
+    acro = dict(view.resolve_dict(acro_value))
+    _need_appearances(view, acro, sealed)
+    acro.pop("NeedAppearances", None)
+
+    # object numbers: after every number any section lists (not the trailer's /Size)
+    n = file.highest_number() + 1
     sig_num, widget_num, ap_num = n, n + 1, n + 2
     nxt = n + 3
     objects: dict[int, bytes] = {}
-    w_pt, h_pt = width_mm * MM, height_mm * MM
     resources: dict[str, PdfObject] = {}
     if image is not None:
         img_num, nxt = nxt, nxt + 1
@@ -295,7 +425,6 @@ def stamp_pdf_spec(
             content,
         )
     )
-    x_pt, y_pt = left + x * MM, bottom + y * MM
     objects[widget_num] = serialize(
         {
             "Type": Name("Annot"),
@@ -304,7 +433,7 @@ def stamp_pdf_spec(
             "T": text_string(name),
             "V": Ref(sig_num),
             "P": page_ref,
-            "Rect": [x_pt, y_pt, x_pt + w_pt, y_pt + h_pt],
+            "Rect": list(rect),
             "F": 132,
             "AP": {"N": Ref(ap_num)},
         }
@@ -313,10 +442,8 @@ def stamp_pdf_spec(
     annots = view.resolve(page_dict.get("Annots"))
     new_page["Annots"] = [*(annots if isinstance(annots, list) else []), Ref(widget_num)]
     objects[page_ref.num] = serialize(new_page)
-    acro_value = catalog.get("AcroForm")
-    acro = dict(view.resolve_dict(acro_value))
-    fields = view.resolve(acro.get("Fields"))
-    acro["Fields"] = [*(fields if isinstance(fields, list) else []), Ref(widget_num)]
+    listed = view.resolve(acro.get("Fields"))
+    acro["Fields"] = [*(listed if isinstance(listed, list) else []), Ref(widget_num)]
     acro["SigFlags"] = 3
     if isinstance(acro_value, Ref) and view.in_use(acro_value.num):
         objects[acro_value.num] = serialize(acro)
@@ -368,6 +495,7 @@ def stamp_pdf_spec(
 
 __all__ = [
     "FILTER",
+    "MAX_SEAL_SHARE",
     "SUBFILTER",
     "StampSpec",
     "sealed_document_digest",

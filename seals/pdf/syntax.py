@@ -5,12 +5,19 @@ Values: ``None`` (null), ``bool``, ``int``, ``float``, :class:`Name` (a ``str``)
 keyed by :class:`Name` (dictionary), :class:`Ref` (indirect reference) and :class:`Stream`
 (a dictionary with its raw, still encoded, data). This module knows nothing of signing.
 
-Parsing is bounded: nesting deeper than ``max_depth`` raises :class:`PdfHostile`; anything
-that is not PDF syntax raises :class:`PdfMalformed`.
+Parsing is bounded and never recursive: nesting deeper than ``max_depth``, more tokens than
+the :class:`Budget` allows, or more stream data than it allows raise :class:`PdfHostile`;
+anything that is not PDF syntax raises :class:`PdfMalformed`. Numbers are bounded too: an
+integer of more than :data:`MAX_INT_DIGITS` digits or a real of more than
+:data:`MAX_REAL_CHARS` characters is malformed (Python would refuse to convert integers of
+more than 4,300 digits, and no PDF needs either). A stream's ``/Length`` must be exact: the
+data it measures must be followed by ``endstream`` (an end of line between them allowed);
+there is no search for ``endstream``, because viewers do not agree on one.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,22 +57,82 @@ class Stream:
     raw: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Indirect:
+    """An indirect object as written in the file: ``num gen obj value endobj``."""
+
+    num: int
+    gen: int
+    value: PdfObject
+    end: int
+    """The position after ``endobj`` (or after the value, when ``endobj`` is missing)."""
+    endobj: bool
+    """Whether the object ends with the ``endobj`` keyword."""
+
+
+class Budget:
+    """What reading one file may cost: tokens parsed and bytes of stream data taken.
+
+    Every value, string escape and array item spends a token; every stream's data spends
+    its length. Exhausting either raises :class:`PdfHostile`, so the time and memory spent
+    reading a file are bounded whatever its shape (overlapping streams, millions of tiny
+    objects, strings of escapes)."""
+
+    __slots__ = ("stream_bytes", "tokens")
+
+    def __init__(self, tokens: int, stream_bytes: int) -> None:
+        self.tokens = tokens
+        self.stream_bytes = stream_bytes
+
+    def spend(self, tokens: int) -> None:
+        self.tokens -= tokens
+        if self.tokens < 0:
+            raise PdfHostile(
+                "the PDF has more structure (objects, tokens) than can be read within the "
+                "verification bounds"
+            )
+
+    def take(self, nbytes: int) -> None:
+        self.stream_bytes -= nbytes
+        if self.stream_bytes < 0:
+            raise PdfHostile(
+                "the PDF's streams hold more data than the file could (overlapping streams?)"
+            )
+
+
+UNLIMITED = 1 << 62
+
+
 WHITESPACE = b"\x00\t\n\x0c\r "
 DELIMITERS = b"()<>[]{}/%"
+MAX_INT_DIGITS = 20
+"""Longest integer literal accepted (digits, sign not counted)."""
+MAX_REAL_CHARS = 64
+"""Longest real literal accepted (characters)."""
 _WS_OR_COMMENT = re.compile(rb"(?:[\x00\t\n\x0c\r ]+|%[^\r\n]*)*")
-_REGULAR = rb"[^\x00\t\n\x0c\r ()<>\[\]{}/%]"
-_NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
-_REF = re.compile(rb"(\d+)[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+R(?!" + _REGULAR + rb")")
-_REF_RUN = re.compile(
-    rb"(?:\d+[\x00\t\n\x0c\r ]+\d+[\x00\t\n\x0c\r ]+R(?!" + _REGULAR + rb")[\x00\t\n\x0c\r ]*)+"
+_PLAIN_WS = re.compile(rb"[\x00\t\n\x0c\r ]*")
+_REG = rb"[^\x00\t\n\x0c\r ()<>\[\]{}/%]"
+_W = rb"[\x00\t\n\x0c\r ]"
+_TOKEN = re.compile(
+    _W + rb"*(?:%[^\r\n]*" + _W + rb"*)*(?:"
+    rb"/(" + _REG + rb"*)"  # 1 name
+    rb"|(<<)|(>>)|(\[)|(\])"  # 2 << 3 >> 4 [ 5 ]
+    rb"|((\d{1,10})" + _W + rb"+(\d{1,5})" + _W + rb"+R(?!" + _REG + rb"))"  # 6 (7, 8) ref
+    rb"|([+-]?(?:\d+\.?\d*|\.\d+))"  # 9 number
+    rb"|(\()|(<)"  # 10 ( 11 <
+    rb"|(" + _REG + rb"+)"  # 12 keyword
+    rb"|(\Z))"  # 13 end of data
 )
-_NAME = re.compile(rb"/(" + _REGULAR + rb"*)")
-_KEYWORD = re.compile(_REGULAR + rb"+")
+_REF = rb"\d{1,10}" + _W + rb"+\d{1,5}" + _W + rb"+R(?!" + _REG + rb")"
+_REF_ITEM = re.compile(rb"(\d{1,10})" + _W + rb"+(\d{1,5})" + _W + rb"+R")
+_REF_RUN = re.compile(rb"(?:" + _REF + _W + rb"*)+")
+_KEYWORDS: dict[bytes, PdfObject] = {b"true": True, b"false": False, b"null": None}
 _NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _LITERAL_SPECIAL = re.compile(rb"[()\\]")
-_OBJ_HEADER = re.compile(
-    rb"(\d+)[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+obj(?!" + _REGULAR + rb")"
+OBJ_HEADER = re.compile(
+    rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+obj(?!" + _REG + rb")"
 )
+"""``num gen obj`` (the header of an indirect object)."""
 _ESCAPES = {
     ord("n"): b"\n",
     ord("r"): b"\r",
@@ -85,98 +152,129 @@ def skip_ws(data: bytes, pos: int) -> int:
     return m.end() if m else pos
 
 
+def skip_plain_ws(data: bytes, pos: int) -> int:
+    """The first position at or after ``pos`` that is not whitespace (comments count)."""
+    m = _PLAIN_WS.match(data, pos)
+    return m.end() if m else pos
+
+
+def _number(text: bytes, pos: int) -> int | float:
+    if b"." in text:
+        if len(text) > MAX_REAL_CHARS:
+            raise PdfMalformed(f"a real number of {len(text)} characters at byte {pos}")
+        return float(text)
+    if len(text) - (text[0] in b"+-") > MAX_INT_DIGITS:
+        raise PdfMalformed(f"an integer of more than {MAX_INT_DIGITS} digits at byte {pos}")
+    return int(text)
+
+
 class Parser:
     """Parses PDF values out of ``data`` (direct objects and ``N G obj … endobj``)."""
 
-    def __init__(self, data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    def __init__(
+        self, data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, budget: Budget | None = None
+    ) -> None:
         self.data = data
         self.max_depth = max_depth
+        self.budget = budget or Budget(UNLIMITED, UNLIMITED)
 
     def fail(self, what: str, pos: int) -> PdfMalformed:
         return PdfMalformed(f"{what} at byte {pos}")
 
-    def value(self, pos: int, depth: int = 0) -> tuple[PdfObject, int]:
+    def value(self, pos: int) -> tuple[PdfObject, int]:
         """The value starting at ``pos`` (after whitespace) and the position after it."""
         data = self.data
-        pos = skip_ws(data, pos)
-        if pos >= len(data):
-            raise self.fail("unexpected end of data", pos)
-        if depth > self.max_depth:
-            raise PdfHostile(f"objects nested deeper than {self.max_depth} levels at byte {pos}")
-        c = data[pos]
-        if c == 0x2F:  # /
-            m = _NAME.match(data, pos)
-            assert m is not None
-            return _name(m.group(1)), m.end()
-        if c == 0x3C:  # <
-            if data.startswith(b"<<", pos):
-                return self._dict(pos + 2, depth)
-            return self._hex(pos + 1)
-        if c == 0x5B:  # [
-            return self._array(pos + 1, depth)
-        if c == 0x28:  # (
-            return self._literal(pos + 1)
-        if 0x30 <= c <= 0x39:
-            m = _REF.match(data, pos)
-            if m:
-                return Ref(int(m.group(1)), int(m.group(2))), m.end()
-        if 0x30 <= c <= 0x39 or c in b"+-.":
-            m = _NUMBER.match(data, pos)
-            if not m:
-                raise self.fail("bad number", pos)
-            text = m.group(0)
-            if b"." in text:
-                return float(text), m.end()
-            return int(text), m.end()
-        m = _KEYWORD.match(data, pos)
-        if m:
-            word = m.group(0)
-            if word == b"true":
-                return True, m.end()
-            if word == b"false":
-                return False, m.end()
-            if word == b"null":
-                return None, m.end()
-            raise self.fail(f"unexpected keyword {word[:20]!r}", pos)
-        raise self.fail(f"unexpected character {bytes([c])!r}", pos)
-
-    def _dict(self, pos: int, depth: int) -> tuple[dict[str, PdfObject], int]:
-        data = self.data
-        out: dict[str, PdfObject] = {}
+        budget = self.budget
+        match = _TOKEN.match
+        stack: list[Any] = []  # open arrays and dictionaries
+        keys: list[Any] = []  # per open dictionary: the key waiting for its value, else None
+        spent = 0
         while True:
-            pos = skip_ws(data, pos)
-            if data.startswith(b">>", pos):
-                return out, pos + 2
-            if pos >= len(data):
-                raise self.fail("unterminated dictionary", pos)
-            m = _NAME.match(data, pos)
-            if not m:
-                raise self.fail("dictionary key is not a name", pos)
-            key = _name(m.group(1))
-            value, pos = self.value(m.end(), depth + 1)
-            if value is not None:  # a null value is the same as an absent key
-                out[key] = value
-
-    def _array(self, pos: int, depth: int) -> tuple[list[PdfObject], int]:
-        data = self.data
-        out: list[PdfObject] = []
-        while True:
-            pos = skip_ws(data, pos)
-            if pos < len(data) and data[pos] == 0x5D:  # ]
-                return out, pos + 1
-            if pos >= len(data):
-                raise self.fail("unterminated array", pos)
-            if 0x30 <= data[pos] <= 0x39:  # a run of references (/Kids, /Annots…) in one go
-                run = _REF_RUN.match(data, pos)
-                if run:
-                    out += [
-                        Ref(int(m.group(1)), int(m.group(2)))
-                        for m in _REF.finditer(data, pos, run.end())
-                    ]
-                    pos = run.end()
+            m = match(data, pos)
+            if m is None:
+                at = skip_ws(data, pos)
+                raise self.fail(f"unexpected character {data[at : at + 1]!r}", at)
+            kind = m.lastindex
+            pos = m.end()
+            spent += 1
+            v: PdfObject
+            if kind == 1:
+                v = _name(m.group(1))
+            elif kind == 2 or kind == 4:
+                if len(stack) >= self.max_depth:
+                    raise PdfHostile(
+                        f"objects nested deeper than {self.max_depth} levels "
+                        f"at byte {m.start(kind)}"
+                    )
+                if spent >= 4096:
+                    budget.spend(spent)
+                    spent = 0
+                keys.append(None)
+                if kind == 2:
+                    stack.append({})
                     continue
-            value, pos = self.value(pos, depth + 1)
-            out.append(value)
+                items: list[PdfObject] = []
+                stack.append(items)
+                pos, n = self._runs(pos, items)
+                spent += n
+                continue
+            elif kind == 3:
+                if not stack or type(stack[-1]) is not dict:
+                    raise self.fail("unexpected '>>'", m.start(kind))
+                if keys.pop() is not None:
+                    raise self.fail("dictionary key without a value", m.start(kind))
+                v = stack.pop()
+            elif kind == 5:
+                if not stack or type(stack[-1]) is not list:
+                    raise self.fail("unexpected ']'", m.start(kind))
+                keys.pop()
+                v = stack.pop()
+            elif kind == 6:
+                v = Ref(int(m.group(7)), int(m.group(8)))
+            elif kind == 9:
+                v = _number(m.group(9), m.start(9))
+            elif kind == 10:
+                v, pos = self._literal(pos)
+            elif kind == 11:
+                v, pos = self._hex(pos)
+            elif kind == 12:
+                word = m.group(12)
+                if word not in _KEYWORDS:
+                    raise self.fail(f"unexpected keyword {word[:20]!r}", m.start(kind))
+                v = _KEYWORDS[word]
+            else:
+                raise self.fail("unexpected end of data", m.start(kind or 0))
+            # hand the value to its container
+            if not stack:
+                budget.spend(spent)
+                return v, pos
+            top = stack[-1]
+            if type(top) is list:
+                top.append(v)
+                continue
+            key = keys[-1]
+            if key is None:
+                if type(v) is not Name:
+                    raise self.fail("dictionary key is not a name", m.start(kind or 0))
+                keys[-1] = v
+            else:
+                if v is not None:  # a null value is the same as an absent key
+                    top[key] = v
+                keys[-1] = None
+
+    def _runs(self, pos: int, items: list[PdfObject]) -> tuple[int, int]:
+        """A run of references opening an array (``/Kids``, ``/Annots``…), taken in one go;
+        returns the new position and the tokens taken."""
+        data = self.data
+        at = skip_ws(data, pos)
+        if at >= len(data) or not 0x30 <= data[at] <= 0x39:
+            return pos, 0
+        run = _REF_RUN.match(data, at)
+        if run is None:
+            return pos, 0
+        refs = [Ref(int(a), int(b)) for a, b in _REF_ITEM.findall(data, at, run.end())]
+        items += refs
+        return run.end(), len(refs)
 
     def _hex(self, pos: int) -> tuple[bytes, int]:
         end = self.data.find(b">", pos)
@@ -194,25 +292,33 @@ class Parser:
         data = self.data
         out = bytearray()
         level = 1
-        while True:
-            m = _LITERAL_SPECIAL.search(data, pos)
-            if not m:
-                raise self.fail("unterminated string", pos)
-            i = m.start()
-            out += data[pos:i]
-            c = data[i]
-            if c == 0x28:
-                level += 1
-                out.append(c)
-                pos = i + 1
-            elif c == 0x29:
-                level -= 1
-                if level == 0:
-                    return bytes(out), i + 1
-                out.append(c)
-                pos = i + 1
-            else:
-                pos = self._escape(i + 1, out)
+        spent = 0
+        try:
+            while True:
+                m = _LITERAL_SPECIAL.search(data, pos)
+                if not m:
+                    raise self.fail("unterminated string", pos)
+                spent += 1
+                i = m.start()
+                out += data[pos:i]
+                c = data[i]
+                if c == 0x28:
+                    level += 1
+                    out.append(c)
+                    pos = i + 1
+                elif c == 0x29:
+                    level -= 1
+                    if level == 0:
+                        return bytes(out), i + 1
+                    out.append(c)
+                    pos = i + 1
+                else:
+                    pos = self._escape(i + 1, out)
+                if spent >= 4096:
+                    self.budget.spend(spent)
+                    spent = 0
+        finally:
+            self.budget.spend(spent)
 
     def _escape(self, pos: int, out: bytearray) -> int:
         data = self.data
@@ -239,67 +345,117 @@ class Parser:
         self,
         pos: int,
         *,
-        resolve_length: Callable[[Ref], PdfObject] | None = None,
+        resolve_length: Callable[[Ref], int] | None = None,
         limit: int | None = None,
-    ) -> tuple[int, int, PdfObject, int]:
-        """``N G obj <value> [stream…endstream] endobj`` at ``pos``: (num, gen, value, end).
+        keep_data: bool = True,
+    ) -> Indirect:
+        """``N G obj <value> [stream…endstream] endobj`` at ``pos``.
 
-        ``resolve_length`` resolves an indirect ``/Length``; ``limit`` bounds where the stream
-        data may end (the end of the revision being read).
+        ``resolve_length`` resolves an indirect ``/Length`` (it must return an integer);
+        ``limit`` bounds where the object may end (the end of the revision being read);
+        without ``keep_data`` a stream's data is checked but not copied (``raw`` is empty).
         """
         data = self.data
-        m = _OBJ_HEADER.match(data, pos)
+        m = OBJ_HEADER.match(data, pos)
         if not m:
             raise self.fail("expected 'N G obj'", pos)
         num, gen = int(m.group(1)), int(m.group(2))
         value, pos = self.value(m.end())
         pos = skip_ws(data, pos)
-        if data.startswith(b"stream", pos) and isinstance(value, dict):
-            value, pos = self._stream(value, pos + 6, resolve_length, limit)
+        if data.startswith(b"stream", pos):
+            if not isinstance(value, dict):
+                raise self.fail(f"object {num} has 'stream' after a value that is no dictionary",
+                                pos)
+            value, pos = self._stream(value, pos + 6, resolve_length, limit, keep_data)
             pos = skip_ws(data, pos)
-        if data.startswith(b"endobj", pos):
+        endobj = data.startswith(b"endobj", pos)
+        if endobj:
             pos += 6
-        return num, gen, value, pos
+        if limit is not None and pos > limit:
+            raise self.fail(f"object {num} runs past the end of its revision", pos)
+        return Indirect(num, gen, value, pos, endobj)
 
     def _stream(
         self,
         head: dict[str, PdfObject],
         pos: int,
-        resolve_length: Callable[[Ref], PdfObject] | None,
+        resolve_length: Callable[[Ref], int] | None,
         limit: int | None,
+        keep_data: bool = True,
     ) -> tuple[Stream, int]:
         data = self.data
-        end_of_data = len(data) if limit is None else min(limit, len(data))
-        if data.startswith(b"\r\n", pos):
-            pos += 2
-        elif data.startswith(b"\n", pos) or data.startswith(b"\r", pos):
-            pos += 1
         length = head.get("Length")
-        if isinstance(length, Ref) and resolve_length is not None:
-            try:
-                length = resolve_length(length)
-            except PdfMalformed:
-                length = None
-        if isinstance(length, int) and 0 <= length <= end_of_data - pos:
-            after = skip_ws(data, pos + length)
-            if data.startswith(b"endstream", after):
-                return Stream(head, data[pos : pos + length]), after + 9
-        # /Length missing or wrong: the data runs to the next 'endstream' (as every reader does)
-        end = data.find(b"endstream", pos, end_of_data)
-        if end < 0:
-            raise self.fail("stream without 'endstream'", pos)
-        stop = end
-        if data[stop - 1 : stop] == b"\n":
-            stop -= 1
-        if data[stop - 1 : stop] == b"\r":
-            stop -= 1
-        return Stream(head, data[pos:max(stop, pos)]), end + 9
+        if isinstance(length, Ref):
+            if resolve_length is None:
+                raise self.fail("a stream /Length refers to another object here", pos)
+            length = resolve_length(length)
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+            raise self.fail(f"the stream has no usable /Length ({length!r})", pos)
+        start, end = stream_span(data, pos, length, limit)
+        if not keep_data:
+            return Stream(head, b""), end
+        self.budget.take(length)
+        return Stream(head, data[start : start + length]), end
+
+
+def stream_span(data: bytes, pos: int, length: int, limit: int | None = None) -> tuple[int, int]:
+    """Where a stream's data starts and where its ``endstream`` ends, given ``pos`` (after the
+    ``stream`` keyword) and its ``/Length``: the data must be followed by ``endstream`` (an end
+    of line between allowed), no search."""
+    start = pos
+    end_of_data = len(data) if limit is None else min(limit, len(data))
+    if data.startswith(b"\r\n", pos):
+        pos += 2
+    elif data.startswith(b"\n", pos) or data.startswith(b"\r", pos):
+        pos += 1
+    if length > end_of_data - pos:
+        raise PdfMalformed(
+            f"the stream's /Length {length} runs past the end of the data at byte {start}"
+        )
+    after = skip_plain_ws(data, pos + length)
+    if not data.startswith(b"endstream", after):
+        raise PdfMalformed(
+            f"the stream's /Length {length} does not end where 'endstream' is at byte {start}"
+        )
+    return pos, after + 9
+
+
+_NAMES: dict[bytes, Name] = {}
 
 
 def _name(raw: bytes) -> Name:
+    name = _NAMES.get(raw)
+    if name is not None:
+        return name
+    text = raw
     if b"#" in raw:
-        raw = _NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
-    return Name(raw.decode("latin-1"))
+        text = _NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
+    name = Name(text.decode("latin-1"))
+    if len(_NAMES) < 4096 and len(raw) <= 64:  # the usual names, not an attacker's millions
+        _NAMES[raw] = name
+    return name
+
+
+# ------------------------------------------------------------------------------ walking
+
+
+def walk(value: PdfObject, refs: list[Ref], dicts: list[dict[str, PdfObject]]) -> None:
+    """Every reference in ``value`` into ``refs`` and every dictionary (a stream's too, and
+    ``value`` itself) into ``dicts``, without recursion."""
+    todo = [value]
+    pop, extend = todo.pop, todo.extend
+    while todo:
+        v = pop()
+        t = type(v)
+        if t is Ref:
+            refs.append(v)
+        elif t is dict:
+            dicts.append(v)
+            extend(v.values())
+        elif t is list:
+            extend(v)
+        elif t is Stream:
+            todo.append(v.dict)
 
 
 # ------------------------------------------------------------------------------ writing
@@ -319,7 +475,16 @@ def _write_literal(value: bytes) -> bytes:
 
 
 def format_number(value: float) -> bytes:
-    """A real number as PDF writes it: no exponent, at most 4 decimals, no trailing zeros."""
+    """A real number as PDF writes it: no exponent, at most 4 decimals, no trailing zeros;
+    a large one keeps its ``.0`` (so that it reads back as a real, not as an integer longer
+    than :data:`MAX_INT_DIGITS`). ``ValueError`` for what could not be read back."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be written as a PDF number")
+    if abs(value) >= 1e18:
+        text = b"%.1f" % value
+        if len(text) > MAX_REAL_CHARS:
+            raise ValueError(f"{value!r} cannot be written as a PDF number")
+        return text
     if value == int(value):
         return b"%d" % int(value)
     text = (b"%.4f" % value).rstrip(b"0").rstrip(b".")
@@ -377,13 +542,14 @@ def decode_text(value: PdfObject) -> str:
 
 
 def equal(a: PdfObject, b: PdfObject) -> bool:
-    """Deep equality of two values; references compare by number and generation."""
+    """Deep equality of two values; references compare by number and generation, streams by
+    their whole dictionary (``/Length`` included) and data."""
     if isinstance(a, Stream) or isinstance(b, Stream):
         return (
             isinstance(a, Stream)
             and isinstance(b, Stream)
             and a.raw == b.raw
-            and equal(_without_length(a.dict), _without_length(b.dict))
+            and equal(a.dict, b.dict)
         )
     if isinstance(a, dict) or isinstance(b, dict):
         if not (isinstance(a, dict) and isinstance(b, dict)) or a.keys() != b.keys():
@@ -399,7 +565,3 @@ def equal(a: PdfObject, b: PdfObject) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return isinstance(a, int | float) and isinstance(b, int | float) and a == b
-
-
-def _without_length(d: dict[str, PdfObject]) -> dict[str, PdfObject]:
-    return {k: v for k, v in d.items() if k != "Length"}

@@ -1,60 +1,90 @@
-"""Verifying sealed PDFs: every seal signature, its byte range, its digest, the seal
-signature itself, and what changed in the file after it was made.
+"""Verifying sealed PDFs: every signature-like object in every revision, its byte range, its
+digest, the seal signature itself, and what changed in the file after it was made.
 
-``verify_pdf(pdf_bytes, *, at=None, anchors=(), lenient_ca=False) -> PdfReport``. Per
-signature (:class:`PdfSignatureReport`), steps in order:
+``verify_pdf(pdf_bytes, *, at=None, anchors=(), lenient_ca=False) -> PdfReport``.
 
+Signatures are collected from everything, not only the form: every in-use object of every
+cross-reference section that is a signature field (``/FT /Sig``, inherited through
+``/Parent`` too) or looks like a signature dictionary (``/Type /Sig``, ``/Type
+/DocTimeStamp``, a ``/ByteRange``), and the value (``/V``) of every such field, direct
+dictionaries included. Each distinct signature dictionary gets its own
+:class:`PdfSignatureReport`; a signature this service cannot verify (another ``/SubFilter``)
+is INVALID, never skipped. Per signature, steps in order:
+
+- ``pdf.format``: only for a foreign ``/SubFilter``: INVALID, and nothing else is checked.
 - ``pdf.byte_range``: ``/ByteRange`` is ``[0 b c d]``; the gap ``[b, c)`` is exactly the hex
-  string of this signature dictionary's ``/Contents``; ``c + d`` is the end of a revision (a
-  ``%%EOF`` line) whose own cross-reference chain defines this field and signature dictionary;
+  string of this signature dictionary's ``/Contents``; ``c + d`` is the end of a revision of
+  the file's chain (``startxref`` naming one of its sections, then ``%%EOF``) whose view
+  defines this field and signature dictionary, all of whose objects lie inside the range;
   ``propertyInfo`` names the same range; ``/Contents`` holds the DER and zero padding only.
 - ``pdf.digest``: plain SM3 of the two ranges equals ``dataHash`` (it takes the place of the
   ``signature.data_hash`` step of :func:`seals.seal.verify_signature`).
 - every other step of :func:`seals.seal.verify_signature`.
 - ``pdf.modifications``: what the file gained after the signed revision. Nothing: VALID. Only
-  later seal revisions (new signature fields with their signature dictionaries, widgets and
-  appearances; the page's ``/Annots``, the catalog's ``/AcroForm``, ``/Fields`` and
-  ``/SigFlags`` extended accordingly): VALID, listing them. Anything else (an object redefined
-  — content, resources, pages —, an object deleted, an object that the sealed revision
-  referred to defined later, an update that adds no seal, bytes that are no revision):
-  INVALID.
+  later seal revisions, each checked once (see :class:`_Revision`): VALID when every seal they
+  add verifies on its own. Anything else — an object redefined or deleted, bytes a revision's
+  cross-reference section does not account for, an object the sealed revision referred to
+  defined later, a later seal whose appearance breaks the policy (``seals/pdf/README.md``),
+  a later seal that does not verify: INVALID.
 
-Raises :class:`~seals.pdf.errors.PdfError` only when the file as a whole cannot be read
-(``pdf_malformed``, ``pdf_encrypted``, ``pdf_too_large``, ``pdf_hostile``); everything about a
-signature is a step, never an exception.
+Raises :class:`~seals.pdf.errors.PdfError` only when the file as a whole cannot be read or is
+out of bounds (``pdf_malformed``, ``pdf_encrypted``, ``pdf_too_large``, ``pdf_hostile``);
+everything about a signature is a step, never an exception.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import functools
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from seals import sm2
 from seals.errors import SealError
-from seals.pdf.errors import PdfError
-from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, Section, View, find_eof
-from seals.pdf.stamp import SUBFILTER
-from seals.pdf.syntax import PdfObject, Ref, Stream, decode_text, equal
+from seals.pdf.errors import PdfError, PdfHostile
+from seals.pdf.reader import (
+    DEFAULT_LIMITS,
+    PdfFile,
+    PdfLimits,
+    View,
+    find_eof,
+    startxref_before,
+)
+from seals.pdf.stamp import (
+    SUBFILTER,
+    box_of,
+    placement_problems,
+    seal_rects,
+    visible_box,
+)
+from seals.pdf.syntax import Name, PdfObject, Ref, Stream, decode_text, equal
 from seals.seal import Step, StepStatus, VerificationReport, verify_signature
 from seals.ses import SealSignature, parse_signature
 from seals.x509 import Certificate
 
 _HEX = re.compile(rb"[0-9A-Fa-f]*")
 _WS = frozenset(b"\x00\t\n\x0c\r ")
+_SIGNATURE_WORDS = re.compile(
+    rb"/(?:FT|ByteRange|Sig|DocTimeStamp|Widget)(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
+)
+"""Names without which an object cannot be (or hold) a signature field or dictionary."""
 
 
 @dataclass(frozen=True)
 class PdfSignatureReport:
-    """One signature field of a PDF and the steps of verifying it."""
+    """One signature of a PDF and the steps of verifying it."""
 
     field: str
-    """The field's full name (``/T``)."""
+    """The field's full name (``/T``), or where the signature dictionary was found."""
     revision: int
-    """How many cross-reference sections the signed revision has (1: the original file)."""
+    """How many cross-reference sections the signed revision has (1: the original file);
+    0 when the byte range does not name a revision of the file."""
     byte_range: tuple[int, ...]
     signer: str | None
     """The signer certificate's subject, when readable."""
@@ -62,6 +92,9 @@ class PdfSignatureReport:
     seal_name: str | None
     steps: tuple[Step, ...]
     subject: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    revision_digest: bytes | None = None
+    """SM3 of the file up to the end of the signed revision (what is anchored on chain),
+    when the byte range is valid."""
 
     @property
     def ok(self) -> bool:
@@ -111,48 +144,111 @@ def _guard(name: str, type_: str, fn: Callable[[], Step]) -> Step:
         return _step(name, type_, StepStatus.ERROR, f"could not check: {exc}", error=repr(exc))
 
 
+def _is_int(value: PdfObject) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 # --------------------------------------------------------------------------- finding
 
 
-@dataclass(frozen=True)
-class _Found:
-    name: str
-    ref: Ref | None
+@dataclass
+class _Candidate:
+    """One distinct signature dictionary found somewhere in the file."""
+
+    num: int | None
+    """Its object number (None: a direct dictionary inside a field)."""
+    gen: int
+    section: int
+    """The oldest section that defines it."""
     sig: dict[str, PdfObject]
+    names: list[str] = dataclasses.field(default_factory=list)
+    """Partial names (``/T``) of the fields found holding it."""
+
+    @property
+    def ref(self) -> Ref | None:
+        return Ref(self.num, self.gen) if self.num is not None else None
+
+    def range_end(self) -> int:
+        br = self.sig.get("ByteRange")
+        if isinstance(br, list) and len(br) == 4 and all(_is_int(v) for v in br):
+            return int(br[2]) + int(br[3])
+        return -1
+
+    def label(self) -> str:
+        if self.names:
+            return self.names[0]
+        if self.num is not None:
+            return f"signature object {self.num}"
+        return "a signature inside a field"
 
 
-def _signature_fields(file: PdfFile) -> list[_Found]:
-    """Signed signature fields in the document and in every earlier revision of it."""
-    found: dict[tuple[int | None, str], _Found] = {}
-    for k in range(len(file.sections)):
-        try:
-            fields = file.view(k).fields()
-        except PdfError:
-            if k == 0:
-                raise
-            continue
-        view = file.view(k)
-        for _, f, name in fields:
-            if f.get("FT") != "Sig":
+@dataclass
+class _Inventory:
+    candidates: dict[tuple[Any, ...], _Candidate]
+    refs: list[array[int]]
+    """Per section: the sorted numbers its objects (and trailer) refer to."""
+
+
+def _is_sig_dict(d: dict[str, PdfObject]) -> bool:
+    return d.get("Type") in ("Sig", "DocTimeStamp") or "ByteRange" in d
+
+
+def _inventory(full: PdfFile) -> _Inventory:
+    """Every signature dictionary of every section, and what each section refers to."""
+    found: dict[tuple[Any, ...], _Candidate] = {}
+    per_section: list[set[int]] = [set() for _ in full.sections]
+    for i, section in enumerate(full.sections):
+        for key in ("Root", "Info"):
+            if isinstance(section.trailer.get(key), Ref):
+                per_section[i].add(section.trailer[key].num)
+
+    def add(num: int | None, gen: int, section: int, sig: dict[str, PdfObject], name: str) -> None:
+        key = (num, gen, repr(sig))
+        cand = found.get(key)
+        if cand is None:
+            cand = found[key] = _Candidate(num, gen, section, sig)
+        cand.section = max(cand.section, section)
+        if name and name not in cand.names:
+            cand.names.append(name)
+
+    for obj in full.objects(_SIGNATURE_WORDS):
+        per_section[obj.section].update(obj.refs)
+        view = full.view(obj.section)
+        for k, d in enumerate(obj.dicts):
+            top = k == 0 and (isinstance(obj.value, dict) or isinstance(obj.value, Stream))
+            if top and _is_sig_dict(d):
+                add(obj.num, obj.gen, obj.section, d, "")
+            if d.get("FT") != "Sig" and not (
+                "FT" not in d and d.get("Subtype") == "Widget" and isinstance(d.get("Parent"), Ref)
+            ):
                 continue
-            value = f.get("V")
-            try:
-                sig = view.resolve(value)
-            except PdfError:
-                continue
-            if not isinstance(sig, dict):
-                continue
-            ref = value if isinstance(value, Ref) else None
-            key = (ref.num if ref else None, repr(sig.get("ByteRange")))
-            found.setdefault(key, _Found(name, ref, sig))
-    return sorted(found.values(), key=lambda f: _range_end(f.sig))
+            ft, value, name = view.field_value(d)
+            if ft != "Sig" or value is None:
+                continue  # not a signature field, or an empty one (a placeholder)
+            if isinstance(value, Ref):
+                target = view.get(value.num, value.gen)
+                if target is None:
+                    continue  # /V names no object: unsigned, as viewers show it
+                sig = target.dict if isinstance(target, Stream) else target
+                where = _defined_in(full, value.num, obj.section)
+                add(value.num, value.gen, where, sig if isinstance(sig, dict) else {}, name)
+            else:
+                add(None, 0, obj.section, value if isinstance(value, dict) else {}, name)
+    if len(found) > full.limits.max_signatures:
+        raise PdfHostile(
+            f"the PDF holds {len(found)} signatures; at most {full.limits.max_signatures} are "
+            "verified"
+        )
+    refs = [array("q", sorted(s)) for s in per_section]
+    return _Inventory(found, refs)
 
 
-def _range_end(sig: dict[str, PdfObject]) -> int:
-    br = sig.get("ByteRange")
-    if isinstance(br, list) and len(br) == 4 and all(isinstance(v, int) for v in br):
-        return int(br[2]) + int(br[3])
-    return -1
+def _defined_in(full: PdfFile, num: int, start: int) -> int:
+    """The section (``start`` or older) whose entry defines ``num`` in view ``start``."""
+    for i in range(start, len(full.sections)):
+        if num in full.sections[i].entries:
+            return i
+    return start
 
 
 # ------------------------------------------------------------------------ byte range
@@ -162,7 +258,9 @@ def _range_end(sig: dict[str, PdfObject]) -> int:
 class _Signed:
     ranges: tuple[int, int, int, int]
     end: int
-    prefix: PdfFile
+    index: int
+    """The section index of the signed revision's newest section."""
+    view: View
     der: bytes
 
 
@@ -178,25 +276,34 @@ def _der_length(blob: bytes) -> int | None:
     return 2 + count + int.from_bytes(blob[2 : 2 + count], "big")
 
 
+def _der_of(contents: bytes) -> bytes:
+    """The DER in ``/Contents``, without its zero padding."""
+    length = _der_length(contents)
+    if length is None or length > len(contents):
+        return contents.rstrip(b"\x00")
+    return contents[:length]
+
+
 def _byte_range(
-    data: bytes, found: _Found, parsed: list[SealSignature], full: PdfFile
+    data: bytes, cand: _Candidate, parsed: SealSignature | None, full: PdfFile,
+    extents: list[int],
 ) -> tuple[Step, _Signed | None]:
     name = "pdf.byte_range"
 
     def bad(reason: str, **extra: Any) -> tuple[Step, None]:
         return _step(name, "integrity", StepStatus.INVALID, reason, **extra), None
 
-    sig = found.sig
+    sig = cand.sig
     br = sig.get("ByteRange")
     contents = sig.get("Contents")
     if not isinstance(br, list) or not br:
         return bad("the signature has no /ByteRange: it protects nothing")
     if not isinstance(contents, bytes) or not contents.strip(b"\x00"):
         return bad("the signature has no /Contents: there is no signature")
-    if len(br) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in br):
+    if len(br) != 4 or not all(_is_int(v) for v in br):
         return bad(f"/ByteRange is not four integers: {br!r}")
     a, b, c, d = (int(v) for v in br)
-    info = {"byte_range": [a, b, c, d], "file_size": len(data)}
+    info: dict[str, Any] = {"byte_range": [a, b, c, d], "file_size": len(data)}
     if a != 0:
         return bad(f"/ByteRange starts at byte {a}, not 0: the file's start is not covered", **info)
     if min(b, c, d) < 0 or c <= b or c + d > len(data):
@@ -219,38 +326,42 @@ def _byte_range(
             **info,
         )
     info["revision_end"] = end
+    offset = startxref_before(data, end)
+    index = next((i for i, s in enumerate(full.sections) if s.offset == offset), None)
+    if index is None:
+        return bad(
+            "the signed revision is not a revision of this file's cross-reference chain: "
+            "the file was rewritten after sealing",
+            **info,
+        )
+    sections = full.sections[index:]
+    if any(s.end > end for s in sections) or max(extents[index:], default=0) > end:
+        return bad("the signed revision refers to bytes after its end", **info)
     try:
-        prefix = full if end == len(data) else PdfFile(data[:end], full.limits)
-        view = prefix.view()
+        view = full.view(index, limit=end)
         fields = [f for f in view.fields() if f[1].get("FT") == "Sig"]
     except PdfError as exc:
         return bad(f"the signed revision cannot be read: {exc}", **info)
-    ref = found.ref
-    entry = prefix.view().entry(ref.num) if ref is not None else None
-    if ref is None or entry is None or entry.kind != 1:
+    ref = cand.ref
+    entry = view.entry(ref.num) if ref is not None else None
+    if ref is None or entry is None or entry.kind != 1 or entry.gen != ref.gen:
         return bad("the signature dictionary is not an uncompressed object of the signed revision",
                    **info)
-    if not any(isinstance(f[1].get("V"), Ref) and f[1]["V"].num == ref.num for f in fields):
+    if not any(isinstance(f[1].get("V"), Ref) and f[1]["V"] == ref for f in fields):
         return bad("the signed revision has no signature field with this signature", **info)
     obj_start = entry.a
     head = data[obj_start:b]
     if not (obj_start < b and re.search(rb"/Contents[\x00\t\n\x0c\r ]*\Z", head)):
         return bad("the gap is not where this signature dictionary keeps /Contents", **info)
-    if not equal(view.get(ref.num), sig) or head.count(b"/Contents") != 1:
+    if not equal(view.get(ref.num, ref.gen), sig) or head.count(b"/Contents") != 1:
         return bad("the signature dictionary differs from the one the range was made for", **info)
-    length = _der_length(contents)
-    if length is None or length > len(contents):
-        der = contents.rstrip(b"\x00")
-    else:
-        der = contents[:length]
-        if contents[length:].strip(b"\x00"):
-            return bad("/Contents holds bytes after the signature", **info)
-    if parsed:
+    der = _der_of(contents)
+    if contents[len(der) :].strip(b"\x00"):
+        return bad("/Contents holds bytes after the signature", **info)
+    if parsed is not None:
         expected = f"/ByteRange [{a} {b} {c} {d}]"
-        if parsed[0].property_info != expected:
-            return bad(
-                f"the signature protects {parsed[0].property_info!r}, not {expected!r}", **info
-            )
+        if parsed.property_info != expected:
+            return bad(f"the signature protects {parsed.property_info!r}, not {expected!r}", **info)
     covered = (b + d) / max(1, len(data))
     return (
         _step(
@@ -262,123 +373,195 @@ def _byte_range(
             **info,
             covered=round(covered, 6),
         ),
-        _Signed((a, b, c, d), end, prefix, der),
+        _Signed((a, b, c, d), end, index, view, der),
     )
 
 
 # ---------------------------------------------------------------------- modifications
 
 
-def _refs(value: PdfObject, out: set[int], depth: int = 0) -> None:
-    if depth > 200:
-        return
-    if isinstance(value, Ref):
-        out.add(value.num)
-    elif isinstance(value, Stream):
-        _refs(value.dict, out, depth + 1)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _refs(v, out, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _refs(v, out, depth + 1)
+@dataclass
+class _Problem:
+    kind: str
+    """``changed``, ``bytes``, ``shadow``, ``appearance``, ``not_seal``, ``unreadable``,
+    ``later_seal``, ``chain`` (the Chinese reasons group by it)."""
+    text: str
 
 
-def _referenced(view: View, skip: set[int]) -> set[int]:
-    out: set[int] = set()
-    _refs(view.trailer, out)
-    for num in view.numbers():
-        if num in skip or not view.in_use(num):
-            continue
-        try:
-            _refs(view.get(num), out)
-        except PdfError:
-            continue
-    return out
+@dataclass
+class _NewSeal:
+    name: str
+    ref: Ref
 
 
 class _Revision:
-    """One later revision: compares the document before and after it."""
+    """One revision after a seal, compared with the document before it. Checked once per
+    file, whatever number of earlier seals it follows.
 
-    def __init__(self, before: View, after: View, section: Section, number: int) -> None:
-        self.before, self.after, self.section, self.number = before, after, section, number
-        self.problems: list[str] = []
-        self.seal_fields: list[str] = []
-        self.sig_widgets: set[int] = set()
+    Accepted only when everything it adds or changes makes one or more new seals: its bytes
+    tile (its listed objects, its cross-reference section, ``startxref``, ``%%EOF``); it
+    adds signature fields (merged with their widgets) whose signature dictionaries are new
+    and whose byte ranges end exactly at this revision's end; the pages' ``/Annots`` and the
+    form's ``/Fields`` only gain those widgets (``/SigFlags`` may change, the catalog may get
+    an ``/AcroForm``); an existing empty signature field may get its ``/V`` and ``/AP``;
+    objects may be rewritten unchanged (same generation). Every new seal's widget follows
+    the appearance policy (:meth:`_appearance`). New objects never take a number that an
+    earlier revision referred to (a prepared shadow attack)."""
+
+    def __init__(
+        self, full: PdfFile, inv: _Inventory, index: int, start: int, end: int
+    ) -> None:
+        self.full, self.inv, self.index, self.start, self.end = full, inv, index, start, end
+        self.before = full.view(index + 1)
+        self.after = full.view(index)
+        self.number = len(full.sections) - index
+        self.problems: list[_Problem] = []
+        self.seals: list[_NewSeal] = []
+        self._widgets: dict[int, dict[str, PdfObject]] = {}
+        self._placed: dict[int, list[int]] = {}  # page number -> widgets appended to it
+
+    def problem(self, kind: str, text: str) -> None:
+        self.problems.append(_Problem(kind, text))
 
     def check(self) -> None:
         before, after = self.before, self.after
-        entries = self.section.entries
-        new = [n for n, e in entries.items() if n > 0 and e.kind in (1, 2) and not before.in_use(n)]
-        changed = [n for n, e in entries.items() if n > 0 and before.in_use(n)]
-        new_set = set(new)
-        if not isinstance(after.trailer.get("Root"), Ref) or after.trailer.get(
-            "Root"
-        ) != before.trailer.get("Root"):
-            self.problems.append("the document catalog (/Root) was replaced")
+        if after.trailer.get("Root") != before.trailer.get("Root") or not isinstance(
+            after.trailer.get("Root"), Ref
+        ):
+            self.problem("changed", "the document catalog (/Root) was replaced")
         if not equal(after.trailer.get("Info"), before.trailer.get("Info")):
-            self.problems.append("the document information (/Info) was replaced")
+            self.problem("changed", "the document information (/Info) was replaced")
+        new: list[int] = []
+        changed: list[int] = []
+        for n, e in self.full.sections[self.index].entries.items():
+            if n <= 0:
+                continue
+            used = before.in_use(n)
+            if e.kind not in (1, 2):
+                if used:
+                    self.problem("changed", f"object {n} was deleted")
+                continue
+            (changed if used else new).append(n)
+        new_set = set(new)
         for n in new:
             obj = after.get(n)
             if isinstance(obj, dict) and obj.get("FT") == "Sig":
                 self._signature_field(n, obj, new_set)
         for n in changed:
-            if entries[n].kind == 0:
-                self.problems.append(f"object {n} was deleted")
+            old_entry, cur_entry = before.entry(n), after.entry(n)
+            assert old_entry is not None and cur_entry is not None
+            if old_entry.gen != cur_entry.gen:
+                self.problem(
+                    "changed",
+                    f"object {n} was rewritten as generation {cur_entry.gen} (it was "
+                    f"{old_entry.gen}): references to it now name a missing object",
+                )
                 continue
             old, cur = before.get(n), after.get(n)
             if not equal(old, cur):
-                problem = self._change(n, old, cur, new_set)
-                if problem:
-                    self.problems.append(problem)
-        if new:
-            early = _referenced(before, set(changed)) & new_set
-            for n in sorted(early)[:5]:
-                self.problems.append(
-                    f"object {n} was referred to but undefined in the sealed revision, and is "
-                    "defined later (shadow attack)"
-                )
-        if not self.seal_fields:
-            self.problems.append("it adds no signed signature field: not a seal")
+                text = self._change(n, old, cur, new_set)
+                if text:
+                    self.problem("changed", text)
+        self._shadow(new)
+        for page, widgets in self._placed.items():
+            self._appearance(page, widgets)
+        if not self.seals:
+            self.problem("not_seal", "it adds no signed signature field: not a seal")
+
+    def _shadow(self, new: list[int]) -> None:
+        """A new object whose number an earlier revision already referred to."""
+        early = []
+        for n in new:
+            for refs in self.inv.refs[self.index + 1 :]:
+                i = bisect.bisect_left(refs, n)
+                if i < len(refs) and refs[i] == n:
+                    early.append(n)
+                    break
+        for n in early[:5]:
+            self.problem(
+                "shadow",
+                f"object {n} was referred to but undefined in an earlier revision, and is "
+                "defined here (shadow attack)",
+            )
 
     def _signature_field(self, n: int, obj: dict[str, PdfObject], new: set[int]) -> None:
         value = obj.get("V")
-        sig = self.after.get(value.num) if isinstance(value, Ref) else None
-        if isinstance(value, Ref) and value.num in new and isinstance(sig, dict) and (
-            "ByteRange" in sig and "Contents" in sig
+        sig = self.after.get(value.num, value.gen) if isinstance(value, Ref) else None
+        name = decode_text(obj.get("T")) or f"object {n}"
+        if not (
+            isinstance(value, Ref) and value.num in new and isinstance(sig, dict)
+            and "ByteRange" in sig and "Contents" in sig
         ):
-            self.sig_widgets.add(n)
-            self.seal_fields.append(decode_text(obj.get("T")) or f"object {n}")
-        else:
-            self.problems.append(f"signature field {n} was added without a new signature")
+            self.problem("not_seal", f"signature field {n} was added without a new signature")
+            return
+        if "Parent" in obj or "Kids" in obj:
+            self.problem("not_seal", f"seal field {n} is part of a field hierarchy")
+            return
+        br = sig.get("ByteRange")
+        ends = (
+            isinstance(br, list) and len(br) == 4 and all(_is_int(v) for v in br)
+            and br[2] + br[3] == self.end
+        )
+        if not ends:
+            self.problem(
+                "not_seal",
+                f"the signature of seal field '{name}' does not end where this revision "
+                f"ends (byte {self.end})",
+            )
+            return
+        self._widgets[n] = obj
+        self.seals.append(_NewSeal(name, value))
 
     def _change(self, n: int, old: PdfObject, cur: PdfObject, new: set[int]) -> str | None:
         before, after = self.before, self.after
-        if isinstance(old, list) and isinstance(cur, list):
-            return None if self._appended(old, cur) else f"array object {n} was changed"
         if not (isinstance(old, dict) and isinstance(cur, dict)):
             what = "stream" if isinstance(old, Stream) else type(old).__name__
             return f"object {n} ({what}) was changed"
         diff = {k for k in old.keys() | cur.keys() if not equal(old.get(k), cur.get(k))}
         kind = old.get("Type")
-        if kind == "Catalog" or self.before.trailer.get("Root") == Ref(n, 0):
+        changes = ", ".join(sorted(diff))
+        root = before.trailer.get("Root")
+        if kind == "Catalog" or (isinstance(root, Ref) and root.num == n):
             if diff <= {"AcroForm"} and self._acroform(
                 before.resolve_dict(old.get("AcroForm")), after.resolve_dict(cur.get("AcroForm"))
             ):
                 return None
-            return f"the document catalog was changed ({', '.join(sorted(diff))})"
+            return f"the document catalog was changed ({changes})"
         if "Fields" in old or "Fields" in cur:
             return None if self._acroform(old, cur) else f"the form (object {n}) was changed"
-        if kind == "Page":
-            if diff <= {"Annots"} and self._appended(
-                before.resolve(old.get("Annots")) or [], after.resolve(cur.get("Annots")) or []
-            ):
-                return None
-            return f"page object {n} was changed ({', '.join(sorted(diff))})"
+        if self._is_page(n, old):
+            if diff <= {"Annots"}:
+                added = self._appended(
+                    before.resolve(old.get("Annots")) or [], after.resolve(cur.get("Annots")) or []
+                )
+                if added is not None:
+                    self._placed.setdefault(n, []).extend(added)
+                    return None
+            return f"page object {n} was changed ({changes})"
         if old.get("FT") == "Sig" and "V" not in old and diff <= {"V", "AP"}:
             self._signature_field(n, cur, new)
+            page = old.get("P")
+            if n in self._widgets:
+                if isinstance(page, Ref) and self._is_page(page.num, before.get(page.num)):
+                    self._placed.setdefault(page.num, []).append(n)
+                else:
+                    self.problem("appearance", f"the page of signature field {n} is unknown")
             return None
-        return f"object {n}{f' (/{kind})' if kind else ''} was changed ({', '.join(sorted(diff))})"
+        label = f" (/{kind})" if isinstance(kind, str) else ""
+        return f"object {n}{label} was changed ({changes})"
+
+    def _is_page(self, n: int, node: PdfObject) -> bool:
+        """A page: ``/Type /Page``, or a leaf its ``/Parent`` lists among its ``/Kids``
+        (``/Type`` is often missing in the wild)."""
+        if not isinstance(node, dict):
+            return False
+        if node.get("Type") == "Page":
+            return True
+        if node.get("Type") is not None or "Kids" in node:
+            return False
+        parent = self.before.resolve_dict(node.get("Parent"))
+        kids = self.before.resolve(parent.get("Kids"))
+        return isinstance(kids, list) and any(isinstance(k, Ref) and k.num == n for k in kids)
 
     def _acroform(self, old: dict[str, PdfObject], cur: dict[str, PdfObject]) -> bool:
         diff = {k for k in old.keys() | cur.keys() if not equal(old.get(k), cur.get(k))}
@@ -386,70 +569,157 @@ class _Revision:
             return False
         fields_old = self.before.resolve(old.get("Fields")) or []
         fields_new = self.after.resolve(cur.get("Fields")) or []
-        return isinstance(cur.get("SigFlags", 0), int) and self._appended(fields_old, fields_new)
+        appended = self._appended(fields_old, fields_new)
+        return _is_int(cur.get("SigFlags", 0)) and appended is not None
 
-    def _appended(self, old: PdfObject, cur: PdfObject) -> bool:
+    def _appended(self, old: PdfObject, cur: PdfObject) -> list[int] | None:
+        """The new seal widgets appended to ``old`` to make ``cur``, or None if ``cur`` is
+        not ``old`` followed by new seal widgets only."""
         if not isinstance(old, list) or not isinstance(cur, list) or len(cur) < len(old):
-            return False
+            return None
         if not all(equal(x, y) for x, y in zip(old, cur, strict=False)):
-            return False
-        return all(isinstance(r, Ref) and r.num in self.sig_widgets for r in cur[len(old) :])
+            return None
+        added = cur[len(old) :]
+        if not all(isinstance(r, Ref) and r.num in self._widgets for r in added):
+            return None
+        return [r.num for r in added]
+
+    def _appearance(self, page_num: int, widgets: list[int]) -> None:
+        """The appearance policy for seals added after an earlier seal (README, and
+        :func:`~seals.pdf.stamp.placement_problems`): each new widget's ``/Rect`` lies within
+        the page's crop box, covers at most :data:`~seals.pdf.stamp.MAX_SEAL_SHARE` of it,
+        overlaps no seal already on the page (nor another new one), and its ``/AP /N`` is a
+        form XObject with a ``/BBox`` (and an invertible ``/Matrix``, if any), so that
+        viewers draw it inside its ``/Rect`` only."""
+        before, after = self.before, self.after
+        visible = visible_box(after, after.page_attributes(after.resolve_dict(after.get(page_num))))
+        if visible is None:
+            self.problem("appearance", f"page object {page_num} has no usable /MediaBox")
+            return
+        earlier = seal_rects(before, before.resolve_dict(before.get(page_num)))
+        for n in widgets:
+            w = self._widgets[n]
+            name = decode_text(w.get("T")) or f"object {n}"
+            rect = box_of(after.resolve(w.get("Rect")))
+            if rect is None:
+                self.problem("appearance", f"seal '{name}' has no usable /Rect")
+                continue
+            for text in placement_problems(visible, rect, earlier):
+                self.problem("appearance", f"seal '{name}': {text}")
+            earlier.append(rect)
+            problem = self._form(after.resolve(after.resolve_dict(w.get("AP")).get("N")))
+            if problem:
+                self.problem("appearance", f"seal '{name}': {problem}")
+
+    def _form(self, form: PdfObject) -> str | None:
+        if not isinstance(form, Stream) or form.dict.get("Subtype") != "Form":
+            return "its appearance (/AP /N) is not a form XObject"
+        if box_of(self.after.resolve(form.dict.get("BBox"))) is None:
+            return "its appearance has no usable /BBox"
+        matrix = self.after.resolve(form.dict.get("Matrix"))
+        if matrix is not None:
+            if not (
+                isinstance(matrix, list) and len(matrix) == 6
+                and all(isinstance(v, int | float) and not isinstance(v, bool)
+                        and math.isfinite(v) for v in matrix)
+                and abs(matrix[0] * matrix[3] - matrix[1] * matrix[2]) > 1e-9
+            ):
+                return "its appearance has an unusable /Matrix"
+        return None
 
 
-def _modifications(data: bytes, full: PdfFile, signed: _Signed) -> Step:
+class _Later:
+    """The revisions after the signed ones, each checked once (cached)."""
+
+    def __init__(self, full: PdfFile, inv: _Inventory) -> None:
+        self.full, self.inv = full, inv
+        self._done: dict[int, _Revision] = {}
+
+    def revision(self, index: int) -> _Revision:
+        cached = self._done.get(index)
+        if cached is not None:
+            return cached
+        full = self.full
+        start = full.tail(full.sections[index + 1])
+        end = full.tail(full.sections[index])
+        rev = _Revision(full, self.inv, index, start or -1, end or -1)
+        if start is None:
+            rev.problem(
+                "bytes",
+                "the revision before it does not end with 'startxref' naming its "
+                f"cross-reference section and '%%EOF' (byte {full.sections[index + 1].end})",
+            )
+        elif end is None:
+            rev.problem(
+                "bytes",
+                f"its cross-reference section (byte {full.sections[index].offset}) is not "
+                "followed by 'startxref' naming it and '%%EOF'",
+            )
+        else:
+            _, tiling = full.tile(index, start)
+            if tiling:
+                rev.problem("bytes", tiling)
+            try:
+                rev.check()
+            except PdfError as exc:
+                rev.problem("unreadable", f"it cannot be read: {exc}")
+        self._done[index] = rev
+        return rev
+
+
+def _modifications(
+    data: bytes, full: PdfFile, signed: _Signed, later: _Later,
+    verdicts: Mapping[tuple[int, int], tuple[str, bool]],
+) -> Step:
     name = "pdf.modifications"
-    prefix_offsets = [s.offset for s in signed.prefix.sections]
-    full_offsets = [s.offset for s in full.sections]
-    later = len(full_offsets) - len(prefix_offsets)
-    if later < 0 or full_offsets[later:] != prefix_offsets:
-        return _step(
-            name,
-            "integrity",
-            StepStatus.INVALID,
-            "the file's cross-reference chain does not continue the sealed revision: "
-            "it was rewritten after sealing",
-        )
-    problems: list[str] = []
+    problems: list[_Problem] = []
     seals: list[str] = []
     tail = data[full.end :]
     if tail and not all(ch in _WS for ch in tail):
-        problems.append(f"{len(tail)} bytes after the end of the last revision")
-    if later == 0 and full.end > signed.end:
+        problems.append(_Problem("bytes", f"{len(tail)} bytes after the end of the last revision"))
+    if signed.index == 0 and full.end > signed.end:
         extra = data[signed.end : full.end]
         if not all(ch in _WS for ch in extra):
-            problems.append(f"{len(extra)} bytes after the sealed revision that are no revision")
-    before = signed.prefix.view()
-    for idx in range(later - 1, -1, -1):
-        section = full.sections[idx]
-        number = len(full.sections) - idx
-        if section.offset < signed.end:
-            problems.append(f"revision {number} is written inside the sealed bytes")
+            problems.append(_Problem(
+                "bytes", f"{len(extra)} bytes after the sealed revision that are no revision"
+            ))
+    for idx in range(signed.index - 1, -1, -1):
+        rev = later.revision(idx)
+        number = rev.number
+        if full.sections[idx].offset < signed.end:
+            problems.append(_Problem(
+                "bytes", f"revision {number} is written inside the sealed bytes"
+            ))
             break
-        after = full.view(idx)
-        revision = _Revision(before, after, section, number)
-        try:
-            revision.check()
-        except PdfError as exc:
-            revision.problems.append(f"it cannot be read: {exc}")
-        problems += [f"revision {number}: {p}" for p in revision.problems]
-        seals += [f"revision {number} adds seal field '{f}'" for f in revision.seal_fields]
-        before = after
-    data_out: dict[str, Any] = {"later_revisions": later, "revision_end": signed.end}
+        problems += [_Problem(p.kind, f"revision {number}: {p.text}") for p in rev.problems]
+        for seal in rev.seals:
+            seals.append(f"revision {number} adds seal field '{seal.name}'")
+            label, ok = verdicts.get((seal.ref.num, seal.ref.gen), (seal.name, False))
+            if not ok:
+                problems.append(_Problem(
+                    "later_seal",
+                    f"revision {number}: the seal '{label}' it adds does not verify",
+                ))
+    later_count = signed.index
+    data_out: dict[str, Any] = {"later_revisions": later_count, "revision_end": signed.end}
     if problems:
         return _step(
             name,
             "integrity",
             StepStatus.INVALID,
-            "the document was changed after this seal: " + "; ".join(problems[:10]),
-            problems=problems,
+            "the document was changed after this seal: "
+            + "; ".join(p.text for p in problems[:10])
+            + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""),
+            problems=[p.text for p in problems[:50]],
+            kinds=sorted({p.kind for p in problems}),
             **data_out,
         )
-    if later:
+    if later_count:
         return _step(
             name,
             "integrity",
             StepStatus.VALID,
-            "only further seals were added after this one: " + "; ".join(seals),
+            "only further seals were added after this one, each verified: " + "; ".join(seals),
             seals=seals,
             **data_out,
         )
@@ -463,56 +733,69 @@ def _modifications(data: bytes, full: PdfFile, signed: _Signed) -> Step:
 # ------------------------------------------------------------------------------ verify
 
 
-def _verify_one(
-    data: bytes,
-    full: PdfFile,
-    found: _Found,
-    *,
-    at: datetime | None,
-    anchors: Sequence[Certificate],
-    lenient_ca: bool,
-) -> PdfSignatureReport:
-    sig = found.sig
-    subfilter = sig.get("SubFilter")
-    br = sig.get("ByteRange")
-    byte_range = tuple(int(v) for v in br if isinstance(v, int)) if isinstance(br, list) else ()
-    subject: dict[str, Any] = {"field": found.name, "byte_range": list(byte_range)}
-    if subfilter != SUBFILTER:
-        step = _step(
-            "pdf.format",
-            "format",
-            StepStatus.SKIPPED,
-            f"field '{found.name}' holds a /SubFilter /{subfilter} signature, not a GB/T 38540 "
-            "seal signature: not checked",
-        )
-        return PdfSignatureReport(found.name, 0, byte_range, None, None, None, (step,), subject)
-    contents = sig.get("Contents")
-    parsed: list[SealSignature] = []
-    if isinstance(contents, bytes):
-        length = _der_length(contents)
-        try:
-            parsed.append(parse_signature(contents[:length] if length else contents))
-        except SealError:
-            pass
-    step, signed = _byte_range(data, found, parsed, full)
-    steps: list[Step] = [step]
-    der = signed.der if signed else (contents if isinstance(contents, bytes) else b"")
-    report = verify_signature(
-        parsed[0] if parsed and signed else der, at=at, anchors=anchors, lenient_ca=lenient_ca
+@dataclass
+class _Draft:
+    """A signature's report before its ``pdf.modifications`` step is known."""
+
+    cand: _Candidate
+    name: str
+    steps: list[Step]
+    signed: _Signed | None
+    report: VerificationReport | None
+    parsed: SealSignature | None
+    digest: bytes | None
+
+
+def _foreign(cand: _Candidate, name: str) -> _Draft:
+    subfilter = cand.sig.get("SubFilter")
+    what = f"/SubFilter /{subfilter}" if isinstance(subfilter, Name) else "no /SubFilter"
+    step = _step(
+        "pdf.format",
+        "format",
+        StepStatus.INVALID,
+        f"field '{name}' holds a {what} signature, not a GB/T 38540 seal signature: this "
+        "service cannot verify it, so the file cannot be accepted as sealed",
+        subfilter=str(subfilter) if subfilter is not None else None,
     )
+    return _Draft(cand, name, [step], None, None, None, None)
+
+
+def _draft(
+    data: bytes, full: PdfFile, cand: _Candidate, extents: list[int], *,
+    at: datetime | None, anchors: Sequence[Certificate], lenient_ca: bool,
+) -> _Draft:
+    sig = cand.sig
+    name = cand.label()
+    if sig.get("SubFilter") != SUBFILTER:
+        return _foreign(cand, name)
+    contents = sig.get("Contents")
+    der = _der_of(contents) if isinstance(contents, bytes) else b""
+    parsed: SealSignature | None = None
+    try:
+        parsed = parse_signature(der)
+    except SealError:
+        pass
+    step, signed = _byte_range(data, cand, parsed, full, extents)
+    if signed is not None:
+        name = _full_name(signed.view, cand) or name
+    steps: list[Step] = [step]
+    report = verify_signature(parsed if parsed is not None else der, at=at, anchors=anchors,
+                              lenient_ca=lenient_ca)
+    digest_holder: list[bytes] = []
 
     def digest() -> Step:
         if signed is None:
             return _step("pdf.digest", "integrity", StepStatus.SKIPPED, "no valid byte range")
-        if not parsed:
+        if parsed is None:
             return _step(
                 "pdf.digest", "integrity", StepStatus.SKIPPED, "the signature cannot be read"
             )
-        _, b, c, d = signed.ranges
-        view = memoryview(data)
-        actual = sm2.sm3(b"".join((view[:b], view[c : c + d])))
-        facts = {"data_hash": parsed[0].data_hash.hex(), "sm3": actual.hex()}
-        if actual == parsed[0].data_hash:
+        _, b, c, e = *signed.ranges[:3], signed.end
+        head = sm2._sm3_prefixed(data[:b])
+        actual = head(data[c:e])
+        digest_holder.append(head(data[b:e]))
+        facts = {"data_hash": parsed.data_hash.hex(), "sm3": actual.hex()}
+        if actual == parsed.data_hash:
             return _step(
                 "pdf.digest", "integrity", StepStatus.VALID,
                 "the signed bytes are exactly what was sealed (SM3 matches)", **facts,
@@ -529,28 +812,49 @@ def _verify_one(
             steps.append(s)
     if not any(s.name == "pdf.digest" for s in steps):
         steps.append(_guard("pdf.digest", "integrity", digest))
-    if signed is None:
-        steps.append(
-            _step("pdf.modifications", "integrity", StepStatus.SKIPPED,
-                  "cannot tell what changed: the byte range is not valid")
-        )
-    else:
-        steps.append(
-            _guard("pdf.modifications", "integrity", lambda: _modifications(data, full, signed))
-        )
-    first = parsed[0] if parsed else None
-    subject.update(report.subject)
-    subject["field"] = found.name
+    return _Draft(cand, name, steps, signed, report, parsed,
+                  digest_holder[0] if digest_holder else None)
+
+
+def _full_name(view: View, cand: _Candidate) -> str | None:
+    for _, f, full_name in view.fields():
+        if f.get("V") == cand.ref and full_name:
+            return full_name
+    return None
+
+
+def _finish(draft: _Draft, modifications: Step) -> PdfSignatureReport:
+    sig = draft.cand.sig
+    br = sig.get("ByteRange")
+    byte_range = tuple(int(v) for v in br if _is_int(v)) if isinstance(br, list) else ()
+    subject: dict[str, Any] = {"field": draft.name, "byte_range": list(byte_range)}
+    steps = [*draft.steps]
+    if draft.report is not None:
+        steps.append(modifications)
+        subject.update(draft.report.subject)
+        subject["field"] = draft.name
+    report = draft.report
+    first = draft.parsed
     return PdfSignatureReport(
-        field=found.name,
-        revision=len(signed.prefix.sections) if signed else 0,
+        field=draft.name,
+        revision=len(draft.signed.view.sections) if draft.signed else 0,
         byte_range=byte_range,
-        signer=str(report.subject["signer"]) if report.subject.get("signer") else None,
+        signer=str(report.subject["signer"]) if report and report.subject.get("signer") else None,
         signing_time=first.signing_time if first else None,
         seal_name=first.seal.property.name if first else None,
         steps=tuple(steps),
         subject=subject,
+        revision_digest=draft.digest,
     )
+
+
+def _check_budget(full: PdfFile, cands: Iterable[_Candidate]) -> None:
+    hashed = sum(max(0, min(c.range_end(), len(full.data))) for c in cands)
+    if hashed > full.limits.max_hashed:
+        raise PdfHostile(
+            f"verifying every signature would hash {hashed} bytes; at most "
+            f"{full.limits.max_hashed} are hashed per file"
+        )
 
 
 def verify_pdf(
@@ -561,9 +865,10 @@ def verify_pdf(
     lenient_ca: bool = False,
     limits: PdfLimits = DEFAULT_LIMITS,
 ) -> PdfReport:
-    """Verify every seal signature of a PDF (see the module docstring)."""
+    """Verify every signature of a PDF (see the module docstring)."""
     data = bytes(pdf_bytes)
     full = PdfFile(data, limits)
+    inv = _inventory(full)
     kinds = sorted({s.kind for s in full.sections})
     structure = _step(
         "pdf.structure",
@@ -574,11 +879,38 @@ def verify_pdf(
         size=len(data),
         sections=len(full.sections),
     )
-    found = _signature_fields(full)
-    signatures = tuple(
-        _verify_one(data, full, f, at=at, anchors=anchors, lenient_ca=lenient_ca) for f in found
-    )
-    seals = [s for s in signatures if s.revision or s.steps[0].name != "pdf.format"]
+    cands = sorted(inv.candidates.values(), key=lambda c: (c.range_end(), c.section))
+    _check_budget(full, cands)
+    extents = full.extents
+    drafts = [
+        _draft(data, full, c, extents, at=at, anchors=anchors, lenient_ca=lenient_ca)
+        for c in cands
+    ]
+    later = _Later(full, inv)
+    verdicts: dict[tuple[int, int], tuple[str, bool]] = {}
+    finished: dict[int, PdfSignatureReport] = {}
+    # the newest seal first: an earlier seal's verdict depends on the later ones'
+    for i in sorted(range(len(drafts)), key=lambda i: -cands[i].range_end()):
+        draft = drafts[i]
+        signed = draft.signed
+        if signed is None:
+            modifications = _step(
+                "pdf.modifications", "integrity", StepStatus.SKIPPED,
+                "cannot tell what changed: the byte range is not valid",
+            )
+        else:
+            modifications = _guard(
+                "pdf.modifications", "integrity",
+                functools.partial(_modifications, data, full, signed, later, verdicts),
+            )
+        report = _finish(draft, modifications)
+        finished[i] = report
+        if draft.cand.num is not None:
+            key = (draft.cand.num, draft.cand.gen)
+            label, ok = verdicts.get(key, (report.field, True))
+            verdicts[key] = (label, ok and report.ok)
+    signatures = tuple(finished[i] for i in range(len(drafts)))
+    seals = [s for s in signatures if s.steps[0].name != "pdf.format"]
     if seals:
         count = _step(
             "pdf.signatures",

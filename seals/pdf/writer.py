@@ -3,7 +3,11 @@ cross-reference section and a trailer with ``/Prev``, appended after the origina
 which stay an exact prefix of the result.
 
 The section matches the file: a cross-reference stream (uncompressed) after a file whose
-newest section is a stream, a classic table otherwise. This module knows nothing of signing.
+newest section is a stream, a classic table otherwise. An object that is rewritten keeps its
+generation (in its header and in its cross-reference row): a page or form of generation 1
+rewritten as generation 0 would vanish for viewers, whose references still say 1. ``/Size``
+is one more than the highest object number any section lists, whatever the old trailer
+claimed. This module knows nothing of signing.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ def _runs(nums: list[int]) -> list[tuple[int, int]]:
 def write_incremental(
     file: PdfFile, objects: Mapping[int, bytes]
 ) -> tuple[bytearray, dict[int, int]]:
-    """Append ``objects`` (object number -> serialized value, generation 0) to ``file``.
+    """Append ``objects`` (object number -> serialized value) to ``file``: an object in use
+    keeps its generation, a new one gets generation 0.
 
-    Returns the whole new file and where each object starts (``N 0 obj``) in it.
+    Returns the whole new file and where each object starts (``N G obj``) in it.
     """
     original = file.data
     view = file.view()
@@ -37,12 +42,15 @@ def write_incremental(
     if not original.endswith((b"\n", b"\r")):
         out += b"\n"
     offsets: dict[int, int] = {}
+    gens: dict[int, int] = {}
     for num in sorted(objects):
+        entry = view.entry(num)
+        gens[num] = entry.gen if entry is not None and entry.kind in (1, 2) else 0
         offsets[num] = len(out)
-        out += b"%d 0 obj\n" % num
+        out += b"%d %d obj\n" % (num, gens[num])
         out += objects[num]
         out += b"\nendobj\n"
-    size = max(view.size, max(objects, default=0) + 1)
+    size = max(file.highest_number(), max(objects, default=0)) + 1
     trailer: dict[str, PdfObject] = {}
     for key in ("Root", "Info", "ID"):
         if key in view.trailer:
@@ -53,7 +61,10 @@ def write_incremental(
         size += 1
         offsets[xref_num] = len(out)
         nums = sorted(offsets)
-        rows = b"".join(b"\x01" + offsets[n].to_bytes(4, "big") + b"\x00\x00" for n in nums)
+        rows = b"".join(
+            b"\x01" + offsets[n].to_bytes(4, "big") + gens.get(n, 0).to_bytes(2, "big")
+            for n in nums
+        )
         head: dict[str, PdfObject] = {
             "Type": Name("XRef"),
             "Size": size,
@@ -70,7 +81,7 @@ def write_incremental(
         for first, count in _runs(sorted(offsets)):
             out += b"%d %d\n" % (first, count)
             for n in range(first, first + count):
-                out += b"%010d 00000 n\r\n" % offsets[n]
+                out += b"%010d %05d n\r\n" % (offsets[n], gens[n])
         out += b"trailer\n" + serialize({"Size": size, **trailer}) + b"\n"
     start = offsets[xref_num] if file.sections[0].kind == "stream" else xref_at
     out += b"startxref\n%d\n%%%%EOF\n" % start

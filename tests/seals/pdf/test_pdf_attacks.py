@@ -347,7 +347,8 @@ def test_every_pdf_and_seal_check_has_a_chinese_reason(
     changed = append_revision(sealed, {ref.num: serialize({**page, "Rotate": 90})})
     assert "盖章后文件被改动过" in chinese(pdf_verdict_of(verify_pdf(changed)))[
         "pdf.modifications"]
-    flipped = sealed[:100] + bytes([sealed[100] ^ 1]) + sealed[101:]
+    at = sealed.index(b"stream\n") + 20  # inside the first stream's data: still a PDF
+    flipped = sealed[:at] + bytes([sealed[at] ^ 1]) + sealed[at + 1 :]
     assert "SM3 摘要不符" in chinese(pdf_verdict_of(verify_pdf(flipped)))["pdf.digest"]
     _a, b, c, _d = byte_range(sealed)
     zeros = sealed[:b] + b"<" + b"0" * (c - b - 2) + b">" + sealed[c:]
@@ -355,7 +356,7 @@ def test_every_pdf_and_seal_check_has_a_chinese_reason(
     two = pdf_verdict_of(verify_pdf(stamp(sealed, pki, seal, page=1, at=LATER)))
     chinese(two)
     assert [f.reason_zh for f in two.checks if f.name == "pdf.modifications"] == [
-        "[Seal1] 盖章后只加盖了其他签章：第 3 版加盖签章“Seal2”",
+        "[Seal1] 盖章后只加盖了其他签章（均已核验通过）：第 3 版加盖签章“Seal2”",
         "[Seal2] 盖章后文件未被改动",
     ]
     unsealed = chinese(pdf_verdict_of(verify_pdf(PLAIN)))
