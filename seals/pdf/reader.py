@@ -66,21 +66,26 @@ class PdfLimits:
     """Largest decoded size of all structure streams of one file together."""
     max_sections: int = 512
     """Longest chain of cross-reference sections (``/Prev``)."""
-    max_objects: int = 500_000
-    """Most cross-reference entries in one file (all sections together)."""
+    max_subsections: int = 100_000
+    """Most cross-reference subsections (and xref-stream /Index pairs) in one file."""
+    max_objects: int = 400_000
+    """Most cross-reference entries in one file (all sections together). A file of 20 MiB
+    can list some 580 000 minimal objects; checking 400 000 takes about 1.3 s here."""
     max_nodes: int = 100_000
     """Most page-tree or form-field nodes walked."""
-    max_tokens: int = 2_500_000
-    """Most tokens (values, array items, string escapes) parsed in one file."""
+    max_work: int = 1_500_000
+    """Most work spent on one file, in units of about a microsecond of CPU here: a token
+    parsed is one unit; an object checked without parsing a few; a byte decompressed, run
+    through a predictor or hashed a fraction (see :class:`~seals.pdf.syntax.Budget`)."""
     max_stream_bytes: int = 128 * MB
     """Most stream data taken out of one file (overlapping streams would multiply it)."""
-    max_predicted: int = 8 * MB
+    max_predicted: int = 4 * MB
     """Most bytes run through PNG predictors None/Up, per file."""
-    max_predicted_per_byte: int = 256 * 1024
+    max_predicted_per_byte: int = 128 * 1024
     """Most bytes run through PNG predictors Sub/Average/Paeth (a loop per byte), per file."""
     max_signatures: int = 64
     """Most signature dictionaries verified in one file (``seals.pdf.verify``)."""
-    max_hashed: int = 192 * MB
+    max_hashed: int = 128 * MB
     """Most bytes hashed over all signatures of one file (``seals.pdf.verify``)."""
 
 
@@ -138,6 +143,16 @@ class _TableBlock(_Block):
         at = self.offset + self.stride * i
         row = self.data[at : at + 18]
         return Entry(1 if row[17] == 110 else 0, int(row[:10]), int(row[11:16]))
+
+    def entries(self) -> Iterator[tuple[int, Entry]]:
+        step = 4096  # rows read at a time: quick, and no list of a million rows
+        for chunk in range(0, self.count, step):
+            at = self.offset + self.stride * chunk
+            stop = at + self.stride * min(step, self.count - chunk)
+            rows = _XREF_ROW.findall(self.data, at, stop)
+            first = self.first + chunk
+            for k, (a, b, t) in enumerate(rows):
+                yield first + k, Entry(1 if t == b"n" else 0, int(a), int(b))
 
     def odd_generations(self) -> Iterator[int]:
         rows = self.data[self.offset : self.offset + self.stride * self.count]
@@ -312,8 +327,6 @@ class FoundObject:
     gen: int
     value: PdfObject
     """The value; a stream's data is left out (``raw`` is empty)."""
-    refs: list[int]
-    """The object numbers of every reference in the value."""
     dicts: list[dict[str, PdfObject]]
     """Every dictionary in the value (nested ones too), outermost first."""
 
@@ -327,6 +340,7 @@ _EOF = re.compile(rb"%%EOF[ \t]*(?:\r\n|\r|\n)?")
 _XREF_SUB = re.compile(rb"(\d{1,10})[\x00\t\x0c ]+(\d{1,10})[\x00\t\x0c ]*(?:\r\n|\r|\n)")
 _XREF_BLOCK_20 = re.compile(rb"(?:\d{10} \d{5} [nf](?: \r| \n|\r\n))*")
 _XREF_BLOCK_19 = re.compile(rb"(?:\d{10} \d{5} [nf][\r\n])*")
+_XREF_ROW = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
 _XREF_ENTRY = re.compile(rb"[\x00\t\n\x0c\r ]*(\d{1,10})[ ]+(\d{1,5})[ ]+([nf])")
 _OBJSTM_HEAD = re.compile(rb"\d{1,20}")
 _PW = rb"[\x00\t\n\x0c\r ]"
@@ -338,6 +352,10 @@ _PLAIN_BODY = re.compile(  # possessive: no backtracking
     rb"(?![^\x00\t\n\x0c\r ()<>\[\]{}/%]))*+"
 )
 """The body of a plain object (see :meth:`PdfFile.objects`)."""
+_PLAIN_OBJECT = re.compile(
+    rb"(\d{1,10}+)" + _PW + rb"++(\d{1,5}+)" + _PW + rb"++obj(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])("
+    + _PLAIN_BODY.pattern + rb")(endobj|stream)"
+)
 _REF_ITEM = re.compile(rb"(\d{1,10}+)" + _PW + rb"++(\d{1,5}+)" + _PW + rb"++R")
 _PLAIN_LENGTH = re.compile(
     rb"/Length" + _PW + rb"*(?:(\d{1,10})" + _PW + rb"+(\d{1,5})" + _PW + rb"+R|(\d{1,20}))"
@@ -370,8 +388,8 @@ def startxref_before(data: bytes, end: int) -> int | None:
 @dataclass
 class _ObjStm:
     decoded: bytes
-    nums: list[int]
-    offsets: list[int]
+    nums: array[int]
+    offsets: array[int]
     first: int
 
 
@@ -385,9 +403,10 @@ class PdfFile:
             )
         self.data = data
         self.limits = limits
-        self.budget = Budget(limits.max_tokens, limits.max_stream_bytes)
+        self.budget = Budget(limits.max_work, limits.max_stream_bytes)
         self.parser = Parser(data, max_depth=limits.max_depth, budget=self.budget)
         self._decoded_total = 0
+        self._subsections = 0
         self._predicted = 0
         self._predicted_per_byte = 0
         self._objstm: dict[tuple[int, int], _ObjStm] = {}
@@ -397,6 +416,9 @@ class PdfFile:
         self.extents: list[int] = []
         """Per section: where its last object (or its cross-reference part) ends; known
         after :meth:`objects` has run."""
+        self.references: list[array[int]] = []
+        """Per section: the sorted numbers its objects refer to; known after
+        :meth:`objects` has run."""
         head = data.find(b"%PDF-", 0, 1024)
         if head < 0:
             raise PdfMalformed("not a PDF: no '%PDF-' header in the first 1024 bytes")
@@ -476,6 +498,11 @@ class PdfFile:
             listed += count
             if listed > room:
                 raise PdfHostile(f"cross-reference subsection of {count} entries at byte {pos}")
+            self._subsections += 1
+            if self._subsections > self.limits.max_subsections:
+                raise PdfHostile(
+                    f"more than {self.limits.max_subsections} cross-reference subsections"
+                )
             pos = m.end()
             if not count:
                 continue
@@ -534,6 +561,9 @@ class PdfFile:
         if row == 0:
             raise PdfMalformed(f"empty /W in the xref stream at byte {offset}")
         counts = index[1::2]
+        self._subsections += len(counts)
+        if self._subsections > self.limits.max_subsections:
+            raise PdfHostile(f"more than {self.limits.max_subsections} cross-reference subsections")
         if sum(counts) > room:
             raise PdfHostile(f"xref stream at byte {offset} lists too many objects")
         needed = sum(counts) * row
@@ -582,6 +612,8 @@ class PdfFile:
         budget = min(self.limits.max_decoded, self.limits.max_decoded_total - self._decoded_total)
         want = budget + 1
         if needed is not None:  # decode what is used, not what the stream claims
+            if needed == 0:
+                return b""
             want = min(want, needed + (needed // row + 1 if row else 0))
         d = zlib.decompressobj()
         try:
@@ -597,6 +629,7 @@ class PdfFile:
         if len(out) > budget:
             raise PdfHostile("compressed structure streams expand beyond the limit per file")
         self._decoded_total += len(out)
+        self.budget.spend(len(out) // 256 + len(stream.raw) // 256)
         if row:
             if row + 1 > len(out):
                 raise PdfMalformed(
@@ -621,6 +654,7 @@ class PdfFile:
             raise PdfHostile(
                 f"more than {self.limits.max_predicted} bytes of predicted structure data"
             )
+        self.budget.spend(body // 16)
         types = data[0:body:stride]
         mask = (255).__and__
         if types[0] in (0, 2) and not types[1:].strip(b"\x02"):
@@ -642,6 +676,7 @@ class PdfFile:
                 cur = (((x & m7) + (y & m7)) ^ ((x ^ y) & m8)).to_bytes(row, "big")
             elif kind in (1, 3, 4):
                 self._predicted_per_byte += row
+                self.budget.spend(row)
                 if self._predicted_per_byte > self.limits.max_predicted_per_byte:
                     raise PdfHostile(
                         "more than "
@@ -674,8 +709,11 @@ class PdfFile:
         head = _OBJSTM_HEAD.findall(decoded, 0, first)
         if len(head) < 2 * n:
             raise PdfMalformed(f"object stream at byte {offset}: short header")
-        nums = [int(v) for v in head[0 : 2 * n : 2]]
-        offsets = [int(v) for v in head[1 : 2 * n : 2]]
+        try:
+            nums = array("q", map(int, head[0 : 2 * n : 2]))
+            offsets = array("q", map(int, head[1 : 2 * n : 2]))
+        except OverflowError as exc:
+            raise PdfMalformed(f"object stream at byte {offset}: a number is too large") from exc
         if any(b <= a for a, b in itertools.pairwise(offsets)) or (
             offsets and first + offsets[-1] > len(decoded)
         ):
@@ -785,46 +823,58 @@ class PdfFile:
         ``fast``, a *plain* object — only names without ``#`` escapes, numbers, references,
         ``true``/``false``/``null``, balanced brackets (a stream's dictionary with a plain
         ``/Length``), then ``endobj`` (or the next member) — in which the pattern does not
-        occur is not parsed: its references are read off its bytes (exact, as a plain object
-        holds no strings or comments) and its ``value`` is None. Anything else is parsed in
-        full."""
+        occur is checked but not parsed nor yielded: its references are read off its bytes
+        (exact, as a plain object holds no strings or comments). Anything else is parsed in
+        full and yielded. What every object of a section refers to ends in
+        :attr:`references`."""
         newest = self.view()
         odd_gens = self._odd_generations()
+        budget = self.budget
         self.extents = [s.end for s in self.sections]
+        self.references = [array("q") for _ in self.sections]
         for i in range(len(self.sections) - 1, -1, -1):
             view = self.view(i)
+            referenced: set[int] = set()
+            extent = self.extents[i]
+            spent = 0
             for num, entry in self.sections[i].entries.items():
                 if num <= 0 or entry.kind not in (1, 2):
                     continue
-                plain: tuple[list[tuple[bytes, bytes]], int] | None = None
-                if fast:
-                    plain = self._plain(view, num, entry, interesting)
-                value: PdfObject = None
-                dicts: list[dict[str, PdfObject]] = []
+                plain = self._plain(view, num, entry, interesting) if fast else None
                 if plain is not None:
                     found, end = plain
-                    nums = [int(a) for a, _ in found]
-                    refs = (
-                        [Ref(int(a), int(b)) for a, b in found]
-                        if odd_gens or any(b != b"0" for _, b in found)
-                        else []
-                    )
+                    for a, b in found:
+                        n = int(a)
+                        referenced.add(n)
+                        if b != b"0" or n in odd_gens:
+                            self._check_ref(view, newest, i, num, Ref(n, int(b)))
+                    spent += 3 + (len(found) >> 2)
+                    if spent > 4096:
+                        budget.spend(spent)
+                        spent = 0
                 else:
                     value, end = view.locate(num, entry, keep_data=False)
-                    refs = []
+                    refs: list[Ref] = []
+                    dicts: list[dict[str, PdfObject]] = []
                     walk(value, refs, dicts)
-                    nums = [r.num for r in refs]
-                if end > self.extents[i]:
-                    self.extents[i] = end
-                self.budget.spend(len(nums) // 4 + 1)
-                if odd_gens or any(ref.gen for ref in refs):
-                    current = i == 0 or self._newest_section(num) == i
+                    budget.spend(len(refs) // 4 + 4)
                     for ref in refs:
+                        referenced.add(ref.num)
                         if ref.gen or ref.num in odd_gens:
-                            view.check_ref(ref)
-                            if current:
-                                newest.check_ref(ref)
-                yield FoundObject(i, num, entry.gen, value, nums, dicts)
+                            self._check_ref(view, newest, i, num, ref)
+                    yield FoundObject(i, num, entry.gen, value, dicts)
+                if end > extent:
+                    extent = end
+            budget.spend(spent + len(referenced) // 8)
+            self.extents[i] = extent
+            self.references[i] = array("q", sorted(referenced))
+
+    def _check_ref(self, view: View, newest: View, i: int, num: int, ref: Ref) -> None:
+        """A reference in object ``num`` of section ``i`` names its object's generation, in
+        the section's own view and, if the object is the current one, in the newest view."""
+        view.check_ref(ref)
+        if i == 0 or self._newest_section(num) == i:
+            newest.check_ref(ref)
 
     def _plain_stream(self, view: View, data: bytes, start: int, stop: int) -> int | None:
         """The end (after ``endobj``) of a plain stream object whose dictionary is
@@ -859,24 +909,17 @@ class PdfFile:
             data = self.data
             if view.limit is not None and entry.a >= view.limit:
                 return None
-            m = OBJ_HEADER.match(data, entry.a) if 0 <= entry.a < len(data) else None
-            if m is None:
-                return None  # the full read says what is wrong
-            if int(m.group(1)) != num or int(m.group(2)) != entry.b:
-                return None
-            start = m.end()
-            body = _PLAIN_BODY.match(data, start)
-            assert body is not None
-            stop = body.end()
-            if data.startswith(b"stream", stop):
+            m = _PLAIN_OBJECT.match(data, entry.a) if 0 <= entry.a < len(data) else None
+            if m is None or int(m.group(1)) != num or int(m.group(2)) != entry.b:
+                return None  # the full read says what is wrong, if anything
+            start, stop = m.span(3)
+            if m.group(4) == b"stream":
                 after = self._plain_stream(view, data, start, stop)
                 if after is None:
                     return None
                 end = after
-            elif data.startswith(b"endobj", stop):
-                end = stop + 6
             else:
-                return None
+                end = m.end()
         else:
             holder_entry = view.entry(entry.a)
             if holder_entry is None or holder_entry.kind != 1 or holder_entry.b != 0:
@@ -893,14 +936,15 @@ class PdfFile:
             end = holder.end
         if interesting is not None and interesting.search(data, start, stop):
             return None
-        opened = data.count(b"<<", start, stop), data.count(b"[", start, stop)
-        if opened != (data.count(b">>", start, stop), data.count(b"]", start, stop)):
+        segment = data[start:stop]
+        opened = segment.count(b"<<"), segment.count(b"[")
+        if opened != (segment.count(b">>"), segment.count(b"]")):
             return None
-        if sum(opened) > self.limits.max_depth:
+        if opened[0] + opened[1] > self.limits.max_depth:
             return None  # could be nested too deeply: the parser checks
-        if skip_plain_ws(data, start) >= stop:
+        if not segment.strip(b"\x00\t\n\x0c\r "):
             return None  # no value at all: let the parser say so
-        return _REF_ITEM.findall(data, start, stop), end
+        return _REF_ITEM.findall(segment), end
 
     def _newest_section(self, num: int) -> int:
         if len(self.sections) > 8:
@@ -1038,6 +1082,16 @@ class View:
     def in_use(self, num: int) -> bool:
         entry = self.entry(num)
         return entry is not None and entry.kind in (1, 2) and num > 0
+
+    def peek(self, num: int) -> PdfObject:
+        """Object ``num`` as :meth:`get` reads it, but a stream without its data (not kept:
+        a look at the dictionary that costs no copy of the data)."""
+        if num in self._cache:
+            return self._cache[num]
+        entry = self.entry(num)
+        if entry is None or entry.kind not in (1, 2) or num <= 0:
+            return None
+        return self.fetch(num, entry, keep_data=False)
 
     def check_ref(self, ref: Ref) -> None:
         """A reference to an object in use must carry that object's generation."""

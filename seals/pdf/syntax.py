@@ -71,25 +71,28 @@ class Indirect:
 
 
 class Budget:
-    """What reading one file may cost: tokens parsed and bytes of stream data taken.
+    """What reading one file may cost: work (in units of roughly a microsecond of CPU) and
+    bytes of stream data taken.
 
-    Every value, string escape and array item spends a token; every stream's data spends
-    its length. Exhausting either raises :class:`PdfHostile`, so the time and memory spent
-    reading a file are bounded whatever its shape (overlapping streams, millions of tiny
-    objects, strings of escapes)."""
+    Every token parsed (value, array item, string escape) spends a unit of work, and so do,
+    in proportion to what they cost, every object checked, every byte decompressed, run
+    through a predictor or hashed, every signature verified; every stream's data copied
+    spends its length. Exhausting either raises :class:`PdfHostile`, so the time and memory
+    spent on a file are bounded whatever its shape (overlapping streams, hundreds of
+    thousands of tiny objects, strings of escapes, predictor rows…)."""
 
-    __slots__ = ("stream_bytes", "tokens")
+    __slots__ = ("stream_bytes", "work")
 
-    def __init__(self, tokens: int, stream_bytes: int) -> None:
-        self.tokens = tokens
+    def __init__(self, work: int, stream_bytes: int) -> None:
+        self.work = work
         self.stream_bytes = stream_bytes
 
-    def spend(self, tokens: int) -> None:
-        self.tokens -= tokens
-        if self.tokens < 0:
+    def spend(self, units: int) -> None:
+        self.work -= units
+        if self.work < 0:
             raise PdfHostile(
-                "the PDF has more structure (objects, tokens) than can be read within the "
-                "verification bounds"
+                "the PDF needs more work to read (objects, tokens, decoding, hashing) than "
+                "verification allows"
             )
 
     def take(self, nbytes: int) -> None:
@@ -400,14 +403,19 @@ class Parser:
 
 def stream_span(data: bytes, pos: int, length: int, limit: int | None = None) -> tuple[int, int]:
     """Where a stream's data starts and where its ``endstream`` ends, given ``pos`` (after the
-    ``stream`` keyword) and its ``/Length``: the data must be followed by ``endstream`` (an end
-    of line between allowed), no search."""
+    ``stream`` keyword) and its ``/Length``: the keyword is followed by an end of line (spaces
+    before it allowed), the data by ``endstream`` (an end of line between allowed); no
+    search."""
     start = pos
     end_of_data = len(data) if limit is None else min(limit, len(data))
+    while data.startswith(b" ", pos):  # 'stream \r\n': both MuPDF and poppler skip spaces
+        pos += 1
     if data.startswith(b"\r\n", pos):
         pos += 2
     elif data.startswith(b"\n", pos) or data.startswith(b"\r", pos):
         pos += 1
+    else:  # poppler skips to the next line, MuPDF reads from here: refused
+        raise PdfMalformed(f"no end of line after the 'stream' keyword at byte {start}")
     if length > end_of_data - pos:
         raise PdfMalformed(
             f"the stream's /Length {length} runs past the end of the data at byte {start}"

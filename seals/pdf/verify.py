@@ -196,23 +196,22 @@ def _is_sig_dict(d: dict[str, PdfObject]) -> bool:
 def _inventory(full: PdfFile) -> _Inventory:
     """Every signature dictionary of every section, and what each section refers to."""
     found: dict[tuple[Any, ...], _Candidate] = {}
-    per_section: list[set[int]] = [set() for _ in full.sections]
-    for i, section in enumerate(full.sections):
-        for key in ("Root", "Info"):
-            if isinstance(section.trailer.get(key), Ref):
-                per_section[i].add(section.trailer[key].num)
 
     def add(num: int | None, gen: int, section: int, sig: dict[str, PdfObject], name: str) -> None:
         key = (num, gen, repr(sig))
         cand = found.get(key)
         if cand is None:
+            if len(found) >= full.limits.max_signatures:
+                raise PdfHostile(
+                    f"the PDF holds more than {full.limits.max_signatures} signatures (at most "
+                    "that many are verified)"
+                )
             cand = found[key] = _Candidate(num, gen, section, sig)
         cand.section = max(cand.section, section)
         if name and name not in cand.names:
             cand.names.append(name)
 
     for obj in full.objects(_SIGNATURE_WORDS):
-        per_section[obj.section].update(obj.refs)
         view = full.view(obj.section)
         for k, d in enumerate(obj.dicts):
             top = k == 0 and (isinstance(obj.value, dict) or isinstance(obj.value, Stream))
@@ -234,12 +233,14 @@ def _inventory(full: PdfFile) -> _Inventory:
                 add(value.num, value.gen, where, sig if isinstance(sig, dict) else {}, name)
             else:
                 add(None, 0, obj.section, value if isinstance(value, dict) else {}, name)
-    if len(found) > full.limits.max_signatures:
-        raise PdfHostile(
-            f"the PDF holds {len(found)} signatures; at most {full.limits.max_signatures} are "
-            "verified"
-        )
-    refs = [array("q", sorted(s)) for s in per_section]
+    refs = full.references
+    for section, numbers in zip(full.sections, refs, strict=True):
+        for key in ("Root", "Info"):  # what the trailer refers to counts too
+            ref = section.trailer.get(key)
+            if isinstance(ref, Ref):
+                i = bisect.bisect_left(numbers, ref.num)
+                if i == len(numbers) or numbers[i] != ref.num:
+                    numbers.insert(i, ref.num)
     return _Inventory(found, refs)
 
 
@@ -383,8 +384,8 @@ def _byte_range(
 @dataclass
 class _Problem:
     kind: str
-    """``changed``, ``bytes``, ``shadow``, ``appearance``, ``not_seal``, ``unreadable``,
-    ``later_seal``, ``chain`` (the Chinese reasons group by it)."""
+    """``changed``, ``bytes``, ``shadow``, ``appearance``, ``not_seal``, ``unreadable`` or
+    ``later_seal`` (the Chinese reasons group by it)."""
     text: str
 
 
@@ -444,7 +445,7 @@ class _Revision:
             (changed if used else new).append(n)
         new_set = set(new)
         for n in new:
-            obj = after.get(n)
+            obj = after.peek(n)
             if isinstance(obj, dict) and obj.get("FT") == "Sig":
                 self._signature_field(n, obj, new_set)
         for n in changed:
@@ -770,17 +771,11 @@ def _draft(
         return _foreign(cand, name)
     contents = sig.get("Contents")
     der = _der_of(contents) if isinstance(contents, bytes) else b""
-    parsed: SealSignature | None = None
-    try:
-        parsed = parse_signature(der)
-    except SealError:
-        pass
+    parsed, report = _read_signature(der, at=at, anchors=anchors, lenient_ca=lenient_ca)
     step, signed = _byte_range(data, cand, parsed, full, extents)
     if signed is not None:
         name = _full_name(signed.view, cand) or name
     steps: list[Step] = [step]
-    report = verify_signature(parsed if parsed is not None else der, at=at, anchors=anchors,
-                              lenient_ca=lenient_ca)
     digest_holder: list[bytes] = []
 
     def digest() -> Step:
@@ -816,6 +811,25 @@ def _draft(
                   digest_holder[0] if digest_holder else None)
 
 
+def _read_signature(
+    der: bytes, *, at: datetime | None, anchors: Sequence[Certificate], lenient_ca: bool
+) -> tuple[SealSignature | None, VerificationReport]:
+    """The signature in ``/Contents`` and the report of :func:`verify_signature` on it; bytes
+    that cannot be decoded give one INVALID ``signature.structure`` step, whatever the
+    decoder raises (these bytes are the attacker's)."""
+    try:
+        parsed = parse_signature(der)
+    except SealError:
+        parsed = None
+    except Exception as exc:  # a decoder's own exception on hostile bytes
+        step = _step("signature.structure", "format", StepStatus.INVALID,
+                     f"cannot be read: {exc}", error="ses_bad_der")
+        return None, VerificationReport("signature", (step,))
+    return parsed, verify_signature(
+        parsed if parsed is not None else der, at=at, anchors=anchors, lenient_ca=lenient_ca
+    )
+
+
 def _full_name(view: View, cand: _Candidate) -> str | None:
     for _, f, full_name in view.fields():
         if f.get("V") == cand.ref and full_name:
@@ -848,13 +862,20 @@ def _finish(draft: _Draft, modifications: Step) -> PdfSignatureReport:
     )
 
 
+_SIGNATURE_WORK = 3000
+"""Work units (about a microsecond each) to verify one seal signature (SM2, paths)."""
+
+
 def _check_budget(full: PdfFile, cands: Iterable[_Candidate]) -> None:
+    """Hashing and verifying every signature fits in what is left of the budget."""
+    cands = list(cands)
     hashed = sum(max(0, min(c.range_end(), len(full.data))) for c in cands)
     if hashed > full.limits.max_hashed:
         raise PdfHostile(
             f"verifying every signature would hash {hashed} bytes; at most "
             f"{full.limits.max_hashed} are hashed per file"
         )
+    full.budget.spend(hashed // 256 + _SIGNATURE_WORK * len(cands))
 
 
 def verify_pdf(
