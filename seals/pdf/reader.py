@@ -942,6 +942,8 @@ class PdfFile:
             return None
         if opened[0] + opened[1] > self.limits.max_depth:
             return None  # could be nested too deeply: the parser checks
+        if opened[0] + opened[1] > 1 and not _nested(segment):
+            return None
         if not segment.strip(b"\x00\t\n\x0c\r "):
             return None  # no value at all: let the parser say so
         return _REF_ITEM.findall(segment), end
@@ -1022,6 +1024,21 @@ class PdfFile:
                 "'startxref' naming it and '%%EOF'"
             )
         return m.end(), None
+
+
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"<>[]")
+
+
+def _nested(segment: bytes) -> bool:
+    """Whether the brackets of a plain object's body (``<<``/``>>`` and ``[``/``]``, no
+    hex strings there) close in order: innermost pairs are removed until none is left."""
+    brackets = segment.translate(None, _NOT_BRACKETS)
+    while brackets:
+        inner = brackets.replace(b"[]", b"").replace(b"<<>>", b"")
+        if inner == brackets:
+            return False
+        brackets = inner
+    return True
 
 
 def _per_byte(kind: int, cur: bytearray, prev: bytes, bpp: int) -> bytes:

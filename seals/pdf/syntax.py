@@ -374,6 +374,9 @@ class Parser:
         endobj = data.startswith(b"endobj", pos)
         if endobj:
             pos += 6
+        elif not OBJ_HEADER.match(data, pos) and not data.startswith((b"xref", b"startxref"), pos):
+            # a missing 'endobj' before the next object is tolerated; anything else is not
+            raise self.fail(f"object {num} is followed by something other than 'endobj'", pos)
         if limit is not None and pos > limit:
             raise self.fail(f"object {num} runs past the end of its revision", pos)
         return Indirect(num, gen, value, pos, endobj)
