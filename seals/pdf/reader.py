@@ -75,8 +75,9 @@ class PdfLimits:
     """Most page-tree or form-field nodes walked."""
     max_work: int = 1_500_000
     """Most work spent on one file, in units of about a microsecond of CPU here: a token
-    parsed is one unit; an object checked without parsing a few; a byte decompressed, run
-    through a predictor or hashed a fraction (see :class:`~seals.pdf.syntax.Budget`)."""
+    parsed is one unit; an object checked without parsing 3 (4 in an object stream); a
+    byte decompressed, run through a predictor or hashed a fraction (see
+    :class:`~seals.pdf.syntax.Budget`)."""
     max_stream_bytes: int = 128 * MB
     """Most stream data taken out of one file (overlapping streams would multiply it)."""
     max_predicted: int = 4 * MB
@@ -848,7 +849,7 @@ class PdfFile:
                         referenced.add(n)
                         if b != b"0" or n in odd_gens:
                             self._check_ref(view, newest, i, num, Ref(n, int(b)))
-                    spent += 3 + (len(found) >> 2)
+                    spent += (3 if entry.kind == 1 else 4) + (len(found) >> 2)
                     if spent > 4096:
                         budget.spend(spent)
                         spent = 0

@@ -188,3 +188,20 @@ def test_nested_page_tree(pki: Pki, seal: Seal) -> None:
     with pikepdf.open(io.BytesIO(out)) as doc:
         assert "/Annots" in doc.pages[1] and "/Annots" not in doc.pages[2]
     assert verify_pdf(out).ok
+
+
+@pytest.mark.parametrize("streams", [False, True])
+def test_linearized_files_take_two_seals(pki: Pki, seal: Seal, streams: bool) -> None:
+    """A linearized original has two sections (first page, then the rest, /Prev pointing
+    forward); each seal still tiles after it and verifies."""
+    mode = pikepdf.ObjectStreamMode.generate if streams else pikepdf.ObjectStreamMode.preserve
+    with pikepdf.open(io.BytesIO(PLAIN)) as doc:
+        buf = io.BytesIO()
+        doc.save(buf, linearize=True, object_stream_mode=mode)
+    linear = buf.getvalue()
+    assert len(PdfFile(linear).sections) == 2
+    one = stamp(linear, pki, seal)
+    two = stamp(one, pki, seal, page=1, at=LATER)
+    assert verify_pdf(one).ok and verify_pdf(two).ok
+    with pikepdf.open(io.BytesIO(two)) as doc:
+        assert len(doc.Root.AcroForm.Fields) == 2
