@@ -10,7 +10,8 @@ The tree (each class has a default ``code``; a raise may give a more specific on
     ├── CanonicalizationError      not_canonicalizable     a value JCS cannot serialize
     ├── DocumentError              document_malformed
     │                              (codes: document_malformed, document_version_unsupported,
-    │                               document_algorithm_unsupported, unknown_path)
+    │                               document_algorithm_unsupported, unknown_path,
+    │                               claim_must_be_disclosed, claims_inconsistent)
     ├── LeafMismatch               leaf_mismatch      disclosed claims do not give the stated leaf
     ├── MerkleError                merkle_error       bad input to building a tree (no leaves…)
     └── MerkleProofInvalid         merkle_proof_invalid  a proof that does not lead to the root

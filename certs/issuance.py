@@ -277,6 +277,7 @@ def _sign_chunk(
     its zlib stream if ``job.compress`` (done here, on the workers); each claims dict is
     completed with its identifier."""
     digested = []
+    inputs: list[bytes] = []
     for claims, serial in work:
         identifier = str(
             build_identifier(
@@ -284,8 +285,15 @@ def _sign_chunk(
             )
         )
         claims["identifier"] = identifier
-        digested.append((identifier, *issue_claim_values(claims)))
-    inputs = [signing_input(leaf, key_id) for _, leaf, _ in digested]
+        leaf, json = issue_claim_values(claims)
+        until = claims["valid_until"]
+        digested.append((identifier, leaf, json))
+        inputs.append(
+            signing_input(
+                leaf, key_id, identifier, str(claims["valid_from"]),
+                None if until is None else str(until),
+            )
+        )
     # an in-memory key signs them all at once (one shared inversion); an HSM one by one
     sign_many = getattr(signer, "sign_raw_many", None)
     signatures = sign_many(inputs) if sign_many is not None else map(signer.sign_raw, inputs)

@@ -269,6 +269,12 @@ class Registry:
             if e.args.get("publicKey")
         }
 
+    def issuer_name(self, uscc: str) -> str | None:
+        """The name the issuer was registered under (its ``IssuerRegistered`` event)."""
+        topics = [self._issuers.topic("IssuerRegistered"), "0x" + issuer_id(uscc).hex()]
+        names = [str(e.args["name"]) for e in self.events(topics=topics)]
+        return names[-1] if names else None
+
     def published_key(self, uscc: str, key_id: bytes) -> bytes | None:
         """The public key published with ``key_id`` (from its ``KeyAdded`` event)."""
         topics = [

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from certs import qr
 from certs.batcher import Batcher, BatchResult
-from certs.canonical import disclose
+from certs.canonical import ALWAYS_DISCLOSED, disclose
 from certs.issuance import IssueReport, IssuerProfile, issue
 from certs.status import (
     CertificateRecord,
@@ -35,6 +35,7 @@ from chain.transactions import TransactionReceipt
 from verifier import presentations
 from verifier.agency import hash_api_key, issuer_profile, issuer_registry
 from verifier.certificates import (
+    certificate_subject,
     mask_code,
     mask_name,
     verify_certificate_text,
@@ -369,6 +370,8 @@ class Service:
                 raise VerifierError(
                     f"unknown field(s) to disclose: {', '.join(unknown)}", code="unknown_field"
                 )
+            # what the certificate is, who issued it and its validity are always shown
+            fields = [*dict.fromkeys([*ALWAYS_DISCLOSED, *fields])]
         if record.status == "pending":
             raise VerifierError(
                 "the certificate is not anchored yet; try again in a moment", code="not_anchored"
@@ -379,11 +382,18 @@ class Service:
         self.require(principal, "counter")
         presentation = presentations.redeem(self.store, code, principal.actor)
         record = load_record(self.store, presentation.identifier)
+        # every check runs on the full stored document (its validity and status whatever
+        # the holder hides); the counter is shown only the disclosed claims
+        full = verify_certificate_text(record.document.to_json().encode(), lambda: self.indexer)
         document = record.document
         if presentation.fields is not None:
-            hide = [p for p in document.claims if p not in presentation.fields]
-            document = disclose(document, hide)
-        verdict = verify_certificate_text(document.to_json().encode(), lambda: self.indexer)
+            shown_paths = {*ALWAYS_DISCLOSED, *presentation.fields}
+            document = disclose(document, [p for p in document.claims if p not in shown_paths])
+        subject = {
+            **certificate_subject(document),
+            **{k: v for k, v in full.subject.items() if k == "chain"},
+        }
+        verdict = Verdict(full.checks, subject)
         shown = {
             "values": document.values(),
             "hidden": list(document.hidden_paths),

@@ -162,10 +162,58 @@ def test_a_qr_verification_answers_alike_on_the_fast_path_and_the_full_one(api: 
         assert refused.status_code == 401 and refused.json()["error"] == "api_key_invalid"
     # non-ASCII text, and a body sent in pieces, reach the same verdicts
     odd = c.post("/v1/verify", json={"qr": "证照"}, headers=api.h("counter")).json()
-    assert odd["verdict"] == "invalid" and odd["checks"][0]["name"] == "qr.format"
+    assert odd["verdict"] == "error" and odd["checks"][0]["name"] == "qr.format"
     pieces = c.post("/v1/verify", content=iter([b'{"qr": "', payload.encode(), b'"}']),
                     headers={**api.h("counter"), "content-type": "application/json"})
     assert pieces.status_code == 200 and pieces.json()["verdict"] == "valid"
+
+
+def test_a_presentation_always_shows_what_it_is_and_is_judged_in_full(api: Api) -> None:
+    """Issue #14 items 3 and 4: a presentation showing only the holder's name still shows
+    the type, the issuer, the identifier and the validity; validity and status are judged on
+    the full stored document — an expired or revoked certificate is 不通过 whatever the
+    holder hides."""
+    c = api.client
+    expired_id = c.post(
+        "/v1/certificates",
+        json=request("钱七", issue_date="2020-01-01", valid_until="2021-01-01"),
+        headers=api.h("issuer_a"),
+    ).json()["identifier"]
+    revoked_id = c.post("/v1/certificates", json=request("孙八"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    for identifier in (expired_id, revoked_id):
+        api.wait_anchored(identifier)
+    assert c.post(f"/v1/certificates/{revoked_id}/revoke",
+                  json={"reason": "信息有误", "reason_code": 1},
+                  headers=api.h("issuer_a")).status_code == 200
+
+    def redeem(identifier: str, fields: list[str]) -> dict[str, Any]:
+        made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "核验",
+                                                 "fields": fields}, headers=api.h("issuer_a"))
+        assert made.status_code == 201, made.text
+        done = c.post("/v1/presentations/redeem", json={"code": made.json()["code"]},
+                      headers=api.h("counter"))
+        assert done.status_code == 200, done.text
+        return done.json()  # type: ignore[no-any-return]
+
+    shown = redeem(expired_id, ["holder.name"])
+    assert shown["verdict"] == "invalid", shown
+    validity = next(ch for ch in shown["checks"] if ch["name"] == "certificate.validity")
+    assert validity["status"] == "INVALID" and "2021-01-01" in validity["reason_zh"]
+    certificate = shown["certificate"]
+    for path in ("identifier", "type.code", "type.name", "issuer.code", "issuer.name",
+                 "valid_from", "valid_until"):
+        assert path in certificate and path not in certificate["hidden"], path
+    assert certificate["valid_until"] == "2021-01-01" and certificate["holder.name"] == "钱七"
+    assert "holder.code" in certificate["hidden"] and "holder.code" not in certificate
+
+    revoked = redeem(revoked_id, ["holder.name"])
+    assert revoked["verdict"] == "invalid"
+    assert any(ch["name"] == "certificate.status" and ch["status"] == "INVALID"
+               for ch in revoked["checks"])
+    # asking to hide them is not possible: they are shown anyway
+    asked = redeem(revoked_id, ["holder.name", "valid_until"])
+    assert "valid_until" in asked["certificate"]
 
 
 def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
@@ -261,7 +309,7 @@ def test_bad_input_is_4xx_with_a_code(api: Api) -> None:
         assert 400 <= response.status_code < 500, response.text
         assert set(response.json()) >= {"error", "message"}, response.text
     garbage = c.post("/v1/verify", json={"qr": "ZY1.nonsense"}, headers=api.h("counter")).json()
-    assert garbage["verdict"] == "invalid" and garbage["checks"][0]["name"] == "qr.format"
+    assert garbage["verdict"] == "error" and garbage["checks"][0]["name"] == "qr.format"
     huge = c.post("/v1/verify", content=b"x" * (api.settings.max_body_bytes + 1),
                   headers={**api.h("counter"), "content-type": "application/json"})
     assert huge.status_code == 413 and huge.json()["error"] == "body_too_large"
@@ -397,7 +445,7 @@ def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
     by_doc = checked(c.post("/v1/verify", json={"certificate": document},
                             headers=api.h("counter")))
     zh = {ch["name"]: ch["reason_zh"] for ch in by_doc["checks"]}
-    assert zh["certificate.format"] == "证印链电子证照文件（zhengyin-cert/1 格式）"
+    assert zh["certificate.format"] == "证印链电子证照文件（zhengyin-cert/2 格式）"
     assert zh["certificate.signature"] == "发证机关对证照的 SM2 签名验证通过"
     fast = checked(c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")))
     full = checked(c.post("/v1/verify", json={"qr": payload, "certificate": None},
@@ -420,8 +468,8 @@ def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
     integrity = next(ch for ch in bad["checks"] if ch["name"] == "certificate.integrity")
     assert integrity["status"] == "INVALID" and "篡改" in integrity["reason_zh"]
     garbage = checked(c.post("/v1/verify", json={"qr": "hello"}, headers=api.h("counter")))
-    assert garbage["checks"][0]["name"] == "qr.format" and "ZY1" in garbage["checks"][0][
-        "reason_zh"]
+    assert garbage["checks"][0]["name"] == "qr.format" and "ZY2" in garbage["checks"][0][
+        "reason_zh"] and "重新扫描" in garbage["checks"][0]["reason_zh"]
 
     made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "办理公积金"},
                   headers=api.h("issuer_a"))

@@ -153,7 +153,7 @@ def _print_human(verdict: Verdict) -> None:
 @click.argument(
     "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--qr", "qr_text", metavar="PAYLOAD", help="Verify a scanned QR payload (ZY1…).")
+@click.option("--qr", "qr_text", metavar="PAYLOAD", help="Verify a scanned QR payload (ZY2…).")
 @click.option(
     "--data",
     "data_file",

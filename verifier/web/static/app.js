@@ -53,6 +53,7 @@
     ["identifier", "证照标识"],
     ["name", "证照名称"],
     ["type.name", "证照类型"],
+    ["type.code", "证照类型代码"],
     ["number", "证照编号"],
     ["holder.name", "持证人"],
     ["holder.code", "持证人证件号码"],
@@ -344,8 +345,8 @@
   }
 
   function formatHidden(hidden) {
-    if (Array.isArray(hidden) && hidden.some((h) => String(h).startsWith("all fields"))) {
-      return "全部（二维码不含证照内容，仅核验真伪与状态）";
+    if (Array.isArray(hidden) && hidden.some((h) => String(h).startsWith("all other fields"))) {
+      return "其余全部（二维码只含证照标识、类型、发证机关和有效期；持证人信息等请查看证照文件或出示码）";
     }
     return formatValue("hidden", hidden);
   }
