@@ -302,6 +302,11 @@ class SealSignature:
 def _fail(
     where: str, exc: BaseException | None = None, *, code: str = "ses_bad_der"
 ) -> SesFormatError:
+    """The format error for what ``exc`` found wrong at ``where``. Running out of memory
+    says nothing about the input: :class:`MemoryError` is raised again, never reported as a
+    malformed (so invalid) structure."""
+    if isinstance(exc, MemoryError):
+        raise exc
     detail = ""
     if exc is not None:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -132,7 +132,7 @@ class Certificate:
                 common_name=common_name if isinstance(common_name, str) else None,
                 organization_identifier=org_id if isinstance(org_id, str) else None,
             )
-        except CertificateError:
+        except (CertificateError, MemoryError):  # out of memory says nothing of the input
             raise
         except Exception as exc:  # asn1crypto raises ValueError, TypeError, KeyError…
             raise CertificateError(f"certificate: bad DER ({exc})") from exc

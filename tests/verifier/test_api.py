@@ -4,12 +4,15 @@ driven through FastAPI's test client."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pikepdf
 import pytest
 from fastapi.testclient import TestClient
 
@@ -358,6 +361,54 @@ def test_stamp_then_verify_the_sealed_pdf(api: Api) -> None:
     not_pdf = c.post("/v1/seals/stamp", files={"file": ("a.pdf", b"hello")},
                      headers=api.h("issuer_a"))
     assert not_pdf.status_code == 422 and not_pdf.json()["error"].startswith("pdf_")
+
+
+def test_an_upload_past_the_time_or_memory_limit_is_stopped_with_a_code(api: Api) -> None:
+    """Issue #14: /v1/verify enforces a wall-clock limit (and a memory ceiling) per upload:
+    the file is read in a child process that is stopped at the limit; the answer is a coded
+    'could not check', in time."""
+    c = api.client
+    with pikepdf.new() as pdf:  # a page carrying 4 MB that do not compress
+        pdf.add_blank_page()
+        pdf.pages[0].Resources = pikepdf.Dictionary(
+            Padding=pdf.make_stream(os.urandom(4 * 1024 * 1024)))
+        big = io.BytesIO()
+        pdf.save(big)
+    sealed = c.post("/v1/seals/stamp", files={"file": ("a.pdf", big.getvalue())},
+                    headers=api.h("issuer_a"))
+    assert sealed.status_code == 200, sealed.text
+    seal = (Path(__file__).resolve().parents[1] / "data" / "interop" / "ofdrw"
+            / "UserV4.esl").read_bytes()
+    service = c.app.state.service  # type: ignore[attr-defined]
+    normal = service.settings
+    cases = {"verify_seconds": (0.001, ("verify_timeout",), ("sealed.pdf", "seal.esl")),
+             "verify_memory_mb": (1, ("verify_memory", "verify_crashed"), ("sealed.pdf",))}
+    try:
+        for setting, (value, codes, names) in cases.items():
+            service.settings = normal.model_copy(update={setting: value})
+            files = {"sealed.pdf": sealed.content, "seal.esl": seal}
+            for name in names:
+                data = files[name]
+                started = time.monotonic()
+                answer = c.post("/v1/verify", files={"file": (name, data)},
+                                headers=api.h("counter"))
+                assert time.monotonic() - started < 10
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                assert body["verdict"] == "error", body
+                assert [ch["name"] for ch in body["checks"]] == ["file.resources"]
+                assert "无法核验" in body["checks"][0]["reason_zh"]
+                assert any(code_words(code) in body["checks"][0]["reason"] for code in codes)
+    finally:
+        service.settings = normal
+    again = c.post("/v1/verify", files={"file": ("sealed.pdf", sealed.content)},
+                   headers=api.h("counter"))
+    assert again.json()["verdict"] == "valid", again.json()
+
+
+def code_words(code: str) -> str:
+    return {"verify_timeout": "took more than", "verify_memory": "needed more than",
+            "verify_crashed": "ended without an answer"}[code]
 
 
 def test_certificate_pdf_is_sealed_anchored_and_stable(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -25,7 +26,8 @@ from verifier.api.schemas import (
     VerifyResponse,
 )
 from verifier.errors import VerifierError
-from verifier.service import Principal, Service
+from verifier.isolation import LimitExceeded
+from verifier.service import Principal, Service, limit_verdict
 from verifier.verdict import Verdict
 
 
@@ -241,8 +243,8 @@ async def verify(request: Request, service: ServiceDep, principal: PrincipalDep)
                 "send the file in a multipart field named 'file'", code="file_missing"
             )
         data = await upload.read()
-        verdict = await run_in_threadpool(
-            _verify_logged, service, principal, "file", service.verify_bytes, data
+        verdict = await _within_limit(
+            service, "file", _verify_logged, service, principal, "file", service.verify_bytes, data
         )
     else:
         try:
@@ -263,7 +265,9 @@ async def verify(request: Request, service: ServiceDep, principal: PrincipalDep)
             # the GIL with the loop under load
             verdict = _verify_logged(service, principal, "qr", service.verify_qr, body.qr)
         else:
-            verdict = await run_in_threadpool(
+            verdict = await _within_limit(
+                service,
+                "certificate",
                 _verify_logged,
                 service,
                 principal,
@@ -273,6 +277,22 @@ async def verify(request: Request, service: ServiceDep, principal: PrincipalDep)
             )
     request.app.state.metrics.verdict(verdict.outcome.value)
     return JSONResponse(_verify_json(verdict))
+
+
+async def _within_limit(service: Service, kind: str, fn: Any, *args: Any) -> Verdict:
+    """``fn(*args)`` in the thread pool, answered within the wall-clock limit of a
+    verification (an uploaded file is read in a child process that is killed at that limit;
+    this bounds the rest, such as a database that does not answer)."""
+    seconds = service.settings.verify_seconds
+    try:
+        verdict: Verdict = await asyncio.wait_for(run_in_threadpool(fn, *args), seconds + 5)
+    except TimeoutError:
+        return limit_verdict(
+            LimitExceeded(f"the verification took more than {seconds + 5:g} s: it was "
+                          "abandoned", code="verify_timeout"),
+            kind,
+        )
+    return verdict
 
 
 def _verify_logged(

@@ -16,6 +16,7 @@
     "issuer.key": "签名密钥",
     "certificate.status": "证照状态",
     "qr.format": "二维码格式",
+    "file.resources": "核验资源限制",
   };
   const GROUP_LABELS = { seal: "印章", signature: "签章", pdf: "PDF" };
   const PART_LABELS = {
@@ -371,6 +372,11 @@
     const [word, fallback] = VERDICTS[verdict];
     const checks = Array.isArray(body.checks) ? body.checks : [];
     let summary = fallback;
+    const subject = body.certificate || {};
+    if (verdict === "valid" && !("identifier" in subject)) {
+      // a sealed file or a seal, not a certificate: say what was found true
+      summary = subject.kind === "pdf" ? "文件上的电子签章真实有效，盖章后未被改动。" : "电子印章（签章）真实有效。";
+    }
     if (verdict !== "valid") {
       const first = checks.find((c) => c.status === (verdict === "invalid" ? "INVALID" : "ERROR"));
       if (first) summary = checkLabel(first.name) + "：" + reasonOf(first);
