@@ -44,6 +44,9 @@ VALIDATION_CODES: dict[str, str] = {
     "wrong_type": "a value of the wrong JSON type (e.g. a number where text is expected)",
     "invalid_serial": "identifier serial not 1-32 characters of 0-9 A-Z",
     "invalid_version": "identifier version not 3 digits",
+    "already_expired": "a validity end before the day of issue",
+    "date_in_future": "a date in the future for a field that records a past event",
+    "holder_mismatch": "a field that repeats the holder's code or name disagrees with it",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -16,10 +17,11 @@ import pikepdf
 import pytest
 from fastapi.testclient import TestClient
 
+from certs.issuance import issue
 from certs.store import presentations
 from devnet.anvil import Devnet
 from tests.conftest import free_port
-from verifier.agency import add_issuer, hash_api_key, new_api_key, open_store
+from verifier.agency import add_issuer, hash_api_key, issuer_profile, new_api_key, open_store
 from verifier.api.app import create_app
 from verifier.cli.devnet import deploy_and_report
 from verifier.settings import Settings
@@ -177,11 +179,14 @@ def test_a_presentation_always_shows_what_it_is_and_is_judged_in_full(api: Api) 
     the full stored document — an expired or revoked certificate is 不通过 whatever the
     holder hides."""
     c = api.client
-    expired_id = c.post(
-        "/v1/certificates",
-        json=request("钱七", issue_date="2020-01-01", valid_until="2021-01-01"),
-        headers=api.h("issuer_a"),
-    ).json()["identifier"]
+    # issued in 2020 (the API refuses a certificate already expired when issued)
+    store = open_store(api.settings)
+    profile = issuer_profile(api.settings, store, AGENCY_A[0])
+    old = issue(store, profile, [(1, request("钱七", issue_date="2020-01-01",
+                                              valid_until="2021-01-01"))],
+                today=dt.date(2020, 1, 1))
+    assert not old.rejected, old
+    expired_id = old.accepted[0].identifier
     revoked_id = c.post("/v1/certificates", json=request("孙八"),
                         headers=api.h("issuer_a")).json()["identifier"]
     for identifier in (expired_id, revoked_id):
@@ -245,6 +250,40 @@ def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
            headers=api.h("issuer_a"))
     assert {c.get(f"/v1/certificates/{i}", headers=api.h("issuer_a")).json()["status"]
             for i in ids} == {"active"}
+
+
+def test_bad_data_is_refused_row_by_row_with_its_line(api: Api) -> None:
+    """Issue #16: a hidden character, an already-expired certificate, a 营业执照 without its
+    number, or whose holder contradicts its own fields, or founded in the future."""
+    c = api.client
+    licence = {
+        "type": "11100000MA0000001Q001", "number": "110105000000001", "jurisdiction": "110105",
+        "holder": {"name": "北京某某科技有限公司", "code": "91110000101623741K",
+                   "code_type": "001"},
+        "fields": {"统一社会信用代码": "91110000101623741K", "企业名称": "北京某某科技有限公司",
+                   "类型": "有限责任公司", "法定代表人": "张三", "注册资本": "100万元",
+                   "成立日期": "2015-06-01", "住所": "北京市朝阳区某某路1号"},
+    }
+
+    def changed(change: Any) -> dict[str, Any]:
+        row = json.loads(json.dumps(licence))
+        change(row)
+        return row  # type: ignore[no-any-return]
+
+    rows = [
+        licence,
+        request("张\u200b三"),
+        request("李四", issue_date="2020-01-01", valid_until="2021-01-01"),
+        changed(lambda r: r.pop("number")),
+        changed(lambda r: r["fields"].update(企业名称="别家公司")),
+        changed(lambda r: r["fields"].update(成立日期="2999-01-01")),
+    ]
+    batch = c.post("/v1/certificates/batch", json=rows, headers=api.h("issuer_a"))
+    assert batch.status_code == 201, batch.text
+    assert [a["line"] for a in batch.json()["accepted"]] == [1]
+    rejected = {r["line"]: {e["code"] for e in r["errors"]} for r in batch.json()["rejected"]}
+    assert rejected == {2: {"invalid_text"}, 3: {"already_expired"}, 4: {"missing_field"},
+                        5: {"holder_mismatch"}, 6: {"date_in_future"}}, rejected
 
 
 def test_presentation_codes(api: Api) -> None:
