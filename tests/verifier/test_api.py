@@ -421,7 +421,7 @@ def test_an_upload_past_the_time_or_memory_limit_is_stopped_with_a_code(api: Api
     service = c.app.state.service  # type: ignore[attr-defined]
     normal = service.settings
     cases = {"verify_seconds": (0.001, ("verify_timeout",), ("sealed.pdf", "seal.esl")),
-             "verify_memory_mb": (1, ("verify_memory", "verify_crashed"), ("sealed.pdf",))}
+             "verify_memory_mb": (0, ("verify_memory", "verify_crashed"), ("sealed.pdf",))}
     try:
         for setting, (value, codes, names) in cases.items():
             service.settings = normal.model_copy(update={setting: value})
