@@ -40,13 +40,14 @@ and the certificate document a holder keeps. This docstring is the specification
 
        JCS({"format": "zhengyin-cert/2", "alg": {"digest": "sm3", "signature": "sm2"},
             "leaf": hex(leaf), "key_id": hex(key_id),
-            "identifier": <identifier>, "valid_from": "YYYY-MM-DD",
-            "valid_until": "YYYY-MM-DD" | null})
+            "identifier": <identifier>, "jurisdiction": "<6 digits>",
+            "valid_from": "YYYY-MM-DD", "valid_until": "YYYY-MM-DD" | null})
 
    The leaf alone would authenticate every claim, but only to someone holding the salts. The
-   identifier (which names the type and the issuer) and the validity dates are also signed
-   in clear, so a QR code (:mod:`certs.qr`), which has room for no salt, proves exactly the
-   facts it shows. Format 1 signed the leaf alone; its documents are not read any more.
+   identifier (which names the type and the issuer), the jurisdiction (where the issuer's
+   authorization must cover it) and the validity dates are also signed in clear, so a QR code
+   (:mod:`certs.qr`), which has room for no salt, proves exactly the facts it shows. Format 1
+   signed the leaf alone; its documents are not read any more.
 
 6. Batches: the leaves go into the SM3 Merkle tree of :mod:`certs.merkle`; its root is
    anchored on chain.
@@ -149,10 +150,11 @@ ALWAYS_DISCLOSED: tuple[str, ...] = (
     "issuer.name",
     "valid_from",
     "valid_until",
+    "jurisdiction",
 )
 """Claims no holder may hide: a verifier always learns what the certificate is, who issued
-it and when it is valid (a verdict on a document of unknown type or validity would say
-nothing a clerk can rely on)."""
+it, where and when it is valid (a verdict on a document of unknown type or validity would
+say nothing a clerk can rely on; the issuer's authorization is judged for its jurisdiction)."""
 FIELD_PREFIX = "fields."
 _NULLABLE_PATHS = frozenset({"number", "valid_until"})
 _CORE = frozenset(CORE_PATHS)
@@ -376,7 +378,12 @@ def leaf_digest(digests: Mapping[str, bytes]) -> bytes:
 
 
 def signing_input(
-    leaf: bytes, key_id: bytes, identifier: str, valid_from: str, valid_until: str | None
+    leaf: bytes,
+    key_id: bytes,
+    identifier: str,
+    jurisdiction: str,
+    valid_from: str,
+    valid_until: str | None,
 ) -> bytes:
     """The exact bytes the issuer signs for a certificate (module docstring, item 5)."""
     if len(leaf) != 32:
@@ -384,10 +391,11 @@ def signing_input(
     if not key_id:
         raise ValueError("a key id cannot be empty")
     # = jcs({"format": FORMAT, "alg": dict(ALGORITHMS), "leaf": …, "key_id": …,
-    # "identifier": …, "valid_from": …, "valid_until": …}), written out directly (members in
-    # JCS order); a test holds the two equal
+    # "identifier": …, "jurisdiction": …, "valid_from": …, "valid_until": …}), written out
+    # directly (members in JCS order); a test holds the two equal
     return _SIGNING_TEMPLATE.format(
         identifier=encode_basestring(identifier),
+        jurisdiction=encode_basestring(jurisdiction),
         key_id=key_id.hex(),
         leaf=leaf.hex(),
         valid_from=encode_basestring(valid_from),
@@ -398,8 +406,8 @@ def signing_input(
 _BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 _SIGNING_TEMPLATE = (
     '{{"alg":{{"digest":"sm3","signature":"sm2"}},"format":"' + FORMAT
-    + '","identifier":{identifier},"key_id":"{key_id}","leaf":"{leaf}"'
-    + ',"valid_from":{valid_from},"valid_until":{valid_until}}}'
+    + '","identifier":{identifier},"jurisdiction":{jurisdiction},"key_id":"{key_id}"'
+    + ',"leaf":"{leaf}","valid_from":{valid_from},"valid_until":{valid_until}}}'
 )
 
 
@@ -487,6 +495,7 @@ class CertificateDocument:
             self.leaf,
             key_id,
             str(values["identifier"]),
+            str(values["jurisdiction"]),
             str(values["valid_from"]),
             None if valid_until is None else str(valid_until),
         )
@@ -726,6 +735,7 @@ def _document_from_dict(obj: Any) -> CertificateDocument:
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_JURISDICTION = re.compile(r"[1-9][0-9]{5}")
 
 
 def _check_shown(claims: Mapping[str, Claim]) -> None:
@@ -749,6 +759,13 @@ def _check_shown(claims: Mapping[str, Claim]) -> None:
         raise DocumentError(
             f"the identifier names type {parsed.type_code} and issuer {parsed.issuer_code}, "
             f"but the claims say type {values['type.code']} and issuer {values['issuer.code']}",
+            code="claims_inconsistent",
+        )
+    if not isinstance(values["jurisdiction"], str) or not _JURISDICTION.fullmatch(
+        values["jurisdiction"]
+    ):
+        raise DocumentError(
+            "claim jurisdiction must be a 6-digit administrative division code",
             code="claims_inconsistent",
         )
     for path in ("valid_from", "valid_until"):

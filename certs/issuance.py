@@ -290,8 +290,8 @@ def _sign_chunk(
         digested.append((identifier, leaf, json))
         inputs.append(
             signing_input(
-                leaf, key_id, identifier, str(claims["valid_from"]),
-                None if until is None else str(until),
+                leaf, key_id, identifier, str(claims["jurisdiction"]),
+                str(claims["valid_from"]), None if until is None else str(until),
             )
         )
     # an in-memory key signs them all at once (one shared inversion); an HSM one by one

@@ -2,25 +2,25 @@
 
 Format v2 (all characters in the QR alphanumeric set, so the code stays small)::
 
-    ZY2.<identifier>.<valid from>.<valid until>.<BASE32(leaf ‖ root ‖ r ‖ s)>
+    ZY2.<identifier>.<valid from>.<valid until>.<jurisdiction>.<BASE32(leaf ‖ root ‖ r ‖ s)>
 
-- ``<identifier>`` is written without its fixed ``1.2.156.3005.2.`` prefix;
-
-- the identifier (GB/T 36904) names the certificate type and the issuer (their codes);
+- ``<identifier>`` is written without its fixed ``1.2.156.3005.2.`` prefix; the identifier
+  (GB/T 36904) names the certificate type and the issuer (their codes);
 - ``valid from`` and ``valid until`` are ``YYYYMMDD``; ``valid until`` is ``-`` when the
   certificate has no end date;
+- ``jurisdiction``: the certificate's 6-digit administrative division code (行政区划);
 - ``leaf``: the certificate's 32-byte leaf digest (salted: reveals nothing of its fields);
 - ``root``: the 32-byte Merkle root of its anchored batch;
 - ``r ‖ s``: the issuer's SM2 signature, 32 bytes each — the certificate's own signature,
-  which covers the leaf, the identifier and the validity dates in clear
+  which covers the leaf, the identifier, the jurisdiction and the validity dates in clear
   (:func:`certs.canonical.signing_input`);
-- BASE32 is RFC 4648 upper-case without padding. About 280 characters in all.
+- BASE32 is RFC 4648 upper-case without padding. About 290 characters in all.
 
 What a QR proves, with the chain alone: that a key the issuer named in the identifier
-published on chain signed exactly this identifier (so this type and issuer), these dates and
-this leaf; that the root was anchored by that issuer and the key was valid then; and the
-leaf's current status (revoked, suspended, superseded). The verifier also judges the dates
-against today.
+published on chain signed exactly this identifier (so this type and issuer), jurisdiction,
+these dates and this leaf; that the root was anchored by that issuer and the key was valid
+then; and the leaf's current status (revoked, suspended, superseded). The verifier also
+judges the dates against today.
 
 What it does not prove: that the leaf is in that root. A Merkle proof (up to 14 hashes for a
 batch of 10,000, about 450 bytes) does not fit a code that must print at 40 mm and decode from
@@ -53,6 +53,7 @@ MAX_PAYLOAD = 400
 OPEN_ENDED = "-"
 _B32 = re.compile(r"[A-Z2-7]+")
 _DAY = re.compile(r"\d{8}")
+_JURISDICTION = re.compile(r"[1-9]\d{5}")
 
 
 class QrPayloadError(CertError):
@@ -62,6 +63,8 @@ class QrPayloadError(CertError):
 @dataclass(frozen=True)
 class QrPayload:
     identifier: CertificateIdentifier
+    jurisdiction: str
+    """6-digit administrative division code (行政区划)."""
     valid_from: dt.date
     valid_until: dt.date | None
     """``None``: no end date."""
@@ -75,7 +78,7 @@ class QrPayload:
         short = str(self.identifier).removeprefix(IDENTIFIER_PREFIX)
         start = self.valid_from.strftime("%Y%m%d")
         end = OPEN_ENDED if self.valid_until is None else self.valid_until.strftime("%Y%m%d")
-        return f"{PREFIX}{short}.{start}.{end}.{body}"
+        return f"{PREFIX}{short}.{start}.{end}.{self.jurisdiction}.{body}"
 
     def signing_input(self, key_id: bytes) -> bytes:
         """What the issuer signed, if this payload is genuine and ``key_id`` is its key."""
@@ -83,7 +86,8 @@ class QrPayload:
 
         until = None if self.valid_until is None else self.valid_until.isoformat()
         return signing_input(
-            self.leaf, key_id, str(self.identifier), self.valid_from.isoformat(), until
+            self.leaf, key_id, str(self.identifier), self.jurisdiction,
+            self.valid_from.isoformat(), until,
         )
 
 
@@ -115,10 +119,12 @@ def decode(text: str) -> QrPayload:
                 code="qr_version_unsupported",
             )
         raise QrPayloadError("this is not a Zhengyin certificate QR code (it must start ZY2.)")
-    parts = text[len(PREFIX) :].rsplit(".", 3)
-    if len(parts) != 4:
+    parts = text[len(PREFIX) :].rsplit(".", 4)
+    if len(parts) != 5:
         raise QrPayloadError("the QR payload is cut or garbled (too few parts)")
-    short, start, end, body = parts
+    short, start, end, jurisdiction, body = parts
+    if not _JURISDICTION.fullmatch(jurisdiction):
+        raise QrPayloadError("the QR payload is cut or garbled (bad jurisdiction)")
     if not short or not _B32.fullmatch(body):
         raise QrPayloadError("the QR payload is cut or garbled (bad data part)")
     try:
@@ -133,7 +139,9 @@ def decode(text: str) -> QrPayload:
         identifier = parse_identifier(IDENTIFIER_PREFIX + short)
     except ValidationError as exc:
         raise QrPayloadError(f"the QR payload's identifier is invalid: {exc}") from None
-    return QrPayload(identifier, valid_from, valid_until, raw[:32], raw[32:64], raw[64:])
+    return QrPayload(
+        identifier, jurisdiction, valid_from, valid_until, raw[:32], raw[32:64], raw[64:]
+    )
 
 
 def signature_rs(der: bytes) -> bytes:
@@ -162,6 +170,7 @@ def payload_for(document: object) -> QrPayload:
     until = values["valid_until"]
     return QrPayload(
         parse_identifier(str(values["identifier"])),
+        str(values["jurisdiction"]),
         dt.date.fromisoformat(str(values["valid_from"])),
         None if until is None else dt.date.fromisoformat(str(until)),
         document.leaf,

@@ -123,7 +123,9 @@ _QR_ZH = {
     "qr_not_anchored": "该证照尚未上链，没有可核验的二维码",
 }
 
-QR_HIDDEN = "all other fields: a QR carries only the identifier, type, issuer and validity"
+QR_HIDDEN = (
+    "all other fields: a QR carries only the identifier, type, issuer, jurisdiction and validity"
+)
 """``subject["hidden"]`` of a QR verdict."""
 
 _STATUS_ZH = {
@@ -181,8 +183,10 @@ def certificate_subject(document: CertificateDocument) -> dict[str, Any]:
         "identifier",
         "name",
         "type.name",
+        "type.code",
         "issuer.name",
         "issuer.code",
+        "jurisdiction",
         "issue_date",
         "valid_from",
         "valid_until",
@@ -735,6 +739,7 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
         "issuer.code": issuer,
         "valid_from": payload.valid_from.isoformat(),
         "valid_until": payload.valid_until.isoformat() if payload.valid_until else None,
+        "jurisdiction": payload.jurisdiction,
         "hidden": [QR_HIDDEN],
     }
     type_name = _type_name(type_code)
@@ -790,9 +795,9 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
                 "signature",
                 Status.INVALID,
                 f"no key that {issuer} published on chain verifies the signature over the "
-                "identifier, validity and leaf this QR shows",
+                "identifier, jurisdiction, validity and leaf this QR shows",
                 f"{who} 在区块链上登记的密钥都不能验证该二维码的签名：二维码显示的证照标识、"
-                "有效期或内容被改动过，或是伪造的，不能受理",
+                "行政区划、有效期或内容被改动过，或是伪造的，不能受理",
                 block=snap.block,
             )
         )
@@ -802,9 +807,10 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
                 "certificate.signature",
                 "signature",
                 Status.VALID,
-                f"{issuer} signed this identifier, validity and leaf with a key it published "
-                "on chain",
-                f"{who} 使用其在区块链上登记的密钥签署了二维码显示的证照标识、有效期和内容摘要",
+                f"{issuer} signed this identifier, jurisdiction, validity and leaf with a key it "
+                "published on chain",
+                f"{who} 使用其在区块链上登记的密钥签署了二维码显示的证照标识、行政区划、有效期"
+                "和内容摘要",
                 key_id=signed_with.hex(),
                 block=snap.block,
             )

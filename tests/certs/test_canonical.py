@@ -341,9 +341,10 @@ def test_the_identifier_must_name_the_type_and_issuer_claims() -> None:
 @pytest.mark.parametrize(
     ("path", "value"),
     [("valid_from", "20240101"), ("valid_from", "2024-02-30"), ("valid_until", "2024-W01-1"),
-     ("valid_from", None), ("valid_until", "")],
+     ("valid_from", None), ("valid_until", ""), ("jurisdiction", "36010"),
+     ("jurisdiction", "060100"), ("jurisdiction", "３６０１００")],
 )
-def test_validity_dates_must_be_real_dates(path: str, value: Any) -> None:
+def test_validity_dates_and_jurisdiction_must_be_well_formed(path: str, value: Any) -> None:
     d = _doc_dict()
     d["claims"][path]["value"] = value
     with pytest.raises(DocumentError) as err:
@@ -396,31 +397,37 @@ IDENTIFIER = "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.00
 
 def test_signing_input() -> None:
     leaf = bytes(range(32))
-    assert signing_input(leaf, b"\xab\xcd", IDENTIFIER, "2024-01-01", None) == (
+    assert signing_input(leaf, b"\xab\xcd", IDENTIFIER, "110105", "2024-01-01", None) == (
         b'{"alg":{"digest":"sm3","signature":"sm2"},"format":"zhengyin-cert/2",'
-        b'"identifier":"' + IDENTIFIER.encode() + b'","key_id":"abcd","leaf":"'
-        + leaf.hex().encode() + b'","valid_from":"2024-01-01","valid_until":null}'
+        b'"identifier":"' + IDENTIFIER.encode() + b'","jurisdiction":"110105",'
+        b'"key_id":"abcd","leaf":"' + leaf.hex().encode()
+        + b'","valid_from":"2024-01-01","valid_until":null}'
     )
     with pytest.raises(ValueError):
-        signing_input(b"short", b"\x01", IDENTIFIER, "2024-01-01", None)
+        signing_input(b"short", b"\x01", IDENTIFIER, "110105", "2024-01-01", None)
     with pytest.raises(ValueError):
-        signing_input(leaf, b"", IDENTIFIER, "2024-01-01", None)
+        signing_input(leaf, b"", IDENTIFIER, "110105", "2024-01-01", None)
 
 
-def test_the_signature_covers_the_identifier_and_dates() -> None:
+def test_the_signature_covers_the_identifier_jurisdiction_and_dates() -> None:
     """Each shown fact changes the signed bytes: a QR (which carries no salts) is bound to
-    its identifier and dates by the signature alone."""
+    its identifier, jurisdiction and dates by the signature alone."""
     leaf, key = bytes(range(32)), b"\x01"
-    base = signing_input(leaf, key, IDENTIFIER, "2024-01-01", "2029-12-31")
+    base = signing_input(leaf, key, IDENTIFIER, "110105", "2024-01-01", "2029-12-31")
     other = IDENTIFIER[:-9] + "2430598.001.G"
-    assert signing_input(leaf, key, other, "2024-01-01", "2029-12-31") != base
-    assert signing_input(leaf, key, IDENTIFIER, "2024-01-02", "2029-12-31") != base
-    assert signing_input(leaf, key, IDENTIFIER, "2024-01-01", "2030-12-31") != base
-    assert signing_input(leaf, key, IDENTIFIER, "2024-01-01", None) != base
+    for changed in (
+        signing_input(leaf, key, other, "110105", "2024-01-01", "2029-12-31"),
+        signing_input(leaf, key, IDENTIFIER, "110106", "2024-01-01", "2029-12-31"),
+        signing_input(leaf, key, IDENTIFIER, "110105", "2024-01-02", "2029-12-31"),
+        signing_input(leaf, key, IDENTIFIER, "110105", "2024-01-01", "2030-12-31"),
+        signing_input(leaf, key, IDENTIFIER, "110105", "2024-01-01", None),
+    ):
+        assert changed != base
     doc = signed_anchored(make_document(certificate()))
     values = doc.values()
     assert doc.signing_input(b"\x07") == signing_input(
-        doc.leaf, b"\x07", str(values["identifier"]), str(values["valid_from"]),
+        doc.leaf, b"\x07", str(values["identifier"]), str(values["jurisdiction"]),
+        str(values["valid_from"]),
         None if values["valid_until"] is None else str(values["valid_until"]),
     )
 
@@ -511,10 +518,10 @@ def test_fast_writers_equal_jcs() -> None:
 
     leaf, key_id = bytes(range(32)), bytes(range(32, 64))
     for until in ("2029-12-31", None):
-        assert signing_input(leaf, key_id, IDENTIFIER, "2024-01-01", until) == jcs(
+        assert signing_input(leaf, key_id, IDENTIFIER, "360100", "2024-01-01", until) == jcs(
             {"format": "zhengyin-cert/2", "alg": {"digest": "sm3", "signature": "sm2"},
              "leaf": leaf.hex(), "key_id": key_id.hex(), "identifier": IDENTIFIER,
-             "valid_from": "2024-01-01", "valid_until": until}
+             "jurisdiction": "360100", "valid_from": "2024-01-01", "valid_until": until}
         )
     req = example_request()
     req["fields"] = {"名称": '值"引号"\\反斜线\u2028', "zz": "𠮷", "ｚ": "x"}

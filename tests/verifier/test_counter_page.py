@@ -344,7 +344,7 @@ def test_a_qr_with_another_identifier_fails(page: Page, served: Served) -> None:
     the agency's revoked certificate is 不通过, not 通过."""
     genuine, revoked = served.certificate("active"), served.certificate("revoked")
     short = revoked["identifier"].removeprefix("1.2.156.3005.2.")
-    forged = ".".join(["ZY2", short, *genuine["qr"].split(".")[-3:]])
+    forged = ".".join(["ZY2", short, *genuine["qr"].split(".")[-4:]])
     assert page.scan(forged) == "invalid"
     assert page.word == "不通过"
     _, status, reason = page.checks()["certificate.signature"]

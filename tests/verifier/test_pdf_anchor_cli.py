@@ -105,7 +105,7 @@ def test_verify_qr_by_cli(cli: Run, tmp_path: Path) -> None:
     # issue #14 item 1: another well-formed identifier of the agency on the genuine tail
     other = build_identifier("11100000000013338W032", USCC, "99999999")
     forged = ".".join(["ZY2", str(other).removeprefix(qr.IDENTIFIER_PREFIX),
-                       *payload.split(".")[-3:]])
+                       *payload.split(".")[-4:]])
     swapped = cli("verify", "--qr", forged, "--json")
     assert swapped.returncode == 1, swapped.stdout
     assert [c["status"] for c in json.loads(swapped.stdout)["checks"]

@@ -80,8 +80,8 @@ def test_payload_is_small_alphanumeric_and_has_no_personal_data(issued: Issued) 
         assert secret not in text
     assert qr.decode(text) == issued.payload(0)  # the round trip is exact
     assert str(qr.decode(text).identifier) == issued.ids[0]
-    assert ".20261128.-." in text  # open-ended
-    assert ".20261128.20270630." in issued.payload(2).encode()
+    assert ".20261128.-.360100." in text  # open-ended
+    assert ".20261128.20270630.360100." in issued.payload(2).encode()
 
 
 def test_valid_shows_type_and_issuer_names_then_revoked(issued: Issued, issuer: Issuer) -> None:
@@ -107,7 +107,7 @@ def test_valid_shows_type_and_issuer_names_then_revoked(issued: Issued, issuer: 
 def _swap_identifier(text: str, identifier: str) -> str:
     """The attack of issue #14 item 1, on the text itself: another identifier in front of a
     genuine payload's tail (dates, leaf, root, signature)."""
-    tail = text.split(".")[-3:]
+    tail = text.split(".")[-4:]
     return ".".join(["ZY2", identifier.removeprefix(qr.IDENTIFIER_PREFIX), *tail])
 
 
@@ -136,6 +136,7 @@ def test_changed_dates_leaf_or_root_are_invalid(issued: Issued, issuer: Issuer) 
         "validity extended": replace(limited, valid_until=dt.date(2099, 12, 31)),
         "validity made open-ended": replace(limited, valid_until=None),
         "validity started earlier": replace(limited, valid_from=dt.date(2020, 1, 1)),
+        "another jurisdiction": replace(limited, jurisdiction="110105"),
         "another certificate's leaf": replace(limited, leaf=other.leaf),
         "a root nobody anchored": replace(limited, root=b"\x07" * 32),
         "signature of another certificate": replace(limited, signature_rs=other.signature_rs),
@@ -181,10 +182,12 @@ def _forge_with_key(issued: Issued, issuer: Issuer, root: bytes) -> str:
     identifier = str(build_identifier(EXAMPLE_TYPE, issuer.uscc, "77777777"))
     leaf = secrets.token_bytes(32)
     key_id = key_id_of(issued.signer.public_key)
-    der = issued.signer.sign_raw(signing_input(leaf, key_id, identifier, "2026-11-28", None))
+    der = issued.signer.sign_raw(
+        signing_input(leaf, key_id, identifier, "360100", "2026-11-28", None)
+    )
     return qr.QrPayload(
         qr.decode(_swap_identifier(issued.payload(0).encode(), identifier)).identifier,
-        dt.date(2026, 11, 28), None, leaf, root, qr.signature_rs(der),
+        "360100", dt.date(2026, 11, 28), None, leaf, root, qr.signature_rs(der),
     ).encode()
 
 
@@ -220,7 +223,9 @@ def test_a_key_compromised_before_the_anchor_stays_invalid(
 @pytest.mark.parametrize("text", ["", "hello", "ZY2.ABC", "ZY1.", "ZY1.X.Y", "ZY2." + "A" * 390,
                                   "ZY2.11100000000013338W032.91110000101623741K.1.001.Z.AAAA",
                                   "ZY2.11100000000013338W032.91110000101623741K.1.001.Z"
-                                  ".20261399.-." + "A" * 205])
+                                  ".20261399.-.360100." + "A" * 205,
+                                  "ZY2.11100000000013338W032.91110000101623741K.1.001.Z"
+                                  ".20261128.-.36010." + "A" * 205])
 def test_garbage_decides_nothing_and_says_why(text: str, issuer: Issuer) -> None:
     """An unreadable scan is "could not check" (rescan), never valid or invalid."""
     verdict = verify_qr(text, issuer.registry)

@@ -63,6 +63,7 @@
     ["issue_date", "发证日期"],
     ["valid_from", "有效期起"],
     ["valid_until", "有效期至"],
+    ["jurisdiction", "行政区划"],
     ["purpose", "用证事由"],
     ["kind", "文件类型"],
     ["size", "文件大小（字节）"],
@@ -347,7 +348,7 @@
 
   function formatHidden(hidden) {
     if (Array.isArray(hidden) && hidden.some((h) => String(h).startsWith("all other fields"))) {
-      return "其余全部（二维码只含证照标识、类型、发证机关和有效期；持证人信息等请查看证照文件或出示码）";
+      return "其余全部（二维码只含证照标识、类型、发证机关、行政区划和有效期；持证人信息等请查看证照文件或出示码）";
     }
     return formatValue("hidden", hidden);
   }
