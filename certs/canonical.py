@@ -631,6 +631,7 @@ _CHECKED_PATHS: set[str] = set()
 def _check_path(path: str) -> None:
     if path in _CORE:
         return
+    _text("path", path)
     key = path[len(FIELD_PREFIX) :] if path.startswith(FIELD_PREFIX) else ""
     if not key or len(key) > 64 or any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in key):
         raise DocumentError(
@@ -638,15 +639,28 @@ def _check_path(path: str) -> None:
         )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: JSON can escape one (``\\ud800``), but it is no Unicode text (JCS and
+UTF-8 refuse it)."""
+
+
+def _text(path: str, text: str) -> str:
+    if _SURROGATE.search(text):
+        raise DocumentError(
+            f"claim {path} holds a lone surrogate (\\ud800-\\udfff), which is not text"
+        )
+    return text
+
+
 def _claim_value(path: str, obj: Any) -> ClaimValue:
     if isinstance(obj, str):
         if path == "annotations":
             raise DocumentError("claim annotations must be a list of texts")
-        return obj
+        return _text(path, obj)
     if obj is None and path in _NULLABLE_PATHS:
         return None
     if path == "annotations" and isinstance(obj, list) and all(isinstance(a, str) for a in obj):
-        return tuple(obj)
+        return tuple(_text(path, a) for a in obj)
     raise DocumentError(f"claim {path} has a value of the wrong JSON type")
 
 
@@ -681,7 +695,12 @@ def _document_from_dict(obj: Any) -> CertificateDocument:
         # "value": text}; anything else takes the strict general path below
         if raw.__class__ is dict and len(raw) == 2 and path != "annotations":
             salt_hex, value = raw.get("salt"), raw.get("value")
-            if salt_hex.__class__ is str and value.__class__ is str and len(salt_hex) == 32:
+            if (
+                salt_hex.__class__ is str
+                and value.__class__ is str
+                and len(salt_hex) == 32
+                and not _SURROGATE.search(value)
+            ):
                 try:
                     salt = bytes.fromhex(salt_hex)
                 except ValueError:

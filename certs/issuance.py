@@ -23,6 +23,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from certs import clock
 from certs.batcher import MAX_BATCH
 from certs.bulk import gc_paused
 from certs.canonical import (
@@ -116,7 +117,7 @@ def issue(
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1 or None, not {batch_size}")
     registry = types if types is not None else default_registry()
-    today = today or dt.date.today()
+    today = today or clock.today()
     rows = list(rows)
     key_id = key_id_of(issuer.signer.public_key)
     job = _Job(issuer.uscc, issuer.name, today, registry, store.compresses_documents)

@@ -33,6 +33,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
+from certs import clock
 from certs.errors import RequestInvalid, ValidationError
 from certs.identifiers import (
     CertificateIdentifier,
@@ -341,7 +342,7 @@ def parse_request(
 ) -> CertificateRequest:
     """Validate a request object (see the module docstring); raise :class:`RequestInvalid`
     listing every problem found, or return the normalized request."""
-    today = today if today is not None else dt.date.today()
+    today = today if today is not None else clock.today()
     c = _Collector()
     if not isinstance(obj, Mapping):
         c.add("request", "wrong_type", f"the request must be a JSON object, not {_json_kind(obj)}")

@@ -26,11 +26,13 @@ What it does not prove: that the leaf is in that root. A Merkle proof (up to 14 
 batch of 10,000, about 450 bytes) does not fit a code that must print at 40 mm and decode from
 an 80 dpi scan, so a QR rests on the issuer's key alone: whoever holds the key can sign a QR
 for a certificate that was never anchored, and point it at any root of that issuer. Hence the
-rule of :func:`verifier.certificates.verify_qr`: **a key with any compromise report never makes
-a QR-only verdict valid** — whatever the cut-off time, the clerk is told to ask for the
-certificate file or a presentation code (which carry or fetch the proof). Before anyone
-reports a stolen key, a QR is as strong as the key's custody; the certificate file and the
-presentation code are not limited in this way. The fields themselves (holder, number, …)
+rule of :func:`verifier.certificates.verify_qr`: **a key with any compromise report, or no
+longer (or not yet) in service, never makes a QR-only verdict valid** — whatever the cut-off
+time, the clerk is told to ask for the certificate file or a presentation code (which carry
+or fetch the proof). So after a key rotation the QRs signed with the old key decide nothing;
+certificates are re-rendered with the new key's signature when they are re-issued. Before
+anyone reports a stolen key, a QR is as strong as the key's custody; the certificate file
+and the presentation code are not limited in this way. The fields themselves (holder, number, …)
 come only with the document.
 
 Format v1 (``ZY1``) signed the leaf and key id only, not the identifier: its identifier could

@@ -107,6 +107,36 @@ class CertificateType:
         object.__setattr__(self, "kinds", _frozen_map(self.kinds))
         object.__setattr__(self, "holder_fields", _frozen_map(self.holder_fields))
 
+    def schema(self) -> dict[str, Any]:
+        """The type's entry in the shape of a type file, every optional key written out:
+        what the catalogue on chain holds the digest of (:meth:`schema_digest`)."""
+        fields = [
+            {
+                "key": key,
+                "required": key in self.required_fields,
+                "kind": self.kind(key),
+                "label": self.label(key),
+            }
+            for key in (*self.required_fields, *self.optional_fields)
+        ]
+        return {
+            "code": self.code,
+            "name": self.name,
+            "defining_body_name": self.defining_body_name,
+            "holder_code_types": list(self.holder_code_types),
+            "open_fields": self.open_fields,
+            "number_required": self.number_required,
+            "holder_fields": dict(self.holder_fields),
+            "fields": fields,
+        }
+
+    def schema_digest(self) -> bytes:
+        """SM3 of the JCS (RFC 8785) text of :meth:`schema`."""
+        from certs._sm3 import sm3
+        from certs.canonical import jcs
+
+        return sm3(jcs(self.schema()))
+
     def label(self, key: str) -> str:
         """The Chinese label of a field key (the key itself when no label is set)."""
         return self.labels.get(key, key)

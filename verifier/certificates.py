@@ -29,12 +29,13 @@ import functools
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from certs import qr
+from certs import clock, qr
 from certs.bulk import gc_paused
 from certs.canonical import FORMAT, CertificateDocument, check_leaf
 from certs.errors import CertError
@@ -81,6 +82,8 @@ class ChainFacts(Protocol):
     def documents(self, digests: Iterable[bytes]) -> dict[bytes, AnchorInfo | None]: ...
 
     def issuer_name(self, issuer: str) -> str | None: ...
+
+    def key_ids(self, issuer: str) -> list[bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,17 @@ def _chain_unreadable_zh(error: object) -> str:
 
 
 def _utc_zh(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _when(timestamp)[1]
+
+
+def _when(timestamp: int) -> tuple[str, str]:
+    """A chain time as ISO 8601 and as the counter reads it (a time no calendar holds is
+    shown as its number, never an error)."""
+    try:
+        when = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"unix time {timestamp}", f"Unix 时间 {timestamp}"
+    return when.isoformat(), when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def mask_name(name: str) -> str:
@@ -492,7 +505,7 @@ def chain_checks(
             block=block,
         )
     else:
-        when = dt.datetime.fromtimestamp(anchor.timestamp, dt.UTC).isoformat()
+        when = _when(anchor.timestamp)[0]
         anchored = _fragment(
             "chain.anchored",
             "chain",
@@ -576,7 +589,7 @@ def verify_documents(
     Large runs are checked in chunks on ``workers`` processes; the chain facts of each chunk
     are fetched here while the workers check the next ones, every chunk at the block of the
     first lookup (so no verdict uses a chain older than the start of the run)."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     judge = _ChainJudge(registry)
     verdicts: list[Verdict] = []
     with gc_paused() if len(texts) >= BULK else contextlib.nullcontext():
@@ -664,7 +677,7 @@ def verify_certificate_text(
     data: bytes, registry_factory: Callable[[], ChainFacts], *, today: dt.date | None = None
 ) -> Verdict:
     """One certificate document → its verdict; an unreachable chain gives ERROR checks."""
-    day = today or dt.date.today()
+    day = today or clock.today()
     try:
         registry = registry_factory()
     except ChainError as exc:
@@ -708,7 +721,7 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
     today, the batch root anchored by that issuer, the key valid when anchored and never
     reported compromised (a QR carries no Merkle proof: see :mod:`certs.qr`), and the
     certificate's status."""
-    day = today or dt.date.today()
+    day = today or clock.today()
     try:
         payload = qr.decode(text)
     except CertError as exc:
@@ -757,6 +770,7 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
     validity = validity_check(payload.valid_from, payload.valid_until, day)
     try:
         keys = {k: p for k, p in registry.published_keys(issuer).items() if sm3(p) == k}
+        unpublished = [k for k in registry.key_ids(issuer) if k not in keys]
         snap = registry.snapshot(
             roots=[payload.root], leaves=[(issuer, payload.leaf)], keys=[(issuer, k) for k in keys]
         )
@@ -788,7 +802,22 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
         signed_with = key_id
         break
     who = f"{name}（{issuer}）" if name else issuer
-    if signed_with is None:
+    if signed_with is None and unpublished:
+        fragments.append(
+            _fragment(
+                "certificate.signature",
+                "signature",
+                Status.ERROR,
+                f"no key that {issuer} published on chain verifies the signature, and it has "
+                f"{len(unpublished)} registered key(s) whose public key it never published: "
+                "the signature cannot be checked; ask for the certificate file or a "
+                "presentation code",
+                f"{who} 在区块链上登记了未公布公钥的签名密钥，无法核验该二维码的签名；"
+                "请持证人出示电子证照文件或出示码再核验",
+                block=snap.block,
+            )
+        )
+    elif signed_with is None:
         fragments.append(
             _fragment(
                 "certificate.signature",
@@ -827,35 +856,57 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
         contract=registry.deployment.certificate_registry,
     )
     chain = chain_checks(local, snap, registry.deployment)
-    key = snap.keys.get((issuer, signed_with)) if signed_with else None
-    if key is not None and key.compromised_at is not None:
+    if signed_with is None and unpublished:  # which key signed is unknown: not judged
         chain = [
-            _qr_compromised(f, key, snap.block) if f.name == "issuer.key" else f for f in chain
+            _fragment(
+                f.name, f.type, Status.ERROR,
+                "which key signed cannot be told: the issuer did not publish every key",
+                "无法确定签名所用的密钥（发证机关有未公布公钥的密钥），未判断",
+                block=snap.block,
+            )
+            if f.name == "issuer.key"
+            else f
+            for f in chain
+        ]
+    key = snap.keys.get((issuer, signed_with)) if signed_with else None
+    if key is not None and (key.compromised_at is not None or not key.valid_at(int(time.time()))):
+        chain = [
+            _qr_key_out_of_service(f, key, snap.block) if f.name == "issuer.key" else f
+            for f in chain
         ]
     fragments += chain
     subject["chain"] = {"block": snap.block, "chain_id": registry.deployment.chain_id}
     return Verdict(tuple(fragments), subject)
 
 
-def _qr_compromised(found: Fragment, key: KeyRecord, block: int) -> Fragment:
-    """``issuer.key`` of a QR signed with a key that was reported compromised: a QR has no
-    Merkle proof, so whoever stole the key can sign a QR for any leaf and point it at an old
-    root. Whatever the cut-off, a QR alone decides nothing (an earlier INVALID stands)."""
+def _qr_key_out_of_service(found: Fragment, key: KeyRecord, block: int) -> Fragment:
+    """``issuer.key`` of a QR signed with a key that was reported compromised, or is no longer
+    (or not yet) in service: a QR has no Merkle proof, so whoever holds such a key can sign a
+    QR for any leaf and point it at an old root of the issuer. A QR alone then decides
+    nothing (an earlier INVALID stands); the certificate file or a presentation code can."""
     if found.status is Status.INVALID:
         return found
-    when = _utc_zh(key.compromised_at or 0)
+    if key.compromised_at is not None:
+        iso, zh = _when(key.compromised_at)
+        reason = f"the signing key was reported compromised (cut-off {iso})"
+        reason_zh = f"该二维码的签名密钥已被报告泄露（截止时间 {zh}）"
+    else:
+        end = key.valid_until if key.valid_until is not None else key.valid_from
+        iso, zh = _when(end)
+        reason = f"the signing key is not in service now (valid until {iso})"
+        reason_zh = f"该二维码的签名密钥已停用或尚未启用（有效期至 {zh}）"
     return _fragment(
         "issuer.key",
         "chain",
         Status.ERROR,
-        "the signing key was reported compromised (cut-off "
-        f"{dt.datetime.fromtimestamp(key.compromised_at or 0, dt.UTC).isoformat()}); a QR "
-        "carries no proof that its certificate was anchored before that, so it cannot be "
-        "judged: ask for the certificate file or a presentation code",
-        f"该二维码的签名密钥已被报告泄露（截止时间 {when}）：二维码本身无法证明证照在此之前已上链，"
-        "仅凭二维码无法判断真伪；请持证人出示电子证照文件或出示码再核验",
+        f"{reason}; a QR carries no proof that its certificate was anchored while the key "
+        "could be trusted, so it cannot be judged: ask for the certificate file or a "
+        "presentation code",
+        f"{reason_zh}：二维码本身无法证明证照是在密钥可信时上链的，仅凭二维码无法判断真伪；"
+        "请持证人出示电子证照文件或出示码再核验",
         block=block,
         compromised_at=key.compromised_at,
+        valid_until=key.valid_until,
     )
 
 

@@ -374,6 +374,10 @@ class Indexer:
         self._key_cache[issuer] = (time.monotonic(), found)
         return found
 
+    def key_ids(self, issuer: str) -> list[bytes]:
+        """Every key the issuer registered (with or without its public key)."""
+        return list(self._issuer_keys(issuer))
+
     def published_keys(self, issuer: str) -> dict[bytes, bytes]:
         known = self._issuer_keys(issuer)
         return {k: point for k, (_, point) in known.items() if point}

@@ -10,17 +10,21 @@ child lowers its own address-space limit (``RLIMIT_AS``) to what it uses at star
 the result (pickled). The parent waits at most ``seconds``; after that it kills the child.
 
 What can come back: the function's result; the exception it raised (re-raised here, with
-its code); :class:`LimitExceeded` (``verify_timeout``, ``verify_memory``, ``verify_crashed``)
-when the child ran out of time or memory or died.
+its code; one that does not survive pickling comes back as a :class:`VerifierError` with its
+code and message); :class:`LimitExceeded` (``verify_timeout``, ``verify_memory``,
+``verify_crashed``, ``verify_busy``) when the child ran out of time or memory or died, or
+when every slot stayed taken.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import resource
 import sys
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
@@ -33,8 +37,12 @@ PRELOAD = ["verifier.pdf_checks", "verifier.seal_checks", "verifier.cli.verify"]
 """Imported once by the server process, so that every child has them. The program's main
 module is imported there too (when it is a file): a child then does not run it again."""
 
+SLOTS = max(1, os.cpu_count() or 1)
+"""Children a process runs at once: one a core (each may use its memory ceiling)."""
+
 _context: Any = None
 _context_lock = threading.Lock()
+_slots = threading.BoundedSemaphore(SLOTS)
 
 
 class LimitExceeded(VerifierError):
@@ -57,7 +65,24 @@ def _get_context() -> Any:
 
 def run_isolated(fn: Callable[..., T], *args: Any, seconds: float, memory: int) -> T:
     """``fn(*args)`` in a child process, within ``seconds`` of wall-clock time and
-    ``memory`` bytes beyond what the child has at its start (see the module docstring)."""
+    ``memory`` bytes beyond what the child has at its start (see the module docstring). At
+    most :data:`SLOTS` children run at once in a process (so at most that many times
+    ``memory``); a call that finds none free within ``seconds`` is refused
+    (``verify_busy``)."""
+    started = time.monotonic()
+    if not _slots.acquire(timeout=seconds):
+        raise LimitExceeded(
+            f"{SLOTS} files are being read already; none finished within {seconds:g} s: "
+            "try again",
+            code="verify_busy",
+        )
+    try:
+        return _run(fn, args, max(0.0, seconds - (time.monotonic() - started)), memory)
+    finally:
+        _slots.release()
+
+
+def _run(fn: Callable[..., T], args: tuple[Any, ...], seconds: float, memory: int) -> T:
     context = _get_context()
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
@@ -96,6 +121,16 @@ def run_isolated(fn: Callable[..., T], *args: Any, seconds: float, memory: int) 
     raise value
 
 
+def _portable(exc: Exception) -> Exception:
+    """``exc`` if it survives pickling (the parent re-raises it as it is), else a
+    :class:`VerifierError` with its code and message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return VerifierError(str(exc), code=str(getattr(exc, "code", "verify_failed")))
+    return exc
+
+
 def _address_space() -> int:
     """The process's virtual memory size now (``VmSize``), in bytes."""
     with open("/proc/self/status", encoding="ascii") as status:
@@ -120,7 +155,7 @@ def _child(
         except MemoryError:
             result = ("memory", None)
         except Exception as exc:  # sent back and re-raised by the parent
-            result = ("error", exc)
+            result = ("error", _portable(exc))
         try:
             sender.send(result)
         except MemoryError:

@@ -307,10 +307,6 @@ class Service:
 
     # ---- verifying ----
 
-    def verify_json(self, document: Any) -> Verdict:
-        text = json.dumps(document, ensure_ascii=False).encode()
-        return verify_certificate_text(text, lambda: self.indexer)
-
     def verify_qr(self, text: str) -> Verdict:
         return verify_qr(text, self.indexer)
 
@@ -502,10 +498,17 @@ def verify_file_isolated(data: bytes, service: Service) -> Verdict:
 
 def limit_verdict(exc: LimitExceeded, kind: str) -> Verdict:
     """The verdict on a file whose reading ran out of time or memory: could not check."""
-    why = {
-        "verify_timeout": "核验超时，已中止",
-        "verify_memory": "核验所需内存超出上限，已中止",
-    }.get(exc.code, "读取文件的进程意外结束")
+    if exc.code == "verify_busy":
+        reason_zh = "正在核验的文件过多，暂时无法核验；请稍后重试"
+    else:
+        why = {
+            "verify_timeout": "核验超时，已中止",
+            "verify_memory": "核验所需内存超出上限，已中止",
+        }.get(exc.code, "读取文件的进程意外结束")
+        reason_zh = (
+            f"{why}：文件过于复杂，或像是为耗尽资源而构造的，无法核验；"
+            "请索取发证机关出具的原始文件，或联系管理员"
+        )
     return Verdict(
         (
             Fragment(
@@ -514,8 +517,7 @@ def limit_verdict(exc: LimitExceeded, kind: str) -> Verdict:
                 Status.ERROR,
                 str(exc),
                 {"code": exc.code},
-                f"{why}：文件过于复杂，或像是为耗尽资源而构造的，无法核验；"
-                "请索取发证机关出具的原始文件，或联系管理员" + f"（技术细节：{exc}）",
+                reason_zh + f"（技术细节：{exc}）",
             ),
         ),
         {"kind": kind},

@@ -43,6 +43,10 @@ contract IssuerRegistry is Roles {
         bytes32 jurisdiction; // 0: anywhere
     }
 
+    /// @notice The latest time accepted anywhere: 9999-12-31T23:59:59Z. Later values would
+    /// not fit a signed 64-bit integer (SQL databases) or a calendar date (readers).
+    uint64 public constant MAX_TIME = 253402300799;
+
     mapping(bytes32 issuer => IssuerStatus) private _status;
     mapping(bytes32 issuer => bytes32 jurisdiction) private _jurisdictionOf;
     mapping(address admin => bytes32 prefix) private _adminScope;
@@ -167,7 +171,7 @@ contract IssuerRegistry is Roles {
         onlyAdminOrAccount(issuer)
     {
         _requireRegistered(issuer);
-        if (validUntil != 0 && validUntil <= validFrom) revert InvalidValidity(validFrom, validUntil);
+        _requireWindow(validFrom, validUntil);
         if (_keys[issuer][keyId].exists) revert KeyAlreadyRegistered(issuer, keyId);
         _keys[issuer][keyId] = KeyRecord(validFrom, validUntil, 0, true);
         _keyIds[issuer].push(keyId);
@@ -180,7 +184,10 @@ contract IssuerRegistry is Roles {
         onlyAdminOrAccount(issuer)
     {
         KeyRecord storage key = _existingKey(issuer, keyId);
-        if (validUntil <= key.validFrom || (key.validUntil != 0 && validUntil > key.validUntil)) {
+        if (
+            validUntil <= key.validFrom || validUntil > MAX_TIME
+                || (key.validUntil != 0 && validUntil > key.validUntil)
+        ) {
             revert InvalidValidity(key.validFrom, validUntil);
         }
         key.validUntil = validUntil;
@@ -194,6 +201,8 @@ contract IssuerRegistry is Roles {
     {
         KeyRecord storage key = _existingKey(issuer, keyId);
         if (key.compromisedAt != 0) revert KeyAlreadyCompromised(issuer, keyId);
+        // 0 means "never reported": a report for all time is made with 1
+        if (compromisedAt == 0 || compromisedAt > MAX_TIME) revert InvalidValidity(compromisedAt, 0);
         key.compromisedAt = compromisedAt;
         emit KeyCompromised(issuer, keyId, compromisedAt);
     }
@@ -256,7 +265,7 @@ contract IssuerRegistry is Roles {
         _requireScope(_jurisdictionOf[issuer]);
         _requireScope(jurisdiction);
         _currentType(typeCode);
-        if (validUntil != 0 && validUntil <= validFrom) revert InvalidValidity(validFrom, validUntil);
+        _requireWindow(validFrom, validUntil);
         Grant[] storage list = _grants[issuer][typeCode];
         list.push(Grant(validFrom, validUntil, jurisdiction));
         emit IssuerAuthorized(issuer, typeCode, list.length - 1, validFrom, validUntil, jurisdiction);
@@ -390,6 +399,13 @@ contract IssuerRegistry is Roles {
 
     function _requireNational() private view {
         if (_adminScope[msg.sender] != bytes32(0)) revert NationalAdminOnly(msg.sender);
+    }
+
+    /// @dev `[validFrom, validUntil)` is a window of real times (`validUntil` 0: open).
+    function _requireWindow(uint64 validFrom, uint64 validUntil) private pure {
+        if (validFrom > MAX_TIME || validUntil > MAX_TIME || (validUntil != 0 && validUntil <= validFrom)) {
+            revert InvalidValidity(validFrom, validUntil);
+        }
     }
 
     function _currentType(bytes32 typeCode) private view returns (TypeRecord storage) {

@@ -252,6 +252,59 @@ def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
             for i in ids} == {"active"}
 
 
+def test_a_certificate_body_is_judged_as_its_file_would_be(api: Api) -> None:
+    """Findings of the review of issue #14: a decoy duplicate member is as invalid in a JSON
+    body as in an uploaded file; a lone surrogate is an invalid document (never a 500); a JSON
+    body is bounded before it is parsed."""
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("周九"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    text = json.dumps(api.wait_anchored(identifier)["document"], ensure_ascii=False)
+    decoy = text.replace('"holder.name":', '"holder.name":{"digest":"' + "00" * 32 + '"},'
+                         '"holder.name":', 1)
+    surrogate = text.replace('"周九"', '"周\\ud800九"', 1)
+    for doc, says in ((decoy, "repeats the member name"), (surrogate, "lone surrogate")):
+        body = ('{"certificate": ' + doc + "}").encode()
+        for answer in (
+            c.post("/v1/verify", content=body,
+                   headers={**api.h("counter"), "content-type": "application/json"}),
+            c.post("/v1/verify", files={"file": ("c.json", doc.encode())},
+                   headers=api.h("counter")),
+        ):
+            assert answer.status_code == 200, answer.text
+            verdict = answer.json()
+            assert verdict["verdict"] == "invalid"
+            assert says in verdict["checks"][0]["reason"], verdict["checks"][0]
+    genuine = c.post("/v1/verify", content=('{"certificate":' + text + ',"qr":null}').encode(),
+                     headers={**api.h("counter"), "content-type": "application/json"})
+    assert genuine.json()["verdict"] == "valid"
+    big = b'{"certificate": {"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}}'
+    refused = c.post("/v1/verify", content=big,
+                     headers={**api.h("counter"), "content-type": "application/json"})
+    assert refused.status_code == 413 and refused.json()["error"] == "body_too_large"
+    for bad in (b'{"certificate": "x"}', b'{"qr": 5}', b'{"qr": "a", "qr": "b"}', b"[1]",
+                b'{"certificate": {}} trailing', b'{"other": 1}'):
+        answer = c.post("/v1/verify", content=bad,
+                        headers={**api.h("counter"), "content-type": "application/json"})
+        assert answer.status_code in (400, 422), (bad, answer.text)
+        assert answer.json()["error"] == "bad_request"
+
+
+def test_a_presentation_of_no_chosen_fields_shows_only_what_is_always_shown(api: Api) -> None:
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("吴十"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    api.wait_anchored(identifier)
+    made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "核验",
+                                             "fields": []}, headers=api.h("issuer_a"))
+    assert made.status_code == 201, made.text
+    shown = c.post("/v1/presentations/redeem", json={"code": made.json()["code"]},
+                   headers=api.h("counter")).json()
+    assert shown["verdict"] == "valid"
+    assert "holder.name" not in shown["certificate"] and "holder.code" not in shown["certificate"]
+    assert {"holder.name", "holder.code"} <= set(shown["certificate"]["hidden"])
+
+
 def test_bad_data_is_refused_row_by_row_with_its_line(api: Api) -> None:
     """Issue #16: a hidden character, an already-expired certificate, a 营业执照 without its
     number, or whose holder contradicts its own fields, or founded in the future."""

@@ -792,6 +792,19 @@ def _raw(data: bytes) -> Callable[[str], bytes]:
     return lambda _base: data
 
 
+def _surrogate(where: str) -> Callable[[str], bytes]:
+    """A lone surrogate written as a JSON escape into the holder's name or a claim's path:
+    valid JSON, no text (it once made the API answer 500)."""
+
+    def make(base: str) -> bytes:
+        name = json.loads(base)["claims"]["holder.name"]["value"]
+        if where == "value":
+            return base.replace(f'"{name}"', f'"{name[0]}\\ud800{name[1:]}"', 1).encode()
+        return base.replace('"fields.', '"fields.\\udc00', 1).encode()
+
+    return make
+
+
 def _float_block(base: str) -> bytes:
     doc = json.loads(base)
     return base.replace(f'"block":{doc["anchor"]["block"]}', f'"block":{doc["anchor"]["block"]}.0'
@@ -832,6 +845,8 @@ GARBAGE: dict[str, tuple[Callable[[str], bytes], str, str]] = {
     "JSON null": (_raw(b"null"), "must be a JSON object", "document_malformed"),
     "deep nesting": (_raw(b"[" * 100_000), "not valid JSON", "document_malformed"),
     "NaN": (_raw(b'{"format": NaN}'), "non-integer number NaN", "document_malformed"),
+    "lone surrogate in a value": (_surrogate("value"), "lone surrogate", "document_malformed"),
+    "lone surrogate in a path": (_surrogate("path"), "lone surrogate", "document_malformed"),
     "huge": (_huge, f"larger than {MAX_DOCUMENT_BYTES} bytes", "document_malformed"),
     "newer format version": (
         _edit(_set("format", "zhengyin-cert/3")),

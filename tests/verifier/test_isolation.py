@@ -78,3 +78,46 @@ def test_a_child_that_dies_is_reported() -> None:
     with pytest.raises(LimitExceeded) as err:
         run_isolated(die, seconds=30, memory=256 * MB)
     assert err.value.code == "verify_crashed"
+
+
+def refuse_a_field() -> None:
+    from certs.errors import ValidationError
+
+    raise ValidationError("holder.code: wrong", field="holder.code", code="invalid_uscc")
+
+
+def test_an_error_that_cannot_be_pickled_still_comes_back_with_its_code() -> None:
+    from verifier.errors import VerifierError
+
+    with pytest.raises(VerifierError) as err:  # ValidationError needs its field to unpickle
+        run_isolated(refuse_a_field, seconds=30, memory=256 * MB)
+    assert err.value.code == "invalid_uscc" and "wrong" in str(err.value)
+
+
+def test_at_most_one_child_a_core_runs_at_once() -> None:
+    """Each child may use its memory ceiling: their number is bounded too. A call that finds
+    every slot taken for its whole time is refused, in time."""
+    import threading
+
+    from verifier.isolation import SLOTS
+
+    errors: list[str] = []
+
+    def occupy() -> None:
+        try:
+            run_isolated(time.sleep, 2.0, seconds=30, memory=256 * MB)
+        except LimitExceeded as exc:
+            errors.append(exc.code)
+
+    threads = [threading.Thread(target=occupy) for _ in range(SLOTS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    with pytest.raises(LimitExceeded) as err:
+        run_isolated(double, 1, seconds=0.5, memory=256 * MB)
+    assert err.value.code == "verify_busy" and time.monotonic() - started < 1.5
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert run_isolated(double, 2, seconds=30, memory=256 * MB)[0] == 4  # free again

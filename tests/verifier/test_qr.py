@@ -240,3 +240,53 @@ def test_chain_down_is_error(issued: Issued, issuer: Issuer) -> None:
     verdict = verify_qr(text, dead, today=TODAY)
     assert verdict.outcome.value == "error"
     assert statuses(verdict)["certificate.validity"] == "VALID"  # judged without the chain
+
+
+def test_a_retired_key_never_makes_a_qr_valid(issued: Issued, issuer: Issuer) -> None:
+    """A key taken out of service can still sign: without a Merkle proof, a QR signed with
+    it could point at a root from the key's time (review finding F3). Even the genuine QR
+    decides nothing then; the document still does."""
+    genuine = issued.payload(0).encode()
+    forged = _forge_with_key(issued, issuer, issued.payload(0).root)
+    key_id = key_id_of(issued.signer.public_key)
+    issuer.registry.retire_key(issuer.uscc, key_id, int(time.time()) + 2)  # after the anchor
+    time.sleep(2.5)
+    for text in (genuine, forged):
+        verdict = verify_qr(text, issuer.registry, today=TODAY)
+        assert verdict.outcome.value == "error", verdict.to_json()
+        assert statuses(verdict)["issuer.key"] == "ERROR"
+        assert "出示码" in chinese(verdict)["issuer.key"]
+    document = verify_certificate_text(issued.document(0), lambda: issuer.registry, today=TODAY)
+    assert document.outcome.value == "valid", document.to_json()
+
+
+def test_a_compromise_report_must_name_a_real_time(issued: Issued, issuer: Issuer) -> None:
+    """0 means "never reported" on chain, so a report for all time is made with 1; a cut-off
+    beyond the year 9999 is refused (it broke the index and the clerk's page)."""
+    from chain.errors import ContractRevert
+
+    key_id = key_id_of(issued.signer.public_key)
+    for cut_off in (0, 2**40, 2**63):
+        with pytest.raises(ContractRevert) as err:
+            issuer.registry.report_key_compromised(issuer.uscc, key_id, cut_off)
+        assert err.value.error_name == "InvalidValidity"
+    with pytest.raises(ContractRevert):
+        issuer.registry.add_key(issuer.uscc, secrets.token_bytes(32), 0, 2**40)
+
+
+def test_a_key_whose_point_was_never_published_cannot_call_a_qr_forged(
+    issuer: Issuer, tmp_path: Path
+) -> None:
+    """A key registered without its public key: the QR cannot be checked, which is not the
+    same as forged (review finding F6)."""
+    signer = KeySigner(generate_private_key())
+    issuer.registry.add_key(issuer.uscc, key_id_of(signer.public_key), 0, None)
+    store = Store.open(f"sqlite:///{tmp_path / 'u.sqlite3'}")
+    report = issue(store, IssuerProfile(issuer.uscc, "机关", signer), [(1, request("赵六"))],
+                   today=TODAY)
+    Batcher(store, lambda _: issuer.registry).run_once()
+    text = qr.payload_for(load_record(store, report.accepted[0].identifier).document).encode()
+    verdict = verify_qr(text, issuer.registry, today=TODAY)
+    assert verdict.outcome.value == "error", verdict.to_json()
+    assert statuses(verdict)["certificate.signature"] == "ERROR"
+
