@@ -341,6 +341,26 @@ class Registry:
         (raw,) = self._issuer_view("grants", issuer_id(uscc), type_id(code), block=block)
         return [Grant(f, u or None, uscc_of(j)) for f, u, j in raw]
 
+    def catalogue_events(self, *, to_block: Block = "latest") -> list[ChainEvent]:
+        """Every change of the catalogue (types added, revised, withdrawn), in chain order."""
+        names = ("TypeAdded", "TypeRevised", "TypeWithdrawn")
+        return self.events(
+            to_block=to_block, topics=[[self._issuers.topic(n) for n in names]]
+        )
+
+    def grant_events(
+        self, uscc: str | None = None, code: str | None = None, *, to_block: Block = "latest"
+    ) -> list[ChainEvent]:
+        """Authorizations granted and withdrawn (of one issuer, and one type), in chain order."""
+        topics: list[Any] = [
+            [self._issuers.topic(n) for n in ("IssuerAuthorized", "IssuerDeauthorized")],
+            None if uscc is None else "0x" + issuer_id(uscc).hex(),
+            None if code is None else "0x" + type_id(code).hex(),
+        ]
+        while topics and topics[-1] is None:
+            topics.pop()
+        return self.events(to_block=to_block, topics=topics)
+
     def authorized_at(
         self, uscc: str, code: str, when: int, jurisdiction: str, *, block: Block = "latest"
     ) -> bool:
