@@ -252,6 +252,33 @@ def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
             for i in ids} == {"active"}
 
 
+def test_forged_qr_payloads_are_not_valid_through_the_api(api: Api) -> None:
+    """Issue #14 items 1 and 3 over HTTP (the fast path and the full route alike): another
+    identifier on a genuine payload, a ZY1 payload built from the genuine certificate."""
+    import base64
+
+    from certs import qr
+    from certs.canonical import CertificateDocument
+
+    c = api.client
+    first, second = (
+        c.post("/v1/certificates", json=request(name), headers=api.h("issuer_a")).json()[
+            "identifier"] for name in ("郑一", "王二"))
+    document = CertificateDocument.from_json(json.dumps(api.wait_anchored(first)["document"]))
+    api.wait_anchored(second)
+    genuine = qr.payload_for(document).encode()
+    swapped = ".".join(["ZY2", second.removeprefix(qr.IDENTIFIER_PREFIX),
+                        *genuine.split(".")[-4:]])
+    assert document.signature is not None and document.anchor is not None
+    zy1 = "ZY1.{}.{}".format(first.removeprefix(qr.IDENTIFIER_PREFIX), base64.b32encode(
+        document.leaf + document.anchor.root + qr.signature_rs(document.signature.value)
+    ).decode().rstrip("="))
+    for payload, verdict in ((genuine, "valid"), (swapped, "invalid"), (zy1, "error")):
+        for body in ({"qr": payload}, {"qr": payload, "certificate": None}):
+            answer = c.post("/v1/verify", json=body, headers=api.h("counter")).json()
+            assert answer["verdict"] == verdict, (payload, answer)
+
+
 def test_a_certificate_body_is_judged_as_its_file_would_be(api: Api) -> None:
     """Findings of the review of issue #14: a decoy duplicate member is as invalid in a JSON
     body as in an uploaded file; a lone surrogate is an invalid document (never a 500); a JSON
