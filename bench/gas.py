@@ -27,8 +27,19 @@ def main() -> None:
         def measure(name: str, receipt: object) -> None:
             rows.append((name, receipt.gas_used))  # type: ignore[attr-defined]
 
-        measure("registerIssuer", gov.register_issuer(uscc, "示例市市场监督管理局"))
+        measure("registerIssuer", gov.register_issuer(uscc, "示例市市场监督管理局", "110105"))
         measure("addAccount", gov.add_account(uscc, account.address))
+        # the catalogue and authorizations (issue #16)
+        code, digest = "11100000MA0000001Q001", secrets.token_bytes(32)
+        measure("addType", gov.add_type(code, "营业执照", "国家市场监督管理总局", digest))
+        measure("reviseType", gov.revise_type(code, "营业执照", "国家市场监督管理总局", digest))
+        measure("authorize", gov.authorize(uscc, code, 1_700_000_000, None, "1101"))
+        measure("authorize (a second grant)", gov.authorize(uscc, code, 1_800_000_000))
+        measure("deauthorize (two grants)", gov.deauthorize(uscc, code))
+        other = "11100000MA0000001Q002"
+        gov.add_type(other, "食品经营许可证", "国家市场监督管理总局", digest)
+        measure("withdrawType", gov.withdraw_type(other))
+        measure("setAdminScope", gov.set_admin_scope("0x" + "11" * 20, "36"))
         key = secrets.token_bytes(32)
         measure("addKey", reg.add_key(uscc, key, 1_700_000_000, None))
         measure("retireKey", reg.retire_key(uscc, key, 1_800_000_000))

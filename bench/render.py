@@ -30,7 +30,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from certs.canonical import Anchor, CertificateDocument, IssuerSignature, make_document
-from certs.canonical import signing_input as cert_signing_input
 from certs.identifiers import uscc_check_char
 from certs.issuance import key_id_of
 from certs.merkle import MerkleTree
@@ -92,7 +91,7 @@ def documents(count: int) -> list[CertificateDocument]:
             serial=str(2430599 + i),
         )
         document = make_document(certificate)
-        value = signer.sign_raw(cert_signing_input(document.leaf, key_id))
+        value = signer.sign_raw(document.signing_input(key_id))
         signed.append(
             replace(document, signature=IssuerSignature(key_id, signer.public_key.point, value))
         )

@@ -38,15 +38,23 @@ and the certificate document a holder keeps. This docstring is the specification
 
 5. The issuer signs (SM2 with SM3, ID ``1234567812345678``) the bytes of :func:`signing_input`::
 
-       JCS({"format": "zhengyin-cert/1", "alg": {"digest": "sm3", "signature": "sm2"},
-            "leaf": hex(leaf), "key_id": hex(key_id)})
+       JCS({"format": "zhengyin-cert/2", "alg": {"digest": "sm3", "signature": "sm2"},
+            "leaf": hex(leaf), "key_id": hex(key_id),
+            "identifier": <identifier>, "jurisdiction": "<6 digits>",
+            "valid_from": "YYYY-MM-DD", "valid_until": "YYYY-MM-DD" | null})
+
+   The leaf alone would authenticate every claim, but only to someone holding the salts. The
+   identifier (which names the type and the issuer), the jurisdiction (where the issuer's
+   authorization must cover it) and the validity dates are also signed in clear, so a QR code
+   (:mod:`certs.qr`), which has room for no salt, proves exactly the facts it shows. Format 1
+   signed the leaf alone; its documents are not read any more.
 
 6. Batches: the leaves go into the SM3 Merkle tree of :mod:`certs.merkle`; its root is
    anchored on chain.
 
 7. The certificate document (``to_json`` writes it as JCS)::
 
-       {"format": "zhengyin-cert/1",
+       {"format": "zhengyin-cert/2",
         "alg": {"digest": "sm3", "signature": "sm2"},
         "claims": {"<path>": {"salt": "<32 hex>", "value": <value>}    disclosed
                    "<path>": {"digest": "<64 hex>"}, …},               hidden
@@ -61,12 +69,17 @@ and the certificate document a holder keeps. This docstring is the specification
    path present, ``key_id`` 1-64 bytes, ``public_key`` the 65-byte uncompressed SM2 point
    whose SM3 digest is ``key_id`` (so a verifier needs only the chain's key registry, which
    holds the digest), signature 1-128 bytes, proof at most 64 steps, no
-   duplicate JSON member names, no floats, at most 1 MiB of UTF-8. A holder hides claims with
-   :func:`disclose` (salt and value are replaced by the claim digest); a verifier recomputes
-   the leaf with :func:`recompute_leaf` / :func:`check_leaf` (which raises
+   duplicate JSON member names, no floats, at most 1 MiB of UTF-8. The claims of
+   :data:`ALWAYS_DISCLOSED` (what the certificate is, who issued it, when it is valid) are
+   always disclosed, the identifier is well formed (GB/T 36904, check character included) and
+   names the ``type.code`` and ``issuer.code`` claims, and the dates are ``YYYY-MM-DD``:
+   otherwise :class:`~certs.errors.DocumentError` (``claim_must_be_disclosed``,
+   ``claims_inconsistent``). A holder hides other claims with :func:`disclose` (salt and value
+   are replaced by the claim digest); a verifier recomputes the leaf with
+   :func:`recompute_leaf` / :func:`check_leaf` (which raises
    :class:`~certs.errors.LeafMismatch`) and learns which paths are hidden, then checks the
-   signature over ``signing_input(leaf, key_id)`` and the Merkle proof from the leaf to the
-   anchored root (:func:`certs.merkle.verify_proof`).
+   signature over :meth:`CertificateDocument.signing_input` and the Merkle proof from the leaf
+   to the anchored root (:func:`certs.merkle.verify_proof`).
 
 Issuance computes items 3, 4 and the ``claims`` of 7 with :func:`issue_claims`, which runs in C
 (the extension ``certs._claims``, ``certs/_claims.c``, SM3 included) when it is built and in
@@ -86,7 +99,14 @@ from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from certs._sm3 import sm3
-from certs.errors import CanonicalizationError, DocumentError, LeafMismatch, MerkleProofInvalid
+from certs.errors import (
+    CanonicalizationError,
+    DocumentError,
+    LeafMismatch,
+    MerkleProofInvalid,
+    ValidationError,
+)
+from certs.identifiers import parse_identifier
 from certs.merkle import MerkleProof
 from certs.model import Certificate, CertificateRequest, Holder
 from certs.types import CertificateType
@@ -96,7 +116,7 @@ try:  # the C issuance path (certs/_claims.c), built by `make setup`
 except ImportError:  # pragma: no cover - not built: the Python path does the same
     _native = None  # type: ignore[assignment]
 
-FORMAT = "zhengyin-cert/1"
+FORMAT = "zhengyin-cert/2"
 ALGORITHMS: Mapping[str, str] = MappingProxyType({"digest": "sm3", "signature": "sm2"})
 LEAF_DOMAIN = b"zhengyin:leaf:v1"
 SALT_BYTES = 16
@@ -122,6 +142,19 @@ CORE_PATHS: tuple[str, ...] = (
     "holder.code_type",
     "annotations",
 )
+ALWAYS_DISCLOSED: tuple[str, ...] = (
+    "identifier",
+    "type.code",
+    "type.name",
+    "issuer.code",
+    "issuer.name",
+    "valid_from",
+    "valid_until",
+    "jurisdiction",
+)
+"""Claims no holder may hide: a verifier always learns what the certificate is, who issued
+it, where and when it is valid (a verdict on a document of unknown type or validity would
+say nothing a clerk can rely on; the issuer's authorization is judged for its jurisdiction)."""
 FIELD_PREFIX = "fields."
 _NULLABLE_PATHS = frozenset({"number", "valid_until"})
 _CORE = frozenset(CORE_PATHS)
@@ -344,21 +377,37 @@ def leaf_digest(digests: Mapping[str, bytes]) -> bytes:
     return sm3(LEAF_DOMAIN + b"".join([_path_frame(p) + digests[p] for p in sorted(digests)]))
 
 
-def signing_input(leaf: bytes, key_id: bytes) -> bytes:
-    """The exact bytes the issuer signs for a certificate with this leaf."""
+def signing_input(
+    leaf: bytes,
+    key_id: bytes,
+    identifier: str,
+    jurisdiction: str,
+    valid_from: str,
+    valid_until: str | None,
+) -> bytes:
+    """The exact bytes the issuer signs for a certificate (module docstring, item 5)."""
     if len(leaf) != 32:
         raise ValueError("a leaf digest is 32 bytes")
     if not key_id:
         raise ValueError("a key id cannot be empty")
-    # = jcs({"format": FORMAT, "alg": dict(ALGORITHMS), "leaf": …, "key_id": …}), written
-    # out directly (members in JCS order); a test holds the two equal
-    return _SIGNING_TEMPLATE.format(key_id=key_id.hex(), leaf=leaf.hex()).encode("ascii")
+    # = jcs({"format": FORMAT, "alg": dict(ALGORITHMS), "leaf": …, "key_id": …,
+    # "identifier": …, "jurisdiction": …, "valid_from": …, "valid_until": …}), written out
+    # directly (members in JCS order); a test holds the two equal
+    return _SIGNING_TEMPLATE.format(
+        identifier=encode_basestring(identifier),
+        jurisdiction=encode_basestring(jurisdiction),
+        key_id=key_id.hex(),
+        leaf=leaf.hex(),
+        valid_from=encode_basestring(valid_from),
+        valid_until="null" if valid_until is None else encode_basestring(valid_until),
+    ).encode("utf-8")
 
 
 _BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 _SIGNING_TEMPLATE = (
     '{{"alg":{{"digest":"sm3","signature":"sm2"}},"format":"' + FORMAT
-    + '","key_id":"{key_id}","leaf":"{leaf}"}}'
+    + '","identifier":{identifier},"jurisdiction":{jurisdiction},"key_id":"{key_id}"'
+    + ',"leaf":"{leaf}","valid_from":{valid_from},"valid_until":{valid_until}}}'
 )
 
 
@@ -436,6 +485,20 @@ class CertificateDocument:
     def __post_init__(self) -> None:
         if not isinstance(self.claims, MappingProxyType):
             object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+
+    def signing_input(self, key_id: bytes) -> bytes:
+        """What the issuer signs for this document with the key ``key_id`` (the claims of
+        :data:`ALWAYS_DISCLOSED` must be disclosed, as reading a document ensures)."""
+        values = self.values()
+        valid_until = values["valid_until"]
+        return signing_input(
+            self.leaf,
+            key_id,
+            str(values["identifier"]),
+            str(values["jurisdiction"]),
+            str(values["valid_from"]),
+            None if valid_until is None else str(valid_until),
+        )
 
     @property
     def hidden_paths(self) -> tuple[str, ...]:
@@ -568,6 +631,7 @@ _CHECKED_PATHS: set[str] = set()
 def _check_path(path: str) -> None:
     if path in _CORE:
         return
+    _text("path", path)
     key = path[len(FIELD_PREFIX) :] if path.startswith(FIELD_PREFIX) else ""
     if not key or len(key) > 64 or any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in key):
         raise DocumentError(
@@ -575,15 +639,28 @@ def _check_path(path: str) -> None:
         )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: JSON can escape one (``\\ud800``), but it is no Unicode text (JCS and
+UTF-8 refuse it)."""
+
+
+def _text(path: str, text: str) -> str:
+    if _SURROGATE.search(text):
+        raise DocumentError(
+            f"claim {path} holds a lone surrogate (\\ud800-\\udfff), which is not text"
+        )
+    return text
+
+
 def _claim_value(path: str, obj: Any) -> ClaimValue:
     if isinstance(obj, str):
         if path == "annotations":
             raise DocumentError("claim annotations must be a list of texts")
-        return obj
+        return _text(path, obj)
     if obj is None and path in _NULLABLE_PATHS:
         return None
     if path == "annotations" and isinstance(obj, list) and all(isinstance(a, str) for a in obj):
-        return tuple(obj)
+        return tuple(_text(path, a) for a in obj)
     raise DocumentError(f"claim {path} has a value of the wrong JSON type")
 
 
@@ -618,7 +695,12 @@ def _document_from_dict(obj: Any) -> CertificateDocument:
         # "value": text}; anything else takes the strict general path below
         if raw.__class__ is dict and len(raw) == 2 and path != "annotations":
             salt_hex, value = raw.get("salt"), raw.get("value")
-            if salt_hex.__class__ is str and value.__class__ is str and len(salt_hex) == 32:
+            if (
+                salt_hex.__class__ is str
+                and value.__class__ is str
+                and len(salt_hex) == 32
+                and not _SURROGATE.search(value)
+            ):
                 try:
                     salt = bytes.fromhex(salt_hex)
                 except ValueError:
@@ -637,6 +719,7 @@ def _document_from_dict(obj: Any) -> CertificateDocument:
     missing = [p for p in CORE_PATHS if p not in claims]
     if missing:
         raise DocumentError(f"the document lacks the claims {', '.join(missing)}")
+    _check_shown(claims)
     leaf = _hex(doc["leaf"], "leaf", size=32)
     signature = None
     if doc["signature"] is not None:
@@ -668,6 +751,58 @@ def _document_from_dict(obj: Any) -> CertificateDocument:
             block=_int(a["block"], "anchor block"),
         )
     return CertificateDocument(claims=claims, leaf=leaf, signature=signature, anchor=anchor)
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_JURISDICTION = re.compile(r"[1-9][0-9]{5}")
+
+
+def _check_shown(claims: Mapping[str, Claim]) -> None:
+    """The claims of :data:`ALWAYS_DISCLOSED` are disclosed, and agree with each other."""
+    hidden = [p for p in ALWAYS_DISCLOSED if not isinstance(claims[p], DisclosedClaim)]
+    if hidden:
+        raise DocumentError(
+            f"the claims {', '.join(hidden)} are hidden; what a certificate is, who issued it "
+            "and its validity are always disclosed",
+            code="claim_must_be_disclosed",
+        )
+    values = {p: claims[p].value for p in ALWAYS_DISCLOSED}  # type: ignore[union-attr]
+    identifier = values["identifier"]
+    if not isinstance(identifier, str):
+        raise DocumentError("the identifier claim must be text", code="claims_inconsistent")
+    try:
+        parsed = parse_identifier(identifier)
+    except ValidationError as exc:
+        raise DocumentError(str(exc), code="claims_inconsistent") from None
+    if (parsed.type_code, parsed.issuer_code) != (values["type.code"], values["issuer.code"]):
+        raise DocumentError(
+            f"the identifier names type {parsed.type_code} and issuer {parsed.issuer_code}, "
+            f"but the claims say type {values['type.code']} and issuer {values['issuer.code']}",
+            code="claims_inconsistent",
+        )
+    if not isinstance(values["jurisdiction"], str) or not _JURISDICTION.fullmatch(
+        values["jurisdiction"]
+    ):
+        raise DocumentError(
+            "claim jurisdiction must be a 6-digit administrative division code",
+            code="claims_inconsistent",
+        )
+    for path in ("valid_from", "valid_until"):
+        value = values[path]
+        if value is None and path == "valid_until":
+            continue
+        if not isinstance(value, str) or not _DATE.fullmatch(value) or not _is_date(value):
+            raise DocumentError(
+                f"claim {path} must be a date written YYYY-MM-DD", code="claims_inconsistent"
+            )
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------- operations
@@ -845,6 +980,12 @@ def disclose(document: CertificateDocument, hide: Iterable[str]) -> CertificateD
         if claim is None:
             raise DocumentError(
                 f"the certificate has no claim {path!r} to hide", code="unknown_path"
+            )
+        if path in ALWAYS_DISCLOSED:
+            raise DocumentError(
+                f"the claim {path!r} cannot be hidden: what a certificate is, who issued it "
+                "and its validity are always disclosed",
+                code="claim_must_be_disclosed",
             )
         if isinstance(claim, DisclosedClaim):
             claims[path] = HiddenClaim(claim.digest(path))

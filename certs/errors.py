@@ -10,7 +10,8 @@ The tree (each class has a default ``code``; a raise may give a more specific on
     ├── CanonicalizationError      not_canonicalizable     a value JCS cannot serialize
     ├── DocumentError              document_malformed
     │                              (codes: document_malformed, document_version_unsupported,
-    │                               document_algorithm_unsupported, unknown_path)
+    │                               document_algorithm_unsupported, unknown_path,
+    │                               claim_must_be_disclosed, claims_inconsistent)
     ├── LeafMismatch               leaf_mismatch      disclosed claims do not give the stated leaf
     ├── MerkleError                merkle_error       bad input to building a tree (no leaves…)
     └── MerkleProofInvalid         merkle_proof_invalid  a proof that does not lead to the root
@@ -43,6 +44,9 @@ VALIDATION_CODES: dict[str, str] = {
     "wrong_type": "a value of the wrong JSON type (e.g. a number where text is expected)",
     "invalid_serial": "identifier serial not 1-32 characters of 0-9 A-Z",
     "invalid_version": "identifier version not 3 digits",
+    "already_expired": "a validity end before the day of issue",
+    "date_in_future": "a date in the future for a field that records a past event",
+    "holder_mismatch": "a field that repeats the holder's code or name disagrees with it",
 }
 
 

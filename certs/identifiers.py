@@ -25,6 +25,7 @@ import operator
 import re
 from dataclasses import dataclass
 
+from certs import clock
 from certs.errors import ValidationError
 
 IDENTIFIER_PREFIX = "1.2.156.3005.2."
@@ -120,7 +121,7 @@ def validate_citizen_id(
             field=field,
             code="invalid_citizen_id",
         ) from None
-    limit = today if today is not None else dt.date.today()
+    limit = today if today is not None else clock.today()
     if born < _MIN_BIRTH or born > limit:
         raise ValidationError(
             f"citizen ID number {code} contains birth date {born.isoformat()}, "

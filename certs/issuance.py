@@ -23,6 +23,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from certs import clock
 from certs.batcher import MAX_BATCH
 from certs.bulk import gc_paused
 from certs.canonical import (
@@ -116,7 +117,7 @@ def issue(
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1 or None, not {batch_size}")
     registry = types if types is not None else default_registry()
-    today = today or dt.date.today()
+    today = today or clock.today()
     rows = list(rows)
     key_id = key_id_of(issuer.signer.public_key)
     job = _Job(issuer.uscc, issuer.name, today, registry, store.compresses_documents)
@@ -277,6 +278,7 @@ def _sign_chunk(
     its zlib stream if ``job.compress`` (done here, on the workers); each claims dict is
     completed with its identifier."""
     digested = []
+    inputs: list[bytes] = []
     for claims, serial in work:
         identifier = str(
             build_identifier(
@@ -284,8 +286,15 @@ def _sign_chunk(
             )
         )
         claims["identifier"] = identifier
-        digested.append((identifier, *issue_claim_values(claims)))
-    inputs = [signing_input(leaf, key_id) for _, leaf, _ in digested]
+        leaf, json = issue_claim_values(claims)
+        until = claims["valid_until"]
+        digested.append((identifier, leaf, json))
+        inputs.append(
+            signing_input(
+                leaf, key_id, identifier, str(claims["jurisdiction"]),
+                str(claims["valid_from"]), None if until is None else str(until),
+            )
+        )
     # an in-memory key signs them all at once (one shared inversion); an HSM one by one
     sign_many = getattr(signer, "sign_raw_many", None)
     signatures = sign_many(inputs) if sign_many is not None else map(signer.sign_raw, inputs)

@@ -33,6 +33,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
+from certs import clock
 from certs.errors import RequestInvalid, ValidationError
 from certs.identifiers import (
     CertificateIdentifier,
@@ -70,8 +71,20 @@ REQUEST_KEYS = frozenset(
 )
 HOLDER_KEYS = frozenset({"name", "code", "code_type"})
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_CONTROL_EXCEPT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+FORMAT_CHARACTERS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+"""Every character of Unicode category Cf (format: zero-width spaces and joiners, direction
+marks and overrides, the byte order mark, tags…), as a regex class body: invisible, so a
+text holding one is not the text a clerk reads (``tests/certs/test_model.py`` holds it equal
+to the category in ``unicodedata``)."""
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\\ud800-\\udfff{FORMAT_CHARACTERS}]")
+_CONTROL_EXCEPT_NEWLINE = re.compile(
+    f"[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f\\ud800-\\udfff{FORMAT_CHARACTERS}]"
+)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _JURISDICTION = re.compile(r"[1-9][0-9]{5}")
 
@@ -241,11 +254,14 @@ class _Collector:
             return None
         control = (_CONTROL_EXCEPT_NEWLINE if newlines else _CONTROL).search(value)
         if control is not None:
+            kind = "invisible format" if unicodedata.category(control.group()) == "Cf" else (
+                "control or invalid"
+            )
             self.add(
                 field_,
                 "invalid_text",
-                f"{what} contains the control or invalid character "
-                f"U+{ord(control.group()):04X}; remove it",
+                f"{what} contains the {kind} character U+{ord(control.group()):04X} at "
+                f"position {control.start() + 1}; remove it",
             )
             return None
         text = value.strip()
@@ -326,7 +342,7 @@ def parse_request(
 ) -> CertificateRequest:
     """Validate a request object (see the module docstring); raise :class:`RequestInvalid`
     listing every problem found, or return the normalized request."""
-    today = today if today is not None else dt.date.today()
+    today = today if today is not None else clock.today()
     c = _Collector()
     if not isinstance(obj, Mapping):
         c.add("request", "wrong_type", f"the request must be a JSON object, not {_json_kind(obj)}")
@@ -394,9 +410,22 @@ def parse_request(
             f"the validity end {valid_until.isoformat()} is before the validity start "
             f"{valid_from.isoformat()}",
         )
+    elif valid_until is not None and valid_until < today:
+        c.add(
+            "valid_until",
+            "already_expired",
+            f"the certificate would have expired on {valid_until.isoformat()}, before it is "
+            f"issued ({today.isoformat()}); check the validity end",
+        )
+    if ctype is not None and ctype.number_required and number is None and not any(
+        e.field == "number" for e in c.errors
+    ):
+        c.add("number", "missing_field", f"a {ctype.name} needs its number (证照编号); fill it in")
 
     fields = _parse_fields(c, obj.get("fields"), ctype, today)
     annotations = _parse_annotations(c, obj.get("annotations"))
+    if ctype is not None and holder is not None:
+        _check_holder_fields(c, holder, fields, ctype)
 
     if c.errors:
         raise RequestInvalid(c.errors)
@@ -526,9 +555,17 @@ def _parse_fields(
         if value is None:
             continue
         kind = ctype.kind(key) if ctype is not None else "text"
-        if kind == "date":
+        if kind in ("date", "past_date"):
             parsed = c.date(value, path, what=key)
             value = parsed.isoformat() if parsed is not None else None
+            if parsed is not None and kind == "past_date" and parsed > today:
+                c.add(
+                    path,
+                    "date_in_future",
+                    f"{key} {value} is in the future; it records something that has happened "
+                    f"(today is {today.isoformat()})",
+                )
+                value = None
         elif kind == "uscc":
             value = c.run(validate_uscc, value, field=path)
         elif kind == "citizen_id":
@@ -544,6 +581,25 @@ def _parse_fields(
                     f"{key} is required for a {ctype.name}; fill it in",
                 )
     return out
+
+
+def _check_holder_fields(
+    c: _Collector, holder: Holder, fields: Mapping[str, str], ctype: CertificateType
+) -> None:
+    """The fields that repeat the holder's code or name (``holder_fields`` of the type) agree
+    with the holder."""
+    for what, label in (("code", "code"), ("name", "name")):
+        key = ctype.holder_fields.get(what)
+        if key is None or key not in fields:
+            continue
+        given = getattr(holder, what)
+        if fields[key] != given:
+            c.add(
+                f"fields.{key}",
+                "holder_mismatch",
+                f"{key} {fields[key]!r} is not the holder's {label} {given!r}; a {ctype.name} "
+                "names its holder in both places: correct one of them",
+            )
 
 
 def _parse_annotations(c: _Collector, obj: Any) -> tuple[str, ...]:

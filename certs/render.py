@@ -9,8 +9,8 @@ an A4 PDF (reportlab):
   加注件. Hidden claims are left out. The page is the holder's own document: personal data
   appears in clear on it; only the QR code must not carry any.
 - a QR code (segno, error correction M or better, 4-module quiet zone, :data:`QR_SIZE_MM`
-  wide, drawn as vector rectangles) carrying :func:`certs.qr.payload_for` — format ``ZY1``,
-  no personal data, about 265 characters — and the same payload printed below it as text
+  wide, drawn as vector rectangles) carrying :func:`certs.qr.payload_for` — format ``ZY2``,
+  no personal data, about 280 characters — and the same payload printed below it as text
   (核验码) for manual entry;
 - the issuer line (发证机关 and the issue date) at the bottom right, where the seal goes:
   :data:`SEAL_PLACEMENT` says where (page 1; ≈ 40 mm). ``seal_picture_png`` draws the seal

@@ -8,9 +8,17 @@ types with a file of the same shape (``load_registry(extra_file)``)::
                 "defining_body_name": "国家市场监督管理总局",
                 "holder_code_types": ["001"],          # 111 citizen ID, 001 USCC
                 "open_fields": false,                  # true: any field key is accepted
+                "number_required": true,               # the agency's number (证照编号)
+                "holder_fields": {"code": "统一社会信用代码", "name": "企业名称"},
                 "fields": [{"key": "企业名称", "required": true,
-                            "kind": "text",            # text | date | uscc | citizen_id
+                            "kind": "text",            # text | date | past_date | uscc
+                                                       # | citizen_id
                             "label": "企业名称"}]}]}    # kind and label are optional
+
+``holder_fields`` names the fields that repeat the holder's code or name: a request whose
+holder contradicts them is refused. A ``past_date`` field records an event (成立日期): it
+cannot lie in the future. ``number_required``, ``holder_fields`` and ``open_fields`` are
+optional (false, none, false).
 
 The defining body's code is not written: it is the first 18 characters of the type code.
 """
@@ -33,7 +41,7 @@ HOLDER_CODE_TYPES: Mapping[str, str] = MappingProxyType(
     {"111": "居民身份证号码", "001": "统一社会信用代码"}
 )
 """Holder code types of GB/T 36903 that this service validates, with their Chinese names."""
-FIELD_KINDS = frozenset({"text", "date", "uscc", "citizen_id"})
+FIELD_KINDS = frozenset({"text", "date", "past_date", "uscc", "citizen_id"})
 
 CORE_LABELS: Mapping[str, str] = MappingProxyType(
     {
@@ -88,10 +96,46 @@ class CertificateType:
     """Holder code types allowed for this type."""
     open_fields: bool = False
     """True: any field key is accepted (the example type); False: only the declared ones."""
+    number_required: bool = False
+    """True: every certificate of this type carries the agency's number (证照编号)."""
+    holder_fields: Mapping[str, str] = field(default_factory=dict)
+    """``code`` / ``name`` → the field that repeats the holder's code / name (营业执照:
+    统一社会信用代码, 企业名称): the two must agree."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", _frozen_map(self.labels))
         object.__setattr__(self, "kinds", _frozen_map(self.kinds))
+        object.__setattr__(self, "holder_fields", _frozen_map(self.holder_fields))
+
+    def schema(self) -> dict[str, Any]:
+        """The type's entry in the shape of a type file, every optional key written out:
+        what the catalogue on chain holds the digest of (:meth:`schema_digest`)."""
+        fields = [
+            {
+                "key": key,
+                "required": key in self.required_fields,
+                "kind": self.kind(key),
+                "label": self.label(key),
+            }
+            for key in (*self.required_fields, *self.optional_fields)
+        ]
+        return {
+            "code": self.code,
+            "name": self.name,
+            "defining_body_name": self.defining_body_name,
+            "holder_code_types": list(self.holder_code_types),
+            "open_fields": self.open_fields,
+            "number_required": self.number_required,
+            "holder_fields": dict(self.holder_fields),
+            "fields": fields,
+        }
+
+    def schema_digest(self) -> bytes:
+        """SM3 of the JCS (RFC 8785) text of :meth:`schema`."""
+        from certs._sm3 import sm3
+        from certs.canonical import jcs
+
+        return sm3(jcs(self.schema()))
 
     def label(self, key: str) -> str:
         """The Chinese label of a field key (the key itself when no label is set)."""
@@ -166,7 +210,7 @@ def _parse_registry(data: Any, source: str) -> list[CertificateType]:
         if not isinstance(entry, dict):
             raise fail(f"{where} must be an object")
         allowed = {"code", "name", "defining_body_name", "holder_code_types", "open_fields"}
-        allowed |= {"fields", "note"}
+        allowed |= {"fields", "note", "number_required", "holder_fields"}
         if set(entry) - allowed:
             raise fail(f"{where} has unknown keys {sorted(set(entry) - allowed)}")
         code, name, body = entry.get("code"), entry.get("name"), entry.get("defining_body_name")
@@ -216,8 +260,22 @@ def _parse_registry(data: Any, source: str) -> list[CertificateType]:
                 labels[key] = label
             if kind != "text":
                 kinds[key] = kind
+        number_required = entry.get("number_required", False)
+        if not isinstance(number_required, bool):
+            raise fail(f"{where} ({code}) number_required must be true or false")
+        holder_fields = entry.get("holder_fields", {})
+        if (
+            not isinstance(holder_fields, dict)
+            or set(holder_fields) - {"code", "name"}
+            or any(v not in (*required, *optional) for v in holder_fields.values())
+        ):
+            raise fail(
+                f"{where} ({code}) holder_fields must map code and/or name to declared fields"
+            )
         out.append(
             CertificateType(
+                number_required=number_required,
+                holder_fields=holder_fields,
                 code=code,
                 name=name,
                 defining_body_name=body,

@@ -69,6 +69,37 @@ class KeyRecord:
 
 
 @dataclass(frozen=True)
+class TypeRecord:
+    """A certificate type in the on-chain catalogue (its names are in its events)."""
+
+    code: str
+    version: int
+    withdrawn_at: int | None
+    schema_digest: bytes
+
+    def current_at(self, when: int) -> bool:
+        """In the catalogue and not withdrawn at ``when``."""
+        return self.withdrawn_at is None or when < self.withdrawn_at
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An authorization of an issuer for a type: ``[valid_from, valid_until)`` (``None``: no
+    end), for certificates whose jurisdiction starts with ``jurisdiction`` ("": anywhere)."""
+
+    valid_from: int
+    valid_until: int | None
+    jurisdiction: str
+
+    def covers(self, when: int, jurisdiction: str) -> bool:
+        return (
+            self.valid_from <= when
+            and (self.valid_until is None or when < self.valid_until)
+            and jurisdiction.startswith(self.jurisdiction)
+        )
+
+
+@dataclass(frozen=True)
 class AnchorInfo:
     """A batch root (or a sealed document's digest) as anchored on chain."""
 
@@ -125,6 +156,28 @@ def issuer_id(uscc: str) -> bytes:
 
 def uscc_of(raw: bytes) -> str:
     return raw.rstrip(b"\0").decode("ascii", errors="replace")
+
+
+_TYPE_SHAPE = re.compile(r"[0-9A-Z]{18}[0-9]{3}")
+_PLACE_SHAPE = re.compile(r"[0-9]{0,6}")
+
+
+def type_id(code: str) -> bytes:
+    """The on-chain ``bytes32`` of a certificate type: its 21-character code's ASCII."""
+    if not isinstance(code, str) or not _TYPE_SHAPE.fullmatch(code):
+        raise InvalidArgument(f"type code {code!r} is not 18 characters of a USCC and 3 digits")
+    return code.encode("ascii").ljust(32, b"\0")
+
+
+def place_id(jurisdiction: str) -> bytes:
+    """The on-chain ``bytes32`` of a jurisdiction code or prefix (行政区划, up to 6 digits;
+    "" for none)."""
+    if not isinstance(jurisdiction, str) or not _PLACE_SHAPE.fullmatch(jurisdiction):
+        raise InvalidArgument(
+            f"jurisdiction {jurisdiction!r} is not an administrative division code or prefix "
+            "(up to 6 digits)"
+        )
+    return jurisdiction.encode("ascii").ljust(32, b"\0")
 
 
 def _digest(value: bytes, what: str) -> bytes:
@@ -226,8 +279,97 @@ class Registry:
     def has_role(self, role: bytes, account: str) -> bool:
         return bool(self._issuer_view("hasRole", _digest(role, "role"), _address(account))[0])
 
-    def register_issuer(self, uscc: str, name: str) -> TransactionReceipt:
-        return self._issuer_tx("registerIssuer", issuer_id(uscc), name)
+    def register_issuer(self, uscc: str, name: str, jurisdiction: str = "") -> TransactionReceipt:
+        """Register an issuer in ``jurisdiction`` ("" for a national body)."""
+        return self._issuer_tx("registerIssuer", issuer_id(uscc), name, place_id(jurisdiction))
+
+    def set_admin_scope(self, account: str, prefix: str) -> TransactionReceipt:
+        """Limit an admin to a jurisdiction prefix ("": national). Set it before granting the
+        admin role, so the account is never unlimited meanwhile."""
+        return self._issuer_tx("setAdminScope", _address(account), place_id(prefix))
+
+    def admin_scope(self, account: str) -> str:
+        return uscc_of(self._issuer_view("adminScope", _address(account))[0])
+
+    def jurisdiction_of(self, uscc: str) -> str:
+        return uscc_of(self._issuer_view("jurisdictionOf", issuer_id(uscc))[0])
+
+    # ---- the catalogue and authorizations ----
+
+    def add_type(
+        self, code: str, name: str, defining_body: str, schema_digest: bytes
+    ) -> TransactionReceipt:
+        return self._issuer_tx(
+            "addType", type_id(code), name, defining_body, _digest(schema_digest, "schema digest")
+        )
+
+    def revise_type(
+        self, code: str, name: str, defining_body: str, schema_digest: bytes
+    ) -> TransactionReceipt:
+        return self._issuer_tx(
+            "reviseType", type_id(code), name, defining_body,
+            _digest(schema_digest, "schema digest"),
+        )
+
+    def withdraw_type(self, code: str) -> TransactionReceipt:
+        return self._issuer_tx("withdrawType", type_id(code))
+
+    def type_record(self, code: str, *, block: Block = "latest") -> TypeRecord | None:
+        (raw,) = self._issuer_view("typeRecord", type_id(code), block=block)
+        version, withdrawn_at, digest = raw
+        if not version:
+            return None
+        return TypeRecord(code, version, withdrawn_at or None, bytes(digest))
+
+    def authorize(
+        self,
+        uscc: str,
+        code: str,
+        valid_from: int,
+        valid_until: int | None = None,
+        jurisdiction: str = "",
+    ) -> TransactionReceipt:
+        return self._issuer_tx(
+            "authorize", issuer_id(uscc), type_id(code), valid_from, valid_until or 0,
+            place_id(jurisdiction),
+        )
+
+    def deauthorize(self, uscc: str, code: str) -> TransactionReceipt:
+        return self._issuer_tx("deauthorize", issuer_id(uscc), type_id(code))
+
+    def grants(self, uscc: str, code: str, *, block: Block = "latest") -> list[Grant]:
+        (raw,) = self._issuer_view("grants", issuer_id(uscc), type_id(code), block=block)
+        return [Grant(f, u or None, uscc_of(j)) for f, u, j in raw]
+
+    def catalogue_events(self, *, to_block: Block = "latest") -> list[ChainEvent]:
+        """Every change of the catalogue (types added, revised, withdrawn), in chain order."""
+        names = ("TypeAdded", "TypeRevised", "TypeWithdrawn")
+        return self.events(
+            to_block=to_block, topics=[[self._issuers.topic(n) for n in names]]
+        )
+
+    def grant_events(
+        self, uscc: str | None = None, code: str | None = None, *, to_block: Block = "latest"
+    ) -> list[ChainEvent]:
+        """Authorizations granted and withdrawn (of one issuer, and one type), in chain order."""
+        topics: list[Any] = [
+            [self._issuers.topic(n) for n in ("IssuerAuthorized", "IssuerDeauthorized")],
+            None if uscc is None else "0x" + issuer_id(uscc).hex(),
+            None if code is None else "0x" + type_id(code).hex(),
+        ]
+        while topics and topics[-1] is None:
+            topics.pop()
+        return self.events(to_block=to_block, topics=topics)
+
+    def authorized_at(
+        self, uscc: str, code: str, when: int, jurisdiction: str, *, block: Block = "latest"
+    ) -> bool:
+        return bool(
+            self._issuer_view(
+                "authorizedAt", issuer_id(uscc), type_id(code), when, place_id(jurisdiction),
+                block=block,
+            )[0]
+        )
 
     def suspend_issuer(self, uscc: str, reason: str) -> TransactionReceipt:
         return self._issuer_tx("suspendIssuer", issuer_id(uscc), reason)
@@ -268,6 +410,12 @@ class Registry:
             for e in self.events(topics=topics)
             if e.args.get("publicKey")
         }
+
+    def issuer_name(self, uscc: str) -> str | None:
+        """The name the issuer was registered under (its ``IssuerRegistered`` event)."""
+        topics = [self._issuers.topic("IssuerRegistered"), "0x" + issuer_id(uscc).hex()]
+        names = [str(e.args["name"]) for e in self.events(topics=topics)]
+        return names[-1] if names else None
 
     def published_key(self, uscc: str, key_id: bytes) -> bytes | None:
         """The public key published with ``key_id`` (from its ``KeyAdded`` event)."""

@@ -150,7 +150,7 @@ def picture_from_bytes(data: bytes, *, width_mm: int = 40, height_mm: int = 40) 
                         code="seal_picture_too_large",
                     )
                 img.verify()
-        except SealPictureError:
+        except (SealPictureError, MemoryError):  # out of memory says nothing of the picture
             raise
         except Exception as exc:
             raise SealPictureError(f"seal picture: not a readable {kind} image ({exc})") from exc

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Literal
 
 from asn1crypto import core
 
+from seals import der
 from seals.errors import SealError, SesFormatError
 from seals.sm2 import OID_SM2_SIGN, OID_SM2_WITH_SM3
 
@@ -302,6 +303,11 @@ class SealSignature:
 def _fail(
     where: str, exc: BaseException | None = None, *, code: str = "ses_bad_der"
 ) -> SesFormatError:
+    """The format error for what ``exc`` found wrong at ``where``. Running out of memory
+    says nothing about the input: :class:`MemoryError` is raised again, never reported as a
+    malformed (so invalid) structure."""
+    if isinstance(exc, MemoryError):
+        raise exc
     detail = ""
     if exc is not None:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -432,6 +438,11 @@ def _top(data: bytes, what: str) -> _AnySequence:
         raise SesFormatError(f"{what}: empty input", code="ses_truncated")
     if data[0] != 0x30:
         raise SesFormatError(f"{what}: not a DER SEQUENCE (first byte {data[0]:#04x})")
+    if not der.within(bytes(data)):
+        raise SesFormatError(
+            f"{what}: more than {der.MAX_ELEMENTS} ASN.1 elements; no seal has that many",
+            code="ses_too_large",
+        )
     top: _AnySequence = _load(_AnySequence, bytes(data), what)
     return top
 

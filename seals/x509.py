@@ -29,6 +29,7 @@ from typing import Any
 from asn1crypto import pem
 from asn1crypto import x509 as asn1x509
 
+from seals import der as der_shape
 from seals import sm2
 from seals.errors import CertificateError, SealError, Sm2BadSignature
 from seals.keys import public_key_from_spki
@@ -85,6 +86,10 @@ class Certificate:
         der = bytes(der)
         if len(der) > MAX_CERTIFICATE_BYTES:
             raise CertificateError(f"certificate: {len(der)} bytes is too large")
+        if not der_shape.within(der):
+            raise CertificateError(
+                f"certificate: more than {der_shape.MAX_ELEMENTS} ASN.1 elements is too large"
+            )
         try:
             cert = asn1x509.Certificate.load(der, strict=True)
             tbs = cert["tbs_certificate"]
@@ -132,7 +137,7 @@ class Certificate:
                 common_name=common_name if isinstance(common_name, str) else None,
                 organization_identifier=org_id if isinstance(org_id, str) else None,
             )
-        except CertificateError:
+        except (CertificateError, MemoryError):  # out of memory says nothing of the input
             raise
         except Exception as exc:  # asn1crypto raises ValueError, TypeError, KeyError…
             raise CertificateError(f"certificate: bad DER ({exc})") from exc

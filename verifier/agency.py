@@ -64,7 +64,10 @@ def add_issuer(
     key: Path | None = None,
     cert: Path | None = None,
     picture: Path | None = None,
+    jurisdiction: str = "",
 ) -> AddedIssuer:
+    """``jurisdiction``: the agency's administrative division code ("" for a national one),
+    recorded with its registration on chain."""
     uscc = check_uscc(uscc)
     name = name.strip()
     if not name:
@@ -85,7 +88,7 @@ def add_issuer(
         fund_on_devnet(rpc, account.address)
     registered_now = admin.issuer_status(uscc) is IssuerStatus.NONE
     if registered_now:
-        admin.register_issuer(uscc, name)
+        admin.register_issuer(uscc, name, jurisdiction)
     bound = admin.issuer_of(account.address)
     if bound is None:
         admin.add_account(uscc, account.address)

@@ -2,9 +2,9 @@
 
 Local checks (no chain): ``certificate.format``, ``certificate.integrity`` (every claim
 against its digest; hidden claims reported), ``certificate.signature`` (the issuer's SM2
-signature over the leaf and key id, the key id being SM3 of the enclosed public key),
-``certificate.merkle_proof`` (leaf → anchored root), ``certificate.validity`` (today within
-the validity period; SKIPPED when the dates are hidden).
+signature over the leaf, key id, identifier and validity dates, the key id being SM3 of the
+enclosed public key), ``certificate.merkle_proof`` (leaf → anchored root),
+``certificate.validity`` (today within the validity period; the dates are always disclosed).
 
 Chain checks, all judged at ONE block stated in their data: ``chain.anchored`` (the root is
 on chain, by the issuer the certificate names, on the chain and contract this verifier
@@ -29,14 +29,15 @@ import functools
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from certs import qr
+from certs import clock, qr
 from certs.bulk import gc_paused
-from certs.canonical import CertificateDocument, check_leaf, signing_input
+from certs.canonical import FORMAT, CertificateDocument, check_leaf
 from certs.errors import CertError
 from certs.merkle import verify_proof
 from certs.status import REASONS
@@ -80,6 +81,10 @@ class ChainFacts(Protocol):
 
     def documents(self, digests: Iterable[bytes]) -> dict[bytes, AnchorInfo | None]: ...
 
+    def issuer_name(self, issuer: str) -> str | None: ...
+
+    def key_ids(self, issuer: str) -> list[bytes]: ...
+
 
 @dataclass(frozen=True)
 class LocalResult:
@@ -104,16 +109,27 @@ def _fragment(
 # ------------------------------------------------------------------- Chinese reasons
 
 _FORMAT_ZH = {
-    "document_version_unsupported": "证照文件的格式版本不受本服务支持",
+    "document_version_unsupported": (
+        "证照文件的格式版本不受本服务支持（旧版证照请向发证机关申请重新出具）"
+    ),
+    "claim_must_be_disclosed": "证照文件隐藏了证照标识、类型、发证机关或有效期，这些内容必须公开",
+    "claims_inconsistent": "证照文件的标识与其类型、发证机关或有效期不一致",
     "document_algorithm_unsupported": "证照文件使用了本服务不支持的算法（应为 SM2/SM3）",
     "unknown_path": "证照文件含有本服务不认识的字段",
 }
 
 _QR_ZH = {
-    "qr_version_unsupported": "二维码版本不受支持（仅支持 ZY1）",
+    "qr_version_unsupported": (
+        "二维码版本不受支持（仅支持 ZY2；旧版 ZY1 二维码不能证明其显示的证照标识），"
+        "无法核验；请持证人出示电子证照文件或出示码"
+    ),
     "qr_not_anchored": "该证照尚未上链，没有可核验的二维码",
-    "qr_identifier_hidden": "证照标识被隐藏，无法生成可核验的二维码",
 }
+
+QR_HIDDEN = (
+    "all other fields: a QR carries only the identifier, type, issuer, jurisdiction and validity"
+)
+"""``subject["hidden"]`` of a QR verdict."""
 
 _STATUS_ZH = {
     CertificateStatus.REVOKED: (
@@ -150,7 +166,17 @@ def _chain_unreadable_zh(error: object) -> str:
 
 
 def _utc_zh(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _when(timestamp)[1]
+
+
+def _when(timestamp: int) -> tuple[str, str]:
+    """A chain time as ISO 8601 and as the counter reads it (a time no calendar holds is
+    shown as its number, never an error)."""
+    try:
+        when = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"unix time {timestamp}", f"Unix 时间 {timestamp}"
+    return when.isoformat(), when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def mask_name(name: str) -> str:
@@ -161,15 +187,19 @@ def mask_code(code: str) -> str:
     return code[:4] + "*" * (len(code) - 8) + code[-4:] if len(code) > 8 else "*" * len(code)
 
 
-def _subject(document: CertificateDocument) -> dict[str, Any]:
+def certificate_subject(document: CertificateDocument) -> dict[str, Any]:
+    """What a verdict on ``document`` shows of it: the disclosed core facts (the holder's
+    name and code masked) and the hidden paths."""
     values = document.values()
     subject: dict[str, Any] = {}
     for path in (
         "identifier",
         "name",
         "type.name",
+        "type.code",
         "issuer.name",
         "issuer.code",
+        "jurisdiction",
         "issue_date",
         "valid_from",
         "valid_until",
@@ -210,8 +240,8 @@ def local_checks(text: str | bytes, today: dt.date) -> LocalResult:
             "certificate.format",
             "format",
             Status.VALID,
-            "a zhengyin-cert/1 certificate document",
-            "证印链电子证照文件（zhengyin-cert/1 格式）",
+            f"a {FORMAT} certificate document",
+            f"证印链电子证照文件（{FORMAT} 格式）",
         )
     ]
     fragments.append(_guard("certificate.integrity", "integrity", lambda: _integrity(document)))
@@ -223,7 +253,7 @@ def local_checks(text: str | bytes, today: dt.date) -> LocalResult:
     issuer = values.get("issuer.code")
     return LocalResult(
         tuple(fragments),
-        _subject(document),
+        certificate_subject(document),
         issuer=issuer if isinstance(issuer, str) else None,
         leaf=document.leaf,
         root=anchor.root if anchor else None,
@@ -288,7 +318,7 @@ def _signature(document: CertificateDocument) -> Fragment:
         )
     try:
         _public_key(signature.public_key).verify(
-            signing_input(document.leaf, signature.key_id), signature.value
+            document.signing_input(signature.key_id), signature.value
         )
     except SealError as exc:
         return _fragment(
@@ -346,18 +376,17 @@ def _proof(document: CertificateDocument) -> Fragment:
 
 
 def _validity(document: CertificateDocument, today: dt.date) -> Fragment:
-    values = document.values()
-    if "valid_from" not in values or "valid_until" not in values:
-        return _fragment(
-            "certificate.validity",
-            "validity",
-            Status.SKIPPED,
-            "the validity dates are hidden",
-            "持证人未披露有效期，未检查有效期",
-        )
-    start = dt.date.fromisoformat(str(values["valid_from"]))
+    values = document.values()  # reading a document ensures both dates are disclosed
     end_text = values["valid_until"]
-    end = dt.date.fromisoformat(str(end_text)) if end_text else None
+    return validity_check(
+        dt.date.fromisoformat(str(values["valid_from"])),
+        dt.date.fromisoformat(str(end_text)) if end_text else None,
+        today,
+    )
+
+
+def validity_check(start: dt.date, end: dt.date | None, today: dt.date) -> Fragment:
+    """``certificate.validity``: is ``today`` within ``start``..``end`` (``None``: no end)?"""
     if today < start:
         return _fragment(
             "certificate.validity",
@@ -476,7 +505,7 @@ def chain_checks(
             block=block,
         )
     else:
-        when = dt.datetime.fromtimestamp(anchor.timestamp, dt.UTC).isoformat()
+        when = _when(anchor.timestamp)[0]
         anchored = _fragment(
             "chain.anchored",
             "chain",
@@ -560,7 +589,7 @@ def verify_documents(
     Large runs are checked in chunks on ``workers`` processes; the chain facts of each chunk
     are fetched here while the workers check the next ones, every chunk at the block of the
     first lookup (so no verdict uses a chain older than the start of the run)."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     judge = _ChainJudge(registry)
     verdicts: list[Verdict] = []
     with gc_paused() if len(texts) >= BULK else contextlib.nullcontext():
@@ -648,7 +677,7 @@ def verify_certificate_text(
     data: bytes, registry_factory: Callable[[], ChainFacts], *, today: dt.date | None = None
 ) -> Verdict:
     """One certificate document → its verdict; an unreachable chain gives ERROR checks."""
-    day = today or dt.date.today()
+    day = today or clock.today()
     try:
         registry = registry_factory()
     except ChainError as exc:
@@ -686,51 +715,66 @@ def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None)
     return verify_certificate_text(data, registry, today=at.date() if at else None)
 
 
-def verify_qr(text: str, registry: ChainFacts) -> Verdict:
+def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) -> Verdict:
     """A scanned QR payload (see :mod:`certs.qr`) against the chain: the issuer's signature
-    with a key it published on chain, the batch root anchored by that issuer, the key valid
-    when anchored, and the certificate's status."""
+    over the identifier, dates and leaf with a key it published on chain, the dates against
+    today, the batch root anchored by that issuer, the key valid when anchored and never
+    reported compromised (a QR carries no Merkle proof: see :mod:`certs.qr`), and the
+    certificate's status."""
+    day = today or clock.today()
     try:
         payload = qr.decode(text)
     except CertError as exc:
+        code = getattr(exc, "code", "qr_payload_invalid")
         return Verdict(
             (
                 _fragment(
                     "qr.format",
                     "format",
-                    Status.INVALID,
-                    str(exc),
+                    Status.ERROR,
+                    f"{exc}; nothing was checked",
                     _QR_ZH.get(
-                        getattr(exc, "code", ""),
-                        "这不是有效的证印链电子证照二维码（应以 ZY1. 开头），或二维码残缺、被改动",
+                        code,
+                        "这不是证印链电子证照二维码（应以 ZY2. 开头），或二维码残缺、被改动，"
+                        "无法核验；请重新扫描，或请持证人重新出示",
                     )
-                    + "，无法核验；请重新扫描，或请持证人重新出示"
                     + _detail(exc),
-                    code=getattr(exc, "code", "qr_payload_invalid"),
+                    code=code,
                 ),
             )
         )
     identifier = str(payload.identifier)
     issuer = payload.identifier.issuer_code
+    type_code = payload.identifier.type_code
+    subject: dict[str, Any] = {
+        "identifier": identifier,
+        "type.code": type_code,
+        "issuer.code": issuer,
+        "valid_from": payload.valid_from.isoformat(),
+        "valid_until": payload.valid_until.isoformat() if payload.valid_until else None,
+        "jurisdiction": payload.jurisdiction,
+        "hidden": [QR_HIDDEN],
+    }
+    type_name = _type_name(type_code)
+    if type_name is not None:
+        subject["type.name"] = type_name
     fragments = [
         _fragment(
             "qr.format",
             "format",
             Status.VALID,
-            "a Zhengyin ZY1 QR payload",
-            "证印链电子证照二维码（ZY1 格式）",
+            "a Zhengyin ZY2 QR payload",
+            "证印链电子证照二维码（ZY2 格式）",
         )
     ]
-    subject: dict[str, Any] = {
-        "identifier": identifier,
-        "issuer.code": issuer,
-        "hidden": ["all fields: a QR carries none"],
-    }
+    validity = validity_check(payload.valid_from, payload.valid_until, day)
     try:
         keys = {k: p for k, p in registry.published_keys(issuer).items() if sm3(p) == k}
+        unpublished = [k for k in registry.key_ids(issuer) if k not in keys]
         snap = registry.snapshot(
             roots=[payload.root], leaves=[(issuer, payload.leaf)], keys=[(issuer, k) for k in keys]
         )
+        name = registry.issuer_name(issuer)
     except ChainError as exc:
         names = (
             ("certificate.signature", "signature"),
@@ -738,39 +782,51 @@ def verify_qr(text: str, registry: ChainFacts) -> Verdict:
             ("issuer.key", "chain"),
             ("certificate.status", "status"),
         )
-        return Verdict(
-            tuple(fragments)
-            + tuple(
-                _fragment(
-                    n,
-                    t,
-                    Status.ERROR,
-                    f"could not read the chain: {exc}",
-                    _chain_unreadable_zh(exc),
-                )
-                for n, t in names
-            ),
-            subject,
+        unreadable = tuple(
+            _fragment(
+                n, t, Status.ERROR, f"could not read the chain: {exc}", _chain_unreadable_zh(exc)
+            )
+            for n, t in names
         )
+        return Verdict((*fragments, validity, *unreadable), subject)
+    if name is not None:
+        subject["issuer.name"] = name
     signed_with = None
     for key_id, point in keys.items():
         try:
             _public_key(point).verify(
-                signing_input(payload.leaf, key_id), qr.signature_der(payload.signature_rs)
+                payload.signing_input(key_id), qr.signature_der(payload.signature_rs)
             )
         except (SealError, ValueError):
             continue
         signed_with = key_id
         break
-    if signed_with is None:
+    who = f"{name}（{issuer}）" if name else issuer
+    if signed_with is None and unpublished:
+        fragments.append(
+            _fragment(
+                "certificate.signature",
+                "signature",
+                Status.ERROR,
+                f"no key that {issuer} published on chain verifies the signature, and it has "
+                f"{len(unpublished)} registered key(s) whose public key it never published: "
+                "the signature cannot be checked; ask for the certificate file or a "
+                "presentation code",
+                f"{who} 在区块链上登记了未公布公钥的签名密钥，无法核验该二维码的签名；"
+                "请持证人出示电子证照文件或出示码再核验",
+                block=snap.block,
+            )
+        )
+    elif signed_with is None:
         fragments.append(
             _fragment(
                 "certificate.signature",
                 "signature",
                 Status.INVALID,
-                f"no key that {issuer} published on chain verifies the signature",
-                f"{issuer} 在区块链上登记的密钥都不能验证该二维码的签名：二维码被篡改或伪造，"
-                "不能受理",
+                f"no key that {issuer} published on chain verifies the signature over the "
+                "identifier, jurisdiction, validity and leaf this QR shows",
+                f"{who} 在区块链上登记的密钥都不能验证该二维码的签名：二维码显示的证照标识、"
+                "行政区划、有效期或内容被改动过，或是伪造的，不能受理",
                 block=snap.block,
             )
         )
@@ -780,12 +836,15 @@ def verify_qr(text: str, registry: ChainFacts) -> Verdict:
                 "certificate.signature",
                 "signature",
                 Status.VALID,
-                f"signed by {issuer} with a key it published on chain",
-                f"由 {issuer} 使用其在区块链上登记的密钥签名",
+                f"{issuer} signed this identifier, jurisdiction, validity and leaf with a key it "
+                "published on chain",
+                f"{who} 使用其在区块链上登记的密钥签署了二维码显示的证照标识、行政区划、有效期"
+                "和内容摘要",
                 key_id=signed_with.hex(),
                 block=snap.block,
             )
         )
+    fragments.append(validity)
     local = LocalResult(
         (),
         subject,
@@ -796,6 +855,65 @@ def verify_qr(text: str, registry: ChainFacts) -> Verdict:
         chain_id=registry.deployment.chain_id,
         contract=registry.deployment.certificate_registry,
     )
-    fragments += chain_checks(local, snap, registry.deployment)
+    chain = chain_checks(local, snap, registry.deployment)
+    if signed_with is None and unpublished:  # which key signed is unknown: not judged
+        chain = [
+            _fragment(
+                f.name, f.type, Status.ERROR,
+                "which key signed cannot be told: the issuer did not publish every key",
+                "无法确定签名所用的密钥（发证机关有未公布公钥的密钥），未判断",
+                block=snap.block,
+            )
+            if f.name == "issuer.key"
+            else f
+            for f in chain
+        ]
+    key = snap.keys.get((issuer, signed_with)) if signed_with else None
+    if key is not None and (key.compromised_at is not None or not key.valid_at(int(time.time()))):
+        chain = [
+            _qr_key_out_of_service(f, key, snap.block) if f.name == "issuer.key" else f
+            for f in chain
+        ]
+    fragments += chain
     subject["chain"] = {"block": snap.block, "chain_id": registry.deployment.chain_id}
     return Verdict(tuple(fragments), subject)
+
+
+def _qr_key_out_of_service(found: Fragment, key: KeyRecord, block: int) -> Fragment:
+    """``issuer.key`` of a QR signed with a key that was reported compromised, or is no longer
+    (or not yet) in service: a QR has no Merkle proof, so whoever holds such a key can sign a
+    QR for any leaf and point it at an old root of the issuer. A QR alone then decides
+    nothing (an earlier INVALID stands); the certificate file or a presentation code can."""
+    if found.status is Status.INVALID:
+        return found
+    if key.compromised_at is not None:
+        iso, zh = _when(key.compromised_at)
+        reason = f"the signing key was reported compromised (cut-off {iso})"
+        reason_zh = f"该二维码的签名密钥已被报告泄露（截止时间 {zh}）"
+    else:
+        end = key.valid_until if key.valid_until is not None else key.valid_from
+        iso, zh = _when(end)
+        reason = f"the signing key is not in service now (valid until {iso})"
+        reason_zh = f"该二维码的签名密钥已停用或尚未启用（有效期至 {zh}）"
+    return _fragment(
+        "issuer.key",
+        "chain",
+        Status.ERROR,
+        f"{reason}; a QR carries no proof that its certificate was anchored while the key "
+        "could be trusted, so it cannot be judged: ask for the certificate file or a "
+        "presentation code",
+        f"{reason_zh}：二维码本身无法证明证照是在密钥可信时上链的，仅凭二维码无法判断真伪；"
+        "请持证人出示电子证照文件或出示码再核验",
+        block=block,
+        compromised_at=key.compromised_at,
+        valid_until=key.valid_until,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _type_name(code: str) -> str | None:
+    """The certificate type's name in the catalogue (``certs/types.json``), if listed."""
+    from certs.types import default_registry
+
+    types = default_registry()
+    return types.get(code).name if code in types else None

@@ -95,6 +95,7 @@ class Indexer:
         self._contact: float | None = None
         self._error: str | None = None
         self._anchor_cache: dict[str, AnchorInfo] = {}
+        self._names: dict[str, str] = {}
         self._key_cache: dict[str, tuple[float, dict[bytes, tuple[KeyRecord, bytes | None]]]] = {}
 
     # ---- following ----
@@ -373,9 +374,34 @@ class Indexer:
         self._key_cache[issuer] = (time.monotonic(), found)
         return found
 
+    def key_ids(self, issuer: str) -> list[bytes]:
+        """Every key the issuer registered (with or without its public key)."""
+        return list(self._issuer_keys(issuer))
+
     def published_keys(self, issuer: str) -> dict[bytes, bytes]:
         known = self._issuer_keys(issuer)
         return {k: point for k, (_, point) in known.items() if point}
+
+    def issuer_name(self, issuer: str) -> str | None:
+        """The name the issuer was registered under, from the indexed ``IssuerRegistered``
+        event (an issuer is registered once, so a name found is kept)."""
+        found = self._names.get(issuer)
+        if found is None:
+            with self.store.engine.connect() as connection:
+                row = connection.execute(
+                    sa.select(chain_events.c.args)
+                    .where(
+                        chain_events.c.name == "IssuerRegistered",
+                        chain_events.c.issuer == issuer,
+                    )
+                    .order_by(chain_events.c.block_number.desc())
+                    .limit(1)
+                ).first()
+            if row is None:
+                return None
+            found = str(json.loads(row.args).get("name", ""))
+            self._names[issuer] = found
+        return found
 
     def documents(self, digests: Iterable[bytes]) -> dict[bytes, AnchorInfo | None]:
         """Anchors of sealed-document digests, from the indexed events."""

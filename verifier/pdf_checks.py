@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from seals.pdf import PdfHostile, PdfMalformed, verify_pdf
 from seals.pdf.attachments import embedded_files
@@ -23,6 +24,45 @@ from verifier.verdict import Fragment, Status, Verdict
 CERTIFICATE_ATTACHMENT = "certificate.json"
 
 
+@dataclass(frozen=True)
+class PdfLocal:
+    """What a sealed PDF shows without the chain: everything :func:`read_pdf` found."""
+
+    verdict: Verdict
+    """The seals' fragments and the PDF's subject (or why the file cannot be read)."""
+    sealed: tuple[tuple[str, bytes | None], ...] = ()
+    """For each signature: its field and the SM3 digest of the file up to its revision's end
+    (what was anchored); None when its byte range is not valid (nothing to look up)."""
+    certificate: bytes | None = None
+    """The embedded ``certificate.json``, if any."""
+
+
+def read_pdf(
+    data: bytes,
+    *,
+    anchors: list[Certificate],
+    at: dt.datetime | None = None,
+    lenient_ca: bool = False,
+) -> PdfLocal:
+    """Every check of a sealed PDF that needs no chain. This is where untrusted bytes are
+    parsed: the service runs it in a child process with a deadline and a memory ceiling
+    (:mod:`verifier.isolation`)."""
+    try:
+        report = verify_pdf(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
+    except (PdfMalformed, PdfHostile) as exc:
+        return PdfLocal(pdf_unreadable_verdict(exc.code, f"the PDF cannot be read: {exc}"))
+    verdict = pdf_verdict_of(report)
+    try:
+        attached = embedded_files(data).get(CERTIFICATE_ATTACHMENT)
+    except PdfError:
+        attached = None
+    return PdfLocal(
+        verdict,
+        tuple((sig.field, sig.revision_digest) for sig in report.signatures),
+        attached,
+    )
+
+
 def verify_pdf_full(
     data: bytes,
     facts: Callable[[], ChainFacts] | None,
@@ -32,11 +72,13 @@ def verify_pdf_full(
     lenient_ca: bool = False,
 ) -> Verdict:
     """Seals, their on-chain anchors and the embedded certificate (when ``facts`` is given)."""
-    try:
-        report = verify_pdf(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
-    except (PdfMalformed, PdfHostile) as exc:
-        return pdf_unreadable_verdict(exc.code, f"the PDF cannot be read: {exc}")
-    verdict = pdf_verdict_of(report)
+    return judge_pdf(read_pdf(data, anchors=anchors, at=at, lenient_ca=lenient_ca), facts)
+
+
+def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdict:
+    """:func:`read_pdf`'s findings with the chain's: each sealed revision anchored, and the
+    embedded certificate verified in full (when ``facts`` is given)."""
+    verdict = local.verdict
     checks = list(verdict.checks)
     if facts is None:
         checks += [
@@ -44,22 +86,21 @@ def verify_pdf_full(
                 "pdf.anchored",
                 "chain",
                 Status.SKIPPED,
-                f"[{sig.field}] no chain is configured here to look it up",
-                {"field": sig.field},
-                f"[{sig.field}] 此处没有配置区块链，未查询该签章是否上链存证",
+                f"[{field}] no chain is configured here to look it up",
+                {"field": field},
+                f"[{field}] 此处没有配置区块链，未查询该签章是否上链存证",
             )
-            for sig in report.signatures
+            for field, _ in local.sealed
         ]
         return Verdict(tuple(checks), verdict.subject)
     subject = dict(verdict.subject)
-    digests = [sig.revision_digest for sig in report.signatures]
     try:
         source = facts()
-        found = source.documents([d for d in digests if d is not None])
+        found = source.documents([digest for _, digest in local.sealed if digest is not None])
         error = None
     except Exception as exc:  # chain or index unreachable: could not decide
         found, error = None, str(exc)
-    for sig, digest in zip(report.signatures, digests, strict=True):
+    for field, digest in local.sealed:
         name = "pdf.anchored"
         if digest is None:
             checks.append(
@@ -67,9 +108,9 @@ def verify_pdf_full(
                     name,
                     "chain",
                     Status.SKIPPED,
-                    f"[{sig.field}] not looked up: the signature's byte range is not valid",
-                    {"field": sig.field},
-                    f"[{sig.field}] 签章的签名范围无效，未查询链上存证",
+                    f"[{field}] not looked up: the signature's byte range is not valid",
+                    {"field": field},
+                    f"[{field}] 签章的签名范围无效，未查询链上存证",
                 )
             )
             continue
@@ -79,9 +120,9 @@ def verify_pdf_full(
                     name,
                     "chain",
                     Status.ERROR,
-                    f"[{sig.field}] could not read the chain: {error}",
-                    {"field": sig.field},
-                    f"[{sig.field}] 无法读取区块链，暂时无法判断该签章是否上链存证，"
+                    f"[{field}] could not read the chain: {error}",
+                    {"field": field},
+                    f"[{field}] 无法读取区块链，暂时无法判断该签章是否上链存证，"
                     "请稍后重试或联系管理员" + detail(error),
                 )
             )
@@ -93,9 +134,9 @@ def verify_pdf_full(
                     name,
                     "chain",
                     Status.INVALID,
-                    f"[{sig.field}] this sealed document was not anchored on chain",
-                    {"field": sig.field, "digest": digest.hex()},
-                    f"[{sig.field}] 区块链上查不到这份盖章文件的存证：文件不是发证机关登记过的"
+                    f"[{field}] this sealed document was not anchored on chain",
+                    {"field": field, "digest": digest.hex()},
+                    f"[{field}] 区块链上查不到这份盖章文件的存证：文件不是发证机关登记过的"
                     "盖章文件，或盖章后被改动过，不能受理",
                 )
             )
@@ -109,19 +150,15 @@ def verify_pdf_full(
                     name,
                     "chain",
                     Status.VALID,
-                    f"[{sig.field}] anchored by {anchor.issuer} in block "
+                    f"[{field}] anchored by {anchor.issuer} in block "
                     f"{anchor.block_number} at {when}",
-                    {"field": sig.field, "block": anchor.block_number},
-                    f"[{sig.field}] 已由 {anchor.issuer} 于区块 {anchor.block_number}"
+                    {"field": field, "block": anchor.block_number},
+                    f"[{field}] 已由 {anchor.issuer} 于区块 {anchor.block_number}"
                     f"（{when_zh}）上链存证",
                 )
             )
-    try:
-        attached = embedded_files(data).get(CERTIFICATE_ATTACHMENT)
-    except PdfError:
-        attached = None
-    if attached is not None:
-        inner = verify_certificate_text(attached, facts)
+    if local.certificate is not None:
+        inner = verify_certificate_text(local.certificate, facts)
         checks += inner.checks
         subject = {**subject, **{k: v for k, v in inner.subject.items() if k != "kind"}}
     return Verdict(tuple(checks), subject)

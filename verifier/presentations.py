@@ -84,7 +84,9 @@ def create(
                 created_at=created,
             )
         )
-    return Presentation(code, identifier, purpose, tuple(fields) if fields else None, expires)
+    return Presentation(
+        code, identifier, purpose, tuple(fields) if fields is not None else None, expires
+    )
 
 
 def redeem(store: Store, code: str, actor: str) -> Presentation:
@@ -128,9 +130,10 @@ def redeem(store: Store, code: str, actor: str) -> Presentation:
                 created_at=at,
             )
         )
-    fields = json.loads(row.fields) if row.fields else None
+    # an empty list discloses nothing but what is always shown; only null discloses all
+    fields = json.loads(row.fields) if row.fields is not None else None
     return Presentation(
-        code, row.identifier, row.purpose, tuple(fields) if fields else None, expires
+        code, row.identifier, row.purpose, tuple(fields) if fields is not None else None, expires
     )
 
 

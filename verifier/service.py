@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
 import threading
 import time
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 
 from certs import qr
 from certs.batcher import Batcher, BatchResult
-from certs.canonical import disclose
+from certs.canonical import ALWAYS_DISCLOSED, disclose
 from certs.issuance import IssueReport, IssuerProfile, issue
 from certs.status import (
     CertificateRecord,
@@ -35,6 +36,7 @@ from chain.transactions import TransactionReceipt
 from verifier import presentations
 from verifier.agency import hash_api_key, issuer_profile, issuer_registry
 from verifier.certificates import (
+    certificate_subject,
     mask_code,
     mask_name,
     verify_certificate_text,
@@ -43,8 +45,9 @@ from verifier.certificates import (
 from verifier.context import chain_rpc, deployment
 from verifier.errors import VerifierError
 from verifier.indexer import Indexer
+from verifier.isolation import LimitExceeded, run_isolated
 from verifier.settings import Settings
-from verifier.verdict import Verdict
+from verifier.verdict import Fragment, Status, Verdict
 
 ROLES = ("admin", "issuer", "counter", "auditor")
 KEY_CACHE_SECONDS = 2.0
@@ -304,21 +307,14 @@ class Service:
 
     # ---- verifying ----
 
-    def verify_json(self, document: Any) -> Verdict:
-        text = json.dumps(document, ensure_ascii=False).encode()
-        return verify_certificate_text(text, lambda: self.indexer)
-
     def verify_qr(self, text: str) -> Verdict:
         return verify_qr(text, self.indexer)
 
     def verify_bytes(self, data: bytes) -> Verdict:
         """An uploaded file, whatever it is: certificate JSON, sealed PDF, seal, signature."""
-        head = data.lstrip()[:5]
-        if head[:1] == b"{":
+        if data.lstrip()[:1] == b"{":
             return verify_certificate_text(data, lambda: self.indexer)
-        if head.startswith(b"%PDF-"):
-            return verify_pdf_bytes(data, self)
-        return verify_seal_bytes(data, self.settings)
+        return verify_file_isolated(data, self)
 
     def log_verification(self, principal: Principal, verdict: Verdict, how: str) -> None:
         """Queue a 'verified at counter X' event; a background thread writes the queue every
@@ -369,6 +365,8 @@ class Service:
                 raise VerifierError(
                     f"unknown field(s) to disclose: {', '.join(unknown)}", code="unknown_field"
                 )
+            # what the certificate is, who issued it and its validity are always shown
+            fields = [*dict.fromkeys([*ALWAYS_DISCLOSED, *fields])]
         if record.status == "pending":
             raise VerifierError(
                 "the certificate is not anchored yet; try again in a moment", code="not_anchored"
@@ -379,11 +377,18 @@ class Service:
         self.require(principal, "counter")
         presentation = presentations.redeem(self.store, code, principal.actor)
         record = load_record(self.store, presentation.identifier)
+        # every check runs on the full stored document (its validity and status whatever
+        # the holder hides); the counter is shown only the disclosed claims
+        full = verify_certificate_text(record.document.to_json().encode(), lambda: self.indexer)
         document = record.document
         if presentation.fields is not None:
-            hide = [p for p in document.claims if p not in presentation.fields]
-            document = disclose(document, hide)
-        verdict = verify_certificate_text(document.to_json().encode(), lambda: self.indexer)
+            shown_paths = {*ALWAYS_DISCLOSED, *presentation.fields}
+            document = disclose(document, [p for p in document.claims if p not in shown_paths])
+        subject = {
+            **certificate_subject(document),
+            **{k: v for k, v in full.subject.items() if k == "chain"},
+        }
+        verdict = Verdict(full.checks, subject)
         shown = {
             "values": document.values(),
             "hidden": list(document.hidden_paths),
@@ -466,34 +471,54 @@ def _chain_entry(event: ChainEvent) -> dict[str, Any]:
     }
 
 
-def verify_seal_bytes(data: bytes, settings: Settings) -> Verdict:
-    """A GB/T 38540 seal or seal signature, judged now against the local CA's root."""
-    from seals.errors import SealError
-    from seals.ses import detect
-    from verifier.cli.verify import report_for, trust_anchors
-    from verifier.seal_checks import verdict_of
+def verify_file_isolated(data: bytes, service: Service) -> Verdict:
+    """A sealed PDF (every seal, each sealed revision's anchor, the embedded certificate) or
+    a seal or seal signature file. The file is read in a child process within the
+    service's limits (:mod:`verifier.isolation`); the chain is asked here."""
+    from verifier.cli.verify import seal_file_verdict, trust_anchors
+    from verifier.pdf_checks import judge_pdf, read_pdf
 
+    settings = service.settings
+    anchors = trust_anchors(settings.home_dir, ())
+    pdf = data.lstrip()[:5].startswith(b"%PDF-")
     try:
-        detect(data)  # neither a seal nor a seal signature: not something we verify
-        report = report_for(
-            data,
-            signed_data=None,
-            at=None,
-            anchors=trust_anchors(settings.home_dir, ()),
-            lenient_ca=False,
+        if pdf:
+            local = run_isolated(
+                functools.partial(read_pdf, anchors=anchors), data,
+                seconds=settings.verify_seconds, memory=settings.verify_memory_bytes,
+            )
+            return judge_pdf(local, lambda: service.indexer)
+        return run_isolated(
+            seal_file_verdict, data, anchors,
+            seconds=settings.verify_seconds, memory=settings.verify_memory_bytes,
         )
-    except SealError as exc:
-        raise VerifierError(
-            f"the file is not a certificate, PDF, seal or seal signature: {exc}",
-            code="unsupported_file",
-        ) from exc
-    return verdict_of(report)
+    except LimitExceeded as exc:
+        return limit_verdict(exc, "pdf" if pdf else "file")
 
 
-def verify_pdf_bytes(data: bytes, service: Service) -> Verdict:
-    """A sealed PDF: every seal, and the embedded certificate when there is one."""
-    from verifier.cli.verify import trust_anchors
-    from verifier.pdf_checks import verify_pdf_full
-
-    anchors = trust_anchors(service.settings.home_dir, ())
-    return verify_pdf_full(data, lambda: service.indexer, anchors=anchors)
+def limit_verdict(exc: LimitExceeded, kind: str) -> Verdict:
+    """The verdict on a file whose reading ran out of time or memory: could not check."""
+    if exc.code == "verify_busy":
+        reason_zh = "正在核验的文件过多，暂时无法核验；请稍后重试"
+    else:
+        why = {
+            "verify_timeout": "核验超时，已中止",
+            "verify_memory": "核验所需内存超出上限，已中止",
+        }.get(exc.code, "读取文件的进程意外结束")
+        reason_zh = (
+            f"{why}：文件过于复杂，或像是为耗尽资源而构造的，无法核验；"
+            "请索取发证机关出具的原始文件，或联系管理员"
+        )
+    return Verdict(
+        (
+            Fragment(
+                "file.resources",
+                "format",
+                Status.ERROR,
+                str(exc),
+                {"code": exc.code},
+                reason_zh + f"（技术细节：{exc}）",
+            ),
+        ),
+        {"kind": kind},
+    )

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     """Blocks to wait after a transaction's receipt before it counts as done."""
     max_body_bytes: int = 20 * 1024 * 1024
     """Largest HTTP request body the service accepts (uploads included)."""
+    verify_seconds: float = 10.0
+    """Wall-clock limit of reading one uploaded file (PDF, seal): then it is stopped and the
+    verdict is ``error`` (``verify_timeout``)."""
+    verify_memory_mb: int = 512
+    """Memory one uploaded file may take to read, beyond the reading process's start."""
     host: str = "127.0.0.1"
     """Address ``zhengyin serve`` listens on."""
     port: int = 8000
@@ -45,6 +50,10 @@ class Settings(BaseSettings):
     @property
     def uses_devnet(self) -> bool:
         return self.rpc_url is None
+
+    @property
+    def verify_memory_bytes(self) -> int:
+        return self.verify_memory_mb * 1024 * 1024
 
     @property
     def operator_key_path(self) -> Path:

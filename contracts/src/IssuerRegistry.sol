@@ -3,10 +3,20 @@ pragma solidity ^0.8.24;
 
 import {Roles} from "./Roles.sol";
 
-/// @title IssuerRegistry: who may issue, from which accounts, with which SM2 keys.
+/// @title IssuerRegistry: who may issue what, where, from which accounts, with which SM2 keys.
 /// @notice An issuer is an organisation named by its 18-character USCC (统一社会信用代码),
 /// stored as its ASCII bytes left-aligned in a bytes32. A key is named by the SM3 digest of
 /// its SM2 public key. Times are Unix seconds; 0 means "not set".
+///
+/// The certificate catalogue (证照目录, GB/T 36902): each type is named by its 21-character
+/// code (left-aligned ASCII in a bytes32) and carries the SM3 digest of its field schema; its
+/// names live in the events. Authorizations: an issuer may issue a type from `validFrom` until
+/// `validUntil` (0: open), within a jurisdiction prefix (行政区划 code, ASCII digits,
+/// left-aligned; 0: anywhere). Withdrawing one ends it now: certificates anchored before stay
+/// valid. Jurisdictions: an issuer is registered with its jurisdiction code; an admin may be
+/// limited to a prefix (a regional admin), and then registers, governs and authorizes only
+/// issuers inside it and cannot touch the catalogue or the roles (the national admin, with no
+/// scope, can).
 contract IssuerRegistry is Roles {
     enum IssuerStatus {
         None,
@@ -21,12 +31,49 @@ contract IssuerRegistry is Roles {
         bool exists;
     }
 
+    struct TypeRecord {
+        uint32 version; // 0: not in the catalogue
+        uint64 withdrawnAt; // 0: not withdrawn
+        bytes32 schemaDigest;
+    }
+
+    struct Grant {
+        uint64 validFrom;
+        uint64 validUntil; // 0: open-ended
+        bytes32 jurisdiction; // 0: anywhere
+    }
+
+    /// @notice The latest time accepted anywhere: 9999-12-31T23:59:59Z. Later values would
+    /// not fit a signed 64-bit integer (SQL databases) or a calendar date (readers).
+    uint64 public constant MAX_TIME = 253402300799;
+
     mapping(bytes32 issuer => IssuerStatus) private _status;
+    mapping(bytes32 issuer => bytes32 jurisdiction) private _jurisdictionOf;
+    mapping(address admin => bytes32 prefix) private _adminScope;
+    mapping(bytes32 typeCode => TypeRecord) private _types;
+    mapping(bytes32 issuer => mapping(bytes32 typeCode => Grant[])) private _grants;
     mapping(address account => bytes32 issuer) private _issuerOf;
     mapping(bytes32 issuer => mapping(bytes32 keyId => KeyRecord)) private _keys;
     mapping(bytes32 issuer => bytes32[]) private _keyIds;
 
-    event IssuerRegistered(bytes32 indexed issuer, string name);
+    event IssuerRegistered(bytes32 indexed issuer, string name, bytes32 jurisdiction);
+    event AdminScopeSet(address indexed admin, bytes32 prefix);
+    event TypeAdded(
+        bytes32 indexed typeCode, uint32 version, string name, string definingBody, bytes32 schemaDigest
+    );
+    event TypeRevised(
+        bytes32 indexed typeCode, uint32 version, string name, string definingBody, bytes32 schemaDigest
+    );
+    event TypeWithdrawn(bytes32 indexed typeCode, uint64 withdrawnAt);
+    event IssuerAuthorized(
+        bytes32 indexed issuer,
+        bytes32 indexed typeCode,
+        uint256 grant,
+        uint64 validFrom,
+        uint64 validUntil,
+        bytes32 jurisdiction
+    );
+    event IssuerDeauthorized(bytes32 indexed issuer, bytes32 indexed typeCode, uint64 validUntil);
     event IssuerSuspended(bytes32 indexed issuer, string reason);
     event IssuerReinstated(bytes32 indexed issuer);
     event AccountAdded(bytes32 indexed issuer, address indexed account);
@@ -49,31 +96,54 @@ contract IssuerRegistry is Roles {
     error UnknownKey(bytes32 issuer, bytes32 keyId);
     error InvalidValidity(uint64 validFrom, uint64 validUntil);
     error KeyAlreadyCompromised(bytes32 issuer, bytes32 keyId);
+    error OutsideScope(address admin, bytes32 scope, bytes32 jurisdiction);
+    error NationalAdminOnly(address admin);
+    error TypeExists(bytes32 typeCode);
+    error UnknownType(bytes32 typeCode);
+    error TypeIsWithdrawn(bytes32 typeCode);
+    error NotAuthorized(bytes32 issuer, bytes32 typeCode);
 
     constructor(address admin) Roles(admin) {}
 
     // ---- governance (admin) ----
 
-    function registerIssuer(bytes32 issuer, string calldata name) external onlyRole(ADMIN_ROLE) {
+    /// @notice Register an issuer in `jurisdiction` (its 行政区划 code; 0 for a national body,
+    /// which only the national admin may register).
+    function registerIssuer(bytes32 issuer, string calldata name, bytes32 jurisdiction)
+        external
+        onlyRole(ADMIN_ROLE)
+    {
+        _requireScope(jurisdiction);
         if (_status[issuer] != IssuerStatus.None) revert IssuerAlreadyRegistered(issuer);
         _status[issuer] = IssuerStatus.Active;
-        emit IssuerRegistered(issuer, name);
+        _jurisdictionOf[issuer] = jurisdiction;
+        emit IssuerRegistered(issuer, name, jurisdiction);
     }
 
     function suspendIssuer(bytes32 issuer, string calldata reason) external onlyRole(ADMIN_ROLE) {
+        _requireScope(_jurisdictionOf[issuer]);
         if (_status[issuer] != IssuerStatus.Active) revert IssuerNotActive(issuer);
         _status[issuer] = IssuerStatus.Suspended;
         emit IssuerSuspended(issuer, reason);
     }
 
     function reinstateIssuer(bytes32 issuer) external onlyRole(ADMIN_ROLE) {
+        _requireScope(_jurisdictionOf[issuer]);
         if (_status[issuer] != IssuerStatus.Suspended) revert IssuerNotSuspended(issuer);
         _status[issuer] = IssuerStatus.Active;
         emit IssuerReinstated(issuer);
     }
 
+    /// @notice Limit an admin to a jurisdiction prefix (0: national, unlimited).
+    function setAdminScope(address admin, bytes32 prefix) external onlyRole(ADMIN_ROLE) {
+        _requireNational();
+        _adminScope[admin] = prefix;
+        emit AdminScopeSet(admin, prefix);
+    }
+
     function addAccount(bytes32 issuer, address account) external onlyRole(ADMIN_ROLE) {
         _requireRegistered(issuer);
+        _requireScope(_jurisdictionOf[issuer]);
         if (account == address(0)) revert ZeroAddress();
         bytes32 current = _issuerOf[account];
         if (current != bytes32(0)) revert AccountTaken(account, current);
@@ -83,6 +153,7 @@ contract IssuerRegistry is Roles {
 
     function removeAccount(bytes32 issuer, address account) external onlyRole(ADMIN_ROLE) {
         if (_issuerOf[account] != issuer || issuer == bytes32(0)) revert NotIssuerAccount(issuer, account);
+        _requireScope(_jurisdictionOf[issuer]);
         delete _issuerOf[account];
         emit AccountRemoved(issuer, account);
     }
@@ -100,7 +171,7 @@ contract IssuerRegistry is Roles {
         onlyAdminOrAccount(issuer)
     {
         _requireRegistered(issuer);
-        if (validUntil != 0 && validUntil <= validFrom) revert InvalidValidity(validFrom, validUntil);
+        _requireWindow(validFrom, validUntil);
         if (_keys[issuer][keyId].exists) revert KeyAlreadyRegistered(issuer, keyId);
         _keys[issuer][keyId] = KeyRecord(validFrom, validUntil, 0, true);
         _keyIds[issuer].push(keyId);
@@ -113,7 +184,10 @@ contract IssuerRegistry is Roles {
         onlyAdminOrAccount(issuer)
     {
         KeyRecord storage key = _existingKey(issuer, keyId);
-        if (validUntil <= key.validFrom || (key.validUntil != 0 && validUntil > key.validUntil)) {
+        if (
+            validUntil <= key.validFrom || validUntil > MAX_TIME
+                || (key.validUntil != 0 && validUntil > key.validUntil)
+        ) {
             revert InvalidValidity(key.validFrom, validUntil);
         }
         key.validUntil = validUntil;
@@ -127,11 +201,139 @@ contract IssuerRegistry is Roles {
     {
         KeyRecord storage key = _existingKey(issuer, keyId);
         if (key.compromisedAt != 0) revert KeyAlreadyCompromised(issuer, keyId);
+        // 0 means "never reported": a report for all time is made with 1
+        if (compromisedAt == 0 || compromisedAt > MAX_TIME) revert InvalidValidity(compromisedAt, 0);
         key.compromisedAt = compromisedAt;
         emit KeyCompromised(issuer, keyId, compromisedAt);
     }
 
+    // ---- the catalogue (national admin) ----
+
+    function addType(
+        bytes32 typeCode,
+        string calldata name,
+        string calldata definingBody,
+        bytes32 schemaDigest
+    )
+        external
+        onlyRole(ADMIN_ROLE)
+    {
+        _requireNational();
+        if (_types[typeCode].version != 0) revert TypeExists(typeCode);
+        _types[typeCode] = TypeRecord(1, 0, schemaDigest);
+        emit TypeAdded(typeCode, 1, name, definingBody, schemaDigest);
+    }
+
+    /// @notice A new version of a type's names or schema; certificates keep their type code.
+    function reviseType(
+        bytes32 typeCode,
+        string calldata name,
+        string calldata definingBody,
+        bytes32 schemaDigest
+    )
+        external
+        onlyRole(ADMIN_ROLE)
+    {
+        _requireNational();
+        TypeRecord storage t = _currentType(typeCode);
+        t.version += 1;
+        t.schemaDigest = schemaDigest;
+        emit TypeRevised(typeCode, t.version, name, definingBody, schemaDigest);
+    }
+
+    /// @notice No certificate of this type anchored from now on is valid.
+    function withdrawType(bytes32 typeCode) external onlyRole(ADMIN_ROLE) {
+        _requireNational();
+        TypeRecord storage t = _currentType(typeCode);
+        t.withdrawnAt = uint64(block.timestamp);
+        emit TypeWithdrawn(typeCode, t.withdrawnAt);
+    }
+
+    // ---- authorizations (admin, within its scope) ----
+
+    function authorize(
+        bytes32 issuer,
+        bytes32 typeCode,
+        uint64 validFrom,
+        uint64 validUntil,
+        bytes32 jurisdiction
+    )
+        external
+        onlyRole(ADMIN_ROLE)
+    {
+        _requireRegistered(issuer);
+        _requireScope(_jurisdictionOf[issuer]);
+        _requireScope(jurisdiction);
+        _currentType(typeCode);
+        _requireWindow(validFrom, validUntil);
+        Grant[] storage list = _grants[issuer][typeCode];
+        list.push(Grant(validFrom, validUntil, jurisdiction));
+        emit IssuerAuthorized(issuer, typeCode, list.length - 1, validFrom, validUntil, jurisdiction);
+    }
+
+    /// @notice End every authorization of `issuer` for `typeCode` now; certificates anchored
+    /// before stay valid.
+    function deauthorize(bytes32 issuer, bytes32 typeCode) external onlyRole(ADMIN_ROLE) {
+        _requireScope(_jurisdictionOf[issuer]);
+        Grant[] storage list = _grants[issuer][typeCode];
+        uint64 nowTime = uint64(block.timestamp);
+        bool ended = false;
+        for (uint256 i = 0; i < list.length; i++) {
+            if (list[i].validUntil == 0 || list[i].validUntil > nowTime) {
+                // it ends now; one not yet begun becomes empty ([now, now) covers no time)
+                if (list[i].validFrom > nowTime) list[i].validFrom = nowTime;
+                list[i].validUntil = nowTime;
+                ended = true;
+            }
+        }
+        if (!ended) revert NotAuthorized(issuer, typeCode);
+        emit IssuerDeauthorized(issuer, typeCode, nowTime);
+    }
+
     // ---- views ----
+
+    /// @notice Is `admin` an admin whose scope covers `issuer`'s jurisdiction?
+    function mayGovern(address admin, bytes32 issuer) public view returns (bool) {
+        if (!hasRole(ADMIN_ROLE, admin)) return false;
+        bytes32 scope = _adminScope[admin];
+        bytes32 place = _jurisdictionOf[issuer];
+        return scope == bytes32(0) || (place != bytes32(0) && _hasPrefix(place, scope));
+    }
+
+    function jurisdictionOf(bytes32 issuer) external view returns (bytes32) {
+        return _jurisdictionOf[issuer];
+    }
+
+    function adminScope(address admin) external view returns (bytes32) {
+        return _adminScope[admin];
+    }
+
+    function typeRecord(bytes32 typeCode) external view returns (TypeRecord memory) {
+        return _types[typeCode];
+    }
+
+    function grants(bytes32 issuer, bytes32 typeCode) external view returns (Grant[] memory) {
+        return _grants[issuer][typeCode];
+    }
+
+    /// @notice Could `issuer` issue a certificate of `typeCode` for `jurisdiction` at `time`:
+    /// the type in the catalogue and not yet withdrawn, and a grant covering the time whose
+    /// jurisdiction prefix covers the certificate's?
+    function authorizedAt(bytes32 issuer, bytes32 typeCode, uint64 time, bytes32 jurisdiction)
+        external
+        view
+        returns (bool)
+    {
+        TypeRecord memory t = _types[typeCode];
+        if (t.version == 0 || (t.withdrawnAt != 0 && time >= t.withdrawnAt)) return false;
+        Grant[] storage list = _grants[issuer][typeCode];
+        for (uint256 i = 0; i < list.length; i++) {
+            Grant memory g = list[i];
+            if (time < g.validFrom || (g.validUntil != 0 && time >= g.validUntil)) continue;
+            if (_hasPrefix(jurisdiction, g.jurisdiction)) return true;
+        }
+        return false;
+    }
 
     function issuerStatus(bytes32 issuer) external view returns (IssuerStatus) {
         return _status[issuer];
@@ -173,10 +375,53 @@ contract IssuerRegistry is Roles {
     // ---- internals ----
 
     modifier onlyAdminOrAccount(bytes32 issuer) {
-        if (!hasRole(ADMIN_ROLE, msg.sender) && !isIssuerAccount(issuer, msg.sender)) {
+        if (!isIssuerAccount(issuer, msg.sender) && !mayGovern(msg.sender, issuer)) {
             revert NotIssuerAccount(issuer, msg.sender);
         }
         _;
+    }
+
+    /// @dev Only the national admin grants and revokes roles (a regional admin could
+    /// otherwise make an unlimited one).
+    function _authorizeRoleChange() internal view override {
+        _requireNational();
+    }
+
+    /// @dev The caller's scope covers `jurisdiction` (a national admin covers everything; a
+    /// regional one only codes under its prefix, never 0).
+    function _requireScope(bytes32 jurisdiction) private view {
+        bytes32 scope = _adminScope[msg.sender];
+        if (scope == bytes32(0)) return;
+        if (jurisdiction == bytes32(0) || !_hasPrefix(jurisdiction, scope)) {
+            revert OutsideScope(msg.sender, scope, jurisdiction);
+        }
+    }
+
+    function _requireNational() private view {
+        if (_adminScope[msg.sender] != bytes32(0)) revert NationalAdminOnly(msg.sender);
+    }
+
+    /// @dev `[validFrom, validUntil)` is a window of real times (`validUntil` 0: open).
+    function _requireWindow(uint64 validFrom, uint64 validUntil) private pure {
+        if (validFrom > MAX_TIME || validUntil > MAX_TIME || (validUntil != 0 && validUntil <= validFrom)) {
+            revert InvalidValidity(validFrom, validUntil);
+        }
+    }
+
+    function _currentType(bytes32 typeCode) private view returns (TypeRecord storage) {
+        TypeRecord storage t = _types[typeCode];
+        if (t.version == 0) revert UnknownType(typeCode);
+        if (t.withdrawnAt != 0) revert TypeIsWithdrawn(typeCode);
+        return t;
+    }
+
+    /// @dev Does `value` start with `prefix` (both ASCII, left-aligned, zero-padded)?
+    function _hasPrefix(bytes32 value, bytes32 prefix) private pure returns (bool) {
+        for (uint256 i = 0; i < 32; i++) {
+            if (prefix[i] == 0) return true;
+            if (value[i] != prefix[i]) return false;
+        }
+        return true;
     }
 
     function _requireRegistered(bytes32 issuer) private view {

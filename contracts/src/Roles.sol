@@ -32,12 +32,14 @@ abstract contract Roles {
     }
 
     function grantRole(bytes32 role, address account) external onlyRole(ADMIN_ROLE) {
+        _authorizeRoleChange();
         if (account == address(0)) revert ZeroAddress();
         _grant(role, account);
     }
 
     /// @notice Revoke a role. The last admin cannot be removed (governance would be lost).
     function revokeRole(bytes32 role, address account) external onlyRole(ADMIN_ROLE) {
+        _authorizeRoleChange();
         if (!_members[role][account]) return;
         if (role == ADMIN_ROLE) {
             if (_adminCount == 1) revert LastAdmin();
@@ -46,6 +48,9 @@ abstract contract Roles {
         _members[role][account] = false;
         emit RoleRevoked(role, account, msg.sender);
     }
+
+    /// @dev A further condition on granting and revoking roles (none here).
+    function _authorizeRoleChange() internal view virtual {}
 
     function _grant(bytes32 role, address account) private {
         if (_members[role][account]) return;

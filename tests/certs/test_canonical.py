@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from certs._sm3 import sm3
 from certs.canonical import (
+    ALWAYS_DISCLOSED,
     CORE_PATHS,
     Anchor,
     CertificateDocument,
@@ -35,7 +36,7 @@ from certs.canonical import (
     signing_input,
 )
 from certs.errors import CanonicalizationError, DocumentError, LeafMismatch
-from certs.identifiers import build_identifier
+from certs.identifiers import build_identifier, parse_identifier
 from certs.merkle import MerkleTree, verify_proof
 from certs.model import build_certificate, parse_request
 
@@ -211,7 +212,7 @@ def test_request_claims_are_the_certificates_claims(sample: str, number: str | N
     obj = business_licence_request() if sample == "licence" else example_request()
     if number is not None:
         obj["number"] = number
-    else:
+    elif sample == "example":  # a 营业执照 always has its number
         obj.pop("number", None)
     request = parse_request(obj, issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY)
     ctype = REGISTRY.get(request.type_code)
@@ -275,8 +276,8 @@ def test_make_document_is_deterministic_given_the_salts() -> None:
 
 def test_disclosure_hides_and_keeps_the_leaf() -> None:
     doc = signed_anchored(make_document(certificate()))
-    shown = disclose(doc, ["holder.code", "fields.注册资本", "valid_until"])
-    assert shown.hidden_paths == ("fields.注册资本", "holder.code", "valid_until")
+    shown = disclose(doc, ["holder.code", "fields.注册资本", "issue_date"])
+    assert shown.hidden_paths == ("fields.注册资本", "holder.code", "issue_date")
     assert "holder.code" not in shown.values()
     assert shown.values()["holder.name"] == "北京某某科技有限公司"
     assert recompute_leaf(shown) == (doc.leaf, shown.hidden_paths)
@@ -287,11 +288,68 @@ def test_disclosure_hides_and_keeps_the_leaf() -> None:
     again = CertificateDocument.from_json(text)
     assert check_leaf(again) == shown.hidden_paths
     assert disclose(again, ["holder.code"]) == again  # hiding twice is harmless
-    everything = disclose(doc, list(doc.claims))
-    assert check_leaf(everything) == tuple(sorted(doc.claims))
+    hideable = [p for p in doc.claims if p not in ALWAYS_DISCLOSED]
+    everything = disclose(doc, hideable)
+    assert check_leaf(everything) == tuple(sorted(hideable))
+    assert set(everything.values()) == set(ALWAYS_DISCLOSED)
     with pytest.raises(DocumentError) as err:
         disclose(doc, ["holder.phone"])
     assert err.value.code == "unknown_path"
+
+
+@pytest.mark.parametrize("path", ALWAYS_DISCLOSED)
+def test_what_a_certificate_is_cannot_be_hidden(path: str) -> None:
+    """Type, issuer, identifier and validity are always shown: disclose() refuses to hide
+    them, and a document that hides one anyway (built by hand) is not read."""
+    doc = signed_anchored(make_document(certificate()))
+    with pytest.raises(DocumentError) as err:
+        disclose(doc, ["holder.code", path])
+    assert err.value.code == "claim_must_be_disclosed"
+    claims = dict(doc.claims)
+    claims[path] = HiddenClaim(doc.claims[path].digest(path))  # type: ignore[union-attr]
+    forged = CertificateDocument(claims, doc.leaf, doc.signature, doc.anchor)
+    assert check_leaf(forged) == (path,)  # the leaf still matches: only the rule refuses it
+    with pytest.raises(DocumentError) as err:
+        CertificateDocument.from_json(forged.to_json())
+    assert err.value.code == "claim_must_be_disclosed"
+    assert path in str(err.value)
+
+
+def test_the_identifier_must_name_the_type_and_issuer_claims() -> None:
+    own = parse_identifier(str(_doc_dict()["claims"]["identifier"]["value"]))
+    assert own.issuer_code != "91110000101623741K"
+    other_issuer = build_identifier(own.type_code, "91110000101623741K", own.serial)
+    other_type = build_identifier(
+        BUSINESS_LICENCE if own.type_code != BUSINESS_LICENCE else EXAMPLE_TYPE,
+        own.issuer_code,
+        own.serial,
+    )
+    for identifier in (other_issuer, other_type):
+        d = _doc_dict()
+        d["claims"]["identifier"]["value"] = str(identifier)
+        with pytest.raises(DocumentError) as err:
+            CertificateDocument.from_json(json.dumps(d))
+        assert err.value.code == "claims_inconsistent"
+    for bad in ("1.2.156.3005.2.x", "2024-01-01"):
+        d = _doc_dict()
+        d["claims"]["identifier"]["value"] = bad
+        with pytest.raises(DocumentError) as err:
+            CertificateDocument.from_json(json.dumps(d))
+        assert err.value.code == "claims_inconsistent"
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [("valid_from", "20240101"), ("valid_from", "2024-02-30"), ("valid_until", "2024-W01-1"),
+     ("valid_from", None), ("valid_until", ""), ("jurisdiction", "36010"),
+     ("jurisdiction", "060100"), ("jurisdiction", "３６０１００")],
+)
+def test_validity_dates_and_jurisdiction_must_be_well_formed(path: str, value: Any) -> None:
+    d = _doc_dict()
+    d["claims"][path]["value"] = value
+    with pytest.raises(DocumentError) as err:
+        CertificateDocument.from_json(json.dumps(d))
+    assert err.value.code in ("claims_inconsistent", "document_malformed")
 
 
 @settings(max_examples=60, deadline=None)
@@ -300,7 +358,8 @@ def test_any_change_to_a_claim_changes_the_leaf(data: st.DataObject) -> None:
     doc = make_document(certificate())
     paths = sorted(doc.claims)
     path = data.draw(st.sampled_from(paths))
-    hidden = data.draw(st.sets(st.sampled_from(paths), max_size=5))
+    hideable = [p for p in paths if p not in ALWAYS_DISCLOSED]
+    hidden = data.draw(st.sets(st.sampled_from(hideable), max_size=5))
     shown = disclose(doc, sorted(hidden - {path}))
     claims = dict(shown.claims)
     claim = claims[path]
@@ -333,16 +392,44 @@ def test_any_change_to_a_claim_changes_the_leaf(data: st.DataObject) -> None:
     assert err.value.code == "leaf_mismatch"
 
 
+IDENTIFIER = "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F"
+
+
 def test_signing_input() -> None:
     leaf = bytes(range(32))
-    assert signing_input(leaf, b"\xab\xcd") == (
-        b'{"alg":{"digest":"sm3","signature":"sm2"},"format":"zhengyin-cert/1",'
-        b'"key_id":"abcd","leaf":"' + leaf.hex().encode() + b'"}'
+    assert signing_input(leaf, b"\xab\xcd", IDENTIFIER, "110105", "2024-01-01", None) == (
+        b'{"alg":{"digest":"sm3","signature":"sm2"},"format":"zhengyin-cert/2",'
+        b'"identifier":"' + IDENTIFIER.encode() + b'","jurisdiction":"110105",'
+        b'"key_id":"abcd","leaf":"' + leaf.hex().encode()
+        + b'","valid_from":"2024-01-01","valid_until":null}'
     )
     with pytest.raises(ValueError):
-        signing_input(b"short", b"\x01")
+        signing_input(b"short", b"\x01", IDENTIFIER, "110105", "2024-01-01", None)
     with pytest.raises(ValueError):
-        signing_input(leaf, b"")
+        signing_input(leaf, b"", IDENTIFIER, "110105", "2024-01-01", None)
+
+
+def test_the_signature_covers_the_identifier_jurisdiction_and_dates() -> None:
+    """Each shown fact changes the signed bytes: a QR (which carries no salts) is bound to
+    its identifier, jurisdiction and dates by the signature alone."""
+    leaf, key = bytes(range(32)), b"\x01"
+    base = signing_input(leaf, key, IDENTIFIER, "110105", "2024-01-01", "2029-12-31")
+    other = IDENTIFIER[:-9] + "2430598.001.G"
+    for changed in (
+        signing_input(leaf, key, other, "110105", "2024-01-01", "2029-12-31"),
+        signing_input(leaf, key, IDENTIFIER, "110106", "2024-01-01", "2029-12-31"),
+        signing_input(leaf, key, IDENTIFIER, "110105", "2024-01-02", "2029-12-31"),
+        signing_input(leaf, key, IDENTIFIER, "110105", "2024-01-01", "2030-12-31"),
+        signing_input(leaf, key, IDENTIFIER, "110105", "2024-01-01", None),
+    ):
+        assert changed != base
+    doc = signed_anchored(make_document(certificate()))
+    values = doc.values()
+    assert doc.signing_input(b"\x07") == signing_input(
+        doc.leaf, b"\x07", str(values["identifier"]), str(values["jurisdiction"]),
+        str(values["valid_from"]),
+        None if values["valid_until"] is None else str(values["valid_until"]),
+    )
 
 
 def _doc_dict() -> dict[str, Any]:
@@ -368,7 +455,8 @@ def _mutations() -> list[tuple[str, Any, str]]:
 
     salt = ["claims", "holder.name", "salt"]
     return [
-        ("version", set_(["format"], "zhengyin-cert/2"), "document_version_unsupported"),
+        ("version", set_(["format"], "zhengyin-cert/3"), "document_version_unsupported"),
+        ("format 1", set_(["format"], "zhengyin-cert/1"), "document_version_unsupported"),
         ("no format", drop(["format"]), "document_malformed"),
         ("alien format", set_(["format"], "vc/1"), "document_malformed"),
         ("alg", set_(["alg", "digest"], "sha256"), "document_algorithm_unsupported"),
@@ -429,10 +517,12 @@ def test_fast_writers_equal_jcs() -> None:
     from certs.canonical import jcs
 
     leaf, key_id = bytes(range(32)), bytes(range(32, 64))
-    assert signing_input(leaf, key_id) == jcs(
-        {"format": "zhengyin-cert/1", "alg": {"digest": "sm3", "signature": "sm2"},
-         "leaf": leaf.hex(), "key_id": key_id.hex()}
-    )
+    for until in ("2029-12-31", None):
+        assert signing_input(leaf, key_id, IDENTIFIER, "360100", "2024-01-01", until) == jcs(
+            {"format": "zhengyin-cert/2", "alg": {"digest": "sm3", "signature": "sm2"},
+             "leaf": leaf.hex(), "key_id": key_id.hex(), "identifier": IDENTIFIER,
+             "jurisdiction": "360100", "valid_from": "2024-01-01", "valid_until": until}
+        )
     req = example_request()
     req["fields"] = {"名称": '值"引号"\\反斜线\u2028', "zz": "𠮷", "ｚ": "x"}
     doc = signed_anchored(make_document(certificate(req)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from typing import Any
 
 import pytest
@@ -116,6 +117,22 @@ CASES: list[tuple[Any, set[tuple[str, str]]]] = [
     (lambda r: r.update(annotations=["ok", ""]), {("annotations.2", "missing_field")}),
     (lambda r: r.update(annotations=["a"] * 65), {("annotations", "too_many_fields")}),
     (lambda r: r.update(number=12), {("number", "wrong_type")}),
+    # issue #16: bad data refused at issuance
+    (lambda r: r.pop("number"), {("number", "missing_field")}),
+    (lambda r: r.update(issue_date="2026-01-05", valid_from="2026-01-05",
+                        valid_until="2026-11-27"), {("valid_until", "already_expired")}),
+    (lambda r: r["fields"].update(企业名称="北京另一家科技有限公司"),
+     {("fields.企业名称", "holder_mismatch")}),
+    (lambda r: r["fields"].update(统一社会信用代码="91110000710931348K"),
+     {("fields.统一社会信用代码", "holder_mismatch")}),
+    (lambda r: r["fields"].update(成立日期="2026-11-29"), {("fields.成立日期", "date_in_future")}),
+    (lambda r: r["holder"].update(name="北京某某科技\u200b有限公司"),
+     {("holder.name", "invalid_text")}),
+    (lambda r: r["fields"].update(住所="北京市朝阳区\u202e号1路某某"),
+     {("fields.住所", "invalid_text")}),
+    (lambda r: r.update(annotations=["\ufeff加注"]), {("annotations.1", "invalid_text")}),
+    (lambda r: r.update(number="1101050\u200d12345678"), {("number", "invalid_text")}),
+    (lambda r: r["fields"].update({"法定\u2060代表人": "张三"}), {("fields", "invalid_text")}),
 ]
 CITIZEN_CASES: list[tuple[Any, set[tuple[str, str]]]] = [
     (
@@ -199,6 +216,29 @@ def test_every_validation_code_is_produced() -> None:
             build_identifier(*args)
         seen.add(err.value.code)
     assert set(VALIDATION_CODES) == seen, set(VALIDATION_CODES) ^ seen
+
+
+def test_format_characters_are_exactly_unicode_category_cf() -> None:
+    import sys
+    import unicodedata
+
+    from certs.model import FORMAT_CHARACTERS
+
+    pattern = re.compile(f"[{FORMAT_CHARACTERS}]")
+    for cp in range(sys.maxunicode + 1):
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        assert bool(pattern.match(ch)) == (unicodedata.category(ch) == "Cf"), hex(cp)
+
+
+def test_a_format_character_is_named_where_it_is() -> None:
+    row = business_licence_request()
+    row["holder"]["name"] = "北京某某\u200b科技有限公司"
+    with pytest.raises(RequestInvalid) as err:
+        parse_request(row, issuer_uscc=issuer_code(), registry=REGISTRY, today=TODAY)
+    (error,) = [e for e in err.value.errors if e.field == "holder.name"]
+    assert "invisible format character U+200B at position 5" in str(error)
 
 
 def test_normalization() -> None:

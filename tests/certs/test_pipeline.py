@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from certs import issuance
 from certs import status as status_module
 from certs.batcher import Batcher
-from certs.canonical import check_leaf, signing_input
+from certs.canonical import check_leaf
 from certs.errors import DocumentError
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.merkle import MerkleTree, verify_proof
@@ -221,7 +221,7 @@ def test_document_is_signed_over_its_leaf(store: Store, agency: IssuerProfile) -
     assert document.signature is not None
     key_id = key_id_of(agency.signer.public_key)
     assert document.signature.key_id == key_id
-    verify(agency.signer.public_key, signing_input(document.leaf, key_id), document.signature.value)
+    verify(agency.signer.public_key, document.signing_input(key_id), document.signature.value)
 
 
 def test_batch_is_anchored_once_with_proofs(
@@ -446,7 +446,7 @@ def _assert_signed(agency: IssuerProfile, records: list[Any]) -> None:
         assert record.document.signature is not None
         verify(
             agency.signer.public_key,
-            signing_input(record.leaf, record.document.signature.key_id),
+            record.document.signing_input(record.document.signature.key_id),
             record.document.signature.value,
         )
         check_leaf(record.document)

@@ -25,7 +25,9 @@ def test_shipped_types() -> None:
     assert {"统一社会信用代码", "企业名称", "法定代表人", "注册资本", "成立日期", "住所"} <= set(
         licence.required_fields
     )
-    assert licence.kind("成立日期") == "date" and licence.kind("住所") == "text"
+    assert licence.kind("成立日期") == "past_date" and licence.kind("住所") == "text"
+    assert licence.number_required and dict(licence.holder_fields) == {
+        "code": "统一社会信用代码", "name": "企业名称"}
     assert licence.allows_field("经营范围") and not licence.allows_field("注册号")
     for ctype in registry:
         assert validate_type_code(ctype.code) == ctype.code  # valid USCC + 3 digits
@@ -103,6 +105,25 @@ def test_agency_adds_a_type(tmp_path: Path) -> None:
                 "fields": [{"key": "k"}, {"key": "k"}],
             },
             "declared twice",
+        ),
+        (
+            {
+                "code": "11100000MA0000002U010",
+                "name": "a",
+                "defining_body_name": "b",
+                "fields": [{"key": "k"}],
+                "holder_fields": {"name": "undeclared"},
+            },
+            "holder_fields",
+        ),
+        (
+            {
+                "code": "11100000MA0000002U010",
+                "name": "a",
+                "defining_body_name": "b",
+                "number_required": "yes",
+            },
+            "number_required",
         ),
     ],
 )

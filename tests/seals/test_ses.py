@@ -147,3 +147,36 @@ def test_unknown_signature_version() -> None:
         ses.parse_signature(bad)
     assert info.value.code == "ses_unknown_version"
     assert "TBS_Sign.version" in str(info.value)
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    head = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes(
+        (n.bit_length() + 7) // 8, "big"
+    )
+    return bytes([tag]) + head + body
+
+
+def test_a_structure_of_a_million_elements_is_refused_at_once() -> None:
+    """4 MB of tiny INTEGERs took the ASN.1 library 20 s and 670 MB to decode (review of
+    issue #14); they are counted by their headers and refused in milliseconds."""
+    import time
+
+    from seals import der
+    from seals.errors import CertificateError
+    from seals.x509 import Certificate
+
+    hostile = _tlv(0x30, _tlv(0x30, b"\x02\x01\x00" * 1_300_000) + _tlv(0x30, b""))
+    assert len(hostile) < ses.MAX_SES_BYTES
+    for parse in (ses.parse_signature, ses.parse_seal, ses.detect):
+        started = time.process_time()
+        with pytest.raises(SesFormatError) as err:
+            parse(hostile)
+        assert err.value.code == "ses_too_large"
+        assert time.process_time() - started < 0.5
+    with pytest.raises(CertificateError):
+        Certificate.from_der(_tlv(0x30, b"\x02\x01\x00" * 20_000))
+    for name in ("UserV4.esl", "UserV1.esl", "UserV5.esl", "SignedValueV4.dat"):
+        assert der.within((OFDRW / name).read_bytes())  # real ones are far below the bound
+    assert der.within(_tlv(0x30, b"\x02\x01\x00" * 9_999), limit=10_000)  # 10,000 elements
+    assert not der.within(_tlv(0x30, b"\x02\x01\x00" * 10_000), limit=10_000)

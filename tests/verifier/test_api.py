@@ -4,19 +4,24 @@ driven through FastAPI's test client."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pikepdf
 import pytest
 from fastapi.testclient import TestClient
 
+from certs.issuance import issue
 from certs.store import presentations
 from devnet.anvil import Devnet
 from tests.conftest import free_port
-from verifier.agency import add_issuer, hash_api_key, new_api_key, open_store
+from verifier.agency import add_issuer, hash_api_key, issuer_profile, new_api_key, open_store
 from verifier.api.app import create_app
 from verifier.cli.devnet import deploy_and_report
 from verifier.settings import Settings
@@ -162,10 +167,61 @@ def test_a_qr_verification_answers_alike_on_the_fast_path_and_the_full_one(api: 
         assert refused.status_code == 401 and refused.json()["error"] == "api_key_invalid"
     # non-ASCII text, and a body sent in pieces, reach the same verdicts
     odd = c.post("/v1/verify", json={"qr": "证照"}, headers=api.h("counter")).json()
-    assert odd["verdict"] == "invalid" and odd["checks"][0]["name"] == "qr.format"
+    assert odd["verdict"] == "error" and odd["checks"][0]["name"] == "qr.format"
     pieces = c.post("/v1/verify", content=iter([b'{"qr": "', payload.encode(), b'"}']),
                     headers={**api.h("counter"), "content-type": "application/json"})
     assert pieces.status_code == 200 and pieces.json()["verdict"] == "valid"
+
+
+def test_a_presentation_always_shows_what_it_is_and_is_judged_in_full(api: Api) -> None:
+    """Issue #14 items 3 and 4: a presentation showing only the holder's name still shows
+    the type, the issuer, the identifier and the validity; validity and status are judged on
+    the full stored document — an expired or revoked certificate is 不通过 whatever the
+    holder hides."""
+    c = api.client
+    # issued in 2020 (the API refuses a certificate already expired when issued)
+    store = open_store(api.settings)
+    profile = issuer_profile(api.settings, store, AGENCY_A[0])
+    old = issue(store, profile, [(1, request("钱七", issue_date="2020-01-01",
+                                              valid_until="2021-01-01"))],
+                today=dt.date(2020, 1, 1))
+    assert not old.rejected, old
+    expired_id = old.accepted[0].identifier
+    revoked_id = c.post("/v1/certificates", json=request("孙八"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    for identifier in (expired_id, revoked_id):
+        api.wait_anchored(identifier)
+    assert c.post(f"/v1/certificates/{revoked_id}/revoke",
+                  json={"reason": "信息有误", "reason_code": 1},
+                  headers=api.h("issuer_a")).status_code == 200
+
+    def redeem(identifier: str, fields: list[str]) -> dict[str, Any]:
+        made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "核验",
+                                                 "fields": fields}, headers=api.h("issuer_a"))
+        assert made.status_code == 201, made.text
+        done = c.post("/v1/presentations/redeem", json={"code": made.json()["code"]},
+                      headers=api.h("counter"))
+        assert done.status_code == 200, done.text
+        return done.json()  # type: ignore[no-any-return]
+
+    shown = redeem(expired_id, ["holder.name"])
+    assert shown["verdict"] == "invalid", shown
+    validity = next(ch for ch in shown["checks"] if ch["name"] == "certificate.validity")
+    assert validity["status"] == "INVALID" and "2021-01-01" in validity["reason_zh"]
+    certificate = shown["certificate"]
+    for path in ("identifier", "type.code", "type.name", "issuer.code", "issuer.name",
+                 "valid_from", "valid_until"):
+        assert path in certificate and path not in certificate["hidden"], path
+    assert certificate["valid_until"] == "2021-01-01" and certificate["holder.name"] == "钱七"
+    assert "holder.code" in certificate["hidden"] and "holder.code" not in certificate
+
+    revoked = redeem(revoked_id, ["holder.name"])
+    assert revoked["verdict"] == "invalid"
+    assert any(ch["name"] == "certificate.status" and ch["status"] == "INVALID"
+               for ch in revoked["checks"])
+    # asking to hide them is not possible: they are shown anyway
+    asked = redeem(revoked_id, ["holder.name", "valid_until"])
+    assert "valid_until" in asked["certificate"]
 
 
 def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
@@ -194,6 +250,120 @@ def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
            headers=api.h("issuer_a"))
     assert {c.get(f"/v1/certificates/{i}", headers=api.h("issuer_a")).json()["status"]
             for i in ids} == {"active"}
+
+
+def test_forged_qr_payloads_are_not_valid_through_the_api(api: Api) -> None:
+    """Issue #14 items 1 and 3 over HTTP (the fast path and the full route alike): another
+    identifier on a genuine payload, a ZY1 payload built from the genuine certificate."""
+    import base64
+
+    from certs import qr
+    from certs.canonical import CertificateDocument
+
+    c = api.client
+    first, second = (
+        c.post("/v1/certificates", json=request(name), headers=api.h("issuer_a")).json()[
+            "identifier"] for name in ("郑一", "王二"))
+    document = CertificateDocument.from_json(json.dumps(api.wait_anchored(first)["document"]))
+    api.wait_anchored(second)
+    genuine = qr.payload_for(document).encode()
+    swapped = ".".join(["ZY2", second.removeprefix(qr.IDENTIFIER_PREFIX),
+                        *genuine.split(".")[-4:]])
+    assert document.signature is not None and document.anchor is not None
+    zy1 = "ZY1.{}.{}".format(first.removeprefix(qr.IDENTIFIER_PREFIX), base64.b32encode(
+        document.leaf + document.anchor.root + qr.signature_rs(document.signature.value)
+    ).decode().rstrip("="))
+    for payload, verdict in ((genuine, "valid"), (swapped, "invalid"), (zy1, "error")):
+        for body in ({"qr": payload}, {"qr": payload, "certificate": None}):
+            answer = c.post("/v1/verify", json=body, headers=api.h("counter")).json()
+            assert answer["verdict"] == verdict, (payload, answer)
+
+
+def test_a_certificate_body_is_judged_as_its_file_would_be(api: Api) -> None:
+    """Findings of the review of issue #14: a decoy duplicate member is as invalid in a JSON
+    body as in an uploaded file; a lone surrogate is an invalid document (never a 500); a JSON
+    body is bounded before it is parsed."""
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("周九"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    text = json.dumps(api.wait_anchored(identifier)["document"], ensure_ascii=False)
+    decoy = text.replace('"holder.name":', '"holder.name":{"digest":"' + "00" * 32 + '"},'
+                         '"holder.name":', 1)
+    surrogate = text.replace('"周九"', '"周\\ud800九"', 1)
+    for doc, says in ((decoy, "repeats the member name"), (surrogate, "lone surrogate")):
+        body = ('{"certificate": ' + doc + "}").encode()
+        for answer in (
+            c.post("/v1/verify", content=body,
+                   headers={**api.h("counter"), "content-type": "application/json"}),
+            c.post("/v1/verify", files={"file": ("c.json", doc.encode())},
+                   headers=api.h("counter")),
+        ):
+            assert answer.status_code == 200, answer.text
+            verdict = answer.json()
+            assert verdict["verdict"] == "invalid"
+            assert says in verdict["checks"][0]["reason"], verdict["checks"][0]
+    genuine = c.post("/v1/verify", content=('{"certificate":' + text + ',"qr":null}').encode(),
+                     headers={**api.h("counter"), "content-type": "application/json"})
+    assert genuine.json()["verdict"] == "valid"
+    big = b'{"certificate": {"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}}'
+    refused = c.post("/v1/verify", content=big,
+                     headers={**api.h("counter"), "content-type": "application/json"})
+    assert refused.status_code == 413 and refused.json()["error"] == "body_too_large"
+    for bad in (b'{"certificate": "x"}', b'{"qr": 5}', b'{"qr": "a", "qr": "b"}', b"[1]",
+                b'{"certificate": {}} trailing', b'{"other": 1}'):
+        answer = c.post("/v1/verify", content=bad,
+                        headers={**api.h("counter"), "content-type": "application/json"})
+        assert answer.status_code in (400, 422), (bad, answer.text)
+        assert answer.json()["error"] == "bad_request"
+
+
+def test_a_presentation_of_no_chosen_fields_shows_only_what_is_always_shown(api: Api) -> None:
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("吴十"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    api.wait_anchored(identifier)
+    made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "核验",
+                                             "fields": []}, headers=api.h("issuer_a"))
+    assert made.status_code == 201, made.text
+    shown = c.post("/v1/presentations/redeem", json={"code": made.json()["code"]},
+                   headers=api.h("counter")).json()
+    assert shown["verdict"] == "valid"
+    assert "holder.name" not in shown["certificate"] and "holder.code" not in shown["certificate"]
+    assert {"holder.name", "holder.code"} <= set(shown["certificate"]["hidden"])
+
+
+def test_bad_data_is_refused_row_by_row_with_its_line(api: Api) -> None:
+    """Issue #16: a hidden character, an already-expired certificate, a 营业执照 without its
+    number, or whose holder contradicts its own fields, or founded in the future."""
+    c = api.client
+    licence = {
+        "type": "11100000MA0000001Q001", "number": "110105000000001", "jurisdiction": "110105",
+        "holder": {"name": "北京某某科技有限公司", "code": "91110000101623741K",
+                   "code_type": "001"},
+        "fields": {"统一社会信用代码": "91110000101623741K", "企业名称": "北京某某科技有限公司",
+                   "类型": "有限责任公司", "法定代表人": "张三", "注册资本": "100万元",
+                   "成立日期": "2015-06-01", "住所": "北京市朝阳区某某路1号"},
+    }
+
+    def changed(change: Any) -> dict[str, Any]:
+        row = json.loads(json.dumps(licence))
+        change(row)
+        return row  # type: ignore[no-any-return]
+
+    rows = [
+        licence,
+        request("张\u200b三"),
+        request("李四", issue_date="2020-01-01", valid_until="2021-01-01"),
+        changed(lambda r: r.pop("number")),
+        changed(lambda r: r["fields"].update(企业名称="别家公司")),
+        changed(lambda r: r["fields"].update(成立日期="2999-01-01")),
+    ]
+    batch = c.post("/v1/certificates/batch", json=rows, headers=api.h("issuer_a"))
+    assert batch.status_code == 201, batch.text
+    assert [a["line"] for a in batch.json()["accepted"]] == [1]
+    rejected = {r["line"]: {e["code"] for e in r["errors"]} for r in batch.json()["rejected"]}
+    assert rejected == {2: {"invalid_text"}, 3: {"already_expired"}, 4: {"missing_field"},
+                        5: {"holder_mismatch"}, 6: {"date_in_future"}}, rejected
 
 
 def test_presentation_codes(api: Api) -> None:
@@ -261,7 +431,7 @@ def test_bad_input_is_4xx_with_a_code(api: Api) -> None:
         assert 400 <= response.status_code < 500, response.text
         assert set(response.json()) >= {"error", "message"}, response.text
     garbage = c.post("/v1/verify", json={"qr": "ZY1.nonsense"}, headers=api.h("counter")).json()
-    assert garbage["verdict"] == "invalid" and garbage["checks"][0]["name"] == "qr.format"
+    assert garbage["verdict"] == "error" and garbage["checks"][0]["name"] == "qr.format"
     huge = c.post("/v1/verify", content=b"x" * (api.settings.max_body_bytes + 1),
                   headers={**api.h("counter"), "content-type": "application/json"})
     assert huge.status_code == 413 and huge.json()["error"] == "body_too_large"
@@ -310,6 +480,54 @@ def test_stamp_then_verify_the_sealed_pdf(api: Api) -> None:
     not_pdf = c.post("/v1/seals/stamp", files={"file": ("a.pdf", b"hello")},
                      headers=api.h("issuer_a"))
     assert not_pdf.status_code == 422 and not_pdf.json()["error"].startswith("pdf_")
+
+
+def test_an_upload_past_the_time_or_memory_limit_is_stopped_with_a_code(api: Api) -> None:
+    """Issue #14: /v1/verify enforces a wall-clock limit (and a memory ceiling) per upload:
+    the file is read in a child process that is stopped at the limit; the answer is a coded
+    'could not check', in time."""
+    c = api.client
+    with pikepdf.new() as pdf:  # a page carrying 4 MB that do not compress
+        pdf.add_blank_page()
+        pdf.pages[0].Resources = pikepdf.Dictionary(
+            Padding=pdf.make_stream(os.urandom(4 * 1024 * 1024)))
+        big = io.BytesIO()
+        pdf.save(big)
+    sealed = c.post("/v1/seals/stamp", files={"file": ("a.pdf", big.getvalue())},
+                    headers=api.h("issuer_a"))
+    assert sealed.status_code == 200, sealed.text
+    seal = (Path(__file__).resolve().parents[1] / "data" / "interop" / "ofdrw"
+            / "UserV4.esl").read_bytes()
+    service = c.app.state.service  # type: ignore[attr-defined]
+    normal = service.settings
+    cases = {"verify_seconds": (0.001, ("verify_timeout",), ("sealed.pdf", "seal.esl")),
+             "verify_memory_mb": (0, ("verify_memory", "verify_crashed"), ("sealed.pdf",))}
+    try:
+        for setting, (value, codes, names) in cases.items():
+            service.settings = normal.model_copy(update={setting: value})
+            files = {"sealed.pdf": sealed.content, "seal.esl": seal}
+            for name in names:
+                data = files[name]
+                started = time.monotonic()
+                answer = c.post("/v1/verify", files={"file": (name, data)},
+                                headers=api.h("counter"))
+                assert time.monotonic() - started < 10
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                assert body["verdict"] == "error", body
+                assert [ch["name"] for ch in body["checks"]] == ["file.resources"]
+                assert "无法核验" in body["checks"][0]["reason_zh"]
+                assert any(code_words(code) in body["checks"][0]["reason"] for code in codes)
+    finally:
+        service.settings = normal
+    again = c.post("/v1/verify", files={"file": ("sealed.pdf", sealed.content)},
+                   headers=api.h("counter"))
+    assert again.json()["verdict"] == "valid", again.json()
+
+
+def code_words(code: str) -> str:
+    return {"verify_timeout": "took more than", "verify_memory": "needed more than",
+            "verify_crashed": "ended without an answer"}[code]
 
 
 def test_certificate_pdf_is_sealed_anchored_and_stable(api: Api) -> None:
@@ -397,7 +615,7 @@ def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
     by_doc = checked(c.post("/v1/verify", json={"certificate": document},
                             headers=api.h("counter")))
     zh = {ch["name"]: ch["reason_zh"] for ch in by_doc["checks"]}
-    assert zh["certificate.format"] == "证印链电子证照文件（zhengyin-cert/1 格式）"
+    assert zh["certificate.format"] == "证印链电子证照文件（zhengyin-cert/2 格式）"
     assert zh["certificate.signature"] == "发证机关对证照的 SM2 签名验证通过"
     fast = checked(c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")))
     full = checked(c.post("/v1/verify", json={"qr": payload, "certificate": None},
@@ -420,8 +638,8 @@ def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
     integrity = next(ch for ch in bad["checks"] if ch["name"] == "certificate.integrity")
     assert integrity["status"] == "INVALID" and "篡改" in integrity["reason_zh"]
     garbage = checked(c.post("/v1/verify", json={"qr": "hello"}, headers=api.h("counter")))
-    assert garbage["checks"][0]["name"] == "qr.format" and "ZY1" in garbage["checks"][0][
-        "reason_zh"]
+    assert garbage["checks"][0]["name"] == "qr.format" and "ZY2" in garbage["checks"][0][
+        "reason_zh"] and "重新扫描" in garbage["checks"][0]["reason_zh"]
 
     made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "办理公积金"},
                   headers=api.h("issuer_a"))

@@ -23,12 +23,13 @@ from hypothesis import strategies as st
 
 from certs.batcher import Batcher
 from certs.canonical import (
+    ALWAYS_DISCLOSED,
     MAX_DOCUMENT_BYTES,
     Anchor,
     CertificateDocument,
+    HiddenClaim,
     disclose,
     recompute_leaf,
-    signing_input,
 )
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.merkle import MerkleTree
@@ -293,16 +294,31 @@ def test_hidden_holder_claims_still_verify_and_are_listed(
     assert name_only.subject["holder.code"] == "1101**********002X"
 
 
-def test_hidden_dates_skip_the_validity_check(batch: Batch, verifier: Registry) -> None:
+def test_a_document_hiding_what_it_is_or_when_it_is_valid_is_not_accepted(
+    batch: Batch, verifier: Registry
+) -> None:
+    """Issue #14 item 3/4: hidden dates once skipped the validity check and the banner still
+    said 证照真实有效. Type, issuer, identifier and validity can no longer be hidden; a
+    document hiding one anyway (made by hand: disclose() refuses) is not a certificate."""
     document = CertificateDocument.from_json(batch.text)
-    verdict = one(disclose(document, ["valid_from"]).to_json(), verifier)
-    assert check(verdict, "certificate.validity").status is Status.SKIPPED
-    assert verdict.outcome is Outcome.VALID
+    for path in ALWAYS_DISCLOSED:
+        claims = dict(document.claims)
+        claims[path] = HiddenClaim(document.claims[path].digest(path))  # type: ignore[union-attr]
+        forged = replace(document, claims=claims)
+        verdict = one(forged.to_json(), verifier)
+        assert verdict.outcome is Outcome.INVALID, path
+        fragment = check(verdict, "certificate.format")
+        assert fragment.data["code"] == "claim_must_be_disclosed"
+        assert "必须公开" in fragment.reason_zh
 
-    everything = one(disclose(document, list(document.claims)).to_json(), verifier)
-    assert everything.outcome is Outcome.VALID  # proves existence, reveals nothing
-    assert everything.subject["hidden"] == sorted(document.claims)
-    assert set(everything.subject) == {"hidden"}
+    everything = disclose(document, [p for p in document.claims if p not in ALWAYS_DISCLOSED])
+    verdict = one(everything.to_json(), verifier)
+    assert verdict.outcome is Outcome.VALID  # proves existence and what it is, nothing more
+    assert check(verdict, "certificate.validity").status is Status.VALID
+    assert "holder.name" not in verdict.subject and "number" not in verdict.subject
+    assert {"identifier", "type.name", "issuer.name", "valid_from", "valid_until"} <= set(
+        verdict.subject
+    )
 
 
 # -------------------------------------------------------------------------------- tampering
@@ -378,7 +394,7 @@ def _resigned_by_forger(doc: dict[str, Any], _: Batch) -> None:
     _value_and_leaf(doc, _)
     forger = KeySigner(generate_private_key())
     key_id = key_id_of(forger.public_key)
-    value = forger.sign_raw(signing_input(bytes.fromhex(doc["leaf"]), key_id))
+    value = forger.sign_raw(CertificateDocument.from_dict(doc).signing_input(key_id))
     doc["signature"] = {
         "key_id": key_id.hex(),
         "public_key": forger.public_key.point.hex(),
@@ -776,6 +792,19 @@ def _raw(data: bytes) -> Callable[[str], bytes]:
     return lambda _base: data
 
 
+def _surrogate(where: str) -> Callable[[str], bytes]:
+    """A lone surrogate written as a JSON escape into the holder's name or a claim's path:
+    valid JSON, no text (it once made the API answer 500)."""
+
+    def make(base: str) -> bytes:
+        name = json.loads(base)["claims"]["holder.name"]["value"]
+        if where == "value":
+            return base.replace(f'"{name}"', f'"{name[0]}\\ud800{name[1:]}"', 1).encode()
+        return base.replace('"fields.', '"fields.\\udc00', 1).encode()
+
+    return make
+
+
 def _float_block(base: str) -> bytes:
     doc = json.loads(base)
     return base.replace(f'"block":{doc["anchor"]["block"]}', f'"block":{doc["anchor"]["block"]}.0'
@@ -816,13 +845,20 @@ GARBAGE: dict[str, tuple[Callable[[str], bytes], str, str]] = {
     "JSON null": (_raw(b"null"), "must be a JSON object", "document_malformed"),
     "deep nesting": (_raw(b"[" * 100_000), "not valid JSON", "document_malformed"),
     "NaN": (_raw(b'{"format": NaN}'), "non-integer number NaN", "document_malformed"),
+    "lone surrogate in a value": (_surrogate("value"), "lone surrogate", "document_malformed"),
+    "lone surrogate in a path": (_surrogate("path"), "lone surrogate", "document_malformed"),
     "huge": (_huge, f"larger than {MAX_DOCUMENT_BYTES} bytes", "document_malformed"),
     "newer format version": (
-        _edit(_set("format", "zhengyin-cert/2")),
-        "'zhengyin-cert/2' is not supported",
+        _edit(_set("format", "zhengyin-cert/3")),
+        "'zhengyin-cert/3' is not supported",
         "document_version_unsupported",
     ),
-    "other format": (_edit(_set("format", "vc/1")), '"format": "zhengyin-cert/1"',
+    "format 1 (signed the leaf only)": (
+        _edit(_set("format", "zhengyin-cert/1")),
+        "'zhengyin-cert/1' is not supported",
+        "document_version_unsupported",
+    ),
+    "other format": (_edit(_set("format", "vc/1")), '"format": "zhengyin-cert/2"',
                      "document_malformed"),
     "other algorithms": (
         _edit(_set("alg/digest", "sha256")),
@@ -1074,9 +1110,10 @@ def test_every_check_has_a_chinese_reason_for_the_counter(
     assert chinese(revoked_qr)["certificate.status"].startswith("已吊销")
     for text in ("", "hello", "ZY2.ABC", "ZY1.X.Y"):
         bad_qr = verify_qr(text, verifier)
-        assert bad_qr.outcome is Outcome.INVALID
+        assert bad_qr.outcome is Outcome.ERROR  # an unreadable scan decides nothing
         assert "无法核验" in chinese(bad_qr)["qr.format"]
-    assert "仅支持 ZY1" in chinese(verify_qr("ZY2.ABC", verifier))["qr.format"]
+    assert "仅支持 ZY2" in chinese(verify_qr("ZY1.X.Y", verifier))["qr.format"]
+    assert "重新扫描" in chinese(verify_qr("ZY2.ABC", verifier))["qr.format"]
 
     def unreachable() -> Registry:
         raise ChainUnavailable("the chain at http://127.0.0.1:1 did not answer")

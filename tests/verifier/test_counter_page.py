@@ -298,9 +298,15 @@ def test_valid_qr_passes(page: Page, served: Served) -> None:
     assert checks["certificate.status"][2].startswith("状态正常：截至区块 ")
     assert checks["chain.anchored"][2].startswith("已由 ") and "上链存证" in checks[
         "chain.anchored"][2]
-    assert checks["qr.format"][2] == "证印链电子证照二维码（ZY1 格式）"
-    assert page.english_reason("qr.format") == "a Zhengyin ZY1 QR payload"
-    assert page.facts()["证照标识"] == cert["identifier"]
+    assert checks["qr.format"][2] == "证印链电子证照二维码（ZY2 格式）"
+    assert page.english_reason("qr.format") == "a Zhengyin ZY2 QR payload"
+    facts = page.facts()
+    assert facts["证照标识"] == cert["identifier"]
+    # what the QR's signature binds, with the type's and the issuer's registered names
+    assert facts["证照类型"] and facts["证照类型代码"] == cert["identifier"].split(".")[5]
+    assert facts["发证机关"] and facts["发证机关代码"] == cert["identifier"].split(".")[6]
+    assert facts["有效期起"] and facts["有效期至"]
+    assert checks["certificate.validity"][2].startswith("在有效期内")
     assert "链上区块 #" in page.by_id("chain").text
     # the scan field keeps focus with its text selected: the next scan replaces it
     assert page.driver.switch_to.active_element == page.by_id("scan")
@@ -324,13 +330,25 @@ def test_revoked_qr_fails(page: Page, served: Served) -> None:
     assert page.english_reason("certificate.status").startswith("revoked in block ")
 
 
-def test_garbage_fails_on_the_qr_format(page: Page) -> None:
-    assert page.scan("hello, not a certificate") == "invalid"
-    assert page.word == "不通过"
+def test_garbage_cannot_be_checked_and_asks_for_a_rescan(page: Page) -> None:
+    assert page.scan("hello, not a certificate") == "error"
+    assert page.word == "无法核验"
     label, status, reason = page.checks()["qr.format"]
-    assert label == "二维码格式" and "不通过" in status and "ZY1" in reason
-    assert reason.startswith("这不是有效的证印链电子证照二维码") and "请重新扫描" in reason
+    assert label == "二维码格式" and "无法核验" in status and "ZY2" in reason
+    assert reason.startswith("这不是证印链电子证照二维码") and "请重新扫描" in reason
     assert page.summary == "二维码格式：" + reason
+
+
+def test_a_qr_with_another_identifier_fails(page: Page, served: Served) -> None:
+    """Issue #14 item 1 at the counter: a genuine payload's tail behind the identifier of
+    the agency's revoked certificate is 不通过, not 通过."""
+    genuine, revoked = served.certificate("active"), served.certificate("revoked")
+    short = revoked["identifier"].removeprefix("1.2.156.3005.2.")
+    forged = ".".join(["ZY2", short, *genuine["qr"].split(".")[-4:]])
+    assert page.scan(forged) == "invalid"
+    assert page.word == "不通过"
+    _, status, reason = page.checks()["certificate.signature"]
+    assert "不通过" in status and "不能受理" in reason
 
 
 def test_pasted_certificate_json_is_verified(page: Page, served: Served) -> None:

@@ -92,12 +92,23 @@ def test_verify_qr_by_cli(cli: Run, tmp_path: Path) -> None:
     assert issued.returncode == 0, issued.stderr
     from certs import qr
     from certs.canonical import CertificateDocument
+    from certs.identifiers import build_identifier
 
     doc = next(tmp_path.glob("1.2.156.3005.2.*.json"))
     payload = qr.payload_for(CertificateDocument.from_json(doc.read_bytes())).encode()
     good = cli("verify", "--qr", payload, "--json")
     assert good.returncode == 0 and json.loads(good.stdout)["verdict"] == "valid"
+    shown = json.loads(good.stdout)["subject"]
+    assert shown["type.name"] == "示例证照" and shown["issuer.name"]
     bad = cli("verify", "--qr", payload[:-3] + "AAA")
     assert bad.returncode == 1 and "verdict: invalid" in bad.stdout
+    # issue #14 item 1: another well-formed identifier of the agency on the genuine tail
+    other = build_identifier("11100000000013338W032", USCC, "99999999")
+    forged = ".".join(["ZY2", str(other).removeprefix(qr.IDENTIFIER_PREFIX),
+                       *payload.split(".")[-4:]])
+    swapped = cli("verify", "--qr", forged, "--json")
+    assert swapped.returncode == 1, swapped.stdout
+    assert [c["status"] for c in json.loads(swapped.stdout)["checks"]
+            if c["name"] == "certificate.signature"] == ["INVALID"]
     neither = cli("verify")
     assert neither.returncode == 2 and neither.stderr.startswith("error [usage]")

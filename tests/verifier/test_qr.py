@@ -1,14 +1,21 @@
-"""QR payloads: compact, no personal data, verified against the chain alone."""
+"""QR payloads: compact, no personal data, verified against the chain alone — and every
+forgery that a QR once let through (issue #14, items 1–4) is not valid any more."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import secrets
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from certs import qr
 from certs.batcher import Batcher
+from certs.canonical import signing_input
+from certs.identifiers import build_identifier
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.status import change_status, load_record
 from certs.store import Store
@@ -16,79 +23,270 @@ from chain.registry import Registry
 from chain.rpc import Rpc
 from seals.sm2 import KeySigner, generate_private_key
 from tests.conftest import Issuer, free_port
-from verifier.certificates import verify_qr
+from verifier.certificates import verify_certificate_text, verify_qr
+from verifier.verdict import Verdict
 
 TODAY = dt.date(2026, 11, 28)
+EXAMPLE_TYPE = "11100000000013338W032"
+LICENCE_TYPE = "11100000MA0000001Q001"
 
 
-def request(name: str) -> dict[str, object]:
-    return {"type": "11100000000013338W032",
+def request(name: str, **extra: object) -> dict[str, object]:
+    return {"type": EXAMPLE_TYPE,
             "holder": {"name": name, "code": "11010519491231002X", "code_type": "111"},
-            "issue_date": "2026-11-28", "jurisdiction": "360100"}
+            "issue_date": "2026-11-28", "jurisdiction": "360100", **extra}
+
+
+@dataclass
+class Issued:
+    store: Store
+    ids: list[str]
+    signer: KeySigner
+
+    def payload(self, index: int) -> qr.QrPayload:
+        return qr.payload_for(load_record(self.store, self.ids[index]).document)
+
+    def document(self, index: int) -> bytes:
+        return load_record(self.store, self.ids[index]).document.to_json().encode()
 
 
 @pytest.fixture
-def issued(issuer: Issuer, tmp_path: Path) -> tuple[Store, list[str]]:
+def issued(issuer: Issuer, tmp_path: Path) -> Issued:
+    """Three certificates of one agency: open-ended, and one valid until 2027-06-30."""
     signer = KeySigner(generate_private_key())
     issuer.registry.add_key(issuer.uscc, key_id_of(signer.public_key), 0, None,
                             signer.public_key.point)
     store = Store.open(f"sqlite:///{tmp_path / 'q.sqlite3'}")
     report = issue(store, IssuerProfile(issuer.uscc, "机关", signer),
-                   [(1, request("张三")), (2, request("李四"))], today=TODAY)
+                   [(1, request("张三")), (2, request("李四")),
+                    (3, request("王五", valid_until="2027-06-30"))], today=TODAY)
     Batcher(store, lambda _: issuer.registry).run_once()
-    return store, [a.identifier for a in report.accepted]
+    return Issued(store, [a.identifier for a in report.accepted], signer)
 
 
-def test_payload_is_small_alphanumeric_and_has_no_personal_data(
-    issued: tuple[Store, list[str]],
-) -> None:
-    store, ids = issued
-    text = qr.payload_for(load_record(store, ids[0]).document).encode()
-    assert len(text) < 300
+def statuses(verdict: Verdict) -> dict[str, str]:
+    return {f.name: f.status.value for f in verdict.checks}
+
+
+def chinese(verdict: Verdict) -> dict[str, str]:
+    return {f.name: f.reason_zh for f in verdict.checks}
+
+
+def test_payload_is_small_alphanumeric_and_has_no_personal_data(issued: Issued) -> None:
+    text = issued.payload(0).encode()
+    assert text.startswith("ZY2.") and len(text) < 300
     assert all(c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:" for c in text)
     for secret in ("11010519491231002X", "张三"):
         assert secret not in text
-    assert qr.decode(text).identifier == qr.decode(text).identifier  # round trip is stable
-    assert str(qr.decode(text).identifier) == ids[0]
+    assert qr.decode(text) == issued.payload(0)  # the round trip is exact
+    assert str(qr.decode(text).identifier) == issued.ids[0]
+    assert ".20261128.-.360100." in text  # open-ended
+    assert ".20261128.20270630.360100." in issued.payload(2).encode()
 
 
-def test_valid_then_revoked(issued: tuple[Store, list[str]], issuer: Issuer) -> None:
-    store, ids = issued
-    text = qr.payload_for(load_record(store, ids[0]).document).encode()
-    verdict = verify_qr(text, issuer.registry)
+def test_valid_shows_type_and_issuer_names_then_revoked(issued: Issued, issuer: Issuer) -> None:
+    text = issued.payload(0).encode()
+    verdict = verify_qr(text, issuer.registry, today=TODAY)
     assert verdict.outcome.value == "valid", verdict.to_json()
-    assert {f.name for f in verdict.checks} >= {"certificate.signature", "chain.anchored",
-                                                "issuer.key", "certificate.status"}
-    change_status(store, issuer.registry, issuer.uscc, ids[:1], "revoke", reason_code=1)
-    revoked = verify_qr(text, issuer.registry)
+    assert set(statuses(verdict)) == {"qr.format", "certificate.signature",
+                                      "certificate.validity", "chain.anchored", "issuer.key",
+                                      "certificate.status"}
+    subject = verdict.subject
+    assert subject["type.code"] == EXAMPLE_TYPE and subject["type.name"] == "示例证照"
+    assert subject["issuer.code"] == issuer.uscc
+    assert subject["issuer.name"] == "测试发证机关"  # the name it was registered under
+    assert (subject["valid_from"], subject["valid_until"]) == ("2026-11-28", None)
+    assert "测试发证机关" in chinese(verdict)["certificate.signature"]
+    change_status(issued.store, issuer.registry, issuer.uscc, issued.ids[:1], "revoke",
+                  reason_code=1)
+    revoked = verify_qr(text, issuer.registry, today=TODAY)
     assert revoked.outcome.value == "invalid"
-    assert [f.status.value for f in revoked.checks if f.name == "certificate.status"] == [
-        "INVALID"]
+    assert statuses(revoked)["certificate.status"] == "INVALID"
 
 
-def test_tampered_or_swapped_payloads_fail(issued: tuple[Store, list[str]],
-                                           issuer: Issuer) -> None:
-    store, ids = issued
-    first = qr.payload_for(load_record(store, ids[0]).document)
-    second = qr.payload_for(load_record(store, ids[1]).document)
-    # the signature of one certificate with the leaf of another
-    mixed = qr.QrPayload(first.identifier, second.leaf, first.root, first.signature_rs)
-    assert verify_qr(mixed.encode(), issuer.registry).outcome.value == "invalid"
-    # a root nobody anchored
-    unanchored = qr.QrPayload(first.identifier, first.leaf, b"\x07" * 32, first.signature_rs)
-    assert verify_qr(unanchored.encode(), issuer.registry).outcome.value == "invalid"
+def _swap_identifier(text: str, identifier: str) -> str:
+    """The attack of issue #14 item 1, on the text itself: another identifier in front of a
+    genuine payload's tail (dates, leaf, root, signature)."""
+    tail = text.split(".")[-4:]
+    return ".".join(["ZY2", identifier.removeprefix(qr.IDENTIFIER_PREFIX), *tail])
 
 
-@pytest.mark.parametrize("text", ["", "hello", "ZY2.ABC", "ZY1.", "ZY1.X.Y", "ZY1." + "A" * 390,
-                                  "ZY1.11100000000013338W032.91110000101623741K.1.001.Z.AAAA"])
-def test_garbage_is_a_clear_invalid(text: str, issuer: Issuer) -> None:
-    verdict = verify_qr(text, issuer.registry)
+def test_another_identifier_on_a_genuine_payload_is_invalid(
+    issued: Issued, issuer: Issuer
+) -> None:
+    genuine = issued.payload(0).encode()
+    change_status(issued.store, issuer.registry, issuer.uscc, issued.ids[1:2], "revoke",
+                  reason_code=1)
+    never_issued = [
+        str(build_identifier(EXAMPLE_TYPE, issuer.uscc, "99999999")),
+        str(build_identifier(LICENCE_TYPE, issuer.uscc, "2430599")),  # another type
+    ]
+    for identifier in [issued.ids[1], *never_issued]:  # a revoked one, and never-issued ones
+        forged = _swap_identifier(genuine, identifier)
+        assert str(qr.decode(forged).identifier) == identifier  # well formed: it parses
+        verdict = verify_qr(forged, issuer.registry, today=TODAY)
+        assert verdict.outcome.value == "invalid", (identifier, verdict.to_json())
+        assert statuses(verdict)["certificate.signature"] == "INVALID"
+        assert "不能受理" in chinese(verdict)["certificate.signature"]
+
+
+def test_changed_dates_leaf_or_root_are_invalid(issued: Issued, issuer: Issuer) -> None:
+    limited, other = issued.payload(2), issued.payload(1)
+    forgeries = {
+        "validity extended": replace(limited, valid_until=dt.date(2099, 12, 31)),
+        "validity made open-ended": replace(limited, valid_until=None),
+        "validity started earlier": replace(limited, valid_from=dt.date(2020, 1, 1)),
+        "another jurisdiction": replace(limited, jurisdiction="110105"),
+        "another certificate's leaf": replace(limited, leaf=other.leaf),
+        "a root nobody anchored": replace(limited, root=b"\x07" * 32),
+        "signature of another certificate": replace(limited, signature_rs=other.signature_rs),
+    }
+    for name, forged in forgeries.items():
+        verdict = verify_qr(forged.encode(), issuer.registry, today=TODAY)
+        assert verdict.outcome.value == "invalid", (name, verdict.to_json())
+
+
+def test_an_expired_or_not_yet_valid_certificate_is_invalid(
+    issued: Issued, issuer: Issuer
+) -> None:
+    text = issued.payload(2).encode()  # valid 2026-11-28 .. 2027-06-30
+    assert verify_qr(text, issuer.registry, today=dt.date(2027, 6, 30)).outcome.value == "valid"
+    expired = verify_qr(text, issuer.registry, today=dt.date(2027, 7, 1))
+    assert expired.outcome.value == "invalid"
+    assert statuses(expired)["certificate.validity"] == "INVALID"
+    assert "2027-06-30" in chinese(expired)["certificate.validity"]
+    assert "已过期" in chinese(expired)["certificate.validity"]
+    early = verify_qr(text, issuer.registry, today=dt.date(2026, 11, 27))
+    assert statuses(early)["certificate.validity"] == "INVALID"
+    assert "尚未生效" in chinese(early)["certificate.validity"]
+
+
+def test_a_zy1_payload_is_never_valid(issued: Issued, issuer: Issuer) -> None:
+    """The old format, even built from a genuine certificate, decides nothing now."""
+    document = load_record(issued.store, issued.ids[0]).document
+    assert document.anchor is not None and document.signature is not None
+    body = base64.b32encode(
+        document.leaf + document.anchor.root + qr.signature_rs(document.signature.value)
+    ).decode().rstrip("=")
+    zy1 = f"ZY1.{issued.ids[0].removeprefix(qr.IDENTIFIER_PREFIX)}.{body}"
+    verdict = verify_qr(zy1, issuer.registry, today=TODAY)
+    assert verdict.outcome.value == "error"
+    assert [f.name for f in verdict.checks] == ["qr.format"]
+    assert verdict.checks[0].data["code"] == "qr_version_unsupported"
+    assert "出示码" in verdict.checks[0].reason_zh
+
+
+def _forge_with_key(issued: Issued, issuer: Issuer, root: bytes) -> str:
+    """What a thief of the issuer's signing key can make without any chain account: a QR
+    for a certificate that was never issued, pointed at a genuine root of the issuer."""
+    identifier = str(build_identifier(EXAMPLE_TYPE, issuer.uscc, "77777777"))
+    leaf = secrets.token_bytes(32)
+    key_id = key_id_of(issued.signer.public_key)
+    der = issued.signer.sign_raw(
+        signing_input(leaf, key_id, identifier, "360100", "2026-11-28", None)
+    )
+    return qr.QrPayload(
+        qr.decode(_swap_identifier(issued.payload(0).encode(), identifier)).identifier,
+        "360100", dt.date(2026, 11, 28), None, leaf, root, qr.signature_rs(der),
+    ).encode()
+
+
+def test_a_key_reported_compromised_never_makes_a_qr_valid(
+    issued: Issued, issuer: Issuer
+) -> None:
+    genuine = issued.payload(0).encode()
+    forged = _forge_with_key(issued, issuer, issued.payload(0).root)
+    key_id = key_id_of(issued.signer.public_key)
+    # cut-off after the batch was anchored: the genuine certificate was signed before it
+    issuer.registry.report_key_compromised(issuer.uscc, key_id, int(time.time()) + 3600)
+    for text in (genuine, forged):
+        verdict = verify_qr(text, issuer.registry, today=TODAY)
+        assert verdict.outcome.value == "error", verdict.to_json()
+        assert statuses(verdict)["issuer.key"] == "ERROR"
+        assert "出示码" in chinese(verdict)["issuer.key"]  # what the clerk should do
+        assert "compromised" in next(f.reason for f in verdict.checks if f.name == "issuer.key")
+    # the certificate file carries its Merkle proof: it is still judged, and valid
+    document = verify_certificate_text(issued.document(0), lambda: issuer.registry, today=TODAY)
+    assert document.outcome.value == "valid", document.to_json()
+
+
+def test_a_key_compromised_before_the_anchor_stays_invalid(
+    issued: Issued, issuer: Issuer
+) -> None:
+    key_id = key_id_of(issued.signer.public_key)
+    issuer.registry.report_key_compromised(issuer.uscc, key_id, 1)
+    verdict = verify_qr(issued.payload(0).encode(), issuer.registry, today=TODAY)
     assert verdict.outcome.value == "invalid"
-    assert verdict.checks[0].name == "qr.format" and verdict.checks[0].reason
+    assert statuses(verdict)["issuer.key"] == "INVALID"
 
 
-def test_chain_down_is_error(issued: tuple[Store, list[str]], issuer: Issuer) -> None:
-    store, ids = issued
-    text = qr.payload_for(load_record(store, ids[0]).document).encode()
+@pytest.mark.parametrize("text", ["", "hello", "ZY2.ABC", "ZY1.", "ZY1.X.Y", "ZY2." + "A" * 390,
+                                  "ZY2.11100000000013338W032.91110000101623741K.1.001.Z.AAAA",
+                                  "ZY2.11100000000013338W032.91110000101623741K.1.001.Z"
+                                  ".20261399.-.360100." + "A" * 205,
+                                  "ZY2.11100000000013338W032.91110000101623741K.1.001.Z"
+                                  ".20261128.-.36010." + "A" * 205])
+def test_garbage_decides_nothing_and_says_why(text: str, issuer: Issuer) -> None:
+    """An unreadable scan is "could not check" (rescan), never valid or invalid."""
+    verdict = verify_qr(text, issuer.registry)
+    assert verdict.outcome.value == "error"
+    assert [f.name for f in verdict.checks] == ["qr.format"]
+    assert verdict.checks[0].reason and verdict.checks[0].reason_zh
+
+
+def test_chain_down_is_error(issued: Issued, issuer: Issuer) -> None:
+    text = issued.payload(0).encode()
     dead = Registry(Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), issuer.registry.deployment)
-    assert verify_qr(text, dead).outcome.value == "error"
+    verdict = verify_qr(text, dead, today=TODAY)
+    assert verdict.outcome.value == "error"
+    assert statuses(verdict)["certificate.validity"] == "VALID"  # judged without the chain
+
+
+def test_a_retired_key_never_makes_a_qr_valid(issued: Issued, issuer: Issuer) -> None:
+    """A key taken out of service can still sign: without a Merkle proof, a QR signed with
+    it could point at a root from the key's time (review finding F3). Even the genuine QR
+    decides nothing then; the document still does."""
+    genuine = issued.payload(0).encode()
+    forged = _forge_with_key(issued, issuer, issued.payload(0).root)
+    key_id = key_id_of(issued.signer.public_key)
+    issuer.registry.retire_key(issuer.uscc, key_id, int(time.time()) + 2)  # after the anchor
+    time.sleep(2.5)
+    for text in (genuine, forged):
+        verdict = verify_qr(text, issuer.registry, today=TODAY)
+        assert verdict.outcome.value == "error", verdict.to_json()
+        assert statuses(verdict)["issuer.key"] == "ERROR"
+        assert "出示码" in chinese(verdict)["issuer.key"]
+    document = verify_certificate_text(issued.document(0), lambda: issuer.registry, today=TODAY)
+    assert document.outcome.value == "valid", document.to_json()
+
+
+def test_a_compromise_report_must_name_a_real_time(issued: Issued, issuer: Issuer) -> None:
+    """0 means "never reported" on chain, so a report for all time is made with 1; a cut-off
+    beyond the year 9999 is refused (it broke the index and the clerk's page)."""
+    from chain.errors import ContractRevert
+
+    key_id = key_id_of(issued.signer.public_key)
+    for cut_off in (0, 2**40, 2**63):
+        with pytest.raises(ContractRevert) as err:
+            issuer.registry.report_key_compromised(issuer.uscc, key_id, cut_off)
+        assert err.value.error_name == "InvalidValidity"
+    with pytest.raises(ContractRevert):
+        issuer.registry.add_key(issuer.uscc, secrets.token_bytes(32), 0, 2**40)
+
+
+def test_a_key_whose_point_was_never_published_cannot_call_a_qr_forged(
+    issuer: Issuer, tmp_path: Path
+) -> None:
+    """A key registered without its public key: the QR cannot be checked, which is not the
+    same as forged (review finding F6)."""
+    signer = KeySigner(generate_private_key())
+    issuer.registry.add_key(issuer.uscc, key_id_of(signer.public_key), 0, None)
+    store = Store.open(f"sqlite:///{tmp_path / 'u.sqlite3'}")
+    report = issue(store, IssuerProfile(issuer.uscc, "机关", signer), [(1, request("赵六"))],
+                   today=TODAY)
+    Batcher(store, lambda _: issuer.registry).run_once()
+    text = qr.payload_for(load_record(store, report.accepted[0].identifier).document).encode()
+    verdict = verify_qr(text, issuer.registry, today=TODAY)
+    assert verdict.outcome.value == "error", verdict.to_json()
+    assert statuses(verdict)["certificate.signature"] == "ERROR"
+

@@ -37,6 +37,8 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 
 
 def _status_of(exc: Exception) -> int:
+    if getattr(exc, "code", None) == "body_too_large":
+        return 413
     if isinstance(exc, Unauthenticated):
         return 401
     if isinstance(exc, AccessDenied):
@@ -283,11 +285,12 @@ def _fast_verify(scope: Any, body: bytes) -> bytes | None:
     if len(body) > QR_MAX_LENGTH + 100 or not body.lstrip().startswith(b"{"):
         return None  # not a QR body: parsed once, by the full application
     try:
-        data = json.loads(body)
+        pairs = json.loads(body, object_pairs_hook=lambda p: p)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict) or data.keys() != {"qr"}:
-        return None
+    if not isinstance(pairs, list) or len(pairs) != 1 or pairs[0][0] != "qr":
+        return None  # anything else (a repeated member too) is the full route's to refuse
+    data = {"qr": pairs[0][1]}
     text = data["qr"]
     if not isinstance(text, str) or not text.isascii() or len(text) > QR_MAX_LENGTH:
         return None

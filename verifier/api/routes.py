@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -11,21 +12,22 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from certs.canonical import MAX_DOCUMENT_BYTES
 from certs.model import requests_from_csv
 from verifier.api.schemas import (
+    QR_MAX_LENGTH,
     BulkStatusChange,
     PresentationRequest,
     RedeemRequest,
     StatusChange,
-    VerifyBody,
     VerifyResponse,
 )
 from verifier.errors import VerifierError
-from verifier.service import Principal, Service
+from verifier.isolation import LimitExceeded
+from verifier.service import Principal, Service, limit_verdict
 from verifier.verdict import Verdict
 
 
@@ -241,38 +243,127 @@ async def verify(request: Request, service: ServiceDep, principal: PrincipalDep)
                 "send the file in a multipart field named 'file'", code="file_missing"
             )
         data = await upload.read()
-        verdict = await run_in_threadpool(
-            _verify_logged, service, principal, "file", service.verify_bytes, data
+        verdict = await _within_limit(
+            service, "file", _verify_logged, service, principal, "file", service.verify_bytes, data
         )
     else:
-        try:
-            body = VerifyBody.model_validate_json(await request.body())
-        except PydanticValidationError as exc:  # one line per problem, no links to pydantic docs
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                for e in exc.errors()[:10]
-            )
+        raw = await request.body()
+        if len(raw) > MAX_DOCUMENT_BYTES + 64 * 1024:  # a document is at most 1 MiB
             raise VerifierError(
-                f'send {{"qr": …}} or {{"certificate": …}}: {problems}', code="bad_request"
-            ) from None
-        if (body.qr is None) == (body.certificate is None):
-            raise VerifierError("send exactly one of 'qr' or 'certificate'", code="bad_request")
-        if body.qr is not None:
+                f"a JSON body to verify is at most {MAX_DOCUMENT_BYTES} bytes of document; "
+                "upload larger files as multipart 'file'",
+                code="body_too_large",
+            )
+        qr_text, certificate = _verify_body(raw)
+        if qr_text is not None:
             # a QR check is a signature check and a few indexed rows (about a millisecond):
             # on the event loop, not through a thread pool whose threads would contend for
             # the GIL with the loop under load
-            verdict = _verify_logged(service, principal, "qr", service.verify_qr, body.qr)
+            verdict = _verify_logged(service, principal, "qr", service.verify_qr, qr_text)
         else:
-            verdict = await run_in_threadpool(
+            verdict = await _within_limit(
+                service,
+                "certificate",
                 _verify_logged,
                 service,
                 principal,
                 "certificate",
-                service.verify_json,
-                body.certificate,
+                service.verify_bytes,
+                certificate,
             )
     request.app.state.metrics.verdict(verdict.outcome.value)
     return JSONResponse(_verify_json(verdict))
+
+
+def _verify_body(raw: bytes) -> tuple[str | None, bytes | None]:
+    """``{"qr": "…"}`` or ``{"certificate": {…}}`` (the other member absent or null): the QR
+    text, or the certificate member's own bytes, exactly as sent — the document reader then
+    judges them as it judges an uploaded file (duplicate member names included)."""
+
+    def bad(problem: str) -> VerifierError:
+        return VerifierError(
+            f'send {{"qr": …}} or {{"certificate": …}}: {problem}', code="bad_request"
+        )
+
+    try:
+        text = raw.decode("utf-8")
+        members = _json_members(text)
+    except UnicodeDecodeError:
+        raise bad("the body is not UTF-8") from None
+    except (ValueError, RecursionError) as exc:
+        raise bad(f"the body is not a JSON object ({exc})") from None
+    unknown = sorted(set(members) - {"qr", "certificate"})
+    if unknown:
+        raise bad(f"unknown member(s) {', '.join(unknown)}")
+    given = {k: v for k, v in members.items() if v.strip() != "null"}
+    if len(given) != 1:
+        raise bad("send exactly one of 'qr' or 'certificate'")
+    if "qr" in given:
+        value = json.loads(given["qr"])
+        if not isinstance(value, str) or len(value) > QR_MAX_LENGTH:
+            raise bad(f"qr must be text of at most {QR_MAX_LENGTH} characters")
+        return value, None
+    if not given["certificate"].lstrip().startswith("{"):
+        raise bad("certificate must be a JSON object")
+    return None, given["certificate"].encode("utf-8")
+
+
+def _json_members(text: str) -> dict[str, str]:
+    """The top-level members of a JSON object, each value as its exact source text."""
+    decoder = json.JSONDecoder()
+    members: dict[str, str] = {}
+    at = _skip_space(text, 0)
+    if text[at : at + 1] != "{":
+        raise ValueError("not an object")
+    at = _skip_space(text, at + 1)
+    if text[at : at + 1] == "}":
+        at += 1
+    else:
+        while True:
+            if text[at : at + 1] != '"':
+                raise ValueError(f"a member name expected at character {at}")
+            name, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
+            at = _skip_space(text, at)
+            if text[at : at + 1] != ":":
+                raise ValueError(f"':' expected at character {at}")
+            start = _skip_space(text, at + 1)
+            _, end = decoder.raw_decode(text, start)
+            if name in members:
+                raise ValueError(f"the member {name!r} is repeated")
+            members[name] = text[start:end]
+            at = _skip_space(text, end)
+            if text[at : at + 1] == ",":
+                at = _skip_space(text, at + 1)
+                continue
+            if text[at : at + 1] != "}":
+                raise ValueError(f"',' or '}}' expected at character {at}")
+            at += 1
+            break
+    if _skip_space(text, at) != len(text):
+        raise ValueError("text after the object")
+    return members
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\n\r":
+        at += 1
+    return at
+
+
+async def _within_limit(service: Service, kind: str, fn: Any, *args: Any) -> Verdict:
+    """``fn(*args)`` in the thread pool, answered within the wall-clock limit of a
+    verification (an uploaded file is read in a child process that is killed at that limit;
+    this bounds the rest, such as a database that does not answer)."""
+    seconds = service.settings.verify_seconds
+    try:
+        verdict: Verdict = await asyncio.wait_for(run_in_threadpool(fn, *args), seconds + 5)
+    except TimeoutError:
+        return limit_verdict(
+            LimitExceeded(f"the verification took more than {seconds + 5:g} s: it was "
+                          "abandoned", code="verify_timeout"),
+            kind,
+        )
+    return verdict
 
 
 def _verify_logged(

@@ -25,7 +25,7 @@ QR_MAX_LENGTH = 2_000
 
 class VerifyBody(Strict):
     qr: str | None = Field(
-        None, max_length=QR_MAX_LENGTH, description="A scanned ZY1 QR payload."
+        None, max_length=QR_MAX_LENGTH, description="A scanned ZY2 QR payload."
     )
     certificate: dict[str, Any] | None = Field(None, description="A certificate document.")
 

@@ -44,9 +44,9 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from verifier.cli import certs, devnet, seal, service, verify
+    from verifier.cli import catalogue, certs, devnet, seal, service, verify
 
-    for module in (devnet, seal, verify, certs, service):
+    for module in (devnet, seal, verify, certs, service, catalogue):
         for command in module.COMMANDS:
             main.add_command(command)
 

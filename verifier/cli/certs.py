@@ -60,6 +60,11 @@ def issuer_group() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The seal picture; default: a drawn red round seal.",
 )
+@click.option(
+    "--jurisdiction",
+    default="",
+    help="The agency's administrative division code (行政区划, 6 digits); none: national.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_settings
 def issuer_add(
@@ -69,10 +74,13 @@ def issuer_add(
     key: Path | None,
     cert: Path | None,
     picture: Path | None,
+    jurisdiction: str,
     as_json: bool,
 ) -> None:
     """Set up an agency: SM2 key, seal, chain registration; print a new API key once."""
-    added = add_issuer(settings, uscc, name, key=key, cert=cert, picture=picture)
+    added = add_issuer(
+        settings, uscc, name, key=key, cert=cert, picture=picture, jurisdiction=jurisdiction
+    )
     out = {
         "code": added.uscc,
         "name": added.name,

@@ -92,10 +92,18 @@ def demo(settings: Settings, out: Path | None) -> None:
     seed(settings, out or settings.home_dir / "demo", click.echo)
 
 
+def _admin_group() -> click.Group:
+    from verifier.cli.catalogue import admin_commands
+
+    group = _key_group("admin", "administrators (and admin accounts on chain)")
+    admin_commands(group)
+    return group
+
+
 COMMANDS: list[click.Command] = [
     serve,
     _key_group("counter", "service-hall counters"),
     _key_group("auditor", "auditors"),
-    _key_group("admin", "administrators"),
+    _admin_group(),
     demo,
 ]

@@ -78,6 +78,20 @@ def report_for(
     return verify_signature(data, data=signed_data, at=at, anchors=anchors, lenient_ca=lenient_ca)
 
 
+def seal_file_verdict(data: bytes, anchors: list[Certificate]) -> Verdict:
+    """A GB/T 38540 seal or seal signature, judged now against ``anchors``; anything else is
+    refused (``unsupported_file``)."""
+    try:
+        detect(data)  # neither a seal nor a seal signature: not something we verify
+        report = report_for(data, signed_data=None, at=None, anchors=anchors, lenient_ca=False)
+    except SealError as exc:
+        raise VerifierError(
+            f"the file is not a certificate, PDF, seal or seal signature: {exc}",
+            code="unsupported_file",
+        ) from exc
+    return verdict_of(report)
+
+
 def looks_like_pdf(data: bytes) -> bool:
     """A PDF by content: ``%PDF-`` in the first 1024 bytes (as readers accept it)."""
     return b"%PDF-" in data[:1024]
@@ -153,7 +167,7 @@ def _print_human(verdict: Verdict) -> None:
 @click.argument(
     "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--qr", "qr_text", metavar="PAYLOAD", help="Verify a scanned QR payload (ZY1…).")
+@click.option("--qr", "qr_text", metavar="PAYLOAD", help="Verify a scanned QR payload (ZY2…).")
 @click.option(
     "--data",
     "data_file",

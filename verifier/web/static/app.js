@@ -16,6 +16,7 @@
     "issuer.key": "签名密钥",
     "certificate.status": "证照状态",
     "qr.format": "二维码格式",
+    "file.resources": "核验资源限制",
   };
   const GROUP_LABELS = { seal: "印章", signature: "签章", pdf: "PDF" };
   const PART_LABELS = {
@@ -53,6 +54,7 @@
     ["identifier", "证照标识"],
     ["name", "证照名称"],
     ["type.name", "证照类型"],
+    ["type.code", "证照类型代码"],
     ["number", "证照编号"],
     ["holder.name", "持证人"],
     ["holder.code", "持证人证件号码"],
@@ -61,6 +63,7 @@
     ["issue_date", "发证日期"],
     ["valid_from", "有效期起"],
     ["valid_until", "有效期至"],
+    ["jurisdiction", "行政区划"],
     ["purpose", "用证事由"],
     ["kind", "文件类型"],
     ["size", "文件大小（字节）"],
@@ -344,8 +347,8 @@
   }
 
   function formatHidden(hidden) {
-    if (Array.isArray(hidden) && hidden.some((h) => String(h).startsWith("all fields"))) {
-      return "全部（二维码不含证照内容，仅核验真伪与状态）";
+    if (Array.isArray(hidden) && hidden.some((h) => String(h).startsWith("all other fields"))) {
+      return "其余全部（二维码只含证照标识、类型、发证机关、行政区划和有效期；持证人信息等请查看证照文件或出示码）";
     }
     return formatValue("hidden", hidden);
   }
@@ -370,6 +373,11 @@
     const [word, fallback] = VERDICTS[verdict];
     const checks = Array.isArray(body.checks) ? body.checks : [];
     let summary = fallback;
+    const subject = body.certificate || {};
+    if (verdict === "valid" && !("identifier" in subject)) {
+      // a sealed file or a seal, not a certificate: say what was found true
+      summary = subject.kind === "pdf" ? "文件上的电子签章真实有效，盖章后未被改动。" : "电子印章（签章）真实有效。";
+    }
     if (verdict !== "valid") {
       const first = checks.find((c) => c.status === (verdict === "invalid" ? "INVALID" : "ERROR"));
       if (first) summary = checkLabel(first.name) + "：" + reasonOf(first);

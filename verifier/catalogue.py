@@ -1,0 +1,183 @@
+"""The certificate catalogue (证照目录, GB/T 36902) and issuer authorizations, as the chain
+records them (``IssuerRegistry``): publishing, withdrawing, authorizing, and reading them back.
+
+Reading is one implementation for every source: the chain's events — from the node
+(:meth:`chain.registry.Registry.events`) or from the service's index of them — are folded
+by :func:`fold_catalogue` and :func:`fold_grants` into what the contract holds, and
+:func:`authorized` answers the contract's ``authorizedAt`` from that (a test holds the two
+equal). Dates given by people (``--from``, ``--until``) are Beijing dates: a grant starts at
+00:00 China Standard Time of its first day and ends at 00:00 of the day after its last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from certs import clock
+from certs.types import CertificateType, TypeRegistry, default_registry
+from chain.registry import ChainEvent, Grant, Registry, uscc_of
+from chain.transactions import TransactionReceipt
+from verifier.context import registry
+from verifier.errors import VerifierError
+from verifier.settings import Settings
+
+CATALOGUE_EVENTS = ("TypeAdded", "TypeRevised", "TypeWithdrawn")
+GRANT_EVENTS = ("IssuerAuthorized", "IssuerDeauthorized")
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A certificate type as the chain's catalogue holds it."""
+
+    code: str
+    version: int
+    name: str
+    defining_body: str
+    schema_digest: bytes
+    withdrawn_at: int | None = None
+    block: int = 0
+    """Block of the newest change."""
+
+    def current_at(self, when: int) -> bool:
+        return self.withdrawn_at is None or when < self.withdrawn_at
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "version": self.version,
+            "name": self.name,
+            "defining_body": self.defining_body,
+            "schema_sm3": self.schema_digest.hex(),
+            "withdrawn_at": self.withdrawn_at,
+            "block": self.block,
+        }
+
+
+def _text(raw: Any) -> str:
+    return uscc_of(bytes(raw)) if isinstance(raw, bytes | bytearray) else str(raw)
+
+
+def fold_catalogue(events: Iterable[ChainEvent]) -> dict[str, CatalogueEntry]:
+    """Type code → its newest state, from catalogue events in chain order."""
+    out: dict[str, CatalogueEntry] = {}
+    for event in events:
+        if event.name not in CATALOGUE_EVENTS:
+            continue
+        a = event.args
+        code = _text(a["typeCode"])
+        if event.name == "TypeWithdrawn":
+            if code in out:
+                out[code] = replace(
+                    out[code], withdrawn_at=int(a["withdrawnAt"]), block=event.block_number
+                )
+            continue
+        out[code] = CatalogueEntry(
+            code,
+            int(a["version"]),
+            str(a["name"]),
+            str(a["definingBody"]),
+            bytes(a["schemaDigest"]),
+            None,
+            event.block_number,
+        )
+    return out
+
+
+def fold_grants(events: Iterable[ChainEvent]) -> dict[tuple[str, str], list[Grant]]:
+    """(issuer, type code) → its grants, from authorization events in chain order, as the
+    contract stores them (a withdrawal ends every grant still open at its time)."""
+    out: dict[tuple[str, str], list[Grant]] = {}
+    for event in events:
+        if event.name not in GRANT_EVENTS:
+            continue
+        a = event.args
+        key = (str(a["issuer"]), _text(a["typeCode"]))
+        grants = out.setdefault(key, [])
+        if event.name == "IssuerAuthorized":
+            grants.append(
+                Grant(int(a["validFrom"]), int(a["validUntil"]) or None, _text(a["jurisdiction"]))
+            )
+            continue
+        at = int(a["validUntil"])
+        out[key] = [
+            Grant(min(g.valid_from, at), at, g.jurisdiction)
+            if g.valid_until is None or g.valid_until > at
+            else g
+            for g in grants
+        ]
+    return out
+
+
+def authorized(
+    entry: CatalogueEntry | None, grants: Iterable[Grant], when: int, jurisdiction: str
+) -> bool:
+    """The contract's ``authorizedAt``: the type in the catalogue and not withdrawn at
+    ``when``, and a grant covering ``when`` whose prefix covers ``jurisdiction``."""
+    if entry is None or not entry.current_at(when):
+        return False
+    return any(g.covers(when, jurisdiction) for g in grants)
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def local_type(code: str, types: TypeRegistry | None = None) -> CertificateType:
+    """The type's schema as this project publishes it (``certs/types.json``)."""
+    found = types or default_registry()
+    if code not in found:
+        raise VerifierError(
+            f"type {code} is not in this service's type files (certs/types.json): its schema "
+            "must be published with the project before it enters the catalogue",
+            code="unknown_type",
+        )
+    return found.get(code)
+
+
+def publish_type(settings: Settings, code: str, *, revise: bool = False) -> TransactionReceipt:
+    """Put a local type into the chain's catalogue (or publish a new version of it)."""
+    ctype = local_type(code)
+    admin = registry(settings, write=True)
+    args = (code, ctype.name, ctype.defining_body_name, ctype.schema_digest())
+    return admin.revise_type(*args) if revise else admin.add_type(*args)
+
+
+def publish_catalogue(settings: Settings, admin: Registry | None = None) -> list[str]:
+    """Every local type not yet in the chain's catalogue, added (the national admin's first
+    step after deploying); returns their codes."""
+    admin = admin or registry(settings, write=True)
+    added: list[str] = []
+    for ctype in default_registry():
+        if admin.type_record(ctype.code) is None:
+            admin.add_type(ctype.code, ctype.name, ctype.defining_body_name, ctype.schema_digest())
+            added.append(ctype.code)
+    return added
+
+
+def grant_window(
+    valid_from: dt.date | None, valid_until: dt.date | None
+) -> tuple[int, int | None]:
+    """Beijing dates → the grant's Unix times: from 00:00 of the first day (default: today)
+    to 00:00 of the day after the last (``None``: open-ended)."""
+    start = clock.start_of(valid_from or clock.today())
+    end = None if valid_until is None else clock.start_of(valid_until + dt.timedelta(days=1))
+    if end is not None and end <= start:
+        raise VerifierError(
+            "the authorization must end on or after the day it starts", code="bad_window"
+        )
+    return start, end
+
+
+def catalogue_json(entries: Mapping[str, CatalogueEntry]) -> list[dict[str, Any]]:
+    """The catalogue with, for each type, whether the published schema is the local one."""
+    local = default_registry()
+    out = []
+    for code in sorted(entries):
+        item = entries[code].to_json()
+        item["schema_matches_local"] = (
+            code in local and local.get(code).schema_digest() == entries[code].schema_digest
+        )
+        out.append(item)
+    return out

@@ -1,0 +1,206 @@
+"""``zhengyin type add|revise|withdraw|show|list`` (the catalogue on chain),
+``zhengyin issuer authorize|deauthorize``, ``zhengyin admin chain-add|chain-remove`` (admin
+accounts on chain, optionally limited to a jurisdiction prefix). Every command acts with the
+operator account (``ZHENGYIN_OPERATOR_KEY_FILE``): a regional admin runs them with its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+from chain.registry import ADMIN_ROLE
+from chain.transactions import TransactionReceipt
+from verifier.catalogue import (
+    authorized,
+    catalogue_json,
+    fold_catalogue,
+    fold_grants,
+    grant_window,
+    local_type,
+    publish_type,
+)
+from verifier.cli.certs import issuer_group
+from verifier.context import registry
+from verifier.errors import VerifierError
+from verifier.settings import Settings
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+def _done(what: str, receipt: TransactionReceipt, as_json: bool, **extra: Any) -> None:
+    if as_json:
+        click.echo(json.dumps({"done": what, "tx_hash": receipt.tx_hash,
+                               "block": receipt.block_number, **extra}, ensure_ascii=False))
+    else:
+        click.echo(f"{what} (block {receipt.block_number}, transaction {receipt.tx_hash})")
+
+
+@click.group("type")
+def type_group() -> None:
+    """The certificate catalogue on chain (证照目录, GB/T 36902)."""
+
+
+@type_group.command("add")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def type_add(settings: Settings, code: str, as_json: bool) -> None:
+    """Put type CODE (its schema from certs/types.json) into the catalogue."""
+    ctype = local_type(code)
+    receipt = publish_type(settings, code)
+    _done(f"type {code} ({ctype.name}) added", receipt, as_json,
+          schema_sm3=ctype.schema_digest().hex())
+
+
+@type_group.command("revise")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def type_revise(settings: Settings, code: str, as_json: bool) -> None:
+    """Publish a new version of type CODE (names and schema as certs/types.json has them)."""
+    receipt = publish_type(settings, code, revise=True)
+    _done(f"type {code} revised", receipt, as_json)
+
+
+@type_group.command("withdraw")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def type_withdraw(settings: Settings, code: str, as_json: bool) -> None:
+    """Withdraw type CODE: no certificate of it anchored from now on is valid."""
+    receipt = registry(settings, write=True).withdraw_type(code)
+    _done(f"type {code} withdrawn", receipt, as_json)
+
+
+@type_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def type_list(settings: Settings, as_json: bool) -> None:
+    """Every type in the catalogue on chain."""
+    entries = catalogue_json(fold_catalogue(registry(settings).catalogue_events()))
+    if as_json:
+        click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
+        return
+    for e in entries:
+        state = "withdrawn" if e["withdrawn_at"] else f"version {e['version']}"
+        match = "" if e["schema_matches_local"] else "  (schema differs from certs/types.json)"
+        click.echo(f"{e['code']}  {e['name']}  {e['defining_body']}  {state}{match}")
+
+
+@type_group.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def type_show(settings: Settings, code: str, as_json: bool) -> None:
+    """One type: its catalogue entry and the schema published with the project."""
+    entries = catalogue_json(fold_catalogue(registry(settings).catalogue_events()))
+    found = next((e for e in entries if e["code"] == code), None)
+    if found is None:
+        raise VerifierError(f"type {code} is not in the catalogue on chain", code="unknown_type")
+    try:
+        found["schema"] = local_type(code).schema()
+    except VerifierError:
+        found["schema"] = None
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    for key, value in found.items():
+        click.echo(f"{key:22} {json.dumps(value, ensure_ascii=False)}")
+
+
+def _date(text: str | None, what: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise VerifierError(
+            f"--{what} {text!r} is not a date YYYY-MM-DD", code="bad_date"
+        ) from None
+
+
+@issuer_group.command("authorize")
+@click.option("--code", "uscc", required=True, help="The agency's USCC.")
+@click.option("--type", "type_code", required=True, help="The certificate type code.")
+@click.option("--from", "valid_from", help="First day (Beijing date; default today).")
+@click.option("--until", "valid_until", help="Last day (Beijing date; default: no end).")
+@click.option("--jurisdiction", default="", help="Only certificates under this division prefix.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def issuer_authorize(
+    settings: Settings, uscc: str, type_code: str, valid_from: str | None,
+    valid_until: str | None, jurisdiction: str, as_json: bool,
+) -> None:
+    """Authorize an agency to issue a certificate type (an admin within its scope)."""
+    start, end = grant_window(_date(valid_from, "from"), _date(valid_until, "until"))
+    receipt = registry(settings, write=True).authorize(uscc, type_code, start, end, jurisdiction)
+    _done(f"{uscc} authorized for {type_code}", receipt, as_json,
+          valid_from=start, valid_until=end, jurisdiction=jurisdiction)
+
+
+@issuer_group.command("deauthorize")
+@click.option("--code", "uscc", required=True, help="The agency's USCC.")
+@click.option("--type", "type_code", required=True, help="The certificate type code.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def issuer_deauthorize(settings: Settings, uscc: str, type_code: str, as_json: bool) -> None:
+    """End an agency's authorization for a type now (earlier certificates stay valid)."""
+    receipt = registry(settings, write=True).deauthorize(uscc, type_code)
+    _done(f"{uscc} no longer authorized for {type_code}", receipt, as_json)
+
+
+@issuer_group.command("authorizations")
+@click.option("--code", "uscc", required=True, help="The agency's USCC.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def issuer_authorizations(settings: Settings, uscc: str, as_json: bool) -> None:
+    """An agency's authorizations on chain, and whether each type is issuable now."""
+    reader = registry(settings)
+    catalogue = fold_catalogue(reader.catalogue_events())
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    out = [
+        {
+            "type": code,
+            "name": catalogue[code].name if code in catalogue else None,
+            "grants": [vars(g) for g in grants],
+            "now": authorized(catalogue.get(code), grants, now, reader.jurisdiction_of(uscc)),
+        }
+        for (issuer, code), grants in sorted(fold_grants(reader.grant_events(uscc)).items())
+        if issuer == uscc
+    ]
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    for item in out:
+        now_text = "issuable now" if item["now"] else "not now"
+        click.echo(f"{item['type']}  {item['name']}  {now_text}")
+
+
+def admin_commands(group: click.Group) -> None:
+    """``admin chain-add|chain-remove``: admin accounts on chain (the national admin only)."""
+
+    @group.command("chain-add")
+    @click.argument("address")
+    @click.option("--scope", default="", help="Limit it to this division prefix (e.g. 36).")
+    @pass_settings
+    def chain_add(settings: Settings, address: str, scope: str) -> None:
+        """Make ADDRESS an admin on chain (its scope is set first)."""
+        admin = registry(settings, write=True)
+        admin.set_admin_scope(address, scope)
+        receipt = admin.grant_role(ADMIN_ROLE, address)
+        where = f"within {scope}" if scope else "national"
+        _done(f"{address} is an admin on chain ({where})", receipt, False)
+
+    @group.command("chain-remove")
+    @click.argument("address")
+    @pass_settings
+    def chain_remove(settings: Settings, address: str) -> None:
+        """Take the admin role on chain from ADDRESS."""
+        receipt = registry(settings, write=True).revoke_role(ADMIN_ROLE, address)
+        _done(f"{address} is no longer an admin on chain", receipt, False)
+
+
+COMMANDS: list[click.Command] = [type_group]
