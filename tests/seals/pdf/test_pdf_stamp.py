@@ -50,7 +50,7 @@ def test_signature_dictionary_and_property_info(sealed: bytes) -> None:
     assert sig["Filter"] == FILTER and sig["SubFilter"] == SUBFILTER
     assert sig["M"] == b"D:" + AT.strftime("%Y%m%d%H%M%S").encode() + b"Z"
     br = sig["ByteRange"]
-    der = sig["Contents"].rstrip(b"\x00")
+    der = sig["Contents"]  # the DER (30 82 LL LL …) then zero padding: cut at its length
     parsed = parse_signature(der[: 4 + int.from_bytes(der[2:4], "big")])
     assert parsed.property_info == "/ByteRange [{} {} {} {}]".format(*br)
     assert parsed.data_hash == sm2.sm3(sealed[: br[1]] + sealed[br[2] :])
