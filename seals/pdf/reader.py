@@ -69,13 +69,14 @@ class PdfLimits:
     max_subsections: int = 100_000
     """Most cross-reference subsections (and xref-stream /Index pairs) in one file."""
     max_objects: int = 400_000
-    """Most cross-reference entries in one file (all sections together). A file of 20 MiB
-    can list some 580 000 minimal objects; checking 400 000 takes about 1.3 s here."""
+    """Most cross-reference entries in one file (all sections together); bounds the memory
+    of the xref structures. A file of 20 MiB can list some 580 000 minimal objects; the
+    work budget stops one of more than ~300 000 first (~1.3 s here)."""
     max_nodes: int = 100_000
     """Most page-tree or form-field nodes walked."""
-    max_work: int = 1_500_000
+    max_work: int = 1_300_000
     """Most work spent on one file, in units of about a microsecond of CPU here: a token
-    parsed is one unit; an object checked without parsing 3 (4 in an object stream); a
+    parsed is one unit; an object checked without parsing 4 (5 in an object stream); a
     byte decompressed, run through a predictor or hashed a fraction (see
     :class:`~seals.pdf.syntax.Budget`)."""
     max_stream_bytes: int = 128 * MB
@@ -358,6 +359,7 @@ _PLAIN_OBJECT = re.compile(
     + _PLAIN_BODY.pattern + rb")(endobj|stream)"
 )
 _REF_ITEM = re.compile(rb"(\d{1,10}+)" + _PW + rb"++(\d{1,5}+)" + _PW + rb"++R")
+_ODD_REF = re.compile(rb"\d" + _PW + rb"++0*+[1-9]\d{0,4}+" + _PW + rb"++R")
 _PLAIN_LENGTH = re.compile(
     rb"/Length" + _PW + rb"*(?:(\d{1,10})" + _PW + rb"+(\d{1,5})" + _PW + rb"+R|(\d{1,20}))"
     rb"(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
@@ -811,7 +813,11 @@ class PdfFile:
     # -------------------------------------------------------------- whole-file checks
 
     def objects(
-        self, interesting: re.Pattern[bytes] | None = None, *, fast: bool = True
+        self,
+        interesting: re.Pattern[bytes] | None = None,
+        *,
+        fast: bool = True,
+        references: bool = True,
     ) -> Iterator[FoundObject]:
         """Every in-use object of every section (the oldest section first), each read from
         where its entry points and checked: the header has the entry's number and generation,
@@ -841,15 +847,20 @@ class PdfFile:
             for num, entry in self.sections[i].entries.items():
                 if num <= 0 or entry.kind not in (1, 2):
                     continue
-                plain = self._plain(view, num, entry, interesting) if fast else None
+                plain = (
+                    self._plain(view, num, entry, interesting, references or bool(odd_gens))
+                    if fast
+                    else None
+                )
                 if plain is not None:
                     found, end = plain
                     for a, b in found:
                         n = int(a)
-                        referenced.add(n)
+                        if references:
+                            referenced.add(n)
                         if b != b"0" or n in odd_gens:
                             self._check_ref(view, newest, i, num, Ref(n, int(b)))
-                    spent += (3 if entry.kind == 1 else 4) + (len(found) >> 2)
+                    spent += (4 if entry.kind == 1 else 5) + (len(found) >> 2)
                     if spent > 4096:
                         budget.spend(spent)
                         spent = 0
@@ -860,7 +871,8 @@ class PdfFile:
                     walk(value, refs, dicts)
                     budget.spend(len(refs) // 4 + 4)
                     for ref in refs:
-                        referenced.add(ref.num)
+                        if references:
+                            referenced.add(ref.num)
                         if ref.gen or ref.num in odd_gens:
                             self._check_ref(view, newest, i, num, ref)
                     yield FoundObject(i, num, entry.gen, value, dicts)
@@ -902,10 +914,16 @@ class PdfFile:
         return end + 6
 
     def _plain(
-        self, view: View, num: int, entry: Entry, interesting: re.Pattern[bytes] | None
+        self,
+        view: View,
+        num: int,
+        entry: Entry,
+        interesting: re.Pattern[bytes] | None,
+        all_refs: bool = True,
     ) -> tuple[list[tuple[bytes, bytes]], int] | None:
         """The references (number, generation, as written) and end of object ``num`` if it is
-        plain and not interesting (see :meth:`objects`), else None."""
+        plain and not interesting (see :meth:`objects`), else None. Without ``all_refs``,
+        only if one of them may name a generation other than 0."""
         if entry.kind == 1:
             data = self.data
             if view.limit is not None and entry.a >= view.limit:
@@ -947,6 +965,8 @@ class PdfFile:
             return None
         if not segment.strip(b"\x00\t\n\x0c\r "):
             return None  # no value at all: let the parser say so
+        if not all_refs and not _ODD_REF.search(segment):
+            return [], end
         return _REF_ITEM.findall(segment), end
 
     def _newest_section(self, num: int) -> int:

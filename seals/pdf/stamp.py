@@ -316,7 +316,7 @@ def _stamp(
     limits: PdfLimits,
 ) -> bytes:
     file = PdfFile(bytes(pdf_bytes), limits)
-    for _ in file.objects():  # what verification would refuse is refused here
+    for _ in file.objects(references=False):  # what verification refuses is refused here
         pass
     view = file.view()
     root_ref, catalog = view.catalog()

@@ -433,6 +433,8 @@ SHAPES: tuple[Shape, ...] = (
     Shape("escapes_10MB", "a 10 MB string of escapes", escapes,
           frozenset({"pdf_hostile"})),
     Shape("tiny_objects_20MB", "390 000 tiny objects", tiny_objects(390_000),
+          frozenset({"pdf_hostile"})),
+    Shape("tiny_objects_12MB", "240 000 tiny objects (read to the end)", tiny_objects(240_000),
           frozenset({"invalid"})),
     Shape("compressed_objects", "390 000 tiny objects in object streams",
           compressed_objects(390_000), frozenset({"invalid", "pdf_hostile"})),

@@ -258,3 +258,17 @@ def test_the_stamper_refuses_what_the_verifier_would(pki: Pki, seal: Seal) -> No
     with pytest.raises(SealError) as info:
         stamp(out, pki, seal)
     assert info.value.code == "pdf_malformed"
+
+
+def test_the_stamper_refuses_a_reference_with_the_wrong_generation(pki: Pki, seal: Seal) -> None:
+    """Its whole-file check reads references only where one may name a generation other
+    than 0 (it needs no more): such a reference is still checked."""
+    ref, page, _ = PdfFile(PLAIN).view().page(2)
+    content = page["Contents"]
+    assert isinstance(content, Ref)
+    out = append_table_revision(
+        PLAIN, {(ref.num, ref.gen): serialize({**page, "Contents": Ref(content.num, 1)})}
+    )
+    with pytest.raises(SealError) as info:
+        stamp(out, pki, seal)
+    assert info.value.code == "pdf_malformed"
