@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from certs.errors import CertError, DocumentError
+from chain.rpc import redact_url
 
 _log = logging.getLogger(__name__)
 
@@ -277,9 +278,12 @@ class Store:
         try:
             engine = sa.create_engine(url, **kwargs)
         except (sa.exc.ArgumentError, ImportError) as exc:
+            shown = redact_url(url)  # a database URL may carry a password
             raise StoreError(
-                f"the database URL {url!r} is not usable: {exc}", code="database_url"
-            ) from exc
+                f"the database URL {shown} is not usable: "
+                f"{str(exc).replace(url, shown)}",
+                code="database_url",
+            ) from None
         if url.startswith("sqlite"):
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)

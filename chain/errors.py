@@ -65,6 +65,19 @@ class TransactionTimeout(ChainError):
         self.tx_hash = tx_hash
 
 
+class TransactionDropped(ChainError):
+    """A transaction will never be mined as sent: the node no longer knows it (dropped, e.g.
+    when the chain lost its last blocks) (``tx_dropped``), or its nonce is above the
+    account's next one, so it waits behind a gap that nothing fills (``tx_nonce_gap``). The
+    sender's nonce is resynced; send the transaction again."""
+
+    code = "tx_dropped"
+
+    def __init__(self, tx_hash: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.tx_hash = tx_hash
+
+
 class TransactionFailed(ChainError):
     """A mined transaction has status 0 and its revert could not be decoded."""
 

@@ -145,6 +145,10 @@ class ChainSnapshot:
     anchors: Mapping[bytes, AnchorInfo | None]
     statuses: Mapping[tuple[str, bytes], LeafStatus]
     keys: Mapping[tuple[str, bytes], KeyRecord | None]
+    lag: Mapping[str, Any] = field(default_factory=lambda: {"lag_blocks": 0, "lag_seconds": 0.0})
+    """How far behind the chain these facts may be: ``lag_blocks`` (the head last seen less
+    ``block``) and ``lag_seconds`` (since they were last confirmed current). Read from the
+    chain itself: zero."""
 
 
 def issuer_id(uscc: str) -> bytes:
@@ -223,7 +227,8 @@ class Registry:
         self.sender = sender
         self._issuers = contract_abi("IssuerRegistry")
         self._certificates = contract_abi("CertificateRegistry")
-        self._timestamps: dict[int, int] = {}
+        self._timestamps: dict[str, int] = {}
+        """Block timestamps by block hash (a number names another block after a rollback)."""
 
     # ---- plumbing ----
 
@@ -257,6 +262,25 @@ class Registry:
 
     def block_number(self) -> int:
         return int(self.rpc.call("eth_blockNumber"), 16)
+
+    def head(self) -> tuple[int, str]:
+        """Number and hash of the latest block, read in one request."""
+        block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        if not isinstance(block, dict):
+            raise ChainError("the node returned no latest block", code="block_missing")
+        return int(block["number"], 16), str(block["hash"])
+
+    def block_hashes(self, numbers: Iterable[int]) -> dict[int, str | None]:
+        """The hash of each block number on the chain now (``None``: no such block), in
+        JSON-RPC batches."""
+        wanted = sorted(set(numbers))
+        found: dict[int, str | None] = {}
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start : start + 100]
+            results = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in chunk])
+            for number, block in zip(chunk, results, strict=True):
+                found[number] = str(block["hash"]) if isinstance(block, dict) else None
+        return found
 
     def code_present(self) -> bool:
         """Is contract code at both recorded addresses (e.g. not a wiped devnet)?"""
@@ -674,7 +698,7 @@ class Registry:
 
     def _decode(self, logs: Iterable[Mapping[str, Any]]) -> list[ChainEvent]:
         logs = [log for log in logs if not log.get("removed")]
-        self._fill_timestamps({int(log["blockNumber"], 16) for log in logs})
+        self._fill_timestamps({str(log["blockHash"]) for log in logs})
         out: list[ChainEvent] = []
         for log in logs:
             for abi in (self._certificates, self._issuers):
@@ -693,7 +717,7 @@ class Registry:
                     name=name,
                     contract=abi.artefact.name,
                     block_number=block,
-                    timestamp=self._timestamps[block],
+                    timestamp=self._timestamps[str(log["blockHash"])],
                     tx_hash=log["transactionHash"],
                     log_index=int(log["logIndex"], 16),
                     args=args,
@@ -702,20 +726,26 @@ class Registry:
         return _ordered(out)
 
     def block_timestamp(self, block: int) -> int:
-        self._fill_timestamps({block})
-        return self._timestamps[block]
+        found = self.rpc.call("eth_getBlockByNumber", [hex(block), False])
+        if not isinstance(found, dict):
+            raise ChainError(f"block {block} is not known to the node", code="block_missing")
+        return int(found["timestamp"], 16)
 
-    def _fill_timestamps(self, blocks: set[int]) -> None:
-        missing = sorted(b for b in blocks if b not in self._timestamps)
+    def _fill_timestamps(self, hashes: set[str]) -> None:
+        missing = sorted(h for h in hashes if h not in self._timestamps)
+        if len(self._timestamps) + len(missing) > 100_000:  # a long-lived indexer: stay small
+            self._timestamps.clear()
         for start in range(0, len(missing), 100):
             chunk = missing[start : start + 100]
-            results = self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in chunk])
-            for number, block in zip(chunk, results, strict=True):
-                if block is None:
+            results = self.rpc.batch([("eth_getBlockByHash", [h, False]) for h in chunk])
+            for block_hash, block in zip(chunk, results, strict=True):
+                if not isinstance(block, dict):
                     raise ChainError(
-                        f"block {number} is not known to the node", code="block_missing"
+                        f"block {block_hash} is not known to the node (a rollback since the "
+                        "logs were read?)",
+                        code="block_missing",
                     )
-                self._timestamps[number] = int(block["timestamp"], 16)
+                self._timestamps[block_hash] = int(block["timestamp"], 16)
 
 
 def _digests(values: Sequence[bytes]) -> list[bytes]:

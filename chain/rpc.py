@@ -2,12 +2,18 @@
 
 Every failure to reach the node becomes :class:`ChainUnavailable`; a node's JSON-RPC error
 becomes :class:`RpcError`, or :class:`ContractRevert` when it carries revert data.
+
+An endpoint URL often carries a provider's token (in the user part, the path or the query):
+no message, log line or answer shows more of it than :func:`redact_url` does (scheme, host
+and port), and the transport's own exception texts, which quote the path and query, are
+never passed on.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,11 +25,38 @@ from chain.contracts import error_selectors
 from chain.errors import ChainUnavailable, ContractRevert, RpcError
 
 
+def redact_url(url: str) -> str:
+    """What may be shown of a URL: ``scheme://host[:port]``, never its user, password, path,
+    query or fragment (where providers put access tokens). The one function every message,
+    log line and health answer that names an endpoint goes through."""
+    try:
+        parts = urllib.parse.urlsplit(str(url).strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number, a bad IPv6 literal
+        return "<unparsable URL>"
+    if not parts.scheme or not host:
+        return "<unparsable URL>"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
+
+
+def _why(exc: BaseException, timeout: float) -> str:
+    """Why a request failed, in words that cannot quote the URL (``requests`` puts the path
+    and query into its exception texts)."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused or lost"
+    return type(exc).__name__
+
+
 class Rpc:
     """A JSON-RPC endpoint. Thread-safe: each thread has its own pooled HTTP session."""
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url
+        self.shown_url = redact_url(url)
+        """The endpoint as messages show it (:func:`redact_url`)."""
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._local = threading.local()
@@ -39,9 +72,17 @@ class Rpc:
     def _post(self, payload: Any) -> Any:
         try:
             response = self._session().post(self.url, json=payload, timeout=self.timeout)
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(
+                f"the chain at {self.shown_url} did not answer: {_why(exc, self.timeout)}"
+            ) from None  # the cause's text quotes the URL's path and query
+        try:
             return response.json()
-        except (requests.RequestException, OSError, ValueError) as exc:
-            raise ChainUnavailable(f"the chain at {self.url} did not answer: {exc}") from exc
+        except ValueError:
+            raise ChainUnavailable(
+                f"the chain at {self.shown_url} did not answer JSON-RPC "
+                f"(HTTP {response.status_code})"
+            ) from None
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         """Send one request and return its ``result``."""

@@ -1,18 +1,27 @@
 """Sending transactions reliably: local signing, nonces, gas, receipts, confirmations.
 
-- Nonces: kept in memory behind a lock (concurrent callers in one process never share one),
-  read from the node's *pending* count on first use (so a restart picks up where the last
-  process stopped), and re-read once the node says a nonce is stale (another process using
-  the same account).
+- Nonces: given out behind a lock (concurrent callers in one process never share one), each
+  the node's *pending* count for the account, read as the transaction is signed: a restart
+  picks up where the last process stopped, another process using the account is seen at
+  once, and a nonce the node no longer counts (our transactions lost when the chain lost
+  its last blocks) is never used beyond it, so no transaction waits behind a gap. A node
+  that says a nonce is stale (another process took it meanwhile) gets the next one.
+- A transaction the node says it already has ("already known", "already imported") is
+  success when it is the very one signed here (the same hash, computed locally): two
+  processes anchoring one batch sign the same bytes.
 - Reverts: gas is estimated first, so a refused call is decoded into
   :class:`ContractRevert` with the contract's custom error before any nonce is used. A mined
   transaction with status 0 is replayed with ``eth_call`` to decode why.
 - Receipts are polled every ``poll_interval`` (10 ms: anvil's receipt latency grows with
-  chain height, web3's default 100 ms would dominate) until ``receipt_timeout``.
+  chain height, web3's default 100 ms would dominate) until ``receipt_timeout``. Every
+  ``DROP_CHECK_SECONDS`` meanwhile the node is asked whether it still knows the transaction
+  and whether its nonce can be mined: if not, :class:`TransactionDropped` is raised at once
+  (not after the timeout) so the caller sends again.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -23,8 +32,20 @@ import coincurve
 import rlp
 from eth_utils import keccak, to_checksum_address
 
-from chain.errors import ChainError, ContractRevert, RpcError, TransactionFailed, TransactionTimeout
+from chain.errors import (
+    ChainError,
+    ContractRevert,
+    RpcError,
+    TransactionDropped,
+    TransactionFailed,
+    TransactionTimeout,
+)
 from chain.rpc import Rpc
+
+_log = logging.getLogger(__name__)
+DROP_CHECK_SECONDS = 0.5
+"""While waiting for a receipt, how often the node is asked whether it still has the
+transaction and can mine it."""
 
 
 class LocalAccount:
@@ -81,6 +102,7 @@ def _hex_bytes(text: str) -> bytes:
 
 
 _STALE_NONCE = ("nonce too low", "already known", "replacement transaction underpriced", "nonce")
+_ALREADY_HAVE = ("already known", "already imported", "known transaction")
 
 
 @dataclass(frozen=True)
@@ -141,9 +163,13 @@ class TransactionSender:
         chain_id = self.chain_id
         for attempt in range(4):
             with self._lock:
-                if self._next_nonce is None:
-                    self._next_nonce = self._pending_nonce()
-                nonce = self._next_nonce
+                nonce = self._pending_nonce()
+                if self._next_nonce is not None and self._next_nonce > nonce:
+                    _log.warning(
+                        "nonce gap account=%s node_next=%d sent_up_to=%d: transactions sent "
+                        "from it were lost (the chain lost blocks?); resynced",
+                        self.address, nonce, self._next_nonce - 1,
+                    )
                 tx = {
                     "chainId": chain_id,
                     "nonce": nonce,
@@ -154,22 +180,41 @@ class TransactionSender:
                 }
                 if to is not None:
                     tx["to"] = to
-                signed = self._account.sign_transaction(tx)
                 try:
-                    tx_hash = self.rpc.call("eth_sendRawTransaction", ["0x" + signed.hex()])
+                    tx_hash = self.send_raw(self._account.sign_transaction(tx))
                 except RpcError as exc:
                     if attempt < 3 and any(s in exc.rpc_message.lower() for s in _STALE_NONCE):
                         self._next_nonce = None  # another sender used it: re-read and retry
                         continue
                     raise
                 self._next_nonce = nonce + 1
-                return str(tx_hash)
+                return tx_hash
         raise ChainError("could not find a free nonce after 4 attempts", code="tx_nonce")
 
+    def send_raw(self, signed: bytes) -> str:
+        """Send a signed transaction; its hash (computed here). A node answering that it
+        already has it ("already known", "already imported") is success when it does hold
+        this very hash: another process sent the same bytes first (two anchorers of one
+        batch sign identical transactions)."""
+        tx_hash = "0x" + keccak(signed).hex()
+        try:
+            self.rpc.call("eth_sendRawTransaction", ["0x" + signed.hex()])
+        except RpcError as exc:
+            message = exc.rpc_message.lower()
+            if any(s in message for s in _ALREADY_HAVE) and self._known(tx_hash):
+                return tx_hash
+            raise
+        return tx_hash
+
     def wait(self, tx_hash: str, *, timeout: float | None = None) -> TransactionReceipt:
-        """Wait for the receipt of ``tx_hash`` and the configured confirmations."""
+        """Wait for the receipt of ``tx_hash`` and the configured confirmations.
+
+        :class:`TransactionDropped` as soon as the node no longer knows the transaction or
+        it cannot be mined (its nonce beyond the account's next), the nonce resynced;
+        :class:`TransactionTimeout` after ``timeout`` (the transaction may still be mined)."""
         limit = self.receipt_timeout if timeout is None else timeout
         started = time.monotonic()
+        checked = started
         while True:
             raw = self.rpc.call("eth_getTransactionReceipt", [tx_hash])
             if raw is not None:
@@ -178,7 +223,12 @@ class TransactionSender:
                     int(self.rpc.call("eth_blockNumber"), 16) >= block + self.confirmations
                 ):
                     break
+            elif time.monotonic() - checked >= DROP_CHECK_SECONDS:
+                self._check_minable(tx_hash)
+                checked = time.monotonic()
             if time.monotonic() - started > limit:
+                if raw is None:
+                    self._check_minable(tx_hash)
                 raise TransactionTimeout(tx_hash, time.monotonic() - started)
             time.sleep(self.poll_interval)
         if int(raw["status"], 16) != 1:
@@ -193,9 +243,36 @@ class TransactionSender:
         )
 
     def resync_nonce(self) -> None:
-        """Forget the cached nonce; the next send reads the node's pending count."""
+        """Forget the nonce last given out; the next send reads the node's pending count."""
         with self._lock:
             self._next_nonce = None
+
+    def _known(self, tx_hash: str) -> bool:
+        return self.rpc.call("eth_getTransactionByHash", [tx_hash]) is not None
+
+    def _check_minable(self, tx_hash: str) -> None:
+        """Raise :class:`TransactionDropped` (nonce resynced) if the node no longer knows the
+        unmined ``tx_hash``, or knows it but its nonce lies beyond the account's next."""
+        tx = self.rpc.call("eth_getTransactionByHash", [tx_hash])
+        if tx is None:
+            self.resync_nonce()
+            raise TransactionDropped(
+                tx_hash,
+                f"the node no longer knows transaction {tx_hash} (dropped, e.g. when the "
+                "chain lost its last blocks); send it again",
+            )
+        if tx.get("blockNumber") is not None:
+            return  # mined meanwhile: the receipt comes with the next poll
+        nonce = int(tx["nonce"], 16)
+        next_nonce = int(self.rpc.call("eth_getTransactionCount", [tx["from"], "pending"]), 16)
+        if nonce >= next_nonce:
+            self.resync_nonce()
+            raise TransactionDropped(
+                tx_hash,
+                f"transaction {tx_hash} has nonce {nonce} but the account's next is "
+                f"{next_nonce}: it waits behind a gap and will not be mined; send it again",
+                code="tx_nonce_gap",
+            )
 
     def _pending_nonce(self) -> int:
         return int(self.rpc.call("eth_getTransactionCount", [self.address, "pending"]), 16)

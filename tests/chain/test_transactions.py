@@ -163,3 +163,26 @@ def test_sending_does_not_import_eth_account(tmp_path: Path) -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_an_endpoint_is_shown_by_scheme_host_and_port_only() -> None:
+    """Issue #15 item 9: a provider's token rides in the URL's user part, path or query;
+    no message shows more than scheme, host and port (the transport's own exception texts,
+    which quote the path and query, are not passed on)."""
+    from certs.store import Store
+    from chain.rpc import redact_url
+
+    port = free_port()
+    url = f"http://user:secret@127.0.0.1:{port}/path/key-abc?token=tok-xyz#frag"
+    assert redact_url(url) == f"http://127.0.0.1:{port}"
+    assert redact_url("https://[::1]:8545/v3/key") == "https://[::1]:8545"
+    assert redact_url("wss://node.example/ws?apikey=1") == "wss://node.example"
+    assert redact_url("not a url") == "<unparsable URL>"
+    with pytest.raises(ChainUnavailable) as caught:
+        Rpc(url, timeout=1).call("eth_blockNumber")
+    with pytest.raises(Exception) as refused:
+        Store.open("postgresql+nodriver://zhengyin:db-secret@db.example:5432/zy?sslkey=x")
+    shown = str(caught.value) + str(refused.value)
+    assert f"http://127.0.0.1:{port}" in shown and "db.example:5432" in shown
+    for secret in ("user", "secret", "path", "key-abc", "tok-xyz", "frag", "sslkey"):
+        assert secret not in shown, secret
