@@ -22,6 +22,7 @@ node_modules/.installed: package.json package-lock.json .npmrc
 	touch $@
 
 serve: setup
+	$(VENV)/bin/zhengyin devnet up
 	$(VENV)/bin/zhengyin serve
 
 test: setup

@@ -159,6 +159,7 @@ def main() -> None:
             "ZHENGYIN_WORKERS": "2",
         }
         env.pop("ZHENGYIN_RPC_URL", None)
+        subprocess.run([ZHENGYIN, "devnet", "up"], env=env, check=True, capture_output=True)
         subprocess.run([ZHENGYIN, "demo"], env=env, check=True, capture_output=True)
         demo = json.loads((Path(home) / "demo" / "demo.json").read_text())
         server = subprocess.Popen(

@@ -1,8 +1,14 @@
 """The local devnet: one anvil process per data directory, started in the background.
 
 Layout under ``<home>/devnet/``: ``state.json`` (anvil's state, dumped every second and on a
-clean stop, loaded at start), ``state.prev.json`` (the last state that loaded cleanly),
-``devnet.json`` (pid, port, chain id of the running node) and ``anvil.log``.
+clean stop, loaded at start), ``backups/`` (complete copies of recent dumps, kept by the
+keeper process that :meth:`Devnet.up` starts beside anvil: :mod:`devnet.keeper`),
+``devnet.json`` (pid, port, chain id of the running node, the keeper's pid), ``anvil.log``
+and ``keeper.log``.
+
+anvil rewrites ``state.json`` in place, so a kill during a dump truncates it. :meth:`Devnet.up`
+then restores the newest good copy (a crash loses seconds, not everything since the start),
+keeps the damaged file beside it, and says so (:attr:`Devnet.restored`).
 
 anvil always runs with ``--prune-history N``: without it anvil writes ~150 KB per block under
 ``~/.foundry/anvil/tmp`` and never deletes it; with N it keeps the last N block states in
@@ -18,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +32,7 @@ from pathlib import Path
 from chain.errors import ChainError
 from chain.rpc import Rpc
 from devnet.errors import DevnetError
+from devnet.keeper import alive, backup_age, backups, is_anvil, parse_state, write_durably
 
 CHAIN_ID = 3005
 """Chain id of the local devnet (after the ``1.2.156.3005`` e-certificate arc)."""
@@ -59,6 +67,26 @@ def anvil_binary() -> Path:
 
 
 @dataclass(frozen=True)
+class Restored:
+    """The state file was damaged at start; a kept copy replaced it."""
+
+    source: Path
+    """The copy restored."""
+    age_seconds: float
+    """How long before the start the copy was taken."""
+    damaged: Path
+    """Where the damaged state file was kept."""
+    reason: str
+
+    def describe(self) -> str:
+        return (
+            f"the devnet state file was damaged ({self.reason}); restored the last good copy, "
+            f"taken {self.age_seconds:.0f} s ago ({self.source.name}); the damaged file is "
+            f"kept as {self.damaged.name}"
+        )
+
+
+@dataclass(frozen=True)
 class DevnetInfo:
     """A running devnet."""
 
@@ -77,9 +105,14 @@ class Devnet:
     def __init__(self, home: Path) -> None:
         self.dir = home / "devnet"
         self.state_file = self.dir / "state.json"
-        self.backup_file = self.dir / "state.prev.json"
+        self.legacy_backup = self.dir / "state.prev.json"
+        """Where earlier versions kept the state of the last clean start (restored from too,
+        when nothing newer is kept)."""
         self.record_file = self.dir / "devnet.json"
         self.log_file = self.dir / "anvil.log"
+        self.keeper_log = self.dir / "keeper.log"
+        self.restored: Restored | None = None
+        """Set by :meth:`up` when it restored a kept copy over a damaged state file."""
 
     def running(self) -> DevnetInfo | None:
         """The running devnet, or ``None`` (a stale record is removed)."""
@@ -88,10 +121,14 @@ class Devnet:
             info = DevnetInfo(int(raw["pid"]), int(raw["port"]), int(raw["chain_id"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if _is_anvil(info.pid):
+        if is_anvil(info.pid):
             return info
         self.record_file.unlink(missing_ok=True)
         return None
+
+    def backups(self) -> list[Path]:
+        """The kept good copies of the state, newest first."""
+        return backups(self.dir)
 
     def up(self, port: int, *, timeout: float = 15.0) -> tuple[DevnetInfo, bool]:
         """Start anvil unless it runs already. Returns ``(info, started_now)``."""
@@ -132,6 +169,7 @@ class Devnet:
             )
         info = DevnetInfo(process.pid, port, CHAIN_ID)
         rpc = Rpc(info.url, timeout=1.0)
+        keeper: subprocess.Popen[bytes] | None = None
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
@@ -151,8 +189,19 @@ class Devnet:
                     code="devnet_start_timeout",
                 )
             time.sleep(0.02)
+        with self.keeper_log.open("ab") as log:
+            keeper = subprocess.Popen(
+                [sys.executable, "-m", "devnet.keeper", str(self.dir), str(process.pid)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives the CLI; exits when its anvil exits
+                cwd=REPO_ROOT,
+            )
         self.record_file.write_text(
-            json.dumps({"pid": info.pid, "port": port, "chain_id": CHAIN_ID})
+            json.dumps(
+                {"pid": info.pid, "port": port, "chain_id": CHAIN_ID, "keeper_pid": keeper.pid}
+            )
         )
         return info, True
 
@@ -161,36 +210,65 @@ class Devnet:
         info = self.running()
         if info is None:
             return False
+        keeper = self._keeper_pid()
         os.kill(info.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _is_anvil(info.pid):
+        while is_anvil(info.pid):
             _reap(info.pid)
             if time.monotonic() > deadline:
                 os.kill(info.pid, signal.SIGKILL)
                 break
             time.sleep(0.02)
+        _reap(info.pid)
+        if keeper is not None:  # let it copy the final dump
+            deadline = time.monotonic() + 5.0
+            while alive(keeper) and time.monotonic() < deadline:
+                _reap(keeper)
+                time.sleep(0.02)
         self.record_file.unlink(missing_ok=True)
         return True
 
+    def _keeper_pid(self) -> int | None:
+        try:
+            pid = json.loads(self.record_file.read_text()).get("keeper_pid")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return int(pid) if isinstance(pid, int) else None
+
     def _check_state(self) -> None:
-        """Refuse a corrupt state file; keep a copy of a good one before anvil rewrites it."""
+        """A damaged state file (truncated by a kill during a dump) is replaced by the newest
+        kept copy that parses, and the damaged one kept beside it; with no such copy, it is
+        refused."""
+        self.restored = None
         if not self.state_file.exists():
             return
         try:
-            raw = json.loads(self.state_file.read_bytes())
-            if not isinstance(raw, dict) or "accounts" not in raw:
-                raise ValueError("not an anvil state (no accounts)")
+            parse_state(self.state_file.read_bytes())
+            return
         except (ValueError, UnicodeDecodeError) as exc:
-            hint = (
-                f"; the last good state is {self.backup_file}: copy it over {self.state_file.name}"
-                if self.backup_file.exists()
-                else "; move it away to start an empty chain"
+            reason = str(exc)
+        candidates = self.backups() + ([self.legacy_backup] if self.legacy_backup.exists() else [])
+        for candidate in candidates:
+            try:
+                data = candidate.read_bytes()
+                parse_state(data)
+            except (OSError, ValueError, UnicodeDecodeError):
+                continue
+            damaged = self.dir / f"state.damaged-{int(time.time() * 1000)}.json"
+            shutil.copyfile(self.state_file, damaged)
+            write_durably(self.state_file, data)
+            age = (
+                backup_age(candidate)
+                if candidate != self.legacy_backup
+                else time.time() - candidate.stat().st_mtime
             )
-            raise DevnetError(
-                f"the devnet state file {self.state_file} is corrupt ({exc}){hint}",
-                code="state_corrupt",
-            ) from exc
-        shutil.copyfile(self.state_file, self.backup_file)
+            self.restored = Restored(candidate, age, damaged, reason)
+            return
+        raise DevnetError(
+            f"the devnet state file {self.state_file} is corrupt ({reason}) and no good copy "
+            "of it is kept; move it away to start an empty chain",
+            code="state_corrupt",
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -225,20 +303,3 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _is_anvil(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # guard against a reused pid
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True
-    if b"anvil" not in cmdline:
-        return False
-    try:
-        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except (OSError, IndexError):
-        return True

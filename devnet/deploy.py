@@ -1,4 +1,9 @@
-"""The operator account and the deployment record of each chain.
+"""Chain account keys (the operator's, each agency's) and the deployment record of each chain.
+
+Account keys are kept encrypted at rest like every private key of the project
+(:func:`seals.keys.account_key_to_pem`: PKCS#8, scrypt, AES-256-CBC) under the key-encryption
+passphrase. A key file still holding the plain hex of earlier versions loads, and is
+rewritten encrypted on the spot.
 
 The record lives at ``<home>/deployments/<chain id>.json``. Deploying again is a no-op while
 the recorded contracts still have code on the chain; a record whose code is gone (a wiped
@@ -8,7 +13,6 @@ devnet, another chain on the same id) is reported, never silently reused.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import asdict
 from pathlib import Path
@@ -17,35 +21,47 @@ from chain.registry import Deployment, Registry, deploy_contracts
 from chain.rpc import Rpc
 from chain.transactions import LocalAccount, TransactionSender
 from devnet.errors import DevnetError
+from seals.errors import SealError
+from seals.keys import load_account_key, save_account_key
 
 DEVNET_FUNDING_WEI = 10**24
 
 
-def operator_key(path: Path, *, create: bool) -> str:
-    """The operator's private key (hex) from ``path``; created with mode 0600 if asked."""
+def account_key(path: Path, *, create: bool, passphrase: bytes) -> str:
+    """A chain account's private key (hex) from its encrypted key file ``path``; created
+    (random, encrypted, mode 0600) if missing and ``create``. A file holding plain hex (as
+    earlier versions wrote) is read and rewritten encrypted."""
     try:
-        key = path.read_text().strip()
+        data = path.read_bytes()
     except FileNotFoundError:
         if not create:
             raise DevnetError(
-                f"no operator key at {path}: set ZHENGYIN_OPERATOR_KEY_FILE to the file "
+                f"no account key at {path}: set ZHENGYIN_OPERATOR_KEY_FILE to the file "
                 "holding the deploying account's private key",
                 code="operator_key_missing",
             ) from None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = "0x" + secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(key + "\n")
-        return key
+        secret = secrets.token_bytes(32)
+        LocalAccount(secret)  # 0 or beyond the curve order: astronomically unlikely
+        save_account_key(path, secret, passphrase)
+        return "0x" + secret.hex()
+    if b"ENCRYPTED PRIVATE KEY" in data:
+        try:
+            return "0x" + load_account_key(data, passphrase).hex()
+        except SealError as exc:
+            raise DevnetError(
+                f"the account key file {path} cannot be read with the key passphrase "
+                f"(ZHENGYIN_KEY_PASSPHRASE or <home>/keys/kek): {exc}",
+                code="operator_key_invalid",
+            ) from exc
     try:
-        LocalAccount(key)
-    except (ValueError, TypeError) as exc:
+        account = LocalAccount(data.decode("ascii").strip())
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise DevnetError(
-            f"the operator key file {path} does not hold a valid private key",
+            f"the account key file {path} does not hold a valid private key",
             code="operator_key_invalid",
         ) from exc
-    return key
+    save_account_key(path, account.key, passphrase)  # plain hex at rest no longer
+    return "0x" + account.key.hex()
 
 
 def fund_on_devnet(rpc: Rpc, address: str) -> None:

@@ -13,6 +13,9 @@
 - ``load_public_key(data)`` / ``public_key_to_pem(key)``: SubjectPublicKeyInfo.
 - ``load_or_create_kek(path) -> bytes``: a random key-encryption passphrase kept in a 0600 file
   (the development default when no passphrase is configured).
+- ``account_key_to_pem(secret, passphrase)`` / ``load_account_key(data, passphrase)``: a chain
+  account's secp256k1 key, encrypted at rest exactly as the SM2 keys are (PKCS#8 PBES2,
+  scrypt, AES-256-CBC; ``openssl pkey`` reads it).
 """
 
 from __future__ import annotations
@@ -340,6 +343,12 @@ def private_key_to_der(
     pw = _as_bytes(passphrase)
     if pw is None:
         return plain
+    return _encrypt_pkcs8(plain, pw, scrypt_n)
+
+
+def _encrypt_pkcs8(plain: bytes, pw: bytes, scrypt_n: int = SCRYPT_N) -> bytes:
+    """A PKCS#8 ``PrivateKeyInfo`` encrypted the one way this project stores keys: PBES2 with
+    scrypt (``scrypt_n``, r=8, p=1) and AES-256-CBC."""
     if not pw:
         raise KeyPassphraseError("an empty passphrase cannot protect a private key")
     salt, iv = secrets.token_bytes(16), secrets.token_bytes(16)
@@ -432,6 +441,64 @@ def public_key_from_spki(der: bytes, *, backend: sm2.Sm2Backend | None = None) -
 def public_key_to_pem(key: sm2.Sm2PublicKey) -> bytes:
     """PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo)."""
     return bytes(pem.armor("PUBLIC KEY", key.spki_der()))
+
+
+def account_key_to_pem(
+    secret: bytes, passphrase: bytes | str, *, scrypt_n: int = SCRYPT_N
+) -> bytes:
+    """A chain account's 32-byte secp256k1 key as PEM ``ENCRYPTED PRIVATE KEY`` (PKCS#8,
+    encrypted as :func:`private_key_to_pem` encrypts SM2 keys)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pw = _as_bytes(passphrase)
+    if not pw:
+        raise KeyPassphraseError("a passphrase is required to store a private key")
+    try:
+        key = ec.derive_private_key(int.from_bytes(bytes(secret), "big"), ec.SECP256K1())
+    except (ValueError, TypeError) as exc:
+        raise KeyFormatError(f"not a secp256k1 private key: {exc}") from exc
+    plain = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return bytes(pem.armor("ENCRYPTED PRIVATE KEY", _encrypt_pkcs8(plain, pw, scrypt_n)))
+
+
+def load_account_key(data: bytes, passphrase: bytes | str | None) -> bytes:
+    """The 32-byte secp256k1 key of :func:`account_key_to_pem`'s PEM. Raises
+    :class:`KeyPassphraseError` (wrong passphrase) or :class:`KeyFormatError`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pw = _as_bytes(passphrase)
+    for kind, der, _headers in _blocks(data):
+        if kind != "ENCRYPTED PRIVATE KEY":
+            continue
+        plain = _decrypt_pkcs8(der, pw)
+        try:
+            key = serialization.load_der_private_key(plain, None)
+        except (ValueError, TypeError) as exc:
+            raise KeyPassphraseError(
+                "encrypted private key: wrong passphrase (or a corrupted key file)"
+            ) from exc
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(
+            key.curve, ec.SECP256K1
+        ):
+            raise KeyFormatError("the encrypted key is not a secp256k1 (chain account) key")
+        return key.private_numbers().private_value.to_bytes(32, "big")
+    raise KeyFormatError("no ENCRYPTED PRIVATE KEY block found")
+
+
+def save_account_key(
+    path: Path | str, secret: bytes, passphrase: bytes | str, *, scrypt_n: int = SCRYPT_N
+) -> Path:
+    """Write a chain account key encrypted under ``passphrase`` to ``path`` (mode 0600,
+    written to a temporary file and renamed)."""
+    out = Path(path)
+    _write_private(out, account_key_to_pem(secret, passphrase, scrypt_n=scrypt_n))
+    return out
 
 
 def load_or_create_kek(path: Path | str) -> bytes:

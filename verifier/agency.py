@@ -19,8 +19,9 @@ from pathlib import Path
 from certs.issuance import IssuerProfile, key_id_of
 from certs.store import Store, StoredIssuer
 from chain.registry import IssuerStatus, Registry
+from chain.rpc import Rpc
 from chain.transactions import TransactionSender
-from devnet.deploy import fund_on_devnet, operator_key
+from devnet.deploy import account_key, fund_on_devnet
 from seals.keys import load_private_key_file
 from seals.sm2 import KeySigner
 from verifier.context import chain_rpc, deployment, operator
@@ -52,8 +53,13 @@ class AddedIssuer:
     registered_now: bool
 
 
-def _account_key_path(settings: Settings, uscc: str) -> Path:
-    return settings.home_dir / "issuers" / uscc / "account.key"
+def _issuer_account_key(settings: Settings, uscc: str, *, create: bool) -> str:
+    """The agency's chain account key (hex), from its encrypted key file."""
+    return account_key(
+        settings.home_dir / "issuers" / uscc / "account.key",
+        create=create,
+        passphrase=key_passphrase(settings.home_dir),
+    )
 
 
 def add_issuer(
@@ -83,7 +89,7 @@ def add_issuer(
 
     rpc = chain_rpc(settings)
     admin = Registry(rpc, deployment(settings, rpc), operator(settings, rpc))
-    account = TransactionSender(rpc, operator_key(_account_key_path(settings, uscc), create=True))
+    account = TransactionSender(rpc, _issuer_account_key(settings, uscc, create=True))
     if settings.uses_devnet:
         fund_on_devnet(rpc, account.address)
     registered_now = admin.issuer_status(uscc) is IssuerStatus.NONE
@@ -134,10 +140,11 @@ def require_issuer(store: Store, uscc: str) -> StoredIssuer:
     return stored
 
 
-def issuer_registry(settings: Settings, uscc: str) -> Registry:
-    """A registry client that sends from the issuer's own chain account."""
-    rpc = chain_rpc(settings)
-    key = operator_key(_account_key_path(settings, uscc), create=False)
+def issuer_registry(settings: Settings, uscc: str, rpc: Rpc | None = None) -> Registry:
+    """A registry client that sends from the issuer's own chain account (through ``rpc``,
+    else the configured chain: :func:`verifier.context.chain_rpc`)."""
+    rpc = rpc or chain_rpc(settings)
+    key = _issuer_account_key(settings, uscc, create=False)
     sender = TransactionSender(rpc, key, confirmations=settings.confirmations)
     if settings.uses_devnet:
         fund_on_devnet(rpc, sender.address)

@@ -707,7 +707,7 @@ def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None)
 
     def registry() -> Registry:
         try:
-            rpc = chain_rpc(settings, start_devnet=True)
+            rpc = chain_rpc(settings)
             return Registry(rpc, deployment(settings, rpc))
         except VerifierError as exc:
             raise ChainError(str(exc), code=exc.code) from exc

@@ -1,7 +1,9 @@
 """From settings to live objects: the chain endpoint, the operator account, the registry.
 
-With ``ZHENGYIN_RPC_URL`` unset, the local devnet of ``ZHENGYIN_HOME`` is the chain, started
-on demand.
+With ``ZHENGYIN_RPC_URL`` unset, the local devnet of ``ZHENGYIN_HOME`` is the chain. Nothing
+here starts it: only ``zhengyin devnet up`` does (a devnet that crashed is never silently
+replaced by a fresh one, possibly without its last blocks). A command that needs the chain
+and finds the devnet down fails with ``devnet_not_running``, saying what to run.
 """
 
 from __future__ import annotations
@@ -10,29 +12,34 @@ from chain.registry import Deployment, Registry
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.anvil import Devnet
-from devnet.deploy import DeploymentRecord, fund_on_devnet, operator_key
+from devnet.deploy import DeploymentRecord, account_key, fund_on_devnet
 from verifier.errors import VerifierError
+from verifier.keyring import key_passphrase
 from verifier.settings import Settings
 
+DEVNET_NOT_RUNNING = (
+    "the local devnet is not running: start it with `zhengyin devnet up` (or `make serve`)"
+)
 
-def chain_rpc(settings: Settings, *, start_devnet: bool = True) -> Rpc:
+
+def chain_rpc(settings: Settings, *, timeout: float = 10.0) -> Rpc:
+    """The configured chain's endpoint: ``ZHENGYIN_RPC_URL``, or the running devnet of this
+    home (:class:`VerifierError` ``devnet_not_running`` if it is not running)."""
     if settings.rpc_url is not None:
-        return Rpc(settings.rpc_url)
-    devnet = Devnet(settings.home_dir)
-    info = devnet.running()
+        return Rpc(settings.rpc_url, timeout=timeout)
+    info = Devnet(settings.home_dir).running()
     if info is None:
-        if not start_devnet:
-            raise VerifierError(
-                "the local devnet is not running: start it with `zhengyin devnet up`",
-                code="devnet_not_running",
-            )
-        info, _ = devnet.up(settings.devnet_port)
-    return Rpc(info.url)
+        raise VerifierError(DEVNET_NOT_RUNNING, code="devnet_not_running")
+    return Rpc(info.url, timeout=timeout)
 
 
 def operator(settings: Settings, rpc: Rpc) -> TransactionSender:
     """The account that deploys and governs (created and funded on the devnet)."""
-    key = operator_key(settings.operator_key_path, create=settings.uses_devnet)
+    key = account_key(
+        settings.operator_key_path,
+        create=settings.uses_devnet,
+        passphrase=key_passphrase(settings.home_dir),
+    )
     sender = TransactionSender(rpc, key, confirmations=settings.confirmations)
     if settings.uses_devnet:
         fund_on_devnet(rpc, sender.address)

@@ -59,6 +59,7 @@ class Api:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     home = tmp_path_factory.mktemp("api-home")
     settings = Settings(home=home, devnet_port=free_port())
+    Devnet(settings.home_dir).up(settings.devnet_port)
     deploy_and_report(settings)
     keys = {"issuer_a": add_issuer(settings, *AGENCY_A).api_key,
             "issuer_b": add_issuer(settings, *AGENCY_B).api_key}

@@ -1,6 +1,6 @@
 """Certificates through the installed ``zhengyin`` command, end to end: an agency is set up,
 issues from JSON and CSV, changes statuses, and every document is verified with
-``zhengyin verify`` against the devnet the commands started themselves.
+``zhengyin verify`` against the module's devnet (started by ``zhengyin devnet up``).
 
 One home directory and one devnet serve the whole module (each command is a fresh process,
 so the tests run independent commands side by side to stay quick).
@@ -92,7 +92,7 @@ class Cli:
     def verdict(self, document: Path) -> str:
         """The verdict on a document, judged in this process against the module's devnet."""
         settings = self.settings()
-        rpc = chain_rpc(settings, start_devnet=False)
+        rpc = chain_rpc(settings)
         verdicts, _ = verify_documents([document.read_bytes()], Registry(rpc, deployment(
             settings, rpc)))
         return verdicts[0].outcome.value
@@ -122,6 +122,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     env |= {"ZHENGYIN_HOME": str(base / "home"), "ZHENGYIN_DEVNET_PORT": str(free_port())}
     (base / "work").mkdir()
     runner = Cli(base / "home", base / "work", env)
+    assert runner("devnet", "up").returncode == 0
     yield runner
     runner("devnet", "down")
 

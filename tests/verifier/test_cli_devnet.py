@@ -38,6 +38,14 @@ def cli(tmp_path: Path) -> Iterator[object]:
 
 
 def test_up_deploy_status_down(cli) -> None:  # type: ignore[no-untyped-def]
+    down = cli("devnet", "status")
+    assert down.returncode == 1 and "not running" in down.stdout  # issue #15 item 6
+    assert json.loads(cli("devnet", "status", "--json").stdout)["running"] is False
+    # nothing but `devnet up` starts the chain: a command that needs it says so
+    refused = cli("deploy")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error [devnet_not_running]: ")
+    assert "zhengyin devnet up" in refused.stderr
     assert "not running" in cli("devnet", "status").stdout
     up = cli("devnet", "up")
     assert up.returncode == 0 and "devnet started" in up.stdout and "chain id 3005" in up.stdout
@@ -45,7 +53,9 @@ def test_up_deploy_status_down(cli) -> None:  # type: ignore[no-untyped-def]
     assert first.returncode == 0 and "deployed to chain 3005" in first.stdout
     again = cli("deploy")
     assert again.returncode == 0 and "already deployed" in again.stdout
-    status = json.loads(cli("devnet", "status", "--json").stdout)
+    running = cli("devnet", "status", "--json")
+    assert running.returncode == 0
+    status = json.loads(running.stdout)
     assert status["chain_id"] == 3005 and status["block"] >= 2
     assert status["contracts"]["code_present"] is True
     assert status["contracts"]["IssuerRegistry"] in first.stdout
@@ -58,12 +68,23 @@ def test_up_deploy_status_down(cli) -> None:  # type: ignore[no-untyped-def]
     assert "already deployed" in cli("deploy").stdout
 
 
-def test_serve_brings_up_chain_contracts_and_the_service(tmp_path: Path) -> None:
+def test_serve_needs_the_devnet_up_then_deploys_and_serves(tmp_path: Path) -> None:
+    """What `make serve` runs: `devnet up`, then `serve` (which deploys once and serves).
+    `serve` alone on a stopped devnet refuses with a clear code: the service never starts a
+    chain (issue #15 item 6)."""
     port = free_port()
     env = {**os.environ, "ZHENGYIN_HOME": str(tmp_path / "home"),
            "ZHENGYIN_DEVNET_PORT": str(free_port()), "ZHENGYIN_PORT": str(port),
            "ZHENGYIN_WORKERS": "1"}
     env.pop("ZHENGYIN_RPC_URL", None)
+    alone = subprocess.run([*zhengyin_command(), "serve"], env=env, capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert alone.returncode == 2
+    assert alone.stderr.startswith("error [devnet_not_running]: "), alone.stderr
+    assert not (tmp_path / "home" / "devnet" / "devnet.json").exists()
+    up = subprocess.run([*zhengyin_command(), "devnet", "up"], env=env, capture_output=True,
+                        text=True, timeout=60, check=False)
+    assert up.returncode == 0 and "devnet started" in up.stdout
     server = subprocess.Popen([*zhengyin_command(), "serve"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
@@ -85,7 +106,7 @@ def test_serve_brings_up_chain_contracts_and_the_service(tmp_path: Path) -> None
         output = server.communicate(timeout=30)[0]
         subprocess.run([*zhengyin_command(), "devnet", "down"], env=env, check=False,
                        capture_output=True, timeout=60)
-    assert "devnet started" in output and "deployed to chain 3005" in output
+    assert "deployed to chain 3005" in output
 
 
 def test_errors_are_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

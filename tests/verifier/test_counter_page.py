@@ -89,6 +89,8 @@ def demo_service(home: Path, **settings: str) -> Iterator[Served]:
     env.pop("ZHENGYIN_DATABASE_URL", None)
     server: subprocess.Popen[str] | None = None
     try:
+        subprocess.run([*zhengyin_command(), "devnet", "up"], env=env, check=True,
+                       capture_output=True, timeout=60)
         demo = subprocess.run(
             [*zhengyin_command(), "demo"],
             env=env, capture_output=True, text=True, timeout=180, check=False,

@@ -35,6 +35,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             check=False,
         )
 
+    assert run("devnet", "up").returncode == 0
     assert run("deploy").returncode == 0
     added = run("issuer", "add", "--code", USCC, "--name", "示例市市场监督管理局", "--json")
     assert added.returncode == 0, added.stderr

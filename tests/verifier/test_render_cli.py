@@ -52,6 +52,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                               text=True, timeout=180, check=False)
 
     try:
+        assert run("devnet", "up").returncode == 0
         deployed = run("deploy")
         assert deployed.returncode == 0, deployed.stderr
         added = run("issuer", "add", "--code", USCC, "--name", ISSUER_NAME, "--json")

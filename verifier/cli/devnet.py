@@ -12,6 +12,7 @@ from chain.registry import Registry
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord, ensure_deployed
 from verifier.context import chain_rpc, operator
+from verifier.errors import VerifierError
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -28,8 +29,12 @@ def devnet_group() -> None:
 )
 @pass_settings
 def devnet_up(settings: Settings, port: int | None) -> None:
-    """Start the devnet in the background (state kept under ZHENGYIN_HOME)."""
-    info, started = Devnet(settings.home_dir).up(port or settings.devnet_port)
+    """Start the devnet in the background (state kept under ZHENGYIN_HOME). A state file
+    damaged by a crash is replaced by the newest good copy kept, and this says so."""
+    node = Devnet(settings.home_dir)
+    info, started = node.up(port or settings.devnet_port)
+    if node.restored is not None:
+        click.echo(f"warning [state_restored]: {node.restored.describe()}", err=True)
     verb = "started" if started else "already running"
     click.echo(f"devnet {verb}: {info.url} (chain id {info.chain_id}, pid {info.pid})")
 
@@ -46,13 +51,16 @@ def devnet_down(settings: Settings) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_settings
 def devnet_status(settings: Settings, as_json: bool) -> None:
-    """Chain id, block height and deployed contract addresses."""
+    """Chain id, block height and deployed contract addresses. Exit status 0 when the chain
+    answers, 1 when it does not (the devnet is down, or ZHENGYIN_RPC_URL is unreachable)."""
     status = _status(settings)
     if as_json:
         click.echo(json.dumps(status, indent=2))
-        return
-    if not status["running"]:
+    elif not status["running"]:
         click.echo(f"chain: not reachable ({status['error']})")
+    if not status["running"]:
+        raise SystemExit(1)
+    if as_json:
         return
     click.echo(f"chain:     {status['url']}")
     click.echo(f"chain id:  {status['chain_id']}")
@@ -69,16 +77,12 @@ def devnet_status(settings: Settings, as_json: bool) -> None:
 
 
 def _status(settings: Settings) -> dict[str, Any]:
-    if settings.rpc_url is None:
-        info = Devnet(settings.home_dir).running()
-        if info is None:
-            return {"running": False, "error": "the devnet is not running; `zhengyin devnet up`"}
     try:
-        rpc = chain_rpc(settings, start_devnet=False)
+        rpc = chain_rpc(settings, timeout=5.0)
         chain_id = int(rpc.call("eth_chainId"), 16)
         block = int(rpc.call("eth_blockNumber"), 16)
-    except ChainError as exc:
-        return {"running": False, "error": str(exc)}
+    except (ChainError, VerifierError) as exc:
+        return {"running": False, "error": str(exc), "code": getattr(exc, "code", None)}
     found = DeploymentRecord(settings.home_dir).load(chain_id)
     contracts = None
     if found is not None:
@@ -91,7 +95,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         }
     return {
         "running": True,
-        "url": rpc.url,
+        "url": rpc.shown_url,
         "chain_id": chain_id,
         "block": block,
         "contracts": contracts,

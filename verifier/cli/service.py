@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from devnet.anvil import Devnet
 from verifier.agency import hash_api_key, new_api_key, open_store
 from verifier.cli.devnet import deploy_and_report
 from verifier.settings import Settings
@@ -21,16 +20,14 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [ZHENGYIN_WORKERS].")
 @pass_settings
 def serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> None:
-    """Bring up the chain (the devnet unless ZHENGYIN_RPC_URL), deploy once, and serve the
-    API and the counter page."""
+    """Deploy once and serve the API and the counter page. The chain must be up already
+    (`zhengyin devnet up`, or ZHENGYIN_RPC_URL); the service never starts or restarts it:
+    while the chain is away, verifications answer `error` and issuing queues."""
     import os
 
     import uvicorn
 
-    if settings.rpc_url is None:
-        info, started = Devnet(settings.home_dir).up(settings.devnet_port)
-        click.echo(f"devnet {'started' if started else 'already running'}: {info.url}")
-    deploy_and_report(settings)
+    deploy_and_report(settings)  # devnet_not_running when the devnet is down
     open_store(settings)  # migrate once, before the workers start
     os.environ["ZHENGYIN_HOME"] = str(settings.home_dir)
     host, port = host or settings.host, port or settings.port
