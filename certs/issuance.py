@@ -25,7 +25,7 @@ from typing import Any
 
 from certs import clock
 from certs.batcher import MAX_BATCH
-from certs.bulk import gc_paused
+from certs.bulk import die_with_parent, gc_paused
 from certs.canonical import (
     ClaimValue,
     IssuerSignature,
@@ -313,9 +313,10 @@ _kept: dict[int, list[_Claims]] = {}
 
 
 def _worker_init(
-    job: _Job, signer: Signer, key_id: bytes, rows: Sequence[tuple[int, Any]]
+    parent: int, job: _Job, signer: Signer, key_id: bytes, rows: Sequence[tuple[int, Any]]
 ) -> None:
     global _worker
+    die_with_parent(parent)  # a killed `zhengyin issue` leaves no worker behind
     _worker = (job, signer, key_id, rows)
     _kept.clear()
 
@@ -354,7 +355,7 @@ def _pool(
         1,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_init,
-        initargs=(job, signer, key_id, rows),
+        initargs=(os.getpid(), job, signer, key_id, rows),
     )
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from certs import clock, qr
-from certs.bulk import gc_paused
+from certs.bulk import die_with_parent, gc_paused
 from certs.canonical import FORMAT, CertificateDocument, check_leaf
 from certs.errors import CertError
 from certs.merkle import verify_proof
@@ -656,7 +656,12 @@ def _local_parts(
         return
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     chunk = 500
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=die_with_parent,  # none outlives a killed verification
+        initargs=(os.getpid(),),
+    ) as pool:
         yield from pool.map(
             _local_chunk, [(texts[i : i + chunk], today) for i in range(0, len(texts), chunk)]
         )

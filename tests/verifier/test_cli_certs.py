@@ -13,8 +13,10 @@ import hashlib
 import io
 import json
 import os
+import signal
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
 from verifier.certificates import verify_documents
 from verifier.context import chain_rpc, deployment
+from verifier.context import registry as context_registry
 from verifier.settings import Settings
 
 USCC = "91110000101623741K"
@@ -370,3 +373,90 @@ def test_verify_when_the_chain_is_down_cannot_decide(cli: Cli, pool: Issued) -> 
     assert {statuses[n] for n in ("chain.anchored", "issuer.key", "certificate.status")} == {
         "ERROR"
     }
+
+
+# ------------------------------------------------------------------------ faults (#15)
+
+
+def test_chain_account_keys_are_encrypted_at_rest(cli: Cli, agency: Setup) -> None:
+    """Issue #15 item 9: the operator's and each agency's chain account key were plain hex
+    on disk, while the SM2 keys were encrypted. All are encrypted alike now."""
+    for path in (cli.home / "keys" / "operator.key",
+                 cli.home / "issuers" / USCC / "account.key"):
+        data = path.read_bytes()
+        assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"), path
+        assert path.stat().st_mode & 0o777 == 0o600
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_killing_issue_leaves_no_signing_worker(cli: Cli, agency: Setup) -> None:
+    """Issue #15 item 8: `zhengyin issue` killed with kill -9 left its forked signing
+    workers running (~140 MB each) for ever. They now die with it."""
+    rows = cli.write("many.json", [request(f"批{n}") for n in range(6000)])
+    issuing = subprocess.Popen(
+        [*zhengyin_command(), "issue", "--issuer", USCC, "--json", str(rows), "--no-wait"],
+        env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        workers: set[int] = set()
+        deadline = time.monotonic() + 60
+        while not workers and issuing.poll() is None and time.monotonic() < deadline:
+            workers = _children(issuing.pid)
+            time.sleep(0.01)
+        assert workers, "the command forked no worker (finished first?)"
+        time.sleep(0.2)
+        workers |= _children(issuing.pid)
+        os.kill(issuing.pid, signal.SIGKILL)
+    finally:
+        issuing.wait(30)
+    deadline = time.monotonic() + 5
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)], "signing workers outlived the command"
+
+
+def test_issue_prints_what_it_issued_when_anchoring_fails(cli: Cli, agency: Setup) -> None:
+    """Issue #15 item 8: when anchoring failed after the certificates were stored, `issue`
+    exited with an error and printed none of the identifiers it had issued. They are always
+    printed now; then the error, and exit status 3; they stay queued for the batcher."""
+    governance = context_registry(cli.settings(), write=True)
+    governance.suspend_issuer(USCC, "核查中")
+    try:
+        rows = cli.write("suspended.json", [request("褚一"), request("卫二")])
+        run = cli("issue", "--issuer", USCC, "--json", str(rows))
+        assert run.returncode == 3, run.stdout + run.stderr
+        clean(run)
+        assert "2 issued (queued for anchoring), 0 rejected" in run.stdout
+        issued = [line.strip() for line in run.stdout.splitlines()[1:]]
+        assert len(issued) == 2 and all(i.startswith("1.2.156.3005.2.") for i in issued)
+        assert run.stderr.startswith("error [contract_revert]: ") and "IssuerNotActive" in (
+            run.stderr
+        )
+        report = cli("issue", "--issuer", USCC, "--json", str(rows), "--json-report")
+        assert report.returncode == 3
+        body = json.loads(report.stdout)
+        assert len(body["accepted"]) == 2 and body["error"]["code"] == "contract_revert"
+    finally:
+        governance.reinstate_issuer(USCC)
+    anchored = cli("batcher", "run", "--once")
+    assert anchored.returncode == 0, anchored.stderr
+    assert [cli.record_status(i) for i in issued] == ["active", "active"]

@@ -31,7 +31,7 @@ from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, ChainEvent, Registry
 from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
 from verifier.context import chain_rpc, deployment
-from verifier.errors import VerifierError
+from verifier.errors import ERROR_ROOTS, VerifierError, error_code
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -182,7 +182,12 @@ def issue_command(
     with_pdf: bool,
     json_report: bool,
 ) -> None:
-    """Issue certificates; exit 1 if any row was rejected (the others are still issued)."""
+    """Issue certificates and anchor them. The identifiers issued are always printed, even
+    when anchoring fails afterwards. Exit status: 0 every row issued (anchored, or queued
+    when the chain is away: the output says which); 1 some rows rejected (the others are
+    issued); 2 nothing issued (an error before issuing); 3 issued but not anchored or not
+    rendered because of an error other than the chain being away (printed after the
+    identifiers; the certificates stay queued and `zhengyin batcher run` anchors them)."""
     if with_pdf and (out is None or no_wait):
         raise VerifierError(
             "--pdf needs --out DIR and cannot go with --no-wait (a PDF needs the anchor)",
@@ -198,20 +203,25 @@ def issue_command(
             report = issue(store, profile, rows, progress=lambda n: bar.update(n))
     else:
         report = issue(store, profile, rows)
-    anchored = False
-    if report.accepted and not no_wait:
-        anchored = _anchor_now(settings, store)
-    if out is not None:
-        _write_documents(store, report, out)
+    # from here on the certificates are accepted: whatever fails, they are reported
+    anchored, failure = False, None
     pdfs: list[str] = []
-    if with_pdf and out is not None and report.accepted:
-        if not anchored:
-            raise VerifierError(
-                "the certificates are issued and written as JSON, but not anchored yet, so "
-                "no PDF was made: run `zhengyin batcher run --once`, then `zhengyin render`",
-                code="not_anchored",
-            )
-        pdfs = _write_pdfs(settings, store, [a.identifier for a in report.accepted], out)
+    try:
+        if report.accepted and not no_wait:
+            anchored = _anchor_now(settings, store)
+        if out is not None:
+            _write_documents(store, report, out)
+        if with_pdf and out is not None and report.accepted:
+            if not anchored:
+                raise VerifierError(
+                    "the certificates are issued and written as JSON, but not anchored yet, "
+                    "so no PDF was made: run `zhengyin batcher run --once`, then "
+                    "`zhengyin render`",
+                    code="not_anchored",
+                )
+            pdfs = _write_pdfs(settings, store, [a.identifier for a in report.accepted], out)
+    except ERROR_ROOTS as exc:
+        failure = exc
     if json_report:
         click.echo(
             json.dumps(
@@ -222,6 +232,11 @@ def issue_command(
                     "rejected": [r.to_json() for r in report.rejected],
                     "anchored": anchored,
                     "pdfs": pdfs,
+                    **(
+                        {"error": {"code": error_code(failure), "message": str(failure)}}
+                        if failure is not None
+                        else {}
+                    ),
                 },
                 ensure_ascii=False,
             )
@@ -232,20 +247,27 @@ def issue_command(
                 click.echo(f"line {rejection.line}: {error} [{error.code}]", err=True)
         state = "anchored" if anchored else "queued for anchoring"
         click.echo(f"{len(report.accepted)} issued ({state}), {len(report.rejected)} rejected")
-        if len(report.accepted) <= 20:
+        if len(report.accepted) <= 20 or failure is not None:
             for a in report.accepted:
                 click.echo(f"  {a.identifier}")
         if pdfs:
             click.echo(f"{len(pdfs)} sealed PDF(s) written to {out}")
+    if failure is not None:
+        click.echo(f"error [{error_code(failure)}]: {failure}", err=True)
+        raise SystemExit(3)
     if report.rejected:
         raise SystemExit(1)
 
 
 def _anchor_now(settings: Settings, store: Store) -> bool:
+    """Anchor what is queued; ``False`` (and a note on stderr) when the chain is away: the
+    certificates stay queued. Other errors propagate."""
     batcher = Batcher(store, lambda uscc: issuer_registry(settings, uscc))
     try:
         results = batcher.run_once()
-    except ChainUnavailable as exc:
+    except (ChainUnavailable, VerifierError) as exc:
+        if isinstance(exc, VerifierError) and exc.code != "devnet_not_running":
+            raise
         click.echo(
             f"the chain is unreachable ({exc}); the certificates are stored and "
             "queued: run `zhengyin batcher run` when it is back",
