@@ -135,6 +135,9 @@ status_changes = sa.Table(
     sa.Column("tx_hash", sa.String(66)),
     sa.Column("block_number", sa.BigInteger),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("note", sa.Text),
+    # set on a change this service made without a request: "resent: …" (the chain lost the
+    # first transaction in a rollback) or "reconciled: …" (the database followed the chain)
 )
 
 chain_cursor = sa.Table(
@@ -145,6 +148,19 @@ chain_cursor = sa.Table(
     sa.Column("contract", sa.String(42), nullable=False),
     sa.Column("block", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("block_hash", sa.String(66)),
+    # the hash of ``block`` when it was indexed: a catch-up first checks the chain still has it
+    sa.Column("generation", sa.BigInteger, nullable=False, server_default="0"),
+    # bumped by every rewind: each process drops its cached chain facts when it moves
+    sa.Column("rewound_to", sa.BigInteger),
+    # the block the last rewind went back to
+)
+
+chain_checkpoints = sa.Table(
+    "chain_checkpoints",
+    metadata,
+    sa.Column("block_number", sa.BigInteger, primary_key=True),
+    sa.Column("block_hash", sa.String(66), nullable=False),
 )
 
 chain_anchors = sa.Table(
@@ -221,7 +237,7 @@ service_events = sa.Table(
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest migration's revision (a test holds it equal to Alembic's head)."""
 
 

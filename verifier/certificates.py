@@ -30,9 +30,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from certs import clock, qr
@@ -419,14 +419,20 @@ def validity_check(start: dt.date, end: dt.date | None, today: dt.date) -> Fragm
     )
 
 
+_CHAIN_CHECKS = (
+    ("chain.anchored", "chain"), ("issuer.key", "chain"), ("certificate.status", "status")
+)
+
+
 def chain_checks(
     local: LocalResult,
     snapshot: ChainSnapshot | None,
     deployment: Deployment,
-    error: str | None = None,
+    error: ChainError | str | None = None,
 ) -> list[Fragment]:
-    """The chain-derived fragments of one certificate (``snapshot`` None: chain unreadable)."""
-    names = (("chain.anchored", "chain"), ("issuer.key", "chain"), ("certificate.status", "status"))
+    """The chain-derived fragments of one certificate (``snapshot`` None: chain unreadable,
+    ``error`` says why). Each states in its data the block it was judged at and how far
+    behind the chain that may be (``lag_blocks``, ``lag_seconds``)."""
     if local.root is None or local.leaf is None or local.key_id is None:
         return [
             _fragment(
@@ -436,19 +442,38 @@ def chain_checks(
                 "nothing to look up: see the checks above",
                 "未查询区块链：证照本身的检查未通过，见上方各项",
             )
-            for n, t in names
+            for n, t in _CHAIN_CHECKS
         ]
     if snapshot is None:
-        return [
-            _fragment(
-                n,
-                t,
-                Status.ERROR,
-                f"could not read the chain: {error}",
-                _chain_unreadable_zh(error),
-            )
-            for n, t in names
-        ]
+        return chain_unreadable(error, _CHAIN_CHECKS)
+    return [with_lag(f, snapshot.lag) for f in _judged(local, snapshot, deployment)]
+
+
+def with_lag(fragment: Fragment, lag: Mapping[str, Any]) -> Fragment:
+    """``fragment`` with the chain's lag added to its data."""
+    return replace(fragment, data={**fragment.data, **lag})
+
+
+def chain_unreadable(
+    error: BaseException | str | None, names: Sequence[tuple[str, str]]
+) -> list[Fragment]:
+    """The chain checks ``names`` when the chain (or its index) could not be read: ERROR,
+    with the error's code and, from an index, its lag in the data."""
+    data: dict[str, Any] = {}
+    if isinstance(error, ChainError):
+        data = {"code": error.code, **getattr(error, "lag", {})}
+    return [
+        _fragment(
+            n, t, Status.ERROR, f"could not read the chain: {error}", _chain_unreadable_zh(error),
+            **data,
+        )
+        for n, t in names
+    ]
+
+
+def _judged(local: LocalResult, snapshot: ChainSnapshot, deployment: Deployment) -> list[Fragment]:
+    names = _CHAIN_CHECKS
+    assert local.root is not None and local.leaf is not None and local.key_id is not None
     block = snapshot.block
     if local.chain_id != deployment.chain_id or (
         (local.contract or "").lower() != deployment.certificate_registry.lower()
@@ -606,7 +631,7 @@ class _ChainJudge:
     def __init__(self, registry: ChainFacts) -> None:
         self.registry = registry
         self.block: int | None = None
-        self.error: str | None = None
+        self.error: ChainError | None = None
         self.anchors: dict[bytes, AnchorInfo | None] = {}
         self.keys: dict[tuple[str, bytes], KeyRecord | None] = {}
 
@@ -640,7 +665,7 @@ class _ChainJudge:
             ]
             rest = registry.snapshot(leaves=leaves, keys=new_keys, block=self.block)
         except ChainError as exc:
-            self.error = str(exc)
+            self.error = exc
             return None
         keys.update(rest.keys)
         assert self.block is not None
@@ -687,17 +712,7 @@ def verify_certificate_text(
         registry = registry_factory()
     except ChainError as exc:
         local = local_checks(data, day)
-        unreachable = [
-            _fragment(
-                n, t, Status.ERROR, f"could not read the chain: {exc}", _chain_unreadable_zh(exc)
-            )
-            for n, t in (
-                ("chain.anchored", "chain"),
-                ("issuer.key", "chain"),
-                ("certificate.status", "status"),
-            )
-        ]
-        return Verdict(local.fragments + tuple(unreachable), local.subject)
+        return Verdict(local.fragments + tuple(chain_unreadable(exc, _CHAIN_CHECKS)), local.subject)
     verdicts, block = verify_documents([data], registry, today=day)
     verdict = verdicts[0]
     subject = {
@@ -781,19 +796,8 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
         )
         name = registry.issuer_name(issuer)
     except ChainError as exc:
-        names = (
-            ("certificate.signature", "signature"),
-            ("chain.anchored", "chain"),
-            ("issuer.key", "chain"),
-            ("certificate.status", "status"),
-        )
-        unreadable = tuple(
-            _fragment(
-                n, t, Status.ERROR, f"could not read the chain: {exc}", _chain_unreadable_zh(exc)
-            )
-            for n, t in names
-        )
-        return Verdict((*fragments, validity, *unreadable), subject)
+        names = (("certificate.signature", "signature"), *_CHAIN_CHECKS)
+        return Verdict((*fragments, validity, *chain_unreadable(exc, names)), subject)
     if name is not None:
         subject["issuer.name"] = name
     signed_with = None
@@ -833,6 +837,7 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
                 f"{who} 在区块链上登记的密钥都不能验证该二维码的签名：二维码显示的证照标识、"
                 "行政区划、有效期或内容被改动过，或是伪造的，不能受理",
                 block=snap.block,
+                **snap.lag,
             )
         )
     else:
@@ -847,6 +852,7 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
                 "和内容摘要",
                 key_id=signed_with.hex(),
                 block=snap.block,
+                **snap.lag,
             )
         )
     fragments.append(validity)

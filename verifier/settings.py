@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     home: Path = Path(".zhengyin")
     """Data directory: devnet state, deployment record, keys, seals, the SQLite database."""
     rpc_url: str | None = None
-    """JSON-RPC endpoint of the chain. Unset: the local devnet, started on demand."""
+    """JSON-RPC endpoint of the chain. Unset: the local devnet of ``home`` (started only by
+    ``zhengyin devnet up``; nothing else starts a chain)."""
     database_url: str | None = None
     """SQLAlchemy URL. Unset: SQLite at ``<home>/zhengyin.sqlite3``."""
     devnet_port: int = 8545
@@ -29,6 +30,13 @@ class Settings(BaseSettings):
     Unset: ``<home>/keys/operator.key``, created (and funded on the devnet) on first use."""
     confirmations: int = 0
     """Blocks to wait after a transaction's receipt before it counts as done."""
+    max_staleness_seconds: float = 2.0
+    """A verdict is never ``valid`` (chain checks are ERROR, ``indexer_lagging``) when the
+    service's chain index was last confirmed current (the node answered and the index
+    reached its head less ``confirmations``) longer ago than this."""
+    log_level: str | None = None
+    """Level of the one-line log on stderr (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``).
+    Unset: ``INFO`` for ``serve``, ``WARNING`` for other commands."""
     max_body_bytes: int = 20 * 1024 * 1024
     """Largest HTTP request body the service accepts (uploads included)."""
     verify_seconds: float = 10.0

@@ -44,7 +44,7 @@ def test_opening_twice_is_a_no_op(tmp_path: Path) -> None:
     store = Store.open(url)
     with store.engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0004"
+    assert version == HEAD_REVISION
 
 
 def test_head_revision_is_the_newest_migration() -> None:
@@ -162,7 +162,7 @@ def test_upgrade_to_narrow_rows_keeps_documents_and_proofs(empty_url: str) -> No
     with store.engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         stored = dict(connection.execute(sa.select(certificate_documents)).all())
-    assert version == "0004"
+    assert version == HEAD_REVISION
     assert stored == {identifier: text for identifier, (text, *_) in documents.items()}
     records = load_records(store, list(documents))
     for record in records:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,16 +25,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certs.errors import CertError, ValidationError
 from certs.status import CertificateNotFound, StatusChangeRefused
-from chain.errors import ChainError, ChainUnavailable, ContractRevert
+from chain.errors import ChainError, ChainUnavailable, ContractRevert, TransactionDropped
 from seals.errors import SealError
 from verifier.api.metrics import Metrics
 from verifier.api.schemas import QR_MAX_LENGTH
 from verifier.errors import ERROR_ROOTS, error_code
+from verifier.logs import configure as configure_logging
 from verifier.presentations import PresentationRefused
 from verifier.service import AccessDenied, NotFound, Service, Unauthenticated
 from verifier.settings import Settings
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+_log = logging.getLogger(__name__)
 
 
 def _status_of(exc: Exception) -> int:
@@ -49,7 +52,11 @@ def _status_of(exc: Exception) -> int:
         return 410 if exc.code in ("presentation_used", "presentation_expired") else 404
     if isinstance(exc, StatusChangeRefused | ContractRevert):
         return 409
-    if isinstance(exc, ChainUnavailable) or exc.__class__.__name__ == "StoreError":
+    if (
+        isinstance(exc, ChainUnavailable | TransactionDropped)
+        or exc.__class__.__name__ == "StoreError"
+        or getattr(exc, "code", None) == "devnet_not_running"
+    ):
         return 503
     if isinstance(exc, ChainError):
         return 502
@@ -108,6 +115,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.error("unexpected error %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse(
             {"error": "internal_error", "message": f"unexpected {type(exc).__name__}"},
             status_code=500,
@@ -330,4 +338,6 @@ async def _no_receive() -> Any:
 
 def app_factory() -> Any:
     """For ``uvicorn --factory`` (each worker process builds its own app)."""
-    return create_app(server_process=True)
+    settings = Settings()
+    configure_logging(settings.log_level, default="INFO")
+    return create_app(settings, server_process=True)

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from verifier.errors import ERROR_ROOTS, error_code
+from verifier.logs import configure as configure_logging
 from verifier.settings import Settings
 
 
@@ -41,6 +42,7 @@ class _Main(click.Group):
 def main(ctx: click.Context) -> None:
     """Zhengyin (证印链): electronic certificates and seals anchored on chain."""
     ctx.obj = Settings()
+    configure_logging(ctx.obj.log_level, default="WARNING")
 
 
 def _register() -> None:
