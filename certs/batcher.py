@@ -10,12 +10,21 @@ anchored from the chain's own record, otherwise the anchor is sent (again). The 
 refuses a second anchor of one root, so each certificate ends anchored exactly once.
 
 If the chain is unreachable, batches wait in ``prepared``/``sent`` and the next run resumes.
+
+A chain can lose its last blocks (a devnet restored from an older state; a reorganisation):
+:meth:`Batcher.recheck_anchored` reads the roots of the recently ``anchored`` batches back
+from the chain in one batched call, and a batch whose root the chain no longer has goes back
+to ``prepared`` (its ``active`` certificates to ``pending``, so no copy handed out meanwhile
+claims an anchor) and is anchored again by the next run. The service rechecks every
+``RECHECK_SECONDS``; ``zhengyin reconcile`` rechecks every anchored batch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,12 +34,32 @@ from certs.bulk import gc_paused
 from certs.errors import CertError
 from certs.merkle import tree_bytes
 from certs.store import Store, batches, certificates, now
-from chain.errors import ContractRevert, TransactionTimeout
+from chain.errors import ContractRevert, TransactionDropped, TransactionTimeout
 from chain.registry import AnchorInfo, Registry
+
+_log = logging.getLogger(__name__)
 
 MAX_BATCH = 10_000
 MAX_AGE = 2.0
 """Seconds a certificate may wait for more to join its batch (used by :meth:`run_forever`)."""
+RECHECK_DEPTH = 256
+"""Anchored batches whose block is this close to the chain's head (or above it) are read back
+from the chain by :meth:`Batcher.recheck_anchored`."""
+RECHECK_SECONDS = 1.0
+"""How often :meth:`Batcher.run_forever` rechecks recent anchors."""
+MAX_BACKOFF = 5.0
+
+
+@dataclass(frozen=True)
+class LostAnchor:
+    """An ``anchored`` batch whose root the chain no longer has: queued to anchor again."""
+
+    batch_id: int
+    issuer: str
+    root: bytes
+    block_number: int | None
+    certificates: int
+    """How many of its certificates went back from ``active`` to ``pending``."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +83,19 @@ class Batcher:
         registry_for: Callable[[str], Registry],
         *,
         max_batch: int = MAX_BATCH,
+        on_mined: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
         self.registry_for = registry_for
         self.max_batch = max_batch
+        self.on_mined = on_mined
+        """Called once the chain has a batch's anchor and before the batch is recorded
+        ``anchored`` (the service catches its index up there: a certificate stored
+        ``active`` is then already anchored in the index its verifications read)."""
+        self.errors: Counter[str] = Counter()
+        """Errors of :meth:`run_forever`'s rounds, by code (for the metrics)."""
+        self.lost: list[LostAnchor] = []
+        """Every lost anchor :meth:`recheck_anchored` found (for the metrics)."""
 
     def run_once(self, *, min_size: int = 1) -> list[BatchResult]:
         """Finish unfinished batches, then batch and anchor every pending certificate.
@@ -75,12 +113,21 @@ class Batcher:
         *,
         interval: float = 0.2,
         on_batch: Callable[[BatchResult], object] | None = None,
+        recheck_since: Callable[[], int | None] | None = None,
     ) -> None:
         """Anchor continuously: a batch goes out when it is full or its oldest certificate
-        has waited ``MAX_AGE`` seconds. Chain outages and other failures are waited out
-        (the batch stays in the database; the next round resumes it)."""
+        has waited ``MAX_AGE`` seconds; every ``RECHECK_SECONDS`` the recent anchors are read
+        back from the chain (:meth:`recheck_anchored`; ``recheck_since()`` may name a block
+        after which every anchor is rechecked, e.g. where the index last rewound to). Chain
+        outages and other failures are logged, counted and waited out with a back-off (the
+        batch stays in the database; the next round resumes it)."""
+        failures = 0
+        rechecked = 0.0
         while not stop():
             try:
+                if time.monotonic() - rechecked >= RECHECK_SECONDS:
+                    self.recheck_anchored(since=recheck_since() if recheck_since else None)
+                    rechecked = time.monotonic()
                 oldest = self._oldest_pending_age()
                 if oldest is not None:
                     full = self._pending_count() >= self.max_batch
@@ -90,11 +137,114 @@ class Batcher:
                 else:
                     results = self.run_once(min_size=self.max_batch)
                 for result in results:
+                    _log.info(
+                        "batch %s batch=%d issuer=%s certificates=%d block=%s tx=%s",
+                        result.state, result.batch_id, result.issuer, result.leaf_count,
+                        result.block_number, result.tx_hash,
+                    )
                     if on_batch is not None:
                         on_batch(result)
-            except Exception:  # a daemon loop must survive; the state is durable
-                time.sleep(1.0)
-            time.sleep(interval)
+            except Exception as exc:  # a daemon loop must survive; the state is durable
+                failures += 1
+                code = getattr(exc, "code", None)
+                self.errors[code if isinstance(code, str) else type(exc).__name__] += 1
+                delay = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 16))
+                _log.warning(
+                    "batcher round failed attempt=%d retry_in=%.1fs", failures, delay,
+                    exc_info=exc,
+                )
+                _sleep_unless(stop, delay)
+                continue
+            if failures:
+                _log.info("batcher recovered after=%d failed rounds", failures)
+            failures = 0
+            _sleep_unless(stop, interval)
+
+    def recheck_anchored(
+        self, *, since: int | None = None, depth: int | None = RECHECK_DEPTH
+    ) -> list[LostAnchor]:
+        """Read back from the chain the roots of the ``anchored`` batches anchored within
+        ``depth`` blocks of its head (every one if ``depth`` is None), above its head, or
+        after block ``since``; each root the chain no longer has sends its batch back to
+        ``prepared`` and its ``active`` certificates to ``pending``, for the next run to
+        anchor again. One batched read per issuer. Returns what was lost."""
+        with self.store.engine.connect() as connection:
+            issuers = list(
+                connection.execute(
+                    sa.select(batches.c.issuer).where(batches.c.state == "anchored").distinct()
+                ).scalars()
+            )
+        lost: list[LostAnchor] = []
+        for issuer in issuers:
+            registry = self.registry_for(issuer)
+            head = registry.block_number()
+            recent = batches.c.block_number > head  # above the head: lost for certain
+            if depth is None:
+                recent = sa.true()
+            else:
+                recent = sa.or_(recent, batches.c.block_number > head - depth)
+            if since is not None:
+                recent = sa.or_(recent, batches.c.block_number > since)
+            with self.store.engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(batches.c.id, batches.c.root, batches.c.block_number).where(
+                        batches.c.state == "anchored",
+                        batches.c.issuer == issuer,
+                        # only what was anchored on the chain this client reads
+                        batches.c.chain_id == registry.deployment.chain_id,
+                        sa.func.lower(batches.c.contract)
+                        == registry.deployment.certificate_registry.lower(),
+                        recent,
+                    )
+                ).all()
+            if not rows:
+                continue
+            found = registry.snapshot(roots=[bytes.fromhex(r.root) for r in rows]).anchors
+            for row in rows:
+                root = bytes.fromhex(row.root)
+                info = found.get(root)
+                if info is None:
+                    lost.append(self._unanchor(row.id, issuer, root, row.block_number))
+                elif info.block_number != row.block_number:
+                    self._moved(registry, row.id, root, info)
+        self.lost += lost
+        return lost
+
+    def _unanchor(
+        self, batch_id: int, issuer: str, root: bytes, block_number: int | None
+    ) -> LostAnchor:
+        with self.store.transaction() as connection:
+            connection.execute(
+                batches.update()
+                .where(batches.c.id == batch_id, batches.c.state == "anchored")
+                .values(state="prepared", tx_hash=None, block_number=None, anchored_at=None)
+            )
+            moved = connection.execute(
+                certificates.update()
+                .where(certificates.c.batch_id == batch_id, certificates.c.status == "active")
+                .values(status="pending")
+            ).rowcount
+        _log.warning(
+            "anchor lost by the chain batch=%d issuer=%s root=%s block=%s certificates=%d: "
+            "queued to anchor again",
+            batch_id, issuer, root.hex(), block_number, moved,
+        )
+        return LostAnchor(batch_id, issuer, root, block_number, int(moved))
+
+    def _moved(self, registry: Registry, batch_id: int, root: bytes, info: AnchorInfo) -> None:
+        """The chain has the root in another block than recorded (sent again, or the chain
+        re-mined it): record where it is now."""
+        events = registry.history_of_root(root)
+        with self.store.transaction() as connection:
+            connection.execute(
+                batches.update()
+                .where(batches.c.id == batch_id)
+                .values(
+                    block_number=info.block_number,
+                    anchored_at=dt.datetime.fromtimestamp(info.timestamp, dt.UTC),
+                    **({"tx_hash": events[-1].tx_hash} if events else {}),
+                )
+            )
 
     # ---- steps ----
 
@@ -214,8 +364,11 @@ class Batcher:
                 except ContractRevert as revert:
                     if revert.error_name != "RootAlreadyAnchored":  # an earlier send won
                         raise
-                except TransactionTimeout:
-                    pass  # judged by the chain's record below; the next run resumes
+                except (TransactionTimeout, TransactionDropped) as exc:
+                    # judged by the chain's record below; the next run resumes (sends again)
+                    _log.warning(
+                        "anchor not mined yet batch=%d tx=%s", batch_id, tx_hash, exc_info=exc
+                    )
             if info is None:
                 info = registry.anchor_of(root)
             if info is None:
@@ -229,6 +382,8 @@ class Batcher:
         if tx_hash is None or batch.tx_hash is None:
             events = registry.history_of_root(root)
             tx_hash = events[0].tx_hash if events else tx_hash
+        if self.on_mined is not None:
+            self.on_mined()
         with self.store.transaction() as connection:
             connection.execute(
                 batches.update()
@@ -269,3 +424,10 @@ class Batcher:
         return BatchResult(
             b.id, b.issuer, bytes.fromhex(b.root), b.leaf_count, b.state, b.tx_hash, b.block_number
         )
+
+
+def _sleep_unless(stop: Callable[[], bool], seconds: float) -> None:
+    """Sleep ``seconds``, waking early (every 0.1 s) once ``stop()``."""
+    deadline = time.monotonic() + seconds
+    while not stop() and time.monotonic() < deadline:
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))

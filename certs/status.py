@@ -314,19 +314,35 @@ def change_status(
                 .where(certificates.c.identifier == successor)
                 .values(supersedes=records[0].identifier)
             )
-        connection.execute(
-            status_changes.insert(),
-            [
-                {
-                    "identifier": r.identifier,
-                    "action": action,
-                    "reason_code": reason_code,
-                    "reason": reason,
-                    "tx_hash": receipt.tx_hash,
-                    "block_number": receipt.block_number,
-                    "created_at": now(),
-                }
-                for r in records
-            ],
+        record_changes(
+            connection, [(r.identifier, receipt) for r in records], action, reason_code, reason
         )
     return receipt
+
+
+def record_changes(
+    connection: Connection,
+    changes: Sequence[tuple[str, TransactionReceipt]],
+    action: str,
+    reason_code: int,
+    reason: str,
+    note: str | None = None,
+) -> None:
+    """``status_changes`` rows: each certificate's change made on chain by its receipt's
+    transaction (``note``: why the service made it without a request)."""
+    connection.execute(
+        status_changes.insert(),
+        [
+            {
+                "identifier": identifier,
+                "action": action,
+                "reason_code": reason_code,
+                "reason": reason,
+                "tx_hash": receipt.tx_hash,
+                "block_number": receipt.block_number,
+                "created_at": now(),
+                "note": note,
+            }
+            for identifier, receipt in changes
+        ],
+    )

@@ -1,8 +1,11 @@
 """The service behind the HTTP API: who is calling, and what each role may do.
 
 Route functions stay thin; everything an endpoint does happens here, on domain objects.
-Background work (the chain indexer in every process, the batcher in exactly one, chosen by
-a lock file) runs in daemon threads started by :meth:`Service.start`.
+Background work runs in daemon threads started by :meth:`Service.start`: the chain indexer
+in every process; the batcher (which also reads recent anchors back from the chain) and the
+status reconciler (:mod:`certs.reconcile`) in exactly one, chosen by a lock file; the
+writer of the 'verified' event log. Each loop logs every error on one line, counts it (the
+metrics) and carries on. The service never starts, stops or restarts the chain.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ import datetime as dt
 import fcntl
 import functools
 import json
+import logging
+import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +30,16 @@ from certs import qr
 from certs.batcher import Batcher, BatchResult
 from certs.canonical import ALWAYS_DISCLOSED, disclose
 from certs.issuance import IssueReport, IssuerProfile, issue
+from certs.reconcile import Repair, reconcile_statuses
 from certs.status import (
     CertificateRecord,
     change_status,
     load_record,
     load_records,
 )
-from certs.store import Store, service_events
+from certs.store import Store, chain_cursor, service_events
 from chain.registry import ChainEvent, Registry
+from chain.rpc import Rpc
 from chain.transactions import TransactionReceipt
 from verifier import presentations
 from verifier.agency import hash_api_key, issuer_profile, issuer_registry
@@ -49,10 +57,17 @@ from verifier.isolation import LimitExceeded, run_isolated
 from verifier.settings import Settings
 from verifier.verdict import Fragment, Status, Verdict
 
+_log = logging.getLogger(__name__)
+
 ROLES = ("admin", "issuer", "counter", "auditor")
 KEY_CACHE_SECONDS = 2.0
 """How long a process trusts an API key lookup (a revocation takes effect within this time)."""
 LOG_FLUSH_SECONDS = 0.2
+RECONCILE_SECONDS = 5.0
+"""How often the service compares stored statuses with the chain's (and repairs them)."""
+INDEX_RPC_TIMEOUT = 5.0
+"""The indexer's requests give up after this long (a stopped node: retried with back-off;
+verdicts are ``error`` after ``max_staleness_seconds`` whatever this is)."""
 
 
 class AccessDenied(VerifierError):
@@ -88,10 +103,23 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = Store.open(settings.database)
-        rpc = chain_rpc(settings)
-        self.deployment = deployment(settings, rpc)
-        self.reader = Registry(rpc, self.deployment)
-        self.indexer = Indexer(self.store, self.reader, confirmations=settings.confirmations)
+        self.rpc = chain_rpc(settings)  # the running devnet or ZHENGYIN_RPC_URL; never started
+        self.deployment = deployment(settings, self.rpc)
+        self.reader = Registry(self.rpc, self.deployment)
+        self.indexer = Indexer(
+            self.store,
+            Registry(Rpc(self.rpc.url, timeout=INDEX_RPC_TIMEOUT), self.deployment),
+            confirmations=settings.confirmations,
+            max_staleness=settings.max_staleness_seconds,
+        )
+        self.batcher: Batcher | None = None
+        self.loop_errors: Counter[tuple[str, str]] = Counter()
+        """Errors of the background loops but the indexer's and batcher's (which count their
+        own), by (loop, code)."""
+        self.repairs: Counter[str] = Counter()
+        """Repairs made by the reconciler, by kind (``status_resent``,
+        ``status_database_updated``)."""
+        self._rewind_seen: int | None = None
         self._registries: dict[str, Registry] = {}
         self._profiles: dict[str, IssuerProfile] = {}
         self._stampers: dict[str, Any] = {}
@@ -110,23 +138,51 @@ class Service:
     def start(self) -> None:
         try:
             self.indexer.catch_up()
-        except Exception:  # reported by /healthz and as ERROR checks until it recovers
-            pass
+        except Exception as exc:  # reported by /healthz and as ERROR checks until it recovers
+            self._count("service_start", exc)
+            _log.warning(
+                "service start: the first catch-up of the index failed; verifications answer "
+                "error until it succeeds", exc_info=exc,
+            )
         self._spawn("indexer", lambda: self.indexer.run_forever(self._stop))
         self._spawn("audit-log", self._flush_forever)
-        if self._take_batcher_lock():
-            batcher = Batcher(self.store, self.registry_for)
-            self._spawn(
-                "batcher", lambda: batcher.run_forever(self._stop.is_set, on_batch=self._anchored)
+        batcher = self._take_batcher_lock()
+        if batcher:
+            self.batcher = Batcher(
+                self.store, self.registry_for, on_mined=lambda: self.index_now("anchoring")
             )
+            loop = self.batcher.run_forever
+            self._spawn(
+                "batcher",
+                lambda: loop(
+                    self._stop.is_set, on_batch=self._anchored, recheck_since=self._rewound_to
+                ),
+            )
+            self._spawn("reconciler", self._reconcile_forever)
+        _log.info(
+            "service started pid=%d chain=%s chain_id=%d contract=%s batcher=%s "
+            "max_staleness=%gs",
+            os.getpid(), self.rpc.shown_url, self.deployment.chain_id,
+            self.deployment.certificate_registry, "yes" if batcher else "no",
+            self.settings.max_staleness_seconds,
+        )
 
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(5)
-        self.flush_log()
+        try:
+            self.flush_log()
+        except Exception as exc:
+            self._count("event_log", exc)
+            _log.error("service stop: the queued 'verified' events were not written",
+                       exc_info=exc)
         if self._batcher_lock is not None:
             self._batcher_lock.close()
+
+    def _count(self, loop: str, exc: BaseException) -> None:
+        code = getattr(exc, "code", None)
+        self.loop_errors[(loop, code if isinstance(code, str) else type(exc).__name__)] += 1
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=f"zhengyin-{name}", daemon=True)
@@ -147,15 +203,60 @@ class Service:
 
     def _anchored(self, result: BatchResult) -> None:
         self.batch_sizes.append(result.leaf_count)
+
+    def index_now(self, after: str) -> None:
+        """Catch the index up at once (after a change made here, so the next verification
+        sees it); a failure is logged and left to the indexer's loop: until it succeeds,
+        verifications answer ``error``, never a stale ``valid``."""
         try:
             self.indexer.catch_up()
-        except Exception:
-            pass
+        except Exception as exc:
+            self._count(after, exc)
+            _log.warning("index catch-up after %s failed; the indexer loop retries", after,
+                         exc_info=exc)
+
+    def _rewound_to(self) -> int | None:
+        """The block the index last rewound to, once after each rewind (any process's): the
+        batcher then reads back every anchor after it."""
+        with self.store.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(chain_cursor.c.generation, chain_cursor.c.rewound_to).where(
+                    chain_cursor.c.id == 1
+                )
+            ).first()
+        if row is None:
+            return None
+        first = self._rewind_seen is None
+        if self._rewind_seen == row.generation:
+            return None
+        self._rewind_seen = int(row.generation)
+        return None if first or row.rewound_to is None else int(row.rewound_to)
+
+    def reconcile(self) -> list[Repair]:
+        """One pass of the status reconciler, while the index is current."""
+        if not self.indexer.state().healthy:
+            return []
+        repairs = reconcile_statuses(self.store, self.registry_for)
+        for repair in repairs:
+            if repair.action != "waiting":
+                self.repairs[f"status_{repair.action}"] += 1
+        if any(r.action != "waiting" for r in repairs):
+            self.index_now("reconciling")
+        return repairs
+
+    def _reconcile_forever(self) -> None:
+        while not self._stop.wait(RECONCILE_SECONDS):
+            try:
+                self.reconcile()
+            except Exception as exc:
+                self._count("reconciler", exc)
+                _log.warning("status reconciliation failed; retried in %gs", RECONCILE_SECONDS,
+                             exc_info=exc)
 
     def registry_for(self, uscc: str) -> Registry:
         with self._lock:
             if uscc not in self._registries:
-                self._registries[uscc] = issuer_registry(self.settings, uscc)
+                self._registries[uscc] = issuer_registry(self.settings, uscc, self.rpc)
             return self._registries[uscc]
 
     def profile(self, uscc: str) -> IssuerProfile:
@@ -250,7 +351,7 @@ class Service:
             reason_code=reason_code,
             reason=reason,
         )
-        self.indexer.catch_up()  # the next verification sees it at once
+        self.index_now("a status change")  # the next verification sees it at once
         return receipt
 
     # ---- sealing ----
@@ -277,7 +378,7 @@ class Service:
         receipt = self.registry_for(principal.subject).anchor_document(
             principal.subject, sealed_document_digest(sealed)
         )
-        self.indexer.catch_up()
+        self.index_now("stamping")
         return sealed, receipt
 
     def certificate_pdf(self, principal: Principal, identifier: str) -> bytes:
@@ -298,7 +399,7 @@ class Service:
         self.registry_for(record.issuer).anchor_document(
             record.issuer, sealed_document_digest(sealed)
         )
-        self.indexer.catch_up()  # the next verification sees the anchor
+        self.index_now("anchoring a certificate PDF")  # the next verification sees it
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".tmp")
         partial.write_bytes(sealed)
@@ -337,16 +438,32 @@ class Service:
     def flush_log(self) -> None:
         with self._log_lock:
             rows, self._log = self._log, []
-        if rows:
+        if not rows:
+            return
+        try:
             with self.store.transaction() as connection:
                 connection.execute(service_events.insert(), rows)
+        except Exception:
+            with self._log_lock:  # kept for the next round, in order
+                self._log[:0] = rows
+            raise
 
     def _flush_forever(self) -> None:
-        while not self._stop.wait(LOG_FLUSH_SECONDS):
+        failures = 0
+        while not self._stop.wait(LOG_FLUSH_SECONDS if not failures else 1.0):
             try:
                 self.flush_log()
-            except Exception:  # the database is away: keep the rows for the next round
-                pass
+            except Exception as exc:  # the database is away: the rows wait for the next round
+                failures += 1
+                self._count("event_log", exc)
+                with self._log_lock:
+                    waiting = len(self._log)
+                _log.warning("event log flush failed attempt=%d waiting=%d", failures, waiting,
+                             exc_info=exc)
+                continue
+            if failures:
+                _log.info("event log flush recovered after=%d failed attempts", failures)
+            failures = 0
 
     # ---- presenting ----
 

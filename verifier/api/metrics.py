@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -31,7 +31,15 @@ class Metrics:
         with self._lock:
             self.verdicts[outcome] += 1
 
-    def render(self, gauges: dict[str, float], batch_sizes: list[int]) -> str:
+    def render(
+        self,
+        gauges: dict[str, float],
+        batch_sizes: list[int],
+        counters: Sequence[tuple[str, Mapping[str, str], float]] = (),
+    ) -> str:
+        """The Prometheus text: the request and verdict counters kept here, the batch sizes,
+        ``gauges`` (``zhengyin_<name>``) and ``counters`` given as ``(name, labels, value)``
+        (``zhengyin_<name>_total``: errors of the background loops, rewinds, repairs)."""
         lines = ["# TYPE zhengyin_http_requests_total counter"]
         with self._lock:
             for (method, route, status), n in sorted(self.requests.items()):
@@ -69,7 +77,18 @@ class Metrics:
         for name, value in sorted(gauges.items()):
             lines.append(f"# TYPE zhengyin_{name} gauge")
             lines.append(f"zhengyin_{name} {value}")
+        typed: set[str] = set()
+        for name, labels, value in sorted(counters, key=lambda c: (c[0], sorted(c[1].items()))):
+            if name not in typed:
+                lines.append(f"# TYPE zhengyin_{name}_total counter")
+                typed.add(name)
+            shown = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
+            lines.append(f"zhengyin_{name}_total{{{shown}}} {value:g}")
         return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
 Clock = Callable[[], float]

@@ -453,13 +453,21 @@ def redeem(body: RedeemRequest, service: ServiceDep, principal: PrincipalDep) ->
 
 @operations.get("/healthz")
 def healthz(service: ServiceDep) -> JSONResponse:
+    """``ok`` (200) only while the chain answers, the database answers and the index is
+    current within ``ZHENGYIN_MAX_STALENESS_SECONDS``; otherwise ``degraded`` (503). The
+    lag is stated in blocks and seconds; errors name the chain by scheme, host and port."""
     state = service.indexer.state()
     database = True
     try:
         service.store.api_key("health-check")
     except Exception:
         database = False
-    chain = state.error is None and state.head is not None
+    bound = service.settings.max_staleness_seconds
+    chain = (
+        state.error is None
+        and state.seconds_since_contact is not None
+        and state.seconds_since_contact <= bound
+    )
     ok = chain and database and state.healthy
     body = {
         "status": "ok" if ok else "degraded",
@@ -469,6 +477,9 @@ def healthz(service: ServiceDep) -> JSONResponse:
             "block": state.indexed_block,
             "head": state.head,
             "lag": state.lag,
+            **state.lag_data,
+            "max_staleness_seconds": bound,
+            "generation": state.generation,
             "healthy": state.healthy,
             "error": state.error,
         },
@@ -481,9 +492,30 @@ def metrics(request: Request, service: ServiceDep) -> str:
     state = service.indexer.state()
     gauges = {
         "indexer_lag_blocks": float(state.lag if state.lag is not None else -1),
+        "indexer_lag_seconds": float(state.staleness if state.staleness is not None else -1),
         "indexer_block": float(state.indexed_block or 0),
+        "indexer_healthy": float(state.healthy),
+        "indexer_generation": float(state.generation),
     }
-    text: str = request.app.state.metrics.render(gauges, service.batch_sizes)
+    counters: list[tuple[str, dict[str, str], float]] = [
+        ("index_rewinds", {}, float(service.indexer.rewinds)),
+    ]
+    counters += [
+        ("background_errors", {"loop": "indexer", "code": code}, float(n))
+        for code, n in service.indexer.errors.items()
+    ]
+    counters += [
+        ("background_errors", {"loop": loop, "code": code}, float(n))
+        for (loop, code), n in service.loop_errors.items()
+    ]
+    if service.batcher is not None:
+        counters += [
+            ("background_errors", {"loop": "batcher", "code": code}, float(n))
+            for code, n in service.batcher.errors.items()
+        ]
+        counters.append(("repairs", {"kind": "anchor_resent"}, float(len(service.batcher.lost))))
+    counters += [("repairs", {"kind": kind}, float(n)) for kind, n in service.repairs.items()]
+    text: str = request.app.state.metrics.render(gauges, service.batch_sizes, counters)
     return text
 
 

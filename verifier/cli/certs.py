@@ -1,5 +1,5 @@
 """``zhengyin issuer add``, ``issue``, ``render``, ``revoke|suspend|reinstate``,
-``supersede``, ``history`` and ``batcher run``."""
+``supersede``, ``history``, ``batcher run`` and ``reconcile``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import click
 from certs.batcher import Batcher
 from certs.issuance import IssueReport, issue
 from certs.model import requests_from_csv
+from certs.reconcile import GRACE_SECONDS, reconcile_statuses
 from certs.status import (
     REASONS,
     change_status,
@@ -32,6 +33,7 @@ from chain.registry import CertificateStatus, ChainEvent, Registry
 from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
 from verifier.context import chain_rpc, deployment
 from verifier.errors import ERROR_ROOTS, VerifierError, error_code
+from verifier.indexer import Indexer
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -572,6 +574,90 @@ def _entry(store: Store | None, leaf: bytes, event: ChainEvent) -> dict[str, Any
     }
 
 
+@click.command("reconcile")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--grace",
+    type=click.FloatRange(0),
+    default=GRACE_SECONDS,
+    show_default=True,
+    help="Leave changes younger than this many seconds for a later pass (a request may be "
+    "recording them right now).",
+)
+@pass_settings
+def reconcile(settings: Settings, as_json: bool, grace: float) -> None:
+    """Bring this database and the chain into agreement, and report what was repaired.
+
+    The chain index is caught up (rewound if the chain lost blocks); every anchored batch is
+    read back from the chain, and one the chain no longer has is anchored again; then every
+    certificate whose stored status differs from the chain's is repaired: a change the
+    chain lost is sent again, otherwise the database follows the chain (with a status
+    change saying so). Exit 0 when database and chain agree afterwards, 1 when some
+    certificate is left for a later pass (a change younger than --grace)."""
+    store = open_store(settings)
+    rpc = chain_rpc(settings)
+    reader = Registry(rpc, deployment(settings, rpc))
+    indexer = Indexer(store, reader, confirmations=settings.confirmations)
+    registries: dict[str, Registry] = {}
+
+    def registry_for(uscc: str) -> Registry:
+        if uscc not in registries:
+            registries[uscc] = issuer_registry(settings, uscc, rpc)
+        return registries[uscc]
+
+    indexer.catch_up()
+    batcher = Batcher(store, registry_for)
+    lost = batcher.recheck_anchored(depth=None)
+    anchored = batcher.run_once()
+    indexer.catch_up()
+    repairs = reconcile_statuses(store, registry_for, grace=grace)
+    indexer.catch_up()
+    left = [r for r in repairs if r.action == "waiting"]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "indexed_block": indexer.state().indexed_block,
+                    "rewinds": indexer.rewinds,
+                    "anchors_lost": [
+                        {"batch": a.batch_id, "issuer": a.issuer, "root": a.root.hex(),
+                         "block": a.block_number, "certificates": a.certificates}
+                        for a in lost
+                    ],
+                    "batches_anchored": [
+                        {"batch": b.batch_id, "state": b.state, "block": b.block_number,
+                         "tx_hash": b.tx_hash}
+                        for b in anchored
+                    ],
+                    "statuses": [r.to_json() for r in repairs],
+                    "agree": not left,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        if indexer.rewinds:
+            click.echo("the chain lost blocks since the last index: the index was rewound")
+        for a in lost:
+            click.echo(
+                f"anchor lost: batch {a.batch_id} of {a.issuer} (root {a.root.hex()}, was in "
+                f"block {a.block_number})"
+            )
+        for b in anchored:
+            click.echo(f"batch {b.batch_id}: {b.state} (block {b.block_number}, tx {b.tx_hash})")
+        for r in repairs:
+            click.echo(
+                f"{r.identifier}: database {r.database}, chain {r.chain}: {r.action} "
+                f"({r.detail})"
+            )
+        if not (lost or anchored or repairs):
+            click.echo("database and chain agree; nothing to repair")
+        elif left:
+            click.echo(f"{len(left)} certificate(s) left for a later pass")
+    if left:
+        raise SystemExit(1)
+
+
 COMMANDS: list[click.Command] = [
     issuer_group,
     issue_command,
@@ -582,4 +668,5 @@ COMMANDS: list[click.Command] = [
     _status_command("reinstate"),
     supersede,
     history,
+    reconcile,
 ]
