@@ -263,6 +263,10 @@ class Registry:
     def block_number(self) -> int:
         return int(self.rpc.call("eth_blockNumber"), 16)
 
+    def lag(self) -> Mapping[str, Any]:
+        """Facts read from the chain itself are current: no lag."""
+        return {"lag_blocks": 0, "lag_seconds": 0.0}
+
     def head(self) -> tuple[int, str]:
         """Number and hash of the latest block, read in one request."""
         block = self.rpc.call("eth_getBlockByNumber", ["latest", False])

@@ -85,6 +85,10 @@ class ChainFacts(Protocol):
 
     def key_ids(self, issuer: str) -> list[bytes]: ...
 
+    def lag(self) -> Mapping[str, Any]:
+        """How far behind the chain these facts may be (``lag_blocks``, ``lag_seconds``)."""
+        ...
+
 
 @dataclass(frozen=True)
 class LocalResult:

@@ -539,6 +539,10 @@ class Indexer:
             )
         return out
 
+    def lag(self) -> Mapping[str, Any]:
+        """How far behind the chain the index may be (``lag_blocks``, ``lag_seconds``)."""
+        return self.state().lag_data
+
     def events_of(self, issuer: str, subjects: Iterable[bytes]) -> list[ChainEvent]:
         """Indexed events of ``issuer`` about these roots/leaves (either side of a link)."""
         hexes = [s.hex() for s in subjects]

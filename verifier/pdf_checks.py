@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from seals.pdf import PdfHostile, PdfMalformed, verify_pdf
 from seals.pdf.attachments import embedded_files
@@ -94,12 +95,16 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
         ]
         return Verdict(tuple(checks), verdict.subject)
     subject = dict(verdict.subject)
+    lag: dict[str, Any] = {}
     try:
         source = facts()
         found = source.documents([digest for _, digest in local.sealed if digest is not None])
+        lag = dict(source.lag())
         error = None
     except Exception as exc:  # chain or index unreachable: could not decide
         found, error = None, str(exc)
+        code = getattr(exc, "code", None)
+        lag = {**({"code": code} if isinstance(code, str) else {}), **getattr(exc, "lag", {})}
     for field, digest in local.sealed:
         name = "pdf.anchored"
         if digest is None:
@@ -121,7 +126,7 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
                     "chain",
                     Status.ERROR,
                     f"[{field}] could not read the chain: {error}",
-                    {"field": field},
+                    {"field": field, **lag},
                     f"[{field}] 无法读取区块链，暂时无法判断该签章是否上链存证，"
                     "请稍后重试或联系管理员" + detail(error),
                 )
@@ -135,7 +140,7 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
                     "chain",
                     Status.INVALID,
                     f"[{field}] this sealed document was not anchored on chain",
-                    {"field": field, "digest": digest.hex()},
+                    {"field": field, "digest": digest.hex(), **lag},
                     f"[{field}] 区块链上查不到这份盖章文件的存证：文件不是发证机关登记过的"
                     "盖章文件，或盖章后被改动过，不能受理",
                 )
@@ -152,7 +157,7 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
                     Status.VALID,
                     f"[{field}] anchored by {anchor.issuer} in block "
                     f"{anchor.block_number} at {when}",
-                    {"field": field, "block": anchor.block_number},
+                    {"field": field, "block": anchor.block_number, **lag},
                     f"[{field}] 已由 {anchor.issuer} 于区块 {anchor.block_number}"
                     f"（{when_zh}）上链存证",
                 )

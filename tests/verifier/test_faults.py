@@ -329,6 +329,8 @@ def test_a_stopped_or_killed_node_gives_error_within_the_bound(served: Served) -
     anchored = next(c for c in checked["checks"] if c["name"] == "chain.anchored")
     assert checked["verdict"] == "valid" and "block" in checked["chain"]
     assert anchored["status"] == "VALID"
+    # the answer says how far behind the chain its facts may be
+    assert 0 <= checked["chain"]["lag_seconds"] <= BOUND and checked["chain"]["lag_blocks"] >= 0
     _outage(served, payload, lambda: os.kill(pid, signal.SIGKILL), "kill -9")
     assert served.cli("devnet", "status").returncode == 1
     assert served.cli("devnet", "up").returncode == 0

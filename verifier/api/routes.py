@@ -204,6 +204,7 @@ def _verify_json(verdict: Verdict) -> dict[str, Any]:
     subject = dict(verdict.subject)
     chain = subject.pop("chain", None) or {}
     blocks = [f.data.get("block") for f in verdict.checks if f.data.get("block") is not None]
+    lags = [f.data for f in verdict.checks if "lag_seconds" in f.data]
     return {
         "verdict": verdict.outcome.value,
         "checks": [
@@ -220,6 +221,8 @@ def _verify_json(verdict: Verdict) -> dict[str, Any]:
         "chain": {
             "block": chain.get("block", blocks[0] if blocks else None),
             "checked_at": _now_iso(),
+            # how far behind the chain the facts judged may be (the chain checks' data)
+            **({k: lags[0][k] for k in ("lag_blocks", "lag_seconds")} if lags else {}),
         },
     }
 
