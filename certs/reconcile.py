@@ -98,16 +98,37 @@ def _chain_word(column: Any) -> Any:
 
 def disagreements(store: Store, *, limit: int = LIMIT) -> list[Any]:
     """Anchored, non-pending certificates whose stored status differs from the indexed chain
-    status: rows ``(identifier, issuer, leaf, status, indexed)``."""
+    status: rows ``(identifier, issuer, leaf, status, indexed)``. Two narrow reads, never a
+    scan of every certificate: the leaves the chain changed (``chain_status``, few) against
+    their certificates, and the certificates stored as not active (by the status index)
+    that the chain never changed."""
     indexed = _chain_word(chain_status.c.status)
-    query = (
-        sa.select(
-            certificates.c.identifier,
-            certificates.c.issuer,
-            certificates.c.leaf,
-            certificates.c.status,
-            indexed.label("indexed"),
+    columns = (
+        certificates.c.identifier,
+        certificates.c.issuer,
+        certificates.c.leaf,
+        certificates.c.status,
+    )
+    changed_on_chain = (
+        sa.select(*columns, indexed.label("indexed"))
+        .select_from(
+            chain_status.join(
+                certificates,
+                sa.and_(
+                    certificates.c.leaf == chain_status.c.leaf,
+                    certificates.c.issuer == chain_status.c.issuer,
+                ),
+            ).join(batches, batches.c.id == certificates.c.batch_id)
         )
+        .where(
+            batches.c.state == "anchored",
+            certificates.c.status != "pending",
+            certificates.c.status != indexed,
+        )
+        .limit(limit)
+    )
+    unchanged_on_chain = (
+        sa.select(*columns, sa.literal("active").label("indexed"))
         .select_from(
             certificates.join(batches, batches.c.id == certificates.c.batch_id).outerjoin(
                 chain_status,
@@ -119,14 +140,15 @@ def disagreements(store: Store, *, limit: int = LIMIT) -> list[Any]:
         )
         .where(
             batches.c.state == "anchored",
-            certificates.c.status != "pending",
-            certificates.c.status != indexed,
+            certificates.c.status.in_(("revoked", "suspended", "superseded")),
+            chain_status.c.leaf.is_(None),
         )
-        .order_by(certificates.c.identifier)
         .limit(limit)
     )
     with store.engine.connect() as connection:
-        return list(connection.execute(query).all())
+        rows = list(connection.execute(changed_on_chain).all())
+        rows += connection.execute(unchanged_on_chain).all()
+    return rows[:limit]
 
 
 def reconcile_statuses(

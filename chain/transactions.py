@@ -229,6 +229,7 @@ class TransactionSender:
             if time.monotonic() - started > limit:
                 if raw is None:
                     self._check_minable(tx_hash)
+                self.resync_nonce()
                 raise TransactionTimeout(tx_hash, time.monotonic() - started)
             time.sleep(self.poll_interval)
         if int(raw["status"], 16) != 1:

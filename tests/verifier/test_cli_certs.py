@@ -460,3 +460,27 @@ def test_issue_prints_what_it_issued_when_anchoring_fails(cli: Cli, agency: Setu
     anchored = cli("batcher", "run", "--once")
     assert anchored.returncode == 0, anchored.stderr
     assert [cli.record_status(i) for i in issued] == ["active", "active"]
+
+
+def test_issuing_while_the_devnet_is_down_queues_and_nothing_starts_it(
+    cli: Cli, agency: Setup
+) -> None:
+    """Issue #15 item 6: `issue` needs no chain: with the devnet down the certificates are
+    stored and queued, and the command says so; it does not start the devnet (only
+    `zhengyin devnet up` does), and a command that needs the chain says what to run."""
+    assert cli("devnet", "down").returncode == 0
+    try:
+        rows = cli.write("offline.json", [request("蒋三")])
+        run = cli("issue", "--issuer", USCC, "--json", str(rows))
+        assert run.returncode == 0, run.stderr
+        assert "1 issued (queued for anchoring)" in run.stdout
+        assert "devnet up" in run.stderr and "queued" in run.stderr
+        identifier = run.stdout.splitlines()[1].strip()
+        refused = cli("batcher", "run", "--once")
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("error [devnet_not_running]: ")
+        assert cli("devnet", "status").returncode == 1  # still down: nothing started it
+    finally:
+        assert cli("devnet", "up").returncode == 0
+    assert cli("batcher", "run", "--once").returncode == 0
+    assert cli.record_status(identifier) == "active"
