@@ -8,6 +8,8 @@ and finds the devnet down fails with ``devnet_not_running``, saying what to run.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from chain.registry import Deployment, Registry
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
@@ -22,9 +24,15 @@ DEVNET_NOT_RUNNING = (
 )
 
 
-def chain_rpc(settings: Settings, *, timeout: float = 10.0) -> Rpc:
+def chain_rpc(
+    settings: Settings, *, timeout: float = 10.0, start_devnet: Literal[False] = False
+) -> Rpc:
     """The configured chain's endpoint: ``ZHENGYIN_RPC_URL``, or the running devnet of this
-    home (:class:`VerifierError` ``devnet_not_running`` if it is not running)."""
+    home (:class:`VerifierError` ``devnet_not_running`` if it is not running).
+    ``start_devnet`` is accepted for callers written before nothing could start a chain
+    here; only ``False`` is."""
+    if start_devnet:
+        raise ValueError("chain_rpc never starts the devnet: run `zhengyin devnet up`")
     if settings.rpc_url is not None:
         return Rpc(settings.rpc_url, timeout=timeout)
     info = Devnet(settings.home_dir).running()

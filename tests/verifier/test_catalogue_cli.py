@@ -48,7 +48,7 @@ class Cli:
 
     def reader(self) -> Registry:
         settings = Settings(home=self.home, devnet_port=int(self.env["ZHENGYIN_DEVNET_PORT"]))
-        rpc = chain_rpc(settings, start_devnet=False)
+        rpc = chain_rpc(settings)
         return Registry(rpc, deployment(settings, rpc))
 
 
