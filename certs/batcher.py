@@ -47,7 +47,8 @@ RECHECK_DEPTH = 256
 from the chain by :meth:`Batcher.recheck_anchored`."""
 RECHECK_SECONDS = 1.0
 """How often :meth:`Batcher.run_forever` rechecks recent anchors."""
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 2.0
+"""Longest wait between two rounds after errors (a chain back up is used within this)."""
 
 
 @dataclass(frozen=True)

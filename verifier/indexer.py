@@ -24,7 +24,7 @@ or invalid. Every snapshot and :meth:`state` states the lag in blocks and in sec
 :meth:`run_forever` (a daemon thread of the service) survives every error: each is logged on
 one line, counted (:attr:`Indexer.errors`, in the metrics) and kept in the state (so
 ``/healthz`` is unhealthy while it lasts), and the catch-up is retried with a back-off capped
-at ``MAX_BACKOFF`` seconds.
+at ``MAX_BACKOFF`` seconds (2).
 """
 
 from __future__ import annotations
@@ -73,8 +73,9 @@ RECENT_CHECKPOINTS = 16
 """Checkpoints kept for every recent cursor position; older ones thin out exponentially (one
 at each distance of 32, 64, 128 … blocks from the newest), so a rollback of any depth finds
 a common block near its fork."""
-MAX_BACKOFF = 5.0
-"""Longest wait between two catch-up attempts after errors."""
+MAX_BACKOFF = 2.0
+"""Longest wait between two catch-up attempts after errors: a node back up is followed
+again within this (each attempt against a node that is down costs one refused request)."""
 
 
 class IndexerLagging(ChainError):

@@ -168,33 +168,35 @@ def test_kill_during_dumps_loses_seconds_not_the_chain(tmp_path: Path) -> None:
     moments (and once with the file left truncated mid-write), the devnet always comes back
     with every anchor made two seconds before the kill."""
     node, registry, uscc = _setup(tmp_path)
-    port = node.running().port  # type: ignore[union-attr]
-    kept: list[bytes] = []
-    rng = secrets.SystemRandom()
-    for round_ in range(3):
-        root = secrets.token_bytes(32)
-        registry.anchor(uscc, root, 1)
-        kept.append(root)
-        time.sleep(STATE_INTERVAL * 2 + rng.random())  # a dump and its copy, then anywhere
-        info = node.running()
-        assert info is not None
-        os.kill(info.pid, signal.SIGKILL)
-        while node.running() is not None:
-            time.sleep(0.01)
-        if round_ == 1:  # as a kill in the middle of anvil's write leaves it
-            data = node.state_file.read_bytes()
-            node.state_file.write_bytes(data[: len(data) // 2])
-        again = _reconnect(node, tmp_path, port)
-        if round_ == 1:
-            assert node.restored is not None and "damaged" in node.restored.describe()
-            assert node.restored.age_seconds < 10
-        assert all(again.anchor_of(r) is not None for r in kept), f"round {round_}"
-        registry = Registry(again.rpc, again.deployment, registry.sender)
-        assert registry.sender is not None
-        registry.sender.resync_nonce()
-    backups = node.backups()
-    assert 1 <= len(backups) <= 5 and all(b.stat().st_mode & 0o777 == 0o600 for b in backups)
-    node.down()
+    try:
+        port = node.running().port  # type: ignore[union-attr]
+        kept: list[bytes] = []
+        rng = secrets.SystemRandom()
+        for round_ in range(2):
+            root = secrets.token_bytes(32)
+            registry.anchor(uscc, root, 1)
+            kept.append(root)
+            time.sleep(STATE_INTERVAL * 2 + rng.random())  # a dump and its copy, then anywhere
+            info = node.running()
+            assert info is not None
+            os.kill(info.pid, signal.SIGKILL)
+            while node.running() is not None:
+                time.sleep(0.01)
+            if round_ == 1:  # as a kill in the middle of anvil's write leaves it
+                data = node.state_file.read_bytes()
+                node.state_file.write_bytes(data[: len(data) // 2])
+            again = _reconnect(node, tmp_path, port)
+            if round_ == 1:
+                assert node.restored is not None and "damaged" in node.restored.describe()
+                assert node.restored.age_seconds < 10
+            assert all(again.anchor_of(r) is not None for r in kept), f"round {round_}"
+            registry = Registry(again.rpc, again.deployment, registry.sender)
+            assert registry.sender is not None
+            registry.sender.resync_nonce()
+        backups = node.backups()
+        assert 1 <= len(backups) <= 5 and all(b.stat().st_mode & 0o777 == 0o600 for b in backups)
+    finally:
+        node.down()
     assert node.running() is None
 
 

@@ -165,6 +165,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHENGYIN_")}
     env |= {"ZHENGYIN_HOME": str(home / "home"), "ZHENGYIN_DEVNET_PORT": str(free_port()),
             "ZHENGYIN_PORT": str(port), "ZHENGYIN_WORKERS": "2", "ZHENGYIN_LOG_LEVEL": "INFO"}
+
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         run = subprocess.run([*zhengyin_command(), *args], env=env, capture_output=True,
                              text=True, timeout=120, check=False)
@@ -172,28 +173,33 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         return run
 
     cli("devnet", "up")
-    cli("deploy")
-    keys = {
-        name: json.loads(cli("issuer", "add", "--code", code, "--name", title, "--json").stdout)[
+    server: subprocess.Popen[bytes] | None = None
+    log = home / "serve.log"
+    try:
+        cli("deploy")
+        keys = {
+            name: json.loads(
+                cli("issuer", "add", "--code", code, "--name", title, "--json").stdout
+            )["api_key"]
+            for name, (code, title) in (("issuer", AGENCY), ("other", OTHER))
+        }
+        keys["counter"] = json.loads(cli("counter", "add", "一号窗口", "--json").stdout)[
             "api_key"
         ]
-        for name, (code, title) in (("issuer", AGENCY), ("other", OTHER))
-    }
-    keys["counter"] = json.loads(cli("counter", "add", "一号窗口", "--json").stdout)["api_key"]
-    log = home / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen([*zhengyin_command(), "serve"], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT)
-    service = Served(home / "home", env, f"http://127.0.0.1:{port}", keys, server, log)
-    try:
+        with log.open("wb") as out:
+            server = subprocess.Popen([*zhengyin_command(), "serve"], env=env, stdout=out,
+                                      stderr=subprocess.STDOUT)
+        service = Served(home / "home", env, f"http://127.0.0.1:{port}", keys, server, log)
         wait_healthy(service.url, service.server)  # type: ignore[arg-type]
         yield service
-    finally:
-        service.server.terminate()
-        service.server.wait(30)
-        service.cli("devnet", "down")
         if service.measured:
             print("\nfault windows measured (s):", service.measured)
+    finally:  # whatever failed: no service, no devnet left behind
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        subprocess.run([*zhengyin_command(), "devnet", "down"], env=env, capture_output=True,
+                       timeout=60, check=False)
 
 
 def test_the_indexer_survives_an_error_that_is_not_the_chains(served: Served) -> None:
@@ -234,7 +240,7 @@ def test_the_indexer_survives_an_error_that_is_not_the_chains(served: Served) ->
             raw.execute("ALTER TABLE service_events_away RENAME TO service_events")
     wait_for(lambda: served.verdict(payload), lambda v: v == "invalid", 15,
              "the revocation indexed once the database is back")
-    for _ in range(4):  # each worker (its indexer retried within the 5 s back-off)
+    for _ in range(4):  # each worker (its indexer retried within the 2 s back-off)
         wait_for(lambda: served.health().status_code, lambda s: s == 200, 10, "healthy again")
     metrics = requests.get(f"{served.url}/metrics", timeout=10).text
     assert 'zhengyin_background_errors_total{code="database_unavailable",loop="indexer"}' in (
@@ -276,7 +282,7 @@ def test_a_held_database_lock_delays_but_loses_nothing(served: Served) -> None:
     try:
         issued: list[str] = []
         issuing = threading.Thread(target=lambda: issued.extend(
-            served.issue(f"孙{n}") for n in range(3)))
+            served.issue(f"孙{n}") for n in range(2)))
         issuing.start()
         verdicts = [served.verdict(payload) for _ in range(10)]
         assert set(verdicts) <= {"valid", "error"}, verdicts
@@ -285,7 +291,7 @@ def test_a_held_database_lock_delays_but_loses_nothing(served: Served) -> None:
         release.set()
         holder.join(15)
     issuing.join(60)
-    assert len(issued) == 3
+    assert len(issued) == 2
     for identifier in issued:
         served.active(identifier)
 
@@ -298,7 +304,7 @@ def _outage(served: Served, payload: str, stop: Callable[[], None], label: str) 
     stop()
     seen: list[tuple[float, str]] = []
     health = None
-    while time.monotonic() - stopped < BOUND + 1.5:
+    while time.monotonic() - stopped < BOUND + 1.0:
         seen.append((time.monotonic() - stopped, served.verdict(payload)))
         if health is None and time.monotonic() - stopped > BOUND + SLACK:
             health = served.health()
