@@ -66,9 +66,6 @@ from seals.sm2 import sm3
 _log = logging.getLogger(__name__)
 
 STEP = 5_000
-KEY_CACHE_SECONDS = 2.0
-"""How long a process trusts its copy of an issuer's key records (retirements and compromise
-reports reach verifications within this time)."""
 RECENT_CHECKPOINTS = 16
 """Checkpoints kept for every recent cursor position; older ones thin out exponentially (one
 at each distance of 32, 64, 128 … blocks from the newest), so a rollback of any depth finds
@@ -151,7 +148,12 @@ class Indexer:
         """The index generation this process's caches belong to."""
         self._anchor_cache: dict[str, AnchorInfo] = {}
         self._names: dict[str, str] = {}
-        self._key_cache: dict[str, tuple[float, dict[bytes, tuple[KeyRecord, bytes | None]]]] = {}
+        self._key_cache: dict[str, tuple[int, dict[bytes, tuple[KeyRecord, bytes | None]]]] = {}
+        """Each issuer's key records, with the cursor block they were read at: kept only
+        while the index has not moved (a retirement or compromise report indexed reaches
+        the next verification)."""
+        self._seen_block = -1
+        """The cursor block the last read of the index saw."""
         self.errors: Counter[str] = Counter()
         """Errors of :meth:`run_forever`'s catch-ups, by code (for the metrics)."""
         self.rewinds = 0
@@ -385,6 +387,7 @@ class Indexer:
             self._key_cache.clear()
             self._names.clear()
             self._generation = generation
+        self._seen_block = -1 if cursor is None else cursor
         state = self._judge(cursor, generation)
         if not state.healthy or state.indexed_block is None:
             if state.error:
@@ -416,7 +419,7 @@ class Indexer:
 
         Anchors never change once made (but for a rewind, which empties the cache), so they
         are cached; key records (which a retirement or a compromise report changes) are
-        cached for ``KEY_CACHE_SECONDS``; statuses are read every time."""
+        cached while the index's cursor stays where it was; statuses are read every time."""
         root_list = list(dict.fromkeys(r.hex() for r in roots))
         leaf_list = list(dict.fromkeys((u, x.hex()) for u, x in leaves))
         key_list = list(dict.fromkeys((u, k.hex()) for u, k in keys))
@@ -475,7 +478,8 @@ class Indexer:
 
     def _issuer_keys(self, issuer: str) -> dict[bytes, tuple[KeyRecord, bytes | None]]:
         cached = self._key_cache.get(issuer)
-        if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
+        seen = self._seen_block
+        if cached is not None and cached[0] == seen >= 0:
             return cached[1]
         with self.store.engine.connect() as connection:
             rows = connection.execute(
@@ -488,7 +492,7 @@ class Indexer:
             )
             for r in rows
         }
-        self._key_cache[issuer] = (time.monotonic(), found)
+        self._key_cache[issuer] = (seen, found)
         return found
 
     def key_ids(self, issuer: str) -> list[bytes]:

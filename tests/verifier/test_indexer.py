@@ -1,0 +1,138 @@
+"""The chain index on its own (issue #15 items 2 and 7): a private anvil rolled back with
+``evm_snapshot``/``evm_revert`` (its head goes back and the next blocks differ) under a real
+SQLite index."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from certs.store import Store, chain_cursor, chain_events
+from chain.registry import CertificateStatus, Registry, deploy_contracts
+from chain.rpc import Rpc
+from chain.transactions import TransactionSender
+from devnet.anvil import Devnet
+from devnet.deploy import fund_on_devnet
+from tests.conftest import free_port, make_uscc
+from verifier.indexer import Indexer, IndexerLagging
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, str]]:
+    node = Devnet(tmp_path_factory.mktemp("index-chain"))
+    info, _ = node.up(free_port())
+    try:
+        rpc = Rpc(info.url)
+        sender = TransactionSender(rpc, "0x" + secrets.token_hex(32))
+        fund_on_devnet(rpc, sender.address)
+        registry = Registry(rpc, deploy_contracts(sender), sender)
+        uscc = make_uscc()
+        registry.register_issuer(uscc, "索引测试机关")
+        registry.add_account(uscc, sender.address)
+        yield registry, uscc
+    finally:
+        node.down()
+
+
+def _indexer(tmp_path: Path, registry: Registry, **kwargs: float) -> Indexer:
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    return Indexer(store, Registry(registry.rpc, registry.deployment), **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_rollback_rewinds_to_the_last_common_block_and_derives_again(
+    chain: tuple[Registry, str], tmp_path: Path
+) -> None:
+    registry, uscc = chain
+    rpc = registry.rpc
+    indexer = _indexer(tmp_path, registry)
+    kept, lost, later = (secrets.token_bytes(32) for _ in range(3))
+    leaf = secrets.token_bytes(32)
+    registry.anchor(uscc, kept, 1)
+    common = indexer.catch_up()
+    before = rpc.call("evm_snapshot")
+    registry.anchor(uscc, lost, 1)
+    registry.revoke(uscc, leaf, 1)
+    rpc.call("anvil_mine", ["0x3"])
+    passed = indexer.catch_up()
+    assert indexer.snapshot(roots=[lost]).anchors[lost] is not None
+    assert rpc.call("evm_revert", [before]) is True
+    registry.anchor(uscc, later, 1)  # a block at a number the index had passed
+    assert registry.block_number() < passed
+    indexer.catch_up()
+    snap = indexer.snapshot(roots=[kept, lost, later], leaves=[(uscc, leaf)])
+    assert snap.anchors[kept] is not None and snap.anchors[later] is not None
+    assert snap.anchors[lost] is None
+    assert snap.statuses[(uscc, leaf)].status is CertificateStatus.ACTIVE
+    with indexer.store.engine.connect() as connection:
+        cursor = connection.execute(sa.select(chain_cursor)).one()
+        events = connection.execute(
+            sa.select(sa.func.max(chain_events.c.block_number))
+        ).scalar()
+    assert cursor.generation == 1 and cursor.rewound_to == common  # not the deployment block
+    assert events == registry.block_number() and indexer.rewinds == 1
+    # the block hashes agree again: the next catch-up does not rewind
+    indexer.catch_up()
+    assert indexer.rewinds == 1
+
+
+def test_every_reader_drops_its_cached_facts_after_a_rewind(
+    chain: tuple[Registry, str], tmp_path: Path
+) -> None:
+    """Several workers share one database: a process whose cached anchor was lost in a
+    rollback that another process indexed must not judge by it."""
+    registry, uscc = chain
+    rpc = registry.rpc
+    first = _indexer(tmp_path, registry)
+    other = Indexer(first.store, Registry(registry.rpc, registry.deployment))
+    root = secrets.token_bytes(32)
+    before = rpc.call("evm_snapshot")
+    registry.anchor(uscc, root, 1)
+    first.catch_up()
+    other.catch_up()
+    assert other.snapshot(roots=[root]).anchors[root] is not None  # now cached in `other`
+    rpc.call("evm_revert", [before])
+    rpc.call("anvil_mine", ["0x2"])
+    first.catch_up()  # rewinds
+    other.catch_up()
+    assert other.snapshot(roots=[root]).anchors[root] is None
+
+
+def test_key_records_follow_the_index_at_once(
+    chain: tuple[Registry, str], tmp_path: Path
+) -> None:
+    """A compromise report reaches the next verification once indexed (a 2 s cache of key
+    records used to keep a reported key `valid` beyond the staleness bound)."""
+    registry, uscc = chain
+    indexer = _indexer(tmp_path, registry)
+    key = secrets.token_bytes(32)
+    registry.add_key(uscc, key, 0)
+    indexer.catch_up()
+    assert indexer.snapshot(keys=[(uscc, key)]).keys[(uscc, key)].compromised_at is None  # type: ignore[union-attr]
+    registry.report_key_compromised(uscc, key, 1)
+    indexer.catch_up()
+    record = indexer.snapshot(keys=[(uscc, key)]).keys[(uscc, key)]
+    assert record is not None and record.compromised_at == 1
+
+
+def test_an_index_not_confirmed_within_the_bound_is_never_judged(
+    chain: tuple[Registry, str], tmp_path: Path
+) -> None:
+    registry, _ = chain
+    indexer = _indexer(tmp_path, registry, max_staleness=0.3)
+    with pytest.raises(IndexerLagging):  # never reached the chain yet
+        indexer.snapshot()
+    indexer.catch_up()
+    fresh = indexer.snapshot()
+    assert fresh.lag["lag_blocks"] == 0 and fresh.lag["lag_seconds"] <= 0.3
+    time.sleep(0.4)
+    with pytest.raises(IndexerLagging) as caught:
+        indexer.snapshot()
+    assert caught.value.code == "indexer_lagging" and caught.value.lag["lag_seconds"] > 0.3
+    with pytest.raises(IndexerLagging):
+        indexer.documents([secrets.token_bytes(32)])
+    assert indexer.state().healthy is False
