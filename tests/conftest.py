@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,3 +101,32 @@ def issuer(
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class PrivateChain:
+    """A devnet of a test's own (to kill, stop or roll back), with contracts deployed and one
+    registered issuer whose account sends."""
+
+    node: Devnet
+    port: int
+    registry: Registry
+    uscc: str
+
+
+@contextmanager
+def private_chain(home: Path, *, receipt_timeout: float = 120.0) -> Iterator[PrivateChain]:
+    node = Devnet(home)
+    info, _ = node.up(free_port())
+    try:
+        rpc = Rpc(info.url)
+        sender = TransactionSender(rpc, "0x" + secrets.token_hex(32),
+                                   receipt_timeout=receipt_timeout)
+        fund_on_devnet(rpc, sender.address)
+        registry = Registry(rpc, deploy_contracts(sender), sender)
+        uscc = make_uscc()
+        registry.register_issuer(uscc, "测试发证机关")
+        registry.add_account(uscc, sender.address)
+        yield PrivateChain(node, info.port, registry, uscc)
+    finally:
+        node.down()

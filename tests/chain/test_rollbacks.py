@@ -15,29 +15,16 @@ from pathlib import Path
 import pytest
 
 from chain.errors import ChainError, RpcError, TransactionTimeout
-from chain.registry import Registry, deploy_contracts
+from chain.registry import Registry
 from chain.rpc import Rpc
-from chain.transactions import LocalAccount, TransactionSender
-from devnet.anvil import Devnet
-from devnet.deploy import fund_on_devnet
-from tests.conftest import free_port, make_uscc
+from chain.transactions import LocalAccount
+from tests.conftest import make_uscc, private_chain
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Rpc, Registry, str]]:
-    node = Devnet(tmp_path_factory.mktemp("rollbacks"))
-    info, _ = node.up(free_port())
-    try:
-        rpc = Rpc(info.url)
-        admin = TransactionSender(rpc, "0x" + secrets.token_hex(32), receipt_timeout=5.0)
-        fund_on_devnet(rpc, admin.address)
-        registry = Registry(rpc, deploy_contracts(admin), admin)
-        uscc = make_uscc()
-        registry.register_issuer(uscc, "回滚测试机关")
-        registry.add_account(uscc, admin.address)
-        yield rpc, registry, uscc
-    finally:
-        node.down()
+    with private_chain(tmp_path_factory.mktemp("rollbacks"), receipt_timeout=5.0) as own:
+        yield own.registry.rpc, own.registry, own.uscc
 
 
 def _anchor_data(registry: Registry, uscc: str) -> str:
@@ -158,26 +145,18 @@ def test_event_times_come_from_the_block_that_holds_them_now(
 def test_the_state_after_a_rollback_reads_the_same_from_a_restarted_node(tmp_path: Path) -> None:
     """A devnet restored from an older state file (what a crash, or an operator, does):
     the head goes back and the next blocks differ, so a block number is not a block."""
-    node = Devnet(tmp_path)
-    info, _ = node.up(free_port())
-    try:
-        rpc = Rpc(info.url)
-        sender = TransactionSender(rpc, "0x" + secrets.token_hex(32))
-        fund_on_devnet(rpc, sender.address)
-        registry = Registry(rpc, deploy_contracts(sender), sender)
+    with private_chain(tmp_path) as own:
+        node, registry = own.node, own.registry
         node.down()
         older = node.state_file.read_bytes()
-        node.up(info.port)
-        uscc = make_uscc()
-        registry.register_issuer(uscc, "机关")
+        node.up(own.port)
+        registry.register_issuer(make_uscc(), "机关")
         head, head_hash = registry.head()
         node.down()
         node.state_file.write_bytes(older)
-        node.up(info.port)
+        node.up(own.port)
         assert registry.block_number() < head
         registry.register_issuer(make_uscc(), "另一机关")
         while registry.block_number() < head:
-            rpc.call("evm_mine")
+            registry.rpc.call("evm_mine")
         assert registry.block_hashes([head])[head] != head_hash
-    finally:
-        node.down()

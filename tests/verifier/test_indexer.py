@@ -13,30 +13,15 @@ import pytest
 import sqlalchemy as sa
 
 from certs.store import Store, chain_cursor, chain_events
-from chain.registry import CertificateStatus, Registry, deploy_contracts
-from chain.rpc import Rpc
-from chain.transactions import TransactionSender
-from devnet.anvil import Devnet
-from devnet.deploy import fund_on_devnet
-from tests.conftest import free_port, make_uscc
+from chain.registry import CertificateStatus, Registry
+from tests.conftest import private_chain
 from verifier.indexer import Indexer, IndexerLagging
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, str]]:
-    node = Devnet(tmp_path_factory.mktemp("index-chain"))
-    info, _ = node.up(free_port())
-    try:
-        rpc = Rpc(info.url)
-        sender = TransactionSender(rpc, "0x" + secrets.token_hex(32))
-        fund_on_devnet(rpc, sender.address)
-        registry = Registry(rpc, deploy_contracts(sender), sender)
-        uscc = make_uscc()
-        registry.register_issuer(uscc, "索引测试机关")
-        registry.add_account(uscc, sender.address)
-        yield registry, uscc
-    finally:
-        node.down()
+    with private_chain(tmp_path_factory.mktemp("index-chain")) as own:
+        yield own.registry, own.uscc
 
 
 def _indexer(tmp_path: Path, registry: Registry, **kwargs: float) -> Indexer:
