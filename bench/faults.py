@@ -423,6 +423,7 @@ def main() -> None:
     soak.cli("deploy")
     soak.keys["issuer"] = json.loads(soak.cli("issuer", "add", "--code", AGENCY[0], "--name",
                                               AGENCY[1], "--json").stdout)["api_key"]
+    soak.cli("issuer", "authorize", "--code", AGENCY[0], "--type", "11100000000013338W032")
     soak.keys["counter"] = json.loads(soak.cli("counter", "add", "窗口", "--json").stdout)[
         "api_key"]
     log = (home / "serve.log").open("wb")

@@ -47,6 +47,7 @@ VALIDATION_CODES: dict[str, str] = {
     "already_expired": "a validity end before the day of issue",
     "date_in_future": "a date in the future for a field that records a past event",
     "holder_mismatch": "a field that repeats the holder's code or name disagrees with it",
+    "not_authorized": "the issuer is not authorized on chain for this type (or jurisdiction)",
 }
 
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from certs import clock
 from certs.batcher import MAX_BATCH
@@ -61,6 +61,16 @@ class IssuerProfile:
     uscc: str
     name: str
     signer: Signer
+
+
+class Entitlements(Protocol):
+    """What an issuer may issue, as the chain's catalogue and grants say (built by
+    :func:`verifier.catalogue.entitlements`; plain data, so worker processes can hold it)."""
+
+    def why_not(self, type_code: str, jurisdiction: str) -> str | None:
+        """``None`` if the issuer may issue ``type_code`` in ``jurisdiction`` now; else why
+        not, as a sentence a clerk can act on."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ def issue(
     workers: int | None = None,
     progress: Callable[[int], object] | None = None,
     batch_size: int | None = MAX_BATCH,
+    entitlements: Entitlements | None = None,
 ) -> IssueReport:
     """Validate ``(line, row)`` pairs and issue the valid ones (status ``pending``).
     ``progress(n)`` is called as each chunk of ``n`` certificates is signed.
@@ -113,14 +124,21 @@ def issue(
     them built here, in the same transaction, from its first accepted rows in row order: they
     are stored ``prepared``, tree and positions in, and the batcher only anchors them (it
     batches the rest as usual). Built by the batcher, a batch of 10,000 first read back what
-    was just written (~0.1 s); ``None`` leaves every row to the batcher."""
+    was just written (~0.1 s); ``None`` leaves every row to the batcher.
+
+    ``entitlements``: rows of a type the issuer is not authorized for (in the row's
+    jurisdiction, now) are rejected with the code ``not_authorized``. The service and the CLI
+    always pass it (from the chain's catalogue and grants); ``None`` skips the check, for
+    tests that must make what the service would refuse."""
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1 or None, not {batch_size}")
     registry = types if types is not None else default_registry()
     today = today or clock.today()
     rows = list(rows)
     key_id = key_id_of(issuer.signer.public_key)
-    job = _Job(issuer.uscc, issuer.name, today, registry, store.compresses_documents)
+    job = _Job(
+        issuer.uscc, issuer.name, today, registry, store.compresses_documents, entitlements
+    )
     count = workers if workers is not None else (os.cpu_count() or 1)
     bulk = len(rows) >= PARALLEL_THRESHOLD
     # only an in-memory key can be handed to worker processes (an HSM signer stays here)
@@ -234,6 +252,7 @@ class _Job:
     types: TypeRegistry
     compress: bool = False
     """Store documents as zlib streams (:attr:`Store.compresses_documents`)."""
+    entitlements: Entitlements | None = None
 
 
 _Claims = dict[str, ClaimValue]
@@ -261,6 +280,14 @@ def _validate_chunk(job: _Job, chunk: Sequence[tuple[int, Any]]) -> _Checked:
             )
         except RequestInvalid as exc:
             invalid.append((line, [(e.reason, e.field, e.code) for e in exc.errors]))
+            continue
+        refused = (
+            None
+            if job.entitlements is None
+            else job.entitlements.why_not(request.type_code, request.jurisdiction)
+        )
+        if refused is not None:
+            invalid.append((line, [(refused, "type", "not_authorized")]))
         else:
             valid.append((line, request.type_code, request.number))
             claims.append(

@@ -162,6 +162,10 @@ def uscc_of(raw: bytes) -> str:
     return raw.rstrip(b"\0").decode("ascii", errors="replace")
 
 
+CATALOGUE_EVENTS = ("TypeAdded", "TypeRevised", "TypeWithdrawn")
+"""Events of the certificate catalogue."""
+GRANT_EVENTS = ("IssuerAuthorized", "IssuerDeauthorized")
+"""Events of issuers' authorizations."""
 _TYPE_SHAPE = re.compile(r"[0-9A-Z]{18}[0-9]{3}")
 _PLACE_SHAPE = re.compile(r"[0-9]{0,6}")
 
@@ -369,19 +373,34 @@ class Registry:
         (raw,) = self._issuer_view("grants", issuer_id(uscc), type_id(code), block=block)
         return [Grant(f, u or None, uscc_of(j)) for f, u, j in raw]
 
-    def catalogue_events(self, *, to_block: Block = "latest") -> list[ChainEvent]:
-        """Every change of the catalogue (types added, revised, withdrawn), in chain order."""
-        names = ("TypeAdded", "TypeRevised", "TypeWithdrawn")
-        return self.events(
-            to_block=to_block, topics=[[self._issuers.topic(n) for n in names]]
+    def catalogue_events(
+        self, code: str | None = None, *, to_block: Block = "latest"
+    ) -> list[ChainEvent]:
+        """Every change of the catalogue (types added, revised, withdrawn; of one type), in
+        chain order."""
+        topics: list[Any] = [[self._issuers.topic(n) for n in CATALOGUE_EVENTS]]
+        if code is not None:
+            topics.append("0x" + type_id(code).hex())
+        return self.events(to_block=to_block, topics=topics)
+
+    def authorization_events(
+        self, uscc: str, code: str | None = None, *, block: int | None = None
+    ) -> list[ChainEvent]:
+        """What decides whether ``uscc`` may issue type ``code`` (``None``: any type): the
+        type's catalogue events and the issuer's grants of it, up to ``block`` (default: the
+        latest), in chain order."""
+        until: Block = "latest" if block is None else block
+        events = self.catalogue_events(code, to_block=until) + self.grant_events(
+            uscc, code, to_block=until
         )
+        return sorted(events, key=lambda e: (e.block_number, e.log_index))
 
     def grant_events(
         self, uscc: str | None = None, code: str | None = None, *, to_block: Block = "latest"
     ) -> list[ChainEvent]:
         """Authorizations granted and withdrawn (of one issuer, and one type), in chain order."""
         topics: list[Any] = [
-            [self._issuers.topic(n) for n in ("IssuerAuthorized", "IssuerDeauthorized")],
+            [self._issuers.topic(n) for n in GRANT_EVENTS],
             None if uscc is None else "0x" + issuer_id(uscc).hex(),
             None if code is None else "0x" + type_id(code).hex(),
         ]

@@ -16,6 +16,7 @@ from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.anvil import Devnet, DevnetInfo
 from devnet.deploy import fund_on_devnet
+from verifier.catalogue import authorize_everywhere, publish_catalogue
 
 
 def free_port() -> int:
@@ -62,7 +63,10 @@ def admin(accounts: Accounts) -> TransactionSender:
 
 @pytest.fixture(scope="session")
 def deployment(admin: TransactionSender) -> Deployment:
-    return deploy_contracts(admin)
+    """The contracts, with the project's certificate types in their catalogue."""
+    found = deploy_contracts(admin)
+    publish_catalogue(Registry(admin.rpc, found, admin))
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +101,7 @@ def issuer(
     account = accounts.new()
     admin_registry.register_issuer(uscc, "测试发证机关")
     admin_registry.add_account(uscc, account.address)
+    authorize_everywhere(admin_registry, uscc)
     return Issuer(uscc, account, Registry(rpc, deployment, account))
 
 
@@ -124,9 +129,11 @@ def private_chain(home: Path, *, receipt_timeout: float = 120.0) -> Iterator[Pri
                                    receipt_timeout=receipt_timeout)
         fund_on_devnet(rpc, sender.address)
         registry = Registry(rpc, deploy_contracts(sender), sender)
+        publish_catalogue(registry)
         uscc = make_uscc()
         registry.register_issuer(uscc, "测试发证机关")
         registry.add_account(uscc, sender.address)
+        authorize_everywhere(registry, uscc)
         yield PrivateChain(node, info.port, registry, uscc)
     finally:
         node.down()

@@ -17,15 +17,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from certs import clock
+from certs.store import Store
 from certs.types import CertificateType, TypeRegistry, default_registry
-from chain.registry import ChainEvent, Grant, Registry, uscc_of
+from chain.errors import ChainUnavailable
+from chain.registry import (
+    CATALOGUE_EVENTS,
+    GRANT_EVENTS,
+    ChainEvent,
+    Grant,
+    Registry,
+    uscc_of,
+)
 from chain.transactions import TransactionReceipt
 from verifier.context import registry
 from verifier.errors import VerifierError
+from verifier.indexer import indexed_authorization_events
 from verifier.settings import Settings
-
-CATALOGUE_EVENTS = ("TypeAdded", "TypeRevised", "TypeWithdrawn")
-GRANT_EVENTS = ("IssuerAuthorized", "IssuerDeauthorized")
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,108 @@ def authorized(
     return any(g.covers(when, jurisdiction) for g in grants)
 
 
+@dataclass(frozen=True)
+class Authority:
+    """What the chain says of one issuer and one type: the catalogue entry and the grants."""
+
+    code: str
+    entry: CatalogueEntry | None
+    grants: tuple[Grant, ...]
+
+    def permits(self, when: int, jurisdiction: str) -> bool:
+        return authorized(self.entry, self.grants, when, jurisdiction)
+
+    def why_not(self, when: int, jurisdiction: str) -> str | None:
+        """None if permitted; else what is missing, in English."""
+        if self.entry is None:
+            return f"type {self.code} is not in the certificate catalogue on chain"
+        if not self.entry.current_at(when):
+            return f"type {self.code} ({self.entry.name}) was withdrawn from the catalogue"
+        if not self.grants:
+            return f"the issuer was never authorized for type {self.code} ({self.entry.name})"
+        if self.permits(when, jurisdiction):
+            return None
+        return (
+            f"the issuer was not authorized for type {self.code} ({self.entry.name}) in "
+            f"jurisdiction {jurisdiction} at that time"
+        )
+
+
+def authority_of(events: Iterable[ChainEvent], issuer: str, code: str) -> Authority:
+    """The :class:`Authority` folded from an issuer's and a type's events."""
+    events = list(events)
+    return Authority(
+        code,
+        fold_catalogue(events).get(code),
+        tuple(fold_grants(events).get((issuer, code), ())),
+    )
+
+
+@dataclass(frozen=True)
+class Entitlements:
+    """What one issuer may issue at one time (:class:`certs.issuance.Entitlements`): each
+    type's :class:`Authority`, folded from the chain's (or the index's) events."""
+
+    issuer: str
+    when: int
+    authorities: Mapping[str, Authority]
+
+    def why_not(self, type_code: str, jurisdiction: str) -> str | None:
+        authority = self.authorities.get(type_code) or Authority(type_code, None, ())
+        problem = authority.why_not(self.when, jurisdiction)
+        if problem is None:
+            return None
+        return (
+            f"{problem.replace('at that time', 'now')}: an admin authorizes it with `zhengyin "
+            f"issuer authorize --code {self.issuer} --type {type_code}`"
+        )
+
+
+def entitlements(
+    events: Iterable[ChainEvent], issuer: str, when: int | None = None
+) -> Entitlements:
+    """The :class:`Entitlements` of ``issuer`` at ``when`` (default: now) from the catalogue's
+    events and the issuer's grant events."""
+    events = list(events)
+    catalogue = fold_catalogue(events)
+    grants = {code: g for (who, code), g in fold_grants(events).items() if who == issuer}
+    codes = set(catalogue) | set(grants)
+    return Entitlements(
+        issuer,
+        int(dt.datetime.now(dt.UTC).timestamp()) if when is None else when,
+        {c: Authority(c, catalogue.get(c), tuple(grants.get(c, ()))) for c in codes},
+    )
+
+
+def checked_entitlements(events: list[ChainEvent], issuer: str) -> Entitlements:
+    """:func:`entitlements` now, refusing to decide from events that hold no catalogue at
+    all (an index that has not read the chain yet would refuse every row for a wrong
+    reason)."""
+    if not any(e.name in CATALOGUE_EVENTS for e in events):
+        raise VerifierError(
+            "the certificate catalogue on chain could not be read (the chain is unreachable "
+            "and this database's index of it holds no catalogue), so the agency's "
+            "authorization cannot be checked: nothing was issued; start the chain "
+            "(`zhengyin devnet up`) and try again",
+            code="authorization_unchecked",
+        )
+    return entitlements(events, issuer)
+
+
+def issuing_entitlements(settings: Settings, store: Store, issuer: str) -> Entitlements:
+    """What a command may issue for ``issuer``: read from the chain, or, when the chain is
+    away, from the service's index in this database (as the service last saw the chain)."""
+    try:
+        events = registry(settings).authorization_events(issuer)
+    except ChainUnavailable:
+        events = indexed_authorization_events(store, issuer)
+    except VerifierError as exc:
+        if exc.code != "devnet_not_running":
+            raise
+        events = indexed_authorization_events(store, issuer)
+    return checked_entitlements(events, issuer)
+
+
 # ------------------------------------------------------------------------------ writing
 
 
@@ -144,16 +253,22 @@ def publish_type(settings: Settings, code: str, *, revise: bool = False) -> Tran
     return admin.revise_type(*args) if revise else admin.add_type(*args)
 
 
-def publish_catalogue(settings: Settings, admin: Registry | None = None) -> list[str]:
-    """Every local type not yet in the chain's catalogue, added (the national admin's first
-    step after deploying); returns their codes."""
-    admin = admin or registry(settings, write=True)
+def publish_catalogue(admin: Registry) -> list[str]:
+    """Every local type not yet in the chain's catalogue, added by ``admin`` (the national
+    admin's first step after deploying); returns their codes."""
     added: list[str] = []
     for ctype in default_registry():
         if admin.type_record(ctype.code) is None:
             admin.add_type(ctype.code, ctype.name, ctype.defining_body_name, ctype.schema_digest())
             added.append(ctype.code)
     return added
+
+
+def authorize_everywhere(admin: Registry, uscc: str, codes: Iterable[str] | None = None) -> None:
+    """Authorize an issuer for types (default: every local type), from the start of time,
+    without end, in any jurisdiction: what a test or a demo agency gets."""
+    for code in codes if codes is not None else [t.code for t in default_registry()]:
+        admin.authorize(uscc, code, 0)
 
 
 def grant_window(

@@ -45,6 +45,7 @@ from chain.errors import ChainError
 from chain.registry import (
     AnchorInfo,
     CertificateStatus,
+    ChainEvent,
     ChainSnapshot,
     Deployment,
     KeyRecord,
@@ -52,6 +53,7 @@ from chain.registry import (
 )
 from seals.errors import SealError
 from seals.sm2 import Sm2PublicKey, sm3
+from verifier.catalogue import Authority, authority_of
 from verifier.context import chain_rpc, deployment
 from verifier.errors import VerifierError
 from verifier.settings import Settings
@@ -85,6 +87,10 @@ class ChainFacts(Protocol):
 
     def key_ids(self, issuer: str) -> list[bytes]: ...
 
+    def authorization_events(
+        self, issuer: str, code: str, *, block: int | None = None
+    ) -> list[ChainEvent]: ...
+
     def lag(self) -> Mapping[str, Any]:
         """How far behind the chain these facts may be (``lag_blocks``, ``lag_seconds``)."""
         ...
@@ -102,6 +108,8 @@ class LocalResult:
     key_id: bytes | None = None
     chain_id: int | None = None
     contract: str | None = None
+    type_code: str | None = None
+    jurisdiction: str | None = None
 
 
 def _fragment(
@@ -264,6 +272,8 @@ def local_checks(text: str | bytes, today: dt.date) -> LocalResult:
         key_id=signature.key_id if signature else None,
         chain_id=anchor.chain_id if anchor else None,
         contract=anchor.contract if anchor else None,
+        type_code=str(values["type.code"]),  # always disclosed (reading ensures it)
+        jurisdiction=str(values["jurisdiction"]),
     )
 
 
@@ -424,7 +434,10 @@ def validity_check(start: dt.date, end: dt.date | None, today: dt.date) -> Fragm
 
 
 _CHAIN_CHECKS = (
-    ("chain.anchored", "chain"), ("issuer.key", "chain"), ("certificate.status", "status")
+    ("chain.anchored", "chain"),
+    ("issuer.authorized", "chain"),
+    ("issuer.key", "chain"),
+    ("certificate.status", "status"),
 )
 
 
@@ -433,10 +446,12 @@ def chain_checks(
     snapshot: ChainSnapshot | None,
     deployment: Deployment,
     error: ChainError | str | None = None,
+    authority: Authority | None = None,
 ) -> list[Fragment]:
     """The chain-derived fragments of one certificate (``snapshot`` None: chain unreadable,
-    ``error`` says why). Each states in its data the block it was judged at and how far
-    behind the chain that may be (``lag_blocks``, ``lag_seconds``)."""
+    ``error`` says why; ``authority``: what the chain says of the certificate's issuer and
+    type at the snapshot's block). Each states in its data the block it was judged at and how
+    far behind the chain that may be (``lag_blocks``, ``lag_seconds``)."""
     if local.root is None or local.leaf is None or local.key_id is None:
         return [
             _fragment(
@@ -450,7 +465,9 @@ def chain_checks(
         ]
     if snapshot is None:
         return chain_unreadable(error, _CHAIN_CHECKS)
-    return [with_lag(f, snapshot.lag) for f in _judged(local, snapshot, deployment)]
+    return [
+        with_lag(f, snapshot.lag) for f in _judged(local, snapshot, deployment, authority)
+    ]
 
 
 def with_lag(fragment: Fragment, lag: Mapping[str, Any]) -> Fragment:
@@ -475,7 +492,12 @@ def chain_unreadable(
     ]
 
 
-def _judged(local: LocalResult, snapshot: ChainSnapshot, deployment: Deployment) -> list[Fragment]:
+def _judged(
+    local: LocalResult,
+    snapshot: ChainSnapshot,
+    deployment: Deployment,
+    authority: Authority | None,
+) -> list[Fragment]:
     names = _CHAIN_CHECKS
     assert local.root is not None and local.leaf is not None and local.key_id is not None
     block = snapshot.block
@@ -503,6 +525,14 @@ def _judged(local: LocalResult, snapshot: ChainSnapshot, deployment: Deployment)
                 "the certificate's batch root is not on the chain",
                 f"区块链上（截至区块 {block}）查不到该证照所在的批次：证照未上链存证或已被篡改，"
                 "不能受理",
+                block=block,
+            ),
+            _fragment(
+                "issuer.authorized",
+                "chain",
+                Status.SKIPPED,
+                "not anchored",
+                "证照未上链存证，未检查发证授权",
                 block=block,
             ),
             _fragment(
@@ -545,6 +575,7 @@ def _judged(local: LocalResult, snapshot: ChainSnapshot, deployment: Deployment)
             block=block,
             anchored_block=anchor.block_number,
         )
+    authorized = _authorized(local, anchor, authority, block)
     key = snapshot.keys.get((anchor.issuer, local.key_id))
     if key is None:
         key_check = _fragment(
@@ -603,7 +634,49 @@ def _judged(local: LocalResult, snapshot: ChainSnapshot, deployment: Deployment)
             block=block,
             changed_block=state.block_number,
         )
-    return [anchored, key_check, status]
+    return [anchored, authorized, key_check, status]
+
+
+def _authorized(
+    local: LocalResult, anchor: AnchorInfo, authority: Authority | None, block: int
+) -> Fragment:
+    """``issuer.authorized``: the issuer was authorized for the certificate's type (and its
+    jurisdiction) when its batch was anchored, by the chain's catalogue and grants."""
+    name = "issuer.authorized"
+    if authority is None or local.type_code is None or local.jurisdiction is None:
+        return _fragment(
+            name, "chain", Status.ERROR,
+            "the catalogue and the issuer's authorizations could not be read",
+            "未能读取区块链上的证照目录和发证授权，暂时无法判断，请稍后重试或联系管理员",
+            block=block,
+        )
+    entry = authority.entry
+    type_name = entry.name if entry is not None else local.type_code
+    when, when_zh = _when(anchor.timestamp)
+    problem = authority.why_not(anchor.timestamp, local.jurisdiction)
+    if problem is not None:
+        if entry is None:
+            zh = f"证照类型 {local.type_code} 不在区块链上的证照目录中"
+        elif not entry.current_at(anchor.timestamp):
+            zh = f"证照类型“{type_name}”上链时已从证照目录中撤销"
+        else:
+            zh = (
+                f"该证照上链时（{when_zh}），{anchor.issuer} 未获授权在行政区划 "
+                f"{local.jurisdiction} 签发“{type_name}”"
+            )
+        return _fragment(
+            name, "chain", Status.INVALID,
+            f"{problem} when the batch was anchored ({when})",
+            zh + "：发证机关无权签发这份证照，不能受理",
+            block=block,
+        )
+    return _fragment(
+        name, "chain", Status.VALID,
+        f"{anchor.issuer} was authorized for {local.type_code} ({type_name}) in "
+        f"{local.jurisdiction} when the batch was anchored",
+        f"上链时 {anchor.issuer} 已获授权在行政区划 {local.jurisdiction} 签发“{type_name}”",
+        block=block,
+    )
 
 
 def verify_documents(
@@ -638,17 +711,41 @@ class _ChainJudge:
         self.error: ChainError | None = None
         self.anchors: dict[bytes, AnchorInfo | None] = {}
         self.keys: dict[tuple[str, bytes], KeyRecord | None] = {}
+        self.authorities: dict[tuple[str, str], Authority] = {}
 
     def verdicts(self, locals_: Sequence[LocalResult]) -> list[Verdict]:
         snapshot = self._snapshot(locals_) if self.error is None else None
         deployment = self.registry.deployment
         return [
             Verdict(
-                local.fragments + tuple(chain_checks(local, snapshot, deployment, self.error)),
+                local.fragments
+                + tuple(
+                    chain_checks(
+                        local, snapshot, deployment, self.error, self._authority(local)
+                    )
+                ),
                 local.subject,
             )
             for local in locals_
         ]
+
+    def _authority(self, local: LocalResult) -> Authority | None:
+        """The chain's catalogue entry and grants for the local result's issuer and type, at
+        the judged block (looked up once a pair)."""
+        if self.error is not None or self.block is None:
+            return None
+        if local.issuer is None or local.type_code is None:
+            return None
+        key = (local.issuer, local.type_code)
+        found = self.authorities.get(key)
+        if found is None:
+            try:
+                events = self.registry.authorization_events(*key, block=self.block)
+            except ChainError as exc:
+                self.error = exc
+                return None
+            found = self.authorities[key] = authority_of(events, *key)
+        return found
 
     def _snapshot(self, locals_: Sequence[LocalResult]) -> ChainSnapshot | None:
         registry, anchors, keys = self.registry, self.anchors, self.keys
@@ -799,11 +896,16 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
             roots=[payload.root], leaves=[(issuer, payload.leaf)], keys=[(issuer, k) for k in keys]
         )
         name = registry.issuer_name(issuer)
+        authority = authority_of(
+            registry.authorization_events(issuer, type_code, block=snap.block), issuer, type_code
+        )
     except ChainError as exc:
         names = (("certificate.signature", "signature"), *_CHAIN_CHECKS)
         return Verdict((*fragments, validity, *chain_unreadable(exc, names)), subject)
     if name is not None:
         subject["issuer.name"] = name
+    if authority.entry is not None:  # the catalogue on chain names the type
+        subject["type.name"] = authority.entry.name
     signed_with = None
     for key_id, point in keys.items():
         try:
@@ -869,8 +971,10 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
         key_id=signed_with or b"\0" * 32,
         chain_id=registry.deployment.chain_id,
         contract=registry.deployment.certificate_registry,
+        type_code=type_code,
+        jurisdiction=payload.jurisdiction,
     )
-    chain = chain_checks(local, snap, registry.deployment)
+    chain = chain_checks(local, snap, registry.deployment, authority=authority)
     if signed_with is None and unpublished:  # which key signed is unknown: not judged
         chain = [
             _fragment(

@@ -4,6 +4,7 @@ so a new user can try the counter page at once (one certificate is revoked, to s
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,27 +20,30 @@ from verifier.agency import (
     new_api_key,
     open_store,
 )
+from verifier.catalogue import issuing_entitlements
 from verifier.cli.devnet import deploy_and_report
+from verifier.context import registry
 from verifier.settings import Settings
 
 AGENCY = ("91360100MA35ABCD1R", "示例市行政审批局")
+EXAMPLE_TYPE = "11100000000013338W032"
 REQUESTS = [
     {
-        "type": "11100000000013338W032",
+        "type": EXAMPLE_TYPE,
         "number": "DEMO-0001",
         "holder": {"name": "张三", "code": "11010519491231002X", "code_type": "111"},
         "jurisdiction": "360100",
         "fields": {"用途": "免证办理演示"},
     },
     {
-        "type": "11100000000013338W032",
+        "type": EXAMPLE_TYPE,
         "number": "DEMO-0002",
         "holder": {"name": "王䶮", "code": "36010219900101123X", "code_type": "111"},
         "jurisdiction": "360100",
         "valid_until": "2036-11-27",
     },
     {
-        "type": "11100000000013338W032",
+        "type": EXAMPLE_TYPE,
         "number": "DEMO-0003",
         "holder": {"name": "李四", "code": "440305198512124565", "code_type": "111"},
         "jurisdiction": "360100",
@@ -50,13 +54,20 @@ REQUESTS = [
 def seed(settings: Settings, out: Path, echo: Callable[[str], object]) -> dict[str, object]:
     deploy_and_report(settings)
     uscc, name = AGENCY
-    added = add_issuer(settings, uscc, name)
+    added = add_issuer(settings, uscc, name, jurisdiction="360100")
+    admin = registry(settings, write=True)
+    if not any(g.covers(int(time.time()), "360100") for g in admin.grants(uscc, EXAMPLE_TYPE)):
+        # what an administrator does for an agency: the type it issues, in its city
+        admin.authorize(uscc, EXAMPLE_TYPE, 0, None, "3601")
     store = open_store(settings)
     counter_key = new_api_key()
     store.add_api_key("counter", "演示窗口", hash_api_key(counter_key))
     auditor_key = new_api_key()
     store.add_api_key("auditor", "演示审计", hash_api_key(auditor_key))
-    report = issue(store, issuer_profile(settings, store, uscc), list(enumerate(REQUESTS, 1)))
+    report = issue(
+        store, issuer_profile(settings, store, uscc), list(enumerate(REQUESTS, 1)),
+        entitlements=issuing_entitlements(settings, store, uscc),
+    )
     Batcher(store, lambda u: issuer_registry(settings, u)).run_once()
     ids = [a.identifier for a in report.accepted]
     change_status(

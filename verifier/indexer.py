@@ -52,6 +52,8 @@ from certs.store import (
 )
 from chain.errors import ChainError
 from chain.registry import (
+    CATALOGUE_EVENTS,
+    GRANT_EVENTS,
     AnchorInfo,
     CertificateStatus,
     ChainEvent,
@@ -60,6 +62,7 @@ from chain.registry import (
     KeyRecord,
     LeafStatus,
     Registry,
+    uscc_of,
 )
 from seals.sm2 import sm3
 
@@ -544,6 +547,14 @@ class Indexer:
             )
         return out
 
+    def authorization_events(
+        self, issuer: str, code: str | None = None, *, block: int | None = None
+    ) -> list[ChainEvent]:
+        """The indexed events that decide whether ``issuer`` may issue type ``code``
+        (``None``: any type): the type's catalogue events, the issuer's grants of it, up to
+        ``block``, in order."""
+        return indexed_authorization_events(self.store, issuer, code, block=block)
+
     def lag(self) -> Mapping[str, Any]:
         """How far behind the chain the index may be (``lag_blocks``, ``lag_seconds``)."""
         return self.state().lag_data
@@ -700,6 +711,8 @@ def _event_row(event: ChainEvent) -> dict[str, Any]:
         subject = a["keyId"].hex()
     elif event.name == "DocumentAnchored":
         subject = a["digest"].hex()
+    elif "typeCode" in a:  # the catalogue and authorizations: by type code
+        subject = uscc_of(bytes(a["typeCode"]))
     return {
         "block_number": event.block_number,
         "log_index": event.log_index,
@@ -711,6 +724,29 @@ def _event_row(event: ChainEvent) -> dict[str, Any]:
         "tx_hash": event.tx_hash,
         "args": json.dumps({k: _jsonable(v) for k, v in a.items()}),
     }
+
+
+def indexed_authorization_events(
+    store: Store, issuer: str, code: str | None = None, *, block: int | None = None
+) -> list[ChainEvent]:
+    """:meth:`Indexer.authorization_events` from a store alone (what a command reads when the
+    chain is away: the index as the service last wrote it)."""
+    query = (
+        sa.select(chain_events)
+        .where(
+            sa.or_(
+                chain_events.c.name.in_(CATALOGUE_EVENTS),
+                sa.and_(chain_events.c.name.in_(GRANT_EVENTS), chain_events.c.issuer == issuer),
+            ),
+        )
+        .order_by(chain_events.c.block_number, chain_events.c.log_index)
+    )
+    if code is not None:
+        query = query.where(chain_events.c.subject == code)
+    if block is not None:
+        query = query.where(chain_events.c.block_number <= block)
+    with store.engine.connect() as connection:
+        return [_stored_event(r) for r in connection.execute(query).all()]
 
 
 def _stored_event(row: Any) -> ChainEvent:

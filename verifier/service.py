@@ -43,6 +43,7 @@ from chain.rpc import Rpc
 from chain.transactions import TransactionReceipt
 from verifier import presentations
 from verifier.agency import hash_api_key, issuer_profile, issuer_registry
+from verifier.catalogue import checked_entitlements
 from verifier.certificates import (
     certificate_subject,
     mask_code,
@@ -304,7 +305,10 @@ class Service:
 
     def issue(self, principal: Principal, rows: list[tuple[int, Any]]) -> IssueReport:
         self.require(principal, "issuer")
-        report = issue(self.store, self.profile(principal.subject), rows)
+        allowed = checked_entitlements(
+            self.indexer.authorization_events(principal.subject), principal.subject
+        )
+        report = issue(self.store, self.profile(principal.subject), rows, entitlements=allowed)
         if report.accepted:
             with self.store.transaction() as connection:
                 connection.execute(

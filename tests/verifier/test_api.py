@@ -23,7 +23,9 @@ from devnet.anvil import Devnet
 from tests.conftest import free_port
 from verifier.agency import add_issuer, hash_api_key, issuer_profile, new_api_key, open_store
 from verifier.api.app import create_app
+from verifier.catalogue import authorize_everywhere
 from verifier.cli.devnet import deploy_and_report
+from verifier.context import registry
 from verifier.settings import Settings
 
 AGENCY_A = ("91110000101623741K", "示例市市场监督管理局")
@@ -63,6 +65,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     deploy_and_report(settings)
     keys = {"issuer_a": add_issuer(settings, *AGENCY_A).api_key,
             "issuer_b": add_issuer(settings, *AGENCY_B).api_key}
+    for uscc, _ in (AGENCY_A, AGENCY_B):
+        authorize_everywhere(registry(settings, write=True), uscc)
     store = open_store(settings)
     for role, name in (("counter", "一号窗口"), ("auditor", "审计员")):
         keys[role] = new_api_key()

@@ -65,13 +65,15 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
 
 
 def test_types_and_authorizations_by_command(cli: Cli, tmp_path: Path) -> None:
-    added = json.loads(cli.ok("type", "add", LICENCE, "--json"))
-    assert added["schema_sm3"] == default_registry().get(LICENCE).schema_digest().hex()
+    # `deploy` put every type of the project's type files in the catalogue
+    listed = {t["code"]: t for t in json.loads(cli.ok("type", "list", "--json"))}
+    assert set(listed) == {t.code for t in default_registry()}
+    assert listed[LICENCE]["name"] == "营业执照" and listed[LICENCE]["schema_matches_local"]
+    assert listed[LICENCE]["schema_sm3"] == default_registry().get(LICENCE).schema_digest().hex()
     again = cli("type", "add", LICENCE)
     assert again.returncode == 2 and "TypeExists" in again.stderr
-    cli.ok("type", "add", FOOD)
-    listed = {t["code"]: t for t in json.loads(cli.ok("type", "list", "--json"))}
-    assert listed[LICENCE]["name"] == "营业执照" and listed[LICENCE]["schema_matches_local"]
+    cli.ok("type", "revise", FOOD)
+    assert json.loads(cli.ok("type", "show", FOOD, "--json"))["version"] == 2
     shown = json.loads(cli.ok("type", "show", LICENCE, "--json"))
     assert shown["schema"]["holder_fields"] == {"code": "统一社会信用代码", "name": "企业名称"}
     unknown = cli("type", "add", "91110000101623741K999")

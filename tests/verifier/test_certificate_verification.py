@@ -12,6 +12,7 @@ import datetime as dt
 import http.server
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ from certs.canonical import (
     disclose,
     recompute_leaf,
 )
-from certs.issuance import IssuerProfile, issue, key_id_of
+from certs.issuance import PARALLEL_THRESHOLD, IssuerProfile, issue, key_id_of
 from certs.merkle import MerkleTree
 from certs.status import CertificateRecord, change_status, load_record, load_records
 from certs.store import Store, metadata
@@ -40,8 +41,10 @@ from chain.registry import Deployment, Registry, deploy_contracts
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from seals.sm2 import KeySigner, generate_private_key, sm3
+from tests.certs.samples import business_licence_request
 from tests.conftest import Accounts, free_port, make_uscc
 from tests.postgres import postgres_server
+from verifier.catalogue import authorize_everywhere, entitlements, publish_catalogue
 from verifier.certificates import local_checks, verify_certificate_text, verify_documents
 from verifier.indexer import Indexer
 from verifier.verdict import Fragment, Outcome, Status, Verdict
@@ -57,7 +60,7 @@ LOCAL = (
     "certificate.merkle_proof",
     "certificate.validity",
 )
-CHAIN = ("chain.anchored", "issuer.key", "certificate.status")
+CHAIN = ("chain.anchored", "issuer.authorized", "issuer.key", "certificate.status")
 
 
 def request(name: str = HOLDER_NAME, code: str = HOLDER_CODE, **extra: Any) -> dict[str, Any]:
@@ -94,6 +97,7 @@ def make_agency(
     *,
     register_key: bool = True,
     key_valid_from: int = 0,
+    authorize: bool = True,
 ) -> Agency:
     """Register a fresh issuer with its own account and (by default) its SM2 key."""
     uscc = make_uscc()
@@ -101,6 +105,8 @@ def make_agency(
     governing = Registry(rpc, deployment, admin)
     governing.register_issuer(uscc, "示例市市场监督管理局")
     governing.add_account(uscc, account.address)
+    if authorize:
+        authorize_everywhere(governing, uscc)
     signer = KeySigner(generate_private_key())
     own = Registry(rpc, deployment, account)
     if register_key:
@@ -664,6 +670,149 @@ def test_key_not_valid_for_the_issuer_is_invalid(
     assert check(verdict, "certificate.signature").status is Status.VALID
 
 
+# ------------------------------------------------------------- authorization (issue #16)
+
+EXAMPLE_NAME = "示例证照"
+
+
+def _chain_time(rpc: Rpc) -> int:
+    return int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+
+@pytest.mark.parametrize("via", ["chain", "index"])
+@pytest.mark.parametrize(
+    "grant",
+    ["none", "another type", "another jurisdiction", "not yet begun", "ended before"],
+)
+def test_a_certificate_of_an_issuer_not_authorized_for_it_is_invalid(
+    grant: str,
+    via: str,
+    store: Store,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+) -> None:
+    """The attack: a registered agency with a registered key signs and anchors a certificate
+    of a type (or a jurisdiction, or at a time) it is not entitled to — here by the library,
+    bypassing the service's refusal. Every signature and anchor is genuine; only the chain's
+    catalogue and grants can say no, and they must."""
+    agency = make_agency(rpc, deployment, admin, accounts, authorize=False)
+    governing = Registry(rpc, deployment, admin)
+    now = _chain_time(rpc)
+    if grant == "another type":
+        governing.authorize(agency.uscc, "11100000MA0000001Q001", 0)
+    elif grant == "another jurisdiction":
+        governing.authorize(agency.uscc, TYPE, 0, None, "3602")  # the document says 360100
+    elif grant == "not yet begun":
+        governing.authorize(agency.uscc, TYPE, now + 3600)
+    elif grant == "ended before":
+        governing.authorize(agency.uscc, TYPE, 0, now - 60)
+    (record,) = issue_records(store, agency, [request()])
+    facts: Any = verifier
+    if via == "index":
+        facts = Indexer(store, verifier)
+        facts.catch_up()
+
+    verdict = one(text_of(record), facts)
+
+    assert verdict.outcome is Outcome.INVALID
+    assert invalid_checks(verdict) == {"issuer.authorized"}
+    fragment = check(verdict, "issuer.authorized")
+    assert "发证机关无权签发这份证照" in fragment.reason_zh
+    assert EXAMPLE_NAME in fragment.reason_zh and "360100" in fragment.reason_zh
+    for name in ("certificate.signature", "chain.anchored", "issuer.key"):
+        assert check(verdict, name).status is Status.VALID
+
+
+def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_later_ones(
+    store: Store,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+) -> None:
+    agency = make_agency(rpc, deployment, admin, accounts, authorize=False)
+    governing = Registry(rpc, deployment, admin)
+    governing.authorize(agency.uscc, TYPE, 0, None, "3601")
+    (before,) = issue_records(store, agency, [request()])
+    time.sleep(1.1)  # a withdrawal in the anchor's own second would count against it
+    governing.deauthorize(agency.uscc, TYPE)
+    (after,) = issue_records(store, agency, [request(name="李四")])
+
+    assert one(text_of(before), verifier).outcome is Outcome.VALID
+    late = one(text_of(after), verifier)
+    assert late.outcome is Outcome.INVALID and invalid_checks(late) == {"issuer.authorized"}
+    assert "was not authorized" in check(late, "issuer.authorized").reason
+    # authorized again: the gap stays a gap
+    governing.authorize(agency.uscc, TYPE, _chain_time(rpc) + 1)
+    assert one(text_of(after), verifier).outcome is Outcome.INVALID
+
+
+def test_a_type_withdrawn_from_the_catalogue_refuses_later_certificates(
+    store: Store,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+) -> None:
+    """A fresh deployment of its own: withdrawing a type must not touch the other tests."""
+    elsewhere = deploy_contracts(admin)
+    national = Registry(rpc, elsewhere, admin)
+    publish_catalogue(national)
+    agency = make_agency(rpc, elsewhere, admin, accounts)
+    reader = Registry(rpc, elsewhere)
+    (before,) = issue_records(store, agency, [request()])
+    time.sleep(1.1)
+    national.withdraw_type(TYPE)
+    (after,) = issue_records(store, agency, [request(name="李四")])
+
+    assert one(text_of(before), reader).outcome is Outcome.VALID
+    late = one(text_of(after), reader)
+    assert late.outcome is Outcome.INVALID and invalid_checks(late) == {"issuer.authorized"}
+    assert "已从证照目录中撤销" in check(late, "issuer.authorized").reason_zh
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["one process", "worker processes"])
+def test_issuance_refuses_rows_the_issuer_is_not_authorized_for(
+    bulk: bool,
+    store: Store,
+    verifier: Registry,
+    rpc: Rpc,
+    deployment: Deployment,
+    admin: TransactionSender,
+    accounts: Accounts,
+) -> None:
+    agency = make_agency(rpc, deployment, admin, accounts, authorize=False)
+    Registry(rpc, deployment, admin).authorize(agency.uscc, TYPE, 0, None, "3601")
+    allowed = entitlements(verifier.authorization_events(agency.uscc), agency.uscc)
+    licence = business_licence_request()  # 营业执照: not granted
+    rows = [request(), request(jurisdiction="110100"), licence, request(name="")]
+    if bulk:
+        rows += [request()] * (PARALLEL_THRESHOLD - len(rows))
+
+    report = issue(store, agency.profile, list(enumerate(rows, start=1)), today=TODAY,
+                   entitlements=allowed, workers=2 if bulk else 1)
+
+    refused = {r.line: [(e.field, e.code) for e in r.errors] for r in report.rejected}
+    assert refused == {
+        2: [("type", "not_authorized")],
+        3: [("type", "not_authorized")],
+        4: [("holder.name", "missing_field")],
+    }
+    (other_place,) = report.rejected[0].errors
+    assert "in jurisdiction 110100" in str(other_place)
+    assert f"zhengyin issuer authorize --code {agency.uscc}" in str(other_place)
+    assert "never authorized for type 11100000MA0000001Q001" in str(report.rejected[1].errors[0])
+    assert [a.line for a in report.accepted] == [1, *range(5, len(rows) + 1)]
+    # nothing refused took a serial: the accepted ones are numbered 1, 2, 3, …
+    serials = sorted(int(a.identifier.split(".")[-3]) for a in report.accepted)
+    assert serials == list(range(1, len(report.accepted) + 1))
+
+
 # -------------------------------------------------------------------- chain not available
 
 
@@ -755,6 +904,7 @@ def test_document_of_another_deployment_or_chain_is_an_error(
 ) -> None:
     elsewhere = deploy_contracts(admin)
     assert elsewhere.certificate_registry != deployment.certificate_registry
+    publish_catalogue(Registry(rpc, elsewhere, admin))
     agency = make_agency(rpc, elsewhere, admin, accounts)
     (record,) = issue_records(store, agency, [request()])
     text = text_of(record)

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from chain.registry import Registry
+from tests.certs.samples import business_licence_request
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
 from verifier.certificates import verify_documents
@@ -142,6 +143,8 @@ def agency(cli: Cli) -> Setup:
     assert deployed.returncode == 0, deployed.stderr
     added = cli("issuer", "add", "--code", USCC, "--name", NAME, "--json")
     assert added.returncode == 0, added.stderr
+    granted = cli("issuer", "authorize", "--code", USCC, "--type", TYPE)
+    assert granted.returncode == 0, granted.stderr
     return Setup(deployed, json.loads(added.stdout))
 
 
@@ -223,6 +226,22 @@ def test_issue_json_issues_good_rows_and_names_bad_ones(cli: Cli, agency: Setup)
         assert verdict["subject"]["chain"]["chain_id"] == 3005
     holders = {json.loads(d.read_text())["claims"]["holder.name"]["value"] for d in documents}
     assert holders == {"张三", "王五"}
+
+
+def test_issue_refuses_rows_of_a_type_the_agency_is_not_authorized_for(
+    cli: Cli, agency: Setup
+) -> None:
+    licence = business_licence_request()  # 营业执照: not granted
+    rows = cli.write("unauthorized.json", [request("钱七"), licence])
+
+    run = cli("issue", "--issuer", USCC, "--json", str(rows))
+
+    assert run.returncode == 1
+    clean(run)
+    assert "1 issued (anchored), 1 rejected" in run.stdout
+    line = next(x for x in run.stderr.splitlines() if x.startswith("line 2: type: "))
+    assert "never authorized for type 11100000MA0000001Q001 (营业执照)" in line
+    assert line.endswith("[not_authorized]")
 
 
 def _csv(rows: list[dict[str, str]]) -> str:
@@ -370,9 +389,8 @@ def test_verify_when_the_chain_is_down_cannot_decide(cli: Cli, pool: Issued) -> 
     assert verdict["verdict"] == "error"
     statuses = {c["name"]: c["status"] for c in verdict["checks"]}
     assert statuses["certificate.signature"] == "VALID"
-    assert {statuses[n] for n in ("chain.anchored", "issuer.key", "certificate.status")} == {
-        "ERROR"
-    }
+    chain = ("chain.anchored", "issuer.authorized", "issuer.key", "certificate.status")
+    assert {statuses[n] for n in chain} == {"ERROR"}
 
 
 # ------------------------------------------------------------------------ faults (#15)
@@ -467,10 +485,19 @@ def test_issuing_while_the_devnet_is_down_queues_and_nothing_starts_it(
 ) -> None:
     """Issue #15 item 6: `issue` needs no chain: with the devnet down the certificates are
     stored and queued, and the command says so; it does not start the devnet (only
-    `zhengyin devnet up` does), and a command that needs the chain says what to run."""
+    `zhengyin devnet up` does), and a command that needs the chain says what to run.
+    Whether the agency may issue the type is then read from the index of the chain that
+    the service (here `reconcile`) keeps in the database; with none, nothing is issued."""
     assert cli("devnet", "down").returncode == 0
     try:
         rows = cli.write("offline.json", [request("蒋三")])
+        unchecked = cli("issue", "--issuer", USCC, "--json", str(rows))
+        assert unchecked.returncode == 2
+        assert unchecked.stderr.startswith("error [authorization_unchecked]: "), unchecked.stderr
+        assert "nothing was issued" in unchecked.stderr
+        assert cli("devnet", "up").returncode == 0
+        assert cli("reconcile").returncode == 0  # the index now holds the catalogue
+        assert cli("devnet", "down").returncode == 0
         run = cli("issue", "--issuer", USCC, "--json", str(rows))
         assert run.returncode == 0, run.stderr
         assert "1 issued (queued for anchoring)" in run.stdout

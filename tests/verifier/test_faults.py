@@ -183,6 +183,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )["api_key"]
             for name, (code, title) in (("issuer", AGENCY), ("other", OTHER))
         }
+        for code, _ in (AGENCY, OTHER):
+            cli("issuer", "authorize", "--code", code, "--type", TYPE)
         keys["counter"] = json.loads(cli("counter", "add", "一号窗口", "--json").stdout)[
             "api_key"
         ]

@@ -39,6 +39,8 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     assert run("deploy").returncode == 0
     added = run("issuer", "add", "--code", USCC, "--name", "示例市市场监督管理局", "--json")
     assert added.returncode == 0, added.stderr
+    granted = run("issuer", "authorize", "--code", USCC, "--type", "11100000000013338W032")
+    assert granted.returncode == 0, granted.stderr
     yield run
     run("devnet", "down")
 

@@ -89,8 +89,8 @@ def test_valid_shows_type_and_issuer_names_then_revoked(issued: Issued, issuer: 
     verdict = verify_qr(text, issuer.registry, today=TODAY)
     assert verdict.outcome.value == "valid", verdict.to_json()
     assert set(statuses(verdict)) == {"qr.format", "certificate.signature",
-                                      "certificate.validity", "chain.anchored", "issuer.key",
-                                      "certificate.status"}
+                                      "certificate.validity", "chain.anchored",
+                                      "issuer.authorized", "issuer.key", "certificate.status"}
     subject = verdict.subject
     assert subject["type.code"] == EXAMPLE_TYPE and subject["type.name"] == "示例证照"
     assert subject["issuer.code"] == issuer.uscc

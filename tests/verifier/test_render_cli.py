@@ -57,6 +57,8 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         assert deployed.returncode == 0, deployed.stderr
         added = run("issuer", "add", "--code", USCC, "--name", ISSUER_NAME, "--json")
         assert added.returncode == 0, added.stderr
+        granted = run("issuer", "authorize", "--code", USCC, "--type", "11100000000013338W032")
+        assert granted.returncode == 0, granted.stderr
         yield run
     finally:
         run("devnet", "down")

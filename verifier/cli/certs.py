@@ -31,6 +31,7 @@ from certs.store import Store
 from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, ChainEvent, Registry
 from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
+from verifier.catalogue import issuing_entitlements
 from verifier.context import chain_rpc, deployment
 from verifier.errors import ERROR_ROOTS, VerifierError, error_code
 from verifier.indexer import Indexer
@@ -198,13 +199,16 @@ def issue_command(
     rows = _read_rows(json_file, csv_file, type_code)
     store = open_store(settings)
     profile = issuer_profile(settings, store, uscc.strip().upper())
+    allowed = issuing_entitlements(settings, store, profile.uscc)
     if len(rows) >= 1000 and not json_report:
         with click.progressbar(
             length=len(rows), label="signing", file=sys.stderr
         ) as bar:
-            report = issue(store, profile, rows, progress=lambda n: bar.update(n))
+            report = issue(
+                store, profile, rows, progress=lambda n: bar.update(n), entitlements=allowed
+            )
     else:
-        report = issue(store, profile, rows)
+        report = issue(store, profile, rows, entitlements=allowed)
     # from here on the certificates are accepted: whatever fails, they are reported
     anchored, failure = False, None
     pdfs: list[str] = []
@@ -429,7 +433,10 @@ def supersede(
     rows = _read_rows(json_file, None, None)
     if len(rows) != 1:
         raise VerifierError("--json must hold exactly one request", code="usage")
-    report = issue(store, issuer_profile(settings, store, old.issuer), rows)
+    report = issue(
+        store, issuer_profile(settings, store, old.issuer), rows,
+        entitlements=issuing_entitlements(settings, store, old.issuer),
+    )
     if report.rejected:
         for error in report.rejected[0].errors:
             click.echo(f"{error} [{error.code}]", err=True)

@@ -111,9 +111,12 @@ def deploy(settings: Settings, replace: bool) -> None:
 
 
 def deploy_and_report(settings: Settings, *, replace: bool = False) -> None:
+    from verifier.catalogue import publish_catalogue
+
     rpc = chain_rpc(settings)
     record = DeploymentRecord(settings.home_dir)
-    found, deployed_now = ensure_deployed(record, operator(settings, rpc), replace_missing=replace)
+    sender = operator(settings, rpc)
+    found, deployed_now = ensure_deployed(record, sender, replace_missing=replace)
     if deployed_now:
         click.echo(f"deployed to chain {found.chain_id} at block {found.block}:")
     else:
@@ -123,6 +126,9 @@ def deploy_and_report(settings: Settings, *, replace: bool = False) -> None:
     click.echo(f"  IssuerRegistry       {found.issuer_registry}")
     click.echo(f"  CertificateRegistry  {found.certificate_registry}")
     click.echo(f"  record: {record.path(found.chain_id)}")
+    added = publish_catalogue(Registry(rpc, found, sender))
+    if added:  # the deployer is the national admin: the shipped types enter the catalogue
+        click.echo(f"  catalogue: {len(added)} certificate type(s) added ({', '.join(added)})")
 
 
 COMMANDS: list[click.Command] = [devnet_group, deploy]

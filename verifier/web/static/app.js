@@ -13,6 +13,7 @@
     "certificate.merkle_proof": "批次证明",
     "certificate.validity": "有效期",
     "chain.anchored": "链上存证",
+    "issuer.authorized": "发证授权",
     "issuer.key": "签名密钥",
     "certificate.status": "证照状态",
     "qr.format": "二维码格式",
