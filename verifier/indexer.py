@@ -152,6 +152,7 @@ class Indexer:
         self._anchor_cache: dict[str, AnchorInfo] = {}
         self._names: dict[str, str] = {}
         self._key_cache: dict[str, tuple[int, dict[bytes, tuple[KeyRecord, bytes | None]]]] = {}
+        self._grant_cache: dict[tuple[str, str | None, int | None], list[ChainEvent]] = {}
         """Each issuer's key records, with the cursor block they were read at: kept only
         while the index has not moved (a retirement or compromise report indexed reaches
         the next verification)."""
@@ -389,6 +390,7 @@ class Indexer:
             self._anchor_cache.clear()
             self._key_cache.clear()
             self._names.clear()
+            self._grant_cache.clear()
             self._generation = generation
         self._seen_block = -1 if cursor is None else cursor
         state = self._judge(cursor, generation)
@@ -553,7 +555,21 @@ class Indexer:
         """The indexed events that decide whether ``issuer`` may issue type ``code``
         (``None``: any type): the type's catalogue events, the issuer's grants of it, up to
         ``block``, in order."""
-        return indexed_authorization_events(self.store, issuer, code, block=block)
+        key = (issuer, code, block)
+        found = self._grant_cache.get(key) if block is not None else None
+        if found is None:
+            try:
+                found = indexed_authorization_events(self.store, issuer, code, block=block)
+            except sa.exc.SQLAlchemyError as exc:
+                raise IndexerLagging(
+                    f"the chain index could not be read: {exc.__class__.__name__}",
+                    code="database_unavailable",
+                ) from exc
+            if block is not None:  # what the index holds up to a block never changes
+                if len(self._grant_cache) >= 4096:  # …but for a rewind, which clears it
+                    self._grant_cache.clear()
+                self._grant_cache[key] = found
+        return list(found)
 
     def lag(self) -> Mapping[str, Any]:
         """How far behind the chain the index may be (``lag_blocks``, ``lag_seconds``)."""

@@ -30,6 +30,7 @@ from seals.errors import SealError
 from verifier.api.metrics import Metrics
 from verifier.api.schemas import QR_MAX_LENGTH
 from verifier.errors import ERROR_ROOTS, error_code
+from verifier.indexer import IndexerLagging
 from verifier.logs import configure as configure_logging
 from verifier.presentations import PresentationRefused
 from verifier.service import AccessDenied, NotFound, Service, Unauthenticated
@@ -53,9 +54,9 @@ def _status_of(exc: Exception) -> int:
     if isinstance(exc, StatusChangeRefused | ContractRevert):
         return 409
     if (
-        isinstance(exc, ChainUnavailable | TransactionDropped)
+        isinstance(exc, ChainUnavailable | TransactionDropped | IndexerLagging)
         or exc.__class__.__name__ == "StoreError"
-        or getattr(exc, "code", None) == "devnet_not_running"
+        or getattr(exc, "code", None) in ("devnet_not_running", "authorization_unchecked")
     ):
         return 503
     if isinstance(exc, ChainError):
