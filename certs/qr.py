@@ -30,7 +30,10 @@ rule of :func:`verifier.certificates.verify_qr`: **a key with any compromise rep
 longer (or not yet) in service, never makes a QR-only verdict valid** — whatever the cut-off
 time, the clerk is told to ask for the certificate file or a presentation code (which carry
 or fetch the proof). So after a key rotation the QRs signed with the old key decide nothing;
-certificates are re-rendered with the new key's signature when they are re-issued. Before
+certificates are re-rendered with the new key's signature when they are re-issued. For the
+same reason, **an issuer not authorized today for the QR's type (in its jurisdiction) never
+makes a QR-only verdict valid**: its authorization ended or the type was withdrawn, but it
+still holds its key and could point a new leaf at a root it anchored while it was. Before
 anyone reports a stolen key, a QR is as strong as the key's custody; the certificate file
 and the presentation code are not limited in this way. The fields themselves (holder, number, …)
 come only with the document.

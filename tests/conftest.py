@@ -77,9 +77,12 @@ def admin_registry(rpc: Rpc, deployment: Deployment, admin: TransactionSender) -
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
-def make_uscc() -> str:
-    """A fresh, well-formed USCC (GB 32100 check character) for each test issuer."""
-    body = "9111" + "".join(secrets.choice("0123456789") for _ in range(13))
+def make_uscc(division: str = "11") -> str:
+    """A fresh, well-formed USCC (GB 32100 check character) for each test issuer, registered
+    by an authority of ``division`` (the start of its characters 3-8, 行政区划)."""
+    body = "91" + division + "".join(
+        secrets.choice("0123456789") for _ in range(15 - len(division))
+    )
     total = sum(_USCC_ALPHABET.index(c) * pow(3, i, 31) for i, c in enumerate(body))
     return body + _USCC_ALPHABET[(31 - total % 31) % 31]
 

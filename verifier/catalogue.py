@@ -274,13 +274,16 @@ def authorize_everywhere(admin: Registry, uscc: str, codes: Iterable[str] | None
 def grant_window(
     valid_from: dt.date | None, valid_until: dt.date | None
 ) -> tuple[int, int | None]:
-    """Beijing dates → the grant's Unix times: from 00:00 of the first day (default: today)
-    to 00:00 of the day after the last (``None``: open-ended)."""
-    start = clock.start_of(valid_from or clock.today())
+    """Beijing dates → the grant's Unix times: from 00:00 of the first day, but never before
+    now (the contract starts a grant no earlier than its block either: a grant cannot bless
+    what was anchored before it) to 00:00 of the day after the last (``None``: open-ended)."""
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    start = max(clock.start_of(valid_from or clock.today()), now)
     end = None if valid_until is None else clock.start_of(valid_until + dt.timedelta(days=1))
     if end is not None and end <= start:
         raise VerifierError(
-            "the authorization must end on or after the day it starts", code="bad_window"
+            "the authorization must end after it starts, and after today",
+            code="bad_window",
         )
     return start, end
 

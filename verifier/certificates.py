@@ -993,9 +993,39 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
             _qr_key_out_of_service(f, key, snap.block) if f.name == "issuer.key" else f
             for f in chain
         ]
+    now = int(time.time())
+    if not authority.permits(now, payload.jurisdiction):
+        chain = [
+            _qr_authority_ended(f, authority, now, payload.jurisdiction, snap.block)
+            if f.name == "issuer.authorized"
+            else f
+            for f in chain
+        ]
     fragments += chain
     subject["chain"] = {"block": snap.block, "chain_id": registry.deployment.chain_id}
     return Verdict(tuple(fragments), subject)
+
+
+def _qr_authority_ended(
+    found: Fragment, authority: Authority, now: int, jurisdiction: str, block: int
+) -> Fragment:
+    """``issuer.authorized`` of a QR whose issuer is not authorized for its type today: a QR
+    has no Merkle proof, so an agency whose authorization ended (or whose type was
+    withdrawn) can still sign a QR for a new leaf and point it at a root it anchored while
+    it was authorized. A QR alone then decides nothing (an earlier INVALID stands); the
+    certificate file or a presentation code can (their proof fixes the anchor time)."""
+    if found.status is Status.INVALID:
+        return found
+    problem = authority.why_not(now, jurisdiction) or "not authorized now"
+    return _fragment(
+        found.name, found.type, Status.ERROR,
+        f"{problem.replace('at that time', 'now')}: a QR code alone cannot show the "
+        "certificate was issued while it was; ask for the certificate file or a "
+        "presentation code",
+        "发证机关目前未获授权签发该类证照（授权已终止或证照类型已撤销），仅凭二维码无法确认"
+        "证照签发于授权期内；请持证人出示电子证照文件或出示码再核验",
+        block=block,
+    )
 
 
 def _qr_key_out_of_service(found: Fragment, key: KeyRecord, block: int) -> Fragment:

@@ -42,6 +42,7 @@ import sqlalchemy as sa
 
 from certs.store import (
     Store,
+    StoreError,
     chain_anchors,
     chain_checkpoints,
     chain_cursor,
@@ -152,7 +153,9 @@ class Indexer:
         self._anchor_cache: dict[str, AnchorInfo] = {}
         self._names: dict[str, str] = {}
         self._key_cache: dict[str, tuple[int, dict[bytes, tuple[KeyRecord, bytes | None]]]] = {}
-        self._grant_cache: dict[tuple[str, str | None, int | None], list[ChainEvent]] = {}
+        self._grant_cache: dict[
+            tuple[str, str | None, int | None, int | None], list[ChainEvent]
+        ] = {}
         """Each issuer's key records, with the cursor block they were read at: kept only
         while the index has not moved (a retirement or compromise report indexed reaches
         the next verification)."""
@@ -555,18 +558,24 @@ class Indexer:
         """The indexed events that decide whether ``issuer`` may issue type ``code``
         (``None``: any type): the type's catalogue events, the issuer's grants of it, up to
         ``block``, in order."""
-        key = (issuer, code, block)
+        generation = self._generation
+        key = (issuer, code, block, generation)
         found = self._grant_cache.get(key) if block is not None else None
         if found is None:
             try:
                 found = indexed_authorization_events(self.store, issuer, code, block=block)
-            except sa.exc.SQLAlchemyError as exc:
+                with self.store.reader() as fetch:
+                    rows = fetch("SELECT generation FROM chain_cursor WHERE id = 1")
+            except (sa.exc.SQLAlchemyError, StoreError) as exc:
                 raise IndexerLagging(
                     f"the chain index could not be read: {exc.__class__.__name__}",
                     code="database_unavailable",
                 ) from exc
+            if generation is not None and (int(rows[0][0]) if rows else 0) != generation:
+                # rewound since the facts this is judged with were read: not one fork
+                raise IndexerLagging("the chain index was rewound while it was read")
             if block is not None:  # what the index holds up to a block never changes
-                if len(self._grant_cache) >= 4096:  # …but for a rewind, which clears it
+                if len(self._grant_cache) >= 4096:  # …in one generation
                     self._grant_cache.clear()
                 self._grant_cache[key] = found
         return list(found)

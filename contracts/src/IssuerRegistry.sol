@@ -11,12 +11,14 @@ import {Roles} from "./Roles.sol";
 /// The certificate catalogue (证照目录, GB/T 36902): each type is named by its 21-character
 /// code (left-aligned ASCII in a bytes32) and carries the SM3 digest of its field schema; its
 /// names live in the events. Authorizations: an issuer may issue a type from `validFrom` until
-/// `validUntil` (0: open), within a jurisdiction prefix (行政区划 code, ASCII digits,
-/// left-aligned; 0: anywhere). Withdrawing one ends it now: certificates anchored before stay
-/// valid. Jurisdictions: an issuer is registered with its jurisdiction code; an admin may be
-/// limited to a prefix (a regional admin), and then registers, governs and authorizes only
-/// issuers inside it and cannot touch the catalogue or the roles (the national admin, with no
-/// scope, can).
+/// `validUntil` (0: open), within a jurisdiction prefix (行政区划 code, at most 6 ASCII digits,
+/// left-aligned; 0: anywhere). A grant starts no earlier than the block that makes it (so no
+/// admin can bless what was anchored unauthorized). Withdrawing one ends it now: certificates
+/// anchored before stay valid. Jurisdictions: an issuer is registered with its jurisdiction
+/// code; an admin may be limited to a prefix (a regional admin), and then registers (only
+/// organisations whose USCC division code is inside it), governs and authorizes only issuers
+/// inside it and cannot touch the catalogue or the roles (the national admin, with no scope,
+/// can).
 contract IssuerRegistry is Roles {
     enum IssuerStatus {
         None,
@@ -102,6 +104,7 @@ contract IssuerRegistry is Roles {
     error UnknownType(bytes32 typeCode);
     error TypeIsWithdrawn(bytes32 typeCode);
     error NotAuthorized(bytes32 issuer, bytes32 typeCode);
+    error InvalidPlace(bytes32 place);
 
     constructor(address admin) Roles(admin) {}
 
@@ -113,7 +116,11 @@ contract IssuerRegistry is Roles {
         external
         onlyRole(ADMIN_ROLE)
     {
+        _requirePlace(jurisdiction);
         _requireScope(jurisdiction);
+        // a regional admin registers only organisations registered in its region: the
+        // USCC's characters 3-8 are the division code of the authority that registered it
+        _requireScope(bytes32(uint256(issuer) << 16) & bytes32(uint256(type(uint48).max) << 208));
         if (_status[issuer] != IssuerStatus.None) revert IssuerAlreadyRegistered(issuer);
         _status[issuer] = IssuerStatus.Active;
         _jurisdictionOf[issuer] = jurisdiction;
@@ -137,6 +144,7 @@ contract IssuerRegistry is Roles {
     /// @notice Limit an admin to a jurisdiction prefix (0: national, unlimited).
     function setAdminScope(address admin, bytes32 prefix) external onlyRole(ADMIN_ROLE) {
         _requireNational();
+        _requirePlace(prefix);
         _adminScope[admin] = prefix;
         emit AdminScopeSet(admin, prefix);
     }
@@ -263,8 +271,12 @@ contract IssuerRegistry is Roles {
     {
         _requireRegistered(issuer);
         _requireScope(_jurisdictionOf[issuer]);
+        _requirePlace(jurisdiction);
         _requireScope(jurisdiction);
         _currentType(typeCode);
+        // a grant never reaches back before it was made: what was anchored without
+        // authorization stays unauthorized, whoever grants later
+        if (validFrom < block.timestamp) validFrom = uint64(block.timestamp);
         _requireWindow(validFrom, validUntil);
         Grant[] storage list = _grants[issuer][typeCode];
         list.push(Grant(validFrom, validUntil, jurisdiction));
@@ -416,6 +428,19 @@ contract IssuerRegistry is Roles {
     }
 
     /// @dev Does `value` start with `prefix` (both ASCII, left-aligned, zero-padded)?
+    /// @dev A division code or prefix: at most 6 ASCII digits, left-aligned, zero after.
+    function _requirePlace(bytes32 place) private pure {
+        bool ended = false;
+        for (uint256 i = 0; i < 32; i++) {
+            bytes1 c = place[i];
+            if (c == 0) {
+                ended = true;
+            } else if (ended || i >= 6 || c < 0x30 || c > 0x39) {
+                revert InvalidPlace(place);
+            }
+        }
+    }
+
     function _hasPrefix(bytes32 value, bytes32 prefix) private pure returns (bool) {
         for (uint256 i = 0; i < 32; i++) {
             if (prefix[i] == 0) return true;

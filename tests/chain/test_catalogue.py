@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from chain.errors import ContractRevert, InvalidArgument
-from chain.registry import ADMIN_ROLE, Grant, Registry, TypeRecord
+from chain.registry import ADMIN_ROLE, Grant, Registry, TypeRecord, issuer_id, type_id
 from chain.transactions import TransactionSender
 from tests.conftest import Accounts, make_uscc
 
@@ -82,33 +82,73 @@ def test_an_authorization_covers_its_time_type_and_jurisdiction(
     with refused("UnknownType"):
         admin_registry.authorize(uscc, code, 0)
     admin_registry.add_type(code, "营业执照", "国家市场监督管理总局", DIGEST)
-    admin_registry.authorize(uscc, code, 1_000, 2_000, "3601")
-    assert admin_registry.grants(uscc, code) == [Grant(1_000, 2_000, "3601")]
+    t = chain_now(admin_registry) + 1_000  # a window in the future
+    admin_registry.authorize(uscc, code, t, t + 1_000, "3601")
+    assert admin_registry.grants(uscc, code) == [Grant(t, t + 1_000, "3601")]
     at = admin_registry.authorized_at
-    assert at(uscc, code, 1_000, "360102") and at(uscc, code, 1_999, "360100")
-    assert not at(uscc, code, 999, "360102") and not at(uscc, code, 2_000, "360102")
-    assert not at(uscc, code, 1_500, "370102")  # another province
-    assert not at(uscc, new_type_code(), 1_500, "360102")  # another type
-    assert not at(make_uscc(), code, 1_500, "360102")  # another issuer
+    assert at(uscc, code, t, "360102") and at(uscc, code, t + 999, "360100")
+    assert not at(uscc, code, t - 1, "360102") and not at(uscc, code, t + 1_000, "360102")
+    assert not at(uscc, code, t + 500, "370102")  # another province
+    assert not at(uscc, new_type_code(), t + 500, "360102")  # another type
+    assert not at(make_uscc(), code, t + 500, "360102")  # another issuer
     with refused("InvalidValidity"):
-        admin_registry.authorize(uscc, code, 5, 5)
+        admin_registry.authorize(uscc, code, t + 5, t + 5)
     # an open-ended grant anywhere; withdrawn later: what came before stays covered
-    admin_registry.authorize(uscc, code, 3_000)
-    assert at(uscc, code, 10**9, "440300")
+    admin_registry.authorize(uscc, code, 0)
+    start = admin_registry.grants(uscc, code)[-1].valid_from
+    assert at(uscc, code, 10**9 * 3, "440300")
+    time.sleep(1.1)  # a second of authorization before the withdrawal
     receipt = admin_registry.deauthorize(uscc, code)
     ended = chain_now(admin_registry)
     assert at(uscc, code, ended - 1, "440300") and not at(uscc, code, ended, "440300")
-    assert admin_registry.grants(uscc, code)[-1] == Grant(3_000, ended, "")
+    assert admin_registry.grants(uscc, code)[-1] == Grant(start, ended, "")
     with refused("NotAuthorized"):
         admin_registry.deauthorize(uscc, code)
     assert "IssuerDeauthorized" in {e.name for e in admin_registry.events(receipt.block_number)}
     # a withdrawn type covers nothing from its withdrawal on
     admin_registry.authorize(uscc, code, 0)
+    time.sleep(1.1)
     admin_registry.withdraw_type(code)
     gone = chain_now(admin_registry)
     assert at(uscc, code, gone - 1, "360100") and not at(uscc, code, gone + 100, "360100")
     with refused("TypeIsWithdrawn"):
         admin_registry.authorize(uscc, code, 0)
+
+
+def test_a_grant_never_reaches_back_before_it_was_made(admin_registry: Registry) -> None:
+    """The attack (review of #16): an agency anchors while unauthorized; an admin then
+    grants it a window starting in the past, and what was refused becomes valid. A grant now
+    starts at its own block whatever it asks for, in the contract and so in every reading of
+    its events."""
+    uscc, code = make_uscc(), new_type_code()
+    admin_registry.register_issuer(uscc, "机关", "360100")
+    admin_registry.add_type(code, "类型", "定义机构", DIGEST)
+    before = chain_now(admin_registry)
+    receipt = admin_registry.authorize(uscc, code, 0)
+    (grant,) = admin_registry.grants(uscc, code)
+    made = int(admin_registry.rpc.call(
+        "eth_getBlockByNumber", [hex(receipt.block_number), False])["timestamp"], 16)
+    assert grant.valid_from == made >= before
+    assert not admin_registry.authorized_at(uscc, code, made - 1, "360100")
+    (event,) = [e for e in admin_registry.grant_events(uscc, code)]
+    assert event.args["validFrom"] == made  # the events say what the contract holds
+    with refused("InvalidValidity"):  # a window wholly in the past is no grant at all
+        admin_registry.authorize(uscc, code, 1_000, 2_000)
+
+
+def test_places_are_up_to_six_digits(admin_registry: Registry) -> None:
+    """Python reads a place as its text, the contract as bytes up to the first zero: only
+    digits, left-aligned, at most six, nothing after the first zero byte, or both could
+    disagree on what a grant covers."""
+    uscc, code = make_uscc(), new_type_code()
+    admin_registry.register_issuer(uscc, "机关", "360100")
+    admin_registry.add_type(code, "类型", "定义机构", DIGEST)
+    for place in (b"36\0\0X", b"3601001", b"36A", b"\x0036"):
+        raw = place.ljust(32, b"\0")
+        with refused("InvalidPlace"):
+            admin_registry._issuer_tx("authorize", issuer_id(uscc), type_id(code), 0, 0, raw)
+        with refused("InvalidPlace"):
+            admin_registry._issuer_tx("registerIssuer", issuer_id(make_uscc()), "x", raw)
 
 
 def test_a_grant_not_yet_begun_is_empty_once_withdrawn(admin_registry: Registry) -> None:
@@ -129,13 +169,16 @@ def test_a_regional_admin_acts_only_inside_its_prefix(
     assert regional.admin_scope(regional.sender.address) == "36"  # type: ignore[union-attr]
     code = new_type_code()
     admin_registry.add_type(code, "食品经营许可证", "国家市场监督管理总局", DIGEST)
-    inside, outside, national = make_uscc(), make_uscc(), make_uscc()
+    inside, outside, national = make_uscc("3601"), make_uscc("3301"), make_uscc("10")
     regional.register_issuer(inside, "南昌市行政审批局", "360100")
     admin_registry.register_issuer(outside, "杭州市市场监督管理局", "330100")
     admin_registry.register_issuer(national, "国家市场监督管理总局")
     for refusal in (
-        lambda: regional.register_issuer(make_uscc(), "杭州某局", "330100"),
-        lambda: regional.register_issuer(make_uscc(), "全国性机构", ""),
+        lambda: regional.register_issuer(make_uscc("3301"), "杭州某局", "330100"),
+        lambda: regional.register_issuer(make_uscc("36"), "全国性机构", ""),
+        # an organisation registered in 北京 (its USCC says so), however it is placed
+        lambda: regional.register_issuer(make_uscc("11"), "北京某机构", "360100"),
+        lambda: regional.register_issuer(make_uscc("10"), "国家某机构", "360100"),
         lambda: regional.authorize(outside, code, 0, None, "330100"),
         lambda: regional.authorize(inside, code, 0, None, ""),  # anywhere: beyond its scope
         lambda: regional.authorize(inside, code, 0, None, "33"),

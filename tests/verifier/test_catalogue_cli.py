@@ -83,7 +83,7 @@ def test_types_and_authorizations_by_command(cli: Cli, tmp_path: Path) -> None:
     cli.ok("issuer", "add", "--code", agency, "--name", "北京市朝阳区市场监督管理局",
            "--jurisdiction", "110105")
     cli.ok("issuer", "authorize", "--code", agency, "--type", LICENCE, "--jurisdiction", "1101",
-           "--from", "2026-01-01")
+           "--from", "2026-01-01")  # a start in the past: from now
     grants = json.loads(cli.ok("issuer", "authorizations", "--code", agency, "--json"))
     assert [(g["type"], g["now"]) for g in grants] == [(LICENCE, True)]
 
@@ -103,6 +103,13 @@ def test_types_and_authorizations_by_command(cli: Cli, tmp_path: Path) -> None:
     assert [(g["type"], g["now"]) for g in grants] == [(LICENCE, False)]
     bad = cli("issuer", "authorize", "--code", agency, "--type", LICENCE, "--from", "2026-13-01")
     assert bad.returncode == 2 and "error [bad_date]" in bad.stderr
+    past = cli("issuer", "authorize", "--code", agency, "--type", LICENCE, "--from",
+               "2025-01-01", "--until", "2025-12-31")
+    assert past.returncode == 2 and "error [bad_window]" in past.stderr
+    # without --jurisdiction: the agency's own (110105), not the whole country
+    cli.ok("issuer", "authorize", "--code", agency, "--type", FOOD)
+    grants = json.loads(cli.ok("issuer", "authorizations", "--code", agency, "--json"))
+    assert {g["type"]: g["grants"][-1]["jurisdiction"] for g in grants}[FOOD] == "110105"
     cli.ok("admin", "chain-remove", address)
 
 
@@ -114,9 +121,9 @@ def test_the_folded_events_answer_as_the_contract_does(cli: Cli) -> None:
     cli.ok("issuer", "add", "--code", agency, "--name", "南昌市行政审批局",
            "--jurisdiction", "360100")
     for args in (
-        ("--type", LICENCE, "--from", "2025-01-01", "--until", "2025-12-31",
+        ("--type", LICENCE, "--from", "2027-01-01", "--until", "2027-12-31",
          "--jurisdiction", "3601"),
-        ("--type", LICENCE, "--from", "2027-01-01"),
+        ("--type", LICENCE, "--from", "2028-01-01", "--anywhere"),
         ("--type", FOOD, "--jurisdiction", "360102"),
     ):
         cli("type", "add", args[1])  # present already from the test above, or added now
@@ -126,8 +133,8 @@ def test_the_folded_events_answer_as_the_contract_does(cli: Cli) -> None:
     grants = fold_grants(reader.grant_events(agency))
     for code in (LICENCE, FOOD):
         assert grants[(agency, code)] == reader.grants(agency, code)
-        for when in (1735660800 - 1, 1735660800, 1767196799, 1767196800, 1798732800,
-                     10**10, int(time.time()) - 5):
+        for when in (1798732800 - 1, 1798732800, 1830268799, 1830268800, 1830297600,
+                     10**10, int(time.time()) - 5, int(time.time()) + 5):
             for place in ("360100", "360102", "360200", "110105"):
                 assert authorized(catalogue.get(code), grants[(agency, code)], when, place) == (
                     reader.authorized_at(agency, code, when, place)

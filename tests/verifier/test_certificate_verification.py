@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +47,7 @@ from tests.conftest import Accounts, free_port, make_uscc
 from tests.postgres import postgres_server
 from verifier.catalogue import authorize_everywhere, entitlements, publish_catalogue
 from verifier.certificates import local_checks, verify_certificate_text, verify_documents
-from verifier.indexer import Indexer
+from verifier.indexer import Indexer, IndexerLagging
 from verifier.verdict import Fragment, Outcome, Status, Verdict
 
 TODAY = dt.date(2026, 11, 28)
@@ -682,7 +683,7 @@ def _chain_time(rpc: Rpc) -> int:
 @pytest.mark.parametrize("via", ["chain", "index"])
 @pytest.mark.parametrize(
     "grant",
-    ["none", "another type", "another jurisdiction", "not yet begun", "ended before"],
+    ["none", "another type", "another jurisdiction", "not yet begun", "granted after"],
 )
 def test_a_certificate_of_an_issuer_not_authorized_for_it_is_invalid(
     grant: str,
@@ -707,9 +708,10 @@ def test_a_certificate_of_an_issuer_not_authorized_for_it_is_invalid(
         governing.authorize(agency.uscc, TYPE, 0, None, "3602")  # the document says 360100
     elif grant == "not yet begun":
         governing.authorize(agency.uscc, TYPE, now + 3600)
-    elif grant == "ended before":
-        governing.authorize(agency.uscc, TYPE, 0, now - 60)
     (record,) = issue_records(store, agency, [request()])
+    if grant == "granted after":  # asking for a start long ago blesses nothing before it
+        time.sleep(1.1)
+        governing.authorize(agency.uscc, TYPE, 0)
     facts: Any = verifier
     if via == "index":
         facts = Indexer(store, verifier)
@@ -746,8 +748,8 @@ def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_later_
     late = one(text_of(after), verifier)
     assert late.outcome is Outcome.INVALID and invalid_checks(late) == {"issuer.authorized"}
     assert "was not authorized" in check(late, "issuer.authorized").reason
-    # authorized again: the gap stays a gap
-    governing.authorize(agency.uscc, TYPE, _chain_time(rpc) + 1)
+    # authorized again, asking to start long ago: the gap stays a gap
+    governing.authorize(agency.uscc, TYPE, 0)
     assert one(text_of(after), verifier).outcome is Outcome.INVALID
 
 
@@ -811,6 +813,25 @@ def test_issuance_refuses_rows_the_issuer_is_not_authorized_for(
     # nothing refused took a serial: the accepted ones are numbered 1, 2, 3, …
     serials = sorted(int(a.identifier.split(".")[-3]) for a in report.accepted)
     assert serials == list(range(1, len(report.accepted) + 1))
+
+
+def test_authorizations_read_across_a_rewind_decide_nothing(
+    store: Store, verifier: Registry, rpc: Rpc, deployment: Deployment,
+    admin: TransactionSender, accounts: Accounts,
+) -> None:
+    """Review of #16: the chain facts of a verdict come from one fork of the index; a rewind
+    by another worker between reading the anchors and reading the grants must not mix two
+    forks (here the rewind is the generation moving on, as a rewind moves it)."""
+    agency = make_agency(rpc, deployment, admin, accounts)
+    (record,) = issue_records(store, agency, [request()])
+    indexer = Indexer(store, verifier)
+    indexer.catch_up()
+    block = indexer.snapshot(roots=[record.document.anchor.root]).block  # type: ignore[union-attr]
+    assert indexer.authorization_events(agency.uscc, TYPE, block=block)  # read, and cached
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE chain_cursor SET generation = generation + 1"))
+    with pytest.raises(IndexerLagging, match="rewound"):
+        indexer.authorization_events(agency.uscc, "11100000MA0000001Q001", block=block)
 
 
 # -------------------------------------------------------------------- chain not available

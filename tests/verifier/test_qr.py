@@ -210,6 +210,30 @@ def test_a_key_reported_compromised_never_makes_a_qr_valid(
     assert document.outcome.value == "valid", document.to_json()
 
 
+@pytest.mark.parametrize("ended", ["deauthorized", "authorized elsewhere only"])
+def test_an_agency_no_longer_authorized_never_makes_a_qr_valid(
+    ended: str, issued: Issued, issuer: Issuer, admin_registry: Registry
+) -> None:
+    """The attack (review of #16): deauthorized, the agency still holds its key; it signs a
+    QR for a certificate it never anchored and points it at a root it anchored while it was
+    authorized. A QR has no proof of when its leaf was anchored, so it decides nothing; the
+    certificate file (whose proof fixes the anchor time) is still judged, and valid."""
+    genuine = issued.payload(0).encode()
+    forged = _forge_with_key(issued, issuer, issued.payload(0).root)
+    assert verify_qr(forged, issuer.registry, today=TODAY).outcome.value == "valid"  # today
+    time.sleep(1.1)  # the anchor is in an earlier second than the withdrawal
+    admin_registry.deauthorize(issuer.uscc, EXAMPLE_TYPE)
+    if ended == "authorized elsewhere only":
+        admin_registry.authorize(issuer.uscc, EXAMPLE_TYPE, 0, None, "1101")
+    for text in (genuine, forged):
+        verdict = verify_qr(text, issuer.registry, today=TODAY)
+        assert verdict.outcome.value == "error", verdict.to_json()
+        assert statuses(verdict)["issuer.authorized"] == "ERROR"
+        assert "出示码" in chinese(verdict)["issuer.authorized"]
+    document = verify_certificate_text(issued.document(0), lambda: issuer.registry, today=TODAY)
+    assert document.outcome.value == "valid", document.to_json()
+
+
 def test_a_key_compromised_before_the_anchor_stays_invalid(
     issued: Issued, issuer: Issuer
 ) -> None:

@@ -127,16 +127,27 @@ def _date(text: str | None, what: str) -> dt.date | None:
 @click.option("--type", "type_code", required=True, help="The certificate type code.")
 @click.option("--from", "valid_from", help="First day (Beijing date; default today).")
 @click.option("--until", "valid_until", help="Last day (Beijing date; default: no end).")
-@click.option("--jurisdiction", default="", help="Only certificates under this division prefix.")
+@click.option("--jurisdiction", help="Only certificates under this division prefix "
+              "(default: the agency's registered jurisdiction).")
+@click.option("--anywhere", is_flag=True, help="Certificates of any jurisdiction (nationwide).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_settings
 def issuer_authorize(
     settings: Settings, uscc: str, type_code: str, valid_from: str | None,
-    valid_until: str | None, jurisdiction: str, as_json: bool,
+    valid_until: str | None, jurisdiction: str | None, anywhere: bool, as_json: bool,
 ) -> None:
-    """Authorize an agency to issue a certificate type (an admin within its scope)."""
+    """Authorize an agency to issue a certificate type (an admin within its scope). A grant
+    starts no earlier than now, whatever --from says: what was anchored before stays
+    unauthorized."""
+    if anywhere and jurisdiction is not None:
+        raise VerifierError("--anywhere and --jurisdiction exclude each other", code="usage")
     start, end = grant_window(_date(valid_from, "from"), _date(valid_until, "until"))
-    receipt = registry(settings, write=True).authorize(uscc, type_code, start, end, jurisdiction)
+    admin = registry(settings, write=True)
+    if anywhere:
+        jurisdiction = ""
+    elif jurisdiction is None:  # an agency of 南昌市 issues for 南昌市 unless told otherwise
+        jurisdiction = admin.jurisdiction_of(uscc)
+    receipt = admin.authorize(uscc, type_code, start, end, jurisdiction)
     _done(f"{uscc} authorized for {type_code}", receipt, as_json,
           valid_from=start, valid_until=end, jurisdiction=jurisdiction)
 
