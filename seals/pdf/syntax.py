@@ -128,7 +128,13 @@ _TOKEN = re.compile(
 )
 _REF = rb"\d{1,10}" + _W + rb"+\d{1,5}" + _W + rb"+R(?!" + _REG + rb")"
 _REF_ITEM = re.compile(rb"(\d{1,10})" + _W + rb"+(\d{1,5})" + _W + rb"+R")
-_REF_RUN = re.compile(rb"(?:" + _REF + _W + rb"*)+")
+_RUN_CHUNK = 4096
+_REF_RUN = re.compile(rb"(?:" + _REF + _W + rb"*){1,%d}" % _RUN_CHUNK)
+"""Up to :data:`_RUN_CHUNK` references in a row (a long run is taken a chunk at a time,
+each chunk paid for before the next is read)."""
+_BYTES_PER_UNIT_SHIFT = 8
+"""The bytes a value spans cost one unit of work per 256 (a string, a name or a comment of
+megabytes is one token, but copying or scanning it is not free)."""
 _KEYWORDS: dict[bytes, PdfObject] = {b"true": True, b"false": False, b"null": None}
 _NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _LITERAL_SPECIAL = re.compile(rb"[()\\]")
@@ -192,6 +198,7 @@ class Parser:
         stack: list[Any] = []  # open arrays and dictionaries
         keys: list[Any] = []  # per open dictionary: the key waiting for its value, else None
         spent = 0
+        mark = pos  # bytes before it are paid for
         while True:
             m = match(data, pos)
             if m is None:
@@ -200,6 +207,9 @@ class Parser:
             kind = m.lastindex
             pos = m.end()
             spent += 1
+            if spent >= 4096:  # pay as we go: a flat array of millions is stopped early
+                budget.spend(spent + ((pos - mark) >> _BYTES_PER_UNIT_SHIFT))
+                spent, mark = 0, pos
             v: PdfObject
             if kind == 1:
                 v = _name(m.group(1))
@@ -209,17 +219,14 @@ class Parser:
                         f"objects nested deeper than {self.max_depth} levels "
                         f"at byte {m.start(kind)}"
                     )
-                if spent >= 4096:
-                    budget.spend(spent)
-                    spent = 0
+                spent += 2  # an open container costs more than a token (its stacks)
                 keys.append(None)
                 if kind == 2:
                     stack.append({})
                     continue
                 items: list[PdfObject] = []
                 stack.append(items)
-                pos, n = self._runs(pos, items)
-                spent += n
+                pos = self._runs(pos, items)
                 continue
             elif kind == 3:
                 if not stack or type(stack[-1]) is not dict:
@@ -249,7 +256,7 @@ class Parser:
                 raise self.fail("unexpected end of data", m.start(kind or 0))
             # hand the value to its container
             if not stack:
-                budget.spend(spent)
+                budget.spend(spent + ((pos - mark) >> _BYTES_PER_UNIT_SHIFT))
                 return v, pos
             top = stack[-1]
             if type(top) is list:
@@ -265,19 +272,21 @@ class Parser:
                     top[key] = v
                 keys[-1] = None
 
-    def _runs(self, pos: int, items: list[PdfObject]) -> tuple[int, int]:
-        """A run of references opening an array (``/Kids``, ``/Annots``…), taken in one go;
-        returns the new position and the tokens taken."""
+    def _runs(self, pos: int, items: list[PdfObject]) -> int:
+        """A run of references opening an array (``/Kids``, ``/Annots``…), taken a chunk of
+        :data:`_RUN_CHUNK` at a time, each paid for as taken; returns the new position."""
         data = self.data
         at = skip_ws(data, pos)
-        if at >= len(data) or not 0x30 <= data[at] <= 0x39:
-            return pos, 0
-        run = _REF_RUN.match(data, at)
-        if run is None:
-            return pos, 0
-        refs = [Ref(int(a), int(b)) for a, b in _REF_ITEM.findall(data, at, run.end())]
-        items += refs
-        return run.end(), len(refs)
+        while at < len(data) and 0x30 <= data[at] <= 0x39:
+            run = _REF_RUN.match(data, at)
+            if run is None:
+                break
+            refs = [Ref(int(a), int(b)) for a, b in _REF_ITEM.findall(data, at, run.end())]
+            # two units a reference: making a Ref costs about two microseconds here
+            self.budget.spend(2 * len(refs) + ((run.end() - at) >> _BYTES_PER_UNIT_SHIFT))
+            items += refs
+            pos = at = run.end()
+        return pos
 
     def _hex(self, pos: int) -> tuple[bytes, int]:
         end = self.data.find(b">", pos)
