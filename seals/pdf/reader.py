@@ -1134,6 +1134,7 @@ class View:
         self._entries: dict[int, Entry | None] = {}
         self._cache: dict[int, PdfObject] = {}
         self._busy: set[int] = set()
+        self._fields: list[tuple[Ref | None, dict[str, PdfObject], str]] | None = None
 
     def entry(self, num: int) -> Entry | None:
         """The newest cross-reference entry of object ``num`` in this view."""
@@ -1415,22 +1416,40 @@ class View:
         return self.resolve_dict(catalog.get("AcroForm"))
 
     def fields(self) -> list[tuple[Ref | None, dict[str, PdfObject], str]]:
-        """Every terminal form field: (reference, dictionary, full name), in order."""
+        """Every terminal form field: (reference, dictionary, full name), in order. Walked
+        once per view (then remembered): each node at most once (shared ``/Kids`` arrays
+        make a DAG, not a tree), at most ``max_nodes`` of them, every kid looked at paid
+        for from the budget."""
+        if self._fields is None:
+            self._fields = self._walk_fields()
+        return list(self._fields)
+
+    def _walk_fields(self) -> list[tuple[Ref | None, dict[str, PdfObject], str]]:
         fields = self.resolve(self.acroform().get("Fields"))
         out: list[tuple[Ref | None, dict[str, PdfObject], str]] = []
         if not isinstance(fields, list):
             return out
+        budget = self.file.budget
+        budget.spend(len(fields) + 1)
         seen: set[int] = set()
-        stack: list[tuple[PdfObject, str, dict[str, PdfObject]]] = [
-            (f, "", {}) for f in reversed(fields)
+        walked = 0
+        # depth first, in order; a frame per node whose kids are being walked (an iterator
+        # over its /Kids, not a copy: a shared array of thousands costs no memory per visit)
+        stack: list[tuple[Iterator[PdfObject], str, dict[str, PdfObject]]] = [
+            (iter(fields), "", {})
         ]
         while stack:
-            ref, parent_name, inherited = stack.pop()
+            kids_left, parent_name, inherited = stack[-1]
+            ref = next(kids_left, _END)
+            if ref is _END:
+                stack.pop()
+                continue
             if isinstance(ref, Ref):
                 if ref.num in seen:
                     continue
                 seen.add(ref.num)
-            if len(seen) > self.file.limits.max_nodes:
+            walked += 1
+            if walked > self.file.limits.max_nodes:
                 raise PdfHostile(f"more than {self.file.limits.max_nodes} form fields")
             node = self.resolve(ref)
             if not isinstance(node, dict):
@@ -1442,15 +1461,21 @@ class View:
                 if key in node:
                     here[key] = node[key]
             kids = self.resolve(node.get("Kids"))
+            if isinstance(kids, list):
+                budget.spend(len(kids) + 1)  # a shared array is paid for at every visit
             named_kids = isinstance(kids, list) and any(
                 "T" in self.resolve_dict(k) for k in kids
             )
             if named_kids and isinstance(kids, list):
-                stack.extend((k, name, here) for k in reversed(kids))
+                stack.append((iter(kids), name, here))
             else:
                 merged = {**here, **node}
                 out.append((ref if isinstance(ref, Ref) else None, merged, name))
         return out
+
+
+_END = object()
+"""The end of a frame's kids (:meth:`View._walk_fields`)."""
 
 
 def is_name(value: PdfObject, name: str) -> bool:
