@@ -420,6 +420,7 @@ class _Revision:
         self.seals: list[_NewSeal] = []
         self._widgets: dict[int, dict[str, PdfObject]] = {}
         self._placed: dict[int, list[int]] = {}  # page number -> widgets appended to it
+        self._kids: dict[int, frozenset[int]] = {}  # parent number -> numbers of its /Kids
 
     def problem(self, kind: str, text: str) -> None:
         self.problems.append(_Problem(kind, text))
@@ -560,9 +561,17 @@ class _Revision:
             return True
         if node.get("Type") is not None or "Kids" in node:
             return False
-        parent = self.before.resolve_dict(node.get("Parent"))
-        kids = self.before.resolve(parent.get("Kids"))
-        return isinstance(kids, list) and any(isinstance(k, Ref) and k.num == n for k in kids)
+        parent_ref = node.get("Parent")
+        key = parent_ref.num if isinstance(parent_ref, Ref) else None
+        numbers = self._kids.get(key) if key is not None else None
+        if numbers is None:  # each parent's /Kids read once (it may be shared and huge)
+            kids = self.before.resolve(self.before.resolve_dict(parent_ref).get("Kids"))
+            kids = kids if isinstance(kids, list) else []
+            self.full.budget.spend(len(kids) // 4 + 1)
+            numbers = frozenset(k.num for k in kids if isinstance(k, Ref))
+            if key is not None:
+                self._kids[key] = numbers
+        return n in numbers
 
     def _acroform(self, old: dict[str, PdfObject], cur: dict[str, PdfObject]) -> bool:
         diff = {k for k in old.keys() | cur.keys() if not equal(old.get(k), cur.get(k))}
@@ -578,6 +587,7 @@ class _Revision:
         not ``old`` followed by new seal widgets only."""
         if not isinstance(old, list) or not isinstance(cur, list) or len(cur) < len(old):
             return None
+        self.full.budget.spend(len(cur) // 4 + 1)  # arrays shared by many pages: paid each time
         if not all(equal(x, y) for x, y in zip(old, cur, strict=False)):
             return None
         added = cur[len(old) :]
@@ -597,7 +607,10 @@ class _Revision:
         if visible is None:
             self.problem("appearance", f"page object {page_num} has no usable /MediaBox")
             return
-        earlier = seal_rects(before, before.resolve_dict(before.get(page_num)))
+        page = before.resolve_dict(before.get(page_num))
+        annots = before.resolve(page.get("Annots"))
+        self.full.budget.spend(len(annots) + 1 if isinstance(annots, list) else 1)
+        earlier = seal_rects(before, page)
         for n in widgets:
             w = self._widgets[n]
             name = decode_text(w.get("T")) or f"object {n}"

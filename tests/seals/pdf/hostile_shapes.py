@@ -619,6 +619,8 @@ SHAPES: tuple[Shape, ...] = (
           frozenset({"valid"})),
     Shape("seals_6x20MB", "a 20 MB file with 6 genuine seals (6 hashes of 20 MB)",
           hashes(20 * MB - 400_000, 5), frozenset({"valid"})),
+    Shape("d1_shared_kids_scan", "2 000 changed leaves under a parent of 300 000 kids",
+          shared_kids_scan(2_000, 300_000), frozenset({"invalid", "pdf_hostile"})),
     Shape("d2_shared_field_kids", "6 000 fields sharing one /Kids array of all of them",
           shared_field_kids(6_000), frozenset({"invalid", "pdf_hostile"})),
     Shape("d4_big_reference_array", "one array of 19 MB of references (3.3 million)",
