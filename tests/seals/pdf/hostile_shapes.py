@@ -623,6 +623,8 @@ SHAPES: tuple[Shape, ...] = (
           shared_kids_scan(2_000, 300_000), frozenset({"invalid", "pdf_hostile"})),
     Shape("d2_shared_field_kids", "6 000 fields sharing one /Kids array of all of them",
           shared_field_kids(6_000), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d3_names_tree_fanout", "an /EmbeddedFiles tree, 16 levels of 4 shared kids",
+          names_tree_fanout(16, 4), frozenset({"invalid", "pdf_hostile"})),
     Shape("d4_big_reference_array", "one array of 19 MB of references (3.3 million)",
           big_reference_array(19 * MB), frozenset({"invalid", "pdf_hostile"})),
     Shape("d4_big_flat_array", "one array of 19 MB of numbers (9.5 million)",
