@@ -361,6 +361,8 @@ _PLAIN_OBJECT = re.compile(
 _SCAN_SHIFT = 2
 """Scanning a plain object costs a unit of work per 4 bytes (0.1–0.2 µs a byte here, for
 the densest objects)."""
+_NOT_PLAIN = re.compile(rb"[()%{}#]|(?<!<)<(?!<)")
+"""A byte that never occurs in a plain object (a string, a comment, a name escape…)."""
 _SCAN_FREE = 256
 """Bytes of a plain object included in its flat cost (4 units)."""
 _REF_ITEM = re.compile(rb"(\d{1,10}+)" + _PW + rb"++(\d{1,5}+)" + _PW + rb"++R")
@@ -941,7 +943,8 @@ class PdfFile:
                 # a plain object ends at its first 'endobj' or 'stream': the expression looks
                 # no further, and the bytes up to there are paid for
                 top = _first_end(data, entry.a, min(len(data), entry.a + window))
-                self._scanned(top - entry.a)
+                if not self._scan(data, entry.a, top):
+                    return None  # a string, a comment…: not plain, the parser reads it
                 m = _PLAIN_OBJECT.match(data, entry.a, top)
             if m is None or int(m.group(1)) != num or int(m.group(2)) != entry.b:
                 return None  # the full read says what is wrong, if anything
@@ -962,7 +965,8 @@ class PdfFile:
                 return None
             data, start, member_stop = self.member_span(holder, holder_entry.a, entry.b, num)
             top = min(member_stop, start + window)
-            self._scanned(top - start)
+            if not self._scan(data, start, top):
+                return None
             body = _PLAIN_BODY.match(data, start, top)
             assert body is not None
             stop = body.end()
@@ -985,11 +989,18 @@ class PdfFile:
             return [], end
         return _REF_ITEM.findall(segment), end
 
-    def _scanned(self, nbytes: int) -> None:
-        """Pay for ``nbytes`` scanned by the plain-object expressions (a big plain object,
-        or one listed again by many sections, is not one object's worth of work)."""
-        if nbytes > _SCAN_FREE:
-            self.budget.spend((nbytes - _SCAN_FREE) >> _SCAN_SHIFT)
+    def _scan(self, data: bytes, start: int, top: int) -> bool:
+        """Whether ``data[start:top]`` may be plain (no string, comment or ``#`` escape: a
+        quick search in C), the bytes the plain-object expressions will scan paid for: a
+        big plain object, or one listed again by many sections, is not one object's worth
+        of work. Only what comes before the first byte that is never plain is paid for at
+        the expressions' rate."""
+        self.budget.spend((top - start) >> 8)  # the searches for the end and for that byte
+        bad = _NOT_PLAIN.search(data, start, top)
+        scanned = (bad.start() if bad else top) - start
+        if scanned > _SCAN_FREE:
+            self.budget.spend((scanned - _SCAN_FREE) >> _SCAN_SHIFT)
+        return bad is None
 
     def _newest_section(self, num: int) -> int:
         if len(self.sections) > 8:

@@ -132,8 +132,8 @@ _RUN_CHUNK = 4096
 _REF_RUN = re.compile(rb"(?:" + _REF + _W + rb"*){1,%d}" % _RUN_CHUNK)
 """Up to :data:`_RUN_CHUNK` references in a row (a long run is taken a chunk at a time,
 each chunk paid for before the next is read)."""
-_BYTES_PER_UNIT_SHIFT = 8
-"""The bytes a value spans cost one unit of work per 256 (a string, a name or a comment of
+_BYTES_PER_UNIT_SHIFT = 6
+"""The bytes a value spans cost one unit of work per 64 (a string, a name or a comment of
 megabytes is one token, but copying or scanning it is not free)."""
 _KEYWORDS: dict[bytes, PdfObject] = {b"true": True, b"false": False, b"null": None}
 _NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
@@ -241,8 +241,10 @@ class Parser:
                 v = stack.pop()
             elif kind == 6:
                 v = Ref(int(m.group(7)), int(m.group(8)))
+                spent += 1  # a reference or a number costs about two microseconds here
             elif kind == 9:
                 v = _number(m.group(9), m.start(9))
+                spent += 1
             elif kind == 10:
                 v, pos = self._literal(pos)
             elif kind == 11:
