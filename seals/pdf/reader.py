@@ -41,6 +41,7 @@ from seals.pdf.syntax import (
     PdfObject,
     Ref,
     Stream,
+    brief,
     decode_text,
     skip_plain_ws,
     skip_ws,
@@ -617,7 +618,7 @@ class PdfFile:
                 isinstance(columns, int) and isinstance(colors, int) and 1 <= colors <= 32
                 and 1 <= columns <= self.limits.max_decoded and bpc in (1, 2, 4, 8, 16)
             ):
-                raise PdfMalformed(f"bad /DecodeParms of a structure stream: {params!r}")
+                raise PdfMalformed(f"bad /DecodeParms of a structure stream: {brief(params)}")
             row = (columns * colors * bpc + 7) // 8
         budget = min(self.limits.max_decoded, self.limits.max_decoded_total - self._decoded_total)
         want = budget + 1

@@ -17,8 +17,10 @@ there is no search for ``endstream``, because viewers do not agree on one.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -407,7 +409,7 @@ class Parser:
                 raise self.fail("a stream /Length refers to another object here", pos)
             length = resolve_length(length)
         if not isinstance(length, int) or isinstance(length, bool) or length < 0:
-            raise self.fail(f"the stream has no usable /Length ({length!r})", pos)
+            raise self.fail(f"the stream has no usable /Length ({brief(length)})", pos)
         start, end = stream_span(data, pos, length, limit)
         if not keep_data:
             return Stream(head, b""), end
@@ -478,6 +480,47 @@ def walk(value: PdfObject, refs: list[Ref], dicts: list[dict[str, PdfObject]]) -
             extend(v)
         elif t is Stream:
             todo.append(v.dict)
+
+
+class _Brief(reprlib.Repr):
+    """``repr`` cut short at every level, in time too: strings and names are cut before they
+    are formatted (``reprlib`` would format a string of megabytes, then cut it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxtuple = 3, 6, 6, 6
+        self.maxstring = self.maxother = 40
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        cut = len(x) > self.maxstring
+        return repr(bytes(x[: self.maxstring])) + ("…" if cut else "")
+
+    repr_HexString = repr_bytes
+
+    def repr_Name(self, x: str, level: int) -> str:
+        cut = len(x) > self.maxstring
+        return "/" + str(x[: self.maxstring]) + ("…" if cut else "")
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+                 for k, v in itertools.islice(x.items(), self.maxdict)]  # not sorted: O(1)
+        return "{" + ", ".join(items) + (", ...}" if len(x) > self.maxdict else "}")
+
+    def repr_Stream(self, x: Stream, level: int) -> str:
+        return "Stream(" + self.repr1(x.dict, level - 1) + ")"
+
+
+_BRIEF = _Brief()
+
+
+def brief(value: PdfObject) -> str:
+    """A short ``repr`` of an attacker's value for a message (at most a few hundred
+    characters, whatever the value's size)."""
+    return _BRIEF.repr(value)
 
 
 # ------------------------------------------------------------------------------ writing

@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
+import hashlib
 import math
 import re
 from array import array
@@ -63,7 +64,7 @@ from seals.pdf.stamp import (
     seal_rects,
     visible_box,
 )
-from seals.pdf.syntax import Name, PdfObject, Ref, Stream, decode_text, equal
+from seals.pdf.syntax import Name, PdfObject, Ref, Stream, brief, decode_text, equal
 from seals.seal import Step, StepStatus, VerificationReport, verify_signature
 from seals.ses import SealSignature, parse_signature
 from seals.x509 import Certificate
@@ -196,9 +197,21 @@ def _is_sig_dict(d: dict[str, PdfObject]) -> bool:
 def _inventory(full: PdfFile) -> _Inventory:
     """Every signature dictionary of every section, and what each section refers to."""
     found: dict[tuple[Any, ...], _Candidate] = {}
+    contents: dict[int, tuple[dict[str, PdfObject], bytes]] = {}
+
+    def content(sig: dict[str, PdfObject]) -> bytes:
+        """What tells signature dictionaries apart: a digest of the content, formatted once
+        per dictionary read (many fields may name one big dictionary) and paid for."""
+        known = contents.get(id(sig))
+        if known is None:
+            text = repr(sig)
+            full.budget.spend(len(text) >> 8)
+            known = contents[id(sig)] = (sig, hashlib.sha256(text.encode("utf-8", "replace"))
+                                         .digest())
+        return known[1]
 
     def add(num: int | None, gen: int, section: int, sig: dict[str, PdfObject], name: str) -> None:
-        key = (num, gen, repr(sig))
+        key = (num, gen, content(sig))
         cand = found.get(key)
         if cand is None:
             if len(found) >= full.limits.max_signatures:
@@ -302,7 +315,7 @@ def _byte_range(
     if not isinstance(contents, bytes) or not contents.strip(b"\x00"):
         return bad("the signature has no /Contents: there is no signature")
     if len(br) != 4 or not all(_is_int(v) for v in br):
-        return bad(f"/ByteRange is not four integers: {br!r}")
+        return bad(f"/ByteRange is not four integers: {brief(br)}")
     a, b, c, d = (int(v) for v in br)
     info: dict[str, Any] = {"byte_range": [a, b, c, d], "file_size": len(data)}
     if a != 0:
@@ -362,7 +375,8 @@ def _byte_range(
     if parsed is not None:
         expected = f"/ByteRange [{a} {b} {c} {d}]"
         if parsed.property_info != expected:
-            return bad(f"the signature protects {parsed.property_info!r}, not {expected!r}", **info)
+            return bad(f"the signature protects {brief(parsed.property_info)}, not {expected!r}",
+                       **info)
     covered = (b + d) / max(1, len(data))
     return (
         _step(
@@ -521,7 +535,9 @@ class _Revision:
             return f"object {n} ({what}) was changed"
         diff = {k for k in old.keys() | cur.keys() if not equal(old.get(k), cur.get(k))}
         kind = old.get("Type")
-        changes = ", ".join(sorted(diff))
+        shown = sorted(diff)
+        changes = ", ".join(str(k)[:64] for k in shown[:10]) + (
+            f" and {len(shown) - 10} more" if len(shown) > 10 else "")
         root = before.trailer.get("Root")
         if kind == "Catalog" or (isinstance(root, Ref) and root.num == n):
             if diff <= {"AcroForm"} and self._acroform(
@@ -549,7 +565,7 @@ class _Revision:
                 else:
                     self.problem("appearance", f"the page of signature field {n} is unknown")
             return None
-        label = f" (/{kind})" if isinstance(kind, str) else ""
+        label = f" ({brief(kind)})" if isinstance(kind, str) else ""
         return f"object {n}{label} was changed ({changes})"
 
     def _is_page(self, n: int, node: PdfObject) -> bool:
@@ -762,14 +778,14 @@ class _Draft:
 
 def _foreign(cand: _Candidate, name: str) -> _Draft:
     subfilter = cand.sig.get("SubFilter")
-    what = f"/SubFilter /{subfilter}" if isinstance(subfilter, Name) else "no /SubFilter"
+    what = f"/SubFilter {brief(subfilter)}" if isinstance(subfilter, Name) else "no /SubFilter"
     step = _step(
         "pdf.format",
         "format",
         StepStatus.INVALID,
         f"field '{name}' holds a {what} signature, not a GB/T 38540 seal signature: this "
         "service cannot verify it, so the file cannot be accepted as sealed",
-        subfilter=str(subfilter) if subfilter is not None else None,
+        subfilter=str(subfilter)[:200] if subfilter is not None else None,
     )
     return _Draft(cand, name, [step], None, None, None, None)
 

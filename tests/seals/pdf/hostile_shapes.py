@@ -637,6 +637,8 @@ SHAPES: tuple[Shape, ...] = (
           nested_parentheses(19 * MB), frozenset({"invalid", "pdf_hostile"})),
     Shape("d6_nested_containers", "60 000 objects nested 63 levels deep",
           nested_containers(60_000), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d7_signature_repr", "3 000 fields naming one signature of 12 MB",
+          signature_repr(12 * MB, 3_000), frozenset({"invalid", "pdf_hostile"})),
 )
 
 
