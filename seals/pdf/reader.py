@@ -77,9 +77,10 @@ class PdfLimits:
     """Most page-tree or form-field nodes walked."""
     max_work: int = 1_300_000
     """Most work spent on one file, in units of about a microsecond of CPU here: a token
-    parsed is one unit; an object checked without parsing 4 (5 in an object stream); a
-    byte decompressed, run through a predictor or hashed a fraction (see
-    :class:`~seals.pdf.syntax.Budget`)."""
+    parsed is one unit (a number or reference 2), the bytes it spans 1/64 each; an object
+    checked without parsing 4 (5 in an object stream) and 1/4 a byte scanned beyond 256; a
+    byte decompressed, run through a predictor or hashed a fraction; every kid a walk looks
+    at (see :class:`~seals.pdf.syntax.Budget` and ``seals/pdf/README.md``)."""
     max_stream_bytes: int = 128 * MB
     """Most stream data taken out of one file (overlapping streams would multiply it)."""
     max_predicted: int = 4 * MB
