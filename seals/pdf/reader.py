@@ -942,12 +942,15 @@ class PdfFile:
                 return None
             m = None
             if 0 <= entry.a < len(data):
-                # a plain object ends at its first 'endobj' or 'stream': the expression looks
-                # no further, and the bytes up to there are paid for
-                top = _first_end(data, entry.a, min(len(data), entry.a + window))
-                if not self._scan(data, entry.a, top):
-                    return None  # a string, a comment…: not plain, the parser reads it
-                m = _PLAIN_OBJECT.match(data, entry.a, top)
+                # most objects are small: a first look at _SCAN_FREE bytes, for their flat cost
+                m = _PLAIN_OBJECT.match(data, entry.a, min(len(data), entry.a + _SCAN_FREE))
+                if m is None and window > _SCAN_FREE:
+                    # a bigger one ends at its first 'endobj' or 'stream': the expression
+                    # looks no further, and the bytes up to there are paid for
+                    top = _first_end(data, entry.a, min(len(data), entry.a + window))
+                    if not self._scan(data, entry.a, top):
+                        return None  # a string, a comment…: not plain, the parser reads it
+                    m = _PLAIN_OBJECT.match(data, entry.a, top)
             if m is None or int(m.group(1)) != num or int(m.group(2)) != entry.b:
                 return None  # the full read says what is wrong, if anything
             start, stop = m.span(3)
@@ -967,7 +970,7 @@ class PdfFile:
                 return None
             data, start, member_stop = self.member_span(holder, holder_entry.a, entry.b, num)
             top = min(member_stop, start + window)
-            if not self._scan(data, start, top):
+            if top - start > _SCAN_FREE and not self._scan(data, start, top):
                 return None
             body = _PLAIN_BODY.match(data, start, top)
             assert body is not None
