@@ -1371,6 +1371,7 @@ class View:
                 if remaining != 0:
                     raise PdfMalformed("the page tree's /Count does not match its pages")
                 return ref, node, inherited
+            self.file.budget.spend(len(kids) + 1)  # a shared /Kids may be met at every level
             total = node.get("Count")
             backwards = isinstance(total, int) and remaining >= total // 2
             order = range(len(kids) - 1, -1, -1) if backwards else range(len(kids))
