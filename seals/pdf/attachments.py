@@ -6,11 +6,14 @@ verifier can run the full certificate check from the PDF alone.
 
 from __future__ import annotations
 
-from seals.pdf.errors import PdfMalformed
+from collections.abc import Iterator
+
+from seals.pdf.errors import PdfHostile, PdfMalformed
 from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
-from seals.pdf.syntax import PdfObject, Stream, decode_text
+from seals.pdf.syntax import PdfObject, Ref, Stream, decode_text
 
 MAX_FILES = 64
+MAX_DEPTH = 16
 
 
 def embedded_files(data: bytes, *, limits: PdfLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
@@ -22,29 +25,52 @@ def embedded_files(data: bytes, *, limits: PdfLimits = DEFAULT_LIMITS) -> dict[s
     tree = names.get("EmbeddedFiles")
     if tree is None:
         return {}
+    return _walk(view, file, tree)
+
+
+def _walk(view: View, file: PdfFile, root: PdfObject) -> dict[str, bytes]:
+    """The name tree from ``root``, depth first in order: each node once (kids shared by
+    several nodes make a DAG, not a tree), at most ``max_nodes`` nodes and
+    :data:`MAX_DEPTH` levels, every kid and name looked at paid for from the budget."""
     out: dict[str, bytes] = {}
-    _walk(view, file, view.resolve_dict(tree), out, depth=0)
+    seen: set[int] = set()
+    walked = 0
+    # depth first, in order: a frame per node whose kids are being walked (an iterator over
+    # its /Kids, not a copy: a shared array costs no memory per visit)
+    stack: list[tuple[Iterator[PdfObject], int]] = [(iter([root]), 0)]
+    while stack:
+        kids_left, depth = stack[-1]
+        ref = next(kids_left, _END)
+        if ref is _END:
+            stack.pop()
+            continue
+        if isinstance(ref, Ref):
+            if ref.num in seen:
+                continue
+            seen.add(ref.num)
+        walked += 1
+        if walked > file.limits.max_nodes:
+            raise PdfHostile(f"more than {file.limits.max_nodes} embedded-file tree nodes")
+        if depth > MAX_DEPTH or len(out) >= MAX_FILES:
+            raise PdfMalformed("the embedded-file tree is too deep or too large")
+        node = view.resolve_dict(ref)
+        pairs = view.resolve(node.get("Names", []))
+        if isinstance(pairs, list):
+            file.budget.spend(len(pairs) + 1)
+            for i in range(0, len(pairs) - 1, 2):
+                name = decode_text(view.resolve(pairs[i]))
+                spec = view.resolve(pairs[i + 1])
+                if not isinstance(spec, dict):
+                    continue
+                ef = view.resolve(spec.get("EF"))
+                stream = view.resolve(ef.get("F")) if isinstance(ef, dict) else None
+                if isinstance(stream, Stream):
+                    out[name] = file.decode(stream)
+        kids = view.resolve(node.get("Kids", []))
+        if isinstance(kids, list):
+            file.budget.spend(len(kids) + 1)
+            stack.append((iter(kids), depth + 1))
     return out
 
 
-def _walk(view: View, file: PdfFile, node: dict[str, PdfObject], out: dict[str, bytes],
-          depth: int) -> None:
-    if depth > 16 or len(out) >= MAX_FILES:
-        raise PdfMalformed("the embedded-file tree is too deep or too large")
-    pairs = view.resolve(node.get("Names", []))
-    if isinstance(pairs, list):
-        for i in range(0, len(pairs) - 1, 2):
-            name = decode_text(view.resolve(pairs[i]))
-            spec = view.resolve(pairs[i + 1])
-            if not isinstance(spec, dict):
-                continue
-            ef = view.resolve(spec.get("EF"))
-            stream = view.resolve(ef.get("F")) if isinstance(ef, dict) else None
-            if isinstance(stream, Stream):
-                out[name] = file.decode(stream)
-    kids = view.resolve(node.get("Kids", []))
-    if isinstance(kids, list):
-        for kid in kids:
-            child = view.resolve(kid)
-            if isinstance(child, dict):
-                _walk(view, file, child, out, depth + 1)
+_END = object()

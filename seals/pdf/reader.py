@@ -41,6 +41,7 @@ from seals.pdf.syntax import (
     PdfObject,
     Ref,
     Stream,
+    brief,
     decode_text,
     skip_plain_ws,
     skip_ws,
@@ -76,9 +77,10 @@ class PdfLimits:
     """Most page-tree or form-field nodes walked."""
     max_work: int = 1_300_000
     """Most work spent on one file, in units of about a microsecond of CPU here: a token
-    parsed is one unit; an object checked without parsing 4 (5 in an object stream); a
-    byte decompressed, run through a predictor or hashed a fraction (see
-    :class:`~seals.pdf.syntax.Budget`)."""
+    parsed is one unit (a number or reference 2), the bytes it spans 1/64 each; an object
+    checked without parsing 4 (5 in an object stream) and 1/4 a byte scanned beyond 256; a
+    byte decompressed, run through a predictor or hashed a fraction; every kid a walk looks
+    at (see :class:`~seals.pdf.syntax.Budget` and ``seals/pdf/README.md``)."""
     max_stream_bytes: int = 128 * MB
     """Most stream data taken out of one file (overlapping streams would multiply it)."""
     max_predicted: int = 4 * MB
@@ -358,6 +360,13 @@ _PLAIN_OBJECT = re.compile(
     rb"(\d{1,10}+)" + _PW + rb"++(\d{1,5}+)" + _PW + rb"++obj(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])("
     + _PLAIN_BODY.pattern + rb")(endobj|stream)"
 )
+_SCAN_SHIFT = 2
+"""Scanning a plain object costs a unit of work per 4 bytes (0.1–0.2 µs a byte here, for
+the densest objects)."""
+_NOT_PLAIN = re.compile(rb"[()%{}#]|(?<!<)<(?!<)")
+"""A byte that never occurs in a plain object (a string, a comment, a name escape…)."""
+_SCAN_FREE = 256
+"""Bytes of a plain object included in its flat cost (4 units)."""
 _REF_ITEM = re.compile(rb"(\d{1,10}+)" + _PW + rb"++(\d{1,5}+)" + _PW + rb"++R")
 _ODD_REF = re.compile(rb"\d" + _PW + rb"++0*+[1-9]\d{0,4}+" + _PW + rb"++R")
 _PLAIN_LENGTH = re.compile(
@@ -610,7 +619,7 @@ class PdfFile:
                 isinstance(columns, int) and isinstance(colors, int) and 1 <= colors <= 32
                 and 1 <= columns <= self.limits.max_decoded and bpc in (1, 2, 4, 8, 16)
             ):
-                raise PdfMalformed(f"bad /DecodeParms of a structure stream: {params!r}")
+                raise PdfMalformed(f"bad /DecodeParms of a structure stream: {brief(params)}")
             row = (columns * colors * bpc + 7) // 8
         budget = min(self.limits.max_decoded, self.limits.max_decoded_total - self._decoded_total)
         want = budget + 1
@@ -860,7 +869,7 @@ class PdfFile:
                             referenced.add(n)
                         if b != b"0" or n in odd_gens:
                             self._check_ref(view, newest, i, num, Ref(n, int(b)))
-                    spent += (4 if entry.kind == 1 else 5) + (len(found) >> 2)
+                    spent += (4 if entry.kind == 1 else 5) + (len(found) >> 1)
                     if spent > 4096:
                         budget.spend(spent)
                         spent = 0
@@ -924,11 +933,24 @@ class PdfFile:
         """The references (number, generation, as written) and end of object ``num`` if it is
         plain and not interesting (see :meth:`objects`), else None. Without ``all_refs``,
         only if one of them may name a generation other than 0."""
+        # the scan costs a unit of work per 4 bytes: it may look no further than what
+        # is left of the budget (then the parser, which pays as it goes, reads the object)
+        window = (max(self.budget.work, 0) << _SCAN_SHIFT) + _SCAN_FREE
         if entry.kind == 1:
             data = self.data
             if view.limit is not None and entry.a >= view.limit:
                 return None
-            m = _PLAIN_OBJECT.match(data, entry.a) if 0 <= entry.a < len(data) else None
+            m = None
+            if 0 <= entry.a < len(data):
+                # most objects are small: a first look at _SCAN_FREE bytes, for their flat cost
+                m = _PLAIN_OBJECT.match(data, entry.a, min(len(data), entry.a + _SCAN_FREE))
+                if m is None and window > _SCAN_FREE:
+                    # a bigger one ends at its first 'endobj' or 'stream': the expression
+                    # looks no further, and the bytes up to there are paid for
+                    top = _first_end(data, entry.a, min(len(data), entry.a + window))
+                    if not self._scan(data, entry.a, top):
+                        return None  # a string, a comment…: not plain, the parser reads it
+                    m = _PLAIN_OBJECT.match(data, entry.a, top)
             if m is None or int(m.group(1)) != num or int(m.group(2)) != entry.b:
                 return None  # the full read says what is wrong, if anything
             start, stop = m.span(3)
@@ -947,7 +969,10 @@ class PdfFile:
             if holder.num != entry.a or holder.gen != 0:
                 return None
             data, start, member_stop = self.member_span(holder, holder_entry.a, entry.b, num)
-            body = _PLAIN_BODY.match(data, start, member_stop)
+            top = min(member_stop, start + window)
+            if top - start > _SCAN_FREE and not self._scan(data, start, top):
+                return None
+            body = _PLAIN_BODY.match(data, start, top)
             assert body is not None
             stop = body.end()
             if stop != member_stop:
@@ -968,6 +993,19 @@ class PdfFile:
         if not all_refs and not _ODD_REF.search(segment):
             return [], end
         return _REF_ITEM.findall(segment), end
+
+    def _scan(self, data: bytes, start: int, top: int) -> bool:
+        """Whether ``data[start:top]`` may be plain (no string, comment or ``#`` escape: a
+        quick search in C), the bytes the plain-object expressions will scan paid for: a
+        big plain object, or one listed again by many sections, is not one object's worth
+        of work. Only what comes before the first byte that is never plain is paid for at
+        the expressions' rate."""
+        self.budget.spend((top - start) >> 8)  # the searches for the end and for that byte
+        bad = _NOT_PLAIN.search(data, start, top)
+        scanned = (bad.start() if bad else top) - start
+        if scanned > _SCAN_FREE:
+            self.budget.spend((scanned - _SCAN_FREE) >> _SCAN_SHIFT)
+        return bad is None
 
     def _newest_section(self, num: int) -> int:
         if len(self.sections) > 8:
@@ -1050,6 +1088,22 @@ class PdfFile:
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"<>[]")
 
 
+def _first_end(data: bytes, start: int, top: int) -> int:
+    """The end of the first ``endobj`` or ``stream`` keyword after ``start``, else ``top``;
+    looked for in growing chunks, so that what is searched is at most twice what comes
+    before it (a big stream's data is not searched for the ``endobj`` after it)."""
+    pos, step = start, 1024
+    while pos < top:
+        stop = min(top, pos + step + 6)
+        found = [i for i in (data.find(b"endobj", pos, stop), data.find(b"stream", pos, stop))
+                 if i >= 0]
+        if found:
+            return min(found) + 6
+        pos += step
+        step *= 2
+    return top
+
+
 def _nested(segment: bytes) -> bool:
     """Whether the brackets of a plain object's body (``<<``/``>>`` and ``[``/``]``, no
     hex strings there) close in order: innermost pairs are removed until none is left."""
@@ -1096,6 +1150,7 @@ class View:
         self._entries: dict[int, Entry | None] = {}
         self._cache: dict[int, PdfObject] = {}
         self._busy: set[int] = set()
+        self._fields: list[tuple[Ref | None, dict[str, PdfObject], str]] | None = None
 
     def entry(self, num: int) -> Entry | None:
         """The newest cross-reference entry of object ``num`` in this view."""
@@ -1316,6 +1371,7 @@ class View:
                 if remaining != 0:
                     raise PdfMalformed("the page tree's /Count does not match its pages")
                 return ref, node, inherited
+            self.file.budget.spend(len(kids) + 1)  # a shared /Kids may be met at every level
             total = node.get("Count")
             backwards = isinstance(total, int) and remaining >= total // 2
             order = range(len(kids) - 1, -1, -1) if backwards else range(len(kids))
@@ -1377,22 +1433,40 @@ class View:
         return self.resolve_dict(catalog.get("AcroForm"))
 
     def fields(self) -> list[tuple[Ref | None, dict[str, PdfObject], str]]:
-        """Every terminal form field: (reference, dictionary, full name), in order."""
+        """Every terminal form field: (reference, dictionary, full name), in order. Walked
+        once per view (then remembered): each node at most once (shared ``/Kids`` arrays
+        make a DAG, not a tree), at most ``max_nodes`` of them, every kid looked at paid
+        for from the budget."""
+        if self._fields is None:
+            self._fields = self._walk_fields()
+        return list(self._fields)
+
+    def _walk_fields(self) -> list[tuple[Ref | None, dict[str, PdfObject], str]]:
         fields = self.resolve(self.acroform().get("Fields"))
         out: list[tuple[Ref | None, dict[str, PdfObject], str]] = []
         if not isinstance(fields, list):
             return out
+        budget = self.file.budget
+        budget.spend(len(fields) + 1)
         seen: set[int] = set()
-        stack: list[tuple[PdfObject, str, dict[str, PdfObject]]] = [
-            (f, "", {}) for f in reversed(fields)
+        walked = 0
+        # depth first, in order; a frame per node whose kids are being walked (an iterator
+        # over its /Kids, not a copy: a shared array of thousands costs no memory per visit)
+        stack: list[tuple[Iterator[PdfObject], str, dict[str, PdfObject]]] = [
+            (iter(fields), "", {})
         ]
         while stack:
-            ref, parent_name, inherited = stack.pop()
+            kids_left, parent_name, inherited = stack[-1]
+            ref = next(kids_left, _END)
+            if ref is _END:
+                stack.pop()
+                continue
             if isinstance(ref, Ref):
                 if ref.num in seen:
                     continue
                 seen.add(ref.num)
-            if len(seen) > self.file.limits.max_nodes:
+            walked += 1
+            if walked > self.file.limits.max_nodes:
                 raise PdfHostile(f"more than {self.file.limits.max_nodes} form fields")
             node = self.resolve(ref)
             if not isinstance(node, dict):
@@ -1404,15 +1478,21 @@ class View:
                 if key in node:
                     here[key] = node[key]
             kids = self.resolve(node.get("Kids"))
+            if isinstance(kids, list):
+                budget.spend(len(kids) + 1)  # a shared array is paid for at every visit
             named_kids = isinstance(kids, list) and any(
                 "T" in self.resolve_dict(k) for k in kids
             )
             if named_kids and isinstance(kids, list):
-                stack.extend((k, name, here) for k in reversed(kids))
+                stack.append((iter(kids), name, here))
             else:
                 merged = {**here, **node}
                 out.append((ref if isinstance(ref, Ref) else None, merged, name))
         return out
+
+
+_END = object()
+"""The end of a frame's kids (:meth:`View._walk_fields`)."""
 
 
 def is_name(value: PdfObject, name: str) -> bool:

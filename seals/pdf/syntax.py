@@ -17,8 +17,10 @@ there is no search for ``endstream``, because viewers do not agree on one.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -128,7 +130,13 @@ _TOKEN = re.compile(
 )
 _REF = rb"\d{1,10}" + _W + rb"+\d{1,5}" + _W + rb"+R(?!" + _REG + rb")"
 _REF_ITEM = re.compile(rb"(\d{1,10})" + _W + rb"+(\d{1,5})" + _W + rb"+R")
-_REF_RUN = re.compile(rb"(?:" + _REF + _W + rb"*)+")
+_RUN_CHUNK = 4096
+_REF_RUN = re.compile(rb"(?:" + _REF + _W + rb"*){1,%d}" % _RUN_CHUNK)
+"""Up to :data:`_RUN_CHUNK` references in a row (a long run is taken a chunk at a time,
+each chunk paid for before the next is read)."""
+_BYTES_PER_UNIT_SHIFT = 6
+"""The bytes a value spans cost one unit of work per 64 (a string, a name or a comment of
+megabytes is one token, but copying or scanning it is not free)."""
 _KEYWORDS: dict[bytes, PdfObject] = {b"true": True, b"false": False, b"null": None}
 _NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _LITERAL_SPECIAL = re.compile(rb"[()\\]")
@@ -192,6 +200,7 @@ class Parser:
         stack: list[Any] = []  # open arrays and dictionaries
         keys: list[Any] = []  # per open dictionary: the key waiting for its value, else None
         spent = 0
+        mark = pos  # bytes before it are paid for
         while True:
             m = match(data, pos)
             if m is None:
@@ -200,6 +209,9 @@ class Parser:
             kind = m.lastindex
             pos = m.end()
             spent += 1
+            if spent >= 4096:  # pay as we go: a flat array of millions is stopped early
+                budget.spend(spent + ((pos - mark) >> _BYTES_PER_UNIT_SHIFT))
+                spent, mark = 0, pos
             v: PdfObject
             if kind == 1:
                 v = _name(m.group(1))
@@ -209,17 +221,14 @@ class Parser:
                         f"objects nested deeper than {self.max_depth} levels "
                         f"at byte {m.start(kind)}"
                     )
-                if spent >= 4096:
-                    budget.spend(spent)
-                    spent = 0
+                spent += 2  # an open container costs more than a token (its stacks)
                 keys.append(None)
                 if kind == 2:
                     stack.append({})
                     continue
                 items: list[PdfObject] = []
                 stack.append(items)
-                pos, n = self._runs(pos, items)
-                spent += n
+                pos = self._runs(pos, items)
                 continue
             elif kind == 3:
                 if not stack or type(stack[-1]) is not dict:
@@ -234,8 +243,10 @@ class Parser:
                 v = stack.pop()
             elif kind == 6:
                 v = Ref(int(m.group(7)), int(m.group(8)))
+                spent += 1  # a reference or a number costs about two microseconds here
             elif kind == 9:
                 v = _number(m.group(9), m.start(9))
+                spent += 1
             elif kind == 10:
                 v, pos = self._literal(pos)
             elif kind == 11:
@@ -249,7 +260,7 @@ class Parser:
                 raise self.fail("unexpected end of data", m.start(kind or 0))
             # hand the value to its container
             if not stack:
-                budget.spend(spent)
+                budget.spend(spent + ((pos - mark) >> _BYTES_PER_UNIT_SHIFT))
                 return v, pos
             top = stack[-1]
             if type(top) is list:
@@ -265,19 +276,21 @@ class Parser:
                     top[key] = v
                 keys[-1] = None
 
-    def _runs(self, pos: int, items: list[PdfObject]) -> tuple[int, int]:
-        """A run of references opening an array (``/Kids``, ``/Annots``…), taken in one go;
-        returns the new position and the tokens taken."""
+    def _runs(self, pos: int, items: list[PdfObject]) -> int:
+        """A run of references opening an array (``/Kids``, ``/Annots``…), taken a chunk of
+        :data:`_RUN_CHUNK` at a time, each paid for as taken; returns the new position."""
         data = self.data
         at = skip_ws(data, pos)
-        if at >= len(data) or not 0x30 <= data[at] <= 0x39:
-            return pos, 0
-        run = _REF_RUN.match(data, at)
-        if run is None:
-            return pos, 0
-        refs = [Ref(int(a), int(b)) for a, b in _REF_ITEM.findall(data, at, run.end())]
-        items += refs
-        return run.end(), len(refs)
+        while at < len(data) and 0x30 <= data[at] <= 0x39:
+            run = _REF_RUN.match(data, at)
+            if run is None:
+                break
+            refs = [Ref(int(a), int(b)) for a, b in _REF_ITEM.findall(data, at, run.end())]
+            # two units a reference: making a Ref costs about two microseconds here
+            self.budget.spend(2 * len(refs) + ((run.end() - at) >> _BYTES_PER_UNIT_SHIFT))
+            items += refs
+            pos = at = run.end()
+        return pos
 
     def _hex(self, pos: int) -> tuple[bytes, int]:
         end = self.data.find(b">", pos)
@@ -396,7 +409,7 @@ class Parser:
                 raise self.fail("a stream /Length refers to another object here", pos)
             length = resolve_length(length)
         if not isinstance(length, int) or isinstance(length, bool) or length < 0:
-            raise self.fail(f"the stream has no usable /Length ({length!r})", pos)
+            raise self.fail(f"the stream has no usable /Length ({brief(length)})", pos)
         start, end = stream_span(data, pos, length, limit)
         if not keep_data:
             return Stream(head, b""), end
@@ -467,6 +480,47 @@ def walk(value: PdfObject, refs: list[Ref], dicts: list[dict[str, PdfObject]]) -
             extend(v)
         elif t is Stream:
             todo.append(v.dict)
+
+
+class _Brief(reprlib.Repr):
+    """``repr`` cut short at every level, in time too: strings and names are cut before they
+    are formatted (``reprlib`` would format a string of megabytes, then cut it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxtuple = 3, 6, 6, 6
+        self.maxstring = self.maxother = 40
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        cut = len(x) > self.maxstring
+        return repr(bytes(x[: self.maxstring])) + ("…" if cut else "")
+
+    repr_HexString = repr_bytes
+
+    def repr_Name(self, x: str, level: int) -> str:
+        cut = len(x) > self.maxstring
+        return "/" + str(x[: self.maxstring]) + ("…" if cut else "")
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+                 for k, v in itertools.islice(x.items(), self.maxdict)]  # not sorted: O(1)
+        return "{" + ", ".join(items) + (", ...}" if len(x) > self.maxdict else "}")
+
+    def repr_Stream(self, x: Stream, level: int) -> str:
+        return "Stream(" + self.repr1(x.dict, level - 1) + ")"
+
+
+_BRIEF = _Brief()
+
+
+def brief(value: PdfObject) -> str:
+    """A short ``repr`` of an attacker's value for a message (at most a few hundred
+    characters, whatever the value's size)."""
+    return _BRIEF.repr(value)
 
 
 # ------------------------------------------------------------------------------ writing

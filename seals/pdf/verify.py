@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
+import hashlib
 import math
 import re
 from array import array
@@ -63,7 +64,7 @@ from seals.pdf.stamp import (
     seal_rects,
     visible_box,
 )
-from seals.pdf.syntax import Name, PdfObject, Ref, Stream, decode_text, equal
+from seals.pdf.syntax import Name, PdfObject, Ref, Stream, brief, decode_text, equal
 from seals.seal import Step, StepStatus, VerificationReport, verify_signature
 from seals.ses import SealSignature, parse_signature
 from seals.x509 import Certificate
@@ -196,9 +197,21 @@ def _is_sig_dict(d: dict[str, PdfObject]) -> bool:
 def _inventory(full: PdfFile) -> _Inventory:
     """Every signature dictionary of every section, and what each section refers to."""
     found: dict[tuple[Any, ...], _Candidate] = {}
+    contents: dict[int, tuple[dict[str, PdfObject], bytes]] = {}
+
+    def content(sig: dict[str, PdfObject]) -> bytes:
+        """What tells signature dictionaries apart: a digest of the content, formatted once
+        per dictionary read (many fields may name one big dictionary) and paid for."""
+        known = contents.get(id(sig))
+        if known is None:
+            text = repr(sig)
+            full.budget.spend(len(text) >> 8)
+            known = contents[id(sig)] = (sig, hashlib.sha256(text.encode("utf-8", "replace"))
+                                         .digest())
+        return known[1]
 
     def add(num: int | None, gen: int, section: int, sig: dict[str, PdfObject], name: str) -> None:
-        key = (num, gen, repr(sig))
+        key = (num, gen, content(sig))
         cand = found.get(key)
         if cand is None:
             if len(found) >= full.limits.max_signatures:
@@ -302,7 +315,7 @@ def _byte_range(
     if not isinstance(contents, bytes) or not contents.strip(b"\x00"):
         return bad("the signature has no /Contents: there is no signature")
     if len(br) != 4 or not all(_is_int(v) for v in br):
-        return bad(f"/ByteRange is not four integers: {br!r}")
+        return bad(f"/ByteRange is not four integers: {brief(br)}")
     a, b, c, d = (int(v) for v in br)
     info: dict[str, Any] = {"byte_range": [a, b, c, d], "file_size": len(data)}
     if a != 0:
@@ -362,7 +375,8 @@ def _byte_range(
     if parsed is not None:
         expected = f"/ByteRange [{a} {b} {c} {d}]"
         if parsed.property_info != expected:
-            return bad(f"the signature protects {parsed.property_info!r}, not {expected!r}", **info)
+            return bad(f"the signature protects {brief(parsed.property_info)}, not {expected!r}",
+                       **info)
     covered = (b + d) / max(1, len(data))
     return (
         _step(
@@ -420,6 +434,7 @@ class _Revision:
         self.seals: list[_NewSeal] = []
         self._widgets: dict[int, dict[str, PdfObject]] = {}
         self._placed: dict[int, list[int]] = {}  # page number -> widgets appended to it
+        self._kids: dict[int, frozenset[int]] = {}  # parent number -> numbers of its /Kids
 
     def problem(self, kind: str, text: str) -> None:
         self.problems.append(_Problem(kind, text))
@@ -520,7 +535,9 @@ class _Revision:
             return f"object {n} ({what}) was changed"
         diff = {k for k in old.keys() | cur.keys() if not equal(old.get(k), cur.get(k))}
         kind = old.get("Type")
-        changes = ", ".join(sorted(diff))
+        shown = sorted(diff)
+        changes = ", ".join(str(k)[:64] for k in shown[:10]) + (
+            f" and {len(shown) - 10} more" if len(shown) > 10 else "")
         root = before.trailer.get("Root")
         if kind == "Catalog" or (isinstance(root, Ref) and root.num == n):
             if diff <= {"AcroForm"} and self._acroform(
@@ -548,7 +565,7 @@ class _Revision:
                 else:
                     self.problem("appearance", f"the page of signature field {n} is unknown")
             return None
-        label = f" (/{kind})" if isinstance(kind, str) else ""
+        label = f" ({brief(kind)})" if isinstance(kind, str) else ""
         return f"object {n}{label} was changed ({changes})"
 
     def _is_page(self, n: int, node: PdfObject) -> bool:
@@ -560,9 +577,17 @@ class _Revision:
             return True
         if node.get("Type") is not None or "Kids" in node:
             return False
-        parent = self.before.resolve_dict(node.get("Parent"))
-        kids = self.before.resolve(parent.get("Kids"))
-        return isinstance(kids, list) and any(isinstance(k, Ref) and k.num == n for k in kids)
+        parent_ref = node.get("Parent")
+        key = parent_ref.num if isinstance(parent_ref, Ref) else None
+        numbers = self._kids.get(key) if key is not None else None
+        if numbers is None:  # each parent's /Kids read once (it may be shared and huge)
+            kids = self.before.resolve(self.before.resolve_dict(parent_ref).get("Kids"))
+            kids = kids if isinstance(kids, list) else []
+            self.full.budget.spend(len(kids) // 4 + 1)
+            numbers = frozenset(k.num for k in kids if isinstance(k, Ref))
+            if key is not None:
+                self._kids[key] = numbers
+        return n in numbers
 
     def _acroform(self, old: dict[str, PdfObject], cur: dict[str, PdfObject]) -> bool:
         diff = {k for k in old.keys() | cur.keys() if not equal(old.get(k), cur.get(k))}
@@ -578,6 +603,7 @@ class _Revision:
         not ``old`` followed by new seal widgets only."""
         if not isinstance(old, list) or not isinstance(cur, list) or len(cur) < len(old):
             return None
+        self.full.budget.spend(len(cur) // 4 + 1)  # arrays shared by many pages: paid each time
         if not all(equal(x, y) for x, y in zip(old, cur, strict=False)):
             return None
         added = cur[len(old) :]
@@ -597,7 +623,10 @@ class _Revision:
         if visible is None:
             self.problem("appearance", f"page object {page_num} has no usable /MediaBox")
             return
-        earlier = seal_rects(before, before.resolve_dict(before.get(page_num)))
+        page = before.resolve_dict(before.get(page_num))
+        annots = before.resolve(page.get("Annots"))
+        self.full.budget.spend(len(annots) + 1 if isinstance(annots, list) else 1)
+        earlier = seal_rects(before, page)
         for n in widgets:
             w = self._widgets[n]
             name = decode_text(w.get("T")) or f"object {n}"
@@ -749,14 +778,14 @@ class _Draft:
 
 def _foreign(cand: _Candidate, name: str) -> _Draft:
     subfilter = cand.sig.get("SubFilter")
-    what = f"/SubFilter /{subfilter}" if isinstance(subfilter, Name) else "no /SubFilter"
+    what = f"/SubFilter {brief(subfilter)}" if isinstance(subfilter, Name) else "no /SubFilter"
     step = _step(
         "pdf.format",
         "format",
         StepStatus.INVALID,
         f"field '{name}' holds a {what} signature, not a GB/T 38540 seal signature: this "
         "service cannot verify it, so the file cannot be accepted as sealed",
-        subfilter=str(subfilter) if subfilter is not None else None,
+        subfilter=str(subfilter)[:200] if subfilter is not None else None,
     )
     return _Draft(cand, name, [step], None, None, None, None)
 

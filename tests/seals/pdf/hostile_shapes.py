@@ -407,6 +407,176 @@ def hashes(size: int, count: int) -> Callable[[Kit], bytes]:
     return build
 
 
+
+# ------------------------------------------------- walks and budget escapes (d1–d7)
+
+
+def shared_kids_scan(leaves: int, kids: int) -> Callable[[Kit], bytes]:
+    """d1: after the seal, ``leaves`` page-like leaves (no ``/Type``) under one parent whose
+    ``/Kids`` is a shared array of ``kids`` references; a later revision changes every leaf,
+    so deciding whether each is a page scans the parent's ``/Kids`` (was leaves × kids)."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        n = base.next
+        parent, array_num, first = n, n + 1, n + 2
+        objects = [(parent, b"<</Kids %d 0 R /Count 0>>" % array_num),
+                   (array_num, b"[" + b"%d 0 R " % base.root.num * kids + b"]")]
+        objects += [(first + i, b"<</Parent %d 0 R /X 1>>" % parent) for i in range(leaves)]
+        size = first + leaves
+        pdf = _revision(kit.sealed, objects, base.root, base.prev, size)
+        changed = [(first + i, b"<</Parent %d 0 R /X 2>>" % parent) for i in range(leaves)]
+        return _revision(pdf, changed, base.root, _startxref(pdf), size)
+    return build
+
+
+def _fake_seal_revision(kit: Kit, extra: Callable[[_Base, int], tuple[list[tuple[int, bytes]],
+                                                                       list[Ref], int]]) -> bytes:
+    """A revision after the seal holding a fake seal whose byte range covers exactly that
+    revision (so the verifier reads the revision's form), and what ``extra`` adds: (objects,
+    references appended to the form's ``/Fields``, the next free number)."""
+    base = _Base(kit.sealed)
+    view = PdfFile(kit.sealed).view()
+    form_ref = view.catalog()[1]["AcroForm"]
+    form = dict(view.resolve(form_ref))
+    n = base.next
+    objects = _fake_seal_objects(base, n, None, b"\x30\x03\x02\x01\x00")
+    more, fields, size = extra(base, n + 2)
+    objects += more
+    form["Fields"] = [*form["Fields"], Ref(n), *fields]
+    objects.append((form_ref.num, serialize(form)))
+    objects.append((base.page_ref.num,
+                    serialize({**base.page, "Annots": [*base.annots, Ref(n)]})))
+    at = len(kit.sealed)
+    return _point_at_revision(_revision(kit.sealed, objects, base.root, base.prev, size), at)
+
+
+def shared_field_kids(count: int) -> Callable[[Kit], bytes]:
+    """d2: ``count`` named form fields whose ``/Kids`` are all one shared array listing all
+    of them (and a DAG: each field reachable from every other): every visit used to push the
+    whole array (count² entries on the walk's stack)."""
+    def extra(base: _Base, n: int) -> tuple[list[tuple[int, bytes]], list[Ref], int]:
+        array_num = n + count
+        nodes = [(n + i, b"<</T (f%d) /Kids %d 0 R>>" % (i, array_num)) for i in range(count)]
+        nodes.append((array_num, b"[" + b"".join(b"%d 0 R " % (n + i) for i in range(count))
+                      + b"]"))
+        return nodes, [Ref(n)], array_num + 1
+    return lambda kit: _fake_seal_revision(kit, extra)
+
+
+def names_tree_fanout(levels: int, fanout: int) -> Callable[[Kit], bytes]:
+    """d3: an ``/EmbeddedFiles`` name tree of ``levels`` levels whose nodes each list the next
+    level's one node ``fanout`` times (``fanout ** levels`` visits without a seen-set)."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        n = base.next
+        objects = [(n + i, b"<</Kids [" + b"%d 0 R " % (n + i + 1) * fanout + b"]>>")
+                   for i in range(levels)]
+        objects.append((n + levels, b"<</Names [(a.txt) null]>>"))
+        names = n + levels + 1
+        objects.append((names, b"<</EmbeddedFiles %d 0 R>>" % n))
+        objects.append((base.root.num, serialize({**base.catalog, "Names": Ref(names)})))
+        return _revision(kit.sealed, objects, base.root, base.prev, names + 1)
+    return build
+
+
+def big_reference_array(size: int) -> Callable[[Kit], bytes]:
+    """d4: one object, an array of ``size`` bytes of references then a string (so that it is
+    parsed, not only scanned): the run of references used to be built whole (hundreds of MB)
+    before its tokens were counted."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        body = b"[" + b"1 0 R " * (size // 6) + b"(x)]"
+        return _revision(kit.sealed, [(base.next, body)], base.root, base.prev, base.next + 1)
+    return build
+
+
+def big_flat_array(size: int) -> Callable[[Kit], bytes]:
+    """d4: one object, an array of ``size`` bytes of small numbers and a string: its tokens
+    used to be counted only once the whole array was parsed."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        body = b"[(x) " + b"0 " * (size // 2) + b"]"
+        return _revision(kit.sealed, [(base.next, body)], base.root, base.prev, base.next + 1)
+    return build
+
+
+def big_object_sections(size: int, sections: int) -> Callable[[Kit], bytes]:
+    """d4b: one plain object of ``size`` bytes, then ``sections`` revisions each listing it
+    again (same offset): it used to be scanned once per section, charged as one object."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        n = base.next
+        body = b"[" + b"0 " * (size // 2) + b"]"
+        pdf = _revision(kit.sealed, [(n, body)], base.root, base.prev, n + 1)
+        at = pdf.index(b"%d 0 obj\n" % n, len(kit.sealed))
+        for _ in range(sections):
+            prev = _startxref(pdf)
+            out = bytearray(pdf)
+            xref = len(out)
+            out += b"xref\n%d 1\n%010d 00000 n\r\ntrailer\n" % (n, at)
+            out += serialize({"Size": n + 1, "Root": base.root, "Prev": prev})
+            out += b"\nstartxref\n%d\n%%%%EOF\n" % xref
+            pdf = bytes(out)
+        return pdf
+    return build
+
+
+def big_string_sections(size: int, sections: int) -> Callable[[Kit], bytes]:
+    """d4b: one object holding a string of ``size`` bytes (one token), listed again by
+    ``sections`` revisions: each section's scan used to copy the string again, charged as
+    one token."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        n = base.next
+        body = b"<</FT /Sig /X (" + b"a" * size + b")>>"
+        pdf = _revision(kit.sealed, [(n, body)], base.root, base.prev, n + 1)
+        at = pdf.index(b"%d 0 obj\n" % n, len(kit.sealed))
+        for _ in range(sections):
+            prev = _startxref(pdf)
+            out = bytearray(pdf)
+            xref = len(out)
+            out += b"xref\n%d 1\n%010d 00000 n\r\ntrailer\n" % (n, at)
+            out += serialize({"Size": n + 1, "Root": base.root, "Prev": prev})
+            out += b"\nstartxref\n%d\n%%%%EOF\n" % xref
+            pdf = bytes(out)
+        return pdf
+    return build
+
+
+def nested_parentheses(size: int) -> Callable[[Kit], bytes]:
+    """d6: a literal string of ``size`` bytes of balanced parentheses, nested ``size // 2``
+    deep, in a revision after the seal."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        body = b"(" * (size // 2) + b")" * (size // 2)
+        return _revision(kit.sealed, [(base.next, body)], base.root, base.prev, base.next + 1)
+    return build
+
+
+def nested_containers(count: int) -> Callable[[Kit], bytes]:
+    """d6: ``count`` objects each nested as deep as allowed (63 levels of arrays and
+    dictionaries, a string inside so that each is parsed)."""
+    def build(kit: Kit) -> bytes:
+        body = b"<</A " * 31 + b"[" * 32 + b"(x)" + b"]" * 32 + b">>" * 31
+        return _original([body] * count)
+    return build
+
+
+def signature_repr(size: int, fields: int) -> Callable[[Kit], bytes]:
+    """d7: a signature dictionary with a ``/Contents`` of ``size`` bytes and ``fields``
+    signature fields naming it: every field used to format the whole dictionary
+    (``repr``) to tell signatures apart."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        n = base.next
+        sig = (b"<</Type /Sig /SubFilter /" + b"S" * 64 + b" /ByteRange [0 1 2 3] /Contents <"
+               + b"30" * (size // 2) + b">>>")
+        objects = [(n, sig)]
+        objects += [(n + 1 + i, b"<</FT /Sig /V %d 0 R>>" % n) for i in range(fields)]
+        return _revision(kit.sealed, objects, base.root, base.prev, n + 1 + fields)
+    return build
+
+
 SHAPES: tuple[Shape, ...] = (
     Shape("xref_subsections_1.8MB", "65 000 one-entry subsections (was ~100 s)",
           xref_subsections(int(1.8 * MB)), frozenset({"invalid"})),
@@ -449,6 +619,26 @@ SHAPES: tuple[Shape, ...] = (
           frozenset({"valid"})),
     Shape("seals_6x20MB", "a 20 MB file with 6 genuine seals (6 hashes of 20 MB)",
           hashes(20 * MB - 400_000, 5), frozenset({"valid"})),
+    Shape("d1_shared_kids_scan", "2 000 changed leaves under a parent of 300 000 kids",
+          shared_kids_scan(2_000, 300_000), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d2_shared_field_kids", "6 000 fields sharing one /Kids array of all of them",
+          shared_field_kids(6_000), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d3_names_tree_fanout", "an /EmbeddedFiles tree, 16 levels of 4 shared kids",
+          names_tree_fanout(16, 4), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d4_big_reference_array", "one array of 19 MB of references (3.3 million)",
+          big_reference_array(19 * MB), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d4_big_flat_array", "one array of 19 MB of numbers (9.5 million)",
+          big_flat_array(19 * MB), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d4b_big_object_sections", "a plain 4 MB array listed by 400 sections",
+          big_object_sections(4 * MB, 400), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d4b_big_string_sections", "a 12 MB string listed by 400 sections",
+          big_string_sections(12 * MB, 400), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d6_nested_parentheses", "a string of parentheses nested 9.5 million deep",
+          nested_parentheses(19 * MB), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d6_nested_containers", "60 000 objects nested 63 levels deep",
+          nested_containers(60_000), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d7_signature_repr", "3 000 fields naming one signature of 12 MB",
+          signature_repr(12 * MB, 3_000), frozenset({"invalid", "pdf_hostile"})),
 )
 
 

@@ -22,6 +22,7 @@ from seals_testlib import Pki
 from seals.errors import SealError
 from seals.pdf import PdfLimits, verify_pdf
 from seals.pdf.reader import PdfFile
+from seals.pdf.syntax import Name, brief
 from seals.ses import Seal
 
 LOOSE_CPU = 6.0
@@ -79,6 +80,21 @@ def test_xref_lookups_do_not_depend_on_the_number_of_subsections(sealed: bytes) 
     start = time.process_time()
     found = sum(1 for num in range(0, 200_000, 3) if entries.get(num) is not None)
     assert found > 10_000 and time.process_time() - start < 2
+
+
+def test_messages_never_format_an_attackers_value_in_full() -> None:
+    """d7: what goes into a message is cut short before it is formatted (a /Contents of
+    8 MB, a /ByteRange of a million items, a name of a megabyte, a dictionary of 100 000
+    keys nested deeper than shown)."""
+    huge = {
+        "ByteRange": [0] * 1_000_000,
+        "Contents": b"\0" * (8 << 20),
+        "SubFilter": Name("S" * (1 << 20)),
+        "Many": {Name(f"K{i}"): [[[[i]]]] for i in range(100_000)},
+    }
+    start = time.process_time()
+    text = brief(huge)
+    assert len(text) < 600 and time.process_time() - start < 0.05, text
 
 
 # --------------------------------------------------------------------------- mutations
