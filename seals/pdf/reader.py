@@ -1131,6 +1131,24 @@ class View:
             return None
         return self.fetch(num, entry, keep_data=False)
 
+    def source(self, num: int) -> tuple[bytes, int]:
+        """Where object ``num``'s value is written: the file's bytes (or its object stream's
+        decoded data) and the position of the value in them. Read :meth:`get` first."""
+        entry = self.entry(num)
+        if entry is None or entry.kind not in (1, 2) or num <= 0:
+            raise PdfMalformed(f"object {num} is not in use")
+        if entry.kind == 1:
+            m = OBJ_HEADER.match(self.file.data, entry.a)
+            if m is None:
+                raise PdfMalformed(f"no object at byte {entry.a}")
+            return self.file.data, m.end()
+        holder_entry = self.entry(entry.a)
+        if holder_entry is None or holder_entry.kind != 1 or holder_entry.b != 0:
+            raise PdfMalformed(f"object {num} is in object stream {entry.a}, which is not here")
+        holder = self._read(holder_entry.a, keep_data=True, level=0)
+        decoded, start, _ = self.file.member_span(holder, holder_entry.a, entry.b, num)
+        return decoded, start
+
     def check_ref(self, ref: Ref) -> None:
         """A reference to an object in use must carry that object's generation."""
         entry = self.entry(ref.num)

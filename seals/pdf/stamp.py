@@ -42,7 +42,17 @@ from PIL import Image, UnidentifiedImageError
 from seals import sm2
 from seals.pdf.errors import PdfInputError
 from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
-from seals.pdf.syntax import Name, PdfObject, Ref, Stream, serialize, text_string
+from seals.pdf.syntax import (
+    Name,
+    Parser,
+    PdfObject,
+    Ref,
+    Stream,
+    serialize,
+    skip_ws,
+    text_string,
+    write_name,
+)
 from seals.pdf.writer import write_incremental
 from seals.seal import sign_digest
 from seals.ses import Seal, encode_signature, encode_tbs_sign
@@ -255,13 +265,81 @@ def _need_appearances(view: View, acro: dict[str, PdfObject], sealed: bool) -> N
             continue
         kids = view.resolve(field.get("Kids"))
         widgets = [view.resolve_dict(k) for k in kids] if isinstance(kids, list) else [field]
-        if any("AP" not in w for w in widgets):
+        if any(w.get("AP") is None for w in widgets):
             raise PdfInputError(
                 f"the form asks viewers to draw its fields (/NeedAppearances) and field "
                 f"{name!r} has no appearance of its own: removing the flag would hide it, "
                 "keeping it would hide the seal in some viewers; save the form with its "
                 "appearances (or flattened) first"
             )
+
+
+def _edit_dict(
+    view: View, buf: bytes, pos: int, put: dict[str, bytes], drop: tuple[str, ...] = ()
+) -> bytes:
+    """The dictionary written at ``buf[pos:]``, byte for byte, with the values of ``put``
+    replaced (or added before ``>>``) and the keys ``drop`` removed: what the stamper does
+    not change keeps exactly the bytes, and so the meaning, it had (no value is parsed and
+    written back)."""
+    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
+    start, end, spans = parser.dict_spans(pos)
+    edits: list[tuple[int, int, bytes]] = []
+    for key in drop:
+        if key in spans:
+            edits.append((spans[key][0], spans[key][2], b""))
+    tail = b""
+    for key, value in put.items():
+        if key in spans:
+            edits.append((spans[key][1], spans[key][2], b" " + value))
+        else:
+            tail += b" " + write_name(key) + b" " + value
+    out = bytearray()
+    at = start
+    for a, b, text in sorted(edits):
+        out += buf[at:a] + text
+        at = b
+    out += buf[at : end - 2] + tail + b">>"
+    return bytes(out)
+
+
+def _source_of(view: View, value: PdfObject) -> tuple[bytes, int] | None:
+    """Where the value ``value`` names is written: (bytes, position) of the object at the
+    end of its chain of references; None for a direct value."""
+    num = None
+    for _ in range(32):
+        if not isinstance(value, Ref):
+            break
+        num = value.num
+        value = view.get(value.num, value.gen)
+    return view.source(num) if num is not None else None
+
+
+def _appended_array(view: View, buf: bytes, span: tuple[int, int, int] | None,
+                    extra: Ref) -> bytes:
+    """The array a key's value is (directly, or through references), byte for byte, with
+    ``extra`` appended; ``[extra]`` when it is no array."""
+    if span is None:
+        return serialize([extra])
+    _, value_start, _ = span
+    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
+    value, _ = parser.value(value_start)
+    where: tuple[bytes, int] | None = (buf, value_start)
+    if isinstance(value, Ref):
+        where = _source_of(view, value)
+        value = view.resolve(value)
+    if not isinstance(value, list) or where is None:
+        return serialize([extra])
+    src, at = where
+    parser = Parser(src, max_depth=view.file.limits.max_depth, budget=view.file.budget)
+    _, end = parser.value(at)
+    start = skip_ws(src, at)
+    assert src[end - 1 : end] == b"]"
+    return src[start : end - 1] + b" " + serialize(extra) + b"]"
+
+
+def _spans(view: View, buf: bytes, pos: int) -> dict[str, tuple[int, int, int]]:
+    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
+    return parser.dict_spans(pos)[2]
 
 
 def stamp_pdf(
@@ -438,19 +516,36 @@ def _stamp(
             "AP": {"N": Ref(ap_num)},
         }
     )
-    new_page = dict(page_dict)
-    annots = view.resolve(page_dict.get("Annots"))
-    new_page["Annots"] = [*(annots if isinstance(annots, list) else []), Ref(widget_num)]
-    objects[page_ref.num] = serialize(new_page)
-    listed = view.resolve(acro.get("Fields"))
-    acro["Fields"] = [*(listed if isinstance(listed, list) else []), Ref(widget_num)]
-    acro["SigFlags"] = 3
-    if isinstance(acro_value, Ref) and view.in_use(acro_value.num):
-        objects[acro_value.num] = serialize(acro)
+    # the page, the form and the catalog are edited where they are written: whatever the
+    # stamper does not change keeps its bytes (reals, nulls, strings, direct annotations)
+    page_buf, page_at = view.source(page_ref.num)
+    page_spans = _spans(view, page_buf, page_at)
+    annots = _appended_array(view, page_buf, page_spans.get("Annots"), Ref(widget_num))
+    objects[page_ref.num] = _edit_dict(view, page_buf, page_at, {"Annots": annots})
+    acro_changes = {"SigFlags": b"3"}
+    own_form = isinstance(acro_value, Ref) and isinstance(view.resolve(acro_value), dict)
+    if own_form:
+        where = _source_of(view, acro_value)
+        assert where is not None
+        acro_buf, acro_at = where
+    elif isinstance(acro_value, dict):
+        cat_buf, cat_at = view.source(root_ref.num)
+        acro_buf, acro_at = cat_buf, _spans(view, cat_buf, cat_at)["AcroForm"][1]
+    else:
+        acro_buf, acro_at = b"<<>>", 0
+    fields_span = _spans(view, acro_buf, acro_at).get("Fields")
+    acro_changes["Fields"] = _appended_array(view, acro_buf, fields_span, Ref(widget_num))
+    edited_acro = _edit_dict(view, acro_buf, acro_at, acro_changes, drop=("NeedAppearances",))
+    if own_form:
+        assert isinstance(acro_value, Ref)
+        objects[acro_value.num] = edited_acro
     else:
         acro_num, nxt = nxt, nxt + 1
-        objects[acro_num] = serialize(acro)
-        objects[root_ref.num] = serialize({**catalog, "AcroForm": Ref(acro_num)})
+        objects[acro_num] = edited_acro
+        cat_buf, cat_at = view.source(root_ref.num)
+        objects[root_ref.num] = _edit_dict(
+            view, cat_buf, cat_at, {"AcroForm": serialize(Ref(acro_num))}
+        )
 
     # the signature dictionary, with placeholders of fixed size
     reserve = _reserve(seal.der, signer_certificate.der)

@@ -518,7 +518,7 @@ class _Revision:
         if not (isinstance(old, dict) and isinstance(cur, dict)):
             what = "stream" if isinstance(old, Stream) else type(old).__name__
             return f"object {n} ({what}) was changed"
-        diff = {k for k in old.keys() | cur.keys() if not equal(old.get(k), cur.get(k))}
+        diff = _diff(old, cur)
         kind = old.get("Type")
         changes = ", ".join(sorted(diff))
         root = before.trailer.get("Root")
@@ -565,7 +565,7 @@ class _Revision:
         return isinstance(kids, list) and any(isinstance(k, Ref) and k.num == n for k in kids)
 
     def _acroform(self, old: dict[str, PdfObject], cur: dict[str, PdfObject]) -> bool:
-        diff = {k for k in old.keys() | cur.keys() if not equal(old.get(k), cur.get(k))}
+        diff = _diff(old, cur)
         if not diff <= {"Fields", "SigFlags"}:
             return False
         fields_old = self.before.resolve(old.get("Fields")) or []
@@ -627,6 +627,14 @@ class _Revision:
             ):
                 return "its appearance has an unusable /Matrix"
         return None
+
+
+def _diff(old: dict[str, PdfObject], cur: dict[str, PdfObject]) -> set[str]:
+    """The keys whose values differ, a key with a null value and an absent key included."""
+    return {
+        k for k in old.keys() | cur.keys()
+        if (k in old) != (k in cur) or not equal(old[k], cur[k])
+    }
 
 
 class _Later:

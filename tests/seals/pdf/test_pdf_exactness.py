@@ -1,0 +1,179 @@
+"""The review of the PDF seal verifier and stamper (findings F1–F7, W1, W2): what the
+stamper writes back and what the verifier compares must mean exactly what viewers read.
+Each attack is built from real sealed files; renders (poppler, MuPDF) show that it changes
+what a viewer shows, so that a "valid" verdict on it would be wrong. Each test failed before
+its fix."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from pdf_testlib import (
+    LATER,
+    PLAIN,
+    append_revision,
+    later_seal_with,
+    render,
+    stamp,
+)
+from seals_testlib import Pki
+
+from seals.errors import SealError
+from seals.pdf import verify_pdf
+from seals.pdf.reader import PdfFile
+from seals.pdf.syntax import Ref, serialize
+from seals.seal import StepStatus
+from seals.ses import Seal
+
+
+def outcome(data: bytes) -> str:
+    """``valid``, ``invalid`` or the code of the error refusing the whole file."""
+    try:
+        return "valid" if verify_pdf(data).ok else "invalid"
+    except SealError as exc:
+        return exc.code
+
+
+def kinds(data: bytes, field: str = "Seal1") -> set[str]:
+    """The kinds of problems ``pdf.modifications`` of ``field`` reports (empty: VALID)."""
+    report = verify_pdf(data)
+    sig = next(s for s in report.signatures if s.field == field)
+    step = sig.report().step("pdf.modifications")
+    if step.status is StepStatus.VALID:
+        return set()
+    assert step.status is StepStatus.INVALID, step
+    if "kinds" not in step.data:  # the step could not read the file: its error code
+        return {step.data["error"]}
+    return set(step.data["kinds"])
+
+
+def refused_or_invalid(data: bytes, *kind: str, field: str = "Seal1") -> None:
+    """The file is refused with ``pdf_malformed`` or ``field``'s modifications step names
+    one of ``kind``."""
+    result = outcome(data)
+    if result == "pdf_malformed":
+        return
+    assert result == "invalid", result
+    assert kinds(data, field) & set(kind), kinds(data, field)
+
+
+def page_ref(pdf: bytes, index: int) -> tuple[Ref, dict[str, Any]]:
+    ref, page, _ = PdfFile(pdf).view().page(index)
+    return ref, page
+
+
+def next_number(pdf: bytes) -> int:
+    return PdfFile(pdf).highest_number() + 1
+
+
+def object_bytes(pdf: bytes, num: int) -> bytes:
+    """The bytes of the newest definition of object ``num`` (uncompressed), value only."""
+    view = PdfFile(pdf).view()
+    entry = view.entry(num)
+    assert entry is not None and entry.kind == 1
+    m = re.compile(rb"\d+ \d+ obj\s*(.*?)\s*endobj", re.S).match(pdf, entry.a)
+    assert m is not None
+    return m.group(1)
+
+
+def with_page(pdf: bytes, index: int, body: bytes) -> bytes:
+    ref, _ = page_ref(pdf, index)
+    return append_revision(pdf, {ref.num: body})
+
+
+# ---------------------------------------------------- F1: the stamper preserves meaning
+
+
+def test_stamper_keeps_a_real_where_viewers_need_a_real(pki: Pki, seal: Seal) -> None:
+    """``/Rotate 90.0``: poppler ignores a real /Rotate, MuPDF does not. The stamper used to
+    write it back as ``/Rotate 90``, and poppler then drew the sealed page rotated."""
+    ref, page = page_ref(PLAIN, 2)
+    body = serialize({k: v for k, v in page.items() if k != "Rotate"})[:-2]
+    body += b" /Rotate 90.0 /UserUnit null /Foo [8.0 -0.50 .25 1.000001]>>"
+    original = with_page(PLAIN, 2, body)
+    sealed = stamp(original, pki, seal)
+    assert outcome(sealed) == "valid"
+    written = object_bytes(sealed, ref.num)
+    # exactly the original dictionary, with the widget appended as /Annots
+    widget = re.search(rb" /Annots \[(\d+) 0 R\]>>\Z", written)
+    assert widget is not None, written
+    assert written[: widget.start()] + b">>" == body
+    assert render(sealed, 3, "poppler").size == render(original, 3, "poppler").size
+
+
+def test_stamper_refuses_duplicate_keys(pki: Pki, seal: Seal) -> None:
+    """``/Contents X … /Contents null``: viewers take the last (a blank page); the stamper
+    took the first non-null one and wrote it back, so the sealed page showed text the
+    original never showed."""
+    _, page = page_ref(PLAIN, 2)
+    body = serialize(page)[:-2] + b" /Contents null>>"
+    original = with_page(PLAIN, 2, body)
+    blank = render(with_page(PLAIN, 2, serialize({**page, "Contents": []})), 3)
+    assert render(original, 3).tobytes() == blank.tobytes()  # viewers: the last one wins
+    with pytest.raises(SealError) as info:
+        stamp(original, pki, seal)
+    assert info.value.code in ("pdf_malformed", "pdf_bad_input")
+    assert outcome(original) in ("pdf_malformed", "invalid")
+
+
+def test_stamper_keeps_strings_and_direct_annotations_exactly(pki: Pki, seal: Seal) -> None:
+    """A page with a direct annotation in /Annots (reals, strings with escapes): the
+    rewritten page keeps every byte of it."""
+    ref, page = page_ref(PLAIN, 2)
+    annot = (b"<</Type /Annot /Subtype /Square /Rect [100.5 100.25 200.125 200.0] "
+             b"/C [1.0 0 0] /Contents (a\\051b\\\\c\r\nd) /F 4 /Border [0 0 2.0]>>")
+    body = serialize({k: v for k, v in page.items()})[:-2] + b" /Annots [" + annot + b"]>>"
+    original = with_page(PLAIN, 2, body)
+    sealed = stamp(original, pki, seal)
+    assert outcome(sealed) == "valid"
+    assert annot in object_bytes(sealed, ref.num)
+
+
+# ----------------------------------- F2: what a later revision changes is compared exactly
+
+
+def later_seal_rewriting(sealed: bytes, pki: Pki, seal: Seal, num: int, body: bytes) -> bytes:
+    """A genuine later seal on page 1 whose revision also rewrites object ``num``."""
+    with later_seal_with(extra={num: body}):
+        return stamp(sealed, pki, seal, page=1, at=LATER)
+
+
+def test_a_later_revision_with_a_duplicate_key_is_a_change(
+    pki: Pki, seal: Seal, sealed: bytes
+) -> None:
+    """The sealed page rewritten with ``/Contents null`` after its own /Contents: viewers
+    read the last one (a blank page); the verifier used to drop the null and see no change."""
+    ref, _ = page_ref(sealed, 2)
+    body = object_bytes(sealed, ref.num)[:-2] + b" /Contents null>>"
+    out = later_seal_rewriting(sealed, pki, seal, ref.num, body)
+    assert render(out, 3).tobytes() != render(sealed, 3).tobytes()
+    refused_or_invalid(out, "unreadable", "changed", "pdf_malformed")
+
+
+def test_a_later_revision_writing_an_integer_as_a_real_is_a_change(
+    pki: Pki, seal: Seal
+) -> None:
+    """``/Rotate 90`` rewritten as ``/Rotate 90.0`` (equal as numbers): poppler ignores a
+    real /Rotate and draws the page upright."""
+    ref, page = page_ref(PLAIN, 2)
+    turned = with_page(PLAIN, 2, serialize({**page, "Rotate": 90}))
+    sealed = stamp(turned, pki, seal, x_mm=10, y_mm=10, width_mm=20)
+    assert outcome(sealed) == "valid"
+    body = object_bytes(sealed, ref.num).replace(b"/Rotate 90", b"/Rotate 90.0")
+    out = later_seal_rewriting(sealed, pki, seal, ref.num, body)
+    assert render(out, 3).size != render(sealed, 3).size  # poppler: upright again
+    refused_or_invalid(out, "changed")
+
+
+def test_a_later_revision_adding_a_null_value_is_a_change(
+    pki: Pki, seal: Seal, sealed: bytes
+) -> None:
+    """A key added with a null value is not "nothing": MuPDF takes an explicit null for
+    an inheritable attribute instead of inheriting it."""
+    ref, _ = page_ref(sealed, 2)
+    body = object_bytes(sealed, ref.num)[:-2] + b" /CropBox null>>"
+    out = later_seal_rewriting(sealed, pki, seal, ref.num, body)
+    refused_or_invalid(out, "changed")
+
