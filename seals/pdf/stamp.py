@@ -274,6 +274,23 @@ def _need_appearances(view: View, acro: dict[str, PdfObject], sealed: bool) -> N
             )
 
 
+def _first_number(file: PdfFile) -> int:
+    """The first number for new objects: after every number any section lists (not after
+    the trailer's ``/Size``, which may be anything) and after every number any object or
+    trailer refers to. A reference to a missing object is null to viewers; if the seal
+    defined that number, the original's reference would show the seal's object instead."""
+    highest = file.highest_number()
+    for numbers in file.references:  # sorted, per section
+        if numbers:
+            highest = max(highest, numbers[-1])
+    for section in file.sections:
+        for key in ("Root", "Info"):
+            ref = section.trailer.get(key)
+            if isinstance(ref, Ref):
+                highest = max(highest, ref.num)
+    return highest + 1
+
+
 def _edit_dict(
     view: View, buf: bytes, pos: int, put: dict[str, bytes], drop: tuple[str, ...] = ()
 ) -> bytes:
@@ -394,7 +411,7 @@ def _stamp(
     limits: PdfLimits,
 ) -> bytes:
     file = PdfFile(bytes(pdf_bytes), limits)
-    for _ in file.objects(references=False):  # what verification refuses is refused here
+    for _ in file.objects():  # what verification refuses is refused here
         pass
     view = file.view()
     root_ref, catalog = view.catalog()
@@ -457,8 +474,7 @@ def _stamp(
     _need_appearances(view, acro, sealed)
     acro.pop("NeedAppearances", None)
 
-    # object numbers: after every number any section lists (not the trailer's /Size)
-    n = file.highest_number() + 1
+    n = _first_number(file)
     sig_num, widget_num, ap_num = n, n + 1, n + 2
     nxt = n + 3
     objects: dict[int, bytes] = {}

@@ -643,6 +643,37 @@ class _Later:
     def __init__(self, full: PdfFile, inv: _Inventory) -> None:
         self.full, self.inv = full, inv
         self._done: dict[int, _Revision] = {}
+        self._own: dict[int, list[_Problem]] = {}
+
+    def own(self, index: int) -> list[_Problem]:
+        """What the signed revision ``index`` itself must not do: define an object that an
+        earlier revision referred to without defining it (the reference was null to
+        viewers; now it names the seal's object, and what the document showed changes)."""
+        cached = self._own.get(index)
+        if cached is not None:
+            return cached
+        full = self.full
+        found: list[_Problem] = []
+        if index + 1 < len(full.sections):
+            before = full.view(index + 1)
+            earlier = self.inv.refs[index + 1 :]
+            full.budget.spend(len(full.sections[index].entries) // 8)
+            for n, e in full.sections[index].entries.items():
+                if n <= 0 or e.kind not in (1, 2) or before.in_use(n):
+                    continue
+                for refs in earlier:
+                    i = bisect.bisect_left(refs, n)
+                    if i < len(refs) and refs[i] == n:
+                        found.append(_Problem(
+                            "shadow",
+                            f"the sealed revision defines object {n}, which the document "
+                            "referred to before without defining it (what it showed changed)",
+                        ))
+                        break
+                if len(found) >= 5:
+                    break
+        self._own[index] = found
+        return found
 
     def revision(self, index: int) -> _Revision:
         cached = self._done.get(index)
@@ -692,6 +723,7 @@ def _modifications(
             problems.append(_Problem(
                 "bytes", f"{len(extra)} bytes after the sealed revision that are no revision"
             ))
+    problems += later.own(signed.index)
     for idx in range(signed.index - 1, -1, -1):
         rev = later.revision(idx)
         number = rev.number

@@ -23,7 +23,7 @@ from seals_testlib import Pki
 from seals.errors import SealError
 from seals.pdf import verify_pdf
 from seals.pdf.reader import PdfFile
-from seals.pdf.syntax import Ref, serialize
+from seals.pdf.syntax import Ref, Stream, serialize
 from seals.seal import StepStatus
 from seals.ses import Seal
 
@@ -177,3 +177,50 @@ def test_a_later_revision_adding_a_null_value_is_a_change(
     out = later_seal_rewriting(sealed, pki, seal, ref.num, body)
     refused_or_invalid(out, "changed")
 
+
+# ------------------------------- F4: a dangling reference must not start naming the seal
+
+
+def prepared_with_a_dangling_picture() -> tuple[bytes, int]:
+    """Page 1 draws an image XObject whose reference names no object yet (null: nothing
+    drawn): the number an older stamper gave the seal's picture."""
+    file = PdfFile(PLAIN)
+    top = file.highest_number()
+    ref, page = page_ref(PLAIN, 0)
+    content = top + 1
+    dangling = top + 5  # signature, widget, appearance, then the picture
+    resources = {**PdfFile(PLAIN).view().resolve(page["Resources"]),
+                 "XObject": {"Zimg": Ref(dangling)}}
+    prepared = append_revision(PLAIN, {
+        content: serialize(Stream({}, b"q 400 0 0 400 100 300 cm /Zimg Do Q")),
+        ref.num: serialize({**page, "Contents": [page["Contents"], Ref(content)],
+                            "Resources": resources}),
+    })
+    return prepared, dangling
+
+
+def test_the_stamper_numbers_new_objects_after_every_referenced_number(
+    pki: Pki, seal: Seal
+) -> None:
+    prepared, dangling = prepared_with_a_dangling_picture()
+    sealed = stamp(prepared, pki, seal)
+    assert outcome(sealed) == "valid"
+    new = PdfFile(sealed).sections[0].entries
+    assert all(num > dangling for num in new if num not in (3, 4, 5, 6, 7, 8, 10))
+    # page 1 still shows nothing in place of the image (MuPDF fails on a missing XObject)
+    assert render(sealed, 1).tobytes() == render(prepared, 1).tobytes()
+
+
+def test_a_seal_revision_defining_a_referenced_number_is_invalid(
+    pki: Pki, seal: Seal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seal made by a stamper that numbered its objects after the listed ones only: its
+    picture fills the original's dangling reference, and page 1 now shows it."""
+    import seals.pdf.stamp as stamp_module
+
+    prepared, _ = prepared_with_a_dangling_picture()
+    monkeypatch.setattr(stamp_module, "_first_number", lambda f: f.highest_number() + 1)
+    sealed = stamp(prepared, pki, seal)
+    assert render(sealed, 1).tobytes() != render(prepared, 1).tobytes()
+    assert outcome(sealed) == "invalid"
+    assert "shadow" in kinds(sealed)
