@@ -33,6 +33,7 @@ from typing import Literal
 
 from seals.pdf.errors import PdfEncrypted, PdfHostile, PdfMalformed, PdfTooLarge
 from seals.pdf.syntax import (
+    MAX_OBJECT_NUMBER,
     OBJ_HEADER,
     Budget,
     Indirect,
@@ -41,6 +42,7 @@ from seals.pdf.syntax import (
     PdfObject,
     Ref,
     Stream,
+    check_object_number,
     decode_text,
     skip_plain_ws,
     skip_ws,
@@ -474,14 +476,39 @@ class PdfFile:
                 if not isinstance(xrefstm, int) or isinstance(xrefstm, bool):
                     raise PdfMalformed(f"bad /XRefStm in the trailer at byte {offset}")
                 extra, _, _ = self._xref_stream(xrefstm, room - len(entries))
+                self._agree(entries, extra, offset)
                 entries = Entries(entries._blocks, extra)
         else:
             entries, trailer, end = self._xref_stream(offset, room)
             kind = "stream"
+        if entries.highest() > MAX_OBJECT_NUMBER:
+            raise PdfMalformed(
+                f"the cross-reference section at byte {offset} lists object "
+                f"{entries.highest()}, beyond {MAX_OBJECT_NUMBER}, the highest number that "
+                "viewers share (MuPDF repairs such a file, poppler does not)"
+            )
         prev = trailer.get("Prev")
         if prev is not None and (not isinstance(prev, int) or isinstance(prev, bool)):
             raise PdfMalformed(f"/Prev of the section at byte {offset} is not a number")
         return Section(offset, kind, entries, trailer, prev, end)
+
+    def _agree(self, table: Entries, stream: Entries, offset: int) -> None:
+        """A hybrid file's table and ``/XRefStm`` must not both list an object unless they
+        say the same: poppler, MuPDF and qpdf take the table's row (a free row: poppler
+        rebuilds the xref, MuPDF shows nothing), other readers the stream's."""
+        self.budget.spend(len(stream) // 4)
+        for num, e in stream.items():
+            t = table.get(num)
+            if t is None:
+                continue
+            same = (t.kind == 0 and e.kind == 0) or (
+                t.kind == 1 and e.kind == 1 and t.a == e.a and t.b == e.b
+            )
+            if not same:
+                raise PdfMalformed(
+                    f"the hybrid section at byte {offset}: its table and its /XRefStm disagree "
+                    f"about object {num} (viewers would not agree on which to show)"
+                )
 
     def _table(self, pos: int, room: int) -> tuple[Entries, dict[str, PdfObject], int]:
         data = self.data
@@ -856,6 +883,8 @@ class PdfFile:
                     found, end = plain
                     for a, b in found:
                         n = int(a)
+                        if n > MAX_OBJECT_NUMBER:
+                            check_object_number(n, entry.a)
                         if references:
                             referenced.add(n)
                         if b != b"0" or n in odd_gens:

@@ -163,6 +163,18 @@ _ESCAPES = {
     ord("\\"): b"\\",
 }
 DEFAULT_MAX_DEPTH = 64
+MAX_OBJECT_NUMBER = 8_388_607
+"""The highest object number viewers share (ISO 32000-1 Annex C; MuPDF's limit: it repairs a
+file that uses a higher one, while poppler reads it)."""
+
+
+def check_object_number(num: int, pos: int) -> None:
+    """Refuse an object number beyond :data:`MAX_OBJECT_NUMBER` (``pdf_malformed``)."""
+    if num > MAX_OBJECT_NUMBER:
+        raise PdfMalformed(
+            f"object number {num} at byte {pos} is beyond {MAX_OBJECT_NUMBER}, the highest "
+            "that viewers share"
+        )
 
 
 def skip_ws(data: bytes, pos: int) -> int:
@@ -250,6 +262,8 @@ class Parser:
                 v = stack.pop()
             elif kind == 6:
                 v = Ref(int(m.group(7)), int(m.group(8)))
+                if v.num > MAX_OBJECT_NUMBER:
+                    check_object_number(v.num, m.start(7))
             elif kind == 9:
                 v = _number(m.group(9), m.start(9))
             elif kind == 10:
@@ -318,6 +332,8 @@ class Parser:
         if run is None:
             return pos, 0
         refs = [Ref(int(a), int(b)) for a, b in _REF_ITEM.findall(data, at, run.end())]
+        if refs and max(r.num for r in refs) > MAX_OBJECT_NUMBER:
+            check_object_number(max(r.num for r in refs), at)
         items += refs
         return run.end(), len(refs)
 

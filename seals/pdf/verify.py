@@ -70,6 +70,8 @@ from seals.x509 import Certificate
 
 _HEX = re.compile(rb"[0-9A-Fa-f]*")
 _WS = frozenset(b"\x00\t\n\x0c\r ")
+_MAX_TAIL = 32
+"""The most whitespace accepted after the last ``%%EOF`` (a writer's end of line or two)."""
 _SIGNATURE_WORDS = re.compile(
     rb"/(?:FT|ByteRange|Sig|DocTimeStamp|Widget)(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
 )
@@ -715,7 +717,9 @@ def _modifications(
     problems: list[_Problem] = []
     seals: list[str] = []
     tail = data[full.end :]
-    if tail and not all(ch in _WS for ch in tail):
+    if tail and (len(tail) > _MAX_TAIL or not all(ch in _WS for ch in tail)):
+        # whitespace too: enough of it pushes 'startxref' out of the last 1 024 bytes,
+        # where viewers look for it, and they rebuild the xref from the bytes
         problems.append(_Problem("bytes", f"{len(tail)} bytes after the end of the last revision"))
     if signed.index == 0 and full.end > signed.end:
         extra = data[signed.end : full.end]

@@ -23,7 +23,7 @@ from seals_testlib import Pki
 from seals.errors import SealError
 from seals.pdf import verify_pdf
 from seals.pdf.reader import PdfFile
-from seals.pdf.syntax import Ref, Stream, serialize
+from seals.pdf.syntax import Name, Ref, Stream, serialize
 from seals.seal import StepStatus
 from seals.ses import Seal
 
@@ -224,3 +224,93 @@ def test_a_seal_revision_defining_a_referenced_number_is_invalid(
     assert render(sealed, 1).tobytes() != render(prepared, 1).tobytes()
     assert outcome(sealed) == "invalid"
     assert "shadow" in kinds(sealed)
+
+
+# ------------------------------------------- F5: bytes after the last revision's %%EOF
+
+
+def test_trailing_whitespace_that_makes_viewers_repair_is_not_ignored(
+    pki: Pki, seal: Seal
+) -> None:
+    """A prepared original holds a second page 1 that no cross-reference section lists;
+    after sealing, 1 100 spaces after the last %%EOF push 'startxref' out of the last
+    1 024 bytes, where MuPDF looks for it: it rebuilds the xref from the bytes and shows
+    the hidden page. The verifier used to ignore whitespace of any length there."""
+    view = PdfFile(PLAIN).view()
+    ref, page = page_ref(PLAIN, 0)
+    evil = PdfFile(PLAIN).highest_number() + 40
+    hidden = (b"%d 0 obj\n" % ref.num + serialize({**page, "Contents": Ref(evil)})
+              + b"\nendobj\n%d 0 obj\n" % evil
+              + serialize(Stream({}, b"BT /F1 60 Tf 72 400 Td (PAID) Tj ET")) + b"\nendobj\n")
+    root, catalog = view.catalog()
+    prepared = append_revision(PLAIN + hidden, {root.num: serialize(catalog)})
+    sealed = stamp(prepared, pki, seal)
+    assert outcome(sealed) == "valid"
+    assert outcome(sealed + b"\r\n") == "valid"  # an end of line or two: nothing to repair
+    padded = sealed + b" " * 1100
+    assert render(padded, 1, "mupdf").tobytes() != render(sealed, 1, "mupdf").tobytes()
+    assert outcome(padded) == "invalid"
+    assert kinds(padded) == {"bytes"}
+
+
+# ---------------------------------------- F6: hybrid files whose two sections disagree
+
+
+def hybrid(table_kind: bytes) -> bytes:
+    """PLAIN with a hybrid revision: its table lists page 1's content stream (object 9)
+    at one definition (or as free), its /XRefStm at another."""
+    file = PdfFile(PLAIN)
+    out = bytearray(PLAIN)
+    first = len(out)
+    out += b"9 0 obj\n" + serialize(Stream({}, b"BT /F1 60 Tf 72 400 Td (AAAA) Tj ET"))
+    out += b"\nendobj\n"
+    second = len(out)
+    out += b"9 0 obj\n" + serialize(Stream({}, b"BT /F1 60 Tf 72 400 Td (BBBB) Tj ET"))
+    out += b"\nendobj\n"
+    stm = len(out)
+    rows = b"".join(b"\x01" + at.to_bytes(4, "big") + b"\0\0" for at in (second, stm))
+    head = {"Type": Name("XRef"), "Size": 21, "W": [1, 4, 2], "Index": [9, 1, 20, 1],
+            "Length": len(rows)}
+    out += b"20 0 obj\n" + serialize(head) + b"\nstream\n" + rows + b"\nendstream\nendobj\n"
+    xref = len(out)
+    row = b"%010d 00000 n" % first if table_kind == b"n" else b"0000000000 00000 f"
+    out += b"xref\n9 1\n" + row + b"\r\ntrailer\n"
+    trailer = {"Size": 21, "Root": file.view().trailer["Root"], "Prev": file.startxref,
+               "XRefStm": stm}
+    out += serialize(trailer) + b"\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+@pytest.mark.parametrize("table_kind", [b"n", b"f"])
+def test_a_hybrid_file_whose_table_and_xref_stream_disagree_is_refused(
+    table_kind: bytes, pki: Pki, seal: Seal
+) -> None:
+    """Poppler, MuPDF and qpdf take the table's row (or, for a free row, poppler rebuilds
+    the xref and MuPDF shows nothing); a reader taking the stream's shows the other page."""
+    data = hybrid(table_kind)
+    assert outcome(data) == "pdf_malformed"
+    with pytest.raises(SealError) as info:
+        stamp(data, pki, seal, page=3)
+    assert info.value.code == "pdf_malformed"
+
+
+# --------------------------------- F7: object numbers beyond what viewers can represent
+
+
+def test_object_numbers_beyond_8388607_are_refused(pki: Pki, seal: Seal) -> None:
+    """Poppler shows object 8 388 608; MuPDF (whose limit it is) repairs the file and does
+    not: the verifier cannot share both views."""
+    ref, page = page_ref(PLAIN, 0)
+    for big in (8_388_608, 2**31):
+        data = append_revision(PLAIN, {
+            big: serialize(Stream({}, b"BT /F1 60 Tf 72 400 Td (PAID) Tj ET")),
+            ref.num: serialize({**page, "Contents": [page["Contents"], Ref(big)]}),
+        })
+        assert outcome(data) == "pdf_malformed"
+        with pytest.raises(SealError) as info:
+            stamp(data, pki, seal, page=3)
+        assert info.value.code == "pdf_malformed"
+    # a reference alone (to nothing: null everywhere) is refused too
+    data = with_page(PLAIN, 0, serialize({**page, "Annots": [Ref(8_388_608)]}))
+    assert outcome(data) == "pdf_malformed"
+    assert render(append_revision(PLAIN, {8_388_607: b"null"}), 1) is not None
