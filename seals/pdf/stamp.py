@@ -580,8 +580,14 @@ def _stamp(
     out, offsets = write_incremental(file, objects)
 
     # fill in /ByteRange, hash, sign, fill in /Contents
-    br_at = out.index(b" /ByteRange [", offsets[sig_num]) + 12
-    gap_start = out.index(b"/Contents <", br_at) + 10
+    # where the placeholders are, from what was written (the seal's name may hold the same
+    # words: no search)
+    br_at = offsets[sig_num] + len(b"%d 0 obj\n" % sig_num) + len(head) + len(b" /ByteRange ")
+    gap_start = br_at + len(_BYTE_RANGE_SLOT) + len(b" /Contents ")
+    if out[br_at : br_at + len(_BYTE_RANGE_SLOT)] != _BYTE_RANGE_SLOT or out[
+        gap_start : gap_start + 2
+    ] != b"<0":  # cannot happen: the writer writes the object as given
+        raise PdfInputError("the signature dictionary was not written where expected")
     gap_end = gap_start + 2 * reserve + 2
     ranges = (0, gap_start, gap_end, len(out) - gap_end)
     text = b"[%d %d %d %d]" % ranges

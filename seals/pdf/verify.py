@@ -47,9 +47,10 @@ from typing import Any
 
 from seals import sm2
 from seals.errors import SealError
-from seals.pdf.errors import PdfError, PdfHostile
+from seals.pdf.errors import PdfError, PdfHostile, PdfMalformed
 from seals.pdf.reader import (
     DEFAULT_LIMITS,
+    OBJ_HEADER,
     PdfFile,
     PdfLimits,
     View,
@@ -63,7 +64,7 @@ from seals.pdf.stamp import (
     seal_rects,
     visible_box,
 )
-from seals.pdf.syntax import Name, PdfObject, Ref, Stream, decode_text, equal
+from seals.pdf.syntax import Name, Parser, PdfObject, Ref, Stream, decode_text, equal
 from seals.seal import Step, StepStatus, VerificationReport, verify_signature
 from seals.ses import SealSignature, parse_signature
 from seals.x509 import Certificate
@@ -352,11 +353,19 @@ def _byte_range(
                    **info)
     if not any(isinstance(f[1].get("V"), Ref) and f[1]["V"] == ref for f in fields):
         return bad("the signed revision has no signature field with this signature", **info)
-    obj_start = entry.a
-    head = data[obj_start:b]
-    if not (obj_start < b and re.search(rb"/Contents[\x00\t\n\x0c\r ]*\Z", head)):
+    # where the dictionary keeps /Contents, parsed (its strings may hold '/Contents' too)
+    try:
+        header = OBJ_HEADER.match(data, entry.a)
+        if header is None:
+            raise PdfMalformed(f"no object at byte {entry.a}")
+        parser = Parser(data, max_depth=full.limits.max_depth, budget=full.budget)
+        spans = parser.dict_spans(header.end())[2]
+    except PdfError as exc:
+        return bad(f"the signature dictionary cannot be read: {exc}", **info)
+    where = spans.get("Contents")
+    if where is None or where[1:] != (b, c):
         return bad("the gap is not where this signature dictionary keeps /Contents", **info)
-    if not equal(view.get(ref.num, ref.gen), sig) or head.count(b"/Contents") != 1:
+    if not equal(view.get(ref.num, ref.gen), sig):
         return bad("the signature dictionary differs from the one the range was made for", **info)
     der = _der_of(contents)
     if contents[len(der) :].strip(b"\x00"):
@@ -386,8 +395,8 @@ def _byte_range(
 @dataclass
 class _Problem:
     kind: str
-    """``changed``, ``bytes``, ``shadow``, ``appearance``, ``not_seal``, ``unreadable`` or
-    ``later_seal`` (the Chinese reasons group by it)."""
+    """``changed``, ``bytes``, ``shadow``, ``appearance``, ``redraw``, ``not_seal``,
+    ``unreadable`` or ``later_seal`` (the Chinese reasons group by it)."""
     text: str
 
 
@@ -646,6 +655,28 @@ class _Later:
         self.full, self.inv = full, inv
         self._done: dict[int, _Revision] = {}
         self._own: dict[int, list[_Problem]] = {}
+        self._redraw: list[_Problem] | None = None
+
+    def redraw(self) -> list[_Problem]:
+        """``/NeedAppearances true`` in the form viewers read: they draw the fields anew from
+        their values (poppler then draws no seal), not what the appearances say; what is
+        shown is not what was sealed."""
+        if self._redraw is None:
+            view = self.full.view()
+            self._redraw = []
+            try:
+                flag = view.resolve(view.acroform().get("NeedAppearances"))
+            except PdfError as exc:
+                self._redraw.append(_Problem("unreadable", f"the form cannot be read: {exc}"))
+            else:
+                if flag is not False and flag is not None:
+                    self._redraw.append(_Problem(
+                        "redraw",
+                        "the form asks viewers to redraw its fields (/NeedAppearances "
+                        f"{flag!r}): they show the fields' values drawn anew, and no seal in "
+                        "poppler",
+                    ))
+        return self._redraw
 
     def own(self, index: int) -> list[_Problem]:
         """What the signed revision ``index`` itself must not do: define an object that an
@@ -727,7 +758,7 @@ def _modifications(
             problems.append(_Problem(
                 "bytes", f"{len(extra)} bytes after the sealed revision that are no revision"
             ))
-    problems += later.own(signed.index)
+    problems += later.own(signed.index) + later.redraw()
     for idx in range(signed.index - 1, -1, -1):
         rev = later.revision(idx)
         number = rev.number

@@ -314,3 +314,52 @@ def test_object_numbers_beyond_8388607_are_refused(pki: Pki, seal: Seal) -> None
     data = with_page(PLAIN, 0, serialize({**page, "Annots": [Ref(8_388_608)]}))
     assert outcome(data) == "pdf_malformed"
     assert render(append_revision(PLAIN, {8_388_607: b"null"}), 1) is not None
+
+
+# ------------------------------------------------ F3: /NeedAppearances in the sealed form
+
+
+def test_need_appearances_in_a_sealed_form_is_invalid(pki: Pki, seal: Seal) -> None:
+    """A seal whose own revision keeps /NeedAppearances true (another stamper, or an older
+    one): poppler redraws the text field from its value and draws no seal; what viewers show
+    is no longer what the appearances say."""
+    from test_pdf_stamper_defects import form_with_text_field
+
+    form = form_with_text_field(appearance=True)
+    plain_seal = stamp(form, pki, seal)
+    acro = PdfFile(plain_seal).view().catalog()[1]["AcroForm"]
+    body = object_bytes(plain_seal, acro.num)[:-2] + b" /NeedAppearances true>>"
+    with later_seal_with(extra={acro.num: body}):
+        flagged = stamp(form, pki, seal)
+    assert render(flagged, 3).tobytes() != render(plain_seal, 3).tobytes()
+    assert outcome(flagged) == "invalid"
+    assert kinds(flagged) == {"redraw"}
+
+
+def test_need_appearances_set_by_a_later_seal_is_invalid(pki: Pki, seal: Seal) -> None:
+    from test_pdf_stamper_defects import form_with_text_field
+
+    sealed = stamp(form_with_text_field(appearance=True), pki, seal)
+    acro = PdfFile(sealed).view().catalog()[1]["AcroForm"]
+    plain_two = stamp(sealed, pki, seal, page=1, at=LATER)
+    body = object_bytes(plain_two, acro.num)[:-2] + b" /NeedAppearances true>>"
+    out = later_seal_rewriting(sealed, pki, seal, acro.num, body)
+    assert outcome(out) == "invalid"
+    assert {"changed", "redraw"} & kinds(out)
+
+
+# ------------------------------------------- W2: '/Contents' inside a seal's own strings
+
+
+@pytest.mark.parametrize("name", [
+    "Seal /Contents <00>", "A /ByteRange [0 1 2 3] /Contents <", "(/Contents) \\ )",
+])
+def test_a_seal_name_holding_pdf_keys_seals_and_verifies(pki: Pki, name: str) -> None:
+    """The stamper found /ByteRange by a byte search, the verifier counted '/Contents' in
+    the signature dictionary's bytes: a seal named with those words failed."""
+    from pdf_testlib import make_seal
+
+    odd = make_seal(pki, name)
+    sealed = stamp(PLAIN, pki, odd)
+    assert outcome(sealed) == "valid"
+    assert verify_pdf(sealed).signatures[0].seal_name == name
