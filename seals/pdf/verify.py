@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
+import hashlib
 import math
 import re
 from array import array
@@ -71,6 +72,8 @@ from seals.x509 import Certificate
 
 _HEX = re.compile(rb"[0-9A-Fa-f]*")
 _WS = frozenset(b"\x00\t\n\x0c\r ")
+_SHARED_SM3 = "sm3" in hashlib.algorithms_available and sm2._SM3_IMPL is sm2._sm3_hashlib
+"""Whether hash states can be copied (OpenSSL's SM3), so that seals share the hashing."""
 _MAX_TAIL = 32
 """The most whitespace accepted after the last ``%%EOF`` (a writer's end of line or two)."""
 _SIGNATURE_WORDS = re.compile(
@@ -836,9 +839,63 @@ def _foreign(cand: _Candidate, name: str) -> _Draft:
     return _Draft(cand, name, [step], None, None, None, None)
 
 
+class _Hasher:
+    """SM3 over prefixes of one file, the work shared between signatures: seals are checked
+    in the order their revisions end, and each one's revision digest (SM3 of the file up to
+    its end) is the state the next seal's prefix continues from. A file of 20 MB with seven
+    seals hashes about 20 MB, not 140 MB (it used to be refused as ``pdf_hostile``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+        self.state: Any = hashlib.new("sm3") if _SHARED_SM3 else None
+
+    def prefix(self, end: int) -> Callable[[bytes | memoryview], bytes]:
+        """``x -> SM3(data[:end] ‖ x)``."""
+        if self.state is None:
+            plain = sm2._sm3_prefixed(bytes(self.data[:end]))
+            return lambda more: plain(bytes(more))
+        if end < self.pos:
+            self.state, self.pos = hashlib.new("sm3"), 0
+        self.state.update(self.data[self.pos : end])
+        self.pos = end
+        state = self.state.copy()
+
+        def digest(more: bytes | memoryview) -> bytes:
+            h = state.copy()
+            h.update(more)
+            return bytes(h.digest())
+
+        return digest
+
+    def revision(self, start: int, end: int) -> bytes:
+        """SM3 of ``data[:end]``, continuing the last prefix (at ``start``); the next prefix
+        continues from it."""
+        if self.state is None or start != self.pos:
+            return sm2.sm3(bytes(self.data[:end]))
+        self.state.update(self.data[start:end])
+        self.pos = end
+        return bytes(self.state.copy().digest())
+
+
+def _hash_cost(cands: Sequence[_Candidate], size: int) -> int:
+    """The bytes :class:`_Hasher` hashes for these signatures (in the order checked)."""
+    pos = total = 0
+    for cand in cands:
+        br = cand.sig.get("ByteRange")
+        if not (isinstance(br, list) and len(br) == 4 and all(_is_int(v) for v in br)):
+            continue
+        b, c, end = int(br[1]), int(br[2]), min(max(0, cand.range_end()), size)
+        b, c = min(max(b, 0), end), min(max(c, 0), end)
+        total += (b if b < pos else b - pos) + (end - c) + (end - b)
+        pos = end
+    return total
+
+
 def _draft(
     data: bytes, full: PdfFile, cand: _Candidate, extents: list[int], *,
     at: datetime | None, anchors: Sequence[Certificate], lenient_ca: bool,
+    hasher: _Hasher | None = None,
 ) -> _Draft:
     sig = cand.sig
     name = cand.label()
@@ -861,9 +918,9 @@ def _draft(
                 "pdf.digest", "integrity", StepStatus.SKIPPED, "the signature cannot be read"
             )
         _, b, c, e = *signed.ranges[:3], signed.end
-        head = sm2._sm3_prefixed(data[:b])
-        actual = head(data[c:e])
-        digest_holder.append(head(data[b:e]))
+        shared = hasher or _Hasher(data)
+        actual = shared.prefix(b)(memoryview(data)[c:e])
+        digest_holder.append(shared.revision(b, e))
         facts = {"data_hash": parsed.data_hash.hex(), "sm3": actual.hex()}
         if actual == parsed.data_hash:
             return _step(
@@ -944,7 +1001,7 @@ _SIGNATURE_WORK = 3000
 def _check_budget(full: PdfFile, cands: Iterable[_Candidate]) -> None:
     """Hashing and verifying every signature fits in what is left of the budget."""
     cands = list(cands)
-    hashed = sum(max(0, min(c.range_end(), len(full.data))) for c in cands)
+    hashed = _hash_cost(cands, len(full.data))
     if hashed > full.limits.max_hashed:
         raise PdfHostile(
             f"verifying every signature would hash {hashed} bytes; at most "
@@ -978,8 +1035,10 @@ def verify_pdf(
     cands = sorted(inv.candidates.values(), key=lambda c: (c.range_end(), c.section))
     _check_budget(full, cands)
     extents = full.extents
+    hasher = _Hasher(data)
     drafts = [
-        _draft(data, full, c, extents, at=at, anchors=anchors, lenient_ca=lenient_ca)
+        _draft(data, full, c, extents, at=at, anchors=anchors, lenient_ca=lenient_ca,
+               hasher=hasher)
         for c in cands
     ]
     later = _Later(full, inv)

@@ -363,3 +363,31 @@ def test_a_seal_name_holding_pdf_keys_seals_and_verifies(pki: Pki, name: str) ->
     sealed = stamp(PLAIN, pki, odd)
     assert outcome(sealed) == "valid"
     assert verify_pdf(sealed).signatures[0].seal_name == name
+
+
+# --------------------------------------------- W1: several genuine seals on a large file
+
+
+def test_seven_genuine_seals_on_a_large_file_verify(pki: Pki, seal: Seal) -> None:
+    """Each seal hashed the whole file again: seven seals on a 20 MB file (what the stamper
+    makes without complaint) were 140 MB to hash, over the 128 MB bound, and the file was
+    refused as pdf_hostile. Here at a tenth of the scale (2 MB, a 14 MB bound): the seals
+    share the hashing, about the file's size in all."""
+    import hostile_shapes
+
+    from seals.pdf import PdfLimits
+
+    def later(pdf: bytes, **kwargs: object) -> bytes:
+        return stamp(pdf, pki, seal, at=LATER, **kwargs)
+
+    kit = hostile_shapes.Kit(PLAIN, stamp(PLAIN, pki, seal), later)
+    pdf = hostile_shapes.hashes(2 << 20, 6)(kit)
+    report = verify_pdf(pdf, limits=PdfLimits(max_hashed=7 * (2 << 20)))
+    assert report.ok
+    assert len(report.signatures) == 7
+    # the revision digests (what is anchored) are still SM3 of each revision
+    from seals import sm2
+
+    for sig in report.signatures:
+        end = sig.byte_range[2] + sig.byte_range[3]
+        assert sig.revision_digest == sm2.sm3(pdf[:end])
