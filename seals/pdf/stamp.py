@@ -43,6 +43,7 @@ from seals import sm2
 from seals.pdf.errors import PdfInputError
 from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
 from seals.pdf.syntax import (
+    MAX_OBJECT_NUMBER,
     Name,
     Parser,
     PdfObject,
@@ -577,6 +578,12 @@ def _stamp(
     objects[sig_num] = (
         head + b" /ByteRange " + _BYTE_RANGE_SLOT + b" /Contents <" + b"0" * (2 * reserve) + b">>>"
     )
+    if max(objects) > MAX_OBJECT_NUMBER:
+        raise PdfInputError(
+            f"the seal's objects would be numbered up to {max(objects)}, beyond "
+            f"{MAX_OBJECT_NUMBER}, the highest number viewers share: the PDF uses or refers "
+            "to numbers too close to it"
+        )
     out, offsets = write_incremental(file, objects)
 
     # fill in /ByteRange, hash, sign, fill in /Contents
