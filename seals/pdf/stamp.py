@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from PIL import Image, UnidentifiedImageError
 
 from seals import sm2
-from seals.pdf.errors import PdfInputError
+from seals.pdf.errors import PdfHostile, PdfInputError
 from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
 from seals.pdf.syntax import (
     MAX_OBJECT_NUMBER,
@@ -614,7 +614,24 @@ def _stamp(
     if len(der) > reserve:  # cannot happen: the reserve is the largest possible signature
         raise PdfInputError(f"the signature ({len(der)} bytes) outgrew its space ({reserve})")
     out[gap_start + 1 : gap_end - 1] = der.hex().encode("ascii").ljust(2 * reserve, b"0")
-    return bytes(out)
+    sealed_pdf = bytes(out)
+    if file.budget.work < limits.max_work // 2:  # near the bound: make sure it verifies
+        _check_verifiable(sealed_pdf, limits)
+    return sealed_pdf
+
+
+def _check_verifiable(pdf: bytes, limits: PdfLimits) -> None:
+    """Refuse to hand out a sealed file that verification would refuse as too costly: the
+    verifier reads what the stamper read, and also hashes, verifies signatures and checks
+    revisions, so a file the stamper could just read may be out of the verifier's bounds."""
+    from seals.pdf.verify import verify_pdf  # verify imports this module
+
+    try:
+        verify_pdf(pdf, limits=limits)
+    except PdfHostile as exc:
+        raise PdfHostile(
+            f"the PDF would be too costly to verify once sealed, so it is not sealed: {exc}"
+        ) from exc
 
 
 __all__ = [

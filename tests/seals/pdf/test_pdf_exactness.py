@@ -396,3 +396,32 @@ def test_seven_genuine_seals_on_a_large_file_verify(pki: Pki, seal: Seal) -> Non
     for sig in report.signatures:
         end = sig.byte_range[2] + sig.byte_range[3]
         assert sig.revision_digest == sm2.sm3(pdf[:end])
+
+
+def many_small_objects(count: int) -> bytes:
+    """PLAIN and a revision of ``count`` small, honest objects (one subsection)."""
+    file = PdfFile(PLAIN)
+    top = file.highest_number()
+    out = bytearray(PLAIN)
+    rows = bytearray()
+    for i in range(count):
+        rows += b"%010d 00000 n\r\n" % len(out)
+        out += b"%d 0 obj\n<</A %d>>\nendobj\n" % (top + 1 + i, i)
+    xref = len(out)
+    trailer = {"Size": top + 1 + count, "Root": file.view().trailer["Root"],
+               "Prev": file.startxref}
+    out += b"xref\n%d %d\n" % (top + 1, count) + rows + b"trailer\n" + serialize(trailer)
+    return bytes(out + b"\nstartxref\n%d\n%%%%EOF\n" % xref)
+
+
+def test_the_stamper_does_not_make_a_seal_the_verifier_refuses(pki: Pki, seal: Seal) -> None:
+    """320 000 objects: within what the stamper may read, but not with what verification
+    adds (hashing, the signature, the revision checks): the sealed file was refused as
+    pdf_hostile. Now the stamper checks a file near the bound, and refuses it instead."""
+    doc = many_small_objects(320_000)
+    try:
+        sealed = stamp(doc, pki, seal)
+    except SealError as exc:
+        assert exc.code == "pdf_hostile"
+    else:
+        assert outcome(sealed) == "valid"
