@@ -16,8 +16,9 @@ Before anything is written the file goes through the same whole-file checks as v
 file the verifier would refuse is not sealed. Rewritten objects keep their generation; new
 objects are numbered after the highest number any section lists (not after the trailer's
 ``/Size``, which may be anything); ``/NeedAppearances`` is removed (with it, poppler redraws
-every field and draws no seal) — unless some other field has no appearance of its own, or the
-document is already sealed, and then the file is refused. When the document already carries a
+every field and draws no seal) — unless the form has a field other than a signature (its own
+appearance may show something other than what viewers drew from its value), or the document
+is already sealed, and then the file is refused. When the document already carries a
 signature, the new stamp must follow the appearance policy (:func:`placement_problems`) that
 verification applies to later seals.
 
@@ -264,15 +265,14 @@ def _need_appearances(view: View, acro: dict[str, PdfObject], sealed: bool) -> N
     for _, field, name in view.fields():
         if field.get("FT") == "Sig":
             continue
-        kids = view.resolve(field.get("Kids"))
-        widgets = [view.resolve_dict(k) for k in kids] if isinstance(kids, list) else [field]
-        if any(w.get("AP") is None for w in widgets):
-            raise PdfInputError(
-                f"the form asks viewers to draw its fields (/NeedAppearances) and field "
-                f"{name!r} has no appearance of its own: removing the flag would hide it, "
-                "keeping it would hide the seal in some viewers; save the form with its "
-                "appearances (or flattened) first"
-            )
+        # whether or not the field has an appearance of its own: viewers honouring the flag
+        # draw it from its value, and its own appearance may show something else entirely
+        raise PdfInputError(
+            f"the form asks viewers to draw its fields anew (/NeedAppearances) and has the "
+            f"field {name!r}: removing the flag would show the field's own appearance instead "
+            "of what viewers drew from its value (they may differ), keeping it would hide the "
+            "seal in some viewers; save the form with its appearances (or flattened) first"
+        )
 
 
 def _first_number(file: PdfFile) -> int:

@@ -324,12 +324,22 @@ def test_object_numbers_beyond_8388607_are_refused(pki: Pki, seal: Seal) -> None
 # ------------------------------------------------ F3: /NeedAppearances in the sealed form
 
 
-def test_need_appearances_in_a_sealed_form_is_invalid(pki: Pki, seal: Seal) -> None:
+def flag_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stamper as it was: it sealed a form with other fields and /NeedAppearances."""
+    import seals.pdf.stamp as stamp_module
+
+    monkeypatch.setattr(stamp_module, "_need_appearances", lambda *args: None)
+
+
+def test_need_appearances_in_a_sealed_form_is_invalid(
+    pki: Pki, seal: Seal, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A seal whose own revision keeps /NeedAppearances true (another stamper, or an older
     one): poppler redraws the text field from its value and draws no seal; what viewers show
     is no longer what the appearances say."""
     from test_pdf_stamper_defects import form_with_text_field
 
+    flag_kept(monkeypatch)
     form = form_with_text_field(appearance=True)
     plain_seal = stamp(form, pki, seal)
     acro = PdfFile(plain_seal).view().catalog()[1]["AcroForm"]
@@ -341,16 +351,70 @@ def test_need_appearances_in_a_sealed_form_is_invalid(pki: Pki, seal: Seal) -> N
     assert kinds(flagged) == {"redraw"}
 
 
-def test_need_appearances_set_by_a_later_seal_is_invalid(pki: Pki, seal: Seal) -> None:
+def test_need_appearances_set_by_a_later_seal_is_invalid(
+    pki: Pki, seal: Seal, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from test_pdf_stamper_defects import form_with_text_field
 
-    sealed = stamp(form_with_text_field(appearance=True), pki, seal)
+    with monkeypatch.context() as patch:
+        flag_kept(patch)
+        sealed = stamp(form_with_text_field(appearance=True), pki, seal)
     acro = PdfFile(sealed).view().catalog()[1]["AcroForm"]
     plain_two = stamp(sealed, pki, seal, page=1, at=LATER)
     body = object_bytes(plain_two, acro.num)[:-2] + b" /NeedAppearances true>>"
     out = later_seal_rewriting(sealed, pki, seal, acro.num, body)
     assert outcome(out) == "invalid"
     assert {"changed", "redraw"} & kinds(out)
+
+
+def stale_form() -> bytes:
+    """A text field whose value is 100 and whose own appearance says 1000000, with
+    /NeedAppearances true: viewers honouring the flag (poppler) show 100."""
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(PLAIN)) as doc:
+        helv = pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                  BaseFont=pikepdf.Name.Helvetica)
+        ap = pikepdf.Stream(doc, b"BT /Helv 12 Tf 2 5 Td (1000000) Tj ET")
+        ap.Type, ap.Subtype, ap.BBox = pikepdf.Name.XObject, pikepdf.Name.Form, [0, 0, 228, 20]
+        ap.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(Helv=helv))
+        widget = doc.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Tx,
+            T=pikepdf.String("amount"), V=pikepdf.String("100"), Rect=[72, 700, 300, 720],
+            P=doc.pages[-1].obj, DA=pikepdf.String("/Helv 12 Tf 0 g"),
+            AP=pikepdf.Dictionary(N=ap),
+        ))
+        doc.pages[-1].Annots = doc.make_indirect(pikepdf.Array([widget]))
+        doc.Root.AcroForm = pikepdf.Dictionary(
+            Fields=[widget], NeedAppearances=True, DA=pikepdf.String("/Helv 12 Tf 0 g"),
+            DR=pikepdf.Dictionary(Font=pikepdf.Dictionary(Helv=helv)),
+        )
+        buf = io.BytesIO()
+        doc.save(buf)
+    return buf.getvalue()
+
+
+def test_the_stamper_does_not_remove_need_appearances_over_other_fields(
+    pki: Pki, seal: Seal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing the flag made viewers show the field's own appearance (1000000) instead of
+    what they drew from its value (100): sealing changed what the page showed, outside the
+    seal, and the seal was valid. The stamper now refuses such a form."""
+    from pdf_testlib import differing_pixels, pixel_box
+
+    form = stale_form()
+    with pytest.raises(SealError) as info:
+        stamp(form, pki, seal)
+    assert info.value.code == "pdf_bad_input"
+    with monkeypatch.context() as patch:  # what the stamper did
+        flag_kept(patch)
+        sealed = stamp(form, pki, seal)
+    assert outcome(sealed) == "valid"  # the flag is gone: nothing for the verifier to see
+    widget = next(f for _, f, n in PdfFile(sealed).view().fields() if n == "Seal1")
+    box = pixel_box([float(v) for v in widget["Rect"]], 841.8898)
+    assert differing_pixels(render(form, 3), render(sealed, 3), outside=box) > 0
 
 
 # ------------------------------------------- W2: '/Contents' inside a seal's own strings
