@@ -33,6 +33,7 @@ from typing import Literal
 
 from seals.pdf.errors import PdfEncrypted, PdfHostile, PdfMalformed, PdfTooLarge
 from seals.pdf.syntax import (
+    MAX_OBJECT_NUMBER,
     OBJ_HEADER,
     Budget,
     Indirect,
@@ -42,6 +43,7 @@ from seals.pdf.syntax import (
     Ref,
     Stream,
     brief,
+    check_object_number,
     decode_text,
     skip_plain_ws,
     skip_ws,
@@ -483,14 +485,39 @@ class PdfFile:
                 if not isinstance(xrefstm, int) or isinstance(xrefstm, bool):
                     raise PdfMalformed(f"bad /XRefStm in the trailer at byte {offset}")
                 extra, _, _ = self._xref_stream(xrefstm, room - len(entries))
+                self._agree(entries, extra, offset)
                 entries = Entries(entries._blocks, extra)
         else:
             entries, trailer, end = self._xref_stream(offset, room)
             kind = "stream"
+        if entries.highest() > MAX_OBJECT_NUMBER:
+            raise PdfMalformed(
+                f"the cross-reference section at byte {offset} lists object "
+                f"{entries.highest()}, beyond {MAX_OBJECT_NUMBER}, the highest number that "
+                "viewers share (MuPDF repairs such a file, poppler does not)"
+            )
         prev = trailer.get("Prev")
         if prev is not None and (not isinstance(prev, int) or isinstance(prev, bool)):
             raise PdfMalformed(f"/Prev of the section at byte {offset} is not a number")
         return Section(offset, kind, entries, trailer, prev, end)
+
+    def _agree(self, table: Entries, stream: Entries, offset: int) -> None:
+        """A hybrid file's table and ``/XRefStm`` must not both list an object unless they
+        say the same: poppler, MuPDF and qpdf take the table's row (a free row: poppler
+        rebuilds the xref, MuPDF shows nothing), other readers the stream's."""
+        self.budget.spend(len(stream) // 4)
+        for num, e in stream.items():
+            t = table.get(num)
+            if t is None:
+                continue
+            same = (t.kind == 0 and e.kind == 0) or (
+                t.kind == 1 and e.kind == 1 and t.a == e.a and t.b == e.b
+            )
+            if not same:
+                raise PdfMalformed(
+                    f"the hybrid section at byte {offset}: its table and its /XRefStm disagree "
+                    f"about object {num} (viewers would not agree on which to show)"
+                )
 
     def _table(self, pos: int, room: int) -> tuple[Entries, dict[str, PdfObject], int]:
         data = self.data
@@ -865,6 +892,8 @@ class PdfFile:
                     found, end = plain
                     for a, b in found:
                         n = int(a)
+                        if n > MAX_OBJECT_NUMBER:
+                            check_object_number(n, entry.a)
                         if references:
                             referenced.add(n)
                         if b != b"0" or n in odd_gens:
@@ -1185,6 +1214,24 @@ class View:
         if entry is None or entry.kind not in (1, 2) or num <= 0:
             return None
         return self.fetch(num, entry, keep_data=False)
+
+    def source(self, num: int) -> tuple[bytes, int]:
+        """Where object ``num``'s value is written: the file's bytes (or its object stream's
+        decoded data) and the position of the value in them. Read :meth:`get` first."""
+        entry = self.entry(num)
+        if entry is None or entry.kind not in (1, 2) or num <= 0:
+            raise PdfMalformed(f"object {num} is not in use")
+        if entry.kind == 1:
+            m = OBJ_HEADER.match(self.file.data, entry.a)
+            if m is None:
+                raise PdfMalformed(f"no object at byte {entry.a}")
+            return self.file.data, m.end()
+        holder_entry = self.entry(entry.a)
+        if holder_entry is None or holder_entry.kind != 1 or holder_entry.b != 0:
+            raise PdfMalformed(f"object {num} is in object stream {entry.a}, which is not here")
+        holder = self._read(holder_entry.a, keep_data=True, level=0)
+        decoded, start, _ = self.file.member_span(holder, holder_entry.a, entry.b, num)
+        return decoded, start
 
     def check_ref(self, ref: Ref) -> None:
         """A reference to an object in use must carry that object's generation."""

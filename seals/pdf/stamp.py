@@ -16,8 +16,9 @@ Before anything is written the file goes through the same whole-file checks as v
 file the verifier would refuse is not sealed. Rewritten objects keep their generation; new
 objects are numbered after the highest number any section lists (not after the trailer's
 ``/Size``, which may be anything); ``/NeedAppearances`` is removed (with it, poppler redraws
-every field and draws no seal) — unless some other field has no appearance of its own, or the
-document is already sealed, and then the file is refused. When the document already carries a
+every field and draws no seal) — unless the form has a field other than a signature (its own
+appearance may show something other than what viewers drew from its value), or the document
+is already sealed, and then the file is refused. When the document already carries a
 signature, the new stamp must follow the appearance policy (:func:`placement_problems`) that
 verification applies to later seals.
 
@@ -40,9 +41,20 @@ from datetime import UTC, datetime
 from PIL import Image, UnidentifiedImageError
 
 from seals import sm2
-from seals.pdf.errors import PdfInputError
+from seals.pdf.errors import PdfHostile, PdfInputError
 from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
-from seals.pdf.syntax import Name, PdfObject, Ref, Stream, serialize, text_string
+from seals.pdf.syntax import (
+    MAX_OBJECT_NUMBER,
+    Name,
+    Parser,
+    PdfObject,
+    Ref,
+    Stream,
+    serialize,
+    skip_ws,
+    text_string,
+    write_name,
+)
 from seals.pdf.writer import write_incremental
 from seals.seal import sign_digest
 from seals.ses import Seal, encode_signature, encode_tbs_sign
@@ -253,15 +265,99 @@ def _need_appearances(view: View, acro: dict[str, PdfObject], sealed: bool) -> N
     for _, field, name in view.fields():
         if field.get("FT") == "Sig":
             continue
-        kids = view.resolve(field.get("Kids"))
-        widgets = [view.resolve_dict(k) for k in kids] if isinstance(kids, list) else [field]
-        if any("AP" not in w for w in widgets):
-            raise PdfInputError(
-                f"the form asks viewers to draw its fields (/NeedAppearances) and field "
-                f"{name!r} has no appearance of its own: removing the flag would hide it, "
-                "keeping it would hide the seal in some viewers; save the form with its "
-                "appearances (or flattened) first"
-            )
+        # whether or not the field has an appearance of its own: viewers honouring the flag
+        # draw it from its value, and its own appearance may show something else entirely
+        raise PdfInputError(
+            f"the form asks viewers to draw its fields anew (/NeedAppearances) and has the "
+            f"field {name!r}: removing the flag would show the field's own appearance instead "
+            "of what viewers drew from its value (they may differ), keeping it would hide the "
+            "seal in some viewers; save the form with its appearances (or flattened) first"
+        )
+
+
+def _first_number(file: PdfFile) -> int:
+    """The first number for new objects: after every number any section lists (not after
+    the trailer's ``/Size``, which may be anything) and after every number any object or
+    trailer refers to. A reference to a missing object is null to viewers; if the seal
+    defined that number, the original's reference would show the seal's object instead."""
+    highest = file.highest_number()
+    for numbers in file.references:  # sorted, per section
+        if numbers:
+            highest = max(highest, numbers[-1])
+    for section in file.sections:
+        for key in ("Root", "Info"):
+            ref = section.trailer.get(key)
+            if isinstance(ref, Ref):
+                highest = max(highest, ref.num)
+    return highest + 1
+
+
+def _edit_dict(
+    view: View, buf: bytes, pos: int, put: dict[str, bytes], drop: tuple[str, ...] = ()
+) -> bytes:
+    """The dictionary written at ``buf[pos:]``, byte for byte, with the values of ``put``
+    replaced (or added before ``>>``) and the keys ``drop`` removed: what the stamper does
+    not change keeps exactly the bytes, and so the meaning, it had (no value is parsed and
+    written back)."""
+    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
+    start, end, spans = parser.dict_spans(pos)
+    edits: list[tuple[int, int, bytes]] = []
+    for key in drop:
+        if key in spans:
+            edits.append((spans[key][0], spans[key][2], b""))
+    tail = b""
+    for key, value in put.items():
+        if key in spans:
+            edits.append((spans[key][1], spans[key][2], b" " + value))
+        else:
+            tail += b" " + write_name(key) + b" " + value
+    out = bytearray()
+    at = start
+    for a, b, text in sorted(edits):
+        out += buf[at:a] + text
+        at = b
+    out += buf[at : end - 2] + tail + b">>"
+    return bytes(out)
+
+
+def _source_of(view: View, value: PdfObject) -> tuple[bytes, int] | None:
+    """Where the value ``value`` names is written: (bytes, position) of the object at the
+    end of its chain of references; None for a direct value."""
+    num = None
+    for _ in range(32):
+        if not isinstance(value, Ref):
+            break
+        num = value.num
+        value = view.get(value.num, value.gen)
+    return view.source(num) if num is not None else None
+
+
+def _appended_array(view: View, buf: bytes, span: tuple[int, int, int] | None,
+                    extra: Ref) -> bytes:
+    """The array a key's value is (directly, or through references), byte for byte, with
+    ``extra`` appended; ``[extra]`` when it is no array."""
+    if span is None:
+        return serialize([extra])
+    _, value_start, _ = span
+    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
+    value, _ = parser.value(value_start)
+    where: tuple[bytes, int] | None = (buf, value_start)
+    if isinstance(value, Ref):
+        where = _source_of(view, value)
+        value = view.resolve(value)
+    if not isinstance(value, list) or where is None:
+        return serialize([extra])
+    src, at = where
+    parser = Parser(src, max_depth=view.file.limits.max_depth, budget=view.file.budget)
+    _, end = parser.value(at)
+    start = skip_ws(src, at)
+    assert src[end - 1 : end] == b"]"
+    return src[start : end - 1] + b" " + serialize(extra) + b"]"
+
+
+def _spans(view: View, buf: bytes, pos: int) -> dict[str, tuple[int, int, int]]:
+    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
+    return parser.dict_spans(pos)[2]
 
 
 def stamp_pdf(
@@ -316,7 +412,7 @@ def _stamp(
     limits: PdfLimits,
 ) -> bytes:
     file = PdfFile(bytes(pdf_bytes), limits)
-    for _ in file.objects(references=False):  # what verification refuses is refused here
+    for _ in file.objects():  # what verification refuses is refused here
         pass
     view = file.view()
     root_ref, catalog = view.catalog()
@@ -379,8 +475,7 @@ def _stamp(
     _need_appearances(view, acro, sealed)
     acro.pop("NeedAppearances", None)
 
-    # object numbers: after every number any section lists (not the trailer's /Size)
-    n = file.highest_number() + 1
+    n = _first_number(file)
     sig_num, widget_num, ap_num = n, n + 1, n + 2
     nxt = n + 3
     objects: dict[int, bytes] = {}
@@ -438,19 +533,36 @@ def _stamp(
             "AP": {"N": Ref(ap_num)},
         }
     )
-    new_page = dict(page_dict)
-    annots = view.resolve(page_dict.get("Annots"))
-    new_page["Annots"] = [*(annots if isinstance(annots, list) else []), Ref(widget_num)]
-    objects[page_ref.num] = serialize(new_page)
-    listed = view.resolve(acro.get("Fields"))
-    acro["Fields"] = [*(listed if isinstance(listed, list) else []), Ref(widget_num)]
-    acro["SigFlags"] = 3
-    if isinstance(acro_value, Ref) and view.in_use(acro_value.num):
-        objects[acro_value.num] = serialize(acro)
+    # the page, the form and the catalog are edited where they are written: whatever the
+    # stamper does not change keeps its bytes (reals, nulls, strings, direct annotations)
+    page_buf, page_at = view.source(page_ref.num)
+    page_spans = _spans(view, page_buf, page_at)
+    annots = _appended_array(view, page_buf, page_spans.get("Annots"), Ref(widget_num))
+    objects[page_ref.num] = _edit_dict(view, page_buf, page_at, {"Annots": annots})
+    acro_changes = {"SigFlags": b"3"}
+    own_form = isinstance(acro_value, Ref) and isinstance(view.resolve(acro_value), dict)
+    if own_form:
+        where = _source_of(view, acro_value)
+        assert where is not None
+        acro_buf, acro_at = where
+    elif isinstance(acro_value, dict):
+        cat_buf, cat_at = view.source(root_ref.num)
+        acro_buf, acro_at = cat_buf, _spans(view, cat_buf, cat_at)["AcroForm"][1]
+    else:
+        acro_buf, acro_at = b"<<>>", 0
+    fields_span = _spans(view, acro_buf, acro_at).get("Fields")
+    acro_changes["Fields"] = _appended_array(view, acro_buf, fields_span, Ref(widget_num))
+    edited_acro = _edit_dict(view, acro_buf, acro_at, acro_changes, drop=("NeedAppearances",))
+    if own_form:
+        assert isinstance(acro_value, Ref)
+        objects[acro_value.num] = edited_acro
     else:
         acro_num, nxt = nxt, nxt + 1
-        objects[acro_num] = serialize(acro)
-        objects[root_ref.num] = serialize({**catalog, "AcroForm": Ref(acro_num)})
+        objects[acro_num] = edited_acro
+        cat_buf, cat_at = view.source(root_ref.num)
+        objects[root_ref.num] = _edit_dict(
+            view, cat_buf, cat_at, {"AcroForm": serialize(Ref(acro_num))}
+        )
 
     # the signature dictionary, with placeholders of fixed size
     reserve = _reserve(seal.der, signer_certificate.der)
@@ -466,11 +578,23 @@ def _stamp(
     objects[sig_num] = (
         head + b" /ByteRange " + _BYTE_RANGE_SLOT + b" /Contents <" + b"0" * (2 * reserve) + b">>>"
     )
+    if max(objects) > MAX_OBJECT_NUMBER:
+        raise PdfInputError(
+            f"the seal's objects would be numbered up to {max(objects)}, beyond "
+            f"{MAX_OBJECT_NUMBER}, the highest number viewers share: the PDF uses or refers "
+            "to numbers too close to it"
+        )
     out, offsets = write_incremental(file, objects)
 
     # fill in /ByteRange, hash, sign, fill in /Contents
-    br_at = out.index(b" /ByteRange [", offsets[sig_num]) + 12
-    gap_start = out.index(b"/Contents <", br_at) + 10
+    # where the placeholders are, from what was written (the seal's name may hold the same
+    # words: no search)
+    br_at = offsets[sig_num] + len(b"%d 0 obj\n" % sig_num) + len(head) + len(b" /ByteRange ")
+    gap_start = br_at + len(_BYTE_RANGE_SLOT) + len(b" /Contents ")
+    if out[br_at : br_at + len(_BYTE_RANGE_SLOT)] != _BYTE_RANGE_SLOT or out[
+        gap_start : gap_start + 2
+    ] != b"<0":  # cannot happen: the writer writes the object as given
+        raise PdfInputError("the signature dictionary was not written where expected")
     gap_end = gap_start + 2 * reserve + 2
     ranges = (0, gap_start, gap_end, len(out) - gap_end)
     text = b"[%d %d %d %d]" % ranges
@@ -490,7 +614,24 @@ def _stamp(
     if len(der) > reserve:  # cannot happen: the reserve is the largest possible signature
         raise PdfInputError(f"the signature ({len(der)} bytes) outgrew its space ({reserve})")
     out[gap_start + 1 : gap_end - 1] = der.hex().encode("ascii").ljust(2 * reserve, b"0")
-    return bytes(out)
+    sealed_pdf = bytes(out)
+    if file.budget.work < limits.max_work // 2:  # near the bound: make sure it verifies
+        _check_verifiable(sealed_pdf, limits)
+    return sealed_pdf
+
+
+def _check_verifiable(pdf: bytes, limits: PdfLimits) -> None:
+    """Refuse to hand out a sealed file that verification would refuse as too costly: the
+    verifier reads what the stamper read, and also hashes, verifies signatures and checks
+    revisions, so a file the stamper could just read may be out of the verifier's bounds."""
+    from seals.pdf.verify import verify_pdf  # verify imports this module
+
+    try:
+        verify_pdf(pdf, limits=limits)
+    except PdfHostile as exc:
+        raise PdfHostile(
+            f"the PDF would be too costly to verify once sealed, so it is not sealed: {exc}"
+        ) from exc
 
 
 __all__ = [

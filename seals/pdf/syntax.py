@@ -43,6 +43,22 @@ class HexString(bytes):
     __slots__ = ()
 
 
+class Real(float):
+    """A real number read from a file, with its text: written back as read, and compared by
+    its text (``8.0`` is not ``8``: poppler ignores a real ``/Rotate``, MuPDF does not)."""
+
+    __slots__ = ("text",)
+    text: bytes
+
+    def __new__(cls, text: bytes) -> Real:
+        value = super().__new__(cls, float(text))
+        value.text = text
+        return value
+
+    def __repr__(self) -> str:
+        return f"Real({self.text.decode('ascii')})"
+
+
 @dataclass(frozen=True, slots=True)
 class Ref:
     """An indirect reference ``num gen R``."""
@@ -155,6 +171,18 @@ _ESCAPES = {
     ord("\\"): b"\\",
 }
 DEFAULT_MAX_DEPTH = 64
+MAX_OBJECT_NUMBER = 8_388_607
+"""The highest object number viewers share (ISO 32000-1 Annex C; MuPDF's limit: it repairs a
+file that uses a higher one, while poppler reads it)."""
+
+
+def check_object_number(num: int, pos: int) -> None:
+    """Refuse an object number beyond :data:`MAX_OBJECT_NUMBER` (``pdf_malformed``)."""
+    if num > MAX_OBJECT_NUMBER:
+        raise PdfMalformed(
+            f"object number {num} at byte {pos} is beyond {MAX_OBJECT_NUMBER}, the highest "
+            "that viewers share"
+        )
 
 
 def skip_ws(data: bytes, pos: int) -> int:
@@ -169,11 +197,11 @@ def skip_plain_ws(data: bytes, pos: int) -> int:
     return m.end() if m else pos
 
 
-def _number(text: bytes, pos: int) -> int | float:
+def _number(text: bytes, pos: int) -> int | Real:
     if b"." in text:
         if len(text) > MAX_REAL_CHARS:
             raise PdfMalformed(f"a real number of {len(text)} characters at byte {pos}")
-        return float(text)
+        return Real(text)
     if len(text) - (text[0] in b"+-") > MAX_INT_DIGITS:
         raise PdfMalformed(f"an integer of more than {MAX_INT_DIGITS} digits at byte {pos}")
     return int(text)
@@ -244,6 +272,8 @@ class Parser:
             elif kind == 6:
                 v = Ref(int(m.group(7)), int(m.group(8)))
                 spent += 1  # a reference or a number costs about two microseconds here
+                if v.num > MAX_OBJECT_NUMBER:
+                    check_object_number(v.num, m.start(7))
             elif kind == 9:
                 v = _number(m.group(9), m.start(9))
                 spent += 1
@@ -272,9 +302,35 @@ class Parser:
                     raise self.fail("dictionary key is not a name", m.start(kind or 0))
                 keys[-1] = v
             else:
-                if v is not None:  # a null value is the same as an absent key
-                    top[key] = v
+                if key in top:  # viewers disagree on which one counts: refused
+                    raise self.fail(f"the key /{key[:40]} appears twice in a dictionary",
+                                    m.start(kind or 0))
+                top[key] = v  # a null value is kept: viewers do not all read it as absent
                 keys[-1] = None
+
+    def dict_spans(self, pos: int) -> tuple[int, int, dict[str, tuple[int, int, int]]]:
+        """The dictionary starting at ``pos`` (after whitespace), key by key: where ``<<``
+        starts, where ``>>`` ends, and per key (key start, value start, value end). A key
+        written twice is malformed, as in :meth:`value`."""
+        data = self.data
+        m = _TOKEN.match(data, pos)
+        if m is None or m.lastindex != 2:
+            raise self.fail("expected a dictionary", skip_ws(data, pos))
+        start = m.start(2)
+        pos = m.end()
+        spans: dict[str, tuple[int, int, int]] = {}
+        while True:
+            m = _TOKEN.match(data, pos)
+            if m is not None and m.lastindex == 3:
+                return start, m.end(), spans
+            if m is None or m.lastindex != 1:
+                raise self.fail("dictionary key is not a name", skip_ws(data, pos))
+            key = _name(m.group(1))
+            if key in spans:
+                raise self.fail(f"the key /{key[:40]} appears twice in a dictionary", m.start(1))
+            _, end = self.value(m.end())
+            spans[key] = (m.start(1) - 1, skip_ws(data, m.end()), end)
+            pos = end
 
     def _runs(self, pos: int, items: list[PdfObject]) -> int:
         """A run of references opening an array (``/Kids``, ``/Annots``…), taken a chunk of
@@ -286,6 +342,8 @@ class Parser:
             if run is None:
                 break
             refs = [Ref(int(a), int(b)) for a, b in _REF_ITEM.findall(data, at, run.end())]
+            if refs and max(r.num for r in refs) > MAX_OBJECT_NUMBER:
+                check_object_number(max(r.num for r in refs), at)
             # two units a reference: making a Ref costs about two microseconds here
             self.budget.spend(2 * len(refs) + ((run.end() - at) >> _BYTES_PER_UNIT_SHIFT))
             items += refs
@@ -528,7 +586,8 @@ def brief(value: PdfObject) -> str:
 _NAME_SAFE = frozenset(range(0x21, 0x7F)) - frozenset(DELIMITERS) - {ord("#")}
 
 
-def _write_name(name: str) -> bytes:
+def write_name(name: str) -> bytes:
+    """A name as written in a file (``/`` and ``#`` escapes)."""
     raw = name.encode("latin-1") if all(ord(c) < 256 for c in name) else name.encode("utf-8")
     return b"/" + b"".join(bytes([b]) if b in _NAME_SAFE else b"#%02X" % b for b in raw)
 
@@ -565,11 +624,13 @@ def serialize(value: PdfObject) -> bytes:
     if value is False:
         return b"false"
     if isinstance(value, Name):
-        return _write_name(value)
+        return write_name(value)
     if isinstance(value, Ref):
         return b"%d %d R" % (value.num, value.gen)
     if isinstance(value, int):
         return b"%d" % value
+    if isinstance(value, Real):
+        return value.text
     if isinstance(value, float):
         return format_number(value)
     if isinstance(value, HexString):
@@ -583,7 +644,7 @@ def serialize(value: PdfObject) -> bytes:
         head["Length"] = len(value.raw)
         return serialize(head) + b"\nstream\n" + value.raw + b"\nendstream"
     if isinstance(value, dict):
-        parts = [_write_name(k) + b" " + serialize(v) for k, v in value.items()]
+        parts = [write_name(k) + b" " + serialize(v) for k, v in value.items()]
         return b"<<" + b" ".join(parts) + b">>"
     raise TypeError(f"not a PDF value: {type(value).__name__}")
 
@@ -607,26 +668,25 @@ def decode_text(value: PdfObject) -> str:
 
 
 def equal(a: PdfObject, b: PdfObject) -> bool:
-    """Deep equality of two values; references compare by number and generation, streams by
-    their whole dictionary (``/Length`` included) and data."""
-    if isinstance(a, Stream) or isinstance(b, Stream):
-        return (
-            isinstance(a, Stream)
-            and isinstance(b, Stream)
-            and a.raw == b.raw
-            and equal(a.dict, b.dict)
-        )
-    if isinstance(a, dict) or isinstance(b, dict):
-        if not (isinstance(a, dict) and isinstance(b, dict)) or a.keys() != b.keys():
+    """Whether two values mean exactly the same to every viewer: the same types (an integer
+    is not a real; a real compares by its text, as written), references by number and
+    generation, streams by their whole dictionary (``/Length`` included) and data, strings
+    by their bytes (literal or hex alike), dictionaries key by key (a null value is not an
+    absent key)."""
+    ta, tb = type(a), type(b)
+    if ta is not tb:
+        # a literal and a hex string with the same bytes mean the same
+        return isinstance(a, bytes) and isinstance(b, bytes) and bytes(a) == bytes(b)
+    if ta is Stream:
+        return a.raw == b.raw and equal(a.dict, b.dict)
+    if ta is dict:
+        if a.keys() != b.keys():
             return False
         return all(equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) or isinstance(b, list):
-        if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b):
+    if ta is list:
+        if len(a) != len(b):
             return False
         return all(equal(x, y) for x, y in zip(a, b, strict=True))
-    for kind in (bytes, Name, bool, Ref):
-        if isinstance(a, kind) or isinstance(b, kind):
-            return isinstance(a, kind) and isinstance(b, kind) and a == b
-    if a is None or b is None:
-        return a is None and b is None
-    return isinstance(a, int | float) and isinstance(b, int | float) and a == b
+    if ta is Real:
+        return bool(a.text == b.text)
+    return bool(a == b)

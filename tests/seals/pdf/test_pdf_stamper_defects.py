@@ -114,20 +114,31 @@ def form_with_text_field(appearance: bool) -> bytes:
     return buf.getvalue()
 
 
+def form_with_flag_only() -> bytes:
+    """A form with /NeedAppearances true and no field yet."""
+    with pikepdf.open(io.BytesIO(PLAIN)) as doc:
+        doc.Root.AcroForm = pikepdf.Dictionary(Fields=[], NeedAppearances=True)
+        buf = io.BytesIO()
+        doc.save(buf)
+    return buf.getvalue()
+
+
 def test_need_appearances_is_removed(pki: Pki, seal: Seal) -> None:
-    """With /NeedAppearances true poppler redraws every field and draws no seal."""
-    form = form_with_text_field(appearance=True)
+    """With /NeedAppearances true poppler redraws every field and draws no seal: the flag
+    is removed when the form has no other field."""
+    form = form_with_flag_only()
     sealed = stamp(form, pki, seal)
     assert verify_pdf(sealed).ok
     assert_seal_shown(form, sealed, 3, "Seal1")
 
 
 def test_need_appearances_that_cannot_be_removed_is_refused(pki: Pki, seal: Seal) -> None:
-    with pytest.raises(PdfInputError, match="has no appearance of its own"):
-        stamp(form_with_text_field(appearance=False), pki, seal)
+    for appearance in (False, True):  # see test_pdf_exactness for the one with appearance
+        with pytest.raises(PdfInputError, match="draw its fields anew"):
+            stamp(form_with_text_field(appearance=appearance), pki, seal)
     # already sealed, the flag set (as an older stamper kept it): removing it would change
     # the sealed document, keeping it would hide the new seal in poppler
-    sealed = stamp(form_with_text_field(appearance=True), pki, seal)
+    sealed = stamp(form_with_flag_only(), pki, seal)
     view = PdfFile(sealed).view()
     acro_ref = view.catalog()[1]["AcroForm"]
     flagged = append_revision(
