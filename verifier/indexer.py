@@ -555,6 +555,29 @@ class Indexer:
         ``block``, in order."""
         return indexed_authorization_events(self.store, issuer, code, block=block)
 
+    def catalogue_events(self) -> list[ChainEvent]:
+        """The indexed changes of the certificate catalogue, in chain order."""
+        return self._stored_where(chain_events.c.name.in_(CATALOGUE_EVENTS))
+
+    def issuer_events(self, issuer: str) -> list[ChainEvent]:
+        """Every indexed registry event about ``issuer`` (registration, status, accounts,
+        keys, grants of any type), in chain order."""
+        return self._stored_where(
+            chain_events.c.issuer == issuer,
+            chain_events.c.name.not_in(
+                ("RootAnchored", "DocumentAnchored", "StatusChanged", "Superseded")
+            ),
+        )
+
+    def _stored_where(self, *conditions: Any) -> list[ChainEvent]:
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(chain_events)
+                .where(*conditions)
+                .order_by(chain_events.c.block_number, chain_events.c.log_index)
+            ).all()
+        return [_stored_event(r) for r in rows]
+
     def lag(self) -> Mapping[str, Any]:
         """How far behind the chain the index may be (``lag_blocks``, ``lag_seconds``)."""
         return self.state().lag_data
