@@ -29,6 +29,7 @@ from chain.errors import ChainError, ChainUnavailable, ContractRevert, Transacti
 from seals.errors import SealError
 from verifier.api.metrics import Metrics
 from verifier.api.schemas import QR_MAX_LENGTH
+from verifier.catalogue import AdminRefused
 from verifier.errors import ERROR_ROOTS, error_code
 from verifier.logs import configure as configure_logging
 from verifier.presentations import PresentationRefused
@@ -46,6 +47,8 @@ def _status_of(exc: Exception) -> int:
         return 401
     if isinstance(exc, AccessDenied):
         return 403
+    if isinstance(exc, AdminRefused):
+        return exc.status
     if isinstance(exc, NotFound | CertificateNotFound):
         return 404
     if isinstance(exc, PresentationRefused):
