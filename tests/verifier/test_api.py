@@ -555,109 +555,6 @@ def test_certificate_pdf_is_sealed_anchored_and_stable(api: Api) -> None:
                  headers=api.h("issuer_b")).status_code == 403
 
 
-def test_chain_down_means_could_not_decide(api: Api) -> None:
-    """Last in this module: it stops the chain."""
-    c = api.client
-    identifier = c.post("/v1/certificates", json=request("钱七"),
-                        headers=api.h("issuer_a")).json()["identifier"]
-    document = api.wait_anchored(identifier)["document"]
-    Devnet(api.settings.home_dir).down()
-    deadline = time.monotonic() + 15
-    while api.client.get("/healthz").status_code == 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert api.client.get("/healthz").status_code == 503
-    verdict = c.post("/v1/verify", json={"certificate": document}, headers=api.h("counter"))
-    assert verdict.status_code == 200 and verdict.json()["verdict"] == "error"
-    assert {ch["status"] for ch in verdict.json()["checks"] if ch["name"].startswith("chain")} == {
-        "ERROR"}
-    # issuing still accepts and queues while the chain is away
-    queued = c.post("/v1/certificates", json=request("孙八"), headers=api.h("issuer_a"))
-    assert queued.status_code == 201 and queued.json()["status"] == "pending"
-
-
-def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
-    """Every check of ``/v1/verify`` (fast and full QR path, certificate, file) and of a
-    redeemed presentation has ``reason_zh``, in Chinese, beside the English ``reason``.
-    After the test above the chain is down: the chain checks say so in Chinese."""
-    import json
-    import re
-
-    import sqlalchemy as sa
-
-    from certs import qr
-    from certs.canonical import CertificateDocument
-    from certs.store import certificates
-
-    cjk = re.compile(r"[\u4e00-\u9fff]")
-    c = api.client
-
-    def checked(response: Any) -> dict[str, Any]:
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        assert body["checks"]
-        for ch in body["checks"]:
-            assert ch["reason"] and ch["reason_zh"] != ch["reason"], ch
-            assert cjk.search(ch["reason_zh"]), ch
-            if ch["status"] == "ERROR" and ch["name"] in ("chain.anchored", "certificate.status"):
-                assert ch["reason_zh"].startswith("无法读取区块链，暂时无法判断"), ch
-        return body
-
-    with open_store(api.settings).engine.begin() as connection:
-        row = connection.execute(
-            sa.select(certificates.c.identifier).where(
-                certificates.c.status == "active", certificates.c.issuer == AGENCY_A[0]
-            ).limit(1)
-        ).first()
-    if row is None:  # this test on its own: the chain is up, issue one
-        created = c.post("/v1/certificates", json=request("吴十"), headers=api.h("issuer_a"))
-        identifier = created.json()["identifier"]
-        document = api.wait_anchored(identifier)["document"]
-    else:
-        identifier = row[0]
-        document = c.get(f"/v1/certificates/{identifier}", headers=api.h("issuer_a")).json()[
-            "document"]
-    payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
-
-    by_doc = checked(c.post("/v1/verify", json={"certificate": document},
-                            headers=api.h("counter")))
-    zh = {ch["name"]: ch["reason_zh"] for ch in by_doc["checks"]}
-    assert zh["certificate.format"] == "证印链电子证照文件（zhengyin-cert/2 格式）"
-    assert zh["certificate.signature"] == "发证机关对证照的 SM2 签名验证通过"
-    fast = checked(c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")))
-    full = checked(c.post("/v1/verify", json={"qr": payload, "certificate": None},
-                          headers=api.h("counter")))
-    def shape(body: dict[str, Any]) -> list[tuple[str, str]]:
-        return [(ch["name"], ch["status"]) for ch in body["checks"]]
-
-    assert shape(fast) == shape(full)
-    assert [ch["reason_zh"] for ch in fast["checks"] if ch["status"] != "ERROR"] == [
-        ch["reason_zh"] for ch in full["checks"] if ch["status"] != "ERROR"]
-    by_file = checked(c.post("/v1/verify",
-                             files={"file": ("c.json", json.dumps(document).encode())},
-                             headers=api.h("counter")))
-    assert shape(by_file) == shape(by_doc)
-
-    tampered = json.loads(json.dumps(document))
-    tampered["claims"]["holder.name"]["value"] += "改"
-    bad = checked(c.post("/v1/verify", json={"certificate": tampered}, headers=api.h("counter")))
-    assert bad["verdict"] == "invalid"
-    integrity = next(ch for ch in bad["checks"] if ch["name"] == "certificate.integrity")
-    assert integrity["status"] == "INVALID" and "篡改" in integrity["reason_zh"]
-    garbage = checked(c.post("/v1/verify", json={"qr": "hello"}, headers=api.h("counter")))
-    assert garbage["checks"][0]["name"] == "qr.format" and "ZY2" in garbage["checks"][0][
-        "reason_zh"] and "重新扫描" in garbage["checks"][0]["reason_zh"]
-
-    made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "办理公积金"},
-                  headers=api.h("issuer_a"))
-    assert made.status_code == 201, made.text
-    redeemed = checked(c.post("/v1/presentations/redeem", json={"code": made.json()["code"]},
-                              headers=api.h("counter")))
-    assert redeemed["purpose"] == "办理公积金"
-    assert [name for name, _ in shape(redeemed)] == [name for name, _ in shape(by_doc)]
-    schema = c.get("/openapi.json").json()["components"]["schemas"]["Check"]
-    assert {"reason", "reason_zh"} <= set(schema["required"])
-
-
 # ------------------------------------------------ the catalogue and authorizations (#16)
 
 TYPE = "11100000000013338W032"
@@ -920,3 +817,106 @@ def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_new_on
     grants = [e for e in chain if e["about"] == "authorization"]
     assert {e["detail"]["typeCode"] for e in grants} == {TYPE}  # not the licence's
     assert all(isinstance(e["block"], int) and e["tx_hash"].startswith("0x") for e in chain)
+
+
+def test_chain_down_means_could_not_decide(api: Api) -> None:
+    """Last in this module: it stops the chain."""
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("钱七"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    document = api.wait_anchored(identifier)["document"]
+    Devnet(api.settings.home_dir).down()
+    deadline = time.monotonic() + 15
+    while api.client.get("/healthz").status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert api.client.get("/healthz").status_code == 503
+    verdict = c.post("/v1/verify", json={"certificate": document}, headers=api.h("counter"))
+    assert verdict.status_code == 200 and verdict.json()["verdict"] == "error"
+    assert {ch["status"] for ch in verdict.json()["checks"] if ch["name"].startswith("chain")} == {
+        "ERROR"}
+    # issuing still accepts and queues while the chain is away
+    queued = c.post("/v1/certificates", json=request("孙八"), headers=api.h("issuer_a"))
+    assert queued.status_code == 201 and queued.json()["status"] == "pending"
+
+
+def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
+    """Every check of ``/v1/verify`` (fast and full QR path, certificate, file) and of a
+    redeemed presentation has ``reason_zh``, in Chinese, beside the English ``reason``.
+    After the test above the chain is down: the chain checks say so in Chinese."""
+    import json
+    import re
+
+    import sqlalchemy as sa
+
+    from certs import qr
+    from certs.canonical import CertificateDocument
+    from certs.store import certificates
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    c = api.client
+
+    def checked(response: Any) -> dict[str, Any]:
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert body["checks"]
+        for ch in body["checks"]:
+            assert ch["reason"] and ch["reason_zh"] != ch["reason"], ch
+            assert cjk.search(ch["reason_zh"]), ch
+            if ch["status"] == "ERROR" and ch["name"] in ("chain.anchored", "certificate.status"):
+                assert ch["reason_zh"].startswith("无法读取区块链，暂时无法判断"), ch
+        return body
+
+    with open_store(api.settings).engine.begin() as connection:
+        row = connection.execute(
+            sa.select(certificates.c.identifier).where(
+                certificates.c.status == "active", certificates.c.issuer == AGENCY_A[0]
+            ).limit(1)
+        ).first()
+    if row is None:  # this test on its own: the chain is up, issue one
+        created = c.post("/v1/certificates", json=request("吴十"), headers=api.h("issuer_a"))
+        identifier = created.json()["identifier"]
+        document = api.wait_anchored(identifier)["document"]
+    else:
+        identifier = row[0]
+        document = c.get(f"/v1/certificates/{identifier}", headers=api.h("issuer_a")).json()[
+            "document"]
+    payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
+
+    by_doc = checked(c.post("/v1/verify", json={"certificate": document},
+                            headers=api.h("counter")))
+    zh = {ch["name"]: ch["reason_zh"] for ch in by_doc["checks"]}
+    assert zh["certificate.format"] == "证印链电子证照文件（zhengyin-cert/2 格式）"
+    assert zh["certificate.signature"] == "发证机关对证照的 SM2 签名验证通过"
+    fast = checked(c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")))
+    full = checked(c.post("/v1/verify", json={"qr": payload, "certificate": None},
+                          headers=api.h("counter")))
+    def shape(body: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(ch["name"], ch["status"]) for ch in body["checks"]]
+
+    assert shape(fast) == shape(full)
+    assert [ch["reason_zh"] for ch in fast["checks"] if ch["status"] != "ERROR"] == [
+        ch["reason_zh"] for ch in full["checks"] if ch["status"] != "ERROR"]
+    by_file = checked(c.post("/v1/verify",
+                             files={"file": ("c.json", json.dumps(document).encode())},
+                             headers=api.h("counter")))
+    assert shape(by_file) == shape(by_doc)
+
+    tampered = json.loads(json.dumps(document))
+    tampered["claims"]["holder.name"]["value"] += "改"
+    bad = checked(c.post("/v1/verify", json={"certificate": tampered}, headers=api.h("counter")))
+    assert bad["verdict"] == "invalid"
+    integrity = next(ch for ch in bad["checks"] if ch["name"] == "certificate.integrity")
+    assert integrity["status"] == "INVALID" and "篡改" in integrity["reason_zh"]
+    garbage = checked(c.post("/v1/verify", json={"qr": "hello"}, headers=api.h("counter")))
+    assert garbage["checks"][0]["name"] == "qr.format" and "ZY2" in garbage["checks"][0][
+        "reason_zh"] and "重新扫描" in garbage["checks"][0]["reason_zh"]
+
+    made = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "办理公积金"},
+                  headers=api.h("issuer_a"))
+    assert made.status_code == 201, made.text
+    redeemed = checked(c.post("/v1/presentations/redeem", json={"code": made.json()["code"]},
+                              headers=api.h("counter")))
+    assert redeemed["purpose"] == "办理公积金"
+    assert [name for name, _ in shape(redeemed)] == [name for name, _ in shape(by_doc)]
+    schema = c.get("/openapi.json").json()["components"]["schemas"]["Check"]
+    assert {"reason", "reason_zh"} <= set(schema["required"])
