@@ -243,6 +243,7 @@ def local_type(code: str, types: TypeRegistry | None = None) -> CertificateType:
             "must be published with the project before it enters the catalogue",
             code="unknown_type",
             status=422,
+            message_zh=f"证照类型 {code} 不在本服务的证照类型文件中，须先随项目发布其字段规范",
         )
     return found.get(code)
 
@@ -308,14 +309,17 @@ def deauthorize_issuer(admin: Registry, uscc: str, type_code: str) -> Transactio
 
 
 def parse_date(text: str | None, what: str) -> dt.date | None:
-    """A date given by a person (``--from``, ``"until"``…): ``YYYY-MM-DD`` or nothing."""
+    """A date given by a person (``from``, ``until``): ``YYYY-MM-DD`` or nothing."""
     if text is None or text == "":
         return None
     try:
         return dt.date.fromisoformat(text)
     except (TypeError, ValueError):
         raise AdminRefused(
-            f"--{what} {text!r} is not a date YYYY-MM-DD", code="bad_date", status=422
+            f"the {what!r} date {text!r} is not a date YYYY-MM-DD (a Beijing date)",
+            code="bad_date",
+            status=422,
+            message_zh=f"日期 {text} 的格式不正确，应为 YYYY-MM-DD（北京时间）",
         ) from None
 
 
@@ -327,32 +331,46 @@ class AdminRefused(VerifierError):
 
     code = "admin_refused"
 
-    def __init__(self, message: str, *, code: str, status: int = 409) -> None:
+    def __init__(
+        self, message: str, *, code: str, status: int = 409, message_zh: str | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.status = status
+        self.message_zh = message_zh
+        """The same in Chinese, for the person at the service hall (the API's
+        ``message_zh``)."""
 
 
-_REFUSALS: dict[str, tuple[str, int, str]] = {
-    # contract error → (code, HTTP status, what it means, for the person who asked)
+_REFUSALS: dict[str, tuple[str, int, str, str]] = {
+    # contract error → (code, HTTP status, what it means in English and in Chinese)
     "TypeExists": ("type_exists", 409, "type {type} is already in the certificate catalogue; "
-                   "publish a new version of it with revise instead"),
+                   "publish a new version of it with revise instead",
+                   "证照类型 {type} 已在证照目录中；如需更新，请发布新版本（revise）"),
     "UnknownType": ("type_not_in_catalogue", 409, "type {type} is not in the certificate "
-                    "catalogue on chain; add it first"),
+                    "catalogue on chain; add it first",
+                    "证照类型 {type} 不在区块链上的证照目录中；请先将其加入目录"),
     "TypeIsWithdrawn": ("type_withdrawn", 409, "type {type} was withdrawn from the "
-                        "certificate catalogue and can no longer be changed or granted"),
+                        "certificate catalogue and can no longer be changed or granted",
+                        "证照类型 {type} 已从证照目录中撤销，不能再修改或授权"),
     "NotAuthorized": ("not_authorized", 409, "agency {issuer} holds no current "
-                      "authorization for type {type}: there is nothing to withdraw"),
-    "UnknownIssuer": ("unknown_issuer", 404, "agency {issuer} is not registered on chain"),
+                      "authorization for type {type}: there is nothing to withdraw",
+                      "发证机关 {issuer} 目前没有签发证照类型 {type} 的授权，无需撤销"),
+    "UnknownIssuer": ("unknown_issuer", 404, "agency {issuer} is not registered on chain",
+                      "发证机关 {issuer} 未在区块链上登记"),
     "InvalidValidity": ("bad_window", 422, "the authorization's dates are not a valid "
-                        "window (it must end after it starts)"),
+                        "window (it must end after it starts)",
+                        "授权期限无效：结束日期必须晚于开始日期"),
     "OutsideScope": ("outside_scope", 403, "this service's admin account governs only "
                      "jurisdiction {scope}; the agency or the jurisdiction asked for "
-                     "({jurisdiction}) is outside it"),
+                     "({jurisdiction}) is outside it",
+                     "本服务的管理账户只能管理行政区划 {scope}；该发证机关或所请求的区划"
+                     "（{jurisdiction}）不在其范围内"),
     "NationalAdminOnly": ("national_admin_only", 403, "only a national admin may change "
                           "the certificate catalogue; this service's admin account is a "
-                          "regional one"),
+                          "regional one",
+                          "只有全国管理员才能修改证照目录；本服务的管理账户是地方管理员"),
     "MissingRole": ("not_chain_admin", 403, "this service's operator account is not an "
-                    "admin on chain"),
+                    "admin on chain", "本服务的管理账户不是区块链上的管理员"),
 }
 
 
@@ -363,12 +381,15 @@ def refusals_explained() -> Iterator[None]:
     try:
         yield
     except InvalidArgument as exc:  # a malformed code or division: refused before sending
-        raise AdminRefused(str(exc), code="invalid_argument", status=422) from exc
+        raise AdminRefused(
+            str(exc), code="invalid_argument", status=422,
+            message_zh="统一社会信用代码、证照类型代码或行政区划代码的格式不正确",
+        ) from exc
     except ContractRevert as exc:
         found = _REFUSALS.get(exc.error_name)
         if found is None:
             raise
-        code, status, text = found
+        code, status, text, text_zh = found
         args = {k: _text(v) if isinstance(v, bytes | bytearray) else str(v)
                 for k, v in exc.args_by_name.items()}
         shown = {
@@ -381,6 +402,9 @@ def refusals_explained() -> Iterator[None]:
             f"{text.format(**shown)} (the contract refused: {exc.error_name})",
             code=code,
             status=status,
+            message_zh=text_zh.format(
+                **{**shown, "jurisdiction": args.get("jurisdiction") or "全国"}
+            ),
         ) from exc
 
 
@@ -412,7 +436,7 @@ def grant_window(
     if end is not None and end <= start:
         raise AdminRefused(
             "the authorization must end on or after the day it starts", code="bad_window",
-            status=422,
+            status=422, message_zh="授权的截止日期不能早于开始日期",
         )
     return start, end
 
@@ -437,7 +461,7 @@ def type_json(entries: Mapping[str, CatalogueEntry], code: str) -> dict[str, Any
     if found is None:
         raise AdminRefused(
             f"type {code} is not in the catalogue on chain", code="type_not_in_catalogue",
-            status=404,
+            status=404, message_zh=f"证照类型 {code} 不在区块链上的证照目录中",
         )
     try:
         found["schema"] = local_type(code).schema()

@@ -617,6 +617,7 @@ def test_only_admins_change_the_catalogue_and_with_coded_refusals(api: Api) -> N
     exists = c.post("/v1/types", json={"code": LICENCE}, headers=api.h("admin"))
     assert exists.status_code == 409 and exists.json()["error"] == "type_exists"
     assert "already in the certificate catalogue" in exists.json()["message"]
+    assert "已在证照目录中" in exists.json()["message_zh"]
     unpublished = c.post("/v1/types", json={"code": "11100000MA0000001Q999"},
                          headers=api.h("admin"))
     assert unpublished.status_code == 422 and unpublished.json()["error"] == "unknown_type"
@@ -655,12 +656,15 @@ def test_bad_authorization_requests_are_refused_with_a_code(api: Api) -> None:
     for body, status, code in cases:
         answer = c.post(path, json=body, headers=api.h("admin"))
         assert (answer.status_code, answer.json()["error"]) == (status, code), (body, answer.text)
+        if code != "bad_request":
+            assert answer.json()["message_zh"], answer.text
     stranger = c.post(f"/v1/issuers/{make_uscc()}/authorizations", json={"type": TYPE},
                       headers=api.h("admin"))
     assert stranger.status_code == 404 and stranger.json()["error"] == "unknown_issuer"
     nothing = c.delete(f"{path}/{TYPE}", headers=api.h("admin"))
     assert nothing.status_code == 409 and nothing.json()["error"] == "not_authorized"
     assert "nothing to withdraw" in nothing.json()["message"]
+    assert nothing.json()["message_zh"].startswith(f"发证机关 {uscc} 目前没有")
 
 
 def test_a_regional_operator_is_refused_beyond_its_scope(api: Api) -> None:
@@ -685,6 +689,7 @@ def test_a_regional_operator_is_refused_beyond_its_scope(api: Api) -> None:
                          headers=api.h("admin"))
         assert outside.status_code == 403 and outside.json()["error"] == "outside_scope"
         assert "OutsideScope" in outside.json()["message"]
+        assert "只能管理行政区划 36" in outside.json()["message_zh"]
         national_only = c.post(f"/v1/types/{LICENCE}/revise", headers=api.h("admin"))
         assert national_only.status_code == 403
         assert national_only.json()["error"] == "national_admin_only"

@@ -109,9 +109,10 @@ def create_app(
     app.state.settings = settings
 
     async def project_error(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"error": error_code(exc), "message": str(exc)}, status_code=_status_of(exc)
-        )
+        body = {"error": error_code(exc), "message": str(exc)}
+        if isinstance(getattr(exc, "message_zh", None), str):
+            body["message_zh"] = exc.message_zh  # type: ignore[attr-defined]
+        return JSONResponse(body, status_code=_status_of(exc))
 
     for root in ERROR_ROOTS:
         app.add_exception_handler(root, project_error)
