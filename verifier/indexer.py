@@ -42,6 +42,7 @@ import sqlalchemy as sa
 
 from certs.store import (
     Store,
+    StoreError,
     chain_anchors,
     chain_checkpoints,
     chain_cursor,
@@ -570,13 +571,12 @@ class Indexer:
         )
 
     def _stored_where(self, *conditions: Any) -> list[ChainEvent]:
-        with self.store.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(chain_events)
-                .where(*conditions)
-                .order_by(chain_events.c.block_number, chain_events.c.log_index)
-            ).all()
-        return [_stored_event(r) for r in rows]
+        return _read_events(
+            self.store,
+            sa.select(chain_events)
+            .where(*conditions)
+            .order_by(chain_events.c.block_number, chain_events.c.log_index),
+        )
 
     def lag(self) -> Mapping[str, Any]:
         """How far behind the chain the index may be (``lag_blocks``, ``lag_seconds``)."""
@@ -768,8 +768,19 @@ def indexed_authorization_events(
         query = query.where(chain_events.c.subject == code)
     if block is not None:
         query = query.where(chain_events.c.block_number <= block)
-    with store.engine.connect() as connection:
-        return [_stored_event(r) for r in connection.execute(query).all()]
+    return _read_events(store, query)
+
+
+def _read_events(store: Store, query: Any) -> list[ChainEvent]:
+    """Stored events; a database that cannot answer is :class:`StoreError`
+    (``database_unavailable``: "could not decide", as every other index read says)."""
+    try:
+        with store.engine.connect() as connection:
+            return [_stored_event(r) for r in connection.execute(query).all()]
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(
+            f"the database could not be read: {exc.orig}", code="database_unavailable"
+        ) from exc
 
 
 def _stored_event(row: Any) -> ChainEvent:
