@@ -580,6 +580,28 @@ class Indexer:
                 self._grant_cache[key] = found
         return list(found)
 
+    def catalogue_events(self) -> list[ChainEvent]:
+        """The indexed changes of the certificate catalogue, in chain order."""
+        return self._stored_where(chain_events.c.name.in_(CATALOGUE_EVENTS))
+
+    def issuer_events(self, issuer: str) -> list[ChainEvent]:
+        """Every indexed registry event about ``issuer`` (registration, status, accounts,
+        keys, grants of any type), in chain order."""
+        return self._stored_where(
+            chain_events.c.issuer == issuer,
+            chain_events.c.name.not_in(
+                ("RootAnchored", "DocumentAnchored", "StatusChanged", "Superseded")
+            ),
+        )
+
+    def _stored_where(self, *conditions: Any) -> list[ChainEvent]:
+        return _read_events(
+            self.store,
+            sa.select(chain_events)
+            .where(*conditions)
+            .order_by(chain_events.c.block_number, chain_events.c.log_index),
+        )
+
     def lag(self) -> Mapping[str, Any]:
         """How far behind the chain the index may be (``lag_blocks``, ``lag_seconds``)."""
         return self.state().lag_data
@@ -770,8 +792,19 @@ def indexed_authorization_events(
         query = query.where(chain_events.c.subject == code)
     if block is not None:
         query = query.where(chain_events.c.block_number <= block)
-    with store.engine.connect() as connection:
-        return [_stored_event(r) for r in connection.execute(query).all()]
+    return _read_events(store, query)
+
+
+def _read_events(store: Store, query: Any) -> list[ChainEvent]:
+    """Stored events; a database that cannot answer is :class:`StoreError`
+    (``database_unavailable``: "could not decide", as every other index read says)."""
+    try:
+        with store.engine.connect() as connection:
+            return [_stored_event(r) for r in connection.execute(query).all()]
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(
+            f"the database could not be read: {exc.orig}", code="database_unavailable"
+        ) from exc
 
 
 def _stored_event(row: Any) -> ChainEvent:

@@ -41,6 +41,7 @@ from certs.store import Store, chain_cursor, service_events
 from chain.registry import ChainEvent, Registry
 from chain.rpc import Rpc
 from chain.transactions import TransactionReceipt
+from verifier import catalogue as governance
 from verifier import presentations
 from verifier.agency import hash_api_key, issuer_profile, issuer_registry
 from verifier.catalogue import checked_entitlements
@@ -51,7 +52,7 @@ from verifier.certificates import (
     verify_certificate_text,
     verify_qr,
 )
-from verifier.context import chain_rpc, deployment
+from verifier.context import chain_rpc, deployment, operator
 from verifier.errors import VerifierError
 from verifier.indexer import Indexer
 from verifier.isolation import LimitExceeded, run_isolated
@@ -122,6 +123,7 @@ class Service:
         ``status_database_updated``)."""
         self._rewind_seen: int | None = None
         self._registries: dict[str, Registry] = {}
+        self._governing: Registry | None = None
         self._profiles: dict[str, IssuerProfile] = {}
         self._stampers: dict[str, Any] = {}
         self._pdf_maker: Any = None
@@ -358,6 +360,104 @@ class Service:
         self.index_now("a status change")  # the next verification sees it at once
         return receipt
 
+    # ---- the catalogue and authorizations (admins) ----
+
+    def governing_registry(self) -> Registry:
+        """A registry client sending from the service's operator account (the CLI's
+        ``zhengyin type …`` / ``issuer authorize …`` account), one per process: its
+        transactions are numbered by one sender."""
+        with self._lock:
+            if self._governing is None:
+                self._governing = Registry(
+                    self.rpc, self.deployment, operator(self.settings, self.rpc)
+                )
+            return self._governing
+
+    def _governed(self, principal: Principal, after: str, what: str, change: Any) -> Any:
+        """``change(operator registry)``, logged with the API key's holder (the chain knows
+        only the operator account), then the index caught up."""
+        try:
+            result = change(self.governing_registry())
+        except Exception as exc:
+            _log.warning("admin change refused what=%r actor=%s code=%s", what,
+                         principal.actor, getattr(exc, "code", type(exc).__name__))
+            raise
+        receipt = result[1] if isinstance(result, tuple) else result
+        _log.info("admin change what=%r actor=%s tx=%s block=%s", what, principal.actor,
+                  receipt.tx_hash, receipt.block_number)
+        self.index_now(after)  # the next verification and issuance see it at once
+        return result
+
+    def publish_type(self, principal: Principal, code: str, *, revise: bool = False) -> Any:
+        self.require(principal, "admin")
+        return self._governed(
+            principal, "a catalogue change", f"{'revise' if revise else 'add'} type {code}",
+            lambda admin: governance.publish_type(admin, code, revise=revise),
+        )
+
+    def withdraw_type(self, principal: Principal, code: str) -> TransactionReceipt:
+        self.require(principal, "admin")
+        receipt: TransactionReceipt = self._governed(
+            principal, "a catalogue change", f"withdraw type {code}",
+            lambda admin: governance.withdraw_type(admin, code),
+        )
+        return receipt
+
+    def authorize(
+        self,
+        principal: Principal,
+        uscc: str,
+        type_code: str,
+        valid_from: str | None,
+        valid_until: str | None,
+        jurisdiction: str | None,
+    ) -> tuple[governance.Authorization, TransactionReceipt]:
+        self.require(principal, "admin")
+        found: tuple[governance.Authorization, TransactionReceipt] = self._governed(
+            principal, "an authorization", f"authorize {uscc} for {type_code}",
+            lambda admin: governance.authorize_issuer(
+                admin, uscc, type_code, valid_from, valid_until, jurisdiction
+            ),
+        )
+        return found
+
+    def deauthorize(self, principal: Principal, uscc: str, type_code: str) -> TransactionReceipt:
+        self.require(principal, "admin")
+        receipt: TransactionReceipt = self._governed(
+            principal, "an authorization withdrawn", f"deauthorize {uscc} for {type_code}",
+            lambda admin: governance.deauthorize_issuer(admin, uscc, type_code),
+        )
+        return receipt
+
+    def catalogue(self, principal: Principal, code: str | None = None) -> Any:
+        """The catalogue as the index holds it (every role may read it); one type with its
+        field schema when ``code`` is given."""
+        self.require(principal, *ROLES)
+        entries = governance.fold_catalogue(self.indexer.catalogue_events())
+        if code is not None:
+            return governance.type_json(entries, code)
+        return governance.catalogue_json(entries)
+
+    def authorizations(self, principal: Principal, uscc: str) -> list[dict[str, Any]]:
+        """An agency's grants as the index holds them: for admins and the agency itself."""
+        self.require(principal, "admin", "issuer")
+        if principal.role == "issuer" and principal.subject != uscc:
+            raise AccessDenied(
+                "an agency may read only its own authorizations", code="wrong_agency"
+            )
+        events = self.indexer.issuer_events(uscc)
+        registered = [e for e in events if e.name == "IssuerRegistered"]
+        if not registered:
+            raise NotFound(
+                f"agency {uscc} is not registered on chain (as far as this service's index "
+                "has read it)",
+                code="unknown_issuer",
+            )
+        jurisdiction = governance.context_detail(registered[-1]).get("jurisdiction", "")
+        return governance.authorizations_json(
+            self.indexer.catalogue_events() + events, uscc, str(jurisdiction)
+        )
+
     # ---- sealing ----
 
     def stamp(
@@ -523,7 +623,18 @@ class Service:
         record = self.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
         self.flush_log()  # this process's queued 'verified' events belong in the timeline
         subjects = [record.leaf] + ([record.root] if record.root else [])
-        chain = [_chain_entry(e) for e in self.indexer.events_of(record.issuer, subjects)]
+        own = self.indexer.events_of(record.issuer, subjects)
+        # what stands behind it: its type in the catalogue, its issuer's authorization for
+        # that type, the issuer's registration and keys (each in chain order)
+        type_code = str(record.document.values()["type.code"])
+        context = governance.context_events(
+            self.indexer.authorization_events(record.issuer, type_code)
+            + self.indexer.issuer_events(record.issuer),
+            record.issuer,
+            type_code,
+        )
+        ordered = sorted(own + context, key=lambda e: (e.block_number, e.log_index))
+        chain = [_chain_entry(e) for e in ordered]
         with self.store.engine.connect() as connection:
             rows = connection.execute(
                 sa.select(service_events)
@@ -576,14 +687,20 @@ def _chain_entry(event: ChainEvent) -> dict[str, Any]:
         name = {1: "revoked", 2: "suspended", 0: "reinstated"}.get(
             int(event.args["status"]), "status"
         )
-    detail = {
-        k: (v.hex() if isinstance(v, bytes) else v)
-        for k, v in event.args.items()
-        if k not in ("issuer", "by")
-    }
+    about = "certificate"
+    if event.name in governance.CONTEXT_NAMES:
+        about, name = governance.CONTEXT_NAMES[event.name]
+        detail = governance.context_detail(event)
+    else:
+        detail = {
+            k: (v.hex() if isinstance(v, bytes) else v)
+            for k, v in event.args.items()
+            if k not in ("issuer", "by")
+        }
     when = dt.datetime.fromtimestamp(event.timestamp, dt.UTC)
     return {
         "source": "chain",
+        "about": about,
         "event": name,
         "block": event.block_number,
         "tx_hash": event.tx_hash,

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from certs.issuance import issue
 from certs.store import presentations
 from devnet.anvil import Devnet
-from tests.conftest import free_port
+from tests.conftest import free_port, make_uscc
 from verifier.agency import add_issuer, hash_api_key, issuer_profile, new_api_key, open_store
 from verifier.api.app import create_app
 from verifier.catalogue import authorize_everywhere
@@ -68,7 +68,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     for uscc, _ in (AGENCY_A, AGENCY_B):
         authorize_everywhere(registry(settings, write=True), uscc)
     store = open_store(settings)
-    for role, name in (("counter", "一号窗口"), ("auditor", "审计员")):
+    for role, name in (("counter", "一号窗口"), ("auditor", "审计员"), ("admin", "管理员")):
         keys[role] = new_api_key()
         store.add_api_key(role, name, hash_api_key(keys[role]))
     with TestClient(create_app(settings)) as client:
@@ -553,6 +553,275 @@ def test_certificate_pdf_is_sealed_anchored_and_stable(api: Api) -> None:
     assert {"pdf.anchored", "certificate.signature", "certificate.status"} <= names
     assert c.get(f"/v1/certificates/{identifier}/pdf",
                  headers=api.h("issuer_b")).status_code == 403
+
+
+# ------------------------------------------------ the catalogue and authorizations (#16)
+
+TYPE = "11100000000013338W032"
+LICENCE = "11100000MA0000001Q001"
+FOOD = "11100000MA0000001Q002"
+
+
+def _service(api: Api) -> Any:
+    return api.client.app.state.service  # type: ignore[attr-defined]
+
+
+def _new_agency(api: Api, name: str, jurisdiction: str = "360100") -> tuple[str, str]:
+    """A registered agency with its key and account, authorized for nothing; (USCC, key)."""
+    uscc = make_uscc()
+    added = add_issuer(api.settings, uscc, name, jurisdiction=jurisdiction)
+    _service(api).index_now("a test's registration")
+    return uscc, added.api_key
+
+
+def _check(body: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(c for c in body["checks"] if c["name"] == name)
+    return found
+
+
+def test_every_role_reads_the_catalogue_as_the_chain_holds_it(api: Api) -> None:
+    from certs.types import default_registry
+
+    c = api.client
+    assert c.get("/v1/types").status_code == 401
+    for who in ("counter", "auditor", "issuer_a", "admin"):
+        listed = c.get("/v1/types", headers=api.h(who))
+        assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["indexed_block"] >= 1
+    by_code = {t["code"]: t for t in body["types"]}
+    assert set(by_code) >= {t.code for t in default_registry()}
+    licence = by_code[LICENCE]
+    assert licence["name"] == "营业执照" and licence["defining_body"]
+    assert licence["version"] >= 1 and licence["withdrawn_at"] is None
+    assert licence["schema_sm3"] == default_registry().get(LICENCE).schema_digest().hex()
+    assert licence["schema_matches_local"] is True
+    shown = c.get(f"/v1/types/{LICENCE}", headers=api.h("counter")).json()
+    assert shown["schema"]["holder_fields"] == {"code": "统一社会信用代码", "name": "企业名称"}
+    assert shown["schema_sm3"] == licence["schema_sm3"]
+    missing = c.get("/v1/types/11100000MA0000001Q999", headers=api.h("counter"))
+    assert missing.status_code == 404 and missing.json()["error"] == "type_not_in_catalogue"
+
+
+def test_only_admins_change_the_catalogue_and_with_coded_refusals(api: Api) -> None:
+    c = api.client
+    for who in ("counter", "auditor", "issuer_a"):
+        refused = c.post("/v1/types", json={"code": LICENCE}, headers=api.h(who))
+        assert refused.status_code == 403 and refused.json()["error"] == "wrong_role"
+        refused = c.post(f"/v1/types/{FOOD}/withdraw", headers=api.h(who))
+        assert refused.status_code == 403 and refused.json()["error"] == "wrong_role"
+        refused = c.post(f"/v1/issuers/{AGENCY_A[0]}/authorizations", json={"type": TYPE},
+                         headers=api.h(who))
+        assert refused.status_code == 403 and refused.json()["error"] == "wrong_role"
+
+    exists = c.post("/v1/types", json={"code": LICENCE}, headers=api.h("admin"))
+    assert exists.status_code == 409 and exists.json()["error"] == "type_exists"
+    assert "already in the certificate catalogue" in exists.json()["message"]
+    assert "已在证照目录中" in exists.json()["message_zh"]
+    unpublished = c.post("/v1/types", json={"code": "11100000MA0000001Q999"},
+                         headers=api.h("admin"))
+    assert unpublished.status_code == 422 and unpublished.json()["error"] == "unknown_type"
+
+    before = c.get(f"/v1/types/{FOOD}", headers=api.h("counter")).json()["version"]
+    revised = c.post(f"/v1/types/{FOOD}/revise", headers=api.h("admin"))
+    assert revised.status_code == 200, revised.text
+    assert revised.json()["block"] >= 1 and revised.json()["tx_hash"].startswith("0x")
+    # the index has it at once
+    after = c.get(f"/v1/types/{FOOD}", headers=api.h("counter")).json()
+    assert after["version"] == before + 1 and after["block"] == revised.json()["block"]
+
+    withdrawn = c.post(f"/v1/types/{FOOD}/withdraw", headers=api.h("admin"))
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert c.get(f"/v1/types/{FOOD}", headers=api.h("auditor")).json()["withdrawn_at"]
+    again = c.post(f"/v1/types/{FOOD}/withdraw", headers=api.h("admin"))
+    assert again.status_code == 409 and again.json()["error"] == "type_withdrawn"
+    granted = c.post(f"/v1/issuers/{AGENCY_A[0]}/authorizations", json={"type": FOOD},
+                     headers=api.h("admin"))
+    assert granted.status_code == 409 and granted.json()["error"] == "type_withdrawn"
+
+
+def test_bad_authorization_requests_are_refused_with_a_code(api: Api) -> None:
+    c = api.client
+    uscc, _ = _new_agency(api, "示例县市场监督管理局")
+    path = f"/v1/issuers/{uscc}/authorizations"
+    cases = [
+        ({"type": TYPE, "from": "2026-13-01"}, 422, "bad_date"),
+        ({"type": TYPE, "until": "tomorrow"}, 422, "bad_date"),
+        ({"type": TYPE, "from": "2026-03-01", "until": "2026-02-01"}, 422, "bad_window"),
+        ({"type": "not a type"}, 422, "invalid_argument"),
+        ({"type": TYPE, "jurisdiction": "36x"}, 422, "invalid_argument"),
+        ({"type": "11100000MA0000001Q999"}, 409, "type_not_in_catalogue"),
+        ({"type": TYPE, "by": "me"}, 422, "bad_request"),
+    ]
+    for body, status, code in cases:
+        answer = c.post(path, json=body, headers=api.h("admin"))
+        assert (answer.status_code, answer.json()["error"]) == (status, code), (body, answer.text)
+        if code != "bad_request":
+            assert answer.json()["message_zh"], answer.text
+    stranger = c.post(f"/v1/issuers/{make_uscc()}/authorizations", json={"type": TYPE},
+                      headers=api.h("admin"))
+    assert stranger.status_code == 404 and stranger.json()["error"] == "unknown_issuer"
+    nothing = c.delete(f"{path}/{TYPE}", headers=api.h("admin"))
+    assert nothing.status_code == 409 and nothing.json()["error"] == "not_authorized"
+    assert "nothing to withdraw" in nothing.json()["message"]
+    assert nothing.json()["message_zh"].startswith(f"发证机关 {uscc} 目前没有")
+
+
+def test_a_regional_operator_is_refused_beyond_its_scope(api: Api) -> None:
+    """The service's operator account as a regional admin (江西, 36…) on chain: the chain
+    refuses what it may not do, and the API says so with a code."""
+    import secrets
+
+    from chain.registry import ADMIN_ROLE, Registry
+    from chain.transactions import TransactionSender
+    from devnet.deploy import fund_on_devnet
+
+    c, service = api.client, _service(api)
+    beijing, _ = _new_agency(api, "北京市朝阳区市场监督管理局", jurisdiction="110105")
+    national = service.governing_registry()
+    regional = TransactionSender(service.rpc, secrets.token_hex(32))
+    fund_on_devnet(service.rpc, regional.address)
+    national.set_admin_scope(regional.address, "36")
+    national.grant_role(ADMIN_ROLE, regional.address)
+    service._governing = Registry(service.rpc, service.deployment, regional)
+    try:
+        outside = c.post(f"/v1/issuers/{beijing}/authorizations", json={"type": TYPE},
+                         headers=api.h("admin"))
+        assert outside.status_code == 403 and outside.json()["error"] == "outside_scope"
+        assert "OutsideScope" in outside.json()["message"]
+        assert "只能管理行政区划 36" in outside.json()["message_zh"]
+        national_only = c.post(f"/v1/types/{LICENCE}/revise", headers=api.h("admin"))
+        assert national_only.status_code == 403
+        assert national_only.json()["error"] == "national_admin_only"
+    finally:
+        service._governing = national
+        national.revoke_role(ADMIN_ROLE, regional.address)
+
+
+def _bypassing_issue(api: Api, uscc: str, tmp: Path, **extra: Any) -> dict[str, Any]:
+    """The attack: the agency signs with its registered key and anchors with its own chain
+    account, by the library, without the service's refusal (``entitlements=None``) and in a
+    database of its own. Returns the certificate document."""
+    from certs.batcher import Batcher
+    from certs.status import load_record
+    from certs.store import Store
+    from verifier.agency import issuer_registry
+
+    profile = issuer_profile(api.settings, open_store(api.settings), uscc)
+    own = Store.open(f"sqlite:///{tmp / f'{uscc}.sqlite3'}")
+    report = issue(own, profile, [(1, request(**extra))], entitlements=None)
+    assert not report.rejected, report.rejected
+    Batcher(own, lambda _: issuer_registry(api.settings, uscc)).run_once()
+    _service(api).index_now("a test's anchor")
+    record = load_record(own, report.accepted[0].identifier)
+    assert record.status == "active"
+    document: dict[str, Any] = json.loads(record.document.to_json())
+    return document
+
+
+def test_a_certificate_of_an_agency_not_authorized_is_invalid_through_the_api(
+    api: Api, tmp_path: Path
+) -> None:
+    from certs import qr
+    from certs.canonical import CertificateDocument
+
+    c = api.client
+    uscc, key = _new_agency(api, "示例县农业农村局")
+    # the service refuses to issue it …
+    refused = c.post("/v1/certificates", json=request(), headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 422, refused.text
+    assert [e["code"] for e in refused.json()["errors"]] == ["not_authorized"]
+    # … so the agency signs and anchors it itself
+    document = _bypassing_issue(api, uscc, tmp_path)
+    payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
+    for body in ({"certificate": document}, {"qr": payload}):
+        verdict = c.post("/v1/verify", json=body, headers=api.h("counter")).json()
+        assert verdict["verdict"] == "invalid", (body.keys(), verdict)
+        assert [ch["name"] for ch in verdict["checks"] if ch["status"] != "VALID"] == [
+            "issuer.authorized"
+        ], verdict["checks"]
+        authorized = _check(verdict, "issuer.authorized")
+        assert "发证机关无权签发这份证照" in authorized["reason_zh"]
+        assert "360100" in authorized["reason_zh"]
+        for name in ("chain.anchored", "issuer.key"):
+            assert _check(verdict, name)["status"] == "VALID"
+    # the verdict changes once the agency is authorized from a time before the anchor
+    granted = c.post(f"/v1/issuers/{uscc}/authorizations",
+                     json={"type": TYPE, "from": "2020-01-01", "jurisdiction": "3601"},
+                     headers=api.h("admin"))
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["jurisdiction"] == "3601" and granted.json()["valid_until"] is None
+    now_valid = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")).json()
+    assert now_valid["verdict"] == "valid", now_valid
+
+
+def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_new_ones(
+    api: Api,
+) -> None:
+    from certs import qr
+    from certs.canonical import CertificateDocument
+
+    c = api.client
+    uscc, key = _new_agency(api, "示例区行政审批局")
+    agency = {"Authorization": f"Bearer {key}"}
+    api.keys["agency"] = key
+    path = f"/v1/issuers/{uscc}/authorizations"
+    granted = c.post(path, json={"type": TYPE, "from": "2026-01-01"}, headers=api.h("admin"))
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["issuer"] == uscc and granted.json()["type"] == TYPE
+    listed = c.get(path, headers=agency).json()["authorizations"]
+    assert [(g["type"], g["now"]) for g in listed] == [(TYPE, True)]
+    assert c.get(path, headers=api.h("admin")).json()["authorizations"] == listed
+    for who in ("issuer_a", "counter", "auditor"):
+        other = c.get(path, headers=api.h(who))
+        assert other.status_code == 403, (who, other.text)
+
+    created = c.post("/v1/certificates", json=request(), headers=agency)
+    assert created.status_code == 201, created.text
+    identifier = created.json()["identifier"]
+    document = api.wait_anchored(identifier, "agency")["document"]
+    payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
+    time.sleep(1.1)  # a withdrawal in the anchor's own second would count against it
+
+    withdrawn = c.delete(f"{path}/{TYPE}", headers=api.h("admin"))
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert [(g["type"], g["now"]) for g in c.get(path, headers=agency).json()[
+        "authorizations"]] == [(TYPE, False)]
+    # the certificate issued before stays valid …
+    earlier = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")).json()
+    assert earlier["verdict"] == "valid", earlier
+    assert _check(earlier, "issuer.authorized")["status"] == "VALID"
+    # … and the service refuses new ones at once, saying which line and why
+    refused = c.post("/v1/certificates", json=request(name="李四"), headers=agency)
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["errors"]
+    assert error["code"] == "not_authorized" and error["field"] == "type"
+    batch = c.post("/v1/certificates/batch", json=[request(name="王五")], headers=agency).json()
+    assert batch["accepted"] == []
+    assert [(r["line"], [e["code"] for e in r["errors"]]) for r in batch["rejected"]] == [
+        (1, ["not_authorized"])
+    ]
+    # granted and withdrawn again by the POST form of the withdrawal
+    assert c.post(path, json={"type": LICENCE}, headers=api.h("admin")).status_code == 201
+    by_post = c.post(f"{path}/deauthorize", json={"type": LICENCE}, headers=api.h("admin"))
+    assert by_post.status_code == 200, by_post.text
+
+    # the auditor's timeline: the certificate, its type, the grant and its end, the issuer
+    timeline = c.get(f"/v1/certificates/{identifier}/history", headers=api.h("auditor"))
+    assert timeline.status_code == 200, timeline.text
+    chain = [e for e in timeline.json()["events"] if e["source"] == "chain"]
+    seen = [(e["about"], e["event"]) for e in chain]
+    for wanted in [("type", "type_added"), ("issuer", "issuer_registered"),
+                   ("issuer", "key_added"), ("authorization", "authorized"),
+                   ("certificate", "anchored"), ("authorization", "deauthorized")]:
+        assert wanted in seen, seen
+    assert ("authorization", "authorized") in seen[: seen.index(("certificate", "anchored"))]
+    assert seen.index(("authorization", "deauthorized")) > seen.index(
+        ("certificate", "anchored"))
+    assert [e["block"] for e in chain] == sorted(e["block"] for e in chain)
+    grants = [e for e in chain if e["about"] == "authorization"]
+    assert {e["detail"]["typeCode"] for e in grants} == {TYPE}  # not the licence's
+    assert all(isinstance(e["block"], int) and e["tx_hash"].startswith("0x") for e in chain)
 
 
 def test_chain_down_means_could_not_decide(api: Api) -> None:

@@ -45,6 +45,7 @@ class Served:
 
     url: str
     demo: dict[str, Any]
+    home: Path
 
     @property
     def counter_key(self) -> str:
@@ -103,7 +104,7 @@ def demo_service(home: Path, **settings: str) -> Iterator[Served]:
         )
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, server)
-        yield Served(url, summary)
+        yield Served(url, summary, home)
     finally:
         if server is not None:
             server.terminate()
@@ -390,6 +391,77 @@ def test_certificate_file_upload_passes(page: Page, served: Served) -> None:
     holder = facts["持证人"]
     assert holder.startswith("张") and "*" in holder  # masked by the API
     assert "*" in facts["持证人证件号码"]
+
+
+def _unauthorized_certificate(served: Served, tmp_path: Path) -> dict[str, Any]:
+    """The attack of issue #16: an agency registered with its key but authorized for
+    nothing signs a certificate and anchors it itself (the library, ``entitlements=None``,
+    a database of its own), bypassing the service's refusal. Returns the document, once the
+    service's index has its anchor."""
+    from certs.batcher import Batcher
+    from certs.issuance import issue
+    from certs.status import load_record
+    from certs.store import Store
+    from tests.conftest import make_uscc
+    from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store
+    from verifier.settings import Settings
+
+    settings = Settings(home=served.home)
+    uscc = make_uscc()
+    add_issuer(settings, uscc, "示例县农业农村局", jurisdiction="360100")
+    own = Store.open(f"sqlite:///{tmp_path / 'own.sqlite3'}")
+    row = {"type": "11100000000013338W032", "jurisdiction": "360100",
+           "holder": {"name": "赵六", "code": "11010519491231002X", "code_type": "111"}}
+    report = issue(own, issuer_profile(settings, open_store(settings), uscc), [(1, row)],
+                   entitlements=None)
+    assert not report.rejected, report.rejected
+    Batcher(own, lambda _: issuer_registry(settings, uscc)).run_once()
+    document: dict[str, Any] = json.loads(
+        load_record(own, report.accepted[0].identifier).document.to_json()
+    )
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:  # until the service's index has read the anchor
+        verdict = requests.post(
+            f"{served.url}/v1/verify", json={"certificate": document}, timeout=10,
+            headers={"Authorization": f"Bearer {served.counter_key}"},
+        ).json()
+        anchored = next(c for c in verdict["checks"] if c["name"] == "chain.anchored")
+        if anchored["status"] == "VALID":
+            return document
+        assert time.monotonic() < deadline, verdict
+        time.sleep(0.2)
+
+
+def test_a_certificate_of_an_agency_not_authorized_fails_at_the_counter(
+    page: Page, served: Served, tmp_path: Path
+) -> None:
+    from certs import qr
+    from certs.canonical import CertificateDocument
+
+    document = _unauthorized_certificate(served, tmp_path)
+    payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
+    assert page.scan(payload) == "invalid"
+    assert page.word == "不通过"
+    checks = page.checks()
+    label, status, reason = checks["issuer.authorized"]
+    assert label == "发证授权" and "不通过" in status
+    assert "发证机关无权签发这份证照" in reason and "360100" in reason, reason
+    # everything else about it is genuine
+    for name in ("certificate.signature", "chain.anchored", "issuer.key"):
+        assert "不" not in checks[name][1], (name, checks[name])
+    assert page.summary.startswith("发证授权：")
+    # the document pasted at the counter: the same refusal
+    compact = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    before = page.seq
+    page.driver.execute_script(
+        "const f = document.getElementById('scan'); f.value = arguments[0];"
+        "f.dispatchEvent(new Event('input'));",
+        compact,
+    )
+    page.by_id("scan").send_keys(Keys.ENTER)
+    assert page.wait_result(before) == "invalid"
+    label, status, reason = page.checks()["issuer.authorized"]
+    assert label == "发证授权" and "不通过" in status and "发证机关无权签发这份证照" in reason
 
 
 def test_random_file_is_a_clear_error(page: Page, tmp_path: Path) -> None:

@@ -46,7 +46,23 @@ def test_timeline_and_verdict_need_no_service_database(
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["identifier"] == identifier and out["status"] == "suspended"
-    assert [e["event"] for e in out["events"]] == ["anchored", "suspended"]
-    assert all(e["tx_hash"].startswith("0x") and e["block"] > 0 for e in out["events"])
+    events = out["events"]
+    assert [e["event"] for e in events if e["about"] == "certificate"] == [
+        "anchored", "suspended"
+    ]
+    # what stands behind it, in chain order: the type in the catalogue, the issuer's
+    # registration, key and authorization for that type
+    names = [e["event"] for e in events]
+    for before, after in (("type_added", "authorized"), ("issuer_registered", "key_added"),
+                          ("key_added", "anchored"), ("authorized", "anchored")):
+        assert names.index(before) < names.index(after), names
+    assert {e["about"] for e in events} == {"certificate", "type", "authorization", "issuer"}
+    assert [(e["block"], e["time"]) for e in events] == sorted(
+        (e["block"], e["time"]) for e in events
+    )
+    assert "typeCode=11100000000013338W032" in next(
+        e["detail"] for e in events if e["event"] == "authorized"
+    )
+    assert all(e["tx_hash"].startswith("0x") and e["block"] > 0 for e in events)
     assert out["verification"]["verdict"] == "invalid"
     assert not (auditor_home / "zhengyin.sqlite3").exists()

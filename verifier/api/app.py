@@ -29,6 +29,7 @@ from chain.errors import ChainError, ChainUnavailable, ContractRevert, Transacti
 from seals.errors import SealError
 from verifier.api.metrics import Metrics
 from verifier.api.schemas import QR_MAX_LENGTH
+from verifier.catalogue import AdminRefused
 from verifier.errors import ERROR_ROOTS, error_code
 from verifier.indexer import IndexerLagging
 from verifier.logs import configure as configure_logging
@@ -47,6 +48,8 @@ def _status_of(exc: Exception) -> int:
         return 401
     if isinstance(exc, AccessDenied):
         return 403
+    if isinstance(exc, AdminRefused):
+        return exc.status
     if isinstance(exc, NotFound | CertificateNotFound):
         return 404
     if isinstance(exc, PresentationRefused):
@@ -107,9 +110,10 @@ def create_app(
     app.state.settings = settings
 
     async def project_error(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"error": error_code(exc), "message": str(exc)}, status_code=_status_of(exc)
-        )
+        body = {"error": error_code(exc), "message": str(exc)}
+        if isinstance(getattr(exc, "message_zh", None), str):
+            body["message_zh"] = exc.message_zh  # type: ignore[attr-defined]
+        return JSONResponse(body, status_code=_status_of(exc))
 
     for root in ERROR_ROOTS:
         app.add_exception_handler(root, project_error)

@@ -19,10 +19,13 @@ from certs.canonical import MAX_DOCUMENT_BYTES
 from certs.model import requests_from_csv
 from verifier.api.schemas import (
     QR_MAX_LENGTH,
+    AuthorizationRequest,
     BulkStatusChange,
+    DeauthorizeRequest,
     PresentationRequest,
     RedeemRequest,
     StatusChange,
+    TypeAdd,
     VerifyResponse,
 )
 from verifier.errors import VerifierError
@@ -53,6 +56,8 @@ certificates = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 verification = APIRouter(prefix="/v1", tags=["verification"])
 presenting = APIRouter(prefix="/v1/presentations", tags=["presentations"])
 operations = APIRouter(tags=["operations"])
+types = APIRouter(prefix="/v1/types", tags=["catalogue"])
+issuers = APIRouter(prefix="/v1/issuers", tags=["catalogue"])
 
 
 def _report_json(report: Any) -> dict[str, Any]:
@@ -454,6 +459,98 @@ def redeem(body: RedeemRequest, service: ServiceDep, principal: PrincipalDep) ->
     return out
 
 
+def _sent(receipt: Any, **facts: Any) -> dict[str, Any]:
+    return {**facts, "tx_hash": receipt.tx_hash, "block": receipt.block_number}
+
+
+@types.get("")
+def list_types(service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The certificate catalogue as the chain holds it (as this service's index read it):
+    each type's name, defining body, version, withdrawal, schema digest, and whether that
+    digest is the schema published with the project."""
+    return {
+        "types": service.catalogue(principal),
+        "indexed_block": service.indexer.state().indexed_block,
+    }
+
+
+@types.get("/{code}")
+def show_type(code: str, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """One type of the catalogue, with its field schema (certs/types.json)."""
+    found: dict[str, Any] = service.catalogue(principal, code)
+    return found
+
+
+@types.post("", status_code=201)
+def add_type(body: TypeAdd, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Put a type (its schema as published with the project) into the catalogue on chain
+    (admins; the operator account must be a national admin on chain)."""
+    receipt = service.publish_type(principal, body.code)
+    return _sent(receipt, done="added", code=body.code)
+
+
+@types.post("/{code}/revise")
+def revise_type(code: str, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Publish a new version of a type (names and schema as the project has them)."""
+    receipt = service.publish_type(principal, code, revise=True)
+    return _sent(receipt, done="revised", code=code)
+
+
+@types.post("/{code}/withdraw")
+def withdraw_type(code: str, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Withdraw a type: no certificate of it anchored from now on is valid."""
+    receipt = service.withdraw_type(principal, code)
+    return _sent(receipt, done="withdrawn", code=code)
+
+
+@issuers.get("/{uscc}/authorizations")
+def list_authorizations(
+    uscc: str, service: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """An agency's authorizations by type and whether each is issuable now (admins, and
+    the agency itself)."""
+    return {
+        "issuer": uscc,
+        "authorizations": service.authorizations(principal, uscc),
+        "indexed_block": service.indexer.state().indexed_block,
+    }
+
+
+@issuers.post("/{uscc}/authorizations", status_code=201)
+def authorize(
+    uscc: str, body: AuthorizationRequest, service: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Authorize an agency for a type, from ``from`` to ``until`` (Beijing dates; default
+    today, no end), in ``jurisdiction`` (admins, within the operator's scope on chain)."""
+    grant, receipt = service.authorize(
+        principal, uscc, body.type, body.valid_from, body.valid_until, body.jurisdiction
+    )
+    return _sent(receipt, done="authorized", **grant.to_json())
+
+
+def _deauthorize(
+    uscc: str, type_code: str, service: Service, principal: Principal
+) -> dict[str, Any]:
+    receipt = service.deauthorize(principal, uscc, type_code)
+    return _sent(receipt, done="deauthorized", issuer=uscc, type=type_code)
+
+
+@issuers.delete("/{uscc}/authorizations/{type_code}")
+def deauthorize(
+    uscc: str, type_code: str, service: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """End an agency's authorization for a type now (earlier certificates stay valid)."""
+    return _deauthorize(uscc, type_code, service, principal)
+
+
+@issuers.post("/{uscc}/authorizations/deauthorize")
+def deauthorize_by_post(
+    uscc: str, body: DeauthorizeRequest, service: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """The same as ``DELETE …/authorizations/{type}``, for clients that send only POST."""
+    return _deauthorize(uscc, body.type, service, principal)
+
+
 @operations.get("/healthz")
 def healthz(service: ServiceDep) -> JSONResponse:
     """``ok`` (200) only while the chain answers, the database answers and the index is
@@ -532,4 +629,4 @@ def counter_page() -> HTMLResponse:
     return HTMLResponse(page.read_text(encoding="utf-8"))
 
 
-ROUTERS = [certificates, verification, presenting, seals, operations]
+ROUTERS = [certificates, verification, presenting, seals, types, issuers, operations]

@@ -37,6 +37,31 @@ class PresentationRequest(Strict):
     ttl_seconds: int = Field(300, ge=30, le=3600)
 
 
+class TypeAdd(Strict):
+    code: str = Field(min_length=1, max_length=40, description="The type code (21 characters).")
+
+
+class AuthorizationRequest(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: str = Field(min_length=1, max_length=40, description="The certificate type code.")
+    valid_from: str | None = Field(
+        None, alias="from", max_length=40, description="First day, a Beijing date YYYY-MM-DD "
+        "(default today)."
+    )
+    valid_until: str | None = Field(
+        None, alias="until", max_length=40, description="Last day (default: no end)."
+    )
+    jurisdiction: str | None = Field(
+        None, max_length=12, description="Only certificates under this division prefix "
+        "(default: the agency's registered jurisdiction; \"\" for anywhere)."
+    )
+
+
+class DeauthorizeRequest(Strict):
+    type: str = Field(min_length=1, max_length=40, description="The certificate type code.")
+
+
 class RedeemRequest(Strict):
     code: str = Field(min_length=4, max_length=40)
 

@@ -5,7 +5,6 @@ operator account (``ZHENGYIN_OPERATOR_KEY_FILE``): a regional admin runs them wi
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -14,13 +13,15 @@ import click
 from chain.registry import ADMIN_ROLE
 from chain.transactions import TransactionReceipt
 from verifier.catalogue import (
-    authorized,
+    authorizations_json,
+    authorize_issuer,
     catalogue_json,
+    deauthorize_issuer,
     fold_catalogue,
-    fold_grants,
-    grant_window,
     local_type,
     publish_type,
+    type_json,
+    withdraw_type,
 )
 from verifier.cli.certs import issuer_group
 from verifier.context import registry
@@ -50,7 +51,7 @@ def type_group() -> None:
 def type_add(settings: Settings, code: str, as_json: bool) -> None:
     """Put type CODE (its schema from certs/types.json) into the catalogue."""
     ctype = local_type(code)
-    receipt = publish_type(settings, code)
+    receipt = publish_type(registry(settings, write=True), code)
     _done(f"type {code} ({ctype.name}) added", receipt, as_json,
           schema_sm3=ctype.schema_digest().hex())
 
@@ -61,7 +62,7 @@ def type_add(settings: Settings, code: str, as_json: bool) -> None:
 @pass_settings
 def type_revise(settings: Settings, code: str, as_json: bool) -> None:
     """Publish a new version of type CODE (names and schema as certs/types.json has them)."""
-    receipt = publish_type(settings, code, revise=True)
+    receipt = publish_type(registry(settings, write=True), code, revise=True)
     _done(f"type {code} revised", receipt, as_json)
 
 
@@ -71,7 +72,7 @@ def type_revise(settings: Settings, code: str, as_json: bool) -> None:
 @pass_settings
 def type_withdraw(settings: Settings, code: str, as_json: bool) -> None:
     """Withdraw type CODE: no certificate of it anchored from now on is valid."""
-    receipt = registry(settings, write=True).withdraw_type(code)
+    receipt = withdraw_type(registry(settings, write=True), code)
     _done(f"type {code} withdrawn", receipt, as_json)
 
 
@@ -96,30 +97,12 @@ def type_list(settings: Settings, as_json: bool) -> None:
 @pass_settings
 def type_show(settings: Settings, code: str, as_json: bool) -> None:
     """One type: its catalogue entry and the schema published with the project."""
-    entries = catalogue_json(fold_catalogue(registry(settings).catalogue_events()))
-    found = next((e for e in entries if e["code"] == code), None)
-    if found is None:
-        raise VerifierError(f"type {code} is not in the catalogue on chain", code="unknown_type")
-    try:
-        found["schema"] = local_type(code).schema()
-    except VerifierError:
-        found["schema"] = None
+    found = type_json(fold_catalogue(registry(settings).catalogue_events()), code)
     if as_json:
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
     for key, value in found.items():
         click.echo(f"{key:22} {json.dumps(value, ensure_ascii=False)}")
-
-
-def _date(text: str | None, what: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise VerifierError(
-            f"--{what} {text!r} is not a date YYYY-MM-DD", code="bad_date"
-        ) from None
 
 
 @issuer_group.command("authorize")
@@ -141,15 +124,13 @@ def issuer_authorize(
     unauthorized."""
     if anywhere and jurisdiction is not None:
         raise VerifierError("--anywhere and --jurisdiction exclude each other", code="usage")
-    start, end = grant_window(_date(valid_from, "from"), _date(valid_until, "until"))
-    admin = registry(settings, write=True)
-    if anywhere:
-        jurisdiction = ""
-    elif jurisdiction is None:  # an agency of 南昌市 issues for 南昌市 unless told otherwise
-        jurisdiction = admin.jurisdiction_of(uscc)
-    receipt = admin.authorize(uscc, type_code, start, end, jurisdiction)
+    grant, receipt = authorize_issuer(
+        registry(settings, write=True), uscc, type_code, valid_from, valid_until,
+        "" if anywhere else jurisdiction,
+    )
     _done(f"{uscc} authorized for {type_code}", receipt, as_json,
-          valid_from=start, valid_until=end, jurisdiction=jurisdiction)
+          valid_from=grant.valid_from, valid_until=grant.valid_until,
+          jurisdiction=grant.jurisdiction)
 
 
 @issuer_group.command("deauthorize")
@@ -159,7 +140,7 @@ def issuer_authorize(
 @pass_settings
 def issuer_deauthorize(settings: Settings, uscc: str, type_code: str, as_json: bool) -> None:
     """End an agency's authorization for a type now (earlier certificates stay valid)."""
-    receipt = registry(settings, write=True).deauthorize(uscc, type_code)
+    receipt = deauthorize_issuer(registry(settings, write=True), uscc, type_code)
     _done(f"{uscc} no longer authorized for {type_code}", receipt, as_json)
 
 
@@ -170,18 +151,9 @@ def issuer_deauthorize(settings: Settings, uscc: str, type_code: str, as_json: b
 def issuer_authorizations(settings: Settings, uscc: str, as_json: bool) -> None:
     """An agency's authorizations on chain, and whether each type is issuable now."""
     reader = registry(settings)
-    catalogue = fold_catalogue(reader.catalogue_events())
-    now = int(dt.datetime.now(dt.UTC).timestamp())
-    out = [
-        {
-            "type": code,
-            "name": catalogue[code].name if code in catalogue else None,
-            "grants": [vars(g) for g in grants],
-            "now": authorized(catalogue.get(code), grants, now, reader.jurisdiction_of(uscc)),
-        }
-        for (issuer, code), grants in sorted(fold_grants(reader.grant_events(uscc)).items())
-        if issuer == uscc
-    ]
+    out = authorizations_json(
+        reader.catalogue_events() + reader.grant_events(uscc), uscc, reader.jurisdiction_of(uscc)
+    )
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return

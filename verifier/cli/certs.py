@@ -31,7 +31,7 @@ from certs.store import Store
 from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, ChainEvent, Registry
 from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
-from verifier.catalogue import issuing_entitlements
+from verifier.catalogue import CONTEXT_NAMES, chain_context, context_detail, issuing_entitlements
 from verifier.context import chain_rpc, deployment
 from verifier.errors import ERROR_ROOTS, VerifierError, error_code
 from verifier.indexer import Indexer
@@ -484,8 +484,13 @@ def history(settings: Settings, certificate: str, from_chain: bool, as_json: boo
     require_issuer(store, record.issuer)
     registry = issuer_registry(settings, record.issuer)
     events = registry.history_of_leaf(record.issuer, record.leaf, root=record.root)
-    entries = [_entry(store, record.leaf, e) for e in events]
+    events += chain_context(registry, record.issuer, str(record.document.values()["type.code"]))
+    entries = [_entry(store, record.leaf, e) for e in _in_chain_order(events)]
     _print_history(certificate, record.status, entries, as_json)
+
+
+def _in_chain_order(events: list[ChainEvent]) -> list[ChainEvent]:
+    return sorted(events, key=lambda e: (e.block_number, e.log_index))
 
 
 def _print_history(
@@ -539,7 +544,8 @@ def _history_from_chain(settings: Settings, path: Path, as_json: bool) -> None:
     if anchor is None:
         raise VerifierError("the document's batch root is not on this chain", code="not_on_chain")
     events = registry.history_of_leaf(anchor.issuer, document.leaf, root=document.anchor.root)
-    entries = [_entry(None, document.leaf, e) for e in events]
+    events += chain_context(registry, anchor.issuer, str(values["type.code"]))
+    entries = [_entry(None, document.leaf, e) for e in _in_chain_order(events)]
     verdict = verify_certificate_text(data, lambda: registry)
     status = "active"
     for entry in entries:
@@ -554,7 +560,11 @@ def _entry(store: Store | None, leaf: bytes, event: ChainEvent) -> dict[str, Any
     when = dt.datetime.fromtimestamp(event.timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
     detail = ""
     name = event.name
-    if name == "RootAnchored":
+    about = "certificate"
+    if name in CONTEXT_NAMES:
+        about, name = CONTEXT_NAMES[event.name]
+        detail = " ".join(f"{k}={v}" for k, v in context_detail(event).items())
+    elif name == "RootAnchored":
         name, detail = "anchored", f"batch of {event.args['leafCount']}"
     elif name == "StatusChanged":
         status = CertificateStatus(event.args["status"])
@@ -573,6 +583,7 @@ def _entry(store: Store | None, leaf: bytes, event: ChainEvent) -> dict[str, Any
             name = "supersedes"
             detail = f"{(store and identifier_of_leaf(store, old)) or old.hex()}"
     return {
+        "about": about,
         "event": name,
         "block": event.block_number,
         "time": when,
