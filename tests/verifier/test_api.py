@@ -788,9 +788,14 @@ def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_new_on
     assert [(g["type"], g["now"]) for g in c.get(path, headers=agency).json()[
         "authorizations"]] == [(TYPE, False)]
     # the certificate issued before stays valid …
-    earlier = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")).json()
+    earlier = c.post("/v1/verify", json={"certificate": document},
+                     headers=api.h("counter")).json()
     assert earlier["verdict"] == "valid", earlier
     assert _check(earlier, "issuer.authorized")["status"] == "VALID"
+    # … but its QR alone decides nothing now (the agency could point a new leaf at that root)
+    scanned = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")).json()
+    assert scanned["verdict"] == "error", scanned
+    assert _check(scanned, "issuer.authorized")["status"] == "ERROR"
     # … and the service refuses new ones at once, saying which line and why
     refused = c.post("/v1/certificates", json=request(name="李四"), headers=agency)
     assert refused.status_code == 422, refused.text
