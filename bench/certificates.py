@@ -29,6 +29,7 @@ from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.status import load_document_texts
 from certs.store import Store
 from seals.sm2 import KeySigner, default_backend, generate_private_key
+from verifier.catalogue import authorize_everywhere, publish_catalogue
 from verifier.certificates import verify_documents
 
 USCC = "91110000101623741K"
@@ -81,6 +82,8 @@ def one_pass(count: int) -> dict[str, float]:
         signer = KeySigner(generate_private_key())
         gov.register_issuer(USCC, "杭州市市场监督管理局")
         gov.add_account(USCC, account.address)
+        publish_catalogue(gov)  # verification checks the issuer is authorized for the type
+        authorize_everywhere(gov, USCC)
         gov.add_key(USCC, key_id_of(signer.public_key), 0, None, signer.public_key.point)
         store = Store.open(f"sqlite:///{home}/bench.sqlite3")
         profile = IssuerProfile(USCC, "杭州市市场监督管理局", signer)
