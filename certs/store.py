@@ -489,15 +489,19 @@ class Store:
         wanted = set(pairs)
         if not wanted:
             return {}
-        found: dict[tuple[str, str], tuple[str, str]] = {}
-        rows = connection.execute(
-            _NUMBERS_HELD,
-            {
-                "issuer": issuer,
-                "types": sorted({t for t, _ in wanted}),
-                "numbers": sorted({n for _, n in wanted}),
-            },
+        types = sorted({t for t, _ in wanted})
+        numbers = sorted({n for _, n in wanted})
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        # through the driver: SQLAlchemy's rendering of a 500-value IN list cost ~20 ms a
+        # chunk, the query itself (over the index) ~1 ms
+        rows = connection.exec_driver_sql(
+            "SELECT type_code, number, identifier, status FROM certificates "
+            f"WHERE issuer = {mark} AND type_code IN ({', '.join([mark] * len(types))}) "
+            f"AND number IN ({', '.join([mark] * len(numbers))}) "
+            "AND status NOT IN ('revoked', 'superseded') ORDER BY serial",
+            (issuer, *types, *numbers),
         )
+        found: dict[tuple[str, str], tuple[str, str]] = {}
         for type_code, number, identifier, status in rows:
             if (type_code, number) in wanted and identifier not in except_identifiers:
                 found.setdefault((type_code, number), (identifier, status))
@@ -844,23 +848,6 @@ _CERTIFICATE_ROWS = (  # built once: building it per read cost ~0.2 ms
         ).outerjoin(batches)
     )
     .where(certificates.c.identifier.in_(sa.bindparam("identifiers", expanding=True)))
-)
-
-
-_NUMBERS_HELD = (
-    sa.select(
-        certificates.c.type_code,
-        certificates.c.number,
-        certificates.c.identifier,
-        certificates.c.status,
-    )
-    .where(
-        certificates.c.issuer == sa.bindparam("issuer"),
-        certificates.c.type_code.in_(sa.bindparam("types", expanding=True)),
-        certificates.c.number.in_(sa.bindparam("numbers", expanding=True)),
-        certificates.c.status.not_in(("revoked", "superseded")),
-    )
-    .order_by(certificates.c.serial)
 )
 
 
