@@ -1,6 +1,9 @@
-"""The store side of idempotent issuance (SQLite and PostgreSQL): a key is claimed and
-answered inside the transaction that does the work, so no other transaction ever sees it
-without its answer; a second claim of a key in use waits for the first and then fails."""
+"""The store side of issuance under concurrency (SQLite and PostgreSQL).
+
+Idempotency keys: a key is claimed and answered inside the transaction that does the work,
+so no other transaction ever sees it without its answer; a second claim of a key in use
+waits for the first and then fails. Certificate numbers: a number checked under
+:meth:`Store.lock_numbers` cannot be taken meanwhile by another transaction."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from certs.store import Store, metadata
+from certs.store import Store, certificates, metadata
 from tests.postgres import postgres_server
 
 
@@ -102,3 +105,46 @@ def test_a_key_in_use_holds_a_second_claim_until_the_first_commits(store: Store)
         [("found", 201, '{"id":"first"}')],
         [("lost", ("d" * 64, 201, '{"id":"first"}'))],
     )
+
+
+def _insert_certificate(connection: sa.Connection, serial: int, number: str) -> None:
+    connection.execute(certificates.insert().values(
+        identifier=f"c{serial}", issuer="91110000101623741K", type_code=TYPE, serial=serial,
+        number=number, leaf=f"{serial:064x}", status="pending",
+        created_at=dt.datetime.now(dt.UTC)))
+
+
+TYPE = "11100000000013338W032"
+
+
+def test_a_number_checked_under_the_lock_cannot_be_taken_meanwhile(store: Store) -> None:
+    """Two issuances of one number at once: the second waits for the first's lock (SQLite:
+    the write lock; PostgreSQL: the row of the (issuer, type) serial counter), then sees
+    the number held."""
+    first_checked, release = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def first() -> None:
+        with store.transaction() as connection:
+            store.lock_numbers(connection, "91110000101623741K", [TYPE])
+            assert store.numbers_held(connection, "91110000101623741K", [(TYPE, "N-1")]) == {}
+            first_checked.set()
+            release.wait(10)
+            _insert_certificate(connection, 1, "N-1")
+
+    def second() -> None:
+        with store.transaction() as connection:
+            store.lock_numbers(connection, "91110000101623741K", [TYPE])
+            seen.append(store.numbers_held(connection, "91110000101623741K", [(TYPE, "N-1")]))
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_checked.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.5)
+    assert two.is_alive() and not seen  # waiting for the first
+    release.set()
+    one.join(10)
+    two.join(10)
+    assert seen == [{(TYPE, "N-1"): ("c1", "pending")}]
