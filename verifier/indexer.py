@@ -42,6 +42,7 @@ import sqlalchemy as sa
 
 from certs.store import (
     Store,
+    StoreError,
     chain_anchors,
     chain_checkpoints,
     chain_cursor,
@@ -745,8 +746,13 @@ def indexed_authorization_events(
         query = query.where(chain_events.c.subject == code)
     if block is not None:
         query = query.where(chain_events.c.block_number <= block)
-    with store.engine.connect() as connection:
-        return [_stored_event(r) for r in connection.execute(query).all()]
+    try:
+        with store.engine.connect() as connection:
+            return [_stored_event(r) for r in connection.execute(query).all()]
+    except sa.exc.DBAPIError as exc:  # "could not decide" (503), as every other index read
+        raise StoreError(
+            f"the chain index could not be read: {exc.orig}", code="database_unavailable"
+        ) from exc
 
 
 def _stored_event(row: Any) -> ChainEvent:
