@@ -82,9 +82,9 @@ def one_pass(count: int) -> dict[str, float]:
         signer = KeySigner(generate_private_key())
         gov.register_issuer(USCC, "杭州市市场监督管理局")
         gov.add_account(USCC, account.address)
-        gov.add_key(USCC, key_id_of(signer.public_key), 0, None, signer.public_key.point)
-        publish_catalogue(gov)
+        publish_catalogue(gov)  # verification checks the issuer is authorized for the type
         authorize_everywhere(gov, USCC)
+        gov.add_key(USCC, key_id_of(signer.public_key), 0, None, signer.public_key.point)
         store = Store.open(f"sqlite:///{home}/bench.sqlite3")
         profile = IssuerProfile(USCC, "杭州市市场监督管理局", signer)
         rows = [(i + 1, licence(i)) for i in range(count)]

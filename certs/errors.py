@@ -48,6 +48,8 @@ VALIDATION_CODES: dict[str, str] = {
     "date_in_future": "a date in the future for a field that records a past event",
     "holder_mismatch": "a field that repeats the holder's code or name disagrees with it",
     "not_authorized": "the issuer is not authorized on chain for this type (or jurisdiction)",
+    "duplicate_number": "the agency's certificate number (证照编号) is already used for this "
+    "type, by an earlier row of the request or a certificate in force",
 }
 
 

@@ -18,10 +18,12 @@ import datetime as dt
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection
 
 from certs import clock
 from certs.batcher import MAX_BATCH
@@ -114,6 +116,9 @@ def issue(
     progress: Callable[[int], object] | None = None,
     batch_size: int | None = MAX_BATCH,
     entitlements: Entitlements | None = None,
+    reusable: Collection[str] = (),
+    on_begin: Callable[[Connection], object] | None = None,
+    before_commit: Callable[[Connection, IssueReport], object] | None = None,
 ) -> IssueReport:
     """Validate ``(line, row)`` pairs and issue the valid ones (status ``pending``).
     ``progress(n)`` is called as each chunk of ``n`` certificates is signed.
@@ -129,7 +134,19 @@ def issue(
     ``entitlements``: rows of a type the issuer is not authorized for (in the row's
     jurisdiction, now) are rejected with the code ``not_authorized``. The service and the CLI
     always pass it (from the chain's catalogue and grants); ``None`` skips the check, for
-    tests that must make what the service would refuse."""
+    tests that must make what the service would refuse.
+
+    A row whose agency number (``number``, 证照编号) is already used for its type by this
+    issuer is rejected with the code ``duplicate_number``: used by an earlier row of the
+    request (the first such row is issued), or held by a stored certificate that is not
+    ``revoked`` or ``superseded``. The check is made in the issuance transaction, one query
+    per chunk; ``reusable`` names certificates whose numbers may be given again (a
+    replacement keeps the number of the certificate it supersedes). Rows without a number
+    are not checked.
+
+    ``on_begin(connection)`` runs first in the issuance transaction, ``before_commit(
+    connection, report)`` last: what they write commits with the certificates, or not at
+    all (the service keeps its audit events and idempotent answers so)."""
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1 or None, not {batch_size}")
     registry = types if types is not None else default_registry()
@@ -149,6 +166,9 @@ def issue(
     rejected: list[RowRejection] = []
     accepted: list[IssuedCertificate] = []
     with store.transaction() as connection, contextlib.ExitStack() as stack:
+        if on_begin is not None:
+            on_begin(connection)
+        numbers = _Numbers(store, connection, issuer.uscc, reusable)
         if bulk:
             stack.enter_context(gc_paused())
         # one worker process per pool, and chunk k goes to worker k % count for both steps:
@@ -197,12 +217,24 @@ def issue(
             ]
             if not valid:
                 continue
-            serials = numbered(valid)
-            meta = [(line, t, n, s) for (line, t, n), s in zip(valid, serials, strict=True)]
+            # rows refused here take no serial; the claims of a chunk (kept by its worker)
+            # stay aligned with its valid rows: a refused row's serial is None, and skipped
+            refused = numbers.refuse(valid)
+            for line, error in refused.values():
+                rejected.append(RowRejection(line, (error,)))
+            kept = [row for i, row in enumerate(valid) if i not in refused]
+            serials = numbered(kept) if kept else []
+            given = iter(serials)
+            slots = [None if i in refused else next(given) for i in range(len(valid))]
+            if not kept:
+                if pools:
+                    pools[k % count].submit(_worker_forget, k)
+                continue
+            meta = [(line, t, n, s) for (line, t, n), s in zip(kept, serials, strict=True)]
             if pools:
-                submitted.append((meta, pools[k % count].submit(_worker_sign, k, serials)))
+                submitted.append((meta, pools[k % count].submit(_worker_sign, k, slots)))
             else:
-                work = list(zip(claims, serials, strict=True))
+                work = _slotted(claims, slots)
                 submitted.append((meta, _sign_chunk(job, issuer.signer, key_id, work)))
         created = now()
         uscc = issuer.uscc
@@ -240,8 +272,71 @@ def issue(
         for k, batch_id in enumerate(batch_ids):
             leaves = b"".join(batched[k * size : (k + 1) * size])
             store.close_batch(connection, batch_id, tree_bytes(leaves))
-    accepted.sort(key=lambda a: a.line)
-    return IssueReport(tuple(accepted), tuple(rejected))
+        accepted.sort(key=lambda a: a.line)
+        rejected.sort(key=lambda r: r.line)
+        report = IssueReport(tuple(accepted), tuple(rejected))
+        if before_commit is not None:
+            before_commit(connection, report)
+    return report
+
+
+class _Numbers:
+    """The agency numbers (证照编号) of one request: which are already used for their type,
+    by an earlier row of the request or by a stored certificate in force."""
+
+    def __init__(
+        self, store: Store, connection: Connection, issuer: str, reusable: Collection[str]
+    ) -> None:
+        self.store, self.connection, self.issuer = store, connection, issuer
+        self.reusable = frozenset(reusable)
+        self.first: dict[tuple[str, str], int] = {}
+        """(type, number) → the line that got it in this request."""
+        self.locked: set[str] = set()
+
+    def refuse(
+        self, valid: Sequence[tuple[int, str, str | None]]
+    ) -> dict[int, tuple[int, ValidationError]]:
+        """Of a chunk's valid rows ``(line, type, number)``: ``{index: (line, error)}`` of
+        those whose number is taken (one query for the chunk)."""
+        numbered = [(i, line, t, n) for i, (line, t, n) in enumerate(valid) if n is not None]
+        if not numbered:
+            return {}
+        types = {t for _, _, t, _ in numbered} - self.locked
+        if types:
+            self.store.lock_numbers(self.connection, self.issuer, types)
+            self.locked |= types
+        held = self.store.numbers_held(
+            self.connection,
+            self.issuer,
+            [(t, n) for _, _, t, n in numbered if (t, n) not in self.first],
+            except_identifiers=self.reusable,
+        )
+        refused: dict[int, tuple[int, ValidationError]] = {}
+        for i, line, type_code, number in numbered:
+            pair = (type_code, number)
+            if pair in self.first:
+                message = (
+                    f"number {number} is already used by line {self.first[pair]} of this "
+                    "request for the same certificate type; give each certificate its own "
+                    "number"
+                )
+            elif pair in held:
+                identifier, status = held[pair]
+                message = (
+                    f"number {number} is already held by certificate {identifier} "
+                    f"({status}) of the same type; give this certificate another number, or "
+                    "revoke or supersede that one first"
+                )
+            else:
+                self.first[pair] = line
+                continue
+            refused[i] = (line, ValidationError(message, field="number", code="duplicate_number"))
+        return refused
+
+
+def _slotted(claims: Sequence[_Claims], slots: Sequence[int | None]) -> list[tuple[_Claims, int]]:
+    """``(claims, serial)`` of the rows given a serial (a refused row's slot is None)."""
+    return [(c, s) for c, s in zip(claims, slots, strict=True) if s is not None]
 
 
 @dataclass(frozen=True)
@@ -357,11 +452,18 @@ def _worker_validate(k: int, start: int) -> _Checked:
     return valid, invalid, []
 
 
-def _worker_sign(k: int, serials: Sequence[int]) -> list[tuple[str, bytes, str | bytes]]:
+def _worker_sign(k: int, slots: Sequence[int | None]) -> list[tuple[str, bytes, str | bytes]]:
+    """Sign chunk ``k``'s kept claims, each valid row with its serial (``None``: the row
+    was refused after validation, and is dropped)."""
     assert _worker is not None
     job, signer, key_id, _ = _worker
     with gc_paused():
-        return _sign_chunk(job, signer, key_id, list(zip(_kept.pop(k), serials, strict=True)))
+        return _sign_chunk(job, signer, key_id, _slotted(_kept.pop(k), slots))
+
+
+def _worker_forget(k: int) -> None:
+    """Drop chunk ``k``'s claims: every valid row of it was refused after validation."""
+    _kept.pop(k, None)
 
 
 def _can_fork() -> bool:

@@ -15,16 +15,18 @@ import fcntl
 import functools
 import json
 import logging
+import math
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from certs import qr
 from certs.batcher import Batcher, BatchResult
@@ -70,6 +72,44 @@ RECONCILE_SECONDS = 5.0
 INDEX_RPC_TIMEOUT = 5.0
 """The indexer's requests give up after this long (a stopped node: retried with back-off;
 verdicts are ``error`` after ``max_staleness_seconds`` whatever this is)."""
+
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+"""How long the answer to a request with an ``Idempotency-Key`` is kept (a retry after that
+is a new request)."""
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def check_idempotency_key(key: str) -> None:
+    """An ``Idempotency-Key`` is 1 to 255 printable ASCII characters (space to ``~``)."""
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX or not all(" " <= c <= "~" for c in key):
+        raise VerifierError(
+            f"the Idempotency-Key header must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII "
+            "characters (a UUID is a good key)",
+            code="idempotency_key_invalid",
+        )
+
+
+def json_text(body: Any) -> str:
+    """A JSON answer as the API sends it (as Starlette's ``JSONResponse`` renders it)."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An API answer: status code and JSON text; ``replayed`` if it was stored earlier."""
+
+    status: int
+    body: str
+    replayed: bool
+
+
+class _Replay(Exception):
+    """Raised inside an issuance transaction to end it: the answer was already stored."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("idempotent replay")
+        self.answer = answer
 
 
 class AccessDenied(VerifierError):
@@ -133,6 +173,7 @@ class Service:
         self._batcher_lock: Any = None
         self.batch_sizes: list[int] = []
         self._keys: dict[str, tuple[Principal, float]] = {}
+        self._purged_at = -math.inf
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
 
@@ -305,14 +346,25 @@ class Service:
 
     # ---- issuing ----
 
-    def issue(self, principal: Principal, rows: list[tuple[int, Any]]) -> IssueReport:
+    def issue(
+        self,
+        principal: Principal,
+        rows: list[tuple[int, Any]],
+        *,
+        on_begin: Callable[[Connection], object] | None = None,
+        before_commit: Callable[[Connection, IssueReport], object] | None = None,
+    ) -> IssueReport:
+        """Issue ``rows`` for the caller's agency. ``on_begin`` runs first in the issuance
+        transaction; the 'issued' events, then ``before_commit``, last: all commit with the
+        certificates, or none does."""
         self.require(principal, "issuer")
         allowed = checked_entitlements(
             self.indexer.authorization_events(principal.subject), principal.subject
         )
-        report = issue(self.store, self.profile(principal.subject), rows, entitlements=allowed)
-        if report.accepted:
-            with self.store.transaction() as connection:
+
+        def finish(connection: Connection, report: IssueReport) -> None:
+            if report.accepted:
+                created = dt.datetime.now(dt.UTC)
                 connection.execute(
                     service_events.insert(),
                     [
@@ -321,12 +373,108 @@ class Service:
                             "event": "issued",
                             "actor": principal.actor,
                             "detail": "{}",
-                            "created_at": dt.datetime.now(dt.UTC),
+                            "created_at": created,
                         }
                         for a in report.accepted
                     ],
                 )
-        return report
+            if before_commit is not None:
+                before_commit(connection, report)
+
+        return issue(
+            self.store,
+            self.profile(principal.subject),
+            rows,
+            entitlements=allowed,
+            on_begin=on_begin,
+            before_commit=finish,
+        )
+
+    def issue_once(
+        self,
+        principal: Principal,
+        rows: list[tuple[int, Any]],
+        answer: Callable[[IssueReport], tuple[int, Any]],
+        *,
+        key: str | None,
+        digest: str,
+    ) -> Answer:
+        """Issue ``rows`` and give ``answer(report)`` (status code and JSON body), at most
+        once per idempotency ``key`` of this caller (:attr:`Principal.actor`).
+
+        A retry with the same key and the same request (``digest``) gets the first answer
+        again and issues nothing; the same key with another request is refused
+        (``idempotency_key_reused``, HTTP 422). The key is claimed first in the issuance
+        transaction and the answer written last in it: both commit with the certificates or
+        none does, so a crash before the commit leaves nothing (a retry issues afresh) and
+        one after it leaves the answer (a retry gets it). A retry that arrives while the
+        first is still issuing waits for it (the database's write lock on SQLite, the key's
+        row on PostgreSQL), then gets its answer. Answers are kept
+        :data:`IDEMPOTENCY_SECONDS`. Without a key: issue and answer, as ever."""
+        self.require(principal, "issuer")
+        if key is None:
+            status, body = answer(self.issue(principal, rows))
+            return Answer(status, json_text(body), replayed=False)
+        check_idempotency_key(key)
+        who = principal.actor
+        kept = self._kept_answer(who, key, digest)
+        if kept is not None:
+            return kept
+        self._purge_answers()
+        made: list[Answer] = []
+
+        def claim(connection: Connection) -> None:
+            # a request with this key may have committed since the look above
+            found = self._kept_answer(who, key, digest, connection)
+            if found is not None:
+                raise _Replay(found)
+            self.store.claim_key(connection, who, key, digest, self._answers_since())
+
+        def keep(connection: Connection, report: IssueReport) -> None:
+            status, body = answer(report)
+            text = json_text(body)
+            self.store.answer_key(connection, who, key, status, text)
+            made.append(Answer(status, text, replayed=False))
+
+        try:
+            self.issue(principal, rows, on_begin=claim, before_commit=keep)
+        except _Replay as replay:
+            return replay.answer
+        except sa.exc.IntegrityError:
+            # PostgreSQL: the same key is being used by a request in progress; this one
+            # waited for it to commit, and its answer is now stored
+            kept = self._kept_answer(who, key, digest)
+            if kept is None:
+                raise
+            return kept
+        return made[0]
+
+    def _answers_since(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=IDEMPOTENCY_SECONDS)
+
+    def _kept_answer(
+        self, who: str, key: str, digest: str, connection: Connection | None = None
+    ) -> Answer | None:
+        found = self.store.stored_answer(who, key, self._answers_since(), connection)
+        if found is None:
+            return None
+        stored_digest, status, text = found
+        if stored_digest != digest:
+            raise VerifierError(
+                "this Idempotency-Key was already used for a different request; use a new "
+                "key for a new request",
+                code="idempotency_key_reused",
+            )
+        return Answer(status, text, replayed=True)
+
+    def _purge_answers(self) -> None:
+        """Forget expired idempotent answers, at most once a minute per process."""
+        now_ = time.monotonic()
+        with self._lock:
+            if now_ - self._purged_at < 60.0:
+                return
+            self._purged_at = now_
+        self.store.purge_answers(self._answers_since())
 
     def change_status(
         self,

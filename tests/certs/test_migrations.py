@@ -254,3 +254,39 @@ def test_postgres_stores_trees_uncompressed_and_documents_with_lz4() -> None:
         }
         _upgrade(store, "0004")
         assert _column_storage(store)["batches"] == ("e", "")
+
+
+def test_upgrade_to_0006_keeps_certificates_that_share_a_number(empty_url: str) -> None:
+    """Revision 0006 indexes (issuer, type, number) without making it unique: certificates
+    stored before it may share a number, and a revoked one's number may be given again. Its
+    downgrade drops the index and the idempotency table."""
+    store = Store.open(empty_url, migrate=False)
+    _upgrade(store, "0005")
+    with store.engine.begin() as connection:
+        for serial, status in ((1, "revoked"), (2, "active"), (3, "active")):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO certificates (identifier, issuer, type_code, serial, number, "
+                    "leaf, status, created_at) VALUES (:id, :issuer, :type, :serial, 'N-1', "
+                    ":leaf, :status, :at)"
+                ),
+                {"id": f"c{serial}", "issuer": issuer_code(), "type": "11100000000013338W032",
+                 "serial": serial, "leaf": f"{serial:064x}", "status": status, "at": CREATED},
+            )
+    store.migrate()
+
+    def indexes() -> set[str]:
+        with store.engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            return {str(i["name"]) for i in inspector.get_indexes("certificates")} | (
+                {"idempotency_keys"} if inspector.has_table("idempotency_keys") else set()
+            )
+
+    assert {"ix_certificates_issuer_type_number", "idempotency_keys"} <= indexes()
+    with store.engine.connect() as connection:
+        held = store.numbers_held(
+            connection, issuer_code(), [("11100000000013338W032", "N-1")]
+        )
+    assert held == {("11100000000013338W032", "N-1"): ("c2", "active")}
+    _upgrade(store, "0005", down=True)
+    assert not {"ix_certificates_issuer_type_number", "idempotency_keys"} & indexes()

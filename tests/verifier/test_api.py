@@ -8,6 +8,7 @@ import io
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,11 @@ from typing import Any
 
 import pikepdf
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from certs.issuance import issue
-from certs.store import presentations
+from certs.store import certificates, presentations, service_events
 from devnet.anvil import Devnet
 from tests.conftest import free_port, make_uscc
 from verifier.agency import add_issuer, hash_api_key, issuer_profile, new_api_key, open_store
@@ -370,6 +372,114 @@ def test_bad_data_is_refused_row_by_row_with_its_line(api: Api) -> None:
     rejected = {r["line"]: {e["code"] for e in r["errors"]} for r in batch.json()["rejected"]}
     assert rejected == {2: {"invalid_text"}, 3: {"already_expired"}, 4: {"missing_field"},
                         5: {"holder_mismatch"}, 6: {"date_in_future"}}, rejected
+
+
+def _stored(api: Api, uscc: str) -> tuple[int, int]:
+    """How many certificates, and 'issued' events, an agency has in the database."""
+    store = open_store(api.settings)
+    with store.engine.connect() as connection:
+        count = connection.execute(
+            sa.select(sa.func.count()).select_from(certificates).where(
+                certificates.c.issuer == uscc)).scalar_one()
+        events = connection.execute(
+            sa.select(sa.func.count()).select_from(service_events).where(
+                service_events.c.event == "issued",
+                service_events.c.actor == f"issuer:{uscc}")).scalar_one()
+    return int(count), int(events)
+
+
+def test_a_number_is_refused_twice_through_the_api(api: Api) -> None:
+    """Issue #16: the same 证照编号 for the same type, in one batch or after a stored
+    certificate in force, is refused row by row (``duplicate_number``, field ``number``)."""
+    c = api.client
+    first = c.post("/v1/certificates", json=request("王五", number="API-DUP-1"),
+                   headers=api.h("issuer_a"))
+    assert first.status_code == 201, first.text
+    again = c.post("/v1/certificates", json=request("王五", number="API-DUP-1"),
+                   headers=api.h("issuer_a"))
+    assert again.status_code == 422 and again.json()["error"] == "invalid_certificate"
+    (error,) = again.json()["errors"]
+    assert (error["field"], error["code"]) == ("number", "duplicate_number")
+    assert first.json()["identifier"] in error["message"]
+    batch = c.post("/v1/certificates/batch", headers=api.h("issuer_a"), json=[
+        request("甲", number="API-DUP-2"), request("乙", number="API-DUP-2"),
+        request("丙", number="API-DUP-1"), request("丁")])
+    assert batch.status_code == 201, batch.text
+    assert [a["line"] for a in batch.json()["accepted"]] == [1, 4]
+    refused = {r["line"]: r["errors"][0] for r in batch.json()["rejected"]}
+    assert {line: e["code"] for line, e in refused.items()} == {
+        2: "duplicate_number", 3: "duplicate_number"}
+    assert "line 1 of this request" in refused[2]["message"]
+    # another agency's numbers are its own
+    other = c.post("/v1/certificates", json=request("王五", number="API-DUP-1"),
+                   headers=api.h("issuer_b"))
+    assert other.status_code == 201, other.text
+
+
+def test_an_idempotent_retry_gets_the_first_answer_and_issues_nothing(api: Api) -> None:
+    """Issue #16: the same Idempotency-Key and body from the same agency give the first
+    answer (status and body) again; nothing is issued twice."""
+    c = api.client
+    key = {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    first = c.post("/v1/certificates", json=request("钱七"), headers={**api.h("issuer_a"), **key})
+    assert first.status_code == 201, first.text
+    before = _stored(api, AGENCY_A[0])
+    # the same request, its keys in another order
+    body = dict(reversed(request("钱七").items()))
+    retry = c.post("/v1/certificates", json=body, headers={**api.h("issuer_a"), **key})
+    assert (retry.status_code, retry.content) == (first.status_code, first.content)
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert _stored(api, AGENCY_A[0]) == before
+
+    rows = [request("孙八"), request("", number="x")]
+    batch_key = {"Idempotency-Key": f"batch-{uuid.uuid4()}"}
+    batch = c.post("/v1/certificates/batch", json=rows, headers={**api.h("issuer_a"), **batch_key})
+    assert batch.status_code == 201 and len(batch.json()["accepted"]) == 1, batch.text
+    before = _stored(api, AGENCY_A[0])
+    again = c.post("/v1/certificates/batch", json=rows, headers={**api.h("issuer_a"), **batch_key})
+    assert (again.status_code, again.content) == (batch.status_code, batch.content)
+    assert _stored(api, AGENCY_A[0]) == before
+
+    # a refusal is an answer too: the retry gets the same 422
+    bad_key = {"Idempotency-Key": f"bad-{uuid.uuid4()}"}
+    bad = c.post("/v1/certificates", json=request(""), headers={**api.h("issuer_a"), **bad_key})
+    assert bad.status_code == 422
+    bad_again = c.post("/v1/certificates", json=request(""),
+                       headers={**api.h("issuer_a"), **bad_key})
+    assert (bad_again.status_code, bad_again.content) == (422, bad.content)
+
+
+def test_an_idempotency_key_is_one_request_of_one_agency(api: Api) -> None:
+    """The same key with another body (or on the other route) is refused with a code; another
+    agency's same key is its own; a malformed key is a 400."""
+    c = api.client
+    key = {"Idempotency-Key": f"shared-{uuid.uuid4()}"}
+    first = c.post("/v1/certificates", json=request("周九"), headers={**api.h("issuer_a"), **key})
+    assert first.status_code == 201, first.text
+    before = _stored(api, AGENCY_A[0])
+    for reused in (
+        c.post("/v1/certificates", json=request("吴十"), headers={**api.h("issuer_a"), **key}),
+        c.post("/v1/certificates/batch", json=[request("周九")],
+               headers={**api.h("issuer_a"), **key}),
+    ):
+        assert reused.status_code == 422, reused.text
+        assert reused.json()["error"] == "idempotency_key_reused"
+    assert _stored(api, AGENCY_A[0]) == before
+    other = c.post("/v1/certificates", json=request("周九"), headers={**api.h("issuer_b"), **key})
+    assert other.status_code == 201, other.text
+    assert other.json()["identifier"] != first.json()["identifier"]
+    assert AGENCY_B[0] in other.json()["identifier"]
+    for bad in ("", "x" * 256, "tab\there"):
+        refused = c.post("/v1/certificates", json=request("郑十一"),
+                         headers={**api.h("issuer_a"), "Idempotency-Key": bad})
+        assert refused.status_code == 400, (bad, refused.text)
+        assert refused.json()["error"] == "idempotency_key_invalid"
+        batch = c.post("/v1/certificates/batch", json=[request("郑十一")],
+                       headers={**api.h("issuer_a"), "Idempotency-Key": bad})
+        assert batch.status_code == 400 and batch.json()["error"] == "idempotency_key_invalid"
+    assert c.post("/v1/certificates", json=request("郑十一"), headers={
+        **api.h("issuer_a"), "Idempotency-Key": "k" * 255}).status_code == 201
 
 
 def test_presentation_codes(api: Api) -> None:

@@ -834,6 +834,121 @@ def test_authorizations_read_across_a_rewind_decide_nothing(
         indexer.authorization_events(agency.uscc, "11100000MA0000001Q001", block=block)
 
 
+def _serials_by_type(identifiers: list[str]) -> dict[str, list[int]]:
+    """Each type's serials (identifier: 1.2.156.3005.2.<type>.<issuer>.<serial>.<ver>.<c>)."""
+    found: dict[str, list[int]] = {}
+    for identifier in identifiers:
+        parts = identifier.split(".")
+        found.setdefault(parts[5], []).append(int(parts[7]))
+    return {code: sorted(serials) for code, serials in found.items()}
+
+
+def _refused(report: Any) -> dict[int, list[tuple[str, str]]]:
+    return {r.line: [(e.field, e.code) for e in r.errors] for r in report.rejected}
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["one process", "worker processes"])
+def test_issuance_refuses_a_number_given_twice_in_one_request(
+    bulk: bool, store: Store, agency: Agency, verifier: Registry
+) -> None:
+    """Issue #16: the second and later rows with the same number (for the same type) are
+    refused with the line that has it; the first is issued. Another type may use it, rows
+    without a number are not checked, and a row refused for another reason does not take
+    the number. Refused rows take no serial (on worker processes too, where a chunk whose
+    every valid row is refused is signed by nobody)."""
+    allowed = entitlements(verifier.authorization_events(agency.uscc), agency.uscc)
+    licence = business_licence_request()
+    licence["number"] = "ZH-0001"
+    rows = [
+        request(number="ZH-0001"),
+        request(number="ZH-0002"),
+        request(number="ZH-0001"),  # 3: the number of line 1
+        request(),
+        licence,  # 5: another type, the same number
+        request(number="ZH-0001"),  # 6: again
+        request(name="", number="ZH-0003"),  # 7: refused for its name
+        request(number="ZH-0003"),  # 8: the first valid row with ZH-0003
+    ]
+    if bulk:
+        rows += [request()] * (PARALLEL_THRESHOLD - 500 - len(rows))
+        rows += [request(number="ZH-0002")] * 500  # a whole chunk of duplicates
+
+    report = issue(store, agency.profile, list(enumerate(rows, start=1)), today=TODAY,
+                   entitlements=allowed, workers=2 if bulk else 1)
+
+    refused = _refused(report)
+    expected = {3: [("number", "duplicate_number")], 6: [("number", "duplicate_number")],
+                7: [("holder.name", "missing_field")]}
+    if bulk:
+        expected.update({line: [("number", "duplicate_number")]
+                         for line in range(len(rows) - 499, len(rows) + 1)})
+    assert refused == expected
+    by_line = {r.line: r.errors[0] for r in report.rejected}
+    assert str(by_line[3]).startswith("number: number ZH-0001 is already used by line 1 ")
+    assert "line 1 of this request" in str(by_line[6])
+    if bulk:
+        assert "line 2 of this request" in str(by_line[len(rows)])
+    accepted = [a.line for a in report.accepted]
+    assert accepted == [1, 2, 4, 5, 8, *range(9, len(rows) - (499 if bulk else -1))]
+    # gapless serials, per type, for the accepted rows only
+    assert _serials_by_type([a.identifier for a in report.accepted]) == {
+        TYPE: list(range(1, len(accepted))), "11100000MA0000001Q001": [1]
+    }
+    (first,) = load_records(store, [report.accepted[0].identifier])
+    assert first.document.values()["number"] == "ZH-0001"
+
+
+def test_issuance_refuses_a_number_a_certificate_in_force_holds(
+    any_store: Store, agency: Agency, verifier: Registry
+) -> None:
+    """Issue #16, against what is stored (SQLite and PostgreSQL): a pending or an active
+    certificate of the issuer holds its number for its type; the refusal names it."""
+    (active,) = issue_records(any_store, agency, [request(number="A-1")])
+    (pending,) = issue_records(any_store, agency, [request(number="P-1")], anchor=False)
+    assert (active.status, pending.status) == ("active", "pending")
+
+    report = issue(any_store, agency.profile, list(enumerate(
+        [request(number="A-1"), request(number="P-1"), request(number="N-1"), request()],
+        start=1)), today=TODAY)
+
+    assert _refused(report) == {1: [("number", "duplicate_number")],
+                                2: [("number", "duplicate_number")]}
+    assert f"already held by certificate {active.identifier} (active)" in str(
+        report.rejected[0].errors[0])
+    assert f"{pending.identifier} (pending)" in str(report.rejected[1].errors[0])
+    assert [a.line for a in report.accepted] == [3, 4]
+    # the refused rows took no serial: 1 and 2 are the stored ones, then 3, 4
+    assert _serials_by_type([a.identifier for a in report.accepted]) == {TYPE: [3, 4]}
+    # another issuer's certificates do not count
+    other = replace(agency.profile, uscc=make_uscc())
+    elsewhere = issue(any_store, other, [(1, request(number="A-1"))], today=TODAY)
+    assert not elsewhere.rejected
+
+
+def test_a_revoked_or_superseded_certificates_number_can_be_given_again(
+    store: Store, agency: Agency
+) -> None:
+    """Issue #16: once revoked, a number is free again; suspended, it is still held; a
+    replacement may keep the number of the certificate it supersedes (``reusable``)."""
+    revoked, suspended, replaced = issue_records(
+        store, agency, [request(number="R-1"), request(number="S-1"), request(number="X-1")]
+    )
+    change_status(store, agency.registry, agency.uscc, [revoked.identifier], "revoke",
+                  reason_code=1, reason="信息有误")
+    change_status(store, agency.registry, agency.uscc, [suspended.identifier], "suspend",
+                  reason_code=7, reason="暂停")
+
+    again = issue(store, agency.profile, [(1, request(number="R-1")), (2, request(number="S-1"))],
+                  today=TODAY)
+    assert [a.line for a in again.accepted] == [1]
+    assert _refused(again) == {2: [("number", "duplicate_number")]}
+    assert "(suspended)" in str(again.rejected[0].errors[0])
+
+    successor = issue(store, agency.profile, [(1, request(number="X-1"))], today=TODAY,
+                      reusable=[replaced.identifier])
+    assert not successor.rejected and len(successor.accepted) == 1
+
+
 # -------------------------------------------------------------------- chain not available
 
 

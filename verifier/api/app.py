@@ -54,6 +54,8 @@ def _status_of(exc: Exception) -> int:
         return 404
     if isinstance(exc, PresentationRefused):
         return 410 if exc.code in ("presentation_used", "presentation_expired") else 404
+    if getattr(exc, "code", None) == "idempotency_key_reused":
+        return 422
     if isinstance(exc, StatusChangeRefused | ContractRevert):
         return 409
     if (

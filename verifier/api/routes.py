@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import json
 import math
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from certs.canonical import MAX_DOCUMENT_BYTES
+from certs.issuance import IssueReport
 from certs.model import requests_from_csv
 from verifier.api.schemas import (
     QR_MAX_LENGTH,
@@ -30,7 +32,13 @@ from verifier.api.schemas import (
 )
 from verifier.errors import VerifierError
 from verifier.isolation import LimitExceeded
-from verifier.service import Principal, Service, limit_verdict
+from verifier.service import (
+    Answer,
+    Principal,
+    Service,
+    check_idempotency_key,
+    limit_verdict,
+)
 from verifier.verdict import Verdict
 
 
@@ -70,33 +78,71 @@ def _report_json(report: Any) -> dict[str, Any]:
     }
 
 
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def request_digest(route: str, kind: str, body: bytes) -> str:
+    """SHA-256 of what an idempotent request asks (route, content type, body): a retry must
+    send the same, and only this digest is stored, never the body."""
+    digest = hashlib.sha256()
+    for part in (route.encode(), kind.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _canonical(data: Any) -> bytes:
+    """A parsed JSON body in one spelling (key order and spacing do not make another
+    request)."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _answered(answer: Answer) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return Response(
+        answer.body, status_code=answer.status, media_type="application/json", headers=headers
+    )
+
+
+def _one_answer(report: IssueReport) -> tuple[int, dict[str, Any]]:
+    if report.rejected:
+        return 422, {
+            "error": "invalid_certificate",
+            "message": "; ".join(str(e) for e in report.rejected[0].errors),
+            "errors": report.rejected[0].to_json()["errors"],
+        }
+    a = report.accepted[0]
+    return 201, {"id": a.identifier, "identifier": a.identifier, "status": "pending"}
+
+
 @certificates.post("", status_code=201)
 def issue_one(
-    service: ServiceDep, principal: PrincipalDep, body: Annotated[dict[str, Any], Body()]
-) -> JSONResponse:
-    """Issue one certificate (queued for anchoring)."""
-    report = service.issue(principal, [(1, body)])
-    if report.rejected:
-        return JSONResponse(
-            {
-                "error": "invalid_certificate",
-                "message": "; ".join(str(e) for e in report.rejected[0].errors),
-                "errors": report.rejected[0].to_json()["errors"],
-            },
-            status_code=422,
-        )
-    a = report.accepted[0]
-    return JSONResponse(
-        {"id": a.identifier, "identifier": a.identifier, "status": "pending"}, status_code=201
+    service: ServiceDep,
+    principal: PrincipalDep,
+    body: Annotated[dict[str, Any], Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Issue one certificate (queued for anchoring). With an ``Idempotency-Key`` header, a
+    retry gets the first answer instead of a second certificate."""
+    digest = request_digest("POST /v1/certificates", "application/json", _canonical(body))
+    answer = service.issue_once(
+        principal, [(1, body)], _one_answer, key=idempotency_key, digest=digest
     )
+    return _answered(answer)
 
 
 @certificates.post("/batch", status_code=201)
 async def issue_batch(
-    service: ServiceDep, principal: PrincipalDep, request: Request
-) -> dict[str, Any]:
+    service: ServiceDep,
+    principal: PrincipalDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Issue many: a JSON list, or CSV (``text/csv``) with dotted keys. Bad rows are listed
-    with their line; the good rows are issued."""
+    with their line; the good rows are issued. With an ``Idempotency-Key`` header, a retry
+    gets the first answer instead of a second issuance."""
+    if idempotency_key is not None:
+        check_idempotency_key(idempotency_key)
     raw = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     rows: list[tuple[int, Any]]
@@ -105,6 +151,7 @@ async def issue_batch(
             rows = list(requests_from_csv(raw.decode("utf-8-sig")))
         except (UnicodeDecodeError, csv.Error) as exc:
             raise VerifierError(f"the CSV is unreadable: {exc}", code="bad_csv") from exc
+        asked = raw
     else:
         try:
             data = json.loads(raw)
@@ -117,10 +164,20 @@ async def issue_batch(
                 "a batch is a JSON list of certificate requests", code="batch_not_list"
             )
         rows = list(enumerate(data, start=1))
+        asked = _canonical(data) if idempotency_key is not None else b""
+        kind = "application/json"
     if len(rows) > 100_000:
         raise VerifierError("at most 100,000 rows per batch", code="batch_too_large")
-    report = await run_in_threadpool(service.issue, principal, rows)
-    return _report_json(report)
+    digest = request_digest("POST /v1/certificates/batch", kind, asked)
+    answer = await run_in_threadpool(
+        service.issue_once,
+        principal,
+        rows,
+        lambda report: (201, _report_json(report)),
+        key=idempotency_key,
+        digest=digest,
+    )
+    return _answered(answer)
 
 
 @certificates.get("/{identifier}")

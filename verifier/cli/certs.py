@@ -436,6 +436,7 @@ def supersede(
     report = issue(
         store, issuer_profile(settings, store, old.issuer), rows,
         entitlements=issuing_entitlements(settings, store, old.issuer),
+        reusable=[identifier],  # a replacement may keep the number of what it supersedes
     )
     if report.rejected:
         for error in report.rejected[0].errors:
