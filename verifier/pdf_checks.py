@@ -54,9 +54,15 @@ def read_pdf(
         return PdfLocal(pdf_unreadable_verdict(exc.code, f"the PDF cannot be read: {exc}"))
     verdict = pdf_verdict_of(report)
     try:
-        attached = embedded_files(data).get(CERTIFICATE_ATTACHMENT)
-    except PdfError:
-        attached = None
+        attached = embedded_files(data, file=report.file).get(CERTIFICATE_ATTACHMENT)
+    except PdfError as exc:
+        # never judged as a plain sealed PDF: its certificate (revoked, perhaps) would go
+        # unchecked by whoever made the attachments unreadable (or ran the budget down)
+        code = getattr(exc, "code", "pdf_malformed")
+        return PdfLocal(pdf_unreadable_verdict(
+            code, f"the PDF's embedded files cannot be read: {exc}",
+            "无法读取该PDF内嵌的文件（其中可能有电子证照），不能据此受理",
+        ))
     return PdfLocal(
         verdict,
         tuple((sig.field, sig.revision_digest) for sig in report.signatures),

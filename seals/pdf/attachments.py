@@ -16,9 +16,14 @@ MAX_FILES = 64
 MAX_DEPTH = 16
 
 
-def embedded_files(data: bytes, *, limits: PdfLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
-    """Name → decoded bytes of every embedded file of the last revision (bounded)."""
-    file = PdfFile(data, limits)
+def embedded_files(
+    data: bytes, *, limits: PdfLimits = DEFAULT_LIMITS, file: PdfFile | None = None
+) -> dict[str, bytes]:
+    """Name → decoded bytes of every embedded file of the last revision (bounded). ``file``:
+    the same bytes as already read (by :func:`seals.pdf.verify.verify_pdf`), whose work
+    budget this walk then shares: a file is paid for once, not once per reading."""
+    if file is None:
+        file = PdfFile(data, limits)
     view = file.view()
     _, catalog = view.catalog()
     names = view.resolve_dict(catalog.get("Names")) if "Names" in catalog else {}
@@ -65,6 +70,8 @@ def _walk(view: View, file: PdfFile, root: PdfObject) -> dict[str, bytes]:
                 ef = view.resolve(spec.get("EF"))
                 stream = view.resolve(ef.get("F")) if isinstance(ef, dict) else None
                 if isinstance(stream, Stream):
+                    if len(out) >= MAX_FILES:  # in one node as across nodes
+                        raise PdfMalformed("the embedded-file tree is too deep or too large")
                     out[name] = file.decode(stream)
         kids = view.resolve(node.get("Kids", []))
         if isinstance(kids, list):

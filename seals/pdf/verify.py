@@ -122,6 +122,9 @@ class PdfReport:
     signatures: tuple[PdfSignatureReport, ...]
 
     data: bytes = dataclasses.field(repr=False, compare=False, default=b"")
+    file: PdfFile | None = dataclasses.field(repr=False, compare=False, default=None)
+    """The file as read (its objects and its work budget), for reading its attachments
+    without parsing it again (:func:`seals.pdf.attachments.embedded_files`)."""
 
     @property
     def document_digest(self) -> bytes:
@@ -1113,4 +1116,5 @@ def verify_pdf(
         steps=(structure, count),
         signatures=signatures,
         data=data,
+        file=full,
     )

@@ -6,8 +6,14 @@ import io
 from pathlib import Path
 
 import pikepdf
+from pdf_testlib import stamp
+from seals_testlib import Pki
 
-from seals.pdf.attachments import embedded_files
+from seals.pdf import verify_pdf
+from seals.pdf.attachments import MAX_FILES, embedded_files
+from seals.ses import Seal
+from verifier.pdf_checks import read_pdf
+from verifier.verdict import Outcome
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "pdf" / "three-pages.pdf"
 
@@ -28,3 +34,25 @@ def test_embedded_file_round_trip() -> None:
 
 def test_no_attachments() -> None:
     assert embedded_files(SAMPLE.read_bytes()) == {}
+
+
+def test_a_sealed_pdf_whose_attachments_cannot_be_read_is_not_valid(
+    pki: Pki, seal: Seal
+) -> None:
+    """A certificate PDF is judged with the certificate it embeds; if its embedded files
+    cannot be read (too many, too deep, or the work budget spent on the rest of the file),
+    it must not be judged as a plain sealed PDF, whose seals alone would say valid."""
+    pdf = pikepdf.open(io.BytesIO(SAMPLE.read_bytes()))
+    for k in range(MAX_FILES + 1):
+        pdf.attachments[f"f{k}.json"] = pikepdf.AttachedFileSpec(pdf, b"{}")
+    out = io.BytesIO()
+    pdf.save(out)
+    sealed = stamp(out.getvalue(), pki, seal)
+    assert verify_pdf(sealed, anchors=[pki.root.certificate]).ok  # the seal itself is fine
+
+    local = read_pdf(sealed, anchors=[pki.root.certificate])
+
+    assert local.verdict.outcome is not Outcome.VALID
+    (check,) = local.verdict.checks
+    assert check.name == "pdf.structure" and check.data["error"] == "pdf_malformed"
+    assert "embedded files cannot be read" in check.reason
