@@ -604,7 +604,7 @@ SHAPES: tuple[Shape, ...] = (
           frozenset({"pdf_hostile"})),
     Shape("tiny_objects_20MB", "390 000 tiny objects", tiny_objects(390_000),
           frozenset({"pdf_hostile"})),
-    Shape("tiny_objects_12MB", "240 000 tiny objects (read to the end)", tiny_objects(240_000),
+    Shape("tiny_objects_2MB", "70 000 tiny objects (read to the end)", tiny_objects(70_000),
           frozenset({"invalid"})),
     Shape("compressed_objects", "390 000 tiny objects in object streams",
           compressed_objects(390_000), frozenset({"invalid", "pdf_hostile"})),
