@@ -140,8 +140,8 @@ class Authority:
     def permits(self, when: int, jurisdiction: str) -> bool:
         return authorized(self.entry, self.grants, when, jurisdiction)
 
-    def why_not(self, when: int, jurisdiction: str) -> str | None:
-        """None if permitted; else what is missing, in English."""
+    def why_not(self, when: int, jurisdiction: str, at: str = "at that time") -> str | None:
+        """None if permitted; else what is missing, in English (``at``: how to say when)."""
         if self.entry is None:
             return f"type {self.code} is not in the certificate catalogue on chain"
         if not self.entry.current_at(when):
@@ -152,7 +152,7 @@ class Authority:
             return None
         return (
             f"the issuer was not authorized for type {self.code} ({self.entry.name}) in "
-            f"jurisdiction {jurisdiction} at that time"
+            f"jurisdiction {jurisdiction} {at}"
         )
 
 
@@ -177,11 +177,11 @@ class Entitlements:
 
     def why_not(self, type_code: str, jurisdiction: str) -> str | None:
         authority = self.authorities.get(type_code) or Authority(type_code, None, ())
-        problem = authority.why_not(self.when, jurisdiction)
+        problem = authority.why_not(self.when, jurisdiction, at="now")
         if problem is None:
             return None
         return (
-            f"{problem.replace('at that time', 'now')}: an admin authorizes it with `zhengyin "
+            f"{problem}: an admin authorizes it with `zhengyin "
             f"issuer authorize --code {self.issuer} --type {type_code}`"
         )
 

@@ -1016,10 +1016,10 @@ def _qr_authority_ended(
     certificate file or a presentation code can (their proof fixes the anchor time)."""
     if found.status is Status.INVALID:
         return found
-    problem = authority.why_not(now, jurisdiction) or "not authorized now"
+    problem = authority.why_not(now, jurisdiction, at="now") or "not authorized now"
     return _fragment(
         found.name, found.type, Status.ERROR,
-        f"{problem.replace('at that time', 'now')}: a QR code alone cannot show the "
+        f"{problem}: a QR code alone cannot show the "
         "certificate was issued while it was; ask for the certificate file or a "
         "presentation code",
         "发证机关目前未获授权签发该类证照（授权已终止或证照类型已撤销），仅凭二维码无法确认"

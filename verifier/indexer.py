@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -624,24 +624,20 @@ class Indexer:
 # ---- deriving the index tables from events ----
 
 
-class _Tables:
-    """Where :func:`_derive` writes: the database (while following) or memory (rebuilding
-    after a rewind, then written at once)."""
+class _Tables(Protocol):
+    """Where :func:`_derive` writes: the database (while following, :class:`_SqlTables`) or
+    memory (rebuilding after a rewind, then written at once, :class:`_MemoryTables`)."""
 
-    def put_anchor(self, root: str, row: dict[str, Any]) -> None:
-        raise NotImplementedError
+    def put_anchor(self, root: str, row: dict[str, Any]) -> None: ...
 
-    def put_status(self, issuer: str, leaf: str, row: dict[str, Any]) -> None:
-        raise NotImplementedError
+    def put_status(self, issuer: str, leaf: str, row: dict[str, Any]) -> None: ...
 
-    def put_key(self, issuer: str, key_id: str, row: dict[str, Any]) -> None:
-        raise NotImplementedError
+    def put_key(self, issuer: str, key_id: str, row: dict[str, Any]) -> None: ...
 
-    def update_key(self, issuer: str, key_id: str, values: dict[str, Any]) -> None:
-        raise NotImplementedError
+    def update_key(self, issuer: str, key_id: str, values: dict[str, Any]) -> None: ...
 
 
-class _SqlTables(_Tables):
+class _SqlTables:
     def __init__(self, connection: sa.Connection) -> None:
         self.connection = connection
 
@@ -673,7 +669,7 @@ class _SqlTables(_Tables):
         )
 
 
-class _MemoryTables(_Tables):
+class _MemoryTables:
     def __init__(self) -> None:
         self.anchors: dict[str, dict[str, Any]] = {}
         self.statuses: dict[tuple[str, str], dict[str, Any]] = {}

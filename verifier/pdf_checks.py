@@ -58,9 +58,8 @@ def read_pdf(
     except PdfError as exc:
         # never judged as a plain sealed PDF: its certificate (revoked, perhaps) would go
         # unchecked by whoever made the attachments unreadable (or ran the budget down)
-        code = getattr(exc, "code", "pdf_malformed")
         return PdfLocal(pdf_unreadable_verdict(
-            code, f"the PDF's embedded files cannot be read: {exc}",
+            exc.code, f"the PDF's embedded files cannot be read: {exc}",
             "无法读取该PDF内嵌的文件（其中可能有电子证照），不能据此受理",
         ))
     return PdfLocal(
