@@ -335,11 +335,27 @@ def _native(obj: Any, where: str) -> Any:
         raise _fail(where, exc) from exc
 
 
+def _force(value: Any) -> None:
+    """Decode every typed part of ``value`` now (asn1crypto parses lazily), so a damaged
+    part is named here. An untyped part (``core.Any``) is only delimited: the code that reads
+    it loads it with its own type later. Rendering it generically (``.native``) would refuse
+    every context-tagged element inside, such as ``TBS_Sign.extDatas [0]``."""
+    if isinstance(value, core.Any):
+        value.contents  # noqa: B018
+    elif isinstance(value, core.SequenceOf):
+        for child in value:
+            _force(child)
+    elif isinstance(value, core.Sequence):
+        for index in range(len(value)):
+            _force(value[index])
+    else:
+        value.native  # noqa: B018
+
+
 def _load(cls: type[core.Asn1Value], data: bytes, where: str) -> Any:
     try:
         value = cls.load(data, strict=True)
-        # asn1crypto parses lazily: touching .native forces every child to decode.
-        value.native  # noqa: B018
+        _force(value)
     except Exception as exc:
         raise _fail(where, exc) from exc
     return value

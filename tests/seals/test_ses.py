@@ -180,3 +180,44 @@ def test_a_structure_of_a_million_elements_is_refused_at_once() -> None:
         assert der.within((OFDRW / name).read_bytes())  # real ones are far below the bound
     assert der.within(_tlv(0x30, b"\x02\x01\x00" * 9_999), limit=10_000)  # 10,000 elements
     assert not der.within(_tlv(0x30, b"\x02\x01\x00" * 10_000), limit=10_000)
+
+
+def _with_time_stamp(signature: bytes, token: bytes) -> bytes:
+    """``signature`` with a ``timeStamp [0] EXPLICIT BIT STRING`` appended, as a vendor's
+    time-stamped seal signature carries it."""
+    top = ses.SesSignatureV4.load(signature)
+    body = b"".join(bytes(top[i].dump()) for i in range(4))
+    return _tlv(0x30, body + _tlv(0xA0, _tlv(0x03, b"\x00" + token)))
+
+
+def test_a_signature_with_a_time_stamp_and_extensions_is_read() -> None:
+    """A ``[0]`` element (the time-stamp, or ``extDatas`` inside ``TBS_Sign``) once made every
+    such signature 'unreadable' (asn1crypto cannot render an untyped context-class element):
+    a genuine vendor signature was judged invalid. Both are read now, byte for byte."""
+    base = ses.parse_signature(read("SignedValueV4.dat"))
+    assert base.signing_time is not None
+    ext = (ses.ExtData(oid="1.2.156.10197.6.1.4.2.99", critical=False, value=b"note"),)
+    tbs = ses.encode_tbs_sign(
+        seal_der=base.seal.der,
+        signing_time=base.signing_time,
+        data_hash=base.data_hash,
+        property_info=base.property_info,
+        ext_datas=ext,
+    )
+    with_ext = ses.encode_signature(tbs, base.signer_certificate, base.signature)
+    sig = ses.parse_signature(with_ext)
+    assert sig.ext_datas == ext and sig.tbs_der == tbs and sig.timestamp is None
+    stamped = _with_time_stamp(with_ext, b"TSTOKEN")
+    sig = ses.parse_signature(stamped)
+    assert sig.timestamp == b"TSTOKEN" and sig.ext_datas == ext and sig.tbs_der == tbs
+    assert ses.detect(stamped) == "signature"
+    # Still strict: a damaged extension or time-stamp is named, not skipped.
+    assert with_ext[:2] == b"\x30\x82"
+    body = with_ext[4:]
+    for damaged in (
+        _tlv(0x30, body + _tlv(0xA0, _tlv(0x02, b"\x07"))),  # a time-stamp not a BIT STRING
+        _tlv(0x30, body + _tlv(0xA0, b"\x03\x05\x00")),  # a time-stamp shorter than it says
+        with_ext.replace(b"\x04\x04note", b"\x04\x05note", 1),  # an extension overruns
+    ):
+        with pytest.raises(SesFormatError):
+            ses.parse_signature(damaged)
