@@ -439,7 +439,7 @@ def test_every_way_of_reading_is_found_and_writing_is_not(tmp_path: Path) -> Non
                 d = environ.get(KEY)
                 e = getenv("ZY_BARE_GETENV", "x")
                 f = "ZY_IN" in os.environ
-                os.environ.setdefault("ZY_SETDEFAULT", "/tmp/x")
+                os.environ.setdefault("ZY_SETDEFAULT", "metrics")
                 os.environ["ZY_WRITTEN"] = "1"
                 env = {**os.environ, "ZY_CHILD": "1"}
                 env.get("ZY_DICT_ONLY")
