@@ -21,7 +21,7 @@ Trust: ``anchors`` are trust-anchor certificates. With none, the ``*_path`` step
 ("no trust anchor configured"), never VALID. ``lenient_ca=True`` accepts issuers without the
 CA marks (basicConstraints cA, keyCertSign) and says so in the step's reason.
 
-Time rule (a decision; STANDARDS.md leaves it open):
+Time rule (a decision; GB/T 38540 leaves it open: docs/standards/seals.md §4):
 
 - A seal on its own is judged at ``at`` (default: now).
 - A signature is judged at ``at`` when given, otherwise at its signing time (``timeInfo``): the

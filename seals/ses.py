@@ -20,8 +20,8 @@ Signed bytes are kept as they were read: ``Seal.seal_info_der`` (what the seal m
 and ``SealSignature.tbs_der`` (what the signer signed) are slices of the input, never
 re-encodings. ``encode_*`` build v4 structures for :mod:`seals.seal`.
 
-Decisions on points STANDARDS.md leaves open: ``[0]`` tags are written explicit (and read
-explicit); ``dataHash`` is plain SM3 of the protected bytes.
+Decisions on points GB/T 38540 leaves open (docs/standards/seals.md §4): ``[0]`` tags are
+written explicit (and read explicit); ``dataHash`` is plain SM3 of the protected bytes.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """GB 11643 citizen IDs, GB 32100 USCCs and GB/T 36904 identifiers (worked examples from
-STANDARDS.md, property tests of the check characters)."""
+docs/standards/certificates.md §3 and §4, property tests of the check characters)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ OFDRW = HERE.parent / "data" / "interop" / "ofdrw"
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 """The pinned 'now' of the PKI made for the tests."""
 USCC = "91110000101623741K"
-"""The GB 32100 worked example (STANDARDS.md)."""
+"""The GB 32100 worked example (docs/standards/certificates.md §4)."""
 
 
 class Pki:
