@@ -663,8 +663,10 @@ def verify_signature(
         step = _certificate_step(
             "signature.signer_certificate", "signer", signer_holder, t, present, at_signing
         )
-        if step.status is StepStatus.VALID and at_signing and sig.timestamp is None:
-            reason = step.reason + "; the signing time is the signer's own claim (no time-stamp)"
+        if step.status is StepStatus.VALID and at_signing:
+            # A time-stamp, if any, is not checked yet: the time stays the signer's claim.
+            why = "no time-stamp" if sig.timestamp is None else "its time-stamp is not checked"
+            reason = step.reason + f"; the signing time is the signer's own claim ({why})"
             return Step(step.name, step.type, step.status, reason, step.data)
         return step
 

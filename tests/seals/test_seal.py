@@ -313,3 +313,22 @@ def test_garbage_is_an_invalid_structure_step() -> None:
     assert report.steps[0].data["error"] == "ses_truncated"
     sig_report = verify_signature(b"\x00")
     assert sig_report.steps[0].status is StepStatus.INVALID
+
+
+def test_a_time_stamped_signature_verifies_and_its_time_stays_a_claim() -> None:
+    """A vendor's signature carrying a time-stamp (outside what the SM2 signature covers) is
+    read and judged like any other; the time-stamp is not checked, so it lends the signing
+    time no weight and the reason keeps saying so."""
+    raw = ofdrw("SignedValueV4.dat")
+    assert raw[:2] == b"\x30\x82"
+    token = b"\xa0\x07\x03\x05\x00TST!"  # [0] EXPLICIT BIT STRING
+    body = raw[4:] + token
+    stamped = b"\x30\x82" + len(body).to_bytes(2, "big") + body
+    assert parse_signature(stamped).timestamp == b"TST!"
+    report = verify_signature(stamped, now=TODAY)
+    s = statuses(report)
+    assert s["signature.value"] is StepStatus.VALID
+    assert s["signature.timestamp"] is StepStatus.SKIPPED
+    reason = report.step("signature.signer_certificate").reason
+    assert "signer's own claim (its time-stamp is not checked)" in reason
+    assert report.ok
