@@ -5,7 +5,7 @@ Inputs understood now: GB/T 38540 / GM/T 0031 seals (``.esl``) and seal signatur
 and sealed PDFs (``%PDF-`` header: every seal signature, its byte range and what changed after
 it, see :mod:`seals.pdf.verify`).
 Prints one line per check and the verdict (``--json``: the project's verdict JSON) and exits
-0 valid, 1 invalid, 2 could not decide.
+0 valid, 1 invalid, 3 could not decide (see :mod:`verifier.cli.exits`).
 
 Trust anchors: the local CA's root (``<home>/ca/root.pem``) when it exists, plus every
 ``--trust PEM``. ``--at`` judges validity at a given time (ISO 8601 date or date-time; naive
@@ -14,7 +14,6 @@ means UTC); without it a seal is judged now and a signature at its signing time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,6 +25,8 @@ from seals.seal import VerificationReport, verify_seal, verify_signature
 from seals.ses import detect
 from seals.x509 import Certificate, load_certificates
 from verifier.certificates import ChainFacts, certificate_verdict, looks_like_certificate
+from verifier.cli.exits import exit_status_of_outcome
+from verifier.cli.output import echo_json, output_options, progress
 from verifier.errors import VerifierError
 from verifier.seal_checks import verdict_of
 from verifier.settings import Settings
@@ -108,7 +109,7 @@ def pdf_verdict(
     """The verdict on a sealed PDF: its seals, each sealed revision's anchor on chain (when a
     chain is configured: ``ZHENGYIN_RPC_URL`` or a deployment under ``ZHENGYIN_HOME``) and
     the embedded certificate. A PDF that cannot be read at all is invalid; an encrypted or
-    over-large one is refused (exit status 2)."""
+    over-large one is refused (an error with its code)."""
     from verifier.pdf_checks import verify_pdf_full
 
     facts = _chain_facts(settings) if settings is not None else None
@@ -188,7 +189,7 @@ def _print_human(verdict: Verdict) -> None:
     is_flag=True,
     help="Accept issuers that lack the CA marks (legacy PKIs); the result says so.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@output_options
 @click.pass_obj
 def verify(
     settings: Settings,
@@ -201,46 +202,52 @@ def verify(
     as_json: bool,
 ) -> None:
     """Verify FILE: a certificate (.json), a seal (.esl), a seal signature (.dat/.der) or a
-    sealed PDF (told apart by content); or a QR payload with --qr."""
+    sealed PDF (told apart by content); or a QR payload with --qr. Exit status 0 valid,
+    1 invalid, 3 could not decide. JSON: the verdict, {verdict, checks, subject}."""
     at = parse_time(at_text) if at_text else None
     if (file is None) == (qr_text is None):
         raise VerifierError("give a FILE to verify, or --qr PAYLOAD", code="usage")
+    with progress("verifying"):
+        verdict = _verdict(settings, file, qr_text, data_file, at, trust, lenient_ca)
+    _emit(verdict, file, as_json)
+
+
+def _verdict(
+    settings: Settings,
+    file: Path | None,
+    qr_text: str | None,
+    data_file: Path | None,
+    at: datetime | None,
+    trust: tuple[Path, ...],
+    lenient_ca: bool,
+) -> Verdict:
     if qr_text is not None:
-        _emit(qr_verdict(settings, qr_text), None, as_json)
-        return
+        return qr_verdict(settings, qr_text)
     assert file is not None
     raw = file.read_bytes()
     if looks_like_certificate(raw):  # a certificate document (JSON)
-        verdict = certificate_verdict(settings, raw, at)
-        _emit(verdict, file, as_json)
-        return
+        return certificate_verdict(settings, raw, at)
     anchors = trust_anchors(settings.home_dir, trust)
     if looks_like_pdf(raw):
-        _emit(
-            pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings),
-            file,
-            as_json,
-        )
-        return
+        return pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings)
     report = report_for(
-        file.read_bytes(),
+        raw,
         signed_data=data_file.read_bytes() if data_file is not None else None,
         at=at,
         anchors=anchors,
         lenient_ca=lenient_ca,
     )
-    verdict = verdict_of(report)
-    _emit(verdict, file, as_json)
+    return verdict_of(report)
 
 
 def _emit(verdict: Verdict, file: Path | None, as_json: bool) -> None:
     if file is not None:
         verdict = Verdict(checks=verdict.checks, subject={"file": str(file), **verdict.subject})
     if as_json:
-        click.echo(json.dumps(verdict.to_json(), ensure_ascii=False, indent=2))
+        echo_json(verdict.to_json())
     else:
         _print_human(verdict)
-    click.get_current_context().exit(verdict.exit_code)
+    click.get_current_context().exit(exit_status_of_outcome(verdict.outcome))
 
 
 COMMANDS: list[click.Command] = [verify]
