@@ -8,7 +8,6 @@ import csv
 import datetime as dt
 import json
 import logging
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -428,8 +427,7 @@ def batcher_run(settings: Settings, once: bool, as_json: bool) -> None:
 
     def on_batch(result: BatchResult) -> None:
         if as_json:
-            click.echo(json.dumps(_batch_json(result), ensure_ascii=False), nl=True)
-            sys.stdout.flush()
+            echo_json(_batch_json(result), one_line=True)
 
     try:
         batcher.run_forever(lambda: False, on_batch=on_batch)

@@ -95,9 +95,11 @@ def format_of_input(path: Path, given: str | None) -> str:
     return found
 
 
-def echo_json(data: Any) -> None:
-    """One JSON document on stdout (Chinese left readable)."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+def echo_json(data: Any, *, one_line: bool = False) -> None:
+    """One JSON document on stdout (Chinese left readable); ``one_line`` for a command that
+    goes on running after it (``serve``, ``batcher run``): a reader takes it as a line."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=None if one_line else 2))
+    sys.stdout.flush()
 
 
 def wants_json(ctx: click.Context | None = None) -> bool:

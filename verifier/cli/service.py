@@ -40,7 +40,7 @@ def serve(
     url = f"http://{host}:{port}/"
     if as_json:
         echo_json({"url": url, "docs": f"{url}docs", "workers": workers or settings.workers,
-                   "deployment": deployed})
+                   "deployment": deployed}, one_line=True)
     else:
         click.echo(f"counter page and API: {url}  (API docs: /docs)")
     uvicorn.run(
