@@ -374,6 +374,7 @@ def test_unknown_issuer_or_identifier_is_one_clear_line(cli: Cli, agency: Setup)
     runs = cli.many(
         ("issue", "--issuer", "91350100M000100Y43", "--input", str(rows)),
         ("revoke", unknown_id, "--reason", "x"),
+        ("history", unknown_id),
         ("history", unknown_id, "--json"),
     )
     codes = ["unknown_issuer", "certificate_not_found", "certificate_not_found"]
@@ -382,6 +383,10 @@ def test_unknown_issuer_or_identifier_is_one_clear_line(cli: Cli, agency: Setup)
         clean(run)
         assert run.stderr.startswith(f"error [{code}]: ") and run.stderr.count("\n") == 1
     assert "91350100M000100Y43" in runs[0].stderr and unknown_id in runs[1].stderr
+    as_json = runs[3]  # with --json the error is the JSON on stdout, and nothing on stderr
+    assert as_json.returncode == 1 and as_json.stderr == ""
+    error = json.loads(as_json.stdout)
+    assert error["error"] == "certificate_not_found" and unknown_id in error["message"]
 
 
 def test_verify_when_the_chain_is_down_cannot_decide(cli: Cli, pool: Issued) -> None:

@@ -361,9 +361,25 @@ def test_exit_status_for_each_kind_of_outcome(cli: Cli) -> None:
     rejected = cli("issue", "--issuer", USCC, "--input", str(cli.write("bad-row.json", [bad_row])))
     assert rejected.returncode == 1 and "[invalid_citizen_id]" in rejected.stderr
 
+    # several files: one verdict each, the exit status of the worst (batch verification)
+    junk = cli.write("junk.txt", "not a certificate")
+    several = cli("verify", str(document), str(forged), str(junk), "--json")
+    assert several.returncode == 1, several.stdout + several.stderr
+    verdicts = json.loads(several.stdout)
+    assert [v.get("verdict") for v in verdicts] == ["valid", "invalid", None]
+    assert verdicts[2]["error"] == "unsupported_file"
+    assert [v["subject"]["file"] for v in verdicts] == [str(document), str(forged), str(junk)]
+    both_valid = cli("verify", str(document), str(document))
+    assert both_valid.returncode == 0
+    assert both_valid.stdout.rstrip().endswith("2 files: 2 valid, 0 invalid or refused, "
+                                               "0 not decided")
+
     undecided = cli("verify", str(document), "--json", env=unreachable())
     assert undecided.returncode == 3
     assert json.loads(undecided.stdout)["verdict"] == "error"
+    several = cli("verify", str(document), str(document), "--json", env=unreachable())
+    assert several.returncode == 3
+    assert [v["verdict"] for v in json.loads(several.stdout)] == ["error", "error"]
 
     for args in (("type", "list"), ("history", identifier), ("deploy",)):
         down = cli(*args, env=unreachable())
