@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pikepdf
 import pytest
 
 from certs.errors import CertError, ValidationError
@@ -221,6 +222,12 @@ def test_usage_and_internal_errors_by_command(tmp_path: Path) -> None:
     assert json.loads(as_json.stdout)["error"] == "usage"
     neither = run("verify", "--json")
     assert neither.returncode == 2 and json.loads(neither.stdout)["error"] == "usage"
+    configured = subprocess.run([*zhengyin_command(), "type", "list"],
+                                env={**env, "ZHENGYIN_PORT": "eighty"}, capture_output=True,
+                                text=True, timeout=60, check=False)
+    assert configured.returncode == 2, configured.stderr
+    assert configured.stderr.startswith("error [bad_configuration]: ")
+    assert "port" in configured.stderr and configured.stderr.count("\n") == 1
 
     # a data directory that is a file: nothing in the project expects it, a bug's path
     home_file = tmp_path / "not-a-directory"
@@ -362,13 +369,16 @@ def test_exit_status_for_each_kind_of_outcome(cli: Cli) -> None:
     assert rejected.returncode == 1 and "[invalid_citizen_id]" in rejected.stderr
 
     # several files: one verdict each, the exit status of the worst (batch verification)
-    junk = cli.write("junk.txt", "not a certificate")
-    several = cli("verify", str(document), str(forged), str(junk), "--json")
+    with pikepdf.open(SAMPLE_PDF) as pdf:  # a PDF no one can verify: refused, not judged
+        locked = cli.work / "locked.pdf"
+        pdf.save(locked, encryption=pikepdf.Encryption(owner="o", user=""))
+    files = [document, forged, locked]
+    several = cli("verify", *map(str, files), "--json")
     assert several.returncode == 1, several.stdout + several.stderr
     verdicts = json.loads(several.stdout)
     assert [v.get("verdict") for v in verdicts] == ["valid", "invalid", None]
-    assert verdicts[2]["error"] == "unsupported_file"
-    assert [v["subject"]["file"] for v in verdicts] == [str(document), str(forged), str(junk)]
+    assert verdicts[2]["error"] == "pdf_encrypted"
+    assert [v["subject"]["file"] for v in verdicts] == [str(f) for f in files]
     both_valid = cli("verify", str(document), str(document))
     assert both_valid.returncode == 0
     assert both_valid.stdout.rstrip().endswith("2 files: 2 valid, 0 invalid or refused, "

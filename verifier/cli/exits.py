@@ -120,5 +120,6 @@ def help_text() -> str:
         "\b",
         "With --json a command prints one JSON document on stdout, an error too:",
         '  {"error": "<code>", "message": "<text>"}',
+        "Progress is shown on stderr only when it is a terminal; --quiet hides it.",
     ]
     return "\n".join(lines)
