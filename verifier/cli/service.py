@@ -104,12 +104,14 @@ def demo(settings: Settings, out: Path | None, as_json: bool) -> None:
     JSON: {issuer, issuer_api_key, counter_api_key, auditor_api_key, certificates}."""
     from verifier.demo import seed
 
+    said: list[str] = []  # printed once the progress line is gone
     with progress("seeding the demo"):
-        summary = seed(
-            settings, out or settings.home_dir / "demo", (lambda _: None) if as_json else click.echo
-        )
+        summary = seed(settings, out or settings.home_dir / "demo", said.append)
     if as_json:
         echo_json(summary)
+    else:
+        for line in said:
+            click.echo(line)
 
 
 def _admin_group() -> click.Group:
