@@ -1,21 +1,11 @@
 """The exit status of every ``zhengyin`` command, in one place.
 
-=====  ===========  ==================================================================
- 0     ok           done; a verified file is valid
- 1     invalid      a verified file is invalid, or the request was refused (bad input,
-                    rows rejected, the chain or the database said no)
- 2     usage        a wrong command line (click's usage errors, options that exclude
-                    each other, an input format that cannot be told)
- 3     undecided    could not decide (a verdict of ``error``: a check could not be made;
-                    a transaction sent but not confirmed in time)
- 4     unavailable  the chain, the database or the service did not answer
- 70    internal     an internal error (a bug); ZHENGYIN_DEBUG=1 shows the traceback
-=====  ===========  ==================================================================
-
-:func:`exit_status_of` maps an exception (the project's error roots of
-:mod:`verifier.errors`, click's usage errors, anything else) to one of these;
-:func:`exit_status_of_outcome` a verdict's outcome. The ``zhengyin --help`` text and the
-README's table are made from, and tested against, :data:`MEANINGS`.
+:class:`ExitStatus` names them (0 ok, 1 invalid or refused, 2 usage, 3 could not decide,
+4 unavailable, 70 internal) and :data:`MEANINGS` says what each means: the
+``zhengyin --help`` text (:func:`help_text`) is made from it, and a test holds the README's
+table equal to it. :func:`exit_status_of` maps an exception (the project's error roots of
+:mod:`verifier.errors`, click's usage errors, anything else) to one of them;
+:func:`exit_status_of_outcome` a verdict's outcome.
 """
 
 from __future__ import annotations
