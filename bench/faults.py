@@ -347,8 +347,8 @@ def kill_issue(soak: Soak, rng: random.Random) -> tuple[float, Counter[str]]:
     rows = soak.home / "soak-rows.json"
     rows.write_text(json.dumps([request(f"批{n}") for n in range(3000)], ensure_ascii=False))
     before = _count(soak)
-    issuing = subprocess.Popen([ZHENGYIN, "issue", "--issuer", AGENCY[0], "--json", str(rows),
-                                "--json-report"], env=soak.env, stdout=subprocess.PIPE,
+    issuing = subprocess.Popen([ZHENGYIN, "issue", "--issuer", AGENCY[0], "--input", str(rows),
+                                "--json"], env=soak.env, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL)
     time.sleep(rng.uniform(0.3, 4.0))
     children = _children(issuing.pid)

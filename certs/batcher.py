@@ -74,6 +74,23 @@ class BatchResult:
     block_number: int | None
 
 
+def log_round(results: list[BatchResult], seconds: float, oldest: float | None = None) -> None:
+    """One log line per batch a round sent (INFO: its size, root, transaction and the
+    round's time); a round that sent none, one DEBUG line (``oldest``: the age in seconds
+    of the oldest certificate waiting for a fuller batch, if any)."""
+    if not results:
+        if oldest is None:
+            _log.debug("batcher round: nothing to anchor seconds=%.3f", seconds)
+        else:
+            _log.debug("batcher round: waiting for a fuller batch oldest=%.1fs", oldest)
+    for r in results:
+        _log.info(
+            "batch %s batch=%d issuer=%s certificates=%d root=%s block=%s tx=%s seconds=%.3f",
+            r.state, r.batch_id, r.issuer, r.leaf_count, r.root.hex(), r.block_number,
+            r.tx_hash, seconds,
+        )
+
+
 class Batcher:
     """Builds and anchors batches. ``registry_for(uscc)`` gives a registry client that sends
     from an account of that issuer."""
@@ -129,6 +146,7 @@ class Batcher:
                 if time.monotonic() - rechecked >= RECHECK_SECONDS:
                     self.recheck_anchored(since=recheck_since() if recheck_since else None)
                     rechecked = time.monotonic()
+                started = time.monotonic()
                 oldest = self._oldest_pending_age()
                 if oldest is not None:
                     full = self._pending_count() >= self.max_batch
@@ -137,12 +155,8 @@ class Batcher:
                     )
                 else:
                     results = self.run_once(min_size=self.max_batch)
+                log_round(results, time.monotonic() - started, oldest)
                 for result in results:
-                    _log.info(
-                        "batch %s batch=%d issuer=%s certificates=%d block=%s tx=%s",
-                        result.state, result.batch_id, result.issuer, result.leaf_count,
-                        result.block_number, result.tx_hash,
-                    )
                     if on_batch is not None:
                         on_batch(result)
             except Exception as exc:  # a daemon loop must survive; the state is durable

@@ -52,7 +52,7 @@ REQUESTS = [
 
 
 def seed(settings: Settings, out: Path, echo: Callable[[str], object]) -> dict[str, object]:
-    deploy_and_report(settings)
+    deploy_and_report(settings, echo=echo)
     uscc, name = AGENCY
     added = add_issuer(settings, uscc, name, jurisdiction="360100")
     admin = registry(settings, write=True)

@@ -94,11 +94,6 @@ class Verdict:
     def outcome(self) -> Outcome:
         return outcome_of(self.checks)
 
-    @property
-    def exit_code(self) -> int:
-        """CLI convention: 0 valid, 1 invalid, 2 could not decide."""
-        return {Outcome.VALID: 0, Outcome.INVALID: 1, Outcome.ERROR: 2}[self.outcome]
-
     def to_json(self) -> dict[str, Any]:
         return {
             "verdict": self.outcome.value,

@@ -100,17 +100,17 @@ def test_seal_new_with_given_key_and_cert(home: Path, tmp_path: Path) -> None:
 
 def test_bad_input_is_one_error_line(home: Path, tmp_path: Path) -> None:
     code, _, stderr = run("seal", "new", "--issuer", "91110000101623741A", "--name", "x")
-    assert code == 2 and stderr.startswith("error [seal_bad_uscc]:")
+    assert code == 1 and stderr.startswith("error [seal_bad_uscc]:")
     junk = tmp_path / "junk.esl"
     junk.write_bytes(b"\x30\x82\x01\x00abc")
     code, _, stderr = run("seal", "show", str(junk))
-    assert code == 2 and stderr.startswith("error [ses_truncated]:") and "Traceback" not in stderr
+    assert code == 1 and stderr.startswith("error [ses_truncated]:") and "Traceback" not in stderr
     code, stdout, _ = run("verify", "--json", str(junk))
     assert code == 1 and json.loads(stdout)["verdict"] == "invalid"
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * (1024 * 1024 + 1))
     code, _, stderr = run("seal", "new", "--issuer", USCC, "--name", "x", "--picture", str(big))
-    assert code == 2 and stderr.startswith("error [seal_picture_too_large]:")
+    assert code == 1 and stderr.startswith("error [seal_picture_too_large]:")
     code, _, stderr = run("verify", "--at", "yesterday", str(OFDRW / "UserV4.esl"))
     assert code == 2 and "error [bad_time]" in stderr
 

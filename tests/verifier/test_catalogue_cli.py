@@ -71,13 +71,13 @@ def test_types_and_authorizations_by_command(cli: Cli, tmp_path: Path) -> None:
     assert listed[LICENCE]["name"] == "营业执照" and listed[LICENCE]["schema_matches_local"]
     assert listed[LICENCE]["schema_sm3"] == default_registry().get(LICENCE).schema_digest().hex()
     again = cli("type", "add", LICENCE)
-    assert again.returncode == 2 and "TypeExists" in again.stderr
+    assert again.returncode == 1 and "TypeExists" in again.stderr
     cli.ok("type", "revise", FOOD)
     assert json.loads(cli.ok("type", "show", FOOD, "--json"))["version"] == 2
     shown = json.loads(cli.ok("type", "show", LICENCE, "--json"))
     assert shown["schema"]["holder_fields"] == {"code": "统一社会信用代码", "name": "企业名称"}
     unknown = cli("type", "add", "91110000101623741K999")
-    assert unknown.returncode == 2 and "error [unknown_type]" in unknown.stderr
+    assert unknown.returncode == 1 and "error [unknown_type]" in unknown.stderr
 
     agency = make_uscc()
     cli.ok("issuer", "add", "--code", agency, "--name", "北京市朝阳区市场监督管理局",
@@ -94,9 +94,9 @@ def test_types_and_authorizations_by_command(cli: Cli, tmp_path: Path) -> None:
     cli.ok("admin", "chain-add", address, "--scope", "36")
     regional = {"ZHENGYIN_OPERATOR_KEY_FILE": str(key_file)}
     refused = cli("issuer", "authorize", "--code", agency, "--type", FOOD, env=regional)
-    assert refused.returncode == 2 and "OutsideScope" in refused.stderr, refused.stderr
+    assert refused.returncode == 1 and "OutsideScope" in refused.stderr, refused.stderr
     withdrawn = cli("type", "withdraw", FOOD, env=regional)
-    assert withdrawn.returncode == 2 and "NationalAdminOnly" in withdrawn.stderr
+    assert withdrawn.returncode == 1 and "NationalAdminOnly" in withdrawn.stderr
 
     cli.ok("issuer", "deauthorize", "--code", agency, "--type", LICENCE)
     grants = json.loads(cli.ok("issuer", "authorizations", "--code", agency, "--json"))
@@ -105,7 +105,7 @@ def test_types_and_authorizations_by_command(cli: Cli, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "error [bad_date]" in bad.stderr
     past = cli("issuer", "authorize", "--code", agency, "--type", LICENCE, "--from",
                "2025-01-01", "--until", "2025-12-31")
-    assert past.returncode == 2 and "error [bad_window]" in past.stderr
+    assert past.returncode == 1 and "error [bad_window]" in past.stderr
     # without --jurisdiction: the agency's own (110105), not the whole country
     cli.ok("issuer", "authorize", "--code", agency, "--type", FOOD)
     grants = json.loads(cli.ok("issuer", "authorizations", "--code", agency, "--json"))

@@ -47,6 +47,7 @@ from tests.conftest import Accounts, free_port, make_uscc
 from tests.postgres import postgres_server
 from verifier.catalogue import authorize_everywhere, entitlements, publish_catalogue
 from verifier.certificates import local_checks, verify_certificate_text, verify_documents
+from verifier.cli.exits import exit_status_of_outcome
 from verifier.indexer import Indexer, IndexerLagging
 from verifier.verdict import Fragment, Outcome, Status, Verdict
 
@@ -235,7 +236,7 @@ def test_fresh_certificate_is_valid_at_a_stated_block(
     verdicts, block = verify_documents([text_of(record)], verifier, today=TODAY)
 
     (verdict,) = verdicts
-    assert verdict.outcome is Outcome.VALID and verdict.exit_code == 0
+    assert verdict.outcome is Outcome.VALID and exit_status_of_outcome(verdict.outcome) == 0
     assert [f.name for f in verdict.checks] == [*LOCAL, *CHAIN]
     assert {f.name: f.status for f in verdict.checks} == dict.fromkeys([*LOCAL, *CHAIN],
                                                                        Status.VALID)
@@ -448,7 +449,7 @@ def test_tampering_is_caught_by_the_right_check(
 
     verdict = one(text, verifier)
 
-    assert verdict.outcome is Outcome.INVALID and verdict.exit_code == 1
+    assert verdict.outcome is Outcome.INVALID and exit_status_of_outcome(verdict.outcome) == 1
     assert invalid_checks(verdict) == expected
     assert not any(f.status is Status.ERROR for f in verdict.checks)
     assert check(verdict, "certificate.format").status is Status.VALID
@@ -978,7 +979,7 @@ def html_endpoint() -> Iterator[str]:
 
 
 def _assert_could_not_check(verdict: Verdict) -> None:
-    assert verdict.outcome is Outcome.ERROR and verdict.exit_code == 2
+    assert verdict.outcome is Outcome.ERROR and exit_status_of_outcome(verdict.outcome) == 3
     assert {check(verdict, n).status for n in LOCAL} == {Status.VALID}  # they still ran
     for name in CHAIN:
         fragment = check(verdict, name)

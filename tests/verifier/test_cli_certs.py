@@ -159,8 +159,8 @@ def pool(cli: Cli, agency: Setup) -> Issued:
     """Certificates for the status tests, each test using its own, issued by the command."""
     rows = cli.write("pool.json", [request(n) for n in ("甲一", "乙二", "丙三")])
     out = cli.work / "pool"
-    run = cli("issue", "--issuer", USCC, "--json", str(rows), "--out", str(out),
-              "--json-report")
+    run = cli("issue", "--issuer", USCC, "--input", str(rows), "--out", str(out),
+              "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["anchored"] is True
@@ -207,7 +207,7 @@ def test_issue_json_issues_good_rows_and_names_bad_ones(cli: Cli, agency: Setup)
     )
     out = cli.work / "three"
 
-    run = cli("issue", "--issuer", USCC, "--json", str(rows), "--out", str(out))
+    run = cli("issue", "--issuer", USCC, "--input", str(rows), "--out", str(out))
 
     assert run.returncode == 1
     clean(run)
@@ -234,7 +234,7 @@ def test_issue_refuses_rows_of_a_type_the_agency_is_not_authorized_for(
     licence = business_licence_request()  # 营业执照: not granted
     rows = cli.write("unauthorized.json", [request("钱七"), licence])
 
-    run = cli("issue", "--issuer", USCC, "--json", str(rows))
+    run = cli("issue", "--issuer", USCC, "--input", str(rows))
 
     assert run.returncode == 1
     clean(run)
@@ -266,7 +266,7 @@ def test_issue_csv_flattens_keys_and_reports_csv_lines(cli: Cli, agency: Setup) 
     path = cli.write("rows.csv", text)
     out = cli.work / "csv"
 
-    run = cli("issue", "--issuer", USCC, "--csv", str(path), "--out", str(out))
+    run = cli("issue", "--issuer", USCC, "--input", str(path), "--out", str(out))
 
     assert run.returncode == 1
     clean(run)
@@ -285,7 +285,7 @@ def test_issue_csv_flattens_keys_and_reports_csv_lines(cli: Cli, agency: Setup) 
 def test_no_wait_queues_and_the_batcher_anchors(cli: Cli, agency: Setup) -> None:
     rows = cli.write("later.json", [request("周七"), request("吴八")])
 
-    run = cli("issue", "--issuer", USCC, "--json", str(rows), "--no-wait", "--json-report")
+    run = cli("issue", "--issuer", USCC, "--input", str(rows), "--no-wait", "--json")
 
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
@@ -330,7 +330,7 @@ def test_suspend_reinstate_supersede_and_history(cli: Cli, pool: Issued) -> None
 
     new_request = cli.write("new.json", request("乙二", annotations=["换发"]))
     out = cli.work / "successor"
-    run = cli("supersede", old, "--json", str(new_request), "--out", str(out))
+    run = cli("supersede", old, "--input", str(new_request), "--out", str(out))
     assert run.returncode == 0, run.stderr
     (new_doc,) = out.glob("*.json")
     new = new_doc.stem
@@ -372,22 +372,27 @@ def test_unknown_issuer_or_identifier_is_one_clear_line(cli: Cli, agency: Setup)
     rows = cli.write("one.json", [request("郑九")])
     unknown_id = f"1.2.156.3005.2.{TYPE}.{USCC}.99999999.001.X"
     runs = cli.many(
-        ("issue", "--issuer", "91350100M000100Y43", "--json", str(rows)),
+        ("issue", "--issuer", "91350100M000100Y43", "--input", str(rows)),
         ("revoke", unknown_id, "--reason", "x"),
+        ("history", unknown_id),
         ("history", unknown_id, "--json"),
     )
     codes = ["unknown_issuer", "certificate_not_found", "certificate_not_found"]
-    for run, code in zip(runs, codes, strict=True):
-        assert run.returncode == 2, run
+    for run, code in zip(runs[:3], codes, strict=True):
+        assert run.returncode == 1, run
         clean(run)
         assert run.stderr.startswith(f"error [{code}]: ") and run.stderr.count("\n") == 1
     assert "91350100M000100Y43" in runs[0].stderr and unknown_id in runs[1].stderr
+    as_json = runs[3]  # with --json the error is the JSON on stdout, and nothing on stderr
+    assert as_json.returncode == 1 and as_json.stderr == ""
+    error = json.loads(as_json.stdout)
+    assert error["error"] == "certificate_not_found" and unknown_id in error["message"]
 
 
 def test_verify_when_the_chain_is_down_cannot_decide(cli: Cli, pool: Issued) -> None:
     run = cli("verify", str(pool.documents[2]), "--json",
               env={"ZHENGYIN_RPC_URL": f"http://127.0.0.1:{free_port()}"})
-    assert run.returncode == 2, run.stderr
+    assert run.returncode == 3, run.stderr
     clean(run)
     verdict = json.loads(run.stdout)
     assert verdict["verdict"] == "error"
@@ -435,7 +440,7 @@ def test_killing_issue_leaves_no_signing_worker(cli: Cli, agency: Setup) -> None
     workers running (~140 MB each) for ever. They now die with it."""
     rows = cli.write("many.json", [request(f"批{n}") for n in range(6000)])
     issuing = subprocess.Popen(
-        [*zhengyin_command(), "issue", "--issuer", USCC, "--json", str(rows), "--no-wait"],
+        [*zhengyin_command(), "issue", "--issuer", USCC, "--input", str(rows), "--no-wait"],
         env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -459,13 +464,14 @@ def test_killing_issue_leaves_no_signing_worker(cli: Cli, agency: Setup) -> None
 def test_issue_prints_what_it_issued_when_anchoring_fails(cli: Cli, agency: Setup) -> None:
     """Issue #15 item 8: when anchoring failed after the certificates were stored, `issue`
     exited with an error and printed none of the identifiers it had issued. They are always
-    printed now; then the error, and exit status 3; they stay queued for the batcher."""
+    printed now; then the error, and the exit status of its kind (here the chain refused:
+    1); they stay queued for the batcher."""
     governance = context_registry(cli.settings(), write=True)
     governance.suspend_issuer(USCC, "核查中")
     try:
         rows = cli.write("suspended.json", [request("褚一"), request("卫二")])
-        run = cli("issue", "--issuer", USCC, "--json", str(rows))
-        assert run.returncode == 3, run.stdout + run.stderr
+        run = cli("issue", "--issuer", USCC, "--input", str(rows))
+        assert run.returncode == 1, run.stdout + run.stderr
         clean(run)
         assert "2 issued (queued for anchoring), 0 rejected" in run.stdout
         issued = [line.strip() for line in run.stdout.splitlines()[1:]]
@@ -473,10 +479,11 @@ def test_issue_prints_what_it_issued_when_anchoring_fails(cli: Cli, agency: Setu
         assert run.stderr.startswith("error [contract_revert]: ") and "IssuerNotActive" in (
             run.stderr
         )
-        report = cli("issue", "--issuer", USCC, "--json", str(rows), "--json-report")
-        assert report.returncode == 3
+        report = cli("issue", "--issuer", USCC, "--input", str(rows), "--json")
+        assert report.returncode == 1
         body = json.loads(report.stdout)
-        assert len(body["accepted"]) == 2 and body["error"]["code"] == "contract_revert"
+        assert len(body["accepted"]) == 2 and body["error"] == "contract_revert"
+        assert "IssuerNotActive" in body["message"] and "error [" not in report.stderr
     finally:
         governance.reinstate_issuer(USCC)
     anchored = cli("batcher", "run", "--once")
@@ -495,22 +502,22 @@ def test_issuing_while_the_devnet_is_down_queues_and_nothing_starts_it(
     assert cli("devnet", "down").returncode == 0
     try:
         rows = cli.write("offline.json", [request("蒋三")])
-        unchecked = cli("issue", "--issuer", USCC, "--json", str(rows))
-        assert unchecked.returncode == 2
+        unchecked = cli("issue", "--issuer", USCC, "--input", str(rows))
+        assert unchecked.returncode == 4
         assert unchecked.stderr.startswith("error [authorization_unchecked]: "), unchecked.stderr
         assert "nothing was issued" in unchecked.stderr
         assert cli("devnet", "up").returncode == 0
         assert cli("reconcile").returncode == 0  # the index now holds the catalogue
         assert cli("devnet", "down").returncode == 0
-        run = cli("issue", "--issuer", USCC, "--json", str(rows))
+        run = cli("issue", "--issuer", USCC, "--input", str(rows))
         assert run.returncode == 0, run.stderr
         assert "1 issued (queued for anchoring)" in run.stdout
         assert "devnet up" in run.stderr and "queued" in run.stderr
         identifier = run.stdout.splitlines()[1].strip()
         refused = cli("batcher", "run", "--once")
-        assert refused.returncode == 2
+        assert refused.returncode == 4
         assert refused.stderr.startswith("error [devnet_not_running]: ")
-        assert cli("devnet", "status").returncode == 1  # still down: nothing started it
+        assert cli("devnet", "status").returncode == 4  # still down: nothing started it
     finally:
         assert cli("devnet", "up").returncode == 0
     assert cli("batcher", "run", "--once").returncode == 0

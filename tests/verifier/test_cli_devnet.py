@@ -39,11 +39,11 @@ def cli(tmp_path: Path) -> Iterator[object]:
 
 def test_up_deploy_status_down(cli) -> None:  # type: ignore[no-untyped-def]
     down = cli("devnet", "status")
-    assert down.returncode == 1 and "not running" in down.stdout  # issue #15 item 6
+    assert down.returncode == 4 and "not running" in down.stdout  # issue #15 item 6
     assert json.loads(cli("devnet", "status", "--json").stdout)["running"] is False
     # nothing but `devnet up` starts the chain: a command that needs it says so
     refused = cli("deploy")
-    assert refused.returncode == 2
+    assert refused.returncode == 4
     assert refused.stderr.startswith("error [devnet_not_running]: ")
     assert "zhengyin devnet up" in refused.stderr
     assert "not running" in cli("devnet", "status").stdout
@@ -79,7 +79,7 @@ def test_serve_needs_the_devnet_up_then_deploys_and_serves(tmp_path: Path) -> No
     env.pop("ZHENGYIN_RPC_URL", None)
     alone = subprocess.run([*zhengyin_command(), "serve"], env=env, capture_output=True,
                            text=True, timeout=60, check=False)
-    assert alone.returncode == 2
+    assert alone.returncode == 4
     assert alone.stderr.startswith("error [devnet_not_running]: "), alone.stderr
     assert not (tmp_path / "home" / "devnet" / "devnet.json").exists()
     up = subprocess.run([*zhengyin_command(), "devnet", "up"], env=env, capture_output=True,
@@ -114,11 +114,11 @@ def test_errors_are_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         taken = cli("devnet", "up", "--port", str(squatter.getsockname()[1]))
-    assert taken.returncode == 2
+    assert taken.returncode == 1
     assert taken.stderr.startswith("error [port_in_use]: port ")
     assert "Traceback" not in taken.stderr
     state = tmp_path / "home" / "devnet" / "state.json"
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text("garbage")
     corrupt = cli("devnet", "up")
-    assert corrupt.returncode == 2 and corrupt.stderr.startswith("error [state_corrupt]:")
+    assert corrupt.returncode == 1 and corrupt.stderr.startswith("error [state_corrupt]:")

@@ -340,7 +340,7 @@ def test_a_stopped_or_killed_node_gives_error_within_the_bound(served: Served) -
     # the answer says how far behind the chain its facts may be
     assert 0 <= checked["chain"]["lag_seconds"] <= BOUND and checked["chain"]["lag_blocks"] >= 0
     _outage(served, payload, lambda: os.kill(pid, signal.SIGKILL), "kill -9")
-    assert served.cli("devnet", "status").returncode == 1
+    assert served.cli("devnet", "status").returncode == 4
     assert served.cli("devnet", "up").returncode == 0
     wait_for(lambda: served.verdict(payload), lambda v: v == "valid", 15, "back after restart")
 
@@ -509,7 +509,7 @@ def test_the_service_never_starts_the_chain(served: Served) -> None:
     identifier = served.issue("陈八", who="other")
     time.sleep(2)  # the batcher has tried to anchor, more than once
     assert served.node().running() is None
-    assert served.cli("devnet", "status").returncode == 1
+    assert served.cli("devnet", "status").returncode == 4
     assert served.health().status_code == 503
     assert served.record(identifier, who="other")["status"] == "pending"
     assert served.cli("devnet", "up").returncode == 0

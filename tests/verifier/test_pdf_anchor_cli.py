@@ -91,7 +91,7 @@ def test_verify_qr_by_cli(cli: Run, tmp_path: Path) -> None:
             }
         )
     )
-    issued = cli("issue", "--issuer", USCC, "--json", str(request), "--out", str(tmp_path))
+    issued = cli("issue", "--issuer", USCC, "--input", str(request), "--out", str(tmp_path))
     assert issued.returncode == 0, issued.stderr
     from certs import qr
     from certs.canonical import CertificateDocument

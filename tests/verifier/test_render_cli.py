@@ -70,8 +70,8 @@ def issued(cli: Run, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, li
     requests = out / "requests.json"
     requests.write_text(json.dumps([request(RARE_NAME), request("张三")], ensure_ascii=False),
                         encoding="utf-8")
-    result = cli("issue", "--issuer", USCC, "--json", str(requests), "--out", str(out), "--pdf",
-                 "--json-report")
+    result = cli("issue", "--issuer", USCC, "--input", str(requests), "--out", str(out), "--pdf",
+                 "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["anchored"] is True
@@ -125,11 +125,11 @@ def test_render_writes_a_pdf_that_verifies_in_full(
 def test_render_refuses_a_pending_certificate(cli: Run, tmp_path: Path) -> None:
     single = tmp_path / "one.json"
     single.write_text(json.dumps(request("李四"), ensure_ascii=False), encoding="utf-8")
-    queued = cli("issue", "--issuer", USCC, "--json", str(single), "--no-wait", "--json-report")
+    queued = cli("issue", "--issuer", USCC, "--input", str(single), "--no-wait", "--json")
     assert queued.returncode == 0, queued.stderr
     identifier = json.loads(queued.stdout)["accepted"][0]["identifier"]
     refused = cli("render", identifier, "--out", str(tmp_path / "x.pdf"))
-    assert refused.returncode == 2
+    assert refused.returncode == 1
     assert refused.stderr.startswith("error [not_anchored]: "), refused.stderr
     assert not (tmp_path / "x.pdf").exists()
 
@@ -137,8 +137,8 @@ def test_render_refuses_a_pending_certificate(cli: Run, tmp_path: Path) -> None:
 def test_cli_errors_are_one_line_with_a_code(cli: Run, tmp_path: Path) -> None:
     unknown = cli("render", "1.2.156.3005.2.11100000000013338W032.91110000101623741K.9.001.X",
                   "--out", str(tmp_path / "y.pdf"))
-    assert unknown.returncode == 2 and unknown.stderr.startswith("error [")
+    assert unknown.returncode == 1 and unknown.stderr.startswith("error [")
     single = tmp_path / "one.json"
     single.write_text(json.dumps(request("李四"), ensure_ascii=False), encoding="utf-8")
-    no_out = cli("issue", "--issuer", USCC, "--json", str(single), "--pdf")
+    no_out = cli("issue", "--issuer", USCC, "--input", str(single), "--pdf")
     assert no_out.returncode == 2 and no_out.stderr.startswith("error [usage]: ")

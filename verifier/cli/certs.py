@@ -7,7 +7,8 @@ import contextlib
 import csv
 import datetime as dt
 import json
-import sys
+import logging
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import click
 
-from certs.batcher import Batcher
+from certs.batcher import Batcher, BatchResult, log_round
 from certs.issuance import IssueReport, issue
 from certs.model import requests_from_csv
 from certs.reconcile import GRACE_SECONDS, reconcile_statuses
@@ -32,12 +33,22 @@ from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, ChainEvent, Registry
 from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
 from verifier.catalogue import CONTEXT_NAMES, chain_context, context_detail, issuing_entitlements
+from verifier.cli.exits import ExitStatus, exit_status_of
+from verifier.cli.output import (
+    echo_json,
+    format_of_input,
+    input_options,
+    output_options,
+    progress,
+)
 from verifier.context import chain_rpc, deployment
 from verifier.errors import ERROR_ROOTS, VerifierError, error_code
 from verifier.indexer import Indexer
+from verifier.logs import configure as configure_logging
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
+_log = logging.getLogger(__name__)
 
 
 @click.group("issuer")
@@ -68,7 +79,7 @@ def issuer_group() -> None:
     default="",
     help="The agency's administrative division code (行政区划, 6 digits); none: national.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@output_options
 @pass_settings
 def issuer_add(
     settings: Settings,
@@ -80,10 +91,12 @@ def issuer_add(
     jurisdiction: str,
     as_json: bool,
 ) -> None:
-    """Set up an agency: SM2 key, seal, chain registration; print a new API key once."""
-    added = add_issuer(
-        settings, uscc, name, key=key, cert=cert, picture=picture, jurisdiction=jurisdiction
-    )
+    """Set up an agency: SM2 key, seal, chain registration; print a new API key once.
+    JSON: {code, name, account, key_id, seal, registered_now, api_key}."""
+    with progress("setting up the agency (key, seal, registration on chain)"):
+        added = add_issuer(
+            settings, uscc, name, key=key, cert=cert, picture=picture, jurisdiction=jurisdiction
+        )
     out = {
         "code": added.uscc,
         "name": added.name,
@@ -94,7 +107,7 @@ def issuer_add(
         "api_key": added.api_key,
     }
     if as_json:
-        click.echo(json.dumps(out, ensure_ascii=False))
+        echo_json(out)
         return
     verb = "registered" if added.registered_now else "already registered; brought up to date"
     click.echo(f"issuer {added.uscc} ({added.name}) {verb}")
@@ -107,18 +120,29 @@ def issuer_add(
 
 @issuer_group.command("revoke-keys")
 @click.argument("uscc")
+@output_options
 @pass_settings
-def issuer_revoke_keys(settings: Settings, uscc: str) -> None:
-    """Revoke every API key of an agency (issue a new one with `issuer add`)."""
-    count = open_store(settings).revoke_api_keys("issuer", uscc.strip().upper())
-    click.echo(f"revoked {count} API key(s) of issuer {uscc}")
+def issuer_revoke_keys(settings: Settings, uscc: str, as_json: bool) -> None:
+    """Revoke every API key of an agency (issue a new one with `issuer add`).
+    JSON: {issuer, revoked}."""
+    code = uscc.strip().upper()
+    count = open_store(settings).revoke_api_keys("issuer", code)
+    if as_json:
+        echo_json({"issuer": code, "revoked": count})
+    else:
+        click.echo(f"revoked {count} API key(s) of issuer {uscc}")
 
 
 def _read_rows(
-    json_file: Path | None, csv_file: Path | None, default_type: str | None
+    input_file: Path | None, given_format: str | None, default_type: str | None
 ) -> list[tuple[int, Any]]:
-    if (json_file is None) == (csv_file is None):
-        raise VerifierError("give exactly one of --json FILE or --csv FILE", code="usage")
+    """``(line, request)`` pairs from ``--input`` (JSON: one object or a list, numbered
+    from 1; CSV: numbered by the file's lines)."""
+    if input_file is None:
+        raise VerifierError("give the requests with --input FILE (.json or .csv)", code="usage")
+    kind = format_of_input(input_file, given_format)
+    json_file = input_file if kind == "json" else None
+    csv_file = input_file if kind == "csv" else None
     rows: list[tuple[int, Any]] = []
     if json_file is not None:
         try:
@@ -147,17 +171,9 @@ def _read_rows(
 @click.command("issue")
 @click.option("--issuer", "uscc", required=True, help="The issuing agency's USCC.")
 @click.option("--type", "type_code", help="Certificate type code for rows that name none.")
-@click.option(
-    "--json",
-    "json_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="One request object or a list of them.",
-)
-@click.option(
-    "--csv",
-    "csv_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Requests as CSV (keys flattened with dots: holder.name, fields.X).",
+@input_options(
+    "The requests: JSON (one request object or a list of them) or CSV (keys flattened "
+    "with dots: holder.name, fields.X)."
 )
 @click.option(
     "--out",
@@ -172,49 +188,47 @@ def _read_rows(
     help="With --out: also write each certificate as a sealed PDF, <identifier>.pdf "
     "(anchored on chain like `seal stamp`).",
 )
-@click.option("--json-report", is_flag=True, help="Print the result as one JSON object.")
+@output_options
 @pass_settings
 def issue_command(
     settings: Settings,
     uscc: str,
     type_code: str | None,
-    json_file: Path | None,
-    csv_file: Path | None,
+    input_file: Path | None,
+    input_format: str | None,
     out: Path | None,
     no_wait: bool,
     with_pdf: bool,
-    json_report: bool,
+    as_json: bool,
 ) -> None:
     """Issue certificates and anchor them. The identifiers issued are always printed, even
     when anchoring fails afterwards. Exit status: 0 every row issued (anchored, or queued
     when the chain is away: the output says which); 1 some rows rejected (the others are
-    issued); 2 nothing issued (an error before issuing); 3 issued but not anchored or not
-    rendered because of an error other than the chain being away (printed after the
-    identifiers; the certificates stay queued and `zhengyin batcher run` anchors them)."""
+    issued); an error before issuing (nothing issued) or after it (anchoring or rendering
+    failed otherwise than by the chain being away: the error follows the identifiers, the
+    certificates stay queued and `zhengyin batcher run` anchors them) exits with the status
+    of its kind (1 refused, 3, 4 unavailable, 70). JSON: {accepted: [{line, identifier}],
+    rejected: [{line, errors}], anchored, pdfs} and, after such an error, error and
+    message."""
     if with_pdf and (out is None or no_wait):
         raise VerifierError(
             "--pdf needs --out DIR and cannot go with --no-wait (a PDF needs the anchor)",
             code="usage",
         )
-    rows = _read_rows(json_file, csv_file, type_code)
+    rows = _read_rows(input_file, input_format, type_code)
     store = open_store(settings)
     profile = issuer_profile(settings, store, uscc.strip().upper())
-    allowed = issuing_entitlements(settings, store, profile.uscc)
-    if len(rows) >= 1000 and not json_report:
-        with click.progressbar(
-            length=len(rows), label="signing", file=sys.stderr
-        ) as bar:
-            report = issue(
-                store, profile, rows, progress=lambda n: bar.update(n), entitlements=allowed
-            )
-    else:
-        report = issue(store, profile, rows, entitlements=allowed)
+    with progress("reading the agency's authorizations"):
+        allowed = issuing_entitlements(settings, store, profile.uscc)
+    with progress("validating and signing", total=len(rows)) as advance:
+        report = issue(store, profile, rows, progress=advance, entitlements=allowed)
     # from here on the certificates are accepted: whatever fails, they are reported
     anchored, failure = False, None
     pdfs: list[str] = []
     try:
         if report.accepted and not no_wait:
-            anchored = _anchor_now(settings, store)
+            with progress(f"anchoring {len(report.accepted)} certificate(s) on chain"):
+                anchored = _anchor_now(settings, store)
         if out is not None:
             _write_documents(store, report, out)
         if with_pdf and out is not None and report.accepted:
@@ -228,24 +242,21 @@ def issue_command(
             pdfs = _write_pdfs(settings, store, [a.identifier for a in report.accepted], out)
     except ERROR_ROOTS as exc:
         failure = exc
-    if json_report:
-        click.echo(
-            json.dumps(
-                {
-                    "accepted": [
-                        {"line": a.line, "identifier": a.identifier} for a in report.accepted
-                    ],
-                    "rejected": [r.to_json() for r in report.rejected],
-                    "anchored": anchored,
-                    "pdfs": pdfs,
-                    **(
-                        {"error": {"code": error_code(failure), "message": str(failure)}}
-                        if failure is not None
-                        else {}
-                    ),
-                },
-                ensure_ascii=False,
-            )
+    if as_json:
+        echo_json(
+            {
+                "accepted": [
+                    {"line": a.line, "identifier": a.identifier} for a in report.accepted
+                ],
+                "rejected": [r.to_json() for r in report.rejected],
+                "anchored": anchored,
+                "pdfs": pdfs,
+                **(
+                    {"error": error_code(failure), "message": str(failure)}
+                    if failure is not None
+                    else {}
+                ),
+            }
         )
     else:
         for rejection in report.rejected:
@@ -259,10 +270,11 @@ def issue_command(
         if pdfs:
             click.echo(f"{len(pdfs)} sealed PDF(s) written to {out}")
     if failure is not None:
-        click.echo(f"error [{error_code(failure)}]: {failure}", err=True)
-        raise SystemExit(3)
+        if not as_json:
+            click.echo(f"error [{error_code(failure)}]: {failure}", err=True)
+        raise SystemExit(exit_status_of(failure))
     if report.rejected:
-        raise SystemExit(1)
+        raise SystemExit(ExitStatus.INVALID)
 
 
 def _anchor_now(settings: Settings, store: Store) -> bool:
@@ -312,13 +324,15 @@ def _write_pdfs(settings: Settings, store: Store, identifiers: list[str], out: P
 
     maker = CertificatePdfMaker(settings)
     written: list[str] = []
-    for record in load_records(store, identifiers):
-        with _glyph_warnings():
-            sealed = maker.render(record)
-        anchor_certificate_pdf(settings, record.issuer, sealed)
-        path = out / f"{record.identifier}.pdf"
-        path.write_bytes(sealed)
-        written.append(str(path))
+    with progress("rendering, sealing and anchoring PDFs", total=len(identifiers)) as advance:
+        for record in load_records(store, identifiers):
+            with _glyph_warnings():
+                sealed = maker.render(record)
+            anchor_certificate_pdf(settings, record.issuer, sealed)
+            path = out / f"{record.identifier}.pdf"
+            path.write_bytes(sealed)
+            written.append(str(path))
+            advance(1)
     return written
 
 
@@ -331,23 +345,34 @@ def _write_pdfs(settings: Settings, store: Store, identifiers: list[str], out: P
     help="Where to write the sealed PDF.",
 )
 @click.option("--no-anchor", is_flag=True, help="Do not anchor the sealed PDF on chain.")
+@output_options
 @pass_settings
-def render_command(settings: Settings, identifier: str, out: Path, no_anchor: bool) -> None:
+def render_command(
+    settings: Settings, identifier: str, out: Path, no_anchor: bool, as_json: bool
+) -> None:
     """Write an anchored certificate as an A4 PDF sealed with its issuer's seal: QR code,
-    printed verification code, and the certificate document embedded as certificate.json."""
+    printed verification code, and the certificate document embedded as certificate.json.
+    JSON: {identifier, out, anchor: {block, tx_hash} or null}."""
     from verifier.render import CertificatePdfMaker, anchor_certificate_pdf
 
     store = open_store(settings)
     record = load_record(store, identifier.strip())
     require_issuer(store, record.issuer)
-    with _glyph_warnings():
+    with progress("rendering and sealing the PDF"), _glyph_warnings():
         sealed = CertificatePdfMaker(settings).render(record)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(sealed)
-    click.echo(str(out))
+    if not as_json:
+        click.echo(str(out))
+    anchor = None
     if not no_anchor:
-        receipt = anchor_certificate_pdf(settings, record.issuer, sealed)
-        click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
+        with progress("anchoring on chain"):
+            receipt = anchor_certificate_pdf(settings, record.issuer, sealed)
+        anchor = {"block": receipt.block_number, "tx_hash": receipt.tx_hash}
+        if not as_json:
+            click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
+    if as_json:
+        echo_json({"identifier": record.identifier, "out": str(out), "anchor": anchor})
 
 
 @click.group("batcher")
@@ -355,26 +380,59 @@ def batcher_group() -> None:
     """Anchoring of queued certificates."""
 
 
+def _batch_json(result: BatchResult) -> dict[str, Any]:
+    return {
+        "batch": result.batch_id,
+        "issuer": result.issuer,
+        "certificates": result.leaf_count,
+        "state": result.state,
+        "root": result.root.hex(),
+        "block": result.block_number,
+        "tx_hash": result.tx_hash,
+    }
+
+
 @batcher_group.command("run")
 @click.option("--once", is_flag=True, help="Anchor what is queued now, then stop.")
+@output_options
 @pass_settings
-def batcher_run(settings: Settings, once: bool) -> None:
-    """Anchor queued certificates (finishing any batch an interruption left behind)."""
+def batcher_run(settings: Settings, once: bool, as_json: bool) -> None:
+    """Anchor queued certificates (finishing any batch an interruption left behind).
+
+    Each round is logged on stderr (ZHENGYIN_LOG_LEVEL, default INFO here): a batch sent
+    as one line with its size, root, transaction and time; a round with nothing to anchor
+    at DEBUG. JSON: with --once {batches: [{batch, issuer, certificates, state, root,
+    block, tx_hash}]}; without, one such batch object a line as each is anchored."""
+    configure_logging(settings.log_level, default="INFO")
     store = open_store(settings)
     batcher = Batcher(store, lambda uscc: issuer_registry(settings, uscc))
     if once:
-        for result in batcher.run_once():
+        started = time.monotonic()
+        with progress("anchoring what is queued"):
+            results = batcher.run_once()
+        log_round(results, time.monotonic() - started)
+        if as_json:
+            echo_json({"batches": [_batch_json(r) for r in results]})
+            return
+        for result in results:
             click.echo(
                 f"batch {result.batch_id}: {result.leaf_count} certificates of "
                 f"{result.issuer} {result.state} (block {result.block_number}, "
                 f"tx {result.tx_hash})"
             )
+        if not results:
+            click.echo("nothing to anchor")
         return
-    click.echo("anchoring queued certificates every 2 s; Ctrl-C stops")
+    _log.info("batcher started: anchoring queued certificates; Ctrl-C stops")
+
+    def on_batch(result: BatchResult) -> None:
+        if as_json:
+            echo_json(_batch_json(result), one_line=True)
+
     try:
-        batcher.run_forever(lambda: False)
+        batcher.run_forever(lambda: False, on_batch=on_batch)
     except KeyboardInterrupt:
-        pass
+        _log.info("batcher stopped")
 
 
 def _status_command(action: str) -> click.Command:
@@ -388,75 +446,109 @@ def _status_command(action: str) -> click.Command:
         show_default=True,
         help="Reason code recorded on chain: " + "; ".join(f"{k} {v}" for k, v in REASONS.items()),
     )
+    @output_options
     @pass_settings
     def command(
-        settings: Settings, identifiers: tuple[str, ...], reason: str, reason_code: int
+        settings: Settings,
+        identifiers: tuple[str, ...],
+        reason: str,
+        reason_code: int,
+        as_json: bool,
     ) -> None:
         store = open_store(settings)
         issuer = load_record(store, identifiers[0]).issuer
-        receipt = change_status(
-            store,
-            issuer_registry(settings, issuer),
-            issuer,
-            list(identifiers),
-            action,
-            reason_code=reason_code,
-            reason=reason,
-        )
+        with progress("sending the status change"):
+            receipt = change_status(
+                store,
+                issuer_registry(settings, issuer),
+                issuer,
+                list(identifiers),
+                action,
+                reason_code=reason_code,
+                reason=reason,
+            )
+        if as_json:
+            echo_json({"action": action, "identifiers": list(identifiers),
+                       "reason_code": reason_code, "block": receipt.block_number,
+                       "tx_hash": receipt.tx_hash})
+            return
         click.echo(
             f"{action}: {len(identifiers)} certificate(s) in block {receipt.block_number} "
             f"(tx {receipt.tx_hash})"
         )
 
-    command.help = f"{action.capitalize()} certificates by identifier (one chain transaction)."
+    command.help = (
+        f"{action.capitalize()} certificates by identifier (one chain transaction). "
+        "JSON: {action, identifiers, reason_code, block, tx_hash}."
+    )
     return command
 
 
 @click.command("supersede")
 @click.argument("identifier")
-@click.option(
-    "--json",
-    "json_file",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The replacement certificate's request.",
-)
+@input_options("The replacement certificate's request (JSON, or CSV of one row).")
 @click.option("--reason", default="re-issued", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path))
+@output_options
 @pass_settings
 def supersede(
-    settings: Settings, identifier: str, json_file: Path, reason: str, out: Path | None
+    settings: Settings,
+    identifier: str,
+    input_file: Path | None,
+    input_format: str | None,
+    reason: str,
+    out: Path | None,
+    as_json: bool,
 ) -> None:
-    """Issue a replacement for IDENTIFIER and record on chain that it supersedes it."""
+    """Issue a replacement for IDENTIFIER and record on chain that it supersedes it.
+    JSON: {identifier, supersedes, block, tx_hash}; a refused request exits 1 with
+    {error, message, rejected}."""
     store = open_store(settings)
     old = load_record(store, identifier)
-    rows = _read_rows(json_file, None, None)
+    rows = _read_rows(input_file, input_format, None)
     if len(rows) != 1:
-        raise VerifierError("--json must hold exactly one request", code="usage")
+        raise VerifierError("--input must hold exactly one request", code="usage")
     report = issue(
         store, issuer_profile(settings, store, old.issuer), rows,
         entitlements=issuing_entitlements(settings, store, old.issuer),
         reusable=[identifier],  # a replacement may keep the number of what it supersedes
     )
     if report.rejected:
-        for error in report.rejected[0].errors:
-            click.echo(f"{error} [{error.code}]", err=True)
-        raise SystemExit(1)
-    if not _anchor_now(settings, store):
-        raise VerifierError("the replacement could not be anchored yet", code="not_anchored")
+        rejected = report.rejected[0]
+        if as_json:
+            echo_json({"error": "request_invalid",
+                       "message": "; ".join(str(e) for e in rejected.errors),
+                       "rejected": [rejected.to_json()]})
+        else:
+            for error in rejected.errors:
+                click.echo(f"{error} [{error.code}]", err=True)
+        raise SystemExit(ExitStatus.INVALID)
+    with progress("anchoring the replacement"):
+        anchored = _anchor_now(settings, store)
+    if not anchored:
+        raise VerifierError(
+            "the replacement is issued but could not be anchored yet: run `zhengyin batcher "
+            "run --once` when the chain is back, then supersede again",
+            code="not_anchored",
+        )
     new = report.accepted[0].identifier
-    receipt = change_status(
-        store,
-        issuer_registry(settings, old.issuer),
-        old.issuer,
-        [identifier],
-        "supersede",
-        reason_code=5,
-        reason=reason,
-        successor=new,
-    )
+    with progress("recording the supersession on chain"):
+        receipt = change_status(
+            store,
+            issuer_registry(settings, old.issuer),
+            old.issuer,
+            [identifier],
+            "supersede",
+            reason_code=5,
+            reason=reason,
+            successor=new,
+        )
     if out is not None:
         _write_documents(store, report, out)
+    if as_json:
+        echo_json({"identifier": new, "supersedes": identifier,
+                   "block": receipt.block_number, "tx_hash": receipt.tx_hash})
+        return
     click.echo(
         f"{new} supersedes {identifier} (block {receipt.block_number}, tx {receipt.tx_hash})"
     )
@@ -470,13 +562,14 @@ def supersede(
     help="Use nothing but the chain: CERTIFICATE is a certificate document (JSON); "
     "the timeline and a fresh verification come from chain data alone.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@output_options
 @pass_settings
 def history(settings: Settings, certificate: str, from_chain: bool, as_json: bool) -> None:
     """A certificate's chain events: anchored, status changes, supersede links.
 
     CERTIFICATE is an identifier (looked up in this service's database) or, with
-    --from-chain, the path of a certificate document."""
+    --from-chain, the path of a certificate document. JSON: {identifier, status, events:
+    [{about, event, block, time, tx_hash, detail}]} (--from-chain: and verification)."""
     if from_chain:
         _history_from_chain(settings, Path(certificate), as_json)
         return
@@ -484,8 +577,11 @@ def history(settings: Settings, certificate: str, from_chain: bool, as_json: boo
     record = load_record(store, certificate)
     require_issuer(store, record.issuer)
     registry = issuer_registry(settings, record.issuer)
-    events = registry.history_of_leaf(record.issuer, record.leaf, root=record.root)
-    events += chain_context(registry, record.issuer, str(record.document.values()["type.code"]))
+    with progress("reading the chain"):
+        events = registry.history_of_leaf(record.issuer, record.leaf, root=record.root)
+        events += chain_context(
+            registry, record.issuer, str(record.document.values()["type.code"])
+        )
     entries = [_entry(store, record.leaf, e) for e in _in_chain_order(events)]
     _print_history(certificate, record.status, entries, as_json)
 
@@ -505,7 +601,7 @@ def _print_history(
         out: dict[str, Any] = {"identifier": identifier, "status": status, "events": entries}
         if verdict is not None:
             out["verification"] = verdict
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        echo_json(out)
         return
     click.echo(f"{identifier} ({status})")
     if not entries:
@@ -541,13 +637,18 @@ def _history_from_chain(settings: Settings, path: Path, as_json: bool) -> None:
         raise VerifierError(
             "the document has no anchor: nothing to look up on chain", code="not_anchored"
         )
-    anchor = registry.anchor_of(document.anchor.root)
-    if anchor is None:
-        raise VerifierError("the document's batch root is not on this chain", code="not_on_chain")
-    events = registry.history_of_leaf(anchor.issuer, document.leaf, root=document.anchor.root)
-    events += chain_context(registry, anchor.issuer, str(values["type.code"]))
-    entries = [_entry(None, document.leaf, e) for e in _in_chain_order(events)]
-    verdict = verify_certificate_text(data, lambda: registry)
+    with progress("reading the chain and verifying"):
+        anchor = registry.anchor_of(document.anchor.root)
+        if anchor is None:
+            raise VerifierError(
+                "the document's batch root is not on this chain", code="not_on_chain"
+            )
+        events = registry.history_of_leaf(
+            anchor.issuer, document.leaf, root=document.anchor.root
+        )
+        events += chain_context(registry, anchor.issuer, str(values["type.code"]))
+        entries = [_entry(None, document.leaf, e) for e in _in_chain_order(events)]
+        verdict = verify_certificate_text(data, lambda: registry)
     status = "active"
     for entry in entries:
         if entry["event"] in ("revoked", "suspended", "superseded"):
@@ -594,7 +695,7 @@ def _entry(store: Store | None, leaf: bytes, event: ChainEvent) -> dict[str, Any
 
 
 @click.command("reconcile")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@output_options
 @click.option(
     "--grace",
     type=click.FloatRange(0),
@@ -611,8 +712,10 @@ def reconcile(settings: Settings, as_json: bool, grace: float) -> None:
     read back from the chain, and one the chain no longer has is anchored again; then every
     certificate whose stored status differs from the chain's is repaired: a change the
     chain lost is sent again, otherwise the database follows the chain (with a status
-    change saying so). Exit 0 when database and chain agree afterwards, 1 when some
-    certificate is left for a later pass (a change younger than --grace)."""
+    change saying so). Exit 0 when database and chain agree afterwards, 3 when some
+    certificate is left for a later pass (a change younger than --grace: too recent to
+    judge). JSON: {indexed_block, rewinds, anchors_lost, batches_anchored, statuses,
+    agree}."""
     store = open_store(settings)
     rpc = chain_rpc(settings)
     reader = Registry(rpc, deployment(settings, rpc))
@@ -624,35 +727,36 @@ def reconcile(settings: Settings, as_json: bool, grace: float) -> None:
             registries[uscc] = issuer_registry(settings, uscc, rpc)
         return registries[uscc]
 
-    indexer.catch_up()
+    with progress("indexing the chain"):
+        indexer.catch_up()
     batcher = Batcher(store, registry_for)
-    lost = batcher.recheck_anchored(depth=None)
-    anchored = batcher.run_once()
-    indexer.catch_up()
-    repairs = reconcile_statuses(store, registry_for, grace=grace)
-    indexer.catch_up()
+    with progress("reading every anchored batch back from the chain"):
+        lost = batcher.recheck_anchored(depth=None)
+    with progress("anchoring what is queued"):
+        anchored = batcher.run_once()
+        indexer.catch_up()
+    with progress("comparing every status with the chain's"):
+        repairs = reconcile_statuses(store, registry_for, grace=grace)
+        indexer.catch_up()
     left = [r for r in repairs if r.action == "waiting"]
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "indexed_block": indexer.state().indexed_block,
-                    "rewinds": indexer.rewinds,
-                    "anchors_lost": [
-                        {"batch": a.batch_id, "issuer": a.issuer, "root": a.root.hex(),
-                         "block": a.block_number, "certificates": a.certificates}
-                        for a in lost
-                    ],
-                    "batches_anchored": [
-                        {"batch": b.batch_id, "state": b.state, "block": b.block_number,
-                         "tx_hash": b.tx_hash}
-                        for b in anchored
-                    ],
-                    "statuses": [r.to_json() for r in repairs],
-                    "agree": not left,
-                },
-                ensure_ascii=False,
-            )
+        echo_json(
+            {
+                "indexed_block": indexer.state().indexed_block,
+                "rewinds": indexer.rewinds,
+                "anchors_lost": [
+                    {"batch": a.batch_id, "issuer": a.issuer, "root": a.root.hex(),
+                     "block": a.block_number, "certificates": a.certificates}
+                    for a in lost
+                ],
+                "batches_anchored": [
+                    {"batch": b.batch_id, "state": b.state, "block": b.block_number,
+                     "tx_hash": b.tx_hash}
+                    for b in anchored
+                ],
+                "statuses": [r.to_json() for r in repairs],
+                "agree": not left,
+            }
         )
     else:
         if indexer.rewinds:
@@ -674,7 +778,7 @@ def reconcile(settings: Settings, as_json: bool, grace: float) -> None:
         elif left:
             click.echo(f"{len(left)} certificate(s) left for a later pass")
     if left:
-        raise SystemExit(1)
+        raise SystemExit(ExitStatus.UNDECIDED)
 
 
 COMMANDS: list[click.Command] = [

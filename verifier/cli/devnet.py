@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -11,8 +11,10 @@ from chain.errors import ChainError
 from chain.registry import Registry
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord, ensure_deployed
+from verifier.cli.exits import ExitStatus
+from verifier.cli.output import echo_json, output_options, progress
 from verifier.context import chain_rpc, operator
-from verifier.errors import VerifierError
+from verifier.errors import VerifierError, error_code
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -27,39 +29,53 @@ def devnet_group() -> None:
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 [ZHENGYIN_DEVNET_PORT]."
 )
+@output_options
 @pass_settings
-def devnet_up(settings: Settings, port: int | None) -> None:
+def devnet_up(settings: Settings, port: int | None, as_json: bool) -> None:
     """Start the devnet in the background (state kept under ZHENGYIN_HOME). A state file
-    damaged by a crash is replaced by the newest good copy kept, and this says so."""
+    damaged by a crash is replaced by the newest good copy kept, and this says so.
+    JSON: {url, chain_id, pid, started, restored}."""
     node = Devnet(settings.home_dir)
-    info, started = node.up(port or settings.devnet_port)
-    if node.restored is not None:
-        click.echo(f"warning [state_restored]: {node.restored.describe()}", err=True)
+    with progress("starting the devnet"):
+        info, started = node.up(port or settings.devnet_port)
+    restored = node.restored.describe() if node.restored is not None else None
+    if restored is not None:
+        click.echo(f"warning [state_restored]: {restored}", err=True)
+    if as_json:
+        echo_json({"url": info.url, "chain_id": info.chain_id, "pid": info.pid,
+                   "started": started, "restored": restored})
+        return
     verb = "started" if started else "already running"
     click.echo(f"devnet {verb}: {info.url} (chain id {info.chain_id}, pid {info.pid})")
 
 
 @devnet_group.command("down")
+@output_options
 @pass_settings
-def devnet_down(settings: Settings) -> None:
-    """Stop the devnet, saving its whole state."""
-    stopped = Devnet(settings.home_dir).down()
-    click.echo("devnet stopped, state saved" if stopped else "devnet was not running")
+def devnet_down(settings: Settings, as_json: bool) -> None:
+    """Stop the devnet, saving its whole state. JSON: {stopped}."""
+    with progress("stopping the devnet"):
+        stopped = Devnet(settings.home_dir).down()
+    if as_json:
+        echo_json({"stopped": stopped})
+    else:
+        click.echo("devnet stopped, state saved" if stopped else "devnet was not running")
 
 
 @devnet_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@output_options
 @pass_settings
 def devnet_status(settings: Settings, as_json: bool) -> None:
     """Chain id, block height and deployed contract addresses. Exit status 0 when the chain
-    answers, 1 when it does not (the devnet is down, or ZHENGYIN_RPC_URL is unreachable)."""
+    answers, 4 when it does not (the devnet is down, or ZHENGYIN_RPC_URL is unreachable).
+    JSON: {running, url, chain_id, block, contracts} or {running: false, error, message}."""
     status = _status(settings)
     if as_json:
-        click.echo(json.dumps(status, indent=2))
+        echo_json(status)
     elif not status["running"]:
-        click.echo(f"chain: not reachable ({status['error']})")
+        click.echo(f"chain: not reachable ({status['message']})")
     if not status["running"]:
-        raise SystemExit(1)
+        raise SystemExit(ExitStatus.UNAVAILABLE)
     if as_json:
         return
     click.echo(f"chain:     {status['url']}")
@@ -82,7 +98,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         chain_id = int(rpc.call("eth_chainId"), 16)
         block = int(rpc.call("eth_blockNumber"), 16)
     except (ChainError, VerifierError) as exc:
-        return {"running": False, "error": str(exc), "code": getattr(exc, "code", None)}
+        return {"running": False, "error": error_code(exc), "message": str(exc)}
     found = DeploymentRecord(settings.home_dir).load(chain_id)
     contracts = None
     if found is not None:
@@ -104,31 +120,52 @@ def _status(settings: Settings) -> dict[str, Any]:
 
 @click.command("deploy")
 @click.option("--replace", is_flag=True, help="Deploy anew when the recorded contracts are gone.")
+@output_options
 @pass_settings
-def deploy(settings: Settings, replace: bool) -> None:
-    """Deploy the contracts to the configured chain once and record them."""
-    deploy_and_report(settings, replace=replace)
+def deploy(settings: Settings, replace: bool, as_json: bool) -> None:
+    """Deploy the contracts to the configured chain once and record them. JSON: {chain_id,
+    block, deployed_now, IssuerRegistry, CertificateRegistry, record, catalogue_added}."""
+    deployed = deploy_and_report(settings, replace=replace, echo=None if as_json else click.echo)
+    if as_json:
+        echo_json(deployed)
 
 
-def deploy_and_report(settings: Settings, *, replace: bool = False) -> None:
+def deploy_and_report(
+    settings: Settings,
+    *,
+    replace: bool = False,
+    echo: Callable[[str], object] | None = click.echo,
+) -> dict[str, Any]:
+    """Deploy once (and put the shipped certificate types in the catalogue); say what was
+    done through ``echo`` (``None``: say nothing); return it as JSON."""
     from verifier.catalogue import publish_catalogue
 
+    say = echo or (lambda _: None)
     rpc = chain_rpc(settings)
     record = DeploymentRecord(settings.home_dir)
     sender = operator(settings, rpc)
-    found, deployed_now = ensure_deployed(record, sender, replace_missing=replace)
+    with progress("deploying the contracts"):
+        found, deployed_now = ensure_deployed(record, sender, replace_missing=replace)
     if deployed_now:
-        click.echo(f"deployed to chain {found.chain_id} at block {found.block}:")
+        say(f"deployed to chain {found.chain_id} at block {found.block}:")
     else:
-        click.echo(
-            f"already deployed on chain {found.chain_id} (block {found.block}); nothing to do:"
-        )
-    click.echo(f"  IssuerRegistry       {found.issuer_registry}")
-    click.echo(f"  CertificateRegistry  {found.certificate_registry}")
-    click.echo(f"  record: {record.path(found.chain_id)}")
-    added = publish_catalogue(Registry(rpc, found, sender))
+        say(f"already deployed on chain {found.chain_id} (block {found.block}); nothing to do:")
+    say(f"  IssuerRegistry       {found.issuer_registry}")
+    say(f"  CertificateRegistry  {found.certificate_registry}")
+    say(f"  record: {record.path(found.chain_id)}")
+    with progress("publishing the certificate catalogue"):
+        added = publish_catalogue(Registry(rpc, found, sender))
     if added:  # the deployer is the national admin: the shipped types enter the catalogue
-        click.echo(f"  catalogue: {len(added)} certificate type(s) added ({', '.join(added)})")
+        say(f"  catalogue: {len(added)} certificate type(s) added ({', '.join(added)})")
+    return {
+        "chain_id": found.chain_id,
+        "block": found.block,
+        "deployed_now": deployed_now,
+        "IssuerRegistry": found.issuer_registry,
+        "CertificateRegistry": found.certificate_registry,
+        "record": str(record.path(found.chain_id)),
+        "catalogue_added": list(added),
+    }
 
 
 COMMANDS: list[click.Command] = [devnet_group, deploy]

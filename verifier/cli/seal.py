@@ -15,7 +15,6 @@ passphrase in ``<home>/keys/kek``.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import click
 from seals.errors import SealError
 from seals.ses import Seal, SealSignature, detect, parse_seal, parse_signature
 from seals.x509 import Certificate
+from verifier.cli.output import echo_json, output_options, progress
 from verifier.keyring import check_uscc, make_seal, signer_pair
 from verifier.settings import Settings
 
@@ -155,6 +155,7 @@ def seal_group() -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the seal here."
 )
+@output_options
 @click.pass_obj
 def seal_new(
     settings: Settings,
@@ -165,29 +166,37 @@ def seal_new(
     cert: Path | None,
     years: int,
     out: Path | None,
+    as_json: bool,
 ) -> None:
-    """Make a v4 seal for an agency, signed by the local seal maker; print its path."""
+    """Make a v4 seal for an agency, signed by the local seal maker; print its path.
+    JSON: {issuer, name, seal, out}."""
     uscc = check_uscc(uscc)
-    signer = signer_pair(settings, uscc, name, key, cert)
-    path = make_seal(settings, uscc, name, signer, picture, years)
+    with progress("making the seal"):
+        signer = signer_pair(settings, uscc, name, key, cert)
+        path = make_seal(settings, uscc, name, signer, picture, years)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, out)
-    click.echo(str(path))
+    if as_json:
+        echo_json({"issuer": uscc, "name": name, "seal": str(path),
+                   "out": str(out) if out is not None else None})
+    else:
+        click.echo(str(path))
 
 
 @seal_group.command("show")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@output_options
 def seal_show(file: Path, as_json: bool) -> None:
-    """Summarise a seal (.esl) or a seal signature (.dat/.der)."""
+    """Summarise a seal (.esl) or a seal signature (.dat/.der). JSON: the summary, with
+    kind seal or signature."""
     data = file.read_bytes()
     if detect(data) == "seal":
         summary = _seal_summary(parse_seal(data))
     else:
         summary = _signature_summary(parse_signature(data))
     if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        echo_json(summary)
     else:
         click.echo("\n".join(_human(summary)))
 
@@ -201,6 +210,7 @@ def seal_show(file: Path, as_json: bool) -> None:
 @click.option("--y", "y_mm", type=float, help="Bottom edge in mm from the page's bottom edge.")
 @click.option("--width", "width_mm", type=float, help="Stamp width in mm (default: the seal's).")
 @click.option("--no-anchor", is_flag=True, help="Do not anchor the sealed document on chain.")
+@output_options
 @click.pass_obj
 def seal_stamp(
     settings: Settings,
@@ -212,20 +222,33 @@ def seal_stamp(
     y_mm: float | None,
     width_mm: float | None,
     no_anchor: bool,
+    as_json: bool,
 ) -> None:
     """Seal the PDF INFILE with the issuer's newest seal; write OUTFILE (an incremental
-    update: INFILE's bytes stay its prefix) and anchor its SM3 digest on chain."""
+    update: INFILE's bytes stay its prefix) and anchor its SM3 digest on chain.
+    JSON: {out, sm3, anchor: {block, tx_hash} or null}."""
     from seals.pdf import sealed_document_digest
     from verifier.stamping import AgencyStamper, anchor_sealed
 
-    stamper = AgencyStamper.load(settings, uscc)
-    sealed = stamper.stamp(infile.read_bytes(), page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm)
+    with progress("sealing the PDF"):
+        stamper = AgencyStamper.load(settings, uscc)
+        sealed = stamper.stamp(
+            infile.read_bytes(), page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm
+        )
     outfile.parent.mkdir(parents=True, exist_ok=True)
     outfile.write_bytes(sealed)
-    click.echo(f"{outfile}\tsm3:{sealed_document_digest(sealed).hex()}")
+    digest = sealed_document_digest(sealed).hex()
+    if not as_json:
+        click.echo(f"{outfile}\tsm3:{digest}")
+    anchor = None
     if not no_anchor:
-        receipt = anchor_sealed(settings, stamper.uscc, sealed)
-        click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
+        with progress("anchoring on chain"):
+            receipt = anchor_sealed(settings, stamper.uscc, sealed)
+        anchor = {"block": receipt.block_number, "tx_hash": receipt.tx_hash}
+        if not as_json:
+            click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
+    if as_json:
+        echo_json({"out": str(outfile), "sm3": digest, "anchor": anchor})
 
 
 COMMANDS: list[click.Command] = [seal_group]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from verifier.agency import hash_api_key, new_api_key, open_store
 from verifier.cli.devnet import deploy_and_report
+from verifier.cli.output import echo_json, output_options, progress
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -18,20 +18,31 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--host", help="Listen address [ZHENGYIN_HOST, 127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port [ZHENGYIN_PORT, 8000].")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [ZHENGYIN_WORKERS].")
+@output_options
 @pass_settings
-def serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> None:
+def serve(
+    settings: Settings, host: str | None, port: int | None, workers: int | None, as_json: bool
+) -> None:
     """Deploy once and serve the API and the counter page. The chain must be up already
     (`zhengyin devnet up`, or ZHENGYIN_RPC_URL); the service never starts or restarts it:
-    while the chain is away, verifications answer `error` and issuing queues."""
+    while the chain is away, verifications answer `error` and issuing queues. JSON: one
+    object on start, {url, docs, workers, deployment}; the service's log stays on stderr."""
     import os
 
     import uvicorn
 
-    deploy_and_report(settings)  # devnet_not_running when the devnet is down
-    open_store(settings)  # migrate once, before the workers start
+    # devnet_not_running when the devnet is down
+    deployed = deploy_and_report(settings, echo=None if as_json else click.echo)
+    with progress("migrating the database"):
+        open_store(settings)  # migrate once, before the workers start
     os.environ["ZHENGYIN_HOME"] = str(settings.home_dir)
     host, port = host or settings.host, port or settings.port
-    click.echo(f"counter page and API: http://{host}:{port}/  (API docs: /docs)")
+    url = f"http://{host}:{port}/"
+    if as_json:
+        echo_json({"url": url, "docs": f"{url}docs", "workers": workers or settings.workers,
+                   "deployment": deployed}, one_line=True)
+    else:
+        click.echo(f"counter page and API: {url}  (API docs: /docs)")
     uvicorn.run(
         "verifier.api.app:app_factory",
         factory=True,
@@ -51,25 +62,30 @@ def _key_group(role: str, label: str) -> click.Group:
 
     @group.command("add")
     @click.argument("name")
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+    @output_options
     @pass_settings
     def add(settings: Settings, name: str, as_json: bool) -> None:
-        """Create an API key (shown once; only its hash is kept)."""
+        """Create an API key (shown once; only its hash is kept). JSON: {role, name,
+        api_key}."""
         key = new_api_key()
         open_store(settings).add_api_key(role, name, hash_api_key(key))
         if as_json:
-            click.echo(json.dumps({"role": role, "name": name, "api_key": key}, ensure_ascii=False))
+            echo_json({"role": role, "name": name, "api_key": key})
         else:
             click.echo(f"{role} {name}: API key {key}")
             click.echo("the API key is shown only this once; keep it secret.")
 
     @group.command("revoke")
     @click.argument("name")
+    @output_options
     @pass_settings
-    def revoke(settings: Settings, name: str) -> None:
-        """Revoke every API key of NAME."""
+    def revoke(settings: Settings, name: str, as_json: bool) -> None:
+        """Revoke every API key of NAME. JSON: {role, name, revoked}."""
         count = open_store(settings).revoke_api_keys(role, name)
-        click.echo(f"revoked {count} API key(s) of {role} {name}")
+        if as_json:
+            echo_json({"role": role, "name": name, "revoked": count})
+        else:
+            click.echo(f"revoked {count} API key(s) of {role} {name}")
 
     return group
 
@@ -81,12 +97,21 @@ def _key_group(role: str, label: str) -> click.Group:
     default=None,
     help="Where to write the demo certificates [ZHENGYIN_HOME/demo].",
 )
+@output_options
 @pass_settings
-def demo(settings: Settings, out: Path | None) -> None:
-    """Seed an agency, a counter key and a few certificates (one revoked) on the devnet."""
+def demo(settings: Settings, out: Path | None, as_json: bool) -> None:
+    """Seed an agency, a counter key and a few certificates (one revoked) on the devnet.
+    JSON: {issuer, issuer_api_key, counter_api_key, auditor_api_key, certificates}."""
     from verifier.demo import seed
 
-    seed(settings, out or settings.home_dir / "demo", click.echo)
+    said: list[str] = []  # printed once the progress line is gone
+    with progress("seeding the demo"):
+        summary = seed(settings, out or settings.home_dir / "demo", said.append)
+    if as_json:
+        echo_json(summary)
+    else:
+        for line in said:
+            click.echo(line)
 
 
 def _admin_group() -> click.Group:

@@ -5,7 +5,7 @@ Inputs understood now: GB/T 38540 / GM/T 0031 seals (``.esl``) and seal signatur
 and sealed PDFs (``%PDF-`` header: every seal signature, its byte range and what changed after
 it, see :mod:`seals.pdf.verify`).
 Prints one line per check and the verdict (``--json``: the project's verdict JSON) and exits
-0 valid, 1 invalid, 2 could not decide.
+0 valid, 1 invalid, 3 could not decide (see :mod:`verifier.cli.exits`).
 
 Trust anchors: the local CA's root (``<home>/ca/root.pem``) when it exists, plus every
 ``--trust PEM``. ``--at`` judges validity at a given time (ISO 8601 date or date-time; naive
@@ -14,10 +14,10 @@ means UTC); without it a seal is judged now and a signature at its signing time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,7 +26,9 @@ from seals.seal import VerificationReport, verify_seal, verify_signature
 from seals.ses import detect
 from seals.x509 import Certificate, load_certificates
 from verifier.certificates import ChainFacts, certificate_verdict, looks_like_certificate
-from verifier.errors import VerifierError
+from verifier.cli.exits import ExitStatus, exit_status_of, exit_status_of_outcome
+from verifier.cli.output import echo_json, output_options, progress
+from verifier.errors import VerifierError, error_code
 from verifier.seal_checks import verdict_of
 from verifier.settings import Settings
 from verifier.verdict import Verdict
@@ -108,7 +110,7 @@ def pdf_verdict(
     """The verdict on a sealed PDF: its seals, each sealed revision's anchor on chain (when a
     chain is configured: ``ZHENGYIN_RPC_URL`` or a deployment under ``ZHENGYIN_HOME``) and
     the embedded certificate. A PDF that cannot be read at all is invalid; an encrypted or
-    over-large one is refused (exit status 2)."""
+    over-large one is refused (an error with its code)."""
     from verifier.pdf_checks import verify_pdf_full
 
     facts = _chain_facts(settings) if settings is not None else None
@@ -165,7 +167,7 @@ def _print_human(verdict: Verdict) -> None:
 
 @click.command("verify")
 @click.argument(
-    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--qr", "qr_text", metavar="PAYLOAD", help="Verify a scanned QR payload (ZY2…).")
 @click.option(
@@ -188,11 +190,11 @@ def _print_human(verdict: Verdict) -> None:
     is_flag=True,
     help="Accept issuers that lack the CA marks (legacy PKIs); the result says so.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@output_options
 @click.pass_obj
 def verify(
     settings: Settings,
-    file: Path | None,
+    files: tuple[Path, ...],
     qr_text: str | None,
     data_file: Path | None,
     at_text: str | None,
@@ -201,46 +203,115 @@ def verify(
     as_json: bool,
 ) -> None:
     """Verify FILE: a certificate (.json), a seal (.esl), a seal signature (.dat/.der) or a
-    sealed PDF (told apart by content); or a QR payload with --qr."""
+    sealed PDF (told apart by content); or a QR payload with --qr. Exit status 0 valid,
+    1 invalid, 3 could not decide. JSON: the verdict, {verdict, checks, subject}.
+
+    Several FILEs are verified one after the other: JSON is then an array of verdicts
+    (a file that could not be verified at all: {subject: {file}, error, message}); the exit
+    status is 0 when every file is valid, else that of the worst (70, 1, 3, 4 in that
+    order)."""
     at = parse_time(at_text) if at_text else None
-    if (file is None) == (qr_text is None):
+    if bool(files) == (qr_text is not None):
         raise VerifierError("give a FILE to verify, or --qr PAYLOAD", code="usage")
-    if qr_text is not None:
-        _emit(qr_verdict(settings, qr_text), None, as_json)
+    if len(files) > 1:
+        if data_file is not None:
+            raise VerifierError("--data goes with one seal signature FILE", code="usage")
+        _verify_many(settings, files, at, trust, lenient_ca, as_json)
         return
+    file = files[0] if files else None
+    with progress("verifying"):
+        verdict = _verdict(settings, file, qr_text, data_file, at, trust, lenient_ca)
+    _emit(verdict, file, as_json)
+
+
+def _verify_many(
+    settings: Settings,
+    files: tuple[Path, ...],
+    at: datetime | None,
+    trust: tuple[Path, ...],
+    lenient_ca: bool,
+    as_json: bool,
+) -> None:
+    results: list[dict[str, Any]] = []
+    statuses: list[ExitStatus] = []
+    with progress(f"verifying {len(files)} files", total=len(files)) as advance:
+        for file in files:
+            try:
+                verdict = _verdict(settings, file, None, None, at, trust, lenient_ca)
+            except Exception as exc:  # this file could not be verified; the others still are
+                status = exit_status_of(exc)
+                code = "internal_error" if status is ExitStatus.INTERNAL else error_code(exc)
+                results.append({"subject": {"file": str(file)}, "error": code,
+                                "message": str(exc)})
+                statuses.append(status)
+            else:
+                verdict = Verdict(checks=verdict.checks,
+                                  subject={"file": str(file), **verdict.subject})
+                results.append(verdict.to_json())
+                statuses.append(exit_status_of_outcome(verdict.outcome))
+            advance(1)
+    if as_json:
+        echo_json(results)
+    else:
+        for result in results:
+            click.echo(f"== {result['subject']['file']}")
+            if "error" in result:
+                click.echo(f"error [{result['error']}]: {result['message']}")
+                continue
+            for check in result["checks"]:
+                click.echo(f"{check['status']:<8} {check['name']:<30} {check['reason']}")
+            click.echo(f"verdict: {result['verdict']}")
+        counts = {s: statuses.count(s) for s in set(statuses)}
+        click.echo(
+            f"{len(files)} files: {counts.get(ExitStatus.OK, 0)} valid, "
+            f"{counts.get(ExitStatus.INVALID, 0)} invalid or refused, "
+            f"{len(files) - counts.get(ExitStatus.OK, 0) - counts.get(ExitStatus.INVALID, 0)} "
+            "not decided"
+        )
+    worst = next(
+        (s for s in (ExitStatus.INTERNAL, ExitStatus.INVALID, ExitStatus.UNDECIDED,
+                     ExitStatus.UNAVAILABLE) if s in statuses),
+        ExitStatus.OK,
+    )
+    click.get_current_context().exit(worst)
+
+
+def _verdict(
+    settings: Settings,
+    file: Path | None,
+    qr_text: str | None,
+    data_file: Path | None,
+    at: datetime | None,
+    trust: tuple[Path, ...],
+    lenient_ca: bool,
+) -> Verdict:
+    if qr_text is not None:
+        return qr_verdict(settings, qr_text)
     assert file is not None
     raw = file.read_bytes()
     if looks_like_certificate(raw):  # a certificate document (JSON)
-        verdict = certificate_verdict(settings, raw, at)
-        _emit(verdict, file, as_json)
-        return
+        return certificate_verdict(settings, raw, at)
     anchors = trust_anchors(settings.home_dir, trust)
     if looks_like_pdf(raw):
-        _emit(
-            pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings),
-            file,
-            as_json,
-        )
-        return
+        return pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings)
     report = report_for(
-        file.read_bytes(),
+        raw,
         signed_data=data_file.read_bytes() if data_file is not None else None,
         at=at,
         anchors=anchors,
         lenient_ca=lenient_ca,
     )
-    verdict = verdict_of(report)
-    _emit(verdict, file, as_json)
+    return verdict_of(report)
 
 
 def _emit(verdict: Verdict, file: Path | None, as_json: bool) -> None:
     if file is not None:
         verdict = Verdict(checks=verdict.checks, subject={"file": str(file), **verdict.subject})
     if as_json:
-        click.echo(json.dumps(verdict.to_json(), ensure_ascii=False, indent=2))
+        echo_json(verdict.to_json())
     else:
         _print_human(verdict)
-    click.get_current_context().exit(verdict.exit_code)
+    click.get_current_context().exit(exit_status_of_outcome(verdict.outcome))
 
 
 COMMANDS: list[click.Command] = [verify]

@@ -25,7 +25,7 @@ def test_stamp_and_verify(home: Path, tmp_path: Path) -> None:
     src.write_bytes(PLAIN)
     out = tmp_path / "out.pdf"
     code, _, stderr = run("seal", "stamp", "--issuer", USCC, str(src), str(out))
-    assert code == 2 and "error [seal_not_found]" in stderr and "zhengyin seal new" in stderr
+    assert code == 1 and "error [seal_not_found]" in stderr and "zhengyin seal new" in stderr
 
     code, _, stderr = run("seal", "new", "--issuer", USCC, "--name", "北京市测试局")
     assert code == 0, stderr
@@ -77,7 +77,7 @@ def test_verify_unsealed_unreadable_and_encrypted(home: Path, tmp_path: Path) ->
     locked = tmp_path / "locked.pdf"
     locked.write_bytes(buf.getvalue())
     code, _, stderr = run("verify", str(locked))
-    assert code == 2 and stderr.startswith("error [pdf_encrypted]:")
+    assert code == 1 and stderr.startswith("error [pdf_encrypted]:")
     assert run("seal", "new", "--issuer", USCC, "--name", "北京市测试局")[0] == 0
     code, _, stderr = run("seal", "stamp", "--issuer", USCC, str(locked), str(tmp_path / "x.pdf"))
-    assert code == 2 and stderr.startswith("error [pdf_encrypted]:")
+    assert code == 1 and stderr.startswith("error [pdf_encrypted]:")
