@@ -109,7 +109,7 @@ class Rpc:
             ):
                 raise ChainUnavailable(f"the chain at {self.shown_url} did not answer: {why}")
             attempt += 1
-            _log.info("chain request retried endpoint=%s attempt=%d/%d why=%r wait=%.2fs",
+            _log.debug("chain request retried endpoint=%s attempt=%d/%d why=%r wait=%.2fs",
                       self.shown_url, attempt, self.retries, why, wait)
             time.sleep(wait)
 
