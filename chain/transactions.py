@@ -223,12 +223,17 @@ class TransactionSender:
         ``maxPriorityFeePerGas`` where the latest block has a base fee above zero (EIP-1559),
         else ``gasPrice``."""
         if not self.legacy:
-            block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
+            tip: int | None = None
+            try:  # one round trip: the latest block and the node's tip
+                block, raw_tip = self.rpc.batch(
+                    [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
+                )
+                tip = int(raw_tip, 16)
+            except RpcError:  # a node without the method (or without batches)
+                block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
             base = block.get("baseFeePerGas") if isinstance(block, dict) else None
             if base is not None and int(base, 16) > 0:
-                try:
-                    tip = int(self.rpc.call("eth_maxPriorityFeePerGas"), 16)
-                except RpcError:  # a node without the method: what it asks above the base
+                if tip is None:  # what the node asks above the base fee
                     tip = max(int(self.rpc.call("eth_gasPrice"), 16) - int(base, 16), 0)
                 return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base, 16) + tip}
         return {"gasPrice": int(self.rpc.call("eth_gasPrice"), 16)}

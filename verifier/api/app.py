@@ -211,7 +211,7 @@ def sync_metrics(metrics: Metrics, service: Service) -> None:
         ]
         counters.append(("repairs", {"kind": "anchor_resent"}, float(len(service.batcher.lost))))
     counters += [("repairs", {"kind": kind}, float(n)) for kind, n in list(service.repairs.items())]
-    metrics.sync(gauges, counters, list(service.batch_sizes))
+    metrics.sync(gauges, counters, service.batch_sizes)
 
 
 def _refresh_metrics(metrics: Metrics, service: Service, stop: threading.Event) -> None:
