@@ -42,6 +42,7 @@ from prometheus_client import (
     Summary,
     generate_latest,
     multiprocess,
+    values,
 )
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -94,6 +95,10 @@ class Metrics:
 
     def __init__(self) -> None:
         self.shared_dir = multiprocess_dir()
+        if self.shared_dir is not None and values.ValueClass is values.MutexValue:
+            # prometheus_client was imported before the directory was set: its values live
+            # in this process only, so this process's registry is what there is to show
+            self.shared_dir = None
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         self.requests = Counter(
