@@ -45,6 +45,8 @@ from prometheus_client import (
     values,
 )
 
+from devnet.keeper import alive
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -64,17 +66,6 @@ def multiprocess_dir() -> str | None:
     """The shared directory of this serve's workers, if there is one."""
     path = os.environ.get(ENV) or os.environ.get(ENV.lower())
     return path if path and os.path.isdir(path) else None
-
-
-def alive(pid: int) -> bool:
-    """Is process ``pid`` running?"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def mark_dead_workers(path: str) -> None:

@@ -54,17 +54,14 @@ def metrics_dir(home: Path) -> Path:
     import re
     import shutil
 
+    from devnet.keeper import alive
+
     root = home / "metrics"
     root.mkdir(parents=True, exist_ok=True)
     for old in root.iterdir():
         match = re.fullmatch(r"serve-(\d+)", old.name)
-        if match and old.is_dir() and int(match.group(1)) != os.getpid():
-            try:
-                os.kill(int(match.group(1)), 0)
-            except ProcessLookupError:
-                shutil.rmtree(old, ignore_errors=True)
-            except PermissionError:
-                pass
+        if match and old.is_dir() and not alive(int(match.group(1))):
+            shutil.rmtree(old, ignore_errors=True)
     run = root / f"serve-{os.getpid()}"
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir()
