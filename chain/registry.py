@@ -17,11 +17,19 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from chain.abi import ContractAbi, contract_abi
-from chain.errors import ChainError, InvalidArgument
+from chain.errors import ChainError, InvalidArgument, RpcError
 from chain.rpc import Rpc
 from chain.transactions import TransactionReceipt, TransactionSender
 
 _USCC_SHAPE = re.compile(r"[0-9A-Z]{18}")
+LOG_PAGE_BLOCKS = 5_000
+"""Blocks per ``eth_getLogs`` request at first: under the usual provider limits (often 10,000
+blocks or 10,000 results); a node that refuses a page as too large gets halves."""
+_TOO_MANY_LOGS = (
+    "too many", "too large", "more than", "exceed", "limit", "range", "response size",
+    "timeout", "timed out",
+)
+"""Words of a node refusing a log query for its size (each provider has its own text)."""
 ADMIN_ROLE = keccak(text="ADMIN_ROLE")
 Block = int | str
 
@@ -224,9 +232,17 @@ class Registry:
     """Both contracts of one deployment. Writes need a ``sender``; reads do not."""
 
     def __init__(
-        self, rpc: Rpc, deployment: Deployment, sender: TransactionSender | None = None
+        self,
+        rpc: Rpc,
+        deployment: Deployment,
+        sender: TransactionSender | None = None,
+        *,
+        log_page: int = LOG_PAGE_BLOCKS,
     ) -> None:
         self.rpc = rpc
+        self.log_page = max(1, log_page)
+        """Blocks per ``eth_getLogs`` request (halved for the rest of a query when the node
+        refuses one as too large)."""
         self.deployment = deployment
         self.sender = sender
         self._issuers = contract_abi("IssuerRegistry")
@@ -681,15 +697,48 @@ class Registry:
         *,
         topics: Sequence[Any] | None = None,
     ) -> list[ChainEvent]:
-        """Every event of both contracts in a block range (what an indexer follows)."""
-        query: dict[str, Any] = {
-            "address": [self.deployment.issuer_registry, self.deployment.certificate_registry],
-            "fromBlock": hex(self.deployment.block if from_block is None else from_block),
-            "toBlock": hex(to_block) if isinstance(to_block, int) else to_block,
-        }
-        if topics is not None:
-            query["topics"] = list(topics)
-        return self._decode(self.rpc.call("eth_getLogs", [query]))
+        """Every event of both contracts in a block range (what an indexer follows), read in
+        pages of at most ``log_page`` blocks; a page the node refuses as too large (too many
+        results, too wide a range) is read again in halves."""
+        start = self.deployment.block if from_block is None else from_block
+        end = self._number_of(to_block)
+        logs: list[Mapping[str, Any]] = []
+        page = self.log_page
+        while start <= end:
+            stop = min(end, start + page - 1)
+            query: dict[str, Any] = {
+                "address": [self.deployment.issuer_registry, self.deployment.certificate_registry],
+                "fromBlock": hex(start),
+                "toBlock": hex(stop),
+            }
+            if topics is not None:
+                query["topics"] = list(topics)
+            try:
+                found = self.rpc.call("eth_getLogs", [query])
+            except RpcError as exc:
+                text = exc.rpc_message.lower()
+                if stop > start and (
+                    exc.rpc_code == -32005 or any(w in text for w in _TOO_MANY_LOGS)
+                ):
+                    page = max(1, (stop - start + 1) // 2)
+                    continue
+                raise
+            logs += found or []
+            start = stop + 1
+        return self._decode(logs)
+
+    def _number_of(self, block: Block) -> int:
+        """The number of a block given by number, hex number or tag (``latest``, …)."""
+        if isinstance(block, int):
+            return block
+        if block.startswith("0x"):
+            return int(block, 16)
+        if block in ("latest", "pending"):
+            return self.block_number()
+        found = self.rpc.call("eth_getBlockByNumber", [block, False])
+        if not isinstance(found, dict):
+            raise ChainError(f"the node knows no {block!r} block", code="block_missing")
+        return int(found["number"], 16)
 
     def history_of_leaf(
         self, uscc: str, leaf: bytes, *, root: bytes | None = None

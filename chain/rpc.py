@@ -3,6 +3,13 @@
 Every failure to reach the node becomes :class:`ChainUnavailable`; a node's JSON-RPC error
 becomes :class:`RpcError`, or :class:`ContractRevert` when it carries revert data.
 
+Transient failures are retried a bounded number of times with a doubling back-off
+(``retries``, ``backoff``): a refused, reset or timed-out connection, and HTTP 429, 502, 503
+and 504 (a ``Retry-After`` of a 429 or 503 is honoured up to :data:`MAX_RETRY_AFTER`). Every
+JSON-RPC method the project sends may be repeated: reads are idempotent, and a raw
+transaction sent twice is the same signed bytes, the same hash (the sender treats the node's
+"already known" or "nonce too low" for a transaction it does hold as success).
+
 An endpoint URL often carries a provider's token (in the user part, the path or the query):
 no message, log line or answer shows more of it than :func:`redact_url` does (scheme, host
 and port), and the transport's own exception texts, which quote the path and query, are
@@ -12,7 +19,10 @@ never passed on.
 from __future__ import annotations
 
 import itertools
+import logging
+import random
 import threading
+import time
 import urllib.parse
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +33,12 @@ from eth_utils import to_checksum_address
 
 from chain.contracts import error_selectors
 from chain.errors import ChainUnavailable, ContractRevert, RpcError
+
+_log = logging.getLogger(__name__)
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+"""HTTP statuses of a gateway or provider that may answer the same request a moment later."""
+MAX_RETRY_AFTER = 5.0
+"""The longest ``Retry-After`` waited for; a longer one ends the retries."""
 
 
 def redact_url(url: str) -> str:
@@ -53,11 +69,17 @@ def _why(exc: BaseException, timeout: float) -> str:
 class Rpc:
     """A JSON-RPC endpoint. Thread-safe: each thread has its own pooled HTTP session."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, retries: int = 2, backoff: float = 0.1
+    ) -> None:
         self.url = url
         self.shown_url = redact_url(url)
         """The endpoint as messages show it (:func:`redact_url`)."""
         self.timeout = timeout
+        self.retries = max(0, retries)
+        """How many times a transiently failed request is sent again."""
+        self.backoff = backoff
+        """The first wait before a retry (seconds; doubled each time, with jitter)."""
         self._ids = itertools.count(1)
         self._local = threading.local()
 
@@ -70,14 +92,44 @@ class Rpc:
         return session
 
     def _post(self, payload: Any) -> Any:
+        """POST ``payload``; the decoded JSON answer. Transient failures are retried
+        ``retries`` times with back-off, then :class:`ChainUnavailable`. No retry starts
+        later than twice ``timeout`` after the first attempt (a node that times out is
+        asked once more, not ``retries`` more times)."""
+        attempt = 0
+        started = time.monotonic()
+        while True:
+            why, wait = self._post_once(payload, attempt)
+            if why is None:
+                return wait
+            if (
+                attempt >= self.retries
+                or wait is None
+                or time.monotonic() - started + wait > 2 * self.timeout
+            ):
+                raise ChainUnavailable(f"the chain at {self.shown_url} did not answer: {why}")
+            attempt += 1
+            _log.debug("chain request retried endpoint=%s attempt=%d/%d why=%r wait=%.2fs",
+                      self.shown_url, attempt, self.retries, why, wait)
+            time.sleep(wait)
+
+    def _post_once(self, payload: Any, attempt: int) -> tuple[str | None, Any]:
+        """``(None, answer)``, or ``(why, seconds to wait before retrying)`` for a transient
+        failure (``None`` seconds: not worth retrying). Raises :class:`ChainUnavailable`
+        for an answer that is not JSON-RPC and not transient."""
+        backoff = self.backoff * (1 + random.random()) * 2 ** attempt
         try:
             response = self._session().post(self.url, json=payload, timeout=self.timeout)
         except (requests.RequestException, OSError) as exc:
-            raise ChainUnavailable(
-                f"the chain at {self.shown_url} did not answer: {_why(exc, self.timeout)}"
-            ) from None  # the cause's text quotes the URL's path and query
+            # the cause's text quotes the URL's path and query: never passed on
+            return _why(exc, self.timeout), backoff
+        if response.status_code in TRANSIENT_STATUSES:
+            after = _retry_after(response.headers.get("Retry-After"))
+            if after is not None and after > MAX_RETRY_AFTER:
+                return f"HTTP {response.status_code}, retry after {after:g} s", None
+            return f"HTTP {response.status_code}", max(backoff, after or 0.0)
         try:
-            return response.json()
+            return None, response.json()
         except ValueError:
             raise ChainUnavailable(
                 f"the chain at {self.shown_url} did not answer JSON-RPC "
@@ -108,6 +160,14 @@ class Rpc:
             return [_result(requests_[0][0], responses)]
         by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
         return [_result(m, by_id.get(i)) for i, (m, _) in zip(ids, requests_, strict=True)]
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds of a ``Retry-After`` header given in seconds (a date: ignored)."""
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _result(method: str, response: Any) -> Any:

@@ -1,14 +1,22 @@
 """Sending transactions reliably: local signing, nonces, gas, receipts, confirmations.
 
+- Fees: an EIP-1559 (type-2) transaction when the latest block has a base fee above zero —
+  ``maxFeePerGas`` twice the base fee plus the tip (the node's ``eth_maxPriorityFeePerGas``),
+  so it stays minable through several blocks of rising fees; a legacy (EIP-155,
+  ``gasPrice``) one on a chain without a fee market (no base fee, or zero), or when the
+  sender is made with ``legacy=True``.
 - Nonces: given out behind a lock (concurrent callers in one process never share one), each
   the node's *pending* count for the account, read as the transaction is signed: a restart
   picks up where the last process stopped, another process using the account is seen at
   once, and a nonce the node no longer counts (our transactions lost when the chain lost
   its last blocks) is never used beyond it, so no transaction waits behind a gap. A node
   that says a nonce is stale (another process took it meanwhile) gets the next one.
-- A transaction the node says it already has ("already known", "already imported") is
-  success when it is the very one signed here (the same hash, computed locally): two
-  processes anchoring one batch sign the same bytes.
+- A transaction the node says it already has ("already known", "already imported") or
+  whose nonce it says is used ("nonce too low") is success when the node holds the very one
+  signed here (the same hash, computed locally): two processes anchoring one batch sign the
+  same bytes, and a send retried after a lost answer (:mod:`chain.rpc`) finds its first
+  attempt received or already mined. Only a nonce taken by *another* transaction makes the
+  sender sign again with the next one.
 - Reverts: gas is estimated first, so a refused call is decoded into
   :class:`ContractRevert` with the contract's custom error before any nonce is used. A mined
   transaction with status 0 is replayed with ``eth_call`` to decode why.
@@ -49,9 +57,9 @@ transaction and can mine it."""
 
 
 class LocalAccount:
-    """An Ethereum account whose key is held in memory: its address, and EIP-155 (legacy,
-    ``gasPrice``) transaction signing with libsecp256k1 through ``coincurve`` (deterministic
-    RFC 6979 nonces, low ``s``).
+    """An Ethereum account whose key is held in memory: its address, and transaction signing
+    (EIP-155 legacy and EIP-1559 type 2) with libsecp256k1 through ``coincurve``
+    (deterministic RFC 6979 nonces, low ``s``).
 
     This replaces ``eth_account``, which signs the same bytes (a test holds the two equal) but
     takes 1.3–2 s to import: it loads ``py_ecc``'s BLS pairing code for keystores this project
@@ -78,23 +86,38 @@ class LocalAccount:
         self.address: str = to_checksum_address(keccak(point)[-20:])
 
     def sign_transaction(self, tx: Mapping[str, Any]) -> bytes:
-        """The raw signed transaction: ``nonce``, ``gasPrice``, ``gas``, ``to`` (absent or
-        ``None`` to create a contract), ``value``, ``data`` (hex) and ``chainId``."""
+        """The raw signed transaction: ``nonce``, ``gas``, ``to`` (absent or ``None`` to
+        create a contract), ``value``, ``data`` (hex), ``chainId``, and either ``gasPrice``
+        (legacy, EIP-155) or ``maxFeePerGas`` and ``maxPriorityFeePerGas`` (EIP-1559, type 2,
+        empty access list)."""
         to = tx.get("to")
-        fields = [
-            tx["nonce"],
-            tx["gasPrice"],
-            tx["gas"],
-            b"" if to is None else bytes.fromhex(to[2:] if to[:2].lower() == "0x" else to),
-            tx["value"],
-            _hex_bytes(tx["data"]),
-        ]
+        target = b"" if to is None else bytes.fromhex(to[2:] if to[:2].lower() == "0x" else to)
         chain_id = tx["chainId"]
-        digest = keccak(rlp.encode([*fields, chain_id, 0, 0]))
+        if "maxFeePerGas" in tx:
+            fields = [
+                chain_id,
+                tx["nonce"],
+                tx["maxPriorityFeePerGas"],
+                tx["maxFeePerGas"],
+                tx["gas"],
+                target,
+                tx["value"],
+                _hex_bytes(tx["data"]),
+                [],  # access list
+            ]
+            v, r, s = self._sign(keccak(b"\x02" + rlp.encode(fields)))
+            return b"\x02" + bytes(rlp.encode([*fields, v, r, s]))
+        fields = [tx["nonce"], tx["gasPrice"], tx["gas"], target, tx["value"],
+                  _hex_bytes(tx["data"])]
+        v, r, s = self._sign(keccak(rlp.encode([*fields, chain_id, 0, 0])))
+        return bytes(rlp.encode([*fields, 35 + 2 * chain_id + v, r, s]))
+
+    def _sign(self, digest: bytes) -> tuple[int, int, int]:
+        """``(y parity, r, s)`` of a signature of ``digest``."""
         signature = self._key.sign_recoverable(digest, hasher=None)
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:64], "big")
-        return bytes(rlp.encode([*fields, 35 + 2 * chain_id + signature[64], r, s]))
+        return signature[64], r, s
 
 
 def _hex_bytes(text: str) -> bytes:
@@ -102,7 +125,8 @@ def _hex_bytes(text: str) -> bytes:
 
 
 _STALE_NONCE = ("nonce too low", "already known", "replacement transaction underpriced", "nonce")
-_ALREADY_HAVE = ("already known", "already imported", "known transaction")
+_ALREADY_HAVE = ("already known", "already imported", "known transaction", "nonce too low")
+"""What a node answers to a transaction it may hold already (checked by its hash)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,7 @@ class TransactionSender:
         receipt_timeout: float = 120.0,
         poll_interval: float = 0.01,
         gas_margin: float = 1.25,
+        legacy: bool = False,
     ) -> None:
         self.rpc = rpc
         self._account = LocalAccount(private_key)
@@ -137,6 +162,8 @@ class TransactionSender:
         self.receipt_timeout = receipt_timeout
         self.poll_interval = poll_interval
         self.gas_margin = gas_margin
+        self.legacy = legacy
+        """Always send legacy (``gasPrice``) transactions, even where EIP-1559 is known."""
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
@@ -159,7 +186,7 @@ class TransactionSender:
         if gas is None:
             estimate = int(self.rpc.call("eth_estimateGas", [call]), 16)
             gas = int(estimate * self.gas_margin) + 10_000
-        gas_price = int(self.rpc.call("eth_gasPrice"), 16)
+        fees = self.fees()
         chain_id = self.chain_id
         for attempt in range(4):
             with self._lock:
@@ -174,7 +201,7 @@ class TransactionSender:
                     "chainId": chain_id,
                     "nonce": nonce,
                     "gas": gas,
-                    "gasPrice": gas_price,
+                    **fees,
                     "data": data,
                     "value": 0,
                 }
@@ -191,11 +218,32 @@ class TransactionSender:
                 return tx_hash
         raise ChainError("could not find a free nonce after 4 attempts", code="tx_nonce")
 
+    def fees(self) -> dict[str, int]:
+        """The fee fields of the next transaction: ``maxFeePerGas`` and
+        ``maxPriorityFeePerGas`` where the latest block has a base fee above zero (EIP-1559),
+        else ``gasPrice``."""
+        if not self.legacy:
+            tip: int | None = None
+            try:  # one round trip: the latest block and the node's tip
+                block, raw_tip = self.rpc.batch(
+                    [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
+                )
+                tip = int(raw_tip, 16)
+            except RpcError:  # a node without the method (or without batches)
+                block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
+            base = block.get("baseFeePerGas") if isinstance(block, dict) else None
+            if base is not None and int(base, 16) > 0:
+                if tip is None:  # what the node asks above the base fee
+                    tip = max(int(self.rpc.call("eth_gasPrice"), 16) - int(base, 16), 0)
+                return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base, 16) + tip}
+        return {"gasPrice": int(self.rpc.call("eth_gasPrice"), 16)}
+
     def send_raw(self, signed: bytes) -> str:
         """Send a signed transaction; its hash (computed here). A node answering that it
-        already has it ("already known", "already imported") is success when it does hold
-        this very hash: another process sent the same bytes first (two anchorers of one
-        batch sign identical transactions)."""
+        already has it ("already known", "already imported") or that its nonce is used
+        ("nonce too low") is success when it does hold this very hash: another process sent
+        the same bytes first (two anchorers of one batch sign identical transactions), or
+        an earlier attempt of this send reached it though its answer was lost."""
         tx_hash = "0x" + keccak(signed).hex()
         try:
             self.rpc.call("eth_sendRawTransaction", ["0x" + signed.hex()])

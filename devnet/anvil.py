@@ -168,7 +168,7 @@ class Devnet:
                 start_new_session=True,  # outlives the CLI that started it
             )
         info = DevnetInfo(process.pid, port, CHAIN_ID)
-        rpc = Rpc(info.url, timeout=1.0)
+        rpc = Rpc(info.url, timeout=1.0, retries=0)  # a readiness probe: polled here
         keeper: subprocess.Popen[bytes] | None = None
         deadline = time.monotonic() + timeout
         while True:

@@ -153,7 +153,7 @@ def test_a_qr_verification_answers_alike_on_the_fast_path_and_the_full_one(api: 
     def verified_200() -> int:
         line = 'zhengyin_http_requests_total{method="POST",route="/v1/verify",status="200"} '
         text = c.get("/metrics").text
-        return int(text.split(line, 1)[1].split()[0]) if line in text else 0
+        return int(float(text.split(line, 1)[1].split()[0])) if line in text else 0
 
     before = verified_200()
     fast = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter"))

@@ -7,10 +7,12 @@ for "could not decide": the chain or database unreachable → 503). Anything une
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +35,7 @@ from verifier.catalogue import AdminRefused
 from verifier.errors import ERROR_ROOTS, error_code
 from verifier.indexer import IndexerLagging
 from verifier.logs import configure as configure_logging
+from verifier.logs import loop_exception_handler
 from verifier.presentations import PresentationRefused
 from verifier.service import AccessDenied, NotFound, Service, Unauthenticated
 from verifier.settings import Settings
@@ -85,10 +88,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        asyncio.get_running_loop().set_exception_handler(loop_exception_handler)
         svc = service or Service(settings)
         app.state.service = svc
         if background:
             svc.start()
+        stop_metrics = threading.Event()
+        refresher = threading.Thread(
+            target=_refresh_metrics, args=(metrics, svc, stop_metrics),
+            name="zhengyin-metrics", daemon=True,
+        )
+        refresher.start()
         if server_process:
             # What start-up built (modules, keys, tables) lives as long as the process: out
             # of the collector's way, a full collection no longer walks it. The background
@@ -100,7 +110,10 @@ def create_app(
         try:
             yield
         finally:
+            stop_metrics.set()
             svc.stop()
+            refresher.join(5)
+            metrics.worker_exit()
 
     app = FastAPI(
         title="Zhengyin (证印链)",
@@ -162,6 +175,56 @@ def create_app(
     if WEB.is_dir():
         app.mount("/static", _Assets(directory=WEB / "static"), name="static")
     return app
+
+
+METRICS_REFRESH_SECONDS = 1.0
+"""How often a worker copies its background loops' counters and the index's state into the
+shared metrics (a scrape also does it for the worker that answers)."""
+
+
+def sync_metrics(metrics: Metrics, service: Service) -> None:
+    """Bring ``metrics`` up to ``service``'s background state: the index's gauges, the
+    background loops' error counts, rewinds, repairs and anchored batch sizes."""
+    state = service.indexer.state()
+    gauges = {
+        "indexer_lag_blocks": float(state.lag if state.lag is not None else -1),
+        "indexer_lag_seconds": float(state.staleness if state.staleness is not None else -1),
+        "indexer_block": float(state.indexed_block or 0),
+        "indexer_healthy": float(state.healthy),
+        "indexer_generation": float(state.generation),
+    }
+    counters: list[tuple[str, dict[str, str], float]] = [
+        ("index_rewinds", {}, float(service.indexer.rewinds)),
+    ]
+    counters += [
+        ("background_errors", {"loop": "indexer", "code": code}, float(n))
+        for code, n in list(service.indexer.errors.items())
+    ]
+    counters += [
+        ("background_errors", {"loop": loop, "code": code}, float(n))
+        for (loop, code), n in list(service.loop_errors.items())
+    ]
+    if service.batcher is not None:
+        counters += [
+            ("background_errors", {"loop": "batcher", "code": code}, float(n))
+            for code, n in list(service.batcher.errors.items())
+        ]
+        counters.append(("repairs", {"kind": "anchor_resent"}, float(len(service.batcher.lost))))
+    counters += [("repairs", {"kind": kind}, float(n)) for kind, n in list(service.repairs.items())]
+    metrics.sync(gauges, counters, service.batch_sizes)
+
+
+def _refresh_metrics(metrics: Metrics, service: Service, stop: threading.Event) -> None:
+    """The metrics refresher of one worker: every ``METRICS_REFRESH_SECONDS``, so a scrape
+    answered by another worker sees this one's background state too."""
+    while True:
+        try:
+            sync_metrics(metrics, service)
+        except Exception as exc:  # the loop must survive; the next round tries again
+            _log.warning("metrics refresh failed; retried in %gs", METRICS_REFRESH_SECONDS,
+                         exc_info=exc)
+        if stop.wait(METRICS_REFRESH_SECONDS):
+            return
 
 
 class _Assets(StaticFiles):

@@ -645,35 +645,13 @@ def healthz(service: ServiceDep) -> JSONResponse:
 
 
 @operations.get("/metrics", response_class=PlainTextResponse)
-def metrics(request: Request, service: ServiceDep) -> str:
-    state = service.indexer.state()
-    gauges = {
-        "indexer_lag_blocks": float(state.lag if state.lag is not None else -1),
-        "indexer_lag_seconds": float(state.staleness if state.staleness is not None else -1),
-        "indexer_block": float(state.indexed_block or 0),
-        "indexer_healthy": float(state.healthy),
-        "indexer_generation": float(state.generation),
-    }
-    counters: list[tuple[str, dict[str, str], float]] = [
-        ("index_rewinds", {}, float(service.indexer.rewinds)),
-    ]
-    counters += [
-        ("background_errors", {"loop": "indexer", "code": code}, float(n))
-        for code, n in service.indexer.errors.items()
-    ]
-    counters += [
-        ("background_errors", {"loop": loop, "code": code}, float(n))
-        for (loop, code), n in service.loop_errors.items()
-    ]
-    if service.batcher is not None:
-        counters += [
-            ("background_errors", {"loop": "batcher", "code": code}, float(n))
-            for code, n in service.batcher.errors.items()
-        ]
-        counters.append(("repairs", {"kind": "anchor_resent"}, float(len(service.batcher.lost))))
-    counters += [("repairs", {"kind": kind}, float(n)) for kind, n in service.repairs.items()]
-    text: str = request.app.state.metrics.render(gauges, service.batch_sizes, counters)
-    return text
+def metrics(request: Request, service: ServiceDep) -> Response:
+    """Prometheus metrics: under ``zhengyin serve``, the totals of all its workers."""
+    from verifier.api.app import sync_metrics
+    from verifier.api.metrics import CONTENT_TYPE
+
+    sync_metrics(request.app.state.metrics, service)
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @operations.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -36,6 +36,7 @@ def serve(
     with progress("migrating the database"):
         open_store(settings)  # migrate once, before the workers start
     os.environ["ZHENGYIN_HOME"] = str(settings.home_dir)
+    metrics_dir(Path(settings.home_dir))  # before any worker imports prometheus_client
     host, port = host or settings.host, port or settings.port
     url = f"http://{host}:{port}/"
     if as_json:
@@ -50,7 +51,33 @@ def serve(
         port=port,
         workers=workers or settings.workers,
         log_level="warning",
+        log_config=None,  # its loggers write through the project's one-line handler
     )
+
+
+def metrics_dir(home: Path) -> Path:
+    """A fresh, empty directory for this run's metrics, ``<home>/metrics/serve-<pid>``, set
+    as ``PROMETHEUS_MULTIPROC_DIR`` so every worker of this serve writes there and any of
+    them answers a scrape with the totals of all (:mod:`verifier.api.metrics`). The
+    directories of earlier runs whose process is gone are removed. It must be set before
+    ``prometheus_client`` is imported, which chooses its value store then."""
+    import os
+    import re
+    import shutil
+
+    from devnet.keeper import alive
+
+    root = home / "metrics"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        match = re.fullmatch(r"serve-(\d+)", old.name)
+        if match and old.is_dir() and not alive(int(match.group(1))):
+            shutil.rmtree(old, ignore_errors=True)
+    run = root / f"serve-{os.getpid()}"
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(run)
+    return run
 
 
 def _key_group(role: str, label: str) -> click.Group:

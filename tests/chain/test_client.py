@@ -1,0 +1,308 @@
+"""The chain client against real nodes: EIP-1559 or legacy fees as the chain offers, bounded
+retries of transient failures (through a real HTTP proxy that fails on purpose), a resent
+transaction that is never sent twice, and paged log queries."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import secrets
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from chain.errors import ChainUnavailable, RpcError
+from chain.registry import Registry
+from chain.rpc import Rpc
+from chain.transactions import LocalAccount, TransactionSender
+from devnet.anvil import anvil_binary
+from devnet.deploy import fund_on_devnet
+from tests.chain.test_transactions import _eth_account
+from tests.conftest import Issuer, free_port
+
+# ---- a node of the test's own, started with the options under test ----
+
+
+@contextmanager
+def anvil(*options: str) -> Iterator[Rpc]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--accounts", "1",
+         "--chain-id", "31337", *options],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    rpc = Rpc(f"http://127.0.0.1:{port}", timeout=5)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                rpc.call("eth_chainId")
+                break
+            except ChainUnavailable:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield rpc
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _sent_type(rpc: Rpc, **sender_options: Any) -> tuple[int, dict[str, Any]]:
+    sender = TransactionSender(rpc, "0x" + secrets.token_hex(32), **sender_options)
+    fund_on_devnet(rpc, sender.address)
+    receipt = sender.transact(to=None, data="0x600a600c600039600a6000f3602a60005260206000f3")
+    tx = rpc.call("eth_getTransactionByHash", [receipt.tx_hash])
+    assert receipt.contract_address is not None
+    return int(tx["type"], 16), tx
+
+
+def test_type_2_where_the_chain_has_a_base_fee() -> None:
+    with anvil() as rpc:  # anvil's default: a London-or-later chain with a base fee
+        base = int(rpc.call("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
+        assert base > 0
+        kind, tx = _sent_type(rpc)
+        assert kind == 2
+        assert int(tx["maxFeePerGas"], 16) >= base
+        assert int(tx["maxPriorityFeePerGas"], 16) <= int(tx["maxFeePerGas"], 16)
+        kind, tx = _sent_type(rpc, legacy=True)  # the setting that forces legacy
+        assert kind == 0 and "maxFeePerGas" not in tx
+
+
+def test_legacy_where_the_chain_has_no_fee_market() -> None:
+    with anvil("--base-fee", "0", "--disable-min-priority-fee") as rpc:
+        assert int(rpc.call("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16) == 0
+        assert _sent_type(rpc)[0] == 0
+    with anvil("--hardfork", "berlin") as rpc:  # before EIP-1559: no base fee at all
+        assert "baseFeePerGas" not in rpc.call("eth_getBlockByNumber", ["latest", False])
+        assert _sent_type(rpc)[0] == 0
+
+
+def test_type_2_signing_matches_eth_account_byte_for_byte() -> None:
+    account_class = _eth_account()
+    rng = random.Random(1559)
+    for _ in range(40):
+        key = "0x" + rng.randbytes(32).hex()
+        tx = {
+            "type": 2,
+            "chainId": rng.choice([1, 31337, 2**40]),
+            "nonce": rng.randrange(2**20),
+            "maxPriorityFeePerGas": rng.choice([0, 1, 10**9, rng.randrange(2**64)]),
+            "maxFeePerGas": rng.choice([1, 10**10, rng.randrange(2**70)]),
+            "gas": rng.randrange(21_000, 30_000_000),
+            "to": rng.choice([None, "0x" + rng.randbytes(20).hex()]),
+            "value": rng.choice([0, rng.randrange(2**80)]),
+            "data": "0x" + rng.randbytes(rng.randrange(0, 200)).hex(),
+        }
+        ours = LocalAccount(key).sign_transaction(tx)
+        reference = {**tx, "accessList": []}
+        if reference["to"] is None:
+            del reference["to"]
+        else:
+            reference["to"] = _checksum(reference["to"])
+        theirs = account_class.sign_transaction(reference, key).raw_transaction
+        assert ours == bytes(theirs), tx
+
+
+def _checksum(address: str) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(address)
+
+
+# ---- a real HTTP proxy in front of the session's anvil, failing on purpose ----
+
+
+@dataclass
+class Proxy:
+    """Forwards JSON-RPC to ``upstream``; ``plan(n, body)`` (n counts from 1) answers
+    ``None`` to forward, or ``("status", code, headers)``, ``("close",)`` (drop the
+    connection unanswered), ``("lose",)`` (forward, then drop the node's answer) or
+    ``("error", code, message)`` (a JSON-RPC error)."""
+
+    upstream: str
+    plan: Callable[[int, Any], tuple[Any, ...] | None] = lambda n, body: None
+    seen: list[Any] = field(default_factory=list)
+    url: str = ""
+
+
+@contextmanager
+def proxy(upstream: str) -> Iterator[Proxy]:
+    state = Proxy(upstream)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.loads(raw)
+            with lock:
+                state.seen.append(body)
+                action = state.plan(len(state.seen), body)
+            if action is not None and action[0] == "close":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if action is not None and action[0] == "status":
+                payload = b"busy"
+                self.send_response(action[1])
+                for name, value in action[2].items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            if action is not None and action[0] == "error":
+                answer = json.dumps({"jsonrpc": "2.0", "id": body.get("id"),
+                                     "error": {"code": action[1], "message": action[2]}})
+                payload = answer.encode()
+            else:
+                payload = requests.post(state.upstream, data=raw, timeout=10,
+                                        headers={"Content-Type": "application/json"}).content
+            if action is not None and action[0] == "lose":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_transient_http_errors_are_retried_a_bounded_number_of_times(rpc: Rpc) -> None:
+    head = int(rpc.call("eth_blockNumber"), 16)
+    with proxy(rpc.url) as p:
+        p.plan = lambda n, body: ("status", (503, 502, 504)[n - 1], {}) if n <= 3 else None
+        client = Rpc(p.url, retries=3, backoff=0.01)
+        assert int(client.call("eth_blockNumber"), 16) >= head
+        assert len(p.seen) == 4
+        p.seen.clear()
+        p.plan = lambda n, body: ("status", 503, {})
+        started = time.monotonic()
+        with pytest.raises(ChainUnavailable, match="HTTP 503") as caught:
+            Rpc(p.url, retries=2, backoff=0.01).call("eth_blockNumber")
+        assert len(p.seen) == 3  # the first try and two retries, then it gives up
+        assert time.monotonic() - started < 2
+        assert "retry" not in str(caught.value) and p.url.split("//")[1] in str(caught.value)
+        # a 429 asks to wait: its Retry-After is honoured
+        p.seen.clear()
+        p.plan = lambda n, body: ("status", 429, {"Retry-After": "0.4"}) if n == 1 else None
+        started = time.monotonic()
+        Rpc(p.url, retries=1, backoff=0.01).call("eth_blockNumber")
+        assert time.monotonic() - started >= 0.4 and len(p.seen) == 2
+        # a JSON-RPC error is the node's answer, not a transport failure: never retried
+        p.seen.clear()
+        p.plan = lambda n, body: ("error", -32601, "the method does not exist")
+        with pytest.raises(RpcError):
+            Rpc(p.url, retries=3, backoff=0.01).call("eth_blockNumber")
+        assert len(p.seen) == 1
+
+
+def test_a_dropped_connection_is_retried(rpc: Rpc) -> None:
+    with proxy(rpc.url) as p:
+        p.plan = lambda n, body: ("close",) if n <= 2 else None
+        assert Rpc(p.url, retries=2, backoff=0.01).call("eth_chainId") == rpc.call("eth_chainId")
+        assert len(p.seen) == 3
+        p.seen.clear()
+        p.plan = lambda n, body: ("close",)
+        with pytest.raises(ChainUnavailable, match="connection refused or lost"):
+            Rpc(p.url, retries=1, backoff=0.01).call("eth_chainId")
+        assert len(p.seen) == 2
+
+
+def test_a_resent_transaction_is_sent_once(issuer: Issuer, rpc: Rpc) -> None:
+    """The node receives (and mines) a transaction but its answer is lost: the client sends
+    the same signed bytes again, the node says it has them, and that is success — one
+    transaction, one nonce, no second anchor attempt."""
+    key = issuer.account._account.key
+    with proxy(rpc.url) as p:
+        lost: list[int] = []
+
+        def plan(n: int, body: Any) -> tuple[Any, ...] | None:
+            if isinstance(body, dict) and body.get("method") == "eth_sendRawTransaction":
+                lost.append(n)
+                if len(lost) == 1:
+                    return ("lose",)
+            return None
+
+        p.plan = plan
+        sender = TransactionSender(Rpc(p.url, retries=2, backoff=0.01), key)
+        reader = Registry(rpc, issuer.registry.deployment)
+        nonce = int(rpc.call("eth_getTransactionCount", [sender.address, "latest"]), 16)
+        root = secrets.token_bytes(32)
+        receipt = Registry(sender.rpc, issuer.registry.deployment, sender).anchor(
+            issuer.uscc, root, 3
+        )
+        assert len(lost) == 2  # sent, answer lost, sent again
+        after = int(rpc.call("eth_getTransactionCount", [sender.address, "latest"]), 16)
+        assert after == nonce + 1  # exactly one transaction of the account
+        anchored = reader.anchor_of(root)
+        assert anchored is not None and anchored.block_number == receipt.block_number
+        sent = [b["params"][0] for b in p.seen
+                if isinstance(b, dict) and b.get("method") == "eth_sendRawTransaction"]
+        assert sent[0] == sent[1]  # the very same signed bytes
+
+
+def test_paged_log_queries_give_the_same_events(issuer: Issuer, rpc: Rpc) -> None:
+    roots = [secrets.token_bytes(32) for _ in range(6)]
+    for root in roots:
+        issuer.registry.anchor(issuer.uscc, root, 1)  # one block each
+    whole = Registry(rpc, issuer.registry.deployment, log_page=10**9)
+    tiny = Registry(rpc, issuer.registry.deployment, log_page=1)
+    everything = whole.events()
+    assert len(everything) > 10
+    assert tiny.events() == everything
+    assert tiny.history_of_issuer(issuer.uscc) == whole.history_of_issuer(issuer.uscc)
+    assert [e.args["root"] for e in tiny.history_of_issuer(issuer.uscc)
+            if e.name == "RootAnchored"][-6:] == roots
+    head = whole.block_number()
+    assert tiny.events(head - 3, head) == whole.events(head - 3, head)
+    # a node that refuses wide pages ("too many results"): the client halves the page
+    with proxy(rpc.url) as p:
+        widest = 4
+
+        def plan(n: int, body: Any) -> tuple[Any, ...] | None:
+            if isinstance(body, dict) and body.get("method") == "eth_getLogs":
+                query = body["params"][0]
+                if int(query["toBlock"], 16) - int(query["fromBlock"], 16) + 1 > widest:
+                    return ("error", -32005, "query returned more than 10000 results")
+            return None
+
+        p.plan = plan
+        refusing = Registry(Rpc(p.url), issuer.registry.deployment)
+        assert refusing.events() == everything
+        assert refusing.history_of_issuer(issuer.uscc) == whole.history_of_issuer(issuer.uscc)
+        pages = [b["params"][0] for b in p.seen
+                 if isinstance(b, dict) and b.get("method") == "eth_getLogs"]
+        answered = [q for q in pages
+                    if int(q["toBlock"], 16) - int(q["fromBlock"], 16) + 1 <= widest]
+        assert len(answered) < len(pages)  # it was refused, then read in halves
+        covered = sorted((int(q["fromBlock"], 16), int(q["toBlock"], 16)) for q in answered
+                         if "topics" not in q)
+        assert covered[0][0] == issuer.registry.deployment.block
+        assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(covered))
