@@ -64,7 +64,7 @@ _GAUGES: dict[str, tuple[_Mode, str]] = {
 
 def multiprocess_dir() -> str | None:
     """The shared directory of this serve's workers, if there is one."""
-    path = os.environ.get(ENV) or os.environ.get(ENV.lower())
+    path = os.environ.get(ENV)
     return path if path and os.path.isdir(path) else None
 
 
