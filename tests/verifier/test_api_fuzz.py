@@ -235,18 +235,30 @@ def test_malformed_json_and_wrong_types(served: Served) -> None:
             timeout=30,
         )
         assert nested.status_code == 200 and nested.json()["verdict"] == "invalid", nested.text
-    verify = requests.post(
-        served.url + "/v1/verify", data=b"{bad", headers={**counter, **json_type}, timeout=30
-    )
-    assert verify.status_code == 400 and verify.json()["error"] == "bad_request"
-    assert "not a JSON object" in verify.json()["message"] and "pydantic" not in verify.text
+    # malformed JSON is a 400 bad_json on every route; well-formed JSON of the wrong shape a
+    # 422 bad_request
+    for path, who in (("/v1/verify", counter), ("/v1/presentations/redeem", counter),
+                      ("/v1/certificates", issuer), ("/v1/certificates/batch", issuer),
+                      ("/v1/certificates/x/suspend", issuer)):
+        for raw in (b"{bad", b"", b"\xff\xfe\x00{"):
+            unreadable = requests.post(served.url + path, data=raw,
+                                       headers={**who, **json_type}, timeout=30)
+            assert unreadable.status_code == 400, (path, raw, unreadable.text)
+            assert unreadable.json()["error"] == "bad_json", (path, raw, unreadable.text)
+            assert "not JSON" in unreadable.json()["message"] or "empty" in unreadable.json()[
+                "message"]
+            assert "pydantic" not in unreadable.text
+        shape = requests.post(served.url + path, data=b"42", headers={**who, **json_type},
+                              timeout=30)
+        assert shape.status_code == 422, (path, shape.text)
+        assert shape.json()["error"] in ("bad_request", "batch_not_list"), shape.text
     wrong = requests.post(served.url + "/v1/verify", json={"qr": 5}, headers=counter, timeout=30)
-    assert wrong.status_code == 400 and "qr" in wrong.json()["message"]
+    assert wrong.status_code == 422 and "qr" in wrong.json()["message"]
     both = requests.post(
         served.url + "/v1/verify", json={"qr": "ZY1.x", "certificate": {}}, headers=counter,
         timeout=30,
     )
-    assert both.status_code == 400 and "exactly one" in both.json()["message"]
+    assert both.status_code == 422 and "exactly one" in both.json()["message"]
 
 
 def test_oversized_bodies_are_refused(served: Served) -> None:
@@ -300,7 +312,7 @@ def test_malformed_multipart_and_missing_file(served: Served) -> None:
             assert_no_failure(response, f"{path} {content_type} {raw!r}")
             assert 400 <= response.status_code < 500
         other = requests.post(served.url + path, files={"other": b"1"}, headers=who, timeout=30)
-        assert other.status_code == 400 and other.json()["error"] == "file_missing"
+        assert other.status_code == 422 and other.json()["error"] == "file_missing"
 
 
 def test_stamp_numbers_must_be_finite(served: Served) -> None:
@@ -317,7 +329,7 @@ def test_stamp_numbers_must_be_finite(served: Served) -> None:
             headers=issuer,
             timeout=30,
         )
-        assert response.status_code == 400, (field, value, response.text)
+        assert response.status_code == 422, (field, value, response.text)
         assert response.json()["error"] == "bad_request"
         assert f"'{field}'" in response.json()["message"]
 
@@ -346,7 +358,7 @@ def test_random_files_get_a_verdict_or_a_coded_4xx(
     if response.status_code == 200:
         assert response.json()["verdict"] == "invalid"
     else:
-        assert response.status_code in (400, 422), response.text
+        assert response.status_code == 422, response.text
 
 
 def test_random_bytes_upload_is_unsupported(served: Served) -> None:
@@ -356,7 +368,7 @@ def test_random_bytes_upload_is_unsupported(served: Served) -> None:
         headers=bearer(served.counter_key),
         timeout=30,
     )
-    assert response.status_code == 400 and response.json()["error"] == "unsupported_file"
+    assert response.status_code == 422 and response.json()["error"] == "unsupported_file"
 
 
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567."

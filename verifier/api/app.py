@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,56 +20,67 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from certs.errors import CertError, ValidationError
-from certs.status import CertificateNotFound, StatusChangeRefused
-from chain.errors import ChainError, ChainUnavailable, ContractRevert, TransactionDropped
-from seals.errors import SealError
+from verifier.api import schemas
+from verifier.api.errors import kind_of
 from verifier.api.metrics import Metrics
 from verifier.api.schemas import QR_MAX_LENGTH
-from verifier.catalogue import AdminRefused
-from verifier.errors import ERROR_ROOTS, error_code
-from verifier.indexer import IndexerLagging
+from verifier.errors import ERROR_ROOTS
 from verifier.logs import configure as configure_logging
-from verifier.presentations import PresentationRefused
-from verifier.service import AccessDenied, NotFound, Service, Unauthenticated
+from verifier.service import Service
 from verifier.settings import Settings
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 _log = logging.getLogger(__name__)
 
 
-def _status_of(exc: Exception) -> int:
-    if getattr(exc, "code", None) == "body_too_large":
-        return 413
-    if isinstance(exc, Unauthenticated):
-        return 401
-    if isinstance(exc, AccessDenied):
-        return 403
-    if isinstance(exc, AdminRefused):
-        return exc.status
-    if isinstance(exc, NotFound | CertificateNotFound):
-        return 404
-    if isinstance(exc, PresentationRefused):
-        return 410 if exc.code in ("presentation_used", "presentation_expired") else 404
-    if getattr(exc, "code", None) == "idempotency_key_reused":
-        return 422
-    if isinstance(exc, StatusChangeRefused | ContractRevert):
-        return 409
-    if (
-        isinstance(exc, ChainUnavailable | TransactionDropped | IndexerLagging)
-        or exc.__class__.__name__ == "StoreError"
-        or getattr(exc, "code", None) in ("devnet_not_running", "authorization_unchecked")
-    ):
-        return 503
-    if isinstance(exc, ChainError):
-        return 502
-    if isinstance(exc, CertError | SealError | ValidationError):
-        return 422
-    return 400
+DOCUMENTED_MODELS = (
+    schemas.CertificateRequest,
+    schemas.VerifyQr,
+    schemas.VerifyCertificate,
+    schemas.VerifyUpload,
+    schemas.StampForm,
+)
+"""Bodies that routes read themselves, described in the schema by these models."""
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document: FastAPI's, with the bodies routes read themselves, and without
+    FastAPI's own validation-error model (every refusal is the project's ``ErrorBody``)."""
+    if app.openapi_schema is None:
+        spec = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        for model in DOCUMENTED_MODELS:
+            found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(found.pop("$defs", {}))
+            components[model.__name__] = found
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = spec
+    return app.openapi_schema
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods of the most specific documented path that ``path`` is (a literal
+    ``/v1/certificates/batch`` before ``/v1/certificates/{identifier}``)."""
+    best: tuple[int, list[str]] | None = None
+    for template, operations in _openapi(app)["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            params = template.count("{")
+            if best is None or params < best[0]:
+                best = (params, sorted(m.upper() for m in operations))
+    return best[1] if best is not None else []
 
 
 def create_app(
@@ -102,20 +114,26 @@ def create_app(
         finally:
             svc.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Zhengyin (证印链)",
         version="1",
-        description="Electronic certificates and seals anchored on chain.",
+        description="Electronic certificates and seals anchored on chain. Every refusal is "
+        '`{"error": code, "message": text}`; the README lists the codes and their statuses.',
         lifespan=lifespan,
+        # the documentation pages load their scripts from this service, never a CDN, and
+        # send the schema to no outside validator
+        swagger_ui_parameters={"validatorUrl": None},
     )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.metrics = metrics
     app.state.settings = settings
 
     async def project_error(request: Request, exc: Exception) -> JSONResponse:
-        body = {"error": error_code(exc), "message": str(exc)}
+        code, status = kind_of(exc)
+        body = {"error": code, "message": str(exc)}
         if isinstance(getattr(exc, "message_zh", None), str):
             body["message_zh"] = exc.message_zh  # type: ignore[attr-defined]
-        return JSONResponse(body, status_code=_status_of(exc))
+        return JSONResponse(body, status_code=status)
 
     for root in ERROR_ROOTS:
         app.add_exception_handler(root, project_error)
@@ -130,6 +148,21 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        found = exc.errors()
+        unreadable = [e for e in found if e.get("type") == "json_invalid"]
+        if unreadable:  # malformed JSON is a 400 on every route
+            context = unreadable[0].get("ctx") or {}
+            return JSONResponse(
+                {"error": "bad_json", "message": "the body is not JSON: "
+                 f"{context.get('error', 'malformed')}"},
+                status_code=400,
+            )
+        if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",)
+               for e in found):
+            return JSONResponse(
+                {"error": "bad_json", "message": "the body is empty: send a JSON object"},
+                status_code=400,
+            )
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: "
             f"{e.get('msg')}"
@@ -141,16 +174,21 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {
-            400: "bad_request",
+        codes = {  # Starlette's own refusals (a 400 is a multipart form it could not read)
+            400: "bad_multipart",
             404: "not_found",
             405: "method_not_allowed",
             413: "body_too_large",
-            415: "unsupported_media_type",
         }
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # the methods of the path as the schema lists them
+            allowed = _allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return JSONResponse(
             {"error": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)},
             status_code=exc.status_code,
+            headers=headers or None,
         )
 
     app.add_middleware(LimitAndMeasure, limit=settings.max_body_bytes, metrics=metrics)
