@@ -7,6 +7,7 @@ for "could not decide": the chain or database unreachable → 503). Anything une
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -20,8 +21,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -70,6 +72,21 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+REDOC_SCRIPT = "/docs-assets/redoc.standalone.js"
+_REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@functools.cache
+def _redoc_script() -> bytes:
+    """fastapi-offline's ReDoc bundle, its one outside fetch (the 'API docs by Redocly' logo
+    from Redocly's CDN) replaced by an empty local image: nothing leaves the intranet."""
+    import fastapi_offline
+
+    bundle = Path(fastapi_offline.__file__).parent / "static" / "redoc.standalone.js"
+    text = bundle.read_bytes()
+    return text.replace(_REDOC_LOGO.encode(), b"data:image/gif;base64,R0lGODlhAQABAAAAACw=")
+
+
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods of the most specific documented path that ``path`` is (a literal
     ``/v1/certificates/batch`` before ``/v1/certificates/{identifier}``)."""
@@ -115,6 +132,7 @@ def create_app(
             svc.stop()
 
     app = FastAPIOffline(
+        redoc_url=None,  # served below, with a ReDoc that fetches no logo from its CDN
         title="Zhengyin (证印链)",
         version="1",
         description="Electronic certificates and seals anchored on chain. Every refusal is "
@@ -125,6 +143,21 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=str(app.openapi_url),
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=REDOC_SCRIPT,
+            redoc_favicon_url="/static-offline-docs/favicon.png",
+            with_google_fonts=False,
+        )
+
+    @app.get(REDOC_SCRIPT, include_in_schema=False)
+    async def redoc_script() -> Response:
+        return Response(_redoc_script(), media_type="text/javascript",
+                         headers={"Cache-Control": "no-cache"})
     app.state.metrics = metrics
     app.state.settings = settings
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from certs.status import REASONS
 
@@ -50,6 +50,13 @@ class StatusChange(Strict):
         min_length=1, max_length=500, description="Why, in words.", examples=["信息有误"]
     )
     reason_code: ReasonCode = Field(ReasonCode.UNSPECIFIED, description=REASON_CODES_DESCRIPTION)
+
+    @field_validator("reason_code", mode="before")
+    @classmethod
+    def _a_whole_number(cls, value: Any) -> Any:
+        if type(value) is not int and not isinstance(value, ReasonCode):
+            raise ValueError("the reason code is a whole number from 0 to 7, not text")
+        return value
 
 
 class BulkStatusChange(StatusChange):
