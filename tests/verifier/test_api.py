@@ -1039,7 +1039,7 @@ def test_history_comes_a_page_at_a_time(api: Api) -> None:
     assert whole["next_cursor"] is None
     assert [e["event"] for e in whole["events"]].count("verified") == 5
     assert len(whole["events"]) >= 10
-    times = [e["time"] for e in whole["events"]]
+    times = [dt.datetime.fromisoformat(e["time"]) for e in whole["events"]]
     assert times == sorted(times)
     for limit in (1, 3, 4):
         seen: list[dict[str, Any]] = []

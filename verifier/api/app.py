@@ -68,6 +68,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             components[model.__name__] = found
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                for content in operation.get("requestBody", {}).get("content", {}).values():
+                    schema = content.get("schema", {})
+                    if "$ref" in schema:  # the model named, not FastAPI's free-form merged in
+                        content["schema"] = {"$ref": schema["$ref"]}
         app.openapi_schema = spec
     return app.openapi_schema
 
@@ -207,8 +213,9 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {  # Starlette's own refusals (a 400 is a multipart form it could not read)
-            400: "bad_multipart",
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        codes = {  # Starlette's own refusals (a 400: a body it could not read)
+            400: "bad_multipart" if kind == "multipart/form-data" else "bad_json",
             404: "not_found",
             405: "method_not_allowed",
             413: "body_too_large",
@@ -218,8 +225,12 @@ def create_app(
             allowed = _allowed_methods(app, request.url.path)
             if allowed:
                 headers["Allow"] = ", ".join(allowed)
+        code = codes.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        if code == "bad_json":
+            message = f"the body is not JSON (not UTF-8, or malformed): {message}"
         return JSONResponse(
-            {"error": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)},
+            {"error": code, "message": message},
             status_code=exc.status_code,
             headers=headers or None,
         )
