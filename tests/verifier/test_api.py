@@ -1038,6 +1038,9 @@ def test_history_comes_a_page_at_a_time(api: Api) -> None:
     whole = c.get(path, headers=api.h("auditor")).json()
     assert whole["next_cursor"] is None
     assert [e["event"] for e in whole["events"]].count("verified") == 5
+    for event in whole["events"]:  # each source's own members, no nulls of the other's
+        own = {"chain": {"about", "block", "tx_hash"}, "service": {"actor"}}[event["source"]]
+        assert set(event) == {"source", "event", "time", "detail"} | own, event
     assert len(whole["events"]) >= 10
     times = [dt.datetime.fromisoformat(e["time"]) for e in whole["events"]]
     assert times == sorted(times)

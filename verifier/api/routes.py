@@ -425,7 +425,8 @@ for _action in StatusAction:
     _status_routes(_action.value)
 
 
-@certificates.get("/{identifier}/history", response_model=History, responses=errors(*READ))
+@certificates.get("/{identifier}/history", response_model=History,
+                  response_model_exclude_unset=True, responses=errors(*READ))
 def history(
     identifier: str,
     service: ServiceDep,
@@ -763,7 +764,8 @@ def present(
     }
 
 
-@presenting.post("/redeem", response_model=Redeemed, responses=errors(*WRITE, 410))
+@presenting.post("/redeem", response_model=Redeemed, response_model_exclude_unset=True,
+                 responses=errors(*WRITE, 410))
 def redeem(body: RedeemRequest, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """Exchange a code for the certificate (only the disclosed fields) and its verdict."""
     verdict, shown = service.redeem(principal, body.code)
