@@ -457,6 +457,8 @@ def test_the_documentation_renders_with_nothing_but_the_service(
     assert "/v1/verify" in page or "Verify" in page, page[:500]
     if path == "/docs":
         assert browser.find_elements(By.CSS_SELECTOR, ".btn.authorize"), "no Authorize button"
+    if path == "/docs":
+        _authorize_and_try(browser, served.counter_key)
     fetched: list[str] = browser.execute_script(
         "return performance.getEntriesByType('navigation')"
         ".concat(performance.getEntriesByType('resource')).map(e => e.name)")
@@ -465,3 +467,20 @@ def test_the_documentation_renders_with_nothing_but_the_service(
         parts = urlsplit(url)
         assert parts.scheme == "data" or (
             parts.scheme == "http" and parts.hostname == "127.0.0.1"), f"{path} fetched {url}"
+
+
+def _authorize_and_try(browser: WebDriver, key: str) -> None:  # noqa: F811
+    """Swagger's "Authorize" takes the key, and "Try it out" then sends it: the catalogue
+    comes back (a 200, not a 401)."""
+    wait = WebDriverWait(browser, 30)
+    browser.find_element(By.CSS_SELECTOR, ".btn.authorize").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".modal-ux input"))[0].send_keys(key)
+    browser.find_element(By.CSS_SELECTOR, ".modal-ux .auth-btn-wrapper .authorize").click()
+    browser.find_element(By.CSS_SELECTOR, ".modal-ux .btn-done").click()
+    block = browser.find_element(By.ID, "operations-catalogue-list_types_v1_types_get")
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait.until(lambda d: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))[0].click()
+    wait.until(lambda d: block.find_elements(By.CSS_SELECTOR, ".execute"))[0].click()
+    answer = wait.until(
+        lambda d: block.find_elements(By.CSS_SELECTOR, ".live-responses-table"))[0].text
+    assert "\n200\n" in answer and '"types"' in answer, answer[:500]
