@@ -1,8 +1,10 @@
-"""The FastAPI application: routers, error mapping, body limit, metrics, background work.
+"""The FastAPI application: routers, error answers, body limit, metrics, background work,
+the OpenAPI document and its pages (Swagger UI, ReDoc: assets served locally).
 
-Every project error becomes ``{"error": code, "message": …}`` with a 4xx status (5xx only
-for "could not decide": the chain or database unreachable → 503). Anything unexpected is a
-500 with code ``internal_error`` and no traceback in the body.
+Every project error becomes ``{"error": code, "message": …}`` with the status that
+:mod:`verifier.api.errors` gives its code (5xx only for "could not decide": the chain or
+database unreachable → 503). Anything unexpected is a 500 with code ``internal_error`` and
+no traceback in the body.
 """
 
 from __future__ import annotations

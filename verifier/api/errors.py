@@ -112,6 +112,11 @@ ERRORS: dict[str, ErrorKind] = {
     "devnet_not_running": ErrorKind(503, "The development chain is not running."),
     "authorization_unchecked": ErrorKind(503, "The issuer's authorization could not be "
                                               "checked now: try again."),
+    "not_deployed": ErrorKind(503, "No contracts are recorded for the chain the service "
+                                   "reads: its operator must deploy them."),
+    "operator_key_missing": ErrorKind(503, "The operator key that sends catalogue and "
+                                           "authorization changes is missing: its operator "
+                                           "must install it."),
     # 500
     "internal_error": ErrorKind(500, "A fault of the service (logged; no detail is given)."),
 }
