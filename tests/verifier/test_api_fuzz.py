@@ -56,7 +56,6 @@ NO_NEGATIVE = {
     "GET /healthz",
     "GET /metrics",
     "GET /v1/certificates/{identifier}",
-    "GET /v1/certificates/{identifier}/history",
 }
 COUNTER_ROUTES = {"POST /v1/verify", "POST /v1/presentations/redeem"}
 ADMIN_ROUTES = {
