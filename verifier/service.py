@@ -312,11 +312,13 @@ class Service:
     # ---- access ----
 
     def authenticate(self, authorization: str | None) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
+        # the scheme is case-insensitive (RFC 7235): "bearer KEY" is as good as "Bearer KEY"
+        scheme, _, key = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer":
             raise Unauthenticated(
                 "send an API key as 'Authorization: Bearer <key>'", code="api_key_missing"
             )
-        digest = hash_api_key(authorization[7:].strip())
+        digest = hash_api_key(key.strip())
         cached = self._keys.get(digest)
         if cached is not None and time.monotonic() < cached[1]:
             return cached[0]
@@ -767,7 +769,17 @@ class Service:
 
     # ---- history ----
 
-    def history(self, principal: Principal, identifier: str) -> dict[str, Any]:
+    def history(
+        self,
+        principal: Principal,
+        identifier: str,
+        *,
+        after: HistoryKey | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """The certificate's timeline, chain and service events in time order, ``limit``
+        events after the position ``after`` (each event's position is its ``"key"``; the
+        answer's ``"more"`` says whether events follow)."""
         record = self.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
         self.flush_log()  # this process's queued 'verified' events belong in the timeline
         subjects = [record.leaf] + ([record.root] if record.root else [])
@@ -781,29 +793,49 @@ class Service:
             record.issuer,
             type_code,
         )
-        ordered = sorted(own + context, key=lambda e: (e.block_number, e.log_index))
-        chain = [_chain_entry(e) for e in ordered]
+        chain = [
+            (_key_of(dt.datetime.fromtimestamp(e.timestamp, dt.UTC), 0, e.block_number,
+                     e.log_index), _chain_entry(e))
+            for e in own + context
+        ]
+        # the service's events (a 'verified' for each verification: unbounded) are read a
+        # page at a time, in (time, id) order from the position asked
+        query = sa.select(service_events).where(service_events.c.identifier == identifier)
+        if after is not None:
+            moment = dt.datetime.fromisoformat(after[0])
+            later = service_events.c.created_at > moment
+            if after[1] == 0:  # after a chain event: service events of that moment follow it
+                query = query.where(service_events.c.created_at >= moment)
+            else:
+                query = query.where(sa.or_(later, sa.and_(
+                    service_events.c.created_at == moment, service_events.c.id > after[2])))
+        query = query.order_by(service_events.c.created_at, service_events.c.id)
+        if limit is not None:
+            query = query.limit(limit + 1)
         with self.store.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(service_events)
-                .where(service_events.c.identifier == identifier)
-                .order_by(service_events.c.id)
-            ).all()
+            rows = connection.execute(query).all()
         service = [
-            {
+            (_key_of(r.created_at, 1, r.id, 0), {
                 "source": "service",
                 "event": r.event,
                 "actor": r.actor,
                 "time": _iso(r.created_at),
                 "detail": json.loads(r.detail),
-            }
+            })
             for r in rows
         ]
-        timeline = sorted(chain + service, key=lambda e: e["time"])
+        timeline = sorted(
+            (item for item in chain + service if after is None or item[0] > after),
+            key=lambda item: item[0],
+        )
+        more = limit is not None and len(timeline) > limit
+        if limit is not None:
+            timeline = timeline[:limit]
         return {
             "identifier": identifier,
             "status": record.status,
-            "events": timeline,
+            "events": [{**entry, "key": key} for key, entry in timeline],
+            "more": more,
             "indexed_block": self.indexer.state().indexed_block,
         }
 
@@ -820,6 +852,17 @@ class Service:
 
     def qr_text(self, record: CertificateRecord) -> str:
         return qr.payload_for(record.document).encode()
+
+
+HistoryKey = tuple[str, int, int, int]
+"""An event's position in a timeline: (UTC time, 0 chain / 1 service, block or row id,
+log index)."""
+
+
+def _key_of(when: dt.datetime, source: int, first: int, second: int) -> HistoryKey:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return (when.astimezone(dt.UTC).isoformat(timespec="microseconds"), source, first, second)
 
 
 def _iso(value: dt.datetime) -> str:

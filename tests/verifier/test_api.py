@@ -321,8 +321,9 @@ def test_a_certificate_body_is_judged_as_its_file_would_be(api: Api) -> None:
                 b'{"certificate": {}} trailing', b'{"other": 1}'):
         answer = c.post("/v1/verify", content=bad,
                         headers={**api.h("counter"), "content-type": "application/json"})
-        assert answer.status_code in (400, 422), (bad, answer.text)
-        assert answer.json()["error"] == "bad_request"
+        # well-formed JSON of the wrong shape is a 422; text that is not JSON a 400
+        assert (answer.status_code, answer.json()["error"]) in (
+            (422, "bad_request"), (400, "bad_json")), (bad, answer.text)
 
 
 def test_a_presentation_of_no_chosen_fields_shows_only_what_is_always_shown(api: Api) -> None:
@@ -760,7 +761,7 @@ def test_bad_authorization_requests_are_refused_with_a_code(api: Api) -> None:
         ({"type": TYPE, "from": "2026-03-01", "until": "2026-02-01"}, 422, "bad_window"),
         ({"type": "not a type"}, 422, "invalid_argument"),
         ({"type": TYPE, "jurisdiction": "36x"}, 422, "invalid_argument"),
-        ({"type": "11100000MA0000001Q999"}, 409, "type_not_in_catalogue"),
+        ({"type": "11100000MA0000001Q999"}, 404, "type_not_in_catalogue"),
         ({"type": TYPE, "by": "me"}, 422, "bad_request"),
     ]
     for body, status, code in cases:
@@ -911,7 +912,10 @@ def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_new_on
     assert refused.status_code == 422, refused.text
     (error,) = refused.json()["errors"]
     assert error["code"] == "not_authorized" and error["field"] == "type"
-    batch = c.post("/v1/certificates/batch", json=[request(name="王五")], headers=agency).json()
+    none = c.post("/v1/certificates/batch", json=[request(name="王五")], headers=agency)
+    assert none.status_code == 422 and none.json()["error"] == "batch_rejected", none.text
+    assert "Location" not in none.headers
+    batch = none.json()
     assert batch["accepted"] == []
     assert [(r["line"], [e["code"] for e in r["errors"]]) for r in batch["rejected"]] == [
         (1, ["not_authorized"])
@@ -937,6 +941,261 @@ def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_new_on
     grants = [e for e in chain if e["about"] == "authorization"]
     assert {e["detail"]["typeCode"] for e in grants} == {TYPE}  # not the licence's
     assert all(isinstance(e["block"], int) and e["tx_hash"].startswith("0x") for e in chain)
+
+
+# ------------------------------------------------ the API contract (#17)
+
+
+def test_the_scheme_name_of_a_key_is_read_in_any_case(api: Api) -> None:
+    """RFC 7235: ``bearer KEY`` is ``Bearer KEY``, on the QR fast path and every route."""
+    c = api.client
+    key = api.keys["counter"]
+    for scheme in ("bearer", "BEARER", "Bearer", "bEaReR"):
+        header = {"Authorization": f"{scheme} {key}"}
+        fast = c.post("/v1/verify", json={"qr": "ZY2.X"}, headers=header)
+        assert fast.status_code == 200 and fast.json()["verdict"] == "error", fast.text
+        full = c.post("/v1/verify", json={"qr": "ZY2.X", "certificate": None}, headers=header)
+        assert full.status_code == 200, full.text
+        assert c.get("/v1/types", headers=header).status_code == 200
+    for header in ("Basic " + key, key, "Bearer", "bearerx " + key):
+        refused = c.get("/v1/types", headers={"Authorization": header})
+        assert refused.status_code == 401, (header, refused.text)
+        assert refused.json()["error"] in ("api_key_missing", "api_key_invalid")
+
+
+def test_every_201_says_where_and_a_batch_with_no_accepted_row_is_422(api: Api) -> None:
+    c = api.client
+    one = c.post("/v1/certificates", json=request("冯一"), headers=api.h("issuer_a"))
+    assert one.status_code == 201, one.text
+    assert one.headers["Location"] == f"/v1/certificates/{one.json()['identifier']}"
+    assert c.get(one.headers["Location"], headers=api.h("issuer_a")).status_code == 200
+    batch = c.post("/v1/certificates/batch", json=[request(""), request("冯二")],
+                   headers=api.h("issuer_a"))
+    assert batch.status_code == 201, batch.text
+    assert batch.headers["Location"] == (
+        f"/v1/certificates/{batch.json()['accepted'][0]['identifier']}")
+    for rows in ([request(""), request("x", jurisdiction="1")], ["not an object"]):
+        none = c.post("/v1/certificates/batch", json=rows, headers=api.h("issuer_a"))
+        assert none.status_code == 422, none.text
+        body = none.json()
+        assert body["error"] == "batch_rejected" and body["message"]
+        assert body["accepted"] == [] and [r["line"] for r in body["rejected"]] == list(
+            range(1, len(rows) + 1))
+        assert "Location" not in none.headers
+    csv_none = c.post("/v1/certificates/batch", content=(
+        b"type,holder.name,holder.code,holder.code_type,jurisdiction\n"
+        b"11100000000013338W032,,110105194912310021,111,360100\n"),
+        headers={**api.h("issuer_a"), "content-type": "text/csv"})
+    assert csv_none.status_code == 422 and csv_none.json()["error"] == "batch_rejected"
+    identifier = one.json()["identifier"]
+    api.wait_anchored(identifier)
+    shown = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "核验"},
+                   headers=api.h("issuer_a"))
+    assert shown.status_code == 201, shown.text
+    assert shown.headers["Location"] == f"/v1/certificates/{identifier}/history"
+    assert shown.json()["code"] not in shown.headers["Location"]
+
+
+def test_one_status_per_kind_of_mistake(api: Api) -> None:
+    """Issue #17: a blank purpose is a 422 (not a 404), an unknown reason code a 422 (not
+    a 409), malformed JSON a 400 on the routes FastAPI reads and those that read their body
+    themselves."""
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("褚三"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    api.wait_anchored(identifier)
+    blank = c.post("/v1/presentations", json={"certificate": identifier, "purpose": "   "},
+                   headers=api.h("issuer_a"))
+    assert (blank.status_code, blank.json()["error"]) == (422, "purpose_required"), blank.text
+    for code in (8, -1, 65535, "1"):
+        unknown = c.post(f"/v1/certificates/{identifier}/suspend",
+                         json={"reason": "核查", "reason_code": code}, headers=api.h("issuer_a"))
+        assert unknown.status_code == 422, (code, unknown.text)
+        assert unknown.json()["error"] == "bad_request" and "reason_code" in unknown.json()[
+            "message"]
+    for path, who in (("/v1/verify", "counter"), ("/v1/presentations/redeem", "counter"),
+                      ("/v1/certificates", "issuer_a"), ("/v1/certificates/batch", "issuer_a"),
+                      (f"/v1/certificates/{identifier}/revoke", "issuer_a"),
+                      ("/v1/types", "admin")):
+        for raw in (b'{"qr": ', b"", b"\xff"):
+            answer = c.post(path, content=raw,
+                            headers={**api.h(who), "content-type": "application/json"})
+            assert (answer.status_code, answer.json()["error"]) == (400, "bad_json"), (
+                path, raw, answer.text)
+    still = c.get(f"/v1/certificates/{identifier}", headers=api.h("issuer_a")).json()
+    assert still["status"] == "active"
+
+
+def test_history_comes_a_page_at_a_time(api: Api) -> None:
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("卫四"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    document = api.wait_anchored(identifier)["document"]
+    for _ in range(5):
+        assert c.post("/v1/verify", json={"certificate": document},
+                      headers=api.h("counter")).json()["verdict"] == "valid"
+    path = f"/v1/certificates/{identifier}/history"
+    whole = c.get(path, headers=api.h("auditor")).json()
+    assert whole["next_cursor"] is None
+    assert [e["event"] for e in whole["events"]].count("verified") == 5
+    for event in whole["events"]:  # each source's own members, no nulls of the other's
+        own = {"chain": {"about", "block", "tx_hash"}, "service": {"actor"}}[event["source"]]
+        assert set(event) == {"source", "event", "time", "detail"} | own, event
+    assert len(whole["events"]) >= 10
+    times = [dt.datetime.fromisoformat(e["time"]) for e in whole["events"]]
+    assert times == sorted(times)
+    for limit in (1, 3, 4):
+        seen: list[dict[str, Any]] = []
+        cursor = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+            page = c.get(path, params=params, headers=api.h("auditor"))
+            assert page.status_code == 200, page.text
+            body = page.json()
+            assert 1 <= len(body["events"]) <= limit
+            seen += body["events"]
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == whole["events"], limit
+        assert pages == -(-len(whole["events"]) // limit)
+    # an event added after a page was read comes on a later page, not twice
+    first = c.get(path, params={"limit": 2}, headers=api.h("auditor")).json()
+    c.post("/v1/verify", json={"certificate": document}, headers=api.h("counter"))
+    rest = c.get(path, params={"cursor": first["next_cursor"]}, headers=api.h("auditor")).json()
+    assert first["events"] + rest["events"] == c.get(path, headers=api.h("auditor")).json()[
+        "events"]
+    for bad in ("nonsense", "e30", first["next_cursor"] + "x", "W10"):
+        refused = c.get(path, params={"cursor": bad}, headers=api.h("auditor"))
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["error"] == "bad_cursor" and refused.json()["message"]
+    types_cursor = c.get("/v1/types", params={"limit": 1}, headers=api.h("auditor")).json()[
+        "next_cursor"]
+    other_list = c.get(path, params={"cursor": types_cursor}, headers=api.h("auditor"))
+    assert other_list.status_code == 422 and other_list.json()["error"] == "bad_cursor"
+    for limit in (0, -1, 1001, "many"):
+        refused = c.get(path, params={"limit": limit}, headers=api.h("auditor"))
+        assert refused.status_code == 422 and refused.json()["error"] == "bad_request", limit
+
+
+def test_the_catalogue_and_authorizations_come_a_page_at_a_time(api: Api) -> None:
+    c = api.client
+    whole = c.get("/v1/types", headers=api.h("counter")).json()
+    assert whole["next_cursor"] is None and len(whole["types"]) >= 3
+    codes: list[str] = []
+    cursor = None
+    while True:
+        body = c.get("/v1/types", params={"limit": 1, **({"cursor": cursor} if cursor else {})},
+                     headers=api.h("counter")).json()
+        assert len(body["types"]) == 1
+        codes += [t["code"] for t in body["types"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert codes == [t["code"] for t in whole["types"]] == sorted(codes)
+    uscc = AGENCY_A[0]
+    path = f"/v1/issuers/{uscc}/authorizations"
+    grants = c.get(path, headers=api.h("admin")).json()
+    assert grants["next_cursor"] is None and len(grants["authorizations"]) >= 2
+    first = c.get(path, params={"limit": 1}, headers=api.h("admin")).json()
+    rest = c.get(path, params={"cursor": first["next_cursor"], "limit": 1000},
+                 headers=api.h("admin")).json()
+    assert first["authorizations"] + rest["authorizations"] == grants["authorizations"]
+    assert rest["next_cursor"] is None
+    bad = c.get(path, params={"cursor": "!!"}, headers=api.h("admin"))
+    assert bad.status_code == 422 and bad.json()["error"] == "bad_cursor"
+
+
+def test_the_openapi_document_is_the_contract(api: Api) -> None:
+    """Every body, every answer with the project's error model, the bearer scheme, the
+    reason-code and action enums; FastAPI's own validation-error body nowhere."""
+    from verifier.api.errors import ERRORS
+
+    spec = api.client.get("/openapi.json").json()
+    text = json.dumps(spec)
+    assert "HTTPValidationError" not in text and "ValidationError" not in text
+    schemas = spec["components"]["schemas"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "API key",
+        "description": spec["components"]["securitySchemes"]["HTTPBearer"]["description"]}
+    assert schemas["ReasonCode"]["enum"] == list(range(8))
+    assert schemas["StatusAction"]["enum"] == ["revoke", "suspend", "reinstate"]
+    assert set(schemas["ErrorBody"]["required"]) == {"error", "message"}
+    open_routes = {"/healthz", "/metrics"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            label = f"{method.upper()} {path}"
+            params = {p["name"].lower() for p in operation.get("parameters", [])}
+            assert "authorization" not in params, label
+            if path not in open_routes:
+                assert operation["security"] == [{"HTTPBearer": []}], label
+                assert {"401", "503"} <= set(operation["responses"]), label
+            for status, answer in operation["responses"].items():
+                if (status.startswith("4") and status != "422") or (
+                        status == "503" and path not in open_routes):
+                    schema = answer["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (label, status)
+                    for code, kind in ERRORS.items():
+                        if kind.status == int(status):
+                            assert f"`{code}`" in answer["description"], (label, status)
+            if method == "post" and not path.startswith("/v1/types/") and not path.endswith(
+                    ("/revise", "/withdraw")):
+                assert operation["requestBody"]["required"] is True, label
+            created = operation["responses"].get("201")
+            if created is not None:
+                assert "Location" in created["headers"], label
+    verify = spec["paths"]["/v1/verify"]["post"]["requestBody"]["content"]
+    assert set(verify) == {"application/json", "multipart/form-data"}
+    assert schemas["VerifyUpload"]["properties"]["file"]["format"] == "binary"
+    batch = spec["paths"]["/v1/certificates/batch"]["post"]["requestBody"]["content"]
+    assert set(batch) == {"application/json", "text/csv"}
+    assert batch["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/CertificateRequest"}
+    stamp = spec["paths"]["/v1/seals/stamp"]["post"]["requestBody"]["content"]
+    assert set(schemas["StampForm"]["properties"]) == {"file", "page", "x", "y", "width"}
+    assert list(stamp) == ["multipart/form-data"]
+    one = spec["paths"]["/v1/certificates"]["post"]["requestBody"]["content"]
+    assert one["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CertificateRequest"}
+    request_schema = schemas["CertificateRequest"]
+    assert set(request_schema["required"]) == {"type", "holder", "jurisdiction"}
+    assert request_schema["examples"][0]["holder"]["name"] == "张三"
+    for path in ("/v1/types", "/v1/issuers/{uscc}/authorizations",
+                 "/v1/certificates/{identifier}/history"):
+        names = {p["name"] for p in spec["paths"][path]["get"]["parameters"]}
+        assert {"limit", "cursor"} <= names, path
+
+
+def _markdown_table(text: str, header: str) -> list[list[str]]:
+    lines = text.splitlines()
+    start = lines.index(header)
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def test_the_readme_tables_are_the_code() -> None:
+    """The README's error table is :data:`verifier.api.errors.ERRORS` and ``FAMILIES``; its
+    reason-code table is ``certs.status.REASONS`` (and the schema's enum)."""
+    from certs.status import REASONS
+    from verifier.api.errors import ERRORS, FAMILIES
+    from verifier.api.schemas import ReasonCode
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = {row[0].strip("`"): (int(row[1]), row[2])
+                  for row in _markdown_table(readme, "| code | status | meaning |")}
+    expected = {code: (kind.status, kind.meaning) for code, kind in ERRORS.items()}
+    expected.update({f"{f.prefix}*": (f.status, f.meaning) for f in FAMILIES})
+    assert documented == expected
+    reasons = {int(row[0]): f"{row[1]} ({row[2]})"
+               for row in _markdown_table(readme, "| reason_code | meaning | 含义 |")}
+    assert reasons == REASONS
+    assert sorted(REASONS) == [r.value for r in ReasonCode]
 
 
 def test_chain_down_means_could_not_decide(api: Api) -> None:

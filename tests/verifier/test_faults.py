@@ -258,8 +258,11 @@ def test_the_indexer_survives_an_error_that_is_not_the_chains(served: Served) ->
     judged = sum(p == payload and not v.startswith("http-") for p, v in served.answers)
     wait_for(
         lambda: requests.get(f"{served.url}/v1/certificates/{identifier}/history",
+                             params={"limit": 1000},  # one page (the default is 100 events)
                              headers=served.h("issuer"), timeout=10).json(),
-        lambda h: sum(e["event"] == "verified" for e in h["events"]) == judged, 10,
+        lambda h: h["next_cursor"] is None
+        and sum(e["event"] == "verified" for e in h["events"]) == judged,
+        10,
         f"all {judged} verifications logged")
 
 

@@ -1,16 +1,21 @@
-"""The FastAPI application: routers, error mapping, body limit, metrics, background work.
+"""The FastAPI application: routers, error answers, body limit, metrics, background work,
+the OpenAPI document and its pages (Swagger UI, ReDoc: assets served locally).
 
-Every project error becomes ``{"error": code, "message": …}`` with a 4xx status (5xx only
-for "could not decide": the chain or database unreachable → 503). Anything unexpected is a
-500 with code ``internal_error`` and no traceback in the body.
+Every project error becomes ``{"error": code, "message": …}`` with the status that
+:mod:`verifier.api.errors` gives its code (5xx only for "could not decide": the chain or
+database unreachable → 503). Anything unexpected is a 500 with code ``internal_error`` and
+no traceback in the body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+import hashlib
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -21,57 +26,91 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from certs.errors import CertError, ValidationError
-from certs.status import CertificateNotFound, StatusChangeRefused
-from chain.errors import ChainError, ChainUnavailable, ContractRevert, TransactionDropped
-from seals.errors import SealError
+from verifier.api import schemas
+from verifier.api.errors import kind_of
 from verifier.api.metrics import Metrics
 from verifier.api.schemas import QR_MAX_LENGTH
-from verifier.catalogue import AdminRefused
-from verifier.errors import ERROR_ROOTS, error_code
-from verifier.indexer import IndexerLagging
+from verifier.errors import ERROR_ROOTS
 from verifier.logs import configure as configure_logging
 from verifier.logs import loop_exception_handler
-from verifier.presentations import PresentationRefused
-from verifier.service import AccessDenied, NotFound, Service, Unauthenticated
+from verifier.service import Service
 from verifier.settings import Settings
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 _log = logging.getLogger(__name__)
 
 
-def _status_of(exc: Exception) -> int:
-    if getattr(exc, "code", None) == "body_too_large":
-        return 413
-    if isinstance(exc, Unauthenticated):
-        return 401
-    if isinstance(exc, AccessDenied):
-        return 403
-    if isinstance(exc, AdminRefused):
-        return exc.status
-    if isinstance(exc, NotFound | CertificateNotFound):
-        return 404
-    if isinstance(exc, PresentationRefused):
-        return 410 if exc.code in ("presentation_used", "presentation_expired") else 404
-    if getattr(exc, "code", None) == "idempotency_key_reused":
-        return 422
-    if isinstance(exc, StatusChangeRefused | ContractRevert):
-        return 409
-    if (
-        isinstance(exc, ChainUnavailable | TransactionDropped | IndexerLagging)
-        or exc.__class__.__name__ == "StoreError"
-        or getattr(exc, "code", None) in ("devnet_not_running", "authorization_unchecked")
-    ):
-        return 503
-    if isinstance(exc, ChainError):
-        return 502
-    if isinstance(exc, CertError | SealError | ValidationError):
-        return 422
-    return 400
+DOCUMENTED_MODELS = (
+    schemas.CertificateRequest,
+    schemas.VerifyQr,
+    schemas.VerifyCertificate,
+    schemas.VerifyUpload,
+    schemas.StampForm,
+)
+"""Bodies that routes read themselves, described in the schema by these models."""
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document: FastAPI's, with the bodies routes read themselves, and without
+    FastAPI's own validation-error model (every refusal is the project's ``ErrorBody``)."""
+    if app.openapi_schema is None:
+        spec = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        for model in DOCUMENTED_MODELS:
+            found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(found.pop("$defs", {}))
+            components[model.__name__] = found
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                for content in operation.get("requestBody", {}).get("content", {}).values():
+                    schema = content.get("schema", {})
+                    if "$ref" in schema:  # the model named, not FastAPI's free-form merged in
+                        content["schema"] = {"$ref": schema["$ref"]}
+        app.openapi_schema = spec
+    return app.openapi_schema
+
+
+REDOC_SCRIPT = "/docs-assets/redoc.standalone.js"
+_REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@functools.cache
+def _redoc_script() -> tuple[bytes, str]:
+    """fastapi-offline's ReDoc bundle, its one outside fetch (the 'API docs by Redocly' logo
+    from Redocly's CDN) replaced by an empty local image: nothing leaves the intranet."""
+    import fastapi_offline
+
+    bundle = Path(fastapi_offline.__file__).parent / "static" / "redoc.standalone.js"
+    text = bundle.read_bytes()
+    script = text.replace(_REDOC_LOGO.encode(), b"data:image/gif;base64,R0lGODlhAQABAAAAACw=")
+    return script, '"' + hashlib.sha256(script).hexdigest()[:32] + '"'
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods of the most specific documented path that ``path`` is (a literal
+    ``/v1/certificates/batch`` before ``/v1/certificates/{identifier}``)."""
+    best: tuple[int, list[str]] | None = None
+    for template, operations in _openapi(app)["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            params = template.count("{")
+            if best is None or params < best[0]:
+                best = (params, sorted(m.upper() for m in operations))
+    return best[1] if best is not None else []
 
 
 def create_app(
@@ -115,20 +154,46 @@ def create_app(
             refresher.join(5)
             metrics.worker_exit()
 
-    app = FastAPI(
+    app = FastAPIOffline(
+        redoc_url=None,  # served below, with a ReDoc that fetches no logo from its CDN
         title="Zhengyin (证印链)",
         version="1",
-        description="Electronic certificates and seals anchored on chain.",
+        description="Electronic certificates and seals anchored on chain. Every refusal is "
+        '`{"error": code, "message": text}`; the README lists the codes and their statuses.',
         lifespan=lifespan,
+        # the documentation pages load their scripts from this service, never a CDN, and
+        # send the schema to no outside validator
+        swagger_ui_parameters={"validatorUrl": None},
     )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=str(app.openapi_url),
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=REDOC_SCRIPT,
+            redoc_favicon_url="/static-offline-docs/favicon.png",
+            with_google_fonts=False,
+        )
+
+    @app.get(REDOC_SCRIPT, include_in_schema=False)
+    async def redoc_script(request: Request) -> Response:
+        script, tag = _redoc_script()
+        headers = {"Cache-Control": "no-cache", "ETag": tag}
+        if request.headers.get("if-none-match") == tag:  # the browser's copy is current
+            return Response(status_code=304, headers=headers)
+        return Response(script, media_type="text/javascript", headers=headers)
+
     app.state.metrics = metrics
     app.state.settings = settings
 
     async def project_error(request: Request, exc: Exception) -> JSONResponse:
-        body = {"error": error_code(exc), "message": str(exc)}
+        code, status = kind_of(exc)
+        body = {"error": code, "message": str(exc)}
         if isinstance(getattr(exc, "message_zh", None), str):
             body["message_zh"] = exc.message_zh  # type: ignore[attr-defined]
-        return JSONResponse(body, status_code=_status_of(exc))
+        return JSONResponse(body, status_code=status)
 
     for root in ERROR_ROOTS:
         app.add_exception_handler(root, project_error)
@@ -143,6 +208,21 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        found = exc.errors()
+        unreadable = [e for e in found if e.get("type") == "json_invalid"]
+        if unreadable:  # malformed JSON is a 400 on every route
+            context = unreadable[0].get("ctx") or {}
+            return JSONResponse(
+                {"error": "bad_json", "message": "the body is not JSON: "
+                 f"{context.get('error', 'malformed')}"},
+                status_code=400,
+            )
+        if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",)
+               for e in found):
+            return JSONResponse(
+                {"error": "bad_json", "message": "the body is empty: send a JSON object"},
+                status_code=400,
+            )
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: "
             f"{e.get('msg')}"
@@ -154,16 +234,26 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {
-            400: "bad_request",
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        codes = {  # Starlette's own refusals (a 400: a body it could not read)
+            400: "bad_multipart" if kind == "multipart/form-data" else "bad_json",
             404: "not_found",
             405: "method_not_allowed",
             413: "body_too_large",
-            415: "unsupported_media_type",
         }
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # the methods of the path as the schema lists them
+            allowed = _allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+        code = codes.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        if code == "bad_json":
+            message = f"the body is not JSON (not UTF-8, or malformed): {message}"
         return JSONResponse(
-            {"error": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)},
+            {"error": code, "message": message},
             status_code=exc.status_code,
+            headers=headers or None,
         )
 
     app.add_middleware(LimitAndMeasure, limit=settings.max_body_bytes, metrics=metrics)

@@ -11,22 +11,40 @@ import math
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from certs.canonical import MAX_DOCUMENT_BYTES
 from certs.issuance import IssueReport
 from certs.model import requests_from_csv
+from verifier.api import paging
+from verifier.api.errors import ERRORS
 from verifier.api.schemas import (
     QR_MAX_LENGTH,
     AuthorizationRequest,
+    Authorizations,
+    BatchRejected,
+    BatchReport,
     BulkStatusChange,
+    Catalogue,
+    CatalogueTypeWithSchema,
+    Certificate,
+    ChainChange,
     DeauthorizeRequest,
+    ErrorBody,
+    Health,
+    History,
+    Issued,
+    Presentation,
     PresentationRequest,
+    Redeemed,
     RedeemRequest,
+    StatusAction,
     StatusChange,
+    StatusChanged,
     TypeAdd,
     VerifyResponse,
 )
@@ -52,13 +70,61 @@ async def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
+_bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="API key",
+    description="An API key of the service (`zhengyin key add`, `zhengyin issuer add`): "
+    "`Authorization: Bearer <key>` (the scheme name in any case).",
+)
+
+
 async def get_principal(
-    service: ServiceDep, authorization: Annotated[str | None, Header()] = None
+    service: ServiceDep,
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Principal:
-    return service.authenticate(authorization)
+    # the header as sent: the service reads it as the fast path of /v1/verify does
+    return service.authenticate(request.headers.get("authorization"))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+_STATUS_TEXT = {
+    400: "The request cannot be read",
+    401: "No API key, or an unknown one",
+    403: "The key may not do this",
+    404: "What the request names does not exist",
+    409: "It conflicts with the present state",
+    410: "It is gone",
+    413: "The body is over the limit",
+    422: "The request was read, but what it says is invalid",
+    503: "Could not decide now: the chain or the database does not answer (try again)",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route, each with the project's error model and its codes."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        codes = sorted(c for c, kind in ERRORS.items() if kind.status == status)
+        out[status] = {
+            "model": ErrorBody,
+            "description": f"{_STATUS_TEXT[status]}: " + ", ".join(f"`{c}`" for c in codes)
+            + ("; or a code of the PDF, seal, key and certificate readers" if status == 422
+               else ""),
+        }
+    return out
+
+
+READ = (401, 403, 404, 422, 503)
+"""What a route that reads a thing by its name may answer besides its 200."""
+WRITE = (400, 401, 403, 404, 409, 413, 422, 503)
+"""What a route that takes a JSON body and changes something may answer."""
+
+_LOCATION = {
+    "Location": {"description": "The URL of what was created.", "schema": {"type": "string"}}
+}
+
 
 certificates = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 verification = APIRouter(prefix="/v1", tags=["verification"])
@@ -78,7 +144,15 @@ def _report_json(report: Any) -> dict[str, Any]:
     }
 
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="A key of 1 to 255 printable ASCII characters (a UUID): a retry with "
+        "the same key and body gets the first answer instead of a second issuance.",
+        json_schema_extra={"pattern": "^[ -~]{1,255}$", "minLength": 1, "maxLength": 255},
+    ),
+]
 
 
 def request_digest(route: str, kind: str, body: bytes) -> str:
@@ -98,7 +172,14 @@ def _canonical(data: Any) -> bytes:
 
 
 def _answered(answer: Answer) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    if answer.status == 201:
+        created = json.loads(answer.body)
+        first = created.get("identifier") or next(
+            (a["identifier"] for a in created.get("accepted", ())), None
+        )
+        if first is not None:
+            headers["Location"] = f"/v1/certificates/{first}"
     return Response(
         answer.body, status_code=answer.status, media_type="application/json", headers=headers
     )
@@ -115,7 +196,22 @@ def _one_answer(report: IssueReport) -> tuple[int, dict[str, Any]]:
     return 201, {"id": a.identifier, "identifier": a.identifier, "status": "pending"}
 
 
-@certificates.post("", status_code=201)
+def _created(path: str) -> dict[str, str]:
+    return {"Location": path}
+
+
+@certificates.post(
+    "",
+    status_code=201,
+    response_model=None,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/CertificateRequest"}}}}},
+    responses={
+        201: {"model": Issued, "description": "Issued, queued for anchoring.",
+              "headers": _LOCATION},
+        **errors(400, 401, 403, 413, 422, 503),
+    },
+)
 def issue_one(
     service: ServiceDep,
     principal: PrincipalDep,
@@ -131,7 +227,56 @@ def issue_one(
     return _answered(answer)
 
 
-@certificates.post("/batch", status_code=201)
+def _batch_answer(report: IssueReport) -> tuple[int, dict[str, Any]]:
+    body = _report_json(report)
+    if not report.accepted:
+        return 422, {
+            "error": "batch_rejected",
+            "message": f"no row of the batch was accepted ({len(report.rejected)} rejected): "
+            "see each row's errors",
+            **body,
+        }
+    return 201, body
+
+
+_BATCH_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/CertificateRequest"},
+            "description": "Certificate requests; a row that is not one is rejected with its "
+            "line, the others are issued.",
+        }},
+        "text/csv": {"schema": {
+            "type": "string",
+            "description": "A header row of dotted keys (type, holder.name, holder.code, "
+            "holder.code_type, jurisdiction, fields.企业名称, …), then one row per "
+            "certificate.",
+            "example": "type,holder.name,holder.code,holder.code_type,jurisdiction\n"
+            "11100000000013338W032,张三,11010519491231002X,111,360100\n",
+        }},
+    },
+}
+
+
+@certificates.post(
+    "/batch",
+    status_code=201,
+    response_model=None,
+    openapi_extra={"requestBody": _BATCH_BODY},
+    responses={
+        201: {"model": BatchReport, "headers": _LOCATION,
+              "description": "At least one row was issued (Location: the first of them); "
+              "the rejected rows are listed with their line and errors."},
+        **errors(400, 401, 403, 413),
+        422: {"model": BatchRejected | ErrorBody,
+              "description": "No row was accepted (`batch_rejected`, with each row's "
+              "errors), or the request is invalid: "
+              + ", ".join(f"`{c}`" for c, k in sorted(ERRORS.items()) if k.status == 422)},
+        **errors(503),
+    },
+)
 async def issue_batch(
     service: ServiceDep,
     principal: PrincipalDep,
@@ -173,14 +318,14 @@ async def issue_batch(
         service.issue_once,
         principal,
         rows,
-        lambda report: (201, _report_json(report)),
+        _batch_answer,
         key=idempotency_key,
         digest=digest,
     )
     return _answered(answer)
 
 
-@certificates.get("/{identifier}")
+@certificates.get("/{identifier}", response_model=Certificate, responses=errors(*READ))
 def get_certificate(
     identifier: str, service: ServiceDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -194,13 +339,31 @@ def get_certificate(
     }
 
 
-@certificates.get("/{identifier}/pdf", response_class=Response)
+@certificates.get(
+    "/{identifier}/pdf",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {"schema": {"type": "string",
+                                                          "format": "binary"}}},
+              "description": "The sealed PDF."},
+        **errors(*READ, 409),
+    },
+)
 def get_pdf(identifier: str, service: ServiceDep, principal: PrincipalDep) -> Response:
     """The certificate as a sealed PDF (its seal anchored on chain)."""
     return Response(service.certificate_pdf(principal, identifier), media_type="application/pdf")
 
 
-@certificates.get("/{identifier}/qr")
+@certificates.get(
+    "/{identifier}/qr",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
+                          "image/svg+xml": {"schema": {"type": "string"}}},
+              "description": "The certificate's QR code."},
+        **errors(*READ),
+    },
+)
 def get_qr(
     identifier: str,
     service: ServiceDep,
@@ -220,6 +383,7 @@ def get_qr(
 def _change(
     service: Service, principal: Principal, ids: list[str], action: str, body: StatusChange
 ) -> dict[str, Any]:
+    """Change the status of certificates of one agency in one chain transaction."""
     receipt = service.change_status(principal, ids, action, body.reason_code, body.reason)
     return {
         "identifiers": ids,
@@ -245,21 +409,45 @@ def _status_routes(action: str) -> None:
         f"/bulk/{action}",
         name=f"{action}_many",
         summary=f"{action.capitalize()} many certificates in one transaction",
+        response_model=StatusChanged,
+        responses=errors(*WRITE),
     )(bulk)
     certificates.post(
         f"/{{identifier}}/{action}",
         name=f"{action}_one",
         summary=f"{action.capitalize()} one certificate",
+        response_model=StatusChanged,
+        responses=errors(*WRITE),
     )(single)
 
 
-for _action in ("revoke", "suspend", "reinstate"):
-    _status_routes(_action)
+for _action in StatusAction:
+    _status_routes(_action.value)
 
 
-@certificates.get("/{identifier}/history")
-def history(identifier: str, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
-    return service.history(principal, identifier)
+@certificates.get("/{identifier}/history", response_model=History,
+                  response_model_exclude_unset=True, responses=errors(*READ))
+def history(
+    identifier: str,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    limit: paging.Limit = paging.DEFAULT_LIMIT,
+    cursor: paging.Cursor = None,
+) -> dict[str, Any]:
+    """The auditor's timeline of a certificate: its chain events (and those of its type,
+    its issuer and the issuer's authorization) and the service's (issued, presented,
+    verified …), in time order, a page at a time."""
+    after = paging.decode("history", cursor, (str, int, int, int))
+    found = service.history(principal, identifier, after=after,
+                            limit=limit)
+    events = found.pop("events")
+    more = found.pop("more")
+    keys = [e.pop("key") for e in events]
+    return {
+        **found,
+        "events": events,
+        "next_cursor": paging.encode("history", keys[-1]) if more and keys else None,
+    }
 
 
 def _verify_json(verdict: Verdict) -> dict[str, Any]:
@@ -295,7 +483,28 @@ def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-@verification.post("/verify", response_model=VerifyResponse)
+_VERIFY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"oneOf": [
+            {"$ref": "#/components/schemas/VerifyQr"},
+            {"$ref": "#/components/schemas/VerifyCertificate"},
+        ]}},
+        "multipart/form-data": {"schema": {"$ref": "#/components/schemas/VerifyUpload"}},
+    },
+}
+
+
+@verification.post(
+    "/verify",
+    response_model=VerifyResponse,
+    openapi_extra={"requestBody": _VERIFY_BODY},
+    responses={
+        200: {"description": "The verdict: valid, invalid, or error (could not check: "
+              "never taken as valid or invalid)."},
+        **errors(400, 401, 403, 413, 422, 503),
+    },
+)
 async def verify(request: Request, service: ServiceDep, principal: PrincipalDep) -> JSONResponse:
     """Verify a QR payload, a certificate document, or an uploaded file (PDF, seal, seal
     signature, certificate JSON) — whatever was sent."""
@@ -350,13 +559,21 @@ def _verify_body(raw: bytes) -> tuple[str | None, bytes | None]:
             f'send {{"qr": …}} or {{"certificate": …}}: {problem}', code="bad_request"
         )
 
+    def unreadable(problem: str) -> VerifierError:
+        return VerifierError(f"the body is not JSON: {problem}", code="bad_json")
+
     try:
         text = raw.decode("utf-8")
-        members = _json_members(text)
     except UnicodeDecodeError:
-        raise bad("the body is not UTF-8") from None
+        raise unreadable("it is not UTF-8") from None
+    try:
+        members = _json_members(text)
+    except NotAnObject as exc:
+        raise bad(str(exc)) from None
     except (ValueError, RecursionError) as exc:
-        raise bad(f"the body is not a JSON object ({exc})") from None
+        if not text.strip():
+            raise unreadable("it is empty") from None
+        raise unreadable(str(exc)) from None
     unknown = sorted(set(members) - {"qr", "certificate"})
     if unknown:
         raise bad(f"unknown member(s) {', '.join(unknown)}")
@@ -379,7 +596,8 @@ def _json_members(text: str) -> dict[str, str]:
     members: dict[str, str] = {}
     at = _skip_space(text, 0)
     if text[at : at + 1] != "{":
-        raise ValueError("not an object")
+        json.loads(text)  # JSON that is not an object, or not JSON at all
+        raise NotAnObject("the body is not a JSON object")
     at = _skip_space(text, at + 1)
     if text[at : at + 1] == "}":
         at += 1
@@ -394,7 +612,7 @@ def _json_members(text: str) -> dict[str, str]:
             start = _skip_space(text, at + 1)
             _, end = decoder.raw_decode(text, start)
             if name in members:
-                raise ValueError(f"the member {name!r} is repeated")
+                raise NotAnObject(f"the member {name!r} is repeated")
             members[name] = text[start:end]
             at = _skip_space(text, end)
             if text[at : at + 1] == ",":
@@ -407,6 +625,10 @@ def _json_members(text: str) -> dict[str, str]:
     if _skip_space(text, at) != len(text):
         raise ValueError("text after the object")
     return members
+
+
+class NotAnObject(ValueError):
+    """Well-formed JSON, but not an object."""
 
 
 def _skip_space(text: str, at: int) -> int:
@@ -442,7 +664,31 @@ def _verify_logged(
 seals = APIRouter(prefix="/v1/seals", tags=["seals"])
 
 
-@seals.post("/stamp", response_class=Response)
+_STAMP_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {"$ref": "#/components/schemas/StampForm"}},
+    },
+}
+
+
+@seals.post(
+    "/stamp",
+    response_class=Response,
+    openapi_extra={"requestBody": _STAMP_BODY},
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The sealed PDF.",
+            "headers": {
+                "X-Anchor-Tx": {"description": "The anchoring transaction.",
+                                "schema": {"type": "string"}},
+                "X-Anchor-Block": {"description": "Its block.", "schema": {"type": "string"}},
+            },
+        },
+        **errors(400, 401, 403, 413, 422, 503),
+    },
+)
 async def stamp(request: Request, service: ServiceDep, principal: PrincipalDep) -> Response:
     """Seal a PDF with the calling agency's seal (multipart: ``file``, optional ``page``,
     ``x``, ``y`` in mm, ``width`` in mm); the sealed document is anchored on chain. Returns
@@ -484,9 +730,20 @@ async def stamp(request: Request, service: ServiceDep, principal: PrincipalDep) 
     )
 
 
-@presenting.post("", status_code=201)
+@presenting.post(
+    "",
+    status_code=201,
+    response_model=Presentation,
+    responses={
+        201: {"headers": {"Location": {
+            "description": "The certificate's timeline, where the presentation is recorded "
+            "(the code is a secret: no URL names it).",
+            "schema": {"type": "string"}}}},
+        **errors(*WRITE),
+    },
+)
 def present(
-    body: PresentationRequest, service: ServiceDep, principal: PrincipalDep
+    body: PresentationRequest, service: ServiceDep, principal: PrincipalDep, response: Response
 ) -> dict[str, Any]:
     """A short-lived, single-use code for a stated purpose (用证事由)."""
     import datetime as dt
@@ -498,6 +755,7 @@ def present(
         body.fields,
         dt.timedelta(seconds=body.ttl_seconds),
     )
+    response.headers["Location"] = f"/v1/certificates/{presentation.identifier}/history"
     return {
         "code": presentation.code,
         "expires_at": presentation.expires_at.isoformat(),
@@ -506,7 +764,8 @@ def present(
     }
 
 
-@presenting.post("/redeem")
+@presenting.post("/redeem", response_model=Redeemed, response_model_exclude_unset=True,
+                 responses=errors(*WRITE, 410))
 def redeem(body: RedeemRequest, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """Exchange a code for the certificate (only the disclosed fields) and its verdict."""
     verdict, shown = service.redeem(principal, body.code)
@@ -520,68 +779,106 @@ def _sent(receipt: Any, **facts: Any) -> dict[str, Any]:
     return {**facts, "tx_hash": receipt.tx_hash, "block": receipt.block_number}
 
 
-@types.get("")
-def list_types(service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+@types.get("", response_model=Catalogue, responses=errors(401, 403, 422, 503))
+def list_types(
+    service: ServiceDep,
+    principal: PrincipalDep,
+    limit: paging.Limit = paging.DEFAULT_LIMIT,
+    cursor: paging.Cursor = None,
+) -> dict[str, Any]:
     """The certificate catalogue as the chain holds it (as this service's index read it):
     each type's name, defining body, version, withdrawal, schema digest, and whether that
-    digest is the schema published with the project."""
+    digest is the schema published with the project; by type code, a page at a time."""
+    shown, following = paging.page(
+        service.catalogue(principal), lambda t: [t["code"]], "types", cursor, limit, (str,)
+    )
     return {
-        "types": service.catalogue(principal),
+        "types": shown,
         "indexed_block": service.indexer.state().indexed_block,
+        "next_cursor": following,
     }
 
 
-@types.get("/{code}")
+@types.get("/{code}", response_model=CatalogueTypeWithSchema, response_model_by_alias=True,
+           responses=errors(*READ))
 def show_type(code: str, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """One type of the catalogue, with its field schema (certs/types.json)."""
     found: dict[str, Any] = service.catalogue(principal, code)
     return found
 
 
-@types.post("", status_code=201)
-def add_type(body: TypeAdd, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+@types.post(
+    "",
+    status_code=201,
+    response_model=ChainChange,
+    responses={201: {"headers": _LOCATION}, **errors(*WRITE)},
+)
+def add_type(
+    body: TypeAdd, service: ServiceDep, principal: PrincipalDep, response: Response
+) -> dict[str, Any]:
     """Put a type (its schema as published with the project) into the catalogue on chain
     (admins; the operator account must be a national admin on chain)."""
     receipt = service.publish_type(principal, body.code)
+    response.headers["Location"] = f"/v1/types/{body.code}"
     return _sent(receipt, done="added", code=body.code)
 
 
-@types.post("/{code}/revise")
+@types.post("/{code}/revise", response_model=ChainChange, responses=errors(*WRITE))
 def revise_type(code: str, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """Publish a new version of a type (names and schema as the project has them)."""
     receipt = service.publish_type(principal, code, revise=True)
     return _sent(receipt, done="revised", code=code)
 
 
-@types.post("/{code}/withdraw")
+@types.post("/{code}/withdraw", response_model=ChainChange, responses=errors(*WRITE))
 def withdraw_type(code: str, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """Withdraw a type: no certificate of it anchored from now on is valid."""
     receipt = service.withdraw_type(principal, code)
     return _sent(receipt, done="withdrawn", code=code)
 
 
-@issuers.get("/{uscc}/authorizations")
+@issuers.get("/{uscc}/authorizations", response_model=Authorizations,
+             responses=errors(*READ))
 def list_authorizations(
-    uscc: str, service: ServiceDep, principal: PrincipalDep
+    uscc: str,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    limit: paging.Limit = paging.DEFAULT_LIMIT,
+    cursor: paging.Cursor = None,
 ) -> dict[str, Any]:
     """An agency's authorizations by type and whether each is issuable now (admins, and
-    the agency itself)."""
+    the agency itself); by type code, a page at a time."""
+    shown, following = paging.page(
+        service.authorizations(principal, uscc), lambda a: [a["type"]], "authorizations",
+        cursor, limit, (str,),
+    )
     return {
         "issuer": uscc,
-        "authorizations": service.authorizations(principal, uscc),
+        "authorizations": shown,
         "indexed_block": service.indexer.state().indexed_block,
+        "next_cursor": following,
     }
 
 
-@issuers.post("/{uscc}/authorizations", status_code=201)
+@issuers.post(
+    "/{uscc}/authorizations",
+    status_code=201,
+    response_model=ChainChange,
+    responses={201: {"headers": _LOCATION}, **errors(*WRITE)},
+)
 def authorize(
-    uscc: str, body: AuthorizationRequest, service: ServiceDep, principal: PrincipalDep
+    uscc: str,
+    body: AuthorizationRequest,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    response: Response,
 ) -> dict[str, Any]:
     """Authorize an agency for a type, from ``from`` to ``until`` (Beijing dates; default
     today, no end), in ``jurisdiction`` (admins, within the operator's scope on chain)."""
     grant, receipt = service.authorize(
         principal, uscc, body.type, body.valid_from, body.valid_until, body.jurisdiction
     )
+    response.headers["Location"] = f"/v1/issuers/{uscc}/authorizations"
     return _sent(receipt, done="authorized", **grant.to_json())
 
 
@@ -592,7 +889,8 @@ def _deauthorize(
     return _sent(receipt, done="deauthorized", issuer=uscc, type=type_code)
 
 
-@issuers.delete("/{uscc}/authorizations/{type_code}")
+@issuers.delete("/{uscc}/authorizations/{type_code}", response_model=ChainChange,
+                responses=errors(*WRITE))
 def deauthorize(
     uscc: str, type_code: str, service: ServiceDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -600,7 +898,8 @@ def deauthorize(
     return _deauthorize(uscc, type_code, service, principal)
 
 
-@issuers.post("/{uscc}/authorizations/deauthorize")
+@issuers.post("/{uscc}/authorizations/deauthorize", response_model=ChainChange,
+              responses=errors(*WRITE))
 def deauthorize_by_post(
     uscc: str, body: DeauthorizeRequest, service: ServiceDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -608,7 +907,12 @@ def deauthorize_by_post(
     return _deauthorize(uscc, body.type, service, principal)
 
 
-@operations.get("/healthz")
+@operations.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Degraded: the chain, the database or "
+                     "the index is not current."}},
+)
 def healthz(service: ServiceDep) -> JSONResponse:
     """``ok`` (200) only while the chain answers, the database answers and the index is
     current within ``ZHENGYIN_MAX_STALENESS_SECONDS``; otherwise ``degraded`` (503). The
@@ -644,7 +948,13 @@ def healthz(service: ServiceDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@operations.get("/metrics", response_class=PlainTextResponse)
+@operations.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                     "description": "Prometheus text format: under ``zhengyin serve``, the "
+                     "totals of all its workers."}},
+)
 def metrics(request: Request, service: ServiceDep) -> Response:
     """Prometheus metrics: under ``zhengyin serve``, the totals of all its workers."""
     from verifier.api.app import sync_metrics
