@@ -856,13 +856,30 @@ def test_a_certificate_of_an_agency_not_authorized_is_invalid_through_the_api(
         assert "360100" in authorized["reason_zh"]
         for name in ("chain.anchored", "issuer.key"):
             assert _check(verdict, name)["status"] == "VALID"
-    # the verdict changes once the agency is authorized from a time before the anchor
+    # A grant never reaches back before its own block, even when asked to: the certificate
+    # anchored while unauthorized stays invalid; what the agency issues from then on is valid.
+    # (Wait for the chain's clock to pass the anchor's second: an anchor in the grant's own
+    # second counts as covered, and this test is about an anchor before the grant.)
+    rpc = _service(api).rpc
+    anchored_at = int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    while time.time() < anchored_at + 1.05:
+        time.sleep(0.05)
     granted = c.post(f"/v1/issuers/{uscc}/authorizations",
                      json={"type": TYPE, "from": "2020-01-01", "jurisdiction": "3601"},
                      headers=api.h("admin"))
     assert granted.status_code == 201, granted.text
     assert granted.json()["jurisdiction"] == "3601" and granted.json()["valid_until"] is None
-    now_valid = c.post("/v1/verify", json={"qr": payload}, headers=api.h("counter")).json()
+    assert granted.json()["valid_from"] > anchored_at, granted.json()  # not from 2020
+    _service(api).index_now("the grant")
+    for body in ({"certificate": document}, {"qr": payload}):
+        still = c.post("/v1/verify", json=body, headers=api.h("counter")).json()
+        assert still["verdict"] == "invalid", still
+        assert _check(still, "issuer.authorized")["status"] == "INVALID"
+    api.keys["unauthorized_then"] = key
+    created = c.post("/v1/certificates", json=request(), headers={"Authorization": f"Bearer {key}"})
+    assert created.status_code == 201, created.text
+    later = api.wait_anchored(created.json()["identifier"], "unauthorized_then")["document"]
+    now_valid = c.post("/v1/verify", json={"certificate": later}, headers=api.h("counter")).json()
     assert now_valid["verdict"] == "valid", now_valid
 
 
