@@ -163,6 +163,24 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+def kill_leftovers() -> None:
+    """The anvil and keeper this run started, should `devnet down` have left them running."""
+    record = Path(os.environ["ZHENGYIN_HOME"]) / "devnet" / "devnet.json"
+    try:
+        started = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for key, marker in (("pid", b"anvil"), ("keeper_pid", b"devnet.keeper")):
+        pid = started.get(key)
+        try:  # still that process (the record outlives a failed stop; pids are reused)
+            if not isinstance(pid, int) or marker not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            os.kill(pid, signal.SIGKILL)
+            print(f"wheel smoke: killed the devnet's {key} {pid} left running", flush=True)
+        except OSError:  # gone already
+            pass
+
+
 def main() -> None:
     started = time.monotonic()
     check_installed()
@@ -194,6 +212,7 @@ def main() -> None:
     finally:
         step("devnet down")
         subprocess.run([ZHENGYIN, "devnet", "down"], timeout=60, stdin=subprocess.DEVNULL)
+        kill_leftovers()
     step(f"all steps passed in {time.monotonic() - started:.0f} s")
 
 
