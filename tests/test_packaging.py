@@ -8,6 +8,7 @@ No services, no network: the source is read with ``ast``, the installed distribu
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata as md
 import re
 import subprocess
@@ -99,10 +100,15 @@ def third_party_imports(paths: Iterable[Path]) -> dict[str, list[str]]:
     return found
 
 
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    return dict(md.packages_distributions())
+
+
 def distributions_of(imports: dict[str, list[str]], local: set[str]) -> dict[str, list[str]]:
     """Distribution (canonical name) → the places that import one of its modules; a module
     no installed distribution provides fails the test where it is imported."""
-    providers = md.packages_distributions()
+    providers = _providers()
     result: dict[str, list[str]] = {}
     unknown = []
     for module, places in sorted(imports.items()):
