@@ -3,18 +3,27 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+PIP    := $(PY) -m pip --disable-pip-version-check
+# One lock per purpose (requirements/lock.py remakes them); every install is constrained by all.
+LOCKS  := requirements/runtime.lock requirements/test.lock requirements/lint.lock \
+          requirements/bench.lock
+CONSTRAINTS := $(foreach lock,$(LOCKS),-c $(lock))
 
-.PHONY: setup system serve test lint bench clean
+.PHONY: setup system serve test lint bench wheel clean
 
 setup: system $(STAMP) node_modules/.installed
 
 system:
 	@bash .ci/system-packages
 
-$(STAMP): requirements.lock pyproject.toml seals/_sm2p256.c certs/_claims.c
+# pip resolves the project's declared dependencies (every extra), each version fixed by the
+# locks: what the code imports but pyproject.toml does not declare is not installed, and the
+# tests that need it fail. setuptools is the pinned build backend of the editable install
+# (which compiles the C extensions in place).
+$(STAMP): $(LOCKS) pyproject.toml seals/_sm2p256.c certs/_claims.c
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) install --quiet $(CONSTRAINTS) setuptools
+	$(PIP) install --quiet $(CONSTRAINTS) --no-build-isolation -e '.[test,lint,bench]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json .npmrc
@@ -35,5 +44,11 @@ lint: setup
 bench: setup
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
+# The wheel (C extensions compiled for this machine) in dist/; install it with
+# `pip install -c requirements/runtime.lock dist/zhengyin-*.whl`.
+wheel: setup
+	rm -rf build dist
+	$(PIP) wheel --quiet --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,7 +1,8 @@
 """Loading the committed contract artefacts (``contracts/build/*.json``: ABI + bytecode).
 
 The artefacts are built by ``node contracts/compile.mjs`` with the pinned npm ``solc``; this
-module only reads them, so nothing at run time needs a compiler.
+module only reads them, so nothing at run time needs a compiler. A wheel carries them as
+``chain/artefacts/*.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ from eth_utils import keccak
 
 from chain.errors import ArtefactError
 
-BUILD_DIR = Path(__file__).resolve().parent.parent / "contracts" / "build"
+
+def _build_dir() -> Path:
+    """Where the artefacts are: ``chain/artefacts/`` in an installed wheel (pyproject.toml maps
+    ``contracts/build`` there), ``contracts/build`` in a checkout (an editable install)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "artefacts"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "contracts" / "build"
+
+
+BUILD_DIR = _build_dir()
 CONTRACT_NAMES = ("IssuerRegistry", "CertificateRegistry")
 
 

@@ -61,7 +61,9 @@ def anvil_binary() -> Path:
     if found:
         return Path(found)
     raise DevnetError(
-        f"anvil is not installed (looked for {candidate.relative_to(REPO_ROOT)}): run `make setup`",
+        "anvil is not installed: in a checkout run `make setup` (it installs the pinned anvil "
+        f"under {candidate.relative_to(REPO_ROOT)}); with an installed package, set "
+        "ZHENGYIN_ANVIL to an anvil binary or put anvil on PATH",
         code="anvil_missing",
     )
 
