@@ -185,7 +185,8 @@ def main() -> None:
     started = time.monotonic()
     check_installed()
     os.environ["ZHENGYIN_DEVNET_PORT"] = str(free_port())
-    step(f"devnet up (anvil {os.environ.get('ZHENGYIN_ANVIL', 'from PATH')})")
+    anvil = os.environ.get("ZHENGYIN_ANVIL")
+    step(f"devnet up (anvil {anvil or 'from PATH'})")
     run("devnet", "up")
     try:
         step("deploy")

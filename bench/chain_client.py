@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench.benchchain import bench_chain
+from benchchain import bench_chain
+
 from chain.contracts import load_artefact
 from chain.registry import issuer_id
 from chain.transactions import LocalAccount
