@@ -58,6 +58,13 @@ class Sm2BadSignature(Sm2Error):
     code = "sm2_bad_signature"
 
 
+def says_nothing_of_the_input(exc: BaseException) -> bool:
+    """An SM2 error of the machine, not of the bytes checked: no backend loaded, or the
+    backend failed (libcrypto's own error). Such a check could not be made: it is never
+    'invalid'. Only :class:`Sm2BadKey` and :class:`Sm2BadSignature` judge the input."""
+    return isinstance(exc, Sm2Error) and not isinstance(exc, Sm2BadKey | Sm2BadSignature)
+
+
 class KeyFormatError(SealError):
     """A key file (PEM or DER) that cannot be read as an SM2 key."""
 

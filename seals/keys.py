@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from seals import sm2
-from seals.errors import KeyFormatError, KeyPassphraseError, SealError
+from seals.errors import KeyFormatError, KeyPassphraseError, SealError, says_nothing_of_the_input
 
 _OID_PBES2 = "1.2.840.113549.1.5.13"
 _OID_PBKDF2 = "1.2.840.113549.1.5.12"
@@ -435,6 +435,8 @@ def public_key_from_spki(der: bytes, *, backend: sm2.Sm2Backend | None = None) -
     try:
         return sm2.Sm2PublicKey.from_point(point, backend)
     except SealError as exc:
+        if says_nothing_of_the_input(exc):  # this machine's SM2 failed, not the key
+            raise
         raise KeyFormatError(f"public key: {exc}", code=exc.code) from exc
 
 

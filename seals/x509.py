@@ -31,7 +31,7 @@ from asn1crypto import x509 as asn1x509
 
 from seals import der as der_shape
 from seals import sm2
-from seals.errors import CertificateError, SealError, Sm2BadSignature
+from seals.errors import CertificateError, SealError, Sm2BadSignature, says_nothing_of_the_input
 from seals.keys import public_key_from_spki
 
 SIGNING_USAGES = frozenset({"digital_signature", "non_repudiation"})
@@ -150,6 +150,8 @@ class Certificate:
                 return _public_key(self.spki_der)
             return public_key_from_spki(self.spki_der, backend=backend)
         except SealError as exc:
+            if says_nothing_of_the_input(exc):  # this machine's SM2 failed, not the key
+                raise
             raise CertificateError(
                 f"certificate {self.subject}: {exc}", code="cert_not_sm2"
             ) from exc

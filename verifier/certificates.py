@@ -51,7 +51,7 @@ from chain.registry import (
     KeyRecord,
     Registry,
 )
-from seals.errors import SealError
+from seals.errors import SealError, says_nothing_of_the_input
 from seals.sm2 import Sm2PublicKey, sm3
 from verifier.catalogue import Authority, authority_of
 from verifier.context import chain_rpc, deployment
@@ -335,6 +335,15 @@ def _signature(document: CertificateDocument) -> Fragment:
             document.signing_input(signature.key_id), signature.value
         )
     except SealError as exc:
+        if says_nothing_of_the_input(exc):
+            return _fragment(
+                "certificate.signature",
+                "signature",
+                Status.ERROR,
+                f"the issuer's SM2 signature could not be checked on this service ({exc.code}: "
+                f"{exc}); try again, or verify elsewhere",
+                f"本机无法核验发证机关的 SM2 签名（{exc.code}），请稍后重试或换一台设备核验",
+            )
         return _fragment(
             "certificate.signature",
             "signature",
@@ -907,17 +916,34 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
     if authority.entry is not None:  # the catalogue on chain names the type
         subject["type.name"] = authority.entry.name
     signed_with = None
+    fault: SealError | None = None  # a key this machine could not check with
     for key_id, point in keys.items():
         try:
             _public_key(point).verify(
                 payload.signing_input(key_id), qr.signature_der(payload.signature_rs)
             )
-        except (SealError, ValueError):
+        except SealError as exc:
+            if says_nothing_of_the_input(exc):
+                fault = exc
+            continue
+        except ValueError:
             continue
         signed_with = key_id
         break
     who = f"{name}（{issuer}）" if name else issuer
-    if signed_with is None and unpublished:
+    if signed_with is None and fault is not None:
+        fragments.append(
+            _fragment(
+                "certificate.signature",
+                "signature",
+                Status.ERROR,
+                f"the signature could not be checked on this service ({fault.code}: {fault}); "
+                "try again, or verify elsewhere",
+                f"本机无法核验该二维码的签名（{fault.code}），请稍后重试或换一台设备核验",
+                block=snap.block,
+            )
+        )
+    elif signed_with is None and unpublished:
         fragments.append(
             _fragment(
                 "certificate.signature",
@@ -975,12 +1001,16 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
         jurisdiction=payload.jurisdiction,
     )
     chain = chain_checks(local, snap, registry.deployment, authority=authority)
-    if signed_with is None and unpublished:  # which key signed is unknown: not judged
+    if signed_with is None and (unpublished or fault is not None):  # which key: unknown
         chain = [
             _fragment(
                 f.name, f.type, Status.ERROR,
-                "which key signed cannot be told: the issuer did not publish every key",
-                "无法确定签名所用的密钥（发证机关有未公布公钥的密钥），未判断",
+                "which key signed cannot be told: "
+                + ("the signature could not be checked on this service" if fault is not None
+                   else "the issuer did not publish every key"),
+                "无法确定签名所用的密钥（"
+                + ("本机无法核验签名" if fault is not None else "发证机关有未公布公钥的密钥")
+                + "），未判断",
                 block=snap.block,
             )
             if f.name == "issuer.key"

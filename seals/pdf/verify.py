@@ -47,7 +47,7 @@ from datetime import datetime
 from typing import Any
 
 from seals import sm2
-from seals.errors import SealError
+from seals.errors import SealError, says_nothing_of_the_input
 from seals.pdf.errors import PdfError, PdfHostile, PdfMalformed
 from seals.pdf.reader import (
     DEFAULT_LIMITS,
@@ -148,6 +148,8 @@ def _guard(name: str, type_: str, fn: Callable[[], Step]) -> Step:
     try:
         return fn()
     except SealError as exc:
+        if says_nothing_of_the_input(exc):  # this machine's SM2, not the file, failed
+            return _step(name, type_, StepStatus.ERROR, f"could not check: {exc}", error=exc.code)
         return _step(name, type_, StepStatus.INVALID, f"cannot be read: {exc}", error=exc.code)
     except Exception as exc:  # a step never crashes the report
         return _step(name, type_, StepStatus.ERROR, f"could not check: {exc}", error=repr(exc))

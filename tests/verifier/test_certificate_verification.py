@@ -1420,3 +1420,32 @@ def test_every_check_has_a_chinese_reason_for_the_counter(
     assert "did not answer" in chinese(
         verify_certificate_text(texts[0].encode(), unreachable, today=TODAY)
     )["chain.anchored"]
+
+
+def test_a_machine_that_cannot_check_sm2_never_says_invalid(
+    store: Store, agency: Agency, verifier: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SM2 code of this machine failing (here: no backend loads, as on a machine without
+    the extension, libcrypto's SM2 or gmssl-pyx) says nothing of the certificate: the
+    signature check is ERROR and the verdict 'could not decide', for the file and the QR —
+    never 'invalid' (review of issue #17: every SealError was read as a bad signature)."""
+    from certs import qr
+    from seals import sm2
+    from seals.errors import Sm2Unavailable
+    from verifier.certificates import _public_key, verify_qr
+
+    (record,) = issue_records(store, agency, [request()])
+    payload = qr.payload_for(record.document).encode()
+    assert one(text_of(record), verifier).outcome is Outcome.VALID
+    assert verify_qr(payload, verifier, today=TODAY).outcome is Outcome.VALID
+
+    gone = Sm2Unavailable("no SM2 backend loads on this machine")
+    monkeypatch.setattr(sm2, "_backends", dict.fromkeys(sm2._BACKEND_FACTORIES, gone))
+    _public_key.cache_clear()  # keys loaded before are bound to the backend that was there
+    for verdict in (one(text_of(record), verifier), verify_qr(payload, verifier, today=TODAY)):
+        signature = check(verdict, "certificate.signature")
+        assert signature.status is Status.ERROR, summary(verdict)
+        assert "sm2_unavailable" in signature.reason
+        assert verdict.outcome is Outcome.ERROR, summary(verdict)
+        assert not invalid_checks(verdict), summary(verdict)
+    _public_key.cache_clear()

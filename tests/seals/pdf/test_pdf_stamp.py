@@ -212,3 +212,28 @@ def test_linearized_files_take_two_seals(pki: Pki, seal: Seal, streams: bool) ->
     assert verify_pdf(one).ok and verify_pdf(two).ok
     with pikepdf.open(io.BytesIO(two)) as doc:
         assert len(doc.Root.AcroForm.Fields) == 2
+
+
+def test_a_machine_that_cannot_check_sm2_finds_no_seal_invalid(
+    pki: Pki, sealed: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This machine's SM2 failing (no backend loads) says nothing of the PDF: the signature
+    steps are ERROR (could not check), none INVALID, and the report is not ok (review of
+    issue #17: a SealError of the backend was read as a defect of the file)."""
+    from seals import sm2, x509
+    from seals.errors import Sm2Unavailable
+
+    assert verify_pdf(sealed, anchors=[pki.root.certificate]).ok
+    gone = Sm2Unavailable("no SM2 backend loads on this machine")
+    monkeypatch.setattr(sm2, "_backends", dict.fromkeys(sm2._BACKEND_FACTORIES, gone))
+    x509._public_key.cache_clear()  # keys loaded before are bound to the backend that was there
+    try:
+        report = verify_pdf(sealed, anchors=[pki.root.certificate])
+    finally:
+        x509._public_key.cache_clear()
+    steps = [s for sig in report.signatures for s in sig.steps]
+    assert not report.ok
+    assert not [s for s in steps if s.status is StepStatus.INVALID], steps
+    assert {"signature.value", "seal.maker_signature"} <= {
+        s.name for s in steps if s.status is StepStatus.ERROR
+    }, steps
