@@ -55,7 +55,7 @@ from seals.errors import SealError, says_nothing_of_the_input
 from seals.sm2 import Sm2PublicKey, sm3
 from verifier.catalogue import Authority, authority_of
 from verifier.context import chain_rpc, deployment
-from verifier.errors import VerifierError
+from verifier.errors import ERROR_ROOTS, error_code
 from verifier.settings import Settings
 from verifier.verdict import Fragment, Status, Verdict
 
@@ -839,8 +839,10 @@ def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None)
         try:
             rpc = chain_rpc(settings)
             return Registry(rpc, deployment(settings, rpc))
-        except VerifierError as exc:
-            raise ChainError(str(exc), code=exc.code) from exc
+        except ChainError:
+            raise
+        except ERROR_ROOTS as exc:  # no deployment, a damaged record: could not check
+            raise ChainError(str(exc), code=error_code(exc)) from exc
 
     return verify_certificate_text(data, registry, today=at.date() if at else None)
 

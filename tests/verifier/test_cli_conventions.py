@@ -16,6 +16,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import threading
@@ -29,6 +30,8 @@ import click
 import pikepdf
 import pytest
 
+from certs import qr
+from certs.canonical import CertificateDocument
 from certs.errors import CertError, ValidationError
 from certs.store import StoreError
 from chain.errors import (
@@ -390,6 +393,22 @@ def test_exit_status_for_each_kind_of_outcome(cli: Cli) -> None:
     several = cli("verify", str(document), str(document), "--json", env=unreachable())
     assert several.returncode == 3
     assert [v["verdict"] for v in json.loads(several.stdout)] == ["error", "error"]
+
+    # A damaged deployment record says nothing of the certificate: could not decide (3),
+    # never invalid (review of issue #17: it exited 1). Its own home, the same devnet.
+    damaged = cli.work / "damaged-home"
+    shutil.copytree(cli.home / "deployments", damaged / "deployments")
+    for record in (damaged / "deployments").glob("*.json"):
+        record.write_text("{not json", encoding="utf-8")
+    broken = {"ZHENGYIN_HOME": str(damaged),
+              "ZHENGYIN_RPC_URL": f"http://127.0.0.1:{cli.env['ZHENGYIN_DEVNET_PORT']}"}
+    payload = qr.payload_for(CertificateDocument.from_json(document.read_bytes())).encode()
+    for args in ((str(document),), (str(document), str(document)), ("--qr", payload)):
+        undecided = cli("verify", *args, "--json", env=broken)
+        assert undecided.returncode == 3, undecided.stdout + undecided.stderr
+        out = json.loads(undecided.stdout)
+        assert {v["verdict"] for v in (out if isinstance(out, list) else [out])} == {"error"}
+        no_traceback(undecided)
 
     for args in (("type", "list"), ("history", identifier), ("deploy",)):
         down = cli(*args, env=unreachable())

@@ -43,7 +43,7 @@ def test_timeline_and_verdict_need_no_service_database(
     result = subprocess.run([*zhengyin_command(), "history", str(document), "--from-chain",
                              "--json"], env=env, capture_output=True, text=True, timeout=120,
                             check=False)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # re-verified: suspended, so invalid
     out = json.loads(result.stdout)
     assert out["identifier"] == identifier and out["status"] == "suspended"
     events = out["events"]

@@ -33,7 +33,7 @@ from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, ChainEvent, Registry
 from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
 from verifier.catalogue import CONTEXT_NAMES, chain_context, context_detail, issuing_entitlements
-from verifier.cli.exits import ExitStatus, exit_status_of
+from verifier.cli.exits import ExitStatus, exit_status_of, exit_status_of_outcome
 from verifier.cli.output import (
     echo_json,
     format_of_input,
@@ -569,7 +569,9 @@ def history(settings: Settings, certificate: str, from_chain: bool, as_json: boo
 
     CERTIFICATE is an identifier (looked up in this service's database) or, with
     --from-chain, the path of a certificate document. JSON: {identifier, status, events:
-    [{about, event, block, time, tx_hash, detail}]} (--from-chain: and verification)."""
+    [{about, event, block, time, tx_hash, detail}]} (--from-chain: and verification).
+    With --from-chain the document is verified too, and the exit status is the verdict's
+    (0 valid, 1 invalid, 3 could not decide), as for `verify`."""
     if from_chain:
         _history_from_chain(settings, Path(certificate), as_json)
         return
@@ -656,6 +658,8 @@ def _history_from_chain(settings: Settings, path: Path, as_json: bool) -> None:
         elif entry["event"] == "reinstated":
             status = "active"
     _print_history(identifier, status, entries, as_json, verdict.to_json())
+    # the document was re-verified: its exit status is the verdict's, as for `verify`
+    click.get_current_context().exit(exit_status_of_outcome(verdict.outcome))
 
 
 def _entry(store: Store | None, leaf: bytes, event: ChainEvent) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from chain.errors import (
     TransactionFailed,
     TransactionTimeout,
 )
+from devnet.errors import DevnetError
+from seals.errors import says_nothing_of_the_input
 from verifier.errors import ERROR_ROOTS, error_code
 from verifier.verdict import Outcome
 
@@ -65,7 +67,9 @@ UNAVAILABLE_CODES = frozenset(
 #: Codes of project errors that mean "asked, but the answer is not known (yet)".
 UNDECIDED_CODES = frozenset({"tx_timeout", "verify_timeout", "verify_memory", "verify_busy"})
 #: Codes of project errors that are mistakes in the command line.
-USAGE_CODES = frozenset({"usage", "unknown_format", "bad_configuration", "bad_time", "bad_date"})
+USAGE_CODES = frozenset(
+    {"usage", "unknown_format", "bad_configuration", "bad_time", "bad_date", "bad_trust_anchor"}
+)
 
 
 def exit_status_of(exc: BaseException) -> ExitStatus:
@@ -79,7 +83,13 @@ def exit_status_of(exc: BaseException) -> ExitStatus:
     code = error_code(exc)
     if code in USAGE_CODES:
         return ExitStatus.USAGE
-    if isinstance(exc, ChainUnavailable | TransactionDropped) or code in UNAVAILABLE_CODES:
+    if (
+        isinstance(exc, ChainUnavailable | TransactionDropped | DevnetError)
+        or code in UNAVAILABLE_CODES
+        or says_nothing_of_the_input(exc)
+    ):
+        # DevnetError: the local chain's state or deployment record is missing or damaged;
+        # an SM2 fault: this machine cannot check. Neither says anything of the input.
         return ExitStatus.UNAVAILABLE
     if isinstance(exc, TransactionTimeout) or code in UNDECIDED_CODES:
         return ExitStatus.UNDECIDED

@@ -119,8 +119,8 @@ def pdf_verdict(
 
 def qr_verdict(settings: Settings, text: str) -> Verdict:
     """A QR payload against the configured chain (an unreachable chain: ERROR checks)."""
-    from chain.errors import ChainError
     from verifier.certificates import verify_qr
+    from verifier.errors import ERROR_ROOTS
     from verifier.verdict import Fragment, Status
 
     facts = _chain_facts(settings)
@@ -130,7 +130,7 @@ def qr_verdict(settings: Settings, text: str) -> Verdict:
                 "no chain is configured: set ZHENGYIN_RPC_URL or deploy", code="no_chain"
             )
         source = facts()
-    except (ChainError, VerifierError) as exc:
+    except ERROR_ROOTS as exc:  # the chain, its deployment record, the configuration
         return Verdict(
             (
                 Fragment(
@@ -270,7 +270,7 @@ def _verify_many(
         )
     worst = next(
         (s for s in (ExitStatus.INTERNAL, ExitStatus.INVALID, ExitStatus.UNDECIDED,
-                     ExitStatus.UNAVAILABLE) if s in statuses),
+                     ExitStatus.UNAVAILABLE, ExitStatus.USAGE) if s in statuses),
         ExitStatus.OK,
     )
     click.get_current_context().exit(worst)
