@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -406,3 +407,23 @@ def test_each_error_class_answers_with_its_deliberate_status() -> None:
     for code in ("sm2_unavailable", "batch_tree_missing", "batch_position_missing",
                  "stored_leaf_malformed", "tx_failed", "bad_rpc_url"):
         assert code in ERRORS, code
+
+
+def test_a_malformed_rpc_url_is_a_coded_configuration_error(tmp_path: Path) -> None:
+    """``ZHENGYIN_RPC_URL=http://a..b/x``: urllib3's own ValueError escaped as a raw
+    exception (a 500 in the API, exit 70 in the CLI); the service now refuses to start with
+    ``bad_rpc_url`` (could not check: a :class:`ChainUnavailable`), in words an operator can
+    act on, showing no more of the URL than its host."""
+    from chain.errors import ChainUnavailable
+    from verifier.service import Service
+
+    for url in ("http://a..b/x", "https://user:secret@a..b/v3/TOKEN"):
+        settings = Settings(home=tmp_path, rpc_url=url,
+                            database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+        started = time.monotonic()
+        with pytest.raises(ChainUnavailable) as caught:
+            Service(settings)
+        assert time.monotonic() - started < 5
+        assert caught.value.code == "bad_rpc_url"
+        assert "correct the node URL" in str(caught.value)
+        assert "secret" not in str(caught.value) and "TOKEN" not in str(caught.value)

@@ -118,7 +118,8 @@ ERRORS: dict[str, ErrorKind] = {
     "indexer_lagging": ErrorKind(503, "The service's index of the chain is behind: try "
                                       "again."),
     "database_unavailable": ErrorKind(503, "The database does not answer: try again."),
-    "devnet_not_running": ErrorKind(503, "The development chain is not running."),
+    "devnet_not_running": ErrorKind(503, "The development chain is not running: its "
+                                         "operator must start it."),
     "authorization_unchecked": ErrorKind(503, "The issuer's authorization could not be "
                                               "checked now: try again."),
     "not_deployed": ErrorKind(503, "No contracts are recorded for the chain the service "
