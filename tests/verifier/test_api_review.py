@@ -270,6 +270,39 @@ def test_a_qr_body_in_utf16_is_refused_as_the_route_refuses_it(served: Served) -
         assert answer.json()["error"] == "bad_json", (encoding, answer.text)
 
 
+def test_stored_data_the_service_cannot_use_is_its_fault_not_the_clients(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch's stored Merkle tree gone: reading the certificate is 500
+    ``batch_tree_missing`` (the service's fault; retrying does not help), not a 422 that
+    blames the request; the answer says so without the query, the log line has the batch."""
+    import sqlalchemy as sa
+
+    from certs.store import batches, certificates
+
+    document = _anchored(served, "冯十三")
+    identifier = document["identifier"]
+    store = open_store(served.settings)
+    try:
+        with store.engine.begin() as connection:
+            batch_id = connection.execute(sa.select(certificates.c.batch_id).where(
+                certificates.c.identifier == identifier)).scalar_one()
+            connection.execute(sa.update(batches).where(batches.c.id == batch_id).values(
+                tree=None))
+    finally:
+        store.engine.dispose()
+    with caplog.at_level(logging.WARNING, logger="verifier.api.app"):
+        answer = requests.get(f"{served.url}/v1/certificates/{identifier}",
+                              headers=served.h("issuer"), timeout=30)
+    assert answer.status_code == 500, answer.text
+    assert answer.json()["error"] == "batch_tree_missing"
+    assert "retrying does not help" in answer.json()["message"]
+    _no_internals(answer.text, served.database_port)
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == "verifier.api.app" and "batch_tree_missing" in r.getMessage()]
+    assert len(lines) == 1 and f"batch {batch_id}" in lines[0], lines
+
+
 def _no_internals(text: str, *ports: int) -> None:
     assert "127.0.0.1" not in text and "localhost" not in text, text
     for port in ports:
