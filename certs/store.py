@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import secrets
 import threading
 import weakref
@@ -262,6 +263,17 @@ class StoreError(CertError):
     code = "store_error"
 
 
+def _reason(exc: BaseException | None) -> str:
+    """What a database driver's error says, fit for a message: its first line only (a
+    driver's further lines quote the statement and the values of a row, which may be
+    personal data), credentials removed, at most 200 characters."""
+    lines = str(exc).strip().splitlines() if exc is not None else []
+    text = lines[0].strip() if lines else "no reason given"
+    text = re.sub(r"(?i)\b(password|passwd|pwd)\s*=\s*\S+", r"\1=***", text)
+    text = re.sub(r"([a-z][a-z0-9+.-]*://)[^/\s@]*@", r"\1***@", text)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -302,7 +314,8 @@ class Store:
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
         """Connect, and bring the schema up to date with the migrations."""
-        kwargs: dict[str, Any] = {}
+        # no statement's values in any error text (they may be personal data)
+        kwargs: dict[str, Any] = {"hide_parameters": True}
         if url.startswith("sqlite"):
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
@@ -341,7 +354,8 @@ class Store:
                 command.upgrade(config, "head")
         except sa.exc.OperationalError as exc:
             raise StoreError(
-                f"the database is not reachable: {exc.orig}", code="database_unavailable"
+                f"the database is not reachable: {_reason(exc.orig)}",
+                code="database_unavailable",
             ) from exc
         self._checkpoint_soon()
 
@@ -366,7 +380,8 @@ class Store:
             connection = self.engine.raw_connection()
         except sa.exc.DBAPIError as exc:
             raise StoreError(
-                f"the database is not reachable: {exc.orig}", code="database_unavailable"
+                f"the database is not reachable: {_reason(exc.orig)}",
+                code="database_unavailable",
             ) from exc
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         try:
@@ -380,7 +395,8 @@ class Store:
                     return list(cursor.fetchall())
                 except dbapi_error as exc:
                     raise StoreError(
-                        f"the database could not be read: {exc}", code="database_unavailable"
+                        f"the database could not be read: {_reason(exc)}",
+                        code="database_unavailable",
                     ) from exc
 
             yield fetch
@@ -399,7 +415,8 @@ class Store:
                 yield connection
         except sa.exc.OperationalError as exc:
             raise StoreError(
-                f"the database is not reachable: {exc.orig}", code="database_unavailable"
+                f"the database is not reachable: {_reason(exc.orig)}",
+                code="database_unavailable",
             ) from exc
         self._checkpoint_soon()
 

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import requests
+import urllib3
 from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
 
@@ -54,6 +55,24 @@ def redact_url(url: str) -> str:
         return "<unparsable URL>"
     shown = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
+
+
+_MALFORMED_URL = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    urllib3.exceptions.LocationValueError,  # raised through requests as it is (a ValueError)
+)
+"""What sending to a URL that cannot be one raises."""
+
+
+def _malformed(exc: BaseException) -> str:
+    """What is wrong with the URL, in words that cannot quote it."""
+    if isinstance(exc, requests.exceptions.MissingSchema):
+        return "no http:// or https:// scheme"
+    if isinstance(exc, requests.exceptions.InvalidSchema):
+        return "not an http:// or https:// URL"
+    return "its host or port is malformed"
 
 
 def _why(exc: BaseException, timeout: float) -> str:
@@ -120,6 +139,12 @@ class Rpc:
         backoff = self.backoff * (1 + random.random()) * 2 ** attempt
         try:
             response = self._session().post(self.url, json=payload, timeout=self.timeout)
+        except _MALFORMED_URL as exc:  # not transient: the same URL fails the same way
+            raise ChainUnavailable(
+                f"the chain's URL {self.shown_url} cannot be used ({_malformed(exc)}): "
+                "correct the node URL in the configuration",
+                code="bad_rpc_url",
+            ) from None
         except (requests.RequestException, OSError) as exc:
             # the cause's text quotes the URL's path and query: never passed on
             return _why(exc, self.timeout), backoff

@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -125,6 +126,8 @@ def _hex_bytes(text: str) -> bytes:
 
 
 _STALE_NONCE = ("nonce too low", "already known", "replacement transaction underpriced", "nonce")
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+"""A JSON-RPC quantity as this client reads it (at most 256 bits)."""
 _ALREADY_HAVE = ("already known", "already imported", "known transaction", "nonce too low")
 """What a node answers to a transaction it may hold already (checked by its hash)."""
 
@@ -225,18 +228,22 @@ class TransactionSender:
         if not self.legacy:
             tip: int | None = None
             try:  # one round trip: the latest block and the node's tip
-                block, raw_tip = self.rpc.batch(
+                answers = self.rpc.batch(
                     [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
                 )
-                tip = int(raw_tip, 16)
+                if len(answers) != 2:  # one answer to two requests: the node takes no batches
+                    raise RpcError("batch", -1, f"{len(answers)} answer(s) to 2 requests")
+                block, raw_tip = answers
+                tip = _quantity("eth_maxPriorityFeePerGas", raw_tip)
             except RpcError:  # a node without the method (or without batches)
                 block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
-            base = block.get("baseFeePerGas") if isinstance(block, dict) else None
-            if base is not None and int(base, 16) > 0:
+            base_fee = block.get("baseFeePerGas") if isinstance(block, dict) else None
+            base = None if base_fee is None else _quantity("eth_getBlockByNumber", base_fee)
+            if base is not None and base > 0:
                 if tip is None:  # what the node asks above the base fee
-                    tip = max(int(self.rpc.call("eth_gasPrice"), 16) - int(base, 16), 0)
-                return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base, 16) + tip}
-        return {"gasPrice": int(self.rpc.call("eth_gasPrice"), 16)}
+                    tip = max(_quantity("eth_gasPrice", self.rpc.call("eth_gasPrice")) - base, 0)
+                return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base + tip}
+        return {"gasPrice": _quantity("eth_gasPrice", self.rpc.call("eth_gasPrice"))}
 
     def send_raw(self, signed: bytes) -> str:
         """Send a signed transaction; its hash (computed here). A node answering that it
@@ -334,3 +341,12 @@ class TransactionSender:
         except ContractRevert as revert:
             return revert
         return TransactionFailed(f"transaction {tx_hash} failed in block {block}")
+
+
+def _quantity(method: str, value: Any) -> int:
+    """A JSON-RPC quantity (``0x`` and hex digits) as an integer; :class:`RpcError` for any
+    other answer (a node that answers it so is not one this client can use)."""
+    if isinstance(value, str) and _QUANTITY.fullmatch(value):
+        return int(value, 16)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+    raise RpcError(method, -1, f"the node answered {shown}, which is not a hex quantity")

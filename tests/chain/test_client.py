@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from chain.errors import ChainUnavailable, RpcError
+from chain.errors import ChainError, ChainUnavailable, RpcError
 from chain.registry import Registry
 from chain.rpc import Rpc
 from chain.transactions import LocalAccount, TransactionSender
@@ -126,8 +126,9 @@ def _checksum(address: str) -> str:
 class Proxy:
     """Forwards JSON-RPC to ``upstream``; ``plan(n, body)`` (n counts from 1) answers
     ``None`` to forward, or ``("status", code, headers)``, ``("close",)`` (drop the
-    connection unanswered), ``("lose",)`` (forward, then drop the node's answer) or
-    ``("error", code, message)`` (a JSON-RPC error)."""
+    connection unanswered), ``("lose",)`` (forward, then drop the node's answer),
+    ``("error", code, message)`` (a JSON-RPC error) or ``("reply", answer)`` (``answer``,
+    any JSON, as the node's whole answer)."""
 
     upstream: str
     plan: Callable[[int, Any], tuple[Any, ...] | None] = lambda n, body: None
@@ -165,7 +166,9 @@ def proxy(upstream: str) -> Iterator[Proxy]:
                 self.end_headers()
                 self.wfile.write(payload)
                 return
-            if action is not None and action[0] == "error":
+            if action is not None and action[0] == "reply":
+                payload = json.dumps(action[1]).encode()
+            elif action is not None and action[0] == "error":
                 answer = json.dumps({"jsonrpc": "2.0", "id": body.get("id"),
                                      "error": {"code": action[1], "message": action[2]}})
                 payload = answer.encode()
@@ -233,6 +236,70 @@ def test_a_dropped_connection_is_retried(rpc: Rpc) -> None:
         with pytest.raises(ChainUnavailable, match="connection refused or lost"):
             Rpc(p.url, retries=1, backoff=0.01).call("eth_chainId")
         assert len(p.seen) == 2
+
+
+def test_a_malformed_node_url_is_a_coded_refusal_never_retried() -> None:
+    """A URL that cannot be one (urllib3 raises its own ValueError for ``a..b``) is
+    ``bad_rpc_url``, a :class:`ChainUnavailable` (could not check), at once: the same URL
+    fails the same way each time. Its message shows no more of the URL than its host."""
+    for url in ("http://a..b/x", "https://user:secret@a..b/v3/TOKEN", "http://[::1/x",
+                "http://127.0.0.1:99999/x", "ftp://node.example/x", "node.example:8545"):
+        started = time.monotonic()
+        with pytest.raises(ChainUnavailable) as caught:
+            Rpc(url, retries=3, backoff=0.5).call("eth_chainId")
+        assert time.monotonic() - started < 0.4, url  # no back-off: not retried
+        assert caught.value.code == "bad_rpc_url", (url, caught.value)
+        message = str(caught.value)
+        assert "cannot be used" in message and "correct" in message, message
+        assert "secret" not in message and "TOKEN" not in message and "/x" not in message
+
+
+def _batch_answer(single: Any) -> Callable[[int, Any], tuple[Any, ...] | None]:
+    """A node that answers a batch with ``single(batch)`` and forwards the rest."""
+    return lambda n, body: ("reply", single(body)) if isinstance(body, list) else None
+
+
+def test_a_fee_batch_answered_oddly_is_a_chain_error_or_the_fallback(rpc: Rpc) -> None:
+    """The fee read sends the latest block and the tip in one batch. A node that answers
+    the batch with one object takes no batches: the fees are read one request at a time. A
+    tip or base fee that is not a hex quantity is an :class:`RpcError` naming the method,
+    never a bare ValueError."""
+    key = "0x" + secrets.token_hex(32)
+    with proxy(rpc.url) as p:
+        sender = TransactionSender(Rpc(p.url, retries=0), key)
+        expected = TransactionSender(rpc, key).fees()
+        # one object for the whole batch (the latest block's answer, as a node without
+        # batches answers the first request)
+        p.plan = _batch_answer(lambda body: {
+            "jsonrpc": "2.0", "id": body[0]["id"],
+            "result": rpc.call("eth_getBlockByNumber", ["latest", False])})
+        fees = sender.fees()
+        assert set(fees) == set(expected) and all(v >= 0 for v in fees.values()), fees
+        assert any(not isinstance(b, list) and b["method"] == "eth_getBlockByNumber"
+                   for b in p.seen)  # read again, alone
+        # a tip that is not a quantity: the fallback asks for the gas price instead
+        p.seen.clear()
+        block = rpc.call("eth_getBlockByNumber", ["latest", False])
+        p.plan = _batch_answer(lambda body: [
+            {"jsonrpc": "2.0", "id": body[0]["id"], "result": block},
+            {"jsonrpc": "2.0", "id": body[1]["id"], "result": "lots"}])
+        fees = sender.fees()
+        assert set(fees) == set(expected), fees
+        assert any(not isinstance(b, list) and b["method"] == "eth_gasPrice" for b in p.seen)
+        # and when nothing the node says is a quantity: a clear RpcError
+        def nonsense(n: int, body: Any) -> tuple[Any, ...] | None:
+            if isinstance(body, list):
+                return ("reply", [{"jsonrpc": "2.0", "id": b["id"], "result": "zz"}
+                                  for b in body])
+            if body["method"] == "eth_getBlockByNumber":
+                return ("reply", {"jsonrpc": "2.0", "id": body["id"],
+                                  "result": {**block, "baseFeePerGas": "0xnope"}})
+            return ("reply", {"jsonrpc": "2.0", "id": body["id"], "result": None})
+        p.plan = nonsense
+        with pytest.raises(RpcError, match="not a hex quantity") as caught:
+            sender.fees()
+        assert isinstance(caught.value, ChainError)
+        assert caught.value.method == "eth_getBlockByNumber", caught.value
 
 
 def test_a_resent_transaction_is_sent_once(issuer: Issuer, rpc: Rpc) -> None:

@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html
@@ -34,7 +35,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verifier.api import schemas
-from verifier.api.errors import kind_of
+from verifier.api.errors import kind_of, public_message
 from verifier.api.metrics import Metrics
 from verifier.api.schemas import QR_MAX_LENGTH
 from verifier.errors import ERROR_ROOTS
@@ -190,6 +191,10 @@ def create_app(
 
     async def project_error(request: Request, exc: Exception) -> JSONResponse:
         code, status = kind_of(exc)
+        if status >= 500:  # the detail (a host, a port, a query) is the operator's only
+            _log_fault(request, code, status, exc)
+            return JSONResponse({"error": code, "message": public_message(code, exc)},
+                                status_code=status)
         body = {"error": code, "message": str(exc)}
         if isinstance(getattr(exc, "message_zh", None), str):
             body["message_zh"] = exc.message_zh  # type: ignore[attr-defined]
@@ -200,6 +205,13 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, sa.exc.OperationalError):  # the database did not answer
+            _log_fault(request, "database_unavailable", 503, exc)
+            return JSONResponse(
+                {"error": "database_unavailable",
+                 "message": public_message("database_unavailable", exc)},
+                status_code=503,
+            )
         _log.error("unexpected error %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse(
             {"error": "internal_error", "message": f"unexpected {type(exc).__name__}"},
@@ -265,6 +277,32 @@ def create_app(
     if WEB.is_dir():
         app.mount("/static", _Assets(directory=WEB / "static"), name="static")
     return app
+
+
+def _log_fault(request: Request, code: str, status: int, exc: BaseException) -> None:
+    """One log line for a 5xx answer: what was asked, the code, and the error's own text
+    and that of what it wraps (which the answer does not carry), credentials and
+    SQLAlchemy's statement and values removed."""
+    detail = str(exc)
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in detail:  # what it wraps
+        detail += f" (from {type(cause).__name__}: {cause})"
+    _log.warning("%s %s answered %d %s: %s", request.method, request.url.path, status, code,
+                 redact(detail))
+
+
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s@]*@", re.IGNORECASE)
+_SECRET = re.compile(r"\b(password|passwd|pwd|token|api[_-]?key)\s*=\s*[^\s&;,]+", re.IGNORECASE)
+_SQL_TAIL = re.compile(r"\s*\[(SQL|parameters):.*", re.DOTALL)
+
+
+def redact(text: str) -> str:
+    """``text`` for a log line: on one line, without a URL's user and password, a
+    ``password=`` value, or the statement and values SQLAlchemy appends to its errors."""
+    text = _SQL_TAIL.sub("", text)
+    text = _USERINFO.sub(r"\1***@", text)
+    text = _SECRET.sub(r"\1=***", text)
+    return " ".join(text.split())
 
 
 METRICS_REFRESH_SECONDS = 1.0
@@ -453,8 +491,10 @@ def _fast_verify(scope: Any, body: bytes) -> bytes | None:
     if len(body) > QR_MAX_LENGTH + 100 or not body.lstrip().startswith(b"{"):
         return None  # not a QR body: parsed once, by the full application
     try:
-        pairs = json.loads(body, object_pairs_hook=lambda p: p)
-    except (ValueError, RecursionError):
+        # UTF-8 only, as the route reads it: json.loads on bytes would also take UTF-16
+        # and UTF-32, which the route refuses (bad_json)
+        pairs = json.loads(body.decode("utf-8"), object_pairs_hook=lambda p: p)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     if not isinstance(pairs, list) or len(pairs) != 1 or pairs[0][0] != "qr":
         return None  # anything else (a repeated member too) is the full route's to refuse

@@ -10,15 +10,22 @@ and fine-grained: they are answered by family (:data:`FAMILIES`). The rule of th
   malformed);
 * 422: it was read, but what it says is invalid (a missing or unknown member, a wrong
   type, a value out of range, a file that is not what it should be);
-* 5xx only when the service could not decide: 503 when the chain or the database does not
-  answer (try again), 500 for a fault of the service itself (``internal_error``).
+* 409: the chain (or the service's state) said no;
+* 5xx only when the service could not decide: 503 when the chain, the database or another
+  part the service needs does not answer or is not set up (try again, or its operator must
+  act), 500 for a fault of the service itself (``internal_error``, or data it stored that it
+  cannot use: retrying does not help).
+
+A 5xx answer's message is the public one of its kind (what happened, what to do), never the
+error's own text, which may name a host, a port, a database user or a query: that detail
+goes to the server's log.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verifier.errors import ERROR_ROOTS, error_code
+from verifier.errors import error_code
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ ERRORS: dict[str, ErrorKind] = {
     "not_authorized": ErrorKind(409, "The agency holds no current authorization for the "
                                      "type: nothing to withdraw."),
     "contract_revert": ErrorKind(409, "The chain refused the change."),
+    "tx_failed": ErrorKind(409, "The chain executed the transaction and reverted it: the "
+                                "chain refused the change."),
     # 410: it was there, it is gone
     "presentation_used": ErrorKind(410, "The presentation code was already redeemed."),
     "presentation_expired": ErrorKind(410, "The presentation code is past its time."),
@@ -109,7 +118,8 @@ ERRORS: dict[str, ErrorKind] = {
     "indexer_lagging": ErrorKind(503, "The service's index of the chain is behind: try "
                                       "again."),
     "database_unavailable": ErrorKind(503, "The database does not answer: try again."),
-    "devnet_not_running": ErrorKind(503, "The development chain is not running."),
+    "devnet_not_running": ErrorKind(503, "The development chain is not running: its "
+                                         "operator must start it."),
     "authorization_unchecked": ErrorKind(503, "The issuer's authorization could not be "
                                               "checked now: try again."),
     "not_deployed": ErrorKind(503, "No contracts are recorded for the chain the service "
@@ -117,8 +127,22 @@ ERRORS: dict[str, ErrorKind] = {
     "operator_key_missing": ErrorKind(503, "The operator key that sends catalogue and "
                                            "authorization changes is missing: its operator "
                                            "must install it."),
+    "bad_rpc_url": ErrorKind(503, "The chain's URL in the service's configuration is "
+                                  "malformed: its operator must correct it."),
+    "sm2_unavailable": ErrorKind(503, "The service has no SM2 implementation installed: its "
+                                      "operator must install it."),
     # 500
     "internal_error": ErrorKind(500, "A fault of the service (logged; no detail is given)."),
+    "batch_tree_missing": ErrorKind(500, "The service's stored data lacks a batch's Merkle "
+                                         "tree (a fault of the service, logged: retrying "
+                                         "does not help)."),
+    "batch_position_missing": ErrorKind(500, "The service's stored data lacks a "
+                                             "certificate's position in its batch (a fault "
+                                             "of the service, logged: retrying does not "
+                                             "help)."),
+    "stored_leaf_malformed": ErrorKind(500, "A certificate digest the service stored is "
+                                            "damaged (a fault of the service, logged: "
+                                            "retrying does not help)."),
 }
 """Error code → HTTP status and meaning: each code has one status on every route."""
 
@@ -146,33 +170,70 @@ FAMILIES: tuple[Family, ...] = (
 
 
 def kind_of(exc: BaseException) -> tuple[str, int]:
-    """The code and HTTP status of an error raised while answering a request."""
+    """The code and HTTP status of an error raised while answering a request: its code's
+    own, else (for the parts the service runs on, whatever their code) its class's, else
+    its family's, else its class's."""
     code = error_code(exc)
     if code in ERRORS:
         return code, ERRORS[code].status
+    service_side = _service_side(exc)
+    if service_side is not None:
+        return code, service_side
     for family in FAMILIES:
         if code.startswith(family.prefix):
             return code, family.status
     return code, _status_by_class(exc)
 
 
-def _status_by_class(exc: BaseException) -> int:
-    """Codes in neither table: the kind of error decides (the chain or the database away is
-    'could not decide', a refusal of the chain a conflict, any other project error bad
-    input)."""
-    from chain.errors import ChainError, ContractRevert
+def _service_side(exc: BaseException) -> int | None:
+    """The status of an error of what the service runs on, by its class: the chain refused
+    (409), the chain, the database, the development chain or the SM2 implementation could
+    not be used (503), the service's own contract artefacts are broken (500); ``None`` for
+    the other classes."""
+    from certs.store import StoreError
+    from chain.errors import ArtefactError, ChainError, ContractRevert, TransactionFailed
+    from devnet.errors import DevnetError
+    from seals.errors import Sm2Unavailable
     from verifier.indexer import IndexerLagging
 
-    if not isinstance(exc, ERROR_ROOTS):
-        return 500
-    if isinstance(exc, ContractRevert):
+    if isinstance(exc, ContractRevert | TransactionFailed):
         return 409
-    if (
-        isinstance(exc, ChainError | IndexerLagging)
-        or exc.__class__.__name__ == "StoreError"
-    ):
+    if isinstance(exc, ArtefactError):
+        return 500
+    if isinstance(exc, ChainError | IndexerLagging | StoreError | DevnetError | Sm2Unavailable):
         return 503
-    return 422
+    return None
+
+
+def _status_by_class(exc: BaseException) -> int:
+    """Codes in neither table, of no class of :func:`_service_side`: the input-error roots
+    (certificates, seals, the verifier's edge) are bad input (422); anything else is a
+    fault (500)."""
+    from certs.errors import CertError
+    from seals.errors import SealError
+    from verifier.errors import VerifierError
+
+    if isinstance(exc, CertError | SealError | VerifierError):
+        return 422
+    return 500
+
+
+def public_message(code: str, exc: BaseException) -> str:
+    """What a 5xx answer says (what happened, what to do): its code's meaning, or its
+    kind's; never the error's own text (a host, a port, a database user, a query)."""
+    if code in ERRORS:
+        return ERRORS[code].meaning
+    from certs.store import StoreError
+    from chain.errors import ChainError
+    from devnet.errors import DevnetError
+
+    if isinstance(exc, StoreError):
+        return "The database does not answer: try again."
+    if isinstance(exc, DevnetError):
+        return "The development chain cannot be used: its operator must check it."
+    if isinstance(exc, ChainError):
+        return "The chain did not answer as expected: try again."
+    return "The service could not decide now: try again, or tell its operator."
 
 
 def status_of(exc: BaseException) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -40,9 +42,67 @@ def encode(kind: str, position: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode(kind: str, cursor: str | None, shape: Sequence[type]) -> tuple[Any, ...] | None:
-    """The position a cursor of list ``kind`` names, its items of the types ``shape``; a
-    ``bad_cursor`` refusal for anything this service did not give for that list."""
+Member = Callable[[Any], bool]
+"""A check of one member of a cursor's position: true when the value is one this service
+could have given there."""
+
+MAX_INDEX = 2**63 - 1
+"""The largest integer a position may hold (a database's 64-bit signed integer)."""
+_UTC_MICROSECONDS = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00"
+)
+
+
+def _text(value: Any) -> bool:
+    """A text member (a type code): a string (only ever compared with others)."""
+    return type(value) is str
+
+
+def _index(value: Any) -> bool:
+    """A block number, row id or log index: an integer 0..2**63-1."""
+    return type(value) is int and 0 <= value <= MAX_INDEX
+
+
+def _source(value: Any) -> bool:
+    """Which timeline an event is of: 0 the chain, 1 the service."""
+    return type(value) is int and value in (0, 1)
+
+
+def _utc_time(value: Any) -> bool:
+    """A moment as the service writes it: ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``."""
+    if type(value) is not str or not _UTC_MICROSECONDS.fullmatch(value):
+        return False
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:  # a month 13, a February 30th, an hour 25
+        return False
+    return True
+
+
+TEXT: Member = _text
+INDEX: Member = _index
+HISTORY: tuple[Member, ...] = (_utc_time, _source, _index, _index)
+"""A timeline position (see ``verifier.service.HistoryKey``): the event's UTC time, 0 chain
+or 1 service, its block or row id, its log index."""
+MAX_ROW_ID = 2**31 - 1
+"""The largest id of a service event (its column is a 32-bit integer in PostgreSQL)."""
+
+
+def history_position(position: Sequence[Any]) -> bool:
+    """A service event's position (source 1) names a row id its column can hold."""
+    return bool(position[1] == 0 or position[2] <= MAX_ROW_ID)
+
+
+def decode(
+    kind: str,
+    cursor: str | None,
+    shape: Sequence[Member],
+    whole: Callable[[Sequence[Any]], bool] | None = None,
+) -> tuple[Any, ...] | None:
+    """The position a cursor of list ``kind`` names, each member passing its check of
+    ``shape`` (and the position ``whole``, if given); a ``bad_cursor`` refusal for anything
+    this service did not give for that list (every member checked here, so no query ever
+    sees a value it cannot take)."""
     if cursor is None:
         return None
     try:
@@ -51,10 +111,12 @@ def decode(kind: str, cursor: str | None, shape: Sequence[type]) -> tuple[Any, .
     except (binascii.Error, ValueError, TypeError, RecursionError):
         raise _bad(cursor) from None
     if (
-        found != kind
+        type(found) is not str
+        or found != kind
         or not isinstance(position, list)
         or len(position) != len(shape)
-        or not all(type(v) is t for v, t in zip(position, shape, strict=True))
+        or not all(check(v) for v, check in zip(position, shape, strict=True))
+        or (whole is not None and not whole(position))
     ):
         raise _bad(cursor)
     return tuple(position)
@@ -75,7 +137,7 @@ def page(
     kind: str,
     cursor: str | None,
     limit: int,
-    shape: Sequence[type],
+    shape: Sequence[Member],
 ) -> tuple[list[T], str | None]:
     """One page of ``items`` (in ascending ``key`` order) after the cursor's position, and
     the cursor of the next page."""

@@ -437,7 +437,7 @@ def history(
     """The auditor's timeline of a certificate: its chain events (and those of its type,
     its issuer and the issuer's authorization) and the service's (issued, presented,
     verified …), in time order, a page at a time."""
-    after = paging.decode("history", cursor, (str, int, int, int))
+    after = paging.decode("history", cursor, paging.HISTORY, paging.history_position)
     found = service.history(principal, identifier, after=after,
                             limit=limit)
     events = found.pop("events")
@@ -790,7 +790,8 @@ def list_types(
     each type's name, defining body, version, withdrawal, schema digest, and whether that
     digest is the schema published with the project; by type code, a page at a time."""
     shown, following = paging.page(
-        service.catalogue(principal), lambda t: [t["code"]], "types", cursor, limit, (str,)
+        service.catalogue(principal), lambda t: [t["code"]], "types", cursor, limit,
+        (paging.TEXT,),
     )
     return {
         "types": shown,
@@ -850,7 +851,7 @@ def list_authorizations(
     the agency itself); by type code, a page at a time."""
     shown, following = paging.page(
         service.authorizations(principal, uscc), lambda a: [a["type"]], "authorizations",
-        cursor, limit, (str,),
+        cursor, limit, (paging.TEXT,),
     )
     return {
         "issuer": uscc,
