@@ -186,13 +186,28 @@ SERVICE_WORDS: tuple[tuple[frozenset[str], str], ...] = (
     (frozenset({"pip", "wheel"}), "native"),
 )
 
-#: tests that need no service but run long (seconds each on two busy cores); `make test`
-#: runs them, `make test-fast` does not. A test function by its node id, all parameters.
+#: tests that need no service but run long (two seconds or more on two busy cores, measured
+#: with --durations); `make test` runs them, `make test-fast` does not. A test function by its
+#: node id (all its parameters).
 SLOW_TESTS = frozenset({
     "tests/seals/pdf/test_pdf_hostile.py::test_hostile_shape_is_bounded",
     "tests/contracts/test_build.py::test_recompiling_reproduces_the_committed_artefacts_byte_for_byte",
     "tests/verifier/test_cli_conventions.py::test_usage_and_internal_errors_by_command",
     "tests/verifier/test_isolation.py::test_a_child_past_its_deadline_is_stopped",
+    "tests/verifier/test_isolation.py::test_at_most_one_child_a_core_runs_at_once",
+    "tests/verifier/test_isolation.py::test_the_result_comes_back_from_another_process",
+    "tests/verifier/test_cli_conventions.py::test_version_is_the_installed_package_version",
+    "tests/verifier/test_cli_conventions.py::"
+    "test_the_exit_statuses_of_the_code_are_those_of_help_and_the_readme",
+    "tests/seals/pdf/test_pdf_hostile.py::test_the_bounds_are_what_refuses",
+    "tests/seals/pdf/test_pdf_exactness.py::"
+    "test_the_stamper_does_not_make_a_seal_the_verifier_refuses",
+    "tests/seals/test_seal_cli.py::test_console_script",
+    "tests/certs/test_migrations.py::test_opening_an_up_to_date_database_does_not_load_alembic",
+    "tests/test_docs_config.py::test_the_readme_lists_every_environment_variable_the_code_reads",
+    "tests/test_packaging.py::test_every_declared_runtime_dependency_is_used",
+    "tests/test_packaging.py::test_every_third_party_module_the_runtime_imports_is_declared",
+    "tests/test_packaging.py::test_tests_and_benchmarks_import_only_what_they_declare",
 })
 
 
