@@ -232,8 +232,8 @@ def _is_test_file(name: str, home: Path) -> bool:
 def _codes_of(obj: object, home: Path) -> list[tuple[types.CodeType, dict[str, object]]]:
     """The code objects (with their globals) behind a function, fixture or class; a class
     counts only when a test module defines it (its methods are then read)."""
-    if type(obj).__name__ == "FixtureFunctionDefinition":  # a fixture named in the code
-        obj = obj._get_wrapped_function()  # type: ignore[attr-defined]
+    if type(obj).__name__ == "FixtureFunctionDefinition":
+        return []  # a fixture counts where a test requests it, not where its name is written
     if isinstance(obj, (staticmethod, classmethod)):
         obj = obj.__func__
     if isinstance(obj, property):

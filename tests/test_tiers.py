@@ -25,6 +25,7 @@ import subprocess
 import pytest
 
 from devnet.anvil import Devnet
+from tests import conftest
 from tests.conftest import private_chain
 from tests.postgres import postgres_server
 
@@ -113,6 +114,10 @@ def test_nested():
     inner()
 
 
+def test_names_a_fixture_without_using_it():
+    assert conftest.devnet is not None
+
+
 @pytest.mark.native
 def test_marked_by_hand():
     pass
@@ -167,6 +172,7 @@ def test_a_new_test_is_marked_by_what_its_code_starts(tmp_path: Path) -> None:
         "test_compiles": ["native"],
         "test_browser": ["browser"],
         "test_nested": ["chain"],
+        "test_names_a_fixture_without_using_it": [],
         "test_marked_by_hand": ["native"],
     }
 
