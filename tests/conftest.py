@@ -167,7 +167,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 
 #: fixtures that start a service; a test that depends on them, directly or not, needs it
 SERVICE_FIXTURES = {"devnet": "chain"}
-#: names that start a service when the test code calls them
+#: names that start a service: test code that uses one (calls, passes or reads it) needs it
 SERVICE_NAMES = {
     "Devnet": "chain",
     "private_chain": "chain",
