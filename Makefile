@@ -9,7 +9,7 @@ LOCKS  := requirements/runtime.lock requirements/test.lock requirements/lint.loc
           requirements/bench.lock
 CONSTRAINTS := $(foreach lock,$(LOCKS),-c $(lock))
 
-.PHONY: setup system serve test lint bench wheel clean
+.PHONY: setup system serve test test-fast lint bench wheel clean
 
 setup: system $(STAMP) node_modules/.installed
 
@@ -36,6 +36,11 @@ serve: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest --basetemp=$(CURDIR)/.pytest-tmp
+
+# The tests that need no service (no anvil, PostgreSQL, Chromium or compiler) and run quickly;
+# tests/conftest.py marks the others by what their code starts (see the README).
+test-fast: setup
+	$(VENV)/bin/python -m pytest --basetemp=$(CURDIR)/.pytest-tmp -m "not chain and not postgres and not browser and not native and not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import secrets
 import socket
+import sys
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,3 +144,196 @@ def private_chain(home: Path, *, receipt_timeout: float = 120.0) -> Iterator[Pri
         yield PrivateChain(node, info.port, registry, uscc)
     finally:
         node.down()
+
+
+# --------------------------------------------------------------------------- test tiers
+# Every test is marked by what it needs, found in its code rather than remembered by its
+# author: `make test-fast` runs the tests that need none of it (see the README).
+#
+#   chain     an anvil devnet: the session `devnet` fixture (and all built on it), a
+#             `private_chain`, `Devnet(...)`, or the CLI's `devnet up`
+#   postgres  a PostgreSQL server (tests/postgres.py)
+#   browser   Chromium and its driver
+#   native    gcc/valgrind, or C compiled at test time (a wheel built with its extensions)
+#
+# The code searched is the test function, the fixtures it uses (also those fetched by name
+# with request.getfixturevalue) and, through them, every function, class and constant of the
+# test code they name, recursively. A need is a name that starts the service (below) or the
+# words of a command that does, both among the strings of one function (`"devnet", "up"`).
+# A module that starts a service at import marks itself with `pytestmark`.
+
+TIER_MARKERS = ("chain", "postgres", "browser", "native")
+TESTS_DIR = Path(__file__).resolve().parent
+
+#: fixtures that start a service; a test that depends on them, directly or not, needs it
+SERVICE_FIXTURES = {"devnet": "chain"}
+#: names that start a service: test code that uses one (calls, passes or reads it) needs it
+SERVICE_NAMES = {
+    "Devnet": "chain",
+    "private_chain": "chain",
+    "anvil_binary": "chain",
+    "postgres_server": "postgres",
+    "webdriver": "browser",
+}
+#: words that, all among one function's strings, start a service or a compiler
+SERVICE_WORDS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"devnet", "up"}), "chain"),
+    (frozenset({"chromium"}), "browser"),
+    (frozenset({"chromedriver"}), "browser"),
+    (frozenset({"gcc"}), "native"),
+    (frozenset({"valgrind"}), "native"),
+    (frozenset({"build_ext"}), "native"),
+    (frozenset({"pip", "wheel"}), "native"),
+)
+
+#: tests that need no service but run long (two seconds or more on two busy cores, measured
+#: with --durations); `make test` runs them, `make test-fast` does not. A test function by its
+#: node id (all its parameters).
+SLOW_TESTS = frozenset({
+    "tests/seals/pdf/test_pdf_hostile.py::test_hostile_shape_is_bounded",
+    "tests/contracts/test_build.py::test_recompiling_reproduces_the_committed_artefacts_byte_for_byte",
+    "tests/verifier/test_cli_conventions.py::test_usage_and_internal_errors_by_command",
+    "tests/verifier/test_isolation.py::test_a_child_past_its_deadline_is_stopped",
+    "tests/verifier/test_isolation.py::test_at_most_one_child_a_core_runs_at_once",
+    "tests/verifier/test_isolation.py::test_the_result_comes_back_from_another_process",
+    "tests/verifier/test_cli_conventions.py::test_version_is_the_installed_package_version",
+    "tests/verifier/test_cli_conventions.py::"
+    "test_the_exit_statuses_of_the_code_are_those_of_help_and_the_readme",
+    "tests/seals/pdf/test_pdf_hostile.py::test_the_bounds_are_what_refuses",
+    "tests/seals/pdf/test_pdf_exactness.py::"
+    "test_the_stamper_does_not_make_a_seal_the_verifier_refuses",
+    "tests/seals/test_seal_cli.py::test_console_script",
+    "tests/certs/test_migrations.py::test_opening_an_up_to_date_database_does_not_load_alembic",
+    "tests/test_docs_config.py::test_the_readme_lists_every_environment_variable_the_code_reads",
+    "tests/test_packaging.py::test_every_declared_runtime_dependency_is_used",
+    "tests/test_packaging.py::test_every_third_party_module_the_runtime_imports_is_declared",
+    "tests/test_packaging.py::test_tests_and_benchmarks_import_only_what_they_declare",
+})
+
+
+def _words(value: object, into: set[str]) -> None:
+    """The words of the strings in a constant (tuples and frozensets opened); a long text
+    (a docstring, a message) is not a command and adds nothing."""
+    if isinstance(value, str):
+        parts = value.split()
+        if len(parts) <= 4:
+            into.update(parts)
+    elif isinstance(value, (tuple, frozenset)):
+        for inner in value:
+            _words(inner, into)
+
+
+@functools.cache
+def _is_test_file(name: str, home: Path) -> bool:
+    path = Path(name).resolve()
+    return path.is_relative_to(TESTS_DIR) or path.is_relative_to(home)
+
+
+def _codes_of(obj: object, home: Path) -> list[tuple[types.CodeType, dict[str, object]]]:
+    """The code objects (with their globals) behind a function, fixture or class; a class
+    counts only when a test module defines it (its methods are then read)."""
+    if type(obj).__name__ == "FixtureFunctionDefinition":
+        return []  # a fixture counts where a test requests it, not where its name is written
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    if isinstance(obj, property):
+        return [c for f in (obj.fget, obj.fset, obj.fdel) if f for c in _codes_of(f, home)]
+    if isinstance(obj, types.FunctionType):
+        obj = inspect.unwrap(obj)
+        if isinstance(obj, types.FunctionType) and _is_test_file(obj.__code__.co_filename, home):
+            return [(obj.__code__, obj.__globals__)]
+    elif isinstance(obj, type):
+        source = getattr(sys.modules.get(obj.__module__), "__file__", None)
+        if source and _is_test_file(source, home):
+            return [c for member in vars(obj).values() for c in _codes_of(member, home)]
+    return []
+
+
+class TierFinder:
+    """What a test needs, found in its code (each function is read once per run)."""
+
+    def __init__(self) -> None:
+        self._done: dict[types.CodeType, tuple[set[str], set[str]]] = {}
+
+    def needs_of_item(self, item: pytest.Item) -> set[str]:
+        home = Path(str(item.path)).parent
+        needs: set[str] = set()
+        seen_fixtures: set[str] = set()
+        pending = list(getattr(item, "fixturenames", ()))
+        roots: list[tuple[types.CodeType, dict[str, object]]] = []
+        if isinstance(item, pytest.Function):
+            roots += _codes_of(item.obj, home)
+        while pending or roots:
+            while pending:
+                name = pending.pop()
+                if name in seen_fixtures:
+                    continue
+                seen_fixtures.add(name)
+                if name in SERVICE_FIXTURES:
+                    needs.add(SERVICE_FIXTURES[name])
+                defs = item.session._fixturemanager.getfixturedefs(name, item) or ()
+                for fixturedef in defs:
+                    pending.extend(fixturedef.argnames)
+                    roots += _codes_of(fixturedef.func, home)
+            if roots:
+                code, glob = roots.pop()
+                found, fetched = self._needs_of_code(code, glob, home)
+                needs |= found
+                pending.extend(fetched)
+        return needs
+
+    def _needs_of_code(
+        self, code: types.CodeType, glob: dict[str, object], home: Path
+    ) -> tuple[set[str], set[str]]:
+        """The needs of one function and those it reaches, and the fixtures it fetches by
+        name (request.getfixturevalue)."""
+        if code in self._done:
+            return self._done[code]
+        needs: set[str] = set()
+        fetched: set[str] = set()
+        self._done[code] = needs, fetched  # a recursion meets the sets being filled
+        names: set[str] = set()
+        words: set[str] = set()
+        stack = [code]
+        while stack:  # nested functions, lambdas and comprehensions are the same function
+            current = stack.pop()
+            names.update(current.co_names)
+            names.update(current.co_freevars)
+            for const in current.co_consts:
+                if isinstance(const, types.CodeType):
+                    stack.append(const)
+                else:
+                    _words(const, words)
+        reached: list[object] = []
+        for name in names:
+            if name in SERVICE_NAMES:
+                needs.add(SERVICE_NAMES[name])
+            value = glob.get(name)
+            if isinstance(value, types.ModuleType):  # a test helper module: what it names
+                reached += [getattr(value, other) for other in names if hasattr(value, other)]
+            elif isinstance(value, (str, tuple, frozenset)):  # a module constant
+                _words(value, words)
+            elif value is not None:
+                reached.append(value)
+        for group, service in SERVICE_WORDS:
+            if group <= words:
+                needs.add(service)
+        if "getfixturevalue" in names:
+            fetched |= words
+        for obj in reached:
+            for inner, inner_glob in _codes_of(obj, home):
+                found, more = self._needs_of_code(inner, inner_glob, home)
+                needs |= found
+                fetched |= more
+        return needs, fetched
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    finder = TierFinder()
+    for item in items:
+        have = {mark.name for mark in item.iter_markers()}
+        needs = finder.needs_of_item(item)
+        if item.nodeid.split("[")[0] in SLOW_TESTS:
+            needs.add("slow")
+        for need in sorted(needs - have):
+            item.add_marker(need)
