@@ -341,7 +341,11 @@ def _force(value: Any) -> None:
     it loads it with its own type later. Rendering it generically (``.native``) would refuse
     every context-tagged element inside, such as ``TBS_Sign.extDatas [0]``."""
     if isinstance(value, core.Any):
-        value.contents  # noqa: B018
+        first = value._header[0]  # identifier octet (an unparsed Any has no .method yet)
+        if first & 0xE0 == 0:  # a universal primitive: it must be a type asn1crypto knows
+            value.dump()
+        else:
+            value.contents  # noqa: B018
     elif isinstance(value, core.SequenceOf):
         for child in value:
             _force(child)

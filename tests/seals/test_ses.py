@@ -221,3 +221,11 @@ def test_a_signature_with_a_time_stamp_and_extensions_is_read() -> None:
     ):
         with pytest.raises(SesFormatError):
             ses.parse_signature(damaged)
+
+
+def test_an_unknown_universal_element_is_a_named_error() -> None:
+    """Found by the fuzz test after the [0] fix: a universal tag asn1crypto does not know
+    (15, reserved) inside the top sequence escaped as its ValueError."""
+    for parse in (ses.parse_signature, ses.parse_seal, ses.detect):
+        with pytest.raises(SesFormatError):
+            parse(bytes.fromhex("308200080f06a9de98f91ae1"))

@@ -117,6 +117,7 @@ def test_a_batcher_round_that_fails_is_one_line_saying_what_failed(
                         interval=0.01)
     lines = _lines(capsys.readouterr().err)
     assert any(re.search(r" INFO certs\.batcher batch anchored batch=\d+ issuer=" + issuer.uscc
-                         + r" certificates=1 block=\d+ tx=0x[0-9a-f]{64}$", line)
+                         + r" certificates=1 root=[0-9a-f]{64} block=\d+ tx=0x[0-9a-f]{64}"
+                         r" seconds=[\d.]+$", line)
                for line in lines), lines
 
