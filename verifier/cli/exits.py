@@ -24,7 +24,6 @@ from chain.errors import (
     TransactionFailed,
     TransactionTimeout,
 )
-from devnet.errors import DevnetError
 from seals.errors import says_nothing_of_the_input
 from verifier.errors import ERROR_ROOTS, error_code
 from verifier.verdict import Outcome
@@ -62,6 +61,7 @@ UNAVAILABLE_CODES = frozenset(
         "tx_dropped",
         "tx_nonce_gap",
         "devnet_start_timeout",
+        "deployment_record_corrupt",  # the local record of the contracts is damaged
     }
 )
 #: Codes of project errors that mean "asked, but the answer is not known (yet)".
@@ -84,12 +84,11 @@ def exit_status_of(exc: BaseException) -> ExitStatus:
     if code in USAGE_CODES:
         return ExitStatus.USAGE
     if (
-        isinstance(exc, ChainUnavailable | TransactionDropped | DevnetError)
+        isinstance(exc, ChainUnavailable | TransactionDropped)
         or code in UNAVAILABLE_CODES
         or says_nothing_of_the_input(exc)
     ):
-        # DevnetError: the local chain's state or deployment record is missing or damaged;
-        # an SM2 fault: this machine cannot check. Neither says anything of the input.
+        # an SM2 fault: this machine cannot check; it says nothing of the input
         return ExitStatus.UNAVAILABLE
     if isinstance(exc, TransactionTimeout) or code in UNDECIDED_CODES:
         return ExitStatus.UNDECIDED
