@@ -204,6 +204,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                        timeout=60, check=False)
 
 
+@pytest.fixture(autouse=True)
+def leaves_it_healthy(served: Served) -> Iterator[None]:
+    """Each test leaves the service healthy: its index caught up with the chain again (a
+    test that ends as soon as its own certificate is anchored may leave the index a few
+    blocks behind, and the next test's issuance would be refused as `indexer_lagging`)."""
+    yield
+    wait_healthy(served.url, served.server, seconds=60)  # type: ignore[arg-type]
+    # Two workers each judge their own freshness: several healthy answers in a row.
+    wait_for(lambda: [served.health().status_code for _ in range(6)],
+             lambda codes: set(codes) == {200}, 60, "every worker healthy")
+
+
 def test_the_indexer_survives_an_error_that_is_not_the_chains(served: Served) -> None:
     """Issue #15 items 1 and 9: a database error (here: the event tables gone from under
     the service) killed the indexer thread, after which the service answered `valid` for a
