@@ -2,7 +2,7 @@
 
 Stable API for the rest of Zhengyin (other packages import these names):
 
-- ``sm3(data) -> bytes``: the 32-byte SM3 digest.
+- ``sm3(data) -> bytes``: the 32-byte SM3 digest (re-exported from :mod:`seals.sm3`).
 - ``DEFAULT_ID``: ``b"1234567812345678"``, the GB/T 35276 default signer ID.
 - ``generate_private_key(backend=None) -> Sm2PrivateKey``.
 - ``Sm2PrivateKey.from_secret(secret, public_point=None, backend=None)`` and
@@ -34,7 +34,6 @@ and signer ID.
 from __future__ import annotations
 
 import ctypes.util
-import hashlib
 import os
 import secrets
 import threading
@@ -42,6 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from seals.errors import Sm2BadKey, Sm2BadSignature, Sm2Error, Sm2Unavailable
+from seals.sm3 import sm3, sm3_prefixed
 
 DEFAULT_ID = b"1234567812345678"
 """The default signer ID of GB/T 35276 (ASCII ``1234567812345678``)."""
@@ -65,51 +65,6 @@ _SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d0342
 _SEC1_PREFIX = bytes.fromhex("307702010104")  # SEQUENCE, version 1, OCTET STRING tag
 _SEC1_CURVE = bytes.fromhex("a00a06082a811ccf5501822d")
 _SEC1_PUB = bytes.fromhex("a144034200")
-
-
-# ---------------------------------------------------------------------------------- SM3
-
-
-def _sm3_hashlib(data: bytes) -> bytes:
-    return hashlib.new("sm3", data).digest()
-
-
-def _sm3_cryptography(data: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-
-    h = hashes.Hash(hashes.SM3())
-    h.update(data)
-    return h.finalize()
-
-
-def _pick_sm3() -> Callable[[bytes], bytes]:
-    try:
-        hashlib.new("sm3", b"")
-    except ValueError:
-        return _sm3_cryptography
-    return _sm3_hashlib
-
-
-_SM3_IMPL = _pick_sm3()
-
-
-def sm3(data: bytes) -> bytes:
-    """SM3 digest (32 bytes) of ``data``: hashlib's ``sm3``, else cryptography's ``SM3``."""
-    return _SM3_IMPL(bytes(data))
-
-
-def _sm3_prefixed(prefix: bytes) -> Callable[[bytes], bytes]:
-    """``data -> SM3(prefix ‖ data)``, copying the hash state taken after ``prefix``."""
-    if _SM3_IMPL is _sm3_hashlib:
-        state = hashlib.new("sm3", prefix)
-
-        def digest(data: bytes) -> bytes:
-            h = state.copy()
-            h.update(data)
-            return h.digest()
-
-        return digest
-    return lambda data: _SM3_IMPL(prefix + bytes(data))
 
 
 # ------------------------------------------------------------------------ curve helpers
@@ -548,7 +503,7 @@ class _NativeKeyState:
         if fn is None:
             if len(self._digests) >= 16:
                 self._digests.clear()
-            fn = self._digests[signer_id] = _sm3_prefixed(z_value(self.point, signer_id))
+            fn = self._digests[signer_id] = sm3_prefixed(z_value(self.point, signer_id))
         return fn(data)
 
 

@@ -68,11 +68,13 @@ from seals.pdf.stamp import (
 from seals.pdf.syntax import Name, Parser, PdfObject, Ref, Stream, brief, decode_text, equal
 from seals.seal import Step, StepStatus, VerificationReport, verify_signature
 from seals.ses import SealSignature, parse_signature
+from seals.sm3 import IMPLEMENTATION as SM3_IMPLEMENTATION
+from seals.sm3 import sm3_prefixed
 from seals.x509 import Certificate
 
 _HEX = re.compile(rb"[0-9A-Fa-f]*")
 _WS = frozenset(b"\x00\t\n\x0c\r ")
-_SHARED_SM3 = "sm3" in hashlib.algorithms_available and sm2._SM3_IMPL is sm2._sm3_hashlib
+_SHARED_SM3 = SM3_IMPLEMENTATION == "hashlib"
 """Whether hash states can be copied (OpenSSL's SM3), so that seals share the hashing."""
 _MAX_TAIL = 32
 """The most whitespace accepted after the last ``%%EOF`` (a writer's end of line or two)."""
@@ -886,7 +888,7 @@ class _Hasher:
     def prefix(self, end: int) -> Callable[[bytes | memoryview], bytes]:
         """``x -> SM3(data[:end] ‖ x)``."""
         if self.state is None:
-            plain = sm2._sm3_prefixed(bytes(self.data[:end]))
+            plain = sm3_prefixed(bytes(self.data[:end]))
             return lambda more: plain(bytes(more))
         if end < self.pos:
             self.state, self.pos = hashlib.new("sm3"), 0
