@@ -58,7 +58,7 @@ from seals.pdf.syntax import (
 from seals.pdf.writer import write_incremental
 from seals.seal import sign_digest
 from seals.ses import Seal, encode_signature, encode_tbs_sign
-from seals.x509 import Certificate
+from seals.x509 import X509Certificate
 
 FILTER = "Zhengyin.SES"
 """``/Filter`` of the signature dictionaries written here."""
@@ -365,7 +365,7 @@ def stamp_pdf(
     *,
     seal: Seal,
     signer: sm2.Signer,
-    signer_certificate: Certificate,
+    signer_certificate: X509Certificate,
     page: int | None = None,
     x_mm: float | None = None,
     y_mm: float | None = None,
@@ -393,7 +393,7 @@ def stamp_pdf_spec(
     *,
     seal: Seal,
     signer: sm2.Signer,
-    signer_certificate: Certificate,
+    signer_certificate: X509Certificate,
     limits: PdfLimits = DEFAULT_LIMITS,
 ) -> bytes:
     """Seal ``pdf_bytes`` as ``spec`` says. Raises :class:`~seals.errors.SealError`."""
@@ -408,7 +408,7 @@ def _stamp(
     spec: StampSpec,
     seal: Seal,
     signer: sm2.Signer,
-    signer_certificate: Certificate,
+    signer_certificate: X509Certificate,
     limits: PdfLimits,
 ) -> bytes:
     file = PdfFile(bytes(pdf_bytes), limits)

@@ -70,7 +70,7 @@ from seals.seal import Step, StepStatus, VerificationReport, verify_signature
 from seals.ses import SealSignature, parse_signature
 from seals.sm3 import IMPLEMENTATION as SM3_IMPLEMENTATION
 from seals.sm3 import sm3_prefixed
-from seals.x509 import Certificate
+from seals.x509 import X509Certificate
 
 _HEX = re.compile(rb"[0-9A-Fa-f]*")
 _WS = frozenset(b"\x00\t\n\x0c\r ")
@@ -929,7 +929,7 @@ def _hash_cost(cands: Sequence[_Candidate], size: int) -> int:
 
 def _draft(
     data: bytes, full: PdfFile, cand: _Candidate, extents: list[int], *,
-    at: datetime | None, anchors: Sequence[Certificate], lenient_ca: bool,
+    at: datetime | None, anchors: Sequence[X509Certificate], lenient_ca: bool,
     hasher: _Hasher | None = None,
 ) -> _Draft:
     sig = cand.sig
@@ -979,7 +979,7 @@ def _draft(
 
 
 def _read_signature(
-    der: bytes, *, at: datetime | None, anchors: Sequence[Certificate], lenient_ca: bool
+    der: bytes, *, at: datetime | None, anchors: Sequence[X509Certificate], lenient_ca: bool
 ) -> tuple[SealSignature | None, VerificationReport]:
     """The signature in ``/Contents`` and the report of :func:`verify_signature` on it; bytes
     that cannot be decoded give one INVALID ``signature.structure`` step, whatever the
@@ -1049,7 +1049,7 @@ def verify_pdf(
     pdf_bytes: bytes,
     *,
     at: datetime | None = None,
-    anchors: Sequence[Certificate] = (),
+    anchors: Sequence[X509Certificate] = (),
     lenient_ca: bool = False,
     limits: PdfLimits = DEFAULT_LIMITS,
 ) -> PdfReport:
