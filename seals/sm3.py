@@ -19,7 +19,8 @@ It is a reviewed binding used by many projects, where a cffi binding of our own 
 
 The fast path is ``hashlib``'s OpenSSL SM3 from a copied prepared hasher, used when ``hashlib``
 offers SM3: copying skips OpenSSL 3's algorithm fetch on every call, which makes a short hash
-about twice as fast as the reference, and that matters for per-field digests and Merkle trees.
+markedly cheaper (bench/PERFORMANCE.md, "SM3: the fast path"), and that matters for per-field
+digests and Merkle trees.
 Both are OpenSSL's SM3 code; tests/seals/test_sm3.py holds them equal on the GB/T 32905
 known answers and on random inputs of every padding length.
 ``certs/_claims.c`` has an SM3 of its own inside the native issuance path (see that file); it

@@ -47,7 +47,8 @@ def _utc(t: datetime) -> datetime:
 
 @functools.lru_cache(maxsize=1024)
 def _public_key(spki_der: bytes) -> sm2.Sm2PublicKey:
-    """Decoding a key checks the point in libcrypto (~0.6 ms): once per certificate."""
+    """Decoding a key checks the point in libcrypto, which is slow: once per certificate."""
+    # Why: bench/PERFORMANCE.md, "X.509: one key decoding per certificate"
     return public_key_from_spki(spki_der)
 
 

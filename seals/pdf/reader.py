@@ -363,8 +363,8 @@ _PLAIN_OBJECT = re.compile(
     + _PLAIN_BODY.pattern + rb")(endobj|stream)"
 )
 _SCAN_SHIFT = 2
-"""Scanning a plain object costs a unit of work per 4 bytes (0.1–0.2 µs a byte here, for
-the densest objects)."""
+"""Scanning a plain object costs a unit of work per 4 bytes (the densest objects' cost)."""
+# Why: bench/PERFORMANCE.md, "PDF reader: units of work"
 _NOT_PLAIN = re.compile(rb"[()%{}#]|(?<!<)<(?!<)")
 """A byte that never occurs in a plain object (a string, a comment, a name escape…)."""
 _SCAN_FREE = 256
@@ -898,8 +898,9 @@ class PdfFile:
                             referenced.add(n)
                         if b != b"0" or n in odd_gens:
                             self._check_ref(view, newest, i, num, Ref(n, int(b)))
-                    # measured: about 9 µs an object here (the scan, its references, the
-                    # checks of their generations), so 9 units (10 in an object stream)
+                    # an object's scan, its references and their generations' checks cost
+                    # 9 units (10 in an object stream)
+                    # Why: bench/PERFORMANCE.md, "PDF reader: units of work"
                     spent += (9 if entry.kind == 1 else 10) + (len(found) >> 1)
                     if spent > 4096:
                         budget.spend(spent)

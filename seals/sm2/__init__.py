@@ -23,7 +23,8 @@ Stable API for the rest of Zhengyin (other packages import these names):
 
 Backends, preferred first: :class:`NativeBackend` (``native``) is the project's own C code,
 the extension ``seals._sm2p256`` built from ``seals/_sm2p256.c`` by ``make setup`` (constant-time
-signing, precomputed tables; over ten times faster than OpenSSL 3.0's generic SM2 on x86-64);
+signing, precomputed tables; far faster than OpenSSL's generic SM2: bench/PERFORMANCE.md,
+"SM2: the native backend");
 :class:`LibcryptoBackend` binds the system's OpenSSL 3 libcrypto with cffi (ABI mode, no
 compiler) and is the reference peer in the tests; when that library lacks SM2,
 :class:`GmsslBackend` (the ``gmssl-pyx`` package, a wrapper of GmSSL) serves behind the same
