@@ -22,7 +22,7 @@ from seals.pdf.syntax import (
     walk,
 )
 from seals.pdf.view import View
-from seals.pdf.xref import _TAIL, Entry, FoundObject, Section
+from seals.pdf.xref import TAIL, Entry, FoundObject, Section
 
 if TYPE_CHECKING:
     from seals.pdf.reader import PdfFile
@@ -264,7 +264,7 @@ def _odd_generations(file: PdfFile) -> set[int]:
 
 def tail(file: PdfFile, section: Section) -> int | None:
     """The end of ``startxref N %%EOF`` right after ``section`` (N its offset), or None."""
-    m = _TAIL.match(file.data, section.end)
+    m = TAIL.match(file.data, section.end)
     if m is None or int(m.group(1)) != section.offset:
         return None
     return m.end()
@@ -315,7 +315,7 @@ def tile(file: PdfFile, index: int, start: int) -> tuple[int, str | None]:
                 "cross-reference section"
             )
         pos = section.end
-    m = _TAIL.match(data, pos)
+    m = TAIL.match(data, pos)
     if m is None or int(m.group(1)) != section.offset:
         return pos, (
             f"the cross-reference section at byte {section.offset} is not followed by "

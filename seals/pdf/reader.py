@@ -50,25 +50,26 @@ from seals.pdf.syntax import (
 )
 from seals.pdf.view import View
 from seals.pdf.xref import (
-    _OBJSTM_HEAD,
-    _STARTXREF,
-    _XREF_BLOCK_19,
-    _XREF_BLOCK_20,
-    _XREF_ENTRY,
-    _XREF_SUB,
     DEFAULT_LIMITS,
+    ArrayBlock,
+    Block,
     Entries,
     Entry,
     FoundObject,
     PdfLimits,
     Section,
-    _ArrayBlock,
-    _Block,
-    _StreamBlock,
-    _TableBlock,
+    StreamBlock,
+    TableBlock,
     find_eof,
     startxref_before,
 )
+
+_STARTXREF = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d{1,20})")
+_XREF_SUB = re.compile(rb"(\d{1,10})[\x00\t\x0c ]+(\d{1,10})[\x00\t\x0c ]*(?:\r\n|\r|\n)")
+_XREF_BLOCK_20 = re.compile(rb"(?:\d{10} \d{5} [nf](?: \r| \n|\r\n))*")
+_XREF_BLOCK_19 = re.compile(rb"(?:\d{10} \d{5} [nf][\r\n])*")
+_XREF_ENTRY = re.compile(rb"[\x00\t\n\x0c\r ]*(\d{1,10})[ ]+(\d{1,5})[ ]+([nf])")
+_OBJSTM_HEAD = re.compile(rb"\d{1,20}")
 
 
 @dataclass
@@ -193,7 +194,7 @@ class PdfFile:
 
     def _table(self, pos: int, room: int) -> tuple[Entries, dict[str, PdfObject], int]:
         data = self.data
-        blocks: list[_Block] = []
+        blocks: list[Block] = []
         listed = 0
         while True:
             pos = skip_ws(data, pos)
@@ -219,7 +220,7 @@ class PdfFile:
                 continue
             for stride, layout in ((20, _XREF_BLOCK_20), (19, _XREF_BLOCK_19)):
                 if layout.fullmatch(data, pos, pos + stride * count):
-                    blocks.append(_TableBlock(first, count, data, pos, stride))
+                    blocks.append(TableBlock(first, count, data, pos, stride))
                     pos += stride * count
                     break
             else:  # irregular rows: parse them now, into compact arrays
@@ -233,7 +234,7 @@ class PdfFile:
                     pos = e.end()
                     kinds[i] = 1 if e.group(3) == b"n" else 0
                     a[i], b[i] = int(e.group(1)), int(e.group(2))
-                blocks.append(_ArrayBlock(first, bytes(kinds), a, b))
+                blocks.append(ArrayBlock(first, bytes(kinds), a, b))
 
     def _xref_stream(self, offset: int, room: int) -> tuple[Entries, dict[str, PdfObject], int]:
         if not 0 <= offset < len(self.data):
@@ -281,10 +282,10 @@ class PdfFile:
         raw = self.decode(obj.value, needed=needed)
         if needed > len(raw):
             raise PdfMalformed(f"xref stream at byte {offset} is shorter than its /Index")
-        blocks: list[_Block] = []
+        blocks: list[Block] = []
         pos = 0
         for first, count in zip(index[::2], counts, strict=True):
-            blocks.append(_StreamBlock(first, count, raw, pos, (w0, w1, w2)))
+            blocks.append(StreamBlock(first, count, raw, pos, (w0, w1, w2)))
             pos += count * row
         trailer = {k: v for k, v in d.items() if k not in ("Length", "Filter", "DecodeParms")}
         return Entries(blocks), trailer, obj.end

@@ -78,7 +78,7 @@ class Entry:
         return self.b if self.kind == 1 else 0
 
 
-class _Block:
+class Block:
     """A run of entries ``first … first + count - 1`` (one subsection)."""
 
     __slots__ = ("count", "first")
@@ -101,7 +101,7 @@ class _Block:
                 yield num
 
 
-class _TableBlock(_Block):
+class TableBlock(Block):
     """Rows of a classic table in the usual fixed-width layout, read when asked for."""
 
     __slots__ = ("data", "offset", "stride")
@@ -131,7 +131,7 @@ class _TableBlock(_Block):
             yield from super().odd_generations()
 
 
-class _ArrayBlock(_Block):
+class ArrayBlock(Block):
     """Entries parsed up front (tables with irregular rows), kept compact."""
 
     __slots__ = ("a", "b", "kinds")
@@ -144,7 +144,7 @@ class _ArrayBlock(_Block):
         return Entry(self.kinds[i], self.a[i], self.b[i])
 
 
-class _StreamBlock(_Block):
+class StreamBlock(Block):
     """Rows of a cross-reference stream, decoded when asked for."""
 
     __slots__ = ("raw", "start", "w0", "w1", "w2")
@@ -197,7 +197,7 @@ class Entries(Mapping[int, Entry]):
     file's ``/XRefStm`` entries) answers what the table does not. Overlapping subsections are
     malformed (viewers disagree on which row wins)."""
 
-    def __init__(self, blocks: list[_Block], fallback: Entries | None = None) -> None:
+    def __init__(self, blocks: list[Block], fallback: Entries | None = None) -> None:
         blocks = sorted((b for b in blocks if b.count), key=lambda b: b.first)
         for prev, cur in itertools.pairwise(blocks):
             if cur.first < prev.first + prev.count:
@@ -210,7 +210,7 @@ class Entries(Mapping[int, Entry]):
         self._fallback = fallback
         self._count = sum(b.count for b in blocks)
 
-    def _block(self, num: int) -> _Block | None:
+    def _block(self, num: int) -> Block | None:
         i = bisect.bisect_right(self._firsts, num) - 1
         if i >= 0:
             block = self._blocks[i]
@@ -302,18 +302,13 @@ class FoundObject:
     """Every dictionary in the value (nested ones too), outermost first."""
 
 
-_STARTXREF = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d{1,20})")
-_TAIL = re.compile(
+TAIL = re.compile(
     rb"[\x00\t\n\x0c\r ]*startxref[\x00\t\n\x0c\r ]+(\d{1,20})[\x00\t\n\x0c\r ]+%%EOF[ \t]*"
     rb"(?:\r\n|\r|\n)?"
 )
+"""``startxref N %%EOF`` (and whitespace before it): the end of a revision."""
 _EOF = re.compile(rb"%%EOF[ \t]*(?:\r\n|\r|\n)?")
-_XREF_SUB = re.compile(rb"(\d{1,10})[\x00\t\x0c ]+(\d{1,10})[\x00\t\x0c ]*(?:\r\n|\r|\n)")
-_XREF_BLOCK_20 = re.compile(rb"(?:\d{10} \d{5} [nf](?: \r| \n|\r\n))*")
-_XREF_BLOCK_19 = re.compile(rb"(?:\d{10} \d{5} [nf][\r\n])*")
 _XREF_ROW = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
-_XREF_ENTRY = re.compile(rb"[\x00\t\n\x0c\r ]*(\d{1,10})[ ]+(\d{1,5})[ ]+([nf])")
-_OBJSTM_HEAD = re.compile(rb"\d{1,20}")
 
 
 def find_eof(data: bytes, start: int) -> int | None:
@@ -332,7 +327,7 @@ def startxref_before(data: bytes, end: int) -> int | None:
     kw = data.rfind(b"startxref", max(0, end - 1024), end)
     if kw < 0:
         return None
-    m = _TAIL.match(data, kw)
+    m = TAIL.match(data, kw)
     if m is None or m.end() != end:
         return None
     return int(m.group(1))
