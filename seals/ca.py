@@ -24,9 +24,9 @@ from seals.errors import CertificateError, SealInputError
 from seals.keys import load_private_key_file, save_private_key
 from seals.x509 import (
     CA_USAGES,
-    Certificate,
     DistinguishedName,
-    build_certificate,
+    X509Certificate,
+    build_x509_certificate,
     load_certificate,
 )
 
@@ -39,7 +39,7 @@ _USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 class Issued:
     """A certificate and its private key."""
 
-    certificate: Certificate
+    certificate: X509Certificate
     key: sm2.Sm2PrivateKey = field(repr=False)
 
     @property
@@ -62,7 +62,7 @@ def create_root(
     """A self-signed SM2 root CA."""
     key = sm2.generate_private_key(backend)
     t = _now(now)
-    cert = build_certificate(
+    cert = build_x509_certificate(
         subject=DistinguishedName(name, organization="Zhengyin"),
         public_key=key.public_key,
         issuer=None,
@@ -87,7 +87,7 @@ def _issue(
     key = sm2.generate_private_key(backend)
     t = _now(now)
     not_after = min(t + timedelta(days=365 * years), root.certificate.not_after)
-    cert = build_certificate(
+    cert = build_x509_certificate(
         subject=subject,
         public_key=key.public_key,
         issuer=root.certificate,

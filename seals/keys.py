@@ -26,76 +26,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from asn1crypto import core, pem
-from cryptography.hazmat.primitives import hashes, padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from seals import sm2
 from seals.errors import KeyFormatError, KeyPassphraseError, SealError, says_nothing_of_the_input
-
-_OID_PBES2 = "1.2.840.113549.1.5.13"
-_OID_PBKDF2 = "1.2.840.113549.1.5.12"
-_OID_SCRYPT = "1.3.6.1.4.1.11591.4.11"
-_PRFS: dict[str, type[hashes.HashAlgorithm]] = {
-    "1.2.840.113549.2.7": hashes.SHA1,
-    "1.2.840.113549.2.9": hashes.SHA256,
-    "1.2.840.113549.2.10": hashes.SHA384,
-    "1.2.840.113549.2.11": hashes.SHA512,
-}
-_CIPHERS: dict[str, tuple[str, int]] = {
-    "2.16.840.1.101.3.4.1.2": ("aes", 16),
-    "2.16.840.1.101.3.4.1.22": ("aes", 24),
-    "2.16.840.1.101.3.4.1.42": ("aes", 32),
-    "1.2.156.10197.1.104.2": ("sm4", 16),
-}
-_AES256_CBC = "2.16.840.1.101.3.4.1.42"
-
-SCRYPT_N = 16384
-"""scrypt cost used when encrypting (OpenSSL's ``-scrypt`` default; fits its 32 MiB limit)."""
-
-
-class _AlgId(core.Sequence):  # type: ignore[misc]
-    _fields: ClassVar[list[Any]] = [
-        ("algorithm", core.ObjectIdentifier),
-        ("parameters", core.Any, {"optional": True}),
-    ]
-
-
-class _EncryptedPrivateKeyInfo(core.Sequence):  # type: ignore[misc]
-    _fields: ClassVar[list[Any]] = [
-        ("encryption_algorithm", _AlgId),
-        ("encrypted_data", core.OctetString),
-    ]
-
-
-class _Pbes2Params(core.Sequence):  # type: ignore[misc]
-    _fields: ClassVar[list[Any]] = [("key_derivation_func", _AlgId), ("encryption_scheme", _AlgId)]
-
-
-class _Pbkdf2Params(core.Sequence):  # type: ignore[misc]
-    _fields: ClassVar[list[Any]] = [
-        ("salt", core.OctetString),
-        ("iteration_count", core.Integer),
-        ("key_length", core.Integer, {"optional": True}),
-        ("prf", _AlgId, {"optional": True}),
-    ]
-
-
-class _ScryptParams(core.Sequence):  # type: ignore[misc]
-    _fields: ClassVar[list[Any]] = [
-        ("salt", core.OctetString),
-        ("cost", core.Integer),
-        ("block_size", core.Integer),
-        ("parallelization", core.Integer),
-        ("key_length", core.Integer, {"optional": True}),
-    ]
+from seals.pbes2 import SCRYPT_N, AlgorithmIdentifier, decrypt_pkcs8, encrypt_pkcs8
 
 
 class _PrivateKeyInfo(core.Sequence):  # type: ignore[misc]
     _fields: ClassVar[list[Any]] = [
         ("version", core.Integer),
-        ("algorithm", _AlgId),
+        ("algorithm", AlgorithmIdentifier),
         ("private_key", core.OctetString),
         ("attributes", core.Any, {"implicit": 0, "optional": True}),
     ]
@@ -111,7 +51,10 @@ class _EcPrivateKey(core.Sequence):  # type: ignore[misc]
 
 
 class _SubjectPublicKeyInfo(core.Sequence):  # type: ignore[misc]
-    _fields: ClassVar[list[Any]] = [("algorithm", _AlgId), ("public_key", core.BitString)]
+    _fields: ClassVar[list[Any]] = [
+        ("algorithm", AlgorithmIdentifier),
+        ("public_key", core.BitString),
+    ]
 
 
 def _as_bytes(passphrase: bytes | str | None) -> bytes | None:
@@ -178,65 +121,6 @@ def _from_pkcs8(der: bytes, backend: sm2.Sm2Backend | None) -> sm2.Sm2PrivateKey
     return _from_sec1(inner, backend, curve or sm2.OID_SM2_CURVE)
 
 
-def _decrypt_pkcs8(der: bytes, passphrase: bytes | None) -> bytes:
-    if not passphrase:
-        raise KeyPassphraseError("encrypted private key: a passphrase is needed")
-    try:
-        info = _EncryptedPrivateKeyInfo.load(der, strict=True)
-        if info["encryption_algorithm"]["algorithm"].dotted != _OID_PBES2:
-            raise KeyFormatError(
-                "encrypted private key: only PBES2 is supported "
-                f"(found {info['encryption_algorithm']['algorithm'].dotted})"
-            )
-        p2 = _Pbes2Params.load(info["encryption_algorithm"]["parameters"].dump())
-        kdf_oid = p2["key_derivation_func"]["algorithm"].dotted
-        kdf_params = p2["key_derivation_func"]["parameters"].dump()
-        enc_oid = p2["encryption_scheme"]["algorithm"].dotted
-        iv = core.OctetString.load(p2["encryption_scheme"]["parameters"].dump()).native
-        data = info["encrypted_data"].native
-    except (ValueError, TypeError, KeyError) as exc:
-        raise KeyFormatError(f"encrypted private key: bad DER ({exc})") from exc
-    if enc_oid not in _CIPHERS:
-        raise KeyFormatError(f"encrypted private key: unsupported cipher {enc_oid}")
-    cipher_name, key_len = _CIPHERS[enc_oid]
-    try:
-        if kdf_oid == _OID_PBKDF2:
-            kp = _Pbkdf2Params.load(kdf_params)
-            prf_oid = (
-                kp["prf"]["algorithm"].dotted
-                if kp["prf"].native is not None
-                else "1.2.840.113549.2.7"
-            )
-            if prf_oid not in _PRFS:
-                raise KeyFormatError(f"encrypted private key: unsupported PRF {prf_oid}")
-            iterations = kp["iteration_count"].native
-            if not 1 <= iterations <= 10_000_000:
-                raise KeyFormatError("encrypted private key: PBKDF2 iteration count out of range")
-            key = PBKDF2HMAC(_PRFS[prf_oid](), key_len, kp["salt"].native, iterations).derive(
-                passphrase
-            )
-        elif kdf_oid == _OID_SCRYPT:
-            sp = _ScryptParams.load(kdf_params)
-            n, r, p = sp["cost"].native, sp["block_size"].native, sp["parallelization"].native
-            if not (1 < n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
-                raise KeyFormatError("encrypted private key: scrypt parameters out of range")
-            key = Scrypt(sp["salt"].native, key_len, n, r, p).derive(passphrase)
-        else:
-            raise KeyFormatError(f"encrypted private key: unsupported key derivation {kdf_oid}")
-    except (ValueError, TypeError) as exc:
-        raise KeyFormatError(f"encrypted private key: bad parameters ({exc})") from exc
-    if not isinstance(iv, bytes) or len(iv) != 16 or not data or len(data) % 16:
-        raise KeyFormatError("encrypted private key: bad IV or ciphertext length")
-    algo = algorithms.AES(key) if cipher_name == "aes" else algorithms.SM4(key)
-    dec = Cipher(algo, modes.CBC(iv)).decryptor()
-    padded = dec.update(data) + dec.finalize()
-    unpad = padding.PKCS7(128).unpadder()
-    try:
-        return unpad.update(padded) + unpad.finalize()
-    except ValueError as exc:
-        raise KeyPassphraseError("encrypted private key: wrong passphrase") from exc
-
-
 def load_private_key(
     data: bytes,
     passphrase: bytes | str | None = None,
@@ -268,7 +152,7 @@ def load_private_key(
             if kind == "PRIVATE KEY":
                 return _from_pkcs8(der, backend)
             if kind == "ENCRYPTED PRIVATE KEY":
-                return _from_decrypted(_decrypt_pkcs8(der, pw), backend)
+                return _from_decrypted(decrypt_pkcs8(der, pw), backend)
             if kind == "DER":
                 return _load_der_private(der, pw, backend)
         except SealError as exc:
@@ -288,7 +172,7 @@ def _load_der_private(
         except KeyFormatError as exc:
             errors.append(str(exc))
     try:
-        decrypted = _decrypt_pkcs8(der, pw)
+        decrypted = decrypt_pkcs8(der, pw)
     except KeyPassphraseError:
         raise
     except KeyFormatError as exc:
@@ -343,35 +227,7 @@ def private_key_to_der(
     pw = _as_bytes(passphrase)
     if pw is None:
         return plain
-    return _encrypt_pkcs8(plain, pw, scrypt_n)
-
-
-def _encrypt_pkcs8(plain: bytes, pw: bytes, scrypt_n: int = SCRYPT_N) -> bytes:
-    """A PKCS#8 ``PrivateKeyInfo`` encrypted the one way this project stores keys: PBES2 with
-    scrypt (``scrypt_n``, r=8, p=1) and AES-256-CBC."""
-    if not pw:
-        raise KeyPassphraseError("an empty passphrase cannot protect a private key")
-    salt, iv = secrets.token_bytes(16), secrets.token_bytes(16)
-    kek = Scrypt(salt, 32, scrypt_n, 8, 1).derive(pw)
-    pad = padding.PKCS7(128).padder()
-    enc = Cipher(algorithms.AES(kek), modes.CBC(iv)).encryptor()
-    ciphertext = enc.update(pad.update(plain) + pad.finalize()) + enc.finalize()
-    scrypt_params = _ScryptParams(
-        {"salt": salt, "cost": scrypt_n, "block_size": 8, "parallelization": 1, "key_length": 32}
-    )
-    pbes2 = _Pbes2Params(
-        {
-            "key_derivation_func": {"algorithm": _OID_SCRYPT, "parameters": scrypt_params},
-            "encryption_scheme": {"algorithm": _AES256_CBC, "parameters": core.OctetString(iv)},
-        }
-    )
-    out = _EncryptedPrivateKeyInfo(
-        {
-            "encryption_algorithm": {"algorithm": _OID_PBES2, "parameters": pbes2},
-            "encrypted_data": ciphertext,
-        }
-    )
-    return bytes(out.dump())
+    return encrypt_pkcs8(plain, pw, scrypt_n)
 
 
 def private_key_to_pem(
@@ -465,7 +321,7 @@ def account_key_to_pem(
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return bytes(pem.armor("ENCRYPTED PRIVATE KEY", _encrypt_pkcs8(plain, pw, scrypt_n)))
+    return bytes(pem.armor("ENCRYPTED PRIVATE KEY", encrypt_pkcs8(plain, pw, scrypt_n)))
 
 
 def load_account_key(data: bytes, passphrase: bytes | str | None) -> bytes:
@@ -478,7 +334,7 @@ def load_account_key(data: bytes, passphrase: bytes | str | None) -> bytes:
     for kind, der, _headers in _blocks(data):
         if kind != "ENCRYPTED PRIVATE KEY":
             continue
-        plain = _decrypt_pkcs8(der, pw)
+        plain = decrypt_pkcs8(der, pw)
         try:
             key = serialization.load_der_private_key(plain, None)
         except (ValueError, TypeError) as exc:

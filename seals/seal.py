@@ -58,7 +58,7 @@ from seals.ses import (
     parse_seal,
     parse_signature,
 )
-from seals.x509 import SIGNING_USAGES, Certificate, validate_path
+from seals.x509 import SIGNING_USAGES, X509Certificate, validate_path
 
 # ---------------------------------------------------------------------------- reports
 
@@ -134,7 +134,7 @@ class SealSpec:
     valid_from: datetime
     valid_until: datetime
     picture: SealPicture
-    signer_certificates: tuple[Certificate, ...]
+    signer_certificates: tuple[X509Certificate, ...]
     """Certificates allowed to sign with this seal (签章者)."""
     seal_type: int = 1
     """Seal type code as the issuing system defines it (1: the agency's official seal)."""
@@ -152,7 +152,7 @@ def _ia5(text: str, what: str) -> None:
         raise SealInputError(f"{what} must be non-empty ASCII text: {text!r}")
 
 
-def create_seal(spec: SealSpec, maker_certificate: Certificate, maker: sm2.Signer) -> Seal:
+def create_seal(spec: SealSpec, maker_certificate: X509Certificate, maker: sm2.Signer) -> Seal:
     """Make and sign a v4 seal; returns the parsed result of the DER written."""
     _ia5(spec.es_id, "seal code")
     _ia5(spec.vendor_id, "vendor id")
@@ -187,7 +187,7 @@ def create_seal(spec: SealSpec, maker_certificate: Certificate, maker: sm2.Signe
     return parse_seal(encode_seal(info, maker_certificate.der, signature))
 
 
-def _cert_in_seal(seal: Seal, cert: Certificate) -> bool:
+def _cert_in_seal(seal: Seal, cert: X509Certificate) -> bool:
     if seal.property.cert_list_type == 1:
         return cert.der in seal.property.certificates
     return any(_digest_matches(d, cert.der) for d in seal.property.digests)
@@ -214,7 +214,7 @@ def _digest_matches(d: CertDigest, der: bytes) -> bool:
 def sign_digest(
     seal: Seal,
     signer: sm2.Signer,
-    signer_certificate: Certificate,
+    signer_certificate: X509Certificate,
     data_hash: bytes,
     property_info: str,
     *,
@@ -257,7 +257,7 @@ def sign_digest(
 def sign_data(
     seal: Seal,
     signer: sm2.Signer,
-    signer_certificate: Certificate,
+    signer_certificate: X509Certificate,
     data: bytes,
     property_info: str,
     *,
@@ -306,7 +306,7 @@ def _validity_reason(
 def _certificate_step(
     name: str,
     role: str,
-    holder: list[Certificate],
+    holder: list[X509Certificate],
     t: datetime,
     now: datetime,
     at_signing: bool,
@@ -346,7 +346,7 @@ def _seal_steps(
     t: datetime,
     now: datetime,
     at_signing: bool,
-    anchors: Sequence[Certificate],
+    anchors: Sequence[X509Certificate],
     lenient_ca: bool,
 ) -> list[Step]:
     steps: list[Step] = []
@@ -373,11 +373,11 @@ def _seal_steps(
             )
         )
 
-    maker_holder: list[Certificate] = []
+    maker_holder: list[X509Certificate] = []
 
     def maker_signature() -> Step:
         try:
-            maker = Certificate.from_der(seal.maker_certificate)
+            maker = X509Certificate.from_der(seal.maker_certificate)
         except SealError as exc:
             return Step(
                 "seal.maker_signature",
@@ -445,8 +445,8 @@ def _seal_steps(
 
 def _path_step(
     name: str,
-    cert: Certificate | None,
-    anchors: Sequence[Certificate],
+    cert: X509Certificate | None,
+    anchors: Sequence[X509Certificate],
     t: datetime,
     lenient: bool,
 ) -> Step:
@@ -483,7 +483,7 @@ def verify_seal(
     seal: Seal | bytes,
     *,
     at: datetime | None = None,
-    anchors: Sequence[Certificate] = (),
+    anchors: Sequence[X509Certificate] = (),
     lenient_ca: bool = False,
 ) -> VerificationReport:
     """Verify a seal (parsed or DER), judging validity at ``at`` (default now)."""
@@ -527,7 +527,7 @@ def verify_signature(
     data: bytes | None = None,
     at: datetime | None = None,
     now: datetime | None = None,
-    anchors: Sequence[Certificate] = (),
+    anchors: Sequence[X509Certificate] = (),
     lenient_ca: bool = False,
 ) -> VerificationReport:
     """Verify a seal signature (parsed or DER) and, with ``data``, what it protects.
@@ -598,11 +598,11 @@ def verify_signature(
         sig.seal, t=t, now=present, at_signing=at_signing, anchors=anchors, lenient_ca=lenient_ca
     )
 
-    signer_holder: list[Certificate] = []
+    signer_holder: list[X509Certificate] = []
 
     def value() -> Step:
         try:
-            cert = Certificate.from_der(sig.signer_certificate)
+            cert = X509Certificate.from_der(sig.signer_certificate)
         except SealError as exc:
             return Step(
                 "signature.value",

@@ -1,9 +1,9 @@
 """X.509 certificates with SM2: reading, building, and path validation to a trust anchor.
 
-- ``load_certificate(data) -> Certificate`` (PEM or DER), ``load_certificates(data)`` (a PEM
-  bundle). :class:`Certificate` is a frozen view: names, validity, key usage, basic
+- ``load_certificate(data) -> X509Certificate`` (PEM or DER), ``load_certificates(data)`` (a PEM
+  bundle). :class:`X509Certificate` is a frozen view: names, validity, key usage, basic
   constraints, the SM2 public key, and the original DER (``.der``; never re-encoded).
-- ``build_certificate(...)``: a v3 certificate signed with SM2-with-SM3 (default signer ID)
+- ``build_x509_certificate(...)``: a v3 certificate signed with SM2-with-SM3 (default signer ID)
   by any :class:`~seals.sm2.Signer`.
 - ``validate_path(leaf, anchors=..., at=..., lenient_ca=False) -> PathResult``: builds the chain
   from ``leaf`` up to one of ``anchors`` (by issuer name, checking every SM2 signature), judges
@@ -47,12 +47,13 @@ def _utc(t: datetime) -> datetime:
 
 @functools.lru_cache(maxsize=1024)
 def _public_key(spki_der: bytes) -> sm2.Sm2PublicKey:
-    """Decoding a key checks the point in libcrypto (~0.6 ms): once per certificate."""
+    """Decoding a key checks the point in libcrypto, which is slow: once per certificate."""
+    # Why: bench/PERFORMANCE.md, "X.509: one key decoding per certificate"
     return public_key_from_spki(spki_der)
 
 
 @dataclass(frozen=True)
-class Certificate:
+class X509Certificate:
     """A parsed X.509 certificate. ``der`` is the original encoding."""
 
     der: bytes
@@ -81,7 +82,7 @@ class Certificate:
 
     # -- reading
     @classmethod
-    def from_der(cls, der: bytes) -> Certificate:
+    def from_der(cls, der: bytes) -> X509Certificate:
         """Parse DER; raises :class:`CertificateError` naming what is wrong."""
         der = bytes(der)
         if len(der) > MAX_CERTIFICATE_BYTES:
@@ -169,7 +170,7 @@ class Certificate:
     def self_issued(self) -> bool:
         return self.subject_key == self.issuer_key
 
-    def verify_issued_by(self, issuer: Certificate) -> None:
+    def verify_issued_by(self, issuer: X509Certificate) -> None:
         """Raise unless ``issuer``'s key signed this certificate (SM2-with-SM3, default ID)."""
         if self.signature_algorithm != sm2.OID_SM2_WITH_SM3:
             raise CertificateError(
@@ -191,7 +192,7 @@ class Certificate:
         }
 
 
-def load_certificate(data: bytes) -> Certificate:
+def load_certificate(data: bytes) -> X509Certificate:
     """One certificate from PEM or DER."""
     certs = load_certificates(data)
     if not certs:
@@ -199,17 +200,17 @@ def load_certificate(data: bytes) -> Certificate:
     return certs[0]
 
 
-def load_certificates(data: bytes) -> list[Certificate]:
+def load_certificates(data: bytes) -> list[X509Certificate]:
     """Every certificate in PEM (``CERTIFICATE`` blocks) or one DER certificate."""
     data = bytes(data)
     stripped = data.lstrip()
     if not pem.detect(stripped):
-        return [Certificate.from_der(data)]
+        return [X509Certificate.from_der(data)]
     try:
         blocks = list(pem.unarmor(stripped, multiple=True))
     except (ValueError, TypeError) as exc:
         raise CertificateError(f"certificate: malformed PEM ({exc})") from exc
-    return [Certificate.from_der(der) for kind, _h, der in blocks if kind == "CERTIFICATE"]
+    return [X509Certificate.from_der(der) for kind, _h, der in blocks if kind == "CERTIFICATE"]
 
 
 # ------------------------------------------------------------------------------ building
@@ -242,11 +243,11 @@ class DistinguishedName:
         return asn1x509.Name.build(attrs, use_printable=False)
 
 
-def build_certificate(
+def build_x509_certificate(
     *,
     subject: DistinguishedName,
     public_key: sm2.Sm2PublicKey,
-    issuer: Certificate | None,
+    issuer: X509Certificate | None,
     signer: sm2.Signer,
     not_before: datetime,
     not_after: datetime,
@@ -255,7 +256,7 @@ def build_certificate(
     path_length: int | None = None,
     extended_key_usage: Sequence[str] = (),
     serial: int | None = None,
-) -> Certificate:
+) -> X509Certificate:
     """A v3 certificate signed by ``signer`` (self-signed when ``issuer`` is None)."""
     nb, na = _utc(not_before).replace(microsecond=0), _utc(not_after).replace(microsecond=0)
     if na <= nb:
@@ -333,7 +334,7 @@ def build_certificate(
             "signature_value": signature,
         }
     )
-    return Certificate.from_der(cert.dump())
+    return X509Certificate.from_der(cert.dump())
 
 
 # ------------------------------------------------------------------------- path checking
@@ -344,7 +345,7 @@ class PathResult:
     """What path validation found."""
 
     ok: bool
-    chain: tuple[Certificate, ...]
+    chain: tuple[X509Certificate, ...]
     """From the leaf up to the trust anchor (as far as it got)."""
     problems: tuple[str, ...]
     """Plain sentences, one per problem; empty when ``ok``."""
@@ -360,7 +361,7 @@ class PathResult:
         return "; ".join(self.problems)
 
 
-def _ca_problems(cert: Certificate, lenient: bool) -> tuple[list[str], list[str]]:
+def _ca_problems(cert: X509Certificate, lenient: bool) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     notes: list[str] = []
     who = f"issuer {cert.common_name or cert.subject}"
@@ -378,11 +379,11 @@ def _ca_problems(cert: Certificate, lenient: bool) -> tuple[list[str], list[str]
 
 
 def validate_path(
-    leaf: Certificate,
+    leaf: X509Certificate,
     *,
-    anchors: Sequence[Certificate],
+    anchors: Sequence[X509Certificate],
     at: datetime,
-    intermediates: Sequence[Certificate] = (),
+    intermediates: Sequence[X509Certificate] = (),
     lenient_ca: bool = False,
     max_depth: int = 8,
 ) -> PathResult:
@@ -390,7 +391,7 @@ def validate_path(
     at = _utc(at)
     anchor_ders = {a.der for a in anchors}
     pool = list(anchors) + [c for c in intermediates if c.der not in anchor_ders]
-    chain: list[Certificate] = [leaf]
+    chain: list[X509Certificate] = [leaf]
     problems: list[str] = []
     notes: list[str] = []
     current = leaf
@@ -402,7 +403,7 @@ def validate_path(
     for _depth in range(max_depth):
         if current.der in anchor_ders:
             break
-        issuer: Certificate | None = None
+        issuer: X509Certificate | None = None
         failures: list[str] = []
         for candidate in pool:
             if candidate.subject_key != current.issuer_key or candidate.der == current.der:

@@ -17,7 +17,7 @@ from typing import Any
 from seals.pdf import PdfHostile, PdfMalformed, verify_pdf
 from seals.pdf.attachments import embedded_files
 from seals.pdf.errors import PdfError
-from seals.x509 import Certificate
+from seals.x509 import X509Certificate
 from verifier.certificates import ChainFacts, verify_certificate_text
 from verifier.seal_checks import detail, pdf_unreadable_verdict, pdf_verdict_of
 from verifier.verdict import Fragment, Status, Verdict
@@ -41,7 +41,7 @@ class PdfLocal:
 def read_pdf(
     data: bytes,
     *,
-    anchors: list[Certificate],
+    anchors: list[X509Certificate],
     at: dt.datetime | None = None,
     lenient_ca: bool = False,
 ) -> PdfLocal:
@@ -73,7 +73,7 @@ def verify_pdf_full(
     data: bytes,
     facts: Callable[[], ChainFacts] | None,
     *,
-    anchors: list[Certificate],
+    anchors: list[X509Certificate],
     at: dt.datetime | None = None,
     lenient_ca: bool = False,
 ) -> Verdict:

@@ -17,13 +17,13 @@ from seals.errors import SealInputError
 from seals.keys import load_private_key_file
 from seals.pdf import sealed_document_digest, stamp_pdf
 from seals.ses import Seal, parse_seal
-from seals.x509 import Certificate, load_certificate
+from seals.x509 import X509Certificate, load_certificate
 from verifier.agency import issuer_registry
 from verifier.keyring import check_uscc, key_passphrase
 from verifier.settings import Settings
 
 
-def newest_seal(home: Path, uscc: str, signer_cert: Certificate) -> Seal:
+def newest_seal(home: Path, uscc: str, signer_cert: X509Certificate) -> Seal:
     """The issuer's newest seal (``<home>/seals/<USCC>*.esl``) that lists its signer."""
     paths = sorted(
         (home / "seals").glob(f"{uscc}*.esl"), key=lambda p: p.stat().st_mtime, reverse=True

@@ -3,10 +3,13 @@ sealed PDFs (byte ranges, digests, seal signatures, and what changed after each 
 
 Layers (pyHanko-style; each knows nothing of the layers above it):
 
-- ``syntax``: PDF objects, parsing and serializing; ``reader``: the cross-reference chain
-  (tables, streams, hybrid files), revisions, objects, pages, fields, resource bounds;
-  ``writer``: incremental updates. None of them knows about signing.
-- ``stamp``: the visible stamp, the signature field and dictionary, and signing.
+- ``objects``: PDF values, comparing and serializing; ``syntax``: parsing them; ``reader``:
+  the cross-reference chain (tables, streams, hybrid files) and objects, with ``xref``
+  (limits, entries, sections), ``view`` (a revision: objects, pages, fields), ``decode``
+  (structure streams) and ``integrity`` (the whole-file checks); ``writer``: incremental
+  updates. None of them knows about signing.
+- ``stamp``: the signature field and dictionary, and signing, with ``appearance`` (the
+  visible stamp), ``placement`` (where a seal may go) and ``edits`` (byte-exact edits).
 - ``verify``: per-signature verification and attack detection.
 
 Public API: :func:`stamp_pdf` / :func:`stamp_pdf_spec` with :class:`StampSpec`,

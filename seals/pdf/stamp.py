@@ -27,38 +27,50 @@ signature the seal can make, the ``/ByteRange`` is filled in, the byte ranges ar
 plain SM3 (``dataHash``), the signature is made with ``propertyInfo`` =
 ``"/ByteRange [0 b c d]"`` (exactly the array written), and its DER is written into the
 placeholder, padded with ``00``.
+
+This module owns the stamping itself; the picture's PDF form is :mod:`seals.pdf.appearance`,
+the page geometry and policy :mod:`seals.pdf.placement`, the byte-exact edits of existing
+objects :mod:`seals.pdf.edits`.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import re
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from PIL import Image, UnidentifiedImageError
-
 from seals import sm2
+from seals.pdf.appearance import ring, seal_image
+from seals.pdf.edits import appended_array, edit_dict, source_of, spans_of
 from seals.pdf.errors import PdfHostile, PdfInputError
+from seals.pdf.placement import MAX_SEAL_SHARE
+from seals.pdf.placement import (  # re-exported: verification imports these from here
+    box_of as box_of,
+)
+from seals.pdf.placement import (
+    placement_problems as placement_problems,
+)
+from seals.pdf.placement import (
+    seal_rects as seal_rects,
+)
+from seals.pdf.placement import (
+    visible_box as visible_box,
+)
 from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
 from seals.pdf.syntax import (
     MAX_OBJECT_NUMBER,
     Name,
-    Parser,
     PdfObject,
     Ref,
     Stream,
     serialize,
-    skip_ws,
     text_string,
-    write_name,
 )
 from seals.pdf.writer import write_incremental
 from seals.seal import sign_digest
 from seals.ses import Seal, encode_signature, encode_tbs_sign
-from seals.x509 import Certificate
+from seals.x509 import X509Certificate
 
 FILTER = "Zhengyin.SES"
 """``/Filter`` of the signature dictionaries written here."""
@@ -72,14 +84,6 @@ MIN_WIDTH_MM = 1.0
 _BYTE_RANGE_SLOT = b"[0 0000000000 0000000000 0000000000]"
 _MAX_SM2_DER = b"\x30\x46" + (b"\x02\x21\x00" + b"\xff" * 32) * 2
 _FIELD_NAME = re.compile(r"^[\x21-\x7e]{1,64}$")
-MAX_SEAL_SHARE = 0.10
-"""The largest share of a page (its visible box) that a seal added to an already sealed
-document may cover (``seals/pdf/README.md``)."""
-MAX_COORDINATE = 1_000_000.0
-"""Page and widget coordinates beyond this (in points: 350 m) are not usable."""
-Box = tuple[float, float, float, float]
-
-
 @dataclass(frozen=True)
 class StampSpec:
     """Where and how the seal is shown."""
@@ -105,65 +109,6 @@ def sealed_document_digest(pdf_bytes: bytes) -> bytes:
     return sm2.sm3(pdf_bytes)
 
 
-# ------------------------------------------------------------------------- appearance
-
-
-@dataclass(frozen=True)
-class _Image:
-    width: int
-    height: int
-    color_space: str
-    filter: str
-    data: bytes
-    alpha: bytes | None
-
-
-@functools.lru_cache(maxsize=16)
-def _image(kind: str, data: bytes) -> _Image | None:
-    """The seal picture as PDF image data (cached: seals are reused for many documents)."""
-    if kind == "SVG":
-        return None
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            if kind == "JPG" and im.mode in ("RGB", "L", "CMYK"):
-                space = {"RGB": "DeviceRGB", "L": "DeviceGray", "CMYK": "DeviceCMYK"}[im.mode]
-                return _Image(im.width, im.height, space, "DCTDecode", data, None)
-            has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-            rgba = im.convert("RGBA" if has_alpha else "RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise PdfInputError(f"the seal picture cannot be drawn: {exc}") from exc
-    alpha = None
-    if has_alpha:
-        alpha = zlib.compress(rgba.getchannel("A").tobytes(), 6)
-        rgba = rgba.convert("RGB")
-    return _Image(
-        rgba.width, rgba.height, "DeviceRGB", "FlateDecode", zlib.compress(rgba.tobytes(), 6), alpha
-    )
-
-
-def _ring(w: float, h: float) -> bytes:
-    """A red ring, for pictures that cannot be drawn as an image (SVG)."""
-    k = 0.5523
-    rx, ry, cx, cy = w / 2 - 2, h / 2 - 2, w / 2, h / 2
-    n = serialize
-    return b" ".join(
-        [
-            b"q 0.86 0.08 0.12 RG 3 w",
-            n(cx + rx) + b" " + n(cy) + b" m",
-            b"%s %s %s %s %s %s c" % (n(cx + rx), n(cy + k * ry), n(cx + k * rx), n(cy + ry),
-                                      n(cx), n(cy + ry)),
-            b"%s %s %s %s %s %s c" % (n(cx - k * rx), n(cy + ry), n(cx - rx), n(cy + k * ry),
-                                      n(cx - rx), n(cy)),
-            b"%s %s %s %s %s %s c" % (n(cx - rx), n(cy - k * ry), n(cx - k * rx), n(cy - ry),
-                                      n(cx), n(cy - ry)),
-            b"%s %s %s %s %s %s c" % (n(cx + k * rx), n(cy - ry), n(cx + rx), n(cy - k * ry),
-                                      n(cx + rx), n(cy)),
-            b"s Q",
-        ]
-    )
-
-
 # ------------------------------------------------------------------------------ stamping
 
 
@@ -183,72 +128,6 @@ def _reserve(seal_der: bytes, certificate_der: bytes) -> int:
             _MAX_SM2_DER,
         )
     )
-
-
-def box_of(value: PdfObject) -> Box | None:
-    """A rectangle as (x0, y0, x1, y1): normalized, finite, within
-    :data:`MAX_COORDINATE`, with a positive area; else None."""
-    if not (isinstance(value, list) and len(value) == 4):
-        return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-        return None
-    x0, y0, x1, y1 = (float(v) for v in value)
-    if not all(abs(v) <= MAX_COORDINATE for v in (x0, y0, x1, y1)):
-        return None
-    box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-    return box if box[2] > box[0] and box[3] > box[1] else None
-
-
-def visible_box(view: View, attributes: dict[str, PdfObject]) -> Box | None:
-    """What a page shows: its crop box (default: its media box) clipped to its media box."""
-    media = box_of(view.resolve(attributes.get("MediaBox")))
-    if media is None:
-        return None
-    crop = box_of(view.resolve(attributes.get("CropBox"))) or media
-    box = (max(crop[0], media[0]), max(crop[1], media[1]), min(crop[2], media[2]),
-           min(crop[3], media[3]))
-    return box if box[2] > box[0] and box[3] > box[1] else None
-
-
-def _area(box: Box) -> float:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
-
-
-def seal_rects(view: View, page: dict[str, PdfObject]) -> list[Box]:
-    """The rectangles of the signed signature widgets on a page (``/Annots``)."""
-    out: list[Box] = []
-    annots = view.resolve(page.get("Annots"))
-    for a in annots if isinstance(annots, list) else []:
-        d = view.resolve_dict(a)
-        ft, value, _ = view.field_value(d)
-        if ft == "Sig" and value is not None:
-            rect = box_of(view.resolve(d.get("Rect")))
-            if rect is not None:
-                out.append(rect)
-    return out
-
-
-def placement_problems(visible: Box, rect: Box, earlier: list[Box]) -> list[str]:
-    """Where a seal added after an earlier one may go (the appearance policy): inside the
-    page's visible box, over at most :data:`MAX_SEAL_SHARE` of it, over no earlier seal."""
-    problems = []
-    tol = 0.01
-    if not (rect[0] >= visible[0] - tol and rect[1] >= visible[1] - tol
-            and rect[2] <= visible[2] + tol and rect[3] <= visible[3] + tol):
-        problems.append("it lies (partly) outside the page's crop box")
-    share = _area(rect) / _area(visible)
-    if share > MAX_SEAL_SHARE:
-        problems.append(
-            f"it covers {share:.0%} of the page (at most {MAX_SEAL_SHARE:.0%} is allowed "
-            "after an earlier seal)"
-        )
-    if any(_overlap(rect, e) for e in earlier):
-        problems.append("it covers an earlier seal on its page")
-    return problems
 
 
 def _need_appearances(view: View, acro: dict[str, PdfObject], sealed: bool) -> None:
@@ -292,80 +171,12 @@ def _first_number(file: PdfFile) -> int:
     return highest + 1
 
 
-def _edit_dict(
-    view: View, buf: bytes, pos: int, put: dict[str, bytes], drop: tuple[str, ...] = ()
-) -> bytes:
-    """The dictionary written at ``buf[pos:]``, byte for byte, with the values of ``put``
-    replaced (or added before ``>>``) and the keys ``drop`` removed: what the stamper does
-    not change keeps exactly the bytes, and so the meaning, it had (no value is parsed and
-    written back)."""
-    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
-    start, end, spans = parser.dict_spans(pos)
-    edits: list[tuple[int, int, bytes]] = []
-    for key in drop:
-        if key in spans:
-            edits.append((spans[key][0], spans[key][2], b""))
-    tail = b""
-    for key, value in put.items():
-        if key in spans:
-            edits.append((spans[key][1], spans[key][2], b" " + value))
-        else:
-            tail += b" " + write_name(key) + b" " + value
-    out = bytearray()
-    at = start
-    for a, b, text in sorted(edits):
-        out += buf[at:a] + text
-        at = b
-    out += buf[at : end - 2] + tail + b">>"
-    return bytes(out)
-
-
-def _source_of(view: View, value: PdfObject) -> tuple[bytes, int] | None:
-    """Where the value ``value`` names is written: (bytes, position) of the object at the
-    end of its chain of references; None for a direct value."""
-    num = None
-    for _ in range(32):
-        if not isinstance(value, Ref):
-            break
-        num = value.num
-        value = view.get(value.num, value.gen)
-    return view.source(num) if num is not None else None
-
-
-def _appended_array(view: View, buf: bytes, span: tuple[int, int, int] | None,
-                    extra: Ref) -> bytes:
-    """The array a key's value is (directly, or through references), byte for byte, with
-    ``extra`` appended; ``[extra]`` when it is no array."""
-    if span is None:
-        return serialize([extra])
-    _, value_start, _ = span
-    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
-    value, _ = parser.value(value_start)
-    where: tuple[bytes, int] | None = (buf, value_start)
-    if isinstance(value, Ref):
-        where = _source_of(view, value)
-        value = view.resolve(value)
-    if not isinstance(value, list) or where is None:
-        return serialize([extra])
-    src, at = where
-    parser = Parser(src, max_depth=view.file.limits.max_depth, budget=view.file.budget)
-    _, end = parser.value(at)
-    start = skip_ws(src, at)
-    assert src[end - 1 : end] == b"]"
-    return src[start : end - 1] + b" " + serialize(extra) + b"]"
-
-
-def _spans(view: View, buf: bytes, pos: int) -> dict[str, tuple[int, int, int]]:
-    parser = Parser(buf, max_depth=view.file.limits.max_depth, budget=view.file.budget)
-    return parser.dict_spans(pos)[2]
-
-
 def stamp_pdf(
     pdf_bytes: bytes,
     *,
     seal: Seal,
     signer: sm2.Signer,
-    signer_certificate: Certificate,
+    signer_certificate: X509Certificate,
     page: int | None = None,
     x_mm: float | None = None,
     y_mm: float | None = None,
@@ -393,7 +204,7 @@ def stamp_pdf_spec(
     *,
     seal: Seal,
     signer: sm2.Signer,
-    signer_certificate: Certificate,
+    signer_certificate: X509Certificate,
     limits: PdfLimits = DEFAULT_LIMITS,
 ) -> bytes:
     """Seal ``pdf_bytes`` as ``spec`` says. Raises :class:`~seals.errors.SealError`."""
@@ -408,7 +219,7 @@ def _stamp(
     spec: StampSpec,
     seal: Seal,
     signer: sm2.Signer,
-    signer_certificate: Certificate,
+    signer_certificate: X509Certificate,
     limits: PdfLimits,
 ) -> bytes:
     file = PdfFile(bytes(pdf_bytes), limits)
@@ -430,7 +241,7 @@ def _stamp(
     page_w, page_h = abs(box[2] - box[0]) / MM, abs(box[3] - box[1]) / MM
 
     picture = seal.picture
-    image = _image(picture.type.upper(), picture.data)
+    image = seal_image(picture.type.upper(), picture.data)
     width_mm = spec.width_mm if spec.width_mm is not None else float(picture.width_mm or 40)
     if picture.width_mm > 0 and picture.height_mm > 0:
         height_mm = width_mm * picture.height_mm / picture.width_mm
@@ -508,7 +319,7 @@ def _stamp(
         resources = {"XObject": {"Im0": Ref(img_num)}}
         content = b"q " + serialize([w_pt, 0, 0, h_pt, 0, 0])[1:-1] + b" cm /Im0 Do Q"
     else:
-        content = _ring(w_pt, h_pt)
+        content = ring(w_pt, h_pt)
     objects[ap_num] = serialize(
         Stream(
             {
@@ -536,23 +347,23 @@ def _stamp(
     # the page, the form and the catalog are edited where they are written: whatever the
     # stamper does not change keeps its bytes (reals, nulls, strings, direct annotations)
     page_buf, page_at = view.source(page_ref.num)
-    page_spans = _spans(view, page_buf, page_at)
-    annots = _appended_array(view, page_buf, page_spans.get("Annots"), Ref(widget_num))
-    objects[page_ref.num] = _edit_dict(view, page_buf, page_at, {"Annots": annots})
+    page_spans = spans_of(view, page_buf, page_at)
+    annots = appended_array(view, page_buf, page_spans.get("Annots"), Ref(widget_num))
+    objects[page_ref.num] = edit_dict(view, page_buf, page_at, {"Annots": annots})
     acro_changes = {"SigFlags": b"3"}
     own_form = isinstance(acro_value, Ref) and isinstance(view.resolve(acro_value), dict)
     if own_form:
-        where = _source_of(view, acro_value)
+        where = source_of(view, acro_value)
         assert where is not None
         acro_buf, acro_at = where
     elif isinstance(acro_value, dict):
         cat_buf, cat_at = view.source(root_ref.num)
-        acro_buf, acro_at = cat_buf, _spans(view, cat_buf, cat_at)["AcroForm"][1]
+        acro_buf, acro_at = cat_buf, spans_of(view, cat_buf, cat_at)["AcroForm"][1]
     else:
         acro_buf, acro_at = b"<<>>", 0
-    fields_span = _spans(view, acro_buf, acro_at).get("Fields")
-    acro_changes["Fields"] = _appended_array(view, acro_buf, fields_span, Ref(widget_num))
-    edited_acro = _edit_dict(view, acro_buf, acro_at, acro_changes, drop=("NeedAppearances",))
+    fields_span = spans_of(view, acro_buf, acro_at).get("Fields")
+    acro_changes["Fields"] = appended_array(view, acro_buf, fields_span, Ref(widget_num))
+    edited_acro = edit_dict(view, acro_buf, acro_at, acro_changes, drop=("NeedAppearances",))
     if own_form:
         assert isinstance(acro_value, Ref)
         objects[acro_value.num] = edited_acro
@@ -560,7 +371,7 @@ def _stamp(
         acro_num, nxt = nxt, nxt + 1
         objects[acro_num] = edited_acro
         cat_buf, cat_at = view.source(root_ref.num)
-        objects[root_ref.num] = _edit_dict(
+        objects[root_ref.num] = edit_dict(
             view, cat_buf, cat_at, {"AcroForm": serialize(Ref(acro_num))}
         )
 

@@ -68,11 +68,13 @@ from seals.pdf.stamp import (
 from seals.pdf.syntax import Name, Parser, PdfObject, Ref, Stream, brief, decode_text, equal
 from seals.seal import Step, StepStatus, VerificationReport, verify_signature
 from seals.ses import SealSignature, parse_signature
-from seals.x509 import Certificate
+from seals.sm3 import IMPLEMENTATION as SM3_IMPLEMENTATION
+from seals.sm3 import sm3_prefixed
+from seals.x509 import X509Certificate
 
 _HEX = re.compile(rb"[0-9A-Fa-f]*")
 _WS = frozenset(b"\x00\t\n\x0c\r ")
-_SHARED_SM3 = "sm3" in hashlib.algorithms_available and sm2._SM3_IMPL is sm2._sm3_hashlib
+_SHARED_SM3 = SM3_IMPLEMENTATION == "hashlib"
 """Whether hash states can be copied (OpenSSL's SM3), so that seals share the hashing."""
 _MAX_TAIL = 32
 """The most whitespace accepted after the last ``%%EOF`` (a writer's end of line or two)."""
@@ -886,7 +888,7 @@ class _Hasher:
     def prefix(self, end: int) -> Callable[[bytes | memoryview], bytes]:
         """``x -> SM3(data[:end] ‖ x)``."""
         if self.state is None:
-            plain = sm2._sm3_prefixed(bytes(self.data[:end]))
+            plain = sm3_prefixed(bytes(self.data[:end]))
             return lambda more: plain(bytes(more))
         if end < self.pos:
             self.state, self.pos = hashlib.new("sm3"), 0
@@ -927,7 +929,7 @@ def _hash_cost(cands: Sequence[_Candidate], size: int) -> int:
 
 def _draft(
     data: bytes, full: PdfFile, cand: _Candidate, extents: list[int], *,
-    at: datetime | None, anchors: Sequence[Certificate], lenient_ca: bool,
+    at: datetime | None, anchors: Sequence[X509Certificate], lenient_ca: bool,
     hasher: _Hasher | None = None,
 ) -> _Draft:
     sig = cand.sig
@@ -977,7 +979,7 @@ def _draft(
 
 
 def _read_signature(
-    der: bytes, *, at: datetime | None, anchors: Sequence[Certificate], lenient_ca: bool
+    der: bytes, *, at: datetime | None, anchors: Sequence[X509Certificate], lenient_ca: bool
 ) -> tuple[SealSignature | None, VerificationReport]:
     """The signature in ``/Contents`` and the report of :func:`verify_signature` on it; bytes
     that cannot be decoded give one INVALID ``signature.structure`` step, whatever the
@@ -1047,7 +1049,7 @@ def verify_pdf(
     pdf_bytes: bytes,
     *,
     at: datetime | None = None,
-    anchors: Sequence[Certificate] = (),
+    anchors: Sequence[X509Certificate] = (),
     lenient_ca: bool = False,
     limits: PdfLimits = DEFAULT_LIMITS,
 ) -> PdfReport:

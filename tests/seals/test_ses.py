@@ -164,7 +164,7 @@ def test_a_structure_of_a_million_elements_is_refused_at_once() -> None:
 
     from seals import der
     from seals.errors import CertificateError
-    from seals.x509 import Certificate
+    from seals.x509 import X509Certificate
 
     hostile = _tlv(0x30, _tlv(0x30, b"\x02\x01\x00" * 1_300_000) + _tlv(0x30, b""))
     assert len(hostile) < ses.MAX_SES_BYTES
@@ -175,7 +175,7 @@ def test_a_structure_of_a_million_elements_is_refused_at_once() -> None:
         assert err.value.code == "ses_too_large"
         assert time.process_time() - started < 0.5
     with pytest.raises(CertificateError):
-        Certificate.from_der(_tlv(0x30, b"\x02\x01\x00" * 20_000))
+        X509Certificate.from_der(_tlv(0x30, b"\x02\x01\x00" * 20_000))
     for name in ("UserV4.esl", "UserV1.esl", "UserV5.esl", "SignedValueV4.dat"):
         assert der.within((OFDRW / name).read_bytes())  # real ones are far below the bound
     assert der.within(_tlv(0x30, b"\x02\x01\x00" * 9_999), limit=10_000)  # 10,000 elements

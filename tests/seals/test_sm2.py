@@ -1,4 +1,4 @@
-"""SM2 and SM3: known answers, the Annex A example, strict verification, and OpenSSL interop."""
+"""SM2: the Annex A example, strict verification, and OpenSSL interop (SM3: test_sm3.py)."""
 
 from __future__ import annotations
 
@@ -22,15 +22,6 @@ def annex_public() -> bytes:
 
 def annex_signature() -> bytes:
     return sm2.encode_signature(int(ANNEX_A["r"], 16), int(ANNEX_A["s"], 16))
-
-
-@pytest.mark.parametrize("case", json.loads((VECTORS / "sm3.json").read_text())["cases"])
-def test_sm3_known_answers(case: dict[str, str]) -> None:
-    assert sm2.sm3(case["message_ascii"].encode()).hex() == case["digest"]
-
-
-def test_sm3_fallback_matches() -> None:
-    assert sm2._sm3_cryptography(b"abc") == sm2._sm3_hashlib(b"abc")
 
 
 def test_annex_a_z_and_e() -> None:

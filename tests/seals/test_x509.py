@@ -15,7 +15,7 @@ from seals.errors import CertificateError
 from seals.ses import parse_seal
 from seals.x509 import (
     DistinguishedName,
-    build_certificate,
+    build_x509_certificate,
     load_certificate,
     load_certificates,
     validate_path,
@@ -140,7 +140,7 @@ def test_wrong_anchor_and_forged_issuer(pki: Pki) -> None:
 def test_non_ca_issuer_rejected(pki: Pki) -> None:
     # a certificate "issued" by the (non-CA) signer certificate
     key = sm2.generate_private_key()
-    child = build_certificate(
+    child = build_x509_certificate(
         subject=DistinguishedName("child"),
         public_key=key.public_key,
         issuer=pki.signer.certificate,
@@ -163,7 +163,7 @@ def test_non_ca_issuer_rejected(pki: Pki) -> None:
 def test_build_checks_keys(pki: Pki) -> None:
     key = sm2.generate_private_key()
     with pytest.raises(CertificateError):
-        build_certificate(
+        build_x509_certificate(
             subject=DistinguishedName("x"),
             public_key=key.public_key,
             issuer=None,
@@ -174,7 +174,7 @@ def test_build_checks_keys(pki: Pki) -> None:
             key_usage={"key_cert_sign"},
         )
     with pytest.raises(CertificateError):
-        build_certificate(
+        build_x509_certificate(
             subject=DistinguishedName("x"),
             public_key=key.public_key,
             issuer=pki.root.certificate,

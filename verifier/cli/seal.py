@@ -23,7 +23,7 @@ import click
 
 from seals.errors import SealError
 from seals.ses import Seal, SealSignature, detect, parse_seal, parse_signature
-from seals.x509 import Certificate
+from seals.x509 import X509Certificate
 from verifier.cli.output import echo_json, output_options, progress
 from verifier.keyring import check_uscc, make_seal, signer_pair
 from verifier.settings import Settings
@@ -51,13 +51,13 @@ def _seal_summary(seal: Seal) -> dict[str, Any]:
         "signature_algorithm": seal.signature_algorithm,
     }
     try:
-        out["maker"] = Certificate.from_der(seal.maker_certificate).describe()
+        out["maker"] = X509Certificate.from_der(seal.maker_certificate).describe()
     except SealError as exc:
         out["maker"] = {"error": str(exc)}
     certs: list[dict[str, Any]] = []
     for der in p.certificates:
         try:
-            certs.append(Certificate.from_der(der).describe())
+            certs.append(X509Certificate.from_der(der).describe())
         except SealError as exc:
             certs.append({"error": str(exc)})
     out["signer_certificates"] = certs
@@ -80,7 +80,7 @@ def _signature_summary(sig: SealSignature) -> dict[str, Any]:
         "seal": _seal_summary(sig.seal),
     }
     try:
-        out["signer"] = Certificate.from_der(sig.signer_certificate).describe()
+        out["signer"] = X509Certificate.from_der(sig.signer_certificate).describe()
     except SealError as exc:
         out["signer"] = {"error": str(exc)}
     return out

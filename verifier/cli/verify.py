@@ -24,7 +24,7 @@ import click
 from seals.errors import SealError
 from seals.seal import VerificationReport, verify_seal, verify_signature
 from seals.ses import detect
-from seals.x509 import Certificate, load_certificates
+from seals.x509 import X509Certificate, load_certificates
 from verifier.certificates import ChainFacts, certificate_verdict, looks_like_certificate
 from verifier.cli.exits import ExitStatus, exit_status_of, exit_status_of_outcome
 from verifier.cli.output import echo_json, output_options, progress
@@ -49,9 +49,9 @@ def parse_time(text: str) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-def trust_anchors(home: Path, extra: tuple[Path, ...]) -> list[Certificate]:
+def trust_anchors(home: Path, extra: tuple[Path, ...]) -> list[X509Certificate]:
     """The local CA root (if present) and the ``--trust`` certificates."""
-    anchors: list[Certificate] = []
+    anchors: list[X509Certificate] = []
     local = home / "ca" / "root.pem"
     paths = ([local] if local.is_file() else []) + list(extra)
     for path in paths:
@@ -67,7 +67,7 @@ def report_for(
     *,
     signed_data: bytes | None,
     at: datetime | None,
-    anchors: list[Certificate],
+    anchors: list[X509Certificate],
     lenient_ca: bool,
 ) -> VerificationReport:
     """Verify a seal or a seal signature, whichever ``data`` is."""
@@ -80,7 +80,7 @@ def report_for(
     return verify_signature(data, data=signed_data, at=at, anchors=anchors, lenient_ca=lenient_ca)
 
 
-def seal_file_verdict(data: bytes, anchors: list[Certificate]) -> Verdict:
+def seal_file_verdict(data: bytes, anchors: list[X509Certificate]) -> Verdict:
     """A GB/T 38540 seal or seal signature, judged now against ``anchors``; anything else is
     refused (``unsupported_file``)."""
     try:
@@ -103,7 +103,7 @@ def pdf_verdict(
     data: bytes,
     *,
     at: datetime | None,
-    anchors: list[Certificate],
+    anchors: list[X509Certificate],
     lenient_ca: bool,
     settings: Settings | None = None,
 ) -> Verdict:
