@@ -43,6 +43,9 @@ IN_FLIGHT = 8
 """Calls sent to one worker and not yet answered, at most (a call of a few KB each: the
 pipe to the worker holds them all, so sending one never waits)."""
 
+STOP_TIMEOUT = 30.0
+"""Seconds a worker told to stop may take before it is killed."""
+
 State = TypeVar("State")
 
 
@@ -161,7 +164,10 @@ class Workers(Generic[State]):
             except OSError:
                 pass
         for worker in self._workers:
-            worker.process.join()
+            worker.process.join(STOP_TIMEOUT)
+            if worker.process.is_alive():  # stuck (an answer no one read): not left behind
+                worker.process.kill()
+                worker.process.join()
             worker.connection.close()
         self._workers = []
 

@@ -29,6 +29,9 @@ class Tally:
     def die(self) -> None:
         os._exit(3)
 
+    def big(self) -> bytes:
+        return b"x" * 1_000_000
+
 
 def test_bulk_work_goes_to_processes_only_when_large_wanted_and_forkable() -> None:
     assert can_fork()  # the test process runs one thread here
@@ -95,3 +98,13 @@ def test_workers_end_with_their_block() -> None:
         processes = [w.process for w in pool._workers]
         assert all(p.is_alive() for p in processes)
     assert not any(p.is_alive() for p in processes)
+
+
+def test_a_worker_stuck_on_an_answer_no_one_reads_is_killed_at_the_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(workers, "STOP_TIMEOUT", 0.5)
+    with Workers(1, lambda: Tally([])) as pool:
+        pool.submit(0, Tally.big)  # larger than the pipe holds: the worker waits to send it
+        process = pool._workers[0].process
+    assert not process.is_alive()
