@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from certs.bulk import gc_paused
+from certs.bulk_writes import assign_batch
 from certs.errors import CertError
 from certs.merkle import tree_bytes
 from certs.store import Store, batches, certificates, now
@@ -300,9 +301,9 @@ class Batcher:
         """Build one batch from the pending certificates of one issuer (oldest first).
 
         The cyclic collector is paused meanwhile: building a tree of 10,000 leaves allocates
-        enough to set off a full collection, which in a process holding a large request
-        (the CLI after issuing one, the service) took 220 ms, as long as the rest of the
-        batch's preparation (measured: one run in three)."""
+        enough to set off a full collection, costly in a process holding a large request
+        (the CLI after issuing one, the service) (# Why: bench/PERFORMANCE.md, "Batcher:
+        collector paused while preparing")."""
         with gc_paused(), self.store.transaction() as connection:
             issuer = connection.execute(
                 sa.select(certificates.c.issuer)
@@ -327,7 +328,7 @@ class Batcher:
             ).all()
             if len(rows) < min_size:
                 return None
-            # by position: a row's attribute access cost ~1 µs (20 ms for 10,000 leaves)
+            # by position (# Why: bench/PERFORMANCE.md, "Batcher: rows read by position")
             identifiers, hex_leaves = [r[0] for r in rows], [r[1] for r in rows]
             leaves = bytes.fromhex("".join(hex_leaves))
             if len(leaves) != 32 * len(rows):
@@ -350,7 +351,7 @@ class Batcher:
                     .returning(batches.c.id)
                 ).scalar_one()
             )
-            self.store.assign_batch(connection, batch_id, identifiers)
+            assign_batch(connection, batch_id, identifiers)
         return batch_id
 
     def _finish(self, batch_id: int) -> BatchResult:

@@ -3,52 +3,75 @@ serials, build each certificate's salted document, sign its leaf with the issuer
 and store it as ``pending``. The batcher (:mod:`certs.batcher`) anchors pending certificates.
 
 Rows that fail validation are reported with their line and every reason; the valid rows of
-the same request are still issued. Large requests use every core: worker processes (forked,
-so only from a single-threaded process such as the CLI; the multi-threaded service signs
-in-process) validate chunks of rows into their claims and keep them, this process gives the
-valid ones their serials (in row order), and the worker that validated a chunk completes its
-claims with the identifiers and signs them; nothing but plain data crosses process
-boundaries.
+the same request are still issued. :func:`issue` runs in named steps, chunk by chunk
+(:data:`CHUNK` rows):
+
+1. plan — validate each chunk into its claims (:class:`~certs.issue_rows.ChunkWork`);
+2. number — in the transaction, refuse agency numbers already used, give the valid rows
+   their serials, in row order;
+3. sign — complete each chunk's claims with the identifiers and sign them;
+4. persist — store the signed certificates (:func:`certs.bulk_writes.insert_issued`);
+5. pre-batch — build the whole batches the request fills (their Merkle trees), so the
+   batcher only anchors them.
+
+Plan and sign run on worker processes for large requests (:mod:`certs.workers` decides; the
+workers live outside the transaction, started before it and stopped after it), each chunk on
+one worker for both steps: the worker keeps the chunk's claims, so only short row facts come
+back and only serials go out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import multiprocessing
-import os
-import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from certs import clock
 from certs.batcher import MAX_BATCH
-from certs.bulk import die_with_parent, gc_paused
-from certs.canonical import (
-    ClaimValue,
-    IssuerSignature,
-    document_text,
-    issue_claim_values,
-    request_claims,
-    signing_input,
+from certs.bulk import gc_paused
+from certs.bulk_writes import CertificateRecord, close_batch, insert_issued, open_batch
+from certs.errors import CertError, ValidationError
+from certs.issue_rows import (
+    CHUNK,
+    SERIAL_WIDTH,
+    ChunkWork,
+    Entitlements,
+    IssueJob,
+    NumberedRow,
+    RowRejection,
+    SignedCertificate,
+    ValidatedChunk,
+    ValidRow,
+    serial_text,
 )
-from certs.errors import CertError, RequestInvalid, ValidationError
-from certs.identifiers import build_identifier
 from certs.merkle import tree_bytes
-from certs.model import parse_request
-from certs.store import Store, compress_document, now
+from certs.store import Store, now
 from certs.types import TypeRegistry, default_registry
+from certs.workers import BULK, Workers, worker_count
 from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
 
-SERIAL_WIDTH = 8
-"""Serials are decimal, zero-padded to at least this many digits."""
-PARALLEL_THRESHOLD = 2_000
-"""Below this many certificates, signing in one process is faster than starting workers."""
-CHUNK = 500
+__all__ = [
+    "CHUNK",
+    "PARALLEL_THRESHOLD",
+    "SERIAL_WIDTH",
+    "Entitlements",
+    "IssuanceError",
+    "IssueReport",
+    "IssuedCertificate",
+    "IssuerProfile",
+    "RowRejection",
+    "issue",
+    "key_id_of",
+    "serial_text",
+]
+
+PARALLEL_THRESHOLD = BULK
+"""Below this many rows a request is signed in this process (:data:`certs.workers.BULK`)."""
 
 
 def key_id_of(public_key: Sm2PublicKey) -> bytes:
@@ -65,27 +88,6 @@ class IssuerProfile:
     signer: Signer
 
 
-class Entitlements(Protocol):
-    """What an issuer may issue, as the chain's catalogue and grants say (built by
-    :func:`verifier.catalogue.entitlements`; plain data, so worker processes can hold it)."""
-
-    def why_not(self, type_code: str, jurisdiction: str) -> str | None:
-        """``None`` if the issuer may issue ``type_code`` in ``jurisdiction`` now; else why
-        not, as a sentence a clerk can act on."""
-        ...
-
-
-@dataclass(frozen=True)
-class RowRejection:
-    """A row that was not issued, and every reason why."""
-
-    line: int
-    errors: tuple[ValidationError, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"line": self.line, "errors": [e.to_dict() for e in self.errors]}
-
-
 @dataclass(frozen=True)
 class IssuedCertificate:
     """A row that was accepted: stored durably, queued for anchoring."""
@@ -99,10 +101,6 @@ class IssuedCertificate:
 class IssueReport:
     accepted: tuple[IssuedCertificate, ...]
     rejected: tuple[RowRejection, ...]
-
-
-def serial_text(serial: int) -> str:
-    return str(serial).zfill(SERIAL_WIDTH)
 
 
 def issue(
@@ -128,8 +126,8 @@ def issue(
     gapless). A request that fills whole batches of ``batch_size`` (the batcher's size) gets
     them built here, in the same transaction, from its first accepted rows in row order: they
     are stored ``prepared``, tree and positions in, and the batcher only anchors them (it
-    batches the rest as usual). Built by the batcher, a batch of 10,000 first read back what
-    was just written (~0.1 s); ``None`` leaves every row to the batcher.
+    batches the rest as usual; # Why: bench/PERFORMANCE.md, "Issuance: batches built while
+    storing"); ``None`` leaves every row to the batcher.
 
     ``entitlements``: rows of a type the issuer is not authorized for (in the row's
     jurisdiction, now) are rejected with the code ``not_authorized``. The service and the CLI
@@ -150,134 +148,169 @@ def issue(
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1 or None, not {batch_size}")
     registry = types if types is not None else default_registry()
-    today = today or clock.today()
     rows = list(rows)
-    key_id = key_id_of(issuer.signer.public_key)
-    job = _Job(
-        issuer.uscc, issuer.name, today, registry, store.compresses_documents, entitlements
+    job = IssueJob(
+        issuer.uscc, issuer.name, today or clock.today(), registry,
+        store.compresses_documents, entitlements,
     )
-    count = workers if workers is not None else (os.cpu_count() or 1)
-    bulk = len(rows) >= PARALLEL_THRESHOLD
+    work = ChunkWork(job, issuer.signer, key_id_of(issuer.signer.public_key), rows)
     # only an in-memory key can be handed to worker processes (an HSM signer stays here)
-    parallel = bulk and count > 1 and isinstance(issuer.signer, KeySigner)
-    if parallel:
-        store.wait_for_checkpoints()  # its thread would keep this process from forking
-        parallel = _can_fork()
-    rejected: list[RowRejection] = []
-    accepted: list[IssuedCertificate] = []
-    with store.transaction() as connection, contextlib.ExitStack() as stack:
-        if on_begin is not None:
-            on_begin(connection)
-        numbers = _Numbers(store, connection, issuer.uscc, reusable)
-        if bulk:
+    count = 0
+    if isinstance(issuer.signer, KeySigner):
+        if len(rows) >= BULK:
+            store.wait_for_checkpoints()  # its thread would keep this process from forking
+        count = worker_count(len(rows), workers)
+    with contextlib.ExitStack() as stack:
+        if len(rows) >= BULK:
             stack.enter_context(gc_paused())
-        # one worker process per pool, and chunk k goes to worker k % count for both steps:
-        # the worker keeps the chunk's claims between them, so only (line, type, number)
-        # comes back and only serials go out (sending the claims both ways cost ~18% of the
-        # CPU, a quarter of this process's)
-        pools = (
-            [stack.enter_context(_pool(job, issuer.signer, key_id, rows)) for _ in range(count)]
-            if parallel
-            else []
+        place = _Place(
+            work, stack.enter_context(Workers(count, partial(_work_of, work))) if count else None
         )
-        # (line, type code, agency number, serial) of each row sent to be signed, and the
-        # signing: a future on a pool, or its result
-        submitted: list[tuple[list[tuple[int, str, str | None, int]], Any]] = []
+        planned = _plan(place, len(rows))
+        with store.transaction() as connection:
+            if on_begin is not None:
+                on_begin(connection)
+            steps = _Steps(store, connection, issuer.uscc, reusable)
+            signing = steps.number(place, planned)
+            report = steps.persist(signing, batch_size, progress)
+            if before_commit is not None:
+                before_commit(connection, report)
+    return report
 
-        def numbered(valid: list[tuple[int, str, str | None]]) -> list[int]:
-            """Serials for a chunk's valid rows ``(line, type, number)``, in row order."""
-            counts: dict[str, int] = {}
-            for _, type_code, _ in valid:
-                counts[type_code] = counts.get(type_code, 0) + 1
-            ranges = {
-                code: iter(store.allocate_serials(connection, issuer.uscc, code, n))
-                for code, n in counts.items()
-            }
-            return [next(ranges[type_code]) for _, type_code, _ in valid]
 
-        # validation runs on the workers too (it costs as much as signing); serials are
-        # given here, in row order, to the rows found valid
-        starts = range(0, len(rows), CHUNK)
-        outcomes: Iterable[_Checked]
-        if pools:
-            # a worker has the rows already (forked after they were read): it is sent where
-            # its chunk starts (pickling the rows here and reading them there cost ~4% of
-            # the request)
-            checks = [
-                pools[k % count].submit(_worker_validate, k, start)
-                for k, start in enumerate(starts)
-            ]
-            outcomes = (future.result() for future in checks)
-        else:
-            outcomes = (_validate_chunk(job, rows[start : start + CHUNK]) for start in starts)
-        for k, (valid, invalid, claims) in enumerate(outcomes):
-            rejected += [
-                RowRejection(line, tuple(ValidationError(m, field=f, code=c) for m, f, c in errors))
-                for line, errors in invalid
-            ]
-            if not valid:
+def _work_of(work: ChunkWork) -> ChunkWork:
+    """A worker's state: the chunk work it inherited when it was forked."""
+    return work
+
+
+class _Place:
+    """Where the chunk work runs: on worker processes (chunk ``k`` on worker ``k % count``,
+    for every step: the worker keeps what it validated), or here."""
+
+    def __init__(self, work: ChunkWork, workers: Workers[ChunkWork] | None) -> None:
+        self.work, self.workers = work, workers
+
+    def call(self, k: int, method: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        """Run ``method(work, *args)`` for chunk ``k``; returns how to get its answer."""
+        workers = self.workers
+        if workers is None:
+            answer = method(self.work, *args)
+            return lambda: answer
+        call = workers.submit(k % workers.count, method, *args)
+        return lambda: workers.result(call)
+
+
+def _plan(place: _Place, rows: int) -> list[Callable[[], ValidatedChunk]]:
+    """Step 1: validate every chunk (on workers, this only sends them where each chunk
+    starts; the answers are read as the transaction numbers them)."""
+    if place.workers is None:  # here: each chunk when it is numbered, as it goes
+        return [
+            partial(ChunkWork.validate, place.work, k, start)
+            for k, start in enumerate(range(0, rows, CHUNK))
+        ]
+    return [
+        place.call(k, ChunkWork.validate, k, start)
+        for k, start in enumerate(range(0, rows, CHUNK))
+    ]
+
+
+@dataclass(frozen=True)
+class _Signing:
+    """A chunk sent to be signed: its numbered rows, and how to get its certificates."""
+
+    rows: tuple[NumberedRow, ...]
+    signed: Callable[[], list[SignedCertificate]]
+
+
+class _Steps:
+    """Steps 2 to 5 of one request, inside its transaction."""
+
+    def __init__(
+        self, store: Store, connection: Connection, issuer: str, reusable: Collection[str]
+    ) -> None:
+        self.store, self.connection, self.issuer = store, connection, issuer
+        self.numbers = _Numbers(store, connection, issuer, reusable)
+        self.rejected: list[RowRejection] = []
+
+    def number(
+        self, place: _Place, planned: Sequence[Callable[[], ValidatedChunk]]
+    ) -> list[_Signing]:
+        """Step 2 (and 3 sent off): each chunk's valid rows numbered and sent to be signed;
+        its rejected rows noted."""
+        signing: list[_Signing] = []
+        for k, validated in enumerate(planned):
+            checked = validated()
+            self.rejected += [row.rejection() for row in checked.invalid]
+            if not checked.valid:
                 continue
-            # rows refused here take no serial; the claims of a chunk (kept by its worker)
-            # stay aligned with its valid rows: a refused row's serial is None, and skipped
-            refused = numbers.refuse(valid)
+            # rows refused here take no serial; the chunk's claims (kept where it was
+            # validated) stay aligned with its valid rows: a refused row's serial is None
+            refused = self.numbers.refuse(checked.valid)
             for line, error in refused.values():
-                rejected.append(RowRejection(line, (error,)))
-            kept = [row for i, row in enumerate(valid) if i not in refused]
-            serials = numbered(kept) if kept else []
-            given = iter(serials)
-            slots = [None if i in refused else next(given) for i in range(len(valid))]
+                self.rejected.append(RowRejection(line, (error,)))
+            kept = [row for i, row in enumerate(checked.valid) if i not in refused]
             if not kept:
-                if pools:
-                    pools[k % count].submit(_worker_forget, k)
+                place.call(k, ChunkWork.forget, k)
                 continue
-            meta = [(line, t, n, s) for (line, t, n), s in zip(kept, serials, strict=True)]
-            if pools:
-                submitted.append((meta, pools[k % count].submit(_worker_sign, k, slots)))
-            else:
-                work = _slotted(claims, slots)
-                submitted.append((meta, _sign_chunk(job, issuer.signer, key_id, work)))
+            numbered = self._serials(kept)
+            given = iter(row.serial for row in numbered)
+            slots = [None if i in refused else next(given) for i in range(len(checked.valid))]
+            signing.append(_Signing(tuple(numbered), place.call(k, ChunkWork.sign, k, slots)))
+        return signing
+
+    def _serials(self, valid: Sequence[ValidRow]) -> list[NumberedRow]:
+        """Serials for a chunk's valid rows, in row order."""
+        counts: dict[str, int] = {}
+        for row in valid:
+            counts[row.type_code] = counts.get(row.type_code, 0) + 1
+        ranges = {
+            code: iter(self.store.allocate_serials(self.connection, self.issuer, code, n))
+            for code, n in counts.items()
+        }
+        return [NumberedRow(row, next(ranges[row.type_code])) for row in valid]
+
+    def persist(
+        self,
+        signing: Sequence[_Signing],
+        batch_size: int | None,
+        progress: Callable[[int], object] | None,
+    ) -> IssueReport:
+        """Steps 4 and 5: store each chunk as it is signed, placing the first rows (in row
+        order) in the whole batches the request fills; then close those batches."""
+        connection, issuer = self.connection, self.issuer
         created = now()
-        uscc = issuer.uscc
-        # whole batches, filled in row order: their ids, and the leaves placed in them
         size = batch_size or 0
-        full = sum(len(meta) for meta, _ in submitted) // size if size else 0
-        batch_ids = [store.open_batch(connection, uscc, size) for _ in range(full)]
+        full = sum(len(chunk.rows) for chunk in signing) // size if size else 0
+        batch_ids = [open_batch(connection, issuer, size) for _ in range(full)]
         batched: list[bytes] = []
-        for meta, outcome in submitted:
-            signed = outcome.result() if pools else outcome
+        accepted: list[IssuedCertificate] = []
+        for chunk in signing:
             records = []
-            for (_, type_code, number, serial), (identifier, leaf, _) in zip(
-                meta, signed, strict=True
-            ):
+            for numbered, certificate in zip(chunk.rows, chunk.signed(), strict=True):
+                row = numbered.row
                 batch_id = position = None
                 if len(batched) < full * size:
                     batch_id, position = batch_ids[len(batched) // size], len(batched) % size
-                    batched.append(leaf)
+                    batched.append(certificate.leaf)
                 records.append(
-                    (identifier, uscc, type_code, serial, number, leaf.hex(), "pending",
-                     batch_id, position)
+                    CertificateRecord(
+                        certificate.identifier, issuer, row.type_code, numbered.serial, row.number,
+                        certificate.leaf.hex(), "pending", batch_id, position,
+                        certificate.document,
+                    )
                 )
-            store.insert_issued(
-                connection,
-                records,
-                [(identifier, document) for identifier, _, document in signed],
-                created,
-            )
-            accepted += [
-                IssuedCertificate(line, identifier, leaf)
-                for (line, *_), (identifier, leaf, _) in zip(meta, signed, strict=True)
-            ]
+                accepted.append(
+                    IssuedCertificate(row.line, certificate.identifier, certificate.leaf)
+                )
+            insert_issued(connection, records, created)
             if progress is not None:
-                progress(len(meta))
+                progress(len(chunk.rows))
         for k, batch_id in enumerate(batch_ids):
             leaves = b"".join(batched[k * size : (k + 1) * size])
-            store.close_batch(connection, batch_id, tree_bytes(leaves))
+            close_batch(connection, batch_id, tree_bytes(leaves))
         accepted.sort(key=lambda a: a.line)
-        rejected.sort(key=lambda r: r.line)
-        report = IssueReport(tuple(accepted), tuple(rejected))
-        if before_commit is not None:
-            before_commit(connection, report)
-    return report
+        self.rejected.sort(key=lambda r: r.line)
+        return IssueReport(tuple(accepted), tuple(self.rejected))
 
 
 class _Numbers:
@@ -293,199 +326,49 @@ class _Numbers:
         """(type, number) → the line that got it in this request."""
         self.locked: set[str] = set()
 
-    def refuse(
-        self, valid: Sequence[tuple[int, str, str | None]]
-    ) -> dict[int, tuple[int, ValidationError]]:
-        """Of a chunk's valid rows ``(line, type, number)``: ``{index: (line, error)}`` of
-        those whose number is taken (one query for the chunk)."""
-        numbered = [(i, line, t, n) for i, (line, t, n) in enumerate(valid) if n is not None]
+    def refuse(self, valid: Sequence[ValidRow]) -> dict[int, tuple[int, ValidationError]]:
+        """Of a chunk's valid rows: ``{index: (line, error)}`` of those whose number is
+        taken (one query for the chunk)."""
+        numbered = [(i, row) for i, row in enumerate(valid) if row.number is not None]
         if not numbered:
             return {}
-        types = {t for _, _, t, _ in numbered} - self.locked
+        types = {row.type_code for _, row in numbered} - self.locked
         if types:
             self.store.lock_numbers(self.connection, self.issuer, types)
             self.locked |= types
         held = self.store.numbers_held(
             self.connection,
             self.issuer,
-            [(t, n) for _, _, t, n in numbered if (t, n) not in self.first],
+            [
+                (row.type_code, row.number)
+                for _, row in numbered
+                if row.number is not None and (row.type_code, row.number) not in self.first
+            ],
             except_identifiers=self.reusable,
         )
         refused: dict[int, tuple[int, ValidationError]] = {}
-        for i, line, type_code, number in numbered:
-            pair = (type_code, number)
+        for i, row in numbered:
+            assert row.number is not None
+            pair = (row.type_code, row.number)
             if pair in self.first:
                 message = (
-                    f"number {number} is already used by line {self.first[pair]} of this "
+                    f"number {row.number} is already used by line {self.first[pair]} of this "
                     "request for the same certificate type; give each certificate its own "
                     "number"
                 )
             elif pair in held:
                 identifier, status = held[pair]
                 message = (
-                    f"number {number} is already held by certificate {identifier} "
+                    f"number {row.number} is already held by certificate {identifier} "
                     f"({status}) of the same type; give this certificate another number, or "
                     "revoke or supersede that one first"
                 )
             else:
-                self.first[pair] = line
+                self.first[pair] = row.line
                 continue
-            refused[i] = (line, ValidationError(message, field="number", code="duplicate_number"))
+            error = ValidationError(message, field="number", code="duplicate_number")
+            refused[i] = (row.line, error)
         return refused
-
-
-def _slotted(claims: Sequence[_Claims], slots: Sequence[int | None]) -> list[tuple[_Claims, int]]:
-    """``(claims, serial)`` of the rows given a serial (a refused row's slot is None)."""
-    return [(c, s) for c, s in zip(claims, slots, strict=True) if s is not None]
-
-
-@dataclass(frozen=True)
-class _Job:
-    issuer_uscc: str
-    issuer_name: str
-    today: dt.date
-    types: TypeRegistry
-    compress: bool = False
-    """Store documents as zlib streams (:attr:`Store.compresses_documents`)."""
-    entitlements: Entitlements | None = None
-
-
-_Claims = dict[str, ClaimValue]
-"""A valid row's claims, but the identifier (set once the serial is known)."""
-
-_Checked = tuple[
-    list[tuple[int, str, "str | None"]],
-    list[tuple[int, list[tuple[str, str, str]]]],
-    list[_Claims],
-]
-"""A validated chunk: ``(line, type code, agency number)`` of the valid rows, ``(line,
-[(message, field, code), …])`` of the others, and the valid rows' claims (a worker keeps
-those itself and returns an empty list; only plain data crosses processes)."""
-
-
-def _validate_chunk(job: _Job, chunk: Sequence[tuple[int, Any]]) -> _Checked:
-    valid: list[tuple[int, str, str | None]] = []
-    invalid: list[tuple[int, list[tuple[str, str, str]]]] = []
-    claims: list[_Claims] = []
-    types, name = job.types, job.issuer_name
-    for line, row in chunk:
-        try:
-            request = parse_request(
-                row, issuer_uscc=job.issuer_uscc, registry=types, today=job.today
-            )
-        except RequestInvalid as exc:
-            invalid.append((line, [(e.reason, e.field, e.code) for e in exc.errors]))
-            continue
-        refused = (
-            None
-            if job.entitlements is None
-            else job.entitlements.why_not(request.type_code, request.jurisdiction)
-        )
-        if refused is not None:
-            invalid.append((line, [(refused, "type", "not_authorized")]))
-        else:
-            valid.append((line, request.type_code, request.number))
-            claims.append(
-                request_claims(
-                    request, certificate_type=types.get(request.type_code), issuer_name=name
-                )
-            )
-    return valid, invalid, claims
-
-
-def _sign_chunk(
-    job: _Job, signer: Signer, key_id: bytes, work: Sequence[tuple[_Claims, int]]
-) -> list[tuple[str, bytes, str | bytes]]:
-    """``(identifier, leaf, document as stored)`` of each ``(claims, serial)``: the JSON, or
-    its zlib stream if ``job.compress`` (done here, on the workers); each claims dict is
-    completed with its identifier."""
-    digested = []
-    inputs: list[bytes] = []
-    for claims, serial in work:
-        identifier = str(
-            build_identifier(
-                str(claims["type.code"]), str(claims["issuer.code"]), serial_text(serial)
-            )
-        )
-        claims["identifier"] = identifier
-        leaf, json = issue_claim_values(claims)
-        until = claims["valid_until"]
-        digested.append((identifier, leaf, json))
-        inputs.append(
-            signing_input(
-                leaf, key_id, identifier, str(claims["jurisdiction"]),
-                str(claims["valid_from"]), None if until is None else str(until),
-            )
-        )
-    # an in-memory key signs them all at once (one shared inversion); an HSM one by one
-    sign_many = getattr(signer, "sign_raw_many", None)
-    signatures = sign_many(inputs) if sign_many is not None else map(signer.sign_raw, inputs)
-    point = signer.public_key.point
-    out: list[tuple[str, bytes, str | bytes]] = []
-    for (identifier, leaf, json), value in zip(digested, signatures, strict=True):
-        text = document_text(json, leaf, IssuerSignature(key_id, point, value))
-        out.append((identifier, leaf, compress_document(text) if job.compress else text))
-    return out
-
-
-_worker: tuple[_Job, Signer, bytes, Sequence[tuple[int, Any]]] | None = None
-"""In a worker: the job, the key, its id, and every row of the request."""
-_kept: dict[int, list[_Claims]] = {}
-"""In a worker: the claims of each chunk it validated, until it signs them."""
-
-
-def _worker_init(
-    parent: int, job: _Job, signer: Signer, key_id: bytes, rows: Sequence[tuple[int, Any]]
-) -> None:
-    global _worker
-    die_with_parent(parent)  # a killed `zhengyin issue` leaves no worker behind
-    _worker = (job, signer, key_id, rows)
-    _kept.clear()
-
-
-def _worker_validate(k: int, start: int) -> _Checked:
-    """Validate chunk ``k``, the rows from ``start``, and keep its claims."""
-    assert _worker is not None
-    with gc_paused():
-        valid, invalid, claims = _validate_chunk(_worker[0], _worker[3][start : start + CHUNK])
-    _kept[k] = claims
-    return valid, invalid, []
-
-
-def _worker_sign(k: int, slots: Sequence[int | None]) -> list[tuple[str, bytes, str | bytes]]:
-    """Sign chunk ``k``'s kept claims, each valid row with its serial (``None``: the row
-    was refused after validation, and is dropped)."""
-    assert _worker is not None
-    job, signer, key_id, _ = _worker
-    with gc_paused():
-        return _sign_chunk(job, signer, key_id, _slotted(_kept.pop(k), slots))
-
-
-def _worker_forget(k: int) -> None:
-    """Drop chunk ``k``'s claims: every valid row of it was refused after validation."""
-    _kept.pop(k, None)
-
-
-def _can_fork() -> bool:
-    """Whether worker processes can be forked: on POSIX, while this process runs a single
-    thread. A process running other threads (the service) signs in-process instead: forking
-    it is unsafe, and spawning workers (a fresh interpreter each, importing the application)
-    cost more than they saved (measured: 10,000 certificates 3.5 s with two spawned workers,
-    2.7 s in-process)."""
-    return os.name == "posix" and threading.active_count() == 1
-
-
-def _pool(
-    job: _Job, signer: Signer, key_id: bytes, rows: Sequence[tuple[int, Any]]
-) -> Executor:
-    """One worker process, forked at its first task: the job, the key (which refuses to be
-    pickled) and the request's rows pass without pickling."""
-    return ProcessPoolExecutor(
-        1,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_worker_init,
-        initargs=(os.getpid(), job, signer, key_id, rows),
-    )
 
 
 class IssuanceError(CertError):

@@ -24,7 +24,8 @@ an A4 PDF (reportlab):
 Rows that do not fit on the first page continue on further pages (续页); the QR code and the
 seal stay on page 1.
 
-Fonts. Chinese text is set in embedded, subsetted TrueType fonts (reportlab embeds subsets of
+Fonts (:mod:`certs.render_fonts`, :mod:`certs.pdf_truetype`). Chinese text is set in
+embedded, subsetted TrueType fonts (reportlab embeds subsets of
 TrueType outlines; it cannot embed CFF/OpenType such as Noto CJK), each subset with a
 ``ToUnicode`` map — also for characters beyond the BMP — so text can be copied and searched
 and the page looks the same on a machine without Chinese fonts. :data:`FONT_FILES` lists the
@@ -41,30 +42,37 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
-import logging
 import re
-import warnings
-import zlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from isal import isal_zlib
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
-from reportlab.lib.rl_accel import fp_str  # type: ignore[import-untyped]
 from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfdoc, pdfmetrics  # type: ignore[import-untyped]
-from reportlab.pdfbase.ttfonts import SUBSETN, TTFont  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from certs import qr
 from certs.canonical import CertificateDocument, ClaimValue
-from certs.errors import CertError
+from certs.pdf_truetype import FAST_FLATE
 from certs.qrmatrix import qr_matrix
+from certs.render_fonts import FONT_FILES as FONT_FILES
+from certs.render_fonts import FONT_ROOTS as FONT_ROOTS
+from certs.render_fonts import MONO_FALLBACK as MONO_FALLBACK
+from certs.render_fonts import FontFile as FontFile
+from certs.render_fonts import FontMissing as FontMissing
+from certs.render_fonts import FontSet
+from certs.render_fonts import MissingGlyphWarning as MissingGlyphWarning
+from certs.render_fonts import RenderError as RenderError
+from certs.render_fonts import default_fonts as default_fonts
 from certs.types import CORE_LABELS, HOLDER_CODE_TYPES, CertificateType
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "ATTACHMENT_NAME", "FONT_FILES", "FONT_ROOTS", "MONO_FALLBACK", "QR_SIZE_MM",
+    "SEAL_PLACEMENT", "FontFile", "FontMissing", "FontSet", "MissingGlyphWarning",
+    "RenderError", "SealPlacement", "chinese_date", "default_fonts", "render_certificate",
+]
+
 _DARK_RUN = re.compile(b"\x01+")
 
 MM = 72 / 25.4
@@ -77,275 +85,6 @@ QR_SIZE_MM = 40.0
 """Width of the QR code, quiet zone included (a version-10 code: ≈ 0.6 mm per module)."""
 QR_ERROR = "m"
 """Error correction level of the QR code (segno raises it when that costs no size)."""
-
-FONT_ROOTS: tuple[str, ...] = ("/usr/share/fonts",)
-"""Directories the font files of :data:`FONT_FILES` are looked up in (first match wins)."""
-
-
-class RenderError(CertError):
-    """A certificate that cannot be rendered."""
-
-    code = "render_error"
-
-
-class FontMissing(RenderError):
-    """No CJK TrueType font is installed (or a named font file is unusable)."""
-
-    code = "font_missing"
-
-
-class MissingGlyphWarning(UserWarning):
-    """A character that no configured font can draw (it is printed as a "missing" glyph)."""
-
-
-@dataclass(frozen=True)
-class FontFile:
-    """One TrueType font file the renderer may use."""
-
-    name: str
-    """Name the font is registered under in reportlab (unique per face)."""
-    path: str
-    """Path of the ``.ttf``/``.ttc`` file, relative to a directory of :data:`FONT_ROOTS`
-    (or absolute)."""
-    subfont: int = 0
-    """Index of the face inside a TrueType collection (``.ttc``)."""
-    role: str = "fallback"
-    """``song`` (明体/宋体, body text), ``hei`` (黑体, headings and labels) or ``fallback``
-    (used only for characters the others lack)."""
-    package: str = ""
-    """The Debian package that installs it (for error messages)."""
-
-
-FONT_FILES: tuple[FontFile, ...] = (
-    FontFile("ZY-UMingCN", "truetype/arphic/uming.ttc", 0, "song", "fonts-arphic-uming"),
-    FontFile("ZY-WQYZenHei", "truetype/wqy/wqy-zenhei.ttc", 0, "hei", "fonts-wqy-zenhei"),
-    FontFile("ZY-WQYZenHeiMono", "truetype/wqy/wqy-zenhei.ttc", 1, "mono", "fonts-wqy-zenhei"),
-    FontFile("ZY-HanaMinA", "truetype/hanazono/HanaMinA.ttf", 0, "fallback", "fonts-hanazono"),
-    FontFile("ZY-HanaMinB", "truetype/hanazono/HanaMinB.ttf", 0, "fallback", "fonts-hanazono"),
-)
-"""The fonts looked for, in order of preference within each role."""
-
-MONO_FALLBACK = "Courier"
-"""Font of the printed verification payload when no ``mono`` font is installed (a PDF
-standard font; the payload is ASCII)."""
-
-
-# --------------------------------------------------------------------------- fonts
-
-
-def _utf16_hex(code: int) -> str:
-    if code <= 0xFFFF:
-        return f"{code:04X}"
-    return chr(code).encode("utf-16-be").hex().upper()  # a surrogate pair
-
-
-def _to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
-    """reportlab's ToUnicode CMap, with code points beyond the BMP written as UTF-16
-    surrogate pairs (reportlab 5.1 writes them as 5 hex digits, which readers reject)."""
-
-    lines = [
-        "/CIDInit /ProcSet findresource begin",
-        "12 dict begin",
-        "begincmap",
-        "/CIDSystemInfo",
-        f"<< /Registry ({fontname})",
-        f"/Ordering ({fontname})",
-        "/Supplement 0",
-        ">> def",
-        f"/CMapName /{fontname} def",
-        "/CMapType 2 def",
-        "1 begincodespacerange",
-        f"<00> <{len(subset) - 1:02X}>",
-        "endcodespacerange",
-    ]
-    pairs = [f"<{i:02X}> <{_utf16_hex(v)}>" for i, v in enumerate(subset)]
-    for start in range(0, len(pairs), 100):  # at most 100 entries per bfchar block
-        chunk = pairs[start : start + 100]
-        lines += [f"{len(chunk)} beginbfchar", *chunk, "endbfchar"]
-    lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
-    return "\n".join(lines)
-
-
-class _FastFlate:
-    """``/FlateDecode`` by ISA-L (``isal``) at its level 1: a standard zlib stream, made
-    five times faster than by zlib at level 1 and no larger; embedded font subsets are most
-    of a certificate's bytes, and compressing them was a tenth of its rendering time."""
-
-    pdfname = "FlateDecode"
-
-    def encode(self, data: bytes | str) -> bytes:
-        return bytes(isal_zlib.compress(data.encode("utf-8") if isinstance(data, str) else data, 1))
-
-    def decode(self, data: bytes) -> bytes:
-        return zlib.decompress(data)
-
-
-_FAST_FLATE = _FastFlate()
-
-
-class _EmbeddedTTFont(TTFont):  # type: ignore[misc]
-    """reportlab's subsetting TrueType font with a correct ToUnicode map beyond the BMP.
-
-    ``addObjects`` is reportlab 5.1.0's own, except for the ToUnicode CMap. The font's
-    tables are read from the file once, not once per document (reportlab copies them out of
-    the font data each time it makes a subset)."""
-
-    def __init__(self, name: str, path: str, subfont: int) -> None:
-        super().__init__(name, path, subfontIndex=subfont, asciiReadable=False)
-        self.face.get_table = functools.lru_cache(maxsize=None)(self.face.get_table)
-
-    def addObjects(self, doc: Any) -> None:
-        try:
-            state = self.state[doc]
-        except KeyError:
-            state = self.state[doc] = TTFont.State(self._asciiReadable)
-        state.frozen = 1
-        for n, subset in enumerate(state.subsets):
-            internal_name = self.getSubsetInternalName(n, doc)[1:]
-            base = b"".join((SUBSETN(n), b"+", self.face.name, self.face.subfontNameX))
-            base_name = base.decode("pdfdoc")
-            font = pdfdoc.PDFTrueTypeFont()
-            font.__Comment__ = f"Font {self.fontName} subset {n}"
-            font.Name = internal_name
-            font.BaseFont = base_name
-            font.FirstChar = 0
-            font.LastChar = len(subset) - 1
-            # preformatted: reportlab would format each width as an object of its own
-            font.Widths = b"[" + fp_str(*map(self.face.getCharWidth, subset)).encode() + b"]"
-            cmap = pdfdoc.PDFStream(content=_to_unicode_cmap(base_name, subset),
-                                    filters=[_FAST_FLATE])
-            font.ToUnicode = doc.Reference(cmap, "toUnicodeCMap:" + base_name)
-            font.FontDescriptor = self.face.addSubsetObjects(doc, base_name, subset)
-            font_file = doc.idToObject.get(f"fontFile:{self.face.filename}({base_name})")
-            if font_file is not None:
-                font_file.filters = [_FAST_FLATE]
-            doc.Reference(font, internal_name)
-            doc.idToObject["BasicFonts"].dict[internal_name] = font
-        del self.state[doc]
-
-
-def _find(file: FontFile, roots: Sequence[str | Path]) -> Path | None:
-    candidate = Path(file.path)
-    if candidate.is_absolute():
-        return candidate if candidate.is_file() else None
-    for root in roots:
-        path = Path(root) / candidate
-        if path.is_file():
-            return path
-    return None
-
-
-@dataclass(frozen=True)
-class FontSet:
-    """The loaded fonts, in fallback order per role. Build once (:meth:`load` or
-    :func:`default_fonts`) and reuse: loading parses each font file."""
-
-    body: tuple[Any, ...]
-    """reportlab TrueType fonts for body text: the song fonts first, then hei, then fallbacks."""
-    heading: tuple[Any, ...]
-    """For titles and labels: hei first, then song, then fallbacks."""
-    paths: tuple[Path, ...]
-    """The font files loaded."""
-    mono: str = MONO_FALLBACK
-    """Registered name of the monospaced font for the verification payload."""
-    _choice: dict[tuple[int, str], int] = field(default_factory=dict, compare=False, repr=False)
-    _widths: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def load(
-        cls, files: Iterable[FontFile] = FONT_FILES, roots: Sequence[str | Path] = FONT_ROOTS
-    ) -> FontSet:
-        """Load every font of ``files`` found under ``roots``; :class:`FontMissing` if none
-        is found or one that is found cannot be read."""
-        wanted = list(files)
-        loaded: dict[str, list[Any]] = {"song": [], "hei": [], "mono": [], "fallback": []}
-        paths: list[Path] = []
-        for file in wanted:
-            path = _find(file, roots)
-            if path is None:
-                continue
-            try:
-                font = _EmbeddedTTFont(file.name, str(path), file.subfont)
-            except Exception as exc:  # reportlab raises TTFError and plain errors alike
-                raise FontMissing(f"the font file {path} cannot be used: {exc}") from exc
-            pdfmetrics.registerFont(font)
-            loaded.setdefault(file.role, []).append(font)
-            paths.append(path)
-        if not paths:
-            packages = sorted({f.package for f in wanted if f.package})
-            raise FontMissing(
-                "no CJK TrueType font found under "
-                + ", ".join(str(r) for r in roots)
-                + (f": install the Debian packages {' '.join(packages)}" if packages else "")
-            )
-        song, hei, rest = loaded["song"], loaded["hei"], loaded["fallback"]
-        if not song + hei + rest:
-            raise FontMissing("of the fonts found, none is a song, hei or fallback CJK font")
-        mono = loaded["mono"][0].fontName if loaded["mono"] else MONO_FALLBACK
-        return cls(tuple(song + hei + rest), tuple(hei + song + rest), tuple(paths), mono)
-
-    def runs(self, text: str, *, heading: bool = False) -> list[tuple[str, str]]:
-        """Split ``text`` into ``(font name, text)`` runs: each character in the first font
-        of the role that has it. A character no font has warns (:class:`MissingGlyphWarning`)
-        and stays in the run's font, drawn as that font's missing glyph."""
-        chain = self.heading if heading else self.body
-        role = 1 if heading else 0
-        out: list[tuple[str, str]] = []
-        current = -1
-        start = 0
-        for i, ch in enumerate(text):
-            index = self._choice.get((role, ch))
-            if index is None:
-                index = self._pick(chain, ch)
-                self._choice[(role, ch)] = index
-            if index < 0:  # whitespace or missing: keep the current font
-                if index == -2:
-                    _warn_missing(ch, text)
-                index = max(current, 0)
-            if index != current:
-                if i > start:
-                    out.append((chain[current].fontName, text[start:i]))
-                current, start = index, i
-        if start < len(text):
-            out.append((chain[max(current, 0)].fontName, text[start:]))
-        return out
-
-    @staticmethod
-    def _pick(chain: Sequence[Any], ch: str) -> int:
-        code = ord(ch)
-        if ch.isspace():
-            return -1
-        for index, font in enumerate(chain):
-            if code in font.face.charToGlyph:
-                return index
-        return -2
-
-    def char_width(self, ch: str) -> float:
-        """Width of one character of body text at size 1 (cached)."""
-        width = self._widths.get(ch)
-        if width is None:
-            width = self._widths[ch] = self.width(self.runs(ch), 1.0)
-        return width
-
-    def width(self, runs: Iterable[tuple[str, str]], size: float) -> float:
-        """Width in points of ``runs`` set at ``size``."""
-        return float(sum(pdfmetrics.stringWidth(text, name, size) for name, text in runs))
-
-
-def _warn_missing(ch: str, text: str) -> None:
-    message = (
-        f"no installed font has a glyph for {ch!r} (U+{ord(ch):04X}) in {text!r}: "
-        "it is printed as a missing-glyph box"
-    )
-    log.warning(message)
-    warnings.warn(message, MissingGlyphWarning, stacklevel=4)
-
-
-@functools.lru_cache(maxsize=1)
-def default_fonts() -> FontSet:
-    """:meth:`FontSet.load` with the defaults, loaded once per process."""
-    return FontSet.load()
-
 
 # --------------------------------------------------------------------------- layout
 
@@ -559,7 +298,7 @@ def _attach(canvas: Any, name: str, data: bytes, description: str) -> None:
             }
         ),
         content=data,
-        filters=[_FAST_FLATE],
+        filters=[FAST_FLATE],
     )
     stream_ref = doc.Reference(stream)
     spec = pdfdoc.PDFDictionary(
@@ -583,11 +322,11 @@ def _attach(canvas: Any, name: str, data: bytes, description: str) -> None:
 
 
 def _compress_pages(canvas: Any) -> None:
-    """Each page's content stream compressed with :data:`_FAST_FLATE` (reportlab's own page
+    """Each page's content stream compressed with :data:`FAST_FLATE` (reportlab's own page
     compression would use zlib at its default level)."""
     for page in canvas._doc.Pages.pages:
         if not page.Contents:
-            page.Contents = pdfdoc.PDFStream(content=page.stream, filters=[_FAST_FLATE])
+            page.Contents = pdfdoc.PDFStream(content=page.stream, filters=[FAST_FLATE])
 
 
 def render_certificate(

@@ -26,21 +26,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import multiprocessing
-import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from certs import clock, qr
-from certs.bulk import die_with_parent, gc_paused
+from certs.bulk import gc_paused
 from certs.canonical import FORMAT, CertificateDocument, check_leaf
 from certs.errors import CertError
 from certs.merkle import verify_proof
 from certs.status import REASONS
+from certs.workers import BULK, Workers, worker_count
 from chain.errors import ChainError
 from chain.registry import (
     AnchorInfo,
@@ -58,9 +55,6 @@ from verifier.context import chain_rpc, deployment
 from verifier.errors import ERROR_ROOTS, error_code
 from verifier.settings import Settings
 from verifier.verdict import Fragment, Status, Verdict
-
-BULK = 2_000
-"""From this many documents on, verification runs on worker processes, collector paused."""
 
 
 class ChainFacts(Protocol):
@@ -786,26 +780,24 @@ def _local_parts(
     texts: Sequence[str | bytes], today: dt.date, workers: int
 ) -> Iterator[list[LocalResult]]:
     """The local checks of ``texts`` in order, chunk by chunk as they finish."""
-    if workers <= 1 or len(texts) < BULK:
+    count = worker_count(len(texts), workers)
+    if not count:
         yield [local_checks(t, today) for t in texts]
         return
-    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     chunk = 500
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context(method),
-        initializer=die_with_parent,  # none outlives a killed verification
-        initargs=(os.getpid(),),
-    ) as pool:
-        yield from pool.map(
-            _local_chunk, [(texts[i : i + chunk], today) for i in range(0, len(texts), chunk)]
-        )
+    # the workers are forked with the texts (certs.workers): each is sent where its chunk starts
+    with Workers(count, functools.partial(_LocalChecks, texts, today)) as pool:
+        yield from pool.map(_LocalChecks.chunk, [(i, chunk) for i in range(0, len(texts), chunk)])
 
 
-def _local_chunk(job: tuple[Sequence[str | bytes], dt.date]) -> list[LocalResult]:
-    texts, today = job
-    with gc_paused():
-        return [local_checks(t, today) for t in texts]
+class _LocalChecks:
+    """In a worker: the local checks of the texts it was forked with."""
+
+    def __init__(self, texts: Sequence[str | bytes], today: dt.date) -> None:
+        self.texts, self.today = texts, today
+
+    def chunk(self, start: int, size: int) -> list[LocalResult]:
+        return [local_checks(t, self.today) for t in self.texts[start : start + size]]
 
 
 def looks_like_certificate(data: bytes) -> bool:

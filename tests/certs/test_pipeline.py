@@ -17,13 +17,21 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from certs import issuance
+from certs import issuance, issue_rows
 from certs import status as status_module
 from certs.batcher import Batcher
+from certs.bulk_writes import (
+    CERTIFICATE_COLUMNS,
+    CertificateRecord,
+    assign_batch,
+    assign_batch_row_by_row,
+    insert_issued,
+)
 from certs.canonical import check_leaf
 from certs.errors import DocumentError
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.merkle import MerkleTree, verify_proof
+from certs.sqlite_wal import PAGE_SIZE, WalCheckpoints
 from certs.status import (
     WHOLE_TREE_ROWS,
     StatusChangeRefused,
@@ -32,15 +40,14 @@ from certs.status import (
     load_records,
 )
 from certs.store import (
-    PAGE_SIZE,
     Store,
-    assign_batch_row_by_row,
     batches,
     certificate_documents,
     certificates,
     document_json,
     metadata,
 )
+from certs.workers import can_fork
 from chain.errors import ChainUnavailable
 from chain.registry import CertificateStatus, Registry
 from chain.rpc import Rpc
@@ -150,13 +157,15 @@ def test_inserted_certificates_read_back_exactly(store: Store) -> None:
         for i in range(3)
     ]
     columns = [c for c in records[0] if c not in ("document", "created_at")]
-    assert columns == list(Store._CERTIFICATE_COLUMNS[:-1])
+    assert columns == list(CERTIFICATE_COLUMNS[:-1])
     with store.transaction() as connection:
-        store.insert_issued(connection, [], [], created)
-        store.insert_issued(
+        insert_issued(connection, [], created)
+        insert_issued(
             connection,
-            [tuple(r[c] for c in columns) for r in records],
-            [(r["identifier"], r["document"]) for r in records],
+            [
+                CertificateRecord(**{k: v for k, v in r.items() if k != "created_at"})
+                for r in records
+            ],
             created,
         )
     with store.engine.connect() as connection:
@@ -187,7 +196,7 @@ def test_batch_positions_are_the_same_row_by_row(store: Store, agency: IssuerPro
     identifiers = [a.identifier for a in report.accepted]
     order = identifiers[3:] + identifiers[:2][::-1]  # not issuance order; two left out
     placed, batch_ids = {}, {}
-    for way, assign in (("list", store.assign_batch), ("rows", assign_batch_row_by_row)):
+    for way, assign in (("list", assign_batch), ("rows", assign_batch_row_by_row)):
         with store.transaction() as connection:
             batch_ids[way] = batch_id = connection.execute(
                 sa.insert(batches)
@@ -293,7 +302,7 @@ def test_a_request_that_fills_batches_has_them_built_as_it_is_stored(
     for wrong in (0, -10):
         with pytest.raises(ValueError, match="batch_size"):
             issue(store, agency, rows, today=TODAY, batch_size=wrong)
-    monkeypatch.setattr(store, "close_batch", breaks)
+    monkeypatch.setattr(issuance, "close_batch", breaks)
     with pytest.raises(ZeroDivisionError):
         issue(store, agency, rows, today=TODAY, batch_size=10)
     with store.engine.connect() as connection:
@@ -343,10 +352,11 @@ def test_document_texts_are_the_documents_json(
     odd["claims"] = dict(odd["claims"])
     identifier = "1.2.156.3005.2.test.odd"
     with store.transaction() as connection:
-        store.insert_issued(
+        document = json.dumps(odd, indent=2, ensure_ascii=True)
+        insert_issued(
             connection,
-            [(identifier, agency.uscc, TYPE, 999, None, "ab" * 32, "pending", None, None)],
-            [(identifier, json.dumps(odd, indent=2, ensure_ascii=True))],
+            [CertificateRecord(identifier, agency.uscc, TYPE, 999, None, "ab" * 32, "pending",
+                               None, None, document)],
             dt.datetime.now(dt.UTC),
         )
     identifiers = [a.identifier for a in (*anchored.accepted, *pending.accepted)] + [identifier]
@@ -462,7 +472,7 @@ def test_parallel_issuance_in_a_process_running_threads(
     other = threading.Thread(target=release.wait)
     other.start()
     try:
-        assert not issuance._can_fork()
+        assert not can_fork()
         report = issue(
             store, agency, [(i, request(name=f"持证人{i}")) for i in range(2_100)],
             today=TODAY, workers=2,
@@ -574,14 +584,14 @@ def test_a_failing_chunk_fails_the_request_and_stores_nothing(
 ) -> None:
     """A chunk whose validation breaks (a bug, not a bad row) ends the request with its
     error, on workers or not: nothing is stored and no serial is used."""
-    validate = issuance._validate_chunk
+    validate = issue_rows.validate_chunk
 
     def breaks_on_third(job: Any, chunk: Any) -> Any:
         if chunk and chunk[0][0] == 2 * issuance.CHUNK:
             raise ZeroDivisionError("a bug in validation")
         return validate(job, chunk)
 
-    monkeypatch.setattr(issuance, "_validate_chunk", breaks_on_third)
+    monkeypatch.setattr(issue_rows, "validate_chunk", breaks_on_third)
     rows = [(i, request(name=f"持证人{i}")) for i in range(2_600)]
     for workers in (1, 2):
         with pytest.raises(ZeroDivisionError):
@@ -806,8 +816,8 @@ def test_sqlite_commits_reach_the_database_file_in_the_background(
     path = tmp_path / "z.sqlite3"
     store = Store.open(f"sqlite:///{path}")
     store.wait_for_checkpoints()
-    checkpoint_soon = Store._checkpoint_soon
-    monkeypatch.setattr(Store, "_checkpoint_soon", lambda self: None)
+    checkpoint_soon = WalCheckpoints.soon
+    monkeypatch.setattr(WalCheckpoints, "soon", lambda self: None)
     with store.transaction() as connection:
         connection.execute(
             certificate_documents.insert(),
@@ -818,7 +828,7 @@ def test_sqlite_commits_reach_the_database_file_in_the_background(
             sa.select(sa.func.count()).select_from(certificate_documents)
         ).scalar_one() == 2_000
     assert _rows_in_file_alone(path, "certificate_documents", tmp_path) == 0
-    monkeypatch.setattr(Store, "_checkpoint_soon", checkpoint_soon)
+    monkeypatch.setattr(WalCheckpoints, "soon", checkpoint_soon)
     with store.transaction() as connection:
         connection.execute(certificate_documents.insert(), {"identifier": "last", "document": "x"})
     store.wait_for_checkpoints()
@@ -834,14 +844,14 @@ def _held_checkpoints(
     holds until the second is set (at most 10 s)."""
     store.wait_for_checkpoints()
     started, release = threading.Event(), threading.Event()
-    checkpoints = Store._checkpoints
+    checkpoints = WalCheckpoints._run
 
-    def slow_checkpoints(self: Store) -> None:
+    def slow_checkpoints(self: WalCheckpoints) -> None:
         started.set()
         release.wait(10)
         checkpoints(self)
 
-    monkeypatch.setattr(Store, "_checkpoints", slow_checkpoints)
+    monkeypatch.setattr(WalCheckpoints, "_run", slow_checkpoints)
     return started, release
 
 
@@ -852,14 +862,18 @@ def test_issuance_forks_workers_after_a_checkpoint_in_progress(
     threads: the request is still signed on worker processes."""
     store = Store.open(f"sqlite:///{tmp_path / 'z.sqlite3'}")
     started, release = _held_checkpoints(store, monkeypatch)
-    pools: list[object] = []
-    pool = issuance._pool
-    monkeypatch.setattr(issuance, "_pool", lambda *args: pools.append(args) or pool(*args))
+    pools: list[int] = []
+    started_workers = issuance.Workers
+    monkeypatch.setattr(
+        issuance,
+        "Workers",
+        lambda count, factory: pools.append(count) or started_workers(count, factory),
+    )
     issue(store, agency, [(1, request())], today=TODAY)
-    assert started.wait(10) and not issuance._can_fork()
+    assert started.wait(10) and not can_fork()
     threading.Timer(0.2, release.set).start()
     report = issue(store, agency, [(i, request()) for i in range(2_000)], today=TODAY, workers=2)
-    assert len(report.accepted) == 2_000 and len(pools) == 2
+    assert len(report.accepted) == 2_000 and pools == [2]
     _assert_signed(agency, load_records(store, [report.accepted[-1].identifier]))
     store.wait_for_checkpoints()
     store.engine.dispose()
