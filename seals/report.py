@@ -23,11 +23,13 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from seals.messages import LABELS, MESSAGES
 
 Language = Literal["en", "zh"]
+
+_NO_PARAMS: Mapping[str, Any] = {}  # shared, never written
 
 CATALOGUE: dict[str, tuple[str, str]] = {}
 """Every message: id → (English template, Chinese template)."""
@@ -62,19 +64,18 @@ class Status(StrEnum):
     SKIPPED = "SKIPPED"
 
 
-@dataclass(frozen=True)
-class Message:
-    """A catalogue message with its parameters, rendered when asked."""
+class Message(NamedTuple):
+    """A catalogue message with its parameters, rendered when asked (a named tuple: checks
+    carry them across processes by the thousand)."""
 
     id: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = _NO_PARAMS
 
     def render(self, language: Language) -> str:
         return render(self.id, self.params, language)
 
 
-@dataclass(frozen=True)
-class Joined:
+class Joined(NamedTuple):
     """Several parameters written one after another with a separator per language."""
 
     items: tuple[Any, ...]
@@ -168,8 +169,8 @@ class Check:
         return render(self.message, self.params, "zh")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # worker processes send checks back by the thousand: plain arguments pickle in half
-        # the time of the default (instance dictionary + enum member lookup)
+        # worker processes send checks back by the thousand: pickled as plain arguments
+        # Why: bench/PERFORMANCE.md, "Check pickling"
         return (
             _check,
             (self.name, self.type, self.status.value, self.message, self.params, self.data),

@@ -153,14 +153,13 @@ def _integrity(document: CertificateDocument) -> Fragment:
             "certificate.integrity.invalid",
             {"error": str(exc)},
         )
-    shown = (
-        Message("certificate.integrity.hidden", {"paths": Joined(tuple(hidden), ", ", "、")})
-        if hidden
-        else Message("empty")
-    )
-    facts = {"count": len(document.claims), "hidden": shown}
+    facts: dict[str, Any] = {"count": len(document.claims)}
+    message = "certificate.integrity.valid"
+    if hidden:
+        message = "certificate.integrity.valid_hidden"
+        facts["paths"] = Joined(tuple(hidden), ", ", "、")
     return fragment(
-        "certificate.integrity", "integrity", Status.VALID, "certificate.integrity.valid", facts,
+        "certificate.integrity", "integrity", Status.VALID, message, facts,
         hidden=list(hidden),
     )
 
@@ -275,16 +274,12 @@ def validity_check(start: dt.date, end: dt.date | None, today: dt.date) -> Fragm
             {"end": end.isoformat(), "today": today.isoformat()},
             today=today.isoformat(),
         )
-    until = (
-        Message("certificate.validity.until", {"end": end.isoformat()})
-        if end
-        else Message("certificate.validity.no_end")
-    )
+    dates = {"start": start.isoformat(), "end": end.isoformat() if end else None}
     return fragment(
         "certificate.validity",
         "validity",
         Status.VALID,
-        "certificate.validity.valid",
-        {"start": start.isoformat(), "until": until},
+        "certificate.validity.valid" if end else "certificate.validity.valid_no_end",
+        dates,
         today=today.isoformat(),
     )

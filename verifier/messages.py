@@ -157,12 +157,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "证照内容与其摘要不符：有字段的内容、盐值或隐藏摘要被改动过，证照已被篡改，不能受理{error!d}",
     ),
     "certificate.integrity.valid": (
-        "all {count} fields match their digests{hidden}",
-        "全部 {count} 项内容与摘要一致，未被改动{hidden}",
+        "all {count} fields match their digests",
+        "全部 {count} 项内容与摘要一致，未被改动",
     ),
-    "certificate.integrity.hidden": (
-        "; hidden by the holder: {paths}",
-        "；持证人未披露：{paths}",
+    "certificate.integrity.valid_hidden": (
+        "all {count} fields match their digests; hidden by the holder: {paths}",
+        "全部 {count} 项内容与摘要一致，未被改动；持证人未披露：{paths}",
     ),
     "certificate.signature.none": (
         "the certificate carries no issuer signature",
@@ -205,9 +205,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "expired on {end}",
         "证照已过期：有效期至 {end}（今天是 {today}），不能作为有效证照使用，请持证人办理换证",
     ),
-    "certificate.validity.valid": ("valid from {start} {until}", "在有效期内：{start} {until}"),
-    "certificate.validity.until": ("until {end}", "至 {end}"),
-    "certificate.validity.no_end": ("without end", "起长期有效"),
+    "certificate.validity.valid": (
+        "valid from {start} until {end}",
+        "在有效期内：{start} 至 {end}",
+    ),
+    "certificate.validity.valid_no_end": (
+        "valid from {start} without end",
+        "在有效期内：{start} 起长期有效",
+    ),
     # ------------------------------------------------------------ QR codes
     "qr.format.invalid": ("{error}; nothing was checked", "{why}{error!d}"),
     "qr.format.qr_payload_invalid": (

@@ -11,23 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from seals.pdf import PdfReport
-from seals.report import Check, Message, detail
+from seals.report import Check, Message
 from seals.seal import VerificationReport
 from verifier.verdict import Fragment, Status, Verdict
 
 __all__ = [
-    "detail",
-    "fragments_of",
     "in_field",
     "pdf_unreadable_verdict",
     "pdf_verdict_of",
     "verdict_of",
 ]
-
-
-def fragments_of(report: VerificationReport) -> tuple[Fragment, ...]:
-    """Every step of ``report``, in order."""
-    return report.steps
 
 
 def verdict_of(report: VerificationReport) -> Verdict:
