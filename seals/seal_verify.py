@@ -128,6 +128,31 @@ def _certificate_step(
     return step
 
 
+def _signed_by(
+    name: str, role: str, certificate: bytes, signed: bytes, signature: bytes,
+    holder: list[Certificate],
+) -> Check:
+    """``name`` (``seal.maker_signature`` or ``signature.value``): ``signature`` over
+    ``signed`` verifies with the key of ``certificate`` (kept in ``holder`` when readable).
+    Its messages are ``<name>.unreadable``, ``.invalid`` and ``.valid``."""
+    try:
+        cert = Certificate.from_der(certificate)
+    except SealError as exc:
+        return _check(
+            name, "signature", Status.INVALID, f"{name}.unreadable", {"error": exc.code},
+            error=str(exc),
+        )
+    holder.append(cert)
+    who = {role: cert.subject}
+    try:
+        cert.public_key().verify(signed, signature)
+    except Sm2BadSignature:
+        return _check(name, "signature", Status.INVALID, f"{name}.invalid", who)
+    return _check(
+        name, "signature", Status.VALID, f"{name}.valid", who, who=cert.common_name or cert.subject
+    )
+
+
 def _version(name: str, what: str, layout: str, data: dict[str, Any] | None) -> Check:
     if layout == "v4":
         return _check(name, "format", Status.VALID, f"{what}.version.v4", data)
@@ -153,23 +178,9 @@ def _seal_steps(
     maker_holder: list[Certificate] = []
 
     def maker_signature() -> Check:
-        name = "seal.maker_signature"
-        try:
-            maker = Certificate.from_der(seal.maker_certificate)
-        except SealError as exc:
-            return _check(
-                name, "signature", Status.INVALID, "seal.maker_signature.unreadable",
-                {"error": exc.code}, error=str(exc),
-            )
-        maker_holder.append(maker)
-        who = {"maker": maker.subject}
-        try:
-            maker.public_key().verify(seal.maker_signed_der, seal.signature)
-        except Sm2BadSignature:
-            return _check(name, "signature", Status.INVALID, "seal.maker_signature.invalid", who)
-        return _check(
-            name, "signature", Status.VALID, "seal.maker_signature.valid", who,
-            who=maker.common_name or maker.subject,
+        return _signed_by(
+            "seal.maker_signature", "maker", seal.maker_certificate, seal.maker_signed_der,
+            seal.signature, maker_holder,
         )
 
     steps.append(_guard("seal.maker_signature", "signature", maker_signature))
@@ -354,23 +365,9 @@ def _signer_steps(
     signer_holder: list[Certificate] = []
 
     def value() -> Check:
-        name = "signature.value"
-        try:
-            cert = Certificate.from_der(sig.signer_certificate)
-        except SealError as exc:
-            return _check(
-                name, "signature", Status.INVALID, "signature.value.unreadable",
-                {"error": exc.code}, error=str(exc),
-            )
-        signer_holder.append(cert)
-        who = {"signer": cert.subject}
-        try:
-            cert.public_key().verify(sig.tbs_der, sig.signature)
-        except Sm2BadSignature:
-            return _check(name, "signature", Status.INVALID, "signature.value.invalid", who)
-        return _check(
-            name, "signature", Status.VALID, "signature.value.valid", who,
-            who=cert.common_name or cert.subject,
+        return _signed_by(
+            "signature.value", "signer", sig.signer_certificate, sig.tbs_der, sig.signature,
+            signer_holder,
         )
 
     def in_seal() -> Check:

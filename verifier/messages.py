@@ -1,9 +1,7 @@
 """The messages of the verifier's own checks (certificate documents, QR codes, the chain, sealed
 PDFs' anchors, resource limits), in English and Chinese, registered into the one catalogue
-(:data:`seals.report.CATALOGUE`) when imported (:mod:`verifier.verdict` imports it).
-
-English is what API clients and logs read; Chinese is the counter clerk's sentence: the same
-facts, and what to do. ``{x!d}`` writes ``x`` (in English) as technical detail.
+(:data:`seals.report.CATALOGUE`) when imported (:mod:`verifier.verdict` imports it). The
+conventions are those of :mod:`seals.messages`.
 """
 
 from __future__ import annotations
