@@ -83,7 +83,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "validity.claim_timestamp_unchecked": (
         "; the signing time is the signer's own claim (its time-stamp is not checked)",
-        "；签章时间是签章人自己声明的（签章不带时间戳）",
+        "；签章时间是签章人自己声明的（签章所带的时间戳未经核验）",
     ),
     "certificate.none": ("no readable {role} certificate", "没有可读取的{role}证书，未检查"),
     "certificate.no_signing": (
