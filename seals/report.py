@@ -202,11 +202,6 @@ def _check(
     return Check(name, type_, Status(status), message, params, data)
 
 
-def check(name: str, type_: str, status: Status, message: str, **params: Any) -> Check:
-    """A check without data, its parameters as keywords."""
-    return Check(name, type_, status, message, params)
-
-
 def ok(checks: Iterable[Check]) -> bool:
     """True when no check is INVALID or ERROR and at least one is VALID."""
     statuses = {c.status for c in checks}

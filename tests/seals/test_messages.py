@@ -36,7 +36,6 @@ CALLS: dict[str, tuple[int, int | str | None]] = {
     "step": (3, None),
     "_step": (3, None),
     "_check": (3, "keywords"),
-    "check": (3, "keywords"),
     "Message": (0, 1),
     "_anchored": (2, 3),
 }
