@@ -10,7 +10,7 @@
   each certificate's validity at ``at``, and requires issuers to be CAs: basicConstraints
   ``cA`` and, when keyUsage is present, ``keyCertSign``. ``lenient_ca=True`` accepts issuers
   that lack those marks (legacy PKIs, such as the ofdrw test root) and says so in
-  ``PathResult.notes``.
+  ``PathResult.notes``. Problems and notes are catalogue messages (:mod:`seals.report`).
 
 Certificate signatures use SM2 with the default signer ID ``1234567812345678`` (GM/T 0015;
 what ofdrw/BouncyCastle use). Note that OpenSSL 3.0's ``openssl verify`` uses an EMPTY ID
@@ -33,6 +33,7 @@ from seals import der as der_shape
 from seals import sm2
 from seals.errors import CertificateError, SealError, Sm2BadSignature, says_nothing_of_the_input
 from seals.keys import public_key_from_spki
+from seals.report import Joined, Message
 
 SIGNING_USAGES = frozenset({"digital_signature", "non_repudiation"})
 """Key usages that allow a certificate's key to sign seals or documents (either suffices)."""
@@ -347,35 +348,63 @@ class PathResult:
     ok: bool
     chain: tuple[X509Certificate, ...]
     """From the leaf up to the trust anchor (as far as it got)."""
-    problems: tuple[str, ...]
-    """Plain sentences, one per problem; empty when ``ok``."""
-    notes: tuple[str, ...] = ()
+    problem_messages: tuple[Message, ...]
+    """One message per problem (:mod:`seals.messages`); empty when ``ok``."""
+    note_messages: tuple[Message, ...] = ()
     """Leniencies applied (lenient mode) and other remarks."""
 
     @property
-    def reason(self) -> str:
+    def problems(self) -> tuple[str, ...]:
+        """Plain sentences, one per problem; empty when ``ok``."""
+        return tuple(m.render("en") for m in self.problem_messages)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(m.render("en") for m in self.note_messages)
+
+    @property
+    def anchor(self) -> str:
+        """The trust anchor reached (its common name), ``?`` if none."""
+        return (self.chain[-1].common_name or self.chain[-1].subject) if self.chain else "?"
+
+    def message(self, role: Message) -> Message:
+        """What was found, as one message (``role``: whose path, for the Chinese)."""
         if self.ok:
-            anchor = (self.chain[-1].common_name or self.chain[-1].subject) if self.chain else "?"
-            text = f"chains to the trust anchor {anchor}"
-            return text + ("; " + "; ".join(self.notes) if self.notes else "")
-        return "; ".join(self.problems)
+            notes = (
+                Message("path.notes", {"notes": Joined(self.note_messages)})
+                if self.note_messages
+                else Message("empty")
+            )
+            return Message("path.valid", {"anchor": self.anchor, "notes": notes, "role": role})
+        return Message("path.invalid", {"problems": Joined(self.problem_messages), "role": role})
+
+    @property
+    def reason(self) -> str:
+        return self.message(Message("empty")).render("en")
 
 
-def _ca_problems(cert: X509Certificate, lenient: bool) -> tuple[list[str], list[str]]:
-    problems: list[str] = []
-    notes: list[str] = []
-    who = f"issuer {cert.common_name or cert.subject}"
+def _ca_problems(cert: X509Certificate, lenient: bool) -> tuple[list[Message], list[Message]]:
+    problems: list[Message] = []
+    notes: list[Message] = []
+    who = {"who": cert.common_name or cert.subject}
+    suffix = "_lenient" if lenient else ""
     if cert.is_ca is not True:
-        text = f"{who} is not marked as a CA (basicConstraints cA)"
-        (notes if lenient else problems).append(
-            text + (" — accepted in lenient mode" if lenient else "")
-        )
+        (notes if lenient else problems).append(Message("path.not_ca" + suffix, who))
     if cert.key_usage is not None and "key_cert_sign" not in cert.key_usage:
-        text = f"{who} lacks the keyCertSign key usage"
-        (notes if lenient else problems).append(
-            text + (" — accepted in lenient mode" if lenient else "")
-        )
+        (notes if lenient else problems).append(Message("path.no_key_cert_sign" + suffix, who))
     return problems, notes
+
+
+def _outside(message: str, cert: X509Certificate, at: datetime) -> Message:
+    return Message(
+        message,
+        {
+            "who": cert.common_name or cert.subject,
+            "start": cert.not_before,
+            "end": cert.not_after,
+            "at": at,
+        },
+    )
 
 
 def validate_path(
@@ -392,14 +421,11 @@ def validate_path(
     anchor_ders = {a.der for a in anchors}
     pool = list(anchors) + [c for c in intermediates if c.der not in anchor_ders]
     chain: list[X509Certificate] = [leaf]
-    problems: list[str] = []
-    notes: list[str] = []
+    problems: list[Message] = []
+    notes: list[Message] = []
     current = leaf
     if not leaf.valid_at(at):
-        problems.append(
-            f"certificate {leaf.common_name or leaf.subject} is outside its validity "
-            f"({leaf.not_before:%Y-%m-%d} to {leaf.not_after:%Y-%m-%d}) at {at:%Y-%m-%d %H:%M}Z"
-        )
+        problems.append(_outside("path.outside_validity", leaf, at))
     for _depth in range(max_depth):
         if current.der in anchor_ders:
             break
@@ -416,32 +442,23 @@ def validate_path(
             issuer = candidate
             break
         if issuer is None:
+            who = current.common_name or current.subject
             if failures:
-                problems.append(
-                    f"the signature on {current.common_name or current.subject} does not verify "
-                    "with the key of any certificate named as its issuer"
-                )
+                problems.append(Message("path.bad_signature", {"who": who}))
             else:
-                problems.append(
-                    f"no trusted issuer found for {current.common_name or current.subject} "
-                    f"(issuer {current.issuer})"
-                )
+                problems.append(Message("path.no_issuer", {"who": who, "issuer": current.issuer}))
             return PathResult(False, tuple(chain), tuple(problems), tuple(notes))
         p, n = _ca_problems(issuer, lenient_ca)
         problems += p
         notes += n
         if not issuer.valid_at(at):
-            problems.append(
-                f"issuer {issuer.common_name or issuer.subject} is outside its validity "
-                f"({issuer.not_before:%Y-%m-%d} to {issuer.not_after:%Y-%m-%d}) "
-                f"at {at:%Y-%m-%d %H:%M}Z"
-            )
+            problems.append(_outside("path.issuer_outside_validity", issuer, at))
         if issuer.path_length is not None and len(chain) - 1 > issuer.path_length:
-            problems.append(f"issuer {issuer.subject} path length constraint exceeded")
+            problems.append(Message("path.length_exceeded", {"who": issuer.subject}))
         chain.append(issuer)
         current = issuer
     else:
-        problems.append("certificate chain too long")
+        problems.append(Message("path.too_long"))
     if chain[-1].der not in anchor_ders:
-        problems.append("the chain does not end at a trust anchor")
+        problems.append(Message("path.no_anchor_at_end"))
     return PathResult(not problems, tuple(chain), tuple(problems), tuple(notes))

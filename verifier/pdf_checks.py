@@ -17,9 +17,11 @@ from typing import Any
 from seals.pdf import PdfHostile, PdfMalformed, verify_pdf
 from seals.pdf.attachments import embedded_files
 from seals.pdf.errors import PdfError
+from seals.report import Message
 from seals.x509 import X509Certificate
 from verifier.certificates import ChainFacts, verify_certificate_text
-from verifier.seal_checks import detail, pdf_unreadable_verdict, pdf_verdict_of
+from verifier.messages import chain_time
+from verifier.seal_checks import pdf_unreadable_verdict, pdf_verdict_of
 from verifier.verdict import Fragment, Status, Verdict
 
 CERTIFICATE_ATTACHMENT = "certificate.json"
@@ -51,21 +53,32 @@ def read_pdf(
     try:
         report = verify_pdf(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
     except (PdfMalformed, PdfHostile) as exc:
-        return PdfLocal(pdf_unreadable_verdict(exc.code, f"the PDF cannot be read: {exc}"))
+        return PdfLocal(pdf_unreadable_verdict(exc.code, str(exc)))
     verdict = pdf_verdict_of(report)
     try:
         attached = embedded_files(data, file=report.file).get(CERTIFICATE_ATTACHMENT)
     except PdfError as exc:
         # never judged as a plain sealed PDF: its certificate (revoked, perhaps) would go
         # unchecked by whoever made the attachments unreadable (or ran the budget down)
-        return PdfLocal(pdf_unreadable_verdict(
-            exc.code, f"the PDF's embedded files cannot be read: {exc}",
-            "无法读取该PDF内嵌的文件（其中可能有电子证照），不能据此受理",
-        ))
+        return PdfLocal(pdf_unreadable_verdict(exc.code, str(exc), embedded=True))
     return PdfLocal(
         verdict,
         tuple((sig.field, sig.revision_digest) for sig in report.signatures),
         attached,
+    )
+
+
+def _anchored(
+    field: str, status: Status, message: str, params: dict[str, Any] | None = None, **data: Any
+) -> Fragment:
+    """``pdf.anchored`` of the seal in ``field``."""
+    return Fragment(
+        "pdf.anchored",
+        "chain",
+        status,
+        "pdf.in_field",
+        {"field": field, "check": Message(message, params or {})},
+        {"field": field, **data},
     )
 
 
@@ -88,15 +101,7 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
     checks = list(verdict.checks)
     if facts is None:
         checks += [
-            Fragment(
-                "pdf.anchored",
-                "chain",
-                Status.SKIPPED,
-                f"[{field}] no chain is configured here to look it up",
-                {"field": field},
-                f"[{field}] 此处没有配置区块链，未查询该签章是否上链存证",
-            )
-            for field, _ in local.sealed
+            _anchored(field, Status.SKIPPED, "pdf.anchored.no_chain") for field, _ in local.sealed
         ]
         return Verdict(tuple(checks), verdict.subject)
     subject = dict(verdict.subject)
@@ -111,60 +116,28 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
         code = getattr(exc, "code", None)
         lag = {**({"code": code} if isinstance(code, str) else {}), **getattr(exc, "lag", {})}
     for field, digest in local.sealed:
-        name = "pdf.anchored"
         if digest is None:
-            checks.append(
-                Fragment(
-                    name,
-                    "chain",
-                    Status.SKIPPED,
-                    f"[{field}] not looked up: the signature's byte range is not valid",
-                    {"field": field},
-                    f"[{field}] 签章的签名范围无效，未查询链上存证",
-                )
-            )
+            checks.append(_anchored(field, Status.SKIPPED, "pdf.anchored.no_range"))
             continue
         if found is None:
             checks.append(
-                Fragment(
-                    name,
-                    "chain",
-                    Status.ERROR,
-                    f"[{field}] could not read the chain: {error}",
-                    {"field": field, **lag},
-                    f"[{field}] 无法读取区块链，暂时无法判断该签章是否上链存证，"
-                    "请稍后重试或联系管理员" + detail(error),
-                )
+                _anchored(field, Status.ERROR, "pdf.anchored.unreadable", {"error": error}, **lag)
             )
             continue
         anchor = found.get(digest)
         if anchor is None:
             checks.append(
-                Fragment(
-                    name,
-                    "chain",
-                    Status.INVALID,
-                    f"[{field}] this sealed document was not anchored on chain",
-                    {"field": field, "digest": digest.hex(), **lag},
-                    f"[{field}] 区块链上查不到这份盖章文件的存证：文件不是发证机关登记过的"
-                    "盖章文件，或盖章后被改动过，不能受理",
+                _anchored(
+                    field, Status.INVALID, "pdf.anchored.missing", {}, digest=digest.hex(), **lag
                 )
             )
         else:
-            when = dt.datetime.fromtimestamp(anchor.timestamp, dt.UTC).isoformat()
-            when_zh = dt.datetime.fromtimestamp(anchor.timestamp, dt.UTC).strftime(
-                "%Y-%m-%d %H:%M:%S UTC"
-            )
+            when = chain_time(anchor.timestamp)
+            found_at = {"issuer": anchor.issuer, "block": anchor.block_number, "when": when}
             checks.append(
-                Fragment(
-                    name,
-                    "chain",
-                    Status.VALID,
-                    f"[{field}] anchored by {anchor.issuer} in block "
-                    f"{anchor.block_number} at {when}",
-                    {"field": field, "block": anchor.block_number, **lag},
-                    f"[{field}] 已由 {anchor.issuer} 于区块 {anchor.block_number}"
-                    f"（{when_zh}）上链存证",
+                _anchored(
+                    field, Status.VALID, "pdf.anchored.valid", found_at,
+                    block=anchor.block_number, **lag,
                 )
             )
     if local.certificate is not None:

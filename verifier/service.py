@@ -927,26 +927,16 @@ def verify_file_isolated(data: bytes, service: Service) -> Verdict:
 
 def limit_verdict(exc: LimitExceeded, kind: str) -> Verdict:
     """The verdict on a file whose reading ran out of time or memory: could not check."""
-    if exc.code == "verify_busy":
-        reason_zh = "正在核验的文件过多，暂时无法核验；请稍后重试"
-    else:
-        why = {
-            "verify_timeout": "核验超时，已中止",
-            "verify_memory": "核验所需内存超出上限，已中止",
-        }.get(exc.code, "读取文件的进程意外结束")
-        reason_zh = (
-            f"{why}：文件过于复杂，或像是为耗尽资源而构造的，无法核验；"
-            "请索取发证机关出具的原始文件，或联系管理员"
-        )
+    why = exc.code if exc.code in ("verify_busy", "verify_timeout", "verify_memory") else "other"
     return Verdict(
         (
             Fragment(
                 "file.resources",
                 "format",
                 Status.ERROR,
-                str(exc),
+                f"file.resources.{why}",
+                {"error": str(exc)},
                 {"code": exc.code},
-                reason_zh + f"（技术细节：{exc}）",
             ),
         ),
         {"kind": kind},

@@ -331,4 +331,7 @@ def test_a_time_stamped_signature_verifies_and_its_time_stays_a_claim() -> None:
     assert s["signature.timestamp"] is StepStatus.SKIPPED
     reason = report.step("signature.signer_certificate").reason
     assert "signer's own claim (its time-stamp is not checked)" in reason
+    # the Chinese said "the signature carries no time-stamp" here (issue #18: fixed)
+    reason_zh = report.step("signature.signer_certificate").reason_zh
+    assert reason_zh.endswith("；签章时间是签章人自己声明的（签章所带的时间戳未经核验）")
     assert report.ok

@@ -134,11 +134,7 @@ def qr_verdict(settings: Settings, text: str) -> Verdict:
         return Verdict(
             (
                 Fragment(
-                    "chain.anchored",
-                    "chain",
-                    Status.ERROR,
-                    f"could not read the chain: {exc}",
-                    reason_zh=f"无法读取区块链，暂时无法判断，请稍后重试或联系管理员（技术细节：{exc}）",
+                    "chain.anchored", "chain", Status.ERROR, "chain.unreadable", {"error": str(exc)}
                 ),
             )
         )

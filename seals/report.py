@@ -1,0 +1,232 @@
+"""The one report model of every verification in the project: check results and messages.
+
+A check returns a :class:`Check`: ``name``, ``type``, ``status``, a ``message`` id with its
+``params``, and ``data`` (the facts it used). Its sentences are not stored but rendered from
+the message catalogue, in English (``reason``: API clients and logs rely on its wording) and
+in Chinese (``reason_zh``: the counter clerk's sentence, same facts, what to do). The catalogue
+is one mapping, id → (English template, Chinese template): :mod:`seals.messages` holds the
+seal and PDF messages, other packages add theirs with :func:`register` (``verifier`` does in
+:mod:`verifier.messages`). ``seals`` sits lowest: seals, certificates and the verifier all
+report with this model.
+
+Templates are :meth:`str.format` strings over ``params``. A parameter may itself be a
+:class:`Message` (rendered in the same language) or a :class:`Joined` list of them; the
+conversion ``{x!d}`` writes ``x`` as technical detail after a Chinese sentence
+(``（技术细节：x）``, nothing when ``x`` is empty). A missing parameter is an error
+(:class:`MessageError`), never a sentence with a hole.
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, NamedTuple
+
+from seals.messages import LABELS, MESSAGES
+
+Language = Literal["en", "zh"]
+
+_NO_PARAMS: Mapping[str, Any] = {}  # shared, never written
+
+CATALOGUE: dict[str, tuple[str, str]] = {}
+"""Every message: id → (English template, Chinese template)."""
+
+
+class MessageError(KeyError):
+    """A message id that is not in the catalogue, or a template parameter not supplied."""
+
+
+def register(entries: Mapping[str, tuple[str, str]]) -> None:
+    """Add a package's messages to the catalogue (an id may not mean two things)."""
+    for key, texts in entries.items():
+        known = CATALOGUE.get(key)
+        if known is not None and known != texts:
+            raise MessageError(f"message {key!r} is registered twice with different texts")
+        CATALOGUE[key] = texts
+
+
+register(MESSAGES)
+register({f"check.{name}": (name, label) for name, label in LABELS.items()})
+
+
+def detail(text: object) -> str:
+    """Technical detail (usually an English reason) after a Chinese sentence."""
+    return f"（技术细节：{text}）" if str(text) else ""
+
+
+class Status(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    ERROR = "ERROR"
+    SKIPPED = "SKIPPED"
+
+
+class Message(NamedTuple):
+    """A catalogue message with its parameters, rendered when asked (a named tuple: checks
+    carry them across processes by the thousand)."""
+
+    id: str
+    params: Mapping[str, Any] = _NO_PARAMS
+
+    def render(self, language: Language) -> str:
+        return render(self.id, self.params, language)
+
+
+class Joined(NamedTuple):
+    """Several parameters written one after another with a separator per language."""
+
+    items: tuple[Any, ...]
+    en: str = "; "
+    zh: str = "；"
+
+
+class _Formatter(string.Formatter):
+    def __init__(self, language: Language) -> None:
+        self.language: Language = language
+
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        try:
+            return kwargs[str(key)]
+        except KeyError:
+            raise MessageError(f"parameter {key!r} not supplied") from None
+
+    def text(self, value: Any) -> str:
+        if isinstance(value, Message):
+            return value.render(self.language)
+        if isinstance(value, Joined):
+            sep = value.en if self.language == "en" else value.zh
+            return sep.join(self.text(v) for v in value.items)
+        return str(value)
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion == "d":
+            return detail(self.text(value))
+        if conversion is None:
+            return value
+        return super().convert_field(value, conversion)
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, Message | Joined):
+            return format(self.text(value), format_spec)
+        return format(value, format_spec)
+
+
+_FORMATTERS = {"en": _Formatter("en"), "zh": _Formatter("zh")}
+
+
+def render(message: str, params: Mapping[str, Any], language: Language) -> str:
+    """The sentence of ``message`` with ``params`` in ``language``."""
+    try:
+        template = CATALOGUE[message][0 if language == "en" else 1]
+    except KeyError:
+        raise MessageError(f"message {message!r} is not in the catalogue") from None
+    return _FORMATTERS[language].vformat(template, (), params)
+
+
+@functools.cache
+def template_fields(message: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The parameter names the English and the Chinese template of ``message`` use."""
+    en, zh = CATALOGUE[message]
+    return _fields(en), _fields(zh)
+
+
+def _fields(template: str) -> frozenset[str]:
+    return frozenset(
+        name.split(".")[0].split("[")[0]
+        for _, name, _, _ in string.Formatter().parse(template)
+        if name
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    """What one check found: the result of a verification step."""
+
+    name: str
+    """Stable machine name of the check, e.g. ``seal.maker_signature``."""
+    type: str
+    """What the check is about: ``format``, ``integrity``, ``signature``, ``validity``,
+    ``trust``, ``chain``, ``status``…"""
+    status: Status
+    message: str
+    """The id of its sentence in the catalogue."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """What the sentence says (names, times, counts), already formatted for reading."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Facts the check used (times, block numbers, names); JSON-serializable."""
+
+    @functools.cached_property
+    def reason(self) -> str:
+        """The English sentence."""
+        return render(self.message, self.params, "en")
+
+    @functools.cached_property
+    def reason_zh(self) -> str:
+        """The Chinese sentence, for the counter page."""
+        return render(self.message, self.params, "zh")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # worker processes send checks back by the thousand: pickled as plain arguments
+        # Why: bench/PERFORMANCE.md, "Check pickling"
+        return (
+            _check,
+            (self.name, self.type, self.status.value, self.message, self.params, self.data),
+        )
+
+    def with_data(self, **data: Any) -> Check:
+        """This check with more facts in its data."""
+        return Check(
+            self.name, self.type, self.status, self.message, self.params, {**self.data, **data}
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "status": self.status.value,
+            "reason": self.reason,
+            "reason_zh": self.reason_zh,
+        }
+        if self.data:
+            out["data"] = dict(self.data)
+        return out
+
+
+def _check(
+    name: str, type_: str, status: str, message: str, params: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> Check:
+    return Check(name, type_, Status(status), message, params, data)
+
+
+def ok(checks: Iterable[Check]) -> bool:
+    """True when no check is INVALID or ERROR and at least one is VALID."""
+    statuses = {c.status for c in checks}
+    return Status.INVALID not in statuses and Status.ERROR not in statuses and (
+        Status.VALID in statuses
+    )
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The ordered checks of verifying one thing (a seal, a seal signature, a PDF's seal)."""
+
+    kind: str
+    """``seal``, ``signature``, ``pdf_signature``…"""
+    steps: tuple[Check, ...]
+    subject: Mapping[str, Any] = field(default_factory=dict)
+    """What was verified (seal name and code, signing time…), JSON-serialisable."""
+
+    @property
+    def ok(self) -> bool:
+        """True when no step is INVALID or ERROR and at least one is VALID."""
+        return ok(self.steps)
+
+    def step(self, name: str) -> Check:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
