@@ -39,7 +39,7 @@ from certs.canonical import (
 from certs.errors import CertError, RequestInvalid, ValidationError
 from certs.identifiers import build_identifier
 from certs.merkle import tree_bytes
-from certs.model import parse_request
+from certs.request_parser import parse_request
 from certs.store import Store, compress_document, now
 from certs.types import TypeRegistry, default_registry
 from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
