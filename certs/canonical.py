@@ -105,6 +105,7 @@ from certs.claims import (
     claims_of,
     leaf_digest,
     request_claims,
+    signing_input,
 )
 from certs.document import (
     MAX_DOCUMENT_BYTES,
@@ -122,7 +123,6 @@ from certs.document import (
     make_document,
     recompute_leaf,
 )
-from certs.formats import signing_input
 from certs.jcs import Json, jcs
 
 __all__ = [

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TypeAlias
 
+from certs import formats
 from certs._sm3 import sm3
 from certs.errors import CanonicalizationError
 from certs.jcs import jcs, utf8
@@ -163,20 +164,21 @@ def leaf_digest(digests: Mapping[str, bytes]) -> bytes:
     return sm3(LEAF_DOMAIN + b"".join([path_frame(p) + digests[p] for p in sorted(digests)]))
 
 
-def signing_object(
+def signing_input(
     leaf: bytes,
     key_id: bytes,
     identifier: str,
     jurisdiction: str,
     valid_from: str,
     valid_until: str | None,
-) -> dict[str, object]:
-    """The object whose JCS bytes the issuer signs (:func:`certs.formats.signing_input`)."""
+) -> bytes:
+    """The exact bytes the issuer signs for a certificate (:mod:`certs.canonical`, item 5):
+    the JCS of the object below, written by the JCS writer :mod:`certs.formats` selects."""
     if len(leaf) != 32:
         raise ValueError("a leaf digest is 32 bytes")
     if not key_id:
         raise ValueError("a key id cannot be empty")
-    return {
+    signed = {
         "format": FORMAT,
         "alg": dict(ALGORITHMS),
         "leaf": leaf.hex(),
@@ -186,6 +188,7 @@ def signing_object(
         "valid_from": valid_from,
         "valid_until": valid_until,
     }
+    return formats.jcs_text(signed).encode("utf-8")
 
 
 def issue_claims_reference(values: Mapping[str, ClaimValue], salts_hex: str) -> tuple[bytes, str]:

@@ -21,6 +21,7 @@ from certs.claims import (
     claim_digest,
     claims_of,
     leaf_digest,
+    signing_input,
 )
 from certs.errors import DocumentError, LeafMismatch
 from certs.jcs import jcs_object
@@ -54,7 +55,7 @@ Claim: TypeAlias = DisclosedClaim | HiddenClaim
 
 @dataclass(frozen=True)
 class IssuerSignature:
-    """The issuer's SM2 signature over :func:`certs.formats.signing_input`."""
+    """The issuer's SM2 signature over :func:`certs.claims.signing_input`."""
 
     key_id: bytes
     """Identifies the issuer's key in the on-chain key registry: SM3 of ``public_key``."""
@@ -143,7 +144,7 @@ class CertificateDocument:
         :data:`~certs.claims.ALWAYS_DISCLOSED` must be disclosed, as reading ensures)."""
         values = self.values()
         valid_until = values["valid_until"]
-        return formats.signing_input(
+        return signing_input(
             self.leaf,
             key_id,
             str(values["identifier"]),

@@ -27,10 +27,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from certs.claims import ClaimValue, issue_claims_reference, signing_object
 from certs.jcs import Json, jcs
+
+if TYPE_CHECKING:
+    from certs.claims import ClaimValue
 
 try:  # built by `make setup`
     from certs import _claims as _native
@@ -81,20 +83,6 @@ def jcs_text(value: Json | Mapping[str, Any]) -> str:
     return jcs(value).decode("utf-8")
 
 
-def signing_input(
-    leaf: bytes,
-    key_id: bytes,
-    identifier: str,
-    jurisdiction: str,
-    valid_from: str,
-    valid_until: str | None,
-) -> bytes:
-    """The exact bytes the issuer signs for a certificate: the JCS of
-    :func:`certs.claims.signing_object` (:mod:`certs.canonical`, item 5)."""
-    obj = signing_object(leaf, key_id, identifier, jurisdiction, valid_from, valid_until)
-    return jcs_text(obj).encode("utf-8")
-
-
 def issue_claims(values: dict[str, ClaimValue], salts_hex: str) -> tuple[bytes, str]:
     """``(leaf, claims_json)`` of :func:`certs.claims.issue_claims_reference`, from the C
     extension when it is built and takes the case."""
@@ -102,6 +90,8 @@ def issue_claims(values: dict[str, ClaimValue], salts_hex: str) -> tuple[bytes, 
         fast = _native.issue_claims(values, salts_hex)
         if fast is not None:
             return fast
+    from certs.claims import issue_claims_reference  # (certs.claims imports this module)
+
     return issue_claims_reference(values, salts_hex)
 
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certs import formats
-from certs.claims import issue_claims_reference, signing_object
+from certs.claims import issue_claims_reference, signing_input
 from certs.document import Anchor, CertificateDocument, IssuerSignature, document_text
 from certs.errors import CanonicalizationError
 from certs.jcs import MAX_SAFE_INT, jcs
@@ -77,14 +77,25 @@ def test_jcs_fast_path_declines_what_it_would_write_otherwise(value: Any) -> Non
     assert outcome(formats.jcs_text, value) == outcome(jcs, value)
 
 
-def test_signing_input_is_the_jcs_of_the_signing_object() -> None:
+def test_signing_input_is_jcs() -> None:
     leaf, key_id = bytes(range(32)), bytes(range(32, 64))
     for identifier in ("1.2.156.3005.2.X", '名𠮷\x00"\\'):
         for until in ("2029-12-31", None):
-            args = (leaf, key_id, identifier, "360100", "2024-01-01", until)
-            assert formats.signing_input(*args) == jcs(signing_object(*args))
+            signed = {
+                "format": "zhengyin-cert/2",
+                "alg": {"digest": "sm3", "signature": "sm2"},
+                "leaf": leaf.hex(),
+                "key_id": key_id.hex(),
+                "identifier": identifier,
+                "jurisdiction": "360100",
+                "valid_from": "2024-01-01",
+                "valid_until": until,
+            }
+            assert signing_input(leaf, key_id, identifier, "360100", "2024-01-01", until) == jcs(
+                signed
+            )
     with pytest.raises(CanonicalizationError):
-        formats.signing_input(leaf, key_id, "\ud800", "360100", "2024-01-01", None)
+        signing_input(leaf, key_id, "\ud800", "360100", "2024-01-01", None)
 
 
 @settings(max_examples=150, deadline=None)
