@@ -74,8 +74,10 @@ def jcs_text(value: Json | Mapping[str, Any]) -> str:
     name, UTF-16 order differs from the code-point order of ``sort_keys``); then, and for
     anything the encoder refuses, the reference :func:`certs.jcs.jcs` writes it (and raises
     what it raises). Both are told apart by one UTF-16 encoding of the text."""
+    if value is None:
+        return "null"
     try:
-        text = _encode(value)
+        text = encode_basestring(value) if value.__class__ is str else _encode(value)
         if text.isascii() or len(text.encode("utf-16-le")) == 2 * len(text):
             return text  # (the UTF-16 encoding is strict: a lone surrogate raises)
     except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
