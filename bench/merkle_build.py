@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from certs.canonical import check_leaf, disclose, make_document
 from certs.identifiers import uscc_check_char
 from certs.merkle import MerkleTree
-from certs.model import Certificate, build_certificate, parse_request
+from certs.model import Certificate, build_certificate
+from certs.request_parser import parse_request
 from certs.types import default_registry
 
 TODAY = dt.date(2026, 11, 28)

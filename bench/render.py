@@ -33,8 +33,9 @@ from certs.canonical import Anchor, CertificateDocument, IssuerSignature, make_d
 from certs.identifiers import uscc_check_char
 from certs.issuance import key_id_of
 from certs.merkle import MerkleTree
-from certs.model import build_certificate, parse_request
+from certs.model import build_certificate
 from certs.render import default_fonts, render_certificate
+from certs.request_parser import parse_request
 from certs.types import default_registry
 from seals.ca import Issued, create_root, issue_seal_maker, issue_signer
 from seals.picture import draw_round_seal

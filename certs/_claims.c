@@ -1,11 +1,12 @@
 /*
- * certs._claims — certs.canonical.issue_claims in one C call: every claim's salted digest,
+ * certs._claims — the native fast path of the claims and the Merkle tree, selected by
+ * certs/formats.py: in one C call every claim's salted digest,
  * the certificate's leaf and the JCS text of the document's "claims" object, with SM3
  * (GB/T 32905) in portable C. No dependencies beyond CPython (no OpenSSL); plain C99.
  *
  * What it computes (certs/canonical.py, module docstring items 1-4 and 7, is the
- * specification; canonical._issue_claims_python is the reference implementation and
- * tests/certs/test_claims_native.py holds the two equal byte for byte)
+ * specification; certs.claims.issue_claims_reference is the reference implementation and
+ * tests/certs/test_claims_native.py and test_formats.py hold the two equal byte for byte)
  *   issue_claims(values, salts_hex) with values = claims_of(certificate) (path -> value) and
  *   salts_hex the hex text of 16 random bytes per claim, in the dict's order. For claim i
  *   (path p, value v, salt s = salts_hex[32i : 32i + 32]):
@@ -45,7 +46,11 @@
  *   Between the passes no Python code can run (no object is allocated, so the cyclic GC
  *   cannot start and no finalizer can touch the dict), so the borrowed pointers stay valid.
  *
- * The GIL is held throughout (about 20 µs per certificate).
+ * The GIL is held throughout.
+ *
+ * SM3 is compiled in for these two functions (one C call per certificate or batch); sm3()
+ * is exported only so that the tests can hold this SM3 equal to the reference at every
+ * length. It is not an SM3 entry point of the project (that is the SM3 module's).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -130,7 +135,7 @@ static inline void store_be(u8 *p, u32 x)
 
 /* The compression function over nblocks consecutive 64-byte blocks. Fully unrolled, with the
  * expansion interleaved with the rounds (round j needs W up to j + 4) and every T_j an
- * immediate: about 1.8 times as fast as the plain loops (and than OpenSSL 3's SM3 here). */
+ * immediate. Why: bench/PERFORMANCE.md, "SM3 in C". */
 static void sm3_blocks(u32 v[8], const u8 *p, size_t nblocks)
 {
     u32 w[68];
@@ -432,7 +437,7 @@ static int check_nargs(const char *name, Py_ssize_t nargs, Py_ssize_t want)
 
 PyDoc_STRVAR(issue_claims_doc,
              "issue_claims(values, salts_hex, /)\n--\n\n"
-             "(leaf, claims_json) of certs.canonical.issue_claims for values = claims_of(...) "
+             "(leaf, claims_json) of certs.claims.issue_claims_reference for the claims "
              "and the hex text of 16 salt bytes per claim; None outside the common case.");
 
 static PyObject *py_issue_claims(PyObject *Py_UNUSED(m), PyObject *const *args,
@@ -663,8 +668,8 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-PyDoc_STRVAR(module_doc, "Salted claim digests, leaf and JCS claims of a certificate, in C.\n\n"
-                         "Used by certs.canonical.issue_claims; see certs/_claims.c.");
+PyDoc_STRVAR(module_doc, "Salted claim digests, leaf and JCS claims of a certificate, and the\n"
+                         "Merkle tree, in C. Selected by certs.formats; see certs/_claims.c.");
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "certs._claims", module_doc, -1, module_methods,

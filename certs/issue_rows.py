@@ -24,7 +24,7 @@ from certs.canonical import (
 from certs.documents import compress_document
 from certs.errors import RequestInvalid, ValidationError
 from certs.identifiers import build_identifier
-from certs.model import parse_request
+from certs.request_parser import parse_request
 from certs.types import TypeRegistry
 from seals.sm2 import Signer
 

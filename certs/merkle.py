@@ -26,13 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from certs import formats
 from certs._sm3 import sm3
 from certs.errors import MerkleError, MerkleProofInvalid
-
-try:
-    from certs._claims import merkle_tree as _merkle_tree_native
-except ImportError:  # not built: the Python tree
-    _merkle_tree_native = None  # type: ignore[assignment]
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -73,8 +69,14 @@ class MerkleProof:
         return cls(tuple(steps))
 
 
-def _leaf_node(leaf: bytes) -> bytes:
+def leaf_node(leaf: bytes) -> bytes:
+    """A level-0 node: ``SM3(0x00 || leaf)``."""
     return sm3(LEAF_PREFIX + leaf)
+
+
+def inner_node(left: bytes, right: bytes) -> bytes:
+    """An inner node: ``SM3(0x01 || left || right)``."""
+    return sm3(NODE_PREFIX + left + right)
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,10 @@ class MerkleTree:
                 i for i, leaf in enumerate(leaves) if not isinstance(leaf, bytes) or len(leaf) != 32
             )
             raise MerkleError(f"leaf {bad} must be a 32-byte digest", code="merkle_bad_leaf")
-        level = [sm3(LEAF_PREFIX + leaf) for leaf in leaves]
+        level = [leaf_node(leaf) for leaf in leaves]
         levels = [tuple(level)]
         while len(level) > 1:
-            nxt = [sm3(NODE_PREFIX + a + b) for a, b in zip(level[0::2], level[1::2], strict=False)]
+            nxt = [inner_node(a, b) for a, b in zip(level[0::2], level[1::2], strict=False)]
             if len(level) % 2:
                 nxt.append(level[-1])
             level = nxt
@@ -191,16 +193,17 @@ def proof_from_bytes(tree: bytes, leaf_count: int, index: int) -> MerkleProof:
 
 def tree_bytes(leaves: bytes) -> bytes:
     """:meth:`MerkleTree.to_bytes` of the tree of ``leaves``, given as one or more 32-byte
-    leaf digests concatenated; its root is the last 32 bytes. One C call where
-    ``certs._claims`` is built (10,000 leaves: 12 ms against 41 ms), the Python tree
-    otherwise (a test holds the two equal)."""
+    leaf digests concatenated; its root is the last 32 bytes. The fast path
+    :func:`certs.formats.merkle_tree` where :mod:`certs.formats` selects one, the reference
+    :class:`MerkleTree` otherwise (a test holds the two equal)."""
     if not leaves or len(leaves) % 32:
         raise MerkleError(
             f"a Merkle tree needs one or more 32-byte leaves, not {len(leaves)} bytes",
             code="merkle_bad_leaf",
         )
-    if _merkle_tree_native is not None:
-        return _merkle_tree_native(leaves)
+    fast = formats.merkle_tree(leaves)
+    if fast is not None:
+        return fast
     return MerkleTree.build([leaves[i : i + 32] for i in range(0, len(leaves), 32)]).to_bytes()
 
 
@@ -217,11 +220,11 @@ def verify_proof(leaf: bytes, proof: MerkleProof, root: bytes) -> None:
         raise MerkleProofInvalid("the root must be a 32-byte digest")
     if len(proof.steps) > MAX_PROOF_STEPS:
         raise MerkleProofInvalid(f"a Merkle proof has at most {MAX_PROOF_STEPS} steps")
-    node = _leaf_node(leaf)
+    node = leaf_node(leaf)
     for sibling, left in proof.steps:
         if len(sibling) != 32:
             raise MerkleProofInvalid("every sibling in a Merkle proof must be 32 bytes")
-        node = sm3(NODE_PREFIX + sibling + node) if left else sm3(NODE_PREFIX + node + sibling)
+        node = inner_node(sibling, node) if left else inner_node(node, sibling)
     if node != root:
         raise MerkleProofInvalid(
             "the Merkle proof does not lead from this certificate's leaf to the anchored root"

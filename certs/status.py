@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from certs.canonical import Anchor, CertificateDocument
 from certs.errors import CertError, MerkleError
+from certs.formats import jcs_text
 from certs.merkle import MerkleProof, proof_from_bytes, proof_offsets
 from certs.store import Store, certificates, document_json, now, status_changes
 from chain.registry import Registry
@@ -196,24 +197,28 @@ def load_records(store: Store, identifiers: Sequence[str]) -> list[CertificateRe
 
 def load_document_texts(store: Store, identifiers: Sequence[str]) -> list[str]:
     """The document JSON (JCS) of each certificate, in the order asked, anchored ones with
-    their anchor: what ``load_records(…)[k].document.to_json()`` gives, ~5x faster for many
-    (a stored document is written as JCS with ``"anchor":null`` right after ``"alg"``; the
-    anchor is written into its place instead of reading the whole document and writing it
-    again). :class:`CertificateNotFound` names any unknown one."""
+    their anchor: what ``load_records(…)[k].document.to_json()`` gives, without reading an
+    anchored one strictly again (:func:`anchored_text`). :class:`CertificateNotFound` names
+    any unknown one."""
     rows, proofs = _rows_and_proofs(store, identifiers)
     out: list[str] = []
     for identifier in identifiers:
         row, proof = rows[identifier], proofs.get(identifier)
-        text = document_json(row.document)
         anchor = _anchor(row, proof)
-        if anchor is not None and text.startswith(_UNANCHORED):
-            written = json.dumps(
-                anchor.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-            )
-            out.append(f"{_ANCHORED}{written},{text[len(_UNANCHORED):]}")
-        else:
-            out.append(_record(row, proof).document.to_json())
+        text = None if anchor is None else anchored_text(document_json(row.document), anchor)
+        out.append(text if text is not None else _record(row, proof).document.to_json())
     return out
+
+
+def anchored_text(stored: str, anchor: Anchor) -> str | None:
+    """The JCS text of a stored document given ``anchor``: its JSON object with the anchor
+    set, written by the JCS writer :mod:`certs.formats` selects; ``None`` unless the stored
+    object's anchor is null (the issuer stores its documents unanchored)."""
+    obj = json.loads(stored)
+    if not isinstance(obj, dict) or obj.get("anchor", False) is not None:
+        return None
+    obj["anchor"] = anchor.to_dict()
+    return jcs_text(obj)
 
 
 def _anchor(row: Any, proof: MerkleProof | None) -> Anchor | None:
@@ -228,10 +233,6 @@ def _anchor(row: Any, proof: MerkleProof | None) -> Anchor | None:
         tx_hash=str(row.tx_hash),
         block=int(row.block_number),
     )
-
-
-_ANCHORED = '{"alg":{"digest":"sm3","signature":"sm2"},"anchor":'
-_UNANCHORED = _ANCHORED + "null,"
 
 
 def _rows_and_proofs(

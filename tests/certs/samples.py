@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from certs.model import Certificate, build_certificate, parse_request
+from certs.model import Certificate, build_certificate
+from certs.request_parser import parse_request
 from certs.types import TypeRegistry, default_registry
 
 TODAY = dt.date(2026, 11, 28)

@@ -38,7 +38,8 @@ from certs.canonical import (
 from certs.errors import CanonicalizationError, DocumentError, LeafMismatch
 from certs.identifiers import build_identifier, parse_identifier
 from certs.merkle import MerkleTree, verify_proof
-from certs.model import build_certificate, parse_request
+from certs.model import build_certificate
+from certs.request_parser import parse_request
 
 from .samples import (
     BUSINESS_LICENCE,

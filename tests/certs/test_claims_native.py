@@ -1,7 +1,7 @@
 """The C issuance path (``certs._claims``, ``certs/_claims.c``) against the Python reference.
 
 ``issue_claims`` hands the common case to the C extension; its result must be byte for byte
-what ``certs.canonical._issue_claims_python`` gives, and everything outside the common case
+what ``certs.claims.issue_claims_reference`` gives, and everything outside the common case
 must come back as ``None`` so the Python code decides (and raises what it raises). The import
 below fails (it does not skip) when the extension is not built: ``make setup`` builds it.
 Random cases come from seeded generators, so a failure reproduces.
@@ -19,12 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certs import _claims, canonical
+from certs import _claims, document, formats
 from certs._sm3 import sm3 as reference_sm3
 from certs.canonical import (
     SALT_BYTES,
     DisclosedClaim,
-    _issue_claims_python,
     check_leaf,
     claims_of,
     disclose,
@@ -33,6 +32,7 @@ from certs.canonical import (
     make_document,
     recompute_leaf,
 )
+from certs.claims import issue_claims_reference
 from certs.errors import CanonicalizationError, LeafMismatch
 
 from .samples import business_licence_request, certificate, example_request
@@ -51,13 +51,14 @@ def both(values: dict[str, Any], seed: int = 0) -> tuple[bytes, str]:
     salts = salts_for(values, seed)
     fast = _claims.issue_claims(values, salts)
     assert fast is not None, "the C path declined a common case"
-    assert fast == _issue_claims_python(values, salts)
+    assert fast == issue_claims_reference(values, salts)
     assert type(fast[0]) is bytes and type(fast[1]) is str
     return fast
 
 
 def test_issue_claims_uses_the_extension() -> None:
-    assert canonical._native is _claims
+    assert formats._native is _claims
+    assert formats.IN_USE["claims"] == formats.IN_USE["merkle"] == "certs._claims (C)"
 
 
 # ----------------------------------------------------------------------------------- SM3
@@ -157,7 +158,7 @@ def test_certificates_equal_the_reference(request_obj: dict[str, Any]) -> None:
     both(values)
     # and through the public function, with the C path on and off
     on = issue_claims(cert, random_bytes=counter_bytes)
-    assert on == _issue_claims_python(values, counter_bytes(SALT_BYTES * len(values)).hex())
+    assert on == issue_claims_reference(values, counter_bytes(SALT_BYTES * len(values)).hex())
 
 
 def test_documents_are_the_model_documents_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,7 +166,7 @@ def test_documents_are_the_model_documents_on_both_paths(monkeypatch: pytest.Mon
     document), once through C and once through Python: the same text."""
     certs = [certificate(), certificate(example_request())]
     with_c = [_issued_both_ways(c) for c in certs]
-    monkeypatch.setattr(canonical, "_native", None)
+    monkeypatch.setattr(formats, "_native", None)
     without_c = [_issued_both_ways(c) for c in certs]
     assert with_c == without_c
     for fast, slow in with_c:
@@ -249,7 +250,7 @@ def test_unusual_claims_fall_back(name: str, monkeypatch: pytest.MonkeyPatch) ->
     assert _claims.issue_claims(values, salts_for(values)) is None
     # issue_claims gives what the Python code alone gives: the same result or the same error
     cert = certificate(example_request())
-    monkeypatch.setattr(canonical, "claims_of", lambda _: values)
+    monkeypatch.setattr(document, "claims_of", lambda _: values)
 
     def outcome() -> object:
         try:
@@ -258,7 +259,7 @@ def test_unusual_claims_fall_back(name: str, monkeypatch: pytest.MonkeyPatch) ->
             return ("CanonicalizationError", str(exc))
 
     with_c = outcome()
-    monkeypatch.setattr(canonical, "_native", None)
+    monkeypatch.setattr(formats, "_native", None)
     assert with_c == outcome()
     if "surrogate" in name or "too-long" in name:
         assert with_c[0] == "CanonicalizationError"  # type: ignore[index]
@@ -284,7 +285,7 @@ def test_wrong_salts_fall_back() -> None:
         Text(good),
     ):
         assert _claims.issue_claims(values, salts) is None, repr(salts)
-    assert _claims.issue_claims({}, "") == _issue_claims_python({}, "")
+    assert _claims.issue_claims({}, "") == issue_claims_reference({}, "")
     assert _claims.issue_claims({}, "00") is None
 
 
@@ -304,7 +305,7 @@ def test_salts_are_taken_in_dict_order() -> None:
     leaf, text = _claims.issue_claims(values, salts) or (b"", "")
     assert text.startswith('{"a":{"salt":"' + salts[32:64] + '","value":"2"}')
     assert f'"z":{{"salt":"{salts[:32]}","value":"1"}}}}' in text
-    assert (leaf, text) == _issue_claims_python(values, salts)
+    assert (leaf, text) == issue_claims_reference(values, salts)
 
 
 def test_verification_recomputes_the_leaf_the_same_on_both_paths(
@@ -326,7 +327,9 @@ def test_verification_recomputes_the_leaf_the_same_on_both_paths(
             for path, claim in documents[0].claims.items()
         },
     )
-    short_salts = replace(short_salts, leaf=leaf_digest(canonical._digests(short_salts)))
+    short_salts = replace(short_salts, leaf=leaf_digest(
+        {p: c.digest(p) for p, c in short_salts.claims.items() if isinstance(c, DisclosedClaim)}
+    ))
     cases = [*documents, hidden, short_salts]
     answered: list[bool] = []
 
@@ -336,12 +339,12 @@ def test_verification_recomputes_the_leaf_the_same_on_both_paths(
             answered.append(result is not None)
             return result
 
-    monkeypatch.setattr(canonical, "_native", Recording())
+    monkeypatch.setattr(formats, "_native", Recording())
     with_c = [recompute_leaf(d) for d in cases]
     assert answered == [True, True, True]  # the fully disclosed ones, with 16-byte salts
     assert [leaf for leaf, _ in with_c] == [d.leaf for d in cases]
     assert with_c[3][1] == ("holder.code",)
-    monkeypatch.setattr(canonical, "_native", None)
+    monkeypatch.setattr(formats, "_native", None)
     assert [recompute_leaf(d) for d in cases] == with_c
     monkeypatch.undo()
     path, claim = next(iter(documents[2].claims.items()))

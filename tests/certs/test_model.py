@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from certs.errors import VALIDATION_CODES, RequestInvalid, ValidationError
 from certs.identifiers import build_identifier
-from certs.model import CertificateStatus, parse_request, request_from_csv_row
+from certs.model import CertificateStatus
+from certs.request_csv import request_from_csv_row
+from certs.request_parser import parse_request
 
 from .samples import (
     BUSINESS_LICENCE,
@@ -229,7 +231,7 @@ def test_format_characters_are_exactly_unicode_category_cf() -> None:
     import sys
     import unicodedata
 
-    from certs.model import FORMAT_CHARACTERS
+    from certs.request_parser import FORMAT_CHARACTERS
 
     pattern = re.compile(f"[{FORMAT_CHARACTERS}]")
     for cp in range(sys.maxunicode + 1):

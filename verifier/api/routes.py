@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from certs.canonical import MAX_DOCUMENT_BYTES
 from certs.issuance import IssueReport
-from certs.model import requests_from_csv
+from certs.request_csv import requests_from_csv
 from verifier.api import paging
 from verifier.api.errors import ERRORS
 from verifier.api.schemas import (

@@ -18,8 +18,8 @@ import click
 
 from certs.batcher import Batcher, BatchResult, log_round
 from certs.issuance import IssueReport, issue
-from certs.model import requests_from_csv
 from certs.reconcile import GRACE_SECONDS, reconcile_statuses
+from certs.request_csv import requests_from_csv
 from certs.status import (
     REASONS,
     change_status,
