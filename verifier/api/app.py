@@ -173,6 +173,9 @@ def create_app(
         # the documentation pages load their scripts from this service, never a CDN, and
         # send the schema to no outside validator
         swagger_ui_parameters={"validatorUrl": None},
+        # the service measures itself (Prometheus, /metrics) and configures no OpenTelemetry:
+        # FastAPI's own instrumentation would only ask, on every request, whether it is on
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
