@@ -64,7 +64,8 @@ class CatalogueEntry:
         }
 
 
-def _text(raw: Any) -> str:
+def type_text(raw: Any) -> str:
+    """An event's ``bytes32`` code (a type, a jurisdiction) as text."""
     return uscc_of(bytes(raw)) if isinstance(raw, bytes | bytearray) else str(raw)
 
 
@@ -75,7 +76,7 @@ def fold_catalogue(events: Iterable[ChainEvent]) -> dict[str, CatalogueEntry]:
         if event.name not in CATALOGUE_EVENTS:
             continue
         a = event.args
-        code = _text(a["typeCode"])
+        code = type_text(a["typeCode"])
         if event.name == "TypeWithdrawn":
             if code in out:
                 out[code] = replace(
@@ -102,11 +103,12 @@ def fold_grants(events: Iterable[ChainEvent]) -> dict[tuple[str, str], list[Gran
         if event.name not in GRANT_EVENTS:
             continue
         a = event.args
-        key = (str(a["issuer"]), _text(a["typeCode"]))
+        key = (str(a["issuer"]), type_text(a["typeCode"]))
         grants = out.setdefault(key, [])
         if event.name == "IssuerAuthorized":
             grants.append(
-                Grant(int(a["validFrom"]), int(a["validUntil"]) or None, _text(a["jurisdiction"]))
+                Grant(int(a["validFrom"]), int(a["validUntil"]) or None,
+                      type_text(a["jurisdiction"]))
             )
             continue
         at = int(a["validUntil"])
@@ -394,7 +396,7 @@ def refusals_explained() -> Iterator[None]:
         if found is None:
             raise
         code, status, text, text_zh = found
-        args = {k: _text(v) if isinstance(v, bytes | bytearray) else str(v)
+        args = {k: type_text(v) if isinstance(v, bytes | bytearray) else str(v)
                 for k, v in exc.args_by_name.items()}
         shown = {
             "type": args.get("typeCode", "?"),
@@ -494,79 +496,3 @@ def authorizations_json(
         for (issuer, code), grants in sorted(fold_grants(events).items())
         if issuer == uscc
     ]
-
-
-# ------------------------------------------------------------------- history context
-
-ISSUER_EVENTS = (
-    "IssuerRegistered",
-    "IssuerSuspended",
-    "IssuerReinstated",
-    "AccountAdded",
-    "AccountRemoved",
-    "KeyAdded",
-    "KeyRetired",
-    "KeyCompromised",
-)
-"""The registry's events about an issuer itself (registration, status, accounts, keys)."""
-
-CONTEXT_NAMES = {
-    "TypeAdded": ("type", "type_added"),
-    "TypeRevised": ("type", "type_revised"),
-    "TypeWithdrawn": ("type", "type_withdrawn"),
-    "IssuerAuthorized": ("authorization", "authorized"),
-    "IssuerDeauthorized": ("authorization", "deauthorized"),
-    "IssuerRegistered": ("issuer", "issuer_registered"),
-    "IssuerSuspended": ("issuer", "issuer_suspended"),
-    "IssuerReinstated": ("issuer", "issuer_reinstated"),
-    "AccountAdded": ("issuer", "account_added"),
-    "AccountRemoved": ("issuer", "account_removed"),
-    "KeyAdded": ("issuer", "key_added"),
-    "KeyRetired": ("issuer", "key_retired"),
-    "KeyCompromised": ("issuer", "key_compromised"),
-}
-"""Chain event → (what it is about, its name in a certificate's timeline)."""
-
-
-def context_events(events: Iterable[ChainEvent], issuer: str, code: str) -> list[ChainEvent]:
-    """Of ``events``, what stands behind a certificate of type ``code`` from ``issuer``: the
-    type's catalogue changes, the issuer's grants of that type, the issuer's registration,
-    status, account and key events; once each, in chain order."""
-    kept = {}
-    for e in events:
-        a = e.args
-        if e.name in CATALOGUE_EVENTS:
-            wanted = _text(a["typeCode"]) == code
-        elif e.name in GRANT_EVENTS:
-            wanted = a.get("issuer") == issuer and _text(a["typeCode"]) == code
-        else:
-            wanted = e.name in ISSUER_EVENTS and a.get("issuer") == issuer
-        if wanted:
-            kept[(e.block_number, e.log_index)] = e
-    return [kept[k] for k in sorted(kept)]
-
-
-def chain_context(reader: Registry, issuer: str, code: str) -> list[ChainEvent]:
-    """:func:`context_events` read from the chain itself."""
-    return context_events(
-        reader.catalogue_events(code)
-        + reader.grant_events(issuer, code)
-        + reader.history_of_issuer(issuer),
-        issuer,
-        code,
-    )
-
-
-def context_detail(event: ChainEvent) -> dict[str, Any]:
-    """An event's arguments shown in a timeline: codes as text, digests as hex."""
-    out: dict[str, Any] = {}
-    for key, value in event.args.items():
-        if key in ("issuer", "by"):
-            continue
-        if key in ("typeCode", "jurisdiction", "prefix") and isinstance(value, bytes | bytearray):
-            out[key] = _text(value)
-        elif isinstance(value, bytes | bytearray):
-            out[key] = bytes(value).hex()
-        else:
-            out[key] = value
-    return out

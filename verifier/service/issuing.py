@@ -21,6 +21,7 @@ from certs.store import service_events
 from chain.registry import Registry
 from chain.transactions import TransactionReceipt
 from verifier import catalogue as governance
+from verifier import catalogue_context as timeline_context
 from verifier.catalogue import checked_entitlements
 from verifier.context import operator
 from verifier.errors import VerifierError
@@ -301,7 +302,7 @@ class Issuing(ServiceBase):
                 "has read it)",
                 code="unknown_issuer",
             )
-        jurisdiction = governance.context_detail(registered[-1]).get("jurisdiction", "")
+        jurisdiction = timeline_context.context_detail(registered[-1]).get("jurisdiction", "")
         return governance.authorizations_json(
             self.indexer.catalogue_events() + events, uscc, str(jurisdiction)
         )

@@ -18,7 +18,7 @@ from certs.status import (
 )
 from certs.store import service_events
 from chain.registry import ChainEvent
-from verifier import catalogue as governance
+from verifier import catalogue_context as timeline_context
 from verifier import presentations
 from verifier.certificates import (
     certificate_subject,
@@ -118,7 +118,7 @@ class Reading(ServiceBase):
         # what stands behind it: its type in the catalogue, its issuer's authorization for
         # that type, the issuer's registration and keys (each in chain order)
         type_code = str(record.document.values()["type.code"])
-        context = governance.context_events(
+        context = timeline_context.context_events(
             self.indexer.authorization_events(record.issuer, type_code)
             + self.indexer.issuer_events(record.issuer),
             record.issuer,
@@ -210,9 +210,9 @@ def _chain_entry(event: ChainEvent) -> dict[str, Any]:
             int(event.args["status"]), "status"
         )
     about = "certificate"
-    if event.name in governance.CONTEXT_NAMES:
-        about, name = governance.CONTEXT_NAMES[event.name]
-        detail = governance.context_detail(event)
+    if event.name in timeline_context.CONTEXT_NAMES:
+        about, name = timeline_context.CONTEXT_NAMES[event.name]
+        detail = timeline_context.context_detail(event)
     else:
         detail = {
             k: (v.hex() if isinstance(v, bytes) else v)
