@@ -41,7 +41,7 @@ from certs.identifiers import build_identifier
 from certs.merkle import tree_bytes
 from certs.model import parse_request
 from certs.store import Store, compress_document, now
-from certs.types import TypeRegistry, default_registry
+from certs.types import TypeDefinitions, default_registry
 from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
 
 SERIAL_WIDTH = 8
@@ -110,7 +110,7 @@ def issue(
     issuer: IssuerProfile,
     rows: Iterable[tuple[int, Any]],
     *,
-    types: TypeRegistry | None = None,
+    types: TypeDefinitions | None = None,
     today: dt.date | None = None,
     workers: int | None = None,
     progress: Callable[[int], object] | None = None,
@@ -344,7 +344,7 @@ class _Job:
     issuer_uscc: str
     issuer_name: str
     today: dt.date
-    types: TypeRegistry
+    types: TypeDefinitions
     compress: bool = False
     """Store documents as zlib streams (:attr:`Store.compresses_documents`)."""
     entitlements: Entitlements | None = None

@@ -42,7 +42,7 @@ from certs.identifiers import (
     validate_type_code,
     validate_uscc,
 )
-from certs.types import HOLDER_CODE_TYPES, CertificateType, TypeRegistry
+from certs.types import HOLDER_CODE_TYPES, CertificateType, TypeDefinitions
 
 CITIZEN_ID = "111"
 """Holder code type: 18-character citizen ID number (GB 11643)."""
@@ -337,7 +337,7 @@ def parse_request(
     obj: Any,
     *,
     issuer_uscc: str,
-    registry: TypeRegistry,
+    registry: TypeDefinitions,
     today: dt.date | None = None,
 ) -> CertificateRequest:
     """Validate a request object (see the module docstring); raise :class:`RequestInvalid`

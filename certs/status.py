@@ -22,7 +22,7 @@ from certs.canonical import Anchor, CertificateDocument
 from certs.errors import CertError, MerkleError
 from certs.merkle import MerkleProof, proof_from_bytes, proof_offsets
 from certs.store import Store, certificates, document_json, now, status_changes
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.transactions import TransactionReceipt
 
 REASONS: dict[int, str] = {
@@ -261,7 +261,7 @@ def identifier_of_leaf(store: Store, leaf: bytes) -> str | None:
 
 def change_status(
     store: Store,
-    registry: Registry,
+    registry: RegistryClient,
     issuer: str,
     identifiers: Sequence[str],
     action: str,

@@ -30,7 +30,7 @@ class IssuerStatus(IntEnum):
     SUSPENDED = 2
 
 
-class CertificateStatus(IntEnum):
+class ChainStatus(IntEnum):
     ACTIVE = 0
     REVOKED = 1
     SUSPENDED = 2
@@ -113,7 +113,7 @@ class AnchorInfo:
 class LeafStatus:
     """The chain's status of one certificate (by issuer and leaf digest)."""
 
-    status: CertificateStatus
+    status: ChainStatus
     reason: int
     block_number: int | None
     """Block of the last change; ``None`` if its status never changed."""

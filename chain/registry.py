@@ -20,9 +20,9 @@ from chain.records import (
     GRANT_EVENTS,
     AnchorInfo,
     Block,
-    CertificateStatus,
     ChainEvent,
     ChainSnapshot,
+    ChainStatus,
     Deployment,
     Grant,
     IssuerStatus,
@@ -41,10 +41,27 @@ from chain.rpc import Rpc
 from chain.transactions import TransactionReceipt, TransactionSender
 
 __all__ = [  # the records, read through the client's module by most callers
-    "ADMIN_ROLE", "CATALOGUE_EVENTS", "GRANT_EVENTS", "LOG_PAGE_BLOCKS", "AnchorInfo", "Block",
-    "CertificateStatus", "ChainEvent", "ChainSnapshot", "Deployment", "Grant", "IssuerStatus",
-    "KeyRecord", "LeafStatus", "Registry", "TypeRecord", "deploy_contracts", "issuer_id",
-    "place_id", "type_id", "uscc_of",
+    "ADMIN_ROLE",
+    "CATALOGUE_EVENTS",
+    "GRANT_EVENTS",
+    "LOG_PAGE_BLOCKS",
+    "AnchorInfo",
+    "Block",
+    "ChainEvent",
+    "ChainSnapshot",
+    "ChainStatus",
+    "Deployment",
+    "Grant",
+    "IssuerStatus",
+    "KeyRecord",
+    "LeafStatus",
+    "RegistryClient",
+    "TypeRecord",
+    "deploy_contracts",
+    "issuer_id",
+    "place_id",
+    "type_id",
+    "uscc_of",
 ]
 
 ADMIN_ROLE = keccak(text="ADMIN_ROLE")
@@ -69,8 +86,9 @@ def deploy_contracts(sender: TransactionSender) -> Deployment:
     )
 
 
-class Registry(RegistryHistory):
-    """Both contracts of one deployment. Writes need a ``sender``; reads do not."""
+class RegistryClient(RegistryHistory):
+    """A client of the two registry contracts of one deployment (IssuerRegistry and
+    CertificateRegistry, on chain). Writes need a ``sender``; reads do not."""
 
     def __init__(
         self,
@@ -436,7 +454,7 @@ class Registry(RegistryHistory):
         (raw,) = self._cert_view("statusOf", issuer_id(uscc), digest32(leaf, "leaf"), block=block)
         status, reason, block_number, timestamp, superseded_by = raw
         return LeafStatus(
-            CertificateStatus(status),
+            ChainStatus(status),
             reason,
             block_number or None,
             timestamp or None,
@@ -514,7 +532,7 @@ class Registry(RegistryHistory):
         for key, raw_status in zip(leaf_list, results[offset:], strict=False):
             status, reason, block_number, timestamp, superseded_by = raw_status
             statuses[key] = LeafStatus(
-                CertificateStatus(status),
+                ChainStatus(status),
                 reason,
                 block_number or None,
                 timestamp or None,

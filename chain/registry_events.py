@@ -23,7 +23,7 @@ _TOO_MANY_LOGS = (
 
 
 class RegistryHistory:
-    """The history part of the registry client (:class:`chain.registry.Registry`): what it
+    """The history part of the registry client (:class:`chain.registry.RegistryClient`): what it
     needs is declared here, the client provides it."""
 
     rpc: Rpc

@@ -2,7 +2,7 @@
 records them (``IssuerRegistry``): publishing, withdrawing, authorizing, and reading them back.
 
 Reading is one implementation for every source: the chain's events — from the node
-(:meth:`chain.registry.Registry.events`) or from the service's index of them — are folded
+(:meth:`chain.registry.RegistryClient.events`) or from the service's index of them — are folded
 by :func:`fold_catalogue` and :func:`fold_grants` into what the contract holds, and
 :func:`authorized` answers the contract's ``authorizedAt`` from that (a test holds the two
 equal). Dates given by people (``--from``, ``--until``) are Beijing dates: a grant starts at
@@ -19,14 +19,14 @@ from typing import Any
 
 from certs import clock
 from certs.store import Store
-from certs.types import CertificateType, TypeRegistry, default_registry
+from certs.types import CertificateType, TypeDefinitions, default_registry
 from chain.errors import ChainUnavailable, ContractRevert, InvalidArgument
 from chain.registry import (
     CATALOGUE_EVENTS,
     GRANT_EVENTS,
     ChainEvent,
     Grant,
-    Registry,
+    RegistryClient,
     uscc_of,
 )
 from chain.transactions import TransactionReceipt
@@ -236,7 +236,7 @@ def issuing_entitlements(settings: Settings, store: Store, issuer: str) -> Entit
 # ------------------------------------------------------------------------------ writing
 
 
-def local_type(code: str, types: TypeRegistry | None = None) -> CertificateType:
+def local_type(code: str, types: TypeDefinitions | None = None) -> CertificateType:
     """The type's schema as this project publishes it (``certs/types.json``)."""
     found = types or default_registry()
     if code not in found:
@@ -250,7 +250,7 @@ def local_type(code: str, types: TypeRegistry | None = None) -> CertificateType:
     return found.get(code)
 
 
-def publish_type(admin: Registry, code: str, *, revise: bool = False) -> TransactionReceipt:
+def publish_type(admin: RegistryClient, code: str, *, revise: bool = False) -> TransactionReceipt:
     """Put a local type into the chain's catalogue (or publish a new version of it), sent by
     ``admin`` (the operator account: a national admin on chain)."""
     ctype = local_type(code)
@@ -259,7 +259,7 @@ def publish_type(admin: Registry, code: str, *, revise: bool = False) -> Transac
         return admin.revise_type(*args) if revise else admin.add_type(*args)
 
 
-def withdraw_type(admin: Registry, code: str) -> TransactionReceipt:
+def withdraw_type(admin: RegistryClient, code: str) -> TransactionReceipt:
     """Withdraw a type from the catalogue: no certificate of it anchored from now on is
     valid."""
     with refusals_explained():
@@ -287,7 +287,7 @@ class Authorization:
 
 
 def authorize_issuer(
-    admin: Registry,
+    admin: RegistryClient,
     uscc: str,
     type_code: str,
     valid_from: str | None = None,
@@ -308,7 +308,7 @@ def authorize_issuer(
     return Authorization(uscc, type_code, start, end, jurisdiction), receipt
 
 
-def deauthorize_issuer(admin: Registry, uscc: str, type_code: str) -> TransactionReceipt:
+def deauthorize_issuer(admin: RegistryClient, uscc: str, type_code: str) -> TransactionReceipt:
     """End an agency's authorization for a type now (earlier certificates stay valid)."""
     with refusals_explained():
         return admin.deauthorize(uscc, type_code)
@@ -414,7 +414,7 @@ def refusals_explained() -> Iterator[None]:
         ) from exc
 
 
-def publish_catalogue(admin: Registry) -> list[str]:
+def publish_catalogue(admin: RegistryClient) -> list[str]:
     """Every local type not yet in the chain's catalogue, added by ``admin`` (the national
     admin's first step after deploying); returns their codes."""
     added: list[str] = []
@@ -425,7 +425,9 @@ def publish_catalogue(admin: Registry) -> list[str]:
     return added
 
 
-def authorize_everywhere(admin: Registry, uscc: str, codes: Iterable[str] | None = None) -> None:
+def authorize_everywhere(
+    admin: RegistryClient, uscc: str, codes: Iterable[str] | None = None
+) -> None:
     """Authorize an issuer for types (default: every local type), from the start of time,
     without end, in any jurisdiction: what a test or a demo agency gets."""
     for code in codes if codes is not None else [t.code for t in default_registry()]:

@@ -10,7 +10,7 @@ from chain.registry import (
     CATALOGUE_EVENTS,
     GRANT_EVENTS,
     ChainEvent,
-    Registry,
+    RegistryClient,
 )
 from verifier.catalogue import type_text
 
@@ -62,7 +62,7 @@ def context_events(events: Iterable[ChainEvent], issuer: str, code: str) -> list
     return [kept[k] for k in sorted(kept)]
 
 
-def chain_context(reader: Registry, issuer: str, code: str) -> list[ChainEvent]:
+def chain_context(reader: RegistryClient, issuer: str, code: str) -> list[ChainEvent]:
     """:func:`context_events` read from the chain itself."""
     return context_events(
         reader.catalogue_events(code)

@@ -44,12 +44,12 @@ from certs.status import REASONS
 from chain.errors import ChainError
 from chain.registry import (
     AnchorInfo,
-    CertificateStatus,
     ChainEvent,
     ChainSnapshot,
+    ChainStatus,
     Deployment,
     KeyRecord,
-    Registry,
+    RegistryClient,
 )
 from seals.errors import SealError, says_nothing_of_the_input
 from seals.sm2 import Sm2PublicKey, sm3
@@ -64,7 +64,7 @@ BULK = 2_000
 
 
 class ChainFacts(Protocol):
-    """Where chain facts come from: the chain itself (:class:`~chain.registry.Registry`) or
+    """Where chain facts come from: the chain itself (:class:`~chain.registry.RegistryClient`) or
     the service's index of it (:class:`~verifier.indexer.Indexer`)."""
 
     @property
@@ -144,15 +144,15 @@ QR_HIDDEN = (
 """``subject["hidden"]`` of a QR verdict."""
 
 _STATUS_ZH = {
-    CertificateStatus.REVOKED: (
+    ChainStatus.REVOKED: (
         "已吊销：该证照已于区块 {block} 被发证机关吊销（原因 {code}：{why}），"
         "不能作为有效证照使用"
     ),
-    CertificateStatus.SUSPENDED: (
+    ChainStatus.SUSPENDED: (
         "已暂停：该证照已于区块 {block} 被发证机关暂停使用（原因 {code}：{why}），"
         "暂停期间不能作为有效证照使用，可请持证人联系发证机关"
     ),
-    CertificateStatus.SUPERSEDED: (
+    ChainStatus.SUPERSEDED: (
         "已换发：该证照已于区块 {block} 被新证照取代（原因 {code}：{why}），"
         "不能再作为有效证照使用，请持证人出示新证照"
     ),
@@ -616,7 +616,7 @@ def _judged(
             block=block,
         )
     state = snapshot.statuses.get((anchor.issuer, local.leaf))
-    if state is None or state.status is CertificateStatus.ACTIVE:
+    if state is None or state.status is ChainStatus.ACTIVE:
         status = _fragment(
             "certificate.status",
             "status",
@@ -627,9 +627,9 @@ def _judged(
         )
     else:
         words = {
-            CertificateStatus.REVOKED: "revoked",
-            CertificateStatus.SUSPENDED: "suspended",
-            CertificateStatus.SUPERSEDED: "superseded by a newer certificate",
+            ChainStatus.REVOKED: "revoked",
+            ChainStatus.SUSPENDED: "suspended",
+            ChainStatus.SUPERSEDED: "superseded by a newer certificate",
         }[state.status]
         status = _fragment(
             "certificate.status",
@@ -835,10 +835,10 @@ def verify_certificate_text(
 def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None) -> Verdict:
     """``zhengyin verify CERT.json``: against the configured chain and deployment."""
 
-    def registry() -> Registry:
+    def registry() -> RegistryClient:
         try:
             rpc = chain_rpc(settings)
-            return Registry(rpc, deployment(settings, rpc))
+            return RegistryClient(rpc, deployment(settings, rpc))
         except ChainError:
             raise
         except ERROR_ROOTS as exc:  # no deployment, a damaged record: could not check

@@ -25,13 +25,13 @@ from chain.errors import ChainError
 from chain.registry import (
     CATALOGUE_EVENTS,
     AnchorInfo,
-    CertificateStatus,
     ChainEvent,
     ChainSnapshot,
+    ChainStatus,
     Deployment,
     KeyRecord,
     LeafStatus,
-    Registry,
+    RegistryClient,
 )
 from verifier.index_tables import (
     Cursor,
@@ -91,7 +91,7 @@ class IndexReader:
     def __init__(
         self,
         store: Store,
-        registry: Registry,
+        registry: RegistryClient,
         *,
         confirmations: int = 0,
         max_staleness: float = 2.0,
@@ -211,7 +211,7 @@ class IndexReader:
         keys: Iterable[tuple[str, bytes]] = (),
         block: int | None = None,
     ) -> ChainSnapshot:
-        """The same facts as :meth:`Registry.snapshot`, from the index, at the indexed block.
+        """The same facts as :meth:`RegistryClient.snapshot`, from the index, at the indexed block.
 
         Anchors never change once made (but for a rewind, which empties the cache), so they
         are cached; key records (which a retirement or a compromise report changes) are
@@ -221,7 +221,7 @@ class IndexReader:
         key_list = list(dict.fromkeys((u, k.hex()) for u, k in keys))
         anchors: dict[bytes, AnchorInfo | None] = {}
         statuses: dict[tuple[str, bytes], LeafStatus] = {
-            (u, bytes.fromhex(x)): LeafStatus(CertificateStatus.ACTIVE, 0, None, None, None)
+            (u, bytes.fromhex(x)): LeafStatus(ChainStatus.ACTIVE, 0, None, None, None)
             for u, x in leaf_list
         }
         with self.store.reader() as fetch:
@@ -248,7 +248,7 @@ class IndexReader:
                         *chunk,
                     ):
                         statuses[(issuer, bytes.fromhex(leaf))] = LeafStatus(
-                            CertificateStatus(status),
+                            ChainStatus(status),
                             reason,
                             block_number,
                             timestamp,

@@ -24,8 +24,8 @@ from certs.store import (
 from chain.registry import (
     CATALOGUE_EVENTS,
     GRANT_EVENTS,
-    CertificateStatus,
     ChainEvent,
+    ChainStatus,
     uscc_of,
 )
 from seals.sm2 import sm3
@@ -134,7 +134,7 @@ def derive(tables: _Tables, event: ChainEvent) -> None:
             str(issuer),
             (a["leaf"] if changed else a["oldLeaf"]).hex(),
             {
-                "status": int(a["status"]) if changed else int(CertificateStatus.SUPERSEDED),
+                "status": int(a["status"]) if changed else int(ChainStatus.SUPERSEDED),
                 "reason": int(a["reason"]),
                 "block_number": event.block_number,
                 "timestamp": event.timestamp,

@@ -27,7 +27,13 @@ from certs.status import (
 )
 from certs.store import Store
 from chain.errors import ChainUnavailable
-from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store, require_issuer
+from verifier.agency import (
+    add_issuer,
+    issuer_chain_client,
+    issuer_profile,
+    open_store,
+    require_issuer,
+)
 from verifier.catalogue import issuing_entitlements
 from verifier.cli import status
 from verifier.cli.exits import ExitStatus, exit_status_of
@@ -275,7 +281,7 @@ def issue_command(
 def _anchor_now(settings: Settings, store: Store) -> bool:
     """Anchor what is queued; ``False`` (and a note on stderr) when the chain is away: the
     certificates stay queued. Other errors propagate."""
-    batcher = Batcher(store, lambda uscc: issuer_registry(settings, uscc))
+    batcher = Batcher(store, lambda uscc: issuer_chain_client(settings, uscc))
     try:
         results = batcher.run_once()
     except (ChainUnavailable, VerifierError) as exc:
@@ -400,7 +406,7 @@ def batcher_run(settings: Settings, once: bool, as_json: bool) -> None:
     block, tx_hash}]}; without, one such batch object a line as each is anchored."""
     configure_logging(settings.log_level, default="INFO")
     store = open_store(settings)
-    batcher = Batcher(store, lambda uscc: issuer_registry(settings, uscc))
+    batcher = Batcher(store, lambda uscc: issuer_chain_client(settings, uscc))
     if once:
         started = time.monotonic()
         with progress("anchoring what is queued"):
@@ -481,7 +487,7 @@ def supersede(
     with progress("recording the supersession on chain"):
         receipt = change_status(
             store,
-            issuer_registry(settings, old.issuer),
+            issuer_chain_client(settings, old.issuer),
             old.issuer,
             [identifier],
             "supersede",

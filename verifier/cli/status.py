@@ -20,8 +20,8 @@ from certs.status import (
     load_record,
 )
 from certs.store import Store
-from chain.registry import CertificateStatus, ChainEvent, Registry
-from verifier.agency import issuer_registry, open_store, require_issuer
+from chain.registry import ChainEvent, ChainStatus, RegistryClient
+from verifier.agency import issuer_chain_client, open_store, require_issuer
 from verifier.catalogue_context import CONTEXT_NAMES, chain_context, context_detail
 from verifier.cli.exits import ExitStatus, exit_status_of_outcome
 from verifier.cli.output import (
@@ -63,7 +63,7 @@ def _status_command(action: str) -> click.Command:
         with progress("sending the status change"):
             receipt = change_status(
                 store,
-                issuer_registry(settings, issuer),
+                issuer_chain_client(settings, issuer),
                 issuer,
                 list(identifiers),
                 action,
@@ -111,7 +111,7 @@ def history(settings: Settings, certificate: str, from_chain: bool, as_json: boo
     store = open_store(settings)
     record = load_record(store, certificate)
     require_issuer(store, record.issuer)
-    registry = issuer_registry(settings, record.issuer)
+    registry = issuer_chain_client(settings, record.issuer)
     with progress("reading the chain"):
         events = registry.history_of_leaf(record.issuer, record.leaf, root=record.root)
         events += chain_context(
@@ -167,7 +167,7 @@ def _history_from_chain(settings: Settings, path: Path, as_json: bool) -> None:
     values = document.values()
     identifier = str(values.get("identifier", path.name))
     rpc = chain_rpc(settings)
-    registry = Registry(rpc, deployment(settings, rpc))
+    registry = RegistryClient(rpc, deployment(settings, rpc))
     if document.anchor is None:
         raise VerifierError(
             "the document has no anchor: nothing to look up on chain", code="not_anchored"
@@ -206,11 +206,11 @@ def _entry(store: Store | None, leaf: bytes, event: ChainEvent) -> dict[str, Any
     elif name == "RootAnchored":
         name, detail = "anchored", f"batch of {event.args['leafCount']}"
     elif name == "StatusChanged":
-        status = CertificateStatus(event.args["status"])
+        status = ChainStatus(event.args["status"])
         name = {
-            CertificateStatus.REVOKED: "revoked",
-            CertificateStatus.SUSPENDED: "suspended",
-            CertificateStatus.ACTIVE: "reinstated",
+            ChainStatus.REVOKED: "revoked",
+            ChainStatus.SUSPENDED: "suspended",
+            ChainStatus.ACTIVE: "reinstated",
         }.get(status, status.name.lower())
         detail = f"reason {event.args['reason']}: {REASONS.get(event.args['reason'], '?')}"
     elif name == "Superseded":
@@ -255,13 +255,13 @@ def reconcile(settings: Settings, as_json: bool, grace: float) -> None:
     agree}."""
     store = open_store(settings)
     rpc = chain_rpc(settings)
-    reader = Registry(rpc, deployment(settings, rpc))
+    reader = RegistryClient(rpc, deployment(settings, rpc))
     indexer = Indexer(store, reader, confirmations=settings.confirmations)
-    registries: dict[str, Registry] = {}
+    registries: dict[str, RegistryClient] = {}
 
-    def registry_for(uscc: str) -> Registry:
+    def registry_for(uscc: str) -> RegistryClient:
         if uscc not in registries:
-            registries[uscc] = issuer_registry(settings, uscc, rpc)
+            registries[uscc] = issuer_chain_client(settings, uscc, rpc)
         return registries[uscc]
 
     with progress("indexing the chain"):

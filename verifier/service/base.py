@@ -21,9 +21,9 @@ from certs.status import (
     load_record,
 )
 from certs.store import Store, service_events
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.rpc import Rpc
-from verifier.agency import hash_api_key, issuer_profile, issuer_registry
+from verifier.agency import hash_api_key, issuer_chain_client, issuer_profile
 from verifier.context import chain_rpc, deployment
 from verifier.errors import VerifierError
 from verifier.indexer import Indexer
@@ -118,10 +118,10 @@ of the issuing agencies."""
         self.store = Store.open(settings.database)
         self.rpc = chain_rpc(settings)  # the running devnet or ZHENGYIN_RPC_URL; never started
         self.deployment = deployment(settings, self.rpc)
-        self.reader = Registry(self.rpc, self.deployment)
+        self.reader = RegistryClient(self.rpc, self.deployment)
         self.indexer = Indexer(
             self.store,
-            Registry(Rpc(self.rpc.url, timeout=INDEX_RPC_TIMEOUT), self.deployment),
+            RegistryClient(Rpc(self.rpc.url, timeout=INDEX_RPC_TIMEOUT), self.deployment),
             confirmations=settings.confirmations,
             max_staleness=settings.max_staleness_seconds,
         )
@@ -133,8 +133,8 @@ of the issuing agencies."""
         """Repairs made by the reconciler, by kind (``status_resent``,
         ``status_database_updated``)."""
         self._rewind_seen: int | None = None
-        self._registries: dict[str, Registry] = {}
-        self._governing: Registry | None = None
+        self._registries: dict[str, RegistryClient] = {}
+        self._governing: RegistryClient | None = None
         self._profiles: dict[str, IssuerProfile] = {}
         self._stampers: dict[str, Any] = {}
         self._pdf_maker: Any = None
@@ -148,10 +148,10 @@ of the issuing agencies."""
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
 
-    def registry_for(self, uscc: str) -> Registry:
+    def registry_for(self, uscc: str) -> RegistryClient:
         with self._lock:
             if uscc not in self._registries:
-                self._registries[uscc] = issuer_registry(self.settings, uscc, self.rpc)
+                self._registries[uscc] = issuer_chain_client(self.settings, uscc, self.rpc)
             return self._registries[uscc]
 
     def profile(self, uscc: str) -> IssuerProfile:

@@ -18,7 +18,7 @@ from certs.status import (
     load_records,
 )
 from certs.store import service_events
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.transactions import TransactionReceipt
 from verifier import catalogue as governance
 from verifier import catalogue_context as timeline_context
@@ -211,13 +211,13 @@ class Issuing(ServiceBase):
 
     # ---- the catalogue and authorizations (admins) ----
 
-    def governing_registry(self) -> Registry:
+    def governing_registry(self) -> RegistryClient:
         """A registry client sending from the service's operator account (the CLI's
         ``zhengyin type …`` / ``issuer authorize …`` account), one per process: its
         transactions are numbered by one sender."""
         with self._lock:
             if self._governing is None:
-                self._governing = Registry(
+                self._governing = RegistryClient(
                     self.rpc, self.deployment, operator(self.settings, self.rpc)
                 )
             return self._governing
