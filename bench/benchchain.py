@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from chain.registry import Registry, deploy_contracts
+from chain.registry import RegistryClient, deploy_contracts
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.anvil import Devnet
@@ -22,9 +22,9 @@ from devnet.deploy import fund_on_devnet
 class BenchChain:
     home: Path
     rpc: Rpc
-    governance: Registry
+    governance: RegistryClient
     """Sends from the admin account."""
-    issuer: Registry
+    issuer: RegistryClient
     """Sends from a second account (bind it to an issuer with ``add_account``)."""
 
 
@@ -46,8 +46,8 @@ def bench_chain() -> Iterator[BenchChain]:
             yield BenchChain(
                 Path(home),
                 rpc,
-                Registry(rpc, deployment, admin),
-                Registry(rpc, deployment, account),
+                RegistryClient(rpc, deployment, admin),
+                RegistryClient(rpc, deployment, account),
             )
         finally:
             node.down()

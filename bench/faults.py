@@ -53,11 +53,11 @@ import requests
 from certs import qr
 from certs.canonical import CertificateDocument
 from chain.errors import ChainError
-from chain.registry import CertificateStatus, Registry
+from chain.registry import ChainStatus, RegistryClient
 from chain.rpc import Rpc
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord
-from verifier.agency import issuer_registry
+from verifier.agency import issuer_chain_client
 from verifier.errors import VerifierError
 from verifier.settings import Settings
 
@@ -152,13 +152,13 @@ class Soak:
         left = [w for w in self.watched if w.identifier not in _revoked]
         return rng.choice(left) if left else self.watch(f"目标{rng.randrange(10**6)}")
 
-    def reader(self) -> Registry | None:
+    def reader(self) -> RegistryClient | None:
         info = Devnet(self.home).running()
         if info is None:
             return None
         deployment = DeploymentRecord(self.home).load(3005)
         assert deployment is not None
-        return Registry(Rpc(info.url, timeout=0.5), deployment)
+        return RegistryClient(Rpc(info.url, timeout=0.5), deployment)
 
     def healthy(self, seconds: float = 60) -> float:
         started = time.monotonic()
@@ -175,7 +175,7 @@ class Soak:
         return Devnet(self.home)
 
 
-def chain_says(reader: Registry | None, item: Watched) -> str:
+def chain_says(reader: RegistryClient | None, item: Watched) -> str:
     if reader is None:
         return "unknown"
     try:
@@ -184,12 +184,12 @@ def chain_says(reader: Registry | None, item: Watched) -> str:
         status = reader.status_of(AGENCY[0], item.leaf).status
     except ChainError:
         return "unknown"
-    return "valid" if status is CertificateStatus.ACTIVE else "invalid"
+    return "valid" if status is ChainStatus.ACTIVE else "invalid"
 
 
 def probe(soak: Soak) -> None:
     """Verify the watched certificates in turn through the API; read the chain after each."""
-    reader: Registry | None = None
+    reader: RegistryClient | None = None
     k = 0
     while not soak.stop_probe.is_set():
         with soak.lock:
@@ -314,7 +314,7 @@ def rollback(soak: Soak, rng: random.Random) -> tuple[float, Counter[str]]:
     soak.cli("devnet", "up")
     # a revoke on chain at a block number the index had passed
     target = soak.target(rng)
-    issuer_registry(soak.settings, AGENCY[0]).revoke(AGENCY[0], target.leaf, 3)
+    issuer_chain_client(soak.settings, AGENCY[0]).revoke(AGENCY[0], target.leaf, 3)
     _revoked.add(target.identifier)
     return event, Counter()
 
@@ -336,7 +336,7 @@ def hold_lock(soak: Soak, rng: random.Random) -> tuple[float, Counter[str]]:
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(30)
-    issuer_registry(soak.settings, AGENCY[0]).revoke(AGENCY[0], target.leaf, 3)
+    issuer_chain_client(soak.settings, AGENCY[0]).revoke(AGENCY[0], target.leaf, 3)
     _revoked.add(target.identifier)
     event = time.monotonic()
     holder.join(60)

@@ -36,7 +36,7 @@ from certs.errors import CertError
 from certs.merkle import tree_bytes
 from certs.store import Store, batches, certificates, now
 from chain.errors import ContractRevert, TransactionDropped, TransactionTimeout
-from chain.registry import AnchorInfo, Registry
+from chain.registry import AnchorInfo, RegistryClient
 
 _log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Batcher:
     def __init__(
         self,
         store: Store,
-        registry_for: Callable[[str], Registry],
+        registry_for: Callable[[str], RegistryClient],
         *,
         max_batch: int = MAX_BATCH,
         on_mined: Callable[[], object] | None = None,
@@ -247,7 +247,9 @@ class Batcher:
         )
         return LostAnchor(batch_id, issuer, root, block_number, int(moved))
 
-    def _moved(self, registry: Registry, batch_id: int, root: bytes, info: AnchorInfo) -> None:
+    def _moved(
+        self, registry: RegistryClient, batch_id: int, root: bytes, info: AnchorInfo
+    ) -> None:
         """The chain has the root in another block than recorded (sent again, or the chain
         re-mined it): record where it is now."""
         events = registry.history_of_root(root)
@@ -421,7 +423,7 @@ class Batcher:
         return self._result(batch_id)
 
     @staticmethod
-    def _await_anchor(registry: Registry, root: bytes, timeout: float) -> AnchorInfo | None:
+    def _await_anchor(registry: RegistryClient, root: bytes, timeout: float) -> AnchorInfo | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             info = registry.anchor_of(root)

@@ -6,7 +6,7 @@ The tree (each class has a default ``code``; a raise may give a more specific on
     ├── ValidationError            validation_error   one bad value, with the ``field`` it is in
     │                              (codes: see ``VALIDATION_CODES`` below)
     ├── RequestInvalid             request_invalid    a request with one or more ValidationErrors
-    ├── TypeRegistryError          type_registry_invalid   a certificate-type file that is wrong
+    ├── TypeDefinitionError        type_registry_invalid   a certificate-type file that is wrong
     ├── CanonicalizationError      not_canonicalizable     a value JCS cannot serialize
     ├── DocumentError              document_malformed
     │                              (codes: document_malformed, document_version_unsupported,
@@ -94,7 +94,7 @@ class RequestInvalid(CertError):
         super().__init__(f"the request has {count} error{'s' if count != 1 else ''}: {summary}")
 
 
-class TypeRegistryError(CertError):
+class TypeDefinitionError(CertError):
     """A certificate-type registry file that cannot be used (shape, codes, duplicates)."""
 
     code = "type_registry_invalid"

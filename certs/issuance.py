@@ -51,7 +51,7 @@ from certs.issue_rows import (
 )
 from certs.merkle import tree_bytes
 from certs.store import Store, now
-from certs.types import TypeRegistry, default_registry
+from certs.types import TypeDefinitions, default_registry
 from certs.workers import BULK, Workers, worker_count
 from seals.sm2 import KeySigner, Signer, Sm2PublicKey, sm3
 
@@ -108,7 +108,7 @@ def issue(
     issuer: IssuerProfile,
     rows: Iterable[tuple[int, Any]],
     *,
-    types: TypeRegistry | None = None,
+    types: TypeDefinitions | None = None,
     today: dt.date | None = None,
     workers: int | None = None,
     progress: Callable[[int], object] | None = None,

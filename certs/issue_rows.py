@@ -25,7 +25,7 @@ from certs.documents import compress_document
 from certs.errors import RequestInvalid, ValidationError
 from certs.identifiers import build_identifier
 from certs.request_parser import parse_request
-from certs.types import TypeRegistry
+from certs.types import TypeDefinitions
 from seals.sm2 import Signer
 
 SERIAL_WIDTH = 8
@@ -129,7 +129,7 @@ class IssueJob:
     issuer_uscc: str
     issuer_name: str
     today: dt.date
-    types: TypeRegistry
+    types: TypeDefinitions
     compress: bool = False
     """Store documents as zlib streams (:attr:`certs.store.Store.compresses_documents`)."""
     entitlements: Entitlements | None = None

@@ -41,7 +41,7 @@ from certs.store import (
     status_changes,
 )
 from chain.errors import ContractRevert
-from chain.registry import CertificateStatus, LeafStatus, Registry
+from chain.registry import ChainStatus, LeafStatus, RegistryClient
 
 _log = logging.getLogger(__name__)
 
@@ -51,10 +51,10 @@ LIMIT = 1_000
 """Certificates repaired per pass at most."""
 
 _LOCAL = {
-    CertificateStatus.ACTIVE: "active",
-    CertificateStatus.REVOKED: "revoked",
-    CertificateStatus.SUSPENDED: "suspended",
-    CertificateStatus.SUPERSEDED: "superseded",
+    ChainStatus.ACTIVE: "active",
+    ChainStatus.REVOKED: "revoked",
+    ChainStatus.SUSPENDED: "suspended",
+    ChainStatus.SUPERSEDED: "superseded",
 }
 _RESULT = {"revoke": "revoked", "suspend": "suspended", "reinstate": "active",
            "supersede": "superseded"}
@@ -89,9 +89,9 @@ class Repair:
 def _chain_word(column: Any) -> Any:
     """The local word of an indexed chain status (no row: never changed, ``active``)."""
     return sa.case(
-        (column == int(CertificateStatus.REVOKED), "revoked"),
-        (column == int(CertificateStatus.SUSPENDED), "suspended"),
-        (column == int(CertificateStatus.SUPERSEDED), "superseded"),
+        (column == int(ChainStatus.REVOKED), "revoked"),
+        (column == int(ChainStatus.SUSPENDED), "suspended"),
+        (column == int(ChainStatus.SUPERSEDED), "superseded"),
         else_="active",
     )
 
@@ -153,7 +153,7 @@ def disagreements(store: Store, *, limit: int = LIMIT) -> list[Any]:
 
 def reconcile_statuses(
     store: Store,
-    registry_for: Callable[[str], Registry],
+    registry_for: Callable[[str], RegistryClient],
     *,
     grace: float = GRACE_SECONDS,
     limit: int = LIMIT,
@@ -182,7 +182,7 @@ def reconcile_statuses(
 
 
 def _reconcile_issuer(
-    store: Store, registry: Registry, issuer: str, rows: Sequence[Any], grace: float
+    store: Store, registry: RegistryClient, issuer: str, rows: Sequence[Any], grace: float
 ) -> list[Repair]:
     snapshot = registry.snapshot(leaves=[(issuer, bytes.fromhex(r.leaf)) for r in rows])
     last = _last_changes(store, [r.identifier for r in rows])
@@ -289,7 +289,7 @@ def _follow_chain(store: Store, issuer: str, row: Any, on_chain: LeafStatus) -> 
 
 def _resend(
     store: Store,
-    registry: Registry,
+    registry: RegistryClient,
     issuer: str,
     action: str,
     reason_code: int,

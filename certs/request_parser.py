@@ -32,7 +32,7 @@ from certs import clock
 from certs.errors import RequestInvalid, ValidationError
 from certs.identifiers import validate_citizen_id, validate_type_code, validate_uscc
 from certs.model import CITIZEN_ID, CertificateRequest, Holder
-from certs.types import HOLDER_CODE_TYPES, CertificateType, TypeRegistry
+from certs.types import HOLDER_CODE_TYPES, CertificateType, TypeDefinitions
 
 MAX_NAME = 64
 MAX_NUMBER = 64
@@ -201,7 +201,7 @@ def parse_request(
     obj: Any,
     *,
     issuer_uscc: str,
-    registry: TypeRegistry,
+    registry: TypeDefinitions,
     today: dt.date | None = None,
 ) -> CertificateRequest:
     """Validate a request object (see the module docstring); raise :class:`RequestInvalid`

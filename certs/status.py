@@ -23,7 +23,7 @@ from certs.errors import CertError, MerkleError
 from certs.formats import jcs_text
 from certs.merkle import MerkleProof, proof_from_bytes, proof_offsets
 from certs.store import Store, certificates, document_json, now, status_changes
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.transactions import TransactionReceipt
 
 REASONS: dict[int, str] = {
@@ -262,7 +262,7 @@ def identifier_of_leaf(store: Store, leaf: bytes) -> str | None:
 
 def change_status(
     store: Store,
-    registry: Registry,
+    registry: RegistryClient,
     issuer: str,
     identifiers: Sequence[str],
     action: str,

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from certs.errors import TypeRegistryError, ValidationError
+from certs.errors import TypeDefinitionError, ValidationError
 from certs.identifiers import validate_type_code
 
 REGISTRY_FORMAT = "zhengyin-cert-types/1"
@@ -150,14 +150,16 @@ class CertificateType:
         return self.open_fields or key in self.required_fields or key in self.optional_fields
 
 
-class TypeRegistry:
-    """Certificate types by code. Immutable once built."""
+class TypeDefinitions:
+    """The certificate types as the project defines them (its type file), by code: what a
+    request is checked against. Immutable once built. (The on-chain catalogue of types is
+    :mod:`verifier.catalogue`'s.)"""
 
     def __init__(self, types: Iterable[CertificateType] = ()) -> None:
         by_code: dict[str, CertificateType] = {}
         for t in types:
             if t.code in by_code:
-                raise TypeRegistryError(f"certificate type {t.code} is defined twice")
+                raise TypeDefinitionError(f"certificate type {t.code} is defined twice")
             by_code[t.code] = t
         self._types: Mapping[str, CertificateType] = MappingProxyType(by_code)
 
@@ -182,23 +184,23 @@ class TypeRegistry:
     def __len__(self) -> int:
         return len(self._types)
 
-    def merged(self, other: TypeRegistry) -> TypeRegistry:
+    def merged(self, other: TypeDefinitions) -> TypeDefinitions:
         """A registry with the types of both (a code defined in both is an error)."""
-        return TypeRegistry([*self, *other])
+        return TypeDefinitions([*self, *other])
 
     @classmethod
-    def from_json(cls, text: str | bytes, *, source: str = "type registry") -> TypeRegistry:
+    def from_json(cls, text: str | bytes, *, source: str = "type registry") -> TypeDefinitions:
         """Read a registry file (see the module docstring); errors name ``source``."""
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise TypeRegistryError(f"{source} is not valid JSON: {exc}") from None
+            raise TypeDefinitionError(f"{source} is not valid JSON: {exc}") from None
         return cls(_parse_registry(data, source))
 
 
 def _parse_registry(data: Any, source: str) -> list[CertificateType]:
-    def fail(msg: str) -> TypeRegistryError:
-        return TypeRegistryError(f"{source}: {msg}")
+    def fail(msg: str) -> TypeDefinitionError:
+        return TypeDefinitionError(f"{source}: {msg}")
 
     if not isinstance(data, dict) or data.get("format") != REGISTRY_FORMAT:
         raise fail(f'must be a JSON object with "format": "{REGISTRY_FORMAT}"')
@@ -291,23 +293,23 @@ def _parse_registry(data: Any, source: str) -> list[CertificateType]:
     return out
 
 
-def default_registry() -> TypeRegistry:
+def default_registry() -> TypeDefinitions:
     """The types shipped with the package (``certs/types.json``)."""
     text = resources.files("certs").joinpath("types.json").read_text(encoding="utf-8")
-    return TypeRegistry.from_json(text, source="certs/types.json")
+    return TypeDefinitions.from_json(text, source="certs/types.json")
 
 
-def load_registry(*extra_files: Path) -> TypeRegistry:
+def load_registry(*extra_files: Path) -> TypeDefinitions:
     """The shipped types plus those of each extra file (an agency's own types)."""
     registry = default_registry()
     for path in extra_files:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise TypeRegistryError(f"cannot read type registry {path}: {exc}") from None
-        extra = TypeRegistry.from_json(text, source=str(path))
+            raise TypeDefinitionError(f"cannot read type registry {path}: {exc}") from None
+        extra = TypeDefinitions.from_json(text, source=str(path))
         try:
             registry = registry.merged(extra)
-        except TypeRegistryError as exc:
-            raise TypeRegistryError(f"{path}: {exc}") from None
+        except TypeDefinitionError as exc:
+            raise TypeDefinitionError(f"{path}: {exc}") from None
     return registry

@@ -109,10 +109,10 @@ class ContractAbi:
         return event.name, {k: _normal(v) for k, v in args.items()}
 
 
-# ---- fast paths for the bulk views (statusesOf, anchorsOf): eth_abi spends ~80 µs on each
-# element of a returned array and ~20 ms encoding a thousand digests. These handle only the
-# exact shapes below and give exactly eth_abi's values (a test holds them equal); anything
-# else, or any word eth_abi would refuse, goes to eth_abi, which decides.
+# ---- fast paths for the bulk views (statusesOf, anchorsOf). These handle only the exact
+# shapes below and give exactly eth_abi's values (a test holds them equal); anything else, or
+# any word eth_abi would refuse, goes to eth_abi, which decides.
+# Why: bench/PERFORMANCE.md, "ABI fast paths for the bulk views"
 
 
 @cache

@@ -8,205 +8,63 @@ can judge several facts at one block and say which.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
 from chain.abi import ContractAbi, contract_abi
-from chain.errors import ChainError, InvalidArgument, RpcError
+from chain.errors import ChainError, InvalidArgument
+from chain.records import (
+    CATALOGUE_EVENTS,
+    GRANT_EVENTS,
+    AnchorInfo,
+    Block,
+    ChainEvent,
+    ChainSnapshot,
+    ChainStatus,
+    Deployment,
+    Grant,
+    IssuerStatus,
+    KeyRecord,
+    LeafStatus,
+    TypeRecord,
+    account_address,
+    digest32,
+    issuer_id,
+    place_id,
+    type_id,
+    uscc_of,
+)
+from chain.registry_events import LOG_PAGE_BLOCKS, RegistryHistory
 from chain.rpc import Rpc
 from chain.transactions import TransactionReceipt, TransactionSender
 
-_USCC_SHAPE = re.compile(r"[0-9A-Z]{18}")
-LOG_PAGE_BLOCKS = 5_000
-"""Blocks per ``eth_getLogs`` request at first: under the usual provider limits (often 10,000
-blocks or 10,000 results); a node that refuses a page as too large gets halves."""
-_TOO_MANY_LOGS = (
-    "too many", "too large", "more than", "exceed", "limit", "range", "response size",
-    "timeout", "timed out",
-)
-"""Words of a node refusing a log query for its size (each provider has its own text)."""
+__all__ = [  # the records, read through the client's module by most callers
+    "ADMIN_ROLE",
+    "CATALOGUE_EVENTS",
+    "GRANT_EVENTS",
+    "LOG_PAGE_BLOCKS",
+    "AnchorInfo",
+    "Block",
+    "ChainEvent",
+    "ChainSnapshot",
+    "ChainStatus",
+    "Deployment",
+    "Grant",
+    "IssuerStatus",
+    "KeyRecord",
+    "LeafStatus",
+    "RegistryClient",
+    "TypeRecord",
+    "deploy_contracts",
+    "issuer_id",
+    "place_id",
+    "type_id",
+    "uscc_of",
+]
+
 ADMIN_ROLE = keccak(text="ADMIN_ROLE")
-Block = int | str
-
-
-class IssuerStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-
-
-class CertificateStatus(IntEnum):
-    ACTIVE = 0
-    REVOKED = 1
-    SUSPENDED = 2
-    SUPERSEDED = 3
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """Where the contracts live on one chain."""
-
-    chain_id: int
-    issuer_registry: str
-    certificate_registry: str
-    block: int
-    """Block of the first deployment transaction: history queries start here."""
-    deployer: str
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """An issuer's SM2 signing key as registered on chain."""
-
-    key_id: bytes
-    valid_from: int
-    valid_until: int | None
-    compromised_at: int | None
-
-    def valid_at(self, when: int) -> bool:
-        if when < self.valid_from:
-            return False
-        if self.valid_until is not None and when >= self.valid_until:
-            return False
-        return self.compromised_at is None or when < self.compromised_at
-
-
-@dataclass(frozen=True)
-class TypeRecord:
-    """A certificate type in the on-chain catalogue (its names are in its events)."""
-
-    code: str
-    version: int
-    withdrawn_at: int | None
-    schema_digest: bytes
-
-    def current_at(self, when: int) -> bool:
-        """In the catalogue and not withdrawn at ``when``."""
-        return self.withdrawn_at is None or when < self.withdrawn_at
-
-
-@dataclass(frozen=True)
-class Grant:
-    """An authorization of an issuer for a type: ``[valid_from, valid_until)`` (``None``: no
-    end), for certificates whose jurisdiction starts with ``jurisdiction`` ("": anywhere)."""
-
-    valid_from: int
-    valid_until: int | None
-    jurisdiction: str
-
-    def covers(self, when: int, jurisdiction: str) -> bool:
-        return (
-            self.valid_from <= when
-            and (self.valid_until is None or when < self.valid_until)
-            and jurisdiction.startswith(self.jurisdiction)
-        )
-
-
-@dataclass(frozen=True)
-class AnchorInfo:
-    """A batch root (or a sealed document's digest) as anchored on chain."""
-
-    digest: bytes
-    issuer: str
-    leaf_count: int
-    block_number: int
-    timestamp: int
-    by: str
-
-
-@dataclass(frozen=True)
-class LeafStatus:
-    """The chain's status of one certificate (by issuer and leaf digest)."""
-
-    status: CertificateStatus
-    reason: int
-    block_number: int | None
-    """Block of the last change; ``None`` if its status never changed."""
-    timestamp: int | None
-    superseded_by: bytes | None
-
-
-@dataclass(frozen=True)
-class ChainEvent:
-    """One decoded contract event."""
-
-    name: str
-    contract: str
-    block_number: int
-    timestamp: int
-    tx_hash: str
-    log_index: int
-    args: Mapping[str, Any] = field(default_factory=dict)
-    """Event arguments; ``bytes32`` issuer values are decoded back to the USCC string."""
-
-
-@dataclass(frozen=True)
-class ChainSnapshot:
-    """Registry facts judged at one block."""
-
-    block: int
-    anchors: Mapping[bytes, AnchorInfo | None]
-    statuses: Mapping[tuple[str, bytes], LeafStatus]
-    keys: Mapping[tuple[str, bytes], KeyRecord | None]
-    lag: Mapping[str, Any] = field(default_factory=lambda: {"lag_blocks": 0, "lag_seconds": 0.0})
-    """How far behind the chain these facts may be: ``lag_blocks`` (the head last seen less
-    ``block``) and ``lag_seconds`` (since they were last confirmed current). Read from the
-    chain itself: zero."""
-
-
-def issuer_id(uscc: str) -> bytes:
-    """The on-chain ``bytes32`` of an issuer: its USCC's ASCII, left-aligned, zero-padded."""
-    if not isinstance(uscc, str) or not _USCC_SHAPE.fullmatch(uscc):
-        raise InvalidArgument(f"issuer code {uscc!r} is not an 18-character USCC")
-    return uscc.encode("ascii").ljust(32, b"\0")
-
-
-def uscc_of(raw: bytes) -> str:
-    return raw.rstrip(b"\0").decode("ascii", errors="replace")
-
-
-CATALOGUE_EVENTS = ("TypeAdded", "TypeRevised", "TypeWithdrawn")
-"""Events of the certificate catalogue."""
-GRANT_EVENTS = ("IssuerAuthorized", "IssuerDeauthorized")
-"""Events of issuers' authorizations."""
-_TYPE_SHAPE = re.compile(r"[0-9A-Z]{18}[0-9]{3}")
-_PLACE_SHAPE = re.compile(r"[0-9]{0,6}")
-
-
-def type_id(code: str) -> bytes:
-    """The on-chain ``bytes32`` of a certificate type: its 21-character code's ASCII."""
-    if not isinstance(code, str) or not _TYPE_SHAPE.fullmatch(code):
-        raise InvalidArgument(f"type code {code!r} is not 18 characters of a USCC and 3 digits")
-    return code.encode("ascii").ljust(32, b"\0")
-
-
-def place_id(jurisdiction: str) -> bytes:
-    """The on-chain ``bytes32`` of a jurisdiction code or prefix (行政区划, up to 6 digits;
-    "" for none)."""
-    if not isinstance(jurisdiction, str) or not _PLACE_SHAPE.fullmatch(jurisdiction):
-        raise InvalidArgument(
-            f"jurisdiction {jurisdiction!r} is not an administrative division code or prefix "
-            "(up to 6 digits)"
-        )
-    return jurisdiction.encode("ascii").ljust(32, b"\0")
-
-
-def _digest(value: bytes, what: str) -> bytes:
-    if not isinstance(value, bytes | bytearray) or len(value) != 32:
-        raise InvalidArgument(f"{what} must be 32 bytes")
-    return bytes(value)
-
-
-def _address(value: str) -> str:
-    try:
-        return to_checksum_address(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidArgument(f"{value!r} is not an account address") from exc
 
 
 def deploy_contracts(sender: TransactionSender) -> Deployment:
@@ -228,8 +86,9 @@ def deploy_contracts(sender: TransactionSender) -> Deployment:
     )
 
 
-class Registry:
-    """Both contracts of one deployment. Writes need a ``sender``; reads do not."""
+class RegistryClient(RegistryHistory):
+    """A client of the two registry contracts of one deployment (IssuerRegistry and
+    CertificateRegistry, on chain). Writes need a ``sender``; reads do not."""
 
     def __init__(
         self,
@@ -280,9 +139,6 @@ class Registry:
             self._certificates, self.deployment.certificate_registry, fn, *args, block=block
         )
 
-    def block_number(self) -> int:
-        return int(self.rpc.call("eth_blockNumber"), 16)
-
     def lag(self) -> Mapping[str, Any]:
         """Facts read from the chain itself are current: no lag."""
         return {"lag_blocks": 0, "lag_seconds": 0.0}
@@ -319,13 +175,14 @@ class Registry:
     # ---- governance ----
 
     def grant_role(self, role: bytes, account: str) -> TransactionReceipt:
-        return self._issuer_tx("grantRole", _digest(role, "role"), _address(account))
+        return self._issuer_tx("grantRole", digest32(role, "role"), account_address(account))
 
     def revoke_role(self, role: bytes, account: str) -> TransactionReceipt:
-        return self._issuer_tx("revokeRole", _digest(role, "role"), _address(account))
+        return self._issuer_tx("revokeRole", digest32(role, "role"), account_address(account))
 
     def has_role(self, role: bytes, account: str) -> bool:
-        return bool(self._issuer_view("hasRole", _digest(role, "role"), _address(account))[0])
+        found = self._issuer_view("hasRole", digest32(role, "role"), account_address(account))
+        return bool(found[0])
 
     def register_issuer(self, uscc: str, name: str, jurisdiction: str = "") -> TransactionReceipt:
         """Register an issuer in ``jurisdiction`` ("" for a national body)."""
@@ -334,10 +191,10 @@ class Registry:
     def set_admin_scope(self, account: str, prefix: str) -> TransactionReceipt:
         """Limit an admin to a jurisdiction prefix ("": national). Set it before granting the
         admin role, so the account is never unlimited meanwhile."""
-        return self._issuer_tx("setAdminScope", _address(account), place_id(prefix))
+        return self._issuer_tx("setAdminScope", account_address(account), place_id(prefix))
 
     def admin_scope(self, account: str) -> str:
-        return uscc_of(self._issuer_view("adminScope", _address(account))[0])
+        return uscc_of(self._issuer_view("adminScope", account_address(account))[0])
 
     def jurisdiction_of(self, uscc: str) -> str:
         return uscc_of(self._issuer_view("jurisdictionOf", issuer_id(uscc))[0])
@@ -348,7 +205,7 @@ class Registry:
         self, code: str, name: str, defining_body: str, schema_digest: bytes
     ) -> TransactionReceipt:
         return self._issuer_tx(
-            "addType", type_id(code), name, defining_body, _digest(schema_digest, "schema digest")
+            "addType", type_id(code), name, defining_body, digest32(schema_digest, "schema digest")
         )
 
     def revise_type(
@@ -356,7 +213,7 @@ class Registry:
     ) -> TransactionReceipt:
         return self._issuer_tx(
             "reviseType", type_id(code), name, defining_body,
-            _digest(schema_digest, "schema digest"),
+            digest32(schema_digest, "schema digest"),
         )
 
     def withdraw_type(self, code: str) -> TransactionReceipt:
@@ -441,10 +298,10 @@ class Registry:
         return self._issuer_tx("reinstateIssuer", issuer_id(uscc))
 
     def add_account(self, uscc: str, account: str) -> TransactionReceipt:
-        return self._issuer_tx("addAccount", issuer_id(uscc), _address(account))
+        return self._issuer_tx("addAccount", issuer_id(uscc), account_address(account))
 
     def remove_account(self, uscc: str, account: str) -> TransactionReceipt:
-        return self._issuer_tx("removeAccount", issuer_id(uscc), _address(account))
+        return self._issuer_tx("removeAccount", issuer_id(uscc), account_address(account))
 
     def add_key(
         self,
@@ -459,7 +316,7 @@ class Registry:
         return self._issuer_tx(
             "addKey",
             issuer_id(uscc),
-            _digest(key_id, "key id"),
+            digest32(key_id, "key id"),
             valid_from,
             valid_until or 0,
             bytes(public_key),
@@ -485,7 +342,7 @@ class Registry:
         topics = [
             self._issuers.topic("KeyAdded"),
             "0x" + issuer_id(uscc).hex(),
-            "0x" + _digest(key_id, "key id").hex(),
+            "0x" + digest32(key_id, "key id").hex(),
         ]
         for event in self.events(topics=topics):
             key = bytes(event.args.get("publicKey", b""))
@@ -493,25 +350,27 @@ class Registry:
         return None
 
     def retire_key(self, uscc: str, key_id: bytes, valid_until: int) -> TransactionReceipt:
-        return self._issuer_tx("retireKey", issuer_id(uscc), _digest(key_id, "key id"), valid_until)
+        return self._issuer_tx(
+            "retireKey", issuer_id(uscc), digest32(key_id, "key id"), valid_until
+        )
 
     def report_key_compromised(
         self, uscc: str, key_id: bytes, compromised_at: int
     ) -> TransactionReceipt:
         return self._issuer_tx(
-            "reportKeyCompromised", issuer_id(uscc), _digest(key_id, "key id"), compromised_at
+            "reportKeyCompromised", issuer_id(uscc), digest32(key_id, "key id"), compromised_at
         )
 
     def issuer_status(self, uscc: str, *, block: Block = "latest") -> IssuerStatus:
         return IssuerStatus(self._issuer_view("issuerStatus", issuer_id(uscc), block=block)[0])
 
     def issuer_of(self, account: str) -> str | None:
-        raw = self._issuer_view("issuerOf", _address(account))[0]
+        raw = self._issuer_view("issuerOf", account_address(account))[0]
         return uscc_of(raw) if any(raw) else None
 
     def key_record(self, uscc: str, key_id: bytes, *, block: Block = "latest") -> KeyRecord | None:
         (raw,) = self._issuer_view(
-            "keyRecord", issuer_id(uscc), _digest(key_id, "key id"), block=block
+            "keyRecord", issuer_id(uscc), digest32(key_id, "key id"), block=block
         )
         valid_from, valid_until, compromised_at, exists = raw
         if not exists:
@@ -524,30 +383,30 @@ class Registry:
     def key_valid_at(self, uscc: str, key_id: bytes, when: int, *, block: Block = "latest") -> bool:
         return bool(
             self._issuer_view(
-                "keyValidAt", issuer_id(uscc), _digest(key_id, "key id"), when, block=block
+                "keyValidAt", issuer_id(uscc), digest32(key_id, "key id"), when, block=block
             )[0]
         )
 
     # ---- anchors ----
 
     def anchor(self, uscc: str, root: bytes, leaf_count: int) -> TransactionReceipt:
-        return self._cert_tx("anchor", issuer_id(uscc), _digest(root, "root"), leaf_count)
+        return self._cert_tx("anchor", issuer_id(uscc), digest32(root, "root"), leaf_count)
 
     def anchor_call(self, uscc: str, root: bytes, leaf_count: int) -> str:
         """The call data of :meth:`anchor`, for callers that record the transaction hash
         before waiting (``sender.submit`` then ``sender.wait``)."""
         return self._certificates.encode_call(
-            "anchor", issuer_id(uscc), _digest(root, "root"), leaf_count
+            "anchor", issuer_id(uscc), digest32(root, "root"), leaf_count
         )
 
     def anchor_document(self, uscc: str, digest: bytes) -> TransactionReceipt:
-        return self._cert_tx("anchorDocument", issuer_id(uscc), _digest(digest, "document digest"))
+        return self._cert_tx("anchorDocument", issuer_id(uscc), digest32(digest, "document digest"))
 
     def anchor_of(self, root: bytes, *, block: Block = "latest") -> AnchorInfo | None:
-        return self._anchor_info("anchorOf", _digest(root, "root"), block)
+        return self._anchor_info("anchorOf", digest32(root, "root"), block)
 
     def document_of(self, digest: bytes, *, block: Block = "latest") -> AnchorInfo | None:
-        return self._anchor_info("documentOf", _digest(digest, "document digest"), block)
+        return self._anchor_info("documentOf", digest32(digest, "document digest"), block)
 
     def documents(self, digests: Iterable[bytes]) -> dict[bytes, AnchorInfo | None]:
         """Anchors of sealed-document digests (``None`` where not anchored)."""
@@ -559,19 +418,20 @@ class Registry:
         if block_number == 0:
             return None
         return AnchorInfo(
-            digest, uscc_of(issuer), leaf_count, block_number, timestamp, to_checksum_address(by)
+            digest, uscc_of(issuer), leaf_count, block_number, timestamp,
+            to_checksum_address(by),
         )
 
     # ---- status ----
 
     def revoke(self, uscc: str, leaf: bytes, reason: int) -> TransactionReceipt:
-        return self._cert_tx("revoke", issuer_id(uscc), _digest(leaf, "leaf"), reason)
+        return self._cert_tx("revoke", issuer_id(uscc), digest32(leaf, "leaf"), reason)
 
     def suspend(self, uscc: str, leaf: bytes, reason: int) -> TransactionReceipt:
-        return self._cert_tx("suspend", issuer_id(uscc), _digest(leaf, "leaf"), reason)
+        return self._cert_tx("suspend", issuer_id(uscc), digest32(leaf, "leaf"), reason)
 
     def reinstate(self, uscc: str, leaf: bytes, reason: int = 0) -> TransactionReceipt:
-        return self._cert_tx("reinstate", issuer_id(uscc), _digest(leaf, "leaf"), reason)
+        return self._cert_tx("reinstate", issuer_id(uscc), digest32(leaf, "leaf"), reason)
 
     def revoke_many(self, uscc: str, leaves: Sequence[bytes], reason: int) -> TransactionReceipt:
         return self._cert_tx("revokeMany", issuer_id(uscc), _digests(leaves), reason)
@@ -586,14 +446,15 @@ class Registry:
 
     def supersede(self, uscc: str, old: bytes, new: bytes, reason: int) -> TransactionReceipt:
         return self._cert_tx(
-            "supersede", issuer_id(uscc), _digest(old, "old leaf"), _digest(new, "new leaf"), reason
+            "supersede", issuer_id(uscc), digest32(old, "old leaf"), digest32(new, "new leaf"),
+            reason,
         )
 
     def status_of(self, uscc: str, leaf: bytes, *, block: Block = "latest") -> LeafStatus:
-        (raw,) = self._cert_view("statusOf", issuer_id(uscc), _digest(leaf, "leaf"), block=block)
+        (raw,) = self._cert_view("statusOf", issuer_id(uscc), digest32(leaf, "leaf"), block=block)
         status, reason, block_number, timestamp, superseded_by = raw
         return LeafStatus(
-            CertificateStatus(status),
+            ChainStatus(status),
             reason,
             block_number or None,
             timestamp or None,
@@ -614,9 +475,9 @@ class Registry:
         ``(issuer, key id)``, all judged at one block (the latest unless given), fetched in
         JSON-RPC batches of ``eth_call``s."""
         at = self.block_number() if block is None else block
-        root_list = list(dict.fromkeys(_digest(r, "root") for r in roots))
-        leaf_list = list(dict.fromkeys((u, _digest(x, "leaf")) for u, x in leaves))
-        key_list = list(dict.fromkeys((u, _digest(k, "key id")) for u, k in keys))
+        root_list = list(dict.fromkeys(digest32(r, "root") for r in roots))
+        leaf_list = list(dict.fromkeys((u, digest32(x, "leaf")) for u, x in leaves))
+        key_list = list(dict.fromkeys((u, digest32(k, "key id")) for u, k in keys))
         cert, iss = self.deployment.certificate_registry, self.deployment.issuer_registry
         c = self._certificates
         calls: list[tuple[ContractAbi, str, str, tuple[Any, ...]]] = []
@@ -671,7 +532,7 @@ class Registry:
         for key, raw_status in zip(leaf_list, results[offset:], strict=False):
             status, reason, block_number, timestamp, superseded_by = raw_status
             statuses[key] = LeafStatus(
-                CertificateStatus(status),
+                ChainStatus(status),
                 reason,
                 block_number or None,
                 timestamp or None,
@@ -688,144 +549,8 @@ class Registry:
             )
         return ChainSnapshot(at, anchors, statuses, records)
 
-    # ---- history ----
-
-    def events(
-        self,
-        from_block: int | None = None,
-        to_block: Block = "latest",
-        *,
-        topics: Sequence[Any] | None = None,
-    ) -> list[ChainEvent]:
-        """Every event of both contracts in a block range (what an indexer follows), read in
-        pages of at most ``log_page`` blocks; a page the node refuses as too large (too many
-        results, too wide a range) is read again in halves."""
-        start = self.deployment.block if from_block is None else from_block
-        end = self._number_of(to_block)
-        logs: list[Mapping[str, Any]] = []
-        page = self.log_page
-        while start <= end:
-            stop = min(end, start + page - 1)
-            query: dict[str, Any] = {
-                "address": [self.deployment.issuer_registry, self.deployment.certificate_registry],
-                "fromBlock": hex(start),
-                "toBlock": hex(stop),
-            }
-            if topics is not None:
-                query["topics"] = list(topics)
-            try:
-                found = self.rpc.call("eth_getLogs", [query])
-            except RpcError as exc:
-                text = exc.rpc_message.lower()
-                if stop > start and (
-                    exc.rpc_code == -32005 or any(w in text for w in _TOO_MANY_LOGS)
-                ):
-                    page = max(1, (stop - start + 1) // 2)
-                    continue
-                raise
-            logs += found or []
-            start = stop + 1
-        return self._decode(logs)
-
-    def _number_of(self, block: Block) -> int:
-        """The number of a block given by number, hex number or tag (``latest``, …)."""
-        if isinstance(block, int):
-            return block
-        if block.startswith("0x"):
-            return int(block, 16)
-        if block in ("latest", "pending"):
-            return self.block_number()
-        found = self.rpc.call("eth_getBlockByNumber", [block, False])
-        if not isinstance(found, dict):
-            raise ChainError(f"the node knows no {block!r} block", code="block_missing")
-        return int(found["number"], 16)
-
-    def history_of_leaf(
-        self, uscc: str, leaf: bytes, *, root: bytes | None = None
-    ) -> list[ChainEvent]:
-        """A certificate's events: its batch anchored (when ``root`` is given), status changes,
-        and supersede links in either direction; oldest first."""
-        issuer, leaf_topic = "0x" + issuer_id(uscc).hex(), "0x" + _digest(leaf, "leaf").hex()
-        c = self._certificates
-        changed, superseded = c.topic("StatusChanged"), c.topic("Superseded")
-        found = self.events(topics=[[changed, superseded], issuer, leaf_topic])
-        found += self.events(topics=[superseded, issuer, None, leaf_topic])
-        if root is not None:
-            found += self.history_of_root(root)
-        return _ordered(found)
-
-    def history_of_root(self, root: bytes) -> list[ChainEvent]:
-        topic = "0x" + _digest(root, "root").hex()
-        return self.events(topics=[self._certificates.topic("RootAnchored"), topic])
-
-    def history_of_issuer(self, uscc: str) -> list[ChainEvent]:
-        """Registry events of an issuer, and every anchor and status change it made."""
-        issuer = "0x" + issuer_id(uscc).hex()
-        c = self._certificates
-        found = self.events(topics=[None, issuer])
-        found += self.events(
-            topics=[[c.topic("RootAnchored"), c.topic("DocumentAnchored")], None, issuer]
-        )
-        return [e for e in _ordered(found) if e.args.get("issuer") == uscc]
-
-    def _decode(self, logs: Iterable[Mapping[str, Any]]) -> list[ChainEvent]:
-        logs = [log for log in logs if not log.get("removed")]
-        self._fill_timestamps({str(log["blockHash"]) for log in logs})
-        out: list[ChainEvent] = []
-        for log in logs:
-            for abi in (self._certificates, self._issuers):
-                decoded = abi.decode_log(log)
-                if decoded is not None:
-                    break
-            else:
-                continue
-            name, args = decoded
-            for key in ("issuer",):
-                if key in args:
-                    args[key] = uscc_of(args[key])
-            block = int(log["blockNumber"], 16)
-            out.append(
-                ChainEvent(
-                    name=name,
-                    contract=abi.artefact.name,
-                    block_number=block,
-                    timestamp=self._timestamps[str(log["blockHash"])],
-                    tx_hash=log["transactionHash"],
-                    log_index=int(log["logIndex"], 16),
-                    args=args,
-                )
-            )
-        return _ordered(out)
-
-    def block_timestamp(self, block: int) -> int:
-        found = self.rpc.call("eth_getBlockByNumber", [hex(block), False])
-        if not isinstance(found, dict):
-            raise ChainError(f"block {block} is not known to the node", code="block_missing")
-        return int(found["timestamp"], 16)
-
-    def _fill_timestamps(self, hashes: set[str]) -> None:
-        missing = sorted(h for h in hashes if h not in self._timestamps)
-        if len(self._timestamps) + len(missing) > 100_000:  # a long-lived indexer: stay small
-            self._timestamps.clear()
-        for start in range(0, len(missing), 100):
-            chunk = missing[start : start + 100]
-            results = self.rpc.batch([("eth_getBlockByHash", [h, False]) for h in chunk])
-            for block_hash, block in zip(chunk, results, strict=True):
-                if not isinstance(block, dict):
-                    raise ChainError(
-                        f"block {block_hash} is not known to the node (a rollback since the "
-                        "logs were read?)",
-                        code="block_missing",
-                    )
-                self._timestamps[block_hash] = int(block["timestamp"], 16)
-
 
 def _digests(values: Sequence[bytes]) -> list[bytes]:
     if not values:
         raise InvalidArgument("at least one leaf is needed")
-    return [_digest(v, "leaf") for v in values]
-
-
-def _ordered(events: Iterable[ChainEvent]) -> list[ChainEvent]:
-    unique = {(e.block_number, e.log_index): e for e in events}
-    return [unique[k] for k in sorted(unique)]
+    return [digest32(v, "leaf") for v in values]

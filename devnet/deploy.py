@@ -17,7 +17,7 @@ import secrets
 from dataclasses import asdict
 from pathlib import Path
 
-from chain.registry import Deployment, Registry, deploy_contracts
+from chain.registry import Deployment, RegistryClient, deploy_contracts
 from chain.rpc import Rpc
 from chain.transactions import LocalAccount, TransactionSender
 from devnet.errors import DevnetError
@@ -107,7 +107,7 @@ def ensure_deployed(
     chain_id = sender.chain_id
     existing = record.load(chain_id)
     if existing is not None:
-        if Registry(rpc, existing).code_present():
+        if RegistryClient(rpc, existing).code_present():
             return existing, False
         if not replace_missing:
             raise DevnetError(

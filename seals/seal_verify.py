@@ -16,7 +16,7 @@ from seals import sm2
 from seals.errors import SealError, Sm2BadSignature
 from seals.report import Check, Message, Status, VerificationReport
 from seals.ses import CertDigest, Seal, SealSignature, parse_seal, parse_signature
-from seals.x509 import SIGNING_USAGES, Certificate, validate_path
+from seals.x509 import SIGNING_USAGES, X509Certificate, validate_path
 
 _EMPTY = Message("empty")
 
@@ -25,7 +25,7 @@ def utc(t: datetime) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-def cert_in_seal(seal: Seal, cert: Certificate) -> bool:
+def cert_in_seal(seal: Seal, cert: X509Certificate) -> bool:
     """Is ``cert`` among the seal's authorised signer certificates (or their digests)?"""
     if seal.property.cert_list_type == 1:
         return cert.der in seal.property.certificates
@@ -97,7 +97,7 @@ def _validity(
 def _certificate_step(
     name: str,
     role: str,
-    holder: list[Certificate],
+    holder: list[X509Certificate],
     t: datetime,
     now: datetime,
     at_signing: bool,
@@ -130,13 +130,13 @@ def _certificate_step(
 
 def _signed_by(
     name: str, role: str, certificate: bytes, signed: bytes, signature: bytes,
-    holder: list[Certificate],
+    holder: list[X509Certificate],
 ) -> Check:
     """``name`` (``seal.maker_signature`` or ``signature.value``): ``signature`` over
     ``signed`` verifies with the key of ``certificate`` (kept in ``holder`` when readable).
     Its messages are ``<name>.unreadable``, ``.invalid`` and ``.valid``."""
     try:
-        cert = Certificate.from_der(certificate)
+        cert = X509Certificate.from_der(certificate)
     except SealError as exc:
         return _check(
             name, "signature", Status.INVALID, f"{name}.unreadable", {"error": exc.code},
@@ -171,11 +171,11 @@ def _seal_steps(
     t: datetime,
     now: datetime,
     at_signing: bool,
-    anchors: Sequence[Certificate],
+    anchors: Sequence[X509Certificate],
     lenient_ca: bool,
 ) -> list[Check]:
     steps = [_version("seal.version", "seal", seal.layout, {"layout": seal.layout})]
-    maker_holder: list[Certificate] = []
+    maker_holder: list[X509Certificate] = []
 
     def maker_signature() -> Check:
         return _signed_by(
@@ -218,8 +218,8 @@ def _seal_steps(
 def _path_step(
     name: str,
     role: str,
-    cert: Certificate | None,
-    anchors: Sequence[Certificate],
+    cert: X509Certificate | None,
+    anchors: Sequence[X509Certificate],
     t: datetime,
     lenient: bool,
 ) -> Check:
@@ -262,7 +262,7 @@ def verify_seal(
     seal: Seal | bytes,
     *,
     at: datetime | None = None,
-    anchors: Sequence[Certificate] = (),
+    anchors: Sequence[X509Certificate] = (),
     lenient_ca: bool = False,
 ) -> VerificationReport:
     """Verify a seal (parsed or DER), judging validity at ``at`` (default now)."""
@@ -296,7 +296,7 @@ def verify_signature(
     data: bytes | None = None,
     at: datetime | None = None,
     now: datetime | None = None,
-    anchors: Sequence[Certificate] = (),
+    anchors: Sequence[X509Certificate] = (),
     lenient_ca: bool = False,
 ) -> VerificationReport:
     """Verify a seal signature (parsed or DER) and, with ``data``, what it protects.
@@ -358,11 +358,11 @@ def verify_signature(
 
 def _signer_steps(
     sig: SealSignature, data: bytes | None, t: datetime, present: datetime, at_signing: bool,
-    anchors: Sequence[Certificate], lenient_ca: bool,
-) -> tuple[list[Check], Certificate | None]:
+    anchors: Sequence[X509Certificate], lenient_ca: bool,
+) -> tuple[list[Check], X509Certificate | None]:
     """The signature's own steps (its value, the signer and its certificate, the data) and
     the signer's certificate when readable."""
-    signer_holder: list[Certificate] = []
+    signer_holder: list[X509Certificate] = []
 
     def value() -> Check:
         return _signed_by(

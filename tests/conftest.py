@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chain.registry import Deployment, Registry, deploy_contracts
+from chain.registry import Deployment, RegistryClient, deploy_contracts
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.anvil import Devnet, DevnetInfo
@@ -69,13 +69,13 @@ def admin(accounts: Accounts) -> TransactionSender:
 def deployment(admin: TransactionSender) -> Deployment:
     """The contracts, with the project's certificate types in their catalogue."""
     found = deploy_contracts(admin)
-    publish_catalogue(Registry(admin.rpc, found, admin))
+    publish_catalogue(RegistryClient(admin.rpc, found, admin))
     return found
 
 
 @pytest.fixture(scope="session")
-def admin_registry(rpc: Rpc, deployment: Deployment, admin: TransactionSender) -> Registry:
-    return Registry(rpc, deployment, admin)
+def admin_registry(rpc: Rpc, deployment: Deployment, admin: TransactionSender) -> RegistryClient:
+    return RegistryClient(rpc, deployment, admin)
 
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -97,19 +97,19 @@ class Issuer:
 
     uscc: str
     account: TransactionSender
-    registry: Registry
+    registry: RegistryClient
 
 
 @pytest.fixture
 def issuer(
-    rpc: Rpc, deployment: Deployment, admin_registry: Registry, accounts: Accounts
+    rpc: Rpc, deployment: Deployment, admin_registry: RegistryClient, accounts: Accounts
 ) -> Issuer:
     uscc = make_uscc()
     account = accounts.new()
     admin_registry.register_issuer(uscc, "测试发证机关")
     admin_registry.add_account(uscc, account.address)
     authorize_everywhere(admin_registry, uscc)
-    return Issuer(uscc, account, Registry(rpc, deployment, account))
+    return Issuer(uscc, account, RegistryClient(rpc, deployment, account))
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ class PrivateChain:
 
     node: Devnet
     port: int
-    registry: Registry
+    registry: RegistryClient
     uscc: str
 
 
@@ -135,7 +135,7 @@ def private_chain(home: Path, *, receipt_timeout: float = 120.0) -> Iterator[Pri
         sender = TransactionSender(rpc, "0x" + secrets.token_hex(32),
                                    receipt_timeout=receipt_timeout)
         fund_on_devnet(rpc, sender.address)
-        registry = Registry(rpc, deploy_contracts(sender), sender)
+        registry = RegistryClient(rpc, deploy_contracts(sender), sender)
         publish_catalogue(registry)
         uscc = make_uscc()
         registry.register_issuer(uscc, "测试发证机关")

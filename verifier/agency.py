@@ -18,7 +18,7 @@ from pathlib import Path
 
 from certs.issuance import IssuerProfile, key_id_of
 from certs.store import Store, StoredIssuer
-from chain.registry import IssuerStatus, Registry
+from chain.registry import IssuerStatus, RegistryClient
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.deploy import account_key, fund_on_devnet
@@ -88,7 +88,7 @@ def add_issuer(
     )
 
     rpc = chain_rpc(settings)
-    admin = Registry(rpc, deployment(settings, rpc), operator(settings, rpc))
+    admin = RegistryClient(rpc, deployment(settings, rpc), operator(settings, rpc))
     account = TransactionSender(rpc, _issuer_account_key(settings, uscc, create=True))
     if settings.uses_devnet:
         fund_on_devnet(rpc, account.address)
@@ -140,7 +140,7 @@ def require_issuer(store: Store, uscc: str) -> StoredIssuer:
     return stored
 
 
-def issuer_registry(settings: Settings, uscc: str, rpc: Rpc | None = None) -> Registry:
+def issuer_chain_client(settings: Settings, uscc: str, rpc: Rpc | None = None) -> RegistryClient:
     """A registry client that sends from the issuer's own chain account (through ``rpc``,
     else the configured chain: :func:`verifier.context.chain_rpc`)."""
     rpc = rpc or chain_rpc(settings)
@@ -148,4 +148,4 @@ def issuer_registry(settings: Settings, uscc: str, rpc: Rpc | None = None) -> Re
     sender = TransactionSender(rpc, key, confirmations=settings.confirmations)
     if settings.uses_devnet:
         fund_on_devnet(rpc, sender.address)
-    return Registry(rpc, deployment(settings, rpc), sender)
+    return RegistryClient(rpc, deployment(settings, rpc), sender)

@@ -2,7 +2,7 @@
 records them (``IssuerRegistry``): publishing, withdrawing, authorizing, and reading them back.
 
 Reading is one implementation for every source: the chain's events — from the node
-(:meth:`chain.registry.Registry.events`) or from the service's index of them — are folded
+(:meth:`chain.registry.RegistryClient.events`) or from the service's index of them — are folded
 by :func:`fold_catalogue` and :func:`fold_grants` into what the contract holds, and
 :func:`authorized` answers the contract's ``authorizedAt`` from that (a test holds the two
 equal). Dates given by people (``--from``, ``--until``) are Beijing dates: a grant starts at
@@ -19,14 +19,14 @@ from typing import Any
 
 from certs import clock
 from certs.store import Store
-from certs.types import CertificateType, TypeRegistry, default_registry
+from certs.types import CertificateType, TypeDefinitions, default_registry
 from chain.errors import ChainUnavailable, ContractRevert, InvalidArgument
 from chain.registry import (
     CATALOGUE_EVENTS,
     GRANT_EVENTS,
     ChainEvent,
     Grant,
-    Registry,
+    RegistryClient,
     uscc_of,
 )
 from chain.transactions import TransactionReceipt
@@ -64,7 +64,8 @@ class CatalogueEntry:
         }
 
 
-def _text(raw: Any) -> str:
+def type_text(raw: Any) -> str:
+    """An event's ``bytes32`` code (a type, a jurisdiction) as text."""
     return uscc_of(bytes(raw)) if isinstance(raw, bytes | bytearray) else str(raw)
 
 
@@ -75,7 +76,7 @@ def fold_catalogue(events: Iterable[ChainEvent]) -> dict[str, CatalogueEntry]:
         if event.name not in CATALOGUE_EVENTS:
             continue
         a = event.args
-        code = _text(a["typeCode"])
+        code = type_text(a["typeCode"])
         if event.name == "TypeWithdrawn":
             if code in out:
                 out[code] = replace(
@@ -102,11 +103,12 @@ def fold_grants(events: Iterable[ChainEvent]) -> dict[tuple[str, str], list[Gran
         if event.name not in GRANT_EVENTS:
             continue
         a = event.args
-        key = (str(a["issuer"]), _text(a["typeCode"]))
+        key = (str(a["issuer"]), type_text(a["typeCode"]))
         grants = out.setdefault(key, [])
         if event.name == "IssuerAuthorized":
             grants.append(
-                Grant(int(a["validFrom"]), int(a["validUntil"]) or None, _text(a["jurisdiction"]))
+                Grant(int(a["validFrom"]), int(a["validUntil"]) or None,
+                      type_text(a["jurisdiction"]))
             )
             continue
         at = int(a["validUntil"])
@@ -234,7 +236,7 @@ def issuing_entitlements(settings: Settings, store: Store, issuer: str) -> Entit
 # ------------------------------------------------------------------------------ writing
 
 
-def local_type(code: str, types: TypeRegistry | None = None) -> CertificateType:
+def local_type(code: str, types: TypeDefinitions | None = None) -> CertificateType:
     """The type's schema as this project publishes it (``certs/types.json``)."""
     found = types or default_registry()
     if code not in found:
@@ -248,7 +250,7 @@ def local_type(code: str, types: TypeRegistry | None = None) -> CertificateType:
     return found.get(code)
 
 
-def publish_type(admin: Registry, code: str, *, revise: bool = False) -> TransactionReceipt:
+def publish_type(admin: RegistryClient, code: str, *, revise: bool = False) -> TransactionReceipt:
     """Put a local type into the chain's catalogue (or publish a new version of it), sent by
     ``admin`` (the operator account: a national admin on chain)."""
     ctype = local_type(code)
@@ -257,7 +259,7 @@ def publish_type(admin: Registry, code: str, *, revise: bool = False) -> Transac
         return admin.revise_type(*args) if revise else admin.add_type(*args)
 
 
-def withdraw_type(admin: Registry, code: str) -> TransactionReceipt:
+def withdraw_type(admin: RegistryClient, code: str) -> TransactionReceipt:
     """Withdraw a type from the catalogue: no certificate of it anchored from now on is
     valid."""
     with refusals_explained():
@@ -285,7 +287,7 @@ class Authorization:
 
 
 def authorize_issuer(
-    admin: Registry,
+    admin: RegistryClient,
     uscc: str,
     type_code: str,
     valid_from: str | None = None,
@@ -306,7 +308,7 @@ def authorize_issuer(
     return Authorization(uscc, type_code, start, end, jurisdiction), receipt
 
 
-def deauthorize_issuer(admin: Registry, uscc: str, type_code: str) -> TransactionReceipt:
+def deauthorize_issuer(admin: RegistryClient, uscc: str, type_code: str) -> TransactionReceipt:
     """End an agency's authorization for a type now (earlier certificates stay valid)."""
     with refusals_explained():
         return admin.deauthorize(uscc, type_code)
@@ -394,7 +396,7 @@ def refusals_explained() -> Iterator[None]:
         if found is None:
             raise
         code, status, text, text_zh = found
-        args = {k: _text(v) if isinstance(v, bytes | bytearray) else str(v)
+        args = {k: type_text(v) if isinstance(v, bytes | bytearray) else str(v)
                 for k, v in exc.args_by_name.items()}
         shown = {
             "type": args.get("typeCode", "?"),
@@ -412,7 +414,7 @@ def refusals_explained() -> Iterator[None]:
         ) from exc
 
 
-def publish_catalogue(admin: Registry) -> list[str]:
+def publish_catalogue(admin: RegistryClient) -> list[str]:
     """Every local type not yet in the chain's catalogue, added by ``admin`` (the national
     admin's first step after deploying); returns their codes."""
     added: list[str] = []
@@ -423,7 +425,9 @@ def publish_catalogue(admin: Registry) -> list[str]:
     return added
 
 
-def authorize_everywhere(admin: Registry, uscc: str, codes: Iterable[str] | None = None) -> None:
+def authorize_everywhere(
+    admin: RegistryClient, uscc: str, codes: Iterable[str] | None = None
+) -> None:
     """Authorize an issuer for types (default: every local type), from the start of time,
     without end, in any jurisdiction: what a test or a demo agency gets."""
     for code in codes if codes is not None else [t.code for t in default_registry()]:
@@ -494,79 +498,3 @@ def authorizations_json(
         for (issuer, code), grants in sorted(fold_grants(events).items())
         if issuer == uscc
     ]
-
-
-# ------------------------------------------------------------------- history context
-
-ISSUER_EVENTS = (
-    "IssuerRegistered",
-    "IssuerSuspended",
-    "IssuerReinstated",
-    "AccountAdded",
-    "AccountRemoved",
-    "KeyAdded",
-    "KeyRetired",
-    "KeyCompromised",
-)
-"""The registry's events about an issuer itself (registration, status, accounts, keys)."""
-
-CONTEXT_NAMES = {
-    "TypeAdded": ("type", "type_added"),
-    "TypeRevised": ("type", "type_revised"),
-    "TypeWithdrawn": ("type", "type_withdrawn"),
-    "IssuerAuthorized": ("authorization", "authorized"),
-    "IssuerDeauthorized": ("authorization", "deauthorized"),
-    "IssuerRegistered": ("issuer", "issuer_registered"),
-    "IssuerSuspended": ("issuer", "issuer_suspended"),
-    "IssuerReinstated": ("issuer", "issuer_reinstated"),
-    "AccountAdded": ("issuer", "account_added"),
-    "AccountRemoved": ("issuer", "account_removed"),
-    "KeyAdded": ("issuer", "key_added"),
-    "KeyRetired": ("issuer", "key_retired"),
-    "KeyCompromised": ("issuer", "key_compromised"),
-}
-"""Chain event → (what it is about, its name in a certificate's timeline)."""
-
-
-def context_events(events: Iterable[ChainEvent], issuer: str, code: str) -> list[ChainEvent]:
-    """Of ``events``, what stands behind a certificate of type ``code`` from ``issuer``: the
-    type's catalogue changes, the issuer's grants of that type, the issuer's registration,
-    status, account and key events; once each, in chain order."""
-    kept = {}
-    for e in events:
-        a = e.args
-        if e.name in CATALOGUE_EVENTS:
-            wanted = _text(a["typeCode"]) == code
-        elif e.name in GRANT_EVENTS:
-            wanted = a.get("issuer") == issuer and _text(a["typeCode"]) == code
-        else:
-            wanted = e.name in ISSUER_EVENTS and a.get("issuer") == issuer
-        if wanted:
-            kept[(e.block_number, e.log_index)] = e
-    return [kept[k] for k in sorted(kept)]
-
-
-def chain_context(reader: Registry, issuer: str, code: str) -> list[ChainEvent]:
-    """:func:`context_events` read from the chain itself."""
-    return context_events(
-        reader.catalogue_events(code)
-        + reader.grant_events(issuer, code)
-        + reader.history_of_issuer(issuer),
-        issuer,
-        code,
-    )
-
-
-def context_detail(event: ChainEvent) -> dict[str, Any]:
-    """An event's arguments shown in a timeline: codes as text, digests as hex."""
-    out: dict[str, Any] = {}
-    for key, value in event.args.items():
-        if key in ("issuer", "by"):
-            continue
-        if key in ("typeCode", "jurisdiction", "prefix") and isinstance(value, bytes | bytearray):
-            out[key] = _text(value)
-        elif isinstance(value, bytes | bytearray):
-            out[key] = bytes(value).hex()
-        else:
-            out[key] = value
-    return out

@@ -32,7 +32,7 @@ from certs.bulk import gc_paused
 from certs.workers import BULK, Workers, worker_count
 from chain.errors import ChainError
 from chain.registry import (
-    Registry,
+    RegistryClient,
 )
 from verifier.certificate_checks import (
     LocalResult,
@@ -152,10 +152,10 @@ def verify_certificate_text(
 def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None) -> Verdict:
     """``zhengyin verify CERT.json``: against the configured chain and deployment."""
 
-    def registry() -> Registry:
+    def registry() -> RegistryClient:
         try:
             rpc = chain_rpc(settings)
-            return Registry(rpc, deployment(settings, rpc))
+            return RegistryClient(rpc, deployment(settings, rpc))
         except ChainError:
             raise
         except ERROR_ROOTS as exc:  # no deployment, a damaged record: could not check

@@ -13,9 +13,9 @@ from certs.status import REASONS
 from chain.errors import ChainError
 from chain.registry import (
     AnchorInfo,
-    CertificateStatus,
     ChainEvent,
     ChainSnapshot,
+    ChainStatus,
     Deployment,
     KeyRecord,
 )
@@ -26,7 +26,7 @@ from verifier.verdict import Fragment, Status, Verdict
 
 
 class ChainFacts(Protocol):
-    """Where chain facts come from: the chain itself (:class:`~chain.registry.Registry`) or
+    """Where chain facts come from: the chain itself (:class:`~chain.registry.RegistryClient`) or
     the service's index of it (:class:`~verifier.indexer.Indexer`)."""
 
     @property
@@ -229,7 +229,7 @@ def _judged(
             block=block,
         )
     state = snapshot.statuses.get((anchor.issuer, local.leaf))
-    if state is None or state.status is CertificateStatus.ACTIVE:
+    if state is None or state.status is ChainStatus.ACTIVE:
         status = fragment(
             "certificate.status",
             "status",
@@ -240,9 +240,9 @@ def _judged(
         )
     else:
         message = {
-            CertificateStatus.REVOKED: "certificate.status.revoked",
-            CertificateStatus.SUSPENDED: "certificate.status.suspended",
-            CertificateStatus.SUPERSEDED: "certificate.status.superseded",
+            ChainStatus.REVOKED: "certificate.status.revoked",
+            ChainStatus.SUSPENDED: "certificate.status.suspended",
+            ChainStatus.SUPERSEDED: "certificate.status.superseded",
         }[state.status]
         changed = {
             "changed": state.block_number,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chain.registry import Deployment, Registry
+from chain.registry import Deployment, RegistryClient
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.anvil import Devnet
@@ -65,6 +65,7 @@ def deployment(settings: Settings, rpc: Rpc) -> Deployment:
     return found
 
 
-def registry(settings: Settings, *, write: bool = False) -> Registry:
+def registry(settings: Settings, *, write: bool = False) -> RegistryClient:
     rpc = chain_rpc(settings)
-    return Registry(rpc, deployment(settings, rpc), operator(settings, rpc) if write else None)
+    sender = operator(settings, rpc) if write else None
+    return RegistryClient(rpc, deployment(settings, rpc), sender)

@@ -15,8 +15,8 @@ from certs.status import change_status, load_records
 from verifier.agency import (
     add_issuer,
     hash_api_key,
+    issuer_chain_client,
     issuer_profile,
-    issuer_registry,
     new_api_key,
     open_store,
 )
@@ -68,11 +68,11 @@ def seed(settings: Settings, out: Path, echo: Callable[[str], object]) -> dict[s
         store, issuer_profile(settings, store, uscc), list(enumerate(REQUESTS, 1)),
         entitlements=issuing_entitlements(settings, store, uscc),
     )
-    Batcher(store, lambda u: issuer_registry(settings, u)).run_once()
+    Batcher(store, lambda u: issuer_chain_client(settings, u)).run_once()
     ids = [a.identifier for a in report.accepted]
     change_status(
         store,
-        issuer_registry(settings, uscc),
+        issuer_chain_client(settings, uscc),
         uscc,
         ids[-1:],
         "revoke",

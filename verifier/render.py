@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from certs.canonical import CertificateDocument
 from certs.render import SEAL_PLACEMENT, FontSet, default_fonts, render_certificate
 from certs.status import CertificateRecord
-from certs.types import TypeRegistry, default_registry
+from certs.types import TypeDefinitions, default_registry
 from chain.transactions import TransactionReceipt
 from seals.pdf import stamp_pdf
 from verifier.errors import VerifierError
@@ -89,7 +89,7 @@ class CertificatePdfMaker:
 
     settings: Settings
     fonts: FontSet = field(default_factory=default_fonts)
-    types: TypeRegistry = field(default_factory=default_registry)
+    types: TypeDefinitions = field(default_factory=default_registry)
     _stampers: dict[str, AgencyStamper] = field(default_factory=dict)
 
     def stamper(self, issuer: str) -> AgencyStamper:

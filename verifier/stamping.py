@@ -18,7 +18,7 @@ from seals.keys import load_private_key_file
 from seals.pdf import sealed_document_digest, stamp_pdf
 from seals.ses import Seal, parse_seal
 from seals.x509 import X509Certificate, load_certificate
-from verifier.agency import issuer_registry
+from verifier.agency import issuer_chain_client
 from verifier.keyring import check_uscc, key_passphrase
 from verifier.settings import Settings
 
@@ -84,4 +84,4 @@ class AgencyStamper:
 
 
 def anchor_sealed(settings: Settings, uscc: str, sealed: bytes) -> TransactionReceipt:
-    return issuer_registry(settings, uscc).anchor_document(uscc, sealed_document_digest(sealed))
+    return issuer_chain_client(settings, uscc).anchor_document(uscc, sealed_document_digest(sealed))

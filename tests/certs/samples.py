@@ -7,13 +7,13 @@ from typing import Any
 
 from certs.model import Certificate, build_certificate
 from certs.request_parser import parse_request
-from certs.types import TypeRegistry, default_registry
+from certs.types import TypeDefinitions, default_registry
 
 TODAY = dt.date(2026, 11, 28)
 ISSUER = "11110105MB0000000C"  # made up; check character computed below in the tests
 BUSINESS_LICENCE = "11100000MA0000001Q001"
 EXAMPLE_TYPE = "11100000000013338W032"
-REGISTRY: TypeRegistry = default_registry()
+REGISTRY: TypeDefinitions = default_registry()
 
 
 def business_licence_request() -> dict[str, Any]:

@@ -49,7 +49,7 @@ from certs.store import (
 )
 from certs.workers import can_fork
 from chain.errors import ChainUnavailable
-from chain.registry import CertificateStatus, Registry
+from chain.registry import ChainStatus, RegistryClient
 from chain.rpc import Rpc
 from seals.sm2 import KeySigner, generate_private_key, verify
 from tests.conftest import Issuer, free_port
@@ -715,7 +715,7 @@ def test_chain_down_queues_then_resumes(
     store: Store, agency: IssuerProfile, issuer: Issuer
 ) -> None:
     report = issue(store, agency, [(1, request())], today=TODAY)  # needs no chain
-    dead = Registry(
+    dead = RegistryClient(
         Rpc(f"http://127.0.0.1:{free_port()}", timeout=1),
         issuer.registry.deployment,
         issuer.registry.sender,
@@ -736,7 +736,7 @@ def test_status_changes_single_bulk_and_supersede(
     reg, uscc = issuer.registry, agency.uscc
     change_status(store, reg, uscc, ids[:1], "suspend", reason_code=7, reason="核查")
     assert reg.status_of(uscc, load_record(store, ids[0]).leaf).status is (
-        CertificateStatus.SUSPENDED
+        ChainStatus.SUSPENDED
     )
     change_status(store, reg, uscc, ids[:1], "reinstate", reason="核查完毕")
     receipt = change_status(store, reg, uscc, ids[1:3], "revoke", reason_code=1, reason="有误")
@@ -750,7 +750,7 @@ def test_status_changes_single_bulk_and_supersede(
     assert caught.value.code == "not_your_certificate"
     change_status(store, reg, uscc, ids[3:4], "supersede", reason_code=5, successor=ids[4])
     state = reg.status_of(uscc, load_record(store, ids[3]).leaf)
-    assert state.status is CertificateStatus.SUPERSEDED
+    assert state.status is ChainStatus.SUPERSEDED
     assert state.superseded_by == load_record(store, ids[4]).leaf
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certs.errors import TypeRegistryError, ValidationError
+from certs.errors import TypeDefinitionError, ValidationError
 from certs.identifiers import validate_type_code
 from certs.types import CORE_LABELS, default_registry, load_registry
 
@@ -128,7 +128,7 @@ def test_agency_adds_a_type(tmp_path: Path) -> None:
     ],
 )
 def test_bad_agency_files(tmp_path: Path, entry: dict[str, object], fragment: str) -> None:
-    with pytest.raises(TypeRegistryError) as err:
+    with pytest.raises(TypeDefinitionError) as err:
         load_registry(_agency_file(tmp_path, [entry]))
     assert err.value.code == "type_registry_invalid"
     assert fragment in str(err.value)
@@ -136,9 +136,9 @@ def test_bad_agency_files(tmp_path: Path, entry: dict[str, object], fragment: st
 
 
 def test_unreadable_agency_file(tmp_path: Path) -> None:
-    with pytest.raises(TypeRegistryError):
+    with pytest.raises(TypeDefinitionError):
         load_registry(tmp_path / "absent.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{", "utf-8")
-    with pytest.raises(TypeRegistryError, match="not valid JSON"):
+    with pytest.raises(TypeDefinitionError, match="not valid JSON"):
         load_registry(bad)

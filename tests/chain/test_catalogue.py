@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from chain.errors import ContractRevert, InvalidArgument
-from chain.registry import ADMIN_ROLE, Grant, Registry, TypeRecord, issuer_id, type_id
+from chain.registry import ADMIN_ROLE, Grant, RegistryClient, TypeRecord, issuer_id, type_id
 from chain.transactions import TransactionSender
 from tests.conftest import Accounts, make_uscc
 
@@ -26,24 +26,24 @@ def new_type_code() -> str:
     return make_uscc() + f"{secrets.randbelow(1000):03d}"
 
 
-def chain_now(registry: Registry) -> int:
+def chain_now(registry: RegistryClient) -> int:
     block = registry.rpc.call("eth_getBlockByNumber", ["latest", False])
     return int(block["timestamp"], 16)
 
 
 @pytest.fixture
-def regional(admin_registry: Registry, accounts: Accounts) -> Iterator[Registry]:
+def regional(admin_registry: RegistryClient, accounts: Accounts) -> Iterator[RegistryClient]:
     """An admin limited to 江西省 (36…): its scope is set before it becomes an admin (and its
     role is revoked after the test: other tests count the session's admins)."""
     account: TransactionSender = accounts.new()
     admin_registry.set_admin_scope(account.address, "36")
     admin_registry.grant_role(ADMIN_ROLE, account.address)
-    yield Registry(admin_registry.rpc, admin_registry.deployment, account)
+    yield RegistryClient(admin_registry.rpc, admin_registry.deployment, account)
     admin_registry.revoke_role(ADMIN_ROLE, account.address)
 
 
 def test_types_are_added_revised_and_withdrawn_by_the_national_admin(
-    admin_registry: Registry, regional: Registry
+    admin_registry: RegistryClient, regional: RegistryClient
 ) -> None:
     code = new_type_code()
     assert admin_registry.type_record(code) is None
@@ -74,7 +74,7 @@ def test_types_are_added_revised_and_withdrawn_by_the_national_admin(
 
 
 def test_an_authorization_covers_its_time_type_and_jurisdiction(
-    admin_registry: Registry,
+    admin_registry: RegistryClient,
 ) -> None:
     uscc, code = make_uscc(), new_type_code()
     admin_registry.register_issuer(uscc, "南昌市市场监督管理局", "360100")
@@ -115,7 +115,7 @@ def test_an_authorization_covers_its_time_type_and_jurisdiction(
         admin_registry.authorize(uscc, code, 0)
 
 
-def test_a_grant_never_reaches_back_before_it_was_made(admin_registry: Registry) -> None:
+def test_a_grant_never_reaches_back_before_it_was_made(admin_registry: RegistryClient) -> None:
     """The attack (review of #16): an agency anchors while unauthorized; an admin then
     grants it a window starting in the past, and what was refused becomes valid. A grant now
     starts at its own block whatever it asks for, in the contract and so in every reading of
@@ -136,7 +136,7 @@ def test_a_grant_never_reaches_back_before_it_was_made(admin_registry: Registry)
         admin_registry.authorize(uscc, code, 1_000, 2_000)
 
 
-def test_places_are_up_to_six_digits(admin_registry: Registry) -> None:
+def test_places_are_up_to_six_digits(admin_registry: RegistryClient) -> None:
     """Python reads a place as its text, the contract as bytes up to the first zero: only
     digits, left-aligned, at most six, nothing after the first zero byte, or both could
     disagree on what a grant covers."""
@@ -151,7 +151,7 @@ def test_places_are_up_to_six_digits(admin_registry: Registry) -> None:
             admin_registry._issuer_tx("registerIssuer", issuer_id(make_uscc()), "x", raw)
 
 
-def test_a_grant_not_yet_begun_is_empty_once_withdrawn(admin_registry: Registry) -> None:
+def test_a_grant_not_yet_begun_is_empty_once_withdrawn(admin_registry: RegistryClient) -> None:
     uscc, code = make_uscc(), new_type_code()
     admin_registry.register_issuer(uscc, "机关", "110105")
     admin_registry.add_type(code, "类型", "定义机构", DIGEST)
@@ -164,7 +164,7 @@ def test_a_grant_not_yet_begun_is_empty_once_withdrawn(admin_registry: Registry)
 
 
 def test_a_regional_admin_acts_only_inside_its_prefix(
-    admin_registry: Registry, regional: Registry, accounts: Accounts
+    admin_registry: RegistryClient, regional: RegistryClient, accounts: Accounts
 ) -> None:
     assert regional.admin_scope(regional.sender.address) == "36"  # type: ignore[union-attr]
     code = new_type_code()

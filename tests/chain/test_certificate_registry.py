@@ -7,7 +7,7 @@ import secrets
 import pytest
 
 from chain.errors import ContractRevert
-from chain.registry import CertificateStatus, Registry
+from chain.registry import ChainStatus, RegistryClient
 from tests.conftest import Accounts, Issuer, make_uscc
 
 
@@ -36,11 +36,11 @@ def test_anchor_and_view(issuer: Issuer) -> None:
 
 
 def test_only_active_issuer_accounts_anchor(
-    issuer: Issuer, admin_registry: Registry, accounts: Accounts
+    issuer: Issuer, admin_registry: RegistryClient, accounts: Accounts
 ) -> None:
     # the admin governs but does not anchor for an issuer
     assert refusal(lambda: admin_registry.anchor(issuer.uscc, digest(), 1)) == "NotIssuerAccount"
-    stranger = Registry(issuer.registry.rpc, issuer.registry.deployment, accounts.new())
+    stranger = RegistryClient(issuer.registry.rpc, issuer.registry.deployment, accounts.new())
     assert refusal(lambda: stranger.anchor(issuer.uscc, digest(), 1)) == "NotIssuerAccount"
     # an account of one issuer cannot anchor for another
     assert refusal(lambda: issuer.registry.anchor(make_uscc(), digest(), 1)) == "NotIssuerAccount"
@@ -57,7 +57,7 @@ def test_status_lifecycle(issuer: Issuer) -> None:
     reg, uscc, leaf = issuer.registry, issuer.uscc, digest()
     fresh = reg.status_of(uscc, leaf)
     assert (fresh.status, fresh.block_number, fresh.superseded_by) == (
-        CertificateStatus.ACTIVE,
+        ChainStatus.ACTIVE,
         None,
         None,
     )
@@ -65,15 +65,15 @@ def test_status_lifecycle(issuer: Issuer) -> None:
     suspended = reg.suspend(uscc, leaf, 3)
     state = reg.status_of(uscc, leaf)
     assert (state.status, state.reason, state.block_number) == (
-        CertificateStatus.SUSPENDED,
+        ChainStatus.SUSPENDED,
         3,
         suspended.block_number,
     )
     assert refusal(lambda: reg.suspend(uscc, leaf, 3)) == "AlreadySuspended"
     reg.reinstate(uscc, leaf)
-    assert reg.status_of(uscc, leaf).status is CertificateStatus.ACTIVE
+    assert reg.status_of(uscc, leaf).status is ChainStatus.ACTIVE
     reg.revoke(uscc, leaf, 7)
-    assert reg.status_of(uscc, leaf).status is CertificateStatus.REVOKED
+    assert reg.status_of(uscc, leaf).status is ChainStatus.REVOKED
     # revocation is final
     assert refusal(lambda: reg.revoke(uscc, leaf, 7)) == "AlreadyRevoked"
     assert refusal(lambda: reg.suspend(uscc, leaf, 1)) == "AlreadyRevoked"
@@ -85,12 +85,12 @@ def test_bulk_status_changes(issuer: Issuer) -> None:
     reg, uscc = issuer.registry, issuer.uscc
     leaves = [digest() for _ in range(50)]
     receipt = reg.suspend_many(uscc, leaves, 2)
-    assert all(reg.status_of(uscc, x).status is CertificateStatus.SUSPENDED for x in leaves)
+    assert all(reg.status_of(uscc, x).status is ChainStatus.SUSPENDED for x in leaves)
     reg.reinstate_many(uscc, leaves[:25])
     reg.revoke_many(uscc, leaves[25:], 9)
     assert [reg.status_of(uscc, x).status for x in (leaves[0], leaves[-1])] == [
-        CertificateStatus.ACTIVE,
-        CertificateStatus.REVOKED,
+        ChainStatus.ACTIVE,
+        ChainStatus.REVOKED,
     ]
     # one transaction; one event per leaf
     changed = [e for e in reg.events(receipt.block_number, receipt.block_number)]
@@ -98,18 +98,18 @@ def test_bulk_status_changes(issuer: Issuer) -> None:
     # a bulk change with one final leaf changes nothing at all
     fresh = digest()
     assert refusal(lambda: reg.revoke_many(uscc, [fresh, leaves[-1]], 1)) == "AlreadyRevoked"
-    assert reg.status_of(uscc, fresh).status is CertificateStatus.ACTIVE
+    assert reg.status_of(uscc, fresh).status is ChainStatus.ACTIVE
 
 
 def test_only_own_issuer_or_admin_changes_status(
-    issuer: Issuer, admin_registry: Registry, accounts: Accounts, rpc: object
+    issuer: Issuer, admin_registry: RegistryClient, accounts: Accounts, rpc: object
 ) -> None:
     leaf = digest()
     other_uscc = make_uscc()
     other_account = accounts.new()
     admin_registry.register_issuer(other_uscc, "别的机关")
     admin_registry.add_account(other_uscc, other_account.address)
-    other = Registry(issuer.registry.rpc, issuer.registry.deployment, other_account)
+    other = RegistryClient(issuer.registry.rpc, issuer.registry.deployment, other_account)
     for action in (
         lambda: other.revoke(issuer.uscc, leaf, 1),
         lambda: other.suspend(issuer.uscc, leaf, 1),
@@ -122,10 +122,10 @@ def test_only_own_issuer_or_admin_changes_status(
         assert refusal(action) == "NotIssuerAccount"
     # the other issuer's own namespace is separate: its revocation does not touch ours
     other.revoke(other_uscc, leaf, 1)
-    assert issuer.registry.status_of(issuer.uscc, leaf).status is CertificateStatus.ACTIVE
+    assert issuer.registry.status_of(issuer.uscc, leaf).status is ChainStatus.ACTIVE
     # the admin may act for any registered issuer, but not for an unknown one
     admin_registry.suspend(issuer.uscc, leaf, 4)
-    assert issuer.registry.status_of(issuer.uscc, leaf).status is CertificateStatus.SUSPENDED
+    assert issuer.registry.status_of(issuer.uscc, leaf).status is ChainStatus.SUSPENDED
     assert refusal(lambda: admin_registry.revoke(make_uscc(), leaf, 1)) == "UnknownIssuer"
 
 
@@ -136,7 +136,7 @@ def test_supersede(issuer: Issuer) -> None:
     reg.supersede(uscc, old, new, 5)
     state = reg.status_of(uscc, old)
     assert (state.status, state.superseded_by, state.reason) == (
-        CertificateStatus.SUPERSEDED,
+        ChainStatus.SUPERSEDED,
         new,
         5,
     )
@@ -144,7 +144,7 @@ def test_supersede(issuer: Issuer) -> None:
     assert refusal(lambda: reg.revoke(uscc, old, 1)) == "AlreadySuperseded"
 
 
-def test_document_anchor(issuer: Issuer, admin_registry: Registry) -> None:
+def test_document_anchor(issuer: Issuer, admin_registry: RegistryClient) -> None:
     doc = digest()
     receipt = issuer.registry.anchor_document(issuer.uscc, doc)
     info = issuer.registry.document_of(doc)
@@ -161,7 +161,7 @@ def test_document_anchor(issuer: Issuer, admin_registry: Registry) -> None:
     assert issuer.registry.document_of(digest()) is None
 
 
-def test_history_of_leaf_root_and_issuer(issuer: Issuer, admin_registry: Registry) -> None:
+def test_history_of_leaf_root_and_issuer(issuer: Issuer, admin_registry: RegistryClient) -> None:
     reg, uscc = issuer.registry, issuer.uscc
     root, leaf, successor, unrelated = digest(), digest(), digest(), digest()
     anchored = reg.anchor(uscc, root, 2)
@@ -178,8 +178,8 @@ def test_history_of_leaf_root_and_issuer(issuer: Issuer, admin_registry: Registr
         "Superseded",
     ]
     assert [e.args.get("status") for e in events[1:3]] == [
-        CertificateStatus.SUSPENDED,
-        CertificateStatus.ACTIVE,
+        ChainStatus.SUSPENDED,
+        ChainStatus.ACTIVE,
     ]
     first, last = events[0], events[-1]
     assert (first.block_number, first.tx_hash) == (anchored.block_number, anchored.tx_hash)
@@ -217,12 +217,12 @@ def test_snapshot_reads_many_facts_at_one_block(issuer: Issuer) -> None:
     assert snap.block == before
     assert [snap.anchors[r] is not None for r in roots] == [True, True, False]
     assert snap.anchors[roots[0]].leaf_count == 7  # type: ignore[union-attr]
-    assert snap.statuses[(uscc, leaves[1])].status is CertificateStatus.REVOKED
-    assert snap.statuses[(uscc, leaves[2])].status is CertificateStatus.ACTIVE
-    assert sum(s.status is CertificateStatus.ACTIVE for s in snap.statuses.values()) == 2_499
+    assert snap.statuses[(uscc, leaves[1])].status is ChainStatus.REVOKED
+    assert snap.statuses[(uscc, leaves[2])].status is ChainStatus.ACTIVE
+    assert sum(s.status is ChainStatus.ACTIVE for s in snap.statuses.values()) == 2_499
     assert snap.keys[(uscc, key)] is not None and list(snap.keys.values())[1] is None
     assert reg.snapshot(leaves=[(uscc, leaves[2])]).statuses[(uscc, leaves[2])].status is (
-        CertificateStatus.SUSPENDED
+        ChainStatus.SUSPENDED
     )
 
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from chain.errors import ChainError, ChainUnavailable, RpcError
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from chain.transactions import LocalAccount, TransactionSender
 from devnet.anvil import anvil_binary
@@ -319,10 +319,10 @@ def test_a_resent_transaction_is_sent_once(issuer: Issuer, rpc: Rpc) -> None:
 
         p.plan = plan
         sender = TransactionSender(Rpc(p.url, retries=2, backoff=0.01), key)
-        reader = Registry(rpc, issuer.registry.deployment)
+        reader = RegistryClient(rpc, issuer.registry.deployment)
         nonce = int(rpc.call("eth_getTransactionCount", [sender.address, "latest"]), 16)
         root = secrets.token_bytes(32)
-        receipt = Registry(sender.rpc, issuer.registry.deployment, sender).anchor(
+        receipt = RegistryClient(sender.rpc, issuer.registry.deployment, sender).anchor(
             issuer.uscc, root, 3
         )
         assert len(lost) == 2  # sent, answer lost, sent again
@@ -339,8 +339,8 @@ def test_paged_log_queries_give_the_same_events(issuer: Issuer, rpc: Rpc) -> Non
     roots = [secrets.token_bytes(32) for _ in range(6)]
     for root in roots:
         issuer.registry.anchor(issuer.uscc, root, 1)  # one block each
-    whole = Registry(rpc, issuer.registry.deployment, log_page=10**9)
-    tiny = Registry(rpc, issuer.registry.deployment, log_page=1)
+    whole = RegistryClient(rpc, issuer.registry.deployment, log_page=10**9)
+    tiny = RegistryClient(rpc, issuer.registry.deployment, log_page=1)
     everything = whole.events()
     assert len(everything) > 10
     assert tiny.events() == everything
@@ -361,7 +361,7 @@ def test_paged_log_queries_give_the_same_events(issuer: Issuer, rpc: Rpc) -> Non
             return None
 
         p.plan = plan
-        refusing = Registry(Rpc(p.url), issuer.registry.deployment)
+        refusing = RegistryClient(Rpc(p.url), issuer.registry.deployment)
         assert refusing.events() == everything
         assert refusing.history_of_issuer(issuer.uscc) == whole.history_of_issuer(issuer.uscc)
         pages = [b["params"][0] for b in p.seen

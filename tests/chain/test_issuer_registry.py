@@ -7,7 +7,7 @@ import secrets
 import pytest
 
 from chain.errors import ContractRevert, InvalidArgument
-from chain.registry import ADMIN_ROLE, IssuerStatus, Registry
+from chain.registry import ADMIN_ROLE, IssuerStatus, RegistryClient
 from chain.rpc import Rpc
 from tests.conftest import Accounts, Issuer, make_uscc
 
@@ -16,7 +16,7 @@ def refused(name: str) -> pytest.RaisesExc[ContractRevert]:
     return pytest.raises(ContractRevert, match=rf"refused: {name}\(")
 
 
-def test_register_suspend_reinstate(admin_registry: Registry) -> None:
+def test_register_suspend_reinstate(admin_registry: RegistryClient) -> None:
     uscc = make_uscc()
     assert admin_registry.issuer_status(uscc) is IssuerStatus.NONE
     admin_registry.register_issuer(uscc, "市市场监督管理局")
@@ -34,7 +34,7 @@ def test_register_suspend_reinstate(admin_registry: Registry) -> None:
 
 
 def test_governance_needs_admin(issuer: Issuer, accounts: Accounts) -> None:
-    stranger = Registry(issuer.registry.rpc, issuer.registry.deployment, accounts.new())
+    stranger = RegistryClient(issuer.registry.rpc, issuer.registry.deployment, accounts.new())
     uscc = make_uscc()
     for action in (
         lambda r: r.register_issuer(uscc, "x"),
@@ -53,7 +53,7 @@ def test_governance_needs_admin(issuer: Issuer, accounts: Accounts) -> None:
             assert caught.value.args_by_name["account"] == registry.sender.address  # type: ignore[union-attr]
 
 
-def test_accounts(admin_registry: Registry, issuer: Issuer, accounts: Accounts) -> None:
+def test_accounts(admin_registry: RegistryClient, issuer: Issuer, accounts: Accounts) -> None:
     assert admin_registry.issuer_of(issuer.account.address) == issuer.uscc
     other = make_uscc()
     admin_registry.register_issuer(other, "其他机关")
@@ -67,18 +67,18 @@ def test_accounts(admin_registry: Registry, issuer: Issuer, accounts: Accounts) 
     assert admin_registry.issuer_of(issuer.account.address) is None
 
 
-def test_roles_and_last_admin(admin_registry: Registry, accounts: Accounts) -> None:
+def test_roles_and_last_admin(admin_registry: RegistryClient, accounts: Accounts) -> None:
     second = accounts.new()
     admin_registry.grant_role(ADMIN_ROLE, second.address)
     assert admin_registry.has_role(ADMIN_ROLE, second.address)
-    as_second = Registry(admin_registry.rpc, admin_registry.deployment, second)
+    as_second = RegistryClient(admin_registry.rpc, admin_registry.deployment, second)
     as_second.revoke_role(ADMIN_ROLE, second.address)  # an admin may step down...
     assert not admin_registry.has_role(ADMIN_ROLE, second.address)
     with refused("LastAdmin"):  # ...but the last one may not
         admin_registry.revoke_role(ADMIN_ROLE, admin_registry.deployment.deployer)
 
 
-def test_key_history(issuer: Issuer, admin_registry: Registry, accounts: Accounts) -> None:
+def test_key_history(issuer: Issuer, admin_registry: RegistryClient, accounts: Accounts) -> None:
     key1, key2 = secrets.token_bytes(32), secrets.token_bytes(32)
     issuer.registry.add_key(issuer.uscc, key1, 1_000, None, b"\x04" + key1 * 2)  # rotation
     admin_registry.add_key(issuer.uscc, key2, 2_000, 9_000)  # so may the admin
@@ -89,7 +89,7 @@ def test_key_history(issuer: Issuer, admin_registry: Registry, accounts: Account
         issuer.registry.add_key(issuer.uscc, key1, 1_000, None)
     with refused("InvalidValidity"):
         issuer.registry.add_key(issuer.uscc, secrets.token_bytes(32), 5_000, 5_000)
-    stranger = Registry(issuer.registry.rpc, issuer.registry.deployment, accounts.new())
+    stranger = RegistryClient(issuer.registry.rpc, issuer.registry.deployment, accounts.new())
     with refused("NotIssuerAccount"):
         stranger.add_key(issuer.uscc, secrets.token_bytes(32), 0, None)
     with refused("NotIssuerAccount"):
@@ -127,7 +127,7 @@ def test_key_history(issuer: Issuer, admin_registry: Registry, accounts: Account
         assert record.valid_at(when) is expected
 
 
-def test_bad_arguments_fail_before_the_chain(admin_registry: Registry) -> None:
+def test_bad_arguments_fail_before_the_chain(admin_registry: RegistryClient) -> None:
     with pytest.raises(InvalidArgument, match="USCC"):
         admin_registry.register_issuer("not-a-uscc", "x")
     with pytest.raises(InvalidArgument, match="32 bytes"):
@@ -137,7 +137,7 @@ def test_bad_arguments_fail_before_the_chain(admin_registry: Registry) -> None:
 
 
 def test_reads_need_no_account(rpc: Rpc, issuer: Issuer) -> None:
-    reader = Registry(rpc, issuer.registry.deployment)
+    reader = RegistryClient(rpc, issuer.registry.deployment)
     assert reader.issuer_status(issuer.uscc) is IssuerStatus.ACTIVE
     with pytest.raises(Exception, match="no account"):
         reader.register_issuer(make_uscc(), "x")

@@ -15,24 +15,24 @@ from pathlib import Path
 import pytest
 
 from chain.errors import ChainError, RpcError, TransactionTimeout
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from chain.transactions import LocalAccount
 from tests.conftest import make_uscc, private_chain
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Rpc, Registry, str]]:
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Rpc, RegistryClient, str]]:
     with private_chain(tmp_path_factory.mktemp("rollbacks"), receipt_timeout=5.0) as own:
         yield own.registry.rpc, own.registry, own.uscc
 
 
-def _anchor_data(registry: Registry, uscc: str) -> str:
+def _anchor_data(registry: RegistryClient, uscc: str) -> str:
     return registry.anchor_call(uscc, secrets.token_bytes(32), 1)
 
 
 def test_after_the_chain_lost_blocks_the_next_send_is_mined(
-    chain: tuple[Rpc, Registry, str],
+    chain: tuple[Rpc, RegistryClient, str],
 ) -> None:
     """Issue #15 item 4: the sender gave out nonces from memory; after the chain lost a
     block holding one of its transactions, the next one carried a nonce above the
@@ -48,7 +48,7 @@ def test_after_the_chain_lost_blocks_the_next_send_is_mined(
     assert registry.anchor_of(root) is not None and receipt.block_number >= 1
 
 
-def test_a_dropped_transaction_is_reported_at_once(chain: tuple[Rpc, Registry, str]) -> None:
+def test_a_dropped_transaction_is_reported_at_once(chain: tuple[Rpc, RegistryClient, str]) -> None:
     """A transaction the node no longer knows (dropped by a rollback) is reported within a
     second with code ``tx_dropped`` (not after the receipt timeout), and the next send is
     mined."""
@@ -72,7 +72,7 @@ def test_a_dropped_transaction_is_reported_at_once(chain: tuple[Rpc, Registry, s
 
 
 def test_a_transaction_behind_a_nonce_gap_is_reported_at_once(
-    chain: tuple[Rpc, Registry, str],
+    chain: tuple[Rpc, RegistryClient, str],
 ) -> None:
     """A transaction whose nonce is above the account's next waits for ever: reported
     within a second with code ``tx_nonce_gap``."""
@@ -94,7 +94,9 @@ def test_a_transaction_behind_a_nonce_gap_is_reported_at_once(
     rpc.call("anvil_dropTransaction", [tx_hash])
 
 
-def test_sending_bytes_the_node_already_has_is_success(chain: tuple[Rpc, Registry, str]) -> None:
+def test_sending_bytes_the_node_already_has_is_success(
+    chain: tuple[Rpc, RegistryClient, str],
+) -> None:
     """Issue #15 item 8: two anchorers of one batch (the CLI's and the service's) sign the
     same transaction; the second send is answered "already imported". That is the very
     transaction, sent: its hash, not an error. Other bytes at a taken nonce still fail."""
@@ -125,12 +127,12 @@ def test_sending_bytes_the_node_already_has_is_success(chain: tuple[Rpc, Registr
 
 
 def test_event_times_come_from_the_block_that_holds_them_now(
-    chain: tuple[Rpc, Registry, str],
+    chain: tuple[Rpc, RegistryClient, str],
 ) -> None:
     """After a rollback a block number names another block, with another time: an event is
     dated by its block's hash (a cache by number dated it by the lost block)."""
     rpc, registry, uscc = chain
-    reader = Registry(rpc, registry.deployment)
+    reader = RegistryClient(rpc, registry.deployment)
     before = rpc.call("evm_snapshot")
     first = registry.anchor(uscc, secrets.token_bytes(32), 1)
     (lost,) = reader.events(first.block_number, first.block_number)

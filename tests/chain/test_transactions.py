@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chain.errors import ChainUnavailable, ContractRevert, TransactionTimeout
-from chain.registry import Registry, issuer_id
+from chain.registry import RegistryClient, issuer_id
 from chain.rpc import Rpc
 from chain.transactions import LocalAccount, TransactionSender
 from tests.conftest import Issuer, free_port
@@ -31,7 +31,7 @@ def test_concurrent_callers_get_distinct_nonces(issuer: Issuer) -> None:
 def test_two_senders_on_one_account_recover_from_stale_nonces(issuer: Issuer, rpc: Rpc) -> None:
     """Two processes (or a restarted one) sharing an account: the stale one re-reads the nonce."""
     key = issuer.account._account.key  # the same private key, a second independent sender
-    twin = Registry(rpc, issuer.registry.deployment, TransactionSender(rpc, key))
+    twin = RegistryClient(rpc, issuer.registry.deployment, TransactionSender(rpc, key))
     issuer.registry.anchor(issuer.uscc, secrets.token_bytes(32), 1)  # twin's first nonce read next
     twin.anchor(issuer.uscc, secrets.token_bytes(32), 1)
     # the first sender's cached nonce is now stale
@@ -90,7 +90,7 @@ def test_unreachable_chain_is_its_own_error(issuer: Issuer) -> None:
     dead = Rpc(f"http://127.0.0.1:{free_port()}", timeout=1)
     with pytest.raises(ChainUnavailable, match="did not answer"):
         dead.call("eth_blockNumber")
-    reader = Registry(dead, issuer.registry.deployment)
+    reader = RegistryClient(dead, issuer.registry.deployment)
     with pytest.raises(ChainUnavailable):
         reader.status_of(issuer.uscc, secrets.token_bytes(32))
     with pytest.raises(ChainUnavailable):

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from chain.contracts import BUILD_DIR
-from chain.registry import CertificateStatus, Registry, issuer_id
+from chain.registry import ChainStatus, RegistryClient, issuer_id
 from chain.rpc import Rpc
 from tests.conftest import Issuer
 
@@ -29,7 +29,7 @@ def _contract(w3: Any, name: str, address: str) -> Any:
 
 
 def test_web3_reads_what_the_project_reads(issuer: Issuer, rpc: Rpc) -> None:
-    ours = Registry(rpc, issuer.registry.deployment)
+    ours = RegistryClient(rpc, issuer.registry.deployment)
     uscc, who = issuer.uscc, issuer_id(issuer.uscc)
     root, missing = secrets.token_bytes(32), secrets.token_bytes(32)
     leaves = [secrets.token_bytes(32) for _ in range(3)]
@@ -75,17 +75,17 @@ def test_web3_reads_what_the_project_reads(issuer: Issuer, rpc: Rpc) -> None:
             who, leaf
         ).call(block_identifier=block)
         mine_status = ours.status_of(uscc, leaf, block=block)
-        assert CertificateStatus(status) == mine_status.status
+        assert ChainStatus(status) == mine_status.status
         assert reason == mine_status.reason
         assert (number or None, timestamp or None) == (
             mine_status.block_number, mine_status.timestamp
         )
         assert (bytes(superseded_by) if any(superseded_by) else None) == mine_status.superseded_by
-    assert ours.status_of(uscc, leaves[0]).status is CertificateStatus.REVOKED
+    assert ours.status_of(uscc, leaves[0]).status is ChainStatus.REVOKED
     snapshot = ours.snapshot(roots=[root], leaves=[(uscc, x) for x in leaves],
                              keys=[(uscc, key_id), (uscc, retired)], block=block)
     many = certificates.functions.statusesOf([who] * 3, leaves).call(block_identifier=block)
-    assert [CertificateStatus(s[0]) for s in many] == [
+    assert [ChainStatus(s[0]) for s in many] == [
         snapshot.statuses[(uscc, x)].status for x in leaves
     ]
 

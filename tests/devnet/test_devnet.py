@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.anvil import CHAIN_ID, STATE_INTERVAL, Devnet
@@ -23,7 +23,7 @@ from tests.conftest import free_port, make_uscc
 PASSPHRASE = b"test key passphrase"
 
 
-def _setup(home: Path) -> tuple[Devnet, Registry, str]:
+def _setup(home: Path) -> tuple[Devnet, RegistryClient, str]:
     node = Devnet(home)
     info, started = node.up(free_port())
     assert started and info.chain_id == CHAIN_ID
@@ -32,19 +32,19 @@ def _setup(home: Path) -> tuple[Devnet, Registry, str]:
     fund_on_devnet(rpc, sender.address)
     deployment, deployed_now = ensure_deployed(DeploymentRecord(home), sender)
     assert deployed_now
-    registry = Registry(rpc, deployment, sender)
+    registry = RegistryClient(rpc, deployment, sender)
     uscc = make_uscc()
     registry.register_issuer(uscc, "机关")
     registry.add_account(uscc, sender.address)
     return node, registry, uscc
 
 
-def _reconnect(node: Devnet, home: Path, port: int) -> Registry:
+def _reconnect(node: Devnet, home: Path, port: int) -> RegistryClient:
     info, _ = node.up(port)
     rpc = Rpc(info.url)
     deployment = DeploymentRecord(home).load(CHAIN_ID)
     assert deployment is not None
-    return Registry(rpc, deployment)
+    return RegistryClient(rpc, deployment)
 
 
 def test_clean_restart_keeps_every_anchor(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_deploy_once_then_report_missing_code(tmp_path: Path) -> None:
             ensure_deployed(record, sender)
         assert caught.value.code == "deployment_missing"
         fresh, deployed_now = ensure_deployed(record, sender, replace_missing=True)
-        assert deployed_now and Registry(sender.rpc, fresh).code_present()
+        assert deployed_now and RegistryClient(sender.rpc, fresh).code_present()
         assert record.load(CHAIN_ID) == fresh
     finally:
         node.down()
@@ -190,7 +190,7 @@ def test_kill_during_dumps_loses_seconds_not_the_chain(tmp_path: Path) -> None:
                 assert node.restored is not None and "damaged" in node.restored.describe()
                 assert node.restored.age_seconds < 10
             assert all(again.anchor_of(r) is not None for r in kept), f"round {round_}"
-            registry = Registry(again.rpc, again.deployment, registry.sender)
+            registry = RegistryClient(again.rpc, again.deployment, registry.sender)
             assert registry.sender is not None
             registry.sender.resync_nonce()
         backups = node.backups()

@@ -136,10 +136,10 @@ def test_issue_anchor_verify_revoke(api: Api) -> None:
     assert again.status_code == 409 and again.json()["error"] == "cannot_revoke"
 
 
-def test_a_qr_verification_answers_alike_on_the_fast_path_and_the_full_one(api: Api) -> None:
-    """A counter's plain ``{"qr": …}`` is answered before the framework's routing; every
-    other shape goes through it. Both give the same answer, log the same event, count in
-    the same metrics, and refuse a bad key the same way."""
+def test_a_qr_verification_answers_alike_in_every_body_shape(api: Api) -> None:
+    """A counter's plain ``{"qr": …}`` (read in one call) and every other shape of a QR body
+    (read member by member) go through the one route: the same answer, the same event, the
+    same metrics, a bad key refused the same way."""
     import json
 
     from certs import qr
@@ -261,7 +261,7 @@ def test_batch_json_and_csv_with_bad_rows(api: Api) -> None:
 
 
 def test_forged_qr_payloads_are_not_valid_through_the_api(api: Api) -> None:
-    """Issue #14 items 1 and 3 over HTTP (the fast path and the full route alike): another
+    """Issue #14 items 1 and 3 over HTTP (every shape of a QR body alike): another
     identifier on a genuine payload, a ZY1 payload built from the genuine certificate."""
     import base64
 
@@ -783,7 +783,7 @@ def test_a_regional_operator_is_refused_beyond_its_scope(api: Api) -> None:
     refuses what it may not do, and the API says so with a code."""
     import secrets
 
-    from chain.registry import ADMIN_ROLE, Registry
+    from chain.registry import ADMIN_ROLE, RegistryClient
     from chain.transactions import TransactionSender
     from devnet.deploy import fund_on_devnet
 
@@ -794,7 +794,7 @@ def test_a_regional_operator_is_refused_beyond_its_scope(api: Api) -> None:
     fund_on_devnet(service.rpc, regional.address)
     national.set_admin_scope(regional.address, "36")
     national.grant_role(ADMIN_ROLE, regional.address)
-    service._governing = Registry(service.rpc, service.deployment, regional)
+    service._governing = RegistryClient(service.rpc, service.deployment, regional)
     try:
         outside = c.post(f"/v1/issuers/{beijing}/authorizations", json={"type": TYPE},
                          headers=api.h("admin"))
@@ -816,13 +816,13 @@ def _bypassing_issue(api: Api, uscc: str, tmp: Path, **extra: Any) -> dict[str, 
     from certs.batcher import Batcher
     from certs.status import load_record
     from certs.store import Store
-    from verifier.agency import issuer_registry
+    from verifier.agency import issuer_chain_client
 
     profile = issuer_profile(api.settings, open_store(api.settings), uscc)
     own = Store.open(f"sqlite:///{tmp / f'{uscc}.sqlite3'}")
     report = issue(own, profile, [(1, request(**extra))], entitlements=None)
     assert not report.rejected, report.rejected
-    Batcher(own, lambda _: issuer_registry(api.settings, uscc)).run_once()
+    Batcher(own, lambda _: issuer_chain_client(api.settings, uscc)).run_once()
     _service(api).index_now("a test's anchor")
     record = load_record(own, report.accepted[0].identifier)
     assert record.status == "active"
@@ -964,7 +964,7 @@ def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_new_on
 
 
 def test_the_scheme_name_of_a_key_is_read_in_any_case(api: Api) -> None:
-    """RFC 7235: ``bearer KEY`` is ``Bearer KEY``, on the QR fast path and every route."""
+    """RFC 7235: ``bearer KEY`` is ``Bearer KEY``, for a plain QR body and every route."""
     c = api.client
     key = api.keys["counter"]
     for scheme in ("bearer", "BEARER", "Bearer", "bEaReR"):
@@ -1236,7 +1236,7 @@ def test_chain_down_means_could_not_decide(api: Api) -> None:
 
 
 def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
-    """Every check of ``/v1/verify`` (fast and full QR path, certificate, file) and of a
+    """Every check of ``/v1/verify`` (a plain and a full QR body, certificate, file) and of a
     redeemed presentation has ``reason_zh``, in Chinese, beside the English ``reason``.
     After the test above the chain is down: the chain checks say so in Chinese."""
     import json

@@ -1,7 +1,7 @@
 """What a security review of the API found, each held by a test against the real service
 (a devnet, PostgreSQL behind a TCP relay the test can cut, ``uvicorn`` serving the app over
 real HTTP): crafted pagination cursors are refused with ``bad_cursor``, never a 500; the
-QR fast path reads UTF-8 only, as the route does; a 5xx answer names no host, port,
+QR route reads UTF-8 only, whatever the body's shape; a 5xx answer names no host, port,
 database user or query (the detail goes to the log); and each error class has the status
 it deliberately maps to."""
 
@@ -254,7 +254,7 @@ def test_every_crafted_cursor_is_refused_on_every_paged_route(served: Served) ->
 
 
 def test_a_qr_body_in_utf16_is_refused_as_the_route_refuses_it(served: Served) -> None:
-    """The fast path of ``POST /v1/verify`` reads UTF-8 only: a UTF-16 or UTF-32 body of a
+    """``POST /v1/verify`` reads UTF-8 only: a UTF-16 or UTF-32 body of a
     genuine QR payload is ``bad_json`` (400), as the route answers, never a verdict."""
     document = _anchored(served, "吴十")
     payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document["document"])))

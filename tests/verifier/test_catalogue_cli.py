@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from certs.types import default_registry
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.transactions import LocalAccount
 from tests.conftest import free_port, make_uscc
 from tests.verifier.test_cli_devnet import zhengyin_command
@@ -46,10 +46,10 @@ class Cli:
         assert "Traceback" not in run.stderr
         return run.stdout
 
-    def reader(self) -> Registry:
+    def reader(self) -> RegistryClient:
         settings = Settings(home=self.home, devnet_port=int(self.env["ZHENGYIN_DEVNET_PORT"]))
         rpc = chain_rpc(settings)
-        return Registry(rpc, deployment(settings, rpc))
+        return RegistryClient(rpc, deployment(settings, rpc))
 
 
 @pytest.fixture(scope="module")

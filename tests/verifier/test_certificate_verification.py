@@ -1,7 +1,7 @@
 """Verifying certificate documents (``verifier.certificates``) against the real devnet.
 
 Every test issues real certificates (SQLite, one test also PostgreSQL), signs them with real
-SM2 keys, anchors them with the batcher and judges them with a read-only ``Registry`` — the
+SM2 keys, anchors them with the batcher and judges them with a read-only ``RegistryClient`` — the
 verifier's view of the chain. The clock of the validity check is pinned; chain time is real.
 """
 
@@ -38,7 +38,7 @@ from certs.merkle import MerkleTree
 from certs.status import CertificateRecord, change_status, load_record, load_records
 from certs.store import Store, metadata
 from chain.errors import ChainUnavailable
-from chain.registry import Deployment, Registry, deploy_contracts
+from chain.registry import Deployment, RegistryClient, deploy_contracts
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from seals.sm2 import KeySigner, generate_private_key, sm3
@@ -83,7 +83,7 @@ class Agency:
     """An issuer registered on the devnet: its chain client and its signing profile."""
 
     uscc: str
-    registry: Registry
+    registry: RegistryClient
     profile: IssuerProfile
 
     @property
@@ -104,13 +104,13 @@ def make_agency(
     """Register a fresh issuer with its own account and (by default) its SM2 key."""
     uscc = make_uscc()
     account = accounts.new()
-    governing = Registry(rpc, deployment, admin)
+    governing = RegistryClient(rpc, deployment, admin)
     governing.register_issuer(uscc, "示例市市场监督管理局")
     governing.add_account(uscc, account.address)
     if authorize:
         authorize_everywhere(governing, uscc)
     signer = KeySigner(generate_private_key())
-    own = Registry(rpc, deployment, account)
+    own = RegistryClient(rpc, deployment, account)
     if register_key:
         own.add_key(uscc, key_id_of(signer.public_key), key_valid_from, None,
                     signer.public_key.point)
@@ -141,7 +141,7 @@ def invalid_checks(verdict: Verdict) -> set[str]:
     return {f.name for f in verdict.checks if f.status is Status.INVALID}
 
 
-def one(text: str | bytes, verifier: Registry) -> Verdict:
+def one(text: str | bytes, verifier: RegistryClient) -> Verdict:
     verdicts, _ = verify_documents([text], verifier, today=TODAY)
     return verdicts[0]
 
@@ -154,9 +154,9 @@ def summary(verdict: Verdict) -> tuple[str, list[tuple[str, str, str]]]:
 
 
 @pytest.fixture
-def verifier(rpc: Rpc, deployment: Deployment) -> Registry:
+def verifier(rpc: Rpc, deployment: Deployment) -> RegistryClient:
     """The verifier's client: reads only, no account."""
-    return Registry(rpc, deployment)
+    return RegistryClient(rpc, deployment)
 
 
 @pytest.fixture
@@ -226,7 +226,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 
 def test_fresh_certificate_is_valid_at_a_stated_block(
-    any_store: Store, agency: Agency, verifier: Registry
+    any_store: Store, agency: Agency, verifier: RegistryClient
 ) -> None:
     (record,) = issue_records(any_store, agency, [request()])
     anchor = record.document.anchor
@@ -263,7 +263,7 @@ def test_fresh_certificate_is_valid_at_a_stated_block(
     assert single.subject["chain"]["block"] >= block
 
 
-def test_validity_period_is_judged_on_the_given_day(batch: Batch, verifier: Registry) -> None:
+def test_validity_period_is_judged_on_the_given_day(batch: Batch, verifier: RegistryClient) -> None:
     early, _ = verify_documents([batch.text], verifier, today=dt.date(2026, 11, 27))
     late, _ = verify_documents([batch.text], verifier, today=dt.date(2031, 11, 28))
     last, _ = verify_documents([batch.text], verifier, today=dt.date(2031, 11, 27))
@@ -277,7 +277,7 @@ def test_validity_period_is_judged_on_the_given_day(batch: Batch, verifier: Regi
 
 
 def test_hidden_holder_claims_still_verify_and_are_listed(
-    batch: Batch, verifier: Registry
+    batch: Batch, verifier: RegistryClient
 ) -> None:
     document = CertificateDocument.from_json(batch.text)
     shown = disclose(document, ["holder.code", "holder.name"])
@@ -303,7 +303,7 @@ def test_hidden_holder_claims_still_verify_and_are_listed(
 
 
 def test_a_document_hiding_what_it_is_or_when_it_is_valid_is_not_accepted(
-    batch: Batch, verifier: Registry
+    batch: Batch, verifier: RegistryClient
 ) -> None:
     """Issue #14 item 3/4: hidden dates once skipped the validity check and the banner still
     said 证照真实有效. Type, issuer, identifier and validity can no longer be hidden; a
@@ -439,7 +439,7 @@ TAMPERING: dict[str, tuple[Callable[[dict[str, Any], Batch], None], set[str]]] =
 
 @pytest.mark.parametrize("case", list(TAMPERING))
 def test_tampering_is_caught_by_the_right_check(
-    case: str, batch: Batch, verifier: Registry
+    case: str, batch: Batch, verifier: RegistryClient
 ) -> None:
     tamper, expected = TAMPERING[case]
     doc = json.loads(batch.text)
@@ -457,7 +457,7 @@ def test_tampering_is_caught_by_the_right_check(
 
 
 def test_pending_document_is_not_valid_until_anchored(
-    store: Store, agency: Agency, verifier: Registry
+    store: Store, agency: Agency, verifier: RegistryClient
 ) -> None:
     (record,) = issue_records(store, agency, [request()], anchor=False)
     assert record.status == "pending" and record.document.anchor is None
@@ -479,7 +479,7 @@ def test_pending_document_is_not_valid_until_anchored(
 
 
 def test_status_changes_show_in_the_very_next_verification(
-    store: Store, agency: Agency, verifier: Registry
+    store: Store, agency: Agency, verifier: RegistryClient
 ) -> None:
     records = issue_records(store, agency, [request(), request("李四"), request("王五")])
     ids = [r.identifier for r in records]
@@ -520,7 +520,7 @@ def test_status_changes_show_in_the_very_next_verification(
 
 
 def test_the_chain_index_answers_as_the_chain_does_on_both_databases(
-    any_store: Store, agency: Agency, verifier: Registry
+    any_store: Store, agency: Agency, verifier: RegistryClient
 ) -> None:
     """The service judges verifications from its index of the chain's events (SQLite or
     PostgreSQL): the same anchors, statuses and key records as the chain, at the same block."""
@@ -556,7 +556,7 @@ def test_the_chain_index_answers_as_the_chain_does_on_both_databases(
 def test_another_issuer_cannot_change_a_certificates_status(
     store: Store,
     agency: Agency,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
@@ -571,7 +571,7 @@ def test_another_issuer_cannot_change_a_certificates_status(
 def test_anchor_by_another_issuer_than_named_is_invalid(
     store: Store,
     agency: Agency,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
@@ -617,7 +617,7 @@ def test_key_state_is_judged_at_the_anchor_time(
     outcome: Outcome,
     store: Store,
     agency: Agency,
-    verifier: Registry,
+    verifier: RegistryClient,
 ) -> None:
     (record,) = issue_records(store, agency, [request()])
     assert record.root is not None
@@ -648,7 +648,7 @@ def test_key_state_is_judged_at_the_anchor_time(
 def test_key_not_valid_for_the_issuer_is_invalid(
     setup: str,
     store: Store,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
@@ -690,7 +690,7 @@ def test_a_certificate_of_an_issuer_not_authorized_for_it_is_invalid(
     grant: str,
     via: str,
     store: Store,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
@@ -701,7 +701,7 @@ def test_a_certificate_of_an_issuer_not_authorized_for_it_is_invalid(
     bypassing the service's refusal. Every signature and anchor is genuine; only the chain's
     catalogue and grants can say no, and they must."""
     agency = make_agency(rpc, deployment, admin, accounts, authorize=False)
-    governing = Registry(rpc, deployment, admin)
+    governing = RegistryClient(rpc, deployment, admin)
     now = _chain_time(rpc)
     if grant == "another type":
         governing.authorize(agency.uscc, "11100000MA0000001Q001", 0)
@@ -731,14 +731,14 @@ def test_a_certificate_of_an_issuer_not_authorized_for_it_is_invalid(
 
 def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_later_ones(
     store: Store,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
     accounts: Accounts,
 ) -> None:
     agency = make_agency(rpc, deployment, admin, accounts, authorize=False)
-    governing = Registry(rpc, deployment, admin)
+    governing = RegistryClient(rpc, deployment, admin)
     governing.authorize(agency.uscc, TYPE, 0, None, "3601")
     (before,) = issue_records(store, agency, [request()])
     time.sleep(1.1)  # a withdrawal in the anchor's own second would count against it
@@ -758,7 +758,7 @@ def test_a_withdrawn_authorization_keeps_earlier_certificates_and_refuses_later_
 
 def test_a_type_withdrawn_from_the_catalogue_refuses_later_certificates(
     store: Store,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
@@ -766,10 +766,10 @@ def test_a_type_withdrawn_from_the_catalogue_refuses_later_certificates(
 ) -> None:
     """A fresh deployment of its own: withdrawing a type must not touch the other tests."""
     elsewhere = deploy_contracts(admin)
-    national = Registry(rpc, elsewhere, admin)
+    national = RegistryClient(rpc, elsewhere, admin)
     publish_catalogue(national)
     agency = make_agency(rpc, elsewhere, admin, accounts)
-    reader = Registry(rpc, elsewhere)
+    reader = RegistryClient(rpc, elsewhere)
     (before,) = issue_records(store, agency, [request()])
     time.sleep(1.1)
     national.withdraw_type(TYPE)
@@ -785,14 +785,14 @@ def test_a_type_withdrawn_from_the_catalogue_refuses_later_certificates(
 def test_issuance_refuses_rows_the_issuer_is_not_authorized_for(
     bulk: bool,
     store: Store,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
     accounts: Accounts,
 ) -> None:
     agency = make_agency(rpc, deployment, admin, accounts, authorize=False)
-    Registry(rpc, deployment, admin).authorize(agency.uscc, TYPE, 0, None, "3601")
+    RegistryClient(rpc, deployment, admin).authorize(agency.uscc, TYPE, 0, None, "3601")
     allowed = entitlements(verifier.authorization_events(agency.uscc), agency.uscc)
     licence = business_licence_request()  # 营业执照: not granted
     rows = [request(), request(jurisdiction="110100"), licence, request(name="")]
@@ -819,7 +819,7 @@ def test_issuance_refuses_rows_the_issuer_is_not_authorized_for(
 
 
 def test_authorizations_read_across_a_rewind_decide_nothing(
-    store: Store, verifier: Registry, rpc: Rpc, deployment: Deployment,
+    store: Store, verifier: RegistryClient, rpc: Rpc, deployment: Deployment,
     admin: TransactionSender, accounts: Accounts,
 ) -> None:
     """Review of #16: the chain facts of a verdict come from one fork of the index; a rewind
@@ -852,7 +852,7 @@ def _refused(report: Any) -> dict[int, list[tuple[str, str]]]:
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["one process", "worker processes"])
 def test_issuance_refuses_a_number_given_twice_in_one_request(
-    bulk: bool, store: Store, agency: Agency, verifier: Registry
+    bulk: bool, store: Store, agency: Agency, verifier: RegistryClient
 ) -> None:
     """Issue #16: the second and later rows with the same number (for the same type) are
     refused with the line that has it; the first is issued. Another type may use it, rows
@@ -902,7 +902,7 @@ def test_issuance_refuses_a_number_given_twice_in_one_request(
 
 
 def test_issuance_refuses_a_number_a_certificate_in_force_holds(
-    any_store: Store, agency: Agency, verifier: Registry
+    any_store: Store, agency: Agency, verifier: RegistryClient
 ) -> None:
     """Issue #16, against what is stored (SQLite and PostgreSQL): a pending or an active
     certificate of the issuer holds its number for its type; the refusal names it."""
@@ -990,15 +990,15 @@ def _assert_could_not_check(verdict: Verdict) -> None:
 def test_unreachable_chain_gives_error_never_a_verdict(
     batch: Batch, deployment: Deployment, html_endpoint: str
 ) -> None:
-    closed = Registry(Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), deployment)
+    closed = RegistryClient(Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), deployment)
     verdicts, block = verify_documents([batch.text], closed, today=TODAY)
     assert block is None
     _assert_could_not_check(verdicts[0])
 
-    html = Registry(Rpc(html_endpoint, timeout=2), deployment)
+    html = RegistryClient(Rpc(html_endpoint, timeout=2), deployment)
     _assert_could_not_check(verify_documents([batch.text], html, today=TODAY)[0][0])
 
-    def unreachable() -> Registry:
+    def unreachable() -> RegistryClient:
         raise ChainUnavailable("the chain at http://127.0.0.1:1 did not answer")
 
     verdict = verify_certificate_text(batch.text.encode(), unreachable, today=TODAY)
@@ -1020,7 +1020,7 @@ def test_contracts_missing_on_the_chain_is_an_error(
     empty = "0x" + "ab" * 20
     wiped = replace(deployment, issuer_registry="0x" + "cd" * 20, certificate_registry=empty)
     doc["anchor"]["contract"] = empty
-    verdicts, _ = verify_documents([json.dumps(doc)], Registry(rpc, wiped), today=TODAY)
+    verdicts, _ = verify_documents([json.dumps(doc)], RegistryClient(rpc, wiped), today=TODAY)
     assert verdicts[0].outcome is Outcome.ERROR
     for name in CHAIN:
         fragment = check(verdicts[0], name)
@@ -1034,7 +1034,7 @@ def test_contracts_missing_on_the_chain_is_an_error(
 
 def test_document_of_another_deployment_or_chain_is_an_error(
     store: Store,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
@@ -1043,11 +1043,11 @@ def test_document_of_another_deployment_or_chain_is_an_error(
 ) -> None:
     elsewhere = deploy_contracts(admin)
     assert elsewhere.certificate_registry != deployment.certificate_registry
-    publish_catalogue(Registry(rpc, elsewhere, admin))
+    publish_catalogue(RegistryClient(rpc, elsewhere, admin))
     agency = make_agency(rpc, elsewhere, admin, accounts)
     (record,) = issue_records(store, agency, [request()])
     text = text_of(record)
-    assert one(text, Registry(rpc, elsewhere)).outcome is Outcome.VALID  # at home: valid
+    assert one(text, RegistryClient(rpc, elsewhere)).outcome is Outcome.VALID  # at home: valid
 
     verdict = one(text, verifier)
 
@@ -1178,7 +1178,7 @@ GARBAGE: dict[str, tuple[Callable[[str], bytes], str, str]] = {
 
 @pytest.mark.parametrize("case", list(GARBAGE))
 def test_garbage_is_invalid_with_a_clear_reason(
-    case: str, batch: Batch, verifier: Registry
+    case: str, batch: Batch, verifier: RegistryClient
 ) -> None:
     make, says, code = GARBAGE[case]
     data = make(batch.text)
@@ -1211,7 +1211,7 @@ _FUZZ = settings(max_examples=150, deadline=None,
 
 @_FUZZ
 @given(data=st.binary(max_size=2_000))
-def test_random_bytes_never_raise(data: bytes, batch: Batch, verifier: Registry) -> None:
+def test_random_bytes_never_raise(data: bytes, batch: Batch, verifier: RegistryClient) -> None:
     verdict = verify_certificate_text(data, lambda: verifier, today=TODAY)
     assert verdict.outcome is Outcome.INVALID
     json.dumps(verdict.to_json())
@@ -1219,7 +1219,7 @@ def test_random_bytes_never_raise(data: bytes, batch: Batch, verifier: Registry)
 
 @_FUZZ
 @given(value=_json)
-def test_random_json_never_raises(value: Any, verifier: Registry) -> None:
+def test_random_json_never_raises(value: Any, verifier: RegistryClient) -> None:
     data = json.dumps(value).encode()
     verdict = verify_certificate_text(data, lambda: verifier, today=TODAY)
     assert verdict.outcome is Outcome.INVALID
@@ -1243,7 +1243,7 @@ INFORMATIONAL = {("anchor", "block"), ("anchor", "tx_hash")}
 @_FUZZ
 @given(choice=st.data(), value=_json)
 def test_random_edits_of_a_valid_document_never_raise_or_pass(
-    choice: st.DataObject, value: Any, batch: Batch, verifier: Registry
+    choice: st.DataObject, value: Any, batch: Batch, verifier: RegistryClient
 ) -> None:
     original = json.loads(batch.text)
     paths = [p for p in _paths(original) if p]
@@ -1264,7 +1264,7 @@ def test_random_edits_of_a_valid_document_never_raise_or_pass(
 
 def test_many_documents_at_once_match_one_by_one(
     store: Store,
-    verifier: Registry,
+    verifier: RegistryClient,
     rpc: Rpc,
     deployment: Deployment,
     admin: TransactionSender,
@@ -1301,7 +1301,9 @@ def test_many_documents_at_once_match_one_by_one(
     }
 
 
-def test_local_checks_on_every_core_match_one_process(batch: Batch, verifier: Registry) -> None:
+def test_local_checks_on_every_core_match_one_process(
+    batch: Batch, verifier: RegistryClient
+) -> None:
     """Large calls run the local checks in worker processes; the verdicts are the same."""
     doc = json.loads(batch.text)
     _value(doc, batch)
@@ -1317,7 +1319,7 @@ def test_local_checks_on_every_core_match_one_process(batch: Batch, verifier: Re
 
 
 def test_every_check_has_a_chinese_reason_for_the_counter(
-    store: Store, agency: Agency, verifier: Registry, batch: Batch, deployment: Deployment
+    store: Store, agency: Agency, verifier: RegistryClient, batch: Batch, deployment: Deployment
 ) -> None:
     """The counter clerk reads ``reason_zh``: every fragment of every kind of verdict has
     one, in Chinese, with the facts the English reason has (and no more personal data)."""
@@ -1404,10 +1406,10 @@ def test_every_check_has_a_chinese_reason_for_the_counter(
     assert "仅支持 ZY2" in chinese(verify_qr("ZY1.X.Y", verifier))["qr.format"]
     assert "重新扫描" in chinese(verify_qr("ZY2.ABC", verifier))["qr.format"]
 
-    def unreachable() -> Registry:
+    def unreachable() -> RegistryClient:
         raise ChainUnavailable("the chain at http://127.0.0.1:1 did not answer")
 
-    closed = Registry(Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), deployment)
+    closed = RegistryClient(Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), deployment)
     for down in (
         verify_certificate_text(texts[0].encode(), unreachable, today=TODAY),
         verify_documents([texts[0]], closed, today=TODAY)[0][0],
@@ -1423,7 +1425,7 @@ def test_every_check_has_a_chinese_reason_for_the_counter(
 
 
 def test_a_machine_that_cannot_check_sm2_never_says_invalid(
-    store: Store, agency: Agency, verifier: Registry, monkeypatch: pytest.MonkeyPatch
+    store: Store, agency: Agency, verifier: RegistryClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The SM2 code of this machine failing (here: no backend loads, as on a machine without
     the extension, libcrypto's SM2 or gmssl-pyx) says nothing of the certificate: the

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from tests.certs.samples import business_licence_request
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
@@ -97,7 +97,7 @@ class Cli:
         """The verdict on a document, judged in this process against the module's devnet."""
         settings = self.settings()
         rpc = chain_rpc(settings)
-        verdicts, _ = verify_documents([document.read_bytes()], Registry(rpc, deployment(
+        verdicts, _ = verify_documents([document.read_bytes()], RegistryClient(rpc, deployment(
             settings, rpc)))
         return verdicts[0].outcome.value
 

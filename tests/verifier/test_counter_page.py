@@ -403,7 +403,7 @@ def _unauthorized_certificate(served: Served, tmp_path: Path) -> dict[str, Any]:
     from certs.status import load_record
     from certs.store import Store
     from tests.conftest import make_uscc
-    from verifier.agency import add_issuer, issuer_profile, issuer_registry, open_store
+    from verifier.agency import add_issuer, issuer_chain_client, issuer_profile, open_store
     from verifier.settings import Settings
 
     settings = Settings(home=served.home)
@@ -415,7 +415,7 @@ def _unauthorized_certificate(served: Served, tmp_path: Path) -> dict[str, Any]:
     report = issue(own, issuer_profile(settings, open_store(settings), uscc), [(1, row)],
                    entitlements=None)
     assert not report.rejected, report.rejected
-    Batcher(own, lambda _: issuer_registry(settings, uscc)).run_once()
+    Batcher(own, lambda _: issuer_chain_client(settings, uscc)).run_once()
     document: dict[str, Any] = json.loads(
         load_record(own, report.accepted[0].identifier).document.to_json()
     )

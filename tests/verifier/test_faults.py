@@ -35,14 +35,14 @@ from fastapi.testclient import TestClient
 from certs import qr
 from certs.canonical import CertificateDocument
 from certs.store import Store
-from chain.registry import CertificateStatus, Registry
+from chain.registry import ChainStatus, RegistryClient
 from chain.rpc import Rpc
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
 from tests.verifier.test_counter_page import wait_healthy
-from verifier.agency import hash_api_key, issuer_registry
+from verifier.agency import hash_api_key, issuer_chain_client
 from verifier.api.app import create_app
 from verifier.settings import Settings
 
@@ -133,9 +133,9 @@ class Served:
     def node(self) -> Devnet:
         return Devnet(self.home)
 
-    def registry(self) -> Registry:
+    def registry(self) -> RegistryClient:
         """The agency's own account on the chain (not through the service)."""
-        return issuer_registry(self.settings, AGENCY[0])
+        return issuer_chain_client(self.settings, AGENCY[0])
 
     def lines(self) -> list[str]:
         return self.log.read_text(errors="replace").splitlines()
@@ -360,7 +360,7 @@ def test_a_stopped_or_killed_node_gives_error_within_the_bound(served: Served) -
     wait_for(lambda: served.verdict(payload), lambda v: v == "valid", 15, "back after restart")
 
 
-def _chain_status(registry: Registry, document: dict[str, Any]) -> CertificateStatus:
+def _chain_status(registry: RegistryClient, document: dict[str, Any]) -> ChainStatus:
     leaf = CertificateDocument.from_json(json.dumps(document)).leaf
     return registry.status_of(AGENCY[0], leaf).status
 
@@ -375,7 +375,7 @@ class RolledBack:
     chain lost the anchor), ``other`` (anchored before, active)."""
     identifiers: dict[str, str]
     at: float
-    registry: Registry
+    registry: RegistryClient
     reused: tuple[int, int, float]
     """The revoke of ``kept`` made on chain right after the rollback: its block, the head
     the index had reached before the rollback, and when it was mined."""
@@ -481,7 +481,7 @@ def test_rollback_a_revoke_the_chain_lost_is_sent_again(
     again: the issuer's accepted request is not lost."""
     identifier, document = rolled_back.identifiers["revoked"], rolled_back.documents["revoked"]
     wait_for(lambda: rolled_back.registry.status_of(AGENCY[0], _leaf(document)).status,
-             lambda s: s is CertificateStatus.REVOKED, 30, "the lost revoke sent again")
+             lambda s: s is ChainStatus.REVOKED, 30, "the lost revoke sent again")
     wait_for(lambda: served.verdict(payload_of(document)), lambda v: v == "invalid", 10,
              "the resent revoke indexed")
     with sqlite3.connect(served.database) as raw:

@@ -13,24 +13,24 @@ import pytest
 import sqlalchemy as sa
 
 from certs.store import Store, chain_cursor, chain_events
-from chain.registry import CertificateStatus, Registry
+from chain.registry import ChainStatus, RegistryClient
 from tests.conftest import private_chain
 from verifier.indexer import Indexer, IndexerLagging
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, str]]:
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RegistryClient, str]]:
     with private_chain(tmp_path_factory.mktemp("index-chain")) as own:
         yield own.registry, own.uscc
 
 
-def _indexer(tmp_path: Path, registry: Registry, **kwargs: float) -> Indexer:
+def _indexer(tmp_path: Path, registry: RegistryClient, **kwargs: float) -> Indexer:
     store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
-    return Indexer(store, Registry(registry.rpc, registry.deployment), **kwargs)  # type: ignore[arg-type]
+    return Indexer(store, RegistryClient(registry.rpc, registry.deployment), **kwargs)  # type: ignore[arg-type]
 
 
 def test_a_rollback_rewinds_to_the_last_common_block_and_derives_again(
-    chain: tuple[Registry, str], tmp_path: Path
+    chain: tuple[RegistryClient, str], tmp_path: Path
 ) -> None:
     registry, uscc = chain
     rpc = registry.rpc
@@ -52,7 +52,7 @@ def test_a_rollback_rewinds_to_the_last_common_block_and_derives_again(
     snap = indexer.snapshot(roots=[kept, lost, later], leaves=[(uscc, leaf)])
     assert snap.anchors[kept] is not None and snap.anchors[later] is not None
     assert snap.anchors[lost] is None
-    assert snap.statuses[(uscc, leaf)].status is CertificateStatus.ACTIVE
+    assert snap.statuses[(uscc, leaf)].status is ChainStatus.ACTIVE
     with indexer.store.engine.connect() as connection:
         cursor = connection.execute(sa.select(chain_cursor)).one()
         events = connection.execute(
@@ -66,14 +66,14 @@ def test_a_rollback_rewinds_to_the_last_common_block_and_derives_again(
 
 
 def test_every_reader_drops_its_cached_facts_after_a_rewind(
-    chain: tuple[Registry, str], tmp_path: Path
+    chain: tuple[RegistryClient, str], tmp_path: Path
 ) -> None:
     """Several workers share one database: a process whose cached anchor was lost in a
     rollback that another process indexed must not judge by it."""
     registry, uscc = chain
     rpc = registry.rpc
     first = _indexer(tmp_path, registry)
-    other = Indexer(first.store, Registry(registry.rpc, registry.deployment))
+    other = Indexer(first.store, RegistryClient(registry.rpc, registry.deployment))
     root = secrets.token_bytes(32)
     before = rpc.call("evm_snapshot")
     registry.anchor(uscc, root, 1)
@@ -88,7 +88,7 @@ def test_every_reader_drops_its_cached_facts_after_a_rewind(
 
 
 def test_key_records_follow_the_index_at_once(
-    chain: tuple[Registry, str], tmp_path: Path
+    chain: tuple[RegistryClient, str], tmp_path: Path
 ) -> None:
     """A compromise report reaches the next verification once indexed (a 2 s cache of key
     records used to keep a reported key `valid` beyond the staleness bound)."""
@@ -105,7 +105,7 @@ def test_key_records_follow_the_index_at_once(
 
 
 def test_an_index_not_confirmed_within_the_bound_is_never_judged(
-    chain: tuple[Registry, str], tmp_path: Path
+    chain: tuple[RegistryClient, str], tmp_path: Path
 ) -> None:
     registry, _ = chain
     indexer = _indexer(tmp_path, registry, max_staleness=0.3)

@@ -15,7 +15,7 @@ from certs.batcher import Batcher
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.status import load_record
 from certs.store import Store
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from seals.sm2 import KeySigner, generate_private_key
 from tests.certs.test_pipeline import TODAY, request
@@ -96,7 +96,7 @@ def test_a_batcher_round_that_fails_is_one_line_saying_what_failed(
     report = issue(store, agency, [(1, request())], today=TODAY)
     assert report.accepted
     port = free_port()
-    dead = Registry(Rpc(f"http://user:secret@127.0.0.1:{port}/key/abc", timeout=1),
+    dead = RegistryClient(Rpc(f"http://user:secret@127.0.0.1:{port}/key/abc", timeout=1),
                     issuer.registry.deployment, issuer.registry.sender)
     failing = Batcher(store, lambda uscc: dead)
     failing.run_forever(lambda: bool(failing.errors), interval=0.01)

@@ -19,7 +19,7 @@ from certs.identifiers import build_identifier
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.status import change_status, load_record
 from certs.store import Store
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from seals.sm2 import KeySigner, generate_private_key
 from tests.conftest import Issuer, free_port
@@ -212,7 +212,7 @@ def test_a_key_reported_compromised_never_makes_a_qr_valid(
 
 @pytest.mark.parametrize("ended", ["deauthorized", "authorized elsewhere only"])
 def test_an_agency_no_longer_authorized_never_makes_a_qr_valid(
-    ended: str, issued: Issued, issuer: Issuer, admin_registry: Registry
+    ended: str, issued: Issued, issuer: Issuer, admin_registry: RegistryClient
 ) -> None:
     """The attack (review of #16): deauthorized, the agency still holds its key; it signs a
     QR for a certificate it never anchored and points it at a root it anchored while it was
@@ -260,7 +260,9 @@ def test_garbage_decides_nothing_and_says_why(text: str, issuer: Issuer) -> None
 
 def test_chain_down_is_error(issued: Issued, issuer: Issuer) -> None:
     text = issued.payload(0).encode()
-    dead = Registry(Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), issuer.registry.deployment)
+    dead = RegistryClient(
+        Rpc(f"http://127.0.0.1:{free_port()}", timeout=1), issuer.registry.deployment
+    )
     verdict = verify_qr(text, dead, today=TODAY)
     assert verdict.outcome.value == "error"
     assert statuses(verdict)["certificate.validity"] == "VALID"  # judged without the chain

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from chain.errors import ChainError
-from chain.registry import Registry
+from chain.registry import RegistryClient
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord, ensure_deployed
 from verifier.cli.exits import ExitStatus
@@ -107,7 +107,7 @@ def _status(settings: Settings) -> dict[str, Any]:
             "CertificateRegistry": found.certificate_registry,
             "block": found.block,
             "deployer": found.deployer,
-            "code_present": Registry(rpc, found).code_present(),
+            "code_present": RegistryClient(rpc, found).code_present(),
         }
     return {
         "running": True,
@@ -154,7 +154,7 @@ def deploy_and_report(
     say(f"  CertificateRegistry  {found.certificate_registry}")
     say(f"  record: {record.path(found.chain_id)}")
     with progress("publishing the certificate catalogue"):
-        added = publish_catalogue(Registry(rpc, found, sender))
+        added = publish_catalogue(RegistryClient(rpc, found, sender))
     if added:  # the deployer is the national admin: the shipped types enter the catalogue
         say(f"  catalogue: {len(added)} certificate type(s) added ({', '.join(added)})")
     return {

@@ -146,11 +146,11 @@ def _chain_facts(settings: Settings) -> Callable[[], ChainFacts] | None:
         return None
 
     def registry() -> ChainFacts:
-        from chain.registry import Registry
+        from chain.registry import RegistryClient
         from verifier.context import chain_rpc, deployment
 
         rpc = chain_rpc(settings)
-        return Registry(rpc, deployment(settings, rpc))
+        return RegistryClient(rpc, deployment(settings, rpc))
 
     return registry
 

@@ -1,0 +1,172 @@
+"""Reading the registry contracts' history: their events in a block range (in pages a node
+accepts), decoded, with block timestamps, and the histories of a certificate, a batch and an
+issuer built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from chain.abi import ContractAbi
+from chain.errors import ChainError, RpcError
+from chain.records import Block, ChainEvent, Deployment, digest32, issuer_id, uscc_of
+from chain.rpc import Rpc
+
+LOG_PAGE_BLOCKS = 5_000
+"""Blocks per ``eth_getLogs`` request at first: under the usual provider limits (often 10,000
+blocks or 10,000 results); a node that refuses a page as too large gets halves."""
+_TOO_MANY_LOGS = (
+    "too many", "too large", "more than", "exceed", "limit", "range", "response size",
+    "timeout", "timed out",
+)
+"""Words of a node refusing a log query for its size (each provider has its own text)."""
+
+
+class RegistryHistory:
+    """The history part of the registry client (:class:`chain.registry.RegistryClient`): what it
+    needs is declared here, the client provides it."""
+
+    rpc: Rpc
+    deployment: Deployment
+    log_page: int
+    _issuers: ContractAbi
+    _certificates: ContractAbi
+    _timestamps: dict[str, int]
+
+    def block_number(self) -> int:
+        return int(self.rpc.call("eth_blockNumber"), 16)
+
+
+    def events(
+        self,
+        from_block: int | None = None,
+        to_block: Block = "latest",
+        *,
+        topics: Sequence[Any] | None = None,
+    ) -> list[ChainEvent]:
+        """Every event of both contracts in a block range (what an indexer follows), read in
+        pages of at most ``log_page`` blocks; a page the node refuses as too large (too many
+        results, too wide a range) is read again in halves."""
+        start = self.deployment.block if from_block is None else from_block
+        end = self._number_of(to_block)
+        logs: list[Mapping[str, Any]] = []
+        page = self.log_page
+        while start <= end:
+            stop = min(end, start + page - 1)
+            query: dict[str, Any] = {
+                "address": [self.deployment.issuer_registry, self.deployment.certificate_registry],
+                "fromBlock": hex(start),
+                "toBlock": hex(stop),
+            }
+            if topics is not None:
+                query["topics"] = list(topics)
+            try:
+                found = self.rpc.call("eth_getLogs", [query])
+            except RpcError as exc:
+                text = exc.rpc_message.lower()
+                if stop > start and (
+                    exc.rpc_code == -32005 or any(w in text for w in _TOO_MANY_LOGS)
+                ):
+                    page = max(1, (stop - start + 1) // 2)
+                    continue
+                raise
+            logs += found or []
+            start = stop + 1
+        return self._decode(logs)
+
+    def _number_of(self, block: Block) -> int:
+        """The number of a block given by number, hex number or tag (``latest``, …)."""
+        if isinstance(block, int):
+            return block
+        if block.startswith("0x"):
+            return int(block, 16)
+        if block in ("latest", "pending"):
+            return self.block_number()
+        found = self.rpc.call("eth_getBlockByNumber", [block, False])
+        if not isinstance(found, dict):
+            raise ChainError(f"the node knows no {block!r} block", code="block_missing")
+        return int(found["number"], 16)
+
+    def history_of_leaf(
+        self, uscc: str, leaf: bytes, *, root: bytes | None = None
+    ) -> list[ChainEvent]:
+        """A certificate's events: its batch anchored (when ``root`` is given), status changes,
+        and supersede links in either direction; oldest first."""
+        issuer, leaf_topic = "0x" + issuer_id(uscc).hex(), "0x" + digest32(leaf, "leaf").hex()
+        c = self._certificates
+        changed, superseded = c.topic("StatusChanged"), c.topic("Superseded")
+        found = self.events(topics=[[changed, superseded], issuer, leaf_topic])
+        found += self.events(topics=[superseded, issuer, None, leaf_topic])
+        if root is not None:
+            found += self.history_of_root(root)
+        return _ordered(found)
+
+    def history_of_root(self, root: bytes) -> list[ChainEvent]:
+        topic = "0x" + digest32(root, "root").hex()
+        return self.events(topics=[self._certificates.topic("RootAnchored"), topic])
+
+    def history_of_issuer(self, uscc: str) -> list[ChainEvent]:
+        """Registry events of an issuer, and every anchor and status change it made."""
+        issuer = "0x" + issuer_id(uscc).hex()
+        c = self._certificates
+        found = self.events(topics=[None, issuer])
+        found += self.events(
+            topics=[[c.topic("RootAnchored"), c.topic("DocumentAnchored")], None, issuer]
+        )
+        return [e for e in _ordered(found) if e.args.get("issuer") == uscc]
+
+    def _decode(self, logs: Iterable[Mapping[str, Any]]) -> list[ChainEvent]:
+        logs = [log for log in logs if not log.get("removed")]
+        self._fill_timestamps({str(log["blockHash"]) for log in logs})
+        out: list[ChainEvent] = []
+        for log in logs:
+            for abi in (self._certificates, self._issuers):
+                decoded = abi.decode_log(log)
+                if decoded is not None:
+                    break
+            else:
+                continue
+            name, args = decoded
+            for key in ("issuer",):
+                if key in args:
+                    args[key] = uscc_of(args[key])
+            block = int(log["blockNumber"], 16)
+            out.append(
+                ChainEvent(
+                    name=name,
+                    contract=abi.artefact.name,
+                    block_number=block,
+                    timestamp=self._timestamps[str(log["blockHash"])],
+                    tx_hash=log["transactionHash"],
+                    log_index=int(log["logIndex"], 16),
+                    args=args,
+                )
+            )
+        return _ordered(out)
+
+    def block_timestamp(self, block: int) -> int:
+        found = self.rpc.call("eth_getBlockByNumber", [hex(block), False])
+        if not isinstance(found, dict):
+            raise ChainError(f"block {block} is not known to the node", code="block_missing")
+        return int(found["timestamp"], 16)
+
+    def _fill_timestamps(self, hashes: set[str]) -> None:
+        missing = sorted(h for h in hashes if h not in self._timestamps)
+        if len(self._timestamps) + len(missing) > 100_000:  # a long-lived indexer: stay small
+            self._timestamps.clear()
+        for start in range(0, len(missing), 100):
+            chunk = missing[start : start + 100]
+            results = self.rpc.batch([("eth_getBlockByHash", [h, False]) for h in chunk])
+            for block_hash, block in zip(chunk, results, strict=True):
+                if not isinstance(block, dict):
+                    raise ChainError(
+                        f"block {block_hash} is not known to the node (a rollback since the "
+                        "logs were read?)",
+                        code="block_missing",
+                    )
+                self._timestamps[block_hash] = int(block["timestamp"], 16)
+
+
+def _ordered(events: Iterable[ChainEvent]) -> list[ChainEvent]:
+    unique = {(e.block_number, e.log_index): e for e in events}
+    return [unique[k] for k in sorted(unique)]

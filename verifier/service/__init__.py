@@ -1,0 +1,38 @@
+"""The service behind the HTTP API: who is calling, and what each role may do.
+
+Route functions stay thin; everything an endpoint does happens here, on domain objects.
+Background work runs in daemon threads started by :meth:`Service.start`: the chain indexer
+in every process; the batcher (which also reads recent anchors back from the chain) and the
+status reconciler (:mod:`certs.reconcile`) in exactly one, chosen by a lock file; the
+writer of the 'verified' event log. Each loop logs every error on one line, counts it (the
+metrics) and carries on. The service never starts, stops or restarts the chain.
+"""
+
+from __future__ import annotations
+
+from verifier.service.background import BackgroundWork
+from verifier.service.base import (
+    IDEMPOTENCY_SECONDS,
+    KEY_CACHE_SECONDS,
+    ROLES,
+    AccessDenied,
+    Answer,
+    NotFound,
+    Principal,
+    Unauthenticated,
+    check_idempotency_key,
+    json_text,
+)
+from verifier.service.issuing import Issuing
+from verifier.service.reading import HistoryKey, Reading, limit_verdict, verify_file_isolated
+
+__all__ = [
+    "IDEMPOTENCY_SECONDS", "KEY_CACHE_SECONDS", "ROLES", "AccessDenied", "Answer",
+    "HistoryKey", "NotFound", "Principal", "Service", "Unauthenticated",
+    "check_idempotency_key", "json_text", "limit_verdict", "verify_file_isolated",
+]
+
+
+class Service(BackgroundWork, Issuing, Reading):
+    """One process's view of the service: its core (:mod:`verifier.service.base`), its
+    background work, what it changes and what it reads."""
