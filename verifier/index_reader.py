@@ -351,6 +351,14 @@ class IndexReader:
         found = self._grant_cache.get(key) if block is not None else None
         if found is None:
             try:
+                if block is None:
+                    # "up to now" (issuance, a timeline) is judged with no facts read before:
+                    # what must hold is that this one read saw one generation. This process's
+                    # own generation may predate a rewind another worker indexed, and no
+                    # snapshot here has refreshed it yet.
+                    with self.store.reader() as fetch:
+                        rows = fetch("SELECT generation FROM chain_cursor WHERE id = 1")
+                    generation = int(rows[0][0]) if rows else 0
                 found = indexed_authorization_events(self.store, issuer, code, block=block)
                 with self.store.reader() as fetch:
                     rows = fetch("SELECT generation FROM chain_cursor WHERE id = 1")

@@ -121,3 +121,30 @@ def test_an_index_not_confirmed_within_the_bound_is_never_judged(
     with pytest.raises(IndexerLagging):
         indexer.documents([secrets.token_bytes(32)])
     assert indexer.state().healthy is False
+
+
+def test_a_reader_that_took_no_snapshot_since_a_rewind_still_reads_grants_up_to_now(
+    chain: tuple[RegistryClient, str], tmp_path: Path
+) -> None:
+    """Another worker indexed a rewind, and this process has not verified anything since.
+    Its issuance reads the agency's grants "up to now". It was refused as `indexer_lagging`
+    ("rewound while it was read") until the process took a snapshot, which a worker that only
+    issues never takes. Grants read at a block (a verification's snapshot) must still come
+    from the snapshot's generation."""
+    registry, uscc = chain
+    rpc = registry.rpc
+    first = _indexer(tmp_path, registry)
+    other = Indexer(first.store, RegistryClient(registry.rpc, registry.deployment))
+    first.catch_up()
+    other.catch_up()
+    stale = other.snapshot()  # `other` now knows generation g
+    before = rpc.call("evm_snapshot")
+    registry.anchor(uscc, secrets.token_bytes(32), 1)
+    first.catch_up()
+    rpc.call("evm_revert", [before])
+    rpc.call("anvil_mine", ["0x2"])
+    first.catch_up()  # rewinds: generation g + 1, `other` not told
+    assert first.rewinds >= 1
+    assert other.authorization_events(uscc) == first.authorization_events(uscc)
+    with pytest.raises(IndexerLagging):
+        other.authorization_events(uscc, block=stale.block)
