@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.testclient import TestClient
@@ -38,6 +39,12 @@ class _Stub:
         pass
 
 
+def _route() -> DirectRoute:
+    found = next(r for r in verification.router.routes if getattr(r, "path", "") == "/v1/verify")
+    assert isinstance(found, DirectRoute)
+    return found
+
+
 def _app(**include: Any) -> FastAPI:
     app = create_app(Settings(), background=False)
     if include:  # the verification router included once more, before the application's
@@ -53,11 +60,12 @@ def _qr(app: FastAPI) -> Any:
 
 
 def test_the_verify_route_is_called_directly_and_answers() -> None:
-    route = next(r for r in verification.router.routes if getattr(r, "path", "") == "/v1/verify")
-    assert isinstance(route, DirectRoute)
+    app = _app()
+    route = _route()
+    assert not route.solved_somewhere  # every request to it is answered directly
     assert not needs_solving(route.dependant)  # it declares nothing: the direct handler
     assert getattr(route.get_route_handler(), "direct", False)
-    answer = _qr(_app())
+    answer = _qr(app)
     assert answer.status_code == 200 and answer.json()["verdict"] == "valid", answer.text
 
 
@@ -66,14 +74,18 @@ def test_the_verify_route_is_matched_before_every_other_route() -> None:
     assert getattr(first, "original_router", None) is verification.router
 
 
-def test_a_dependency_of_an_including_router_is_solved_for_a_qr_request() -> None:
+def test_a_dependency_of_an_including_router_is_solved_for_a_qr_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     ran: list[str] = []
+    monkeypatch.setattr(_route(), "solved_somewhere", False)  # restored for the other tests
 
     async def closed(request: Request) -> None:
         ran.append(request.url.path)
         raise AccessDenied("this counter is closed", code="wrong_role")
 
     refused = _qr(_app(dependencies=[Depends(closed)]))
+    assert _route().solved_somewhere
     assert ran == ["/v1/verify"]
     assert refused.status_code == 403, refused.text
     assert refused.json() == {"error": "wrong_role", "message": "this counter is closed"}

@@ -12,6 +12,7 @@ from fastapi import Request, Response
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -20,9 +21,15 @@ class DirectRoute(APIRoute):
     """An ``APIRoute`` (documented from its declaration as any route is) whose handler calls
     ``endpoint(request)`` directly when there is nothing for FastAPI to solve."""
 
+    solved_somewhere = False
+    """Whether some handler of this route (its own, or that of a router including it) is
+    FastAPI's: then every request goes the framework's way (the route object is shared by
+    its inclusions, so the safe side for all of them)."""
+
     def get_route_handler(self) -> Handler:
         solved = super().get_route_handler()
         if needs_solving(_effective_dependant(self)):
+            self.solved_somewhere = True
             return solved  # a declared dependency or parameter: FastAPI's own handler
         endpoint = cast(Callable[[Request], Awaitable[Response]], self.endpoint)
 
@@ -31,6 +38,17 @@ class DirectRoute(APIRoute):
 
         direct.direct = True  # type: ignore[attr-defined]
         return direct
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint's answer, without the framework's per-request wrapper (two exit
+        stacks for dependencies with ``yield``, of which a direct route has none, and an
+        exception handler that the application's own, outside it, is the same as) when
+        nothing is solved for this route anywhere and the method is the route's."""
+        if self.solved_somewhere or scope["method"] not in (self.methods or ()):
+            await super().handle(scope, receive, send)
+            return
+        response = await self.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def needs_solving(dependant: Dependant) -> bool:
