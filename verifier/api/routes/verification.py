@@ -18,6 +18,7 @@ from verifier.api.routes.common import (
     get_principal,
     service_of,
 )
+from verifier.api.routes.direct import DirectRoute
 from verifier.api.schemas import (
     QR_MAX_LENGTH,
     VerifyResponse,
@@ -31,7 +32,7 @@ from verifier.service import (
 )
 from verifier.verdict import Verdict
 
-router = APIRouter(prefix="/v1", tags=["verification"])
+router = APIRouter(prefix="/v1", tags=["verification"], route_class=DirectRoute)
 
 
 def verify_json(verdict: Verdict) -> dict[str, Any]:
