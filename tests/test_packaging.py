@@ -299,3 +299,19 @@ def test_the_old_single_lock_is_gone_and_named_nowhere() -> None:
         if "requirements.lock" in text:
             stale.append(name)
     assert not stale, f"still naming requirements.lock: {stale}"
+
+
+def test_every_runtime_package_goes_into_the_wheel() -> None:
+    """`[tool.setuptools].packages` lists the packages by name: a sub-package made by a
+    split (``verifier.service``, ``verifier.api.routes``) but not listed is missing from the
+    wheel, and the installed command fails on its first import of it."""
+    listed = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ])
+    found = {
+        ".".join(init.parent.relative_to(REPO_ROOT).parts)
+        for top in ("chain", "certs", "seals", "verifier", "devnet")
+        for init in (REPO_ROOT / top).rglob("__init__.py")
+        if "migrations" not in init.parts
+    }
+    assert found - listed == set()
