@@ -162,6 +162,7 @@ class Store:
         verification"). Yields ``fetch(sql, *params) -> rows``; write the SQL with
         ``?`` placeholders (rewritten for the driver) and name the columns."""
         style = self.engine.dialect.paramstyle
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
         try:
             connection = self.engine.raw_connection()
         except sa.exc.DBAPIError as exc:
@@ -169,7 +170,10 @@ class Store:
                 f"the database is not reachable: {_reason(exc.orig)}",
                 code="database_unavailable",
             ) from exc
-        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        except dbapi_error as exc:  # a pool's new connection refused: the driver's own error
+            raise StoreError(
+                f"the database is not reachable: {_reason(exc)}", code="database_unavailable"
+            ) from exc
         try:
             cursor = connection.cursor()
 

@@ -32,8 +32,9 @@ class _Stub:
         return Principal("counter", "c")
 
     def verify_qr(self, text: str) -> Verdict:
-        return Verdict((Fragment("qr.signature", "signature", Status.VALID, "ok", {}, "好"),),
-                       {"identifier": "X"})
+        found = Fragment("certificate.signature", "signature", Status.VALID,
+                         "qr.signature.valid", {"issuer": "某局", "who": "某局"}, {"block": 7})
+        return Verdict((found,), {"identifier": "X"})
 
     def log_verification(self, *_: Any) -> None:
         pass
