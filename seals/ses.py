@@ -252,6 +252,18 @@ def _seal_info(
 _SEAL_VERSIONS: dict[Layout, tuple[int, ...]] = {"v1": (1, 2, 3), "v4": (4,), "v5": (5,)}
 
 
+def _first_der(top: Any, where: str) -> bytes:
+    """The DER of the structure's first element (what its maker signed), or the format error
+    for an element the ASN.1 library cannot build (e.g. a primitive of the application class
+    where a SEQUENCE belongs)."""
+    try:
+        return bytes(get(top, 0, where).dump())
+    except SealError:
+        raise
+    except Exception as exc:
+        raise fail(f"{where}.0", exc) from exc
+
+
 def parse_seal(data: bytes) -> Seal:
     """Decode an ``SESeal`` (v1, v4 or v5); raises :class:`SesFormatError`."""
     top = _top(data, "SESeal")
@@ -265,7 +277,7 @@ def parse_seal(data: bytes) -> Seal:
             f"SESeal: {count} top-level elements; expected 2 (GM/T 0031-2014) or 4 (GB/T 38540)",
             code="ses_unknown_version",
         )
-    seal_info_der = get(top, 0, "SESeal").dump()
+    seal_info_der = _first_der(top, "SESeal")
     if layout == "v1":
         outer = load_der(SESealV1, bytes(data), "SESeal")
         sign_info = get(outer, "sign_info", "SESeal")
@@ -317,7 +329,7 @@ def parse_signature(data: bytes) -> SealSignature:
     """Decode an ``SES_Signature`` (v1, v4 or v5); raises :class:`SesFormatError`."""
     top = _top(data, "SES_Signature")
     count = len(top)
-    tbs_der = get(top, 0, "SES_Signature").dump()
+    tbs_der = _first_der(top, "SES_Signature")
     if count == 2:
         outer = load_der(SesSignatureV1, bytes(data), "SES_Signature")
         tbs = load_der(TbsSignV1, tbs_der, "TBS_Sign")

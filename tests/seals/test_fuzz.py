@@ -56,3 +56,17 @@ def test_every_truncation_of_a_signature_is_fast() -> None:
     for cut in range(0, len(SIG), 37):
         _parse_all(SIG[:cut])
     assert time.perf_counter() - start < 10
+
+
+def test_an_element_the_asn1_library_cannot_build_is_a_named_format_error() -> None:
+    """The fuzz test's find (CI, 2026-12-04): a signature whose first element is a primitive
+    of the application (or private) class made `parse_signature` raise asn1crypto's
+    ValueError, not a SealError: an API answer would have been a 500."""
+    for first in (0x4E, 0x41, 0xC1, 0xDF):
+        for body in (bytes([first, 3, 0, 0, 0]), bytes([first, 0]) + b"\x02\x01\x00"):
+            raw = b"\x30\x82" + len(body).to_bytes(2, "big") + body
+            for fn in (ses.parse_seal, ses.parse_signature, ses.detect):
+                try:
+                    fn(raw)
+                except SealError as exc:
+                    assert exc.code.startswith("ses_"), exc.code
