@@ -88,6 +88,8 @@ class Block:
         self.count = count
 
     def entry(self, i: int) -> Entry:
+        """The ``i``-th entry of the run: each kind of block (a table's text, a stream's
+        fields) reads its own."""
         raise NotImplementedError
 
     def entries(self) -> Iterator[tuple[int, Entry]]:

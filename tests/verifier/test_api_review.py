@@ -25,6 +25,7 @@ import uvicorn
 
 from certs import qr
 from certs.canonical import CertificateDocument
+from certs.store import StoreError
 from devnet.anvil import Devnet
 from tests.conftest import free_port
 from tests.postgres import postgres_server
@@ -460,3 +461,23 @@ def test_a_malformed_rpc_url_is_a_coded_configuration_error(tmp_path: Path) -> N
         assert caught.value.code == "bad_rpc_url"
         assert "correct the node URL" in str(caught.value)
         assert "secret" not in str(caught.value) and "TOKEN" not in str(caught.value)
+
+
+def test_a_raw_read_whose_new_connection_is_refused_is_database_unavailable(
+    served: Served,
+) -> None:
+    """The hot-path reader opens a pool connection through the driver itself; when the
+    database refuses it, the driver's own error (psycopg's, not wrapped by SQLAlchemy) was
+    raised as is and the API answered 500. It is the store's database_unavailable."""
+    store = open_store(served.settings)
+    with store.reader() as fetch:
+        assert fetch("SELECT 1 AS one") == [(1,)]
+    store.engine.dispose()  # no pooled connection left: the next read opens one
+    served.relay.cut()
+    try:
+        with pytest.raises(StoreError) as refused, store.reader() as fetch:
+            fetch("SELECT 1 AS one")
+        assert refused.value.code == "database_unavailable"
+    finally:
+        served.relay.mend()
+        store.engine.dispose()
