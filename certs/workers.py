@@ -40,8 +40,9 @@ BULK = 2_000
 """Below this many items, one process is faster than starting workers."""
 
 IN_FLIGHT = 8
-"""Calls sent to one worker and not yet answered, at most (a call of a few KB each: the
-pipe to the worker holds them all, so sending one never waits)."""
+"""Calls written to one worker's pipe and not yet answered, at most (a call of a few KB each:
+the pipe holds them all, so writing one never waits). Further calls wait in this process,
+in order, and are written as answers come back: :meth:`Workers.submit` never waits."""
 
 STOP_TIMEOUT = 30.0
 """Seconds a worker told to stop may take before it is killed."""
@@ -73,8 +74,13 @@ class _Worker:
     process: Any
     connection: Connection
     sent: int = 0
+    """Calls submitted (their numbers are 0 … sent − 1)."""
+    written: int = 0
+    """Calls written to the pipe: the first ``written`` of them."""
     answered: int = 0
     answers: dict[int, Any] = field(default_factory=dict)
+    waiting: deque[tuple[str, tuple[Any, ...]]] = field(default_factory=deque)
+    """Calls submitted and not yet written, in order."""
 
 
 @dataclass(frozen=True)
@@ -117,12 +123,14 @@ class Workers(Generic[State]):
         self._stop(kill=error is not None)
 
     def submit(self, worker: int, method: Callable[..., Any], *args: Any) -> Call:
-        """Run ``method(state, *args)`` (a method of the state's class) on worker ``worker``."""
+        """Run ``method(state, *args)`` (a method of the state's class) on worker ``worker``.
+        Never waits: a call beyond :data:`IN_FLIGHT` is written when an earlier one is
+        answered (so the caller can go on numbering while the workers sign; # Why:
+        bench/PERFORMANCE.md, "Issuance: worker processes")."""
         target = self._workers[worker]
-        while target.sent - target.answered >= IN_FLIGHT:
-            self._receive(target)
-        target.connection.send((method.__name__, args))
+        target.waiting.append((method.__name__, args))
         target.sent += 1
+        self._write(target)
         return Call(worker, target.sent - 1)
 
     def result(self, call: Call) -> Any:
@@ -146,13 +154,22 @@ class Workers(Generic[State]):
         while pending:
             yield self.result(pending.popleft())
 
+    def _write(self, target: _Worker) -> None:
+        """Write waiting calls while fewer than :data:`IN_FLIGHT` are unanswered."""
+        while target.waiting and target.written - target.answered < IN_FLIGHT:
+            target.connection.send(target.waiting.popleft())
+            target.written += 1
+
     def _receive(self, target: _Worker) -> None:
+        # a call not yet answered has been written: calls wait only while IN_FLIGHT are
+        # unanswered, and each answer writes the next
         try:
             answer = target.connection.recv()
         except (EOFError, OSError) as exc:
             raise WorkerFailed(f"a worker process ended unexpectedly ({exc!r})") from None
         target.answers[target.answered] = answer
         target.answered += 1
+        self._write(target)
 
     def _stop(self, *, kill: bool) -> None:
         for worker in self._workers:
