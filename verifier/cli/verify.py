@@ -25,13 +25,13 @@ from seals.errors import SealError
 from seals.seal import VerificationReport, verify_seal, verify_signature
 from seals.ses import detect
 from seals.x509 import X509Certificate, load_certificates
-from verifier.certificates import ChainFacts, certificate_verdict, looks_like_certificate
+from verifier.checks.certificates import ChainFacts, certificate_verdict, looks_like_certificate
+from verifier.checks.seal_checks import verdict_of
+from verifier.checks.verdict import Verdict
 from verifier.cli.exits import ExitStatus, exit_status_of, exit_status_of_outcome
 from verifier.cli.output import echo_json, output_options, progress
 from verifier.errors import VerifierError, error_code
-from verifier.seal_checks import verdict_of
 from verifier.settings import Settings
-from verifier.verdict import Verdict
 
 
 def parse_time(text: str) -> datetime:
@@ -111,7 +111,7 @@ def pdf_verdict(
     chain is configured: ``ZHENGYIN_RPC_URL`` or a deployment under ``ZHENGYIN_HOME``) and
     the embedded certificate. A PDF that cannot be read at all is invalid; an encrypted or
     over-large one is refused (an error with its code)."""
-    from verifier.pdf_checks import verify_pdf_full
+    from verifier.checks.pdf_checks import verify_pdf_full
 
     facts = _chain_facts(settings) if settings is not None else None
     return verify_pdf_full(data, facts, anchors=anchors, at=at, lenient_ca=lenient_ca)
@@ -119,9 +119,9 @@ def pdf_verdict(
 
 def qr_verdict(settings: Settings, text: str) -> Verdict:
     """A QR payload against the configured chain (an unreachable chain: ERROR checks)."""
-    from verifier.certificates import verify_qr
+    from verifier.checks.certificates import verify_qr
+    from verifier.checks.verdict import Fragment, Status
     from verifier.errors import ERROR_ROOTS
-    from verifier.verdict import Fragment, Status
 
     facts = _chain_facts(settings)
     try:
@@ -147,7 +147,7 @@ def _chain_facts(settings: Settings) -> Callable[[], ChainFacts] | None:
 
     def registry() -> ChainFacts:
         from chain.registry import RegistryClient
-        from verifier.context import chain_rpc, deployment
+        from verifier.app.context import chain_rpc, deployment
 
         rpc = chain_rpc(settings)
         return RegistryClient(rpc, deployment(settings, rpc))

@@ -1,5 +1,5 @@
 """Seal verification as verdicts: a :class:`seals.seal.VerificationReport` (and a sealed PDF's
-:class:`seals.pdf.PdfReport`) as the project-wide :class:`verifier.verdict.Verdict`.
+:class:`seals.pdf.PdfReport`) as the project-wide :class:`verifier.checks.verdict.Verdict`.
 
 ``seals`` reports with the project's one check model (:class:`seals.report.Check`), its
 sentences rendered in English and Chinese from the message catalogue; nothing here reads a
@@ -13,7 +13,7 @@ from typing import Any
 from seals.pdf import PdfReport
 from seals.report import Check, Message
 from seals.seal import VerificationReport
-from verifier.verdict import Fragment, Status, Verdict
+from verifier.checks.verdict import Fragment, Status, Verdict
 
 __all__ = [
     "in_field",

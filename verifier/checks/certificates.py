@@ -34,7 +34,8 @@ from chain.errors import ChainError
 from chain.registry import (
     RegistryClient,
 )
-from verifier.certificate_checks import (
+from verifier.app.context import chain_rpc, deployment
+from verifier.checks.certificate_checks import (
     LocalResult,
     certificate_subject,
     local_checks,
@@ -43,7 +44,7 @@ from verifier.certificate_checks import (
     public_key,
     validity_check,
 )
-from verifier.chain_checks import (
+from verifier.checks.chain_checks import (
     CHAIN_CHECKS,
     ChainFacts,
     ChainJudge,
@@ -51,11 +52,10 @@ from verifier.chain_checks import (
     chain_unreadable,
     with_lag,
 )
-from verifier.context import chain_rpc, deployment
+from verifier.checks.qr_checks import QR_HIDDEN, verify_qr
+from verifier.checks.verdict import Verdict
 from verifier.errors import ERROR_ROOTS, error_code
-from verifier.qr_checks import QR_HIDDEN, verify_qr
 from verifier.settings import Settings
-from verifier.verdict import Verdict
 
 _public_key = public_key  # the cache of loaded keys (tests clear it)
 
