@@ -236,7 +236,7 @@ def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
     a seal or seal signature file. The file is read in a child process within the
     service's limits (:mod:`verifier.app.isolation`); the chain is asked here."""
     from verifier.checks.pdf_checks import judge_pdf, read_pdf
-    from verifier.cli.verify import seal_file_verdict, trust_anchors
+    from verifier.checks.seal_checks import seal_file_verdict, trust_anchors
 
     settings = service.settings
     anchors = trust_anchors(settings.home_dir, ())
