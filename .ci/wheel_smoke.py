@@ -198,7 +198,7 @@ def main() -> None:
         if not revoked:
             fail(f"the demo revoked nothing: {demo['certificates']}")
         step("issue one certificate")
-        from verifier.demo import EXAMPLE_TYPE  # the type the demo agency is authorized for
+        from verifier.cli.demo import EXAMPLE_TYPE  # the type the demo agency is authorized for
 
         identifier, document = issue_one(demo["issuer"], EXAMPLE_TYPE)
         step(f"verify {identifier}")

@@ -151,7 +151,7 @@ def main() -> None:
         chain.governance.register_issuer(uscc, "测试")
         assert chain.issuer.sender is not None
         chain.governance.add_account(uscc, chain.issuer.sender.address)
-        from verifier.catalogue import authorize_everywhere, publish_catalogue
+        from verifier.app.catalogue import authorize_everywhere, publish_catalogue
 
         publish_catalogue(chain.governance)
         authorize_everywhere(chain.governance, uscc)

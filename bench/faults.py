@@ -57,7 +57,7 @@ from chain.registry import ChainStatus, RegistryClient
 from chain.rpc import Rpc
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord
-from verifier.agency import issuer_chain_client
+from verifier.app.agency import issuer_chain_client
 from verifier.errors import VerifierError
 from verifier.settings import Settings
 

@@ -4,7 +4,7 @@ Run: ``python bench/pdf_hostile.py [--runs 5] [--only NAME…] [--pythonpath DIR
 
 Builds every shape of ``tests/seals/pdf/hostile_shapes.py`` (generated from the three-page
 sample and a seal made here; nothing large is committed), then verifies each as the API
-does (``verifier.pdf_checks.verify_pdf_full``, no chain) in a fresh child process per run:
+does (``verifier.checks.pdf_checks.verify_pdf_full``, no chain) in a fresh child process per run:
 
 - CPU seconds: the median of ``--runs`` runs (the machine is shared and noisy), and the
   worst run;

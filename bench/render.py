@@ -4,7 +4,7 @@ Run: ``python bench/render.py [--count 100] [--rounds 5]``. Makes ``--count`` di
 signed, anchored certificate documents (a business licence with a rare-character holder
 name; not timed), then renders each (:func:`certs.render.render_certificate`: A4, embedded
 subsetted CJK fonts, QR code, ``certificate.json``) and seals it
-(:func:`verifier.render.seal_certificate_pdf`: GB/T 38540 seal signature, incremental
+(:func:`verifier.app.render.seal_certificate_pdf`: GB/T 38540 seal signature, incremental
 update) one after another on one thread, ``--rounds`` times over, and prints:
 
 - PDFs per CPU-second (= per core: one thread) for render + seal, and for each step alone:
@@ -42,8 +42,8 @@ from seals.picture import draw_round_seal
 from seals.seal import SealSpec, create_seal
 from seals.ses import parse_seal
 from seals.sm2 import KeySigner, generate_private_key
-from verifier.render import seal_certificate_pdf
-from verifier.stamping import AgencyStamper
+from verifier.app.render import seal_certificate_pdf
+from verifier.app.stamping import AgencyStamper
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 TYPE = "11100000MA0000001Q001"

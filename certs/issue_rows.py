@@ -43,7 +43,7 @@ def serial_text(serial: int) -> str:
 
 class Entitlements(Protocol):
     """What an issuer may issue, as the chain's catalogue and grants say (built by
-    :func:`verifier.catalogue.entitlements`; plain data, so worker processes can hold it)."""
+    :func:`verifier.app.catalogue.entitlements`; plain data, so worker processes can hold it)."""
 
     def why_not(self, type_code: str, jurisdiction: str) -> str | None:
         """``None`` if the issuer may issue ``type_code`` in ``jurisdiction`` now; else why

@@ -26,7 +26,7 @@ What it does not prove: that the leaf is in that root. A Merkle proof (up to 14 
 batch of 10,000, about 450 bytes) does not fit a code that must print at 40 mm and decode from
 an 80 dpi scan, so a QR rests on the issuer's key alone: whoever holds the key can sign a QR
 for a certificate that was never anchored, and point it at any root of that issuer. Hence the
-rule of :func:`verifier.certificates.verify_qr`: **a key with any compromise report, or no
+rule of :func:`verifier.checks.certificates.verify_qr`: **a key with any compromise report, or no
 longer (or not yet) in service, never makes a QR-only verdict valid** — whatever the cut-off
 time, the clerk is told to ask for the certificate file or a presentation code (which carry
 or fetch the proof). So after a key rotation the QRs signed with the old key decide nothing;

@@ -15,7 +15,7 @@ an A4 PDF (reportlab):
 - the issuer line (发证机关 and the issue date) at the bottom right, where the seal goes:
   :data:`SEAL_PLACEMENT` says where (page 1; ≈ 40 mm). ``seal_picture_png`` draws the seal
   picture there (a preview); a sealed PDF instead gets its visible seal from the seal
-  signature's own appearance (``verifier.render.seal_certificate_pdf`` renders without the
+  signature's own appearance (``verifier.app.render.seal_certificate_pdf`` renders without the
   picture and stamps at :data:`SEAL_PLACEMENT`), so the picture is not drawn twice;
 - the whole certificate document (canonical JSON) as an embedded file named
   ``certificate.json`` (:data:`ATTACHMENT_NAME`, ``/Names /EmbeddedFiles``, MIME type

@@ -153,7 +153,7 @@ class CertificateType:
 class TypeDefinitions:
     """The certificate types as the project defines them (its type file), by code: what a
     request is checked against. Immutable once built. (The on-chain catalogue of types is
-    :mod:`verifier.catalogue`'s.)"""
+    :mod:`verifier.app.catalogue`'s.)"""
 
     def __init__(self, types: Iterable[CertificateType] = ()) -> None:
         by_code: dict[str, CertificateType] = {}

@@ -1,5 +1,5 @@
 """When bulk work goes to worker processes, and how those workers run: the one policy that
-issuance (:mod:`certs.issuance`) and verification (:mod:`verifier.certificates`) share.
+issuance (:mod:`certs.issuance`) and verification (:mod:`verifier.checks.certificates`) share.
 
 The policy (:func:`worker_count`): work goes to processes when it is large (at least
 :data:`BULK` items), more than one worker is wanted, and this process may fork — a POSIX

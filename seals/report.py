@@ -6,7 +6,7 @@ the message catalogue, in English (``reason``: API clients and logs rely on its 
 in Chinese (``reason_zh``: the counter clerk's sentence, same facts, what to do). The catalogue
 is one mapping, id → (English template, Chinese template): :mod:`seals.messages` holds the
 seal and PDF messages, other packages add theirs with :func:`register` (``verifier`` does in
-:mod:`verifier.messages`). ``seals`` sits lowest: seals, certificates and the verifier all
+:mod:`verifier.checks.messages`). ``seals`` sits lowest: seals, certificates and the verifier all
 report with this model.
 
 Templates are :meth:`str.format` strings over ``params``. A parameter may itself be a

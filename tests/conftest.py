@@ -20,7 +20,7 @@ from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.anvil import Devnet, DevnetInfo
 from devnet.deploy import fund_on_devnet
-from verifier.catalogue import authorize_everywhere, publish_catalogue
+from verifier.app.catalogue import authorize_everywhere, publish_catalogue
 
 
 def free_port() -> int:

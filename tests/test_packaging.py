@@ -303,7 +303,7 @@ def test_the_old_single_lock_is_gone_and_named_nowhere() -> None:
 
 def test_every_runtime_package_goes_into_the_wheel() -> None:
     """`[tool.setuptools].packages` lists the packages by name: a sub-package made by a
-    split (``verifier.service``, ``verifier.api.routes``) but not listed is missing from the
+    split (``verifier.app.service``, ``verifier.api.routes``) but not listed is missing from the
     wheel, and the installed command fails on its first import of it."""
     listed = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
         "packages"

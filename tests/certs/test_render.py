@@ -35,7 +35,7 @@ from seals.pdf.attachments import embedded_files
 from seals.picture import draw_round_seal
 from seals.sm2 import KeySigner, generate_private_key
 from tests.certs.samples import REGISTRY, TODAY, business_licence_request, certificate
-from verifier.certificates import local_checks
+from verifier.checks.certificates import local_checks
 
 RARE_HOLDER = "北京堃喆赟玥昇䶮𠮷科技有限公司"
 RARE_PERSON = "王𠮷䶮"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import verifier.verdict  # noqa: F401  (registers the verifier's messages)
+import verifier.checks.verdict  # noqa: F401  (registers the verifier's messages)
 from seals.report import (
     CATALOGUE,
     Check,

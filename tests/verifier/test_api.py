@@ -23,11 +23,11 @@ from certs.issuance import issue
 from certs.store import certificates, presentations, service_events
 from devnet.anvil import Devnet
 from tests.conftest import free_port, make_uscc
-from verifier.agency import add_issuer, hash_api_key, issuer_profile, new_api_key, open_store
 from verifier.api.app import create_app
-from verifier.catalogue import authorize_everywhere
+from verifier.app.agency import add_issuer, hash_api_key, issuer_profile, new_api_key, open_store
+from verifier.app.catalogue import authorize_everywhere
+from verifier.app.context import registry
 from verifier.cli.devnet import deploy_and_report
-from verifier.context import registry
 from verifier.settings import Settings
 
 AGENCY_A = ("91110000101623741K", "示例市市场监督管理局")
@@ -816,7 +816,7 @@ def _bypassing_issue(api: Api, uscc: str, tmp: Path, **extra: Any) -> dict[str, 
     from certs.batcher import Batcher
     from certs.status import load_record
     from certs.store import Store
-    from verifier.agency import issuer_chain_client
+    from verifier.app.agency import issuer_chain_client
 
     profile = issuer_profile(api.settings, open_store(api.settings), uscc)
     own = Store.open(f"sqlite:///{tmp / f'{uscc}.sqlite3'}")

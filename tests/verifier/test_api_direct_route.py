@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from verifier.api.app import create_app
 from verifier.api.routes import verification
 from verifier.api.routes.direct import DirectRoute, needs_solving
-from verifier.service import AccessDenied, Principal
+from verifier.app.service import AccessDenied, Principal
+from verifier.checks.verdict import Fragment, Status, Verdict
 from verifier.settings import Settings
-from verifier.verdict import Fragment, Status, Verdict
 
 
 class _Stub:

@@ -75,7 +75,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def admin_key(served: Served) -> str:
-    from verifier.agency import hash_api_key, new_api_key, open_store
+    from verifier.app.agency import hash_api_key, new_api_key, open_store
     from verifier.settings import Settings
 
     key = new_api_key()

@@ -29,11 +29,11 @@ from certs.store import StoreError
 from devnet.anvil import Devnet
 from tests.conftest import free_port
 from tests.postgres import postgres_server
-from verifier.agency import add_issuer, hash_api_key, new_api_key, open_store
 from verifier.api.app import create_app
-from verifier.catalogue import authorize_everywhere
+from verifier.app.agency import add_issuer, hash_api_key, new_api_key, open_store
+from verifier.app.catalogue import authorize_everywhere
+from verifier.app.context import registry
 from verifier.cli.devnet import deploy_and_report
-from verifier.context import registry
 from verifier.settings import Settings
 
 AGENCY = ("91110000101623741K", "示例市市场监督管理局")
@@ -449,7 +449,7 @@ def test_a_malformed_rpc_url_is_a_coded_configuration_error(tmp_path: Path) -> N
     ``bad_rpc_url`` (could not check: a :class:`ChainUnavailable`), in words an operator can
     act on, showing no more of the URL than its host."""
     from chain.errors import ChainUnavailable
-    from verifier.service import Service
+    from verifier.app.service import Service
 
     for url in ("http://a..b/x", "https://user:secret@a..b/v3/TOKEN"):
         settings = Settings(home=tmp_path, rpc_url=url,

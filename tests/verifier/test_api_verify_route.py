@@ -22,13 +22,13 @@ from certs import qr
 from certs.canonical import CertificateDocument
 from devnet.anvil import Devnet
 from tests.conftest import free_port
-from verifier.agency import add_issuer, hash_api_key, new_api_key, open_store
 from verifier.api.app import create_app
 from verifier.api.schemas import QR_MAX_LENGTH
-from verifier.catalogue import authorize_everywhere
+from verifier.app.agency import add_issuer, hash_api_key, new_api_key, open_store
+from verifier.app.catalogue import authorize_everywhere
+from verifier.app.context import registry
+from verifier.app.service import KEY_CACHE_SECONDS, AccessDenied, Principal
 from verifier.cli.devnet import deploy_and_report
-from verifier.context import registry
-from verifier.service import KEY_CACHE_SECONDS, AccessDenied, Principal
 from verifier.settings import Settings
 
 AGENCY = ("91110000101623741K", "示例市市场监督管理局")

@@ -1,4 +1,4 @@
-"""Verifying certificate documents (``verifier.certificates``) against the real devnet.
+"""Verifying certificate documents (``verifier.checks.certificates``) against the real devnet.
 
 Every test issues real certificates (SQLite, one test also PostgreSQL), signs them with real
 SM2 keys, anchors them with the batcher and judges them with a read-only ``RegistryClient`` — the
@@ -45,11 +45,11 @@ from seals.sm2 import KeySigner, generate_private_key, sm3
 from tests.certs.samples import business_licence_request
 from tests.conftest import Accounts, free_port, make_uscc
 from tests.postgres import postgres_server
-from verifier.catalogue import authorize_everywhere, entitlements, publish_catalogue
-from verifier.certificates import local_checks, verify_certificate_text, verify_documents
+from verifier.app.catalogue import authorize_everywhere, entitlements, publish_catalogue
+from verifier.checks.certificates import local_checks, verify_certificate_text, verify_documents
+from verifier.checks.verdict import Fragment, Outcome, Status, Verdict
 from verifier.cli.exits import exit_status_of_outcome
-from verifier.indexer import Indexer, IndexerLagging
-from verifier.verdict import Fragment, Outcome, Status, Verdict
+from verifier.index.indexer import Indexer, IndexerLagging
 
 TODAY = dt.date(2026, 11, 28)
 TYPE = "11100000000013338W032"
@@ -1326,7 +1326,7 @@ def test_every_check_has_a_chinese_reason_for_the_counter(
     import re
 
     from certs import qr
-    from verifier.certificates import verify_qr
+    from verifier.checks.certificates import verify_qr
 
     cjk = re.compile(r"[\u4e00-\u9fff]")
 
@@ -1434,7 +1434,7 @@ def test_a_machine_that_cannot_check_sm2_never_says_invalid(
     from certs import qr
     from seals import sm2
     from seals.errors import Sm2Unavailable
-    from verifier.certificates import _public_key, verify_qr
+    from verifier.checks.certificates import _public_key, verify_qr
 
     (record,) = issue_records(store, agency, [request()])
     payload = qr.payload_for(record.document).encode()

@@ -29,9 +29,9 @@ from chain.registry import RegistryClient
 from tests.certs.samples import business_licence_request
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
-from verifier.certificates import verify_documents
-from verifier.context import chain_rpc, deployment
-from verifier.context import registry as context_registry
+from verifier.app.context import chain_rpc, deployment
+from verifier.app.context import registry as context_registry
+from verifier.checks.certificates import verify_documents
 from verifier.settings import Settings
 
 USCC = "91110000101623741K"

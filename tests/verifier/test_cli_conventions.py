@@ -45,10 +45,10 @@ from chain.errors import (
 from seals.errors import SesFormatError
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
+from verifier.checks.verdict import Outcome
 from verifier.cli import main
 from verifier.cli.exits import MEANINGS, ExitStatus, exit_status_of, exit_status_of_outcome
 from verifier.errors import VerifierError
-from verifier.verdict import Outcome
 
 USCC = "91110000101623741K"
 NAME = "示例市市场监督管理局"

@@ -403,7 +403,7 @@ def _unauthorized_certificate(served: Served, tmp_path: Path) -> dict[str, Any]:
     from certs.status import load_record
     from certs.store import Store
     from tests.conftest import make_uscc
-    from verifier.agency import add_issuer, issuer_chain_client, issuer_profile, open_store
+    from verifier.app.agency import add_issuer, issuer_chain_client, issuer_profile, open_store
     from verifier.settings import Settings
 
     settings = Settings(home=served.home)

@@ -42,8 +42,8 @@ from devnet.deploy import DeploymentRecord
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
 from tests.verifier.test_counter_page import wait_healthy
-from verifier.agency import hash_api_key, issuer_chain_client
 from verifier.api.app import create_app
+from verifier.app.agency import hash_api_key, issuer_chain_client
 from verifier.settings import Settings
 
 AGENCY = ("91110000101623741K", "示例市市场监督管理局")

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from certs.store import Store, chain_cursor, chain_events
 from chain.registry import ChainStatus, RegistryClient
 from tests.conftest import private_chain
-from verifier.indexer import Indexer, IndexerLagging
+from verifier.index.indexer import Indexer, IndexerLagging
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from certs.errors import DocumentError
-from verifier.isolation import LimitExceeded, run_isolated
+from verifier.app.isolation import LimitExceeded, run_isolated
 
 MB = 1024 * 1024
 
@@ -99,7 +99,7 @@ def test_at_most_one_child_a_core_runs_at_once() -> None:
     every slot taken for its whole time is refused, in time."""
     import threading
 
-    from verifier.isolation import SLOTS
+    from verifier.app.isolation import SLOTS
 
     errors: list[str] = []
 

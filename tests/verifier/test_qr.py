@@ -23,8 +23,8 @@ from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from seals.sm2 import KeySigner, generate_private_key
 from tests.conftest import Issuer, free_port
-from verifier.certificates import verify_certificate_text, verify_qr
-from verifier.verdict import Verdict
+from verifier.checks.certificates import verify_certificate_text, verify_qr
+from verifier.checks.verdict import Verdict
 
 TODAY = dt.date(2026, 11, 28)
 EXAMPLE_TYPE = "11100000000013338W032"

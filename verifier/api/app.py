@@ -37,10 +37,10 @@ from starlette.routing import BaseRoute
 from verifier.api import schemas
 from verifier.api.errors import kind_of, public_message
 from verifier.api.metrics import Metrics
+from verifier.app.service import Service
 from verifier.errors import ERROR_ROOTS
 from verifier.logs import configure as configure_logging
 from verifier.logs import loop_exception_handler
-from verifier.service import Service
 from verifier.settings import Settings
 
 WEB = Path(__file__).resolve().parent.parent / "web"

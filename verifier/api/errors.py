@@ -194,7 +194,7 @@ def _service_side(exc: BaseException) -> int | None:
     from chain.errors import ArtefactError, ChainError, ContractRevert, TransactionFailed
     from devnet.errors import DevnetError
     from seals.errors import Sm2Unavailable
-    from verifier.indexer import IndexerLagging
+    from verifier.index.indexer import IndexerLagging
 
     if isinstance(exc, ContractRevert | TransactionFailed):
         return 409

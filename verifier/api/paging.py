@@ -82,7 +82,7 @@ def _utc_time(value: Any) -> bool:
 TEXT: Member = _text
 INDEX: Member = _index
 HISTORY: tuple[Member, ...] = (_utc_time, _source, _index, _index)
-"""A timeline position (see ``verifier.service.HistoryKey``): the event's UTC time, 0 chain
+"""A timeline position (see ``verifier.app.service.HistoryKey``): the event's UTC time, 0 chain
 or 1 service, its block or row id, its log index."""
 MAX_ROW_ID = 2**31 - 1
 """The largest id of a service event (its column is a 32-bit integer in PostgreSQL)."""

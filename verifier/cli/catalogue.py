@@ -13,7 +13,7 @@ import click
 
 from chain.registry import ADMIN_ROLE
 from chain.transactions import TransactionReceipt
-from verifier.catalogue import (
+from verifier.app.catalogue import (
     authorizations_json,
     authorize_issuer,
     catalogue_json,
@@ -24,9 +24,9 @@ from verifier.catalogue import (
     type_json,
     withdraw_type,
 )
+from verifier.app.context import registry
 from verifier.cli.certs import issuer_group
 from verifier.cli.output import echo_json, output_options, progress
-from verifier.context import registry
 from verifier.errors import VerifierError
 from verifier.settings import Settings
 

@@ -27,14 +27,14 @@ from certs.status import (
 )
 from certs.store import Store
 from chain.errors import ChainUnavailable
-from verifier.agency import (
+from verifier.app.agency import (
     add_issuer,
     issuer_chain_client,
     issuer_profile,
     open_store,
     require_issuer,
 )
-from verifier.catalogue import issuing_entitlements
+from verifier.app.catalogue import issuing_entitlements
 from verifier.cli import status
 from verifier.cli.exits import ExitStatus, exit_status_of
 from verifier.cli.output import (
@@ -321,7 +321,7 @@ def _glyph_warnings() -> Iterator[None]:
 
 def _write_pdfs(settings: Settings, store: Store, identifiers: list[str], out: Path) -> list[str]:
     """Render, seal and anchor each certificate as ``out/<identifier>.pdf``."""
-    from verifier.render import CertificatePdfMaker, anchor_certificate_pdf
+    from verifier.app.render import CertificatePdfMaker, anchor_certificate_pdf
 
     maker = CertificatePdfMaker(settings)
     written: list[str] = []
@@ -354,7 +354,7 @@ def render_command(
     """Write an anchored certificate as an A4 PDF sealed with its issuer's seal: QR code,
     printed verification code, and the certificate document embedded as certificate.json.
     JSON: {identifier, out, anchor: {block, tx_hash} or null}."""
-    from verifier.render import CertificatePdfMaker, anchor_certificate_pdf
+    from verifier.app.render import CertificatePdfMaker, anchor_certificate_pdf
 
     store = open_store(settings)
     record = load_record(store, identifier.strip())

@@ -11,9 +11,9 @@ from chain.errors import ChainError
 from chain.registry import RegistryClient
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord, ensure_deployed
+from verifier.app.context import chain_rpc, operator
 from verifier.cli.exits import ExitStatus
 from verifier.cli.output import echo_json, output_options, progress
-from verifier.context import chain_rpc, operator
 from verifier.errors import VerifierError, error_code
 from verifier.settings import Settings
 
@@ -138,7 +138,7 @@ def deploy_and_report(
 ) -> dict[str, Any]:
     """Deploy once (and put the shipped certificate types in the catalogue); say what was
     done through ``echo`` (``None``: say nothing); return it as JSON."""
-    from verifier.catalogue import publish_catalogue
+    from verifier.app.catalogue import publish_catalogue
 
     say = echo or (lambda _: None)
     rpc = chain_rpc(settings)

@@ -25,8 +25,8 @@ from chain.errors import (
     TransactionTimeout,
 )
 from seals.errors import says_nothing_of_the_input
+from verifier.checks.verdict import Outcome
 from verifier.errors import ERROR_ROOTS, error_code
-from verifier.verdict import Outcome
 
 
 class ExitStatus(IntEnum):

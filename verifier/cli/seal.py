@@ -24,8 +24,8 @@ import click
 from seals.errors import SealError
 from seals.ses import Seal, SealSignature, detect, parse_seal, parse_signature
 from seals.x509 import X509Certificate
+from verifier.app.keyring import check_uscc, make_seal, signer_pair
 from verifier.cli.output import echo_json, output_options, progress
-from verifier.keyring import check_uscc, make_seal, signer_pair
 from verifier.settings import Settings
 
 
@@ -228,7 +228,7 @@ def seal_stamp(
     update: INFILE's bytes stay its prefix) and anchor its SM3 digest on chain.
     JSON: {out, sm3, anchor: {block, tx_hash} or null}."""
     from seals.pdf import sealed_document_digest
-    from verifier.stamping import AgencyStamper, anchor_sealed
+    from verifier.app.stamping import AgencyStamper, anchor_sealed
 
     with progress("sealing the PDF"):
         stamper = AgencyStamper.load(settings, uscc)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from verifier.agency import hash_api_key, new_api_key, open_store
+from verifier.app.agency import hash_api_key, new_api_key, open_store
 from verifier.cli.devnet import deploy_and_report
 from verifier.cli.output import echo_json, output_options, progress
 from verifier.settings import Settings
@@ -129,7 +129,7 @@ def _key_group(role: str, label: str) -> click.Group:
 def demo(settings: Settings, out: Path | None, as_json: bool) -> None:
     """Seed an agency, a counter key and a few certificates (one revoked) on the devnet.
     JSON: {issuer, issuer_api_key, counter_api_key, auditor_api_key, certificates}."""
-    from verifier.demo import seed
+    from verifier.cli.demo import seed
 
     said: list[str] = []  # printed once the progress line is gone
     with progress("seeding the demo"):

@@ -21,17 +21,17 @@ from certs.status import (
 )
 from certs.store import Store
 from chain.registry import ChainEvent, ChainStatus, RegistryClient
-from verifier.agency import issuer_chain_client, open_store, require_issuer
-from verifier.catalogue_context import CONTEXT_NAMES, chain_context, context_detail
+from verifier.app.agency import issuer_chain_client, open_store, require_issuer
+from verifier.app.catalogue_context import CONTEXT_NAMES, chain_context, context_detail
+from verifier.app.context import chain_rpc, deployment
 from verifier.cli.exits import ExitStatus, exit_status_of_outcome
 from verifier.cli.output import (
     echo_json,
     output_options,
     progress,
 )
-from verifier.context import chain_rpc, deployment
 from verifier.errors import VerifierError
-from verifier.indexer import Indexer
+from verifier.index.indexer import Indexer
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -155,7 +155,7 @@ def _print_history(
 
 def _history_from_chain(settings: Settings, path: Path, as_json: bool) -> None:
     from certs.canonical import CertificateDocument
-    from verifier.certificates import verify_certificate_text
+    from verifier.checks.certificates import verify_certificate_text
 
     try:
         data = path.read_bytes()

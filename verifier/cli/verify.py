@@ -21,17 +21,17 @@ from typing import Any
 
 import click
 
-from seals.errors import SealError
-from seals.seal import VerificationReport, verify_seal, verify_signature
-from seals.ses import detect
-from seals.x509 import X509Certificate, load_certificates
-from verifier.certificates import ChainFacts, certificate_verdict, looks_like_certificate
+from chain.errors import ChainError
+from chain.registry import RegistryClient
+from seals.x509 import X509Certificate
+from verifier.app.context import chain_rpc, deployment
+from verifier.checks.certificates import ChainFacts, looks_like_certificate, verify_certificate_text
+from verifier.checks.seal_checks import report_for, trust_anchors, verdict_of
+from verifier.checks.verdict import Verdict
 from verifier.cli.exits import ExitStatus, exit_status_of, exit_status_of_outcome
 from verifier.cli.output import echo_json, output_options, progress
-from verifier.errors import VerifierError, error_code
-from verifier.seal_checks import verdict_of
+from verifier.errors import ERROR_ROOTS, VerifierError, error_code
 from verifier.settings import Settings
-from verifier.verdict import Verdict
 
 
 def parse_time(text: str) -> datetime:
@@ -49,49 +49,19 @@ def parse_time(text: str) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-def trust_anchors(home: Path, extra: tuple[Path, ...]) -> list[X509Certificate]:
-    """The local CA root (if present) and the ``--trust`` certificates."""
-    anchors: list[X509Certificate] = []
-    local = home / "ca" / "root.pem"
-    paths = ([local] if local.is_file() else []) + list(extra)
-    for path in paths:
+def certificate_verdict(settings: Settings, data: bytes, at: datetime | None) -> Verdict:
+    """``zhengyin verify CERT.json``: against the configured chain and deployment."""
+
+    def registry() -> RegistryClient:
         try:
-            anchors += load_certificates(path.read_bytes())
-        except SealError as exc:
-            raise VerifierError(f"trust anchor {path}: {exc}", code="bad_trust_anchor") from exc
-    return anchors
+            rpc = chain_rpc(settings)
+            return RegistryClient(rpc, deployment(settings, rpc))
+        except ChainError:
+            raise
+        except ERROR_ROOTS as exc:  # no deployment, a damaged record: could not check
+            raise ChainError(str(exc), code=error_code(exc)) from exc
 
-
-def report_for(
-    data: bytes,
-    *,
-    signed_data: bytes | None,
-    at: datetime | None,
-    anchors: list[X509Certificate],
-    lenient_ca: bool,
-) -> VerificationReport:
-    """Verify a seal or a seal signature, whichever ``data`` is."""
-    try:
-        kind = detect(data)
-    except SealError:
-        kind = "signature" if signed_data is not None else "seal"
-    if kind == "seal":
-        return verify_seal(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
-    return verify_signature(data, data=signed_data, at=at, anchors=anchors, lenient_ca=lenient_ca)
-
-
-def seal_file_verdict(data: bytes, anchors: list[X509Certificate]) -> Verdict:
-    """A GB/T 38540 seal or seal signature, judged now against ``anchors``; anything else is
-    refused (``unsupported_file``)."""
-    try:
-        detect(data)  # neither a seal nor a seal signature: not something we verify
-        report = report_for(data, signed_data=None, at=None, anchors=anchors, lenient_ca=False)
-    except SealError as exc:
-        raise VerifierError(
-            f"the file is not a certificate, PDF, seal or seal signature: {exc}",
-            code="unsupported_file",
-        ) from exc
-    return verdict_of(report)
+    return verify_certificate_text(data, registry, today=at.date() if at else None)
 
 
 def looks_like_pdf(data: bytes) -> bool:
@@ -111,7 +81,7 @@ def pdf_verdict(
     chain is configured: ``ZHENGYIN_RPC_URL`` or a deployment under ``ZHENGYIN_HOME``) and
     the embedded certificate. A PDF that cannot be read at all is invalid; an encrypted or
     over-large one is refused (an error with its code)."""
-    from verifier.pdf_checks import verify_pdf_full
+    from verifier.checks.pdf_checks import verify_pdf_full
 
     facts = _chain_facts(settings) if settings is not None else None
     return verify_pdf_full(data, facts, anchors=anchors, at=at, lenient_ca=lenient_ca)
@@ -119,9 +89,8 @@ def pdf_verdict(
 
 def qr_verdict(settings: Settings, text: str) -> Verdict:
     """A QR payload against the configured chain (an unreachable chain: ERROR checks)."""
-    from verifier.certificates import verify_qr
-    from verifier.errors import ERROR_ROOTS
-    from verifier.verdict import Fragment, Status
+    from verifier.checks.certificates import verify_qr
+    from verifier.checks.verdict import Fragment, Status
 
     facts = _chain_facts(settings)
     try:
@@ -146,9 +115,6 @@ def _chain_facts(settings: Settings) -> Callable[[], ChainFacts] | None:
         return None
 
     def registry() -> ChainFacts:
-        from chain.registry import RegistryClient
-        from verifier.context import chain_rpc, deployment
-
         rpc = chain_rpc(settings)
         return RegistryClient(rpc, deployment(settings, rpc))
 

@@ -646,7 +646,7 @@ SHAPES: tuple[Shape, ...] = (
 
 _CHILD = r"""
 import json, os, resource, sys, time, tracemalloc
-import verifier.pdf_checks as checks
+import verifier.checks.pdf_checks as checks
 with open(sys.argv[1], "rb") as f:
     data = f.read(os.fstat(f.fileno()).st_size)  # one allocation of the file's size
 trace = sys.argv[2] == "trace"

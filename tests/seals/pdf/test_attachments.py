@@ -12,8 +12,8 @@ from seals_testlib import Pki
 from seals.pdf import verify_pdf
 from seals.pdf.attachments import MAX_FILES, embedded_files
 from seals.ses import Seal
-from verifier.pdf_checks import read_pdf
-from verifier.verdict import Outcome
+from verifier.checks.pdf_checks import read_pdf
+from verifier.checks.verdict import Outcome
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "pdf" / "three-pages.pdf"
 

@@ -310,10 +310,10 @@ def test_every_pdf_and_seal_check_has_a_chinese_reason(
     from seals_testlib import T0
 
     from seals.seal import verify_seal, verify_signature
-    from verifier.certificates import ChainFacts
-    from verifier.pdf_checks import verify_pdf_full
-    from verifier.seal_checks import pdf_verdict_of, verdict_of
-    from verifier.verdict import Verdict
+    from verifier.checks.certificates import ChainFacts
+    from verifier.checks.pdf_checks import verify_pdf_full
+    from verifier.checks.seal_checks import pdf_verdict_of, verdict_of
+    from verifier.checks.verdict import Verdict
 
     cjk = re.compile(r"[\u4e00-\u9fff]")
 

@@ -432,8 +432,8 @@ def test_the_new_answers_have_chinese_reasons(
     sealed: bytes, pki: Pki, seal: Seal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the counter clerk reads for each new kind of answer."""
-    from verifier.pdf_checks import verify_pdf_full
-    from verifier.seal_checks import pdf_verdict_of
+    from verifier.checks.pdf_checks import verify_pdf_full
+    from verifier.checks.seal_checks import pdf_verdict_of
 
     def zh(data: bytes) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

@@ -41,12 +41,12 @@ from verifier.api.schemas import (
     StatusChange,
     StatusChanged,
 )
-from verifier.errors import VerifierError
-from verifier.service import (
+from verifier.app.service import (
     Principal,
     Service,
     check_idempotency_key,
 )
+from verifier.errors import VerifierError
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 

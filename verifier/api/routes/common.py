@@ -15,7 +15,7 @@ from verifier.api.errors import ERRORS
 from verifier.api.schemas import (
     ErrorBody,
 )
-from verifier.service import (
+from verifier.app.service import (
     Answer,
     Principal,
     Service,

@@ -24,7 +24,7 @@ from verifier.api.schemas import (
     ChainChange,
     DeauthorizeRequest,
 )
-from verifier.service import (
+from verifier.app.service import (
     Principal,
     Service,
 )

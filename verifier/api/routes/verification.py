@@ -23,14 +23,14 @@ from verifier.api.schemas import (
     QR_MAX_LENGTH,
     VerifyResponse,
 )
-from verifier.errors import VerifierError
-from verifier.isolation import LimitExceeded
-from verifier.service import (
+from verifier.app.isolation import LimitExceeded
+from verifier.app.service import (
     Principal,
     Service,
     limit_verdict,
 )
-from verifier.verdict import Verdict
+from verifier.checks.verdict import Verdict
+from verifier.errors import VerifierError
 
 router = APIRouter(prefix="/v1", tags=["verification"], route_class=DirectRoute)
 

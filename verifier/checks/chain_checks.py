@@ -1,6 +1,6 @@
 """The chain checks of a certificate, all judged at one block: ``chain.anchored``,
 ``issuer.authorized``, ``issuer.key``, ``certificate.status`` (see
-:mod:`verifier.certificates`); :class:`ChainFacts`, where the facts come from; and
+:mod:`verifier.checks.certificates`); :class:`ChainFacts`, where the facts come from; and
 :class:`ChainJudge`, which judges many certificates chunk by chunk at one block."""
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from chain.registry import (
     Deployment,
     KeyRecord,
 )
-from verifier.catalogue import Authority, authority_of
-from verifier.certificate_checks import LocalResult, fragment
-from verifier.messages import chain_time
-from verifier.verdict import Fragment, Status, Verdict
+from verifier.app.catalogue import Authority, authority_of
+from verifier.checks.certificate_checks import LocalResult, fragment
+from verifier.checks.messages import chain_time
+from verifier.checks.verdict import Fragment, Status, Verdict
 
 
 class ChainFacts(Protocol):
     """Where chain facts come from: the chain itself (:class:`~chain.registry.RegistryClient`) or
-    the service's index of it (:class:`~verifier.indexer.Indexer`)."""
+    the service's index of it (:class:`~verifier.index.indexer.Indexer`)."""
 
     @property
     def deployment(self) -> Deployment: ...

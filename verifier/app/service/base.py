@@ -23,12 +23,12 @@ from certs.status import (
 from certs.store import Store, service_events
 from chain.registry import RegistryClient
 from chain.rpc import Rpc
-from verifier.agency import hash_api_key, issuer_chain_client, issuer_profile
-from verifier.context import chain_rpc, deployment
+from verifier.app.agency import hash_api_key, issuer_chain_client, issuer_profile
+from verifier.app.context import chain_rpc, deployment
+from verifier.checks.verdict import Verdict
 from verifier.errors import VerifierError
-from verifier.indexer import Indexer
+from verifier.index.indexer import Indexer
 from verifier.settings import Settings
-from verifier.verdict import Verdict
 
 _log = logging.getLogger("verifier.service")  # one logger for the whole service
 

@@ -30,9 +30,9 @@ from chain.registry import (
     uscc_of,
 )
 from chain.transactions import TransactionReceipt
-from verifier.context import registry
+from verifier.app.context import registry
 from verifier.errors import VerifierError
-from verifier.indexer import indexed_authorization_events
+from verifier.index.indexer import indexed_authorization_events
 from verifier.settings import Settings
 
 

@@ -10,8 +10,8 @@ metrics) and carries on. The service never starts, stops or restarts the chain.
 
 from __future__ import annotations
 
-from verifier.service.background import BackgroundWork
-from verifier.service.base import (
+from verifier.app.service.background import BackgroundWork
+from verifier.app.service.base import (
     IDEMPOTENCY_SECONDS,
     KEY_CACHE_SECONDS,
     ROLES,
@@ -23,8 +23,8 @@ from verifier.service.base import (
     check_idempotency_key,
     json_text,
 )
-from verifier.service.issuing import Issuing
-from verifier.service.reading import HistoryKey, Reading, limit_verdict, verify_file_isolated
+from verifier.app.service.issuing import Issuing
+from verifier.app.service.reading import HistoryKey, Reading, limit_verdict, verify_file_isolated
 
 __all__ = [
     "IDEMPOTENCY_SECONDS", "KEY_CACHE_SECONDS", "ROLES", "AccessDenied", "Answer",
@@ -34,5 +34,5 @@ __all__ = [
 
 
 class Service(BackgroundWork, Issuing, Reading):
-    """One process's view of the service: its core (:mod:`verifier.service.base`), its
+    """One process's view of the service: its core (:mod:`verifier.app.service.base`), its
     background work, what it changes and what it reads."""

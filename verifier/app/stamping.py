@@ -18,8 +18,8 @@ from seals.keys import load_private_key_file
 from seals.pdf import sealed_document_digest, stamp_pdf
 from seals.ses import Seal, parse_seal
 from seals.x509 import X509Certificate, load_certificate
-from verifier.agency import issuer_chain_client
-from verifier.keyring import check_uscc, key_passphrase
+from verifier.app.agency import issuer_chain_client
+from verifier.app.keyring import check_uscc, key_passphrase
 from verifier.settings import Settings
 
 

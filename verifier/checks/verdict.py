@@ -4,7 +4,7 @@ A check returns a :class:`Fragment` — the project's one check result,
 :class:`seals.report.Check` ``{name, type, status, message, params, data}`` — whose
 ``reason`` (English: API clients and logs rely on its wording) and ``reason_zh`` (Chinese, for
 the clerk at the counter: what was found, with the same facts, and what to do) are rendered
-from the message catalogue (:mod:`seals.messages`, :mod:`verifier.messages`). The verdict is
+from the message catalogue (:mod:`seals.messages`, :mod:`verifier.checks.messages`). The verdict is
 a pure function of the fragments: ``valid`` only if nothing is INVALID or ERROR, ``invalid`` if
 anything is INVALID, otherwise ``error`` (something could not be decided).
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import verifier.messages  # noqa: F401  (registers the verifier's messages)
+import verifier.checks.messages  # noqa: F401  (registers the verifier's messages)
 from seals.report import Check, Status
 
 Fragment = Check

@@ -16,11 +16,11 @@ from chain.registry import (
 from seals.errors import SealError, says_nothing_of_the_input
 from seals.report import Message
 from seals.sm2 import sm3
-from verifier.catalogue import Authority, authority_of
-from verifier.certificate_checks import LocalResult, fragment, public_key, validity_check
-from verifier.chain_checks import CHAIN_CHECKS, ChainFacts, chain_checks, chain_unreadable
-from verifier.messages import chain_time
-from verifier.verdict import Fragment, Status, Verdict
+from verifier.app.catalogue import Authority, authority_of
+from verifier.checks.certificate_checks import LocalResult, fragment, public_key, validity_check
+from verifier.checks.chain_checks import CHAIN_CHECKS, ChainFacts, chain_checks, chain_unreadable
+from verifier.checks.messages import chain_time
+from verifier.checks.verdict import Fragment, Status, Verdict
 
 QR_HIDDEN = (
     "all other fields: a QR carries only the identifier, type, issuer, jurisdiction and validity"

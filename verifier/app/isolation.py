@@ -33,7 +33,7 @@ from verifier.errors import VerifierError
 
 T = TypeVar("T")
 
-PRELOAD = ["verifier.pdf_checks", "verifier.seal_checks", "verifier.cli.verify"]
+PRELOAD = ["verifier.checks.pdf_checks", "verifier.checks.seal_checks"]
 """Imported once by the server process, so that every child has them. The program's main
 module is imported there too (when it is a file): a child then does not run it again."""
 

@@ -12,7 +12,7 @@ from chain.registry import (
     ChainEvent,
     RegistryClient,
 )
-from verifier.catalogue import type_text
+from verifier.app.catalogue import type_text
 
 ISSUER_EVENTS = (
     "IssuerRegistered",

@@ -1,6 +1,6 @@
 """The messages of the verifier's own checks (certificate documents, QR codes, the chain, sealed
 PDFs' anchors, resource limits), in English and Chinese, registered into the one catalogue
-(:data:`seals.report.CATALOGUE`) when imported (:mod:`verifier.verdict` imports it). The
+(:data:`seals.report.CATALOGUE`) when imported (:mod:`verifier.checks.verdict` imports it). The
 conventions are those of :mod:`seals.messages`.
 """
 

@@ -4,7 +4,7 @@ the PDF with its issuer's GB/T 38540 seal, and anchor the sealed file on chain.
 - :func:`seal_certificate_pdf` is the one place a rendered certificate is sealed: the
   issuer's signer key and certificate (``signers/<USCC>.pem|.key``) and its newest seal
   listing that certificate (``seals/<USCC>*.esl``) are loaded from ``ZHENGYIN_HOME``
-  (:class:`verifier.stamping.AgencyStamper`), and the seal is stamped on page 1 at
+  (:class:`verifier.app.stamping.AgencyStamper`), and the seal is stamped on page 1 at
   :data:`certs.render.SEAL_PLACEMENT`, over the issuer line. The visible seal is the seal
   signature's own appearance (the picture inside the seal), so a sealed certificate shows
   exactly one seal picture, and the whole file is covered by the signature.
@@ -26,9 +26,9 @@ from certs.status import CertificateRecord
 from certs.types import TypeDefinitions, default_registry
 from chain.transactions import TransactionReceipt
 from seals.pdf import stamp_pdf
+from verifier.app.stamping import AgencyStamper, anchor_sealed
 from verifier.errors import VerifierError
 from verifier.settings import Settings
-from verifier.stamping import AgencyStamper, anchor_sealed
 
 
 def seal_certificate_pdf(

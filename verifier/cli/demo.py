@@ -12,7 +12,7 @@ from certs import qr
 from certs.batcher import Batcher
 from certs.issuance import issue
 from certs.status import change_status, load_records
-from verifier.agency import (
+from verifier.app.agency import (
     add_issuer,
     hash_api_key,
     issuer_chain_client,
@@ -20,9 +20,9 @@ from verifier.agency import (
     new_api_key,
     open_store,
 )
-from verifier.catalogue import issuing_entitlements
+from verifier.app.catalogue import issuing_entitlements
+from verifier.app.context import registry
 from verifier.cli.devnet import deploy_and_report
-from verifier.context import registry
 from verifier.settings import Settings
 
 AGENCY = ("91360100MA35ABCD1R", "示例市行政审批局")

@@ -31,10 +31,7 @@ from certs import clock
 from certs.bulk import gc_paused
 from certs.workers import BULK, Workers, worker_count
 from chain.errors import ChainError
-from chain.registry import (
-    RegistryClient,
-)
-from verifier.certificate_checks import (
+from verifier.checks.certificate_checks import (
     LocalResult,
     certificate_subject,
     local_checks,
@@ -43,7 +40,7 @@ from verifier.certificate_checks import (
     public_key,
     validity_check,
 )
-from verifier.chain_checks import (
+from verifier.checks.chain_checks import (
     CHAIN_CHECKS,
     ChainFacts,
     ChainJudge,
@@ -51,11 +48,8 @@ from verifier.chain_checks import (
     chain_unreadable,
     with_lag,
 )
-from verifier.context import chain_rpc, deployment
-from verifier.errors import ERROR_ROOTS, error_code
-from verifier.qr_checks import QR_HIDDEN, verify_qr
-from verifier.settings import Settings
-from verifier.verdict import Verdict
+from verifier.checks.qr_checks import QR_HIDDEN, verify_qr
+from verifier.checks.verdict import Verdict
 
 _public_key = public_key  # the cache of loaded keys (tests clear it)
 
@@ -65,7 +59,6 @@ __all__ = [
     "ChainFacts",
     "LocalResult",
     "certificate_subject",
-    "certificate_verdict",
     "chain_checks",
     "chain_unreadable",
     "local_checks",
@@ -147,18 +140,3 @@ def verify_certificate_text(
         "chain": {"block": block, "chain_id": registry.deployment.chain_id},
     }
     return Verdict(verdict.checks, subject)
-
-
-def certificate_verdict(settings: Settings, data: bytes, at: dt.datetime | None) -> Verdict:
-    """``zhengyin verify CERT.json``: against the configured chain and deployment."""
-
-    def registry() -> RegistryClient:
-        try:
-            rpc = chain_rpc(settings)
-            return RegistryClient(rpc, deployment(settings, rpc))
-        except ChainError:
-            raise
-        except ERROR_ROOTS as exc:  # no deployment, a damaged record: could not check
-            raise ChainError(str(exc), code=error_code(exc)) from exc
-
-    return verify_certificate_text(data, registry, today=at.date() if at else None)

@@ -1,5 +1,7 @@
 """Seal verification as verdicts: a :class:`seals.seal.VerificationReport` (and a sealed PDF's
-:class:`seals.pdf.PdfReport`) as the project-wide :class:`verifier.verdict.Verdict`.
+:class:`seals.pdf.PdfReport`) as the project-wide :class:`verifier.checks.verdict.Verdict`;
+the trust anchors a seal is judged against, and the verdict on a seal or seal-signature file
+(:func:`seal_file_verdict`, shared by ``zhengyin verify`` and the service).
 
 ``seals`` reports with the project's one check model (:class:`seals.report.Check`), its
 sentences rendered in English and Chinese from the message catalogue; nothing here reads a
@@ -8,17 +10,26 @@ sentence. A sealed PDF's signature checks are named by their field (``pdf.in_fie
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from seals.errors import SealError
 from seals.pdf import PdfReport
 from seals.report import Check, Message
-from seals.seal import VerificationReport
-from verifier.verdict import Fragment, Status, Verdict
+from seals.seal import VerificationReport, verify_seal, verify_signature
+from seals.ses import detect
+from seals.x509 import X509Certificate, load_certificates
+from verifier.checks.verdict import Fragment, Status, Verdict
+from verifier.errors import VerifierError
 
 __all__ = [
     "in_field",
     "pdf_unreadable_verdict",
     "pdf_verdict_of",
+    "report_for",
+    "seal_file_verdict",
+    "trust_anchors",
     "verdict_of",
 ]
 
@@ -85,3 +96,48 @@ def pdf_unreadable_verdict(code: str, error: object, *, embedded: bool = False) 
         ),
         subject={"kind": "pdf"},
     )
+
+
+def trust_anchors(home: Path, extra: tuple[Path, ...]) -> list[X509Certificate]:
+    """The local CA root (if present) and the ``--trust`` certificates."""
+    anchors: list[X509Certificate] = []
+    local = home / "ca" / "root.pem"
+    paths = ([local] if local.is_file() else []) + list(extra)
+    for path in paths:
+        try:
+            anchors += load_certificates(path.read_bytes())
+        except SealError as exc:
+            raise VerifierError(f"trust anchor {path}: {exc}", code="bad_trust_anchor") from exc
+    return anchors
+
+
+def report_for(
+    data: bytes,
+    *,
+    signed_data: bytes | None,
+    at: datetime | None,
+    anchors: list[X509Certificate],
+    lenient_ca: bool,
+) -> VerificationReport:
+    """Verify a seal or a seal signature, whichever ``data`` is."""
+    try:
+        kind = detect(data)
+    except SealError:
+        kind = "signature" if signed_data is not None else "seal"
+    if kind == "seal":
+        return verify_seal(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
+    return verify_signature(data, data=signed_data, at=at, anchors=anchors, lenient_ca=lenient_ca)
+
+
+def seal_file_verdict(data: bytes, anchors: list[X509Certificate]) -> Verdict:
+    """A GB/T 38540 seal or seal signature, judged now against ``anchors``; anything else is
+    refused (``unsupported_file``)."""
+    try:
+        detect(data)  # neither a seal nor a seal signature: not something we verify
+        report = report_for(data, signed_data=None, at=None, anchors=anchors, lenient_ca=False)
+    except SealError as exc:
+        raise VerifierError(
+            f"the file is not a certificate, PDF, seal or seal signature: {exc}",
+            code="unsupported_file",
+        ) from exc
+    return verdict_of(report)

@@ -33,7 +33,7 @@ from chain.registry import (
     LeafStatus,
     RegistryClient,
 )
-from verifier.index_tables import (
+from verifier.index.tables import (
     Cursor,
     chunks,
     describe,

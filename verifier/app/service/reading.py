@@ -18,22 +18,22 @@ from certs.status import (
 )
 from certs.store import service_events
 from chain.registry import ChainEvent
-from verifier import catalogue_context as timeline_context
-from verifier import presentations
-from verifier.certificates import (
+from verifier.app import catalogue_context as timeline_context
+from verifier.app import presentations
+from verifier.app.isolation import LimitExceeded, run_isolated
+from verifier.app.service.base import (
+    Principal,
+    ServiceBase,
+)
+from verifier.checks.certificates import (
     certificate_subject,
     mask_code,
     mask_name,
     verify_certificate_text,
     verify_qr,
 )
+from verifier.checks.verdict import Fragment, Status, Verdict
 from verifier.errors import VerifierError
-from verifier.isolation import LimitExceeded, run_isolated
-from verifier.service.base import (
-    Principal,
-    ServiceBase,
-)
-from verifier.verdict import Fragment, Status, Verdict
 
 
 class Reading(ServiceBase):
@@ -234,9 +234,9 @@ def _chain_entry(event: ChainEvent) -> dict[str, Any]:
 def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
     """A sealed PDF (every seal, each sealed revision's anchor, the embedded certificate) or
     a seal or seal signature file. The file is read in a child process within the
-    service's limits (:mod:`verifier.isolation`); the chain is asked here."""
-    from verifier.cli.verify import seal_file_verdict, trust_anchors
-    from verifier.pdf_checks import judge_pdf, read_pdf
+    service's limits (:mod:`verifier.app.isolation`); the chain is asked here."""
+    from verifier.checks.pdf_checks import judge_pdf, read_pdf
+    from verifier.checks.seal_checks import seal_file_verdict, trust_anchors
 
     settings = service.settings
     anchors = trust_anchors(settings.home_dir, ())

@@ -19,10 +19,10 @@ from seals.pdf.attachments import embedded_files
 from seals.pdf.errors import PdfError
 from seals.report import Message
 from seals.x509 import X509Certificate
-from verifier.certificates import ChainFacts, verify_certificate_text
-from verifier.messages import chain_time
-from verifier.seal_checks import pdf_unreadable_verdict, pdf_verdict_of
-from verifier.verdict import Fragment, Status, Verdict
+from verifier.checks.certificates import ChainFacts, verify_certificate_text
+from verifier.checks.messages import chain_time
+from verifier.checks.seal_checks import pdf_unreadable_verdict, pdf_verdict_of
+from verifier.checks.verdict import Fragment, Status, Verdict
 
 CERTIFICATE_ATTACHMENT = "certificate.json"
 
@@ -49,7 +49,7 @@ def read_pdf(
 ) -> PdfLocal:
     """Every check of a sealed PDF that needs no chain. This is where untrusted bytes are
     parsed: the service runs it in a child process with a deadline and a memory ceiling
-    (:mod:`verifier.isolation`)."""
+    (:mod:`verifier.app.isolation`)."""
     try:
         report = verify_pdf(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
     except (PdfMalformed, PdfHostile) as exc:

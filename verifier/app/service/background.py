@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from certs.batcher import Batcher, BatchResult
 from certs.reconcile import Repair, reconcile_statuses
 from certs.store import chain_cursor
-from verifier.service.base import (
+from verifier.app.service.base import (
     LOG_FLUSH_SECONDS,
     RECONCILE_SECONDS,
     ServiceBase,

@@ -24,9 +24,9 @@ from chain.transactions import TransactionSender
 from devnet.deploy import account_key, fund_on_devnet
 from seals.keys import load_private_key_file
 from seals.sm2 import KeySigner
-from verifier.context import chain_rpc, deployment, operator
+from verifier.app.context import chain_rpc, deployment, operator
+from verifier.app.keyring import check_uscc, key_passphrase, make_seal, signer_pair
 from verifier.errors import VerifierError
-from verifier.keyring import check_uscc, key_passphrase, make_seal, signer_pair
 from verifier.settings import Settings
 
 
@@ -142,7 +142,7 @@ def require_issuer(store: Store, uscc: str) -> StoredIssuer:
 
 def issuer_chain_client(settings: Settings, uscc: str, rpc: Rpc | None = None) -> RegistryClient:
     """A registry client that sends from the issuer's own chain account (through ``rpc``,
-    else the configured chain: :func:`verifier.context.chain_rpc`)."""
+    else the configured chain: :func:`verifier.app.context.chain_rpc`)."""
     rpc = rpc or chain_rpc(settings)
     key = _issuer_account_key(settings, uscc, create=False)
     sender = TransactionSender(rpc, key, confirmations=settings.confirmations)

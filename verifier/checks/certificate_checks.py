@@ -1,6 +1,6 @@
 """The checks of a certificate document that need no chain: ``certificate.format``,
 ``certificate.integrity``, ``certificate.signature``, ``certificate.merkle_proof`` and
-``certificate.validity`` (see :mod:`verifier.certificates`), and what a verdict shows of the
+``certificate.validity`` (see :mod:`verifier.checks.certificates`), and what a verdict shows of the
 document (:func:`certificate_subject`)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from certs.merkle import verify_proof
 from seals.errors import SealError, says_nothing_of_the_input
 from seals.report import CATALOGUE, Joined, Message
 from seals.sm2 import Sm2PublicKey, sm3
-from verifier.verdict import Fragment, Status
+from verifier.checks.verdict import Fragment, Status
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,11 @@ from certs.status import (
 from certs.store import service_events
 from chain.registry import RegistryClient
 from chain.transactions import TransactionReceipt
-from verifier import catalogue as governance
-from verifier import catalogue_context as timeline_context
-from verifier.catalogue import checked_entitlements
-from verifier.context import operator
-from verifier.errors import VerifierError
-from verifier.service.base import (
+from verifier.app import catalogue as governance
+from verifier.app import catalogue_context as timeline_context
+from verifier.app.catalogue import checked_entitlements
+from verifier.app.context import operator
+from verifier.app.service.base import (
     IDEMPOTENCY_SECONDS,
     ROLES,
     AccessDenied,
@@ -37,6 +36,7 @@ from verifier.service.base import (
     check_idempotency_key,
     json_text,
 )
+from verifier.errors import VerifierError
 
 _log = logging.getLogger("verifier.service")  # one logger for the whole service
 
@@ -319,7 +319,7 @@ class Issuing(ServiceBase):
         width_mm: float | None,
     ) -> tuple[bytes, TransactionReceipt]:
         from seals.pdf import sealed_document_digest
-        from verifier.stamping import AgencyStamper
+        from verifier.app.stamping import AgencyStamper
 
         self.require(principal, "issuer")
         with self._lock:
@@ -338,7 +338,7 @@ class Issuing(ServiceBase):
         """The sealed, anchored PDF of a certificate: made once, then kept under
         ``<home>/pdfs`` (every copy handed out is the same anchored file)."""
         from seals.pdf import sealed_document_digest
-        from verifier.render import CertificatePdfMaker
+        from verifier.app.render import CertificatePdfMaker
 
         record = self.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
         path = self.settings.home_dir / "pdfs" / f"{record.identifier}.pdf"

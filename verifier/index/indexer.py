@@ -47,12 +47,12 @@ from chain.errors import ChainError
 from chain.registry import (
     ChainEvent,
 )
-from verifier.index_reader import (
+from verifier.index.reader import (
     IndexerLagging,
     IndexerState,
     IndexReader,
 )
-from verifier.index_tables import (
+from verifier.index.tables import (
     Cursor,
     SqlTables,
     checkpoint,
@@ -72,7 +72,7 @@ __all__ = [
     "indexed_authorization_events",
 ]
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger("verifier.indexer")  # one logger for the index
 
 STEP = 5_000
 MAX_BACKOFF = 2.0

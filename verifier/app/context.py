@@ -15,8 +15,8 @@ from chain.rpc import Rpc
 from chain.transactions import TransactionSender
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord, account_key, fund_on_devnet
+from verifier.app.keyring import key_passphrase
 from verifier.errors import VerifierError
-from verifier.keyring import key_passphrase
 from verifier.settings import Settings
 
 DEVNET_NOT_RUNNING = (
