@@ -24,7 +24,7 @@ from verifier.catalogue import (
     type_json,
     withdraw_type,
 )
-from verifier.cli.certs import issuer_group
+from verifier.cli.issuer import issuer_group
 from verifier.cli.output import echo_json, output_options, progress
 from verifier.context import registry
 from verifier.errors import VerifierError
