@@ -13,7 +13,7 @@ import click
 from certs.status import load_record, load_records
 from certs.store import Store
 from verifier.agency import open_store, require_issuer
-from verifier.cli.output import echo_json, output_options, progress
+from verifier.cli.output import anchor_on_chain, echo_json, output_options, progress
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -83,11 +83,9 @@ def render_command(
         click.echo(str(out))
     anchor = None
     if not no_anchor:
-        with progress("anchoring on chain"):
-            receipt = anchor_certificate_pdf(settings, record.issuer, sealed)
-        anchor = {"block": receipt.block_number, "tx_hash": receipt.tx_hash}
-        if not as_json:
-            click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
+        anchor = anchor_on_chain(
+            lambda: anchor_certificate_pdf(settings, record.issuer, sealed), as_json=as_json
+        )
     if as_json:
         echo_json({"identifier": record.identifier, "out": str(out), "anchor": anchor})
 
