@@ -20,7 +20,7 @@ system:
 # locks: what the code imports but pyproject.toml does not declare is not installed, and the
 # tests that need it fail. setuptools is the pinned build backend of the editable install
 # (which compiles the C extensions in place).
-$(STAMP): $(LOCKS) pyproject.toml seals/_sm2p256.c certs/_claims.c
+$(STAMP): $(LOCKS) pyproject.toml seals/_sm2p256.c certs/_claims.c certs/_sm3_impl.h
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet $(CONSTRAINTS) setuptools
 	$(PIP) install --quiet $(CONSTRAINTS) --no-build-isolation -e '.[test,lint,bench]'

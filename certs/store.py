@@ -75,6 +75,13 @@ def _reason(exc: BaseException | None) -> str:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
+def _unreachable(exc: BaseException | None) -> StoreError:
+    """The error of a database that cannot be reached, saying why (:func:`_reason`)."""
+    return StoreError(
+        f"the database is not reachable: {_reason(exc)}", code="database_unavailable"
+    )
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -139,10 +146,7 @@ class Store:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"the database is not reachable: {_reason(exc.orig)}",
-                code="database_unavailable",
-            ) from exc
+            raise _unreachable(exc.orig) from exc
         self.checkpoints.soon()
 
     def _revisions(self) -> list[str] | None:
@@ -166,14 +170,9 @@ class Store:
         try:
             connection = self.engine.raw_connection()
         except sa.exc.DBAPIError as exc:
-            raise StoreError(
-                f"the database is not reachable: {_reason(exc.orig)}",
-                code="database_unavailable",
-            ) from exc
+            raise _unreachable(exc.orig) from exc
         except dbapi_error as exc:  # a pool's new connection refused: the driver's own error
-            raise StoreError(
-                f"the database is not reachable: {_reason(exc)}", code="database_unavailable"
-            ) from exc
+            raise _unreachable(exc) from exc
         try:
             cursor = connection.cursor()
 
@@ -204,10 +203,7 @@ class Store:
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
                 yield connection
         except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"the database is not reachable: {_reason(exc.orig)}",
-                code="database_unavailable",
-            ) from exc
+            raise _unreachable(exc.orig) from exc
         self.checkpoints.soon()
 
     def wait_for_checkpoints(self) -> None:

@@ -1,6 +1,6 @@
 """Reading the registry contracts' history: their events in a block range (in pages a node
-accepts), decoded, with block timestamps, and the histories of a certificate, a batch and an
-issuer built from them."""
+accepts), decoded, with block timestamps; the histories of a certificate, a batch and an
+issuer, and the catalogue, grants and published keys, built from them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ from typing import Any
 
 from chain.abi import ContractAbi
 from chain.errors import ChainError, RpcError
-from chain.records import Block, ChainEvent, Deployment, digest32, issuer_id, uscc_of
+from chain.records import (
+    CATALOGUE_EVENTS,
+    GRANT_EVENTS,
+    Block,
+    ChainEvent,
+    Deployment,
+    digest32,
+    issuer_id,
+    type_id,
+    uscc_of,
+)
 from chain.rpc import Rpc
 
 LOG_PAGE_BLOCKS = 5_000
@@ -114,6 +124,70 @@ class RegistryHistory:
             topics=[[c.topic("RootAnchored"), c.topic("DocumentAnchored")], None, issuer]
         )
         return [e for e in _ordered(found) if e.args.get("issuer") == uscc]
+
+    # ---- the catalogue, grants and keys, from their events ----
+
+    def catalogue_events(
+        self, code: str | None = None, *, to_block: Block = "latest"
+    ) -> list[ChainEvent]:
+        """Every change of the catalogue (types added, revised, withdrawn; of one type), in
+        chain order."""
+        topics: list[Any] = [[self._issuers.topic(n) for n in CATALOGUE_EVENTS]]
+        if code is not None:
+            topics.append("0x" + type_id(code).hex())
+        return self.events(to_block=to_block, topics=topics)
+
+    def authorization_events(
+        self, uscc: str, code: str | None = None, *, block: int | None = None
+    ) -> list[ChainEvent]:
+        """What decides whether ``uscc`` may issue type ``code`` (``None``: any type): the
+        type's catalogue events and the issuer's grants of it, up to ``block`` (default: the
+        latest), in chain order."""
+        until: Block = "latest" if block is None else block
+        events = self.catalogue_events(code, to_block=until) + self.grant_events(
+            uscc, code, to_block=until
+        )
+        return sorted(events, key=lambda e: (e.block_number, e.log_index))
+
+    def grant_events(
+        self, uscc: str | None = None, code: str | None = None, *, to_block: Block = "latest"
+    ) -> list[ChainEvent]:
+        """Authorizations granted and withdrawn (of one issuer, and one type), in chain order."""
+        topics: list[Any] = [
+            [self._issuers.topic(n) for n in GRANT_EVENTS],
+            None if uscc is None else "0x" + issuer_id(uscc).hex(),
+            None if code is None else "0x" + type_id(code).hex(),
+        ]
+        while topics and topics[-1] is None:
+            topics.pop()
+        return self.events(to_block=to_block, topics=topics)
+
+    def published_keys(self, uscc: str) -> dict[bytes, bytes]:
+        """Key id → public key, for every key the issuer published in ``KeyAdded``."""
+        topics = [self._issuers.topic("KeyAdded"), "0x" + issuer_id(uscc).hex()]
+        return {
+            bytes(e.args["keyId"]): bytes(e.args["publicKey"])
+            for e in self.events(topics=topics)
+            if e.args.get("publicKey")
+        }
+
+    def issuer_name(self, uscc: str) -> str | None:
+        """The name the issuer was registered under (its ``IssuerRegistered`` event)."""
+        topics = [self._issuers.topic("IssuerRegistered"), "0x" + issuer_id(uscc).hex()]
+        names = [str(e.args["name"]) for e in self.events(topics=topics)]
+        return names[-1] if names else None
+
+    def published_key(self, uscc: str, key_id: bytes) -> bytes | None:
+        """The public key published with ``key_id`` (from its ``KeyAdded`` event)."""
+        topics = [
+            self._issuers.topic("KeyAdded"),
+            "0x" + issuer_id(uscc).hex(),
+            "0x" + digest32(key_id, "key id").hex(),
+        ]
+        for event in self.events(topics=topics):
+            key = bytes(event.args.get("publicKey", b""))
+            return key or None
+        return None
 
     def _decode(self, logs: Iterable[Mapping[str, Any]]) -> list[ChainEvent]:
         logs = [log for log in logs if not log.get("removed")]

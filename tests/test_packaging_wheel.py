@@ -80,7 +80,7 @@ def test_the_wheel_carries_the_package_data(wheel: Path) -> None:
     # the C extensions, compiled; their sources stay out of the wheel
     for ext in ("seals/_sm2p256", "certs/_claims"):
         assert any(n.startswith(f"{ext}.") and n.endswith(".so") for n in names), ext
-    assert not [n for n in names if n.endswith(".c")]
+    assert not [n for n in names if n.endswith((".c", ".h"))]
     assert not [n for n in names if n.startswith(("tests/", "bench/", "contracts/"))]
     with zipfile.ZipFile(wheel) as archive:
         for p in (REPO_ROOT / "contracts" / "build").glob("*.json"):

@@ -6,11 +6,10 @@ verifier can run the full certificate check from the PDF alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from seals.pdf.errors import PdfHostile, PdfMalformed
+from seals.pdf.errors import PdfMalformed
+from seals.pdf.kids import KidsWalk
 from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
-from seals.pdf.syntax import PdfObject, Ref, Stream, decode_text
+from seals.pdf.syntax import PdfObject, Stream, decode_text
 
 MAX_FILES = 64
 MAX_DEPTH = 16
@@ -34,28 +33,14 @@ def embedded_files(
 
 
 def _walk(view: View, file: PdfFile, root: PdfObject) -> dict[str, bytes]:
-    """The name tree from ``root``, depth first in order: each node once (kids shared by
-    several nodes make a DAG, not a tree), at most ``max_nodes`` nodes and
-    :data:`MAX_DEPTH` levels, every kid and name looked at paid for from the budget."""
+    """The name tree from ``root``, depth first in order (:class:`KidsWalk`: each node once,
+    at most ``max_nodes`` nodes), at most :data:`MAX_DEPTH` levels and :data:`MAX_FILES`
+    files, every kid and name looked at paid for from the budget."""
     out: dict[str, bytes] = {}
-    seen: set[int] = set()
-    walked = 0
-    # depth first, in order: a frame per node whose kids are being walked (an iterator over
-    # its /Kids, not a copy: a shared array costs no memory per visit)
-    stack: list[tuple[Iterator[PdfObject], int]] = [(iter([root]), 0)]
-    while stack:
-        kids_left, depth = stack[-1]
-        ref = next(kids_left, _END)
-        if ref is _END:
-            stack.pop()
-            continue
-        if isinstance(ref, Ref):
-            if ref.num in seen:
-                continue
-            seen.add(ref.num)
-        walked += 1
-        if walked > file.limits.max_nodes:
-            raise PdfHostile(f"more than {file.limits.max_nodes} embedded-file tree nodes")
+    walk: KidsWalk[None] = KidsWalk(
+        [root], None, max_nodes=file.limits.max_nodes, what="embedded-file tree nodes"
+    )
+    for ref, depth, _ in walk:
         if depth > MAX_DEPTH or len(out) >= MAX_FILES:
             raise PdfMalformed("the embedded-file tree is too deep or too large")
         node = view.resolve_dict(ref)
@@ -76,8 +61,5 @@ def _walk(view: View, file: PdfFile, root: PdfObject) -> dict[str, bytes]:
         kids = view.resolve(node.get("Kids", []))
         if isinstance(kids, list):
             file.budget.spend(len(kids) + 1)
-            stack.append((iter(kids), depth + 1))
+            walk.descend(kids, None)
     return out
-
-
-_END = object()

@@ -5,10 +5,10 @@ cross-reference chain, the catalog, the pages in order, the form fields.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from seals.pdf.errors import PdfHostile, PdfMalformed
+from seals.pdf.kids import KidsWalk
 from seals.pdf.syntax import OBJ_HEADER, Indirect, Name, PdfObject, Ref, Stream, decode_text
 from seals.pdf.xref import Entry
 
@@ -344,26 +344,11 @@ class View:
             return out
         budget = self.file.budget
         budget.spend(len(fields) + 1)
-        seen: set[int] = set()
-        walked = 0
-        # depth first, in order; a frame per node whose kids are being walked (an iterator
-        # over its /Kids, not a copy: a shared array of thousands costs no memory per visit)
-        stack: list[tuple[Iterator[PdfObject], str, dict[str, PdfObject]]] = [
-            (iter(fields), "", {})
-        ]
-        while stack:
-            kids_left, parent_name, inherited = stack[-1]
-            ref = next(kids_left, _END)
-            if ref is _END:
-                stack.pop()
-                continue
-            if isinstance(ref, Ref):
-                if ref.num in seen:
-                    continue
-                seen.add(ref.num)
-            walked += 1
-            if walked > self.file.limits.max_nodes:
-                raise PdfHostile(f"more than {self.file.limits.max_nodes} form fields")
+        # (name, inherited FT/V) carried from a field to its kids
+        walk: KidsWalk[tuple[str, dict[str, PdfObject]]] = KidsWalk(
+            fields, ("", {}), max_nodes=self.file.limits.max_nodes, what="form fields"
+        )
+        for ref, _, (parent_name, inherited) in walk:
             node = self.resolve(ref)
             if not isinstance(node, dict):
                 continue
@@ -380,15 +365,11 @@ class View:
                 "T" in self.resolve_dict(k) for k in kids
             )
             if named_kids and isinstance(kids, list):
-                stack.append((iter(kids), name, here))
+                walk.descend(kids, (name, here))
             else:
                 merged = {**here, **node}
                 out.append((ref if isinstance(ref, Ref) else None, merged, name))
         return out
-
-
-_END = object()
-"""The end of a frame's kids (:meth:`View._walk_fields`)."""
 
 
 def is_name(value: PdfObject, name: str) -> bool:

@@ -77,9 +77,21 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from verifier.cli import catalogue, certs, devnet, seal, service, verify
+    from verifier.cli import (
+        batcher,
+        catalogue,
+        certs,
+        devnet,
+        issuer,
+        render,
+        seal,
+        service,
+        status,
+        verify,
+    )
 
-    for module in (devnet, seal, verify, certs, service, catalogue):
+    areas = (devnet, seal, verify, issuer, certs, render, batcher, status, service, catalogue)
+    for module in areas:
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -25,7 +25,7 @@ from verifier.app.catalogue import (
     withdraw_type,
 )
 from verifier.app.context import registry
-from verifier.cli.certs import issuer_group
+from verifier.cli.issuer import issuer_group
 from verifier.cli.output import echo_json, output_options, progress
 from verifier.errors import VerifierError
 from verifier.settings import Settings

@@ -1,41 +1,24 @@
-"""``zhengyin issuer add``, ``issue``, ``render``, ``supersede`` and ``batcher run``; the status
-commands (``revoke|suspend|reinstate``, ``history``, ``reconcile``) are in
-:mod:`verifier.cli.status`."""
+"""``zhengyin issue`` and ``supersede``: issuing certificates from requests. The agencies
+(``issuer``) are in :mod:`verifier.cli.issuer`, ``render`` in :mod:`verifier.cli.render`,
+``batcher run`` in :mod:`verifier.cli.batcher`, the status commands
+(``revoke|suspend|reinstate``, ``history``, ``reconcile``) in :mod:`verifier.cli.status`."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import logging
-import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from certs.batcher import Batcher, BatchResult, log_round
 from certs.issuance import IssueReport, issue
 from certs.request_csv import requests_from_csv
-from certs.status import (
-    change_status,
-    load_document_texts,
-    load_record,
-    load_records,
-)
+from certs.status import change_status, load_document_texts, load_record
 from certs.store import Store
-from chain.errors import ChainUnavailable
-from verifier.app.agency import (
-    add_issuer,
-    issuer_chain_client,
-    issuer_profile,
-    open_store,
-    require_issuer,
-)
+from verifier.app.agency import issuer_chain_client, issuer_profile, open_store
 from verifier.app.catalogue import issuing_entitlements
-from verifier.cli import status
+from verifier.cli.batcher import anchor_now
 from verifier.cli.exits import ExitStatus, exit_status_of
 from verifier.cli.output import (
     echo_json,
@@ -44,94 +27,11 @@ from verifier.cli.output import (
     output_options,
     progress,
 )
+from verifier.cli.render import write_pdfs
 from verifier.errors import ERROR_ROOTS, VerifierError, error_code
-from verifier.logs import configure as configure_logging
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
-_log = logging.getLogger(__name__)
-
-
-@click.group("issuer")
-def issuer_group() -> None:
-    """Issuing agencies of this service."""
-
-
-@issuer_group.command("add")
-@click.option("--code", "uscc", required=True, help="The agency's USCC (统一社会信用代码).")
-@click.option("--name", required=True, help="The agency's name.")
-@click.option(
-    "--key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Import this SM2 private key (PEM) instead of creating one.",
-)
-@click.option(
-    "--cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The X.509 certificate of --key.",
-)
-@click.option(
-    "--picture",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The seal picture; default: a drawn red round seal.",
-)
-@click.option(
-    "--jurisdiction",
-    default="",
-    help="The agency's administrative division code (行政区划, 6 digits); none: national.",
-)
-@output_options
-@pass_settings
-def issuer_add(
-    settings: Settings,
-    uscc: str,
-    name: str,
-    key: Path | None,
-    cert: Path | None,
-    picture: Path | None,
-    jurisdiction: str,
-    as_json: bool,
-) -> None:
-    """Set up an agency: SM2 key, seal, chain registration; print a new API key once.
-    JSON: {code, name, account, key_id, seal, registered_now, api_key}."""
-    with progress("setting up the agency (key, seal, registration on chain)"):
-        added = add_issuer(
-            settings, uscc, name, key=key, cert=cert, picture=picture, jurisdiction=jurisdiction
-        )
-    out = {
-        "code": added.uscc,
-        "name": added.name,
-        "account": added.account,
-        "key_id": added.key_id.hex(),
-        "seal": str(added.seal_path),
-        "registered_now": added.registered_now,
-        "api_key": added.api_key,
-    }
-    if as_json:
-        echo_json(out)
-        return
-    verb = "registered" if added.registered_now else "already registered; brought up to date"
-    click.echo(f"issuer {added.uscc} ({added.name}) {verb}")
-    click.echo(f"  chain account  {added.account}")
-    click.echo(f"  SM2 key id     {added.key_id.hex()}")
-    click.echo(f"  seal           {added.seal_path}")
-    click.echo(f"  API key        {added.api_key}")
-    click.echo("the API key is shown only this once; keep it secret.")
-
-
-@issuer_group.command("revoke-keys")
-@click.argument("uscc")
-@output_options
-@pass_settings
-def issuer_revoke_keys(settings: Settings, uscc: str, as_json: bool) -> None:
-    """Revoke every API key of an agency (issue a new one with `issuer add`).
-    JSON: {issuer, revoked}."""
-    code = uscc.strip().upper()
-    count = open_store(settings).revoke_api_keys("issuer", code)
-    if as_json:
-        echo_json({"issuer": code, "revoked": count})
-    else:
-        click.echo(f"revoked {count} API key(s) of issuer {uscc}")
 
 
 def _read_rows(
@@ -229,7 +129,7 @@ def issue_command(
     try:
         if report.accepted and not no_wait:
             with progress(f"anchoring {len(report.accepted)} certificate(s) on chain"):
-                anchored = _anchor_now(settings, store)
+                anchored = anchor_now(settings, store)
         if out is not None:
             _write_documents(store, report, out)
         if with_pdf and out is not None and report.accepted:
@@ -240,7 +140,7 @@ def issue_command(
                     "`zhengyin render`",
                     code="not_anchored",
                 )
-            pdfs = _write_pdfs(settings, store, [a.identifier for a in report.accepted], out)
+            pdfs = write_pdfs(settings, store, [a.identifier for a in report.accepted], out)
     except ERROR_ROOTS as exc:
         failure = exc
     if as_json:
@@ -278,162 +178,11 @@ def issue_command(
         raise SystemExit(ExitStatus.INVALID)
 
 
-def _anchor_now(settings: Settings, store: Store) -> bool:
-    """Anchor what is queued; ``False`` (and a note on stderr) when the chain is away: the
-    certificates stay queued. Other errors propagate."""
-    batcher = Batcher(store, lambda uscc: issuer_chain_client(settings, uscc))
-    try:
-        results = batcher.run_once()
-    except (ChainUnavailable, VerifierError) as exc:
-        if isinstance(exc, VerifierError) and exc.code != "devnet_not_running":
-            raise
-        click.echo(
-            f"the chain is unreachable ({exc}); the certificates are stored and "
-            "queued: run `zhengyin batcher run` when it is back",
-            err=True,
-        )
-        return False
-    return all(r.state == "anchored" for r in results)
-
-
 def _write_documents(store: Store, report: IssueReport, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     identifiers = [a.identifier for a in report.accepted]
     for identifier, text in zip(identifiers, load_document_texts(store, identifiers), strict=True):
         (out / f"{identifier}.json").write_text(text + "\n", encoding="utf-8")
-
-
-@contextlib.contextmanager
-def _glyph_warnings() -> Iterator[None]:
-    """Show a missing glyph as one line ``warning [missing_glyph]: …`` on stderr."""
-    from certs.render import MissingGlyphWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", MissingGlyphWarning)
-        yield
-    for warning in caught:
-        if issubclass(warning.category, MissingGlyphWarning):
-            click.echo(f"warning [missing_glyph]: {warning.message}", err=True)
-        else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
-
-
-def _write_pdfs(settings: Settings, store: Store, identifiers: list[str], out: Path) -> list[str]:
-    """Render, seal and anchor each certificate as ``out/<identifier>.pdf``."""
-    from verifier.app.render import CertificatePdfMaker, anchor_certificate_pdf
-
-    maker = CertificatePdfMaker(settings)
-    written: list[str] = []
-    with progress("rendering, sealing and anchoring PDFs", total=len(identifiers)) as advance:
-        for record in load_records(store, identifiers):
-            with _glyph_warnings():
-                sealed = maker.render(record)
-            anchor_certificate_pdf(settings, record.issuer, sealed)
-            path = out / f"{record.identifier}.pdf"
-            path.write_bytes(sealed)
-            written.append(str(path))
-            advance(1)
-    return written
-
-
-@click.command("render")
-@click.argument("identifier")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the sealed PDF.",
-)
-@click.option("--no-anchor", is_flag=True, help="Do not anchor the sealed PDF on chain.")
-@output_options
-@pass_settings
-def render_command(
-    settings: Settings, identifier: str, out: Path, no_anchor: bool, as_json: bool
-) -> None:
-    """Write an anchored certificate as an A4 PDF sealed with its issuer's seal: QR code,
-    printed verification code, and the certificate document embedded as certificate.json.
-    JSON: {identifier, out, anchor: {block, tx_hash} or null}."""
-    from verifier.app.render import CertificatePdfMaker, anchor_certificate_pdf
-
-    store = open_store(settings)
-    record = load_record(store, identifier.strip())
-    require_issuer(store, record.issuer)
-    with progress("rendering and sealing the PDF"), _glyph_warnings():
-        sealed = CertificatePdfMaker(settings).render(record)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(sealed)
-    if not as_json:
-        click.echo(str(out))
-    anchor = None
-    if not no_anchor:
-        with progress("anchoring on chain"):
-            receipt = anchor_certificate_pdf(settings, record.issuer, sealed)
-        anchor = {"block": receipt.block_number, "tx_hash": receipt.tx_hash}
-        if not as_json:
-            click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
-    if as_json:
-        echo_json({"identifier": record.identifier, "out": str(out), "anchor": anchor})
-
-
-@click.group("batcher")
-def batcher_group() -> None:
-    """Anchoring of queued certificates."""
-
-
-def _batch_json(result: BatchResult) -> dict[str, Any]:
-    return {
-        "batch": result.batch_id,
-        "issuer": result.issuer,
-        "certificates": result.leaf_count,
-        "state": result.state,
-        "root": result.root.hex(),
-        "block": result.block_number,
-        "tx_hash": result.tx_hash,
-    }
-
-
-@batcher_group.command("run")
-@click.option("--once", is_flag=True, help="Anchor what is queued now, then stop.")
-@output_options
-@pass_settings
-def batcher_run(settings: Settings, once: bool, as_json: bool) -> None:
-    """Anchor queued certificates (finishing any batch an interruption left behind).
-
-    Each round is logged on stderr (ZHENGYIN_LOG_LEVEL, default INFO here): a batch sent
-    as one line with its size, root, transaction and time; a round with nothing to anchor
-    at DEBUG. JSON: with --once {batches: [{batch, issuer, certificates, state, root,
-    block, tx_hash}]}; without, one such batch object a line as each is anchored."""
-    configure_logging(settings.log_level, default="INFO")
-    store = open_store(settings)
-    batcher = Batcher(store, lambda uscc: issuer_chain_client(settings, uscc))
-    if once:
-        started = time.monotonic()
-        with progress("anchoring what is queued"):
-            results = batcher.run_once()
-        log_round(results, time.monotonic() - started)
-        if as_json:
-            echo_json({"batches": [_batch_json(r) for r in results]})
-            return
-        for result in results:
-            click.echo(
-                f"batch {result.batch_id}: {result.leaf_count} certificates of "
-                f"{result.issuer} {result.state} (block {result.block_number}, "
-                f"tx {result.tx_hash})"
-            )
-        if not results:
-            click.echo("nothing to anchor")
-        return
-    _log.info("batcher started: anchoring queued certificates; Ctrl-C stops")
-
-    def on_batch(result: BatchResult) -> None:
-        if as_json:
-            echo_json(_batch_json(result), one_line=True)
-
-    try:
-        batcher.run_forever(lambda: False, on_batch=on_batch)
-    except KeyboardInterrupt:
-        _log.info("batcher stopped")
 
 
 @click.command("supersede")
@@ -476,7 +225,7 @@ def supersede(
                 click.echo(f"{error} [{error.code}]", err=True)
         raise SystemExit(ExitStatus.INVALID)
     with progress("anchoring the replacement"):
-        anchored = _anchor_now(settings, store)
+        anchored = anchor_now(settings, store)
     if not anchored:
         raise VerifierError(
             "the replacement is issued but could not be anchored yet: run `zhengyin batcher "
@@ -506,11 +255,4 @@ def supersede(
     )
 
 
-COMMANDS: list[click.Command] = [
-    issuer_group,
-    issue_command,
-    render_command,
-    batcher_group,
-    supersede,
-    *status.COMMANDS,
-]
+COMMANDS: list[click.Command] = [issue_command, supersede]

@@ -16,12 +16,15 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from verifier.cli.exits import ExitStatus, exit_status_of
 from verifier.errors import VerifierError, error_code
+
+if TYPE_CHECKING:
+    from chain.transactions import TransactionReceipt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -182,3 +185,14 @@ def progress(label: str, total: int | None = None) -> Iterator[Advance]:
             bar.advance(task, n)
 
         yield advance
+
+
+def anchor_on_chain(anchor: Callable[[], TransactionReceipt], *, as_json: bool) -> dict[str, Any]:
+    """Run ``anchor`` (a transaction anchoring a sealed document) under a progress line; say
+    where it landed (without ``--json``); return the ``anchor`` object of the JSON output,
+    ``{block, tx_hash}``."""
+    with progress("anchoring on chain"):
+        receipt = anchor()
+    if not as_json:
+        click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
+    return {"block": receipt.block_number, "tx_hash": receipt.tx_hash}

@@ -25,7 +25,7 @@ from seals.errors import SealError
 from seals.ses import Seal, SealSignature, detect, parse_seal, parse_signature
 from seals.x509 import X509Certificate
 from verifier.app.keyring import check_uscc, make_seal, signer_pair
-from verifier.cli.output import echo_json, output_options, progress
+from verifier.cli.output import anchor_on_chain, echo_json, output_options, progress
 from verifier.settings import Settings
 
 
@@ -242,11 +242,9 @@ def seal_stamp(
         click.echo(f"{outfile}\tsm3:{digest}")
     anchor = None
     if not no_anchor:
-        with progress("anchoring on chain"):
-            receipt = anchor_sealed(settings, stamper.uscc, sealed)
-        anchor = {"block": receipt.block_number, "tx_hash": receipt.tx_hash}
-        if not as_json:
-            click.echo(f"anchored in block {receipt.block_number} (tx {receipt.tx_hash})")
+        anchor = anchor_on_chain(
+            lambda: anchor_sealed(settings, stamper.uscc, sealed), as_json=as_json
+        )
     if as_json:
         echo_json({"out": str(outfile), "sm3": digest, "anchor": anchor})
 
