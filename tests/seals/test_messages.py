@@ -38,6 +38,7 @@ CALLS: dict[str, tuple[int, int | str | None]] = {
     "_check": (3, "keywords"),
     "Message": (0, 1),
     "_anchored": (2, 3),
+    "invalid_range": (0, 1),
 }
 
 ONE_LANGUAGE_ONLY = {
