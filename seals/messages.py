@@ -43,11 +43,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "check.error": (
         "could not check: {error}",
         "{check}检查意外出错，暂时无法判断，请稍后重试或联系管理员"
-        "（技术细节：could not check: {error}）",
+        "{error!d}",
     ),
     "check.unreadable": (
         "cannot be read: {error}",
-        "{check}无法读取，不能受理（技术细节：cannot be read: {error}）",
+        "{check}无法读取，不能受理{error!d}",
     ),
     # ------------------------------------------------------------ roles, layouts, times
     "role.maker": ("the seal maker's", "制章者"),
@@ -168,7 +168,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "seal.maker_signature.unreadable": (
         "the seal maker's certificate cannot be read: {error}",
         "制章者证书无法读取，不能确认印章由谁制作，不能受理"
-        "（技术细节：the seal maker's certificate cannot be read: {error}）",
+        "{error!d}",
     ),
     "seal.maker_signature.invalid": (
         "the seal maker's signature does not match the seal: it was altered or not made with "
@@ -199,7 +199,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "signature.value.unreadable": (
         "the signer's certificate cannot be read: {error}",
         "签章人证书无法读取，不能确认签章人，不能受理"
-        "（技术细节：the signer's certificate cannot be read: {error}）",
+        "{error!d}",
     ),
     "signature.value.invalid": (
         "the signature does not match: the signed content was altered or the signature was "

@@ -322,7 +322,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pdf.unreadable": (
         "the PDF cannot be read: {error}",
         "{why}，不能受理；请索取发证机关出具的原始文件"
-        "（技术细节：the PDF cannot be read: {error}）",
+        "{error!d}",
     ),
     "pdf.unreadable.pdf_malformed": (
         "malformed",
