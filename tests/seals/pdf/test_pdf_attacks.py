@@ -195,7 +195,7 @@ _PDF_WORDS = re.compile(r"/[A-Za-z]+|%%EOF")
 def test_a_byte_range_reason_is_chinese_throughout(sealed: bytes) -> None:
     """What is wrong with a /ByteRange is said in the Chinese reason in Chinese (PDF names such
     as /ByteRange aside), not as an English sentence of technical detail."""
-    a, b, c, d = byte_range(sealed)
+    _a, b, c, d = byte_range(sealed)
     zeros = sealed[:b] + b"<" + b"0" * (c - b - 2) + b">" + sealed[c:]
     m = re.search(rb"/ByteRange \[[0-9 ]+\] *", sealed)
     assert m is not None
