@@ -7,6 +7,8 @@ facts, and what to do. ``{x!d}`` writes ``x`` (in English) as technical detail.
 
 from __future__ import annotations
 
+from seals.messages_pdf import PDF_DETAILS
+
 _TS = "%Y-%m-%d %H:%M:%SZ"
 _TIME_ZH = "%Y-%m-%d %H:%M:%S UTC"
 _DAY = "%Y-%m-%d"
@@ -269,80 +271,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "签名范围（/ByteRange）不正确：{why}。签章没有完整保护文件，文件可能被篡改或伪造，"
         "不能受理",
     ),
-    "pdf.byte_range.none": (
-        "the signature has no /ByteRange: it protects nothing",
-        "签章没有 /ByteRange，不保护任何内容",
-    ),
-    "pdf.byte_range.no_contents": (
-        "the signature has no /Contents: there is no signature",
-        "签章没有 /Contents，其中没有签名值",
-    ),
-    "pdf.byte_range.not_four": (
-        "/ByteRange is not four integers: {value}",
-        "/ByteRange 不是四个整数：{value}",
-    ),
-    "pdf.byte_range.not_at_start": (
-        "/ByteRange starts at byte {start}, not 0: the file's start is not covered",
-        "/ByteRange 从第 {start} 字节而不是第 0 字节开始，文件开头未受保护",
-    ),
-    "pdf.byte_range.outside": (
-        "/ByteRange points outside the file or its ranges overlap",
-        "/ByteRange 指向文件之外，或其范围相互重叠",
-    ),
-    "pdf.byte_range.gap_not_hex": (
-        "the gap in /ByteRange is not a hex string: bytes are left unprotected",
-        "/ByteRange 留出的空隙不是十六进制字符串，有字节未受保护",
-    ),
-    "pdf.byte_range.gap_not_contents": (
-        "the gap in /ByteRange is not this signature's /Contents (signature wrapping?)",
-        "/ByteRange 留出的空隙不是该签章的 /Contents（疑似签名包装攻击）",
-    ),
-    "pdf.byte_range.not_revision_end": (
-        "the signed range ends at byte {end}, which is not the end of a revision (%%EOF): "
-        "the signature does not cover its own revision",
-        "签名范围止于第 {end} 字节，不是某一版本的结尾（%%EOF），签章没有覆盖其所在的版本",
-    ),
-    "pdf.byte_range.not_in_chain": (
-        "the signed revision is not a revision of this file's cross-reference chain: the file "
-        "was rewritten after sealing",
-        "签章所在的版本不在该文件的交叉引用链中，文件在盖章后被重写过",
-    ),
-    "pdf.byte_range.refers_after": (
-        "the signed revision refers to bytes after its end",
-        "签章所在的版本引用了其结尾之后的字节",
-    ),
-    "pdf.byte_range.revision_unreadable": (
-        "the signed revision cannot be read: {error}",
-        "签章所在的版本无法读取{error!d}",
-    ),
-    "pdf.byte_range.not_in_revision": (
-        "the signature dictionary is not an uncompressed object of the signed revision",
-        "签名字典不是签章所在版本中的未压缩对象",
-    ),
-    "pdf.byte_range.no_field": (
-        "the signed revision has no signature field with this signature",
-        "签章所在的版本中没有含该签名的签名字段",
-    ),
-    "pdf.byte_range.dictionary_unreadable": (
-        "the signature dictionary cannot be read: {error}",
-        "签名字典无法读取{error!d}",
-    ),
-    "pdf.byte_range.gap_misplaced": (
-        "the gap is not where this signature dictionary keeps /Contents",
-        "留出的空隙不在该签名字典存放 /Contents 的位置",
-    ),
-    "pdf.byte_range.dictionary_differs": (
-        "the signature dictionary differs from the one the range was made for",
-        "签名字典与签名范围所针对的签名字典不同",
-    ),
-    "pdf.byte_range.trailing": (
-        "/Contents holds bytes after the signature",
-        "/Contents 中签名值之后还有多余的字节",
-    ),
-    "pdf.byte_range.other_range": (
-        "the signature protects {protects}, not {expected!r}",
-        "签章声明保护的是 {protects}，而不是 {expected}",
-    ),
     "pdf.digest.no_range": ("no valid byte range", "签名范围无效，未检查文档摘要"),
     "pdf.digest.unreadable": ("the signature cannot be read", "签章无法读取，未检查文档摘要"),
     "pdf.digest.valid": (
@@ -398,3 +326,4 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pdf.change.later_seal": ("later_seal", "盖章后加盖的签章本身核验不通过"),
     "pdf.change.unreadable": ("unreadable", "盖章后追加的内容无法读取"),
 }
+MESSAGES.update(PDF_DETAILS)

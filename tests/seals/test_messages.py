@@ -43,6 +43,7 @@ CALLS: dict[str, tuple[int, int | str | None]] = {
     "Message": (0, 1),
     "_anchored": (2, 3),
     "invalid_range": (0, 1),
+    "problem": (1, "keywords"),
 }
 
 ONE_LANGUAGE_ONLY = {
@@ -189,8 +190,10 @@ def test_a_check_pickles_as_its_arguments() -> None:
 
 TECHNICAL_TERMS = frozenset({
     "GM", "GB", "CA", "cA", "basicConstraints", "keyCertSign", "SM", "PDF", "Unix", "ZY",
+    "XObject", "startxref", "poppler",
 })
-"""The Latin words a Chinese template may hold: standards, algorithms, X.509 names."""
+"""The Latin words a Chinese template may hold: standards, algorithms, X.509 and PDF names,
+a PDF viewer's name."""
 
 
 def test_the_chinese_templates_hold_no_english_words() -> None:

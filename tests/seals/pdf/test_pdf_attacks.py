@@ -221,6 +221,21 @@ def test_a_byte_range_reason_is_chinese_throughout(sealed: bytes) -> None:
     )
 
 
+def test_a_modification_reason_is_chinese_throughout(sealed: bytes) -> None:
+    """What a later revision changed is said in the Chinese reason in Chinese (PDF key names
+    aside), not as the English sentence."""
+    ref, page = last_page(sealed)
+    changed = append_revision(sealed, {ref.num: serialize({**page, "Rotate": 90})})
+    step = verify_pdf(changed).signatures[0].report().step("pdf.modifications")
+    assert step.status is StepStatus.INVALID
+    m = re.search(rf"revision (\d+): page object {ref.num} was changed \(Rotate\)", step.reason)
+    assert m is not None, step.reason
+    zh = step.reason_zh
+    assert f"第 {m.group(1)} 版：页面对象 {ref.num} 被改动（Rotate）" in zh, zh
+    assert f"第 {m.group(1)} 版：该版本没有加入已签名的签名字段，不是盖章" in zh, zh
+    assert not _ENGLISH.search(_PDF_WORDS.sub("", zh.replace("Rotate", ""))), zh
+
+
 def test_forged_signature_field_in_a_later_revision(sealed: bytes) -> None:
     """A later revision adding a signature field whose signature has no /Contents."""
     view = PdfFile(sealed).view()
