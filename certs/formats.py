@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
-from certs.jcs import Json, jcs
+from certs.jcs import MAX_SAFE_INT, Json, jcs
 
 if TYPE_CHECKING:
     from certs.claims import ClaimValue
@@ -66,23 +66,56 @@ else:  # pragma: no cover - CPython without _json
         return _encoder.encode(value)
 
 
+def _plain(value: object) -> bool:
+    """True when ``value`` holds only what the ``json`` encoder writes as JCS does or refuses:
+    ``None``, booleans, text, integers within ±(2^53 - 1), lists, tuples and dicts with text
+    member names, each of exactly these types (a subclass may write itself otherwise). The
+    encoder would write a float, a larger integer or a member name that is not text where
+    JCS refuses them or writes them otherwise."""
+    cls = value.__class__
+    if cls is dict:
+        for name, item in value.items():  # type: ignore[attr-defined]
+            if name.__class__ is not str:
+                return False
+            kind = item.__class__
+            if not (kind is str or item is None or kind is bool or _plain(item)):
+                return False
+        return True
+    if cls is list or cls is tuple:
+        for item in value:  # type: ignore[attr-defined]
+            kind = item.__class__
+            if not (kind is str or item is None or kind is bool or _plain(item)):
+                return False
+        return True
+    if cls is int:
+        return -MAX_SAFE_INT <= value <= MAX_SAFE_INT  # type: ignore[operator]
+    return cls is str or value is None or cls is bool
+
+
 def jcs_text(value: Json | Mapping[str, Any]) -> str:
-    """The RFC 8785 text of ``value``, which must hold no float, no integer beyond
-    ±(2^53 - 1) and only text member names (as documents and signed payloads do: reading
-    refuses the rest). The ``json`` C encoder writes exactly JCS for such a value unless its
-    text holds a lone surrogate (JCS refuses it) or a character beyond the BMP (in a member
-    name, UTF-16 order differs from the code-point order of ``sort_keys``); then, and for
-    anything the encoder refuses, the reference :func:`certs.jcs.jcs` writes it (and raises
-    what it raises). Both are told apart by one UTF-16 encoding of the text."""
+    """The RFC 8785 text of a certificate format's value: ``null``, booleans, integers within
+    ±(2^53 - 1), text, lists and objects with text member names;
+    :class:`~certs.errors.CanonicalizationError` for anything else (a float, a larger integer,
+    a member name or a value of another type), as the reference :func:`certs.jcs.jcs` with
+    ``floats=False`` raises it. For a value :func:`_plain` admits, the ``json`` C encoder
+    writes exactly that text unless it holds a lone surrogate (JCS refuses it) or a character
+    beyond the BMP (in a member name, UTF-16 order differs from the code-point order of
+    ``sort_keys``), told apart by one UTF-16 encoding of the text; the reference writes those
+    and every other value (or raises)."""
     if value is None:
         return "null"
     try:
-        text = encode_basestring(value) if value.__class__ is str else _encode(value)
-        if text.isascii() or len(text.encode("utf-16-le")) == 2 * len(text):
+        if value.__class__ is str:
+            text = encode_basestring(value)
+        elif _plain(value):
+            text = _encode(value)
+        else:
+            text = ""
+        if text and (text.isascii() or len(text.encode("utf-16-le")) == 2 * len(text)):
             return text  # (the UTF-16 encoding is strict: a lone surrogate raises)
     except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
         pass
-    return jcs(value).decode("utf-8")
+    return jcs(value, floats=False).decode("utf-8")
 
 
 def issue_claims(values: dict[str, ClaimValue], salts_hex: str) -> tuple[bytes, str]:

@@ -26,6 +26,7 @@ from certs.errors import RequestInvalid, ValidationError
 from certs.identifiers import build_identifier
 from certs.request_parser import parse_request
 from certs.types import TypeDefinitions
+from seals.report import Message
 from seals.sm2 import Signer
 
 SERIAL_WIDTH = 8
@@ -45,9 +46,9 @@ class Entitlements(Protocol):
     """What an issuer may issue, as the chain's catalogue and grants say (built by
     :func:`verifier.app.catalogue.entitlements`; plain data, so worker processes can hold it)."""
 
-    def why_not(self, type_code: str, jurisdiction: str) -> str | None:
+    def why_not(self, type_code: str, jurisdiction: str) -> Message | None:
         """``None`` if the issuer may issue ``type_code`` in ``jurisdiction`` now; else why
-        not, as a sentence a clerk can act on."""
+        not, as a catalogue message a clerk can act on."""
         ...
 
 
@@ -162,7 +163,8 @@ def validate_chunk(
             else job.entitlements.why_not(request.type_code, request.jurisdiction)
         )
         if refused is not None:
-            invalid.append(InvalidRow(line, (RowError(refused, "type", "not_authorized"),)))
+            why = refused.render("en")
+            invalid.append(InvalidRow(line, (RowError(why, "type", "not_authorized"),)))
         else:
             valid.append(ValidRow(line, request.type_code, request.number))
             claims.append(

@@ -55,7 +55,15 @@ def es_number(x: float) -> str:
     return sign + (digits if k == 1 else digits[0] + "." + digits[1:]) + exponent
 
 
-def _emit(value: Any, out: Callable[[str], Any]) -> None:
+def no_float(x: float) -> str:
+    """The number writer of the certificate formats, which hold integers only."""
+    raise CanonicalizationError(
+        f"the number {x!r} is not an integer: certificate documents and signed payloads hold "
+        "no floats"
+    )
+
+
+def _emit(value: Any, out: Callable[[str], Any], real: Callable[[float], str]) -> None:
     if isinstance(value, str):
         out(encode_basestring(value))
     elif value is None:
@@ -71,13 +79,13 @@ def _emit(value: Any, out: Callable[[str], Any]) -> None:
             )
         out(str(int(value)))
     elif isinstance(value, float):
-        out(es_number(value))
+        out(real(value))
     elif isinstance(value, list | tuple):
         out("[")
         for i, item in enumerate(value):
             if i:
                 out(",")
-            _emit(item, out)
+            _emit(item, out, real)
         out("]")
     elif isinstance(value, Mapping):
         out("{")
@@ -86,7 +94,7 @@ def _emit(value: Any, out: Callable[[str], Any]) -> None:
                 out(",")
             out(encode_basestring(name))
             out(":")
-            _emit(value[name], out)
+            _emit(value[name], out, real)
         out("}")
     else:
         raise CanonicalizationError(f"JSON cannot hold a value of type {type(value).__name__}")
@@ -108,10 +116,13 @@ def utf8(text: str) -> bytes:
         ) from None
 
 
-def jcs(value: Json | Mapping[str, Any]) -> bytes:
-    """The RFC 8785 canonical JSON of ``value`` as UTF-8 bytes."""
+def jcs(value: Json | Mapping[str, Any], *, floats: bool = True) -> bytes:
+    """The RFC 8785 canonical JSON of ``value`` as UTF-8 bytes; :class:`CanonicalizationError`
+    for what JSON cannot hold exactly (NaN, infinities, integers beyond ±(2^53 - 1), member
+    names that are not text, lone surrogates, values of other types) and, unless ``floats``,
+    for any float (the certificate formats hold integers only)."""
     parts: list[str] = []
-    _emit(value, parts.append)
+    _emit(value, parts.append, es_number if floats else no_float)
     return utf8("".join(parts))
 
 

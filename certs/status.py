@@ -25,17 +25,32 @@ from certs.merkle import MerkleProof, proof_from_bytes, proof_offsets
 from certs.store import Store, certificates, document_json, now, status_changes
 from chain.registry import RegistryClient
 from chain.transactions import TransactionReceipt
+from seals.report import Message, register
 
-REASONS: dict[int, str] = {
-    0: "unspecified (未说明)",
-    1: "wrong information (信息有误)",
-    2: "at the holder's request (持证人申请)",
-    3: "withdrawn by the issuer under law (依法撤销)",
-    4: "holder dissolved or deceased (主体注销)",
-    5: "replaced by a new certificate (换发)",
-    6: "lost (遗失)",
-    7: "under review (核查中)",
+STATUS_REASONS: dict[int, tuple[str, str]] = {
+    0: ("unspecified", "未说明"),
+    1: ("wrong information", "信息有误"),
+    2: ("at the holder's request", "持证人申请"),
+    3: ("withdrawn by the issuer under law", "依法撤销"),
+    4: ("holder dissolved or deceased", "主体注销"),
+    5: ("replaced by a new certificate", "换发"),
+    6: ("lost", "遗失"),
+    7: ("under review", "核查中"),
 }
+"""The reason codes of status changes recorded on chain: code → (English, Chinese)."""
+
+REASONS: dict[int, str] = {code: f"{en} ({zh})" for code, (en, zh) in STATUS_REASONS.items()}
+"""Each reason code as the API and the CLI name it: "english (中文)"."""
+
+register({f"status.reason.{code}": (REASONS[code], zh) for code, (_, zh) in STATUS_REASONS.items()})
+register({"status.reason.unknown": ("unknown", "未知")})
+
+
+def status_reason(code: int) -> Message:
+    """The reason of a status change, a catalogue message (English as :data:`REASONS` says
+    it, Chinese alone)."""
+    return Message(f"status.reason.{code}" if code in STATUS_REASONS else "status.reason.unknown")
+
 
 _ALLOWED_FROM = {
     "revoke": {"active", "suspended"},

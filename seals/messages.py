@@ -7,6 +7,8 @@ facts, and what to do. ``{x!d}`` writes ``x`` (in English) as technical detail.
 
 from __future__ import annotations
 
+from seals.messages_pdf import PDF_DETAILS
+
 _TS = "%Y-%m-%d %H:%M:%SZ"
 _TIME_ZH = "%Y-%m-%d %H:%M:%S UTC"
 _DAY = "%Y-%m-%d"
@@ -43,11 +45,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "check.error": (
         "could not check: {error}",
         "{check}检查意外出错，暂时无法判断，请稍后重试或联系管理员"
-        "（技术细节：could not check: {error}）",
+        "{error!d}",
     ),
     "check.unreadable": (
         "cannot be read: {error}",
-        "{check}无法读取，不能受理（技术细节：cannot be read: {error}）",
+        "{check}无法读取，不能受理{error!d}",
     ),
     # ------------------------------------------------------------ roles, layouts, times
     "role.maker": ("the seal maker's", "制章者"),
@@ -168,7 +170,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "seal.maker_signature.unreadable": (
         "the seal maker's certificate cannot be read: {error}",
         "制章者证书无法读取，不能确认印章由谁制作，不能受理"
-        "（技术细节：the seal maker's certificate cannot be read: {error}）",
+        "{error!d}",
     ),
     "seal.maker_signature.invalid": (
         "the seal maker's signature does not match the seal: it was altered or not made with "
@@ -199,7 +201,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "signature.value.unreadable": (
         "the signer's certificate cannot be read: {error}",
         "签章人证书无法读取，不能确认签章人，不能受理"
-        "（技术细节：the signer's certificate cannot be read: {error}）",
+        "{error!d}",
     ),
     "signature.value.invalid": (
         "the signature does not match: the signed content was altered or the signature was "
@@ -266,8 +268,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "pdf.byte_range.invalid": (
         "{why}",
-        "签名范围（/ByteRange）不正确：签章没有完整保护文件，文件可能被篡改或伪造，不能受理"
-        "{why!d}",
+        "签名范围（/ByteRange）不正确：{why}。签章没有完整保护文件，文件可能被篡改或伪造，"
+        "不能受理",
     ),
     "pdf.digest.no_range": ("no valid byte range", "签名范围无效，未检查文档摘要"),
     "pdf.digest.unreadable": ("the signature cannot be read", "签章无法读取，未检查文档摘要"),
@@ -324,3 +326,4 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pdf.change.later_seal": ("later_seal", "盖章后加盖的签章本身核验不通过"),
     "pdf.change.unreadable": ("unreadable", "盖章后追加的内容无法读取"),
 }
+MESSAGES.update(PDF_DETAILS)

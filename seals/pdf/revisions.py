@@ -35,7 +35,12 @@ class _Problem:
     kind: str
     """``changed``, ``bytes``, ``shadow``, ``appearance``, ``redraw``, ``not_seal``,
     ``unreadable`` or ``later_seal`` (the Chinese reasons group by it)."""
-    text: str
+    message: Message
+    """What is wrong, a ``pdf.problem.*`` message."""
+
+    @property
+    def text(self) -> str:
+        return self.message.render("en")
 
 
 @dataclass
@@ -71,17 +76,17 @@ class _Revision:
         self._placed: dict[int, list[int]] = {}  # page number -> widgets appended to it
         self._kids: dict[int, frozenset[int]] = {}  # parent number -> numbers of its /Kids
 
-    def problem(self, kind: str, text: str) -> None:
-        self.problems.append(_Problem(kind, text))
+    def problem(self, kind: str, message: str, **params: Any) -> None:
+        self.problems.append(_Problem(kind, Message(message, params)))
 
     def check(self) -> None:
         before, after = self.before, self.after
         if after.trailer.get("Root") != before.trailer.get("Root") or not isinstance(
             after.trailer.get("Root"), Ref
         ):
-            self.problem("changed", "the document catalog (/Root) was replaced")
+            self.problem("changed", "pdf.problem.root_replaced")
         if not equal(after.trailer.get("Info"), before.trailer.get("Info")):
-            self.problem("changed", "the document information (/Info) was replaced")
+            self.problem("changed", "pdf.problem.info_replaced")
         new: list[int] = []
         changed: list[int] = []
         for n, e in self.full.sections[self.index].entries.items():
@@ -90,7 +95,7 @@ class _Revision:
             used = before.in_use(n)
             if e.kind not in (1, 2):
                 if used:
-                    self.problem("changed", f"object {n} was deleted")
+                    self.problem("changed", "pdf.problem.deleted", n=n)
                 continue
             (changed if used else new).append(n)
         new_set = set(new)
@@ -103,21 +108,20 @@ class _Revision:
             assert old_entry is not None and cur_entry is not None
             if old_entry.gen != cur_entry.gen:
                 self.problem(
-                    "changed",
-                    f"object {n} was rewritten as generation {cur_entry.gen} (it was "
-                    f"{old_entry.gen}): references to it now name a missing object",
+                    "changed", "pdf.problem.new_generation",
+                    n=n, gen=cur_entry.gen, old=old_entry.gen,
                 )
                 continue
             old, cur = before.get(n), after.get(n)
             if not equal(old, cur):
-                text = self._change(n, old, cur, new_set)
-                if text:
-                    self.problem("changed", text)
+                change = self._change(n, old, cur, new_set)
+                if change is not None:
+                    self.problems.append(_Problem("changed", change))
         self._shadow(new)
         for page, widgets in self._placed.items():
             self._appearance(page, widgets)
         if not self.seals:
-            self.problem("not_seal", "it adds no signed signature field: not a seal")
+            self.problem("not_seal", "pdf.problem.no_seal")
 
     def _shadow(self, new: list[int]) -> None:
         """A new object whose number an earlier revision already referred to."""
@@ -129,11 +133,7 @@ class _Revision:
                     early.append(n)
                     break
         for n in early[:5]:
-            self.problem(
-                "shadow",
-                f"object {n} was referred to but undefined in an earlier revision, and is "
-                "defined here (shadow attack)",
-            )
+            self.problem("shadow", "pdf.problem.shadow", n=n)
 
     def _signature_field(self, n: int, obj: dict[str, PdfObject], new: set[int]) -> None:
         value = obj.get("V")
@@ -143,10 +143,10 @@ class _Revision:
             isinstance(value, Ref) and value.num in new and isinstance(sig, dict)
             and "ByteRange" in sig and "Contents" in sig
         ):
-            self.problem("not_seal", f"signature field {n} was added without a new signature")
+            self.problem("not_seal", "pdf.problem.unsigned_field", n=n)
             return
         if "Parent" in obj or "Kids" in obj:
-            self.problem("not_seal", f"seal field {n} is part of a field hierarchy")
+            self.problem("not_seal", "pdf.problem.field_hierarchy", n=n)
             return
         br = sig.get("ByteRange")
         ends = (
@@ -154,34 +154,37 @@ class _Revision:
             and br[2] + br[3] == self.end
         )
         if not ends:
-            self.problem(
-                "not_seal",
-                f"the signature of seal field '{name}' does not end where this revision "
-                f"ends (byte {self.end})",
-            )
+            self.problem("not_seal", "pdf.problem.range_end", name=name, end=self.end)
             return
         self._widgets[n] = obj
         self.seals.append(_NewSeal(name, value))
 
-    def _change(self, n: int, old: PdfObject, cur: PdfObject, new: set[int]) -> str | None:
+    def _change(self, n: int, old: PdfObject, cur: PdfObject, new: set[int]) -> Message | None:
         before, after = self.before, self.after
         if not (isinstance(old, dict) and isinstance(cur, dict)):
             what = "stream" if isinstance(old, Stream) else type(old).__name__
-            return f"object {n} ({what}) was changed"
+            return Message("pdf.problem.object_changed", {"n": n, "what": what})
         diff = _diff(old, cur)
         kind = old.get("Type")
         shown = sorted(diff)
-        changes = ", ".join(str(k)[:64] for k in shown[:10]) + (
-            f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+        keys = ", ".join(str(k)[:64] for k in shown[:10])
+        changes = (
+            Message("pdf.problem.keys_more",
+                    {"keys": keys, "more": len(shown) - 10, "total": len(shown)})
+            if len(shown) > 10
+            else Message("pdf.problem.keys", {"keys": keys})
+        )
         root = before.trailer.get("Root")
         if kind == "Catalog" or (isinstance(root, Ref) and root.num == n):
             if diff <= {"AcroForm"} and self._acroform(
                 before.resolve_dict(old.get("AcroForm")), after.resolve_dict(cur.get("AcroForm"))
             ):
                 return None
-            return f"the document catalog was changed ({changes})"
+            return Message("pdf.problem.catalog_changed", {"changes": changes})
         if "Fields" in old or "Fields" in cur:
-            return None if self._acroform(old, cur) else f"the form (object {n}) was changed"
+            if self._acroform(old, cur):
+                return None
+            return Message("pdf.problem.form_changed", {"n": n})
         if self._is_page(n, old):
             if diff <= {"Annots"}:
                 added = self._appended(
@@ -190,7 +193,7 @@ class _Revision:
                 if added is not None:
                     self._placed.setdefault(n, []).extend(added)
                     return None
-            return f"page object {n} was changed ({changes})"
+            return Message("pdf.problem.page_changed", {"n": n, "changes": changes})
         if old.get("FT") == "Sig" and "V" not in old and diff <= {"V", "AP"}:
             self._signature_field(n, cur, new)
             page = old.get("P")
@@ -198,10 +201,13 @@ class _Revision:
                 if isinstance(page, Ref) and self._is_page(page.num, before.get(page.num)):
                     self._placed.setdefault(page.num, []).append(n)
                 else:
-                    self.problem("appearance", f"the page of signature field {n} is unknown")
+                    self.problem("appearance", "pdf.problem.unknown_page", n=n)
             return None
-        label = f" ({brief(kind)})" if isinstance(kind, str) else ""
-        return f"object {n}{label} was changed ({changes})"
+        if isinstance(kind, str):
+            return Message(
+                "pdf.problem.kind_changed", {"n": n, "kind": brief(kind), "changes": changes}
+            )
+        return Message("pdf.problem.other_changed", {"n": n, "changes": changes})
 
     def _is_page(self, n: int, node: PdfObject) -> bool:
         """A page: ``/Type /Page``, or a leaf its ``/Parent`` lists among its ``/Kids``
@@ -256,7 +262,7 @@ class _Revision:
         before, after = self.before, self.after
         visible = visible_box(after, after.page_attributes(after.resolve_dict(after.get(page_num))))
         if visible is None:
-            self.problem("appearance", f"page object {page_num} has no usable /MediaBox")
+            self.problem("appearance", "pdf.problem.no_media_box", n=page_num)
             return
         page = before.resolve_dict(before.get(page_num))
         annots = before.resolve(page.get("Annots"))
@@ -267,20 +273,23 @@ class _Revision:
             name = decode_text(w.get("T")) or f"object {n}"
             rect = box_of(after.resolve(w.get("Rect")))
             if rect is None:
-                self.problem("appearance", f"seal '{name}' has no usable /Rect")
+                self.problem("appearance", "pdf.problem.no_rect", name=name)
                 continue
             for text in placement_problems(visible, rect, earlier):
-                self.problem("appearance", f"seal '{name}': {text}")
+                # (said by seals.pdf.stamp, in English)
+                problem = Message("pdf.problem.text", {"text": text})
+                self.problem("appearance", "pdf.problem.of_seal", name=name, problem=problem)
             earlier.append(rect)
-            problem = self._form(after.resolve(after.resolve_dict(w.get("AP")).get("N")))
-            if problem:
-                self.problem("appearance", f"seal '{name}': {problem}")
+            form = self._form(after.resolve(after.resolve_dict(w.get("AP")).get("N")))
+            if form is not None:
+                self.problem("appearance", "pdf.problem.of_seal", name=name, problem=Message(form))
 
     def _form(self, form: PdfObject) -> str | None:
+        """None if ``form`` is a usable appearance; else the id of what is wrong with it."""
         if not isinstance(form, Stream) or form.dict.get("Subtype") != "Form":
-            return "its appearance (/AP /N) is not a form XObject"
+            return "pdf.problem.not_form"
         if box_of(self.after.resolve(form.dict.get("BBox"))) is None:
-            return "its appearance has no usable /BBox"
+            return "pdf.problem.no_bbox"
         matrix = self.after.resolve(form.dict.get("Matrix"))
         if matrix is not None:
             if not (
@@ -289,7 +298,7 @@ class _Revision:
                         and math.isfinite(v) for v in matrix)
                 and abs(matrix[0] * matrix[3] - matrix[1] * matrix[2]) > 1e-9
             ):
-                return "its appearance has an unusable /Matrix"
+                return "pdf.problem.bad_matrix"
         return None
 
 
@@ -320,14 +329,13 @@ class Later:
             try:
                 flag = view.resolve(view.acroform().get("NeedAppearances"))
             except PdfError as exc:
-                self._redraw.append(_Problem("unreadable", f"the form cannot be read: {exc}"))
+                self._redraw.append(_Problem(
+                    "unreadable", Message("pdf.problem.form_unreadable", {"error": str(exc)})
+                ))
             else:
                 if flag is not False and flag is not None:
                     self._redraw.append(_Problem(
-                        "redraw",
-                        "the form asks viewers to redraw its fields (/NeedAppearances "
-                        f"{flag!r}): they show the fields' values drawn anew, and no seal in "
-                        "poppler",
+                        "redraw", Message("pdf.problem.redraw", {"flag": repr(flag)})
                     ))
         return self._redraw
 
@@ -351,9 +359,7 @@ class Later:
                     i = bisect.bisect_left(refs, n)
                     if i < len(refs) and refs[i] == n:
                         found.append(_Problem(
-                            "shadow",
-                            f"the sealed revision defines object {n}, which the document "
-                            "referred to before without defining it (what it showed changed)",
+                            "shadow", Message("pdf.problem.sealed_defines", {"n": n})
                         ))
                         break
                 if len(found) >= 5:
@@ -370,25 +376,17 @@ class Later:
         end = full.tail(full.sections[index])
         rev = _Revision(full, self.inv, index, start or -1, end or -1)
         if start is None:
-            rev.problem(
-                "bytes",
-                "the revision before it does not end with 'startxref' naming its "
-                f"cross-reference section and '%%EOF' (byte {full.sections[index + 1].end})",
-            )
+            rev.problem("bytes", "pdf.problem.previous_end", end=full.sections[index + 1].end)
         elif end is None:
-            rev.problem(
-                "bytes",
-                f"its cross-reference section (byte {full.sections[index].offset}) is not "
-                "followed by 'startxref' naming it and '%%EOF'",
-            )
+            rev.problem("bytes", "pdf.problem.own_end", offset=full.sections[index].offset)
         else:
             _, tiling = full.tile(index, start)
-            if tiling:
-                rev.problem("bytes", tiling)
+            if tiling:  # (said by seals.pdf.reader, in English)
+                rev.problem("bytes", "pdf.problem.text", text=tiling)
             try:
                 rev.check()
             except PdfError as exc:
-                rev.problem("unreadable", f"it cannot be read: {exc}")
+                rev.problem("unreadable", "pdf.problem.unreadable", error=str(exc))
         self._done[index] = rev
         return rev
 
@@ -404,12 +402,14 @@ def modifications_check(
     if tail and (len(tail) > MAX_TAIL or not all(ch in WS for ch in tail)):
         # whitespace too: enough of it pushes 'startxref' out of the last 1 024 bytes,
         # where viewers look for it, and they rebuild the xref from the bytes
-        problems.append(_Problem("bytes", f"{len(tail)} bytes after the end of the last revision"))
+        problems.append(
+            _Problem("bytes", Message("pdf.problem.after_last", {"count": len(tail)}))
+        )
     if signed.index == 0 and full.end > signed.end:
         extra = data[signed.end : full.end]
         if not all(ch in WS for ch in extra):
             problems.append(_Problem(
-                "bytes", f"{len(extra)} bytes after the sealed revision that are no revision"
+                "bytes", Message("pdf.problem.after_sealed", {"count": len(extra)})
             ))
     problems += later.own(signed.index) + later.redraw()
     for idx in range(signed.index - 1, -1, -1):
@@ -417,10 +417,16 @@ def modifications_check(
         number = rev.number
         if full.sections[idx].offset < signed.end:
             problems.append(_Problem(
-                "bytes", f"revision {number} is written inside the sealed bytes"
+                "bytes", Message("pdf.problem.inside_sealed", {"revision": number})
             ))
             break
-        problems += [_Problem(p.kind, f"revision {number}: {p.text}") for p in rev.problems]
+        problems += [
+            _Problem(
+                p.kind,
+                Message("pdf.problem.in_revision", {"revision": number, "problem": p.message}),
+            )
+            for p in rev.problems
+        ]
         for seal in rev.seals:
             seals.append(Message(
                 "pdf.modifications.seal_added", {"revision": number, "field": seal.name}
@@ -429,7 +435,7 @@ def modifications_check(
             if not ok:
                 problems.append(_Problem(
                     "later_seal",
-                    f"revision {number}: the seal '{label}' it adds does not verify",
+                    Message("pdf.problem.later_seal", {"revision": number, "label": label}),
                 ))
     later_count = signed.index
     data_out: dict[str, Any] = {"later_revisions": later_count, "revision_end": signed.end}
@@ -437,8 +443,8 @@ def modifications_check(
         kinds = sorted({p.kind for p in problems})
         more = len(problems) - 10
         params = {
-            # the problems: technical detail, in English in both languages
-            "problems": "; ".join(p.text for p in problems[:10]),
+            # the problems: technical detail, each said in both languages
+            "problems": Joined(tuple(p.message for p in problems[:10])),
             "more": Message("pdf.modifications.more", {"count": more}) if more > 0 else EMPTY,
             "count": min(len(problems), 50),
             "kinds": Message(

@@ -213,67 +213,59 @@ def byte_range(
 ) -> tuple[Check, Signed | None]:
     name = "pdf.byte_range"
 
-    def bad(reason: str, **extra: Any) -> tuple[Check, None]:
-        # the reason: technical detail, in English in both languages
-        why = {"why": reason}
-        return said(name, "integrity", Status.INVALID, "pdf.byte_range.invalid", why, **extra), None
+    def invalid_range(
+        why: str, params: dict[str, Any] | None = None, /, **extra: Any
+    ) -> tuple[Check, None]:
+        # what is wrong: a message of its own, said in both languages
+        reason = {"why": Message(why, params or {})}
+        check = said(name, "integrity", Status.INVALID, "pdf.byte_range.invalid", reason, **extra)
+        return check, None
 
     sig = cand.sig
     br = sig.get("ByteRange")
     contents = sig.get("Contents")
     if not isinstance(br, list) or not br:
-        return bad("the signature has no /ByteRange: it protects nothing")
+        return invalid_range("pdf.byte_range.none")
     if not isinstance(contents, bytes) or not contents.strip(b"\x00"):
-        return bad("the signature has no /Contents: there is no signature")
+        return invalid_range("pdf.byte_range.no_contents")
     if len(br) != 4 or not all(is_int(v) for v in br):
-        return bad(f"/ByteRange is not four integers: {brief(br)}")
+        return invalid_range("pdf.byte_range.not_four", {"value": brief(br)})
     a, b, c, d = (int(v) for v in br)
     info: dict[str, Any] = {"byte_range": [a, b, c, d], "file_size": len(data)}
     if a != 0:
-        return bad(f"/ByteRange starts at byte {a}, not 0: the file's start is not covered", **info)
+        return invalid_range("pdf.byte_range.not_at_start", {"start": a}, **info)
     if min(b, c, d) < 0 or c <= b or c + d > len(data):
-        return bad("/ByteRange points outside the file or its ranges overlap", **info)
+        return invalid_range("pdf.byte_range.outside", **info)
     if not (data[b : b + 1] == b"<" and data[c - 1 : c] == b">"):
-        return bad("the gap in /ByteRange is not a hex string: bytes are left unprotected", **info)
+        return invalid_range("pdf.byte_range.gap_not_hex", **info)
     m = _HEX.fullmatch(data, b + 1, c - 1)
     if m is None or (c - b) % 2:
-        return bad("the gap in /ByteRange is not a hex string: bytes are left unprotected", **info)
+        return invalid_range("pdf.byte_range.gap_not_hex", **info)
     if bytes.fromhex(data[b + 1 : c - 1].decode("ascii")) != contents:
-        return bad(
-            "the gap in /ByteRange is not this signature's /Contents (signature wrapping?)", **info
-        )
+        return invalid_range("pdf.byte_range.gap_not_contents", **info)
     end = c + d
     eof = data.rfind(b"%%EOF", 0, end)
     if eof < 0 or find_eof(data, eof) != end:
-        return bad(
-            f"the signed range ends at byte {end}, which is not the end of a revision "
-            "(%%EOF): the signature does not cover its own revision",
-            **info,
-        )
+        return invalid_range("pdf.byte_range.not_revision_end", {"end": end}, **info)
     info["revision_end"] = end
     offset = startxref_before(data, end)
     index = next((i for i, s in enumerate(full.sections) if s.offset == offset), None)
     if index is None:
-        return bad(
-            "the signed revision is not a revision of this file's cross-reference chain: "
-            "the file was rewritten after sealing",
-            **info,
-        )
+        return invalid_range("pdf.byte_range.not_in_chain", **info)
     sections = full.sections[index:]
     if any(s.end > end for s in sections) or max(extents[index:], default=0) > end:
-        return bad("the signed revision refers to bytes after its end", **info)
+        return invalid_range("pdf.byte_range.refers_after", **info)
     try:
         view = full.view(index, limit=end)
         fields = [f for f in view.fields() if f[1].get("FT") == "Sig"]
     except PdfError as exc:
-        return bad(f"the signed revision cannot be read: {exc}", **info)
+        return invalid_range("pdf.byte_range.revision_unreadable", {"error": str(exc)}, **info)
     ref = cand.ref
     entry = view.entry(ref.num) if ref is not None else None
     if ref is None or entry is None or entry.kind != 1 or entry.gen != ref.gen:
-        return bad("the signature dictionary is not an uncompressed object of the signed revision",
-                   **info)
+        return invalid_range("pdf.byte_range.not_in_revision", **info)
     if not any(isinstance(f[1].get("V"), Ref) and f[1]["V"] == ref for f in fields):
-        return bad("the signed revision has no signature field with this signature", **info)
+        return invalid_range("pdf.byte_range.no_field", **info)
     # where the dictionary keeps /Contents, parsed (its strings may hold '/Contents' too)
     try:
         header = OBJ_HEADER.match(data, entry.a)
@@ -282,20 +274,20 @@ def byte_range(
         parser = Parser(data, max_depth=full.limits.max_depth, budget=full.budget)
         spans = parser.dict_spans(header.end())[2]
     except PdfError as exc:
-        return bad(f"the signature dictionary cannot be read: {exc}", **info)
+        return invalid_range("pdf.byte_range.dictionary_unreadable", {"error": str(exc)}, **info)
     where = spans.get("Contents")
     if where is None or where[1:] != (b, c):
-        return bad("the gap is not where this signature dictionary keeps /Contents", **info)
+        return invalid_range("pdf.byte_range.gap_misplaced", **info)
     if not equal(view.get(ref.num, ref.gen), sig):
-        return bad("the signature dictionary differs from the one the range was made for", **info)
+        return invalid_range("pdf.byte_range.dictionary_differs", **info)
     der = der_of(contents)
     if contents[len(der) :].strip(b"\x00"):
-        return bad("/Contents holds bytes after the signature", **info)
+        return invalid_range("pdf.byte_range.trailing", **info)
     if parsed is not None:
         expected = f"/ByteRange [{a} {b} {c} {d}]"
         if parsed.property_info != expected:
-            return bad(f"the signature protects {brief(parsed.property_info)}, not {expected!r}",
-                       **info)
+            protects = {"protects": brief(parsed.property_info), "expected": expected}
+            return invalid_range("pdf.byte_range.other_range", protects, **info)
     covered = (b + d) / max(1, len(data))
     return (
         said(

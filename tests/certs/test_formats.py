@@ -74,7 +74,66 @@ def test_jcs_fast_path_equals_the_reference(value: Any) -> None:
     ],
 )
 def test_jcs_fast_path_declines_what_it_would_write_otherwise(value: Any) -> None:
-    assert outcome(formats.jcs_text, value) == outcome(jcs, value)
+    assert outcome(formats.jcs_text, value) == outcome(integers_only, value)
+
+
+def integers_only(value: Any) -> bytes:
+    """The reference as the certificate formats use it: JSON numbers are integers."""
+    return jcs(value, floats=False)
+
+
+OUTSIDE_THE_FORMATS = [
+    1.5,
+    1.0,
+    -0.0,
+    [1e16],
+    {"a": 0.1},
+    {"a": [2**53]},
+    -(2**53),
+    [2**64, 1],
+    {"n": 10**20},
+    {1: "x"},
+    {"a": {2: None}},
+    {True: 1},
+    {None: "x"},
+    {1.5: "x"},
+    {"s": {1, 2}},
+    {"b": b"bytes"},
+    [object()],
+]
+
+
+@pytest.mark.parametrize("value", OUTSIDE_THE_FORMATS, ids=repr)
+def test_jcs_text_refuses_what_the_formats_cannot_hold(value: Any) -> None:
+    """A float, an integer beyond ±(2^53 - 1), a member name that is not text, a value of
+    another type: a named error, never text the ``json`` encoder would write for it (it
+    writes ``1.5``, ``9007199254740992`` and ``{"1":"x"}`` where the reference refuses)."""
+    with pytest.raises(CanonicalizationError):
+        formats.jcs_text(value)
+    assert outcome(formats.jcs_text, value) == outcome(integers_only, value)
+
+
+def test_the_reference_still_writes_rfc_8785_numbers_when_asked() -> None:
+    assert jcs([1.5, 1e21, 2.0]) == b"[1.5,1e+21,2]"
+    with pytest.raises(CanonicalizationError, match="no floats"):
+        jcs([1.5], floats=False)
+
+
+any_json = st.recursive(
+    json_values
+    | st.floats()
+    | st.integers()
+    | st.sampled_from([2**53, -(2**53), 10**16, 1.0, -0.0]),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(json_text | st.integers() | st.booleans() | st.none(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_json)
+def test_jcs_text_equals_the_reference_or_both_refuse(value: Any) -> None:
+    assert outcome(formats.jcs_text, value) == outcome(integers_only, value)
 
 
 def test_signing_input_is_jcs() -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import ast
 import pickle
+import re
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import certs.status  # noqa: F401  (registers the status reasons)
+import verifier.app.catalogue  # (registers the authorization messages)
 import verifier.checks.verdict  # noqa: F401  (registers the verifier's messages)
 from seals.report import (
     CATALOGUE,
@@ -38,6 +42,8 @@ CALLS: dict[str, tuple[int, int | str | None]] = {
     "_check": (3, "keywords"),
     "Message": (0, 1),
     "_anchored": (2, 3),
+    "invalid_range": (0, 1),
+    "problem": (1, "keywords"),
 }
 
 ONE_LANGUAGE_ONLY = {
@@ -180,3 +186,29 @@ def test_a_check_pickles_as_its_arguments() -> None:
     check = Check("a", "b", Status.VALID, "pdf.digest.valid", {}, {"k": 1})
     back = pickle.loads(pickle.dumps(check))
     assert back == check and back.reason == check.reason and back.status is Status.VALID
+
+
+TECHNICAL_TERMS = frozenset({
+    "GM", "GB", "CA", "cA", "basicConstraints", "keyCertSign", "SM", "PDF", "Unix", "ZY",
+    "XObject", "startxref", "poppler",
+})
+"""The Latin words a Chinese template may hold: standards, algorithms, X.509 and PDF names,
+a PDF viewer's name."""
+
+
+def test_the_chinese_templates_hold_no_english_words() -> None:
+    """The Chinese text is Chinese: English stays out of the templates (PDF names such as
+    ``/ByteRange``, commands in backticks and technical terms aside); what is English is a
+    parameter given as technical detail (``{x!d}``: an exception's text)."""
+    english = []
+    for key, (_, zh) in CATALOGUE.items():
+        text = "".join(literal for literal, _, _, _ in string.Formatter().parse(zh))
+        text = re.sub(r"/[A-Za-z]+|%%EOF|`[^`]*`", "", text)
+        english += [
+            f"{key}: {word}"
+            for word in re.findall(r"[A-Za-z][A-Za-z_.]+", text)
+            if word not in TECHNICAL_TERMS
+        ]
+    assert not english, english
+    unreadable = render("check.unreadable", {"check": "印章", "error": "bad tag"}, "zh")
+    assert unreadable == "印章无法读取，不能受理（技术细节：bad tag）"

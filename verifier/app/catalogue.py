@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+import verifier.checks.messages  # noqa: F401  (registers the authority.* messages)
 from certs import clock
 from certs.store import Store
 from certs.types import CertificateType, TypeDefinitions, default_registry
@@ -30,6 +31,7 @@ from chain.registry import (
     uscc_of,
 )
 from chain.transactions import TransactionReceipt
+from seals.report import Message
 from verifier.app.context import registry
 from verifier.errors import VerifierError
 from verifier.index.indexer import indexed_authorization_events
@@ -142,19 +144,21 @@ class Authority:
     def permits(self, when: int, jurisdiction: str) -> bool:
         return authorized(self.entry, self.grants, when, jurisdiction)
 
-    def why_not(self, when: int, jurisdiction: str, at: str = "at that time") -> str | None:
-        """None if permitted; else what is missing, in English (``at``: how to say when)."""
+    def why_not(self, when: int, jurisdiction: str, *, now: bool = False) -> Message | None:
+        """None if permitted; else what is missing, a catalogue message (``now``: said of the
+        present, not of the time judged)."""
         if self.entry is None:
-            return f"type {self.code} is not in the certificate catalogue on chain"
+            return Message("authority.unknown_type", {"code": self.code})
+        named = {"code": self.code, "name": self.entry.name}
         if not self.entry.current_at(when):
-            return f"type {self.code} ({self.entry.name}) was withdrawn from the catalogue"
+            return Message("authority.withdrawn", named)
         if not self.grants:
-            return f"the issuer was never authorized for type {self.code} ({self.entry.name})"
+            return Message("authority.never", named)
         if self.permits(when, jurisdiction):
             return None
-        return (
-            f"the issuer was not authorized for type {self.code} ({self.entry.name}) in "
-            f"jurisdiction {jurisdiction} {at}"
+        at = Message("authority.at.now" if now else "authority.at.then")
+        return Message(
+            "authority.not_granted", {**named, "jurisdiction": jurisdiction, "at": at}
         )
 
 
@@ -177,14 +181,16 @@ class Entitlements:
     when: int
     authorities: Mapping[str, Authority]
 
-    def why_not(self, type_code: str, jurisdiction: str) -> str | None:
+    def why_not(self, type_code: str, jurisdiction: str) -> Message | None:
+        """None if the issuer may issue ``type_code`` in ``jurisdiction`` now; else why not,
+        with the command that authorizes it."""
         authority = self.authorities.get(type_code) or Authority(type_code, None, ())
-        problem = authority.why_not(self.when, jurisdiction, at="now")
+        problem = authority.why_not(self.when, jurisdiction, now=True)
         if problem is None:
             return None
-        return (
-            f"{problem}: an admin authorizes it with `zhengyin "
-            f"issuer authorize --code {self.issuer} --type {type_code}`"
+        return Message(
+            "authority.refused",
+            {"problem": problem, "issuer": self.issuer, "type_code": type_code},
         )
 
 

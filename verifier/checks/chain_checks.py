@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from certs.status import REASONS
+from certs.status import status_reason
 from chain.errors import ChainError
 from chain.registry import (
     AnchorInfo,
@@ -58,14 +58,12 @@ class ChainFacts(Protocol):
         ...
 
 
-def _status_reason_zh(code: int) -> str:
-    """The Chinese words of a status reason code (``REASONS`` holds "english (中文)")."""
-    text = REASONS.get(code)
-    if text is None:
-        return "未知"
-    start, end = text.rfind("("), text.rfind(")")
-    return text[start + 1 : end] if 0 <= start < end else text
-
+_NOT_AUTHORIZED = {
+    "authority.unknown_type": "issuer.authorized.unknown_type",
+    "authority.withdrawn": "issuer.authorized.withdrawn",
+}
+"""The ``issuer.authorized`` message of what :meth:`Authority.why_not` found missing (a grant
+in any other case)."""
 
 CHAIN_CHECKS = (
     ("chain.anchored", "chain"),
@@ -247,8 +245,7 @@ def _judged(
         changed = {
             "changed": state.block_number,
             "code": state.reason,
-            "reason": REASONS.get(state.reason, "unknown"),
-            "why": _status_reason_zh(state.reason),
+            "reason": status_reason(state.reason),
         }
         status = fragment(
             "certificate.status",
@@ -283,12 +280,7 @@ def _authorized(
     }
     problem = authority.why_not(anchor.timestamp, local.jurisdiction)
     if problem is not None:
-        if entry is None:
-            message = "issuer.authorized.unknown_type"
-        elif not entry.current_at(anchor.timestamp):
-            message = "issuer.authorized.withdrawn"
-        else:
-            message = "issuer.authorized.not_granted"
+        message = _NOT_AUTHORIZED.get(problem.id, "issuer.authorized.not_granted")
         return fragment(
             name, "chain", Status.INVALID, message, {**facts, "problem": problem}, block=block
         )

@@ -22,7 +22,7 @@ _QR_NO_PROOF_ZH = (
     "：二维码本身无法证明证照是在密钥可信时上链的，仅凭二维码无法判断真伪；" + _QR_ALONE_ZH
 )
 _STATUS_EN = " in block {changed} (reason {code}: {reason})"
-_STATUS_WHY_ZH = "（原因 {code}：{why}），"
+_STATUS_WHY_ZH = "（原因 {code}：{reason}），"
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # ------------------------------------------------------------ times, names
@@ -58,6 +58,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chain.anchored.valid": (
         "anchored by {issuer} in block {block} at {when}",
         "已由 {issuer} 于区块 {block}（{when}）上链存证",
+    ),
+    # ------------------------------------------------------------ authorizations on chain
+    "authority.unknown_type": (
+        "type {code} is not in the certificate catalogue on chain",
+        "证照类型 {code} 不在区块链上的证照目录中",
+    ),
+    "authority.withdrawn": (
+        "type {code} ({name}) was withdrawn from the catalogue",
+        "证照类型 {code}（{name}）已从证照目录中撤销",
+    ),
+    "authority.never": (
+        "the issuer was never authorized for type {code} ({name})",
+        "发证机关从未获授权签发证照类型 {code}（{name}）",
+    ),
+    "authority.not_granted": (
+        "the issuer was not authorized for type {code} ({name}) in jurisdiction {jurisdiction} "
+        "{at}",
+        "发证机关{at}未获授权在行政区划 {jurisdiction} 签发证照类型 {code}（{name}）",
+    ),
+    "authority.not_now": ("not authorized now", "目前未获授权"),
+    "authority.at.then": ("at that time", "当时"),
+    "authority.at.now": ("now", "目前"),
+    "authority.refused": (
+        "{problem}: an admin authorizes it with `zhengyin issuer authorize --code {issuer} "
+        "--type {type_code}`",
+        "{problem}：可由管理员用 `zhengyin issuer authorize --code {issuer} --type {type_code}` "
+        "授权",
     ),
     "issuer.authorized.not_anchored": ("not anchored", "证照未上链存证，未检查发证授权"),
     "issuer.key.not_anchored": ("not anchored", "证照未上链存证，未检查签名密钥"),
@@ -295,7 +322,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pdf.unreadable": (
         "the PDF cannot be read: {error}",
         "{why}，不能受理；请索取发证机关出具的原始文件"
-        "（技术细节：the PDF cannot be read: {error}）",
+        "{error!d}",
     ),
     "pdf.unreadable.pdf_malformed": (
         "malformed",

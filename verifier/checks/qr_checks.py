@@ -221,7 +221,7 @@ def _qr_authority_ended(
     certificate file or a presentation code can (their proof fixes the anchor time)."""
     if found.status is Status.INVALID:
         return found
-    problem = authority.why_not(now, jurisdiction, at="now") or "not authorized now"
+    problem = authority.why_not(now, jurisdiction, now=True) or Message("authority.not_now")
     return fragment(
         found.name, found.type, Status.ERROR, "qr.authority_ended", {"problem": problem},
         block=block,

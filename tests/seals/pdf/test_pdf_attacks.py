@@ -182,6 +182,60 @@ def test_missing_or_empty_contents_and_byte_range(sealed: bytes) -> None:
     assert rejected(nocontents)
 
 
+def _chinese_range_reason(report: PdfReport) -> str:
+    step = report.signatures[0].report().step("pdf.byte_range")
+    assert step.status is StepStatus.INVALID, step
+    return step.reason_zh
+
+
+_ENGLISH = re.compile(r"[A-Za-z]{3,}")
+_PDF_WORDS = re.compile(r"/[A-Za-z]+|%%EOF")
+
+
+def test_a_byte_range_reason_is_chinese_throughout(sealed: bytes) -> None:
+    """What is wrong with a /ByteRange is said in the Chinese reason in Chinese (PDF names such
+    as /ByteRange aside), not as an English sentence of technical detail."""
+    _a, b, c, d = byte_range(sealed)
+    zeros = sealed[:b] + b"<" + b"0" * (c - b - 2) + b">" + sealed[c:]
+    m = re.search(rb"/ByteRange \[[0-9 ]+\] *", sealed)
+    assert m is not None
+    blank = sealed[: m.start()] + b" " * (m.end() - m.start()) + sealed[m.end() :]
+    cases = {
+        "没有 /Contents": zeros,
+        "没有 /ByteRange": blank,
+        "不是四个整数": _replace_byte_range(sealed, b"[0 %d %d]" % (b, c)),
+        "从第 5 字节而不是第 0 字节开始": _replace_byte_range(
+            sealed, b"[5 %d %d %d]" % (b - 5, c, d)
+        ),
+        "指向文件之外": _replace_byte_range(sealed, b"[0 %d %d %d]" % (b, c, d + 1)),
+        "不是某一版本的结尾": _replace_byte_range(sealed, b"[0 %d %d %d]" % (b, c, d - 100)),
+    }
+    for expected, pdf in cases.items():
+        zh = _chinese_range_reason(verify_pdf(pdf))
+        assert zh.startswith("签名范围（/ByteRange）不正确：") and expected in zh, zh
+        assert not _ENGLISH.search(_PDF_WORDS.sub("", zh)), zh
+    # the English reason is as it was
+    report = verify_pdf(blank).signatures[0].report()
+    assert report.step("pdf.byte_range").reason == (
+        "the signature has no /ByteRange: it protects nothing"
+    )
+
+
+def test_a_modification_reason_is_chinese_throughout(sealed: bytes) -> None:
+    """What a later revision changed is said in the Chinese reason in Chinese (PDF key names
+    aside), not as the English sentence."""
+    ref, page = last_page(sealed)
+    changed = append_revision(sealed, {ref.num: serialize({**page, "Rotate": 90})})
+    step = verify_pdf(changed).signatures[0].report().step("pdf.modifications")
+    assert step.status is StepStatus.INVALID
+    m = re.search(rf"revision (\d+): page object {ref.num} was changed \(Rotate\)", step.reason)
+    assert m is not None, step.reason
+    zh = step.reason_zh
+    assert f"第 {m.group(1)} 版：页面对象 {ref.num} 被改动（Rotate）" in zh, zh
+    assert f"第 {m.group(1)} 版：该版本没有加入已签名的签名字段，不是盖章" in zh, zh
+    assert not _ENGLISH.search(_PDF_WORDS.sub("", zh.replace("Rotate", ""))), zh
+
+
 def test_forged_signature_field_in_a_later_revision(sealed: bytes) -> None:
     """A later revision adding a signature field whose signature has no /Contents."""
     view = PdfFile(sealed).view()
