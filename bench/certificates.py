@@ -29,7 +29,8 @@ from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.status import load_document_texts
 from certs.store import Store
 from seals.sm2 import KeySigner, default_backend, generate_private_key
-from verifier.app.catalogue import authorize_everywhere, entitlements, publish_catalogue
+from verifier.app.catalogue import authorize_everywhere, publish_catalogue
+from verifier.checks.authority import entitlements
 from verifier.checks.certificates import verify_documents
 
 USCC = "91110000101623741K"

@@ -44,7 +44,7 @@ def serial_text(serial: int) -> str:
 
 class Entitlements(Protocol):
     """What an issuer may issue, as the chain's catalogue and grants say (built by
-    :func:`verifier.app.catalogue.entitlements`; plain data, so worker processes can hold it)."""
+    :func:`verifier.checks.authority.entitlements`; plain data, so worker processes can hold it)."""
 
     def why_not(self, type_code: str, jurisdiction: str) -> Message | None:
         """``None`` if the issuer may issue ``type_code`` in ``jurisdiction`` now; else why

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import certs.status  # noqa: F401  (registers the status reasons)
-import verifier.app.catalogue  # (registers the authorization messages)
+import verifier.checks.authority
 import verifier.checks.verdict  # noqa: F401  (registers the verifier's messages)
 from seals.report import (
     CATALOGUE,

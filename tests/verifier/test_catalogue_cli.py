@@ -19,8 +19,8 @@ from chain.registry import RegistryClient
 from chain.transactions import LocalAccount
 from tests.conftest import free_port, make_uscc
 from tests.verifier.test_cli_devnet import zhengyin_command
-from verifier.app.catalogue import authorized, fold_catalogue, fold_grants
 from verifier.app.context import chain_rpc, deployment
+from verifier.checks.authority import authorized, fold_catalogue, fold_grants
 from verifier.settings import Settings
 
 LICENCE = "11100000MA0000001Q001"

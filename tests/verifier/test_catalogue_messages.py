@@ -12,7 +12,7 @@ import pytest
 from certs.status import REASONS, STATUS_REASONS, status_reason
 from chain.records import Grant
 from seals.report import Message, render
-from verifier.app.catalogue import Authority, CatalogueEntry, Entitlements
+from verifier.checks.authority import Authority, CatalogueEntry, Entitlements
 
 LICENCE = "11100000MA0000001Q001"
 ENTRY = CatalogueEntry(LICENCE, 1, "营业执照", "市场监管总局", b"\x00" * 32)

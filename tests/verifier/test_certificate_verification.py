@@ -45,7 +45,8 @@ from seals.sm2 import KeySigner, generate_private_key, sm3
 from tests.certs.samples import business_licence_request
 from tests.conftest import Accounts, free_port, make_uscc
 from tests.postgres import postgres_server
-from verifier.app.catalogue import authorize_everywhere, entitlements, publish_catalogue
+from verifier.app.catalogue import authorize_everywhere, publish_catalogue
+from verifier.checks.authority import entitlements
 from verifier.checks.certificates import local_checks, verify_certificate_text, verify_documents
 from verifier.checks.verdict import Fragment, Outcome, Status, Verdict
 from verifier.cli.exits import exit_status_of_outcome

@@ -12,7 +12,7 @@ from chain.registry import (
     ChainEvent,
     RegistryClient,
 )
-from verifier.app.catalogue import type_text
+from verifier.checks.authority import type_text
 
 ISSUER_EVENTS = (
     "IssuerRegistered",

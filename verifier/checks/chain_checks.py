@@ -19,7 +19,7 @@ from chain.registry import (
     Deployment,
     KeyRecord,
 )
-from verifier.app.catalogue import Authority, authority_of
+from verifier.checks.authority import Authority, authority_of
 from verifier.checks.certificate_checks import LocalResult, fragment
 from verifier.checks.messages import chain_time
 from verifier.checks.verdict import Fragment, Status, Verdict

@@ -16,7 +16,7 @@ from chain.registry import (
 from seals.errors import SealError, says_nothing_of_the_input
 from seals.report import Message
 from seals.sm2 import sm3
-from verifier.app.catalogue import Authority, authority_of
+from verifier.checks.authority import Authority, authority_of
 from verifier.checks.certificate_checks import LocalResult, fragment, public_key, validity_check
 from verifier.checks.chain_checks import CHAIN_CHECKS, ChainFacts, chain_checks, chain_unreadable
 from verifier.checks.messages import chain_time

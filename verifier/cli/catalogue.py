@@ -18,13 +18,13 @@ from verifier.app.catalogue import (
     authorize_issuer,
     catalogue_json,
     deauthorize_issuer,
-    fold_catalogue,
     local_type,
     publish_type,
     type_json,
     withdraw_type,
 )
 from verifier.app.context import registry
+from verifier.checks.authority import fold_catalogue
 from verifier.cli.issuer import issuer_group
 from verifier.cli.output import echo_json, output_options, progress
 from verifier.errors import VerifierError

@@ -36,6 +36,7 @@ from verifier.app.service.base import (
     check_idempotency_key,
     json_text,
 )
+from verifier.checks.authority import fold_catalogue
 from verifier.errors import VerifierError
 
 _log = logging.getLogger("verifier.service")  # one logger for the whole service
@@ -282,7 +283,7 @@ class Issuing(ServiceBase):
         """The catalogue as the index holds it (every role may read it); one type with its
         field schema when ``code`` is given."""
         self.require(principal, *ROLES)
-        entries = governance.fold_catalogue(self.indexer.catalogue_events())
+        entries = fold_catalogue(self.indexer.catalogue_events())
         if code is not None:
             return governance.type_json(entries, code)
         return governance.catalogue_json(entries)
