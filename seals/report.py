@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
@@ -83,47 +83,61 @@ class Joined(NamedTuple):
     zh: str = "；"
 
 
-class _Formatter(string.Formatter):
-    def __init__(self, language: Language) -> None:
-        self.language: Language = language
-
-    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        try:
-            return kwargs[str(key)]
-        except KeyError:
-            raise MessageError(f"parameter {key!r} not supplied") from None
-
-    def text(self, value: Any) -> str:
-        if isinstance(value, Message):
-            return value.render(self.language)
-        if isinstance(value, Joined):
-            sep = value.en if self.language == "en" else value.zh
-            return sep.join(self.text(v) for v in value.items)
-        return str(value)
-
-    def convert_field(self, value: Any, conversion: str | None) -> Any:
-        if conversion == "d":
-            return detail(self.text(value))
-        if conversion is None:
-            return value
-        return super().convert_field(value, conversion)
-
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if isinstance(value, Message | Joined):
-            return format(self.text(value), format_spec)
-        return format(value, format_spec)
+_Part = tuple[str, str | None, str | None, str | None]
+"""A template's piece: literal text, then a field's name, format spec and conversion."""
 
 
-_FORMATTERS = {"en": _Formatter("en"), "zh": _Formatter("zh")}
+@functools.cache
+def _parts(template: str) -> tuple[_Part, ...]:
+    """A template parsed once (``str.format``'s syntax: ``{name!conversion:spec}``, ``{{``
+    for a brace); every sentence of every verdict is rendered from it (# Why:
+    bench/PERFORMANCE.md, "Reports: templates parsed once")."""
+    parts = tuple(string.Formatter().parse(template))
+    for _, name, spec, conversion in parts:
+        if name is not None and (not name.isidentifier() or "{" in (spec or "")):
+            raise MessageError(f"template field {name!r} is not a plain parameter name")
+        if conversion not in (None, "d", "r"):
+            raise MessageError(f"template conversion !{conversion} is not known")
+    return parts
+
+
+def _text(value: Any, language: Language) -> str:
+    """A parameter as text: a message rendered, joined items written one after another."""
+    if isinstance(value, Message):
+        return value.render(language)
+    if isinstance(value, Joined):
+        sep = value.en if language == "en" else value.zh
+        return sep.join(_text(v, language) for v in value.items)
+    return str(value)
 
 
 def render(message: str, params: Mapping[str, Any], language: Language) -> str:
-    """The sentence of ``message`` with ``params`` in ``language``."""
+    """The sentence of ``message`` with ``params`` in ``language``: each field
+    ``{name!conversion:spec}`` is the parameter ``name`` (``!d``: as technical detail, see
+    :func:`detail`; ``!r``: its repr), written with ``format(value, spec)``; a message or
+    joined items are written as text in ``language``."""
     try:
         template = CATALOGUE[message][0 if language == "en" else 1]
     except KeyError:
         raise MessageError(f"message {message!r} is not in the catalogue") from None
-    return _FORMATTERS[language].vformat(template, (), params)
+    out: list[str] = []
+    for literal, name, spec, conversion in _parts(template):
+        if literal:
+            out.append(literal)
+        if name is None:
+            continue
+        try:
+            value = params[name]
+        except KeyError:
+            raise MessageError(f"parameter {name!r} not supplied") from None
+        if conversion == "d":
+            value = detail(_text(value, language))
+        elif conversion == "r":
+            value = repr(value)
+        elif isinstance(value, Message | Joined):
+            value = _text(value, language)
+        out.append(value if not spec and type(value) is str else format(value, spec or ""))
+    return "".join(out)
 
 
 @functools.cache

@@ -4,6 +4,7 @@ and Chinese, and every call that names a message supplies its templates' paramet
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import pickle
 import re
 import string
@@ -22,6 +23,7 @@ from seals.report import (
     Message,
     MessageError,
     Status,
+    detail,
     render,
     template_fields,
 )
@@ -180,6 +182,36 @@ def test_rendering_nested_messages_lists_and_technical_detail() -> None:
     assert detail.reason_zh.endswith("不能受理（技术细节：bad）")
     empty = Check("x", "format", Status.INVALID, "seal.structure.unreadable", {"error": ""})
     assert empty.reason_zh.endswith("不能受理")
+
+
+def test_every_template_renders_as_str_format_writes_it() -> None:
+    """Templates are parsed once and rendered by the project's own loop: it writes what
+    ``str.format`` writes for each of them (``!d`` is the technical-detail form)."""
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    checked = 0
+    for key in CATALOGUE:
+        for language, template in zip(("en", "zh"), CATALOGUE[key], strict=True):
+            params: dict[str, object] = {}
+            plain = template
+            for _, name, spec, conversion in string.Formatter().parse(template):
+                if name is None:
+                    continue
+                params[name] = when if spec else f"<{name} 值>"
+                if conversion == "d":
+                    plain = plain.replace(f"{{{name}!d}}", detail(params[name]))
+            assert render(key, params, language) == plain.format(**params), key
+            checked += 1
+    assert checked == 2 * len(CATALOGUE) > 400
+
+
+def test_a_template_field_must_be_a_plain_parameter_name() -> None:
+    for template in ("{a.b}", "{a[0]}", "{0}", "{a:{b}}", "{a!s}"):
+        CATALOGUE["test.odd"] = (template, template)
+        try:
+            with pytest.raises(MessageError):
+                render("test.odd", {"a": "x", "b": "y"}, "en")
+        finally:
+            del CATALOGUE["test.odd"]
 
 
 def test_a_check_pickles_as_its_arguments() -> None:
