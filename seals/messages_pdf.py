@@ -84,7 +84,43 @@ PDF_DETAILS: dict[str, tuple[str, str]] = {
     ),
     # ------------------------------------------------------------ revisions after a seal
     "pdf.problem.in_revision": ("revision {revision}: {problem}", "第 {revision} 版：{problem}"),
-    "pdf.problem.text": ("{text}", "{text}"),
+    # where a later seal may go (seals.pdf.placement), each the problem of pdf.problem.of_seal
+    "pdf.placement.outside": (
+        "it lies (partly) outside the page's crop box", "它（部分）位于页面裁剪框之外"
+    ),
+    "pdf.placement.too_large": (
+        "it covers {share} of the page (at most {most} is allowed after an earlier seal)",
+        "它覆盖了页面的 {share}（已有签章后，至多允许 {most}）",
+    ),
+    "pdf.placement.over_earlier": (
+        "it covers an earlier seal on its page", "它覆盖了本页上已有的签章"
+    ),
+    # a revision's bytes do not tile (seals.pdf.integrity.tile)
+    "pdf.tile.overlap": (
+        "object {num} at byte {offset} overlaps what comes before it (or lies outside this "
+        "revision, which starts at byte {start})",
+        "第 {offset} 字节处的对象 {num} 与其前面的内容重叠"
+        "（或位于从第 {start} 字节开始的本版本之外）",
+    ),
+    "pdf.tile.gap": (
+        "bytes {first}–{last} are not an object listed in the revision's cross-reference "
+        "section",
+        "第 {first}–{last} 字节不是本版本交叉引用表所列的对象",
+    ),
+    "pdf.tile.no_endobj": (
+        "object {num} at byte {offset} does not end with 'endobj'",
+        "第 {offset} 字节处的对象 {num} 没有以 endobj 结束",
+    ),
+    "pdf.tile.xref_overlap": (
+        "the cross-reference section at byte {offset} overlaps the revision's objects or lies "
+        "outside the revision",
+        "第 {offset} 字节处的交叉引用表与本版本的对象重叠，或位于本版本之外",
+    ),
+    "pdf.tile.no_tail": (
+        "the cross-reference section at byte {offset} is not followed by 'startxref' naming "
+        "it and '%%EOF'",
+        "第 {offset} 字节处的交叉引用表之后没有指向它的 startxref 和 %%EOF",
+    ),
     "pdf.problem.root_replaced": (
         "the document catalog (/Root) was replaced",
         "文档目录（/Root）被替换",

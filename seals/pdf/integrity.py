@@ -23,6 +23,7 @@ from seals.pdf.syntax import (
 )
 from seals.pdf.view import View
 from seals.pdf.xref import TAIL, Entry, FoundObject, Section
+from seals.report import Message
 
 if TYPE_CHECKING:
     from seals.pdf.reader import PdfFile
@@ -269,11 +270,12 @@ def tail(file: PdfFile, section: Section) -> int | None:
         return None
     return m.end()
 
-def tile(file: PdfFile, index: int, start: int) -> tuple[int, str | None]:
+def tile(file: PdfFile, index: int, start: int) -> tuple[int, Message | None]:
     """Check that revision ``index`` is written exactly from ``start``: its listed
     objects one after the other (each with ``endobj``), its cross-reference section,
     ``startxref`` naming it and ``%%EOF``, with only whitespace between. Returns where
-    the revision ends and the first problem found (None: it tiles)."""
+    the revision ends and the first problem found (a ``pdf.tile.*`` message; None: it
+    tiles)."""
     data = file.data
     section = file.sections[index]
     view = file.view(index)
@@ -287,40 +289,27 @@ def tile(file: PdfFile, index: int, start: int) -> tuple[int, str | None]:
         pos = skip_plain_ws(data, pos)
         if offset != pos:
             if offset < pos:
-                return pos, (
-                    f"object {num} at byte {offset} overlaps what comes before it "
-                    f"(or lies outside this revision, which starts at byte {start})"
+                return pos, Message(
+                    "pdf.tile.overlap", {"num": num, "offset": offset, "start": start}
                 )
-            return pos, (
-                f"bytes {pos}–{offset} are not an object listed in the revision's "
-                "cross-reference section"
-            )
+            return pos, Message("pdf.tile.gap", {"first": pos, "last": offset})
         if offset == section.offset and section.kind == "stream":
             pos, xref_seen = section.end, True
             continue
         obj = file.read(offset, view.length)
         if obj.num != num or not obj.endobj:
-            return pos, f"object {num} at byte {offset} does not end with 'endobj'"
+            return pos, Message("pdf.tile.no_endobj", {"num": num, "offset": offset})
         pos = obj.end
     if not xref_seen:
         pos = skip_plain_ws(data, pos)
         if pos != section.offset:
             if section.offset < pos:
-                return pos, (
-                    f"the cross-reference section at byte {section.offset} overlaps the "
-                    "revision's objects or lies outside the revision"
-                )
-            return pos, (
-                f"bytes {pos}–{section.offset} are not an object listed in the revision's "
-                "cross-reference section"
-            )
+                return pos, Message("pdf.tile.xref_overlap", {"offset": section.offset})
+            return pos, Message("pdf.tile.gap", {"first": pos, "last": section.offset})
         pos = section.end
     m = TAIL.match(data, pos)
     if m is None or int(m.group(1)) != section.offset:
-        return pos, (
-            f"the cross-reference section at byte {section.offset} is not followed by "
-            "'startxref' naming it and '%%EOF'"
-        )
+        return pos, Message("pdf.tile.no_tail", {"offset": section.offset})
     return m.end(), None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from seals.pdf.reader import View
 from seals.pdf.syntax import PdfObject
+from seals.report import Message
 
 MAX_SEAL_SHARE = 0.10
 """The largest share of a page (its visible box) that a seal added to an already sealed
@@ -63,20 +64,23 @@ def seal_rects(view: View, page: dict[str, PdfObject]) -> list[Box]:
     return out
 
 
-def placement_problems(visible: Box, rect: Box, earlier: list[Box]) -> list[str]:
+def placement_problems(visible: Box, rect: Box, earlier: list[Box]) -> list[Message]:
     """Where a seal added after an earlier one may go (the appearance policy): inside the
-    page's visible box, over at most :data:`MAX_SEAL_SHARE` of it, over no earlier seal."""
+    page's visible box, over at most :data:`MAX_SEAL_SHARE` of it, over no earlier seal.
+    Each problem a catalogue message (``pdf.placement.*``)."""
     problems = []
     tol = 0.01
     if not (rect[0] >= visible[0] - tol and rect[1] >= visible[1] - tol
             and rect[2] <= visible[2] + tol and rect[3] <= visible[3] + tol):
-        problems.append("it lies (partly) outside the page's crop box")
+        problems.append(Message("pdf.placement.outside"))
     share = _area(rect) / _area(visible)
     if share > MAX_SEAL_SHARE:
         problems.append(
-            f"it covers {share:.0%} of the page (at most {MAX_SEAL_SHARE:.0%} is allowed "
-            "after an earlier seal)"
+            Message(
+                "pdf.placement.too_large",
+                {"share": f"{share:.0%}", "most": f"{MAX_SEAL_SHARE:.0%}"},
+            )
         )
     if any(_overlap(rect, e) for e in earlier):
-        problems.append("it covers an earlier seal on its page")
+        problems.append(Message("pdf.placement.over_earlier"))
     return problems

@@ -63,6 +63,7 @@ from seals.pdf.xref import (
     find_eof,
     startxref_before,
 )
+from seals.report import Message
 
 _STARTXREF = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d{1,20})")
 _XREF_SUB = re.compile(rb"(\d{1,10})[\x00\t\x0c ]+(\d{1,10})[\x00\t\x0c ]*(?:\r\n|\r|\n)")
@@ -431,7 +432,7 @@ class PdfFile:
         """Where ``startxref N %%EOF`` after ``section`` ends: :func:`seals.pdf.integrity.tail`."""
         return integrity.tail(self, section)
 
-    def tile(self, index: int, start: int) -> tuple[int, str | None]:
+    def tile(self, index: int, start: int) -> tuple[int, Message | None]:
         """Whether revision ``index`` is written exactly from ``start``:
         :func:`seals.pdf.integrity.tile`."""
         return integrity.tile(self, index, start)

@@ -275,9 +275,7 @@ class _Revision:
             if rect is None:
                 self.problem("appearance", "pdf.problem.no_rect", name=name)
                 continue
-            for text in placement_problems(visible, rect, earlier):
-                # (said by seals.pdf.stamp, in English)
-                problem = Message("pdf.problem.text", {"text": text})
+            for problem in placement_problems(visible, rect, earlier):
                 self.problem("appearance", "pdf.problem.of_seal", name=name, problem=problem)
             earlier.append(rect)
             form = self._form(after.resolve(after.resolve_dict(w.get("AP")).get("N")))
@@ -381,8 +379,8 @@ class Later:
             rev.problem("bytes", "pdf.problem.own_end", offset=full.sections[index].offset)
         else:
             _, tiling = full.tile(index, start)
-            if tiling:  # (said by seals.pdf.reader, in English)
-                rev.problem("bytes", "pdf.problem.text", text=tiling)
+            if tiling is not None:
+                rev.problem("bytes", tiling.id, **tiling.params)
             try:
                 rev.check()
             except PdfError as exc:

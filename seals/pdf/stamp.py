@@ -279,7 +279,8 @@ def _stamp(
         if problems:
             raise PdfInputError(
                 f"the document is already sealed, and this stamp on page {index} would break "
-                f"the appearance policy for later seals: {'; '.join(problems)}"
+                "the appearance policy for later seals: "
+                + "; ".join(p.render("en") for p in problems)
             )
     acro_value = catalog.get("AcroForm")
     acro = dict(view.resolve_dict(acro_value))

@@ -222,7 +222,7 @@ def test_a_check_pickles_as_its_arguments() -> None:
 
 TECHNICAL_TERMS = frozenset({
     "GM", "GB", "CA", "cA", "basicConstraints", "keyCertSign", "SM", "PDF", "Unix", "ZY",
-    "XObject", "startxref", "poppler",
+    "XObject", "startxref", "endobj", "poppler",
 })
 """The Latin words a Chinese template may hold: standards, algorithms, X.509 and PDF names,
 a PDF viewer's name."""

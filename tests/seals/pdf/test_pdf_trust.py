@@ -9,6 +9,7 @@ show (where it does), so that a valid verdict on it would have been wrong."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from pdf_testlib import (
@@ -53,6 +54,11 @@ def step(report: PdfReport, field: str, name: str) -> tuple[StepStatus, str]:
     sig = next(s for s in report.signatures if s.field == field)
     found = next(s for s in sig.steps if s.name == name)
     return found.status, found.reason
+
+
+def zh_reason(report: PdfReport, field: str, name: str = "pdf.modifications") -> str:
+    sig = next(s for s in report.signatures if s.field == field)
+    return next(s for s in sig.steps if s.name == name).reason_zh
 
 
 def last_page(pdf: bytes) -> tuple[Ref, dict[str, object]]:
@@ -295,6 +301,8 @@ def test_bytes_a_later_revision_does_not_list_make_it_invalid(
     status, reason = step(report, "Seal1", "pdf.modifications")
     assert status is StepStatus.INVALID
     assert re.search(r"bytes \d+–\d+ are not an object listed", reason), reason
+    assert re.search(r"第 \d+–\d+ 字节不是本版本交叉引用表所列的对象", zh_reason(report, "Seal1")
+                     ), zh_reason(report, "Seal1")
     assert step(report, "Seal2", "pdf.modifications")[0] is StepStatus.VALID  # its own bytes
 
 
@@ -374,6 +382,7 @@ def test_a_later_seal_covering_most_of_the_page_is_invalid(
     assert not report.ok
     status, reason = step(report, "Seal1", "pdf.modifications")
     assert status is StepStatus.INVALID and "of the page (at most 10% is allowed" in reason
+    assert "它覆盖了页面的" in zh_reason(report, "Seal1"), zh_reason(report, "Seal1")
     assert step(report, "Seal2", "pdf.modifications")[0] is StepStatus.VALID
 
 
@@ -395,16 +404,23 @@ def test_the_placement_policy() -> None:
     from seals.pdf.stamp import placement_problems, visible_box
 
     page = (0.0, 0.0, 600.0, 800.0)
-    assert placement_problems(page, (10, 10, 110, 110), []) == []
-    assert placement_problems(page, (10, 10, 110, 110), [(110, 10, 210, 110)]) == []
-    assert placement_problems(page, (10, 10, 110, 110), [(100, 100, 200, 200)]) == [
-        "it covers an earlier seal on its page"
+
+    def said(rect: tuple[float, float, float, float], earlier: list[Any]) -> list[tuple[str, str]]:
+        return [(p.render("en"), p.render("zh")) for p in placement_problems(page, rect, earlier)]
+
+    assert said((10, 10, 110, 110), []) == []
+    assert said((10, 10, 110, 110), [(110, 10, 210, 110)]) == []
+    assert said((10, 10, 110, 110), [(100, 100, 200, 200)]) == [
+        ("it covers an earlier seal on its page", "它覆盖了本页上已有的签章")
     ]
-    assert placement_problems(page, (550, 10, 650, 110), []) == [
-        "it lies (partly) outside the page's crop box"
+    assert said((550, 10, 650, 110), []) == [
+        ("it lies (partly) outside the page's crop box", "它（部分）位于页面裁剪框之外")
     ]
-    assert placement_problems(page, (0, 0, 300, 200), []) == [
-        "it covers 12% of the page (at most 10% is allowed after an earlier seal)"
+    assert said((0, 0, 300, 200), []) == [
+        (
+            "it covers 12% of the page (at most 10% is allowed after an earlier seal)",
+            "它覆盖了页面的 12%（已有签章后，至多允许 10%）",
+        )
     ]
     view = PdfFile(PLAIN).view()
     _, _, inherited = view.page(0)
