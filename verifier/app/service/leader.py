@@ -200,7 +200,14 @@ class AdvisoryLockElection:
         return self._held and time.monotonic() - self._checked < LEASE_SECONDS
 
     def release(self) -> None:
+        """Unlock (the next holder can take the role at once, not only once the server has
+        ended the session) and close the connection."""
         with self._lock:
+            if self._held:
+                try:
+                    self._connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+                except Exception:  # a broken session: closing it frees the lock anyway
+                    pass
             self._drop()
 
     def _drop(self) -> None:
