@@ -41,7 +41,7 @@ from chain.rpc import Rpc
 from tests.conftest import free_port
 from tests.postgres import postgres_server
 from tests.verifier.test_cli_devnet import zhengyin_command
-from tests.verifier.test_faults import payload_of, wait_for
+from tests.verifier.test_faults import AGENCY, BOUND, TYPE, payload_of, request, wait_for
 from verifier.app.context import chain_rpc, deployment
 from verifier.app.service.leader import (
     IDLE_SESSION_SECONDS,
@@ -51,17 +51,9 @@ from verifier.app.service.leader import (
 )
 from verifier.settings import Settings
 
-AGENCY = ("91110000101623741K", "示例市市场监督管理局")
-TYPE = "11100000000013338W032"
-BOUND = 2.0
-"""ZHENGYIN_MAX_STALENESS_SECONDS of the instances (the default)."""
 SLACK = 0.6
-"""Allowance over the bound for a request in flight and this machine's scheduling."""
-
-
-def request(name: str) -> dict[str, Any]:
-    return {"type": TYPE, "jurisdiction": "360100",
-            "holder": {"name": name, "code": "11010519491231002X", "code_type": "111"}}
+"""Allowance over the staleness bound (``BOUND``, the default 2 s) for a request in flight and
+this machine's scheduling (three services and their node on two cores)."""
 
 
 @dataclass
