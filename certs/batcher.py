@@ -382,6 +382,7 @@ class Batcher:
                 except ContractRevert as revert:
                     if revert.error_name != "RootAlreadyAnchored":  # an earlier send won
                         raise
+                    tx_hash = None  # not ours: the anchoring transaction is read back below
                 except (TransactionTimeout, TransactionDropped) as exc:
                     # judged by the chain's record below; the next run resumes (sends again)
                     _log.warning(

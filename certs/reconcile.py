@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from certs.status import record_changes
+from certs.status import LOCAL_STATUS, record_changes
 from certs.store import (
     Store,
     batches,
@@ -50,12 +50,6 @@ GRACE_SECONDS = 10.0
 LIMIT = 1_000
 """Certificates repaired per pass at most."""
 
-_LOCAL = {
-    ChainStatus.ACTIVE: "active",
-    ChainStatus.REVOKED: "revoked",
-    ChainStatus.SUSPENDED: "suspended",
-    ChainStatus.SUPERSEDED: "superseded",
-}
 _RESULT = {"revoke": "revoked", "suspend": "suspended", "reinstate": "active",
            "supersede": "superseded"}
 
@@ -199,7 +193,7 @@ def _reconcile_issuer(
     resend: dict[tuple[str, int, str], list[tuple[Any, Any, str]]] = {}
     for row in rows:
         on_chain = snapshot.statuses[(issuer, bytes.fromhex(row.leaf))]
-        chain = _LOCAL[on_chain.status]
+        chain = LOCAL_STATUS[on_chain.status]
         if chain == row.status:
             continue  # the index lagged; chain and database agree
         change = last.get(row.identifier)
@@ -240,7 +234,7 @@ def _request_behind(change: Any | None, stored: str) -> Any | None:
 
 def _follow_chain(store: Store, issuer: str, row: Any, on_chain: LeafStatus) -> Repair:
     """The database takes the chain's status, with a ``reconciled`` status change."""
-    chain = _LOCAL[on_chain.status]
+    chain = LOCAL_STATUS[on_chain.status]
     with store.engine.connect() as connection:
         event = connection.execute(
             sa.select(chain_events.c.tx_hash)

@@ -121,6 +121,12 @@ chain_cursor = sa.Table(
     # bumped by every rewind: each process drops its cached chain facts when it moves
     sa.Column("rewound_to", sa.BigInteger),
     # the block the last rewind went back to
+    sa.Column("head", sa.BigInteger),
+    sa.Column("confirmed_block", sa.BigInteger),
+    sa.Column("confirmed_at", sa.Float(precision=53)),
+    # the last confirmation that the index is current (PostgreSQL, shared by every instance):
+    # the chain's head then, the block the index had to reach (head less confirmations), and
+    # when, in seconds since the epoch on the database's own clock (read before the head)
 )
 
 chain_checkpoints = sa.Table(
@@ -219,5 +225,5 @@ idempotency_keys = sa.Table(
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 """The newest migration's revision (a test holds it equal to Alembic's head)."""

@@ -23,7 +23,7 @@ from certs.errors import CertError, MerkleError
 from certs.formats import jcs_text
 from certs.merkle import MerkleProof, proof_from_bytes, proof_offsets
 from certs.store import Store, certificates, document_json, now, status_changes
-from chain.registry import RegistryClient
+from chain.registry import ChainStatus, RegistryClient
 from chain.transactions import TransactionReceipt
 from seals.report import Message, register
 
@@ -64,6 +64,13 @@ _RESULT = {
     "reinstate": "active",
     "supersede": "superseded",
 }
+LOCAL_STATUS = {
+    ChainStatus.ACTIVE: "active",
+    ChainStatus.REVOKED: "revoked",
+    ChainStatus.SUSPENDED: "suspended",
+    ChainStatus.SUPERSEDED: "superseded",
+}
+"""The database's word for each status on chain."""
 
 
 class StatusChangeRefused(CertError):
@@ -319,11 +326,7 @@ def change_status(
     else:
         receipt = getattr(registry, f"{action}_many")(issuer, leaves, reason_code)
     with store.transaction() as connection:
-        connection.execute(
-            certificates.update()
-            .where(certificates.c.identifier.in_([r.identifier for r in records]))
-            .values(status=_RESULT[action])
-        )
+        _record_status(connection, registry, issuer, records, _RESULT[action])
         if successor is not None:
             connection.execute(
                 certificates.update()
@@ -334,6 +337,44 @@ def change_status(
             connection, [(r.identifier, receipt) for r in records], action, reason_code, reason
         )
     return receipt
+
+
+def _record_status(
+    connection: Connection,
+    registry: RegistryClient,
+    issuer: str,
+    records: Sequence[CertificateRecord],
+    result: str,
+) -> None:
+    """Store ``result`` as the status of ``records``, whose change the chain has mined —
+    unless another change of one of them was recorded since it was read (another request,
+    another instance: two changes of one certificate mined in one order may be recorded in
+    the other). The rows are locked first; a certificate whose stored status moved takes the
+    chain's status, read now, after both changes were mined."""
+    identifiers = [r.identifier for r in records]
+    stored = dict(
+        connection.execute(
+            sa.select(certificates.c.identifier, certificates.c.status)
+            .where(certificates.c.identifier.in_(identifiers))
+            .with_for_update()
+        ).all()
+    )
+    moved = [r for r in records if stored.get(r.identifier) != r.status]
+    unmoved = [r.identifier for r in records if stored.get(r.identifier) == r.status]
+    if unmoved:
+        connection.execute(
+            certificates.update()
+            .where(certificates.c.identifier.in_(unmoved))
+            .values(status=result)
+        )
+    if moved:
+        on_chain = registry.snapshot(leaves=[(issuer, r.leaf) for r in moved]).statuses
+        for record in moved:
+            connection.execute(
+                certificates.update()
+                .where(certificates.c.identifier == record.identifier)
+                .values(status=LOCAL_STATUS[on_chain[(issuer, record.leaf)].status])
+            )
 
 
 def record_changes(

@@ -337,6 +337,8 @@ def sync_metrics(metrics: Metrics, service: Service) -> None:
         "indexer_block": float(state.indexed_block or 0),
         "indexer_healthy": float(state.healthy),
         "indexer_generation": float(state.generation),
+        "leader_indexer": float(service.leads("indexer")),
+        "leader_batcher": float(service.leads("batcher")),
     }
     counters: list[tuple[str, dict[str, str], float]] = [
         ("index_rewinds", {}, float(service.indexer.rewinds)),

@@ -18,7 +18,9 @@ Names (kept from the in-process metrics they replace):
 - gauges of the index, one value for the whole service: ``zhengyin_indexer_lag_blocks`` and
   ``zhengyin_indexer_lag_seconds`` (the worst worker's; -1 while unknown),
   ``zhengyin_indexer_block`` and ``zhengyin_indexer_healthy`` (the least advanced / least
-  healthy worker's), ``zhengyin_indexer_generation`` (the highest). Only live workers count:
+  healthy worker's), ``zhengyin_indexer_generation`` (the highest); ``zhengyin_leader_indexer``
+  and ``zhengyin_leader_batcher``: 1 while a worker of this instance holds the elected role
+  (summed over the instances, exactly 1 each). Only live workers count:
   a worker's gauges leave with it (:func:`mark_dead_workers`).
 
 The verify hot path pays a few memory writes per request (the label children are looked up
@@ -59,6 +61,8 @@ _GAUGES: dict[str, tuple[_Mode, str]] = {
     "indexer_block": ("livemin", "The last block indexed."),
     "indexer_healthy": ("livemin", "1 while the index is current enough to decide, else 0."),
     "indexer_generation": ("livemax", "How many times the index was rebuilt or rewound."),
+    "leader_indexer": ("livemax", "1 while a worker of this instance is the elected indexer."),
+    "leader_batcher": ("livemax", "1 while a worker of this instance is the elected batcher."),
 }
 
 

@@ -338,6 +338,11 @@ class Health(BaseModel):
     chain: bool
     database: bool
     indexer: dict[str, Any]
+    roles: list[str] = Field(
+        default_factory=list,
+        description="The elected roles the answering process holds now: `indexer` (on "
+        "PostgreSQL; on SQLite every process indexes) and `batcher`.",
+    )
 
 
 class ErrorBody(BaseModel):

@@ -48,6 +48,7 @@ from chain.registry import (
     ChainEvent,
 )
 from verifier.index.reader import (
+    CLOCK_SQL,
     IndexerLagging,
     IndexerState,
     IndexReader,
@@ -92,7 +93,7 @@ class Indexer(IndexReader):
             try:
                 reached = self._catch_up()
             except Exception as exc:
-                self._error = describe(exc)
+                self._error, self._error_at = describe(exc), time.monotonic()
                 raise
             self._error = None
             return reached
@@ -100,6 +101,7 @@ class Indexer(IndexReader):
     def _catch_up(self) -> int:
         for _ in range(5):  # another process may move the cursor meanwhile: read it again
             asked = time.monotonic()
+            clock = self._clock() if self.shared else None  # the database's, before the head
             cursor = self._cursor()
             head, head_hash, cursor_hash = self._head_and(cursor)
             self._head, self._contact = head, time.monotonic()
@@ -110,7 +112,10 @@ class Indexer(IndexReader):
                 cursor = self._rewind(cursor, head)
                 if cursor is None:
                     continue
-            start = self.deployment.block if cursor is None else cursor.block + 1
+            # never below the deployment block (a cursor set back to 0 rebuilds the index)
+            start = self.deployment.block if cursor is None else max(
+                self.deployment.block, cursor.block + 1
+            )
             moved = True
             while start <= target and moved:
                 end = min(target, start + STEP - 1)
@@ -122,12 +127,38 @@ class Indexer(IndexReader):
                 start = end + 1
             if not moved:
                 continue
+            if clock is not None and cursor is not None:
+                self._confirm(cursor, head, target, clock)
             self._current_at, self._current_block = asked, target
             return max(target, cursor.block if cursor is not None else target)
         raise IndexerLagging(
             "the index cursor kept moving under this catch-up (other processes indexing)",
             code="indexer_contended",
         )
+
+    def _clock(self) -> float:
+        """The database's clock, in seconds since the epoch."""
+        with self.store.reader() as fetch:
+            return float(fetch(CLOCK_SQL)[0][0])
+
+    def _confirm(self, cursor: Cursor, head: int, target: int, clock: float) -> None:
+        """Store that the index reached ``target`` of a head read after ``clock`` (for every
+        instance to judge staleness by): only over an older confirmation, and only while the
+        cursor is still at or past ``target`` in the same generation (no rewind since)."""
+        with self.store.transaction() as connection:
+            connection.execute(
+                chain_cursor.update()
+                .where(
+                    chain_cursor.c.id == 1,
+                    chain_cursor.c.block >= target,
+                    chain_cursor.c.generation == cursor.generation,
+                    sa.or_(
+                        chain_cursor.c.confirmed_at.is_(None),
+                        chain_cursor.c.confirmed_at < clock,
+                    ),
+                )
+                .values(head=head, confirmed_block=target, confirmed_at=clock)
+            )
 
     def _head_and(self, cursor: Cursor | None) -> tuple[int, str, str | None]:
         """The head's number and hash, and the chain's hash of the cursor's block (None if

@@ -85,8 +85,43 @@ class IndexerState:
 
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """The last confirmation, by any process, that the shared index was current (the
+    ``chain_cursor`` columns of migration 0007)."""
+
+    head: int | None
+    block: int | None
+    """The block the index had to reach (the head less the confirmations)."""
+    age: float | None
+    """Seconds since, on the database's clock (None: never confirmed)."""
+
+    @classmethod
+    def of(cls, head: Any, block: Any, at: Any, clock: Any) -> Confirmation:
+        return cls(
+            None if head is None else int(head),
+            None if block is None else int(block),
+            None if at is None else max(0.0, float(clock) - float(at)),
+        )
+
+
+CURSOR_SQL = "SELECT block, generation FROM chain_cursor WHERE id = 1"
+SHARED_CURSOR_SQL = (
+    "SELECT block, generation, head, confirmed_block, confirmed_at,"
+    " EXTRACT(EPOCH FROM clock_timestamp()) FROM chain_cursor WHERE id = 1"
+)
+CLOCK_SQL = "SELECT EXTRACT(EPOCH FROM clock_timestamp())"
+
+
 class IndexReader:
-    """The index of one deployment in one database, as verifications read it."""
+    """The index of one deployment in one database, as verifications read it.
+
+    On PostgreSQL the index is **shared** by every instance on the database: one elected
+    process follows the chain (:mod:`verifier.app.service.leader`), and each process judges
+    whether the index is current from the last confirmation stored with the cursor (by
+    whichever process made it), aged on the database's clock; a process's own failed
+    catch-up newer than that confirmation also counts. On SQLite each process judges from
+    its own catch-ups."""
 
     def __init__(
         self,
@@ -109,6 +144,10 @@ class IndexReader:
         self._current_block: int = -1
         """The block that catch-up reached (head less confirmations)."""
         self._error: str | None = None
+        self._error_at: float | None = None
+        """When (monotonic) this process's last catch-up failed."""
+        self.shared = store.engine.dialect.name == "postgresql"
+        """Staleness judged from the confirmation in the database (see the class)."""
         self._generation: int | None = None
         """The index generation this process's caches belong to."""
         self._anchor_cache: dict[str, AnchorInfo] = {}
@@ -147,36 +186,56 @@ class IndexReader:
         return Cursor(int(row.block), row.block_hash, int(row.generation))
 
 
+    def _confirmation(self) -> Confirmation:
+        with self.store.reader() as fetch:
+            rows = fetch(SHARED_CURSOR_SQL)
+        return Confirmation.of(*rows[0][2:]) if rows else Confirmation(None, None, None)
+
     def state(self) -> IndexerState:
         try:
             cursor = self._cursor()
+            confirmation = self._confirmation() if self.shared else None
         except Exception as exc:
             return IndexerState(None, self._head, None, False, describe(exc))
         if cursor is None:
-            return self._judge(None, 0)
-        return self._judge(cursor.block, cursor.generation)
+            return self._judge(None, 0, confirmation)
+        return self._judge(cursor.block, cursor.generation, confirmation)
 
-    def _judge(self, cursor: int | None, generation: int) -> IndexerState:
+    def _judge(
+        self, cursor: int | None, generation: int, shared: Confirmation | None = None
+    ) -> IndexerState:
         moment = time.monotonic()
-        silence = None if self._contact is None else moment - self._contact
-        staleness = None if self._current_at is None else moment - self._current_at
+        current_block: int | None
+        if shared is None:  # this process's own catch-ups
+            head, error, current_block = self._head, self._error, self._current_block
+            silence = None if self._contact is None else moment - self._contact
+            staleness = None if self._current_at is None else moment - self._current_at
+        else:  # the last confirmation any process stored; an error of ours since counts
+            head, current_block = shared.head, shared.block
+            silence = staleness = shared.age
+            error = self._error
+            if error is not None and staleness is not None and self._error_at is not None:
+                error = error if moment - self._error_at < staleness else None
         healthy = (
             cursor is not None
-            and cursor >= self._current_block
-            and self._head is not None
-            and self._error is None
+            and current_block is not None
+            and cursor >= current_block
+            and head is not None
+            and error is None
             and staleness is not None
             and staleness <= self.max_staleness
         )
-        return IndexerState(cursor, self._head, silence, healthy, self._error, staleness,
-                            generation)
+        return IndexerState(cursor, head, silence, healthy, error, staleness, generation)
 
     def _current(self, fetch: Any) -> IndexerState:
         """The state judged on the cursor row read through ``fetch`` (dropping this
         process's cached chain facts if the index was rewound since they were read);
         :class:`IndexerLagging` unless the index is current."""
-        rows = fetch("SELECT block, generation FROM chain_cursor WHERE id = 1")
+        rows = fetch(SHARED_CURSOR_SQL if self.shared else CURSOR_SQL)
         cursor, generation = (int(rows[0][0]), int(rows[0][1])) if rows else (None, 0)
+        shared = None
+        if self.shared:
+            shared = Confirmation.of(*rows[0][2:]) if rows else Confirmation(None, None, None)
         if generation != self._generation:
             self._anchor_cache.clear()
             self._key_cache.clear()
@@ -184,7 +243,7 @@ class IndexReader:
             self._grant_cache.clear()
             self._generation = generation
         self._seen_block = -1 if cursor is None else cursor
-        state = self._judge(cursor, generation)
+        state = self._judge(cursor, generation, shared)
         if not state.healthy or state.indexed_block is None:
             if state.error:
                 why = state.error

@@ -24,7 +24,9 @@ router = APIRouter(tags=["operations"])
 def healthz(service: ServiceDep) -> JSONResponse:
     """``ok`` (200) only while the chain answers, the database answers and the index is
     current within ``ZHENGYIN_MAX_STALENESS_SECONDS``; otherwise ``degraded`` (503). The
-    lag is stated in blocks and seconds; errors name the chain by scheme, host and port."""
+    lag is stated in blocks and seconds; errors name the chain by scheme, host and port.
+    ``roles``: the elected roles this process holds now (``indexer`` on PostgreSQL,
+    ``batcher``), whichever instance answers."""
     state = service.indexer.state()
     database = True
     try:
@@ -52,6 +54,7 @@ def healthz(service: ServiceDep) -> JSONResponse:
             "healthy": state.healthy,
             "error": state.error,
         },
+        "roles": [role for role in ("indexer", "batcher") if service.leads(role)],
     }
     return JSONResponse(body, status_code=200 if ok else 503)
 

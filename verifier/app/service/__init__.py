@@ -1,10 +1,11 @@
 """The service behind the HTTP API: who is calling, and what each role may do.
 
 Route functions stay thin; everything an endpoint does happens here, on domain objects.
-Background work runs in daemon threads started by :meth:`Service.start`: the chain indexer
-in every process; the batcher (which also reads recent anchors back from the chain) and the
-status reconciler (:mod:`certs.reconcile`) in exactly one, chosen by a lock file; the
-writer of the 'verified' event log. Each loop logs every error on one line, counts it (the
+Background work runs in daemon threads started by :meth:`Service.start`: the chain indexer's
+loop (PostgreSQL: in one elected process of all the instances; SQLite: in every process); the
+batcher (which also reads recent anchors back from the chain) and the status reconciler
+(:mod:`certs.reconcile`) in exactly one elected process (:mod:`verifier.app.service.leader`);
+the writer of the 'verified' event log. Each loop logs every error on one line, counts it (the
 metrics) and carries on. The service never starts, stops or restarts the chain.
 """
 

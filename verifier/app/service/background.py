@@ -1,15 +1,18 @@
 """The service's background work, in daemon threads started by :meth:`start`: the chain
-indexer in every process; the batcher (which also reads recent anchors back from the chain)
-and the status reconciler (:mod:`certs.reconcile`) in exactly one, chosen by a lock file;
-the writer of the 'verified' event log. Each loop logs every error on one line, counts it
-(the metrics) and carries on. The service never starts, stops or restarts the chain."""
+indexer's loop (on PostgreSQL in exactly one process of all the instances on the database,
+elected, :mod:`verifier.app.service.leader`; on SQLite in every process); the batcher (which
+also reads recent anchors back from the chain) and the status reconciler
+(:mod:`certs.reconcile`) in exactly one (elected: an advisory lock on PostgreSQL, a lock file
+on SQLite), with fail-over when the leader dies; the writer of the 'verified' event log.
+Each loop logs every error on one line, counts it (the metrics) and carries on. The service
+never starts, stops or restarts the chain."""
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +26,21 @@ from verifier.app.service.base import (
     RECONCILE_SECONDS,
     ServiceBase,
 )
+from verifier.app.service.leader import (
+    HEARTBEAT_SECONDS,
+    RETRY_SECONDS,
+    Election,
+    election_for,
+)
 
 _log = logging.getLogger("verifier.service")  # one logger for the whole service
 
+
+
+class LeadershipLost(Exception):
+    """This process no longer holds a role it led (counted as the role's election error)."""
+
+    code = "leadership_lost"
 
 
 class BackgroundWork(ServiceBase):
@@ -41,21 +56,13 @@ class BackgroundWork(ServiceBase):
                 "service start: the first catch-up of the index failed; verifications answer "
                 "error until it succeeds", exc_info=exc,
             )
-        self._spawn("indexer", lambda: self.indexer.run_forever(self._stop))
+        home = Path(self.settings.home_dir)
+        if self.indexer.shared:  # PostgreSQL: one indexer loop among all the instances
+            self._lead(election_for("indexer", self.store.engine, home), self._index)
+        else:  # SQLite: every process follows the chain itself (one host, one file)
+            self._spawn("indexer", lambda: self.indexer.run_forever(self._stop))
         self._spawn("audit-log", self._flush_forever)
-        batcher = self._take_batcher_lock()
-        if batcher:
-            self.batcher = Batcher(
-                self.store, self.registry_for, on_mined=lambda: self.index_now("anchoring")
-            )
-            loop = self.batcher.run_forever
-            self._spawn(
-                "batcher",
-                lambda: loop(
-                    self._stop.is_set, on_batch=self._anchored, recheck_since=self._rewound_to
-                ),
-            )
-            self._spawn("reconciler", self._reconcile_forever)
+        batcher = self._lead(election_for("batcher", self.store.engine, home), self._anchor)
         _log.info(
             "service started pid=%d chain=%s chain_id=%d contract=%s batcher=%s "
             "max_staleness=%gs",
@@ -74,25 +81,90 @@ class BackgroundWork(ServiceBase):
             self._count("event_log", exc)
             _log.error("service stop: the queued 'verified' events were not written",
                        exc_info=exc)
-        if self._batcher_lock is not None:
-            self._batcher_lock.close()
+        for election in self.elections.values():
+            election.release()
 
-    def _spawn(self, name: str, target: Any) -> None:
+    def _spawn(self, name: str, target: Any) -> threading.Thread:
         thread = threading.Thread(target=target, name=f"zhengyin-{name}", daemon=True)
         thread.start()
         self._threads.append(thread)
+        return thread
 
-    def _take_batcher_lock(self) -> bool:
-        path = Path(self.settings.home_dir) / "batcher.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("w")
+    # ---- the singleton roles ----
+
+    def leads(self, role: str) -> bool:
+        """Whether this process leads ``role`` (``indexer``, ``batcher``) right now."""
+        election = self.elections.get(role)
+        return election is not None and election.leading()
+
+    def _lead(
+        self, election: Election, work: Callable[[threading.Event], list[threading.Thread]]
+    ) -> bool:
+        """Run ``work`` while this process leads ``election``'s role: a first try now (the
+        answer returned), then a thread that keeps trying every ``RETRY_SECONDS`` and, while
+        leading, checks the lock every ``HEARTBEAT_SECONDS``; a lost lock stops the work at
+        once (its loops see ``term`` set) and the thread goes back to trying."""
+        self.elections[election.role] = election
+        first = self._try(election)
+        self._spawn(f"{election.role}-election",
+                    lambda: self._elect_forever(election, work, first))
+        return first
+
+    def _try(self, election: Election) -> bool:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
+            return election.try_acquire()
+        except Exception as exc:  # the database is away: a follower until it answers
+            self._count(f"{election.role}_election", exc)
+            _log.warning("leader election role=%s failed; retried in %gs", election.role,
+                         RETRY_SECONDS, exc_info=exc)
             return False
-        self._batcher_lock = handle
-        return True
+
+    def _elect_forever(
+        self,
+        election: Election,
+        work: Callable[[threading.Event], list[threading.Thread]],
+        leading: bool,
+    ) -> None:
+        while not self._stop.is_set():
+            if not leading and not (leading := self._try(election)):
+                self._stop.wait(RETRY_SECONDS)
+                continue
+            _log.info("leadership taken role=%s pid=%d", election.role, os.getpid())
+            term = threading.Event()
+            threads = work(term)
+            while not self._stop.wait(HEARTBEAT_SECONDS) and election.check():
+                pass
+            term.set()
+            for thread in threads:
+                thread.join(10)
+            election.release()
+            leading = False
+            if not self._stop.is_set():
+                self._count(f"{election.role}_election", LeadershipLost())
+                _log.warning("leadership lost role=%s pid=%d: its work stopped; trying to "
+                             "take it again every %gs", election.role, os.getpid(),
+                             RETRY_SECONDS)
+
+    def _index(self, term: threading.Event) -> list[threading.Thread]:
+        return [self._spawn("indexer", lambda: self.indexer.run_forever(term))]
+
+    def _anchor(self, term: threading.Event) -> list[threading.Thread]:
+        if self.batcher is None:
+            self.batcher = Batcher(
+                self.store, self.registry_for, on_mined=lambda: self.index_now("anchoring")
+            )
+        loop = self.batcher.run_forever
+
+        def stop() -> bool:  # the batcher checks this between its steps
+            return term.is_set() or self._stop.is_set()
+
+        return [
+            self._spawn(
+                "batcher",
+                lambda: loop(stop, on_batch=self._anchored, recheck_since=self._rewound_to),
+            ),
+            self._spawn("reconciler", lambda: self._reconcile_forever(term)),
+        ]
 
     def _anchored(self, result: BatchResult) -> None:
         self.batch_sizes.append(result.leaf_count)
@@ -126,8 +198,10 @@ class BackgroundWork(ServiceBase):
             self.index_now("reconciling")
         return repairs
 
-    def _reconcile_forever(self) -> None:
-        while not self._stop.wait(RECONCILE_SECONDS):
+    def _reconcile_forever(self, term: threading.Event) -> None:
+        """Reconcile every ``RECONCILE_SECONDS`` until ``term`` (the role lost, or the service
+        stopping: the election's thread sets it then too)."""
+        while not term.wait(RECONCILE_SECONDS):
             try:
                 self.reconcile()
             except Exception as exc:

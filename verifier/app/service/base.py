@@ -25,6 +25,7 @@ from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from verifier.app.agency import hash_api_key, issuer_chain_client, issuer_profile
 from verifier.app.context import chain_rpc, deployment
+from verifier.app.service.leader import Election
 from verifier.checks.verdict import Verdict
 from verifier.errors import VerifierError
 from verifier.index.indexer import Indexer
@@ -141,7 +142,8 @@ of the issuing agencies."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._batcher_lock: Any = None
+        self.elections: dict[str, Election] = {}
+        """The singleton roles this process takes part in electing, by role."""
         self.batch_sizes: list[int] = []
         self._keys: dict[str, tuple[Principal, float]] = {}
         self._purged_at = -math.inf
