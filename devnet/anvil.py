@@ -27,20 +27,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from chain.errors import ChainError
-from chain.rpc import Rpc
 from devnet.errors import DevnetError
 from devnet.keeper import alive, backup_age, backups, parse_state, write_durably
 from devnet.node import (
     DevnetInfo,
     NodeName,
+    already_running,
     devnet_of,
-    log_tail,
-    port_free,
     reap,
-    refuse_other_node,
+    require_free_port,
     running_node,
     stop_process,
+    wait_ready,
     write_record,
 )
 
@@ -132,24 +130,12 @@ class Devnet:
 
     def up(self, port: int, *, timeout: float = 15.0) -> tuple[DevnetInfo, bool]:
         """Start anvil unless it runs already. Returns ``(info, started_now)``."""
-        current = self.running()
+        current = already_running(self.record_file, self.node, port)
         if current is not None:
-            refuse_other_node(current, self.node)
-            if current.port != port:
-                raise DevnetError(
-                    f"the devnet of this data directory already runs on port {current.port}; "
-                    f"run `zhengyin devnet down` first to move it to port {port}",
-                    code="devnet_running_elsewhere",
-                )
             return current, False
         self.dir.mkdir(parents=True, exist_ok=True)
         self._check_state()
-        if not port_free(port, wait=1.0):
-            raise DevnetError(
-                f"port {port} on 127.0.0.1 is taken by another program; choose another with "
-                f"--port or ZHENGYIN_DEVNET_PORT",
-                code="port_in_use",
-            )
+        require_free_port(port)
         command = [
             str(anvil_binary()),
             "--host", "127.0.0.1",
@@ -169,28 +155,8 @@ class Devnet:
                 start_new_session=True,  # outlives the CLI that started it
             )
         info = DevnetInfo(process.pid, port, CHAIN_ID, self.node)
-        rpc = Rpc(info.url, timeout=1.0, retries=0)  # a readiness probe: polled here
+        wait_ready(process, info, self.log_file, timeout)
         keeper: subprocess.Popen[bytes] | None = None
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise DevnetError(
-                    f"anvil exited at start (status {process.returncode}): "
-                    f"{log_tail(self.log_file)}",
-                    code="devnet_start_failed",
-                )
-            try:
-                if int(rpc.call("eth_chainId"), 16) == CHAIN_ID:
-                    break
-            except ChainError:
-                pass
-            if time.monotonic() > deadline:
-                process.kill()
-                raise DevnetError(
-                    f"anvil did not answer within {timeout:.0f} s: {log_tail(self.log_file)}",
-                    code="devnet_start_timeout",
-                )
-            time.sleep(0.02)
         with self.keeper_log.open("ab") as log:
             keeper = subprocess.Popen(
                 [sys.executable, "-m", "devnet.keeper", str(self.dir), str(process.pid)],

@@ -24,22 +24,19 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-from chain.errors import ChainError
-from chain.rpc import Rpc
 from devnet.errors import DevnetError
 from devnet.node import (
     HARDHAT_ENTRY,
     DevnetInfo,
     NodeName,
+    already_running,
     devnet_of,
-    log_tail,
-    port_free,
-    refuse_other_node,
+    require_free_port,
     running_node,
     stop_process,
+    wait_ready,
     write_record,
 )
 
@@ -108,15 +105,8 @@ class HardhatDevnet:
     def up(self, port: int, *, timeout: float = 30.0) -> tuple[DevnetInfo, bool]:
         """Start Hardhat's node (an empty chain) unless it runs already:
         ``(info, started_now)``."""
-        current = self.running()
+        current = already_running(self.record_file, self.node, port)
         if current is not None:
-            refuse_other_node(current, self.node)
-            if current.port != port:
-                raise DevnetError(
-                    f"the devnet of this data directory already runs on port {current.port}; "
-                    f"run `zhengyin devnet down` first to move it to port {port}",
-                    code="devnet_running_elsewhere",
-                )
             return current, False
         if self.anvil_state.exists():
             raise DevnetError(
@@ -127,12 +117,7 @@ class HardhatDevnet:
             )
         command = hardhat_command()
         self.dir.mkdir(parents=True, exist_ok=True)
-        if not port_free(port, wait=1.0):
-            raise DevnetError(
-                f"port {port} on 127.0.0.1 is taken by another program; choose another with "
-                f"--port or ZHENGYIN_DEVNET_PORT",
-                code="port_in_use",
-            )
+        require_free_port(port)
         self.config_file.write_text(CONFIG % {"chain_id": CHAIN_ID})
         environment = {
             **os.environ,
@@ -151,29 +136,7 @@ class HardhatDevnet:
                 env=environment,
             )  # fmt: skip
         info = DevnetInfo(process.pid, port, CHAIN_ID, self.node)
-        rpc = Rpc(info.url, timeout=1.0, retries=0)  # a readiness probe: polled here
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise DevnetError(
-                    f"Hardhat's node exited at start (status {process.returncode}): "
-                    f"{log_tail(self.log_file)}",
-                    code="devnet_start_failed",
-                )
-            try:
-                if int(rpc.call("eth_chainId"), 16) == CHAIN_ID:
-                    rpc.call("hardhat_setLoggingEnabled", [False])
-                    break
-            except ChainError:
-                pass
-            if time.monotonic() > deadline:
-                process.kill()
-                raise DevnetError(
-                    f"Hardhat's node did not answer within {timeout:.0f} s: "
-                    f"{log_tail(self.log_file)}",
-                    code="devnet_start_timeout",
-                )
-            time.sleep(0.05)
+        wait_ready(process, info, self.log_file, timeout).call("hardhat_setLoggingEnabled", [False])
         write_record(self.record_file, info)
         return info, True
 

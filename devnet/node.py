@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
+from chain.errors import ChainError
+from chain.rpc import Rpc
 from devnet.errors import DevnetError
 from devnet.keeper import alive, is_anvil
 
@@ -133,15 +136,65 @@ def is_node(pid: int, node: NodeName) -> bool:
     return any(a.endswith(HARDHAT_ENTRY.encode()) for a in arguments)
 
 
-def refuse_other_node(current: DevnetInfo, wanted: NodeName) -> None:
-    """One data directory runs one node: starting another while it runs is refused."""
-    if current.node != wanted:
+def already_running(record_file: Path, node: NodeName, port: int) -> DevnetInfo | None:
+    """The devnet already running in this data directory, if it is ``node`` on ``port``
+    (``None``: none runs). One data directory runs one node: another node, or this one on
+    another port, is refused until ``zhengyin devnet down``."""
+    current = running_node(record_file)
+    if current is None:
+        return None
+    if current.node != node:
         raise DevnetError(
             f"the devnet of this data directory runs {current.node} (port {current.port}), "
-            f"not {wanted}: run `zhengyin devnet down` first, then `zhengyin devnet up` "
-            f"with ZHENGYIN_DEVNET_NODE={wanted}",
+            f"not {node}: run `zhengyin devnet down` first, then `zhengyin devnet up` "
+            f"with ZHENGYIN_DEVNET_NODE={node}",
             code="devnet_other_node",
         )
+    if current.port != port:
+        raise DevnetError(
+            f"the devnet of this data directory already runs on port {current.port}; "
+            f"run `zhengyin devnet down` first to move it to port {port}",
+            code="devnet_running_elsewhere",
+        )
+    return current
+
+
+def require_free_port(port: int) -> None:
+    if not port_free(port, wait=1.0):
+        raise DevnetError(
+            f"port {port} on 127.0.0.1 is taken by another program; choose another with "
+            f"--port or ZHENGYIN_DEVNET_PORT",
+            code="port_in_use",
+        )
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], info: DevnetInfo, log_file: Path, timeout: float
+) -> Rpc:
+    """Poll the started node until it answers with its chain id; a readiness probe (no
+    retries) on it. A node that exits or stays silent past ``timeout`` is a coded error
+    quoting its log (and, silent, is killed)."""
+    name = "anvil" if info.node == "anvil" else "Hardhat's node"
+    rpc = Rpc(info.url, timeout=1.0, retries=0)
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise DevnetError(
+                f"{name} exited at start (status {process.returncode}): {log_tail(log_file)}",
+                code="devnet_start_failed",
+            )
+        try:
+            if int(rpc.call("eth_chainId"), 16) == info.chain_id:
+                return rpc
+        except ChainError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise DevnetError(
+                f"{name} did not answer within {timeout:.0f} s: {log_tail(log_file)}",
+                code="devnet_start_timeout",
+            )
+        time.sleep(0.02)
 
 
 def stop_process(pid: int, node: NodeName, timeout: float) -> None:

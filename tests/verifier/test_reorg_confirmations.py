@@ -7,7 +7,6 @@ batcher, a private devnet of the run's node (``ZHENGYIN_DEVNET_NODE``), SQLite."
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,20 +20,10 @@ from certs.store import Store
 from chain.registry import RegistryClient
 from seals.sm2 import KeySigner, generate_private_key
 from tests.conftest import mine, private_chain
+from tests.verifier.test_certificate_verification import TODAY, request
 from verifier.checks.certificates import verify_documents
 from verifier.checks.verdict import Outcome
 from verifier.index.indexer import Indexer
-
-TODAY = dt.date(2026, 11, 28)
-ROW = {
-    "type": "11100000000013338W032",
-    "holder": {"name": "张三", "code": "11010519491231002X", "code_type": "111"},
-    "issue_date": "2026-11-28",
-    "valid_from": "2026-11-28",
-    "valid_until": "2031-11-27",
-    "jurisdiction": "360100",
-    "fields": {"事项": "示例"},
-}
 
 
 @dataclass
@@ -54,7 +43,7 @@ def agency(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agency]:
 
 def _anchored(store: Store, agency: Agency) -> tuple[str, int]:
     """One certificate issued and anchored: its document and the anchor's block."""
-    report = issue(store, agency.profile, [(1, ROW)], today=TODAY)
+    report = issue(store, agency.profile, [(1, request())], today=TODAY)
     assert not report.rejected, report.rejected
     Batcher(store, lambda _: agency.registry).run_once()
     (record,) = load_records(store, [a.identifier for a in report.accepted])
