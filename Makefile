@@ -39,9 +39,10 @@ test: setup
 	$(MAKE) --no-print-directory test-hardhat
 
 # The tests of the chain client and the contracts, and the reorganisation and confirmation
-# tests of the verdict, again on Hardhat's node: a second EVM implementation
+# tests of the index and the verdict, again on Hardhat's node: a second EVM implementation
 # (docs/chain-nodes.md). Their fixtures start the node ZHENGYIN_DEVNET_NODE names.
-HARDHAT_TESTS := tests/chain tests/verifier/test_reorg_confirmations.py
+HARDHAT_TESTS := tests/chain tests/verifier/test_indexer.py \
+                 tests/verifier/test_reorg_confirmations.py
 test-hardhat: setup
 	ZHENGYIN_DEVNET_NODE=hardhat $(VENV)/bin/python -m pytest \
 	  --basetemp=$(CURDIR)/.pytest-tmp-hardhat -m chain $(HARDHAT_TESTS)
