@@ -9,7 +9,7 @@ LOCKS  := requirements/runtime.lock requirements/test.lock requirements/lint.loc
           requirements/bench.lock
 CONSTRAINTS := $(foreach lock,$(LOCKS),-c $(lock))
 
-.PHONY: setup system serve test test-fast lint bench wheel clean
+.PHONY: setup system serve test test-hardhat test-fast lint bench wheel clean
 
 setup: system $(STAMP) node_modules/.installed
 
@@ -36,6 +36,16 @@ serve: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest --basetemp=$(CURDIR)/.pytest-tmp
+	$(MAKE) --no-print-directory test-hardhat
+
+# The tests of the chain client and the contracts, and the reorganisation and confirmation
+# tests of the index and the verdict, again on Hardhat's node: a second EVM implementation
+# (docs/chain-nodes.md). Their fixtures start the node ZHENGYIN_DEVNET_NODE names.
+HARDHAT_TESTS := tests/chain tests/verifier/test_indexer.py \
+                 tests/verifier/test_reorg_confirmations.py
+test-hardhat: setup
+	ZHENGYIN_DEVNET_NODE=hardhat $(VENV)/bin/python -m pytest \
+	  --basetemp=$(CURDIR)/.pytest-tmp-hardhat -m chain $(HARDHAT_TESTS)
 
 # The tests that need no service (no anvil, PostgreSQL, Chromium or compiler) and run quickly;
 # tests/conftest.py marks the others by what their code starts (see the README).

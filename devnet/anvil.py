@@ -21,18 +21,28 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from chain.errors import ChainError
-from chain.rpc import Rpc
 from devnet.errors import DevnetError
-from devnet.keeper import alive, backup_age, backups, is_anvil, parse_state, write_durably
+from devnet.keeper import alive, backup_age, backups, parse_state, write_durably
+from devnet.node import (
+    DevnetInfo,
+    NodeName,
+    already_running,
+    devnet_of,
+    reap,
+    require_free_port,
+    running_node,
+    stop_process,
+    wait_ready,
+    write_record,
+)
+
+__all__ = ["CHAIN_ID", "Devnet", "DevnetInfo", "Restored", "anvil_binary"]
 
 CHAIN_ID = 3005
 """Chain id of the local devnet (after the ``1.2.156.3005`` e-certificate arc)."""
@@ -88,21 +98,10 @@ class Restored:
         )
 
 
-@dataclass(frozen=True)
-class DevnetInfo:
-    """A running devnet."""
-
-    pid: int
-    port: int
-    chain_id: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 class Devnet:
-    """The devnet of one data directory."""
+    """The anvil devnet of one data directory."""
+
+    node: NodeName = "anvil"
 
     def __init__(self, home: Path) -> None:
         self.dir = home / "devnet"
@@ -116,17 +115,14 @@ class Devnet:
         self.restored: Restored | None = None
         """Set by :meth:`up` when it restored a kept copy over a damaged state file."""
 
+    @property
+    def restored_from(self) -> str | None:
+        return self.restored.describe() if self.restored is not None else None
+
     def running(self) -> DevnetInfo | None:
-        """The running devnet, or ``None`` (a stale record is removed)."""
-        try:
-            raw = json.loads(self.record_file.read_text())
-            info = DevnetInfo(int(raw["pid"]), int(raw["port"]), int(raw["chain_id"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        if is_anvil(info.pid):
-            return info
-        self.record_file.unlink(missing_ok=True)
-        return None
+        """The running devnet (anvil, or another node started in this data directory), or
+        ``None`` (a stale record is removed)."""
+        return running_node(self.record_file)
 
     def backups(self) -> list[Path]:
         """The kept good copies of the state, newest first."""
@@ -134,23 +130,12 @@ class Devnet:
 
     def up(self, port: int, *, timeout: float = 15.0) -> tuple[DevnetInfo, bool]:
         """Start anvil unless it runs already. Returns ``(info, started_now)``."""
-        current = self.running()
+        current = already_running(self.record_file, self.node, port)
         if current is not None:
-            if current.port != port:
-                raise DevnetError(
-                    f"the devnet of this data directory already runs on port {current.port}; "
-                    f"run `zhengyin devnet down` first to move it to port {port}",
-                    code="devnet_running_elsewhere",
-                )
             return current, False
         self.dir.mkdir(parents=True, exist_ok=True)
         self._check_state()
-        if not _port_free(port, wait=1.0):
-            raise DevnetError(
-                f"port {port} on 127.0.0.1 is taken by another program; choose another with "
-                f"--port or ZHENGYIN_DEVNET_PORT",
-                code="port_in_use",
-            )
+        require_free_port(port)
         command = [
             str(anvil_binary()),
             "--host", "127.0.0.1",
@@ -169,28 +154,9 @@ class Devnet:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the CLI that started it
             )
-        info = DevnetInfo(process.pid, port, CHAIN_ID)
-        rpc = Rpc(info.url, timeout=1.0, retries=0)  # a readiness probe: polled here
+        info = DevnetInfo(process.pid, port, CHAIN_ID, self.node)
+        wait_ready(process, info, self.log_file, timeout)
         keeper: subprocess.Popen[bytes] | None = None
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise DevnetError(
-                    f"anvil exited at start (status {process.returncode}): {self._log_tail()}",
-                    code="devnet_start_failed",
-                )
-            try:
-                if int(rpc.call("eth_chainId"), 16) == CHAIN_ID:
-                    break
-            except ChainError:
-                pass
-            if time.monotonic() > deadline:
-                process.kill()
-                raise DevnetError(
-                    f"anvil did not answer within {timeout:.0f} s: {self._log_tail()}",
-                    code="devnet_start_timeout",
-                )
-            time.sleep(0.02)
         with self.keeper_log.open("ab") as log:
             keeper = subprocess.Popen(
                 [sys.executable, "-m", "devnet.keeper", str(self.dir), str(process.pid)],
@@ -200,32 +166,23 @@ class Devnet:
                 start_new_session=True,  # outlives the CLI; exits when its anvil exits
                 cwd=REPO_ROOT,
             )
-        self.record_file.write_text(
-            json.dumps(
-                {"pid": info.pid, "port": port, "chain_id": CHAIN_ID, "keeper_pid": keeper.pid}
-            )
-        )
+        write_record(self.record_file, info, keeper_pid=keeper.pid)
         return info, True
 
     def down(self, *, timeout: float = 15.0) -> bool:
-        """Stop the devnet; anvil dumps its whole state on SIGTERM. False if none ran."""
+        """Stop the devnet; anvil dumps its whole state on SIGTERM. False if none ran.
+        Another node running in this data directory is stopped as that node stops."""
         info = self.running()
         if info is None:
             return False
+        if info.node != self.node:
+            return devnet_of(self.dir.parent, info.node).down(timeout=timeout)
         keeper = self._keeper_pid()
-        os.kill(info.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while is_anvil(info.pid):
-            _reap(info.pid)
-            if time.monotonic() > deadline:
-                os.kill(info.pid, signal.SIGKILL)
-                break
-            time.sleep(0.02)
-        _reap(info.pid)
+        stop_process(info.pid, info.node, timeout)
         if keeper is not None:  # let it copy the final dump
             deadline = time.monotonic() + 5.0
             while alive(keeper) and time.monotonic() < deadline:
-                _reap(keeper)
+                reap(keeper)
                 time.sleep(0.02)
         self.record_file.unlink(missing_ok=True)
         return True
@@ -272,36 +229,5 @@ class Devnet:
             code="state_corrupt",
         )
 
-    def _log_tail(self) -> str:
-        try:
-            lines = self.log_file.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "(no log)"
-        return " | ".join(lines[-3:]) or "(empty log)"
-
-
-def _port_free(port: int, *, wait: float = 0.0) -> bool:
-    """Can a server bind ``port``? Waits up to ``wait`` s (a node that just died frees its
-    port a moment after its process is gone)."""
-    deadline = time.monotonic() + wait
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                if time.monotonic() > deadline:
-                    return False
-            else:
-                return True
-        time.sleep(0.05)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status if anvil is a child of this process (no zombie stays)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 

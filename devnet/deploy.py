@@ -65,8 +65,10 @@ def account_key(path: Path, *, create: bool, passphrase: bytes) -> str:
 
 
 def fund_on_devnet(rpc: Rpc, address: str) -> None:
-    """Give an account ether on anvil (``anvil_setBalance``), so it can pay for gas."""
-    rpc.call("anvil_setBalance", [address, hex(DEVNET_FUNDING_WEI)])
+    """Give an account ether on the devnet, so it can pay for gas: ``hardhat_setBalance``,
+    which Hardhat's node knows and anvil takes as another name of its ``anvil_setBalance``
+    (Hardhat's node knows no ``anvil_`` method)."""
+    rpc.call("hardhat_setBalance", [address, hex(DEVNET_FUNDING_WEI)])
 
 
 class DeploymentRecord:

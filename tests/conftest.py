@@ -1,9 +1,15 @@
-"""Shared fixtures: a real anvil devnet and deployed contracts (no mocks, no eth-tester)."""
+"""Shared fixtures: a real devnet and deployed contracts (no mocks, no eth-tester).
+
+The node of the `devnet` fixture and of `private_chain` is anvil, or Hardhat's node with
+``ZHENGYIN_DEVNET_NODE=hardhat`` (`make test` runs the chain tests again so: the Makefile's
+`test-hardhat`). A test that needs what only one node does says so with :func:`only_on`.
+"""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
 import secrets
 import socket
 import sys
@@ -18,9 +24,32 @@ import pytest
 from chain.registry import Deployment, RegistryClient, deploy_contracts
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
-from devnet.anvil import Devnet, DevnetInfo
 from devnet.deploy import fund_on_devnet
+from devnet.node import DevnetInfo, LocalDevnet, devnet_of
 from verifier.app.catalogue import authorize_everywhere, publish_catalogue
+
+DEVNET_NODE = os.environ.get("ZHENGYIN_DEVNET_NODE", "anvil")
+"""The node the chain tests run on (``anvil`` or ``hardhat``)."""
+
+
+def only_on(node: str, why: str) -> pytest.MarkDecorator:
+    """Skip a test on the other node (it needs what only ``node`` does: ``why``)."""
+    return pytest.mark.skipif(DEVNET_NODE != node, reason=f"{node} only: {why}")
+
+
+# Hardhat's node knows no `anvil_` method; anvil takes the `hardhat_` names of its own.
+
+
+def mine(rpc: Rpc, blocks: int = 1) -> None:
+    """Mine ``blocks`` empty blocks on the devnet at once (``hardhat_mine``), all at the
+    time of the last one: Hardhat's node would space them a second apart, running the
+    chain's clock ahead of the wall clock."""
+    rpc.call("hardhat_mine", [hex(blocks), "0x0"])
+
+
+def drop_transaction(rpc: Rpc, tx_hash: str) -> None:
+    """Remove a pending transaction from the devnet's pool (``hardhat_dropTransaction``)."""
+    rpc.call("hardhat_dropTransaction", [tx_hash])
 
 
 def free_port() -> int:
@@ -31,8 +60,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
-    """One anvil for the session, with its state under a temporary ZHENGYIN_HOME."""
-    node = Devnet(tmp_path_factory.mktemp("home"))
+    """One devnet for the session (:data:`DEVNET_NODE`), under a temporary ZHENGYIN_HOME."""
+    node = devnet_of(tmp_path_factory.mktemp("home"), DEVNET_NODE)
     info, _ = node.up(free_port())
     yield info
     node.down()
@@ -120,7 +149,7 @@ class PrivateChain:
     """A devnet of a test's own (to kill, stop or roll back), with contracts deployed and one
     registered issuer whose account sends."""
 
-    node: Devnet
+    node: LocalDevnet
     port: int
     registry: RegistryClient
     uscc: str
@@ -128,7 +157,7 @@ class PrivateChain:
 
 @contextmanager
 def private_chain(home: Path, *, receipt_timeout: float = 120.0) -> Iterator[PrivateChain]:
-    node = Devnet(home)
+    node = devnet_of(home, DEVNET_NODE)
     info, _ = node.up(free_port())
     try:
         rpc = Rpc(info.url)
@@ -150,8 +179,9 @@ def private_chain(home: Path, *, receipt_timeout: float = 120.0) -> Iterator[Pri
 # Every test is marked by what it needs, found in its code rather than remembered by its
 # author: `make test-fast` runs the tests that need none of it (see the README).
 #
-#   chain     an anvil devnet: the session `devnet` fixture (and all built on it), a
-#             `private_chain`, `Devnet(...)`, or the CLI's `devnet up`
+#   chain     a devnet (anvil or Hardhat's node): the session `devnet` fixture (and all
+#             built on it), a `private_chain`, `Devnet(...)`, `devnet_of(...)`, or the CLI's
+#             `devnet up`
 #   postgres  a PostgreSQL server (tests/postgres.py)
 #   browser   Chromium and its driver
 #   native    gcc/valgrind, or C compiled at test time (a wheel built with its extensions)
@@ -170,8 +200,11 @@ SERVICE_FIXTURES = {"devnet": "chain"}
 #: names that start a service: test code that uses one (calls, passes or reads it) needs it
 SERVICE_NAMES = {
     "Devnet": "chain",
+    "HardhatDevnet": "chain",
+    "devnet_of": "chain",
     "private_chain": "chain",
     "anvil_binary": "chain",
+    "hardhat_command": "chain",
     "postgres_server": "postgres",
     "webdriver": "browser",
 }

@@ -14,6 +14,8 @@ import tomllib
 from pathlib import Path
 
 import devnet.anvil
+import devnet.hardhat
+import devnet.node
 import tests.postgres
 from tests import conftest
 from tests.conftest import REPO_ROOT
@@ -181,6 +183,8 @@ def test_what_the_finder_looks_for_still_exists() -> None:
     """A renamed fixture or helper would leave its tests unmarked: the names must be real."""
     # by strings: naming them here would mark this test too
     for module, name in ((devnet.anvil, "Devnet"), (devnet.anvil, "anvil_binary"),
+                         (devnet.hardhat, "HardhatDevnet"), (devnet.hardhat, "hardhat_command"),
+                         (devnet.node, "devnet_of"),
                          (conftest, "private_chain"), (tests.postgres, "postgres_server")):
         assert callable(getattr(module, name)), name
         assert name in conftest.SERVICE_NAMES

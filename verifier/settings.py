@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
     """SQLAlchemy URL. Unset: SQLite at ``<home>/zhengyin.sqlite3``."""
     devnet_port: int = 8545
     """Port of the local devnet on 127.0.0.1 (when ``rpc_url`` is unset)."""
+    devnet_node: Literal["anvil", "hardhat"] = "anvil"
+    """The node ``zhengyin devnet up`` starts: anvil (state kept), or Hardhat's node (for
+    tests: an empty chain each time, discarded by ``devnet down``)."""
     operator_key_file: Path | None = None
     """File holding the hex private key of the account that deploys and governs.
     Unset: ``<home>/keys/operator.key``, created (and funded on the devnet) on first use."""

@@ -27,7 +27,7 @@ from chain.transactions import LocalAccount, TransactionSender
 from devnet.anvil import anvil_binary
 from devnet.deploy import fund_on_devnet
 from tests.chain.test_transactions import _eth_account
-from tests.conftest import Issuer, free_port
+from tests.conftest import Issuer, free_port, only_on
 
 # ---- a node of the test's own, started with the options under test ----
 
@@ -66,6 +66,7 @@ def _sent_type(rpc: Rpc, **sender_options: Any) -> tuple[int, dict[str, Any]]:
     return int(tx["type"], 16), tx
 
 
+@only_on("anvil", "starts anvils of its own with fee options")
 def test_type_2_where_the_chain_has_a_base_fee() -> None:
     with anvil() as rpc:  # anvil's default: a London-or-later chain with a base fee
         base = int(rpc.call("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
@@ -78,6 +79,7 @@ def test_type_2_where_the_chain_has_a_base_fee() -> None:
         assert kind == 0 and "maxFeePerGas" not in tx
 
 
+@only_on("anvil", "starts anvils of its own with fee options")
 def test_legacy_where_the_chain_has_no_fee_market() -> None:
     with anvil("--base-fee", "0", "--disable-min-priority-fee") as rpc:
         assert int(rpc.call("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16) == 0
@@ -85,6 +87,17 @@ def test_legacy_where_the_chain_has_no_fee_market() -> None:
     with anvil("--hardfork", "berlin") as rpc:  # before EIP-1559: no base fee at all
         assert "baseFeePerGas" not in rpc.call("eth_getBlockByNumber", ["latest", False])
         assert _sent_type(rpc)[0] == 0
+
+
+def test_the_fee_fields_follow_the_session_node(rpc: Rpc) -> None:
+    """On the run's node (anvil or Hardhat's, both past London, with a base fee above zero):
+    a type-2 transaction whose fee cap covers the base fee, and legacy when asked."""
+    base = int(rpc.call("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
+    assert base > 0
+    kind, tx = _sent_type(rpc)
+    assert kind == 2 and int(tx["maxFeePerGas"], 16) >= base
+    kind, tx = _sent_type(rpc, legacy=True)
+    assert kind == 0 and int(tx["gasPrice"], 16) >= base
 
 
 def test_type_2_signing_matches_eth_account_byte_for_byte() -> None:

@@ -17,7 +17,7 @@ from chain.errors import ChainUnavailable, ContractRevert, TransactionTimeout
 from chain.registry import RegistryClient, issuer_id
 from chain.rpc import Rpc
 from chain.transactions import LocalAccount, TransactionSender
-from tests.conftest import Issuer, free_port
+from tests.conftest import Issuer, free_port, mine
 
 
 def test_concurrent_callers_get_distinct_nonces(issuer: Issuer) -> None:
@@ -58,7 +58,7 @@ def test_receipt_timeout_then_confirmations(issuer: Issuer, rpc: Rpc) -> None:
         rpc.call("evm_mine")  # mined: 0 confirmations beyond its block
         waiter.join(0.3)
         assert waiter.is_alive(), "returned before the confirmations arrived"
-        rpc.call("anvil_mine", ["0x2"])
+        mine(rpc, 2)
         waiter.join(10)
         assert not waiter.is_alive() and getattr(result[0], "tx_hash", None) == tx_hash
     finally:

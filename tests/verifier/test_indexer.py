@@ -1,6 +1,6 @@
-"""The chain index on its own (issue #15 items 2 and 7): a private anvil rolled back with
-``evm_snapshot``/``evm_revert`` (its head goes back and the next blocks differ) under a real
-SQLite index."""
+"""The chain index on its own (issue #15 items 2 and 7): a private devnet (anvil, or
+Hardhat's node in `make test-hardhat`) rolled back with ``evm_snapshot``/``evm_revert`` (its
+head goes back and the next blocks differ) under a real SQLite index."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from certs.store import Store, chain_cursor, chain_events
 from chain.registry import ChainStatus, RegistryClient
-from tests.conftest import private_chain
+from tests.conftest import mine, private_chain
 from verifier.index.indexer import Indexer, IndexerLagging
 
 
@@ -42,7 +42,7 @@ def test_a_rollback_rewinds_to_the_last_common_block_and_derives_again(
     before = rpc.call("evm_snapshot")
     registry.anchor(uscc, lost, 1)
     registry.revoke(uscc, leaf, 1)
-    rpc.call("anvil_mine", ["0x3"])
+    mine(rpc, 3)
     passed = indexer.catch_up()
     assert indexer.snapshot(roots=[lost]).anchors[lost] is not None
     assert rpc.call("evm_revert", [before]) is True
@@ -81,7 +81,7 @@ def test_every_reader_drops_its_cached_facts_after_a_rewind(
     other.catch_up()
     assert other.snapshot(roots=[root]).anchors[root] is not None  # now cached in `other`
     rpc.call("evm_revert", [before])
-    rpc.call("anvil_mine", ["0x2"])
+    mine(rpc, 2)
     first.catch_up()  # rewinds
     other.catch_up()
     assert other.snapshot(roots=[root]).anchors[root] is None
@@ -142,7 +142,7 @@ def test_a_reader_that_took_no_snapshot_since_a_rewind_still_reads_grants_up_to_
     registry.anchor(uscc, secrets.token_bytes(32), 1)
     first.catch_up()
     rpc.call("evm_revert", [before])
-    rpc.call("anvil_mine", ["0x2"])
+    mine(rpc, 2)
     first.catch_up()  # rewinds: generation g + 1, `other` not told
     assert first.rewinds >= 1
     assert other.authorization_events(uscc) == first.authorization_events(uscc)

@@ -9,8 +9,8 @@ import click
 
 from chain.errors import ChainError
 from chain.registry import RegistryClient
-from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord, ensure_deployed
+from devnet.node import devnet_of
 from verifier.app.context import chain_rpc, operator
 from verifier.cli.exits import ExitStatus
 from verifier.cli.output import echo_json, output_options, progress
@@ -22,7 +22,8 @@ pass_settings = click.make_pass_decorator(Settings)
 
 @click.group("devnet")
 def devnet_group() -> None:
-    """The local chain (anvil) of this data directory."""
+    """The local chain (anvil, or Hardhat's node: ZHENGYIN_DEVNET_NODE) of this data
+    directory."""
 
 
 @devnet_group.command("up")
@@ -32,34 +33,42 @@ def devnet_group() -> None:
 @output_options
 @pass_settings
 def devnet_up(settings: Settings, port: int | None, as_json: bool) -> None:
-    """Start the devnet in the background (state kept under ZHENGYIN_HOME). A state file
-    damaged by a crash is replaced by the newest good copy kept, and this says so.
-    JSON: {url, chain_id, pid, started, restored}."""
-    node = Devnet(settings.home_dir)
+    """Start the devnet in the background (anvil: state kept under ZHENGYIN_HOME; a state
+    file damaged by a crash is replaced by the newest good copy kept, and this says so.
+    Hardhat: an empty chain, not kept). JSON: {url, chain_id, pid, started, restored, node}."""
+    node = devnet_of(settings.home_dir, settings.devnet_node)
     with progress("starting the devnet"):
         info, started = node.up(port or settings.devnet_port)
-    restored = node.restored.describe() if node.restored is not None else None
+    restored = node.restored_from
     if restored is not None:
         click.echo(f"warning [state_restored]: {restored}", err=True)
     if as_json:
         echo_json({"url": info.url, "chain_id": info.chain_id, "pid": info.pid,
-                   "started": started, "restored": restored})
+                   "started": started, "restored": restored, "node": info.node})
         return
     verb = "started" if started else "already running"
-    click.echo(f"devnet {verb}: {info.url} (chain id {info.chain_id}, pid {info.pid})")
+    kept = "" if info.keeps_state else ", Hardhat's node: its chain is not kept"
+    click.echo(f"devnet {verb}: {info.url} (chain id {info.chain_id}, pid {info.pid}{kept})")
 
 
 @devnet_group.command("down")
 @output_options
 @pass_settings
 def devnet_down(settings: Settings, as_json: bool) -> None:
-    """Stop the devnet, saving its whole state. JSON: {stopped}."""
+    """Stop the devnet, whichever node runs: anvil saves its whole state, Hardhat's node
+    keeps none (its chain is gone). JSON: {stopped}."""
+    node = devnet_of(settings.home_dir, settings.devnet_node)
     with progress("stopping the devnet"):
-        stopped = Devnet(settings.home_dir).down()
+        info = node.running()
+        stopped = node.down()
     if as_json:
         echo_json({"stopped": stopped})
+    elif not stopped:
+        click.echo("devnet was not running")
+    elif info is None or info.keeps_state:
+        click.echo("devnet stopped, state saved")
     else:
-        click.echo("devnet stopped, state saved" if stopped else "devnet was not running")
+        click.echo("devnet stopped; Hardhat's node keeps no state: its chain is gone")
 
 
 @devnet_group.command("status")

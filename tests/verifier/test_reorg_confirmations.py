@@ -1,0 +1,103 @@
+"""Confirmations and reorganisations as a counter sees them (issue #19): a certificate judged
+through the chain index (``verifier.index``) with ``confirmations`` N is not `valid` until its
+anchor is N blocks deep, and a certificate whose anchor was in blocks the chain lost (a
+reorganisation: ``evm_snapshot``/``evm_revert``, which anvil and Hardhat's node both offer)
+never verifies `valid` after the index has seen the loss. Real SM2 keys, real issuance and
+batcher, a private devnet of the run's node (``ZHENGYIN_DEVNET_NODE``), SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from certs.batcher import Batcher
+from certs.issuance import IssuerProfile, issue, key_id_of
+from certs.status import load_records
+from certs.store import Store
+from chain.registry import RegistryClient
+from seals.sm2 import KeySigner, generate_private_key
+from tests.conftest import mine, private_chain
+from tests.verifier.test_certificate_verification import TODAY, request
+from verifier.checks.certificates import verify_documents
+from verifier.checks.verdict import Outcome
+from verifier.index.indexer import Indexer
+
+
+@dataclass
+class Agency:
+    registry: RegistryClient
+    profile: IssuerProfile
+
+
+@pytest.fixture(scope="module")
+def agency(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agency]:
+    with private_chain(tmp_path_factory.mktemp("reorg")) as own:
+        signer = KeySigner(generate_private_key())
+        own.registry.add_key(own.uscc, key_id_of(signer.public_key), 0, None,
+                             signer.public_key.point)
+        yield Agency(own.registry, IssuerProfile(own.uscc, "测试发证机关", signer))
+
+
+def _anchored(store: Store, agency: Agency) -> tuple[str, int]:
+    """One certificate issued and anchored: its document and the anchor's block."""
+    report = issue(store, agency.profile, [(1, request())], today=TODAY)
+    assert not report.rejected, report.rejected
+    Batcher(store, lambda _: agency.registry).run_once()
+    (record,) = load_records(store, [a.identifier for a in report.accepted])
+    anchor = record.document.anchor
+    assert anchor is not None
+    return record.document.to_json(), anchor.block
+
+
+def _outcome(text: str, index: Indexer) -> Outcome:
+    index.catch_up()
+    verdicts, _ = verify_documents([text], index, today=TODAY)
+    return verdicts[0].outcome
+
+
+def _index(tmp_path: Path, agency: Agency, confirmations: int) -> Indexer:
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    reader = RegistryClient(agency.registry.rpc, agency.registry.deployment)
+    return Indexer(store, reader, confirmations=confirmations)
+
+
+def test_with_confirmations_a_certificate_is_valid_only_once_its_anchor_is_deep_enough(
+    agency: Agency, tmp_path: Path
+) -> None:
+    index = _index(tmp_path, agency, confirmations=3)
+    text, block = _anchored(index.store, agency)
+    rpc = agency.registry.rpc
+    for depth in range(3):
+        assert agency.registry.block_number() == block + depth
+        assert _outcome(text, index) is not Outcome.VALID, f"valid {depth} block(s) deep"
+        mine(rpc)
+    assert _outcome(text, index) is Outcome.VALID  # 3 blocks on top of the anchor's
+
+
+@pytest.mark.parametrize("confirmations", [0, 2])
+def test_a_certificate_anchored_in_blocks_the_chain_lost_never_verifies_valid(
+    agency: Agency, tmp_path: Path, confirmations: int
+) -> None:
+    """Deep enough to be indexed, then lost: valid before, never after (the index rewinds).
+    Lost before it was deep enough (confirmations 2, one block on top): never valid at all."""
+    rpc = agency.registry.rpc
+    index = _index(tmp_path, agency, confirmations)
+    index.catch_up()
+    before = rpc.call("evm_snapshot")
+    text, _ = _anchored(index.store, agency)
+    mine(rpc, confirmations)
+    assert _outcome(text, index) is Outcome.VALID
+    assert rpc.call("evm_revert", [before]) is True
+    mine(rpc, confirmations + 3)  # the chain goes on past the lost blocks, without them
+    assert _outcome(text, index) is not Outcome.VALID
+    if confirmations:
+        shallow = rpc.call("evm_snapshot")
+        other, _ = _anchored(index.store, agency)
+        mine(rpc, confirmations - 1)
+        assert _outcome(other, index) is not Outcome.VALID  # not deep enough yet
+        assert rpc.call("evm_revert", [shallow]) is True
+        mine(rpc, confirmations + 3)
+        assert _outcome(other, index) is not Outcome.VALID
