@@ -33,8 +33,9 @@ DEVNET_NODE = os.environ.get("ZHENGYIN_DEVNET_NODE", "anvil")
 
 
 def only_on(node: str, why: str) -> pytest.MarkDecorator:
-    """Skip a test on the other node (it needs what only ``node`` does: ``why``)."""
-    return pytest.mark.skipif(DEVNET_NODE != node, reason=f"{node} only: {why}")
+    """A test that needs what only ``node`` does (``why``): left out of the run (deselected,
+    not skipped) when the devnet is the other node; it runs in that node's pass."""
+    return pytest.mark.devnet_node(node, why)
 
 
 # Hardhat's node knows no `anvil_` method; anvil takes the `hardhat_` names of its own.
@@ -362,6 +363,11 @@ class TierFinder:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    other_node = [i for i in items if any(
+        m.args[0] != DEVNET_NODE for m in i.iter_markers("devnet_node"))]
+    if other_node:
+        config.hook.pytest_deselected(items=other_node)
+        items[:] = [i for i in items if i not in other_node]
     finder = TierFinder()
     for item in items:
         have = {mark.name for mark in item.iter_markers()}
