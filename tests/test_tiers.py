@@ -204,8 +204,9 @@ def test_every_slow_test_named_exists() -> None:
 
 def test_the_tiers_are_registered_and_make_test_fast_leaves_them_out() -> None:
     ini = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
-    registered = {m.split(":")[0] for m in ini["ini_options"]["markers"]}
-    assert registered == {*conftest.TIER_MARKERS, "slow"}
+    registered = {m.split(":")[0].split("(")[0] for m in ini["ini_options"]["markers"]}
+    # the tiers and slow, and devnet_node (which node a test needs: not a tier)
+    assert registered == {*conftest.TIER_MARKERS, "slow", "devnet_node"}
     assert "--strict-markers" in ini["ini_options"]["addopts"]
     makefile = (REPO_ROOT / "Makefile").read_text()
     (recipe,) = re.findall(r"^test-fast:.*\n\t(.*)$", makefile, re.M)
