@@ -7,6 +7,7 @@ batcher, a private devnet of the run's node (``ZHENGYIN_DEVNET_NODE``), SQLite."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,16 @@ def _outcome(text: str, index: Indexer) -> Outcome:
     return verdicts[0].outcome
 
 
+def _anchored_check(text: str, index: Indexer) -> tuple[Outcome, str, str]:
+    """The verdict, and the ``chain.anchored`` check's message id and Chinese reason."""
+    index.catch_up()
+    (verdict,), _ = verify_documents([text], index, today=TODAY)
+    check = next(c for c in verdict.checks if c.name == "chain.anchored")
+    # the facts are as far behind the head as the confirmations say, and the verdict says so
+    assert check.data["lag_blocks"] == index.confirmations, check.data
+    return verdict.outcome, check.message, check.reason_zh
+
+
 def _index(tmp_path: Path, agency: Agency, confirmations: int) -> Indexer:
     store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
     reader = RegistryClient(agency.registry.rpc, agency.registry.deployment)
@@ -72,9 +83,26 @@ def test_with_confirmations_a_certificate_is_valid_only_once_its_anchor_is_deep_
     rpc = agency.registry.rpc
     for depth in range(3):
         assert agency.registry.block_number() == block + depth
-        assert _outcome(text, index) is not Outcome.VALID, f"valid {depth} block(s) deep"
+        # a genuine certificate in its first blocks: not yet confirmed, so "could not check"
+        # (无法核验, try again shortly) — neither valid nor invalid
+        outcome, message, zh = _anchored_check(text, index)
+        assert outcome is Outcome.ERROR, f"{outcome} {depth} block(s) deep"
+        assert message == "chain.anchored.unconfirmed" and "尚未确认" in zh, zh
         mine(rpc)
     assert _outcome(text, index) is Outcome.VALID  # 3 blocks on top of the anchor's
+
+
+def test_an_anchor_block_claimed_beyond_the_head_is_no_excuse(
+    agency: Agency, tmp_path: Path
+) -> None:
+    """A document whose batch is not on the chain cannot plead "not yet confirmed" by
+    claiming a block the chain has not reached: its root is missing (invalid)."""
+    index = _index(tmp_path, agency, confirmations=3)
+    text, block = _anchored(index.store, agency)
+    claimed = json.loads(text)
+    claimed["anchor"]["block"] = block + 1000
+    outcome, message, _ = _anchored_check(json.dumps(claimed, ensure_ascii=False), index)
+    assert (outcome, message) == (Outcome.INVALID, "chain.anchored.missing")
 
 
 @pytest.mark.parametrize("confirmations", [0, 2])

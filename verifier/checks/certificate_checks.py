@@ -29,6 +29,8 @@ class LocalResult:
     issuer: str | None = None
     leaf: bytes | None = None
     root: bytes | None = None
+    anchor_block: int | None = None
+    """The block the document says its batch was anchored in."""
     key_id: bytes | None = None
     chain_id: int | None = None
     contract: str | None = None
@@ -121,6 +123,7 @@ def local_checks(text: str | bytes, today: dt.date) -> LocalResult:
         issuer=issuer if isinstance(issuer, str) else None,
         leaf=document.leaf,
         root=anchor.root if anchor else None,
+        anchor_block=anchor.block if anchor else None,
         key_id=signature.key_id if signature else None,
         chain_id=anchor.chain_id if anchor else None,
         contract=anchor.contract if anchor else None,

@@ -101,6 +101,26 @@ def chain_checks(
     ]
 
 
+def _unconfirmed(local: LocalResult, snapshot: ChainSnapshot) -> Fragment | None:
+    """A root not found at the judged block, which the document says was anchored in a
+    later block the index has seen the chain reach (the head less the confirmations is
+    judged): not yet confirmed, so it cannot be checked yet (ERROR), never INVALID for a
+    genuine certificate in its first blocks. A claimed block beyond the head the index last
+    saw is no such excuse: the root is missing (INVALID)."""
+    claimed, judged = local.anchor_block, snapshot.block
+    head = judged + int(snapshot.lag.get("lag_blocks") or 0)
+    if claimed is None or not judged < claimed <= head:
+        return None
+    return fragment(
+        "chain.anchored",
+        "chain",
+        Status.ERROR,
+        "chain.anchored.unconfirmed",
+        {"claimed": claimed, "block": judged, "head": head},
+        block=judged,
+    )
+
+
 def with_lag(fragment: Fragment, lag: Mapping[str, Any]) -> Fragment:
     """``fragment`` with the chain's lag added to its data."""
     return replace(fragment, data={**fragment.data, **lag})
@@ -144,7 +164,8 @@ def _judged(
     anchor = snapshot.anchors.get(local.root)
     if anchor is None:
         return [
-            fragment(
+            _unconfirmed(local, snapshot)
+            or fragment(
                 "chain.anchored",
                 "chain",
                 Status.INVALID,
@@ -357,4 +378,5 @@ class ChainJudge:
             return None
         keys.update(rest.keys)
         assert self.block is not None
-        return ChainSnapshot(self.block, anchors, rest.statuses, keys)
+        # how far behind the chain these facts may be: as the source said (an index's lag)
+        return ChainSnapshot(self.block, anchors, rest.statuses, keys, rest.lag)

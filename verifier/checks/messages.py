@@ -49,6 +49,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the certificate's batch root is not on the chain",
         "区块链上（截至区块 {block}）查不到该证照所在的批次：证照未上链存证或已被篡改，不能受理",
     ),
+    "chain.anchored.unconfirmed": (
+        "the certificate's batch is said to be anchored in block {claimed}, after block "
+        "{block}, the last with enough confirmations (the chain is at block {head}): not yet "
+        "confirmed, check again shortly",
+        "该证照所在批次声明于区块 {claimed} 上链，晚于已获足够确认的区块 {block}（链已到区块 "
+        "{head}）：尚未确认，暂时无法核验，请稍后再核验",
+    ),
     "chain.anchored.other_issuer": (
         "the batch was anchored by {anchorer}, not by the issuer the certificate names "
         "({issuer})",
