@@ -8,7 +8,7 @@ import bisect
 from typing import TYPE_CHECKING
 
 from seals.pdf.errors import PdfHostile, PdfMalformed
-from seals.pdf.kids import KidsWalk
+from seals.pdf.kids import TEXT_PER_UNIT, KidsWalk
 from seals.pdf.syntax import OBJ_HEADER, Indirect, Name, PdfObject, Ref, Stream, decode_text
 from seals.pdf.xref import Entry
 
@@ -331,8 +331,8 @@ class View:
     def fields(self) -> list[tuple[Ref | None, dict[str, PdfObject], str]]:
         """Every terminal form field: (reference, dictionary, full name), in order. Walked
         once per view (then remembered): each node at most once (shared ``/Kids`` arrays
-        make a DAG, not a tree), at most ``max_nodes`` of them, every kid looked at paid
-        for from the budget."""
+        make a DAG, not a tree), at most ``max_nodes`` of them, every kid looked at and
+        every full name built paid for from the budget."""
         if self._fields is None:
             self._fields = self._walk_fields()
         return list(self._fields)
@@ -354,6 +354,9 @@ class View:
                 continue
             part = decode_text(node.get("T")) if "T" in node else ""
             name = f"{parent_name}.{part}" if parent_name and part else parent_name or part
+            # a name is paid for by its length: a direct node among its own /Kids is walked
+            # again at every level (only references are met once), each name longer
+            budget.spend(len(name) // TEXT_PER_UNIT)
             here = dict(inherited)
             for key in ("FT", "V"):
                 if key in node:
