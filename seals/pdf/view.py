@@ -307,7 +307,8 @@ class View:
 
     def field_value(self, d: dict[str, PdfObject]) -> tuple[PdfObject, PdfObject, str]:
         """(``/FT``, ``/V``, partial name ``/T``) of a field or widget dictionary, inherited
-        through ``/Parent`` where the dictionary has none (bounded)."""
+        through ``/Parent`` where the dictionary has none (bounded; the name's length paid
+        for from the budget)."""
         ft, value, name = d.get("FT"), d.get("V"), decode_text(d.get("T"))
         node = d
         seen: set[int] = set()
@@ -322,6 +323,8 @@ class View:
             ft = ft if ft is not None else node.get("FT")
             value = value if value is not None else node.get("V")
             name = name or decode_text(node.get("T"))
+        # the one name decoded is paid for: a parent's long /T met by every widget under it
+        self.file.budget.spend(len(name) // TEXT_PER_UNIT)
         return ft, value, name
 
     def acroform(self) -> dict[str, PdfObject]:

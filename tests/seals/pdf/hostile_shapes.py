@@ -608,6 +608,19 @@ def names_tree_of_one_string(size: int, levels: int) -> Callable[[Kit], bytes]:
     return build
 
 
+def widgets_of_one_long_name(title: int, widgets: int) -> Callable[[Kit], bytes]:
+    """d10: ``widgets`` direct widgets without a ``/T`` under one signature field whose ``/T``
+    is ``title`` bytes: looking for signature fields decoded it once per widget, unpaid
+    (8 MB and 25 000 widgets took 55 s)."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        n = base.next
+        objects = [(n, b"<</FT /Sig /V <</Type /Sig>> /T (" + b"a" * title + b")>>"),
+                   (n + 1, b"[" + b"<</Subtype /Widget /Parent %d 0 R>>" % n * widgets + b"]")]
+        return _revision(kit.sealed, objects, base.root, base.prev, n + 2)
+    return build
+
+
 SHAPES: tuple[Shape, ...] = (
     Shape("xref_subsections_1.8MB", "65 000 one-entry subsections (was ~100 s)",
           xref_subsections(int(1.8 * MB)), frozenset({"invalid"})),
@@ -675,6 +688,8 @@ SHAPES: tuple[Shape, ...] = (
     Shape("d9_names_tree_of_one_string", "an /EmbeddedFiles tree of 2^16 direct nodes naming "
           "one 16 MB string", names_tree_of_one_string(16 * MB, 16),
           frozenset({"invalid", "pdf_hostile"})),
+    Shape("d10_widgets_of_one_long_name", "25 000 widgets under a field of an 8 MB /T",
+          widgets_of_one_long_name(8 * MB, 25_000), frozenset({"invalid", "pdf_hostile"})),
 )
 
 

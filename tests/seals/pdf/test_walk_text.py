@@ -13,6 +13,7 @@ from seals.pdf import PdfLimits
 from seals.pdf.attachments import embedded_files
 from seals.pdf.errors import PdfHostile
 from seals.pdf.reader import PdfFile
+from seals.pdf.syntax import Name, PdfObject, Ref
 
 
 def field_in_its_own_kids(title: int) -> bytes:
@@ -57,3 +58,14 @@ def test_a_name_tree_key_met_at_every_node_is_paid_for() -> None:
 def test_short_names_cost_nothing_more() -> None:
     """Names of ordinary length (under TEXT_PER_UNIT characters) spend no extra work."""
     assert embedded_files(name_tree_of_one_string(10, 3)) == {}
+
+
+def test_a_parents_long_name_met_by_every_widget_is_paid_for() -> None:
+    """Every widget without a /T under one parent decodes the parent's: a 9 MB file of
+    25 000 widgets under a parent with an 8 MB /T took 55 s to verify."""
+    pdf = _original([b"<</FT /Sig /T (" + b"a" * 100_000 + b")>>"])
+    view = PdfFile(pdf).view()
+    widget: dict[str, PdfObject] = {"Subtype": Name("Widget"), "Parent": Ref(3, 0)}
+    with pytest.raises(PdfHostile, match="more work"):
+        for _ in range(1_000):
+            assert view.field_value(widget)[2] == "a" * 100_000
