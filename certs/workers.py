@@ -157,12 +157,17 @@ class Workers(Generic[State]):
     def _write(self, target: _Worker) -> None:
         """Write waiting calls while fewer than :data:`IN_FLIGHT` are unanswered."""
         while target.waiting and target.written - target.answered < IN_FLIGHT:
-            target.connection.send(target.waiting.popleft())
+            try:
+                target.connection.send(target.waiting[0])
+            except OSError:  # the worker is gone: reading its answers ends in WorkerFailed
+                return
+            target.waiting.popleft()
             target.written += 1
 
     def _receive(self, target: _Worker) -> None:
-        # a call not yet answered has been written: calls wait only while IN_FLIGHT are
-        # unanswered, and each answer writes the next
+        # a call not yet answered has been written (calls wait only while IN_FLIGHT are
+        # unanswered, and each answer writes the next), or its worker is gone: then the
+        # answers it sent are read, then the end of the pipe
         try:
             answer = target.connection.recv()
         except (EOFError, OSError) as exc:

@@ -7,7 +7,7 @@ verifier can run the full certificate check from the PDF alone.
 from __future__ import annotations
 
 from seals.pdf.errors import PdfMalformed
-from seals.pdf.kids import KidsWalk
+from seals.pdf.kids import TEXT_PER_UNIT, KidsWalk
 from seals.pdf.reader import DEFAULT_LIMITS, PdfFile, PdfLimits, View
 from seals.pdf.syntax import PdfObject, Stream, decode_text
 
@@ -35,7 +35,8 @@ def embedded_files(
 def _walk(view: View, file: PdfFile, root: PdfObject) -> dict[str, bytes]:
     """The name tree from ``root``, depth first in order (:class:`KidsWalk`: each node once,
     at most ``max_nodes`` nodes), at most :data:`MAX_DEPTH` levels and :data:`MAX_FILES`
-    files, every kid and name looked at paid for from the budget."""
+    files, every kid and name looked at (and every name's length) paid for from the
+    budget."""
     out: dict[str, bytes] = {}
     walk: KidsWalk[None] = KidsWalk(
         [root], None, max_nodes=file.limits.max_nodes, what="embedded-file tree nodes"
@@ -49,6 +50,7 @@ def _walk(view: View, file: PdfFile, root: PdfObject) -> dict[str, bytes]:
             file.budget.spend(len(pairs) + 1)
             for i in range(0, len(pairs) - 1, 2):
                 name = decode_text(view.resolve(pairs[i]))
+                file.budget.spend(len(name) // TEXT_PER_UNIT)  # a shared string at every node
                 spec = view.resolve(pairs[i + 1])
                 if not isinstance(spec, dict):
                     continue

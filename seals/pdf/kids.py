@@ -1,7 +1,9 @@
 """The one walk of a PDF node tree linked by ``/Kids`` arrays (form fields, name trees): depth
 first and in order, each indirect node at most once (shared ``/Kids`` arrays make a DAG, and a
 hostile file a cycle), and at most ``max_nodes`` nodes. What a node means, and whether to go
-into its kids, is the caller's; so is paying for the kids it looks at."""
+into its kids, is the caller's; so is paying for the kids it looks at and the text it
+decodes (:data:`TEXT_PER_UNIT`): a direct node is not an indirect one, so a direct node
+listed in its own ``/Kids`` is met again at every level."""
 
 from __future__ import annotations
 
@@ -10,6 +12,12 @@ from typing import Generic, TypeVar
 
 from seals.pdf.errors import PdfHostile
 from seals.pdf.syntax import PdfObject, Ref
+
+TEXT_PER_UNIT = 16
+"""Characters of text decoded or built by a walk (a field's full name, a name-tree key) per
+unit of work: what bounds the time and memory of a walk that meets one long string at every
+node."""
+
 
 C = TypeVar("C")
 """What the caller carries down from a node to its kids (a field's name and inherited keys)."""

@@ -8,7 +8,7 @@ import bisect
 from typing import TYPE_CHECKING
 
 from seals.pdf.errors import PdfHostile, PdfMalformed
-from seals.pdf.kids import KidsWalk
+from seals.pdf.kids import TEXT_PER_UNIT, KidsWalk
 from seals.pdf.syntax import OBJ_HEADER, Indirect, Name, PdfObject, Ref, Stream, decode_text
 from seals.pdf.xref import Entry
 
@@ -307,7 +307,8 @@ class View:
 
     def field_value(self, d: dict[str, PdfObject]) -> tuple[PdfObject, PdfObject, str]:
         """(``/FT``, ``/V``, partial name ``/T``) of a field or widget dictionary, inherited
-        through ``/Parent`` where the dictionary has none (bounded)."""
+        through ``/Parent`` where the dictionary has none (bounded; the name's length paid
+        for from the budget)."""
         ft, value, name = d.get("FT"), d.get("V"), decode_text(d.get("T"))
         node = d
         seen: set[int] = set()
@@ -322,6 +323,8 @@ class View:
             ft = ft if ft is not None else node.get("FT")
             value = value if value is not None else node.get("V")
             name = name or decode_text(node.get("T"))
+        # the one name decoded is paid for: a parent's long /T met by every widget under it
+        self.file.budget.spend(len(name) // TEXT_PER_UNIT)
         return ft, value, name
 
     def acroform(self) -> dict[str, PdfObject]:
@@ -331,8 +334,8 @@ class View:
     def fields(self) -> list[tuple[Ref | None, dict[str, PdfObject], str]]:
         """Every terminal form field: (reference, dictionary, full name), in order. Walked
         once per view (then remembered): each node at most once (shared ``/Kids`` arrays
-        make a DAG, not a tree), at most ``max_nodes`` of them, every kid looked at paid
-        for from the budget."""
+        make a DAG, not a tree), at most ``max_nodes`` of them, every kid looked at and
+        every full name built paid for from the budget."""
         if self._fields is None:
             self._fields = self._walk_fields()
         return list(self._fields)
@@ -354,6 +357,9 @@ class View:
                 continue
             part = decode_text(node.get("T")) if "T" in node else ""
             name = f"{parent_name}.{part}" if parent_name and part else parent_name or part
+            # a name is paid for by its length: a direct node among its own /Kids is walked
+            # again at every level (only references are met once), each name longer
+            budget.spend(len(name) // TEXT_PER_UNIT)
             here = dict(inherited)
             for key in ("FT", "V"):
                 if key in node:

@@ -47,7 +47,8 @@ class PdfLimits:
     parsed is one unit (a number or reference 2), the bytes it spans 1/64 each; an object
     checked without parsing 4 (5 in an object stream) and 1/4 a byte scanned beyond 256; a
     byte decompressed, run through a predictor or hashed a fraction; every kid a walk looks
-    at (see :class:`~seals.pdf.syntax.Budget` and ``seals/pdf/README.md``)."""
+    at, 1/16 a character of a name it builds (see :class:`~seals.pdf.syntax.Budget` and
+    ``seals/pdf/README.md``)."""
     max_stream_bytes: int = 128 * MB
     """Most stream data taken out of one file (overlapping streams would multiply it)."""
     max_predicted: int = 4 * MB

@@ -120,6 +120,21 @@ def test_a_worker_that_dies_fails_the_call_and_leaves_no_process() -> None:
     assert not [p for p in workers.multiprocessing.active_children() if p.is_alive()]
 
 
+def test_a_worker_that_dies_with_calls_queued_fails_them_and_keeps_earlier_answers() -> None:
+    """Calls beyond IN_FLIGHT wait in this process; if the worker dies meanwhile, reading an
+    answer it sent is not an error, and every later call is WorkerFailed (not the pipe's
+    BrokenPipeError when the next waiting call is written)."""
+    with Workers(1, lambda: Tally([5])) as pool:
+        first = pool.submit(0, Tally.add, 0)
+        pool.submit(0, Tally.die)
+        later = [pool.submit(0, Tally.add, 0) for _ in range(2 * IN_FLIGHT)]
+        pool._workers[0].process.join(10)  # dead, its answer to ``first`` still in the pipe
+        assert pool.result(first)[1] == 5
+        for call in later:
+            with pytest.raises(WorkerFailed):
+                pool.result(call)
+
+
 def test_workers_end_with_their_block() -> None:
     with Workers(2, lambda: Tally([0])) as pool:
         processes = [w.process for w in pool._workers]

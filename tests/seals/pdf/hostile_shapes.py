@@ -577,6 +577,50 @@ def signature_repr(size: int, fields: int) -> Callable[[Kit], bytes]:
     return build
 
 
+def field_in_its_own_kids(title: int) -> Callable[[Kit], bytes]:
+    """d8: a form field whose ``/Kids`` array lists one direct named field whose ``/Kids`` is
+    that array again (only indirect nodes are met once): each level's full name is the last
+    one and ``title`` more characters, built unpaid (quadratic: 400 bytes took > 3 GB)."""
+    def extra(base: _Base, n: int) -> tuple[list[tuple[int, bytes]], list[Ref], int]:
+        kid = b"<</T (" + b"a" * title + b") /Kids %d 0 R>>" % (n + 1)
+        nodes = [(n, b"<</T (top) /Kids %d 0 R>>" % (n + 1)), (n + 1, b"[" + kid + b"]")]
+        return nodes, [Ref(n)], n + 2
+    return lambda kit: _fake_seal_revision(kit, extra)
+
+
+def names_tree_of_one_string(size: int, levels: int) -> Callable[[Kit], bytes]:
+    """d9: an ``/EmbeddedFiles`` tree of ``levels`` levels, each an array of two direct nodes
+    whose ``/Kids`` is the next level's, every node naming one ``size``-byte string: 2 **
+    ``levels`` visits decoded it unpaid (4 MB took 50 s)."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        n = base.next
+        string, first = n, n + 1
+        objects = [(string, b"(" + b"a" * size + b")")]
+        for i in range(levels):
+            kids = b" /Kids %d 0 R" % (first + i + 1) if i < levels - 1 else b""
+            node = b"<</Names [%d 0 R null]" % string + kids + b">>"
+            objects.append((first + i, b"[" + node + b" " + node + b"]"))
+        names = first + levels
+        objects.append((names, b"<</EmbeddedFiles <</Kids %d 0 R>> >>" % first))
+        objects.append((base.root.num, serialize({**base.catalog, "Names": Ref(names)})))
+        return _revision(kit.sealed, objects, base.root, base.prev, names + 1)
+    return build
+
+
+def widgets_of_one_long_name(title: int, widgets: int) -> Callable[[Kit], bytes]:
+    """d10: ``widgets`` direct widgets without a ``/T`` under one signature field whose ``/T``
+    is ``title`` bytes: looking for signature fields decoded it once per widget, unpaid
+    (8 MB and 25 000 widgets took 55 s)."""
+    def build(kit: Kit) -> bytes:
+        base = _Base(kit.sealed)
+        n = base.next
+        objects = [(n, b"<</FT /Sig /V <</Type /Sig>> /T (" + b"a" * title + b")>>"),
+                   (n + 1, b"[" + b"<</Subtype /Widget /Parent %d 0 R>>" % n * widgets + b"]")]
+        return _revision(kit.sealed, objects, base.root, base.prev, n + 2)
+    return build
+
+
 SHAPES: tuple[Shape, ...] = (
     Shape("xref_subsections_1.8MB", "65 000 one-entry subsections (was ~100 s)",
           xref_subsections(int(1.8 * MB)), frozenset({"invalid"})),
@@ -639,6 +683,13 @@ SHAPES: tuple[Shape, ...] = (
           nested_containers(60_000), frozenset({"invalid", "pdf_hostile"})),
     Shape("d7_signature_repr", "3 000 fields naming one signature of 12 MB",
           signature_repr(12 * MB, 3_000), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d8_field_in_its_own_kids", "a direct field in its own /Kids, a 1 000-byte /T",
+          field_in_its_own_kids(1_000), frozenset({"invalid", "pdf_hostile"})),
+    Shape("d9_names_tree_of_one_string", "an /EmbeddedFiles tree of 2^16 direct nodes naming "
+          "one 16 MB string", names_tree_of_one_string(16 * MB, 16),
+          frozenset({"invalid", "pdf_hostile"})),
+    Shape("d10_widgets_of_one_long_name", "25 000 widgets under a field of an 8 MB /T",
+          widgets_of_one_long_name(8 * MB, 25_000), frozenset({"invalid", "pdf_hostile"})),
 )
 
 
