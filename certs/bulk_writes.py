@@ -2,19 +2,24 @@
 (:func:`insert_issued`), the batches issuance builds itself (:func:`open_batch`,
 :func:`close_batch`) and the batcher's placing of certificates in a batch
 (:func:`assign_batch`). Each takes the fastest way its database offers — the dialect branches
-live here, not in the callers."""
+live here, not in the callers. After a bulk insert, :func:`analyze_if_grown` keeps
+PostgreSQL's statistics of the certificate tables from falling far behind them."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from certs.schema import batches, certificates
+
+_log = logging.getLogger(__name__)
 
 CERTIFICATE_COLUMNS = (
     "identifier", "issuer", "type_code", "serial", "number", "leaf", "status", "batch_id",
@@ -151,3 +156,30 @@ def assign_batch_row_by_row(
         f"WHERE identifier = {mark}",
         [(batch_id, index, identifier) for index, identifier in enumerate(identifiers)],
     )
+
+
+def analyze_if_grown(engine: Engine, added: int) -> bool:
+    """PostgreSQL, after ``added`` certificates were committed: analyze the certificate
+    tables when that at least doubled them since their statistics were taken (or they have
+    none yet: a new database). Until autovacuum's next analyze, which may come minutes
+    later, the planner would take a table of a million rows for the size it had when last
+    analyzed, and read every certificate of a type to look up a request's agency numbers
+    (# Why: bench/PERFORMANCE.md, "Scale"). Doubling bounds how often this runs: about
+    log2(rows) times over a table's life, each a sample of at most 30,000 rows. Runs in its
+    own short transaction, after the issuance's; a failure is logged, never raised (the
+    certificates are stored). Returns whether it analyzed."""
+    if engine.dialect.name != "postgresql" or added <= 0:
+        return False
+    try:
+        with engine.connect() as connection:
+            known = connection.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE oid = 'certificates'::regclass"
+            ).scalar()
+            if known is not None and known >= added:  # -1: never analyzed
+                return False
+            connection.exec_driver_sql("ANALYZE certificates, certificate_documents")
+            connection.commit()
+    except sa.exc.SQLAlchemyError as exc:
+        _log.warning("analyzing the certificate tables failed: %s", type(exc).__name__)
+        return False
+    return True
