@@ -45,7 +45,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from service import free_port, open_loop, run, wrk_closed_loop
+from service import free_port, open_loop, run, wait_healthy, wrk_closed_loop
 
 from certs import qr
 from certs.batcher import Batcher
@@ -273,14 +273,7 @@ class Scale:
         out: dict[str, Any] = {}
         try:
             started = time.perf_counter()
-            while time.perf_counter() - started < 120:
-                try:
-                    if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                time.sleep(0.1)
-            else:
+            if not wait_healthy(base, 120):
                 raise RuntimeError(f"the server did not become healthy: see {log}")
             out["serve_ready"] = time.perf_counter() - started
             key = self.keys["counter_api_key"]
