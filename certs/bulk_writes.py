@@ -160,22 +160,28 @@ def assign_batch_row_by_row(
 
 def analyze_if_grown(engine: Engine, added: int) -> bool:
     """PostgreSQL, after ``added`` certificates were committed: analyze the certificate
-    tables when that at least doubled them since their statistics were taken (or they have
-    none yet: a new database). Until autovacuum's next analyze, which may come minutes
-    later, the planner would take a table of a million rows for the size it had when last
-    analyzed, and read every certificate of a type to look up a request's agency numbers
-    (# Why: bench/PERFORMANCE.md, "Scale"). Doubling bounds how often this runs: about
-    log2(rows) times over a table's life, each a sample of at most 30,000 rows. Runs in its
-    own short transaction, after the issuance's; a failure is logged, never raised (the
+    tables when the rows changed since their statistics were taken (these included) are
+    at least as many as the rows they counted then (or they have none yet: a new database).
+    Until autovacuum's next analyze, which may come minutes later, the planner would take a
+    table of a million rows for the size it had when last analyzed, and read every
+    certificate of a type to look up a request's agency numbers (# Why:
+    bench/PERFORMANCE.md, "Scale"). So it runs about log2(rows) times over a table's life
+    (less when autovacuum analyzes first), each a sample of at most 30,000 rows, in its own
+    short transaction after the issuance's; a failure is logged, never raised (the
     certificates are stored). Returns whether it analyzed."""
     if engine.dialect.name != "postgresql" or added <= 0:
         return False
     try:
         with engine.connect() as connection:
-            known = connection.exec_driver_sql(
-                "SELECT reltuples FROM pg_class WHERE oid = 'certificates'::regclass"
-            ).scalar()
-            if known is not None and known >= added:  # -1: never analyzed
+            row = connection.exec_driver_sql(
+                "SELECT c.reltuples, s.n_mod_since_analyze FROM pg_class c "
+                "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                "WHERE c.oid = 'certificates'::regclass"
+            ).first()
+            known = -1.0 if row is None or row[0] is None else float(row[0])
+            changed = added + int(row[1] or 0) if row is not None else added
+            # reltuples -1: never analyzed; the counters may not hold this request yet
+            if known >= 0 and changed < max(known, 1.0):
                 return False
             connection.exec_driver_sql("ANALYZE certificates, certificate_documents")
             connection.commit()

@@ -189,6 +189,8 @@ def test_issuance_looks_numbers_up_by_index(store: Store) -> None:
 def test_analyzing_waits_until_the_tables_doubled(store: Store) -> None:
     assert not analyze_if_grown(store.engine, 100)
     assert not analyze_if_grown(store.engine, 0)
+    assert analyze_if_grown(store.engine, ROWS + 50)  # as many again: analyzed
+    assert not analyze_if_grown(store.engine, 100)
 
 
 def test_certificates_are_read_by_identifier_and_leaf(store: Store) -> None:
