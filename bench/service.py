@@ -46,6 +46,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_healthy(base: str, seconds: float) -> bool:
+    """Poll ``base``/healthz until it answers 200 (True) or ``seconds`` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 class Connection:
     def __init__(self, port: int, key: str) -> None:
         self.port, self.key = port, key
@@ -167,13 +180,7 @@ def main() -> None:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                time.sleep(0.1)
+            wait_healthy(base, 30)
             issuer = {"Authorization": f"Bearer {demo['issuer_api_key']}"}
             row = {
                 "type": "11100000000013338W032",

@@ -2,19 +2,24 @@
 (:func:`insert_issued`), the batches issuance builds itself (:func:`open_batch`,
 :func:`close_batch`) and the batcher's placing of certificates in a batch
 (:func:`assign_batch`). Each takes the fastest way its database offers — the dialect branches
-live here, not in the callers."""
+live here, not in the callers. After a bulk insert, :func:`analyze_if_grown` keeps
+PostgreSQL's statistics of the certificate tables from falling far behind them."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from certs.schema import batches, certificates
+
+_log = logging.getLogger(__name__)
 
 CERTIFICATE_COLUMNS = (
     "identifier", "issuer", "type_code", "serial", "number", "leaf", "status", "batch_id",
@@ -151,3 +156,36 @@ def assign_batch_row_by_row(
         f"WHERE identifier = {mark}",
         [(batch_id, index, identifier) for index, identifier in enumerate(identifiers)],
     )
+
+
+def analyze_if_grown(engine: Engine, added: int) -> bool:
+    """PostgreSQL, after ``added`` certificates were committed: analyze the certificate
+    tables when the rows changed since their statistics were taken (these included) are
+    at least as many as the rows they counted then (or they have none yet: a new database).
+    Until autovacuum's next analyze, which may come minutes later, the planner would take a
+    table of a million rows for the size it had when last analyzed, and read every
+    certificate of a type to look up a request's agency numbers (# Why:
+    bench/PERFORMANCE.md, "Scale"). So it runs about log2(rows) times over a table's life
+    (less when autovacuum analyzes first), each a sample of at most 30,000 rows, in its own
+    short transaction after the issuance's; a failure is logged, never raised (the
+    certificates are stored). Returns whether it analyzed."""
+    if engine.dialect.name != "postgresql" or added <= 0:
+        return False
+    try:
+        with engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT c.reltuples, s.n_mod_since_analyze FROM pg_class c "
+                "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                "WHERE c.oid = 'certificates'::regclass"
+            ).first()
+            known = -1.0 if row is None or row[0] is None else float(row[0])
+            changed = added + int(row[1] or 0) if row is not None else added
+            # reltuples -1: never analyzed; the counters may not hold this request yet
+            if known >= 0 and changed < max(known, 1.0):
+                return False
+            connection.exec_driver_sql("ANALYZE certificates, certificate_documents")
+            connection.commit()
+    except sa.exc.SQLAlchemyError as exc:
+        _log.warning("analyzing the certificate tables failed: %s", type(exc).__name__)
+        return False
+    return True

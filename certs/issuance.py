@@ -34,7 +34,13 @@ from sqlalchemy.engine import Connection
 from certs import clock
 from certs.batcher import MAX_BATCH
 from certs.bulk import gc_paused
-from certs.bulk_writes import CertificateRecord, close_batch, insert_issued, open_batch
+from certs.bulk_writes import (
+    CertificateRecord,
+    analyze_if_grown,
+    close_batch,
+    insert_issued,
+    open_batch,
+)
 from certs.errors import CertError, ValidationError
 from certs.issue_rows import (
     CHUNK,
@@ -175,6 +181,7 @@ def issue(
             report = steps.persist(signing, batch_size, progress)
             if before_commit is not None:
                 before_commit(connection, report)
+    analyze_if_grown(store.engine, len(report.accepted))
     return report
 
 
