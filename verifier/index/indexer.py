@@ -144,7 +144,8 @@ class Indexer(IndexReader):
     def _confirm(self, cursor: Cursor, head: int, target: int, clock: float) -> None:
         """Store that the index reached ``target`` of a head read after ``clock`` (for every
         instance to judge staleness by): only over an older confirmation, and only while the
-        cursor is still at or past ``target`` in the same generation (no rewind since)."""
+        cursor is still at or past ``target`` in the same generation (no rewind since). A
+        confirmation stored in the database's future is replaced (it is never current)."""
         with self.store.transaction() as connection:
             connection.execute(
                 chain_cursor.update()
@@ -155,6 +156,10 @@ class Indexer(IndexReader):
                     sa.or_(
                         chain_cursor.c.confirmed_at.is_(None),
                         chain_cursor.c.confirmed_at < clock,
+                        # one from the database's future (its clock stepped back, a fail-over
+                        # to a server whose clock is behind): of unknown age, replaced
+                        chain_cursor.c.confirmed_at
+                        > sa.extract("epoch", sa.func.clock_timestamp()),
                     ),
                 )
                 .values(head=head, confirmed_block=target, confirmed_at=clock)

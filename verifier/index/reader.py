@@ -98,10 +98,13 @@ class Confirmation:
 
     @classmethod
     def of(cls, head: Any, block: Any, at: Any, clock: Any) -> Confirmation:
+        age = None if at is None else float(clock) - float(at)
         return cls(
             None if head is None else int(head),
             None if block is None else int(block),
-            None if at is None else max(0.0, float(clock) - float(at)),
+            # a confirmation in the database's future (its clock stepped back; a fail-over to
+            # a server whose clock is behind) is of unknown age: never current
+            None if age is None or age < 0 else age,
         )
 
 
