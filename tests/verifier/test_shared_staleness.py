@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 
-from certs.store import Store, chain_cursor, metadata, now
+from certs.store import Store, chain_checkpoints, chain_cursor, chain_events, metadata, now
 from chain.registry import RegistryClient
 from tests.postgres import postgres_server
 from verifier.index.indexer import Indexer
@@ -36,9 +36,35 @@ def store() -> Iterator[Store]:
         opened.engine.dispose()
 
 
-def _indexer(store: Store) -> Indexer:
-    deployment = SimpleNamespace(chain_id=31337, certificate_registry=CONTRACT, block=1)
-    registry = cast(RegistryClient, SimpleNamespace(deployment=deployment))
+class Node:
+    """A node of a chain without events, whose head is ``head`` (a load balancer's node
+    that lags is one with a lower head than its peer's)."""
+
+    def __init__(self, head: int) -> None:
+        self.head = head
+        self.deployment = SimpleNamespace(chain_id=31337, certificate_registry=CONTRACT,
+                                          block=1)
+        self.rpc = self
+
+    def hash(self, number: int) -> str | None:
+        return f"0x{number:064x}" if number <= self.head else None
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        out: list[Any] = [{"number": hex(self.head), "hash": self.hash(self.head)}]
+        for _, (number, _full) in calls[1:]:
+            found = self.hash(int(number, 16))
+            out.append(None if found is None else {"hash": found})
+        return out
+
+    def block_hashes(self, numbers: Any) -> dict[int, str | None]:
+        return {n: self.hash(n) for n in numbers}
+
+    def events(self, start: int, end: int) -> list[Any]:
+        return []
+
+
+def _indexer(store: Store, node: Node | None = None) -> Indexer:
+    registry = cast(RegistryClient, node or Node(100))
     return Indexer(store, registry, confirmations=0, max_staleness=2.0)
 
 
@@ -87,3 +113,25 @@ def test_a_late_confirmation_never_replaces_a_newer_one(store: Store) -> None:
     _indexer(store)._confirm(Cursor(100, HASH, 0), 90, 90, old)  # a deposed leader, late
     assert _stored(store).confirmed_at == pytest.approx(newer)
     assert _stored(store).confirmed_block == 100
+
+
+def test_a_followers_lagging_node_never_makes_a_rewound_index_current(store: Store) -> None:
+    with store.engine.begin() as connection:
+        for table in (chain_cursor, chain_checkpoints, chain_events):
+            connection.execute(sa.delete(table))
+    leader = _indexer(store, Node(100))
+    leader.catch_up()  # the elected indexer (what its loop does)
+    instance = _indexer(store)
+    assert instance.snapshot().block == 100
+    # a follower (as the service makes it) catches up after a change it made; its node,
+    # behind the same load balancer, is two blocks behind: the index rewinds to block 98
+    follower = _indexer(store, Node(98))
+    follower.confirms = False
+    follower.catch_up()
+    assert _stored(store).block == 98
+    # blocks 99 and 100 (a revocation just made, say) are gone from the index: no instance
+    # may answer from it until the elected indexer has confirmed it current again
+    with pytest.raises(IndexerLagging):
+        instance.snapshot()
+    leader.catch_up()
+    assert instance.snapshot().block == 100

@@ -86,22 +86,25 @@ class Indexer(IndexReader):
 
     # ---- following ----
 
-    def catch_up(self) -> int:
+    def catch_up(self, *, confirm: bool | None = None) -> int:
         """Index every event up to the head (less confirmations), after checking the cursor's
-        block is still the chain's (rewinding if not); return the indexed block."""
+        block is still the chain's (rewinding if not); return the indexed block. On
+        PostgreSQL store the confirmation every instance judges staleness by if ``confirm``
+        (default: :attr:`confirms`)."""
         with self._lock:
             try:
-                reached = self._catch_up()
+                reached = self._catch_up(self.confirms if confirm is None else confirm)
             except Exception as exc:
                 self._error, self._error_at = describe(exc), time.monotonic()
                 raise
             self._error = None
             return reached
 
-    def _catch_up(self) -> int:
+    def _catch_up(self, confirm: bool) -> int:
         for _ in range(5):  # another process may move the cursor meanwhile: read it again
             asked = time.monotonic()
-            clock = self._clock() if self.shared else None  # the database's, before the head
+            # the database's clock, before the head
+            clock = self._clock() if self.shared and confirm else None
             cursor = self._cursor()
             head, head_hash, cursor_hash = self._head_and(cursor)
             self._head, self._contact = head, time.monotonic()
@@ -191,7 +194,7 @@ class Indexer(IndexReader):
         failures = 0
         while not stop.is_set():
             try:
-                self.catch_up()
+                self.catch_up(confirm=True)  # the elected indexer's loop (SQLite: each one's)
             except Exception as exc:
                 failures += 1
                 code = getattr(exc, "code", None)

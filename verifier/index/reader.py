@@ -151,6 +151,12 @@ class IndexReader:
         """When (monotonic) this process's last catch-up failed."""
         self.shared = store.engine.dialect.name == "postgresql"
         """Staleness judged from the confirmation in the database (see the class)."""
+        self.confirms = True
+        """Whether a :meth:`catch_up` not told otherwise stores a confirmation (PostgreSQL).
+        A service's follower must not: its node may lag the elected indexer's (a load
+        balancer's other node), and its catch-up — after a change it made, at its start —
+        would then rewind the shared index below its head and confirm that as current for
+        every instance. Only the elected indexer's loop confirms there."""
         self._generation: int | None = None
         """The index generation this process's caches belong to."""
         self._anchor_cache: dict[str, AnchorInfo] = {}
