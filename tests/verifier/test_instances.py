@@ -371,7 +371,9 @@ def _indexer_paused(cluster: Cluster, valid: str) -> None:
     # resumed, the old leader finds its session gone and gives the role up
     wait_for(lambda: leader.health().get("roles", []), lambda r: "indexer" not in r, 10,
              "the resumed leader no longer claims the indexer")
-    assert "leadership lost role=indexer" in leader.log.read_text(errors="replace")
+    # logged once its work has stopped (the election thread joins it first: up to 10 s)
+    wait_for(lambda: "leadership lost role=indexer" in leader.log.read_text(errors="replace"),
+             bool, 15, "the resumed leader logs the role lost")
     holders = [i.name for i in cluster.live() if "indexer" in i.health().get("roles", [])]
     assert len(holders) == 1, holders
 

@@ -257,6 +257,7 @@ def reconcile(settings: Settings, as_json: bool, grace: float) -> None:
     rpc = chain_rpc(settings)
     reader = RegistryClient(rpc, deployment(settings, rpc))
     indexer = Indexer(store, reader, confirmations=settings.confirmations)
+    indexer.confirms = False  # its node may lag the elected indexer's (see Indexer.confirms)
     registries: dict[str, RegistryClient] = {}
 
     def registry_for(uscc: str) -> RegistryClient:

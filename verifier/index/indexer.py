@@ -86,22 +86,25 @@ class Indexer(IndexReader):
 
     # ---- following ----
 
-    def catch_up(self) -> int:
+    def catch_up(self, *, confirm: bool | None = None) -> int:
         """Index every event up to the head (less confirmations), after checking the cursor's
-        block is still the chain's (rewinding if not); return the indexed block."""
+        block is still the chain's (rewinding if not); return the indexed block. On
+        PostgreSQL store the confirmation every instance judges staleness by if ``confirm``
+        (default: :attr:`confirms`)."""
         with self._lock:
             try:
-                reached = self._catch_up()
+                reached = self._catch_up(self.confirms if confirm is None else confirm)
             except Exception as exc:
                 self._error, self._error_at = describe(exc), time.monotonic()
                 raise
             self._error = None
             return reached
 
-    def _catch_up(self) -> int:
+    def _catch_up(self, confirm: bool) -> int:
         for _ in range(5):  # another process may move the cursor meanwhile: read it again
             asked = time.monotonic()
-            clock = self._clock() if self.shared else None  # the database's, before the head
+            # the database's clock, before the head
+            clock = self._clock() if self.shared and confirm else None
             cursor = self._cursor()
             head, head_hash, cursor_hash = self._head_and(cursor)
             self._head, self._contact = head, time.monotonic()
@@ -144,7 +147,8 @@ class Indexer(IndexReader):
     def _confirm(self, cursor: Cursor, head: int, target: int, clock: float) -> None:
         """Store that the index reached ``target`` of a head read after ``clock`` (for every
         instance to judge staleness by): only over an older confirmation, and only while the
-        cursor is still at or past ``target`` in the same generation (no rewind since)."""
+        cursor is still at or past ``target`` in the same generation (no rewind since). A
+        confirmation stored in the database's future is replaced (it is never current)."""
         with self.store.transaction() as connection:
             connection.execute(
                 chain_cursor.update()
@@ -155,6 +159,10 @@ class Indexer(IndexReader):
                     sa.or_(
                         chain_cursor.c.confirmed_at.is_(None),
                         chain_cursor.c.confirmed_at < clock,
+                        # one from the database's future (its clock stepped back, a fail-over
+                        # to a server whose clock is behind): of unknown age, replaced
+                        chain_cursor.c.confirmed_at
+                        > sa.extract("epoch", sa.func.clock_timestamp()),
                     ),
                 )
                 .values(head=head, confirmed_block=target, confirmed_at=clock)
@@ -186,7 +194,7 @@ class Indexer(IndexReader):
         failures = 0
         while not stop.is_set():
             try:
-                self.catch_up()
+                self.catch_up(confirm=True)  # the elected indexer's loop (SQLite: each one's)
             except Exception as exc:
                 failures += 1
                 code = getattr(exc, "code", None)

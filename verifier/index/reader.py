@@ -98,10 +98,13 @@ class Confirmation:
 
     @classmethod
     def of(cls, head: Any, block: Any, at: Any, clock: Any) -> Confirmation:
+        age = None if at is None else float(clock) - float(at)
         return cls(
             None if head is None else int(head),
             None if block is None else int(block),
-            None if at is None else max(0.0, float(clock) - float(at)),
+            # a confirmation in the database's future (its clock stepped back; a fail-over to
+            # a server whose clock is behind) is of unknown age: never current
+            None if age is None or age < 0 else age,
         )
 
 
@@ -148,6 +151,12 @@ class IndexReader:
         """When (monotonic) this process's last catch-up failed."""
         self.shared = store.engine.dialect.name == "postgresql"
         """Staleness judged from the confirmation in the database (see the class)."""
+        self.confirms = True
+        """Whether a :meth:`catch_up` not told otherwise stores a confirmation (PostgreSQL).
+        A service's follower must not: its node may lag the elected indexer's (a load
+        balancer's other node), and its catch-up — after a change it made, at its start —
+        would then rewind the shared index below its head and confirm that as current for
+        every instance. Only the elected indexer's loop confirms there."""
         self._generation: int | None = None
         """The index generation this process's caches belong to."""
         self._anchor_cache: dict[str, AnchorInfo] = {}

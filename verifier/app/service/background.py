@@ -48,6 +48,8 @@ class BackgroundWork(ServiceBase):
 
 
     def start(self) -> None:
+        if self.indexer.shared:  # only the elected indexer's loop confirms the index current
+            self.indexer.confirms = False
         try:
             self.indexer.catch_up()
         except Exception as exc:  # reported by /healthz and as ERROR checks until it recovers
