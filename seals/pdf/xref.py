@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ class Entry:
         return self.b if self.kind == 1 else 0
 
 
-class Block:
+class Block(ABC):
     """A run of entries ``first … first + count - 1`` (one subsection)."""
 
     __slots__ = ("count", "first")
@@ -88,10 +89,10 @@ class Block:
         self.first = first
         self.count = count
 
+    @abstractmethod
     def entry(self, i: int) -> Entry:
         """The ``i``-th entry of the run: each kind of block (a table's text, a stream's
         fields) reads its own."""
-        raise NotImplementedError
 
     def entries(self) -> Iterator[tuple[int, Entry]]:
         for i in range(self.count):
