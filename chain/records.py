@@ -133,6 +133,9 @@ class ChainEvent:
     log_index: int
     args: Mapping[str, Any] = field(default_factory=dict)
     """Event arguments; ``bytes32`` issuer values are decoded back to the USCC string."""
+    block_hash: str = ""
+    """The hash of the block the log was read from (empty where not read from a node): what
+    the index records to tell a chain that went another way from a node that is behind."""
 
 
 @dataclass(frozen=True)

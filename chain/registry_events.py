@@ -53,10 +53,19 @@ class RegistryHistory:
         to_block: Block = "latest",
         *,
         topics: Sequence[Any] | None = None,
+        end_hash: str | None = None,
     ) -> list[ChainEvent]:
         """Every event of both contracts in a block range (what an indexer follows), read in
         pages of at most ``log_page`` blocks; a page the node refuses as too large (too many
-        results, too wide a range) is read again in halves."""
+        results, too wide a range) is read again in halves.
+
+        A node answers ``eth_getLogs`` for blocks it does not have yet with nothing, not an
+        error: behind a load balancer, a node behind the one that gave the head would make
+        the events of its missing blocks silently absent (a revocation never indexed). So
+        each page is asked in one JSON-RPC batch with the header of its last block, and a
+        page whose node has no such block is refused (``block_missing``); with
+        ``end_hash``, the last page's block must also be that block (``block_changed``: the
+        chain changed between the reads)."""
         start = self.deployment.block if from_block is None else from_block
         end = self._number_of(to_block)
         logs: list[Mapping[str, Any]] = []
@@ -71,7 +80,9 @@ class RegistryHistory:
             if topics is not None:
                 query["topics"] = list(topics)
             try:
-                found = self.rpc.call("eth_getLogs", [query])
+                found, last = self.rpc.batch(
+                    [("eth_getLogs", [query]), ("eth_getBlockByNumber", [hex(stop), False])]
+                )
             except RpcError as exc:
                 text = exc.rpc_message.lower()
                 if stop > start and (
@@ -80,6 +91,18 @@ class RegistryHistory:
                     page = max(1, (stop - start + 1) // 2)
                     continue
                 raise
+            if not isinstance(last, dict):
+                raise ChainError(
+                    f"the node that answered the events of blocks {start}-{stop} has no block "
+                    f"{stop} (a node behind another): read again",
+                    code="block_missing",
+                )
+            if end_hash is not None and stop == end and str(last.get("hash")) != end_hash:
+                raise ChainError(
+                    f"block {end} changed while its events were read (a reorganisation, or "
+                    "nodes on different forks): read again",
+                    code="block_changed",
+                )
             logs += found or []
             start = stop + 1
         return self._decode(logs)
@@ -214,6 +237,7 @@ class RegistryHistory:
                     tx_hash=log["transactionHash"],
                     log_index=int(log["logIndex"], 16),
                     args=args,
+                    block_hash=str(log["blockHash"]),
                 )
             )
         return _ordered(out)

@@ -8,6 +8,7 @@ The node of the `devnet` fixture and of `private_chain` is anvil, or Hardhat's n
 from __future__ import annotations
 
 import functools
+import gzip
 import inspect
 import os
 import secrets
@@ -24,6 +25,7 @@ import pytest
 from chain.registry import Deployment, RegistryClient, deploy_contracts
 from chain.rpc import Rpc
 from chain.transactions import TransactionSender
+from devnet.anvil import Devnet
 from devnet.deploy import fund_on_devnet
 from devnet.node import DevnetInfo, LocalDevnet, devnet_of
 from verifier.app.catalogue import authorize_everywhere, publish_catalogue
@@ -172,6 +174,26 @@ def private_chain(home: Path, *, receipt_timeout: float = 120.0) -> Iterator[Pri
         registry.add_account(uscc, sender.address)
         authorize_everywhere(registry, uscc)
         yield PrivateChain(node, info.port, registry, uscc)
+    finally:
+        node.down()
+
+
+@contextmanager
+def node_behind(home: Path, ahead: Rpc) -> Iterator[Rpc]:
+    """A second anvil holding the devnet's chain as it is now (started from its
+    ``anvil_dumpState``: the same blocks, hashes, receipts and logs) that mines nothing while
+    the devnet goes on: a node behind another, as two nodes behind one load balancer can be.
+    (Anvil only: Hardhat's node cannot load a state.)"""
+    dump = bytes.fromhex(str(ahead.call("anvil_dumpState"))[2:])
+    node = Devnet(home)
+    node.dir.mkdir(parents=True)
+    node.state_file.write_bytes(gzip.decompress(dump) if dump[:2] == b"\x1f\x8b" else dump)
+    info, _ = node.up(free_port())
+    try:
+        behind = Rpc(info.url)
+        head = behind.call("eth_getBlockByNumber", ["latest", False])
+        assert head["hash"] == ahead.call("eth_getBlockByNumber", [head["number"], False])["hash"]
+        yield behind
     finally:
         node.down()
 

@@ -5,20 +5,15 @@ transaction that is never sent twice, and paged log queries."""
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import secrets
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
 
 from chain.errors import ChainError, ChainUnavailable, RpcError
 from chain.registry import RegistryClient
@@ -28,6 +23,7 @@ from devnet.anvil import anvil_binary
 from devnet.deploy import fund_on_devnet
 from tests.chain.test_transactions import _eth_account
 from tests.conftest import Issuer, free_port, only_on
+from tests.rpc_proxy import calls, proxy
 
 # ---- a node of the test's own, started with the options under test ----
 
@@ -130,84 +126,6 @@ def _checksum(address: str) -> str:
     from eth_utils import to_checksum_address
 
     return to_checksum_address(address)
-
-
-# ---- a real HTTP proxy in front of the session's anvil, failing on purpose ----
-
-
-@dataclass
-class Proxy:
-    """Forwards JSON-RPC to ``upstream``; ``plan(n, body)`` (n counts from 1) answers
-    ``None`` to forward, or ``("status", code, headers)``, ``("close",)`` (drop the
-    connection unanswered), ``("lose",)`` (forward, then drop the node's answer),
-    ``("error", code, message)`` (a JSON-RPC error) or ``("reply", answer)`` (``answer``,
-    any JSON, as the node's whole answer)."""
-
-    upstream: str
-    plan: Callable[[int, Any], tuple[Any, ...] | None] = lambda n, body: None
-    seen: list[Any] = field(default_factory=list)
-    url: str = ""
-
-
-@contextmanager
-def proxy(upstream: str) -> Iterator[Proxy]:
-    state = Proxy(upstream)
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.loads(raw)
-            with lock:
-                state.seen.append(body)
-                action = state.plan(len(state.seen), body)
-            if action is not None and action[0] == "close":
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return
-            if action is not None and action[0] == "status":
-                payload = b"busy"
-                self.send_response(action[1])
-                for name, value in action[2].items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-                return
-            if action is not None and action[0] == "reply":
-                payload = json.dumps(action[1]).encode()
-            elif action is not None and action[0] == "error":
-                answer = json.dumps({"jsonrpc": "2.0", "id": body.get("id"),
-                                     "error": {"code": action[1], "message": action[2]}})
-                payload = answer.encode()
-            else:
-                payload = requests.post(state.upstream, data=raw, timeout=10,
-                                        headers={"Content-Type": "application/json"}).content
-            if action is not None and action[0] == "lose":
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_transient_http_errors_are_retried_a_bounded_number_of_times(rpc: Rpc) -> None:
@@ -367,18 +285,18 @@ def test_paged_log_queries_give_the_same_events(issuer: Issuer, rpc: Rpc) -> Non
         widest = 4
 
         def plan(n: int, body: Any) -> tuple[Any, ...] | None:
-            if isinstance(body, dict) and body.get("method") == "eth_getLogs":
-                query = body["params"][0]
+            for call in calls([body], "eth_getLogs"):  # each page: a batch with its header
+                query = call["params"][0]
                 if int(query["toBlock"], 16) - int(query["fromBlock"], 16) + 1 > widest:
-                    return ("error", -32005, "query returned more than 10000 results")
+                    return ("reply", [{"jsonrpc": "2.0", "id": call["id"], "error": {
+                        "code": -32005, "message": "query returned more than 10000 results"}}])
             return None
 
         p.plan = plan
         refusing = RegistryClient(Rpc(p.url), issuer.registry.deployment)
         assert refusing.events() == everything
         assert refusing.history_of_issuer(issuer.uscc) == whole.history_of_issuer(issuer.uscc)
-        pages = [b["params"][0] for b in p.seen
-                 if isinstance(b, dict) and b.get("method") == "eth_getLogs"]
+        pages = [c["params"][0] for c in calls(p.seen, "eth_getLogs")]
         answered = [q for q in pages
                     if int(q["toBlock"], 16) - int(q["fromBlock"], 16) + 1 <= widest]
         assert len(answered) < len(pages)  # it was refused, then read in halves

@@ -7,13 +7,15 @@ range. A status change made through this service calls :meth:`Indexer.catch_up` 
 its receipt, so the next verification sees it at once.
 
 The cursor is a block number *and that block's hash*. Each catch-up first checks that the
-chain still has that block; when it does not (the chain lost recent blocks: a devnet restored
-from an older state, a reorganisation) or its head is below the cursor, the index rewinds to
-the newest recorded checkpoint (number, hash) the chain still has — to the deployment block
-if none — deletes the events indexed after it, derives the anchors, statuses and keys again
-from the events that remain, and bumps the cursor's *generation*: every process reading the
-index (several workers share one database) drops its cached chain facts when it sees a new
-generation.
+chain still has that block. When the node has it with another hash (a reorganisation, a
+devnet restored from an older state that mined on), the index rewinds to the newest recorded
+checkpoint (number, hash) the chain still has — to the deployment block if none — deletes
+the events indexed after it, derives the anchors, statuses and keys again from the events
+that remain, and bumps the cursor's *generation*: every process reading the index (several
+workers share one database) drops its cached chain facts when it sees a new generation.
+When the node's head is below the cursor, the index rewinds only if a block it recorded
+below that head now has another hash (a fork, proven); otherwise it waits, not current (a
+node behind another looks the same as a chain that went back: :meth:`Indexer._rewind`).
 
 A verification judges the chain at the cursor's block, and only while the index is known to be
 current: this process last saw the node answer and the cursor reach its head (less
@@ -32,7 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,6 +56,7 @@ from verifier.index.reader import (
     IndexReader,
 )
 from verifier.index.tables import (
+    RECENT_CHECKPOINTS,
     Cursor,
     SqlTables,
     checkpoint,
@@ -110,9 +113,11 @@ class Indexer(IndexReader):
             self._head, self._contact = head, time.monotonic()
             target = head - self.confirmations
             if cursor is not None and cursor.block >= self.deployment.block and (
-                cursor.block > head or cursor_hash is None or cursor_hash != cursor.block_hash
+                cursor_hash != cursor.block_hash
             ):
-                cursor = self._rewind(cursor, head)
+                # the node's block at the cursor differs (a fork: rewind), or the node has no
+                # such block — its head is below the cursor: rewind only if it proves a fork
+                cursor = self._rewind(cursor, head, forked=cursor_hash is not None)
                 if cursor is None:
                     continue
             # never below the deployment block (a cursor set back to 0 rebuilds the index)
@@ -125,7 +130,7 @@ class Indexer(IndexReader):
                 end_hash = head_hash if end == head else self.registry.block_hashes([end])[end]
                 if end_hash is None:
                     raise ChainError(f"block {end} vanished while indexing", code="block_missing")
-                events = self.registry.events(start, end)
+                events = self.registry.events(start, end, end_hash=end_hash)
                 cursor, moved = self._apply(events, cursor, end, end_hash)
                 start = end + 1
             if not moved:
@@ -212,7 +217,7 @@ class Indexer(IndexReader):
             stop.wait(interval)
 
     def _apply(
-        self, events: Iterable[ChainEvent], expected: Cursor | None, through: int, hash_: str
+        self, events: Sequence[ChainEvent], expected: Cursor | None, through: int, hash_: str
     ) -> tuple[Cursor | None, bool]:
         """Apply ``events`` and move the cursor from ``expected`` to ``(through, hash_)`` in
         one transaction; ``(cursor, False)`` if another process moved it first."""
@@ -246,15 +251,29 @@ class Indexer(IndexReader):
                     connection.execute(
                         chain_cursor.update().where(chain_cursor.c.id == 1).values(**values)
                     )
-                checkpoint(connection, through, hash_)
+                # the newest blocks with events too: a fork through them shows even while the
+                # node's head is below the cursor
+                checkpoint(connection, through, hash_, {
+                    e.block_number: e.block_hash for e in events[-RECENT_CHECKPOINTS:]
+                })
         except sa.exc.IntegrityError:
             return None, False  # another process wrote the first cursor meanwhile
         return Cursor(through, hash_, generation), True
 
-    def _rewind(self, cursor: Cursor, head: int) -> Cursor | None:
+    def _rewind(self, cursor: Cursor, head: int, *, forked: bool) -> Cursor | None:
         """Go back to the newest checkpoint the chain still has (the deployment block if
         none), drop the events indexed after it and derive the anchors, statuses and keys
-        again from the rest. ``None`` if another process changed the cursor meanwhile."""
+        again from the rest. ``None`` if another process changed the cursor meanwhile.
+
+        ``forked``: the node's block at the cursor has another hash. Otherwise the node has
+        no block at the cursor (its head is below it): a node behind the one this index
+        followed (two nodes behind a load balancer) and a chain that went back (a devnet
+        restored from an older state) look the same from one read, and rewinding for a node
+        that is behind would drop what a newer block holds — a revocation — and the rewound
+        index would be confirmed current. So the index rewinds only on proof of a fork (a
+        recorded block below the head that the node has with another hash) and otherwise
+        raises :class:`IndexerLagging`: not confirmed, every instance answers ERROR once the
+        bound passes, until the node passes the cursor or shows a block of its own."""
         with self.store.engine.connect() as connection:
             checkpoints = connection.execute(
                 sa.select(chain_checkpoints.c.block_number, chain_checkpoints.c.block_hash)
@@ -265,6 +284,14 @@ class Indexer(IndexReader):
         common = next(
             (c for c in checkpoints if on_chain.get(int(c.block_number)) == c.block_hash), None
         )
+        if not forked and (not checkpoints or common is checkpoints[0]):
+            raise IndexerLagging(
+                f"the chain node's head (block {head}) is below the index (block "
+                f"{cursor.block}) and agrees with every block recorded below it: a node "
+                "behind, or a chain that went back; the index waits until the node passes "
+                "the index or shows a block of its own",
+                code="indexer_lagging",
+            )
         base = int(common.block_number) if common is not None else self.deployment.block - 1
         with self.store.transaction() as connection:
             if locked_cursor(connection) != cursor:
@@ -290,7 +317,7 @@ class Indexer(IndexReader):
             )
         self.rewinds += 1
         self._current_at = None  # not current until the catch-up that follows completes
-        why = "head below the cursor" if cursor.block > head else "the cursor's block changed"
+        why = "the cursor's block changed" if forked else "a recorded block below the head changed"
         _log.warning(
             "index rewound from block=%d to block=%d reason=%r head=%d events_dropped=%d "
             "generation=%d",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -268,13 +268,25 @@ def locked_cursor(connection: sa.Connection) -> Cursor | None:
     return None if row is None else Cursor(int(row.block), row.block_hash, int(row.generation))
 
 
-def checkpoint(connection: sa.Connection, block: int, block_hash: str) -> None:
-    """Record ``(block, hash)`` and thin the older checkpoints: every one of the newest
-    :data:`RECENT_CHECKPOINTS`, then one at each doubling distance from the newest."""
+def checkpoint(
+    connection: sa.Connection, block: int, block_hash: str, also: Mapping[int, str] | None = None
+) -> None:
+    """Record ``(block, hash)`` — and ``also``, hashes of blocks below it (the blocks whose
+    events were just indexed) — and thin the older checkpoints: every one of the newest
+    :data:`RECENT_CHECKPOINTS`, then one at each doubling distance from the newest.
+
+    The hashes recorded are what :meth:`~verifier.index.indexer.Indexer.catch_up` compares
+    with a node whose head is below the cursor: a recorded block the node has with another
+    hash proves the chain went another way (docs/chain-nodes.md, "A head below the index")."""
+    recorded = {n: h for n, h in (also or {}).items() if h and n < block}
+    recorded[block] = block_hash
     connection.execute(
-        sa.delete(chain_checkpoints).where(chain_checkpoints.c.block_number >= block)
+        sa.delete(chain_checkpoints).where(chain_checkpoints.c.block_number >= min(recorded))
     )
-    connection.execute(chain_checkpoints.insert().values(block_number=block, block_hash=block_hash))
+    connection.execute(
+        chain_checkpoints.insert(),
+        [{"block_number": n, "block_hash": h} for n, h in sorted(recorded.items())],
+    )
     numbers = list(
         connection.execute(
             sa.select(chain_checkpoints.c.block_number).order_by(
