@@ -19,7 +19,8 @@ Prints, per batch, the issue and anchor rates and the database size; and at each
 The machine is shared and noisy: compare the checkpoints of one run, not runs of two days.
 
 Run: .venv/bin/python bench/scale.py [COUNT] [--batch 10000] [--checkpoints 20,50,100]
-     [--database-url postgresql+psycopg://…]   (default: a throwaway server, tests/postgres.py)
+     [--database-url postgresql+psycopg://…]   (default: a throwaway server, tests/postgres.py,
+     fsync off; --durable: on)
 """
 
 from __future__ import annotations
@@ -160,13 +161,13 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def database(url: str | None) -> Iterator[str]:
+def database(url: str | None, durable: bool) -> Iterator[str]:
     if url:
         yield url
         return
     from tests.postgres import postgres_server
 
-    with postgres_server() as made:
+    with postgres_server(durable=durable) as made:
         yield made
 
 
@@ -314,13 +315,15 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="20,50,100",
                         help="percentages of COUNT at which the rest is measured")
     parser.add_argument("--database-url", help="an empty PostgreSQL database (SQLAlchemy URL)")
+    parser.add_argument("--durable", action="store_true",
+                        help="the throwaway server with fsync on (the tests' runs with it off)")
     parser.add_argument("--sample", type=int, default=2_000, help="documents verified in bulk")
     parser.add_argument("--latency", type=int, default=500, help="verified one at a time")
     parser.add_argument("--http-seconds", type=int, default=5)
     args = parser.parse_args()
     batches = args.count // args.batch
     marks = {max(1, round(batches * int(p) / 100)) for p in args.checkpoints.split(",")}
-    with database(args.database_url) as url, tempfile.TemporaryDirectory() as home:
+    with database(args.database_url, args.durable) as url, tempfile.TemporaryDirectory() as home:
         port = free_port()
         settings = Settings(home=Path(home), database_url=url, devnet_port=port, rpc_url=None)
         node = Devnet(settings.home_dir)

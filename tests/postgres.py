@@ -35,8 +35,9 @@ def _bindir() -> Path:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield a SQLAlchemy URL of an empty database on a running server."""
+def postgres_server(*, durable: bool = False) -> Iterator[str]:
+    """Yield a SQLAlchemy URL of an empty database on a running server (``fsync=off`` unless
+    ``durable``: what the tests need is the server's behaviour, not its durability)."""
     url = os.environ.get("ZHENGYIN_TEST_POSTGRES_URL")
     if url:
         yield url
@@ -57,7 +58,8 @@ def postgres_server() -> Iterator[str]:
         )
         subprocess.run(
             [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w",
-             "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+             "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
+                   + ("" if durable else " -c fsync=off"),
              "start"],
             check=True, capture_output=True, timeout=120,
         )
