@@ -25,7 +25,7 @@ from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from tests.conftest import PrivateChain, mine, node_behind, only_on, private_chain
 from tests.rpc_proxy import methods, proxy
-from verifier.index.indexer import Indexer
+from verifier.index.indexer import Indexer, IndexerLagging
 
 pytestmark = only_on("anvil", "the node behind is a second anvil started from the devnet's state")
 
@@ -89,3 +89,40 @@ def test_a_page_whose_last_block_changed_between_the_reads_is_refused(
         # from the node whose block it is, the same page reads
         read = RegistryClient(chain.rpc, chain.deployment).events(start, head, end_hash=expected)
         assert read == chain.events(start, head)
+
+
+def test_blocks_a_node_further_behind_lacks_prove_no_fork(
+    own: PrivateChain, tmp_path: Path
+) -> None:
+    """Three nodes behind the balancer: the head from one node behind the index, the
+    recorded blocks' hashes from one further behind, which lacks some of them. A block a
+    node lacks proves nothing: the index neither rewinds nor drops the revocation."""
+    chain, uscc = own.registry, own.uscc
+    leaf = secrets.token_bytes(32)
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    indexer = Indexer(store, RegistryClient(chain.rpc, chain.deployment))
+    indexer.catch_up()
+    with node_behind(tmp_path / "far", chain.rpc) as far:
+        for _ in range(2):  # two more blocks, each recorded by a catch-up
+            mine(chain.rpc, 1)
+            indexer.catch_up()
+        with node_behind(tmp_path / "near", chain.rpc) as near:
+            chain.revoke(uscc, leaf, 1)
+            indexer.catch_up()
+            assert _status(indexer, uscc, leaf) is ChainStatus.REVOKED
+            cursor = indexer.state().indexed_block
+
+            def plan(n: int, body: object) -> tuple[str, str]:
+                heads = isinstance(body, list) and any(
+                    isinstance(c, dict) and c.get("params", [None])[0] == "latest" for c in body)
+                return ("to", near.url) if heads else ("to", far.url)
+
+            with proxy(chain.rpc.url) as balancer:
+                balancer.plan = plan
+                indexer.registry = RegistryClient(Rpc(balancer.url), chain.deployment)
+                with pytest.raises(IndexerLagging, match="below the index"):
+                    indexer.catch_up()
+            assert indexer.rewinds == 0 and indexer.state().indexed_block == cursor
+            indexer.registry = RegistryClient(chain.rpc, chain.deployment)
+            indexer.catch_up()
+            assert _status(indexer, uscc, leaf) is ChainStatus.REVOKED

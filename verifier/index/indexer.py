@@ -284,7 +284,11 @@ class Indexer(IndexReader):
         common = next(
             (c for c in checkpoints if on_chain.get(int(c.block_number)) == c.block_hash), None
         )
-        if not forked and (not checkpoints or common is checkpoints[0]):
+        # proof is a block the node has with another hash: a block it lacks (None) proves
+        # nothing — the node that answered may be further behind than the head's
+        if not forked and not any(
+            on_chain.get(int(c.block_number)) not in (None, c.block_hash) for c in checkpoints
+        ):
             raise IndexerLagging(
                 f"the chain node's head (block {head}) is below the index (block "
                 f"{cursor.block}) and agrees with every block recorded below it: a node "
