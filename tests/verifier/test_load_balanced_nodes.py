@@ -25,7 +25,7 @@ from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from tests.conftest import PrivateChain, mine, node_behind, only_on, private_chain
 from tests.rpc_proxy import methods, proxy
-from verifier.index.indexer import Indexer
+from verifier.index.indexer import Indexer, IndexerLagging
 
 pytestmark = only_on("anvil", "the node behind is a second anvil started from the devnet's state")
 
@@ -89,3 +89,78 @@ def test_a_page_whose_last_block_changed_between_the_reads_is_refused(
         # from the node whose block it is, the same page reads
         read = RegistryClient(chain.rpc, chain.deployment).events(start, head, end_hash=expected)
         assert read == chain.events(start, head)
+
+
+def test_a_third_node_further_behind_never_rewinds_away_a_revocation(
+    own: PrivateChain, tmp_path: Path
+) -> None:
+    """Three nodes behind a round-robin balancer: A (ahead, where the revocation was mined
+    and indexed), B (behind it) and C (further behind). A catch-up reads the head from B
+    (below the cursor: no proof of a fork), then the hashes of the recorded blocks from C,
+    which has not the newest of them yet. A block a node does not have is no proof of a
+    fork either; taking it for one rewound the index below the revocation and confirmed it
+    current from B's head: `valid` for a revoked certificate."""
+    chain, uscc = own.registry, own.uscc
+    leaf = secrets.token_bytes(32)
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    indexer = Indexer(store, RegistryClient(chain.rpc, chain.deployment))
+    indexer.catch_up()
+    with node_behind(tmp_path / "c", chain.rpc) as far:
+        mine(chain.rpc, 2)
+        indexer.catch_up()  # a checkpoint C has not
+        with node_behind(tmp_path / "b", chain.rpc) as behind:
+            chain.revoke(uscc, leaf, 1)  # on A only
+            mine(chain.rpc, 2)
+            indexer.catch_up()  # the revocation, indexed from A
+            assert _status(indexer, uscc, leaf) is ChainStatus.REVOKED
+            indexed = indexer.state().indexed_block
+            nodes = [behind.url, far.url, chain.rpc.url]
+            with proxy(chain.rpc.url) as balancer:
+                balancer.plan = lambda n, body: ("to", nodes[(n - 1) % len(nodes)])
+                indexer.registry = RegistryClient(Rpc(balancer.url), chain.deployment)
+                for _ in range(3):
+                    try:
+                        indexer.catch_up()
+                    except ChainError:
+                        pass  # not confirmed: answers ERROR, which is right
+                    assert indexer.rewinds == 0
+                    assert (indexer.state().indexed_block or 0) >= indexed  # type: ignore[operator]
+                    try:
+                        status = _status(indexer, uscc, leaf)
+                    except ChainError:
+                        continue  # ERROR, never a wrong answer
+                    assert status is ChainStatus.REVOKED
+
+
+def test_a_devnet_restored_from_an_older_state_rewinds_at_its_first_new_block(
+    own: PrivateChain, tmp_path: Path
+) -> None:
+    """The devnet restored from an older state file (docs/chain-nodes.md: "answers error
+    until its next transaction mines a block"). The index had followed some twenty blocks
+    past the restored head, each a change indexed at once (as the service does after each
+    change). The restored chain's first new block is a fork at a number the index had
+    indexed events from; it must prove the fork. Recorded blocks were thinned to the newest
+    sixteen, so the first new block proved nothing, and every verification answered
+    `error` until the restored chain had mined up to the next recorded block (here four more
+    transactions; an idle devnet: for ever)."""
+    chain, uscc = own.registry, own.uscc
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    indexer = Indexer(store, RegistryClient(chain.rpc, chain.deployment))
+    indexer.catch_up()
+    with node_behind(tmp_path / "restored", chain.rpc) as restored:  # the older state file
+        leaves = [secrets.token_bytes(32) for _ in range(20)]
+        for leaf in leaves:  # twenty changes made (and indexed) after the backup
+            chain.revoke(uscc, leaf, 1)
+            indexer.catch_up()
+        indexer.registry = RegistryClient(restored, chain.deployment)  # the restored devnet
+        with pytest.raises(IndexerLagging):  # idle: a node behind or a rollback, unknown
+            indexer.catch_up()
+        mine(restored, 1)  # its next transaction's block: another block at a number indexed
+        indexer.catch_up()
+        assert indexer.rewinds == 1
+        assert indexer.state().indexed_block == restored_head(restored)
+        assert _status(indexer, uscc, leaves[0]) is ChainStatus.ACTIVE  # the chain lost it
+
+
+def restored_head(rpc: Rpc) -> int:
+    return int(rpc.call("eth_blockNumber"), 16)
