@@ -18,13 +18,18 @@ from pathlib import Path
 
 import pytest
 
+from certs.batcher import Batcher
+from certs.issuance import IssuerProfile, issue, key_id_of
+from certs.status import load_records
 from certs.store import Store
 from chain.errors import ChainError
 from chain.records import ChainStatus
 from chain.registry import RegistryClient
 from chain.rpc import Rpc
+from seals.sm2 import KeySigner, generate_private_key
 from tests.conftest import PrivateChain, mine, node_behind, only_on, private_chain
 from tests.rpc_proxy import methods, proxy
+from tests.verifier.test_certificate_verification import TODAY, request
 from verifier.index.indexer import Indexer, IndexerLagging
 
 pytestmark = only_on("anvil", "the node behind is a second anvil started from the devnet's state")
@@ -164,3 +169,35 @@ def test_a_devnet_restored_from_an_older_state_rewinds_at_its_first_new_block(
 
 def restored_head(rpc: Rpc) -> int:
     return int(rpc.call("eth_blockNumber"), 16)
+
+
+def test_the_batchers_read_back_judges_anchors_at_the_head_it_read(
+    own: PrivateChain, tmp_path: Path
+) -> None:
+    """The batcher reads recent anchors back (``recheck_anchored``): the head from one node,
+    then the roots from the chain. The snapshot read the head again — from the node behind
+    — and judged the anchors there: an anchor mined after that block was taken for lost, its
+    batch sent back to ``prepared`` and its certificates to ``pending`` (and sent again)."""
+    chain = own.registry
+    signer = KeySigner(generate_private_key())
+    chain.add_key(own.uscc, key_id_of(signer.public_key), 0, None, signer.public_key.point)
+    profile = IssuerProfile(own.uscc, "测试发证机关", signer)
+    store = Store.open(f"sqlite:///{tmp_path / 'certs.sqlite3'}")
+    with node_behind(tmp_path / "behind", chain.rpc) as behind:
+        report = issue(store, profile, [(1, request())], today=TODAY)
+        Batcher(store, lambda _: chain).run_once()  # anchored through the node ahead
+        mine(chain.rpc, 2)
+        heads = []
+
+        def plan(n: int, body: object) -> tuple[str, str] | None:
+            if methods(body) == ["eth_blockNumber"]:  # head reads alternate between nodes
+                heads.append(n)
+                return None if len(heads) % 2 else ("to", behind.url)
+            return None
+
+        with proxy(chain.rpc.url) as balancer:
+            balancer.plan = plan
+            reader = RegistryClient(Rpc(balancer.url), chain.deployment, chain.sender)
+            assert Batcher(store, lambda _: reader).recheck_anchored() == []
+        (record,) = load_records(store, [a.identifier for a in report.accepted])
+        assert record.status == "active"
