@@ -215,7 +215,11 @@ class Batcher:
                 ).all()
             if not rows:
                 continue
-            found = registry.snapshot(roots=[bytes.fromhex(r.root) for r in rows]).anchors
+            # judged at the head the batches were chosen by: read again, the head may come
+            # from another node behind a load balancer, below an anchor it would call lost
+            found = registry.snapshot(
+                roots=[bytes.fromhex(r.root) for r in rows], block=head
+            ).anchors
             for row in rows:
                 root = bytes.fromhex(row.root)
                 info = found.get(root)

@@ -18,13 +18,18 @@ from pathlib import Path
 
 import pytest
 
+from certs.batcher import Batcher
+from certs.issuance import IssuerProfile, issue, key_id_of
+from certs.status import load_records
 from certs.store import Store
 from chain.errors import ChainError
 from chain.records import ChainStatus
 from chain.registry import RegistryClient
 from chain.rpc import Rpc
+from seals.sm2 import KeySigner, generate_private_key
 from tests.conftest import PrivateChain, mine, node_behind, only_on, private_chain
 from tests.rpc_proxy import methods, proxy
+from tests.verifier.test_certificate_verification import TODAY, request
 from verifier.index.indexer import Indexer, IndexerLagging
 
 pytestmark = only_on("anvil", "the node behind is a second anvil started from the devnet's state")
@@ -91,38 +96,108 @@ def test_a_page_whose_last_block_changed_between_the_reads_is_refused(
         assert read == chain.events(start, head)
 
 
-def test_blocks_a_node_further_behind_lacks_prove_no_fork(
+def test_a_third_node_further_behind_never_rewinds_away_a_revocation(
     own: PrivateChain, tmp_path: Path
 ) -> None:
-    """Three nodes behind the balancer: the head from one node behind the index, the
-    recorded blocks' hashes from one further behind, which lacks some of them. A block a
-    node lacks proves nothing: the index neither rewinds nor drops the revocation."""
+    """Three nodes behind a round-robin balancer: A (ahead, where the revocation was mined
+    and indexed), B (behind it) and C (further behind). A catch-up reads the head from B
+    (below the cursor: no proof of a fork), then the hashes of the recorded blocks from C,
+    which has not the newest of them yet. A block a node does not have is no proof of a
+    fork either; taking it for one rewound the index below the revocation and confirmed it
+    current from B's head: `valid` for a revoked certificate."""
     chain, uscc = own.registry, own.uscc
     leaf = secrets.token_bytes(32)
     store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
     indexer = Indexer(store, RegistryClient(chain.rpc, chain.deployment))
     indexer.catch_up()
-    with node_behind(tmp_path / "far", chain.rpc) as far:
-        for _ in range(2):  # two more blocks, each recorded by a catch-up
-            mine(chain.rpc, 1)
-            indexer.catch_up()
-        with node_behind(tmp_path / "near", chain.rpc) as near:
+    with node_behind(tmp_path / "c", chain.rpc) as far:
+        mine(chain.rpc, 2)
+        indexer.catch_up()  # a checkpoint C has not
+        with node_behind(tmp_path / "b", chain.rpc) as behind:
+            chain.revoke(uscc, leaf, 1)  # on A only
+            mine(chain.rpc, 2)
+            indexer.catch_up()  # the revocation, indexed from A
+            assert _status(indexer, uscc, leaf) is ChainStatus.REVOKED
+            indexed = indexer.state().indexed_block
+            nodes = [behind.url, far.url, chain.rpc.url]
+            with proxy(chain.rpc.url) as balancer:
+                balancer.plan = lambda n, body: ("to", nodes[(n - 1) % len(nodes)])
+                indexer.registry = RegistryClient(Rpc(balancer.url), chain.deployment)
+                for _ in range(3):
+                    try:
+                        indexer.catch_up()
+                    except ChainError:
+                        pass  # not confirmed: answers ERROR, which is right
+                    assert indexer.rewinds == 0
+                    assert (indexer.state().indexed_block or 0) >= indexed  # type: ignore[operator]
+                    try:
+                        status = _status(indexer, uscc, leaf)
+                    except ChainError:
+                        continue  # ERROR, never a wrong answer
+                    assert status is ChainStatus.REVOKED
+
+
+def test_a_devnet_restored_from_an_older_state_rewinds_at_its_first_new_block(
+    own: PrivateChain, tmp_path: Path
+) -> None:
+    """The devnet restored from an older state file (docs/chain-nodes.md: "answers error
+    until its next transaction mines a block"). The index had followed some twenty blocks
+    past the restored head, each a change indexed at once (as the service does after each
+    change). The restored chain's first new block is a fork at a number the index had
+    indexed events from; it must prove the fork. Recorded blocks were thinned to the newest
+    sixteen, so the first new block proved nothing, and every verification answered
+    `error` until the restored chain had mined up to the next recorded block (here four more
+    transactions; an idle devnet: for ever)."""
+    chain, uscc = own.registry, own.uscc
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    indexer = Indexer(store, RegistryClient(chain.rpc, chain.deployment))
+    indexer.catch_up()
+    with node_behind(tmp_path / "restored", chain.rpc) as restored:  # the older state file
+        leaves = [secrets.token_bytes(32) for _ in range(20)]
+        for leaf in leaves:  # twenty changes made (and indexed) after the backup
             chain.revoke(uscc, leaf, 1)
             indexer.catch_up()
-            assert _status(indexer, uscc, leaf) is ChainStatus.REVOKED
-            cursor = indexer.state().indexed_block
-
-            def plan(n: int, body: object) -> tuple[str, str]:
-                heads = isinstance(body, list) and any(
-                    isinstance(c, dict) and c.get("params", [None])[0] == "latest" for c in body)
-                return ("to", near.url) if heads else ("to", far.url)
-
-            with proxy(chain.rpc.url) as balancer:
-                balancer.plan = plan
-                indexer.registry = RegistryClient(Rpc(balancer.url), chain.deployment)
-                with pytest.raises(IndexerLagging, match="below the index"):
-                    indexer.catch_up()
-            assert indexer.rewinds == 0 and indexer.state().indexed_block == cursor
-            indexer.registry = RegistryClient(chain.rpc, chain.deployment)
+        indexer.registry = RegistryClient(restored, chain.deployment)  # the restored devnet
+        with pytest.raises(IndexerLagging):  # idle: a node behind or a rollback, unknown
             indexer.catch_up()
-            assert _status(indexer, uscc, leaf) is ChainStatus.REVOKED
+        mine(restored, 1)  # its next transaction's block: another block at a number indexed
+        indexer.catch_up()
+        assert indexer.rewinds == 1
+        assert indexer.state().indexed_block == restored_head(restored)
+        assert _status(indexer, uscc, leaves[0]) is ChainStatus.ACTIVE  # the chain lost it
+
+
+def restored_head(rpc: Rpc) -> int:
+    return int(rpc.call("eth_blockNumber"), 16)
+
+
+def test_the_batchers_read_back_judges_anchors_at_the_head_it_read(
+    own: PrivateChain, tmp_path: Path
+) -> None:
+    """The batcher reads recent anchors back (``recheck_anchored``): the head from one node,
+    then the roots from the chain. The snapshot read the head again — from the node behind
+    — and judged the anchors there: an anchor mined after that block was taken for lost, its
+    batch sent back to ``prepared`` and its certificates to ``pending`` (and sent again)."""
+    chain = own.registry
+    signer = KeySigner(generate_private_key())
+    chain.add_key(own.uscc, key_id_of(signer.public_key), 0, None, signer.public_key.point)
+    profile = IssuerProfile(own.uscc, "测试发证机关", signer)
+    store = Store.open(f"sqlite:///{tmp_path / 'certs.sqlite3'}")
+    with node_behind(tmp_path / "behind", chain.rpc) as behind:
+        report = issue(store, profile, [(1, request())], today=TODAY)
+        Batcher(store, lambda _: chain).run_once()  # anchored through the node ahead
+        mine(chain.rpc, 2)
+        heads = []
+
+        def plan(n: int, body: object) -> tuple[str, str] | None:
+            if methods(body) == ["eth_blockNumber"]:  # head reads alternate between nodes
+                heads.append(n)
+                return None if len(heads) % 2 else ("to", behind.url)
+            return None
+
+        with proxy(chain.rpc.url) as balancer:
+            balancer.plan = plan
+            reader = RegistryClient(Rpc(balancer.url), chain.deployment, chain.sender)
+            assert Batcher(store, lambda _: reader).recheck_anchored() == []
+        (record,) = load_records(store, [a.identifier for a in report.accepted])
+        assert record.status == "active"

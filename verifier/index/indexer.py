@@ -117,9 +117,10 @@ class Indexer(IndexReader):
             ):
                 # the node's block at the cursor differs (a fork: rewind), or the node has no
                 # such block — its head is below the cursor: rewind only if it proves a fork
-                cursor = self._rewind(cursor, head, forked=cursor_hash is not None)
-                if cursor is None:
-                    continue
+                self._rewind(cursor, head, forked=cursor_hash is not None)
+                # read the head and the new cursor's block again, in one batch: the node
+                # that answered the recorded blocks' hashes may not be the head's
+                continue
             # never below the deployment block (a cursor set back to 0 rebuilds the index)
             start = self.deployment.block if cursor is None else max(
                 self.deployment.block, cursor.block + 1
@@ -260,10 +261,12 @@ class Indexer(IndexReader):
             return None, False  # another process wrote the first cursor meanwhile
         return Cursor(through, hash_, generation), True
 
-    def _rewind(self, cursor: Cursor, head: int, *, forked: bool) -> Cursor | None:
+    def _rewind(self, cursor: Cursor, head: int, *, forked: bool) -> None:
         """Go back to the newest checkpoint the chain still has (the deployment block if
         none), drop the events indexed after it and derive the anchors, statuses and keys
-        again from the rest. ``None`` if another process changed the cursor meanwhile.
+        again from the rest (nothing if another process changed the cursor meanwhile). The
+        caller reads the head and the new cursor's block again before it indexes on: the
+        hashes compared here may come from another node than its head (a load balancer).
 
         ``forked``: the node's block at the cursor has another hash. Otherwise the node has
         no block at the cursor (its head is below it): a node behind the one this index
@@ -280,26 +283,34 @@ class Indexer(IndexReader):
                 .where(chain_checkpoints.c.block_number <= min(head, cursor.block))
                 .order_by(chain_checkpoints.c.block_number.desc())
             ).all()
+        if not forked:
+            # the proof asked of one node: its block at the newest recorded number at or
+            # below the head. The same block proves all the older ones (each block names its
+            # parent); a node without it (behind the head's node: a balancer's third node)
+            # proves nothing — it is not a block with another hash.
+            newest = checkpoints[0] if checkpoints else None
+            theirs = (
+                None if newest is None
+                else self.registry.block_hashes([int(newest.block_number)]).get(
+                    int(newest.block_number))
+            )
+            if newest is None or theirs is None or theirs == newest.block_hash:
+                raise IndexerLagging(
+                    f"the chain node's head (block {head}) is below the index (block "
+                    f"{cursor.block}) and agrees with every block recorded below it: a node "
+                    "behind, or a chain that went back; the index waits until the node "
+                    "passes the index or shows a block of its own",
+                    code="indexer_lagging",
+                )
+            checkpoints = checkpoints[1:]  # the newest is another block there: not common
         on_chain = self.registry.block_hashes(int(c.block_number) for c in checkpoints)
         common = next(
             (c for c in checkpoints if on_chain.get(int(c.block_number)) == c.block_hash), None
         )
-        # proof is a block the node has with another hash: a block it lacks (None) proves
-        # nothing — the node that answered may be further behind than the head's
-        if not forked and not any(
-            on_chain.get(int(c.block_number)) not in (None, c.block_hash) for c in checkpoints
-        ):
-            raise IndexerLagging(
-                f"the chain node's head (block {head}) is below the index (block "
-                f"{cursor.block}) and agrees with every block recorded below it: a node "
-                "behind, or a chain that went back; the index waits until the node passes "
-                "the index or shows a block of its own",
-                code="indexer_lagging",
-            )
         base = int(common.block_number) if common is not None else self.deployment.block - 1
         with self.store.transaction() as connection:
             if locked_cursor(connection) != cursor:
-                return None  # another process rewound (or moved on) first
+                return  # another process rewound (or moved on) first
             dropped = connection.execute(
                 sa.delete(chain_events).where(chain_events.c.block_number > base)
             ).rowcount
@@ -327,4 +338,4 @@ class Indexer(IndexReader):
             "generation=%d",
             cursor.block, base, why, head, dropped, generation,
         )
-        return Cursor(base, common.block_hash if common is not None else None, generation)
+

@@ -31,9 +31,17 @@ from chain.registry import (
 from seals.sm2 import sm3
 
 RECENT_CHECKPOINTS = 16
-"""Checkpoints kept for every recent cursor position; older ones thin out exponentially (one
-at each distance of 32, 64, 128 … blocks from the newest), so a rollback of any depth finds
-a common block near its fork."""
+"""The newest checkpoints always kept (and the most event blocks one applied range records);
+beyond :data:`RECENT_BLOCKS`, older ones thin out exponentially (one at each distance of
+32, 64, 128 … blocks from the newest), so a rollback of any depth finds a common block near
+its fork."""
+
+RECENT_BLOCKS = 1024
+"""Every checkpoint of the newest this many blocks is kept. A node whose head is below the
+index proves a fork only at a number recorded here (docs/chain-nodes.md, "A head below the
+index"): a devnet restored from a state this recent shows it with its first new block at a
+number the index took events from, instead of answering ``error`` until it has mined up to
+the next checkpoint left by the thinning."""
 
 
 @dataclass(frozen=True)
@@ -273,7 +281,8 @@ def checkpoint(
 ) -> None:
     """Record ``(block, hash)`` — and ``also``, hashes of blocks below it (the blocks whose
     events were just indexed) — and thin the older checkpoints: every one of the newest
-    :data:`RECENT_CHECKPOINTS`, then one at each doubling distance from the newest.
+    :data:`RECENT_CHECKPOINTS` and of the last :data:`RECENT_BLOCKS` blocks, then one at each
+    doubling distance from the newest.
 
     The hashes recorded are what :meth:`~verifier.index.indexer.Indexer.catch_up` compares
     with a node whose head is below the cursor: a recorded block the node has with another
@@ -294,7 +303,7 @@ def checkpoint(
             )
         ).scalars()
     )
-    keep = set(numbers[:RECENT_CHECKPOINTS])
+    keep = set(numbers[:RECENT_CHECKPOINTS]) | {n for n in numbers if block - n < RECENT_BLOCKS}
     distance = 32
     for number in numbers[RECENT_CHECKPOINTS:]:
         if block - number >= distance:
