@@ -80,8 +80,10 @@ class RegistryHistory:
             if topics is not None:
                 query["topics"] = list(topics)
             try:
-                found, last = self.rpc.batch(
-                    [("eth_getLogs", [query]), ("eth_getBlockByNumber", [hex(stop), False])]
+                # the header first: a node that answers a batch's items in turn and imports
+                # a block between them can only have more blocks for the logs, never fewer
+                last, found = self.rpc.batch(
+                    [("eth_getBlockByNumber", [hex(stop), False]), ("eth_getLogs", [query])]
                 )
             except RpcError as exc:
                 text = exc.rpc_message.lower()
