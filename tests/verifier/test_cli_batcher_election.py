@@ -19,6 +19,7 @@ On PostgreSQL (the advisory lock) and on SQLite (the lock file), with a real ``z
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -41,7 +42,12 @@ from tests.postgres import postgres_server
 from tests.verifier.test_cli_devnet import zhengyin_command
 from tests.verifier.test_faults import AGENCY, TYPE, request, wait_for
 from verifier.app.context import chain_rpc, deployment
+from verifier.app.service.leader import RETRY_SECONDS
 from verifier.settings import Settings
+
+TAKEOVER_SLACK = 2.0
+"""Allowance over one retry of the election for this machine's scheduling (a service, a
+CLI batcher and their node on two cores)."""
 
 
 @dataclass
@@ -205,10 +211,15 @@ def test_the_cli_batcher_takes_the_services_election(setup: Setup) -> None:
                             "SELECT count(*) FROM batches WHERE state = 'sent'")).scalar_one(),
                             lambda n: n >= 1, 20, "a batch sent (and, automine off, not mined)")
                         connection.rollback()
+                    killed = time.time()
                     serve.process.kill()
                     serve.process.wait(10)
                     wait_for(lambda: _read(err), lambda text: "leadership taken" in text, 20,
                              "the CLI batcher takes the role")
+                    taken = next(line for line in _read(err).splitlines()
+                                 if "leadership taken" in line)
+                    after = dt.datetime.fromisoformat(taken.split()[0]).timestamp() - killed
+                    assert after < RETRY_SECONDS + TAKEOVER_SLACK, taken  # within a retry
                 finally:
                     rpc.call("evm_setAutomine", [True])
                     rpc.call("evm_mine", [])
