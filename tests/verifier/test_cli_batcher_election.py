@@ -11,9 +11,10 @@ On PostgreSQL (the advisory lock) and on SQLite (the lock file), with a real ``z
   waiting CLI takes the role, every certificate ends anchored and every root is anchored
   exactly once (the chain's own ``RootAnchored`` events);
 - while the CLI leads, ``zhengyin issue`` leaves its certificates to it (and answers them
-  anchored once it has); a service started meanwhile stays a follower, a second
-  ``batcher run`` is refused naming the first, and the service takes the role once the CLI
-  stops.
+  anchored once it has); on PostgreSQL, its lock's session ended by the server, it stops
+  anchoring and takes the role again (nobody else contends); a service started meanwhile
+  stays a follower, a second ``batcher run`` is refused naming the first, and the service
+  takes the role once the CLI stops.
 """
 
 from __future__ import annotations
@@ -243,6 +244,18 @@ def test_the_cli_batcher_takes_the_services_election(setup: Setup) -> None:
                 printed = wait_for(lambda: _lines(out), lambda b: len(b) > before, 10,
                                    "the elected batcher anchors what `issue` queued")
                 assert printed[-1]["certificates"] == 1 and printed[-1]["state"] == "anchored"
+
+                if engine.dialect.name == "postgresql":  # its lock's session ended by the server
+                    with engine.begin() as connection:
+                        ended = connection.execute(sa.text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE application_name LIKE 'zhengyin-batcher batcher run%'"
+                        )).scalars().all()
+                    assert ended == [True]
+                    wait_for(lambda: _read(err),
+                             lambda text: "leadership lost role=batcher" in text
+                             and text.count("leadership taken") == 2, 20,
+                             "the CLI batcher stops at the lost lock and takes the role again")
 
                 # the CLI leads: a new service stays a follower, a second CLI is refused
                 with _serve(setup, "second") as successor:
