@@ -174,7 +174,7 @@ def _readme_exit_table() -> dict[int, str]:
 
 
 def test_the_exit_statuses_of_the_code_are_those_of_help_and_the_readme() -> None:
-    assert [int(s) for s in ExitStatus] == [0, 1, 2, 3, 4, 70]
+    assert [int(s) for s in ExitStatus] == [0, 1, 2, 3, 4, 5, 70]
     assert set(MEANINGS) == set(ExitStatus)
     assert _readme_exit_table() == {int(s): MEANINGS[s] for s in ExitStatus}
     shown = subprocess.run([*zhengyin_command(), "--help"], capture_output=True, text=True,
@@ -201,6 +201,7 @@ def test_errors_map_to_the_exit_status_of_their_kind() -> None:
         (RpcError("eth_call", -32000, "busy"), ExitStatus.UNAVAILABLE),
         (VerifierError("devnet down", code="devnet_not_running"), ExitStatus.UNAVAILABLE),
         (StoreError("no database", code="database_unavailable"), ExitStatus.UNAVAILABLE),
+        (VerifierError("another batcher runs", code="batcher_role_held"), ExitStatus.BUSY),
         (ArtefactError("contracts/build missing"), ExitStatus.INTERNAL),
         (KeyError("x"), ExitStatus.INTERNAL),
         (RuntimeError("bug"), ExitStatus.INTERNAL),

@@ -129,7 +129,7 @@ def issue_command(
     try:
         if report.accepted and not no_wait:
             with progress(f"anchoring {len(report.accepted)} certificate(s) on chain"):
-                anchored = anchor_now(settings, store)
+                anchored = anchor_now(settings, store, [a.identifier for a in report.accepted])
         if out is not None:
             _write_documents(store, report, out)
         if with_pdf and out is not None and report.accepted:
@@ -225,7 +225,7 @@ def supersede(
                 click.echo(f"{error} [{error.code}]", err=True)
         raise SystemExit(ExitStatus.INVALID)
     with progress("anchoring the replacement"):
-        anchored = anchor_now(settings, store)
+        anchored = anchor_now(settings, store, [report.accepted[0].identifier])
     if not anchored:
         raise VerifierError(
             "the replacement is issued but could not be anchored yet: run `zhengyin batcher "

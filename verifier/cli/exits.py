@@ -1,10 +1,10 @@
 """The exit status of every ``zhengyin`` command, in one place.
 
 :class:`ExitStatus` names them (0 ok, 1 invalid or refused, 2 usage, 3 could not decide,
-4 unavailable, 70 internal) and :data:`MEANINGS` says what each means: the
-``zhengyin --help`` text (:func:`help_text`) is made from it, and a test holds the README's
-table equal to it. :func:`exit_status_of` maps an exception (the project's error roots of
-:mod:`verifier.errors`, click's usage errors, anything else) to one of them;
+4 unavailable, 5 another process holds the role, 70 internal) and :data:`MEANINGS` says what
+each means: the ``zhengyin --help`` text (:func:`help_text`) is made from it, and a test holds
+the README's table equal to it. :func:`exit_status_of` maps an exception (the project's error
+roots of :mod:`verifier.errors`, click's usage errors, anything else) to one of them;
 :func:`exit_status_of_outcome` a verdict's outcome.
 """
 
@@ -37,6 +37,7 @@ class ExitStatus(IntEnum):
     USAGE = 2
     UNDECIDED = 3
     UNAVAILABLE = 4
+    BUSY = 5
     INTERNAL = 70
 
 
@@ -46,9 +47,12 @@ MEANINGS: dict[ExitStatus, str] = {
     ExitStatus.USAGE: "usage error (a wrong option or argument)",
     ExitStatus.UNDECIDED: "could not decide (a check could not be made; not yet confirmed)",
     ExitStatus.UNAVAILABLE: "unavailable (the chain, database or service did not answer)",
+    ExitStatus.BUSY: "another process holds the role (batcher run: another batcher runs)",
     ExitStatus.INTERNAL: "internal error, a bug (ZHENGYIN_DEBUG=1 shows the traceback)",
 }
 
+#: Codes of project errors that mean "another process does this": a singleton role elected.
+BUSY_CODES = frozenset({"batcher_role_held"})
 #: Codes of project errors that mean "a component did not answer" (whatever their class).
 UNAVAILABLE_CODES = frozenset(
     {
@@ -83,6 +87,8 @@ def exit_status_of(exc: BaseException) -> ExitStatus:
     code = error_code(exc)
     if code in USAGE_CODES:
         return ExitStatus.USAGE
+    if code in BUSY_CODES:
+        return ExitStatus.BUSY
     if (
         isinstance(exc, ChainUnavailable | TransactionDropped)
         or code in UNAVAILABLE_CODES

@@ -60,11 +60,12 @@ class BackgroundWork(ServiceBase):
             )
         home = Path(self.settings.home_dir)
         if self.indexer.shared:  # PostgreSQL: one indexer loop among all the instances
-            self._lead(election_for("indexer", self.store.engine, home), self._index)
+            self._lead(election_for("indexer", self.store.engine, home, "serve"), self._index)
         else:  # SQLite: every process follows the chain itself (one host, one file)
             self._spawn("indexer", lambda: self.indexer.run_forever(self._stop))
         self._spawn("audit-log", self._flush_forever)
-        batcher = self._lead(election_for("batcher", self.store.engine, home), self._anchor)
+        batcher = self._lead(election_for("batcher", self.store.engine, home, "serve"),
+                             self._anchor)
         _log.info(
             "service started pid=%d chain=%s chain_id=%d contract=%s batcher=%s "
             "max_staleness=%gs",

@@ -21,12 +21,19 @@ contract refuses a second anchor of one root.
 
 On SQLite (:class:`FileLockElection`) the database is on one host by nature: a lock file in
 the home directory (``flock``), released by the kernel when the process ends.
+
+Every contender names itself (:func:`contender`: what it is, its pid and host): on PostgreSQL
+in the ``application_name`` of the lock's session, in the lock file on SQLite, so a process
+that cannot take a role can say who holds it (:meth:`Election.holder`). The service
+(``zhengyin serve``) and ``zhengyin batcher run`` contend for the same ``batcher`` role.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import os
+import socket
 import threading
 import time
 import zlib
@@ -52,6 +59,11 @@ CONNECT_SECONDS = 5
 ROLES = ("indexer", "batcher")
 
 
+def contender(what: str) -> str:
+    """How a contender names itself to the others: ``<what> pid=<pid> host=<host>``."""
+    return f"{what} pid={os.getpid()} host={socket.gethostname()}"
+
+
 def lock_key(role: str) -> int:
     """The advisory lock key of a role: a signed 64-bit number, the same in every instance."""
     return (zlib.crc32(b"zhengyin") << 32 | zlib.crc32(role.encode())) - (1 << 63)
@@ -72,13 +84,19 @@ class Election(Protocol):
     def release(self) -> None:
         """Give the role up (a no-op unless leading)."""
 
+    def holder(self) -> str | None:
+        """Who holds the role, as it named itself (:func:`contender`); ``None`` if nobody
+        does or it cannot be told. For messages only: it may be out of date at once."""
+
 
 class FileLockElection:
-    """SQLite: the role is an exclusive ``flock`` of ``<home>/<name>.lock``."""
+    """SQLite: the role is an exclusive ``flock`` of ``<home>/<name>.lock``; the holder writes
+    its name (:func:`contender`) into the file."""
 
-    def __init__(self, role: str, path: Path) -> None:
+    def __init__(self, role: str, path: Path, who: str = "zhengyin") -> None:
         self.role = role
         self.path = path
+        self.who = contender(who)
         self._handle: IO[str] | None = None
         self._lock = threading.Lock()
 
@@ -87,14 +105,30 @@ class FileLockElection:
             if self._handle is not None:
                 return True
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.path.open("w")
+            handle = self.path.open("a+")  # not "w": that would erase the holder's name
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 handle.close()
                 return False
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(self.who + "\n")
+                handle.flush()
+            except OSError:  # the name is only for messages; the lock is what counts
+                pass
             self._handle = handle
             return True
+
+    def holder(self) -> str | None:
+        if self._handle is not None:
+            return self.who
+        try:
+            text = self.path.read_text(errors="replace").strip()
+        except OSError:
+            return None
+        return text.splitlines()[0][:200] if text else None
 
     def check(self) -> bool:
         return self._handle is not None
@@ -113,9 +147,10 @@ class AdvisoryLockElection:
     """PostgreSQL: the role is the session-level advisory lock :func:`lock_key` held on a
     dedicated connection (see the module's docstring)."""
 
-    def __init__(self, role: str, engine: sa.Engine) -> None:
+    def __init__(self, role: str, engine: sa.Engine, who: str = "zhengyin") -> None:
         self.role = role
         self.key = lock_key(role)
+        self.who = contender(who)
         self._engine = engine
         self._connection: Any = None
         self._held = False
@@ -136,7 +171,8 @@ class AdvisoryLockElection:
             "keepalives_interval": 2,
             "keepalives_count": 2,
             "tcp_user_timeout": 5000,
-            "application_name": f"zhengyin-{self.role}-election",
+            # PostgreSQL keeps 63 bytes of it: the role first, then who (holder() reads it)
+            "application_name": f"zhengyin-{self.role} {self.who}"[:63],
         }
         connection = psycopg.connect(url.render_as_string(hide_password=False), **params)
         for setting, value in (
@@ -199,6 +235,30 @@ class AdvisoryLockElection:
     def leading(self) -> bool:
         return self._held and time.monotonic() - self._checked < LEASE_SECONDS
 
+    def holder(self) -> str | None:
+        """The holder's name from its session's ``application_name`` (and its client
+        address when the server shows it), asked on the election's own connection."""
+        with self._lock:
+            if self._held:
+                return self.who
+            if self._connection is None:
+                return None
+            try:
+                row = self._connection.execute(
+                    "SELECT a.application_name, host(a.client_addr) FROM pg_locks l"
+                    " JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+                    " AND l.granted AND l.classid::bigint = %s AND l.objid::bigint = %s",
+                    ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
+                ).fetchone()
+            except Exception:  # only for a message
+                return None
+        if row is None or not row[0]:
+            return None
+        name = str(row[0]).removeprefix(f"zhengyin-{self.role}").strip()
+        if not name:
+            name = str(row[0])
+        return f"{name} (connected from {row[1]})" if row[1] else name
+
     def release(self) -> None:
         """Unlock (the next holder can take the role at once, not only once the server has
         ended the session) and close the connection."""
@@ -221,8 +281,9 @@ class AdvisoryLockElection:
                 pass
 
 
-def election_for(role: str, engine: sa.Engine, home: Path) -> Election:
-    """The election of ``role`` for the database behind ``engine``."""
+def election_for(role: str, engine: sa.Engine, home: Path, who: str = "zhengyin") -> Election:
+    """The election of ``role`` for the database behind ``engine``; ``who`` says what the
+    contending process is (``serve``, ``batcher run``), for the others' messages."""
     if engine.dialect.name == "postgresql":
-        return AdvisoryLockElection(role, engine)
-    return FileLockElection(role, home / f"{role}.lock")
+        return AdvisoryLockElection(role, engine, who)
+    return FileLockElection(role, home / f"{role}.lock", who)
