@@ -45,7 +45,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
@@ -211,8 +211,42 @@ def _latin_break(line: str) -> int:
     return space + 1 if space > 0 else len(line)
 
 
-class _Page:
-    """Drawing helpers over a reportlab canvas, in millimetres."""
+class Surface(Protocol):
+    """What the certificate layout draws on: positions in millimetres from the bottom-left
+    of an A4 page, sizes in points, the PDF canvas (:class:`_PdfPage`) or an OFD page
+    (:mod:`certs.render_ofd`)."""
+
+    fonts: FontSet
+
+    def text(self, x: float, y: float, text: str, size: float, *, heading: bool = False,
+             color: tuple[float, float, float] = _INK, align: str = "left",
+             char_space: float = 0.0) -> None:
+        """One line of text in the role's fonts (baseline at ``y``)."""
+
+    def mono_lines(self, x: float, y: float, lines: Sequence[str], size: float,
+                   leading: float) -> None:
+        """Lines of ASCII in :attr:`FontSet.mono`, the first baseline at ``y``, then down by
+        ``leading`` mm."""
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, width: float,
+             color: tuple[float, float, float]) -> None:
+        """A straight line ``width`` points wide."""
+
+    def frame(self) -> None:
+        """The double frame around the page."""
+
+    def qr(self, payload: str, x: float, y: float, size: float) -> None:
+        """The QR code of ``payload``, quiet zone included in ``size`` (mm)."""
+
+    def image(self, png: bytes, x: float, y: float, width: float) -> None:
+        """A picture ``width`` mm wide, its bottom-left corner at (``x``, ``y``)."""
+
+    def new_page(self) -> None:
+        """End the page; what follows goes on a new one."""
+
+
+class _PdfPage:
+    """:class:`Surface` over a reportlab canvas."""
 
     def __init__(self, canvas: Any, fonts: FontSet) -> None:
         self.c = canvas
@@ -245,6 +279,14 @@ class _Page:
             t.textOut(part)
         self.c.drawText(t)
 
+    def mono_lines(self, x: float, y: float, lines: Sequence[str], size: float,
+                   leading: float) -> None:
+        self.c.setFillColorRGB(*_INK)
+        self.c.setFont(self.fonts.mono, size)
+        for line in lines:
+            self.c.drawString(x * MM, y * MM, line)
+            y -= leading
+
     def line(self, x1: float, y1: float, x2: float, y2: float, width: float,
              color: tuple[float, float, float]) -> None:
         self.c.setStrokeColorRGB(*color)
@@ -258,8 +300,19 @@ class _Page:
         self.c.setLineWidth(0.5)
         self.c.rect(12 * MM, 12 * MM, 186 * MM, 273 * MM)
 
+    def qr(self, payload: str, x: float, y: float, size: float) -> None:
+        _qr(self, payload, x, y, size)
 
-def _qr(page: _Page, payload: str, x: float, y: float, size: float) -> None:
+    def image(self, png: bytes, x: float, y: float, width: float) -> None:
+        image = _image_reader(png)
+        w, h = image.getSize()
+        self.c.drawImage(image, x * MM, y * MM, width * MM, width * MM * h / w, mask="auto")
+
+    def new_page(self) -> None:
+        self.c.showPage()
+
+
+def _qr(page: _PdfPage, payload: str, x: float, y: float, size: float) -> None:
     """The QR code as filled vector rectangles (one path: one rectangle per horizontal run
     of dark modules, in module units), quiet zone included in ``size``."""
     code = qr_matrix(payload, error=QR_ERROR)
@@ -329,6 +382,26 @@ def _compress_pages(canvas: Any) -> None:
             page.Contents = pdfdoc.PDFStream(content=page.stream, filters=[FAST_FLATE])
 
 
+@dataclass(frozen=True)
+class CertificateMeta:
+    """What a rendered file says of itself (title, author)."""
+
+    title: str
+    """The certificate's name (or its type's)."""
+    issuer: str
+    identifier: str
+
+    @classmethod
+    def of(cls, document: CertificateDocument,
+           certificate_type: CertificateType) -> CertificateMeta:
+        values = document.values()
+        return cls(
+            title=_text(values.get("name")) or certificate_type.name,
+            issuer=_text(values.get("issuer.name")),
+            identifier=_text(values.get("identifier")),
+        )
+
+
 def render_certificate(
     document: CertificateDocument,
     *,
@@ -341,19 +414,37 @@ def render_certificate(
     ``seal_picture_png`` (PNG or any image Pillow reads), when given, is drawn at
     :data:`SEAL_PLACEMENT`. The output is reproducible: the same inputs give the same bytes."""
     payload = qr.payload_for(document).encode()
-    values = document.values()
-    title = _text(values.get("name")) or certificate_type.name
-    issuer = _text(values.get("issuer.name"))
-    identifier = _text(values.get("identifier"))
+    meta = CertificateMeta.of(document, certificate_type)
 
     buffer = io.BytesIO()
     c = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=0,
                initialFontName=fonts.body[0].fontName)
-    c.setTitle(f"{title} {identifier}".strip())
+    c.setTitle(f"{meta.title} {meta.identifier}".strip())
     c.setSubject("电子证照 (Zhengyin certificate)")
-    c.setAuthor(issuer)
+    c.setAuthor(meta.issuer)
     c.setCreator("Zhengyin")
-    page = _Page(c, fonts)
+    draw_certificate(_PdfPage(c, fonts), document, certificate_type, payload, seal_picture_png)
+    c.showPage()
+    _attach(c, ATTACHMENT_NAME, document.to_json().encode("utf-8"),
+            "电子证照数据 (zhengyin-cert/1 certificate document)")
+    _compress_pages(c)
+    c.save()
+    return buffer.getvalue()
+
+
+def draw_certificate(
+    page: Surface,
+    document: CertificateDocument,
+    certificate_type: CertificateType,
+    payload: str,
+    seal_picture_png: bytes | None,
+) -> None:
+    """The layout of a certificate (the module docstring), drawn on ``page`` (the PDF's or
+    the OFD's): page 1, then a further page for each part of the table that does not fit."""
+    values = document.values()
+    meta = CertificateMeta.of(document, certificate_type)
+    title = meta.title
+    fonts = page.fonts
     page.frame()
 
     # title
@@ -371,20 +462,14 @@ def render_certificate(
     )
     pages = _paginate(fonts, rows, size)
     _draw_rows(page, pages[0], size)
-    _footer(page, payload, issuer, values, seal_picture_png)
+    _footer(page, payload, meta.issuer, values, seal_picture_png)
     for number, items in enumerate(pages[1:], start=2):
-        c.showPage()
+        page.new_page()
         page.frame()
         page.text(_RIGHT, 272, f"{title} 续页（第 {number} 页，共 {len(pages)} 页）", 9,
                   color=_GREY, align="right")
         page.line(_LEFT, 268, _RIGHT, 268, 0.8, _FRAME)
         _draw_rows(page, items, size)
-    c.showPage()
-    _attach(c, ATTACHMENT_NAME, document.to_json().encode("utf-8"),
-            "电子证照数据 (zhengyin-cert/1 certificate document)")
-    _compress_pages(c)
-    c.save()
-    return buffer.getvalue()
 
 
 def _gap(size: float) -> float:
@@ -431,7 +516,7 @@ def _paginate(fonts: FontSet, rows: Sequence[_Row], size: float) -> list[list[_I
     return pages
 
 
-def _draw_rows(page: _Page, items: Sequence[_Item], size: float) -> None:
+def _draw_rows(page: Surface, items: Sequence[_Item], size: float) -> None:
     for y, label, line, value_size in items:
         if label is None:
             page.line(_LEFT, y, _RIGHT, y, 0.35, _RULE)
@@ -442,25 +527,20 @@ def _draw_rows(page: _Page, items: Sequence[_Item], size: float) -> None:
 
 
 def _footer(
-    page: _Page,
+    page: Surface,
     payload: str,
     issuer: str,
     values: dict[str, ClaimValue],
     seal_picture_png: bytes | None,
 ) -> None:
     qr_x, qr_y = _LEFT - 2.5, 46.0
-    _qr(page, payload, qr_x, qr_y, QR_SIZE_MM)
+    page.qr(payload, qr_x, qr_y, QR_SIZE_MM)
     page.text(qr_x + QR_SIZE_MM + 2, 74, "扫描二维码核验", 9.5, heading=True, color=_GREY)
     page.text(qr_x + QR_SIZE_MM + 2, 68.5, "或在核验服务中输入下方核验码", 8.5, color=_GREY)
     page.text(_LEFT, 41.5, "核验码：", 8.5, heading=True, color=_GREY)
-    mono = page.fonts.mono
-    per_line = int((_RIGHT - _LEFT) * MM / pdfmetrics.stringWidth("M", mono, 7.5))
-    y = 37.5
-    page.c.setFillColorRGB(*_INK)
-    page.c.setFont(mono, 7.5)
-    for start in range(0, len(payload), per_line):
-        page.c.drawString(_LEFT * MM, y * MM, payload[start : start + per_line])
-        y -= 3.4
+    per_line = int((_RIGHT - _LEFT) * MM / pdfmetrics.stringWidth("M", page.fonts.mono, 7.5))
+    page.mono_lines(_LEFT, 37.5, [payload[start : start + per_line]
+                                  for start in range(0, len(payload), per_line)], 7.5, 3.4)
     seal = SEAL_PLACEMENT
     center = seal.x_mm + seal.width_mm / 2
     page.text(center, 62, f"发证机关：{issuer}" if issuer else "发证机关", 11, heading=True,
@@ -471,8 +551,4 @@ def _footer(
               f"本电子证照内嵌证照数据文件 {ATTACHMENT_NAME}，加盖发证机关电子印章；"
               "可扫描二维码或输入核验码核验真伪与状态。", 7, color=_GREY, align="center")
     if seal_picture_png is not None:
-        image = _image_reader(seal_picture_png)
-        w, h = image.getSize()
-        width = seal.width_mm * MM
-        page.c.drawImage(image, seal.x_mm * MM, seal.y_mm * MM, width, width * h / w,
-                         mask="auto")
+        page.image(seal_picture_png, seal.x_mm, seal.y_mm, seal.width_mm)

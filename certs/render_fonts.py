@@ -96,6 +96,9 @@ class FontSet:
     """The font files loaded."""
     mono: str = MONO_FALLBACK
     """Registered name of the monospaced font for the verification payload."""
+    sources: dict[str, tuple[Path, int]] = field(default_factory=dict, compare=False)
+    """Each loaded font's file and face index (in a ``.ttc``), by registered name: what an
+    OFD package embeds subsets of (:mod:`certs.render_ofd`)."""
     _choice: dict[tuple[int, str], int] = field(default_factory=dict, compare=False, repr=False)
     _widths: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
@@ -108,6 +111,7 @@ class FontSet:
         wanted = list(files)
         loaded: dict[str, list[Any]] = {"song": [], "hei": [], "mono": [], "fallback": []}
         paths: list[Path] = []
+        sources: dict[str, tuple[Path, int]] = {}
         for file in wanted:
             path = _find(file, roots)
             if path is None:
@@ -119,6 +123,7 @@ class FontSet:
             pdfmetrics.registerFont(font)
             loaded.setdefault(file.role, []).append(font)
             paths.append(path)
+            sources[file.name] = (path, file.subfont)
         if not paths:
             packages = sorted({f.package for f in wanted if f.package})
             raise FontMissing(
@@ -130,7 +135,8 @@ class FontSet:
         if not song + hei + rest:
             raise FontMissing("of the fonts found, none is a song, hei or fallback CJK font")
         mono = loaded["mono"][0].fontName if loaded["mono"] else MONO_FALLBACK
-        return cls(tuple(song + hei + rest), tuple(hei + song + rest), tuple(paths), mono)
+        return cls(tuple(song + hei + rest), tuple(hei + song + rest), tuple(paths), mono,
+                   sources=sources)
 
     def runs(self, text: str, *, heading: bool = False) -> list[tuple[str, str]]:
         """Split ``text`` into ``(font name, text)`` runs: each character in the first font

@@ -9,6 +9,7 @@ import json
 import os
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -663,6 +664,34 @@ def test_certificate_pdf_is_sealed_anchored_and_stable(api: Api) -> None:
     names = {ch["name"] for ch in verdict["checks"]}
     assert {"pdf.anchored", "certificate.signature", "certificate.status"} <= names
     assert c.get(f"/v1/certificates/{identifier}/pdf",
+                 headers=api.h("issuer_b")).status_code == 403
+
+
+def test_certificate_ofd_is_sealed_anchored_and_stable(api: Api) -> None:
+    """GET /v1/certificates/{id}/ofd: the sealed OFD package, made once, its SM3 anchored
+    on chain as a sealed document (as the PDF's), the seal signing its Signature.xml."""
+    from seals.ses import parse_signature
+    from seals.sm2 import sm3
+
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("郑十"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    api.wait_anchored(identifier)
+    first = c.get(f"/v1/certificates/{identifier}/ofd", headers=api.h("issuer_a"))
+    assert first.status_code == 200, first.text
+    assert first.headers["content-type"] == "application/ofd"
+    again = c.get(f"/v1/certificates/{identifier}/ofd", headers=api.h("auditor"))
+    assert again.content == first.content  # made once, the same anchored file each time
+    anchored = registry(api.settings).document_of(sm3(first.content))
+    assert anchored is not None and anchored.issuer == AGENCY_A[0]
+    with zipfile.ZipFile(io.BytesIO(first.content)) as package:
+        signature_xml = package.read("Doc_0/Signs/Sign_0/Signature.xml")
+        value = parse_signature(package.read("Doc_0/Signs/Sign_0/SignedValue.dat"))
+        attached = json.loads(package.read("Doc_0/Attachs/certificate.json"))
+    assert value.data_hash == sm3(signature_xml)
+    document = c.get(f"/v1/certificates/{identifier}", headers=api.h("issuer_a")).json()
+    assert attached == document["document"]
+    assert c.get(f"/v1/certificates/{identifier}/ofd",
                  headers=api.h("issuer_b")).status_code == 403
 
 

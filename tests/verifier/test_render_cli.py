@@ -7,6 +7,7 @@ import io
 import json
 import os
 import subprocess
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -120,6 +121,38 @@ def test_render_writes_a_pdf_that_verifies_in_full(
     with Image.open(tmp_path / "page.png") as page:
         texts = [r.text for r in zxingcpp.read_barcodes(page.convert("RGB"))]
     assert texts == [qr.payload_for(document).encode()]
+
+
+def test_render_ofd_writes_a_sealed_anchored_package(
+    cli: Run, issued: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """``render --format ofd`` (or an ``.ofd`` name): the certificate as a sealed OFD, its
+    certificate.json the stored document, its seal over Signature.xml, anchored."""
+    from seals.ses import parse_signature
+    from seals.sm2 import sm3
+
+    _, identifiers = issued
+    target = tmp_path / "out" / "certificate.ofd"
+    rendered = cli("render", identifiers[0], "--out", str(target), "--json")
+    assert rendered.returncode == 0, rendered.stderr
+    body = json.loads(rendered.stdout)
+    assert body["format"] == "ofd" and body["out"] == str(target)
+    assert body["anchor"] is not None and body["anchor"]["block"] > 0, body
+    with zipfile.ZipFile(target) as package:
+        document = CertificateDocument.from_json(package.read("Doc_0/Attachs/certificate.json"))
+        signature_xml = package.read("Doc_0/Signs/Sign_0/Signature.xml")
+        value = parse_signature(package.read("Doc_0/Signs/Sign_0/SignedValue.dat"))
+    assert document.values()["identifier"] == identifiers[0]
+    assert value.data_hash == sm3(signature_xml)
+    assert value.property_info == "/Doc_0/Signs/Sign_0/Signature.xml"
+
+    named = tmp_path / "certificate.bin"
+    chosen = cli("render", identifiers[1], "--out", str(named), "--format", "ofd", "--no-anchor",
+                 "--json")
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads(chosen.stdout)["anchor"] is None and zipfile.is_zipfile(named)
+    wrong = cli("render", identifiers[1], "--out", str(named), "--format", "doc")
+    assert wrong.returncode == 2 and "'--format'" in wrong.stderr, wrong.stderr
 
 
 def test_render_refuses_a_pending_certificate(cli: Run, tmp_path: Path) -> None:

@@ -13,6 +13,11 @@ the PDF with its issuer's GB/T 38540 seal, and anchor the sealed file on chain.
 - :func:`anchor_certificate_pdf` records SM3 of the sealed file on chain from the issuer's
   account, as ``zhengyin seal stamp`` does: ``zhengyin verify FILE.pdf`` checks that anchor,
   every seal, and the embedded ``certificate.json`` in full.
+- :meth:`CertificatePdfMaker.render_ofd` makes the same certificate as a sealed OFD package
+  (:mod:`certs.render_ofd`, :mod:`seals.ofd.write`): the same page, ``certificate.json``
+  attached, and the issuer's seal as the signature's stamp at the same place
+  (:func:`ofd_stamp_place`); its SM3 is anchored the same way (:func:`anchor_certificate_pdf`
+  takes any sealed file).
 """
 
 from __future__ import annotations
@@ -21,11 +26,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from certs.canonical import CertificateDocument
-from certs.render import SEAL_PLACEMENT, FontSet, default_fonts, render_certificate
+from certs.render import (
+    PAGE_HEIGHT_MM,
+    SEAL_PLACEMENT,
+    FontSet,
+    default_fonts,
+    render_certificate,
+)
 from certs.status import CertificateRecord
-from certs.types import TypeDefinitions, default_registry
+from certs.types import CertificateType, TypeDefinitions, default_registry
 from chain.transactions import TransactionReceipt
+from seals.ofd.write import StampAnnot, write_sealed_ofd
 from seals.pdf import stamp_pdf
+from seals.ses import Seal
 from verifier.app.stamping import AgencyStamper, anchor_sealed
 from verifier.errors import VerifierError
 from verifier.settings import Settings
@@ -66,8 +79,20 @@ def seal_certificate_pdf(
     )
 
 
+def ofd_stamp_place(seal: Seal) -> StampAnnot:
+    """Where the seal shows on a certificate OFD: :data:`~certs.render.SEAL_PLACEMENT` (as
+    on the PDF), its height from the seal picture's proportions as ``stamp_pdf`` takes it."""
+    place = SEAL_PLACEMENT
+    picture = seal.picture
+    height = place.width_mm
+    if picture.width_mm > 0 and picture.height_mm > 0:
+        height = place.width_mm * picture.height_mm / picture.width_mm
+    top = PAGE_HEIGHT_MM - place.y_mm - height
+    return StampAnnot(place.page, place.x_mm, top, place.width_mm, height)
+
+
 def anchor_certificate_pdf(settings: Settings, issuer: str, sealed: bytes) -> TransactionReceipt:
-    """Anchor SM3 of the sealed certificate PDF from the issuer's chain account."""
+    """Anchor SM3 of the sealed certificate PDF (or OFD) from the issuer's chain account."""
     return anchor_sealed(settings, issuer, sealed)
 
 
@@ -98,18 +123,34 @@ class CertificatePdfMaker:
             found = self._stampers[issuer] = AgencyStamper.load(self.settings, issuer)
         return found
 
-    def render(self, record: CertificateRecord, *, at: dt.datetime | None = None) -> bytes:
-        """The sealed PDF of an anchored certificate (not anchored on chain itself)."""
-        document = require_anchored(record)
-        type_code = document.values().get("type.code")
+    def _type_of(self, record: CertificateRecord) -> CertificateType:
+        type_code = record.document.values().get("type.code")
         if not isinstance(type_code, str):
             raise VerifierError(
                 f"certificate {record.identifier} does not disclose its type",
                 code="type_hidden",
             )
+        return self.types.get(type_code)
+
+    def render_ofd(self, record: CertificateRecord, *, at: dt.datetime | None = None) -> bytes:
+        """The sealed OFD of an anchored certificate (not anchored on chain itself)."""
+        from certs.render_ofd import certificate_ofd
+
+        document = require_anchored(record)
+        ofd = certificate_ofd(document, certificate_type=self._type_of(record), fonts=self.fonts)
+        stamper = self.stamper(record.issuer)
+        return write_sealed_ofd(
+            ofd, seal=stamper.seal, signer=stamper.signer.signer,
+            signer_certificate=stamper.signer.certificate, stamp=ofd_stamp_place(stamper.seal),
+            at=at,
+        )
+
+    def render(self, record: CertificateRecord, *, at: dt.datetime | None = None) -> bytes:
+        """The sealed PDF of an anchored certificate (not anchored on chain itself)."""
+        document = require_anchored(record)
         pdf = render_certificate(
             document,
-            certificate_type=self.types.get(type_code),
+            certificate_type=self._type_of(record),
             seal_picture_png=None,  # the seal's own appearance is the visible seal
             fonts=self.fonts,
         )

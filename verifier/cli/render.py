@@ -1,5 +1,5 @@
-"""``zhengyin render``: an anchored certificate as a sealed PDF; and the PDFs ``issue --pdf``
-writes."""
+"""``zhengyin render``: an anchored certificate as a sealed PDF or OFD; and the PDFs
+``issue --pdf`` writes."""
 
 from __future__ import annotations
 
@@ -59,24 +59,35 @@ def write_pdfs(settings: Settings, store: Store, identifiers: list[str], out: Pa
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the sealed PDF.",
+    help="Where to write the sealed file.",
 )
-@click.option("--no-anchor", is_flag=True, help="Do not anchor the sealed PDF on chain.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["pdf", "ofd"]),
+    default=None,
+    help="pdf (A4 PDF) or ofd (GB/T 33190 OFD package); default: by the extension of --out "
+    "(.ofd: ofd), else pdf.",
+)
+@click.option("--no-anchor", is_flag=True, help="Do not anchor the sealed file on chain.")
 @output_options
 @pass_settings
 def render_command(
-    settings: Settings, identifier: str, out: Path, no_anchor: bool, as_json: bool
+    settings: Settings, identifier: str, out: Path, file_format: str | None, no_anchor: bool,
+    as_json: bool,
 ) -> None:
-    """Write an anchored certificate as an A4 PDF sealed with its issuer's seal: QR code,
-    printed verification code, and the certificate document embedded as certificate.json.
-    JSON: {identifier, out, anchor: {block, tx_hash} or null}."""
+    """Write an anchored certificate as an A4 PDF, or an OFD, sealed with its issuer's seal:
+    QR code, printed verification code, and the certificate document embedded as
+    certificate.json. JSON: {identifier, out, format, anchor: {block, tx_hash} or null}."""
     from verifier.app.render import CertificatePdfMaker, anchor_certificate_pdf
 
+    chosen = file_format or ("ofd" if out.suffix.lower() == ".ofd" else "pdf")
     store = open_store(settings)
     record = load_record(store, identifier.strip())
     require_issuer(store, record.issuer)
-    with progress("rendering and sealing the PDF"), _glyph_warnings():
-        sealed = CertificatePdfMaker(settings).render(record)
+    maker = CertificatePdfMaker(settings)
+    with progress(f"rendering and sealing the {chosen.upper()}"), _glyph_warnings():
+        sealed = maker.render_ofd(record) if chosen == "ofd" else maker.render(record)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(sealed)
     if not as_json:
@@ -87,7 +98,8 @@ def render_command(
             lambda: anchor_certificate_pdf(settings, record.issuer, sealed), as_json=as_json
         )
     if as_json:
-        echo_json({"identifier": record.identifier, "out": str(out), "anchor": anchor})
+        echo_json({"identifier": record.identifier, "out": str(out), "format": chosen,
+                   "anchor": anchor})
 
 
 COMMANDS: list[click.Command] = [render_command]

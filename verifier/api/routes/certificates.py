@@ -232,6 +232,21 @@ def get_pdf(identifier: str, service: ServiceDep, principal: PrincipalDep) -> Re
 
 
 @router.get(
+    "/{identifier}/ofd",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/ofd": {"schema": {"type": "string",
+                                                          "format": "binary"}}},
+              "description": "The sealed OFD (GB/T 33190)."},
+        **errors(*READ, 409),
+    },
+)
+def get_ofd(identifier: str, service: ServiceDep, principal: PrincipalDep) -> Response:
+    """The certificate as a sealed OFD package (its SM3 anchored on chain, as the PDF's)."""
+    return Response(service.certificate_ofd(principal, identifier), media_type="application/ofd")
+
+
+@router.get(
     "/{identifier}/qr",
     response_class=Response,
     responses={

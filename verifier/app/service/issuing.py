@@ -338,22 +338,30 @@ class Issuing(ServiceBase):
     def certificate_pdf(self, principal: Principal, identifier: str) -> bytes:
         """The sealed, anchored PDF of a certificate: made once, then kept under
         ``<home>/pdfs`` (every copy handed out is the same anchored file)."""
+        return self._certificate_file(principal, identifier, "pdf")
+
+    def certificate_ofd(self, principal: Principal, identifier: str) -> bytes:
+        """The sealed, anchored OFD of a certificate: made once, then kept under
+        ``<home>/ofds``, as :meth:`certificate_pdf`."""
+        return self._certificate_file(principal, identifier, "ofd")
+
+    def _certificate_file(self, principal: Principal, identifier: str, kind: str) -> bytes:
         from seals.pdf import sealed_document_digest
         from verifier.app.render import CertificatePdfMaker
 
         record = self.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
-        path = self.settings.home_dir / "pdfs" / f"{record.identifier}.pdf"
+        path = self.settings.home_dir / f"{kind}s" / f"{record.identifier}.{kind}"
         if path.is_file():
             return path.read_bytes()
         with self._lock:
             if self._pdf_maker is None:
                 self._pdf_maker = CertificatePdfMaker(self.settings)
             maker = self._pdf_maker
-        sealed: bytes = maker.render(record)
+        sealed: bytes = maker.render_ofd(record) if kind == "ofd" else maker.render(record)
         self.registry_for(record.issuer).anchor_document(
             record.issuer, sealed_document_digest(sealed)
         )
-        self.index_now("anchoring a certificate PDF")  # the next verification sees it
+        self.index_now(f"anchoring a certificate {kind.upper()}")  # the next verification sees it
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".tmp")
         partial.write_bytes(sealed)
