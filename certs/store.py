@@ -82,6 +82,17 @@ def _unreachable(exc: BaseException | None) -> StoreError:
     )
 
 
+def _psycopg_idle(driver: Any) -> bool:
+    """Whether a psycopg 3 connection is in no transaction and not in autocommit."""
+    from psycopg.pq import TransactionStatus
+
+    return (
+        driver is not None
+        and not driver.autocommit
+        and driver.info.transaction_status == TransactionStatus.IDLE
+    )
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -173,7 +184,17 @@ class Store:
             raise _unreachable(exc.orig) from exc
         except dbapi_error as exc:  # a pool's new connection refused: the driver's own error
             raise _unreachable(exc) from exc
+        # PostgreSQL: each read its own implicit transaction, as SQLite's reads already are
+        # (no BEGIN before the first, no ROLLBACK when the pool takes the connection back,
+        # which also cleared psycopg's prepared statements: # Why: bench/PERFORMANCE.md,
+        # "Store: reads in autocommit"). Read committed either way: each statement saw its
+        # own snapshot inside the transaction too. A connection handed out inside a
+        # transaction (never, after the pool's reset) is read as it is.
+        driver: Any = connection.dbapi_connection
+        autocommit = self.engine.dialect.driver == "psycopg" and _psycopg_idle(driver)
         try:
+            if autocommit:
+                driver.autocommit = True
             cursor = connection.cursor()
 
             def fetch(sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -191,6 +212,11 @@ class Store:
             yield fetch
             cursor.close()
         finally:
+            if autocommit:
+                try:
+                    driver.autocommit = False  # as the pool's other users expect it
+                except dbapi_error:  # a broken connection: not back into the pool
+                    connection.invalidate()
             connection.close()
 
     @contextmanager

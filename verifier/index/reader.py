@@ -114,6 +114,26 @@ SHARED_CURSOR_SQL = (
     " EXTRACT(EPOCH FROM clock_timestamp()) FROM chain_cursor WHERE id = 1"
 )
 CLOCK_SQL = "SELECT EXTRACT(EPOCH FROM clock_timestamp())"
+STATUS_COLUMNS = "leaf, status, reason, block_number, timestamp, superseded_by"
+
+
+def cursor_with_statuses_sql(shared: bool, leaves: int) -> str:
+    """The cursor row (with the shared confirmation when ``shared``: the columns of
+    :data:`CURSOR_SQL` or :data:`SHARED_CURSOR_SQL`), each row followed by one stored
+    status of the issuer (``?``, then ``leaves`` leaves ``?``) or by NULLs: one statement,
+    so one snapshot of the database and one round trip (# Why: bench/PERFORMANCE.md,
+    "Index: the cursor and the statuses in one statement")."""
+    cursor = (
+        "c.block, c.generation, c.head, c.confirmed_block, c.confirmed_at,"
+        " EXTRACT(EPOCH FROM clock_timestamp())"
+        if shared
+        else "c.block, c.generation"
+    )
+    status = ", ".join(f"s.{name}" for name in STATUS_COLUMNS.split(", "))
+    return (
+        f"SELECT {cursor}, {status} FROM chain_cursor c LEFT JOIN chain_status s"
+        f" ON s.issuer = ? AND s.leaf IN ({', '.join('?' * leaves)}) WHERE c.id = 1"
+    )
 
 
 class IndexReader:
@@ -236,15 +256,17 @@ class IndexReader:
         )
         return IndexerState(cursor, head, silence, healthy, error, staleness, generation)
 
-    def _current(self, fetch: Any) -> IndexerState:
-        """The state judged on the cursor row read through ``fetch`` (dropping this
-        process's cached chain facts if the index was rewound since they were read);
-        :class:`IndexerLagging` unless the index is current."""
-        rows = fetch(SHARED_CURSOR_SQL if self.shared else CURSOR_SQL)
+    def _current(self, fetch: Any, rows: list[tuple[Any, ...]] | None = None) -> IndexerState:
+        """The state judged on the cursor row read through ``fetch`` (or the ``rows`` of
+        :func:`cursor_with_statuses_sql` already read) (dropping this process's cached chain
+        facts if the index was rewound since they were read); :class:`IndexerLagging` unless
+        the index is current."""
+        if rows is None:
+            rows = fetch(SHARED_CURSOR_SQL if self.shared else CURSOR_SQL)
         cursor, generation = (int(rows[0][0]), int(rows[0][1])) if rows else (None, 0)
         shared = None
         if self.shared:
-            shared = Confirmation.of(*rows[0][2:]) if rows else Confirmation(None, None, None)
+            shared = Confirmation.of(*rows[0][2:6]) if rows else Confirmation(None, None, None)
         if generation != self._generation:
             self._anchor_cache.clear()
             self._key_cache.clear()
@@ -283,7 +305,13 @@ class IndexReader:
 
         Anchors never change once made (but for a rewind, which empties the cache), so they
         are cached; key records (which a retirement or a compromise report changes) are
-        cached while the index's cursor stays where it was; statuses are read every time."""
+        cached while the index's cursor stays where it was; statuses are read every time.
+
+        The cursor (and the confirmation) and the statuses of the first issuer's leaves (up
+        to a chunk: a QR's, a certificate's, a batch's of one issuer) are one statement, one
+        snapshot of the database. What is read in further statements (anchors or keys not
+        cached, further statuses) is checked against a rewind committed meanwhile by reading
+        the cursor's generation again at the end."""
         root_list = list(dict.fromkeys(r.hex() for r in roots))
         leaf_list = list(dict.fromkeys((u, x.hex()) for u, x in leaves))
         key_list = list(dict.fromkeys((u, k.hex()) for u, k in keys))
@@ -292,9 +320,37 @@ class IndexReader:
             (u, bytes.fromhex(x)): LeafStatus(ChainStatus.ACTIVE, 0, None, None, None)
             for u, x in leaf_list
         }
+
+        def keep_status(issuer: str, row: tuple[Any, ...]) -> None:
+            leaf, status, reason, block_number, timestamp, superseded_by = row
+            statuses[(issuer, bytes.fromhex(leaf))] = LeafStatus(
+                ChainStatus(status),
+                reason,
+                block_number,
+                timestamp,
+                bytes.fromhex(superseded_by) if superseded_by else None,
+            )
+
+        first = leaf_list[0][0] if leaf_list else None
+        by_issuer = {
+            issuer: list(chunks([x for u, x in leaf_list if u == issuer]))
+            for issuer in dict.fromkeys(u for u, _ in leaf_list)
+        }
         with self.store.reader() as fetch:
-            state = self._current(fetch)
+            if first is None:
+                state = self._current(fetch)
+                apart = False  # whether anything is read in a statement of its own
+            else:
+                chunk = by_issuer[first].pop(0)
+                rows = fetch(cursor_with_statuses_sql(self.shared, len(chunk)), first, *chunk)
+                state = self._current(fetch, rows)
+                width = 6 if self.shared else 2
+                for row in rows:
+                    if row[width] is not None:
+                        keep_status(first, row[width:])
+                apart = any(by_issuer.values())
             missing = [r for r in root_list if r not in self._anchor_cache]
+            apart = apart or bool(missing)
             for chunk in chunks(missing):
                 for root, issuer, leaf_count, block_number, timestamp in fetch(
                     "SELECT root, issuer, leaf_count, block_number, timestamp FROM chain_anchors"
@@ -306,24 +362,18 @@ class IndexReader:
                     )
             for r in root_list:
                 anchors[bytes.fromhex(r)] = self._anchor_cache.get(r)
-            for issuer in {u for u, _ in leaf_list}:  # (issuer, leaf) is the primary key
-                for chunk in chunks([x for u, x in leaf_list if u == issuer]):
-                    for leaf, status, reason, block_number, timestamp, superseded_by in fetch(
-                        "SELECT leaf, status, reason, block_number, timestamp, superseded_by"
-                        " FROM chain_status WHERE issuer = ?"
+            for issuer, rest in by_issuer.items():  # (issuer, leaf) is the primary key
+                for chunk in rest:
+                    for row in fetch(
+                        f"SELECT {STATUS_COLUMNS} FROM chain_status WHERE issuer = ?"
                         f" AND leaf IN ({', '.join('?' * len(chunk))})",
                         issuer,
                         *chunk,
                     ):
-                        statuses[(issuer, bytes.fromhex(leaf))] = LeafStatus(
-                            ChainStatus(status),
-                            reason,
-                            block_number,
-                            timestamp,
-                            bytes.fromhex(superseded_by) if superseded_by else None,
-                        )
+                        keep_status(issuer, row)
             records: dict[tuple[str, bytes], KeyRecord | None] = {}
             for issuer in {u for u, _ in key_list}:
+                apart = apart or not self._keys_cached(issuer)
                 known = self._issuer_keys(issuer)
                 for u, k in key_list:
                     if u == issuer:
@@ -331,7 +381,12 @@ class IndexReader:
                         records[(u, bytes.fromhex(k))] = found[0] if found else None
             # a rewind committed while this was read: judge nothing on a mixture (and let
             # the next read drop what this one may have cached)
-            after = fetch("SELECT generation FROM chain_cursor WHERE id = 1")
+            # (nothing read apart: all in the cursor's statement, or cached in its generation)
+            after = (
+                fetch("SELECT generation FROM chain_cursor WHERE id = 1")
+                if apart
+                else [(state.generation,)]
+            )
         if not after or int(after[0][0]) != state.generation:
             self._generation = None
             raise IndexerLagging(
@@ -339,6 +394,12 @@ class IndexReader:
             )
         assert state.indexed_block is not None
         return ChainSnapshot(state.indexed_block, anchors, statuses, records, state.lag_data)
+
+    def _keys_cached(self, issuer: str) -> bool:
+        """Whether :meth:`_issuer_keys` will answer from the cache (read at the cursor's
+        block last seen, in this generation)."""
+        cached = self._key_cache.get(issuer)
+        return cached is not None and cached[0] == self._seen_block >= 0
 
     def _issuer_keys(self, issuer: str) -> dict[bytes, tuple[KeyRecord, bytes | None]]:
         cached = self._key_cache.get(issuer)
