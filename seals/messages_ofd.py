@@ -150,6 +150,15 @@ OFD_MESSAGES: dict[str, tuple[str, str]] = {
         "StampAnnot {id} ({boundary}) is not inside page {page} ({page_box})",
         "签章外观 {id}（{boundary}）超出第 {page} 页的范围（{page_box}）",
     ),
+    "ofd.stamp.too_large": (
+        "StampAnnot {id} covers {share} of page {page}; with several seals at most {limit}",
+        "签章外观 {id} 占第 {page} 页的 {share}，文件有多个签章时每个最多占 {limit}"
+        "（可能遮盖页面内容）",
+    ),
+    "ofd.stamp.overlaps": (
+        "StampAnnot {id} on page {page} overlaps a stamp of {other}",
+        "第 {page} 页的签章外观 {id} 与 {other} 的签章外观重叠（可能遮盖之前的印章）",
+    ),
     "ofd.stamp.no_box": ("StampAnnot {id} has no usable Boundary or page box",
                          "签章外观 {id} 没有可用的位置或页面大小"),
     "ofd.modifications.none": (

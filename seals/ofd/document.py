@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from seals.ofd.errors import OfdMalformed
-from seals.ofd.names import ENTRY, NS, PATH_ELEMENTS, q
+from seals.ofd.errors import OfdHostile, OfdMalformed
+from seals.ofd.names import ENTRY, PATH_ELEMENTS
 from seals.ofd.package import DEFAULT_LIMITS, OfdLimits, OfdPackage
 from seals.ofd.xml import ElementBudget, parse_xml
 
@@ -82,15 +82,18 @@ def box(text: str | None, what: str) -> Box | None:
 
 
 def _local(el: etree._Element) -> str | None:
-    """The local name of an OFD element (None for another namespace, comments, PIs)."""
+    """The local name of an element, **whatever its namespace** (None for comments and
+    processing instructions). Readers that match local names only (some producers write
+    OFD without its namespace) must not see a page or a resource that this model misses:
+    the model reads a superset of what they read."""
     tag = el.tag
-    if not isinstance(tag, str) or not tag.startswith(f"{{{NS}}}"):
+    if not isinstance(tag, str):
         return None
-    return tag[len(NS) + 2 :]
+    return tag.rsplit("}", 1)[-1]
 
 
 def _children(el: etree._Element, local: str) -> Iterator[etree._Element]:
-    return (c for c in el if c.tag == q(local))
+    return (c for c in el if _local(c) == local)
 
 
 def _child(el: etree._Element, local: str) -> etree._Element | None:
@@ -206,7 +209,7 @@ class _Reader:
 
 
 def _root_named(root: etree._Element, local: str, path: str) -> None:
-    if root.tag != q(local):
+    if _local(root) != local:
         raise OfdMalformed(f"{path}: the root element is not ofd:{local}",
                            code="ofd_bad_structure")
 
@@ -250,6 +253,9 @@ def _document(reader: _Reader, body: etree._Element, index: int) -> Document:
     pages: dict[str, Page] = {}
     pages_el = _child(doc, "Pages")
     page_locs = [] if pages_el is None else list(_children(pages_el, "Page"))
+    if len(page_locs) > reader.limits.max_pages:
+        raise OfdHostile(f"{root}: {len(page_locs)} pages; at most {reader.limits.max_pages}",
+                         code="ofd_hostile")
     for p in page_locs:
         pid = p.get("ID", "")
         loc = p.get("BaseLoc")
@@ -282,7 +288,7 @@ def _follow(reader: _Reader, path: str, root: etree._Element, refer: _Refer) -> 
     """Every location ``root`` (the file ``path``) holds, given to ``refer``."""
     base = folder(path)
     res_base = base
-    if root.tag == q("Res") and root.get("BaseLoc"):
+    if _local(root) == "Res" and root.get("BaseLoc"):
         res_base = resolve(root.get("BaseLoc", ""), base)
     for el in root.iter():
         local = _local(el)
@@ -292,7 +298,7 @@ def _follow(reader: _Reader, path: str, root: etree._Element, refer: _Refer) -> 
             text = _text(el)
             if text:
                 leaf = local in ("MediaFile", "FontFile", "Profile")
-                parse = local in _PARSED or (local == "FileLoc" and root.tag == q("Annotations"))
+                parse = local in _PARSED or (local == "FileLoc" and _local(root) == "Annotations")
                 refer(text, res_base if leaf else base, path, parse)
         loc = el.get("BaseLoc")
         if loc is not None and local in ("Page", "TemplatePage") and el is not root:
@@ -307,6 +313,7 @@ def _signatures(reader: _Reader, path: str) -> list[Signature]:
     _root_named(root, "Signatures", path)
     out: list[Signature] = []
     seen: set[str] = set()
+    references = 0
     listed = list(_children(root, "Signature"))
     if len(listed) > reader.limits.max_signatures:
         raise OfdMalformed(f"{path}: {len(listed)} signatures; at most "
@@ -321,7 +328,13 @@ def _signatures(reader: _Reader, path: str) -> list[Signature]:
         if sig_path in seen:
             raise OfdMalformed(f"{path}: {sig_path} is listed twice", code="ofd_bad_structure")
         seen.add(sig_path)
-        out.append(_signature(reader, sid, el.get("Type", "Seal"), sig_path))
+        sig = _signature(reader, sid, el.get("Type", "Seal"), sig_path)
+        references += len(sig.references)
+        if references > reader.limits.max_references:
+            raise OfdMalformed(f"{path}: the signatures hold more than "
+                               f"{reader.limits.max_references} references",
+                               code="ofd_bad_structure")
+        out.append(sig)
     return out
 
 
@@ -347,8 +360,6 @@ def _signature(reader: _Reader, sid: str, type_: str, path: str) -> Signature:
         except (binascii.Error, ValueError):
             value = None
         refs.append(Reference(file_ref, ref_path, value))
-    if len(refs) > reader.limits.max_references:
-        raise OfdMalformed(f"{path}: {len(refs)} references", code="ofd_bad_structure")
     stamps = tuple(
         StampAnnot(s.get("ID", ""), s.get("PageRef", ""),
                    box(s.get("Boundary"), f"{path}: StampAnnot Boundary"))

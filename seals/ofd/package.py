@@ -62,8 +62,11 @@ class OfdLimits:
     """Bytes of one XML file."""
     max_xml_depth: int = 64
     """Nesting of XML elements."""
-    max_xml_elements: int = 2_000_000
+    max_xml_elements: int = 500_000
     """Elements of all XML files of the package together."""
+    max_pages: int = 10_000
+    """Pages of a document (each has its own file, and a package at most ``max_entries``
+    files; more pages are refused, not read)."""
     max_signatures: int = 64
     """Signatures of a document."""
     max_references: int = 20_000

@@ -37,9 +37,9 @@ from typing import Any
 
 from seals import sm2
 from seals.errors import SealError, says_nothing_of_the_input
-from seals.ofd.document import Document, OfdDocument, Signature, read_document
+from seals.ofd.document import Box, Document, OfdDocument, Signature, read_document
 from seals.ofd.names import ENTRY, SM3_NAMES
-from seals.ofd.package import DEFAULT_LIMITS, OfdLimits, read_package
+from seals.ofd.package import DEFAULT_LIMITS, OfdLimits, OfdPackage, read_package
 from seals.report import Check, Joined, Message, Status, VerificationReport
 from seals.seal_verify import verify_signature
 from seals.ses import SealSignature, parse_signature
@@ -120,17 +120,34 @@ def _listed(items: list[Message]) -> Joined:
     return Joined(tuple(shown))
 
 
-def _covered(sig: Signature, files: dict[str, bytes]) -> set[str]:
-    """The package names this signature's references name (present or not)."""
+class _Files:
+    """The package's files, each hashed at most once however many references name it (a
+    package of 20,000 references to one 32 MB file hashes 32 MB, not 640 GB)."""
+
+    def __init__(self, package: OfdPackage) -> None:
+        self.package = package
+        self.files = package.files
+        self._sm3: dict[str, bytes] = {}
+
+    def find(self, path: str) -> str | None:
+        return self.package.find(path)
+
+    def sm3(self, name: str) -> bytes:
+        if name not in self._sm3:
+            self._sm3[name] = sm2.sm3(self.files[name])
+        return self._sm3[name]
+
+
+def _covered(sig: Signature, files: _Files) -> set[str]:
+    """The package names this signature's references name (as written when absent)."""
     out: set[str] = set()
-    folded = {n.casefold(): n for n in files}
     for ref in sig.references:
         if ref.path is not None:
-            out.add(ref.path if ref.path in files else folded.get(ref.path.casefold(), ref.path))
+            out.add(files.find(ref.path) or ref.path)
     return out
 
 
-def _references(sig: Signature, files: dict[str, bytes]) -> Check:
+def _references(sig: Signature, files: _Files) -> Check:
     name = "ofd.references"
     if not sig.references:
         return step(name, "integrity", Status.INVALID, "ofd.references.none")
@@ -139,24 +156,23 @@ def _references(sig: Signature, files: dict[str, bytes]) -> Check:
         problem = Message("ofd.references.method", {"method": method[:60]})
         return said(name, "integrity", Status.INVALID, "ofd.references.invalid",
                     {"problems": _listed([problem])}, method=method[:60])
-    folded = {n.casefold(): n for n in files}
     problems: list[Message] = []
     data: list[dict[str, Any]] = []
     for ref in sig.references:
         if ref.path is None:
             problems.append(Message("ofd.references.bad_path", {"file": ref.file_ref[:120]}))
             continue
-        found = ref.path if ref.path in files else folded.get(ref.path.casefold())
+        found = files.find(ref.path)
         if found is None:
             problems.append(Message("ofd.references.missing", {"file": ref.path[:120]}))
             data.append({"file": ref.path, "problem": "missing"})
         elif ref.check_value is None:
             problems.append(Message("ofd.references.bad_value", {"file": found}))
             data.append({"file": found, "problem": "bad_value"})
-        elif sm2.sm3(files[found]) != ref.check_value:
+        elif files.sm3(found) != ref.check_value:
             problems.append(Message("ofd.references.changed", {"file": found}))
             data.append({"file": found, "problem": "changed",
-                         "sm3": sm2.sm3(files[found]).hex(),
+                         "sm3": files.sm3(found).hex(),
                          "check_value": ref.check_value.hex()})
     if problems:
         return said(name, "integrity", Status.INVALID, "ofd.references.invalid",
@@ -165,19 +181,41 @@ def _references(sig: Signature, files: dict[str, bytes]) -> Check:
                 {"count": len(sig.references)}, files=sorted(_covered(sig, files)))
 
 
+MAX_LATER_SHARE = 0.10
+"""With two or more signatures, the largest share of its page one stamp may cover (the PDF
+appearance policy: a 45 mm seal is 3.2 % of an A4 page, 6.5 % of A5)."""
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    """Do two boxes share an area (touching edges do not)?"""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and (
+        b[1] < a[1] + a[3]
+    )
+
+
 def _stamp(sig: Signature, doc: Document) -> Check:
+    """Each stamp names a page and lies inside it; when the document has more than one
+    signature, each covers at most :data:`MAX_LATER_SHARE` of its page and no stamp of
+    another signature (order-independent: ``Signatures.xml`` is not protected, so its order
+    cannot say which seal came later)."""
     name = "ofd.stamp"
     if not sig.stamps:
         return step(name, "integrity", Status.SKIPPED, "ofd.stamp.none")
+    several = len(doc.signatures) > 1
+    others = [
+        (other, s) for other in doc.signatures if other is not sig for s in other.stamps
+        if s.boundary is not None
+    ]
     problems: list[Message] = []
     where: list[Message] = []
+    numbers = {pid: i + 1 for i, pid in enumerate(doc.pages)}
     for s in sig.stamps:
         page = doc.pages.get(s.page_ref)
         if page is None:
             problems.append(Message("ofd.stamp.no_page", {"id": s.id, "page": s.page_ref[:40]}))
             continue
-        number = list(doc.pages).index(s.page_ref) + 1
-        if s.boundary is None or page.box is None:
+        number = numbers[s.page_ref]
+        if s.boundary is None or page.box is None or page.box[2] <= 0 or page.box[3] <= 0:
             problems.append(Message("ofd.stamp.no_box", {"id": s.id}))
             continue
         x, y, w, h = s.boundary
@@ -188,8 +226,20 @@ def _stamp(sig: Signature, doc: Document) -> Check:
             problems.append(Message("ofd.stamp.outside", {
                 "id": s.id, "boundary": text, "page": number,
                 "page_box": " ".join(f"{v:g}" for v in page.box)}))
-        else:
-            where.append(Message("ofd.stamp.at", {"page": number, "boundary": text}))
+            continue
+        share = (w * h) / (pw * ph)
+        if several and share > MAX_LATER_SHARE:
+            problems.append(Message("ofd.stamp.too_large", {
+                "id": s.id, "page": number, "share": f"{share:.0%}",
+                "limit": f"{MAX_LATER_SHARE:.0%}"}))
+            continue
+        hit = next((o for o, t in others if t.page_ref == s.page_ref and t.boundary
+                    and _overlap(s.boundary, t.boundary)), None)
+        if hit is not None:
+            problems.append(Message("ofd.stamp.overlaps", {
+                "id": s.id, "page": number, "other": hit.path}))
+            continue
+        where.append(Message("ofd.stamp.at", {"page": number, "boundary": text}))
     if problems:
         return said(name, "integrity", Status.INVALID, "ofd.stamp.invalid",
                     {"problems": _listed(problems)})
@@ -197,10 +247,10 @@ def _stamp(sig: Signature, doc: Document) -> Check:
                 {"count": len(where), "where": _listed(where)})
 
 
-def _seal_file(sig: Signature, files: dict[str, bytes], parsed: SealSignature | None) -> Check:
+def _seal_file(sig: Signature, files: _Files, parsed: SealSignature | None) -> Check:
     name = "ofd.seal_file"
     assert sig.seal_file is not None
-    if parsed is not None and files[sig.seal_file] == parsed.seal.der:
+    if parsed is not None and files.files[sig.seal_file] == parsed.seal.der:
         return said(name, "integrity", Status.VALID, "ofd.seal_file.valid",
                     {"file": sig.seal_file})
     return said(name, "integrity", Status.INVALID, "ofd.seal_file.invalid",
@@ -231,7 +281,7 @@ def _modifications(sig: Signature, doc: Document, covered: set[str],
 
 
 def _verify_signature(
-    sig: Signature, doc: Document, files: dict[str, bytes], signature_files: set[str], *,
+    sig: Signature, doc: Document, files: _Files, signature_files: set[str], *,
     at: datetime | None, now: datetime | None, anchors: Sequence[X509Certificate],
     lenient_ca: bool,
 ) -> OfdSignatureReport:
@@ -243,7 +293,7 @@ def _verify_signature(
              signature_time=sig.signature_time),
         _guard("ofd.references", "integrity", lambda: _references(sig, files)),
     ]
-    der = files[sig.signed_value]
+    der = files.files[sig.signed_value]
     try:
         parsed: SealSignature | None = parse_signature(der)
     except Exception:
@@ -278,8 +328,7 @@ def _verify_signature(
     )
 
 
-def _files_step(model: OfdDocument) -> Check:
-    files = model.package.files
+def _files_step(model: OfdDocument, files: _Files) -> Check:
     protected: set[str] = set()
     own: set[str] = set()
     problems: list[Message] = []
@@ -292,7 +341,7 @@ def _files_step(model: OfdDocument) -> Check:
         for path, referrer in doc.missing:
             problems.append(Message("ofd.files.missing", {"file": path[:120],
                                                           "referrer": referrer}))
-    unprotected = sorted(set(files) - protected - own)
+    unprotected = sorted(set(files.files) - protected - own)
     problems += [Message("ofd.files.unprotected", {"file": f}) for f in unprotected]
     if problems:
         return said("ofd.files", "integrity", Status.INVALID, "ofd.files.invalid",
@@ -319,12 +368,13 @@ def verify_ofd(
         {"size": len(data), "files": len(package.files), "documents": len(model.documents)},
         size=len(data), files=len(package.files),
     )
+    files = _Files(package)
     signature_files: set[str] = set()
     for doc in model.documents:
         for sig in doc.signatures:
-            signature_files |= _covered(sig, package.files) | set(sig.own_files)
+            signature_files |= _covered(sig, files) | set(sig.own_files)
     reports = [
-        _verify_signature(sig, doc, package.files, signature_files, at=at, now=now,
+        _verify_signature(sig, doc, files, signature_files, at=at, now=now,
                           anchors=anchors, lenient_ca=lenient_ca)
         for doc in model.documents
         for sig in doc.signatures
@@ -339,7 +389,7 @@ def verify_ofd(
     return OfdReport(
         size=len(data),
         files=len(package.files),
-        steps=(structure, count, _files_step(model)),
+        steps=(structure, count, _files_step(model, files)),
         signatures=tuple(reports),
         data=data,
     )

@@ -44,6 +44,11 @@ class ElementBudget:
         self.left = limits.max_xml_elements
         self.limits = limits
 
+    def check(self, count: int, name: str) -> None:
+        """Refuse before parsing when ``count`` (an upper bound) is beyond what is left."""
+        if count > self.left:
+            self.spend(count, name)
+
     def spend(self, count: int, name: str) -> None:
         self.left -= count
         if self.left < 0:
@@ -79,6 +84,8 @@ def parse_xml(
         raise OfdHostile(f"{name}: an entity declaration", code="ofd_xml_entity")
     if b"<!DOCTYPE" in text or b"<!doctype" in text:
         raise OfdHostile(f"{name}: a document type declaration (DTD)", code="ofd_xml_dtd")
+    if budget is not None:  # at most this many elements, counted in C before parsing
+        budget.check(text.count(b"<") - text.count(b"</"), name)
     try:
         root = etree.fromstring(text, _parser())
     except etree.XMLSyntaxError as exc:

@@ -3,12 +3,20 @@ removed, and raw zip files with any name, flag or size a hostile writer could ch
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zipfile
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+
+from seals_testlib import Pki
+
+from seals import sm2
+from seals.ofd.names import NS, SM2_SM3_OID, SM3_OID
+from seals.seal import sign_data
+from seals.ses import Seal
 
 OFDRW = Path(__file__).resolve().parents[2] / "data" / "interop" / "ofdrw"
 TODAY = datetime(2026, 12, 4, tzinfo=UTC)
@@ -24,10 +32,10 @@ def files_of(data: bytes) -> dict[str, bytes]:
         return {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
 
 
-def rezip(files: dict[str, bytes]) -> bytes:
-    """A package of these files, written by :mod:`zipfile` (deflate)."""
+def rezip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A package of these files, written by :mod:`zipfile` (deflate, or ``method``)."""
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(out, "w", method) as z:
         for name, data in files.items():
             z.writestr(name, data)
     return out.getvalue()
@@ -66,3 +74,37 @@ def raw_zip(
     end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(entries), len(entries),
                       len(central), len(body), len(comment)) + comment
     return bytes(body + central + end)
+
+
+def sign_into(
+    files: dict[str, bytes], pki: Pki, seal: Seal, covered: list[str], *, folder: str,
+    at: datetime, stamp: str = '<ofd:StampAnnot ID="9" PageRef="1" Boundary="10 10 30 30"/>',
+    signatures: str = "Doc_0/Signs/Signatures.xml",
+) -> None:
+    """A further signature written into ``files`` the way OFD writers do (a test signer, not
+    the project's writer): ``folder``/Signature.xml with an SM3 reference per covered file,
+    ``folder``/SignedValue.dat a v4 SES_Signature over the Signature.xml bytes, listed in
+    ``signatures``."""
+    refs = "".join(
+        f'<ofd:Reference FileRef="/{name}"><ofd:CheckValue>'
+        f"{base64.b64encode(sm2.sm3(files[name])).decode()}</ofd:CheckValue></ofd:Reference>"
+        for name in covered
+    )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signature xmlns:ofd="'
+        f'{NS}"><ofd:SignedInfo><ofd:Provider ProviderName="tests"/>'
+        f"<ofd:SignatureMethod>{SM2_SM3_OID}</ofd:SignatureMethod>"
+        f'<ofd:References CheckMethod="{SM3_OID}">{refs}</ofd:References>{stamp}'
+        f"</ofd:SignedInfo><ofd:SignedValue>/{folder}/SignedValue.dat</ofd:SignedValue>"
+        "</ofd:Signature>"
+    ).encode()
+    signed = sign_data(seal, pki.signer.signer, pki.signer.certificate, xml,
+                       f"/{folder}/Signature.xml", at=at)
+    files[f"{folder}/Signature.xml"] = xml
+    files[f"{folder}/SignedValue.dat"] = signed.der
+    listed = files[signatures]
+    n = listed.count(b"<ofd:Signature ") + 1
+    files[signatures] = listed.replace(
+        b"</ofd:Signatures>",
+        f'<ofd:Signature ID="{n}" BaseLoc="/{folder}/Signature.xml"/></ofd:Signatures>'.encode(),
+    )

@@ -4,8 +4,10 @@ billion laughs. Every hostile file is made here."""
 
 from __future__ import annotations
 
+import random
 import time
 import tracemalloc
+import zipfile
 import zlib
 from collections.abc import Callable
 
@@ -173,3 +175,45 @@ def test_an_unprotected_large_resource_is_read_and_judged() -> None:
     report = verify_ofd(rezip(files), now=TODAY)
     assert not report.ok
     assert {c.name: c.status.value for c in report.steps}["ofd.files"] == "INVALID"
+
+
+def _timed(data: bytes) -> float:
+    started = time.process_time()
+    try:
+        verify_ofd(data, now=TODAY)
+    except OfdError:
+        pass
+    return time.process_time() - started
+
+
+def test_many_references_to_one_large_file_hash_it_once() -> None:
+    files = files_of(fixture("v4signed.ofd"))
+    files["Doc_0/Res/big.bin"] = random.Random(1).randbytes(8 << 20)
+    ref = b'<ofd:Reference FileRef="/Doc_0/Res/big.bin"><ofd:CheckValue>AAAA</ofd:CheckValue>' \
+        b"</ofd:Reference>"
+    xml = files["Doc_0/Signs/Sign_0/Signature.xml"].replace(
+        b"</ofd:References>", ref * 19_000 + b"</ofd:References>")
+    files["Doc_0/Signs/Sign_0/Signature.xml"] = xml
+    assert _timed(rezip(files)) < 2.0  # 19,000 × 8 MB would take hours
+
+
+def test_many_pages_and_elements_are_bounded() -> None:
+    files = files_of(fixture("v4signed.ofd"))
+    pages = b"".join(b'<ofd:Page ID="p%d" BaseLoc="Pages/Page_0/Content.xml"/>' % i
+                     for i in range(9_999))
+    document = files["Doc_0/Document.xml"]
+    files["Doc_0/Document.xml"] = document.replace(b"</ofd:Pages>", pages + b"</ofd:Pages>")
+    data = rezip(files, zipfile.ZIP_STORED)
+    started = time.process_time()
+    report = verify_ofd(data, now=TODAY)  # read in full: 10,000 pages
+    assert time.process_time() - started < 1.0
+    assert {c.name: c.status.value for c in report.signatures[0].steps}[
+        "ofd.references"] == "INVALID"
+    files["Doc_0/Document.xml"] = document.replace(
+        b"</ofd:Pages>", pages + b'<ofd:Page ID="x" BaseLoc="a"/></ofd:Pages>')
+    refused(rezip(files, zipfile.ZIP_STORED), "ofd_hostile")
+    # more elements than a package may hold: refused
+    files = files_of(fixture("v4signed.ofd"))
+    files["OFD.xml"] = b"<ofd:OFD xmlns:ofd='http://www.ofdspec.org/2016'>" + \
+        b"<a/>" * 600_000 + b"</ofd:OFD>"
+    refused(rezip(files, zipfile.ZIP_STORED), "ofd_hostile")
