@@ -221,13 +221,16 @@ def _document(reader: _Reader, body: etree._Element, index: int) -> Document:
                            code="ofd_bad_structure")
     files: dict[str, str] = {}
     missing: list[tuple[str, str]] = []
+    missing_seen: set[str] = set()
     todo: list[tuple[str, str]] = []  # (path, referrer) of files to parse
 
     def refer(loc: str, base: str, referrer: str, parse: bool) -> str | None:
         path = resolve(loc, base)
         found = reader.package.find(path)
         if found is None:
-            missing.append((path, referrer))
+            if path not in missing_seen:
+                missing_seen.add(path)
+                missing.append((path, referrer))
             return None
         if found not in files:
             files[found] = referrer
@@ -313,7 +316,7 @@ def _signatures(reader: _Reader, path: str) -> list[Signature]:
     _root_named(root, "Signatures", path)
     out: list[Signature] = []
     seen: set[str] = set()
-    references = 0
+    references = stamps = 0
     listed = list(_children(root, "Signature"))
     if len(listed) > reader.limits.max_signatures:
         raise OfdMalformed(f"{path}: {len(listed)} signatures; at most "
@@ -330,6 +333,11 @@ def _signatures(reader: _Reader, path: str) -> list[Signature]:
         seen.add(sig_path)
         sig = _signature(reader, sid, el.get("Type", "Seal"), sig_path)
         references += len(sig.references)
+        stamps += len(sig.stamps)
+        if stamps > reader.limits.max_stamps:
+            raise OfdMalformed(f"{path}: the signatures hold more than "
+                               f"{reader.limits.max_stamps} stamp annotations",
+                               code="ofd_bad_structure")
         if references > reader.limits.max_references:
             raise OfdMalformed(f"{path}: the signatures hold more than "
                                f"{reader.limits.max_references} references",

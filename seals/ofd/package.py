@@ -16,7 +16,9 @@ with the same bytes:
   which ends where the end record starts (``ofd_zip_inconsistent`` otherwise: prepended bytes,
   gaps, overlaps, a local header that says something else than the central directory);
 - names: UTF-8 (flag 11) or ASCII, relative, ``/``-separated, no ``\\``, ``:``, control
-  characters, empty, ``.`` or ``..`` segments (``ofd_bad_name``); no two names equal after
+  characters, empty, ``.`` or ``..`` segments, segments ending in ``.`` or a space (Windows
+  drops them: ``a.xml.`` is ``a.xml`` once extracted), device names (``CON``, ``NUL.xml``…)
+  (``ofd_bad_name``); no two names equal after
   NFC normalisation and case folding, no file named like a folder of another
   (``ofd_duplicate_name``);
 - methods stored (0) and deflate (8) only (``ofd_zip_method``); encrypted entries refused
@@ -71,6 +73,8 @@ class OfdLimits:
     """Signatures of a document."""
     max_references: int = 20_000
     """References of all signatures together."""
+    max_stamps: int = 1_000
+    """Stamp annotations of all signatures together (each is compared with the others)."""
 
 
 DEFAULT_LIMITS = OfdLimits()
@@ -88,6 +92,12 @@ _FLAG_STRONG = 0x0040
 _FLAG_UTF8 = 0x0800
 _FLAG_MASKED = 0x2000
 _BOMB_FLOOR = 1024 * 1024
+_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+     *(f"LPT{i}" for i in range(1, 10))}
+)
+"""Names Windows opens as devices: a reader that extracts the package to disk there would
+not read the entry's bytes."""
 
 
 @dataclass(frozen=True)
@@ -149,10 +159,14 @@ def check_name(raw: bytes, flags: int, limits: OfdLimits) -> str:
         or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
     )
     parts = name[:-1].split("/") if name.endswith("/") else name.split("/")
-    if bad or any(p in ("", ".", "..") for p in parts):
+    if bad or any(
+        p in ("", ".", "..") or p[-1] in ". " or p.split(".")[0].upper() in _DEVICES
+        for p in parts
+    ):
         raise OfdMalformed(
             f"entry name {name[:80]!r}: not a plain relative path (absolute, '\\', ':', "
-            "'..', empty segments or control characters)",
+            "'..', empty segments, a segment ending in '.' or ' ', a device name, or "
+            "control characters)",
             code="ofd_bad_name",
         )
     return name

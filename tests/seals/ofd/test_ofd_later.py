@@ -136,3 +136,29 @@ def test_a_later_stamp_over_the_first_or_over_the_page(
     assert not report.ok
     stamp = {s.name: s for s in report.signatures[1].steps}["ofd.stamp"]
     assert stamp.status is Status.INVALID and why in stamp.reason, stamp.reason
+
+
+def test_a_prepared_shadow_page(pki: Pki, seal: Seal) -> None:
+    """A document sealed while it refers to a page file that is not there (invalid: a
+    writer could add it later), and the page added afterwards (invalid: not protected)."""
+    files = files_of(fixture("SESV4SignDoc.ofd"))
+    for name in [n for n in files if n.startswith("Doc_0/Signs/Sign_0/")]:
+        del files[name]
+    files["Doc_0/Signs/Signatures.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signatures xmlns:ofd="'
+        b'http://www.ofdspec.org/2016"></ofd:Signatures>')
+    files["Doc_0/Document.xml"] = files["Doc_0/Document.xml"].replace(
+        b"</ofd:Pages>", b'<ofd:Page ID="2" BaseLoc="Pages/Page_1/Content.xml"/></ofd:Pages>')
+    covered = [n for n in files if n != "Doc_0/Signs/Signatures.xml"]
+    sign_into(files, pki, seal, covered, folder="Doc_0/Signs/Sign_0", at=AT)
+    report = verify_ofd(rezip(files), now=NOW)
+    step = {s.name: s for s in report.steps}["ofd.files"]
+    assert step.status is Status.INVALID and step.data["missing"] == [
+        "Doc_0/Pages/Page_1/Content.xml"]
+    assert "is missing" in step.reason and not report.ok
+    assert all(s.status is not Status.INVALID for s in report.signatures[0].steps)
+    files["Doc_0/Pages/Page_1/Content.xml"] = files["Doc_0/Pages/Page_0/Content.xml"]
+    report = verify_ofd(rezip(files), now=NOW)
+    mods = {s.name: s for s in report.signatures[0].steps}["ofd.modifications"]
+    assert mods.status is Status.INVALID
+    assert mods.data["files"] == ["Doc_0/Pages/Page_1/Content.xml"]
