@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from ofd_testlib import OFDRW, TODAY, changed, files_of, fixture
+from ofd_testlib import OFDRW, TODAY, changed, files_of, fixture, rezip
 
 from seals.ofd import verify_ofd
 from seals.ofd.document import resolve
@@ -209,7 +210,7 @@ def test_locations() -> None:
     assert SM3_OID == "1.2.156.10197.1.401"
 
 
-def test_cli_verifies_an_ofd_by_content(tmp_path: object) -> None:
+def test_cli_verifies_an_ofd_by_content(home: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["verify", "--json", str(OFDRW / V4)], catch_exceptions=False)
     out = json.loads(result.stdout)
@@ -219,3 +220,9 @@ def test_cli_verifies_an_ofd_by_content(tmp_path: object) -> None:
     result = runner.invoke(main, ["verify", "--json", "--at", "2026-12-04", str(OFDRW / V4)],
                            catch_exceptions=False)
     assert result.exit_code == 1 and json.loads(result.stdout)["verdict"] == "invalid"
+    # a zip that is not an OFD: refused as one, with its code (exit 1, invalid)
+    bad = home.parent / "x.ofd"
+    bad.write_bytes(rezip({"a.txt": b"x"}))
+    result = runner.invoke(main, ["verify", "--json", str(bad)], catch_exceptions=False)
+    out = json.loads(result.stdout)
+    assert result.exit_code == 1 and out["checks"][0]["data"]["error"] == "ofd_missing_file"
