@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ from seals.ofd.xml import ElementBudget, parse_xml
 Box = tuple[float, float, float, float]
 """x, y, width, height in millimetres."""
 
-_Refer = Callable[[str, str, str, bool], "str | None"]
-"""``refer(location, base folder, referring file, parse?)``: the file named, or None."""
+_Refer = Callable[..., "str | None"]
+"""``refer(location, base folder, referring file, parse?, *other bases)``: the file named,
+or None."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\:]")
 
@@ -97,7 +99,14 @@ def _children(el: etree._Element, local: str) -> Iterator[etree._Element]:
 
 
 def _child(el: etree._Element, local: str) -> etree._Element | None:
-    return next(_children(el, local), None)
+    """The one child ``local`` of ``el`` (None when absent). Every element read this way is
+    single in GB/T 33190; two are refused (``ofd_bad_structure``): one reader would take
+    the first, another the last."""
+    found = list(itertools.islice(_children(el, local), 2))
+    if len(found) > 1:
+        raise OfdMalformed(f"two {local} elements in one {_local(el)}",
+                           code="ofd_bad_structure")
+    return found[0] if found else None
 
 
 def _text(el: etree._Element | None) -> str | None:
@@ -224,18 +233,26 @@ def _document(reader: _Reader, body: etree._Element, index: int) -> Document:
     missing_seen: set[str] = set()
     todo: list[tuple[str, str]] = []  # (path, referrer) of files to parse
 
-    def refer(loc: str, base: str, referrer: str, parse: bool) -> str | None:
+    def refer(loc: str, base: str, referrer: str, parse: bool, *others: str) -> str | None:
         path = resolve(loc, base)
         found = reader.package.find(path)
         if found is None:
             if path not in missing_seen:
                 missing_seen.add(path)
                 missing.append((path, referrer))
-            return None
-        if found not in files:
+        elif found not in files:
             files[found] = referrer
             if parse:
                 todo.append((found, referrer))
+        # the location as other readers may take it (from the package root; a resource
+        # from its own file's folder) is part of the document too, when such a file exists
+        for other in ("", *others) if not loc.strip().startswith("/") else ():
+            try:
+                alt = reader.package.find(resolve(loc, other))
+            except OfdMalformed:
+                continue
+            if alt is not None and alt not in files:
+                files[alt] = referrer
         return found
 
     root = reader.name(resolve(doc_loc, ""), ENTRY)
@@ -302,13 +319,13 @@ def _follow(reader: _Reader, path: str, root: etree._Element, refer: _Refer) -> 
             if text:
                 leaf = local in ("MediaFile", "FontFile", "Profile")
                 parse = local in _PARSED or (local == "FileLoc" and _local(root) == "Annotations")
-                refer(text, res_base if leaf else base, path, parse)
+                refer(text, res_base if leaf else base, path, parse, base)
         loc = el.get("BaseLoc")
         if loc is not None and local in ("Page", "TemplatePage") and el is not root:
             refer(loc, base, path, True)
         profile = el.get("Profile")
         if profile is not None and local == "ColorSpace":
-            refer(profile, res_base, path, False)
+            refer(profile, res_base, path, False, base)
 
 
 def _signatures(reader: _Reader, path: str) -> list[Signature]:

@@ -9,7 +9,7 @@ import pytest
 from ofd_testlib import files_of, fixture, rezip, sign_into
 from seals_testlib import T0, Pki
 
-from seals.ofd import verify_ofd
+from seals.ofd import OfdError, verify_ofd
 from seals.picture import draw_round_seal
 from seals.report import Status
 from seals.seal import SealSpec, create_seal
@@ -162,3 +162,28 @@ def test_a_prepared_shadow_page(pki: Pki, seal: Seal) -> None:
     mods = {s.name: s for s in report.signatures[0].steps}["ofd.modifications"]
     assert mods.status is Status.INVALID
     assert mods.data["files"] == ["Doc_0/Pages/Page_1/Content.xml"]
+
+
+def test_a_later_file_where_another_reader_would_look_breaks_the_first(
+    pki: Pki, seal: Seal
+) -> None:
+    """``Pages/Page_0/Content.xml`` at the package root is where a reader resolving
+    Document.xml's relative locations from the root would find page 1: a document file,
+    which the first seal does not protect, even when a later seal does."""
+    files = files_of(fixture("v4signed.ofd"))
+    other = files["Doc_0/Pages/Page_0/Content.xml"].replace(b"318.00", b"999.00")
+    s = by_signature(later(pki, seal, {"Pages/Page_0/Content.xml": other}))
+    assert s[S1]["ofd.modifications"] is Status.INVALID
+    assert s[S2]["ofd.modifications"] is Status.VALID
+
+
+def test_an_element_given_twice_is_refused() -> None:
+    files = files_of(fixture("v4signed.ofd"))
+    ofd = files["OFD.xml"].replace(
+        b"<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>",
+        b"<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot><ofd:DocRoot>Doc_1/Document.xml"
+        b"</ofd:DocRoot>")
+    files["OFD.xml"] = ofd
+    with pytest.raises(OfdError) as info:
+        verify_ofd(rezip(files), now=NOW)
+    assert info.value.code == "ofd_bad_structure" and "two DocRoot" in str(info.value)
