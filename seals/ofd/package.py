@@ -21,7 +21,10 @@ with the same bytes:
   (``ofd_bad_name``); no two names equal after
   NFC normalisation and case folding, no file named like a folder of another
   (``ofd_duplicate_name``);
-- methods stored (0) and deflate (8) only (``ofd_zip_method``); encrypted entries refused
+- methods stored (0) and deflate (8) only (``ofd_zip_method``); a stored entry with a data
+  descriptor is refused (``ofd_zip_inconsistent``: a streaming reader, as ofdrw's
+  ``ZipArchiveInputStream``, finds its end by searching its bytes); no Info-ZIP Unicode Path
+  field (``ofd_bad_name``: a second name some readers use); encrypted entries refused
   (``ofd_encrypted``);
 - sizes: the file (``max_size``), each entry's declared size (``max_entry``), their total
   (``max_total``) are checked before inflating (``ofd_too_large``); an entry whose size is
@@ -86,6 +89,7 @@ _LOCAL = b"PK\x03\x04"
 _DESCRIPTOR = b"PK\x07\x08"
 _ZIP64_EXTRA = 0x0001
 _ENCRYPTION_EXTRAS = frozenset({0x0017, 0x9901})  # strong encryption, WinZip AES
+_UNICODE_PATH = 0x7075
 _FLAG_ENCRYPTED = 0x0001
 _FLAG_DESCRIPTOR = 0x0008
 _FLAG_STRONG = 0x0040
@@ -138,6 +142,12 @@ def _extras(raw: bytes, where: str) -> None:
             raise OfdMalformed(f"{where}: a ZIP64 field (not needed, refused)", code="ofd_zip64")
         if tag in _ENCRYPTION_EXTRAS:
             raise OfdEncrypted(f"{where}: encrypted")
+        if tag == _UNICODE_PATH:
+            raise OfdMalformed(
+                f"{where}: a second name in an Info-ZIP Unicode Path field (readers that "
+                "use it would see another entry)",
+                code="ofd_bad_name",
+            )
 
 
 def check_name(raw: bytes, flags: int, limits: OfdLimits) -> str:
@@ -242,6 +252,11 @@ def _central(data: bytes, count: int, start: int, end: int, limits: OfdLimits) -
             )
         if method == 0 and csize != usize:
             raise _malformed(f"{where}: stored with two different sizes")
+        if method == 0 and flags & _FLAG_DESCRIPTOR:
+            raise _malformed(
+                f"{where}: stored with a data descriptor (a streaming reader, such as ofdrw's, "
+                "finds its end by searching its bytes for a descriptor)"
+            )
         if usize > limits.max_entry:
             raise OfdTooLarge(f"{where}: {usize} bytes; at most {limits.max_entry} per entry",
                               code="ofd_too_large")

@@ -5,6 +5,7 @@ billion laughs. Every hostile file is made here."""
 from __future__ import annotations
 
 import random
+import struct
 import time
 import tracemalloc
 import zipfile
@@ -95,6 +96,9 @@ def test_ambiguous_zips() -> None:
     refused(gap, "ofd_zip_inconsistent")
     refused(raw_zip([(b"OFD.xml", OFD_XML)], local_name=b"XFD.xml"), "ofd_zip_inconsistent")
     refused(raw_zip([(b"OFD.xml", OFD_XML)], flags=0x801), "ofd_encrypted")
+    # tag 0x7075, 10 bytes: version 1, the CRC of the header's name, then another name
+    unicode_path = b"\x75\x70\x0a\x00\x01" + struct.pack("<I", zlib.crc32(b"OFD.xml")) + b"a.png"
+    refused(raw_zip([(b"OFD.xml", OFD_XML)], extra=unicode_path), "ofd_bad_name")
     refused(raw_zip([(b"OFD.xml", OFD_XML)], method=12), "ofd_zip_method")
     zip64 = b"\x01\x00\x10\x00" + b"\0" * 16
     refused(raw_zip([(b"OFD.xml", OFD_XML)], extra=zip64), "ofd_zip64")
@@ -223,3 +227,27 @@ def test_too_many_stamps() -> None:
     xml = files["Doc_0/Signs/Sign_0/Signature.xml"]
     files["Doc_0/Signs/Sign_0/Signature.xml"] = xml.replace(stamp, stamp * 1001)
     refused(rezip(files), "ofd_bad_structure")
+
+
+def test_a_stored_entry_with_a_data_descriptor_is_refused() -> None:
+    """A streaming reader finds where such an entry ends by searching its bytes for a
+    descriptor: content holding one would be cut short there, and not here."""
+    content = OFD_XML + b"PK\x07\x08"
+    body = raw_zip([(b"OFD.xml", content)], flags=0x808, method=0)
+    # the descriptor after the data, as the flag announces
+    cd = body.index(b"PK\x01\x02")
+    descriptor = b"PK\x07\x08" + struct.pack("<III", zlib.crc32(content), len(content),
+                                              len(content))
+    end = body.rindex(b"PK\x05\x06")
+    data = body[:cd] + descriptor + body[cd:end] + body[end:end + 16] + \
+        (cd + len(descriptor)).to_bytes(4, "little") + body[end + 20:]
+    refused(data, "ofd_zip_inconsistent")
+    assert b"data descriptor" in _why(data)
+
+
+def _why(data: bytes) -> bytes:
+    try:
+        verify_ofd(data, now=TODAY)
+    except OfdError as exc:
+        return str(exc).encode()
+    raise AssertionError("not refused")
