@@ -76,6 +76,10 @@ OFD_MESSAGES: dict[str, tuple[str, str]] = {
         "the OFD carries no GB/T 38540 seal signature",
         "该 OFD 文件没有电子签章，无法核验盖章；请索取盖章后的文件",
     ),
+    "ofd.signatures.unsealed": (
+        "the package holds documents without a seal: {documents}",
+        "文件中有未盖章的文档：{documents}，阅读器可能显示其中任一文档，不能受理",
+    ),
     "ofd.files.valid": (
         "every file of the package is protected by a seal or belongs to one, and every file "
         "the document refers to is present",

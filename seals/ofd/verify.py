@@ -379,7 +379,12 @@ def verify_ofd(
         for doc in model.documents
         for sig in doc.signatures
     ]
-    if reports:
+    unsealed = [doc.root for doc in model.documents if not doc.signatures]
+    if reports and unsealed:
+        count = said("ofd.signatures", "format", Status.INVALID, "ofd.signatures.unsealed",
+                     {"documents": Joined(tuple(unsealed), en=", ", zh="、")},
+                     unsealed=unsealed)
+    elif reports:
         count = said("ofd.signatures", "format", Status.VALID, "ofd.signatures.valid",
                      {"count": len(reports),
                       "fields": Joined(tuple(r.field for r in reports), en=", ", zh="、")},

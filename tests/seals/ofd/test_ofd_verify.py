@@ -226,3 +226,16 @@ def test_cli_verifies_an_ofd_by_content(home: Path) -> None:
     result = runner.invoke(main, ["verify", "--json", str(bad)], catch_exceptions=False)
     out = json.loads(result.stdout)
     assert result.exit_code == 1 and out["checks"][0]["data"]["error"] == "ofd_missing_file"
+
+
+def test_a_second_document_without_a_seal() -> None:
+    """A second DocBody whose files the first document's seal does not even need to cover:
+    readers may show it; it has no seal of its own."""
+    files = files_of(fixture(V4))
+    ofd = files["OFD.xml"].replace(
+        b"</ofd:DocBody>",
+        b"</ofd:DocBody><ofd:DocBody><ofd:DocInfo><ofd:DocID>x</ofd:DocID></ofd:DocInfo>"
+        b"<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody>", 1)
+    report, step = step_of(changed(V4, {"OFD.xml": ofd}), "ofd.signatures")
+    assert step.status is Status.INVALID and "without a seal" in step.reason
+    assert not report.ok
