@@ -11,13 +11,16 @@ min/max) wall time of ``verify_ofd`` over ``--runs`` runs for:
   outside the document the first seal protects, and covered by the second);
 
 then the time to refuse hostile packages (a zip bomb, 10,000 entries, billion laughs,
-490,000 XML elements, 19,000 references to one 8 MB file).
+490,000 XML elements, 19,000 references to one 8 MB file), and last the largest package the
+limits let through whole (20 MB, 64 MB of content, 480,000 XML elements): its CPU time and
+the growth of the process's peak memory (measured last, as everything before needs less).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import resource
 import io
 import random
 import statistics
@@ -135,6 +138,19 @@ def hostile() -> dict[str, bytes]:
     return cases
 
 
+def largest() -> bytes:
+    """About 20 MB (the API's upload limit), 64 MB inflated, 480,000 XML elements."""
+    files = files_of(FIXTURE.read_bytes())
+    rng = random.Random(3)
+    chunk = bytes(rng.choice(b"0123") for _ in range(1 << 16))
+    for i in range(27):
+        files[f"Doc_0/Res/r{i}.bin"] = chunk * 32
+    page = files["Doc_0/Pages/Page_0/Content.xml"]
+    files["Doc_0/Pages/Page_0/Content.xml"] = page.replace(b"</ofd:Page>", b"".join(
+        b'<x a="%d"/>' % rng.getrandbits(40) for _ in range(480_000)) + b"</ofd:Page>")
+    return rezip(files)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
@@ -159,6 +175,14 @@ def main() -> None:
         med, _, hi, _ = timed(lambda d=data: verdict(d), 5)  # type: ignore[misc]
         print(f"  {label:<36} {len(data) / 1e6:6.2f} MB  {med * 1e3:7.1f} ms (max "
               f"{hi * 1e3:.1f})  {verdict(data)}")
+    data = largest()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.process_time()
+    outcome = verdict(data)
+    cpu = time.process_time() - started
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(f"largest package read whole: {len(data) / 1e6:.1f} MB, {cpu:.2f} s of CPU, peak "
+          f"memory +{grown:.0f} MB ({outcome})")
 
 
 if __name__ == "__main__":
