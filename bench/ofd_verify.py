@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import argparse
 import base64
-import resource
 import io
 import random
+import resource
 import statistics
 import sys
 import time
