@@ -232,6 +232,7 @@ def _document(reader: _Reader, body: etree._Element, index: int) -> Document:
     missing: list[tuple[str, str]] = []
     missing_seen: set[str] = set()
     todo: list[tuple[str, str]] = []  # (path, referrer) of files to parse
+    queued: set[str] = set()
 
     def refer(loc: str, base: str, referrer: str, parse: bool, *others: str) -> str | None:
         path = resolve(loc, base)
@@ -240,9 +241,10 @@ def _document(reader: _Reader, body: etree._Element, index: int) -> Document:
             if path not in missing_seen:
                 missing_seen.add(path)
                 missing.append((path, referrer))
-        elif found not in files:
-            files[found] = referrer
-            if parse:
+        else:
+            files.setdefault(found, referrer)
+            if parse and found not in queued:  # even when first met as a leaf
+                queued.add(found)
                 todo.append((found, referrer))
         # the location as other readers may take it (from the package root; a resource
         # from its own file's folder) is part of the document too, when such a file exists

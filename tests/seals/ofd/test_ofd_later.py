@@ -187,3 +187,32 @@ def test_an_element_given_twice_is_refused() -> None:
     with pytest.raises(OfdError) as info:
         verify_ofd(rezip(files), now=NOW)
     assert info.value.code == "ofd_bad_structure" and "two DocRoot" in str(info.value)
+
+
+def test_a_page_first_met_as_a_leaf_is_still_followed(pki: Pki, seal: Seal) -> None:
+    """A version file naming page 1's file first: the page is still read as a page, so the
+    resources it refers to are document files the first seal must protect."""
+    files = files_of(fixture("SESV4SignDoc.ofd"))
+    for name in [n for n in files if n.startswith("Doc_0/Signs/Sign_0/")]:
+        del files[name]
+    files["Doc_0/Signs/Signatures.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signatures xmlns:ofd="'
+        b'http://www.ofdspec.org/2016"></ofd:Signatures>')
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"<ofd:DocRoot>", b'<ofd:Versions><ofd:Version ID="1" BaseLoc="Doc_0/Pages/Page_0/'
+        b'Content.xml"/></ofd:Versions><ofd:DocRoot>')
+    page = files["Doc_0/Pages/Page_0/Content.xml"]
+    files["Doc_0/Pages/Page_0/Content.xml"] = page.replace(
+        b"<ofd:Content>", b"<ofd:PageRes>Res.xml</ofd:PageRes><ofd:Content>")
+    covered = [n for n in files if n != "Doc_0/Signs/Signatures.xml"]
+    sign_into(files, pki, seal, covered, folder="Doc_0/Signs/Sign_0", at=AT,
+              stamp='<ofd:StampAnnot ID="9" PageRef="1" Boundary="10 10 30 30"/>')
+    # the page's resource file added afterwards, under a later genuine seal
+    files["Doc_0/Pages/Page_0/Res.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8"?><ofd:Res xmlns:ofd="'
+        b'http://www.ofdspec.org/2016" BaseLoc="Res"/>')
+    covered = [n for n in files if n != "Doc_0/Signs/Signatures.xml"]
+    sign_into(files, pki, seal, covered, folder="Doc_0/Signs/Sign_1", at=AT,
+              stamp='<ofd:StampAnnot ID="8" PageRef="1" Boundary="60 60 30 30"/>')
+    s = by_signature(rezip(files))
+    assert s[S1]["ofd.modifications"] is Status.INVALID
