@@ -9,7 +9,7 @@ the folder of the file that holds them; ``..`` is followed but never above the r
 name equals it after case folding (:meth:`seals.ofd.package.OfdPackage.find`).
 
 The **document's files** are every file reachable from ``OFD.xml`` through the document
-structure, without the signatures: ``DocRoot``; in ``Document.xml`` the templates, pages,
+structure, without the signatures: the cover image, ``DocRoot``; in ``Document.xml`` the templates, pages,
 ``PublicRes``, ``DocumentRes``, ``Annotations``, ``Attachments``, ``CustomTags``,
 ``Extensions``; each page's ``PageRes``; each resource file's media, fonts and colour
 profiles (relative to its ``Res/@BaseLoc`` folder); the page annotation files; the
@@ -294,6 +294,7 @@ def _document(reader: _Reader, body: etree._Element, index: int) -> Document:
                   f"{path}: PhysicalBox")
         pages[pid] = Page(pid, path, own or default_box)
     # every other reference of the document, followed through the structural files
+    _follow(reader, ENTRY, body, refer)
     _follow(reader, root, doc, refer)
     while todo:
         path, _ = todo.pop()
@@ -307,7 +308,10 @@ def _document(reader: _Reader, body: etree._Element, index: int) -> Document:
 
 
 def _follow(reader: _Reader, path: str, root: etree._Element, refer: _Refer) -> None:
-    """Every location ``root`` (the file ``path``) holds, given to ``refer``."""
+    """Every location ``root`` (an element of the file ``path``) holds, given to ``refer``:
+    the elements of :data:`~seals.ofd.names.PATH_ELEMENTS` but ``DocRoot`` and
+    ``Signatures``, every ``BaseLoc`` attribute but a ``Res``'s (a folder), colour-space
+    profiles."""
     base = folder(path)
     res_base = base
     if _local(root) == "Res" and root.get("BaseLoc"):
@@ -323,8 +327,8 @@ def _follow(reader: _Reader, path: str, root: etree._Element, refer: _Refer) -> 
                 parse = local in _PARSED or (local == "FileLoc" and _local(root) == "Annotations")
                 refer(text, res_base if leaf else base, path, parse, base)
         loc = el.get("BaseLoc")
-        if loc is not None and local in ("Page", "TemplatePage") and el is not root:
-            refer(loc, base, path, True)
+        if loc is not None and local != "Res" and el is not root:
+            refer(loc, base, path, local in ("Page", "TemplatePage"))
         profile = el.get("Profile")
         if profile is not None and local == "ColorSpace":
             refer(profile, res_base, path, False, base)

@@ -51,11 +51,13 @@ PATH_ELEMENTS: Final = frozenset(
         "MediaFile",  # a resource → an image, a sound, a video
         "FontFile",  # a resource → an embedded font
         "Profile",  # a colour space → its ICC profile
+        "Cover",  # DocInfo → the document's cover image
     }
 )
 """Elements whose text is the location of another file of the package."""
 
-PATH_ATTRIBUTES: Final = frozenset({"BaseLoc", "FileRef"})
+PATH_ATTRIBUTES: Final = frozenset({"BaseLoc", "FileRef", "Profile"})
 """Attributes that are the location of another file (``BaseLoc`` of pages, templates,
-signatures and version files; ``FileRef`` of a signature's references). ``Res/@BaseLoc``
-is a folder: the base of its resources' file names, not a file."""
+signatures and version files; ``FileRef`` of a signature's references; a colour space's
+``Profile``). ``Res/@BaseLoc`` is a folder: the base of its resources' file names, not a
+file."""

@@ -216,3 +216,28 @@ def test_a_page_first_met_as_a_leaf_is_still_followed(pki: Pki, seal: Seal) -> N
               stamp='<ofd:StampAnnot ID="8" PageRef="1" Boundary="60 60 30 30"/>')
     s = by_signature(rezip(files))
     assert s[S1]["ofd.modifications"] is Status.INVALID
+
+
+def _unsigned_sesv4() -> dict[str, bytes]:
+    files = files_of(fixture("SESV4SignDoc.ofd"))
+    for name in [n for n in files if n.startswith("Doc_0/Signs/Sign_0/")]:
+        del files[name]
+    files["Doc_0/Signs/Signatures.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signatures xmlns:ofd="'
+        b'http://www.ofdspec.org/2016"></ofd:Signatures>')
+    return files
+
+
+def test_a_cover_image_added_under_a_later_seal(pki: Pki, seal: Seal) -> None:
+    files = _unsigned_sesv4()
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"</ofd:DocInfo>", b"<ofd:Cover>cover.png</ofd:Cover></ofd:DocInfo>")
+    covered = [n for n in files if n != "Doc_0/Signs/Signatures.xml"]
+    sign_into(files, pki, seal, covered, folder="Doc_0/Signs/Sign_0", at=AT)
+    files["cover.png"] = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    covered = [n for n in files if n != "Doc_0/Signs/Signatures.xml"]
+    sign_into(files, pki, seal, covered, folder="Doc_0/Signs/Sign_1", at=AT,
+              stamp='<ofd:StampAnnot ID="8" PageRef="1" Boundary="60 60 30 30"/>')
+    s = by_signature(rezip(files))
+    assert s[S1]["ofd.modifications"] is Status.INVALID
+    assert s[S2]["ofd.modifications"] is Status.VALID
