@@ -424,4 +424,13 @@ def read_document(package: OfdPackage, limits: OfdLimits = DEFAULT_LIMITS) -> Of
     bodies = list(_children(root, "DocBody"))
     if not bodies:
         raise OfdMalformed(f"{ENTRY} has no DocBody", code="ofd_bad_structure")
-    return OfdDocument(package, [_document(reader, b, i) for i, b in enumerate(bodies)])
+    if len(bodies) > limits.max_documents:
+        raise OfdHostile(f"{ENTRY}: {len(bodies)} documents; at most {limits.max_documents}",
+                         code="ofd_hostile")
+    documents = [_document(reader, b, i) for i, b in enumerate(bodies)]
+    roots = [d.root for d in documents]
+    lists = [d.signatures_path for d in documents if d.signatures_path]
+    if len(set(roots)) != len(roots) or len(set(lists)) != len(lists):
+        raise OfdMalformed(f"{ENTRY}: two documents share a Document.xml or a Signatures.xml",
+                           code="ofd_bad_structure")
+    return OfdDocument(package, documents)

@@ -69,6 +69,8 @@ class OfdLimits:
     """Nesting of XML elements."""
     max_xml_elements: int = 500_000
     """Elements of all XML files of the package together."""
+    max_documents: int = 16
+    """``DocBody`` elements of ``OFD.xml`` (each read in full)."""
     max_pages: int = 10_000
     """Pages of a document (each has its own file, and a package at most ``max_entries``
     files; more pages are refused, not read)."""

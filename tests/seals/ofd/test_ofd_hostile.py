@@ -251,3 +251,10 @@ def _why(data: bytes) -> bytes:
     except OfdError as exc:
         return str(exc).encode()
     raise AssertionError("not refused")
+
+
+def test_too_many_documents() -> None:
+    files = files_of(fixture("v4signed.ofd"))
+    body = b"<ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody>"
+    files["OFD.xml"] = files["OFD.xml"].replace(b"</ofd:OFD>", body * 17 + b"</ofd:OFD>")
+    refused(rezip(files), "ofd_hostile")

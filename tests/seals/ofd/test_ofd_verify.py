@@ -236,6 +236,18 @@ def test_a_second_document_without_a_seal() -> None:
         b"</ofd:DocBody>",
         b"</ofd:DocBody><ofd:DocBody><ofd:DocInfo><ofd:DocID>x</ofd:DocID></ofd:DocInfo>"
         b"<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody>", 1)
-    report, step = step_of(changed(V4, {"OFD.xml": ofd}), "ofd.signatures")
+    with pytest.raises(OfdMalformed) as info:  # the same Document.xml twice
+        verify_ofd(changed(V4, {"OFD.xml": ofd}), now=TODAY)
+    assert info.value.code == "ofd_bad_structure"
+    files = files_of(fixture(V4))
+    ofd = ofd.replace(b"<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody><",
+                      b"<ofd:DocRoot>Doc_1/Document.xml</ofd:DocRoot></ofd:DocBody><")
+    assert ofd.count(b"Doc_1/Document.xml") == 1
+    second = {"OFD.xml": ofd, "Doc_1/Document.xml": files["Doc_0/Document.xml"]}
+    for name in files:
+        if name.startswith("Doc_0/") and not name.startswith("Doc_0/Signs"):
+            second[name.replace("Doc_0/", "Doc_1/", 1)] = files[name]
+    report, step = step_of(changed(V4, second), "ofd.signatures")
     assert step.status is Status.INVALID and "without a seal" in step.reason
+    assert step.data["unsealed"] == ["Doc_1/Document.xml"]
     assert not report.ok
