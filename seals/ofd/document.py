@@ -11,9 +11,9 @@ name equals it after case folding (:meth:`seals.ofd.package.OfdPackage.find`).
 The **document's files** are every file reachable from ``OFD.xml`` through the document
 structure, without the signatures: the cover image, ``DocRoot``; in ``Document.xml`` the
 templates, pages, ``PublicRes``, ``DocumentRes``, ``Annotations``, ``Attachments``,
-``CustomTags``, ``Extensions``; each page's ``PageRes``; each resource file's media, fonts and colour
-profiles (relative to its ``Res/@BaseLoc`` folder); the page annotation files; the
-attachments and custom tag files; version files. The structural ones (OFD.xml, documents,
+``CustomTags``, ``Extensions``; each page's ``PageRes``; each resource file's media, fonts
+and colour profiles (relative to its ``Res/@BaseLoc`` folder); the page annotation files;
+the attachments and custom tag files; version files. The structural ones (OFD.xml, documents,
 pages, templates, resources, annotation lists) are parsed; the others are leaves.
 """
 
