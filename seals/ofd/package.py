@@ -196,9 +196,10 @@ def _end_record(data: bytes, limits: OfdLimits) -> tuple[int, int, int]:
     window = max(0, len(data) - 22 - limits.max_comment)
     pos = data.rfind(_EOCD, window)
     while pos >= 0:
-        (comment,) = struct.unpack_from("<H", data, pos + 20)
-        if pos + 22 + comment == len(data):
-            break
+        if pos + 22 <= len(data):
+            (comment,) = struct.unpack_from("<H", data, pos + 20)
+            if pos + 22 + comment == len(data):
+                break
         pos = data.rfind(_EOCD, window, pos)
     if pos < 0:
         raise _malformed("no zip end record where it belongs (at the end, after its comment)",
@@ -363,6 +364,13 @@ def read_package(data: bytes, limits: OfdLimits = DEFAULT_LIMITS) -> OfdPackage:
                           code="ofd_too_large")
     if b"%PDF-" in data[:1024]:
         raise _malformed("the file is also a PDF (a polyglot): refused", "ofd_not_zip")
+    try:
+        return _read(data, limits)
+    except struct.error as exc:  # a bound missed above: still a refusal, never a crash
+        raise _malformed(f"a zip structure runs past the end of the file ({exc})") from None
+
+
+def _read(data: bytes, limits: OfdLimits) -> OfdPackage:
     count, cd_offset, cd_end = _end_record(data, limits)
     entries = _central(data, count, cd_offset, cd_end, limits)
     total = sum(e.size for e in entries)

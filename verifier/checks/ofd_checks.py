@@ -66,4 +66,13 @@ def read_ofd(
         report = verify_ofd(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
     except OfdError as exc:
         return ofd_unreadable_verdict(exc.code, str(exc))
+    except Exception as exc:  # a reader's bug on hostile bytes: could not decide, no crash
+        return Verdict(
+            checks=(
+                Fragment("ofd.structure", "format", Status.ERROR, "check.error",
+                         {"error": repr(exc)[:300], "check": Message("check.ofd.structure")},
+                         {"error": type(exc).__name__}),
+            ),
+            subject={"kind": "ofd"},
+        )
     return ofd_verdict_of(report)

@@ -105,6 +105,9 @@ def test_ambiguous_zips() -> None:
     refused(raw_zip([(b"OFD.xml", OFD_XML)], comment=b"PK\x05\x06" + b"\0" * 18),
             "ofd_zip_inconsistent")
     refused(raw_zip([(b"a.xml", b"x")]), "ofd_missing_file")  # a zip, but no OFD.xml
+    # an end-record signature in the last 21 bytes (found by the property test: it used to
+    # escape as struct.error)
+    refused(fixture("v4signed.ofd") + b"PK\x05\x06", "ofd_not_zip")
 
 
 def _with_ofd_xml(xml: bytes) -> bytes:
@@ -258,3 +261,17 @@ def test_too_many_documents() -> None:
     body = b"<ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody>"
     files["OFD.xml"] = files["OFD.xml"].replace(b"</ofd:OFD>", body * 17 + b"</ofd:OFD>")
     refused(rezip(files), "ofd_hostile")
+
+
+def test_an_unexpected_error_is_an_error_verdict_never_valid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import seals.ofd.package
+
+    def broken(data: bytes, limits: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(seals.ofd.package, "_read", broken)
+    verdict = read_ofd(fixture("v4signed.ofd"), anchors=[])
+    assert verdict.outcome.value == "error"
+    assert verdict.checks[0].status.value == "ERROR" and "KeyError" in verdict.checks[0].reason
