@@ -3,8 +3,9 @@
 Before lxml sees a byte, the text is checked: UTF-8 only (GB/T 33190 §7.2; a declared other
 encoding, a UTF-16 BOM or bytes that are not UTF-8 are ``ofd_xml_encoding``), at most
 ``max_xml`` bytes (``ofd_xml_too_large``), and no document type declaration (``<!DOCTYPE``:
-``ofd_xml_dtd``) or entity declaration (``<!ENTITY``: ``ofd_xml_entity``) anywhere — OFD
-needs neither, and external entities and entity expansion (billion laughs) start there.
+``ofd_xml_dtd``), entity declaration (``<!ENTITY``: ``ofd_xml_entity``) or XInclude
+namespace (``ofd_xml_entity``) anywhere — OFD needs none of them, and external entities,
+entity expansion (billion laughs) and included files start there.
 
 lxml then parses with a parser that would refuse them anyway: ``resolve_entities=False``,
 ``no_network=True``, ``load_dtd=False``, ``huge_tree=False`` (libxml2's own limits on
@@ -82,6 +83,8 @@ def parse_xml(
         raise OfdMalformed(f"{name}: not UTF-8 text", code="ofd_xml_encoding") from None
     if b"<!ENTITY" in text:
         raise OfdHostile(f"{name}: an entity declaration", code="ofd_xml_entity")
+    if b"http://www.w3.org/2001/XInclude" in text:
+        raise OfdHostile(f"{name}: an XInclude (content from elsewhere)", code="ofd_xml_entity")
     if b"<!DOCTYPE" in text or b"<!doctype" in text:
         raise OfdHostile(f"{name}: a document type declaration (DTD)", code="ofd_xml_dtd")
     if budget is not None:  # at most this many elements, counted in C before parsing

@@ -138,6 +138,9 @@ LAUGHS = b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">' + b"".joi
     (b'<?xml version="1.0" encoding="GBK"?><ofd:OFD/>', "ofd_xml_encoding"),
     ("<ofd:OFD>中</ofd:OFD>".encode("utf-16"), "ofd_xml_encoding"),
     (b"<ofd:OFD", "ofd_xml_malformed"),
+    (b'<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" xmlns:xi="http://www.w3.org/2001/'
+     b'XInclude"><xi:include href="file:///etc/passwd" parse="text"/></ofd:OFD>',
+     "ofd_xml_entity"),
 ])
 def test_hostile_xml(xml: bytes, code: str) -> None:
     refused(_with_ofd_xml(xml), code)
