@@ -43,6 +43,16 @@ def only_on(node: str, why: str) -> pytest.MarkDecorator:
 # Hardhat's node knows no `anvil_` method; anvil takes the `hardhat_` names of its own.
 
 
+def ctrl_c_stops() -> None:
+    """``preexec_fn`` of a command a test stops with SIGINT (as Ctrl-C does): Python makes
+    SIGINT a ``KeyboardInterrupt`` only when it is not ignored at start, and a test run
+    started in the background of a shell without job control (``cmd &``) hands its children
+    SIGINT ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def mine(rpc: Rpc, blocks: int = 1) -> None:
     """Mine ``blocks`` empty blocks on the devnet at once (``hardhat_mine``), all at the
     time of the last one: Hardhat's node would space them a second apart, running the

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from chain.registry import RegistryClient
 from chain.rpc import Rpc
-from tests.conftest import free_port
+from tests.conftest import ctrl_c_stops, free_port
 from tests.postgres import postgres_server
 from tests.verifier.test_cli_devnet import zhengyin_command
 from tests.verifier.test_faults import AGENCY, TYPE, request, wait_for
@@ -144,7 +144,8 @@ def _batcher(setup: Setup, *args: str) -> Iterator[tuple[subprocess.Popen[str], 
     out, err = setup.home.parent / "batcher.out", setup.home.parent / "batcher.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen([*zhengyin_command(), "batcher", "run", *args],
-                                   env=setup.env, stdout=stdout, stderr=stderr, text=True)
+                                   env=setup.env, stdout=stdout, stderr=stderr, text=True,
+                                   preexec_fn=ctrl_c_stops)
     try:
         yield process, out, err
     finally:

@@ -43,7 +43,7 @@ from chain.errors import (
     TransactionTimeout,
 )
 from seals.errors import SesFormatError
-from tests.conftest import free_port
+from tests.conftest import ctrl_c_stops, free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
 from verifier.checks.verdict import Outcome
 from verifier.cli import main
@@ -338,7 +338,8 @@ def _first_line(cli: Cli, args: list[str], env: dict[str, str]) -> Any:
     """The first line a long-running command prints on stdout, as JSON; then it is
     stopped as Ctrl-C stops it."""
     process = subprocess.Popen([*zhengyin_command(), *args], env={**cli.env, **env},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=ctrl_c_stops)
     try:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], 120)
@@ -458,7 +459,7 @@ def test_batcher_run_logs_each_round(cli: Cli) -> None:
     process = subprocess.Popen(
         [*zhengyin_command(), "batcher", "run", "--json"],
         env={**cli.env, "ZHENGYIN_LOG_LEVEL": "DEBUG"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_stops,
     )
     errors: list[str] = []
     reader = threading.Thread(
@@ -475,7 +476,12 @@ def test_batcher_run_logs_each_round(cli: Cli) -> None:
             time.sleep(0.1)
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(30)
+        try:
+            process.wait(30)
+        finally:
+            if process.poll() is None:  # never left behind holding the batcher role
+                process.kill()
+                process.wait(10)
         reader.join(10)
     assert process.returncode == 0
     anchored = [e for e in errors if " INFO certs.batcher batch anchored " in e]
