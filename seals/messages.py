@@ -7,6 +7,7 @@ facts, and what to do. ``{x!d}`` writes ``x`` (in English) as technical detail.
 
 from __future__ import annotations
 
+from seals.messages_ofd import OFD_LABELS, OFD_MESSAGES
 from seals.messages_pdf import PDF_DETAILS
 
 _TS = "%Y-%m-%d %H:%M:%SZ"
@@ -327,3 +328,5 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pdf.change.unreadable": ("unreadable", "盖章后追加的内容无法读取"),
 }
 MESSAGES.update(PDF_DETAILS)
+MESSAGES.update(OFD_MESSAGES)
+LABELS.update(OFD_LABELS)

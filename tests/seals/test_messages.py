@@ -222,10 +222,11 @@ def test_a_check_pickles_as_its_arguments() -> None:
 
 TECHNICAL_TERMS = frozenset({
     "GM", "GB", "CA", "cA", "basicConstraints", "keyCertSign", "SM", "PDF", "Unix", "ZY",
-    "XObject", "startxref", "endobj", "poppler",
+    "XObject", "startxref", "endobj", "poppler", "OFD", "ZIP", "XML", "DTD", "UTF", "ZIP64",
+    "StampAnnot", "FileRef", "CheckValue",
 })
-"""The Latin words a Chinese template may hold: standards, algorithms, X.509 and PDF names,
-a PDF viewer's name."""
+"""The Latin words a Chinese template may hold: standards, algorithms, X.509, PDF and OFD
+names, a PDF viewer's name."""
 
 
 def test_the_chinese_templates_hold_no_english_words() -> None:

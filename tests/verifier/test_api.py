@@ -1345,3 +1345,34 @@ def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
     assert [name for name, _ in shape(redeemed)] == [name for name, _ in shape(by_doc)]
     schema = c.get("/openapi.json").json()["components"]["schemas"]["Check"]
     assert {"reason", "reason_zh"} <= set(schema["required"])
+
+
+def test_verify_an_ofd_upload_in_the_isolated_reader(api: Api) -> None:
+    """An OFD file goes to the OFD reader (a zip by content) in the child process; a hostile
+    package is refused there with its code, never a 500."""
+    ofdrw = Path(__file__).resolve().parents[1] / "data" / "interop" / "ofdrw"
+    c = api.client
+    answer = c.post("/v1/verify", files={"file": ("v4signed.ofd",
+                                                  (ofdrw / "v4signed.ofd").read_bytes())},
+                    headers=api.h("counter"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    statuses = {ch["name"]: ch["status"] for ch in body["checks"]}
+    assert body["certificate"]["kind"] == "ofd"
+    for name in ("ofd.structure", "ofd.files", "ofd.references", "signature.data_hash",
+                 "signature.value", "ofd.stamp", "ofd.modifications"):
+        assert statuses[name] == "VALID", (name, body)
+    # the service trusts its own CA only: the tax bureau's test signer is not under it
+    assert statuses["signature.signer_path"] == "INVALID" and body["verdict"] == "invalid"
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("OFD.xml", b"<ofd:OFD/>")
+        z.writestr("Doc_0/bomb.png", b"\0" * (16 << 20))
+    refused = c.post("/v1/verify", files={"file": ("bomb.ofd", bomb.getvalue())},
+                     headers=api.h("counter"))
+    assert refused.status_code == 200
+    body = refused.json()
+    assert body["verdict"] == "invalid"
+    (check,) = body["checks"]
+    assert check["name"] == "ofd.structure" and "zip bomb" in check["reason"]
+    assert "压缩炸弹" in check["reason_zh"]

@@ -291,6 +291,7 @@ _PREFIXES = [
     b"{",
     b'{"format": "zhengyin-cert/1", "claims": ',
     b"0\x82\x01\x00",  # a DER SEQUENCE, as seals and seal signatures start
+    b"PK\x03\x04",  # a zip local header, as OFD packages start
 ]
 
 

@@ -477,6 +477,20 @@ def test_random_file_is_a_clear_error(page: Page, tmp_path: Path) -> None:
     assert "不支持的文件类型" in page.summary
 
 
+def test_an_ofd_file_dropped_is_verified_with_chinese_labels(page: Page) -> None:
+    ofd = Path(__file__).resolve().parents[1] / "data" / "interop" / "ofdrw" / "v4signed.ofd"
+    before = page.seq
+    page.by_id("file").send_keys(str(ofd))
+    # intact, but its signer is not under the service's own trust anchor
+    assert page.wait_result(before) == "invalid"
+    checks = page.checks()
+    assert checks["ofd.structure"][0] == "OFD 结构" and "通过" in checks["ofd.structure"][1]
+    assert checks["ofd.references"][0] == "受保护文件摘要"
+    assert "SM3 摘要相符" in checks["ofd.references"][2]
+    assert checks["ofd.stamp"][0] == "签章位置" and "第 1 页" in checks["ofd.stamp"][2]
+    assert "不通过" in checks["signature.signer_path"][1]
+
+
 def test_presentation_code(page: Page, served: Served) -> None:
     cert = served.certificate("active")
     issued = requests.post(

@@ -2,8 +2,9 @@
 
 Inputs understood now: GB/T 38540 / GM/T 0031 seals (``.esl``) and seal signatures
 (``.dat``/``.der``, with ``--data FILE`` for the signed bytes), told apart by their structure,
-and sealed PDFs (``%PDF-`` header: every seal signature, its byte range and what changed after
-it, see :mod:`seals.pdf.verify`).
+sealed PDFs (``%PDF-`` header: every seal signature, its byte range and what changed after
+it, see :mod:`seals.pdf.verify`) and sealed OFD files (a zip: every signature, its references
+and what the package gained after it, see :mod:`seals.ofd.verify`).
 Prints one line per check and the verdict (``--json``: the project's verdict JSON) and exits
 0 valid, 1 invalid, 3 could not decide (see :mod:`verifier.cli.exits`).
 
@@ -23,6 +24,7 @@ import click
 
 from chain.errors import ChainError
 from chain.registry import RegistryClient
+from seals.ofd.package import looks_like_ofd
 from seals.x509 import X509Certificate
 from verifier.app.context import chain_rpc, deployment
 from verifier.checks.certificates import ChainFacts, looks_like_certificate, verify_certificate_text
@@ -164,9 +166,9 @@ def verify(
     lenient_ca: bool,
     as_json: bool,
 ) -> None:
-    """Verify FILE: a certificate (.json), a seal (.esl), a seal signature (.dat/.der) or a
-    sealed PDF (told apart by content); or a QR payload with --qr. Exit status 0 valid,
-    1 invalid, 3 could not decide. JSON: the verdict, {verdict, checks, subject}.
+    """Verify FILE: a certificate (.json), a seal (.esl), a seal signature (.dat/.der), a
+    sealed PDF or a sealed OFD (told apart by content); or a QR payload with --qr. Exit
+    status 0 valid, 1 invalid, 3 could not decide. JSON: the verdict, {verdict, checks, subject}.
 
     Several FILEs are verified one after the other: JSON is then an array of verdicts
     (a file that could not be verified at all: {subject: {file}, error, message}); the exit
@@ -254,6 +256,10 @@ def _verdict(
     if looks_like_certificate(raw):  # a certificate document (JSON)
         return certificate_verdict(settings, raw, at)
     anchors = trust_anchors(settings.home_dir, trust)
+    if looks_like_ofd(raw):  # a zip: an OFD package (or refused as one, with its code)
+        from verifier.checks.ofd_checks import read_ofd
+
+        return read_ofd(raw, anchors=anchors, at=at, lenient_ca=lenient_ca)
     if looks_like_pdf(raw):
         return pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings)
     report = report_for(

@@ -232,16 +232,25 @@ def _chain_entry(event: ChainEvent) -> dict[str, Any]:
 
 
 def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
-    """A sealed PDF (every seal, each sealed revision's anchor, the embedded certificate) or
-    a seal or seal signature file. The file is read in a child process within the
-    service's limits (:mod:`verifier.app.isolation`); the chain is asked here."""
+    """A sealed PDF (every seal, each sealed revision's anchor, the embedded certificate), a
+    sealed OFD (every seal; :mod:`seals.ofd`) or a seal or seal signature file. The file is
+    read in a child process within the service's limits (:mod:`verifier.app.isolation`);
+    the chain is asked here."""
+    from seals.ofd.package import looks_like_ofd
+    from verifier.checks.ofd_checks import read_ofd
     from verifier.checks.pdf_checks import judge_pdf, read_pdf
     from verifier.checks.seal_checks import seal_file_verdict, trust_anchors
 
     settings = service.settings
     anchors = trust_anchors(settings.home_dir, ())
     pdf = data.lstrip()[:5].startswith(b"%PDF-")
+    ofd = looks_like_ofd(data)
     try:
+        if ofd:  # a zip: an OFD package, read like a PDF in a child process within limits
+            return run_isolated(
+                functools.partial(read_ofd, anchors=anchors), data,
+                seconds=settings.verify_seconds, memory=settings.verify_memory_bytes,
+            )
         if pdf:
             local = run_isolated(
                 functools.partial(read_pdf, anchors=anchors), data,
@@ -253,7 +262,7 @@ def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
             seconds=settings.verify_seconds, memory=settings.verify_memory_bytes,
         )
     except LimitExceeded as exc:
-        return limit_verdict(exc, "pdf" if pdf else "file")
+        return limit_verdict(exc, "ofd" if ofd else "pdf" if pdf else "file")
 
 
 def limit_verdict(exc: LimitExceeded, kind: str) -> Verdict:

@@ -18,8 +18,16 @@
     "certificate.status": "证照状态",
     "qr.format": "二维码格式",
     "file.resources": "核验资源限制",
+    "ofd.structure": "OFD 结构",
+    "ofd.signatures": "OFD 签章",
+    "ofd.files": "OFD 文件完整性",
+    "ofd.signature": "签名描述文件",
+    "ofd.references": "受保护文件摘要",
+    "ofd.seal_file": "印章文件",
+    "ofd.stamp": "签章位置",
+    "ofd.modifications": "签章后修改",
   };
-  const GROUP_LABELS = { seal: "印章", signature: "签章", pdf: "PDF" };
+  const GROUP_LABELS = { seal: "印章", signature: "签章", pdf: "PDF", ofd: "OFD" };
   const PART_LABELS = {
     structure: "结构",
     version: "版本",
@@ -377,7 +385,7 @@
     const subject = body.certificate || {};
     if (verdict === "valid" && !("identifier" in subject)) {
       // a sealed file or a seal, not a certificate: say what was found true
-      summary = subject.kind === "pdf" ? "文件上的电子签章真实有效，盖章后未被改动。" : "电子印章（签章）真实有效。";
+      summary = subject.kind === "pdf" || subject.kind === "ofd" ? "文件上的电子签章真实有效，盖章后未被改动。" : "电子印章（签章）真实有效。";
     }
     if (verdict !== "valid") {
       const first = checks.find((c) => c.status === (verdict === "invalid" ? "INVALID" : "ERROR"));
