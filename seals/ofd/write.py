@@ -56,8 +56,8 @@ from seals.x509 import X509Certificate
 __all__ = [
     "CHECK_METHOD", "SIGNATURE_METHOD", "Attachment", "Font", "ImageObject", "ImageResource",
     "OfdDocument", "OfdPage", "PathObject", "StampAnnot", "TextObject", "build_entries",
-    "package_digest", "rectangle", "seal_entries", "text_advances", "write_ofd",
-    "write_sealed_ofd", "zip_entries",
+    "package_digest", "rectangle", "seal_entries", "signature_file", "signing_time",
+    "text_advances", "write_ofd", "write_sealed_ofd", "zip_entries",
 ]
 
 _NS = "http://www.ofdspec.org/2016"
@@ -426,6 +426,46 @@ def _page_id(entries: Mapping[str, bytes], page: int) -> int:
     return int(text[start : text.index('"', start)])
 
 
+def signing_time(at: datetime | None) -> datetime:
+    """The signing time as written: UTC, whole seconds (now when None)."""
+    return (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+
+
+def signature_file(
+    references: Mapping[str, bytes],
+    *,
+    page_id: str,
+    boundary: tuple[float, float, float, float],
+    when: datetime,
+    value_path: str,
+    stamp_id: str = "1",
+    provider: str = "Zhengyin",
+    provider_version: str = "",
+) -> bytes:
+    """A ``Signature.xml``: ``SignedInfo`` (Provider, SignatureMethod, SignatureDateTime,
+    one SM3 ``Reference`` per file of ``references`` — package path → bytes — written as an
+    absolute ``FileRef``, one ``StampAnnot`` on the page of ID ``page_id`` at ``boundary``,
+    x y w h in mm from the page's top left) and ``SignedValue`` (the absolute
+    ``value_path``)."""
+    refs = "".join(
+        _el("Reference", _el("CheckValue", base64.b64encode(sm2.sm3(data)).decode()),
+            FileRef=f"/{path}")
+        for path, data in references.items()
+    )
+    signed_info = "".join((
+        _el("Provider", ProviderName=provider, Version=provider_version or None,
+            Company=provider),
+        _el("SignatureMethod", SIGNATURE_METHOD),
+        _el("SignatureDateTime", when.astimezone(_CST).strftime("%Y%m%d%H%M%S")),
+        _el("References", refs, CheckMethod=CHECK_METHOD),
+        _el("StampAnnot", ID=stamp_id, PageRef=page_id,
+            Boundary=" ".join(_num(v) for v in boundary)),
+    ))
+    return _root(
+        "Signature", _el("SignedInfo", signed_info) + _el("SignedValue", f"/{value_path}")
+    )
+
+
 def seal_entries(
     entries: Mapping[str, bytes],
     *,
@@ -446,26 +486,14 @@ def seal_entries(
                              "Signatures.xml)", code="ofd_bad_input")
     if SIGNATURES in entries:
         raise SealInputError("the package is already signed", code="ofd_bad_input")
-    when = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    when = signing_time(at)
     sign_dir = f"{DOC}/Signs/Sign_0"
     signature_path = f"{sign_dir}/Signature.xml"
     value_path = f"{sign_dir}/SignedValue.dat"
-    refs = "".join(
-        _el("Reference", _el("CheckValue", base64.b64encode(sm2.sm3(data)).decode()),
-            FileRef=f"/{path}")
-        for path, data in entries.items()
-    )
-    boundary = " ".join(_num(v) for v in (stamp.x, stamp.y, stamp.width, stamp.height))
-    signed_info = "".join((
-        _el("Provider", ProviderName=provider, Version=provider_version or None,
-            Company=provider),
-        _el("SignatureMethod", SIGNATURE_METHOD),
-        _el("SignatureDateTime", when.astimezone(_CST).strftime("%Y%m%d%H%M%S")),
-        _el("References", refs, CheckMethod=CHECK_METHOD),
-        _el("StampAnnot", ID=1, PageRef=_page_id(entries, stamp.page), Boundary=boundary),
-    ))
-    signature_xml = _root(
-        "Signature", _el("SignedInfo", signed_info) + _el("SignedValue", f"/{value_path}")
+    signature_xml = signature_file(
+        entries, page_id=str(_page_id(entries, stamp.page)),
+        boundary=(stamp.x, stamp.y, stamp.width, stamp.height), when=when,
+        value_path=value_path, provider=provider, provider_version=provider_version,
     )
     made = sign_digest(
         seal, signer, signer_certificate, sm2.sm3(signature_xml), f"/{signature_path}", at=when
