@@ -42,6 +42,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -509,16 +510,29 @@ def seal_entries(
     return out
 
 
+_SAMPLE = 64 * 1024
+
+
+def _compresses(data: bytes) -> bool:
+    """Is deflating ``data`` worth it? Small files always are deflated; a larger one only
+    when its first 64 KiB shrink by a tenth (PNG, JPEG and other compressed media do not).
+    # Why: bench/PERFORMANCE.md, "OFD stamping: stored media"."""
+    if len(data) <= _SAMPLE:
+        return True
+    return len(zlib.compress(data[:_SAMPLE], 1)) < _SAMPLE * 0.9
+
+
 def zip_entries(entries: Mapping[str, bytes]) -> bytes:
-    """The package as a zip, entries in the given order, each deflated, with a fixed time
-    (reproducible)."""
+    """The package as a zip, entries in the given order, each deflated (stored when it does
+    not compress), with a fixed time (reproducible)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path, data in entries.items():
             info = zipfile.ZipInfo(path, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            deflate = _compresses(data)
+            info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, data, compresslevel=6)
+            archive.writestr(info, data, compresslevel=6 if deflate else None)
     return buffer.getvalue()
 
 
