@@ -68,19 +68,19 @@ class AgencyStamper:
 
     def stamp(
         self,
-        pdf: bytes,
+        data: bytes,
         *,
         page: int | None = None,
         x_mm: float | None = None,
         y_mm: float | None = None,
         width_mm: float | None = None,
     ) -> bytes:
-        """The sealed file: an OFD package when ``pdf`` is one (by content), else a PDF;
+        """The sealed file: an OFD package when ``data`` is one (by content), else a PDF;
         the place means the same for both (``y_mm``: the bottom edge from the page's
         bottom)."""
-        stamp = stamp_ofd if looks_like_ofd(pdf) else stamp_pdf
+        stamp = stamp_ofd if looks_like_ofd(data) else stamp_pdf
         return stamp(
-            pdf,
+            data,
             seal=self.seal,
             signer=self.signer.signer,
             signer_certificate=self.signer.certificate,

@@ -281,3 +281,24 @@ def test_the_seal_must_be_valid_at_the_signing_time(sealed_once: bytes, seal: Se
         stamp_ofd(sealed_once, seal=seal, signer=pki.signer.signer,
                   signer_certificate=pki.signer.certificate, at=T0 + timedelta(days=400))
     assert raised.value.code == "seal_expired"
+
+
+def test_the_last_page_by_default_any_page_when_asked(seal: Seal, pki: Pki) -> None:
+    """Pages are counted in Document.xml's order; the stamp names the page's ID, its boundary
+    from the page's top (the options count y from the bottom, as for PDF)."""
+    from datetime import date
+
+    from seals.ofd.write import OfdDocument, OfdPage, PathObject, rectangle
+
+    box = PathObject(rectangle(20, 20, 50, 50), (20, 20, 50, 50))
+    plain = write_ofd(OfdDocument(pages=(OfdPage((box,)), OfdPage((box,))), doc_id="0" * 32,
+                                  created=date(2025, 3, 1), width_mm=148, height_mm=210))
+    document = files_of(plain)["Doc_0/Document.xml"].decode()
+    ids = re.findall(r'<ofd:Page ID="(\d+)" BaseLoc="Pages/Page_(\d)/Content.xml"/>', document)
+    by_number = {int(n) + 1: pid for pid, n in ids}
+    last = files_of(stamp(plain, seal, pki))["Doc_0/Signs/Sign_0/Signature.xml"].decode()
+    assert f'PageRef="{by_number[2]}" Boundary="93 155 40 40"' in last  # 148-40-15, 210-15-40
+    first = stamp(plain, seal, pki, page=1, x_mm=10, y_mm=150, width_mm=30)
+    xml = files_of(first)["Doc_0/Signs/Sign_0/Signature.xml"].decode()
+    assert f'PageRef="{by_number[1]}" Boundary="10 30 30 30"' in xml
+    assert verify_ofd(first, anchors=[pki.root.certificate], now=LATER).ok
