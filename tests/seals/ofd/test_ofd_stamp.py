@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ofd_testlib import files_of, fixture, raw_zip, rezip, sign_into
 from seals_testlib import OFDRW, T0, Pki
 
@@ -302,3 +305,49 @@ def test_the_last_page_by_default_any_page_when_asked(seal: Seal, pki: Pki) -> N
     xml = files_of(first)["Doc_0/Signs/Sign_0/Signature.xml"].decode()
     assert f'PageRef="{by_number[1]}" Boundary="10 30 30 30"' in xml
     assert verify_ofd(first, anchors=[pki.root.certificate], now=LATER).ok
+
+
+# ------------------------------------------------------------------- mutated packages
+
+V4_FILES = files_of(fixture("v4signed.ofd"))
+_FUZZ_PKI = Pki()
+_FUZZ_SEAL = make_seal(_FUZZ_PKI)
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(V4_FILES)), st.data())
+def test_a_mutated_package_is_refused_with_a_code_or_sealed_without_harm(
+    name: str, data: st.DataObject
+) -> None:
+    """One file of ofdrw's sample changed (any file: the XML of the structure, a page, the
+    signature's own files, Signatures.xml): stamping raises only a coded SealError, in
+    bounded time, or returns a package in which every file given is unchanged but
+    Signatures.xml, only the new signature's two files are added, every earlier signature
+    verifies exactly as it did, and the new signature protects what it lists."""
+    content = V4_FILES[name]
+    pos = data.draw(st.integers(min_value=0, max_value=max(len(content) - 1, 0)))
+    new = data.draw(st.one_of(  # raw bytes (mostly not UTF-8), or XML-ish text
+        st.binary(min_size=0, max_size=8),
+        st.text(alphabet='<>/="\' abcDIL0123456789', max_size=8).map(str.encode)))
+    given_files = {**V4_FILES, name: content[:pos] + new + content[pos + 1 :]}
+    package = rezip(given_files)
+    started = time.process_time()
+    try:
+        sealed = stamp(package, _FUZZ_SEAL, _FUZZ_PKI, x_mm=20, y_mm=20)
+    except SealError as exc:
+        assert exc.code and exc.code != "seal_error"
+        return
+    finally:
+        assert time.process_time() - started < 2.0
+    out = files_of(sealed)
+    listed = "Doc_0/Signs/Signatures.xml"
+    assert {k: v for k, v in given_files.items() if k != listed} == {
+        k: v for k, v in out.items() if k in given_files and k != listed}
+    assert sorted(set(out) - set(given_files)) == [
+        "Doc_0/Signs/Sign_1/Signature.xml", "Doc_0/Signs/Sign_1/SignedValue.dat"]
+    before, after = statuses(verify(package, _FUZZ_PKI)), statuses(verify(sealed, _FUZZ_PKI))
+    for field, steps in before.items():
+        assert after[field] == steps, field
+    mine = after["Doc_0/Signs/Sign_1/Signature.xml"]
+    assert mine["ofd.references"] == mine["signature.data_hash"] == "VALID"
