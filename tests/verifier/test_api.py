@@ -603,7 +603,7 @@ def test_stamp_then_verify_the_sealed_pdf(api: Api) -> None:
 def test_stamp_then_verify_a_sealed_ofd(api: Api) -> None:
     """The stamp endpoint seals an OFD file by its content (a zip), anchors it, and answers
     with the sealed package; /v1/verify finds both seals of a twice-sealed file valid and the
-    whole file anchored."""
+    whole file anchored, and a third seal of another agency beside them."""
     from tests.verifier.test_ofd_stamp_cli import plain_ofd
 
     c = api.client
@@ -624,6 +624,17 @@ def test_stamp_then_verify_a_sealed_ofd(api: Api) -> None:
         assert "上链存证" in anchored[0]["reason_zh"]
     assert [ch["status"] for ch in verdict["checks"] if ch["name"] == "ofd.stamp"] == [
         "VALID", "VALID"]
+    # another agency seals beside them (co-sealing): three seals, the file anchored by it
+    third = c.post("/v1/seals/stamp", files={"file": ("b.ofd", twice.content)},
+                   data={"x": "80", "y": "30"}, headers=api.h("issuer_b"))
+    assert third.status_code == 200, third.text
+    verdict = c.post("/v1/verify", files={"file": ("sealed.ofd", third.content)},
+                     headers=api.h("counter")).json()
+    assert verdict["verdict"] == "valid", verdict
+    assert [ch["status"] for ch in verdict["checks"] if ch["name"] == "ofd.stamp"] == [
+        "VALID"] * 3
+    (anchor,) = [ch for ch in verdict["checks"] if ch["name"] == "ofd.anchored"]
+    assert AGENCY_B[0] in anchor["reason"]
     over = c.post("/v1/seals/stamp", files={"file": ("c.ofd", twice.content)},
                   data={"page": "1", "x": "35", "y": "35"}, headers=api.h("issuer_a"))
     assert over.status_code == 422 and over.json()["error"] == "ofd_bad_input", over.text
