@@ -11,13 +11,18 @@ median (and min/max) wall time over ``--runs`` runs of:
   hold every earlier signature's verdict unchanged);
 - ``verify, two seals``: :func:`seals.ofd.verify_ofd` of the twice-sealed file;
 - ``zip only``: writing the package anew (``zip_entries``), the floor under a stamp;
-- ``ofdrw v4signed``: stamping ofdrw's 14 KB sample (one earlier seal).
+- ``ofdrw v4signed``: stamping ofdrw's 14 KB sample (one earlier seal);
+
+and last the largest package the reading limits let through whole (``bench/ofd_verify.py``'s:
+20 MB, 64 MB inflated, 480,000 XML elements, one earlier seal), stamped once: CPU time and the
+growth of the process's peak memory (stamping runs in the service's process, for issuers).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import resource
 import statistics
 import sys
 import time
@@ -108,6 +113,18 @@ def main() -> None:
     for name, fn in cases.items():
         median, low, high = timed(fn, args.runs)
         print(f"  {name:<24} {median * 1e3:7.1f} ms  ({low * 1e3:.1f}–{high * 1e3:.1f})")
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from ofd_verify import largest
+
+    data = largest()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.process_time()
+    sealed = stamp(data, 1, x_mm=20, y_mm=20)
+    cpu = time.process_time() - started
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(f"largest package stamped: {len(data) / 1e6:.1f} MB -> {len(sealed) / 1e6:.1f} MB, "
+          f"{cpu:.2f} s of CPU, peak memory +{grown:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ refused here, with the same code), then adds:
 - the ``Signature`` in ``Signatures.xml`` (made, and named from ``OFD.xml``, when the package
   had no signature; ``MaxSignId`` raised).
 
-No other file changes: every byte an earlier signature protects stays (the zip is written
-anew, the files' contents are not). ``OFD.xml`` changes only when it named no
-``Signatures.xml``, that is when nothing is signed yet.
+No other file changes: every byte an earlier signature protects stays; the zip is written
+anew, each unchanged entry copied as it was stored (not inflated and deflated again).
+``OFD.xml`` changes only when it named no ``Signatures.xml``, that is when nothing is signed
+yet.
 
 Refused (``ofd_bad_input``): more than one document in the package (each ``DocBody`` needs
 its own seal, or verification says the package is not sealed), a document that refers to a
@@ -44,7 +45,7 @@ from seals.ofd.errors import OfdError
 from seals.ofd.names import ENTRY
 from seals.ofd.package import DEFAULT_LIMITS, OfdLimits, OfdPackage, fold, read_package
 from seals.ofd.verify import MAX_LATER_SHARE, OfdReport, verify_ofd
-from seals.ofd.write import signature_file, signing_time, zip_entries
+from seals.ofd.write import signature_file, signing_time, stored_entries, zip_entries
 from seals.ofd.xml import parse_xml
 from seals.seal import sign_digest
 from seals.ses import Seal
@@ -158,7 +159,11 @@ def stamp_ofd_spec(
     )
     files[signature_path] = signature_xml
     files[value_path] = made.der
-    sealed = zip_entries(files)
+    kept = stored_entries(data, package.files)
+    sealed = zip_entries({
+        path: kept[path] if path in kept and content is package.files.get(path) else content
+        for path, content in files.items()
+    })
     _check(data if doc.signatures else None, sealed, signature_path, when, limits)
     return sealed
 

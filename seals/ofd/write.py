@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -55,10 +56,29 @@ from seals.ses import Seal
 from seals.x509 import X509Certificate
 
 __all__ = [
-    "CHECK_METHOD", "SIGNATURE_METHOD", "Attachment", "Font", "ImageObject", "ImageResource",
-    "OfdDocument", "OfdPage", "PathObject", "StampAnnot", "TextObject", "build_entries",
-    "package_digest", "rectangle", "seal_entries", "signature_file", "signing_time",
-    "text_advances", "write_ofd", "write_sealed_ofd", "zip_entries",
+    "CHECK_METHOD",
+    "SIGNATURE_METHOD",
+    "Attachment",
+    "Font",
+    "ImageObject",
+    "ImageResource",
+    "OfdDocument",
+    "OfdPage",
+    "PathObject",
+    "StampAnnot",
+    "StoredEntry",
+    "TextObject",
+    "build_entries",
+    "package_digest",
+    "rectangle",
+    "seal_entries",
+    "signature_file",
+    "signing_time",
+    "stored_entries",
+    "text_advances",
+    "write_ofd",
+    "write_sealed_ofd",
+    "zip_entries",
 ]
 
 _NS = "http://www.ofdspec.org/2016"
@@ -72,7 +92,6 @@ DOC = "Doc_0"
 SIGNATURES = f"{DOC}/Signs/Signatures.xml"
 _HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _CST = timezone(timedelta(hours=8))
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 # ---------------------------------------------------------------------------- the document
@@ -522,18 +541,82 @@ def _compresses(data: bytes) -> bool:
     return len(zlib.compress(data[:_SAMPLE], 1)) < _SAMPLE * 0.9
 
 
-def zip_entries(entries: Mapping[str, bytes]) -> bytes:
+@dataclass(frozen=True)
+class StoredEntry:
+    """A zip entry as a package already holds it: written into a new package as it is
+    (its compressed bytes copied, not inflated and deflated again)."""
+
+    method: int
+    """0 (stored) or 8 (deflate)."""
+    crc: int
+    size: int
+    """Uncompressed size."""
+    data: bytes = field(repr=False)
+    """The entry's bytes as stored (compressed with ``method``)."""
+
+
+def stored_entries(package: bytes, files: Mapping[str, bytes]) -> dict[str, StoredEntry]:
+    """The entries of the zip ``package`` as stored, for the names of ``files`` (its
+    content, as :func:`seals.ofd.package.read_package` read and checked it: only a package
+    that reader accepted, whose local and central headers agree and whose entries tile the
+    file). An entry whose size or CRC differs from ``files`` is left out (written anew)."""
+    out: dict[str, StoredEntry] = {}
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        for info in archive.infolist():
+            content = files.get(info.filename)
+            if content is None or info.compress_type not in (0, 8):
+                continue
+            if info.file_size != len(content) or info.CRC != zlib.crc32(content):
+                continue
+            at = info.header_offset
+            name_len, extra_len = int.from_bytes(package[at + 26 : at + 28], "little"), \
+                int.from_bytes(package[at + 28 : at + 30], "little")
+            begin = at + 30 + name_len + extra_len
+            out[info.filename] = StoredEntry(info.compress_type, info.CRC, info.file_size,
+                                             package[begin : begin + info.compress_size])
+    return out
+
+
+def zip_entries(entries: Mapping[str, bytes | StoredEntry]) -> bytes:
     """The package as a zip, entries in the given order, each deflated (stored when it does
-    not compress), with a fixed time (reproducible)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path, data in entries.items():
-            info = zipfile.ZipInfo(path, date_time=_ZIP_TIME)
-            deflate = _compresses(data)
-            info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data, compresslevel=6 if deflate else None)
-    return buffer.getvalue()
+    not compress; a :class:`StoredEntry` as it is), with a fixed time (reproducible): no
+    data descriptors, extra fields or ZIP64 records, UTF-8 names flagged."""
+    body = bytearray()
+    central = bytearray()
+    for path, entry in entries.items():
+        if isinstance(entry, StoredEntry):
+            method, crc, size, packed = entry.method, entry.crc, entry.size, entry.data
+        else:
+            size, crc = len(entry), zlib.crc32(entry)
+            method = 8 if _compresses(entry) else 0
+            if method == 8:
+                packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+                packed = packer.compress(entry) + packer.flush()
+            else:
+                packed = entry
+        name = path.encode()
+        flags = 0 if path.isascii() else 0x800
+        if max(size, len(packed), len(body)) >= 0xFFFFFFFF or len(name) > 0xFFFF:
+            raise SealInputError(f"{path[:80]!r} is too large for a zip without ZIP64",
+                                 code="ofd_bad_input")
+        offset = len(body)
+        body += _LOCAL.pack(b"PK\x03\x04", 20, flags, method, 0, _DOS_DATE, crc, len(packed),
+                            size, len(name), 0) + name + packed
+        central += _CENTRAL.pack(b"PK\x01\x02", 0x0314, 20, flags, method, 0, _DOS_DATE, crc,
+                                 len(packed), size, len(name), 0, 0, 0, 0, 0o644 << 16,
+                                 offset) + name
+    if len(entries) > 0xFFFF:
+        raise SealInputError("too many entries for a zip without ZIP64", code="ofd_bad_input")
+    end = _END.pack(b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(body),
+                    0)
+    return bytes(body + central + end)
+
+
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+_CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
+_END = struct.Struct("<4sHHHHIIH")
+_DOS_DATE = (0 << 9) | (1 << 5) | 1
+"""1980-01-01 (time 00:00:00)."""
 
 
 def write_ofd(document: OfdDocument) -> bytes:

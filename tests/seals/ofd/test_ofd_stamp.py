@@ -6,6 +6,7 @@ of the new SignedValue.dat) and by easyofd (an independent reader draws every st
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 from datetime import timedelta
@@ -24,7 +25,7 @@ from seals import sm2
 from seals.errors import SealError
 from seals.ofd.stamp import stamp_ofd
 from seals.ofd.verify import OfdReport, verify_ofd
-from seals.ofd.write import StampAnnot, write_ofd, write_sealed_ofd
+from seals.ofd.write import StampAnnot, stored_entries, write_ofd, write_sealed_ofd
 from seals.ses import Seal, parse_signature
 from seals.x509 import load_certificate
 from tests.certs.samples import REGISTRY, business_licence_request
@@ -111,6 +112,10 @@ def test_ofdrw_samples_stamped_keep_their_signature_as_it_was(
         (c.name, c.status.value) for c in mine.steps]
     assert mine.signing_time == LATER
     # the new signature protects every file but Signatures.xml and its own two
+    # each unchanged entry is copied as it was stored (not inflated and deflated again)
+    kept, written = stored_entries(original, before), stored_entries(sealed, after)
+    for path in set(before) - {listed}:
+        assert written[path] == kept[path], path
     refs = next(c for c in mine.steps if c.name == "ofd.references")
     assert refs.data["files"] == sorted(set(after) - {listed, *new})
     assert {s.name: s.status.value for s in new_report.steps} == {
@@ -186,6 +191,18 @@ def test_openssl_verifies_the_new_signature_value(
     flipped = bytearray(value.tbs_der)
     flipped[-40] ^= 1
     assert check(bytes(flipped)).returncode != 0
+
+
+def test_info_zip_reads_the_sealed_package(sealed_twice: bytes, tmp_path: Path) -> None:
+    """The zip is written here, not by zipfile: Info-ZIP's unzip tests every entry's CRC and
+    lists the UTF-8 names."""
+    unzip = shutil.which("unzip")
+    assert unzip is not None, "Info-ZIP unzip is required"
+    (tmp_path / "sealed.ofd").write_bytes(sealed_twice)
+    tested = subprocess.run([unzip, "-t", str(tmp_path / "sealed.ofd")], capture_output=True,
+                            text=True, check=False)
+    assert tested.returncode == 0 and "No errors detected" in tested.stdout, tested.stdout
+    assert tested.stdout.count("OK") == len(files_of(sealed_twice))
 
 
 def test_easyofd_draws_both_stamps(sealed_once: bytes, sealed_twice: bytes) -> None:
