@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from seals import sm2
 from seals.ofd import OfdError, OfdReport, verify_ofd
 from seals.ofd.errors import UNREADABLE_CODES
 from seals.report import Message
@@ -82,14 +83,15 @@ def _anchored(status: Status, message: str, params: dict[str, Any] | None = None
     return Fragment("ofd.anchored", "chain", status, message, params or {}, data)
 
 
-def judge_ofd(verdict: Verdict, facts: Callable[[], ChainFacts] | None) -> Verdict:
-    """:func:`read_ofd`'s verdict with ``ofd.anchored`` (see the module docstring): SKIPPED
-    without a chain, ERROR when the chain cannot be read, INVALID when the file's SM3 was
-    never anchored, VALID with the anchoring agency, block and time."""
-    digest_hex = verdict.subject.get("document_sm3")
-    if not isinstance(digest_hex, str) or not verdict.subject.get("signatures"):
+def judge_ofd(verdict: Verdict, data: bytes, facts: Callable[[], ChainFacts] | None) -> Verdict:
+    """:func:`read_ofd`'s verdict on ``data`` with ``ofd.anchored`` (see the module
+    docstring): SKIPPED without a chain, ERROR when the chain cannot be read, INVALID when
+    the file's SM3 (computed here, not taken from the reader's child process) was never
+    anchored, VALID with the anchoring agency, block and time."""
+    if not verdict.subject.get("signatures"):
         return verdict
-    digest = bytes.fromhex(digest_hex)
+    digest = sm2.sm3(data)
+    digest_hex = digest.hex()
     if facts is None:
         check = _anchored(Status.SKIPPED, "ofd.anchored.no_chain")
         return Verdict((*verdict.checks, check), verdict.subject)

@@ -260,7 +260,7 @@ def _verdict(
         from verifier.checks.ofd_checks import judge_ofd, read_ofd
 
         verdict = read_ofd(raw, anchors=anchors, at=at, lenient_ca=lenient_ca)
-        return judge_ofd(verdict, _chain_facts(settings))
+        return judge_ofd(verdict, raw, _chain_facts(settings))
     if looks_like_pdf(raw):
         return pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings)
     report = report_for(

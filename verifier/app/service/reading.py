@@ -251,7 +251,7 @@ def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
                 functools.partial(read_ofd, anchors=anchors), data,
                 seconds=settings.verify_seconds, memory=settings.verify_memory_bytes,
             )
-            return judge_ofd(verdict, lambda: service.indexer)
+            return judge_ofd(verdict, data, lambda: service.indexer)
         if pdf:
             local = run_isolated(
                 functools.partial(read_pdf, anchors=anchors), data,
