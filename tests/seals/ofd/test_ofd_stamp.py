@@ -368,3 +368,26 @@ def test_a_mutated_package_is_refused_with_a_code_or_sealed_without_harm(
         assert after[field] == steps, field
     mine = after["Doc_0/Signs/Sign_1/Signature.xml"]
     assert mine["ofd.references"] == mine["signature.data_hash"] == "VALID"
+
+
+def test_a_document_in_a_non_ascii_folder_is_sealed_from_an_ascii_path(
+    seal: Seal, pki: Pki
+) -> None:
+    """propertyInfo (the Signature.xml path) is an IA5String: a document under 文档/ gets its
+    signature files under Signs/ at the root, and verifies."""
+    from datetime import date
+
+    from seals.ofd.write import OfdDocument, OfdPage, PathObject, rectangle
+
+    box = PathObject(rectangle(20, 20, 50, 50), (20, 20, 50, 50))
+    plain = files_of(write_ofd(OfdDocument(pages=(OfdPage((box,)),), doc_id="0" * 32,
+                                           created=date(2025, 3, 1))))
+    moved = {name.replace("Doc_0/", "文档/"): data for name, data in plain.items()}
+    moved["OFD.xml"] = plain["OFD.xml"].replace(b"Doc_0/", "文档/".encode())
+    sealed = stamp(rezip(moved), seal, pki)
+    out = files_of(sealed)
+    assert sorted(set(out) - set(moved)) == [
+        "Signs/Sign_0/Signature.xml", "Signs/Sign_0/SignedValue.dat", "Signs/Signatures.xml"]
+    assert parse_signature(out["Signs/Sign_0/SignedValue.dat"]).property_info == (
+        "/Signs/Sign_0/Signature.xml")
+    assert verify_ofd(sealed, anchors=[pki.root.certificate], now=LATER).ok
