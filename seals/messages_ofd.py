@@ -13,6 +13,7 @@ OFD_LABELS: dict[str, str] = {
     "ofd.seal_file": "印章文件",
     "ofd.stamp": "签章位置",
     "ofd.modifications": "签章后修改",
+    "ofd.anchored": "链上存证",
 }
 
 _REFUSED = "，不能受理"
@@ -181,5 +182,23 @@ OFD_MESSAGES: dict[str, tuple[str, str]] = {
         "document files this seal does not protect (added or changed after it): {files}",
         "文档中有该签章不保护的文件（盖章后加入或替换）：现在看到的内容可能与盖章时不同"
         "{_R}{files!d}".replace("{_R}", _REFUSED),
+    ),
+    # ------------------------------------------------------------ the chain
+    "ofd.anchored.no_chain": (
+        "no chain is configured here to look up the sealed file",
+        "此处没有配置区块链，未查询这份盖章文件是否上链存证",
+    ),
+    "ofd.anchored.unreadable": (
+        "could not read the chain: {error}",
+        "无法读取区块链，暂时无法判断这份盖章文件是否上链存证，请稍后重试或联系管理员{error!d}",
+    ),
+    "ofd.anchored.missing": (
+        "this sealed OFD file (as a whole, after its last seal) was not anchored on chain",
+        "区块链上查不到这份盖章文件（最后一次盖章后的整个文件）的存证：文件不是发证机关登记过的"
+        "盖章文件，或盖章后被改动过，不能受理",
+    ),
+    "ofd.anchored.valid": (
+        "the whole file anchored by {issuer} in block {block} at {when}",
+        "整个文件已由 {issuer} 于区块 {block}（{when}）上链存证",
     ),
 }

@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -54,10 +56,29 @@ from seals.ses import Seal
 from seals.x509 import X509Certificate
 
 __all__ = [
-    "CHECK_METHOD", "SIGNATURE_METHOD", "Attachment", "Font", "ImageObject", "ImageResource",
-    "OfdDocument", "OfdPage", "PathObject", "StampAnnot", "TextObject", "build_entries",
-    "package_digest", "rectangle", "seal_entries", "text_advances", "write_ofd",
-    "write_sealed_ofd", "zip_entries",
+    "CHECK_METHOD",
+    "SIGNATURE_METHOD",
+    "Attachment",
+    "Font",
+    "ImageObject",
+    "ImageResource",
+    "OfdDocument",
+    "OfdPage",
+    "PathObject",
+    "StampAnnot",
+    "StoredEntry",
+    "TextObject",
+    "build_entries",
+    "package_digest",
+    "rectangle",
+    "seal_entries",
+    "signature_file",
+    "signing_time",
+    "stored_entries",
+    "text_advances",
+    "write_ofd",
+    "write_sealed_ofd",
+    "zip_entries",
 ]
 
 _NS = "http://www.ofdspec.org/2016"
@@ -71,7 +92,6 @@ DOC = "Doc_0"
 SIGNATURES = f"{DOC}/Signs/Signatures.xml"
 _HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _CST = timezone(timedelta(hours=8))
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 # ---------------------------------------------------------------------------- the document
@@ -426,6 +446,46 @@ def _page_id(entries: Mapping[str, bytes], page: int) -> int:
     return int(text[start : text.index('"', start)])
 
 
+def signing_time(at: datetime | None) -> datetime:
+    """The signing time as written: UTC, whole seconds (now when None)."""
+    return (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+
+
+def signature_file(
+    references: Mapping[str, bytes],
+    *,
+    page_id: str,
+    boundary: tuple[float, float, float, float],
+    when: datetime,
+    value_path: str,
+    stamp_id: str = "1",
+    provider: str = "Zhengyin",
+    provider_version: str = "",
+) -> bytes:
+    """A ``Signature.xml``: ``SignedInfo`` (Provider, SignatureMethod, SignatureDateTime,
+    one SM3 ``Reference`` per file of ``references`` — package path → bytes — written as an
+    absolute ``FileRef``, one ``StampAnnot`` on the page of ID ``page_id`` at ``boundary``,
+    x y w h in mm from the page's top left) and ``SignedValue`` (the absolute
+    ``value_path``)."""
+    refs = "".join(
+        _el("Reference", _el("CheckValue", base64.b64encode(sm2.sm3(data)).decode()),
+            FileRef=f"/{path}")
+        for path, data in references.items()
+    )
+    signed_info = "".join((
+        _el("Provider", ProviderName=provider, Version=provider_version or None,
+            Company=provider),
+        _el("SignatureMethod", SIGNATURE_METHOD),
+        _el("SignatureDateTime", when.astimezone(_CST).strftime("%Y%m%d%H%M%S")),
+        _el("References", refs, CheckMethod=CHECK_METHOD),
+        _el("StampAnnot", ID=stamp_id, PageRef=page_id,
+            Boundary=" ".join(_num(v) for v in boundary)),
+    ))
+    return _root(
+        "Signature", _el("SignedInfo", signed_info) + _el("SignedValue", f"/{value_path}")
+    )
+
+
 def seal_entries(
     entries: Mapping[str, bytes],
     *,
@@ -446,26 +506,14 @@ def seal_entries(
                              "Signatures.xml)", code="ofd_bad_input")
     if SIGNATURES in entries:
         raise SealInputError("the package is already signed", code="ofd_bad_input")
-    when = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    when = signing_time(at)
     sign_dir = f"{DOC}/Signs/Sign_0"
     signature_path = f"{sign_dir}/Signature.xml"
     value_path = f"{sign_dir}/SignedValue.dat"
-    refs = "".join(
-        _el("Reference", _el("CheckValue", base64.b64encode(sm2.sm3(data)).decode()),
-            FileRef=f"/{path}")
-        for path, data in entries.items()
-    )
-    boundary = " ".join(_num(v) for v in (stamp.x, stamp.y, stamp.width, stamp.height))
-    signed_info = "".join((
-        _el("Provider", ProviderName=provider, Version=provider_version or None,
-            Company=provider),
-        _el("SignatureMethod", SIGNATURE_METHOD),
-        _el("SignatureDateTime", when.astimezone(_CST).strftime("%Y%m%d%H%M%S")),
-        _el("References", refs, CheckMethod=CHECK_METHOD),
-        _el("StampAnnot", ID=1, PageRef=_page_id(entries, stamp.page), Boundary=boundary),
-    ))
-    signature_xml = _root(
-        "Signature", _el("SignedInfo", signed_info) + _el("SignedValue", f"/{value_path}")
+    signature_xml = signature_file(
+        entries, page_id=str(_page_id(entries, stamp.page)),
+        boundary=(stamp.x, stamp.y, stamp.width, stamp.height), when=when,
+        value_path=value_path, provider=provider, provider_version=provider_version,
     )
     made = sign_digest(
         seal, signer, signer_certificate, sm2.sm3(signature_xml), f"/{signature_path}", at=when
@@ -481,17 +529,94 @@ def seal_entries(
     return out
 
 
-def zip_entries(entries: Mapping[str, bytes]) -> bytes:
-    """The package as a zip, entries in the given order, each deflated, with a fixed time
-    (reproducible)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path, data in entries.items():
-            info = zipfile.ZipInfo(path, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data, compresslevel=6)
-    return buffer.getvalue()
+_SAMPLE = 64 * 1024
+
+
+def _compresses(data: bytes) -> bool:
+    """Is deflating ``data`` worth it? Small files always are deflated; a larger one only
+    when its first 64 KiB shrink by a tenth (PNG, JPEG and other compressed media do not).
+    # Why: bench/PERFORMANCE.md, "OFD stamping: stored media"."""
+    if len(data) <= _SAMPLE:
+        return True
+    return len(zlib.compress(data[:_SAMPLE], 1)) < _SAMPLE * 0.9
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """A zip entry as a package already holds it: written into a new package as it is
+    (its compressed bytes copied, not inflated and deflated again)."""
+
+    method: int
+    """0 (stored) or 8 (deflate)."""
+    crc: int
+    size: int
+    """Uncompressed size."""
+    data: bytes = field(repr=False)
+    """The entry's bytes as stored (compressed with ``method``)."""
+
+
+def stored_entries(package: bytes, files: Mapping[str, bytes]) -> dict[str, StoredEntry]:
+    """The entries of the zip ``package`` as stored, for the names of ``files`` (its
+    content, as :func:`seals.ofd.package.read_package` read and checked it: only a package
+    that reader accepted, whose local and central headers agree and whose entries tile the
+    file). An entry whose size or CRC differs from ``files`` is left out (written anew)."""
+    out: dict[str, StoredEntry] = {}
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        for info in archive.infolist():
+            content = files.get(info.filename)
+            if content is None or info.compress_type not in (0, 8):
+                continue
+            if info.file_size != len(content) or info.CRC != zlib.crc32(content):
+                continue
+            at = info.header_offset
+            name_len, extra_len = int.from_bytes(package[at + 26 : at + 28], "little"), \
+                int.from_bytes(package[at + 28 : at + 30], "little")
+            begin = at + 30 + name_len + extra_len
+            out[info.filename] = StoredEntry(info.compress_type, info.CRC, info.file_size,
+                                             package[begin : begin + info.compress_size])
+    return out
+
+
+def zip_entries(entries: Mapping[str, bytes | StoredEntry]) -> bytes:
+    """The package as a zip, entries in the given order, each deflated (stored when it does
+    not compress; a :class:`StoredEntry` as it is), with a fixed time (reproducible): no
+    data descriptors, extra fields or ZIP64 records, UTF-8 names flagged."""
+    body = bytearray()
+    central = bytearray()
+    for path, entry in entries.items():
+        if isinstance(entry, StoredEntry):
+            method, crc, size, packed = entry.method, entry.crc, entry.size, entry.data
+        else:
+            size, crc = len(entry), zlib.crc32(entry)
+            method = 8 if _compresses(entry) else 0
+            if method == 8:
+                packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+                packed = packer.compress(entry) + packer.flush()
+            else:
+                packed = entry
+        name = path.encode()
+        flags = 0 if path.isascii() else 0x800
+        if max(size, len(packed), len(body)) >= 0xFFFFFFFF or len(name) > 0xFFFF:
+            raise SealInputError(f"{path[:80]!r} is too large for a zip without ZIP64",
+                                 code="ofd_bad_input")
+        offset = len(body)
+        body += _LOCAL.pack(b"PK\x03\x04", 20, flags, method, 0, _DOS_DATE, crc, len(packed),
+                            size, len(name), 0) + name + packed
+        central += _CENTRAL.pack(b"PK\x01\x02", 0x0314, 20, flags, method, 0, _DOS_DATE, crc,
+                                 len(packed), size, len(name), 0, 0, 0, 0, 0o644 << 16,
+                                 offset) + name
+    if len(entries) > 0xFFFF:
+        raise SealInputError("too many entries for a zip without ZIP64", code="ofd_bad_input")
+    end = _END.pack(b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(body),
+                    0)
+    return bytes(body + central + end)
+
+
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+_CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
+_END = struct.Struct("<4sHHHHIIH")
+_DOS_DATE = (0 << 9) | (1 << 5) | 1
+"""1980-01-01 (time 00:00:00)."""
 
 
 def write_ofd(document: OfdDocument) -> bytes:

@@ -600,6 +600,49 @@ def test_stamp_then_verify_the_sealed_pdf(api: Api) -> None:
     assert not_pdf.status_code == 422 and not_pdf.json()["error"].startswith("pdf_")
 
 
+def test_stamp_then_verify_a_sealed_ofd(api: Api) -> None:
+    """The stamp endpoint seals an OFD file by its content (a zip), anchors it, and answers
+    with the sealed package; /v1/verify finds both seals of a twice-sealed file valid and the
+    whole file anchored, and a third seal of another agency beside them."""
+    from tests.verifier.test_ofd_stamp_cli import plain_ofd
+
+    c = api.client
+    sealed = c.post("/v1/seals/stamp", files={"file": ("a.ofd", plain_ofd())},
+                    headers=api.h("issuer_a"))
+    assert sealed.status_code == 200, sealed.text
+    assert sealed.headers["content-type"] == "application/ofd"
+    assert int(sealed.headers["x-anchor-block"]) >= 1
+    twice = c.post("/v1/seals/stamp", files={"file": ("b.ofd", sealed.content)},
+                   data={"page": "1", "x": "30", "y": "30"}, headers=api.h("issuer_a"))
+    assert twice.status_code == 200, twice.text
+    for data in (sealed.content, twice.content):
+        verdict = c.post("/v1/verify", files={"file": ("sealed.ofd", data)},
+                         headers=api.h("counter")).json()
+        assert verdict["verdict"] == "valid", verdict
+        anchored = [ch for ch in verdict["checks"] if ch["name"] == "ofd.anchored"]
+        assert [ch["status"] for ch in anchored] == ["VALID"]
+        assert "上链存证" in anchored[0]["reason_zh"]
+    assert [ch["status"] for ch in verdict["checks"] if ch["name"] == "ofd.stamp"] == [
+        "VALID", "VALID"]
+    # another agency seals beside them (co-sealing): three seals, the file anchored by it
+    third = c.post("/v1/seals/stamp", files={"file": ("b.ofd", twice.content)},
+                   data={"x": "80", "y": "30"}, headers=api.h("issuer_b"))
+    assert third.status_code == 200, third.text
+    verdict = c.post("/v1/verify", files={"file": ("sealed.ofd", third.content)},
+                     headers=api.h("counter")).json()
+    assert verdict["verdict"] == "valid", verdict
+    assert [ch["status"] for ch in verdict["checks"] if ch["name"] == "ofd.stamp"] == [
+        "VALID"] * 3
+    (anchor,) = [ch for ch in verdict["checks"] if ch["name"] == "ofd.anchored"]
+    assert AGENCY_B[0] in anchor["reason"]
+    over = c.post("/v1/seals/stamp", files={"file": ("c.ofd", twice.content)},
+                  data={"page": "1", "x": "35", "y": "35"}, headers=api.h("issuer_a"))
+    assert over.status_code == 422 and over.json()["error"] == "ofd_bad_input", over.text
+    broken = c.post("/v1/seals/stamp", files={"file": ("d.ofd", b"PK\x03\x04" + b"x" * 64)},
+                    headers=api.h("issuer_a"))
+    assert broken.status_code == 422 and broken.json()["error"].startswith("ofd_"), broken.text
+
+
 def test_an_upload_past_the_time_or_memory_limit_is_stopped_with_a_code(api: Api) -> None:
     """Issue #14: /v1/verify enforces a wall-clock limit (and a memory ceiling) per upload:
     the file is read in a child process that is stopped at the limit; the answer is a coded
@@ -693,6 +736,12 @@ def test_certificate_ofd_is_sealed_anchored_and_stable(api: Api) -> None:
     assert attached == document["document"]
     assert c.get(f"/v1/certificates/{identifier}/ofd",
                  headers=api.h("issuer_b")).status_code == 403
+    # a counter verifying the file finds its seal valid and the whole file anchored
+    verdict = c.post("/v1/verify", files={"file": ("cert.ofd", first.content)},
+                     headers=api.h("counter")).json()
+    assert verdict["verdict"] == "valid", verdict
+    assert [ch["status"] for ch in verdict["checks"] if ch["name"] == "ofd.anchored"] == [
+        "VALID"]
 
 
 # ------------------------------------------------ the catalogue and authorizations (#16)
@@ -1364,6 +1413,8 @@ def test_verify_an_ofd_upload_in_the_isolated_reader(api: Api) -> None:
         assert statuses[name] == "VALID", (name, body)
     # the service trusts its own CA only: the tax bureau's test signer is not under it
     assert statuses["signature.signer_path"] == "INVALID" and body["verdict"] == "invalid"
+    # never anchored on this service's chain
+    assert statuses["ofd.anchored"] == "INVALID"
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("OFD.xml", b"<ofd:OFD/>")

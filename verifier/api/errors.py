@@ -157,6 +157,8 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     Family("pdf_", 422, "The PDF cannot be sealed (malformed, encrypted, too large or "
                         "hostile)."),
+    Family("ofd_", 422, "The OFD file cannot be sealed (malformed, encrypted, too large, "
+                        "hostile, or the place asked for does not allow a seal)."),
     Family("ses_", 422, "The seal data is malformed."),
     Family("seal_", 422, "The seal cannot be used (its data, picture, validity or keys)."),
     Family("sm2_", 422, "An SM2 key or signature is unusable."),

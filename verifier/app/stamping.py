@@ -1,7 +1,9 @@
-"""Stamping PDFs with an agency's seal, and anchoring each sealed document on chain.
+"""Stamping PDF and OFD files with an agency's seal, and anchoring each sealed document on
+chain.
 
 :class:`AgencyStamper` loads the agency's signer key, certificate and newest seal (the one
-that lists the signer) once, then stamps any number of PDFs. :func:`anchor_sealed` records
+that lists the signer) once, then stamps any number of files: a file is an OFD package by
+its content (a zip: :func:`seals.ofd.looks_like_ofd`), else a PDF. :func:`anchor_sealed` records
 SM3 of the sealed file in the CertificateRegistry from the agency's own account, so anyone can
 later see that this seal stamped this document at that time.
 """
@@ -15,6 +17,8 @@ from chain.transactions import TransactionReceipt
 from seals.ca import Issued
 from seals.errors import SealInputError
 from seals.keys import load_private_key_file
+from seals.ofd import looks_like_ofd
+from seals.ofd.stamp import stamp_ofd
 from seals.pdf import sealed_document_digest, stamp_pdf
 from seals.ses import Seal, parse_seal
 from seals.x509 import X509Certificate, load_certificate
@@ -64,15 +68,19 @@ class AgencyStamper:
 
     def stamp(
         self,
-        pdf: bytes,
+        data: bytes,
         *,
         page: int | None = None,
         x_mm: float | None = None,
         y_mm: float | None = None,
         width_mm: float | None = None,
     ) -> bytes:
-        return stamp_pdf(
-            pdf,
+        """The sealed file: an OFD package when ``data`` is one (by content), else a PDF;
+        the place means the same for both (``y_mm``: the bottom edge from the page's
+        bottom)."""
+        stamp = stamp_ofd if looks_like_ofd(data) else stamp_pdf
+        return stamp(
+            data,
             seal=self.seal,
             signer=self.signer.signer,
             signer_certificate=self.signer.certificate,
@@ -81,6 +89,12 @@ class AgencyStamper:
             y_mm=y_mm,
             width_mm=width_mm,
         )
+
+
+def media_type(sealed: bytes) -> str:
+    """The media type of a sealed file (GB/T 33190 registers none: ``application/ofd`` is
+    what OFD readers and servers use)."""
+    return "application/ofd" if looks_like_ofd(sealed) else "application/pdf"
 
 
 def anchor_sealed(settings: Settings, uscc: str, sealed: bytes) -> TransactionReceipt:

@@ -2,18 +2,27 @@
 named by its ``Signature.xml`` (``pdf.in_field``). A package that cannot be read (malformed,
 hostile, encrypted, too large) is invalid with one ``ofd.structure`` fragment saying why.
 
-Anchoring sealed OFD files on chain is not done yet: no ``pdf.anchored``-like step.
+With a chain, :func:`judge_ofd` adds ``ofd.anchored``: SM3 of the **whole file** is anchored
+on chain (a ``DocumentAnchored`` event, as stamping and certificate rendering record it).
+Unlike a PDF, whose earlier revisions stay a prefix of the file, an OFD package is rewritten
+by every seal: the file as it was after an earlier seal cannot be rebuilt from the file, so
+only the file as a whole — after its last seal — is looked up. A file without signatures,
+or that cannot be read, is not looked up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
+from seals import sm2
 from seals.ofd import OfdError, OfdReport, verify_ofd
 from seals.ofd.errors import UNREADABLE_CODES
 from seals.report import Message
 from seals.x509 import X509Certificate
+from verifier.checks.chain_checks import ChainFacts
+from verifier.checks.messages import chain_time
 from verifier.checks.seal_checks import in_field
 from verifier.checks.verdict import Fragment, Status, Verdict
 
@@ -76,3 +85,40 @@ def read_ofd(
             subject={"kind": "ofd"},
         )
     return ofd_verdict_of(report)
+
+
+def _anchored(status: Status, message: str, params: dict[str, Any] | None = None,
+              **data: Any) -> Fragment:
+    return Fragment("ofd.anchored", "chain", status, message, params or {}, data)
+
+
+def judge_ofd(verdict: Verdict, data: bytes, facts: Callable[[], ChainFacts] | None) -> Verdict:
+    """:func:`read_ofd`'s verdict on ``data`` with ``ofd.anchored`` (see the module
+    docstring): SKIPPED without a chain, ERROR when the chain cannot be read, INVALID when
+    the file's SM3 (computed here, not taken from the reader's child process) was never
+    anchored, VALID with the anchoring agency, block and time."""
+    if not verdict.subject.get("signatures"):
+        return verdict
+    digest = sm2.sm3(data)
+    digest_hex = digest.hex()
+    if facts is None:
+        check = _anchored(Status.SKIPPED, "ofd.anchored.no_chain")
+        return Verdict((*verdict.checks, check), verdict.subject)
+    lag: dict[str, Any] = {}
+    try:
+        source = facts()
+        anchor = source.documents([digest]).get(digest)
+        lag = dict(source.lag())
+    except Exception as exc:  # chain or index unreachable: could not decide
+        code = getattr(exc, "code", None)
+        lag = {**({"code": code} if isinstance(code, str) else {}), **getattr(exc, "lag", {})}
+        check = _anchored(Status.ERROR, "ofd.anchored.unreadable", {"error": str(exc)}, **lag)
+        return Verdict((*verdict.checks, check), verdict.subject)
+    if anchor is None:
+        check = _anchored(Status.INVALID, "ofd.anchored.missing", digest=digest_hex, **lag)
+    else:
+        found = {"issuer": anchor.issuer, "block": anchor.block_number,
+                 "when": chain_time(anchor.timestamp)}
+        check = _anchored(Status.VALID, "ofd.anchored.valid", found,
+                          block=anchor.block_number, **lag)
+    return Verdict((*verdict.checks, check), verdict.subject)

@@ -224,17 +224,19 @@ def seal_stamp(
     no_anchor: bool,
     as_json: bool,
 ) -> None:
-    """Seal the PDF INFILE with the issuer's newest seal; write OUTFILE (an incremental
-    update: INFILE's bytes stay its prefix) and anchor its SM3 digest on chain.
-    JSON: {out, sm3, anchor: {block, tx_hash} or null}."""
+    """Seal the PDF or OFD file INFILE with the issuer's newest seal; write OUTFILE and
+    anchor its SM3 digest on chain. A PDF gets an incremental update (INFILE's bytes stay
+    its prefix); an OFD package (a zip, by content) gets one more signature, earlier ones
+    left intact. JSON: {out, format, sm3, anchor: {block, tx_hash} or null}."""
+    from seals.ofd import looks_like_ofd
     from seals.pdf import sealed_document_digest
     from verifier.app.stamping import AgencyStamper, anchor_sealed
 
-    with progress("sealing the PDF"):
+    data = infile.read_bytes()
+    kind = "ofd" if looks_like_ofd(data) else "pdf"
+    with progress(f"sealing the {kind.upper()}"):
         stamper = AgencyStamper.load(settings, uscc)
-        sealed = stamper.stamp(
-            infile.read_bytes(), page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm
-        )
+        sealed = stamper.stamp(data, page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm)
     outfile.parent.mkdir(parents=True, exist_ok=True)
     outfile.write_bytes(sealed)
     digest = sealed_document_digest(sealed).hex()
@@ -246,7 +248,7 @@ def seal_stamp(
             lambda: anchor_sealed(settings, stamper.uscc, sealed), as_json=as_json
         )
     if as_json:
-        echo_json({"out": str(outfile), "sm3": digest, "anchor": anchor})
+        echo_json({"out": str(outfile), "format": kind, "sm3": digest, "anchor": anchor})
 
 
 COMMANDS: list[click.Command] = [seal_group]

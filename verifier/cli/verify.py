@@ -257,9 +257,10 @@ def _verdict(
         return certificate_verdict(settings, raw, at)
     anchors = trust_anchors(settings.home_dir, trust)
     if looks_like_ofd(raw):  # a zip: an OFD package (or refused as one, with its code)
-        from verifier.checks.ofd_checks import read_ofd
+        from verifier.checks.ofd_checks import judge_ofd, read_ofd
 
-        return read_ofd(raw, anchors=anchors, at=at, lenient_ca=lenient_ca)
+        verdict = read_ofd(raw, anchors=anchors, at=at, lenient_ca=lenient_ca)
+        return judge_ofd(verdict, raw, _chain_facts(settings))
     if looks_like_pdf(raw):
         return pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings)
     report = report_for(

@@ -295,3 +295,11 @@ def test_easyofd_draws_the_text_and_the_stamp(
     # and the QR code of the drawn page scans
     texts = [r.text for r in zxingcpp.read_barcodes(sealed_page)]
     assert texts == [qr.payload_for(document).encode()]
+
+
+def test_a_rendered_certificate_ofd_verifies_in_the_ofd_verifier(package: bytes, pki: Pki) -> None:
+    """The writer and the reader agree on what is signed: the package verifies, one seal."""
+    from seals.ofd.verify import verify_ofd
+
+    report = verify_ofd(package, anchors=[pki.root.certificate], at=T0, now=T0)
+    assert report.ok and len(report.signatures) == 1

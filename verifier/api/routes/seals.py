@@ -1,4 +1,4 @@
-"""The seals router: seal a PDF with the calling agency's seal."""
+"""The seals router: seal a PDF or an OFD file with the calling agency's seal."""
 
 from __future__ import annotations
 
@@ -33,8 +33,11 @@ _STAMP_BODY = {
     openapi_extra={"requestBody": _STAMP_BODY},
     responses={
         200: {
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The sealed PDF.",
+            "content": {
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                "application/ofd": {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "The sealed PDF, or the sealed OFD package when an OFD was sent.",
             "headers": {
                 "X-Anchor-Tx": {"description": "The anchoring transaction.",
                                 "schema": {"type": "string"}},
@@ -45,14 +48,16 @@ _STAMP_BODY = {
     },
 )
 async def stamp(request: Request, service: ServiceDep, principal: PrincipalDep) -> Response:
-    """Seal a PDF with the calling agency's seal (multipart: ``file``, optional ``page``,
-    ``x``, ``y`` in mm, ``width`` in mm); the sealed document is anchored on chain. Returns
-    the sealed PDF."""
+    """Seal a PDF or an OFD file (by its content: a zip is an OFD package) with the calling
+    agency's seal (multipart: ``file``, optional ``page``, ``x``, ``y`` in mm — the stamp's
+    bottom-left corner from the page's bottom-left, for both formats — and ``width`` in mm);
+    the sealed document is anchored on chain. Returns the sealed file, of the kind sent."""
     service.require(principal, "issuer")
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise VerifierError("send the PDF in a multipart field named 'file'", code="file_missing")
+        raise VerifierError("send the PDF or OFD file in a multipart field named 'file'",
+                            code="file_missing")
     data = await upload.read()
 
     def number(name: str) -> float | None:
@@ -68,6 +73,8 @@ async def stamp(request: Request, service: ServiceDep, principal: PrincipalDep) 
             raise VerifierError(f"'{name}' must be {kind}", code="bad_request")
         return result
 
+    from verifier.app.stamping import media_type
+
     page = number("page")
     sealed, receipt = await run_in_threadpool(
         service.stamp,
@@ -80,7 +87,7 @@ async def stamp(request: Request, service: ServiceDep, principal: PrincipalDep) 
     )
     return Response(
         sealed,
-        media_type="application/pdf",
+        media_type=media_type(sealed),
         headers={"X-Anchor-Tx": receipt.tx_hash, "X-Anchor-Block": str(receipt.block_number)},
     )
 

@@ -313,7 +313,7 @@ class Issuing(ServiceBase):
     def stamp(
         self,
         principal: Principal,
-        pdf: bytes,
+        data: bytes,
         page: int | None,
         x_mm: float | None,
         y_mm: float | None,
@@ -328,7 +328,7 @@ class Issuing(ServiceBase):
             if stamper is None:
                 stamper = AgencyStamper.load(self.settings, principal.subject)
                 self._stampers[principal.subject] = stamper
-        sealed = stamper.stamp(pdf, page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm)
+        sealed = stamper.stamp(data, page=page, x_mm=x_mm, y_mm=y_mm, width_mm=width_mm)
         receipt = self.registry_for(principal.subject).anchor_document(
             principal.subject, sealed_document_digest(sealed)
         )

@@ -233,11 +233,11 @@ def _chain_entry(event: ChainEvent) -> dict[str, Any]:
 
 def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
     """A sealed PDF (every seal, each sealed revision's anchor, the embedded certificate), a
-    sealed OFD (every seal; :mod:`seals.ofd`) or a seal or seal signature file. The file is
-    read in a child process within the service's limits (:mod:`verifier.app.isolation`);
-    the chain is asked here."""
+    sealed OFD (every seal, :mod:`seals.ofd`; the whole file's anchor) or a seal or seal
+    signature file. The file is read in a child process within the service's limits
+    (:mod:`verifier.app.isolation`); the chain is asked here."""
     from seals.ofd.package import looks_like_ofd
-    from verifier.checks.ofd_checks import read_ofd
+    from verifier.checks.ofd_checks import judge_ofd, read_ofd
     from verifier.checks.pdf_checks import judge_pdf, read_pdf
     from verifier.checks.seal_checks import seal_file_verdict, trust_anchors
 
@@ -247,10 +247,11 @@ def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
     ofd = looks_like_ofd(data)
     try:
         if ofd:  # a zip: an OFD package, read like a PDF in a child process within limits
-            return run_isolated(
+            verdict = run_isolated(
                 functools.partial(read_ofd, anchors=anchors), data,
                 seconds=settings.verify_seconds, memory=settings.verify_memory_bytes,
             )
+            return judge_ofd(verdict, data, lambda: service.indexer)
         if pdf:
             local = run_isolated(
                 functools.partial(read_pdf, anchors=anchors), data,
