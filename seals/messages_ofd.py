@@ -52,6 +52,10 @@ OFD_MESSAGES: dict[str, tuple[str, str]] = {
         "文件缺少必需的组成部分（如 OFD 入口文件或签章文件）",
     ),
     "ofd.unreadable.ofd_bad_structure": ("bad structure", "OFD 文档结构不符合标准"),
+    "ofd.unreadable.ofd_certificate_attachment": (
+        "the attached certificate document is not one file",
+        "附带的电子证照数据不止一份或缺失，无法确定核验哪一份",
+    ),
     "ofd.unreadable.ofd_encrypted": ("encrypted", "压缩包内有加密的文件"),
     "ofd.unreadable.ofd_too_large": ("too large", "文件过大，超出本服务的处理上限"),
     "ofd.unreadable.ofd_hostile": ("hostile", "文件超出本服务的处理上限（疑似恶意构造）"),

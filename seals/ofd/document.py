@@ -178,6 +178,9 @@ class Document:
     """Locations the document refers to that name no file: (location, referring file)."""
     signatures_path: str | None
     signatures: list[Signature]
+    attachments: list[tuple[str, str | None]] = field(default_factory=list)
+    """Each ``Attachments/Attachment`` of its attachment files: its ``Name`` and the package
+    path of its ``FileLoc`` (None when the package lacks it)."""
 
 
 @dataclass
@@ -304,7 +307,19 @@ def _document(reader: _Reader, body: etree._Element, index: int) -> Document:
         reader.name(resolve(signatures_loc, ""), ENTRY) if signatures_loc else None
     )
     signatures = _signatures(reader, signatures_path) if signatures_path else []
-    return Document(root, pages, files, missing, signatures_path, signatures)
+    attachments: list[tuple[str, str | None]] = []
+    for path in files:  # the document's attachment lists (parsed when followed)
+        listed = reader.parsed.get(path)
+        if listed is None or _local(listed) != "Attachments":
+            continue
+        for attachment in _children(listed, "Attachment"):
+            loc = _text(_child(attachment, "FileLoc"))
+            try:
+                found = reader.package.find(resolve(loc, folder(path))) if loc else None
+            except OfdMalformed:  # a location no reader resolves: no file
+                found = None
+            attachments.append((attachment.get("Name", ""), found))
+    return Document(root, pages, files, missing, signatures_path, signatures, attachments)
 
 
 def _follow(reader: _Reader, path: str, root: etree._Element, refer: _Refer) -> None:

@@ -59,7 +59,7 @@ UNREADABLE_CODES = frozenset(
         "ofd_xml_encoding", "ofd_bad_path", "ofd_missing_file", "ofd_bad_structure",
         "ofd_encrypted", "ofd_too_large", "ofd_hostile", "ofd_zip_bomb",
         "ofd_too_many_entries", "ofd_xml_too_deep", "ofd_xml_dtd", "ofd_xml_entity",
-        "ofd_xml_too_large",
+        "ofd_xml_too_large", "ofd_certificate_attachment",
     }
 )
 """Every code an :class:`OfdError` raised while reading a package may carry (each has its

@@ -99,6 +99,11 @@ class OfdReport:
     steps: tuple[Check, ...]
     signatures: tuple[OfdSignatureReport, ...]
     data: bytes = dataclasses.field(repr=False, compare=False, default=b"")
+    attachments: tuple[tuple[str, str | None, bytes | None], ...] = dataclasses.field(
+        repr=False, compare=False, default=())
+    """Every attachment the documents list: its ``Name``, package path and bytes (None when
+    the package lacks the file) — what :mod:`verifier.checks.ofd_checks` looks in for an
+    attached certificate document."""
 
     @property
     def document_digest(self) -> bytes:
@@ -397,4 +402,9 @@ def verify_ofd(
         steps=(structure, count, _files_step(model, files)),
         signatures=tuple(reports),
         data=data,
+        attachments=tuple(
+            (name, path, package.files.get(path) if path is not None else None)
+            for doc in model.documents
+            for name, path in doc.attachments
+        ),
     )

@@ -742,6 +742,32 @@ def test_certificate_ofd_is_sealed_anchored_and_stable(api: Api) -> None:
     assert verdict["verdict"] == "valid", verdict
     assert [ch["status"] for ch in verdict["checks"] if ch["name"] == "ofd.anchored"] == [
         "VALID"]
+    assert any(ch["name"] == "certificate.status" and ch["status"] == "VALID"
+               for ch in verdict["checks"]), verdict  # its attached certificate, checked
+
+
+def test_the_sealed_ofd_of_a_revoked_certificate_is_never_valid(api: Api) -> None:
+    """The attack: a certificate rendered as a sealed OFD, then revoked. The seal is genuine
+    and the file anchored, so a verifier that judged the package alone said `valid`. The
+    attached certificate document is verified in full, as a certificate PDF's is."""
+    c = api.client
+    identifier = c.post("/v1/certificates", json=request("吕十一"),
+                        headers=api.h("issuer_a")).json()["identifier"]
+    api.wait_anchored(identifier)
+    sealed = c.get(f"/v1/certificates/{identifier}/ofd", headers=api.h("issuer_a")).content
+    before = c.post("/v1/verify", files={"file": ("cert.ofd", sealed)},
+                    headers=api.h("counter")).json()
+    assert before["verdict"] == "valid", before
+    revoked = c.post(f"/v1/certificates/{identifier}/revoke",
+                     json={"reason": "信息有误", "reason_code": 1}, headers=api.h("issuer_a"))
+    assert revoked.status_code == 200, revoked.text
+    after = c.post("/v1/verify", files={"file": ("cert.ofd", sealed)},
+                   headers=api.h("counter")).json()
+    assert after["verdict"] == "invalid", after
+    assert any(ch["name"] == "certificate.status" and ch["status"] == "INVALID"
+               for ch in after["checks"]), after
+    assert all(ch["status"] == "VALID" for ch in after["checks"]
+               if ch["name"].startswith("ofd.")), after  # the package itself is intact
 
 
 # ------------------------------------------------ the catalogue and authorizations (#16)
@@ -1293,6 +1319,39 @@ def test_the_readme_tables_are_the_code() -> None:
     assert sorted(REASONS) == [r.value for r in ReasonCode]
 
 
+def test_verify_an_ofd_upload_in_the_isolated_reader(api: Api) -> None:
+    """An OFD file goes to the OFD reader (a zip by content) in the child process; a hostile
+    package is refused there with its code, never a 500."""
+    ofdrw = Path(__file__).resolve().parents[1] / "data" / "interop" / "ofdrw"
+    c = api.client
+    answer = c.post("/v1/verify", files={"file": ("v4signed.ofd",
+                                                  (ofdrw / "v4signed.ofd").read_bytes())},
+                    headers=api.h("counter"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    statuses = {ch["name"]: ch["status"] for ch in body["checks"]}
+    assert body["certificate"]["kind"] == "ofd"
+    for name in ("ofd.structure", "ofd.files", "ofd.references", "signature.data_hash",
+                 "signature.value", "ofd.stamp", "ofd.modifications"):
+        assert statuses[name] == "VALID", (name, body)
+    # the service trusts its own CA only: the tax bureau's test signer is not under it
+    assert statuses["signature.signer_path"] == "INVALID" and body["verdict"] == "invalid"
+    # never anchored on this service's chain
+    assert statuses["ofd.anchored"] == "INVALID", body
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("OFD.xml", b"<ofd:OFD/>")
+        z.writestr("Doc_0/bomb.png", b"\0" * (16 << 20))
+    refused = c.post("/v1/verify", files={"file": ("bomb.ofd", bomb.getvalue())},
+                     headers=api.h("counter"))
+    assert refused.status_code == 200
+    body = refused.json()
+    assert body["verdict"] == "invalid"
+    (check,) = body["checks"]
+    assert check["name"] == "ofd.structure" and "zip bomb" in check["reason"]
+    assert "压缩炸弹" in check["reason_zh"]
+
+
 def test_chain_down_means_could_not_decide(api: Api) -> None:
     """Last in this module: it stops the chain."""
     c = api.client
@@ -1394,36 +1453,3 @@ def test_verify_checks_carry_a_chinese_reason(api: Api) -> None:
     assert [name for name, _ in shape(redeemed)] == [name for name, _ in shape(by_doc)]
     schema = c.get("/openapi.json").json()["components"]["schemas"]["Check"]
     assert {"reason", "reason_zh"} <= set(schema["required"])
-
-
-def test_verify_an_ofd_upload_in_the_isolated_reader(api: Api) -> None:
-    """An OFD file goes to the OFD reader (a zip by content) in the child process; a hostile
-    package is refused there with its code, never a 500."""
-    ofdrw = Path(__file__).resolve().parents[1] / "data" / "interop" / "ofdrw"
-    c = api.client
-    answer = c.post("/v1/verify", files={"file": ("v4signed.ofd",
-                                                  (ofdrw / "v4signed.ofd").read_bytes())},
-                    headers=api.h("counter"))
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
-    statuses = {ch["name"]: ch["status"] for ch in body["checks"]}
-    assert body["certificate"]["kind"] == "ofd"
-    for name in ("ofd.structure", "ofd.files", "ofd.references", "signature.data_hash",
-                 "signature.value", "ofd.stamp", "ofd.modifications"):
-        assert statuses[name] == "VALID", (name, body)
-    # the service trusts its own CA only: the tax bureau's test signer is not under it
-    assert statuses["signature.signer_path"] == "INVALID" and body["verdict"] == "invalid"
-    # never anchored on this service's chain
-    assert statuses["ofd.anchored"] == "INVALID"
-    bomb = io.BytesIO()
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("OFD.xml", b"<ofd:OFD/>")
-        z.writestr("Doc_0/bomb.png", b"\0" * (16 << 20))
-    refused = c.post("/v1/verify", files={"file": ("bomb.ofd", bomb.getvalue())},
-                     headers=api.h("counter"))
-    assert refused.status_code == 200
-    body = refused.json()
-    assert body["verdict"] == "invalid"
-    (check,) = body["checks"]
-    assert check["name"] == "ofd.structure" and "zip bomb" in check["reason"]
-    assert "压缩炸弹" in check["reason_zh"]

@@ -2,6 +2,10 @@
 named by its ``Signature.xml`` (``pdf.in_field``). A package that cannot be read (malformed,
 hostile, encrypted, too large) is invalid with one ``ofd.structure`` fragment saying why.
 
+A certificate rendered as OFD carries its certificate document as the attachment
+``certificate.json``: :func:`judge_ofd` verifies it in full (status, anchor, keys — as a
+certificate PDF's embedded one), so a revoked certificate's sealed OFD is never valid.
+
 With a chain, :func:`judge_ofd` adds ``ofd.anchored``: SM3 of the **whole file** is anchored
 on chain (a ``DocumentAnchored`` event, as stamping and certificate rendering record it).
 Unlike a PDF, whose earlier revisions stay a prefix of the file, an OFD package is rewritten
@@ -14,15 +18,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from chain.errors import ChainError
 from seals import sm2
-from seals.ofd import OfdError, OfdReport, verify_ofd
+from seals.ofd import OfdError, OfdMalformed, OfdReport, verify_ofd
 from seals.ofd.errors import UNREADABLE_CODES
 from seals.report import Message
 from seals.x509 import X509Certificate
+from verifier.checks.certificates import verify_certificate_text
 from verifier.checks.chain_checks import ChainFacts
 from verifier.checks.messages import chain_time
+from verifier.checks.pdf_checks import CERTIFICATE_ATTACHMENT
 from verifier.checks.seal_checks import in_field
 from verifier.checks.verdict import Fragment, Status, Verdict
 
@@ -62,29 +70,64 @@ def ofd_verdict_of(report: OfdReport) -> Verdict:
     return Verdict(checks=tuple(checks), subject=subject)
 
 
+@dataclass(frozen=True)
+class OfdLocal:
+    """What a sealed OFD file shows without the chain: everything :func:`read_ofd` found."""
+
+    verdict: Verdict
+    """The package's and the seals' fragments (or why the file cannot be read)."""
+    certificate: bytes | None = None
+    """The attached ``certificate.json`` (a certificate rendered as OFD), if any: judged in
+    full with the chain, as a certificate PDF's embedded one is."""
+
+
+def certificate_attachment(report: OfdReport) -> bytes | None:
+    """The one attached certificate document: the attachments named ``certificate.json``
+    (by ``Name`` or by file name, in any case). Several files, or one listed that the
+    package lacks, is :class:`OfdMalformed` (``ofd_certificate_attachment``): never judged
+    as a plain sealed file, whose certificate — revoked, perhaps — would go unchecked."""
+    wanted = CERTIFICATE_ATTACHMENT.casefold()
+    found = {
+        path: data
+        for name, path, data in report.attachments
+        if name.casefold() == wanted or (path or "").rsplit("/", 1)[-1].casefold() == wanted
+    }
+    if not found:
+        return None
+    if len(found) > 1 or None in found or None in found.values():
+        raise OfdMalformed(
+            f"{len(found)} attachments named {CERTIFICATE_ATTACHMENT}, or one the package "
+            "lacks: which certificate the file carries is not clear",
+            code="ofd_certificate_attachment",
+        )
+    return next(iter(found.values()))
+
+
 def read_ofd(
     data: bytes,
     *,
     anchors: list[X509Certificate],
     at: dt.datetime | None = None,
     lenient_ca: bool = False,
-) -> Verdict:
-    """Every check of a sealed OFD file. Untrusted bytes are parsed here: the service runs it
-    in a child process with a deadline and a memory ceiling (:mod:`verifier.app.isolation`)."""
+) -> OfdLocal:
+    """Every check of a sealed OFD file that needs no chain, and its attached certificate
+    document. Untrusted bytes are parsed here: the service runs it in a child process with a
+    deadline and a memory ceiling (:mod:`verifier.app.isolation`)."""
     try:
         report = verify_ofd(data, at=at, anchors=anchors, lenient_ca=lenient_ca)
+        certificate = certificate_attachment(report)
     except OfdError as exc:
-        return ofd_unreadable_verdict(exc.code, str(exc))
+        return OfdLocal(ofd_unreadable_verdict(exc.code, str(exc)))
     except Exception as exc:  # a reader's bug on hostile bytes: could not decide, no crash
-        return Verdict(
+        return OfdLocal(Verdict(
             checks=(
                 Fragment("ofd.structure", "format", Status.ERROR, "check.error",
                          {"error": repr(exc)[:300], "check": Message("check.ofd.structure")},
                          {"error": type(exc).__name__}),
             ),
             subject={"kind": "ofd"},
-        )
-    return ofd_verdict_of(report)
+        ))
+    return OfdLocal(ofd_verdict_of(report), certificate)
 
 
 def _anchored(status: Status, message: str, params: dict[str, Any] | None = None,
@@ -92,11 +135,31 @@ def _anchored(status: Status, message: str, params: dict[str, Any] | None = None
     return Fragment("ofd.anchored", "chain", status, message, params or {}, data)
 
 
-def judge_ofd(verdict: Verdict, data: bytes, facts: Callable[[], ChainFacts] | None) -> Verdict:
-    """:func:`read_ofd`'s verdict on ``data`` with ``ofd.anchored`` (see the module
-    docstring): SKIPPED without a chain, ERROR when the chain cannot be read, INVALID when
-    the file's SM3 (computed here, not taken from the reader's child process) was never
-    anchored, VALID with the anchoring agency, block and time."""
+def judge_ofd(local: OfdLocal, data: bytes, facts: Callable[[], ChainFacts] | None) -> Verdict:
+    """:func:`read_ofd`'s findings on ``data`` with the chain's: ``ofd.anchored`` and the
+    attached certificate document verified in full (:func:`_anchored_check`)."""
+    verdict = _anchored_check(local.verdict, data, facts)
+    if local.certificate is None:
+        return verdict
+    inner = verify_certificate_text(local.certificate, facts or _no_chain)
+    subject = {**verdict.subject, **{k: v for k, v in inner.subject.items() if k != "kind"}}
+    return Verdict((*verdict.checks, *inner.checks), subject)
+
+
+def _no_chain() -> ChainFacts:
+    """Without a chain an attached certificate's status, anchor and keys cannot be read:
+    its chain checks are ERROR (could not check), never skipped into a `valid`."""
+    raise ChainError("no chain is configured: the certificate's chain facts cannot be read",
+                     code="chain_not_configured")
+
+
+def _anchored_check(
+    verdict: Verdict, data: bytes, facts: Callable[[], ChainFacts] | None
+) -> Verdict:
+    """``verdict`` with ``ofd.anchored`` (see the module docstring): SKIPPED without a
+    chain, ERROR when the chain cannot be read, INVALID when the file's SM3 (computed here,
+    not taken from the reader's child process) was never anchored, VALID with the anchoring
+    agency, block and time. A file without signatures, or unreadable, is not looked up."""
     if not verdict.subject.get("signatures"):
         return verdict
     digest = sm2.sm3(data)

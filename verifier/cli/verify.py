@@ -259,8 +259,8 @@ def _verdict(
     if looks_like_ofd(raw):  # a zip: an OFD package (or refused as one, with its code)
         from verifier.checks.ofd_checks import judge_ofd, read_ofd
 
-        verdict = read_ofd(raw, anchors=anchors, at=at, lenient_ca=lenient_ca)
-        return judge_ofd(verdict, raw, _chain_facts(settings))
+        found = read_ofd(raw, anchors=anchors, at=at, lenient_ca=lenient_ca)
+        return judge_ofd(found, raw, _chain_facts(settings))
     if looks_like_pdf(raw):
         return pdf_verdict(raw, at=at, anchors=anchors, lenient_ca=lenient_ca, settings=settings)
     report = report_for(

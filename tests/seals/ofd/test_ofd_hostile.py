@@ -36,7 +36,7 @@ def refused(data: bytes, code: str) -> None:
         tracemalloc.stop()
     assert info.value.code == code, str(info.value)
     assert elapsed < 2.0 and peak < 100 * 1024 * 1024, (elapsed, peak)
-    verdict = read_ofd(data, anchors=[])
+    verdict = read_ofd(data, anchors=[]).verdict
     assert verdict.outcome.value == "invalid"
     (check,) = verdict.checks
     assert check.name == "ofd.structure" and check.data["error"] == code
@@ -275,6 +275,6 @@ def test_an_unexpected_error_is_an_error_verdict_never_valid(
         raise KeyError("a bug")
 
     monkeypatch.setattr(seals.ofd.package, "_read", broken)
-    verdict = read_ofd(fixture("v4signed.ofd"), anchors=[])
+    verdict = read_ofd(fixture("v4signed.ofd"), anchors=[]).verdict
     assert verdict.outcome.value == "error"
     assert verdict.checks[0].status.value == "ERROR" and "KeyError" in verdict.checks[0].reason

@@ -303,3 +303,35 @@ def test_a_rendered_certificate_ofd_verifies_in_the_ofd_verifier(package: bytes,
 
     report = verify_ofd(package, anchors=[pki.root.certificate], at=T0, now=T0)
     assert report.ok and len(report.signatures) == 1
+
+
+def test_a_second_certificate_attachment_is_never_judged_as_one_file(
+    package: bytes, pki: Pki, seal: Seal
+) -> None:
+    """Which certificate a sealed OFD carries must be one file: a second attachment named
+    certificate.json (sealed with the rest) makes the file unreadable as a certificate —
+    never a verdict on whichever of the two a reader happens to take."""
+    from ofd_testlib import rezip, sign_into
+
+    from verifier.checks.ofd_checks import read_ofd
+
+    plain = read_ofd(package, anchors=[pki.root.certificate], at=AT)
+    assert plain.certificate is not None
+    assert plain.certificate == files(package)["Doc_0/Attachs/certificate.json"]
+    parts = {n: d for n, d in files(package).items() if not n.startswith(SIGN)}
+    parts["Doc_0/Signs/Signatures.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signatures xmlns:ofd="{NS["ofd"]}">'
+        "<ofd:MaxSignId>1</ofd:MaxSignId></ofd:Signatures>").encode()
+    listed = parts["Doc_0/Attachs/Attachments.xml"]
+    assert listed.count(b"</ofd:Attachments>") == 1
+    parts["Doc_0/Attachs/Attachments.xml"] = listed.replace(
+        b"</ofd:Attachments>",
+        b'<ofd:Attachment ID="990" Name="certificate.json"><ofd:FileLoc>other.json'
+        b"</ofd:FileLoc></ofd:Attachment></ofd:Attachments>")
+    parts["Doc_0/Attachs/other.json"] = plain.certificate  # a second copy (or another one)
+    sign_into(parts, pki, seal, [n for n in parts if n != "Doc_0/Signs/Signatures.xml"],
+              folder=SIGN, at=AT)
+    forged = read_ofd(rezip(parts), anchors=[pki.root.certificate], at=AT)
+    assert forged.certificate is None
+    [check] = forged.verdict.checks
+    assert check.status.value == "INVALID" and check.data["error"] == "ofd_certificate_attachment"

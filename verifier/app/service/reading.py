@@ -247,11 +247,11 @@ def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
     ofd = looks_like_ofd(data)
     try:
         if ofd:  # a zip: an OFD package, read like a PDF in a child process within limits
-            verdict = run_isolated(
+            found = run_isolated(
                 functools.partial(read_ofd, anchors=anchors), data,
                 seconds=settings.verify_seconds, memory=settings.verify_memory_bytes,
             )
-            return judge_ofd(verdict, data, lambda: service.indexer)
+            return judge_ofd(found, data, lambda: service.indexer)
         if pdf:
             local = run_isolated(
                 functools.partial(read_pdf, anchors=anchors), data,
