@@ -51,6 +51,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from seals import sm2
 from seals.errors import SealInputError
+from seals.ofd.names import NS, SM2_SM3_OID, SM3_OID
 from seals.seal import sign_digest
 from seals.ses import Seal
 from seals.x509 import X509Certificate
@@ -81,11 +82,9 @@ __all__ = [
     "zip_entries",
 ]
 
-_NS = "http://www.ofdspec.org/2016"
-"""The OFD namespace (kept private here; the reading side owns the shared constants)."""
-SIGNATURE_METHOD = "1.2.156.10197.1.501"
-"""SM2 with SM3 (``SignatureMethod``)."""
-CHECK_METHOD = "1.2.156.10197.1.401"
+SIGNATURE_METHOD = SM2_SM3_OID
+"""SM2 with SM3 (``SignatureMethod``): :mod:`seals.ofd.names`, shared with the reader."""
+CHECK_METHOD = SM3_OID
 """SM3 (``References/@CheckMethod``)."""
 DOC = "Doc_0"
 """The one document of a package written here."""
@@ -246,7 +245,7 @@ def _attrs(**values: str | int | float | None) -> str:
 def _root(tag: str, body: str, **attrs: str | int | float | None) -> bytes:
     return (
         _HEAD
-        + f'<ofd:{tag} xmlns:ofd="{_NS}"{_attrs(**attrs)}>{body}</ofd:{tag}>'.encode()
+        + f'<ofd:{tag} xmlns:ofd="{NS}"{_attrs(**attrs)}>{body}</ofd:{tag}>'.encode()
     )
 
 
