@@ -1,0 +1,59 @@
+"""An attacker's review of the OFD verifier (issue #20): packages another reader shows
+otherwise than the seals protect, which must never be valid."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from ofd_testlib import files_of, rezip, sign_into
+from seals_testlib import T0, Pki
+from test_ofd_write import easyofd_render, make_seal, sealed_ofd
+
+from certs.render import default_fonts
+from seals.ofd import verify_ofd
+from seals.report import Status
+from tests.certs.test_render import anchored, licence_request
+
+AT = T0 + timedelta(days=1)
+NOW = T0 + timedelta(days=2)
+
+
+@pytest.fixture(scope="module")
+def package(pki: Pki) -> bytes:
+    return sealed_ofd(anchored(licence_request()), default_fonts(), make_seal(pki), pki.signer)
+
+
+PAGE = "Doc_0/Pages/Page_0/Content.xml"
+SIGNATURES = "Doc_0/Signs/Signatures.xml"
+
+
+def later(package: bytes, pki: Pki, added: dict[str, bytes]) -> bytes:
+    """``package`` with ``added`` files and a second genuine signature (another key holder
+    of the tests' PKI) over every file but Signatures.xml, a small stamp at the top left."""
+    files = files_of(package)
+    files.update(added)
+    covered = [n for n in files if n != SIGNATURES]
+    sign_into(files, pki, make_seal(pki), covered, folder="Doc_0/Signs/Sign_1", at=AT,
+              stamp='<ofd:StampAnnot ID="90" PageRef="1" Boundary="10 10 20 20"/>')
+    return rezip(files)
+
+
+def test_a_later_file_named_for_easyofds_substring_lookup_breaks_the_first(
+    package: bytes, pki: Pki
+) -> None:
+    """easyofd finds a file by its location as a *substring* of the extracted paths ('/'
+    read as '-'), root files first: ``Doc_0-Pages-Page_0-Content.xml`` at the package root,
+    which no document file refers to, is the page easyofd shows. A later signer that adds
+    it must not leave the first seal valid over a page it never saw."""
+    page = files_of(package)[PAGE]
+    decoy = page.replace(b"91110000101623741K", b"91110000999999999K")
+    assert decoy != page
+    data = later(package, pki, {"Doc_0-Pages-Page_0-Content.xml": decoy})
+    _, shown = easyofd_render(data)
+    text = "".join("".join(p.split()) for p in shown["pages"])
+    assert "91110000999999999K" in text and "91110000101623741K" not in text  # the decoy
+    report = verify_ofd(data, now=NOW)
+    first = {s.name: s for s in report.signatures[0].steps}
+    assert first["ofd.modifications"].status is Status.INVALID
+    assert not report.ok
