@@ -267,13 +267,25 @@ def _document_files(doc: Document) -> set[str]:
 
 
 def _modifications(sig: Signature, doc: Document, covered: set[str],
-                   later: set[str]) -> Check:
+                   later: set[str], known: set[str]) -> Check:
+    """``later``: every file some signature protects or owns; ``known``: the files a later
+    signature may add without changing what this seal protects — the listed signatures' own
+    files, the ``Signatures.xml`` lists, and the files of the package's documents."""
     name = "ofd.modifications"
     unprotected = sorted(_document_files(doc) - covered)
     if unprotected:
         return said(name, "integrity", Status.INVALID, "ofd.modifications.changed",
                     {"files": Joined(tuple(unprotected[:_MAX_LISTED]), en=", ", zh="、")},
                     files=unprotected)
+    # Any other file added after this seal is a change: no document file refers to it, but
+    # readers find files otherwise than by their locations (easyofd takes the first
+    # extracted path that *contains* a location, root files first: a root file
+    # ``Doc_0-Pages-Page_0-Content.xml`` is the page it shows).
+    added = sorted(later - covered - known - set(sig.own_files))
+    if added:
+        return said(name, "integrity", Status.INVALID, "ofd.modifications.changed",
+                    {"files": Joined(tuple(added[:_MAX_LISTED]), en=", ", zh="、")},
+                    files=added)
     others = sorted(later - covered - set(sig.own_files))
     note = (
         Message("ofd.modifications.later",
@@ -286,7 +298,8 @@ def _modifications(sig: Signature, doc: Document, covered: set[str],
 
 
 def _verify_signature(
-    sig: Signature, doc: Document, files: _Files, signature_files: set[str], *,
+    sig: Signature, doc: Document, files: _Files, signature_files: set[str],
+    known: set[str], *,
     at: datetime | None, now: datetime | None, anchors: Sequence[X509Certificate],
     lenient_ca: bool,
 ) -> OfdSignatureReport:
@@ -319,7 +332,7 @@ def _verify_signature(
     steps.append(_guard("ofd.stamp", "integrity", lambda: _stamp(sig, doc)))
     covered = _covered(sig, files)
     steps.append(_guard("ofd.modifications", "integrity",
-                        lambda: _modifications(sig, doc, covered, signature_files)))
+                        lambda: _modifications(sig, doc, covered, signature_files, known)))
     subject = {"field": sig.path, "id": sig.id, **report.subject}
     signer = report.subject.get("signer")
     return OfdSignatureReport(
@@ -375,11 +388,14 @@ def verify_ofd(
     )
     files = _Files(package)
     signature_files: set[str] = set()
+    known: set[str] = set()
     for doc in model.documents:
+        known |= _document_files(doc) | ({doc.signatures_path} if doc.signatures_path else set())
         for sig in doc.signatures:
             signature_files |= _covered(sig, files) | set(sig.own_files)
+            known |= set(sig.own_files)
     reports = [
-        _verify_signature(sig, doc, files, signature_files, at=at, now=now,
+        _verify_signature(sig, doc, files, signature_files, known, at=at, now=now,
                           anchors=anchors, lenient_ca=lenient_ca)
         for doc in model.documents
         for sig in doc.signatures
