@@ -11,9 +11,11 @@ from seals_testlib import T0, Pki
 from test_ofd_write import easyofd_render, make_seal, sealed_ofd
 
 from certs.render import default_fonts
-from seals.ofd import verify_ofd
+from seals.ofd import OfdError, verify_ofd
 from seals.report import Status
 from tests.certs.test_render import anchored, licence_request
+from verifier.checks.ofd_checks import read_ofd
+from verifier.checks.verdict import Outcome
 
 AT = T0 + timedelta(days=1)
 NOW = T0 + timedelta(days=2)
@@ -35,7 +37,7 @@ def later(package: bytes, pki: Pki, added: dict[str, bytes]) -> bytes:
     files.update(added)
     covered = [n for n in files if n != SIGNATURES]
     sign_into(files, pki, make_seal(pki), covered, folder="Doc_0/Signs/Sign_1", at=AT,
-              stamp='<ofd:StampAnnot ID="90" PageRef="1" Boundary="10 10 20 20"/>')
+              stamp='<ofd:StampAnnot ID="90" PageRef="6" Boundary="10 10 20 20"/>')
     return rezip(files)
 
 
@@ -57,3 +59,33 @@ def test_a_later_file_named_for_easyofds_substring_lookup_breaks_the_first(
     first = {s.name: s for s in report.signatures[0].steps}
     assert first["ofd.modifications"].status is Status.INVALID
     assert not report.ok
+
+
+def test_a_later_signature_file_named_for_easyofds_substring_lookup(
+    package: bytes, pki: Pki
+) -> None:
+    """The same lookup with no added file: the later signer's own ``Signature.xml`` (any
+    XML under ``SignedInfo`` is ignored by the model) named ``Doc_0-Pages-Page_0-Content.xml``
+    at the root, carrying a page's content."""
+    files = files_of(package)
+    page = files[PAGE]
+    start, end = page.index(b"<ofd:Content>"), page.index(b"</ofd:Content>") + 14
+    decoy = page[start:end].replace(b"91110000101623741K", b"91110000999999999K")
+    stamp = '<ofd:StampAnnot ID="90" PageRef="6" Boundary="10 10 20 20"/>' + decoy.decode()
+    covered = [n for n in files if n != SIGNATURES]
+    sign_into(files, pki, make_seal(pki), covered, folder="Doc_0/Signs/Sign_1", at=AT,
+              stamp=stamp)
+    name = "Doc_0-Pages-Page_0-Content.xml"
+    files[name] = files.pop("Doc_0/Signs/Sign_1/Signature.xml")
+    files[SIGNATURES] = files[SIGNATURES].replace(
+        b"/Doc_0/Signs/Sign_1/Signature.xml", f"/{name}".encode())
+    data = rezip(files)
+    _, shown = easyofd_render(data)
+    text = "".join("".join(p.split()) for p in shown["pages"])
+    assert "91110000999999999K" in text and "91110000101623741K" not in text  # the decoy
+    with pytest.raises(OfdError) as refused:
+        verify_ofd(data, now=NOW)
+    assert refused.value.code == "ofd_bad_structure"
+    # and as a verdict: invalid, never valid
+    local = read_ofd(data, anchors=[])
+    assert local.verdict.outcome is Outcome.INVALID
