@@ -384,9 +384,39 @@ def _signatures(reader: _Reader, path: str) -> list[Signature]:
     return out
 
 
+_SIGNATURE_SCHEMA: dict[str, frozenset[str]] = {
+    "Signature": frozenset({"SignedInfo", "SignedValue"}),
+    "SignedInfo": frozenset(
+        {"Provider", "SignatureMethod", "SignatureDateTime", "References", "StampAnnot", "Seal"}
+    ),
+    "References": frozenset({"Reference"}),
+    "Reference": frozenset({"CheckValue"}),
+    "Seal": frozenset({"BaseLoc"}),
+}
+"""The elements a ``Signature.xml`` holds (GB/T 33190-2016 §18.2), by parent; any other
+element is refused. A signature file is a later signer's own file, protected by no earlier
+seal: content in it that the model ignores (a page's layers and text) is what a reader
+that finds files by name shows (easyofd takes the first extracted path that *contains* a
+location: a ``Signature.xml`` named ``Doc_0-Pages-Page_0-Content.xml`` is page 1 there)."""
+
+
+def _signature_schema(root: etree._Element, path: str) -> None:
+    for el in root.iter():
+        local = _local(el)
+        if local is None:
+            continue
+        allowed = _SIGNATURE_SCHEMA.get(local, frozenset())
+        for child in el:
+            name = _local(child)
+            if name is not None and name not in allowed:
+                raise OfdMalformed(f"{path}: {name[:40]} is no element of an ofd:{local}",
+                                   code="ofd_bad_structure")
+
+
 def _signature(reader: _Reader, sid: str, type_: str, path: str) -> Signature:
     root = reader.xml(path)
     _root_named(root, "Signature", path)
+    _signature_schema(root, path)
     base = folder(path)
     info = _child(root, "SignedInfo")
     value_loc = _text(_child(root, "SignedValue"))
