@@ -12,6 +12,7 @@ from test_ofd_write import easyofd_render, make_seal, sealed_ofd
 
 from certs.render import default_fonts
 from seals.ofd import OfdError, verify_ofd
+from seals.ofd.stamp import stamp_ofd
 from seals.report import Status
 from tests.certs.test_render import anchored, licence_request
 from verifier.checks.ofd_checks import read_ofd
@@ -89,3 +90,18 @@ def test_a_later_signature_file_named_for_easyofds_substring_lookup(
     # and as a verdict: invalid, never valid
     local = read_ofd(data, anchors=[])
     assert local.verdict.outcome is Outcome.INVALID
+
+
+def test_stamping_refuses_a_sealed_package_with_a_file_added_after_its_seal(
+    package: bytes, pki: Pki
+) -> None:
+    """Through the service: an agency stamps (``POST /v1/seals/stamp``) another's sealed
+    OFD to which the easyofd decoy was added. The result would be anchored, every seal
+    VALID; stamping must refuse it instead (the first seal no longer covers the package)."""
+    files = files_of(package)
+    decoy = files[PAGE].replace(b"91110000101623741K", b"91110000999999999K")
+    files["Doc_0-Pages-Page_0-Content.xml"] = decoy
+    with pytest.raises(OfdError) as refused:
+        stamp_ofd(rezip(files), seal=make_seal(pki), signer=pki.signer.signer,
+                  signer_certificate=pki.signer.certificate, x_mm=20, y_mm=20, at=AT)
+    assert refused.value.code == "ofd_stamp_breaks"
