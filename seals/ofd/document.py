@@ -387,13 +387,16 @@ def _signatures(reader: _Reader, path: str) -> list[Signature]:
 _SIGNATURE_SCHEMA: dict[str, frozenset[str]] = {
     "Signature": frozenset({"SignedInfo", "SignedValue"}),
     "SignedInfo": frozenset(
-        {"Provider", "SignatureMethod", "SignatureDateTime", "References", "StampAnnot", "Seal"}
+        {"Provider", "SignatureMethod", "SignatureDateTime", "Parameters", "References",
+         "StampAnnot", "Seal"}
     ),
+    "Parameters": frozenset({"Parameter"}),  # OFD 2.0 (GM/T 0099 B.2): name, type, text
     "References": frozenset({"Reference"}),
     "Reference": frozenset({"CheckValue"}),
     "Seal": frozenset({"BaseLoc"}),
 }
-"""The elements a ``Signature.xml`` holds (GB/T 33190-2016 §18.2), by parent; any other
+"""The elements a ``Signature.xml`` holds (GB/T 33190-2016 §18.2; ``Parameters`` of GM/T
+0099), by parent; any other
 element is refused. A signature file is a later signer's own file, protected by no earlier
 seal: content in it that the model ignores (a page's layers and text) is what a reader
 that finds files by name shows (easyofd takes the first extracted path that *contains* a

@@ -105,3 +105,28 @@ def test_stamping_refuses_a_sealed_package_with_a_file_added_after_its_seal(
         stamp_ofd(rezip(files), seal=make_seal(pki), signer=pki.signer.signer,
                   signer_certificate=pki.signer.certificate, x_mm=20, y_mm=20, at=AT)
     assert refused.value.code == "ofd_stamp_breaks"
+
+
+def test_a_signature_file_of_the_standard_schema_still_verifies(package: bytes, pki: Pki) -> None:
+    """What the schema rule allows: OFD 2.0's ``Parameters`` (GM/T 0099 B.2, ofdrw writes
+    them), a ``Provider``, comments; an element of another name anywhere is refused."""
+    for extra, ok in (
+        ('<ofd:Parameters><ofd:Parameter Name="k" Type="string">v</ofd:Parameter>'
+         "</ofd:Parameters><!-- a comment -->", True),
+        ('<ofd:Parameters><ofd:Parameter Name="k"><ofd:Layer/></ofd:Parameter>'
+         "</ofd:Parameters>", False),
+        ('<ofd:StampAnnot ID="91" PageRef="6" Boundary="40 10 20 20"><ofd:TextObject/>'
+         "</ofd:StampAnnot>", False),
+        ("<x:Content xmlns:x='urn:other'/>", False),
+    ):
+        files = files_of(package)
+        covered = [n for n in files if n != SIGNATURES]
+        sign_into(files, pki, make_seal(pki), covered, folder="Doc_0/Signs/Sign_1", at=AT,
+                  stamp='<ofd:StampAnnot ID="90" PageRef="6" Boundary="10 10 20 20"/>' + extra)
+        data = rezip(files)
+        if ok:
+            assert verify_ofd(data, now=NOW).ok, extra
+        else:
+            with pytest.raises(OfdError) as refused:
+                verify_ofd(data, now=NOW)
+            assert refused.value.code == "ofd_bad_structure", extra
