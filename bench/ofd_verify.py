@@ -7,8 +7,8 @@ min/max) wall time of ``verify_ofd`` over ``--runs`` runs for:
 - ``padded, unprotected``: the same with a ``--size-mb`` incompressible image that no seal
   covers (the verdict is invalid: ``ofd.files``), what the brief of #20 asked for;
 - ``padded, sealed again``: the padded file with a second seal (made here with a throw-away
-  PKI, as any later signer would) over every file, the image included (valid: the image is
-  outside the document the first seal protects, and covered by the second);
+  PKI, as any later signer would) over every file, the image included (invalid: the image
+  is a file added after the first seal, which a later seal may not add — only its own);
 
 then the time to refuse hostile packages (a zip bomb, 10,000 entries, billion laughs,
 490,000 XML elements, 19,000 references to one 8 MB file), and last the largest package the

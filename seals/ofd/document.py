@@ -404,16 +404,19 @@ location: a ``Signature.xml`` named ``Doc_0-Pages-Page_0-Content.xml`` is page 1
 
 
 def _signature_schema(root: etree._Element, path: str) -> None:
-    for el in root.iter():
-        local = _local(el)
-        if local is None:
+    checked: set[tuple[str, str]] = set()  # (parent tag, tag) pairs found allowed
+    for el in root.iter(etree.Element):  # elements only: comments and PIs are allowed
+        parent = el.getparent()
+        if parent is None:
             continue
-        allowed = _SIGNATURE_SCHEMA.get(local, frozenset())
-        for child in el:
-            name = _local(child)
-            if name is not None and name not in allowed:
-                raise OfdMalformed(f"{path}: {name[:40]} is no element of an ofd:{local}",
-                                   code="ofd_bad_structure")
+        pair = (parent.tag, el.tag)
+        if pair in checked:
+            continue
+        outer, name = _local(parent) or "", _local(el) or ""
+        if name not in _SIGNATURE_SCHEMA.get(outer, frozenset()):
+            raise OfdMalformed(f"{path}: {name[:40]} is no element of an ofd:{outer[:40]}",
+                               code="ofd_bad_structure")
+        checked.add(pair)
 
 
 def _signature(reader: _Reader, sid: str, type_: str, path: str) -> Signature:
