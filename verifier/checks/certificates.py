@@ -123,6 +123,14 @@ def looks_like_certificate(data: bytes) -> bool:
     return data.lstrip()[:1] == b"{"
 
 
+def no_chain() -> ChainFacts:
+    """The chain facts of a service or command with no chain configured: a certificate's
+    status, anchor and keys cannot be read, so its chain checks are ERROR (could not check),
+    never skipped into a `valid` — whatever file (PDF, OFD) carries the certificate."""
+    raise ChainError("no chain is configured: the certificate's chain facts cannot be read",
+                     code="chain_not_configured")
+
+
 def verify_certificate_text(
     data: bytes, registry_factory: Callable[[], ChainFacts], *, today: dt.date | None = None
 ) -> Verdict:

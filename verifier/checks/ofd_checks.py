@@ -21,13 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chain.errors import ChainError
 from seals import sm2
 from seals.ofd import OfdError, OfdMalformed, OfdReport, verify_ofd
 from seals.ofd.errors import UNREADABLE_CODES
 from seals.report import Message
 from seals.x509 import X509Certificate
-from verifier.checks.certificates import verify_certificate_text
+from verifier.checks.certificates import no_chain, verify_certificate_text
 from verifier.checks.chain_checks import ChainFacts
 from verifier.checks.messages import chain_time
 from verifier.checks.pdf_checks import CERTIFICATE_ATTACHMENT
@@ -141,16 +140,9 @@ def judge_ofd(local: OfdLocal, data: bytes, facts: Callable[[], ChainFacts] | No
     verdict = _anchored_check(local.verdict, data, facts)
     if local.certificate is None:
         return verdict
-    inner = verify_certificate_text(local.certificate, facts or _no_chain)
+    inner = verify_certificate_text(local.certificate, facts or no_chain)
     subject = {**verdict.subject, **{k: v for k, v in inner.subject.items() if k != "kind"}}
     return Verdict((*verdict.checks, *inner.checks), subject)
-
-
-def _no_chain() -> ChainFacts:
-    """Without a chain an attached certificate's status, anchor and keys cannot be read:
-    its chain checks are ERROR (could not check), never skipped into a `valid`."""
-    raise ChainError("no chain is configured: the certificate's chain facts cannot be read",
-                     code="chain_not_configured")
 
 
 def _anchored_check(

@@ -19,7 +19,7 @@ from seals.pdf.attachments import embedded_files
 from seals.pdf.errors import PdfError
 from seals.report import Message
 from seals.x509 import X509Certificate
-from verifier.checks.certificates import ChainFacts, verify_certificate_text
+from verifier.checks.certificates import ChainFacts, no_chain, verify_certificate_text
 from verifier.checks.messages import chain_time
 from verifier.checks.seal_checks import pdf_unreadable_verdict, pdf_verdict_of
 from verifier.checks.verdict import Fragment, Status, Verdict
@@ -103,7 +103,12 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
         checks += [
             _anchored(field, Status.SKIPPED, "pdf.anchored.no_chain") for field, _ in local.sealed
         ]
-        return Verdict(tuple(checks), verdict.subject)
+        if local.certificate is None:  # a plain sealed PDF: its seals alone
+            return Verdict(tuple(checks), verdict.subject)
+        # a certificate PDF: its certificate's chain checks are ERROR, never skipped
+        inner = verify_certificate_text(local.certificate, no_chain)
+        subject = {**verdict.subject, **{k: v for k, v in inner.subject.items() if k != "kind"}}
+        return Verdict((*checks, *inner.checks), subject)
     subject = dict(verdict.subject)
     lag: dict[str, Any] = {}
     try:

@@ -12,8 +12,8 @@ from seals_testlib import Pki
 from seals.pdf import verify_pdf
 from seals.pdf.attachments import MAX_FILES, embedded_files
 from seals.ses import Seal
-from verifier.checks.pdf_checks import read_pdf
-from verifier.checks.verdict import Outcome
+from verifier.checks.pdf_checks import judge_pdf, read_pdf
+from verifier.checks.verdict import Outcome, Status
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "pdf" / "three-pages.pdf"
 
@@ -56,3 +56,26 @@ def test_a_sealed_pdf_whose_attachments_cannot_be_read_is_not_valid(
     (check,) = local.verdict.checks
     assert check.name == "pdf.structure" and check.data["error"] == "pdf_malformed"
     assert "embedded files cannot be read" in check.reason
+
+
+def test_a_certificate_pdf_judged_without_a_chain_is_never_valid(pki: Pki, seal: Seal) -> None:
+    """Without a chain, the certificate a sealed PDF embeds cannot be checked (its status —
+    revoked, perhaps — its anchor and its issuer's keys are on chain): the verdict is
+    "could not check", never a `valid` from the seals alone. (It was `valid`: the embedded
+    certificate was skipped when no chain was configured; the OFD twin answered ERROR.)"""
+    from tests.certs.samples import business_licence_request
+    from tests.certs.test_render import anchored
+
+    document = anchored(business_licence_request()).to_json().encode()
+    sealed = stamp(with_attachment("certificate.json", document), pki, seal)
+    assert verify_pdf(sealed, anchors=[pki.root.certificate]).ok  # the seal itself is fine
+
+    verdict = judge_pdf(read_pdf(sealed, anchors=[pki.root.certificate]), None)
+
+    assert verdict.outcome is not Outcome.VALID
+    errors = {c.name for c in verdict.checks if c.status is Status.ERROR}
+    assert "certificate.status" in errors, verdict.to_json()
+    # a sealed PDF without a certificate is still judged on its seals alone
+    plain = judge_pdf(read_pdf(stamp(SAMPLE.read_bytes(), pki, seal),
+                               anchors=[pki.root.certificate]), None)
+    assert plain.outcome is Outcome.VALID
