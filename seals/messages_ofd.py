@@ -205,4 +205,12 @@ OFD_MESSAGES: dict[str, tuple[str, str]] = {
         "the whole file anchored by {issuer} in block {block} at {when}",
         "整个文件已由 {issuer} 于区块 {block}（{when}）上链存证",
     ),
+    "ofd.anchored.other_issuer": (
+        "the whole certificate file was anchored by {issuer} in block {block} at {when}, not "
+        "by the certificate's issuer {certificate_issuer}: its issuer never vouched for this "
+        "file, whatever its pages show",
+        "这份盖章证照文件由 {issuer} 于区块 {block}（{when}）上链存证，而不是由证照的发证机关 "
+        "{certificate_issuer} 存证：发证机关从未出具过这份文件，页面内容不可信，不能受理；"
+        "请索取发证机关出具的原始文件",
+    ),
 }

@@ -25,10 +25,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from certs import clock
 from certs.bulk import gc_paused
+from certs.errors import ValidationError
+from certs.identifiers import parse_identifier
 from certs.workers import BULK, Workers, worker_count
 from chain.errors import ChainError
 from verifier.checks.certificate_checks import (
@@ -129,6 +132,18 @@ def no_chain() -> ChainFacts:
     never skipped into a `valid` — whatever file (PDF, OFD) carries the certificate."""
     raise ChainError("no chain is configured: the certificate's chain facts cannot be read",
                      code="chain_not_configured")
+
+
+def certificate_issuer(subject: Mapping[str, Any]) -> str | None:
+    """The issuing agency's USCC named by the identifier in a certificate verdict's
+    ``subject`` (the identifier is signed), or ``None`` when it has none that parses."""
+    identifier = subject.get("identifier")
+    if not isinstance(identifier, str):
+        return None
+    try:
+        return parse_identifier(identifier).issuer_code
+    except ValidationError:
+        return None
 
 
 def verify_certificate_text(

@@ -326,6 +326,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "anchored by {issuer} in block {block} at {when}",
         "已由 {issuer} 于区块 {block}（{when}）上链存证",
     ),
+    "pdf.anchored.other_issuer": (
+        "the sealed certificate file was anchored by {issuer} in block {block} at {when}, not "
+        "by the certificate's issuer {certificate_issuer}: its issuer never vouched for this "
+        "file, whatever its pages show",
+        "这份盖章证照文件由 {issuer} 于区块 {block}（{when}）上链存证，而不是由证照的发证机关 "
+        "{certificate_issuer} 存证：发证机关从未出具过这份文件，页面内容不可信，不能受理；"
+        "请索取发证机关出具的原始文件",
+    ),
     "pdf.unreadable": (
         "the PDF cannot be read: {error}",
         "{why}，不能受理；请索取发证机关出具的原始文件"

@@ -26,7 +26,7 @@ from seals.ofd import OfdError, OfdMalformed, OfdReport, verify_ofd
 from seals.ofd.errors import UNREADABLE_CODES
 from seals.report import Message
 from seals.x509 import X509Certificate
-from verifier.checks.certificates import no_chain, verify_certificate_text
+from verifier.checks.certificates import certificate_issuer, no_chain, verify_certificate_text
 from verifier.checks.chain_checks import ChainFacts
 from verifier.checks.messages import chain_time
 from verifier.checks.pdf_checks import CERTIFICATE_ATTACHMENT
@@ -137,21 +137,25 @@ def _anchored(status: Status, message: str, params: dict[str, Any] | None = None
 def judge_ofd(local: OfdLocal, data: bytes, facts: Callable[[], ChainFacts] | None) -> Verdict:
     """:func:`read_ofd`'s findings on ``data`` with the chain's: ``ofd.anchored`` and the
     attached certificate document verified in full (:func:`_anchored_check`)."""
-    verdict = _anchored_check(local.verdict, data, facts)
     if local.certificate is None:
-        return verdict
+        return _anchored_check(local.verdict, data, facts, None)
     inner = verify_certificate_text(local.certificate, facts or no_chain)
+    # the whole certificate file must have been anchored by the certificate's own issuer
+    verdict = _anchored_check(local.verdict, data, facts, certificate_issuer(inner.subject) or "?")
     subject = {**verdict.subject, **{k: v for k, v in inner.subject.items() if k != "kind"}}
     return Verdict((*verdict.checks, *inner.checks), subject)
 
 
 def _anchored_check(
-    verdict: Verdict, data: bytes, facts: Callable[[], ChainFacts] | None
+    verdict: Verdict, data: bytes, facts: Callable[[], ChainFacts] | None,
+    expected_issuer: str | None,
 ) -> Verdict:
     """``verdict`` with ``ofd.anchored`` (see the module docstring): SKIPPED without a
     chain, ERROR when the chain cannot be read, INVALID when the file's SM3 (computed here,
-    not taken from the reader's child process) was never anchored, VALID with the anchoring
-    agency, block and time. A file without signatures, or unreadable, is not looked up."""
+    not taken from the reader's child process) was never anchored or (a certificate file)
+    was anchored by another agency than ``expected_issuer``, the certificate's issuer; VALID
+    with the anchoring agency, block and time. A file without signatures, or unreadable, is
+    not looked up."""
     if not verdict.subject.get("signatures"):
         return verdict
     digest = sm2.sm3(data)
@@ -174,6 +178,11 @@ def _anchored_check(
     else:
         found = {"issuer": anchor.issuer, "block": anchor.block_number,
                  "when": chain_time(anchor.timestamp)}
-        check = _anchored(Status.VALID, "ofd.anchored.valid", found,
-                          block=anchor.block_number, **lag)
+        if expected_issuer is not None and anchor.issuer != expected_issuer:
+            check = _anchored(Status.INVALID, "ofd.anchored.other_issuer",
+                              {**found, "certificate_issuer": expected_issuer},
+                              block=anchor.block_number, **lag)
+        else:
+            check = _anchored(Status.VALID, "ofd.anchored.valid", found,
+                              block=anchor.block_number, **lag)
     return Verdict((*verdict.checks, check), verdict.subject)

@@ -19,7 +19,12 @@ from seals.pdf.attachments import embedded_files
 from seals.pdf.errors import PdfError
 from seals.report import Message
 from seals.x509 import X509Certificate
-from verifier.checks.certificates import ChainFacts, no_chain, verify_certificate_text
+from verifier.checks.certificates import (
+    ChainFacts,
+    certificate_issuer,
+    no_chain,
+    verify_certificate_text,
+)
 from verifier.checks.messages import chain_time
 from verifier.checks.seal_checks import pdf_unreadable_verdict, pdf_verdict_of
 from verifier.checks.verdict import Fragment, Status, Verdict
@@ -106,10 +111,16 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
         if local.certificate is None:  # a plain sealed PDF: its seals alone
             return Verdict(tuple(checks), verdict.subject)
         # a certificate PDF: its certificate's chain checks are ERROR, never skipped
-        inner = verify_certificate_text(local.certificate, no_chain)
-        subject = {**verdict.subject, **{k: v for k, v in inner.subject.items() if k != "kind"}}
-        return Verdict((*checks, *inner.checks), subject)
+        offline = verify_certificate_text(local.certificate, no_chain)
+        subject = {**verdict.subject, **{k: v for k, v in offline.subject.items() if k != "kind"}}
+        return Verdict((*checks, *offline.checks), subject)
     subject = dict(verdict.subject)
+    inner = (verify_certificate_text(local.certificate, facts)
+             if local.certificate is not None else None)
+    # a certificate file's first seal must have been anchored by the certificate's own issuer:
+    # any registered agency can seal and anchor a file; only the issuer vouches for a file
+    # whose pages show its certificate
+    issuer = certificate_issuer(inner.subject) if inner is not None else None
     lag: dict[str, Any] = {}
     try:
         source = facts()
@@ -120,7 +131,7 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
         found, error = None, str(exc)
         code = getattr(exc, "code", None)
         lag = {**({"code": code} if isinstance(code, str) else {}), **getattr(exc, "lag", {})}
-    for field, digest in local.sealed:
+    for index, (field, digest) in enumerate(local.sealed):
         if digest is None:
             checks.append(_anchored(field, Status.SKIPPED, "pdf.anchored.no_range"))
             continue
@@ -136,17 +147,25 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
                     field, Status.INVALID, "pdf.anchored.missing", {}, digest=digest.hex(), **lag
                 )
             )
-        else:
-            when = chain_time(anchor.timestamp)
-            found_at = {"issuer": anchor.issuer, "block": anchor.block_number, "when": when}
+            continue
+        when = chain_time(anchor.timestamp)
+        found_at = {"issuer": anchor.issuer, "block": anchor.block_number, "when": when}
+        if index == 0 and inner is not None and anchor.issuer != issuer:
             checks.append(
                 _anchored(
-                    field, Status.VALID, "pdf.anchored.valid", found_at,
+                    field, Status.INVALID, "pdf.anchored.other_issuer",
+                    {**found_at, "certificate_issuer": issuer or "?"},
                     block=anchor.block_number, **lag,
                 )
             )
-    if local.certificate is not None:
-        inner = verify_certificate_text(local.certificate, facts)
+            continue
+        checks.append(
+            _anchored(
+                field, Status.VALID, "pdf.anchored.valid", found_at,
+                block=anchor.block_number, **lag,
+            )
+        )
+    if inner is not None:
         checks += inner.checks
         subject = {**subject, **{k: v for k, v in inner.subject.items() if k != "kind"}}
     return Verdict(tuple(checks), subject)
