@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     """A verdict is never ``valid`` (chain checks are ERROR, ``indexer_lagging``) when the
     service's chain index was last confirmed current (the node answered and the index
     reached its head less ``confirmations``) longer ago than this."""
+    max_head_age_seconds: float = 0.0
+    """The oldest the chain node's newest block may be (its timestamp against this machine's
+    clock) for the node to count as following the chain; older, and the index confirms
+    nothing (``node_stale``), so verdicts turn ``error`` after ``max_staleness_seconds``.
+    For a chain that seals a block every few seconds even when idle (QBFT, IBFT 2.0, Clique
+    with empty blocks), set it to a few block periods plus the clocks' skew. 0 (the
+    default): not checked, as a devnet makes blocks only on demand."""
     log_level: str | None = None
     """Level of the one-line log on stderr (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``).
     Unset: ``INFO`` for ``serve``, ``WARNING`` for other commands."""

@@ -148,3 +148,41 @@ def test_a_reader_that_took_no_snapshot_since_a_rewind_still_reads_grants_up_to_
     assert other.authorization_events(uscc) == first.authorization_events(uscc)
     with pytest.raises(IndexerLagging):
         other.authorization_events(uscc, block=stale.block)
+
+
+def test_a_node_whose_newest_block_is_too_old_is_not_followed(
+    chain: tuple[RegistryClient, str], tmp_path: Path
+) -> None:
+    """A node that stopped syncing answers its old head as the newest block: against it the
+    index looked current, and a revocation made since on the real chain went unseen (its
+    certificate read valid). With ``max_head_age`` the catch-up refuses a head older than
+    that (``node_stale``), confirms nothing, and the index is judged stale within the bound.
+    The devnet mines on demand: no block for a while is a node stuck, as far as the rule
+    can tell."""
+    registry, uscc = chain
+    rpc = registry.rpc
+
+    def next_block_now() -> None:  # the devnet's clock may lag after the reverts above
+        latest = int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        rpc.call("evm_setNextBlockTimestamp", [max(int(time.time()), latest + 1)])
+
+    next_block_now()
+    mine(rpc, 1)
+    indexer = _indexer(tmp_path, registry, max_staleness=0.3, max_head_age=3.0)
+    indexer.catch_up()
+    assert indexer.snapshot().lag["lag_blocks"] == 0  # a fresh head: followed
+    time.sleep(4.5)  # no new block since: the head is older than max_head_age
+    with pytest.raises(IndexerLagging) as caught:
+        indexer.catch_up()
+    assert caught.value.code == "node_stale" and "stopped following" in str(caught.value)
+    with pytest.raises(IndexerLagging):  # the bound passed: nothing is judged
+        indexer.snapshot()
+    assert indexer.state().healthy is False
+    # the same head with the check off (the default): followed, as the devnet needs
+    _indexer(tmp_path, registry).catch_up()
+    leaf = secrets.token_bytes(32)
+    next_block_now()
+    registry.revoke(uscc, leaf, 1)  # a new block: the node follows again
+    indexer.catch_up()
+    assert indexer.snapshot(leaves=[(uscc, leaf)]).statuses[(uscc, leaf)].status is (
+        ChainStatus.REVOKED)

@@ -184,6 +184,17 @@ class Indexer(IndexReader):
         latest = answers[0]
         if not isinstance(latest, dict):
             raise ChainError("the node returned no latest block", code="block_missing")
+        if self.max_head_age > 0:
+            age = time.time() - int(latest["timestamp"], 16)
+            if age > self.max_head_age:
+                # a node that stopped syncing answers its old head as the newest: every
+                # revocation since would go unseen, its certificates read valid
+                raise IndexerLagging(
+                    f"the node's newest block ({int(latest['number'], 16)}) is {age:.0f} s "
+                    f"old, more than the {self.max_head_age:g} s allowed: the node may have "
+                    "stopped following the chain",
+                    code="node_stale",
+                )
         at_cursor = answers[1] if len(answers) > 1 else None
         return (
             int(latest["number"], 16),

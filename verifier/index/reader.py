@@ -153,12 +153,18 @@ class IndexReader:
         *,
         confirmations: int = 0,
         max_staleness: float = 2.0,
+        max_head_age: float = 0.0,
     ) -> None:
         self.store = store
         self.registry = registry
         self.deployment: Deployment = registry.deployment
         self.confirmations = confirmations
         self.max_staleness = max_staleness
+        self.max_head_age = max_head_age
+        """A head block older than this (seconds, by its timestamp against this machine's
+        clock) means the node stopped following the chain: a catch-up then fails
+        (``node_stale``) and confirms nothing. 0: not checked (a chain that makes blocks
+        only on demand, as the devnet does)."""
         self._lock = threading.Lock()
         self._head: int | None = None
         self._contact: float | None = None

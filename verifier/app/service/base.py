@@ -125,6 +125,7 @@ of the issuing agencies."""
             RegistryClient(Rpc(self.rpc.url, timeout=INDEX_RPC_TIMEOUT), self.deployment),
             confirmations=settings.confirmations,
             max_staleness=settings.max_staleness_seconds,
+            max_head_age=settings.max_head_age_seconds,
         )
         self.batcher: Batcher | None = None
         self.loop_errors: Counter[tuple[str, str]] = Counter()
