@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from certs.batcher import Batcher
+from certs.canonical import CertificateDocument
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.status import load_records
 from certs.store import Store
@@ -129,3 +130,35 @@ def test_a_certificate_anchored_in_blocks_the_chain_lost_never_verifies_valid(
         assert rpc.call("evm_revert", [shallow]) is True
         mine(rpc, confirmations + 3)
         assert _outcome(other, index) is not Outcome.VALID
+
+
+def test_a_qr_of_a_certificate_in_its_first_blocks_is_not_yet_confirmed_not_invalid(
+    agency: Agency, tmp_path: Path
+) -> None:
+    """A QR names no anchor block: a genuine certificate's QR scanned while its batch is
+    fewer than N blocks deep read `invalid` ("the batch is not on the chain") — a false
+    不通过 at the counter for the first blocks of every certificate. Now the chain's head is
+    asked: a root the head has beyond the judged block is "not yet confirmed" (ERROR); a
+    root the head lacks too is still missing (INVALID); once deep enough the QR is valid."""
+    from dataclasses import replace
+
+    from certs import qr
+    from verifier.checks.certificates import verify_qr
+
+    index = _index(tmp_path, agency, confirmations=2)
+    text, _ = _anchored(index.store, agency)
+    genuine = qr.payload_for(CertificateDocument.from_json(text))
+    # the signature does not cover the root: the same QR pointing at a root never anchored
+    elsewhere = replace(genuine, root=bytes(32))
+
+    def qr_check(payload: qr.QrPayload) -> tuple[Outcome, str]:
+        index.catch_up()
+        verdict = verify_qr(payload.encode(), index, today=TODAY)
+        check = next(c for c in verdict.checks if c.name == "chain.anchored")
+        return verdict.outcome, check.message
+
+    assert qr_check(genuine) == (Outcome.ERROR, "chain.anchored.unconfirmed")
+    assert qr_check(elsewhere) == (Outcome.INVALID, "chain.anchored.missing")
+    mine(agency.registry.rpc, 2)
+    assert qr_check(genuine)[0] is Outcome.VALID
+    assert qr_check(elsewhere) == (Outcome.INVALID, "chain.anchored.missing")

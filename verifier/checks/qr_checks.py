@@ -88,6 +88,12 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
         snap = registry.snapshot(
             roots=[payload.root], leaves=[(issuer, payload.leaf)], keys=[(issuer, k) for k in keys]
         )
+        ahead = None
+        if snap.anchors.get(payload.root) is None and int(snap.lag.get("lag_blocks") or 0):
+            # a QR names no anchor block: a root the judged block lacks may be in the blocks
+            # not yet confirmed (a genuine certificate's first blocks) — ask the head, to
+            # answer "not yet confirmed" (ERROR) rather than "missing" (INVALID)
+            ahead = registry.anchor_of(payload.root)
         name = registry.issuer_name(issuer)
         authority = authority_of(
             registry.authorization_events(issuer, type_code, block=snap.block), issuer, type_code
@@ -179,6 +185,7 @@ def verify_qr(text: str, registry: ChainFacts, *, today: dt.date | None = None) 
         contract=registry.deployment.certificate_registry,
         type_code=type_code,
         jurisdiction=payload.jurisdiction,
+        anchor_block=ahead.block_number if ahead is not None and ahead.issuer == issuer else None,
     )
     chain = chain_checks(local, snap, registry.deployment, authority=authority)
     if signed_with is None and (unpublished or fault is not None):  # which key: unknown

@@ -430,6 +430,12 @@ class IndexReader:
         """Every key the issuer registered (with or without its public key)."""
         return list(self._issuer_keys(issuer))
 
+    def anchor_of(self, root: bytes) -> AnchorInfo | None:
+        """The root's anchor as the chain node's head has it, read from the node (the blocks
+        not yet confirmed included, which the index does not judge by): only ever to tell
+        "not yet confirmed" from "missing", never to make a verdict valid."""
+        return self.registry.anchor_of(root)
+
     def published_keys(self, issuer: str) -> dict[bytes, bytes]:
         self._require_current()
         known = self._issuer_keys(issuer)
