@@ -176,7 +176,7 @@ def test_forged_salts_yield_no_code(service: Holder) -> None:
 def test_another_certificates_identifier_yields_no_code(service: Holder) -> None:
     """My full document relabelled with someone else's identifier (salt kept, the value
     changed), and someone else's document under my identifier."""
-    mine_id, mine = service.issue("孙三")
+    _, mine = service.issue("孙三")
     theirs_id, theirs = service.issue("李四", "440305198512124565")
     relabelled = json.loads(json.dumps(mine))
     relabelled["claims"]["identifier"]["value"] = theirs_id

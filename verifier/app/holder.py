@@ -228,8 +228,9 @@ def disclosed_fields(document: CertificateDocument, fields: list[str]) -> list[s
 
 def field_rows(document: CertificateDocument) -> list[dict[str, Any]]:
     """Every claim of ``document`` with its Chinese label (the type's, from the project's
-    type file, for ``fields.*``) and whether it is always disclosed, in the document's
-    order."""
+    type file, for ``fields.*``) and whether it is always disclosed: first what the holder
+    may choose (about the holder, then the certificate's own fields in the type's order,
+    then the rest), then the always-disclosed ones."""
     values = document.values()
     type_code = values.get("type.code")
     try:
@@ -237,8 +238,24 @@ def field_rows(document: CertificateDocument) -> list[dict[str, Any]]:
     except Exception:  # a type this service does not define: the keys are the labels
         certificate_type = None
     code_type = values.get("holder.code_type")
+    declared = (
+        [*certificate_type.required_fields, *certificate_type.optional_fields]
+        if certificate_type is not None else []
+    )
+
+    def rank(path: str) -> tuple[int, int, str]:
+        if path in ALWAYS_DISCLOSED:
+            return (2, ALWAYS_DISCLOSED.index(path), path)
+        if path in _FIRST:
+            return (0, _FIRST.index(path), path)
+        key = path.removeprefix("fields.")
+        if path.startswith("fields."):
+            return (0, len(_FIRST) + (declared.index(key) if key in declared else len(declared)),
+                    path)
+        return (1, _LATER.index(path) if path in _LATER else len(_LATER), path)
+
     rows: list[dict[str, Any]] = []
-    for path in document.claims:
+    for path in sorted(document.claims, key=rank):
         if path.startswith("fields."):
             key = path.removeprefix("fields.")
             label = certificate_type.label(key) if certificate_type is not None else key
@@ -257,6 +274,10 @@ def field_rows(document: CertificateDocument) -> list[dict[str, Any]]:
             "hidden": path not in values,
         })
     return rows
+
+
+_FIRST = ("holder.name", "holder.code", "holder.code_type", "number", "name")
+_LATER = ("issue_date", "annotations", "version", "defining_body.name", "defining_body.code")
 
 
 # ---- limits ----
@@ -302,7 +323,8 @@ class AddressLimiter:
 def rate_limited(wait: int, by: str) -> HolderRefused:
     if by == "address":
         message = "too many requests from this address: try again later"
-        message_zh = f"操作过于频繁：请 {wait} 秒后再试"
+        message_zh = (f"操作过于频繁（为防止滥用，同一网络短时间内的操作次数有限）：请 {wait} "
+                      "秒后再试")
     else:
         message = "too many presentation codes for this certificate: try again later"
         message_zh = (f"这份证照在短时间内生成的出示码过多：请 {_minutes(wait)}后再试；"
