@@ -24,10 +24,17 @@ from fastapi.testclient import TestClient
 
 from certs import qr
 from certs.canonical import ALWAYS_DISCLOSED, CertificateDocument, disclose
+from certs.status import change_status
 from devnet.anvil import Devnet
 from tests.conftest import free_port
 from verifier.api.app import create_app
-from verifier.app.agency import add_issuer, hash_api_key, new_api_key, open_store
+from verifier.app.agency import (
+    add_issuer,
+    hash_api_key,
+    issuer_chain_client,
+    new_api_key,
+    open_store,
+)
 from verifier.app.catalogue import authorize_everywhere
 from verifier.app.context import registry
 from verifier.cli.devnet import deploy_and_report
@@ -225,6 +232,18 @@ def test_revoked_and_suspended_certificates_yield_no_code(service: Holder) -> No
                                 json={"reason": "核实无误"}, headers=service.h("issuer"))
     assert again.status_code == 200, again.text
     assert service.present(as_file(suspended), ["holder.name"]).status_code == 201
+
+
+def test_a_superseded_certificate_yields_no_code_its_successor_does(service: Holder) -> None:
+    old_id, old = service.issue("楚十六")
+    new_id, new = service.issue("楚十六")
+    change_status(open_store(service.settings), issuer_chain_client(service.settings, AGENCY[0]),
+                  AGENCY[0], [old_id], "supersede", reason_code=5, reason="换发",
+                  successor=new_id)
+    body = refused(service.present(as_file(old), ["holder.name"]), 409,
+                   "certificate_superseded")
+    assert "换发" in body["message_zh"]
+    assert service.present(as_file(new), ["holder.name"]).status_code == 201
 
 
 def test_a_pending_certificate_yields_no_code(service: Holder) -> None:

@@ -227,6 +227,16 @@ def test_open_choose_show_and_redeem_at_a_phone(page: HolderPage, served: Served
     disclosed = set(document["claims"]) - set(shown["certificate"]["hidden"])
     assert disclosed == {*ALWAYS_DISCLOSED, "holder.name", "fields.用途"}
 
+    # past its time (the page's clock moved on 5 minutes): said so, the QR faded
+    page.driver.execute_script(
+        "window.__now = Date.now; Date.now = () => window.__now() + 301000;")
+    WebDriverWait(page.driver, 5).until(
+        lambda _: page.by_id("step-code").get_attribute("data-expired") == "true")
+    assert page.by_id("countdown").text == "出示码已过期，请点“重新生成”。"
+    assert "expired" in str(page.by_id("qr").get_attribute("class"))
+    page.shot("code-expired")
+    page.driver.execute_script("Date.now = window.__now;")
+
     # 重新生成: a new code; 完成: back to the start, nothing kept
     before = page.seq
     page.by_id("again").click()
