@@ -323,6 +323,9 @@ def test_the_code_is_redeemed_showing_exactly_the_fields_chosen(
     assert made.headers["Location"] == f"/v1/certificates/{identifier}/history"
     assert {f["path"] for f in presentation["fields"]} == {*ALWAYS_DISCLOSED, *chosen}
     assert presentation["qr_svg"].startswith("<svg") and "<path" in presentation["qr_svg"]
+    # a full QR symbol (21 + 4k modules and a border of 4), not a Micro QR (11 to 17)
+    width = re.search(r'width="(\d+)"', presentation["qr_svg"])
+    assert width and int(width[1]) - 8 >= 21 and (int(width[1]) - 8 - 21) % 4 == 0, width
     for secret in (name, id_number, presentation["code"], document["claims"]["holder.name"][
             "salt"]):
         assert secret not in caplog.text, secret

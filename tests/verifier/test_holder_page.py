@@ -218,6 +218,7 @@ def test_open_choose_show_and_redeem_at_a_phone(page: HolderPage, served: Served
     with Image.open(screenshot) as image:
         read = zxingcpp.read_barcodes(image.convert("RGB"))
     assert [r.text for r in read] == [code], [r.text for r in read]
+    assert read[0].format == zxingcpp.BarcodeFormat.QRCode  # a counter's scanner reads it
     redeemed = requests.post(f"{served.url}/v1/presentations/redeem", json={"code": code},
                              headers={"Authorization": f"Bearer {served.counter_key}"},
                              timeout=30)

@@ -134,9 +134,11 @@ def present(
         certificate_window=settings.holder_certificate_window_seconds,
     )
     assert found.document is not None  # holder.present refuses a file without one
+    # a full QR symbol, never the Micro QR that segno.make picks for 11 characters: the
+    # counters' scanners and the browsers' BarcodeDetector read QR
     svg = io.BytesIO()
-    segno.make(made.code, error="m").save(svg, kind="svg", scale=1, xmldecl=False,
-                                          svgns=True, nl=False)
+    symbol = segno.make_qr(made.code, error="m")
+    symbol.save(svg, kind="svg", scale=1, xmldecl=False, svgns=True, nl=False)
     response.headers["Location"] = f"/v1/certificates/{made.identifier}/history"
     return {
         "code": made.code,
