@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     verdict is ``error`` (``verify_timeout``)."""
     verify_memory_mb: int = 512
     """Memory one uploaded file may take to read, beyond the reading process's start."""
+    holder_address_limit: int = 30
+    """Requests to the holder's routes (``/v1/holder/…``, no account) one client address
+    may make per ``holder_address_window_seconds``, counted in each worker process: more
+    are refused, 429 ``rate_limited``."""
+    holder_address_window_seconds: float = 60.0
+    """The window of ``holder_address_limit``."""
+    holder_certificate_limit: int = 10
+    """Presentation codes one certificate may have made per
+    ``holder_certificate_window_seconds`` (counted in the database, across every worker
+    and instance) before a holder's request for another is refused, 429 ``rate_limited``."""
+    holder_certificate_window_seconds: float = 3600.0
+    """The window of ``holder_certificate_limit``."""
     host: str = "127.0.0.1"
     """Address ``zhengyin serve`` listens on."""
     port: int = 8000

@@ -1244,7 +1244,13 @@ def test_the_openapi_document_is_the_contract(api: Api) -> None:
     assert schemas["ReasonCode"]["enum"] == list(range(8))
     assert schemas["StatusAction"]["enum"] == ["revoke", "suspend", "reinstate"]
     assert set(schemas["ErrorBody"]["required"]) == {"error", "message"}
-    open_routes = {"/healthz", "/metrics"}
+    holder_routes = {"/v1/holder/open", "/v1/holder/presentations"}
+    for path in holder_routes:  # no account: the holder's file is the credential
+        operation = spec["paths"][path]["post"]
+        assert "security" not in operation, path
+        assert "Retry-After" in operation["responses"]["429"]["headers"], path
+        assert "`rate_limited`" in operation["responses"]["429"]["description"], path
+    open_routes = {"/healthz", "/metrics", *holder_routes}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             label = f"{method.upper()} {path}"

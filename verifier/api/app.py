@@ -202,14 +202,17 @@ def create_app(
 
     async def project_error(request: Request, exc: Exception) -> JSONResponse:
         code, status = kind_of(exc)
+        message_zh = getattr(exc, "message_zh", None)
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if isinstance(retry, int) else None
         if status >= 500:  # the detail (a host, a port, a query) is the operator's only
             _log_fault(request, code, status, exc)
-            return JSONResponse({"error": code, "message": public_message(code, exc)},
-                                status_code=status)
-        body = {"error": code, "message": str(exc)}
-        if isinstance(getattr(exc, "message_zh", None), str):
-            body["message_zh"] = exc.message_zh  # type: ignore[attr-defined]
-        return JSONResponse(body, status_code=status)
+            body = {"error": code, "message": public_message(code, exc)}
+        else:
+            body = {"error": code, "message": str(exc)}
+        if isinstance(message_zh, str):  # the project's own words, never the detail
+            body["message_zh"] = message_zh
+        return JSONResponse(body, status_code=status, headers=headers)
 
     for root in ERROR_ROOTS:
         app.add_exception_handler(root, project_error)

@@ -73,6 +73,12 @@ ERRORS: dict[str, ErrorKind] = {
     "type_exists": ErrorKind(409, "The type is already in the catalogue (revise it "
                                   "instead)."),
     "type_withdrawn": ErrorKind(409, "The type was withdrawn from the catalogue."),
+    "certificate_revoked": ErrorKind(409, "The certificate was revoked: no presentation "
+                                          "code is made from it."),
+    "certificate_suspended": ErrorKind(409, "The certificate is suspended: no presentation "
+                                            "code is made from it."),
+    "certificate_superseded": ErrorKind(409, "The certificate was replaced by a new one: no "
+                                             "presentation code is made from it."),
     "not_authorized": ErrorKind(409, "The agency holds no current authorization for the "
                                      "type: nothing to withdraw."),
     "contract_revert": ErrorKind(409, "The chain refused the change."),
@@ -84,6 +90,10 @@ ERRORS: dict[str, ErrorKind] = {
     # 413: too large
     "body_too_large": ErrorKind(413, "The request body is over the service's limit."),
     "batch_too_large": ErrorKind(413, "A batch has more than 100,000 rows."),
+    # 429: too many
+    "rate_limited": ErrorKind(429, "Too many requests from this address, or presentation "
+                                   "codes for this certificate: try again after "
+                                   "`Retry-After` seconds."),
     # 422: read, but invalid
     "bad_request": ErrorKind(422, "The body's shape is wrong: a member missing, unknown, "
                                   "of the wrong type or out of range (the message names it)."),
@@ -104,6 +114,16 @@ ERRORS: dict[str, ErrorKind] = {
     "no_certificate": ErrorKind(422, "No certificate identifier given."),
     "mixed_agencies": ErrorKind(422, "One request changes the certificates of one agency "
                                      "only."),
+    "holder_no_certificate": ErrorKind(422, "The holder's file carries no readable "
+                                            "certificate document."),
+    "holder_disclosed_copy": ErrorKind(422, "The holder's file is a disclosed copy (some "
+                                            "claims hidden): only the full document makes a "
+                                            "presentation code."),
+    "holder_document_mismatch": ErrorKind(422, "The holder's file is not the certificate "
+                                               "this service holds under its identifier "
+                                               "(altered, or replaced since)."),
+    "certificate_invalid": ErrorKind(422, "The holder's file does not verify: no "
+                                          "presentation code is made from it."),
     "purpose_required": ErrorKind(422, "A presentation needs a purpose of use (用证事由)."),
     "unknown_field": ErrorKind(422, "A field to disclose is not in the certificate."),
     "invalid_argument": ErrorKind(422, "A USCC, type code or division code is malformed."),
@@ -129,6 +149,9 @@ ERRORS: dict[str, ErrorKind] = {
                                            "must install it."),
     "bad_rpc_url": ErrorKind(503, "The chain's URL in the service's configuration is "
                                   "malformed: its operator must correct it."),
+    "verification_unavailable": ErrorKind(503, "The holder's file could not be verified now "
+                                               "(the chain or the index is not available): "
+                                               "try again."),
     "sm2_unavailable": ErrorKind(503, "The service has no SM2 implementation installed: its "
                                       "operator must install it."),
     # 500

@@ -363,3 +363,40 @@ class ErrorBody(BaseModel):
 class BatchRejected(ErrorBody):
     accepted: list[AcceptedRow] = Field(description="Empty: no row was accepted.")
     rejected: list[RejectedRow]
+
+
+class HolderField(BaseModel):
+    path: str = Field(examples=["holder.name"])
+    label: str = Field(description="Its Chinese label.", examples=["持证主体"])
+    value: Any = Field(None, description="Its value (a holder's own file: nothing masked).")
+    always: bool = Field(description="Always disclosed (what the certificate is, who issued "
+                         "it, its validity): not the holder's choice.")
+    hidden: bool = Field(False, description="Hidden in this file (a disclosed copy).")
+
+
+class HolderRefusal(BaseModel):
+    error: str = Field(examples=["holder_disclosed_copy"])
+    message: str
+    message_zh: str = Field(examples=["这是隐藏了部分信息的副本，不能用来生成出示码"])
+
+
+class HolderOpened(VerifyResponse):
+    """A holder's file, verified in full, and whether it can make a presentation code."""
+
+    kind: Literal["json", "pdf", "ofd"]
+    fields: list[HolderField] = Field(description="Every claim the file carries, with its "
+                                      "Chinese label, in the document's order.")
+    presentable: bool = Field(description="A presentation code can be made from this file.")
+    refusal: HolderRefusal | None = Field(None, description="Why not, when it cannot.")
+
+
+class HolderPresentation(BaseModel):
+    code: str = Field(description="Single-use code for the counter (what the QR says).",
+                      examples=["K7Q2M-9XRTA"])
+    expires_at: str = Field(description="UTC, ISO 8601.")
+    ttl_seconds: int
+    certificate: str = Field(description="The certificate's identifier.")
+    purpose: str = Field(examples=["办理社保"])
+    fields: list[HolderField] = Field(description="What the counter will see (no values).")
+    qr_svg: str = Field(description="The code as a QR symbol (SVG): its text is exactly "
+                        "``code``.")

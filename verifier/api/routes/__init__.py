@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from verifier.api.routes import (
     certificates,
+    holder,
     issuers,
     operations,
     presentations,
@@ -19,6 +20,7 @@ ROUTERS: list[APIRouter] = [
     certificates.router,
     verification.router,
     presentations.router,
+    holder.router,
     seals.router,
     types.router,
     issuers.router,

@@ -66,6 +66,7 @@ _STATUS_TEXT = {
     409: "It conflicts with the present state",
     410: "It is gone",
     413: "The body is over the limit",
+    429: "Too many requests: try again after `Retry-After` seconds",
     422: "The request was read, but what it says is invalid",
     503: "Could not decide now: the chain or the database does not answer (try again)",
 }

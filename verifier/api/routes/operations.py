@@ -1,4 +1,4 @@
-"""The operations router: health, metrics, and the counter page."""
+"""The operations router: health, metrics, the counter page and the holder's page."""
 
 from __future__ import annotations
 
@@ -73,6 +73,17 @@ def metrics(request: Request, service: ServiceDep) -> Response:
 
     sync_metrics(request.app.state.metrics, service)
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.get("/holder", response_class=HTMLResponse, include_in_schema=False)
+def holder_page() -> HTMLResponse:
+    """The holder's page: open the certificate file, choose what to show, get a code."""
+    from verifier.api.app import WEB
+
+    page = WEB / "holder.html"
+    if not page.is_file():
+        return HTMLResponse("<!doctype html><title>证印链</title><p>持证人页面尚未构建。</p>")
+    return HTMLResponse(page.read_text(encoding="utf-8"))
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
