@@ -5,7 +5,7 @@ Format (version 1)::
 
     <identifier without 1.2.156.3005.2.>-<check 4>-<check 4>
 
-    e.g.  11100000MA0000001Q001.91110105MB0000000X.2430599.001.7-K3QD-9WXA
+    e.g.  11100000MA0000001Q001.91110000101623741K.2430599.001.N-GMQN-9GKE
 
 - the identifier (GB/T 36904) without its fixed ``1.2.156.3005.2.`` prefix: type code,
   issuer USCC, serial, version and its own MOD 37,36 check character (which already catches
