@@ -28,8 +28,9 @@ the check characters with the stored certificate's leaf, and then verifies the s
 document against the chain in full, as it verifies a certificate file: the issuer's
 signature, the Merkle proof to the anchored root, the anchor, the key and the current status
 (revoked, suspended, superseded). The verdict is that of the stored document; what is shown
-of it is what a QR answer shows (identifier, type, issuer, jurisdiction, validity), no
-personal data.
+of it is what a verdict on the certificate file shows: its core facts, the holder's name and
+code masked (the clerk can match the holder; a genuine code copied onto another paper names
+another holder).
 
 The check characters are there for the typist: a typo the identifier's own check character
 misses, another existing identifier typed by mistake, or the code of a superseded version

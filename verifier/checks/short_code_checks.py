@@ -8,7 +8,10 @@ read, names no record held here, or whose check characters do not match the reco
 not check: please re-type" (``short_code_unreadable``, ``short_code_mismatch``), never a
 verdict on another certificate; an unknown identifier and wrong check characters get the same
 answer (typing identifiers does not tell which exist). What the verdict shows of the
-certificate is what a QR answer shows: no personal data.
+certificate is what a verdict on its file shows (:func:`certificate_subject`): the core facts,
+the holder's name and code masked — enough for the clerk to match the holder (a genuine code
+copied onto someone else's paper names another holder), no more than whoever holds the code
+has seen on the holder's own page.
 """
 
 from __future__ import annotations
@@ -19,20 +22,10 @@ from typing import Any
 
 from certs import shortcode
 from certs.status import CertificateRecord
-from verifier.checks.certificate_checks import fragment
+from verifier.checks.certificate_checks import certificate_subject, fragment
 from verifier.checks.certificates import verify_certificate_text
 from verifier.checks.chain_checks import ChainFacts
 from verifier.checks.verdict import Status, Verdict
-
-SHORT_CODE_HIDDEN = (
-    "all other fields: a short code shows only the identifier, type, issuer, jurisdiction and "
-    "validity"
-)
-"""``subject["hidden"]`` of a short-code verdict."""
-
-SHOWN = ("identifier", "name", "type.code", "type.name", "issuer.code", "issuer.name",
-         "jurisdiction", "valid_from", "valid_until")
-"""What a short-code verdict shows of the stored certificate (as a QR answer: no holder)."""
 
 
 def refusal(code: str, error: str = "") -> Verdict:
@@ -66,13 +59,14 @@ def verify_short_code(
     if record is None or record.identifier != identifier:
         return refusal("short_code_mismatch")
     document = record.document
-    values = document.values()
-    if values.get("identifier") != identifier or not shortcode.matches(
+    if document.values().get("identifier") != identifier or not shortcode.matches(
         code, identifier, document.leaf
     ):
         return refusal("short_code_mismatch")
-    subject: dict[str, Any] = {k: values[k] for k in SHOWN if k in values}
-    subject["hidden"] = [SHORT_CODE_HIDDEN]
+    # what the counter sees of the certificate: as for a certificate file, its core facts
+    # with the holder's name and code masked (so the clerk can match the person in front of
+    # them: a genuine code copied onto someone else's paper names another holder)
+    subject: dict[str, Any] = certificate_subject(document)
     if document.anchor is None or document.signature is None:
         pending = fragment("short_code.check", "format", Status.ERROR, "short_code.pending",
                            {"identifier": identifier}, code="not_anchored")
