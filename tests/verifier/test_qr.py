@@ -21,7 +21,13 @@ from certs.batcher import Batcher
 from certs.canonical import signing_input
 from certs.identifiers import build_identifier
 from certs.issuance import IssuerProfile, issue, key_id_of
-from certs.status import CertificateNotFound, CertificateRecord, change_status, load_record
+from certs.status import (
+    CertificateNotFound,
+    CertificateRecord,
+    change_status,
+    leaf_of,
+    load_record,
+)
 from certs.store import Store
 from chain.registry import RegistryClient
 from chain.rpc import Rpc
@@ -342,7 +348,10 @@ def code_of(issued: Issued, index: int) -> str:
 
 
 def by_code(issued: Issued, issuer: Issuer, text: str) -> Verdict:
-    return verify_short_code(text, lookup_in(issued.store), lambda: issuer.registry, today=TODAY)
+    """As the service reads a short code: the stored leaf first, then the record."""
+    return verify_short_code(text, lookup_in(issued.store), lambda: issuer.registry,
+                             leaf_of=lambda identifier: leaf_of(issued.store, identifier),
+                             today=TODAY)
 
 
 def test_a_short_code_is_the_stored_certificate_verified_in_full(
@@ -501,3 +510,23 @@ def test_a_tampered_stored_document_is_never_valid_by_its_short_code(
     verdict = verify_short_code(code, lambda _: forged, lambda: issuer.registry, today=TODAY)
     assert verdict.outcome.value == "invalid", verdict.to_json()
     assert statuses(verdict)["certificate.integrity"] == "INVALID"
+
+
+def test_a_wrong_code_reads_no_document(issued: Issued, issuer: Issuer) -> None:
+    """Wrong check characters are found on the stored leaf alone: no document is read for
+    them, whether the identifier exists or not (no slower answer for a real identifier)."""
+    read: list[str] = []
+
+    def lookup(identifier: str) -> CertificateRecord | None:
+        read.append(identifier)
+        return lookup_in(issued.store)(identifier)
+
+    code = code_of(issued, 0)
+    never = str(build_identifier(EXAMPLE_TYPE, issuer.uscc, "99999999"))
+    for text in (code[:-4] + ("0000" if code[-4:] != "0000" else "1111"),
+                 shortcode.short_code(never, bytes(32))):
+        verdict = verify_short_code(text, lookup, lambda: issuer.registry,
+                                    leaf_of=lambda i: leaf_of(issued.store, i), today=TODAY)
+        _refused(verdict, "short_code_mismatch")
+    assert read == []
+    assert by_code(issued, issuer, code).outcome.value == "valid"

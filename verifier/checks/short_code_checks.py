@@ -46,15 +46,23 @@ def verify_short_code(
     lookup: Callable[[str], CertificateRecord | None],
     registry_factory: Callable[[], ChainFacts],
     *,
+    leaf_of: Callable[[str], bytes | None] | None = None,
     today: dt.date | None = None,
 ) -> Verdict:
     """``text`` as typed at a counter → the verdict of the stored certificate it names (see
-    the module docstring). ``lookup`` gives the record held for an identifier, or ``None``."""
+    the module docstring). ``lookup`` gives the record held for an identifier, or ``None``;
+    ``leaf_of``, when given, its stored leaf alone: the check characters are compared with
+    it before any document is read, so a wrong code costs one indexed row whether or not
+    its identifier exists (the same answer, about the same time)."""
     try:
         code = shortcode.parse(text)
     except shortcode.ShortCodeError as exc:
         return refusal(exc.code, str(exc))
     identifier = str(code.identifier)
+    if leaf_of is not None:
+        leaf = leaf_of(identifier)
+        if leaf is None or not shortcode.matches(code, identifier, leaf):
+            return refusal("short_code_mismatch")
     record = lookup(identifier)
     if record is None or record.identifier != identifier:
         return refusal("short_code_mismatch")

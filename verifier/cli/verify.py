@@ -117,7 +117,7 @@ def short_code_verdict(settings: Settings, text: str, at: datetime | None) -> Ve
     (``ZHENGYIN_DATABASE_URL``, or the SQLite database under ``ZHENGYIN_HOME``) and the stored
     certificate verified in full against the configured chain. Without a store: ``no_store``
     (a short code is resolved only where the certificate is held)."""
-    from certs.status import CertificateNotFound, CertificateRecord, load_record
+    from certs.status import CertificateNotFound, CertificateRecord, leaf_of, load_record
     from verifier.app.agency import open_store
     from verifier.checks.short_code_checks import verify_short_code
 
@@ -150,7 +150,9 @@ def short_code_verdict(settings: Settings, text: str, at: datetime | None) -> Ve
             raise ChainError(str(exc), code=error_code(exc)) from exc
 
     try:
-        return verify_short_code(text, lookup, registry, today=at.date() if at else None)
+        return verify_short_code(text, lookup, registry,
+                                 leaf_of=lambda identifier: leaf_of(store, identifier),
+                                 today=at.date() if at else None)
     finally:
         store.engine.dispose()
 

@@ -15,6 +15,7 @@ from certs.canonical import ALWAYS_DISCLOSED, disclose
 from certs.status import (
     CertificateNotFound,
     CertificateRecord,
+    leaf_of,
     load_record,
 )
 from certs.store import service_events
@@ -49,7 +50,10 @@ class Reading(ServiceBase):
     def verify_short_code(self, text: str) -> Verdict:
         """A typed short code (核验码): the stored certificate it names, verified in full
         (:mod:`verifier.checks.short_code_checks`)."""
-        return verify_short_code(text, self.find_record, lambda: self.indexer)
+        return verify_short_code(
+            text, self.find_record, lambda: self.indexer,
+            leaf_of=functools.partial(leaf_of, self.store),
+        )
 
     def find_record(self, identifier: str) -> CertificateRecord | None:
         """The record held for ``identifier``, or ``None``."""
