@@ -4,19 +4,27 @@
 an A4 PDF (reportlab):
 
 - the certificate's name as the title; a table of labelled facts — 持证主体, the holder's code
-  (labelled by its code type), 证照编号, 电子证照标识, 签发日期, 有效期, 发证机关 — then the
+  (labelled by its code type), 证照编号, 电子证照标识, 签发日期, 有效期 — then the
   type-specific fields with their Chinese labels (:meth:`CertificateType.label`) and any
-  加注件. Hidden claims are left out. The page is the holder's own document: personal data
-  appears in clear on it; only the QR code must not carry any.
+  加注件, each fact once (:func:`_rows`: a field that repeats the holder's name or code, such
+  as a business licence's 企业名称 and 统一社会信用代码, gives its label to the holder's row
+  instead of a row of its own). Hidden claims are left out. The page is the holder's own
+  document: personal data appears in clear on it; only the QR code must not carry any.
 - a QR code (segno, error correction M or better, 4-module quiet zone, :data:`QR_SIZE_MM`
   wide, drawn as vector rectangles) carrying :func:`certs.qr.payload_for` — format ``ZY2``,
-  no personal data, about 280 characters — and the same payload printed below it as text
-  (核验码) for manual entry;
+  no personal data, about 280 characters — and, for manual entry, the short code (核验码,
+  :mod:`certs.shortcode`: the identifier and eight check characters, about 60) on one line
+  under it;
 - the issuer line (发证机关 and the issue date) at the bottom right, where the seal goes:
   :data:`SEAL_PLACEMENT` says where (page 1; ≈ 40 mm). ``seal_picture_png`` draws the seal
   picture there (a preview); a sealed PDF instead gets its visible seal from the seal
   signature's own appearance (``verifier.app.render.seal_certificate_pdf`` renders without the
-  picture and stamps at :data:`SEAL_PLACEMENT`), so the picture is not drawn twice;
+  picture and stamps at :data:`SEAL_PLACEMENT`), so the picture is not drawn twice. Either
+  way the picture is drawn with blend mode ``Multiply``, as seal ink: the date and name
+  under it stay legible, a white background leaves the page as it is;
+- the document information's ``/CreationDate``, the certificate's issue (its issue date,
+  00:00 北京时间: :func:`issued_at`), and ``/ModDate``, the sealing time when the file is
+  rendered to be sealed, both with the ``+08'00'`` offset;
 - the whole certificate document (canonical JSON) as an embedded file named
   ``certificate.json`` (:data:`ATTACHMENT_NAME`, ``/Names /EmbeddedFiles``, MIME type
   ``application/json``), so a verifier can run the full certificate check from the PDF alone.
@@ -52,7 +60,7 @@ from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfdoc, pdfmetrics  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
-from certs import qr
+from certs import qr, shortcode
 from certs.canonical import CertificateDocument, ClaimValue
 from certs.pdf_truetype import FAST_FLATE
 from certs.qrmatrix import qr_matrix
@@ -85,6 +93,59 @@ QR_SIZE_MM = 40.0
 """Width of the QR code, quiet zone included (a version-10 code: ≈ 0.6 mm per module)."""
 QR_ERROR = "m"
 """Error correction level of the QR code (segno raises it when that costs no size)."""
+CODE_Y_MM = 29.0
+"""Baseline of the short code (核验码) line, under the QR code and the seal."""
+CODE_SIZE_PT = 10.5
+"""Size of the short code (smaller when a long serial would not fit the line)."""
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+"""北京时间: the offset of the dates a rendered file carries."""
+
+
+def short_code_of(document: CertificateDocument) -> str:
+    """The short code (核验码, :mod:`certs.shortcode`) printed on ``document``'s page."""
+    return shortcode.short_code(str(document.values()["identifier"]), document.leaf)
+
+
+def pdf_date(when: dt.datetime) -> str:
+    """A PDF date string (ISO 32000-1 §7.9.4) in 北京时间: ``D:20261128093000+08'00'``
+    (a naive ``when`` is UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(BEIJING).strftime("D:%Y%m%d%H%M%S+08'00'")
+
+
+def issued_at(document: CertificateDocument) -> dt.datetime:
+    """When ``document`` was issued, as far as it says: the start of its issue date (else of
+    its validity) in 北京时间. The rendered file's creation date: true, and the same for
+    every rendering of one certificate."""
+    values = document.values()
+    day = values.get("issue_date") or values.get("valid_from")
+    if not isinstance(day, str):
+        raise RenderError("the certificate shows neither its issue date nor its validity")
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), BEIJING)
+
+
+class _Info(pdfdoc.PDFInfo):  # type: ignore[misc]
+    """The document information dictionary with a creation and a modification date of its
+    own (reportlab writes one time for both, and 2000-01-01 in invariant mode)."""
+
+    def __init__(self, created: dt.datetime, modified: dt.datetime) -> None:
+        super().__init__()
+        self.created, self.modified = pdf_date(created), pdf_date(modified)
+
+    def format(self, document: Any) -> bytes:
+        entries = {
+            "Title": pdfdoc.PDFString(self.title),
+            "Author": pdfdoc.PDFString(self.author),
+            "CreationDate": pdfdoc.PDFString(self.created),
+            "ModDate": pdfdoc.PDFString(self.modified),
+            "Producer": pdfdoc.PDFString(self.producer),
+            "Creator": pdfdoc.PDFString(self.creator),
+            "Subject": pdfdoc.PDFString(self.subject),
+            "Keywords": pdfdoc.PDFString(self.keywords),
+            "Trapped": pdfdoc.PDFName(self.trapped),
+        }
+        return pdfdoc.PDFDictionary(entries).format(document)  # type: ignore[no-any-return]
 
 # --------------------------------------------------------------------------- layout
 
@@ -146,21 +207,39 @@ class _Row:
 
 
 def _rows(values: dict[str, ClaimValue], certificate_type: CertificateType) -> list[_Row]:
+    """The table's rows, each fact once: a type-specific field that repeats the holder's name
+    or code (the type's ``holder_fields``, e.g. a business licence's 企业名称 and
+    统一社会信用代码) is not shown again, the holder's row takes its label instead; any
+    other row whose label and value an earlier row already shows is left out too. The
+    issuer is named once, in the footer by the seal (发证机关)."""
     rows: list[_Row] = []
 
     def add(label: str, path: str, *, small: bool = False, date: bool = False) -> None:
         if path in values and values[path] not in (None, "", ()):
             value = chinese_date(values[path]) if date else _text(values[path])
+            if any(r.label == label and r.value == value for r in rows):
+                return
             rows.append(_Row(label, value, small))
 
-    add("持证主体", "holder.name")
+    prefix = "fields."
+    merged: set[str] = set()  # fields shown as the holder's row
+
+    def holder_label(what: str, default: str) -> str:
+        key = certificate_type.holder_fields.get(what)
+        path = f"holder.{what}"
+        if key is None or path not in values or values.get(prefix + key) != values[path]:
+            return default
+        merged.add(key)
+        return certificate_type.label(key)
+
+    add(holder_label("name", "持证主体"), "holder.name")
     code_type = values.get("holder.code_type")
     holder_code_label = (
         HOLDER_CODE_TYPES.get(code_type, CORE_LABELS["holder.code"])
         if isinstance(code_type, str)
         else CORE_LABELS["holder.code"]
     )
-    add(holder_code_label, "holder.code")
+    add(holder_label("code", holder_code_label), "holder.code")
     add("证照编号", "number")
     add("电子证照标识", "identifier", small=True)
     add("签发日期", "issue_date", date=True)
@@ -169,12 +248,12 @@ def _rows(values: dict[str, ClaimValue], certificate_type: CertificateType) -> l
         until = values.get("valid_until", "……")
         end = "长期" if until is None else chinese_date(until)
         rows.append(_Row("有效期", f"{start} 至 {end}"))
-    add("发证机关", "issuer.name")
     declared = (*certificate_type.required_fields, *certificate_type.optional_fields)
-    prefix = "fields."
     present = [p.removeprefix(prefix) for p in values if p.startswith(prefix)]
     for key in [k for k in declared if k in present] + [k for k in present if k not in declared]:
-        is_date = certificate_type.kind(key) == "date"
+        if key in merged:
+            continue
+        is_date = certificate_type.kind(key) in ("date", "past_date")
         add(certificate_type.label(key), prefix + key, date=is_date)
     add(CORE_LABELS["annotations"], "annotations")
     return rows
@@ -306,7 +385,10 @@ class _PdfPage:
     def image(self, png: bytes, x: float, y: float, width: float) -> None:
         image = _image_reader(png)
         w, h = image.getSize()
+        self.c.saveState()
+        self.c.setBlendMode("Multiply")  # seal ink: the text under it stays legible
         self.c.drawImage(image, x * MM, y * MM, width * MM, width * MM * h / w, mask="auto")
+        self.c.restoreState()
 
     def new_page(self) -> None:
         self.c.showPage()
@@ -408,17 +490,22 @@ def render_certificate(
     certificate_type: CertificateType,
     seal_picture_png: bytes | None,
     fonts: FontSet,
+    modified: dt.datetime | None = None,
 ) -> bytes:
     """The certificate as an A4 PDF (see the module docstring). ``document`` must be signed
     and anchored (its QR payload needs both): :class:`certs.qr.QrPayloadError` otherwise.
     ``seal_picture_png`` (PNG or any image Pillow reads), when given, is drawn at
-    :data:`SEAL_PLACEMENT`. The output is reproducible: the same inputs give the same bytes."""
+    :data:`SEAL_PLACEMENT`. The file's ``/CreationDate`` is the certificate's issue
+    (:func:`issued_at`), its ``/ModDate`` ``modified`` (the sealing time, when it is to be
+    sealed) or the same. The output is reproducible: the same inputs give the same bytes."""
     payload = qr.payload_for(document).encode()
     meta = CertificateMeta.of(document, certificate_type)
+    created = issued_at(document)
 
     buffer = io.BytesIO()
     c = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=0,
                initialFontName=fonts.body[0].fontName)
+    c._doc.info = _Info(created, modified or created)
     c.setTitle(f"{meta.title} {meta.identifier}".strip())
     c.setSubject("电子证照 (Zhengyin certificate)")
     c.setAuthor(meta.issuer)
@@ -462,7 +549,7 @@ def draw_certificate(
     )
     pages = _paginate(fonts, rows, size)
     _draw_rows(page, pages[0], size)
-    _footer(page, payload, meta.issuer, values, seal_picture_png)
+    _footer(page, payload, short_code_of(document), meta.issuer, values, seal_picture_png)
     for number, items in enumerate(pages[1:], start=2):
         page.new_page()
         page.frame()
@@ -529,6 +616,7 @@ def _draw_rows(page: Surface, items: Sequence[_Item], size: float) -> None:
 def _footer(
     page: Surface,
     payload: str,
+    code: str,
     issuer: str,
     values: dict[str, ClaimValue],
     seal_picture_png: bytes | None,
@@ -537,10 +625,11 @@ def _footer(
     page.qr(payload, qr_x, qr_y, QR_SIZE_MM)
     page.text(qr_x + QR_SIZE_MM + 2, 74, "扫描二维码核验", 9.5, heading=True, color=_GREY)
     page.text(qr_x + QR_SIZE_MM + 2, 68.5, "或在核验服务中输入下方核验码", 8.5, color=_GREY)
-    page.text(_LEFT, 41.5, "核验码：", 8.5, heading=True, color=_GREY)
-    per_line = int((_RIGHT - _LEFT) * MM / pdfmetrics.stringWidth("M", page.fonts.mono, 7.5))
-    page.mono_lines(_LEFT, 37.5, [payload[start : start + per_line]
-                                  for start in range(0, len(payload), per_line)], 7.5, 3.4)
+    label = "核验码："
+    page.text(_LEFT, CODE_Y_MM, label, 9.5, heading=True, color=_GREY)
+    start = _LEFT + page.fonts.width(page.fonts.runs(label, heading=True), 9.5) / MM + 1
+    fits = (_RIGHT - start) * MM / pdfmetrics.stringWidth(code, page.fonts.mono, 1.0)
+    page.mono_lines(start, CODE_Y_MM, [code], min(CODE_SIZE_PT, fits), 0.0)
     seal = SEAL_PLACEMENT
     center = seal.x_mm + seal.width_mm / 2
     page.text(center, 62, f"发证机关：{issuer}" if issuer else "发证机关", 11, heading=True,
@@ -548,7 +637,7 @@ def _footer(
     if "issue_date" in values:
         page.text(center, 54, chinese_date(values["issue_date"]), 11, align="center")
     page.text(PAGE_WIDTH_MM / 2, 15.5,
-              f"本电子证照内嵌证照数据文件 {ATTACHMENT_NAME}，加盖发证机关电子印章；"
+              f"本电子证照内嵌证照数据文件 {ATTACHMENT_NAME}，加盖电子印章；"
               "可扫描二维码或输入核验码核验真伪与状态。", 7, color=_GREY, align="center")
     if seal_picture_png is not None:
         page.image(seal_picture_png, seal.x_mm, seal.y_mm, seal.width_mm)

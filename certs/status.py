@@ -274,6 +274,16 @@ def load_record(store: Store, identifier: str) -> CertificateRecord:
     return load_records(store, [identifier])[0]
 
 
+def leaf_of(store: Store, identifier: str) -> bytes | None:
+    """The leaf digest stored for ``identifier`` (one indexed row, no document read), or
+    ``None``."""
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            sa.select(certificates.c.leaf).where(certificates.c.identifier == identifier)
+        ).scalar()
+    return bytes.fromhex(found) if isinstance(found, str) else None
+
+
 def identifier_of_leaf(store: Store, leaf: bytes) -> str | None:
     with store.engine.connect() as connection:
         found = connection.execute(

@@ -8,7 +8,8 @@ update whose ``/Contents`` holds a DER GB/T 38540 ``SES_Signature`` (v4).
 What one seal adds (see ``seals/pdf/README.md``): a signature dictionary
 ``/Type /Sig /Filter /Zhengyin.SES /SubFilter /GB.T38540.SES_Signature``, a merged signature
 field and widget annotation (``/FT /Sig``, ``/F 132`` print + locked) on the chosen page, its
-appearance (a form XObject drawing the seal picture as an image XObject, alpha as ``/SMask``),
+appearance (a form XObject drawing the seal picture as an image XObject, alpha as ``/SMask``,
+with blend mode ``Multiply`` so the text under the seal shows through as under real ink),
 and the changed catalog or ``/AcroForm`` (``/Fields``, ``/SigFlags 3``) and page (``/Annots``).
 
 Before anything is written the file goes through the same whole-file checks as verification
@@ -84,6 +85,12 @@ MIN_WIDTH_MM = 1.0
 _BYTE_RANGE_SLOT = b"[0 0000000000 0000000000 0000000000]"
 _MAX_SM2_DER = b"\x30\x46" + (b"\x02\x21\x00" + b"\xff" * 32) * 2
 _FIELD_NAME = re.compile(r"^[\x21-\x7e]{1,64}$")
+_MULTIPLY: dict[str, PdfObject] = {
+    "Mul": {"Type": Name("ExtGState"), "BM": Name("Multiply")}
+}
+"""The appearance's graphics state: the seal picture is drawn with blend mode ``Multiply``
+(ISO 32000-1 §11.3.5), as seal ink on paper: the text under the seal stays legible through
+it, and a white background of the picture leaves the page as it is."""
 @dataclass(frozen=True)
 class StampSpec:
     """Where and how the seal is shown."""
@@ -317,10 +324,12 @@ def _stamp(
             }
             objects[mask_num] = serialize(Stream(mask, image.alpha))
         objects[img_num] = serialize(Stream(img, image.data))
-        resources = {"XObject": {"Im0": Ref(img_num)}}
-        content = b"q " + serialize([w_pt, 0, 0, h_pt, 0, 0])[1:-1] + b" cm /Im0 Do Q"
+        resources = {"XObject": {"Im0": Ref(img_num)}, "ExtGState": dict(_MULTIPLY)}
+        content = (b"q /Mul gs " + serialize([w_pt, 0, 0, h_pt, 0, 0])[1:-1]
+                   + b" cm /Im0 Do Q")
     else:
-        content = ring(w_pt, h_pt)
+        resources = {"ExtGState": dict(_MULTIPLY)}
+        content = b"q /Mul gs " + ring(w_pt, h_pt) + b" Q"
     objects[ap_num] = serialize(
         Stream(
             {

@@ -1,29 +1,40 @@
 """QR payloads: compact, no personal data, verified against the chain alone — and every
-forgery that a QR once let through (issue #14, items 1–4) is not valid any more."""
+forgery that a QR once let through (issue #14, items 1–4) is not valid any more. Short codes
+(核验码, issue #21): resolved to the stored certificate and verified in full, and every
+mistyped, foreign or unknown code is "re-type", never a verdict on another certificate."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from certs import qr
+from certs import qr, shortcode
 from certs.batcher import Batcher
 from certs.canonical import signing_input
 from certs.identifiers import build_identifier
 from certs.issuance import IssuerProfile, issue, key_id_of
-from certs.status import change_status, load_record
+from certs.status import (
+    CertificateNotFound,
+    CertificateRecord,
+    change_status,
+    leaf_of,
+    load_record,
+)
 from certs.store import Store
 from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from seals.sm2 import KeySigner, generate_private_key
 from tests.conftest import Issuer, free_port
 from verifier.checks.certificates import verify_certificate_text, verify_qr
+from verifier.checks.short_code_checks import verify_short_code
 from verifier.checks.verdict import Verdict
 
 TODAY = dt.date(2026, 11, 28)
@@ -316,3 +327,206 @@ def test_a_key_whose_point_was_never_published_cannot_call_a_qr_forged(
     assert verdict.outcome.value == "error", verdict.to_json()
     assert statuses(verdict)["certificate.signature"] == "ERROR"
 
+
+
+# ------------------------------------------------------------------ short codes (核验码)
+
+
+def lookup_in(store: Store) -> Callable[[str], CertificateRecord | None]:
+    def lookup(identifier: str) -> CertificateRecord | None:
+        try:
+            return load_record(store, identifier)
+        except CertificateNotFound:
+            return None
+
+    return lookup
+
+
+def code_of(issued: Issued, index: int) -> str:
+    record = load_record(issued.store, issued.ids[index])
+    return shortcode.short_code(record.identifier, record.document.leaf)
+
+
+def by_code(issued: Issued, issuer: Issuer, text: str) -> Verdict:
+    """As the service reads a short code: the stored leaf first, then the record."""
+    return verify_short_code(text, lookup_in(issued.store), lambda: issuer.registry,
+                             leaf_of=lambda identifier: leaf_of(issued.store, identifier),
+                             today=TODAY)
+
+
+def test_a_short_code_is_the_stored_certificate_verified_in_full(
+    issued: Issued, issuer: Issuer
+) -> None:
+    code = code_of(issued, 0)
+    assert len(code) < 70 and re.fullmatch(r"[0-9A-Z.]+-[0-9A-Z]{4}-[0-9A-Z]{4}", code)
+    verdict = by_code(issued, issuer, code)
+    assert verdict.outcome.value == "valid", verdict.to_json()
+    assert statuses(verdict) == {
+        "short_code.check": "VALID", "certificate.format": "VALID",
+        "certificate.integrity": "VALID", "certificate.signature": "VALID",
+        "certificate.merkle_proof": "VALID", "certificate.validity": "VALID",
+        "chain.anchored": "VALID", "issuer.authorized": "VALID", "issuer.key": "VALID",
+        "certificate.status": "VALID",
+    }
+    assert issued.ids[0] in chinese(verdict)["short_code.check"]
+    subject = verdict.subject
+    assert subject["identifier"] == issued.ids[0] and subject["type.code"] == EXAMPLE_TYPE
+    assert subject["issuer.code"] == issuer.uscc and subject["chain"]["block"] >= 1
+    # shown as for the certificate file: the holder masked, enough to match the person
+    assert (subject["holder.name"], subject["holder.code"]) == ("张*", "1101**********002X")
+    assert "11010519491231002X" not in str(subject) and "张三" not in str(subject)
+
+
+def test_a_short_code_as_a_clerk_may_type_it(issued: Issued, issuer: Issuer) -> None:
+    code = code_of(issued, 1)
+    body, check = code.split("-", 1)
+    check = check.replace("-", "")
+    variants = [
+        code.lower(),
+        code.replace("-", " "),
+        code.replace("-", "").replace(".", ""),
+        " ".join(code.replace("-", "").replace(".", "")),
+        qr.IDENTIFIER_PREFIX + code,
+        "  " + code.replace(".", " . ") + "\n",
+        code.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}),
+        f"{body}-{check.replace('0', 'O').replace('1', 'I')}",
+        f"{body}—{check[:4]}–{check[4:]}",
+    ]
+    for text in variants:
+        verdict = by_code(issued, issuer, text)
+        assert verdict.outcome.value == "valid", (text, verdict.to_json())
+        assert verdict.subject["identifier"] == issued.ids[1]
+
+
+def _refused(verdict: Verdict, code: str) -> None:
+    assert verdict.outcome.value == "error", verdict.to_json()
+    assert [f.name for f in verdict.checks] == ["short_code.check"]
+    assert verdict.checks[0].data["code"] == code
+    assert "重新输入" in verdict.checks[0].reason_zh
+    assert "identifier" not in verdict.subject  # a verdict on no certificate
+
+
+def test_wrong_check_characters_are_retype_never_a_verdict(issued: Issued, issuer: Issuer) -> None:
+    """A right identifier with wrong check characters, the check characters of another
+    certificate, or of the same certificate under another identifier: 无法核验, re-type."""
+    code = code_of(issued, 0)
+    other = code_of(issued, 1)
+    body, _ = code.split("-", 1)
+    last = code[-1]
+    wrong = [
+        code[:-1] + ("2" if last != "2" else "3"),           # one check character off
+        body + "-" + other.split("-", 1)[1],                  # another certificate's check
+        other.split("-", 1)[0] + "-" + code.split("-", 1)[1],  # another identifier, this check
+        f"{body}-{code[-4:]}-{code[-9:-5]}",                  # the two groups swapped
+    ]
+    for text in wrong:
+        _refused(by_code(issued, issuer, text), "short_code_mismatch")
+
+
+def test_an_unknown_identifier_or_another_version_answers_as_a_mismatch(
+    issued: Issued, issuer: Issuer
+) -> None:
+    """An identifier never issued here, or another version of a real one (with the real
+    one's check characters): the same answer as wrong check characters, so typing codes
+    does not tell which identifiers exist."""
+    record = load_record(issued.store, issued.ids[0])
+    real = qr.decode(issued.payload(0).encode()).identifier
+    never = str(build_identifier(EXAMPLE_TYPE, issuer.uscc, "99999999"))
+    next_version = str(build_identifier(EXAMPLE_TYPE, issuer.uscc, real.serial, "002"))
+    mismatch = by_code(issued, issuer, code_of(issued, 0)[:-10] + "-0000-0000")
+    _refused(mismatch, "short_code_mismatch")
+    for identifier in (never, next_version):
+        text = shortcode.short_code(identifier, record.document.leaf)
+        verdict = by_code(issued, issuer, text)
+        _refused(verdict, "short_code_mismatch")
+        assert verdict.checks[0].reason_zh == mismatch.checks[0].reason_zh
+
+
+@pytest.mark.parametrize("text", [
+    "", "hello", "ZY2.ABC",
+    "11100000000013338W032.91110000101623741K.1.001.X-AAAA-AAAA",  # a wrong id check char
+    "11100000000013338W032.91110000101623741K.1.001-AAAA-AAAA",    # a part missing
+    "11100000000013338W032.91110000101623741K.1.001.1-AAAA-AAAU",  # U is never a check char
+    "1" * 60, "1" * 199 + "2", "1" * 5000, "１" * 300,
+])
+def test_unreadable_short_codes_are_retype(text: str, issued: Issued, issuer: Issuer) -> None:
+    started = time.perf_counter()
+    _refused(by_code(issued, issuer, text), "short_code_unreadable")
+    assert time.perf_counter() - started < 0.5  # bounded: no lookup, nothing on chain
+
+
+@pytest.mark.parametrize("action", ["revoke", "suspend", "supersede"])
+def test_the_short_code_of_a_revoked_suspended_or_superseded_certificate_is_invalid(
+    action: str, issued: Issued, issuer: Issuer
+) -> None:
+    code = code_of(issued, 0)
+    change_status(issued.store, issuer.registry, issuer.uscc, issued.ids[:1], action,
+                  reason_code=1, reason="信息有误",
+                  successor=issued.ids[2] if action == "supersede" else None)
+    verdict = by_code(issued, issuer, code)
+    assert verdict.outcome.value == "invalid", verdict.to_json()
+    assert statuses(verdict)["short_code.check"] == "VALID"
+    assert statuses(verdict)["certificate.status"] == "INVALID"
+    word = {"revoke": "revoked", "suspend": "suspended", "supersede": "superseded"}[action]
+    status = next(f for f in verdict.checks if f.name == "certificate.status")
+    assert status.reason.startswith(word), status.reason
+    assert "信息有误" in status.reason_zh  # the reason the agency gave
+    assert verdict.subject["identifier"] == issued.ids[0]
+
+
+def test_the_short_code_of_a_pending_certificate_is_check_again_later(
+    issued: Issued, issuer: Issuer
+) -> None:
+    signer = KeySigner(generate_private_key())
+    issuer.registry.add_key(issuer.uscc, key_id_of(signer.public_key), 0, None,
+                            signer.public_key.point)
+    report = issue(issued.store, IssuerProfile(issuer.uscc, "机关", signer),
+                   [(1, request("赵六"))], today=TODAY)
+    identifier = report.accepted[0].identifier
+    record = load_record(issued.store, identifier)
+    verdict = by_code(issued, issuer, shortcode.short_code(identifier, record.document.leaf))
+    assert verdict.outcome.value == "error"
+    assert [f.name for f in verdict.checks] == ["short_code.check"]
+    assert "稍后" in verdict.checks[0].reason_zh
+
+
+def test_a_tampered_stored_document_is_never_valid_by_its_short_code(
+    issued: Issued, issuer: Issuer
+) -> None:
+    """The store is not trusted: the stored document is verified against the chain as a
+    file would be. A record whose document was edited where it is stored (a claim's value
+    changed, its digest and the leaf kept, so the check characters still match) is
+    invalid."""
+    import json
+
+    from certs.canonical import CertificateDocument
+
+    code = code_of(issued, 0)
+    record = load_record(issued.store, issued.ids[0])
+    edited = json.loads(record.document.to_json())
+    edited["claims"]["holder.name"]["value"] = "张四"
+    forged = replace(record, document=CertificateDocument.from_json(json.dumps(edited)))
+    assert forged.document.leaf == record.document.leaf
+    verdict = verify_short_code(code, lambda _: forged, lambda: issuer.registry, today=TODAY)
+    assert verdict.outcome.value == "invalid", verdict.to_json()
+    assert statuses(verdict)["certificate.integrity"] == "INVALID"
+
+
+def test_a_wrong_code_reads_no_document(issued: Issued, issuer: Issuer) -> None:
+    """Wrong check characters are found on the stored leaf alone: no document is read for
+    them, whether the identifier exists or not (no slower answer for a real identifier)."""
+    read: list[str] = []
+
+    def lookup(identifier: str) -> CertificateRecord | None:
+        read.append(identifier)
+        return lookup_in(issued.store)(identifier)
+
+    code = code_of(issued, 0)
+    never = str(build_identifier(EXAMPLE_TYPE, issuer.uscc, "99999999"))
+    for text in (code[:-4] + ("0000" if code[-4:] != "0000" else "1111"),
+                 shortcode.short_code(never, bytes(32))):
+        verdict = verify_short_code(text, lookup, lambda: issuer.registry,
+                                    leaf_of=lambda i: leaf_of(issued.store, i), today=TODAY)
+        _refused(verdict, "short_code_mismatch")
+    assert read == []
+    assert by_code(issued, issuer, code).outcome.value == "valid"

@@ -79,9 +79,12 @@ QR_MAX_LENGTH = 2_000
 
 
 class VerifyQr(Strict):
-    """A scanned QR payload."""
+    """A scanned QR payload, or a typed short code (核验码)."""
 
-    qr: str = Field(max_length=QR_MAX_LENGTH, description="A scanned ZY2 QR payload.",
+    qr: str = Field(max_length=QR_MAX_LENGTH,
+                    description="A scanned ZY2 QR payload, or the short code (核验码) printed "
+                    "on the certificate, as typed: resolved to the stored certificate it names "
+                    "and verified in full.",
                     examples=["ZY2.…"])
     certificate: None = Field(None, description="Absent or null when ``qr`` is sent.")
 

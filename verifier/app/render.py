@@ -79,6 +79,16 @@ def seal_certificate_pdf(
     )
 
 
+def sealing_time(at: dt.datetime | None = None) -> dt.datetime:
+    """The time a certificate is sealed: ``at`` (naive: UTC) or now, in UTC, to the second
+    (what the seal signature's ``/M`` and ``timeInfo`` can say), so the PDF's ``/ModDate``
+    and the signature name the same instant."""
+    t = at or dt.datetime.now(dt.UTC)
+    return (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)).replace(
+        microsecond=0
+    )
+
+
 def ofd_stamp_place(seal: Seal) -> StampAnnot:
     """Where the seal shows on a certificate OFD: :data:`~certs.render.SEAL_PLACEMENT` (as
     on the PDF), its height from the seal picture's proportions as ``stamp_pdf`` takes it."""
@@ -146,15 +156,19 @@ class CertificatePdfMaker:
         )
 
     def render(self, record: CertificateRecord, *, at: dt.datetime | None = None) -> bytes:
-        """The sealed PDF of an anchored certificate (not anchored on chain itself)."""
+        """The sealed PDF of an anchored certificate (not anchored on chain itself). Its
+        ``/CreationDate`` is the certificate's issue, its ``/ModDate`` the sealing time
+        ``at`` (default now), the signing time of the seal (``/M``, ``timeInfo``) too."""
         document = require_anchored(record)
+        sealed_at = sealing_time(at)
         pdf = render_certificate(
             document,
             certificate_type=self._type_of(record),
             seal_picture_png=None,  # the seal's own appearance is the visible seal
             fonts=self.fonts,
+            modified=sealed_at,
         )
         return seal_certificate_pdf(
             pdf, settings=self.settings, issuer=record.issuer,
-            stamper=self.stamper(record.issuer), at=at,
+            stamper=self.stamper(record.issuer), at=sealed_at,
         )

@@ -303,6 +303,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "发证机关目前未获授权签发该类证照（授权已终止或证照类型已撤销），仅凭二维码无法确认"
         "证照签发于授权期内；" + _QR_ALONE_ZH,
     ),
+    # ------------------------------------------------------------ short codes (核验码)
+    "short_code.unreadable": (
+        "{error}; nothing was checked",
+        "核验码无法识别，无法核验；请对照证照上印的核验码重新输入，或扫描二维码{error!d}",
+    ),
+    "short_code.mismatch": (
+        "the short code matches no certificate held by this service (a typing error, or the "
+        "code of another version); nothing was checked: re-type it",
+        "核验码与本平台存档的证照不符（可能输入有误，或是其他版本证照的核验码），无法核验；"
+        "请对照证照上印的核验码重新输入，或扫描二维码",
+    ),
+    "short_code.pending": (
+        "certificate {identifier} is not anchored on chain yet; check again shortly",
+        "证照 {identifier} 尚未上链存证，暂时无法核验；请稍后再核验",
+    ),
+    "short_code.matched": (
+        "the short code names certificate {identifier} held by this service: its stored "
+        "document is verified in full below",
+        "核验码与本平台存档的证照 {identifier} 相符，以下按存档的证照数据逐项核验",
+    ),
     # ------------------------------------------------------------ sealed PDFs, files
     "pdf.in_field": ("[{field}] {check}", "[{field}] {check}"),
     "pdf.anchored.no_chain": (

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from certs import qr
+from certs import qr, shortcode
 from certs.batcher import Batcher
 from certs.issuance import issue
 from certs.status import change_status, load_records
@@ -94,10 +94,12 @@ def seed(settings: Settings, out: Path, echo: Callable[[str], object]) -> dict[s
         path = out / f"{record.identifier}.json"
         path.write_text(record.document.to_json() + "\n", encoding="utf-8")
         payload = qr.payload_for(record.document).encode()
+        code = shortcode.short_code(record.identifier, record.document.leaf)
         state = "revoked" if record.status == "revoked" else "valid"
         echo(f"{state:<8} {record.identifier}")
         echo(f"         document {path}")
         echo(f"         QR       {payload}")
+        echo(f"         核验码   {code}")
         entries = summary["certificates"]
         assert isinstance(entries, list)
         entries.append(
@@ -106,6 +108,7 @@ def seed(settings: Settings, out: Path, echo: Callable[[str], object]) -> dict[s
                 "status": record.status,
                 "document": str(path),
                 "qr": payload,
+                "short_code": code,
             }
         )
     (out / "demo.json").write_text(

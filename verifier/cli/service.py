@@ -128,7 +128,8 @@ def _key_group(role: str, label: str) -> click.Group:
 @pass_settings
 def demo(settings: Settings, out: Path | None, as_json: bool) -> None:
     """Seed an agency, a counter key and a few certificates (one revoked) on the devnet.
-    JSON: {issuer, issuer_api_key, counter_api_key, auditor_api_key, certificates}."""
+    JSON: {issuer, issuer_api_key, counter_api_key, auditor_api_key, certificates: [{identifier,
+    status, document, qr, short_code}]}."""
     from verifier.cli.demo import seed
 
     said: list[str] = []  # printed once the progress line is gone

@@ -112,6 +112,51 @@ def qr_verdict(settings: Settings, text: str) -> Verdict:
     return verify_qr(text, source)
 
 
+def short_code_verdict(settings: Settings, text: str, at: datetime | None) -> Verdict:
+    """A typed short code (核验码, :mod:`certs.shortcode`): resolved in this machine's store
+    (``ZHENGYIN_DATABASE_URL``, or the SQLite database under ``ZHENGYIN_HOME``) and the stored
+    certificate verified in full against the configured chain. Without a store: ``no_store``
+    (a short code is resolved only where the certificate is held)."""
+    from certs.status import CertificateNotFound, CertificateRecord, leaf_of, load_record
+    from verifier.app.agency import open_store
+    from verifier.checks.short_code_checks import verify_short_code
+
+    sqlite = settings.home_dir / "zhengyin.sqlite3"
+    if settings.database_url is None and not sqlite.is_file():
+        raise VerifierError(
+            "a short code (核验码) is resolved where its certificate is held, and this machine "
+            "has no certificate store (set ZHENGYIN_DATABASE_URL or ZHENGYIN_HOME): scan the "
+            "QR code or verify the certificate file instead",
+            code="no_store",
+        )
+    store = open_store(settings)
+
+    def lookup(identifier: str) -> CertificateRecord | None:
+        try:
+            return load_record(store, identifier)
+        except CertificateNotFound:
+            return None
+
+    def registry() -> ChainFacts:
+        facts = _chain_facts(settings)
+        if facts is None:
+            raise ChainError("no chain is configured: set ZHENGYIN_RPC_URL or deploy",
+                             code="no_chain")
+        try:
+            return facts()
+        except ChainError:
+            raise
+        except ERROR_ROOTS as exc:  # no deployment, a damaged record: could not check
+            raise ChainError(str(exc), code=error_code(exc)) from exc
+
+    try:
+        return verify_short_code(text, lookup, registry,
+                                 leaf_of=lambda identifier: leaf_of(store, identifier),
+                                 today=at.date() if at else None)
+    finally:
+        store.engine.dispose()
+
+
 def _chain_facts(settings: Settings) -> Callable[[], ChainFacts] | None:
     if settings.rpc_url is None and not any((settings.home_dir / "deployments").glob("*.json")):
         return None
@@ -133,7 +178,11 @@ def _print_human(verdict: Verdict) -> None:
 @click.argument(
     "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--qr", "qr_text", metavar="PAYLOAD", help="Verify a scanned QR payload (ZY2…).")
+@click.option(
+    "--qr", "qr_text", metavar="PAYLOAD",
+    help="Verify a scanned QR payload (ZY2…), or a short code (核验码) as typed (resolved in "
+    "this machine's certificate store).",
+)
 @click.option(
     "--data",
     "data_file",
@@ -167,7 +216,8 @@ def verify(
     as_json: bool,
 ) -> None:
     """Verify FILE: a certificate (.json), a seal (.esl), a seal signature (.dat/.der), a
-    sealed PDF or a sealed OFD (told apart by content); or a QR payload with --qr. Exit
+    sealed PDF or a sealed OFD (told apart by content); or a QR payload or short code (核验码)
+    with --qr. Exit
     status 0 valid, 1 invalid, 3 could not decide. JSON: the verdict, {verdict, checks, subject}.
 
     Several FILEs are verified one after the other: JSON is then an array of verdicts
@@ -250,6 +300,10 @@ def _verdict(
     lenient_ca: bool,
 ) -> Verdict:
     if qr_text is not None:
+        from certs.shortcode import looks_like_short_code
+
+        if looks_like_short_code(qr_text):
+            return short_code_verdict(settings, qr_text, at)
         return qr_verdict(settings, qr_text)
     assert file is not None
     raw = file.read_bytes()

@@ -335,3 +335,17 @@ def test_a_second_certificate_attachment_is_never_judged_as_one_file(
     assert forged.certificate is None
     [check] = forged.verdict.checks
     assert check.status.value == "INVALID" and check.data["error"] == "ofd_certificate_attachment"
+
+
+def test_the_short_code_is_on_the_page_as_on_the_pdf(
+    package: bytes, document: CertificateDocument
+) -> None:
+    """The OFD shares the PDF's layout: the short code (核验码) for manual entry, not the
+    ~280-character QR payload."""
+    from certs.render import short_code_of
+
+    page = xml(files(package)["Doc_0/Pages/Page_0/Content.xml"])
+    lines = ["".join(t.findtext("ofd:TextCode", namespaces=NS) or "")
+             for t in page.iter(f"{{{NS['ofd']}}}TextObject")]
+    assert short_code_of(document) in lines
+    assert not any(qr.payload_for(document).encode()[:40] in line for line in lines)

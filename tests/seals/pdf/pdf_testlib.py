@@ -110,11 +110,18 @@ def pixel_box(rect: list[float], page_height: float, dpi: int = 36, margin: int 
     )
 
 
+ANTIALIASING = 2
+"""A seal's appearance is drawn with blend mode Multiply: MuPDF then composites the whole page
+through a transparency group, and anti-aliased edges elsewhere on it come out up to 2 levels
+(of 255) apart — no drawing, and nothing anyone can see."""
+
+
 def differing_pixels(a: Image.Image, b: Image.Image, outside: tuple[int, int, int, int] | None
-                     = None) -> int:
-    """How many pixels differ between two renders (those inside ``outside`` not counted)."""
+                     = None, *, tolerance: int = 0) -> int:
+    """How many pixels differ between two renders (by more than ``tolerance`` levels of
+    grey), those inside ``outside`` not counted."""
     assert a.size == b.size
-    diff = ImageChops.difference(a, b).convert("L").point(lambda v: 255 if v else 0)
+    diff = ImageChops.difference(a, b).convert("L").point(lambda v: 255 if v > tolerance else 0)
     if outside is not None:
         diff.paste(0, outside)
     return diff.histogram()[255]

@@ -1,5 +1,9 @@
-"""The verification router: ``POST /v1/verify`` (a QR payload, a certificate document,
-or an uploaded file) and the JSON answer of a verdict."""
+"""The verification router: ``POST /v1/verify`` (a QR payload or a typed short code, a
+certificate document, or an uploaded file) and the JSON answer of a verdict.
+
+``{"qr": text}`` carries whatever the counter scanned or typed: a ``ZY2.`` QR payload, or a
+short code (核验码, :mod:`certs.shortcode`), which is resolved to the stored certificate it
+names and verified in full (:mod:`verifier.checks.short_code_checks`)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from certs.canonical import MAX_DOCUMENT_BYTES
+from certs.shortcode import looks_like_short_code
 from verifier.api.routes.common import (
     errors,
     get_principal,
@@ -120,7 +125,13 @@ async def verify(request: Request) -> JSONResponse:
                 code="body_too_large",
             )
         qr_text, certificate = _verify_body(raw)
-        if qr_text is not None:
+        if qr_text is not None and looks_like_short_code(qr_text):
+            # a typed short code (核验码): the stored certificate it names, verified in full
+            verdict = await _within_limit(
+                service, "short_code", verify_logged, service, principal, "short_code",
+                service.verify_short_code, qr_text,
+            )
+        elif qr_text is not None:
             # a QR check is a signature check and a few indexed rows (about a millisecond):
             # on the event loop, not through a thread pool whose threads would contend for
             # the GIL with the loop under load

@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from certs import qr
 from certs.canonical import ALWAYS_DISCLOSED, disclose
 from certs.status import (
+    CertificateNotFound,
     CertificateRecord,
+    leaf_of,
     load_record,
 )
 from certs.store import service_events
@@ -32,6 +34,7 @@ from verifier.checks.certificates import (
     verify_certificate_text,
     verify_qr,
 )
+from verifier.checks.short_code_checks import verify_short_code
 from verifier.checks.verdict import Fragment, Status, Verdict
 from verifier.errors import VerifierError
 
@@ -43,6 +46,21 @@ class Reading(ServiceBase):
 
     def verify_qr(self, text: str) -> Verdict:
         return verify_qr(text, self.indexer)
+
+    def verify_short_code(self, text: str) -> Verdict:
+        """A typed short code (核验码): the stored certificate it names, verified in full
+        (:mod:`verifier.checks.short_code_checks`)."""
+        return verify_short_code(
+            text, self.find_record, lambda: self.indexer,
+            leaf_of=functools.partial(leaf_of, self.store),
+        )
+
+    def find_record(self, identifier: str) -> CertificateRecord | None:
+        """The record held for ``identifier``, or ``None``."""
+        try:
+            return load_record(self.store, identifier)
+        except CertificateNotFound:
+            return None
 
     def verify_bytes(self, data: bytes) -> Verdict:
         """An uploaded file, whatever it is: certificate JSON, sealed PDF, seal, signature."""
