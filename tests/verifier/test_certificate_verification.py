@@ -1420,9 +1420,15 @@ def test_every_check_has_a_chinese_reason_for_the_counter(
         zh = chinese(down)
         for name in CHAIN:
             assert zh[name].startswith("无法读取区块链，暂时无法判断"), zh[name]
-    assert "did not answer" in chinese(
-        verify_certificate_text(texts[0].encode(), unreachable, today=TODAY)
-    )["chain.anchored"]
+    # why, in Chinese and by the error's code: never the error's text, which names the node
+    down = verify_certificate_text(texts[0].encode(), unreachable, today=TODAY)
+    assert chinese(down)["chain.anchored"] == (
+        "无法读取区块链，暂时无法判断（核验服务暂时连不上区块链），请稍后重试或联系管理员"
+    )
+    anchored = next(f for f in down.checks if f.name == "chain.anchored")
+    assert "127.0.0.1" not in anchored.reason + anchored.reason_zh
+    assert anchored.data["code"] == "chain_unavailable"
+    assert "http://127.0.0.1:1" in anchored.data["error"]  # for the operator, not the client
 
 
 def test_a_machine_that_cannot_check_sm2_never_says_invalid(

@@ -234,6 +234,13 @@ class Check(BaseModel):
     name: str
     type: str
     status: Literal["VALID", "INVALID", "ERROR", "SKIPPED"]
+    code: str | None = Field(
+        None,
+        description="What the check found, as a stable code: the id of its sentence in the "
+        "message catalogue (e.g. certificate.status.revoked, qr.format.invalid, "
+        "chain.unreadable).",
+        examples=["certificate.status.revoked"],
+    )
     reason: str = Field(description="What the check found, in English (stable wording).")
     reason_zh: str = Field(
         description="The same in Chinese, for the counter clerk (the English reason when a "

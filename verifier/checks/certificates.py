@@ -34,6 +34,7 @@ from chain.errors import ChainError
 from verifier.checks.certificate_checks import (
     LocalResult,
     certificate_subject,
+    holder_facts,
     local_checks,
     mask_code,
     mask_name,
@@ -61,6 +62,7 @@ __all__ = [
     "certificate_subject",
     "chain_checks",
     "chain_unreadable",
+    "holder_facts",
     "local_checks",
     "looks_like_certificate",
     "mask_code",

@@ -47,6 +47,7 @@ def verify_json(verdict: Verdict) -> dict[str, Any]:
                 "name": f.name,
                 "type": f.type,
                 "status": f.status.value,
+                "code": f.message,
                 "reason": f.reason,
                 "reason_zh": f.reason_zh or f.reason,
             }
