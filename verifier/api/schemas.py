@@ -241,6 +241,13 @@ class Check(BaseModel):
         "chain.unreadable).",
         examples=["certificate.status.revoked"],
     )
+    cause: str | None = Field(
+        None,
+        description="Why a check could not be made or read its input, as the error's stable "
+        "code (e.g. chain_unavailable, qr_payload_invalid, qr_version_unsupported); absent "
+        "when none.",
+        examples=["chain_unavailable"],
+    )
     reason: str = Field(description="What the check found, in English (stable wording).")
     reason_zh: str = Field(
         description="The same in Chinese, for the counter clerk (the English reason when a "

@@ -48,6 +48,7 @@ def verify_json(verdict: Verdict) -> dict[str, Any]:
                 "type": f.type,
                 "status": f.status.value,
                 "code": f.message,
+                **({"cause": f.data["code"]} if isinstance(f.data.get("code"), str) else {}),
                 "reason": f.reason,
                 "reason_zh": f.reason_zh or f.reason,
             }
