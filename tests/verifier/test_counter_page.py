@@ -906,3 +906,62 @@ def test_screenshots_of_each_state_at_counter_and_phone_width(
             )
             page.driver.execute_cdp_cmd("Network.disable", {})
     page.viewport(1024, 768)
+
+
+RAW_KEYS = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def _upload(page: Page, path: Path) -> str:
+    before = page.seq
+    page.by_id("file").send_keys(str(path))
+    return page.wait_result(before)
+
+
+def test_every_fact_label_is_chinese(page: Page, served: Served, tmp_path: Path) -> None:
+    """Issue #21: raw keys appeared as labels (annotations, defining_body.code,
+    holder.code_type, jurisdiction, type.code, version, signatures). Every key of what the
+    demo, a full presentation, a sealed PDF, an OFD, a seal and a seal signature show gets a
+    Chinese label; no label is ASCII only."""
+    cert = served.certificate("active")
+    seen: dict[str, list[str]] = {}
+
+    def labels(what: str) -> dict[str, str]:
+        facts = page.facts()
+        raw = [label for label in facts if not CJK.search(label) or RAW_KEYS.match(label)]
+        assert not raw, (what, facts)
+        assert "其他信息" not in facts, (what, facts)  # every key known, none generic
+        seen[what] = list(facts)
+        return facts
+
+    # every core path of the certificate, disclosed (fields=None: all)
+    issued = requests.post(
+        f"{served.url}/v1/presentations",
+        json={"certificate": cert["identifier"], "purpose": "全部信息"},
+        headers={"Authorization": f"Bearer {served.demo['issuer_api_key']}"}, timeout=30,
+    )
+    assert issued.status_code == 201, issued.text
+    assert page.redeem(issued.json()["code"]) == "valid"
+    facts = labels("presentation")
+    for label in ("证照版本", "证照定义机构", "证照定义机构代码", "持证主体类型", "行政区划",
+                  "证照类型代码", "加注件", "发证日期", "证照编号", "用途"):
+        assert label in facts, (label, facts)
+    assert facts["持证人姓名"] == "张三"  # the holder disclosed it to this counter
+    assert "证照名称" not in facts  # the same as the type's name
+
+    # the certificate as the agency's sealed PDF (its seal and the certificate inside)
+    pdf = requests.get(
+        f"{served.url}/v1/certificates/{cert['identifier']}/pdf",
+        headers={"Authorization": f"Bearer {served.demo['issuer_api_key']}"}, timeout=60,
+    )
+    assert pdf.status_code == 200, pdf.text[:300]
+    (tmp_path / "certificate.pdf").write_bytes(pdf.content)
+    assert _upload(page, tmp_path / "certificate.pdf") in ("valid", "invalid", "error")
+    facts = labels("pdf")
+    assert facts["文件类型"] == "签章 PDF 文件" and "印章“" in facts["电子签章"], facts
+
+    interop = Path(__file__).resolve().parents[1] / "data" / "interop" / "ofdrw"
+    for name in ("v4signed.ofd", "UserV4.esl", "SignedValueV4.dat"):
+        _upload(page, interop / name)
+        labels(name)
+    assert "印章名称" in seen["UserV4.esl"] and "印章编码" in seen["UserV4.esl"], seen
+    assert "签章时间" in seen["SignedValueV4.dat"] or "印章" in seen["SignedValueV4.dat"], seen

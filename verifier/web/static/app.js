@@ -561,6 +561,7 @@
     // the same fact twice is one row: the name that is the type's name, a field that repeats
     // the holder (营业执照: 企业名称, 统一社会信用代码)
     if (cert.name && cert.name === cert["type.name"]) shown.add("name");
+    if (cert.type && cert.type === cert.kind) shown.add("type"); // a seal file: its kind again
     const holderValues = new Set(
       [cert["holder.name"], cert["holder.code"]].filter((v) => typeof v === "string" && v)
     );
