@@ -470,7 +470,10 @@
   }
 
   function beijingTime(iso) {
-    const when = new Date(iso);
+    const text = String(iso);
+    // a time without a zone is UTC (as the service writes them), never the browser's zone
+    const zoned = /(Z|[+-]\d\d:?\d\d)$/.test(text) || !text.includes("T") ? text : text + "Z";
+    const when = new Date(zoned);
     if (isNaN(when)) return String(iso);
     const b = new Date(when.getTime() + 8 * 3600 * 1000); // read back with getUTC*
     return (
@@ -499,7 +502,7 @@
     return "其他信息";
   }
 
-  function formatValue(key, value, cert) {
+  function formatValue(key, value) {
     if (value === null || value === undefined || value === "") {
       return key === "valid_until" ? "长期有效" : "—";
     }
@@ -528,7 +531,7 @@
     if (v.signer && typeof v.signer === "string") bits.push("签章人 " + v.signer);
     if (v.signing_time) bits.push("签章时间 " + beijingTime(v.signing_time));
     if (v.field && !bits.length) bits.push("签章 " + v.field);
-    return bits.length ? bits.join("，") : "（详见技术细节）";
+    return bits.length ? bits.join("，") : "（无可显示的信息）";
   }
 
   function formatHidden(hidden, cert) {
@@ -553,6 +556,7 @@
   function showFacts(cert) {
     const shown = new Set(["hidden", "chain"]);
     const isCertificate = "identifier" in cert;
+    let others = 0;
     if (isCertificate) {
       // what the certificate is and who issued it: always, even when not known here
       if (!("type.name" in cert)) cert["type.name"] = null;
@@ -574,9 +578,11 @@
       shown.add(key);
       const value = cert[key];
       if (key.startsWith("fields.") && holderValues.has(value)) continue;
-      const text = value === null && unknown[key] ? unknown[key] : formatValue(key, value, cert);
+      const text = value === null && unknown[key] ? unknown[key] : formatValue(key, value);
       const mono = key === "identifier" || key === "document_sm3";
-      addFact(factLabel(key, cert), text, mono ? "mono" : "", key);
+      let label = factLabel(key, cert);
+      if (label === "其他信息") label += "（" + (++others) + "）"; // a key this page does not know
+      addFact(label, text, mono ? "mono" : "", key);
     }
     if (Array.isArray(cert.hidden) && cert.hidden.length) {
       addFact("未披露字段", formatHidden(cert.hidden, cert), "", "hidden");
