@@ -2,7 +2,8 @@
 Chinese (the start of :data:`seals.report.CATALOGUE`).
 
 English is what API clients and logs read; Chinese is the counter clerk's sentence: the same
-facts, and what to do. ``{x!d}`` writes ``x`` (in English) as technical detail.
+facts, and what to do. ``{x!d}`` writes ``x`` (in English) as technical detail; ``{t!b:…}``
+writes a time in Beijing time (UTC+8).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from seals.messages_ofd import OFD_LABELS, OFD_MESSAGES
 from seals.messages_pdf import PDF_DETAILS
 
 _TS = "%Y-%m-%d %H:%M:%SZ"
-_TIME_ZH = "%Y-%m-%d %H:%M:%S UTC"
+_TIME_ZH = "%Y-%m-%d %H:%M:%S（北京时间）"
 _DAY = "%Y-%m-%d"
 _V4_RULES_ZH = "：其签名、证书和日期按 v4 的规则检查，该版本特有的规则不受支持，未检查"
 
@@ -59,18 +60,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.signer.plain": ("signer", "签章人"),
     "layout.v1": ("GM/T 0031-2014 (v1)", "GM/T 0031-2014（v1）"),
     "layout.v5": ("v5 (read with the v4 layout)", "v5（按 v4 格式读取）"),
-    "when.at": (f"{{t:{_TS}}}", f"在 {{t:{_TIME_ZH}}}"),
-    "when.signing": (f"the signing time {{t:{_TS}}}", f"在签章时间 {{t:{_TIME_ZH}}}"),
+    "when.at": (f"{{t:{_TS}}}", f"在 {{t!b:{_TIME_ZH}}}"),
+    "when.signing": (f"the signing time {{t:{_TS}}}", f"在签章时间 {{t!b:{_TIME_ZH}}}"),
     "what.certificate": ("{whose} certificate ({who})", "{whose}证书（{who}）"),
     "what.seal": ("the seal '{name}'", "印章“{name}”"),
     # ------------------------------------------------------------ validity (seal, certificates)
     "validity.not_yet": (
         f"{{what}} was not yet valid at {{when}} (valid from {{start:{_TS}}})",
-        f"{{what}}{{when}} 尚未生效（自 {{start:{_TIME_ZH}}} 起有效），不能受理",
+        f"{{what}}{{when}} 尚未生效（自 {{start!b:{_TIME_ZH}}} 起有效），不能受理",
     ),
     "validity.expired": (
         f"{{what}} had expired at {{when}} (valid until {{end:{_TS}}})",
-        f"{{what}}{{when}} 已过期（有效期至 {{end:{_TIME_ZH}}}），不能受理",
+        f"{{what}}{{when}} 已过期（有效期至 {{end!b:{_TIME_ZH}}}），不能受理",
     ),
     "validity.valid": (
         f"{{what}} is valid at {{when}} ({{start:{_DAY}}} to {{end:{_DAY}}}){{since}}{{claim}}",
@@ -78,7 +79,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "validity.expired_since": (
         f"; it has expired since ({{end:{_TS}}})",
-        f"；此后已于 {{end:{_TIME_ZH}}} 过期，但盖章时有效，签章仍然成立",
+        f"；此后已于 {{end!b:{_TIME_ZH}}} 过期，但盖章时有效，签章仍然成立",
     ),
     "validity.claim_no_timestamp": (
         "; the signing time is the signer's own claim (no time-stamp)",
@@ -192,7 +193,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a readable {layout} seal signature{made} over {property_info!r}",
         "可读取的 {layout} 签章{made}，签章对象：{property_info}",
     ),
-    "signature.structure.made": (f" made {{t:{_TS}}}", f"，签章时间 {{t:{_TIME_ZH}}}"),
+    "signature.structure.made": (f" made {{t:{_TS}}}", f"，签章时间 {{t!b:{_TIME_ZH}}}"),
     "signature.structure.no_time": (" (signing time unreadable)", "（签章时间无法读取）"),
     "signature.version.v4": ("GB/T 38540-2020 (v4) signature", "GB/T 38540-2020（v4）签章"),
     "signature.version.other": (

@@ -194,7 +194,7 @@ OFD_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "ofd.anchored.unreadable": (
         "could not read the chain: {error}",
-        "无法读取区块链，暂时无法判断这份盖章文件是否上链存证，请稍后重试或联系管理员{error!d}",
+        "无法读取区块链（{error}），暂时无法判断这份盖章文件是否上链存证，请稍后重试或联系管理员",
     ),
     "ofd.anchored.missing": (
         "this sealed OFD file (as a whole, after its last seal) was not anchored on chain",

@@ -12,12 +12,14 @@ report with this model.
 Templates are :meth:`str.format` strings over ``params``. A parameter may itself be a
 :class:`Message` (rendered in the same language) or a :class:`Joined` list of them; the
 conversion ``{x!d}`` writes ``x`` as technical detail after a Chinese sentence
-(``（技术细节：x）``, nothing when ``x`` is empty). A missing parameter is an error
+(``（技术细节：x）``, nothing when ``x`` is empty); ``{t!b:…}`` writes a time in Beijing time
+(UTC+8), as every time shown to people is. A missing parameter is an error
 (:class:`MessageError`), never a sentence with a hole.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import string
 from collections.abc import Iterable, Mapping
@@ -50,6 +52,19 @@ def register(entries: Mapping[str, tuple[str, str]]) -> None:
 
 register(MESSAGES)
 register({f"check.{name}": (name, label) for name, label in LABELS.items()})
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
+"""UTC+8 (Asia/Shanghai, no daylight saving since 1991): every time shown to people."""
+
+
+def beijing(value: Any) -> Any:
+    """A time as people here read it: in Beijing time (a time without a zone is UTC)."""
+    if not isinstance(value, dt.datetime):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(BEIJING)
 
 
 def detail(text: object) -> str:
@@ -96,7 +111,7 @@ def _parts(template: str) -> tuple[_Part, ...]:
     for _, name, spec, conversion in parts:
         if name is not None and (not name.isidentifier() or "{" in (spec or "")):
             raise MessageError(f"template field {name!r} is not a plain parameter name")
-        if conversion not in (None, "d", "r"):
+        if conversion not in (None, "b", "d", "r"):
             raise MessageError(f"template conversion !{conversion} is not known")
     return parts
 
@@ -114,8 +129,8 @@ def _text(value: Any, language: Language) -> str:
 def render(message: str, params: Mapping[str, Any], language: Language) -> str:
     """The sentence of ``message`` with ``params`` in ``language``: each field
     ``{name!conversion:spec}`` is the parameter ``name`` (``!d``: as technical detail, see
-    :func:`detail`; ``!r``: its repr), written with ``format(value, spec)``; a message or
-    joined items are written as text in ``language``."""
+    :func:`detail`; ``!r``: its repr; ``!b``: a time in Beijing time), written with
+    ``format(value, spec)``; a message or joined items are written as text in ``language``."""
     try:
         template = CATALOGUE[message][0 if language == "en" else 1]
     except KeyError:
@@ -130,7 +145,9 @@ def render(message: str, params: Mapping[str, Any], language: Language) -> str:
             value = params[name]
         except KeyError:
             raise MessageError(f"parameter {name!r} not supplied") from None
-        if conversion == "d":
+        if conversion == "b":
+            value = beijing(value)
+        elif conversion == "d":
             value = detail(_text(value, language))
         elif conversion == "r":
             value = repr(value)

@@ -23,6 +23,7 @@ from seals.report import (
     Message,
     MessageError,
     Status,
+    beijing,
     detail,
     render,
     template_fields,
@@ -199,9 +200,25 @@ def test_every_template_renders_as_str_format_writes_it() -> None:
                 params[name] = when if spec else f"<{name} 值>"
                 if conversion == "d":
                     plain = plain.replace(f"{{{name}!d}}", detail(params[name]))
+                if conversion == "b":  # Beijing time: not str.format's
+                    plain = plain.replace(f"{{{name}!b:{spec}}}", format(beijing(when), spec))
             assert render(key, params, language) == plain.format(**params), key
             checked += 1
     assert checked == 2 * len(CATALOGUE) > 400
+
+
+def test_times_are_shown_to_people_in_beijing_time() -> None:
+    """Issue #21: every time a clerk reads is Beijing time (UTC+8), labelled so; the English
+    reason keeps UTC (ISO 8601), as API clients read it."""
+    when = dt.datetime(2026, 1, 2, 17, 4, 5, tzinfo=dt.UTC)
+    signed = Check("x", "signature", Status.VALID, "signature.structure.made", {"t": when})
+    assert signed.reason_zh == "，签章时间 2026-01-03 01:04:05（北京时间）"
+    assert signed.reason == " made 2026-01-02 17:04:05Z"
+    naive = Check("x", "signature", Status.VALID, "signature.structure.made",
+                  {"t": when.replace(tzinfo=None)})
+    assert naive.reason_zh == signed.reason_zh  # a time without a zone is UTC
+    for key, (_, zh) in CATALOGUE.items():
+        assert "UTC" not in zh, key
 
 
 def test_a_template_field_must_be_a_plain_parameter_name() -> None:

@@ -1420,9 +1420,15 @@ def test_every_check_has_a_chinese_reason_for_the_counter(
         zh = chinese(down)
         for name in CHAIN:
             assert zh[name].startswith("无法读取区块链，暂时无法判断"), zh[name]
-    assert "did not answer" in chinese(
-        verify_certificate_text(texts[0].encode(), unreachable, today=TODAY)
-    )["chain.anchored"]
+    # why, in Chinese and by the error's code: never the error's text, which names the node
+    down = verify_certificate_text(texts[0].encode(), unreachable, today=TODAY)
+    assert chinese(down)["chain.anchored"] == (
+        "无法读取区块链，暂时无法判断（核验服务暂时连不上区块链），请稍后重试或联系管理员"
+    )
+    anchored = next(f for f in down.checks if f.name == "chain.anchored")
+    assert "127.0.0.1" not in anchored.reason + anchored.reason_zh
+    assert anchored.data["code"] == "chain_unavailable"
+    assert "http://127.0.0.1:1" in anchored.data["error"]  # for the operator, not the client
 
 
 def test_a_machine_that_cannot_check_sm2_never_says_invalid(
@@ -1452,3 +1458,53 @@ def test_a_machine_that_cannot_check_sm2_never_says_invalid(
         assert verdict.outcome is Outcome.ERROR, summary(verdict)
         assert not invalid_checks(verdict), summary(verdict)
     _public_key.cache_clear()
+
+
+# ------------------------------------------------------------------ issue #21: what clients read
+
+
+def test_the_holder_is_masked_by_kind() -> None:
+    """A natural person (居民身份证, 111) masked; a legal person (统一社会信用代码, 001) in
+    full, as public register data; a holder whose code type is not disclosed, masked."""
+    from verifier.checks.certificates import holder_facts
+
+    person = {"holder.name": "张三", "holder.code": "11010519491231002X",
+              "holder.code_type": "111"}
+    assert holder_facts(person) == {"holder.name": "张*", "holder.code": "1101**********002X",
+                                    "holder.code_type": "111"}
+    uscc = make_uscc()
+    company = {"holder.name": "示例科技有限公司", "holder.code": uscc, "holder.code_type": "001"}
+    assert holder_facts(company) == company
+    unknown = {"holder.name": "示例科技有限公司", "holder.code": uscc}
+    assert holder_facts(unknown) == {"holder.name": "示*******", "holder.code": uscc[:4] + "*"
+                                     * (len(uscc) - 8) + uscc[-4:]}
+    assert holder_facts({"holder.code_type": "999", "holder.name": "李四"}) == {
+        "holder.code_type": "999", "holder.name": "李*"}
+
+
+@pytest.mark.parametrize(
+    ("error", "en", "zh"),
+    [
+        (ChainUnavailable("the chain at http://10.0.0.7:8545 did not answer: refused"),
+         "could not read the chain: the chain node did not answer (chain_unavailable)",
+         "无法读取区块链，暂时无法判断（核验服务暂时连不上区块链），请稍后重试或联系管理员"),
+        (IndexerLagging("the chain index is not current: chain_unavailable: the chain at "
+                        "https://node.example:443 did not answer"),
+         "could not read the chain: the service's index of the chain is not current: the "
+         "chain node does not answer, or the index is behind (indexer_lagging)",
+         "无法读取区块链，暂时无法判断（核验服务暂时连不上区块链，或链上数据尚未同步到最新），"
+         "请稍后重试或联系管理员"),
+        (RuntimeError("postgresql://zhengyin:secret@db/zhengyin"),
+         "could not read the chain: the chain could not be read (chain_error)",
+         "无法读取区块链，暂时无法判断（读取区块链时出错），请稍后重试或联系管理员"),
+    ],
+)
+def test_a_chain_error_is_told_by_its_code_never_its_text(
+    error: BaseException, en: str, zh: str
+) -> None:
+    from verifier.checks.certificates import chain_unreadable
+
+    (fragment,) = chain_unreadable(error, [("chain.anchored", "chain")])
+    assert (fragment.status, fragment.message) == (Status.ERROR, "chain.unreadable")
+    assert (fragment.reason, fragment.reason_zh) == (en, zh)
+    assert fragment.data["error"] == str(error)  # kept for the operator, not in the reasons

@@ -237,6 +237,20 @@ class Check(BaseModel):
     name: str
     type: str
     status: Literal["VALID", "INVALID", "ERROR", "SKIPPED"]
+    code: str | None = Field(
+        None,
+        description="What the check found, as a stable code: the id of its sentence in the "
+        "message catalogue (e.g. certificate.status.revoked, qr.format.invalid, "
+        "chain.unreadable).",
+        examples=["certificate.status.revoked"],
+    )
+    cause: str | None = Field(
+        None,
+        description="Why a check could not be made or read its input, as the error's stable "
+        "code (e.g. chain_unavailable, qr_payload_invalid, qr_version_unsupported); absent "
+        "when none.",
+        examples=["chain_unavailable"],
+    )
     reason: str = Field(description="What the check found, in English (stable wording).")
     reason_zh: str = Field(
         description="The same in Chinese, for the counter clerk (the English reason when a "

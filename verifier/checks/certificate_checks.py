@@ -14,6 +14,7 @@ from typing import Any
 from certs.canonical import FORMAT, CertificateDocument, check_leaf
 from certs.errors import CertError
 from certs.merkle import verify_proof
+from certs.model import USCC
 from seals.errors import SealError, says_nothing_of_the_input
 from seals.report import CATALOGUE, Joined, Message
 from seals.sm2 import Sm2PublicKey, sm3
@@ -45,6 +46,29 @@ def fragment(
     return Fragment(name, type_, status, message, params or {}, data)
 
 
+LEGAL_PERSON_CODE_TYPES = frozenset({USCC})
+"""Holder code types of legal persons and other organisations (统一社会信用代码): their name
+and code are public register data (国家企业信用信息公示系统), shown in full so that a clerk can
+match them. Every other holder, and a holder whose code type is not disclosed, is a natural
+person to this service: name and code masked."""
+
+
+def holder_facts(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a verdict shows of the holder: the code type, and the name and code — in full
+    for a legal person (:data:`LEGAL_PERSON_CODE_TYPES`), masked otherwise."""
+    code_type = values.get("holder.code_type")
+    public = isinstance(code_type, str) and code_type in LEGAL_PERSON_CODE_TYPES
+    out: dict[str, Any] = {}
+    if isinstance(code_type, str):
+        out["holder.code_type"] = code_type
+    name, code = values.get("holder.name"), values.get("holder.code")
+    if isinstance(name, str):
+        out["holder.name"] = name if public else mask_name(name)
+    if isinstance(code, str):
+        out["holder.code"] = code if public else mask_code(code)
+    return out
+
+
 def mask_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1) if len(name) > 1 else "*"
 
@@ -55,7 +79,8 @@ def mask_code(code: str) -> str:
 
 def certificate_subject(document: CertificateDocument) -> dict[str, Any]:
     """What a verdict on ``document`` shows of it: the disclosed core facts (the holder's
-    name and code masked) and the hidden paths."""
+    name and code masked unless the holder is a legal person: :func:`holder_facts`) and the
+    hidden paths."""
     values = document.values()
     subject: dict[str, Any] = {}
     for path in (
@@ -73,10 +98,7 @@ def certificate_subject(document: CertificateDocument) -> dict[str, Any]:
     ):
         if path in values:
             subject[path] = values[path]
-    if isinstance(values.get("holder.name"), str):
-        subject["holder.name"] = mask_name(str(values["holder.name"]))
-    if isinstance(values.get("holder.code"), str):
-        subject["holder.code"] = mask_code(str(values["holder.code"]))
+    subject.update(holder_facts(values))
     subject["hidden"] = list(document.hidden_paths)
     return subject
 

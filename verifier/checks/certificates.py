@@ -37,6 +37,7 @@ from chain.errors import ChainError
 from verifier.checks.certificate_checks import (
     LocalResult,
     certificate_subject,
+    holder_facts,
     local_checks,
     mask_code,
     mask_name,
@@ -64,6 +65,7 @@ __all__ = [
     "certificate_subject",
     "chain_checks",
     "chain_unreadable",
+    "holder_facts",
     "local_checks",
     "looks_like_certificate",
     "mask_code",

@@ -21,7 +21,7 @@ from chain.registry import (
 )
 from verifier.checks.authority import Authority, authority_of
 from verifier.checks.certificate_checks import LocalResult, fragment
-from verifier.checks.messages import chain_time
+from verifier.checks.messages import chain_problem, chain_time
 from verifier.checks.verdict import Fragment, Status, Verdict
 
 
@@ -134,14 +134,18 @@ def chain_unreadable(
     error: BaseException | str | None, names: Sequence[tuple[str, str]]
 ) -> list[Fragment]:
     """The chain checks ``names`` when the chain (or its index) could not be read: ERROR,
-    with the error's code and, from an index, its lag in the data."""
+    with the error's code and, from an index, its lag in the data. The reasons say why by
+    the error's code only (:func:`chain_problem`): the error's own text names the chain
+    node's address, so it stays in the data (``error``), which the API does not answer with;
+    the service logs it where it happens (the indexer's catch-up)."""
     data: dict[str, Any] = {}
-    if isinstance(error, ChainError):
-        data = {"code": error.code, **getattr(error, "lag", {})}
-    return [
-        fragment(n, t, Status.ERROR, "chain.unreadable", {"error": str(error)}, **data)
-        for n, t in names
-    ]
+    code = getattr(error, "code", None)
+    if isinstance(code, str):
+        data = {"code": code, **getattr(error, "lag", {})}
+    if error is not None:
+        data["error"] = str(error)
+    why = {"error": chain_problem(error)}
+    return [fragment(n, t, Status.ERROR, "chain.unreadable", why, **data) for n, t in names]
 
 
 def _judged(

@@ -11,7 +11,7 @@ import datetime as dt
 from seals.report import Message, register
 
 _UTC_ISO = "%Y-%m-%dT%H:%M:%S+00:00"
-_UTC_ZH = "%Y-%m-%d %H:%M:%S UTC"
+_BEIJING_ZH = "%Y-%m-%d %H:%M:%S（北京时间）"
 _QR_ALONE_ZH = "请持证人出示电子证照文件或出示码再核验"
 _NOT_AUTHORIZED_ZH = "：发证机关无权签发这份证照，不能受理"
 _QR_NO_PROOF = (
@@ -26,14 +26,63 @@ _STATUS_WHY_ZH = "（原因 {code}：{reason}），"
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # ------------------------------------------------------------ times, names
-    "time.utc": (f"{{t:{_UTC_ISO}}}", f"{{t:{_UTC_ZH}}}"),
+    "time.utc": (f"{{t:{_UTC_ISO}}}", f"{{t!b:{_BEIJING_ZH}}}"),
     "time.unix": ("unix time {t}", "Unix 时间 {t}"),
     "who.issuer": ("{issuer}", "{issuer}"),
     "who.named_issuer": ("{issuer}", "{name}（{issuer}）"),
     # ------------------------------------------------------------ the chain
     "chain.unreadable": (
         "could not read the chain: {error}",
-        "无法读取区块链，暂时无法判断，请稍后重试或联系管理员{error!d}",
+        "无法读取区块链，暂时无法判断（{error}），请稍后重试或联系管理员",
+    ),
+    # why the chain could not be read, as a client may be told it: by the error's code, never
+    # its text (which names the node's address); the text is logged and kept in the check's
+    # data for the operator's own command line
+    "chain.problem.chain_unavailable": (
+        "the chain node did not answer (chain_unavailable)",
+        "核验服务暂时连不上区块链",
+    ),
+    "chain.problem.indexer_lagging": (
+        "the service's index of the chain is not current: the chain node does not answer, or "
+        "the index is behind (indexer_lagging)",
+        "核验服务暂时连不上区块链，或链上数据尚未同步到最新",
+    ),
+    "chain.problem.indexer_contended": (
+        "the service's index of the chain is being updated (indexer_contended)",
+        "核验服务的链上数据正在更新",
+    ),
+    "chain.problem.index_of_other_deployment": (
+        "the service's index is of another deployment (index_of_other_deployment)",
+        "核验服务的链上数据与所配置的区块链不符，需管理员处理",
+    ),
+    "chain.problem.database_unavailable": (
+        "the service's database did not answer (database_unavailable)",
+        "核验服务的数据库暂时无法访问",
+    ),
+    "chain.problem.rpc_error": (
+        "the chain node answered with an error (rpc_error)",
+        "区块链节点返回了错误",
+    ),
+    "chain.problem.bad_call_result": (
+        "the chain's answer does not decode: is the contract deployed at the configured "
+        "address on this chain? (bad_call_result)",
+        "区块链的应答无法解读，合约可能未部署在所配置的地址，需管理员处理",
+    ),
+    "chain.problem.block_missing": (
+        "the chain node does not have the block asked for (block_missing)",
+        "区块链节点暂缺所需的区块",
+    ),
+    "chain.problem.block_changed": (
+        "the chain changed while it was read (block_changed)",
+        "读取期间区块链发生了变化",
+    ),
+    "chain.problem.configuration": (
+        "the chain is not configured here ({code})",
+        "此处未正确配置区块链，需管理员处理",
+    ),
+    "chain.problem.other": (
+        "the chain could not be read ({code})",
+        "读取区块链时出错",
     ),
     "chain.not_looked_up": (
         "nothing to look up: see the checks above",
@@ -335,7 +384,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "pdf.anchored.unreadable": (
         "could not read the chain: {error}",
-        "无法读取区块链，暂时无法判断该签章是否上链存证，请稍后重试或联系管理员{error!d}",
+        "无法读取区块链（{error}），暂时无法判断该签章是否上链存证，请稍后重试或联系管理员",
     ),
     "pdf.anchored.missing": (
         "this sealed document was not anchored on chain",
@@ -399,6 +448,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 register(MESSAGES)
+
+
+_CHAIN_PROBLEMS = frozenset(
+    k.removeprefix("chain.problem.") for k in MESSAGES if k.startswith("chain.problem.")
+)
+_CONFIGURATION = frozenset(
+    {"no_chain", "bad_rpc_url", "bad_configuration", "not_deployed"}
+)
+
+
+def chain_problem(error: BaseException | str | None) -> Message:
+    """Why the chain (or the service's index of it) could not be read, as a client may be
+    told: chosen by the error's stable code, never its text, which names the chain node's
+    address (and a provider's URL may carry a token)."""
+    code = getattr(error, "code", None)
+    code = code if isinstance(code, str) and code else "chain_error"
+    if code == "devnet_not_running":
+        code = "chain_unavailable"
+    if code in _CHAIN_PROBLEMS - {"configuration", "other"}:
+        return Message(f"chain.problem.{code}")
+    if code in _CONFIGURATION:
+        return Message("chain.problem.configuration", {"code": code})
+    return Message("chain.problem.other", {"code": code})
 
 
 def chain_time(timestamp: int) -> Message:

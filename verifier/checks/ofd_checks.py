@@ -28,7 +28,7 @@ from seals.report import Message
 from seals.x509 import X509Certificate
 from verifier.checks.certificates import certificate_issuer, no_chain, verify_certificate_text
 from verifier.checks.chain_checks import ChainFacts
-from verifier.checks.messages import chain_time
+from verifier.checks.messages import chain_problem, chain_time
 from verifier.checks.pdf_checks import CERTIFICATE_ATTACHMENT
 from verifier.checks.seal_checks import in_field
 from verifier.checks.verdict import Fragment, Status, Verdict
@@ -170,8 +170,11 @@ def _anchored_check(
         lag = dict(source.lag())
     except Exception as exc:  # chain or index unreachable: could not decide
         code = getattr(exc, "code", None)
-        lag = {**({"code": code} if isinstance(code, str) else {}), **getattr(exc, "lag", {})}
-        check = _anchored(Status.ERROR, "ofd.anchored.unreadable", {"error": str(exc)}, **lag)
+        lag = {**({"code": code} if isinstance(code, str) else {}), **getattr(exc, "lag", {}),
+               "error": str(exc)}  # its text names the chain node: in the data, not the reason
+        check = _anchored(
+            Status.ERROR, "ofd.anchored.unreadable", {"error": chain_problem(exc)}, **lag
+        )
         return Verdict((*verdict.checks, check), verdict.subject)
     if anchor is None:
         check = _anchored(Status.INVALID, "ofd.anchored.missing", digest=digest_hex, **lag)

@@ -25,7 +25,7 @@ from verifier.checks.certificates import (
     no_chain,
     verify_certificate_text,
 )
-from verifier.checks.messages import chain_time
+from verifier.checks.messages import chain_problem, chain_time
 from verifier.checks.seal_checks import pdf_unreadable_verdict, pdf_verdict_of
 from verifier.checks.verdict import Fragment, Status, Verdict
 
@@ -128,9 +128,10 @@ def judge_pdf(local: PdfLocal, facts: Callable[[], ChainFacts] | None) -> Verdic
         lag = dict(source.lag())
         error = None
     except Exception as exc:  # chain or index unreachable: could not decide
-        found, error = None, str(exc)
+        found, error = None, chain_problem(exc)  # its text names the node: not shown
         code = getattr(exc, "code", None)
-        lag = {**({"code": code} if isinstance(code, str) else {}), **getattr(exc, "lag", {})}
+        lag = {**({"code": code} if isinstance(code, str) else {}), **getattr(exc, "lag", {}),
+               "error": str(exc)}
     for index, (field, digest) in enumerate(local.sealed):
         if digest is None:
             checks.append(_anchored(field, Status.SKIPPED, "pdf.anchored.no_range"))

@@ -29,7 +29,7 @@ from seals.x509 import X509Certificate
 from verifier.app.context import chain_rpc, deployment
 from verifier.checks.certificates import ChainFacts, looks_like_certificate, verify_certificate_text
 from verifier.checks.seal_checks import report_for, trust_anchors, verdict_of
-from verifier.checks.verdict import Verdict
+from verifier.checks.verdict import Status, Verdict
 from verifier.cli.exits import ExitStatus, exit_status_of, exit_status_of_outcome
 from verifier.cli.output import echo_json, output_options, progress
 from verifier.errors import ERROR_ROOTS, VerifierError, error_code
@@ -91,8 +91,7 @@ def pdf_verdict(
 
 def qr_verdict(settings: Settings, text: str) -> Verdict:
     """A QR payload against the configured chain (an unreachable chain: ERROR checks)."""
-    from verifier.checks.certificates import verify_qr
-    from verifier.checks.verdict import Fragment, Status
+    from verifier.checks.certificates import chain_unreadable, verify_qr
 
     facts = _chain_facts(settings)
     try:
@@ -102,13 +101,7 @@ def qr_verdict(settings: Settings, text: str) -> Verdict:
             )
         source = facts()
     except ERROR_ROOTS as exc:  # the chain, its deployment record, the configuration
-        return Verdict(
-            (
-                Fragment(
-                    "chain.anchored", "chain", Status.ERROR, "chain.unreadable", {"error": str(exc)}
-                ),
-            )
-        )
+        return Verdict(tuple(chain_unreadable(exc, [("chain.anchored", "chain")])))
     return verify_qr(text, source)
 
 
@@ -171,6 +164,8 @@ def _chain_facts(settings: Settings) -> Callable[[], ChainFacts] | None:
 def _print_human(verdict: Verdict) -> None:
     for f in verdict.checks:
         click.echo(f"{f.status.value:<8} {f.name:<30} {f.reason}")
+        if f.status is Status.ERROR and f.data.get("error"):  # the operator's own chain
+            click.echo(f"{'':<8} {'':<30} ({f.data['error']})")
     click.echo(f"verdict: {verdict.outcome.value}")
 
 

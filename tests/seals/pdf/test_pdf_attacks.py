@@ -385,7 +385,7 @@ def test_every_pdf_and_seal_check_has_a_chinese_reason(
     assert zh["seal.structure"] == (
         "[Seal1] 签章内嵌 v4 印章“北京市测试局”（印章编码 91110000101623741K0001）"
     )
-    assert "签章时间 2025-03-02 08:00:00 UTC" in zh["seal.maker_certificate"]
+    assert "签章时间 2025-03-02 16:00:00（北京时间）" in zh["seal.maker_certificate"]
     assert "信任根 Zhengyin Development Root CA" in zh["signature.signer_path"]
     assert zh["pdf.modifications"] == "[Seal1] 盖章后文件未被改动"
     assert zh["pdf.signatures"] == "共 1 个电子签章：Seal1"
@@ -394,7 +394,7 @@ def test_every_pdf_and_seal_check_has_a_chinese_reason(
 
     expired = chinese(pdf_verdict_of(verify_pdf(sealed, at=T0 + timedelta(days=4000),
                                                  anchors=anchors)))
-    assert "已过期（有效期至 2026-03-01 08:00:00 UTC）" in expired["seal.validity"]
+    assert "已过期（有效期至 2026-03-01 16:00:00（北京时间））" in expired["seal.validity"]
     assert "证书链不可信" in expired["seal.maker_path"]
 
     ref, page = last_page(sealed)

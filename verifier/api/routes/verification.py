@@ -52,6 +52,8 @@ def verify_json(verdict: Verdict) -> dict[str, Any]:
                 "name": f.name,
                 "type": f.type,
                 "status": f.status.value,
+                "code": f.message,
+                **({"cause": f.data["code"]} if isinstance(f.data.get("code"), str) else {}),
                 "reason": f.reason,
                 "reason_zh": f.reason_zh or f.reason,
             }

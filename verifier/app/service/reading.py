@@ -29,8 +29,7 @@ from verifier.app.service.base import (
 )
 from verifier.checks.certificates import (
     certificate_subject,
-    mask_code,
-    mask_name,
+    holder_facts,
     verify_certificate_text,
     verify_qr,
 )
@@ -191,13 +190,10 @@ class Reading(ServiceBase):
     # ---- reading ----
 
     def masked(self, record: CertificateRecord) -> dict[str, Any]:
+        """The record's values, the holder masked unless a legal person (:func:`holder_facts`)."""
         values = record.document.values()
         out: dict[str, Any] = {k: v for k, v in values.items() if not k.startswith("holder.")}
-        if isinstance(values.get("holder.name"), str):
-            out["holder.name"] = mask_name(str(values["holder.name"]))
-        if isinstance(values.get("holder.code"), str):
-            out["holder.code"] = mask_code(str(values["holder.code"]))
-        return out
+        return {**out, **holder_facts(values)}
 
     def qr_text(self, record: CertificateRecord) -> str:
         return qr.payload_for(record.document).encode()
