@@ -174,3 +174,19 @@ def test_a_malformed_qr_text_is_an_error_verdict(counter: Counter, text: str) ->
     answer = counter.verify({"qr": text})
     assert answer.status_code == 200, answer.text
     assert answer.json()["verdict"] == "error", answer.text
+
+
+def test_a_check_about_one_seal_of_a_file_is_coded_by_what_was_found() -> None:
+    """The counter page chooses its sentence by a check's code: a sealed file's checks are
+    worded "[Seal1] …" (``pdf.in_field``), and their code is what was found about that seal
+    (``pdf.anchored.other_issuer``), not the wording's id — else a forged certificate file
+    read as a generic seal failure, and a chain outage on a file never as one."""
+    from verifier.api.routes.verification import verify_json
+    from verifier.checks.pdf_checks import _anchored
+    from verifier.checks.verdict import Status, Verdict
+
+    forged = _anchored("Seal1", Status.INVALID, "pdf.anchored.other_issuer",
+                       {"issuer": "A", "block": 3, "when": "x", "certificate_issuer": "B"})
+    down = _anchored("Seal1", Status.ERROR, "pdf.anchored.unreadable", {"error": "x"})
+    codes = [c["code"] for c in verify_json(Verdict((forged, down)))["checks"]]
+    assert codes == ["pdf.anchored.other_issuer", "pdf.anchored.unreadable"]

@@ -577,20 +577,24 @@ def test_a_presentation_qr_scanned_is_redeemed(page: Page, served: Served) -> No
         assert page.summary == "出示码已使用过，请持证人重新生成出示码。"
 
 
-def test_the_short_manual_entry_code_goes_to_the_server(page: Page, served: Served) -> None:
+def test_the_short_manual_entry_code_is_verified_and_a_mistyped_one_asks_to_retype(
+    page: Page, served: Served
+) -> None:
     """The short code printed on a certificate for typing in (its identifier without the
-    1.2.156.3005.2. prefix, a dash, check characters) is not refused by the page: it is sent
-    as a QR text and the service judges it."""
-    short = served.certificate("active")["identifier"].removeprefix("1.2.156.3005.2.")
-    sent: list[Any] = []
-    for text in (short + "-7K3Q", short.lower() + "-7k3q"):
-        state = page.scan(text)
-        assert state in ("valid", "invalid", "error"), state
-        assert page.by_id("result").get_attribute("data-error") is None  # not the page's refusal
+    1.2.156.3005.2. prefix, then check characters) is sent as a QR text and the service
+    verifies the certificate it names in full; typed in lower case it is the same code. A
+    code with one check character wrong is 无法核验 with "re-type", never 不通过 of some
+    certificate, and never 通过."""
+    code = str(served.certificate("active")["short_code"])
+    for text in (code, code.lower()):
+        assert page.scan(text) == "valid", page.summary
         assert page.by_id("result").get_attribute("data-input") == "qr"
-        assert page.checks(), "a verdict of the service, with its checks"
-        sent.append(state)
-    assert "valid" not in sent  # made-up check characters never pass
+        assert page.checks()["short_code.check"][0] == "核验码"
+    last = code[-1]
+    wrong = code[:-1] + ("7" if last != "7" else "8")
+    assert page.scan(wrong) == "error"
+    assert page.word == "无法核验" and "重新输入" in page.summary, page.summary
+    assert page.checks()["short_code.check"][0] == "核验码"
 
 
 def _issue_company(served: Served) -> tuple[str, str]:

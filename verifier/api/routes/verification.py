@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 
 from certs.canonical import MAX_DOCUMENT_BYTES
 from certs.shortcode import looks_like_short_code
+from seals.report import Message
 from verifier.api.routes.common import (
     errors,
     get_principal,
@@ -34,10 +35,17 @@ from verifier.app.service import (
     Service,
     limit_verdict,
 )
-from verifier.checks.verdict import Verdict
+from verifier.checks.verdict import Fragment, Verdict
 from verifier.errors import VerifierError
 
 router = APIRouter(prefix="/v1", tags=["verification"], route_class=DirectRoute)
+
+
+def check_code(check: Fragment) -> str:
+    """A check's stable code: its message id — for a check about one seal of a file
+    (``pdf.in_field``: "[Seal1] …"), the id of what was found about that seal."""
+    inner = check.params.get("check") if check.message == "pdf.in_field" else None
+    return inner.id if isinstance(inner, Message) else check.message
 
 
 def verify_json(verdict: Verdict) -> dict[str, Any]:
@@ -52,7 +60,7 @@ def verify_json(verdict: Verdict) -> dict[str, Any]:
                 "name": f.name,
                 "type": f.type,
                 "status": f.status.value,
-                "code": f.message,
+                "code": check_code(f),
                 **({"cause": f.data["code"]} if isinstance(f.data.get("code"), str) else {}),
                 "reason": f.reason,
                 "reason_zh": f.reason_zh or f.reason,

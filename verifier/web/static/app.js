@@ -27,6 +27,7 @@
     "ofd.stamp": "签章位置",
     "ofd.modifications": "签章后修改",
     "ofd.anchored": "链上存证",
+    "short_code.check": "核验码",
   };
   const GROUP_LABELS = { seal: "印章", signature: "签章", pdf: "PDF ", ofd: "OFD " };
   const PART_LABELS = {
@@ -72,6 +73,8 @@
     ["certificate.", "证照内容被改动过或并非发证机关签发，请勿受理。"],
     ["qr.signature.", "二维码内容与发证机关的签名不符（被改动或伪造），请勿受理。"],
     ["issuer.key.", "证照的签名密钥不可信，请勿受理。"],
+    ["pdf.anchored.other_issuer", "这份证照文件不是由发证机关本身上链存证的，可能是他人伪造的文件，请勿受理；请索取发证机关出具的原始文件。"],
+    ["ofd.anchored.other_issuer", "这份证照文件不是由发证机关本身上链存证的，可能是他人伪造的文件，请勿受理；请索取发证机关出具的原始文件。"],
     ["pdf.anchored.missing", "区块链上查不到这份盖章文件的存证，请勿受理。"],
     ["ofd.anchored.missing", "区块链上查不到这份盖章文件的存证，请勿受理。"],
     ["pdf.", "文件上的电子签章未通过核验，请勿受理。"],
@@ -83,6 +86,8 @@
     ["qr.format.qr_version_unsupported", "二维码版本过旧，无法核验；请持证人出示电子证照文件或出示码。"],
     ["qr.format.qr_not_anchored", "该证照尚未上链，无法核验；请稍后再扫描。"],
     ["qr.format.", "未能完整读取二维码，请重新扫描。"],
+    ["short_code.pending", "该证照尚未上链，无法核验；请稍后再试。"],
+    ["short_code.", "核验码有误或不是本服务登记的证照，请核对证照上的核验码后重新输入。"],
     ["chain.anchored.unconfirmed", "该证照刚上链，尚未确认，请稍后再核验。"],
     ["chain.elsewhere", "这份证照不在本服务跟随的区块链上，请到签发平台核验。"],
     ["chain.", "核验服务暂时连不上区块链，请稍后重试或联系管理员。"],
