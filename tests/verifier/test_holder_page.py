@@ -27,6 +27,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from certs.canonical import ALWAYS_DISCLOSED, CertificateDocument, disclose
 from tests.verifier.browser import Served, browser, served
+from tests.verifier.test_counter_page import Page as CounterPage
 
 __all__ = ["browser", "served"]  # fixtures this module's tests use
 
@@ -214,19 +215,32 @@ def test_open_choose_show_and_redeem_at_a_phone(page: HolderPage, served: Served
     page.assert_fits_phone()
     screenshot = page.shot("code")
 
-    # the QR, read from the screenshot, is exactly the code; the counter redeems it
+    # the QR, read from the screenshot, is exactly the code; the counter page, scanning it
+    # into its scan field, redeems it and shows exactly what the holder chose
     with Image.open(screenshot) as image:
         read = zxingcpp.read_barcodes(image.convert("RGB"))
     assert [r.text for r in read] == [code], [r.text for r in read]
     assert read[0].format == zxingcpp.BarcodeFormat.QRCode  # a counter's scanner reads it
-    redeemed = requests.post(f"{served.url}/v1/presentations/redeem", json={"code": code},
-                             headers={"Authorization": f"Bearer {served.counter_key}"},
-                             timeout=30)
-    assert redeemed.status_code == 200, redeemed.text
-    shown = redeemed.json()
-    assert shown["verdict"] == "valid" and shown["purpose"] == "办理社保"
-    disclosed = set(document["claims"]) - set(shown["certificate"]["hidden"])
-    assert disclosed == {*ALWAYS_DISCLOSED, "holder.name", "fields.用途"}
+    holder_tab = page.driver.current_window_handle
+    page.driver.switch_to.new_window("tab")
+    try:
+        counter = CounterPage(page.driver, served.url)
+        counter.open()
+        counter.set_key(served.counter_key)
+        assert counter.scan(read[0].text) == "valid", counter.summary
+        assert counter.by_id("result").get_attribute("data-input") == "presentation"
+        facts = counter.facts()
+        assert facts["用证事由"] == "办理社保" and facts["用途"] == values["fields.用途"]
+        assert "张三" in facts.values()  # the holder's name, disclosed
+        assert values["holder.code"] not in " ".join(facts.values())  # the ID number, not
+        assert "持证主体代码" in facts["未披露字段"], facts
+        counter.assert_only_local_requests()
+    finally:
+        page.driver.close()
+        page.driver.switch_to.window(holder_tab)
+    used = requests.post(f"{served.url}/v1/presentations/redeem", json={"code": code},
+                         headers={"Authorization": f"Bearer {served.counter_key}"}, timeout=30)
+    assert used.status_code == 410 and used.json()["error"] == "presentation_used", used.text
 
     # past its time (the page's clock moved on 5 minutes): said so, the QR faded
     page.driver.execute_script(
