@@ -3,7 +3,6 @@ store, the chain clients, the index), and the errors and answers every part of i
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import math
@@ -15,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from certs.batcher import Batcher
+from certs.events import certificate_facts, event_row, write_events
 from certs.issuance import IssuerProfile
 from certs.status import (
     CertificateRecord,
     load_record,
 )
-from certs.store import Store, service_events
+from certs.store import Store
 from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from verifier.app.agency import hash_api_key, issuer_chain_client, issuer_profile
@@ -193,11 +193,39 @@ of the issuing agencies."""
     def own_record(
         self, principal: Principal, identifier: str, roles: Sequence[str] = ("issuer", "admin")
     ) -> CertificateRecord:
-        self.require(principal, *roles)
+        try:
+            self.require(principal, *roles)
+        except AccessDenied as exc:
+            self.log_refusal(principal, "access_denied", identifier, exc)
+            raise
         record = load_record(self.store, identifier)
         if principal.role == "issuer" and record.issuer != principal.subject:
-            raise AccessDenied("this certificate belongs to another agency", code="wrong_agency")
+            denied = AccessDenied("this certificate belongs to another agency",
+                                  code="wrong_agency")
+            self.log_refusal(principal, "access_denied", identifier, denied)
+            raise denied
         return record
+
+    def log_refusal(
+        self,
+        principal: Principal | str,
+        event: str,
+        identifier: str | None,
+        exc: BaseException,
+        *,
+        reason_code: int | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue a refused attempt (written with the 'verified' events): the refusal's code
+        and message in the detail; a status change's reason as asked."""
+        actor = principal.actor if isinstance(principal, Principal) else principal
+        code = getattr(exc, "code", None)
+        self.queue_event(event_row(
+            event, actor, identifier=identifier, reason_code=reason_code, reason=reason,
+            detail={**(detail or {}), "error": code if isinstance(code, str) else "refused",
+                    "message": str(exc)},
+        ))
 
     def _count(self, loop: str, exc: BaseException) -> None:
         code = getattr(exc, "code", None)
@@ -220,13 +248,18 @@ of the issuing agencies."""
         identifier = verdict.subject.get("identifier")
         if not isinstance(identifier, str):
             return
-        row = {
-            "identifier": identifier,
-            "event": "verified",
-            "actor": principal.actor,
-            "detail": json.dumps({"verdict": verdict.outcome.value, "input": how}),
-            "created_at": dt.datetime.now(dt.UTC),
-        }
+        chain = verdict.subject.get("chain")
+        block = chain.get("block") if isinstance(chain, dict) else None
+        row = event_row(
+            "verified", principal.actor, identifier=identifier,
+            # the block the verdict was judged at: the verification saw the chain so far
+            chain_block=block if isinstance(block, int) else None,
+            detail={"verdict": verdict.outcome.value, "input": how},
+        )
+        self.queue_event(row)
+
+    def queue_event(self, row: dict[str, Any]) -> None:
+        """Queue an event (:func:`certs.events.event_row`) for the background writer."""
         with self._log_lock:
             self._log.append(row)
         if not self._threads:  # no background writer in this process: write now
@@ -239,7 +272,12 @@ of the issuing agencies."""
             return
         try:
             with self.store.transaction() as connection:
-                connection.execute(service_events.insert(), rows)
+                facts = certificate_facts(connection, [r["identifier"] for r in rows])
+                write_events(connection, [
+                    {**r, "issuer": facts.get(r["identifier"], (None, None))[0],
+                     "type_code": facts.get(r["identifier"], (None, None))[1]}
+                    for r in rows
+                ])
         except Exception:
             with self._log_lock:  # kept for the next round, in order
                 self._log[:0] = rows
