@@ -220,8 +220,9 @@ service_events = sa.Table(
     sa.Column("reason_code", sa.Integer),
     sa.Column("reason", sa.Text),
     # a status change's reason (code and words), or a refusal's error code and message
-    sa.Column("tx_hash", sa.String(66), index=True),
+    sa.Column("tx_hash", sa.String(66)),
     # the chain transaction the event caused (a status change): its chain event is attached
+    # (found in chain_events by this hash; no index here: issuance would pay for it)
     sa.Column("chain_block", sa.BigInteger),
     # the chain block the service knew when the event happened (the index's block, or the
     # block of the transaction it caused): where chain-only events fall among the service's

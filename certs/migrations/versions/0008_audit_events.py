@@ -45,7 +45,6 @@ def upgrade() -> None:
         "WHERE c.identifier = service_events.identifier)"
     )
     op.create_index("ix_service_events_issuer", "service_events", ["issuer"])
-    op.create_index("ix_service_events_tx_hash", "service_events", ["tx_hash"])
     op.create_index("ix_service_events_created_at", "service_events", ["created_at"])
     op.create_index("ix_chain_events_tx_hash", "chain_events", ["tx_hash"])
 
@@ -53,7 +52,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_chain_events_tx_hash", "chain_events")
     op.drop_index("ix_service_events_created_at", "service_events")
-    op.drop_index("ix_service_events_tx_hash", "service_events")
     op.drop_index("ix_service_events_issuer", "service_events")
     op.execute("DELETE FROM service_events WHERE identifier IS NULL")
     with op.batch_alter_table("service_events") as batch:
