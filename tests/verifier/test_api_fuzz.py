@@ -32,7 +32,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.verifier.test_counter_page import (  # the counter page's headless Chromium
+from tests.verifier.browser import (  # the counter page's headless Chromium
     Served,
     browser,  # noqa: F401
     demo_service,

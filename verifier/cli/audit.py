@@ -16,6 +16,7 @@ import click
 from verifier.app.agency import open_store
 from verifier.app.service.auditing import EventFilter, audit_events, parse_time
 from verifier.cli.output import echo_json, output_options
+from verifier.errors import VerifierError
 from verifier.settings import Settings
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -95,6 +96,11 @@ def audit(
     actor, role, reason and the chain event it caused; times in 北京时间 (+08:00). JSON:
     {events: [{seq, time, event, actor, role, identifier, issuer, type, reason_code,
     reason_name, reason, chain_block, chain, detail}], count}."""
+    if csv_file is not None and str(csv_file) == "-" and as_json:
+        raise VerifierError(
+            "--csv - writes CSV on stdout, --json a JSON document: give --csv a FILE",
+            code="usage",
+        )
     wanted = EventFilter(
         issuer=issuer, identifier=certificate, type_code=type_code, actor=actor, role=role,
         events=tuple(e.strip() for given in events for e in given.split(",") if e.strip()),
