@@ -43,6 +43,9 @@ COLUMNS = (
 )
 """The columns :func:`write_events` writes, in order (the id is the database's)."""
 
+IDENTIFIER_WIDTH = 120
+ACTOR_WIDTH = 200
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -92,12 +95,14 @@ def event_row(
     detail: Mapping[str, Any] | None = None,
     created_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """One event as :func:`write_events` takes it."""
+    """One event as :func:`write_events` takes it. What a caller sent (an identifier in a
+    URL, of any length) is cut to its column's width: a row the database refuses would stop
+    the queue it waits in."""
     who = Actor.parse(actor) if isinstance(actor, str) else actor
     return {
-        "identifier": identifier,
+        "identifier": identifier[:IDENTIFIER_WIDTH] if identifier is not None else None,
         "event": event,
-        "actor": actor if isinstance(actor, str) else actor.text,
+        "actor": (actor if isinstance(actor, str) else actor.text)[:ACTOR_WIDTH],
         "role": who.role,
         "issuer": issuer,
         "type_code": type_code,

@@ -162,3 +162,14 @@ def test_the_auditors_query_filters_on_postgres(store: Store) -> None:
             suspended["reason"], suspended["chain_block"]) == ("issuer", 7, "核查中", "核查", 9)
     assert suspended["time"] == "2026-12-04T11:00:00+08:00"
     assert "chain" not in suspended  # its transaction is not in the index: nothing attached
+
+
+def test_what_a_caller_sent_is_cut_to_fit(store: Store) -> None:
+    """An identifier from a URL is any length: the event keeps its first 120 characters
+    (a row PostgreSQL refused would stop the queue of events it waits in)."""
+    long = "x" * 500
+    with store.transaction() as connection:
+        write_events(connection, [event_row("access_denied", "counter:" + "名" * 300,
+                                            identifier=long)])
+    found = _all(store, EventFilter(identifier=long[:120]))
+    assert len(found) == 1 and len(found[0]["actor"]) == 200
