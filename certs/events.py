@@ -100,19 +100,27 @@ def event_row(
     the queue it waits in."""
     who = Actor.parse(actor) if isinstance(actor, str) else actor
     return {
-        "identifier": identifier[:IDENTIFIER_WIDTH] if identifier is not None else None,
+        "identifier": _fit(identifier, IDENTIFIER_WIDTH),
         "event": event,
-        "actor": (actor if isinstance(actor, str) else actor.text)[:ACTOR_WIDTH],
+        "actor": _fit(actor if isinstance(actor, str) else actor.text, ACTOR_WIDTH),
         "role": who.role,
         "issuer": issuer,
         "type_code": type_code,
         "reason_code": reason_code,
-        "reason": reason,
+        "reason": _fit(reason, None),
         "tx_hash": tx_hash,
         "chain_block": chain_block,
         "detail": json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True),
         "created_at": created_at or dt.datetime.now(dt.UTC),
     }
+
+
+def _fit(text: str | None, width: int | None) -> str | None:
+    """``text`` as a text column takes it: at most ``width`` characters, no NUL (which
+    PostgreSQL's text refuses)."""
+    if text is None:
+        return None
+    return text.replace("\x00", "\ufffd")[:width]
 
 
 def index_block(connection: Connection) -> int | None:

@@ -169,7 +169,8 @@ def test_what_a_caller_sent_is_cut_to_fit(store: Store) -> None:
     (a row PostgreSQL refused would stop the queue of events it waits in)."""
     long = "x" * 500
     with store.transaction() as connection:
-        write_events(connection, [event_row("access_denied", "counter:" + "名" * 300,
-                                            identifier=long)])
+        write_events(connection, [event_row("status_refused", "counter:" + "名" * 300,
+                                            identifier=long, reason="a\x00b")])
     found = _all(store, EventFilter(identifier=long[:120]))
     assert len(found) == 1 and len(found[0]["actor"]) == 200
+    assert found[0]["reason"] == "a\ufffdb"  # PostgreSQL's text takes no NUL

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from certs.batcher import Batcher
 from certs.events import certificate_facts, event_row, write_events
 from certs.issuance import IssuerProfile
@@ -271,14 +273,31 @@ of the issuing agencies."""
         if not rows:
             return
         try:
-            with self.store.transaction() as connection:
-                facts = certificate_facts(connection, [r["identifier"] for r in rows])
-                write_events(connection, [
-                    {**r, "issuer": facts.get(r["identifier"], (None, None))[0],
-                     "type_code": facts.get(r["identifier"], (None, None))[1]}
-                    for r in rows
-                ])
+            self._write_queued(rows)
+        except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+            # a row the database refuses must not stop the queue: the others are written
+            # one by one, the refused ones logged and dropped
+            for k, row in enumerate(rows):
+                try:
+                    self._write_queued([row])
+                except (sa.exc.DataError, sa.exc.IntegrityError):
+                    _log.error("an audit event was refused by the database and dropped: "
+                               "event=%s actor=%s (%s)", row.get("event"), row.get("actor"),
+                               type(exc.orig).__name__)
+                except Exception:
+                    with self._log_lock:  # the rest kept for the next round, in order
+                        self._log[:0] = rows[k:]
+                    raise
         except Exception:
             with self._log_lock:  # kept for the next round, in order
                 self._log[:0] = rows
             raise
+
+    def _write_queued(self, rows: list[dict[str, Any]]) -> None:
+        with self.store.transaction() as connection:
+            facts = certificate_facts(connection, [r["identifier"] for r in rows])
+            write_events(connection, [
+                {**r, "issuer": facts.get(r["identifier"], (None, None))[0],
+                 "type_code": facts.get(r["identifier"], (None, None))[1]}
+                for r in rows
+            ])
