@@ -285,6 +285,14 @@ def test_events_are_filtered_and_scoped_by_role(world: World) -> None:
     assert counter.status_code == 403 and counter.json()["error"] == "wrong_role"
     bad = c.get("/v1/events", params={"from": "yesterday"}, headers=world.h("auditor"))
     assert bad.status_code == 422 and bad.json()["error"] == "bad_time"
+    # a redemption by a key that may not redeem is a refused one too
+    wrong = c.post("/v1/presentations/redeem", json={"code": "ABCDE-FGHJK"},
+                   headers=world.h("issuer_b"))
+    assert wrong.status_code == 403
+    refusals = _all_pages(world, "/v1/events", "auditor", 100, event="redeem_refused",
+                          role="issuer")
+    assert [(e["actor"], e["detail"]["error"], e["identifier"]) for e in refusals] == [
+        (f"issuer:{AGENCY_B[0]}", "wrong_role", None)]
     by_actor = _all_pages(world, "/v1/events", "admin", 100, actor="counter:一号窗口",
                           role="counter")
     assert by_actor and {e["actor"] for e in by_actor} == {"counter:一号窗口"}

@@ -71,7 +71,11 @@ class Reading(ServiceBase):
         return presentations.create(self.store, identifier, purpose, fields, principal.actor, ttl)
 
     def redeem(self, principal: Principal, code: str) -> tuple[Verdict, dict[str, Any]]:
-        self.require(principal, "counter")
+        try:
+            self.require(principal, "counter")
+        except VerifierError as exc:  # logged as any refused redemption (the code is not)
+            self.log_refusal(principal, "redeem_refused", None, exc)
+            raise
         self.flush_log()  # what this process queued happened before
         judged: list[tuple[Verdict, dict[str, Any]]] = []
 
