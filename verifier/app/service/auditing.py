@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -294,7 +294,7 @@ class Auditing(ServiceBase):
             if wanted.issuer is not None and wanted.issuer != principal.subject:
                 raise AccessDenied("an agency may read only its own events",
                                    code="wrong_agency")
-            return EventFilter(**{**wanted.__dict__, "issuer": principal.subject})
+            return replace(wanted, issuer=principal.subject)
         return wanted
 
     def events(
