@@ -1,12 +1,14 @@
 """The auditor's true timeline (#21): a scripted scenario — issue, verify, suspend (reason
 code and words), verify, reinstate, a refused redemption — comes back in the order it
 happened, with actors and reasons, through the certificate's history, ``GET /v1/events``
-and ``zhengyin audit --csv``. A real service (anvil devnet, SQLite, background indexer and
-batcher) driven through FastAPI's test client; the chain's clock is set an hour off the
-wall clock (ahead, then behind), so that any ordering by time strings would fail."""
+and ``zhengyin audit --csv``. A real service (anvil devnet, background indexer and batcher;
+SQLite, then a real PostgreSQL server) driven through FastAPI's test client; the chain's
+clock is set an hour off the wall clock (ahead, then behind), so that any ordering by time
+strings would fail."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -31,6 +33,7 @@ from certs.store import service_events
 from chain.rpc import Rpc
 from devnet.anvil import Devnet
 from tests.conftest import free_port
+from tests.postgres import postgres_server
 from verifier.api.app import create_app
 from verifier.app.agency import add_issuer, hash_api_key, new_api_key, open_store
 from verifier.app.catalogue import authorize_everywhere
@@ -68,10 +71,17 @@ class World:
         return at
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    home = tmp_path_factory.mktemp("audit-home")
-    settings = Settings(home=home, devnet_port=free_port())
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The service on SQLite, then on a real PostgreSQL server."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(postgres_server()) if request.param == "postgresql" else None
+        yield from _world(tmp_path_factory.mktemp("audit-home"), url)
+
+
+def _world(home: Path, database_url: str | None) -> Iterator[World]:
+    settings = Settings(home=home, devnet_port=free_port(), database_url=database_url)
     Devnet(settings.home_dir).up(settings.devnet_port)
     deploy_and_report(settings)
     keys = {"issuer_a": add_issuer(settings, *AGENCY_A).api_key,
@@ -242,7 +252,8 @@ def test_the_auditors_timeline_comes_in_its_true_order(world: World) -> None:
     # zhengyin audit --csv: the same rows, UTF-8 with a byte order mark, 北京时间
     out = world.settings.home_dir / "audit.csv"
     env = {**os.environ, "ZHENGYIN_HOME": str(world.settings.home_dir),
-           "ZHENGYIN_DEVNET_PORT": str(world.settings.devnet_port)}
+           "ZHENGYIN_DEVNET_PORT": str(world.settings.devnet_port),
+           "ZHENGYIN_DATABASE_URL": world.settings.database}
     done = subprocess.run(
         [str(Path(sys.executable).parent / "zhengyin"), "audit", "--certificate", identifier,
          "--csv", str(out)],

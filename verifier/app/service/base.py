@@ -151,6 +151,7 @@ of the issuing agencies."""
         self._purged_at = -math.inf
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
 
     def registry_for(self, uscc: str) -> RegistryClient:
         with self._lock:
@@ -268,6 +269,13 @@ of the issuing agencies."""
             self.flush_log()
 
     def flush_log(self) -> None:
+        """Write the queued events. One flush at a time: a caller that needs what was queued
+        before it (a timeline, an event of its own) waits for a flush in progress in another
+        thread, whose rows it would not see in the queue."""
+        with self._flush_lock:
+            self._flush_queued()
+
+    def _flush_queued(self) -> None:
         with self._log_lock:
             rows, self._log = self._log, []
         if not rows:
