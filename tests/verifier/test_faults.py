@@ -40,8 +40,8 @@ from chain.rpc import Rpc
 from devnet.anvil import Devnet
 from devnet.deploy import DeploymentRecord
 from tests.conftest import free_port
+from tests.verifier.browser import wait_healthy
 from tests.verifier.test_cli_devnet import zhengyin_command
-from tests.verifier.test_counter_page import wait_healthy
 from verifier.api.app import create_app
 from verifier.app.agency import hash_api_key, issuer_chain_client
 from verifier.settings import Settings
