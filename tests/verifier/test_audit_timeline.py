@@ -272,6 +272,20 @@ def test_the_auditors_timeline_comes_in_its_true_order(world: World) -> None:
         "7", "核查中", "举报材料待核实")
     assert row[col["chain.block"]] == str(suspended["chain"]["block"])
     assert all(r[col["time"]].endswith("+08:00") for r in body)
+    # to stdout: no byte order mark (a pipe is read by programs); as lines: who and why
+    piped = subprocess.run(
+        [str(Path(sys.executable).parent / "zhengyin"), "audit", "--certificate", identifier,
+         "--csv", "-"], capture_output=True, env=env, cwd=ROOT, timeout=120)
+    assert piped.returncode == 0 and piped.stdout.decode("utf-8") == raw.decode("utf-8-sig")
+    lines = subprocess.run(
+        [str(Path(sys.executable).parent / "zhengyin"), "audit", "--certificate", identifier,
+         "--event", "suspended,reinstated"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert lines.returncode == 0, lines.stderr
+    shown = lines.stdout.splitlines()
+    assert len(shown) == 2 and "suspended" in shown[0] and "reinstated" in shown[1]
+    assert "原因: 核查中 举报材料待核实" in shown[0] and "(issuer)" in shown[0]
+    assert f"区块 {suspended['chain']['block']}#" in shown[0]
 
 
 def test_events_are_filtered_and_scoped_by_role(world: World) -> None:
