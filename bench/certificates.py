@@ -5,7 +5,12 @@ Merkle tree of the batch the request fills, then the batcher anchors it (one tra
 Verification: parse, integrity, SM2 signature, Merkle proof (every core) and the chain facts
 of all of them in one batched snapshot taken at the latest block.
 
-Run: .venv/bin/python bench/certificates.py [COUNT] [--runs N]   (default 10,000 and 3)
+Issuance writes an 'issued' event per certificate in its transaction, as the service and the
+CLI do (``certs.events.issued_events``); ``--audit both`` alternates passes with and without
+those events and prints both medians (their cost, measured in one run).
+
+Run: .venv/bin/python bench/certificates.py [COUNT] [--runs N] [--audit on|off|both]
+(default 10,000, 3 and on)
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchchain import bench_chain
 
 from certs.batcher import Batcher
+from certs.events import Actor, issued_events
 from certs.issuance import IssuerProfile, issue, key_id_of
 from certs.status import load_document_texts
 from certs.store import Store
@@ -72,8 +78,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one_pass(count: int) -> dict[str, float]:
-    """Issue ``count`` licences as one batch on a fresh devnet, then verify them all."""
+def one_pass(count: int, audit: bool = True) -> dict[str, float]:
+    """Issue ``count`` licences as one batch on a fresh devnet (``audit``: with an 'issued'
+    event each), then verify them all."""
     with bench_chain() as chain:
         rpc, home = chain.rpc, chain.home
         gov = chain.governance
@@ -95,7 +102,11 @@ def one_pass(count: int) -> dict[str, float]:
         cpu_workers = _children_cpu()
         # what the service does: the authorizations read once, every row checked against them
         allowed = entitlements(registry.authorization_events(USCC), USCC)
-        report = issue(store, profile, rows, today=TODAY, entitlements=allowed)
+        report = issue(
+            store, profile, rows, today=TODAY, entitlements=allowed,
+            before_commit=(lambda connection, done: issued_events(
+                connection, USCC, done.accepted, Actor("issuer", USCC))) if audit else None,
+        )
         stored = time.perf_counter()
         cpu_parent = time.process_time() - cpu_parent
         cpu_workers = _children_cpu() - cpu_workers  # the pool's workers have been joined
@@ -133,9 +144,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("count", nargs="?", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3, help="passes, each on a fresh devnet")
+    parser.add_argument("--audit", choices=("on", "off", "both"), default="on",
+                        help="'issued' events written (on), not (off), or passes of each "
+                        "in turn (both: each figure for both)")
     args = parser.parse_args()
     count = args.count
-    passes = [one_pass(count) for _ in range(args.runs)]
+    modes = {"on": [True], "off": [False], "both": [False, True]}[args.audit]
+    by_mode: dict[bool, list[dict[str, float]]] = {m: [] for m in modes}
+    for _ in range(args.runs):
+        for mode in modes:
+            by_mode[mode].append(one_pass(count, mode))
+    for mode in modes:
+        if len(modes) > 1:
+            print(f"--- {'with' if mode else 'without'} 'issued' events")
+        report(count, by_mode[mode])
+
+
+def report(count: int, passes: list[dict[str, float]]) -> None:
 
     def median(key: str) -> float:
         return statistics.median(p[key] for p in passes)

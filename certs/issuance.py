@@ -101,6 +101,7 @@ class IssuedCertificate:
     line: int
     identifier: str
     leaf: bytes
+    type_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,9 @@ class _Steps:
                     )
                 )
                 accepted.append(
-                    IssuedCertificate(row.line, certificate.identifier, certificate.leaf)
+                    IssuedCertificate(
+                        row.line, certificate.identifier, certificate.leaf, row.type_code
+                    )
                 )
             insert_issued(connection, records, created)
             if progress is not None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from certs.events import SYSTEM, certificate_facts, event_row, write_events
 from certs.status import LOCAL_STATUS, record_changes
 from certs.store import (
     Store,
@@ -278,6 +279,15 @@ def _follow_chain(store: Store, issuer: str, row: Any, on_chain: LeafStatus) -> 
                 note=f"reconciled: {detail}",
             )
         )
+        facts = certificate_facts(connection, [row.identifier])
+        write_events(connection, [event_row(
+            "reconciled", SYSTEM, identifier=row.identifier,
+            issuer=facts.get(row.identifier, (None, None))[0],
+            type_code=facts.get(row.identifier, (None, None))[1],
+            # the change was made on chain by another: its chain event stands on its own
+            reason_code=on_chain.reason, reason=detail,
+            detail={"from": row.status, "to": chain, "chain_tx": event},
+        )])
     return Repair(row.identifier, row.status, chain, "database_updated", event, detail)
 
 

@@ -180,7 +180,8 @@ chain_events = sa.Table(
     sa.Column("subject", sa.String(64), index=True),
     sa.Column("other", sa.String(64), index=True),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
-    sa.Column("tx_hash", sa.String(66), nullable=False),
+    sa.Column("tx_hash", sa.String(66), nullable=False, index=True),
+    # a service event's transaction finds its chain event (migration 0008)
     sa.Column("args", sa.Text, nullable=False),
 )
 
@@ -202,11 +203,29 @@ service_events = sa.Table(
     "service_events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("identifier", sa.String(120), nullable=False, index=True),
+    # the event's sequence: ids are given in commit order (certs.events.write_events), so
+    # the audit log is read in id order, a page at a time, without skipping a late commit
+    sa.Column("identifier", sa.String(120), index=True),
+    # null for an attempt that names no stored certificate (an unknown presentation code)
     sa.Column("event", sa.String(20), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False, server_default="system"),
+    # admin, issuer, counter, auditor, holder or system (migration 0008)
+    sa.Column("issuer", sa.String(18), index=True),
+    sa.Column("type_code", sa.String(21)),
+    # the agency and the certificate type the event is about (copied: the log is filtered
+    # by them without a join)
+    sa.Column("reason_code", sa.Integer),
+    sa.Column("reason", sa.Text),
+    # a status change's reason (code and words), or a refusal's error code and message
+    sa.Column("tx_hash", sa.String(66)),
+    # the chain transaction the event caused (a status change): its chain event is attached
+    # (found in chain_events by this hash; no index here: issuance would pay for it)
+    sa.Column("chain_block", sa.BigInteger),
+    # the chain block the service knew when the event happened (the index's block, or the
+    # block of the transaction it caused): where chain-only events fall among the service's
 )
 
 idempotency_keys = sa.Table(
@@ -225,5 +244,5 @@ idempotency_keys = sa.Table(
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 """The newest migration's revision (a test holds it equal to Alembic's head)."""

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from certs.canonical import Anchor, CertificateDocument
 from certs.errors import CertError, MerkleError
+from certs.events import SYSTEM, Actor, certificate_facts, event_row, write_events
 from certs.formats import jcs_text
 from certs.merkle import MerkleProof, proof_from_bytes, proof_offsets
 from certs.store import Store, certificates, document_json, now, status_changes
@@ -302,8 +303,10 @@ def change_status(
     reason_code: int = 0,
     reason: str = "",
     successor: str | None = None,
+    actor: Actor | str = SYSTEM,
 ) -> TransactionReceipt:
-    """Record one status change for many certificates in one transaction (on chain first)."""
+    """Record one status change for many certificates in one transaction (on chain first),
+    each change an event of ``actor`` in the audit log (:mod:`certs.events`)."""
     if action not in _ALLOWED_FROM:
         raise StatusChangeRefused(f"unknown status action {action!r}", code="unknown_action")
     if reason_code not in REASONS:
@@ -344,9 +347,15 @@ def change_status(
                 .values(supersedes=records[0].identifier)
             )
         record_changes(
-            connection, [(r.identifier, receipt) for r in records], action, reason_code, reason
+            connection, [(r.identifier, receipt) for r in records], action, reason_code, reason,
+            actor=actor, facts={r.identifier: (r.issuer, _type_code(r)) for r in records},
         )
     return receipt
+
+
+def _type_code(record: CertificateRecord) -> str | None:
+    code = record.document.values().get("type.code")
+    return str(code) if code is not None else None
 
 
 def _record_status(
@@ -394,9 +403,14 @@ def record_changes(
     reason_code: int,
     reason: str,
     note: str | None = None,
+    *,
+    actor: Actor | str = SYSTEM,
+    facts: dict[str, tuple[str, str | None]] | None = None,
 ) -> None:
     """``status_changes`` rows: each certificate's change made on chain by its receipt's
-    transaction (``note``: why the service made it without a request)."""
+    transaction (``note``: why the service made it without a request); and each an event of
+    ``actor`` in the audit log, last in the transaction (``facts``: each certificate's agency
+    and type, read here if not given)."""
     connection.execute(
         status_changes.insert(),
         [
@@ -413,3 +427,24 @@ def record_changes(
             for identifier, receipt in changes
         ],
     )
+    if facts is None:
+        facts = dict(certificate_facts(connection, [i for i, _ in changes]))
+    event = STATUS_EVENTS.get(action, action) if note is None else "status_resent"
+    write_events(connection, [
+        event_row(
+            event, actor, identifier=identifier,
+            issuer=facts.get(identifier, (None, None))[0],
+            type_code=facts.get(identifier, (None, None))[1],
+            reason_code=reason_code, reason=reason, tx_hash=receipt.tx_hash,
+            chain_block=receipt.block_number,
+            detail={"action": action, **({"note": note} if note is not None else {})},
+        )
+        for identifier, receipt in changes
+    ])
+
+
+STATUS_EVENTS = {
+    "revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated",
+    "supersede": "superseded",
+}
+"""The audit log's event for each status action."""

@@ -22,9 +22,18 @@ from alembic.script import ScriptDirectory
 
 from certs.batcher import Batcher
 from certs.canonical import Anchor, CertificateDocument, make_document
+from certs.events import event_row, write_events
 from certs.merkle import MerkleTree, verify_proof
 from certs.status import load_record, load_records
-from certs.store import HEAD_REVISION, MIGRATIONS, Store, batches, certificate_documents, metadata
+from certs.store import (
+    HEAD_REVISION,
+    MIGRATIONS,
+    Store,
+    batches,
+    certificate_documents,
+    metadata,
+    service_events,
+)
 from tests.conftest import Issuer
 from tests.postgres import postgres_server
 
@@ -290,3 +299,44 @@ def test_upgrade_to_0006_keeps_certificates_that_share_a_number(empty_url: str) 
     assert held == {("11100000000013338W032", "N-1"): ("c2", "active")}
     _upgrade(store, "0005", down=True)
     assert not {"ix_certificates_issuer_type_number", "idempotency_keys"} & indexes()
+
+
+def test_upgrade_to_0008_gives_old_events_their_role_agency_and_type(empty_url: str) -> None:
+    """Events written before 0008 get their role from their actor's prefix and their agency
+    and type from their certificate; an event may then name no certificate. The downgrade
+    drops what 0007 could not hold (events without a certificate)."""
+    store = Store.open(empty_url, migrate=False)
+    _upgrade(store, "0007")
+    uscc = issuer_code()
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO certificates (identifier, issuer, type_code, serial, leaf, status, "
+                "created_at) VALUES ('c1', :issuer, '11100000000013338W032', 1, :leaf, "
+                "'active', :at)"
+            ),
+            {"issuer": uscc, "leaf": "11" * 32, "at": CREATED},
+        )
+        for actor, event in ((f"issuer:{uscc}", "issued"), ("counter:一号窗口", "verified"),
+                             ("someone", "verified")):
+            connection.execute(
+                sa.text("INSERT INTO service_events (identifier, event, actor, detail, "
+                        "created_at) VALUES ('c1', :event, :actor, '{}', :at)"),
+                {"event": event, "actor": actor, "at": CREATED},
+            )
+    store.migrate()
+    with store.engine.begin() as connection:
+        rows = connection.execute(
+            sa.select(service_events.c.role, service_events.c.issuer,
+                      service_events.c.type_code).order_by(service_events.c.id)
+        ).all()
+        assert [tuple(r) for r in rows] == [
+            ("issuer", uscc, "11100000000013338W032"),
+            ("counter", uscc, "11100000000013338W032"),
+            ("system", uscc, "11100000000013338W032"),
+        ]
+        write_events(connection, [event_row("redeem_refused", "counter:一号窗口")])
+    _upgrade(store, "0007", down=True)
+    with store.engine.connect() as connection:
+        left = connection.exec_driver_sql("SELECT count(*) FROM service_events").scalar()
+    assert left == 3

@@ -1160,11 +1160,16 @@ def test_history_comes_a_page_at_a_time(api: Api) -> None:
     assert whole["next_cursor"] is None
     assert [e["event"] for e in whole["events"]].count("verified") == 5
     for event in whole["events"]:  # each source's own members, no nulls of the other's
-        own = {"chain": {"about", "block", "tx_hash"}, "service": {"actor"}}[event["source"]]
+        own = {"chain": {"about", "block", "log_index", "tx_hash"},
+               "service": {"seq", "actor", "role", "identifier", "issuer", "type",
+                           "reason_code", "reason", "chain_block"}}[event["source"]]
         assert set(event) == {"source", "event", "time", "detail"} | own, event
+        assert dt.datetime.fromisoformat(event["time"]).utcoffset() == dt.timedelta(hours=8)
     assert len(whole["events"]) >= 10
-    times = [dt.datetime.fromisoformat(e["time"]) for e in whole["events"]]
-    assert times == sorted(times)
+    service = [e["seq"] for e in whole["events"] if e["source"] == "service"]
+    assert service == sorted(service)  # in sequence
+    chain = [(e["block"], e["log_index"]) for e in whole["events"] if e["source"] == "chain"]
+    assert chain == sorted(chain)  # in chain order
     for limit in (1, 3, 4):
         seen: list[dict[str, Any]] = []
         cursor = None

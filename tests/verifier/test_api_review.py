@@ -198,28 +198,28 @@ def _cursor(kind: Any, position: Any) -> str:
 
 TIME = "2024-01-01T00:00:00.000000+00:00"
 CRAFTED_HISTORY = [
-    ["garbage", 0, 0, 0],  # not a time: fromisoformat raised (500)
-    [TIME, 1, 10**300, 0],  # beyond SQLite's integers: OverflowError (500)
-    [TIME, 1, 2**63, 0],
-    [TIME, 1, 2**31, 0],  # beyond a service event's id column (PostgreSQL: integer)
-    [TIME, 0, 2**63, 0],
-    [TIME, 1, -1, 0],
-    [TIME, 2, 0, 0],  # neither the chain (0) nor the service (1)
-    [TIME, 0, 0, 2**64],
-    [TIME, True, 0, 0],
-    [TIME, 1, 1.5, 0],
-    [TIME, 1, "1", 0],
-    ["2024-13-01T00:00:00.000000+00:00", 1, 0, 0],
-    ["2024-02-30T00:00:00.000000+00:00", 1, 0, 0],
-    ["2024-01-01T00:00:00+00:00", 1, 0, 0],  # not the service's own form
-    ["2024-01-01T00:00:00.000000+08:00", 1, 0, 0],
-    ["2024-01-01", 1, 0, 0],
-    [TIME, 1, 0],
-    [TIME, 1, 0, 0, 0],
+    ["garbage", 1, 0, 0],
+    [TIME, 1, 0, 0],  # the timeline's positions before #21 (a clock string first)
+    [10**300, 1, 0, 0],  # beyond SQLite's integers: OverflowError (500)
+    [2**63, 1, 0, 0],
+    [2**31, 1, 0, 0],  # beyond a service event's id column (PostgreSQL: integer)
+    [2**31, 2, 0, 0],
+    [0, 2, 2**63, 0],
+    [-1, 1, 0, 0],
+    [0, 0, 0, 0],  # neither a service (1) nor a chain (2) entry
+    [0, 3, 0, 0],
+    [0, 2, 0, 2**64],
+    [0, True, 0, 0],
+    [True, 1, 0, 0],
+    [1.5, 1, 0, 0],
+    ["1", 1, 0, 0],
+    [0, 1, 0],
+    [0, 1, 0, 0, 0],
     [None, 1, 0, 0],
-    [[TIME], 1, 0, 0],
+    [[0], 1, 0, 0],
     {"a": 1},
 ]
+CRAFTED_EVENTS = [[2**31], [-1], [1.5], ["1"], [True], [None], [], [1, 2], {"a": 1}, [TIME]]
 CRAFTED_TEXT = [[1], [None], [["x"]], [{"a": 1}], [], ["a", "b"], [True], "x", 5]
 
 
@@ -235,13 +235,18 @@ def test_every_crafted_cursor_is_refused_on_every_paged_route(served: Served) ->
     # the cursors the service gives still work (and a crafted one that is well-formed)
     first = requests.get(history, params={"limit": 1}, headers=served.h("auditor"), timeout=30)
     assert first.status_code == 200 and first.json()["next_cursor"], first.text
-    for cursor in (first.json()["next_cursor"], _cursor("history", [TIME, 1, 2**31 - 1, 0]),
-                   _cursor("history", [TIME, 0, 2**63 - 1, 2**63 - 1])):
+    for cursor in (first.json()["next_cursor"], _cursor("history", [2**31 - 1, 1, 0, 0]),
+                   _cursor("history", [2**31 - 1, 2, 2**63 - 1, 2**63 - 1])):
         page = requests.get(history, params={"cursor": cursor}, headers=served.h("auditor"),
                             timeout=30)
         assert page.status_code == 200, page.text
+    events = f"{served.url}/v1/events"
+    assert requests.get(events, params={"cursor": _cursor("events", [2**31 - 1])},
+                        headers=served.h("auditor"), timeout=30).status_code == 200
     crafted = [(history, "auditor", _cursor("history", p)) for p in CRAFTED_HISTORY]
-    crafted += [(history, "auditor", _cursor(k, [TIME, 1, 0, 0])) for k in (None, 1, ["h"])]
+    crafted += [(history, "auditor", _cursor(k, [0, 1, 0, 0])) for k in (None, 1, ["h"])]
+    crafted += [(events, "auditor", _cursor("events", p)) for p in CRAFTED_EVENTS]
+    crafted += [(events, "auditor", _cursor("history", [0, 1, 0, 0]))]
     for url, kind in ((types, "types"), (auth, "authorizations")):
         assert requests.get(url, params={"cursor": _cursor(kind, ["A"])},
                             headers=served.h("admin"), timeout=30).status_code == 200
@@ -323,6 +328,7 @@ def test_a_database_outage_is_answered_without_its_address_or_query(
     routes = [
         ("get", f"/v1/certificates/{identifier}", "issuer", None),
         ("get", f"/v1/certificates/{identifier}/history", "auditor", None),
+        ("get", "/v1/events", "auditor", None),
         ("post", "/v1/verify", "counter", {"certificate": document["document"]}),
         ("post", "/v1/certificates", "issuer", _request("王十二")),
     ]

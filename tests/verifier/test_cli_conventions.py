@@ -314,6 +314,13 @@ def test_every_command_prints_json(cli: Cli) -> None:
     assert js("history", first)["status"] == "active"
     assert js("history", str(document), "--from-chain")["verification"]["verdict"] == "valid"
     assert js("reconcile", "--grace", "0")["agree"] is True
+    # the command line's issuance and status changes are in the audit log, with who and why
+    logged = js("audit", "--certificate", second)
+    assert [e["event"] for e in logged["events"]] == [
+        "issued", "suspended", "reinstated", "superseded"]
+    assert {(e["role"], e["actor"].startswith("admin:cli:")) for e in logged["events"]} == {
+        ("admin", True)}
+    assert [e["reason"] for e in logged["events"][1:]] == ["核查", "核查完毕", "re-issued"]
     demo = js("demo", "--out", str(cli.work / "demo"))
     assert len(demo["certificates"]) == 3 and demo["counter_api_key"].startswith("zy_")
 

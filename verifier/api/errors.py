@@ -98,6 +98,8 @@ ERRORS: dict[str, ErrorKind] = {
     "bad_request": ErrorKind(422, "The body's shape is wrong: a member missing, unknown, "
                                   "of the wrong type or out of range (the message names it)."),
     "bad_cursor": ErrorKind(422, "The pagination cursor is not one this service gave."),
+    "bad_time": ErrorKind(422, "A `from`/`to` time is not ISO 8601 (without an offset it is "
+                               "read as 北京时间)."),
     "file_missing": ErrorKind(422, "The multipart form has no field named `file`."),
     "unsupported_file": ErrorKind(422, "The uploaded file is none of the kinds the service "
                                        "verifies."),

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -48,9 +46,6 @@ could have given there."""
 
 MAX_INDEX = 2**63 - 1
 """The largest integer a position may hold (a database's 64-bit signed integer)."""
-_UTC_MICROSECONDS = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00"
-)
 
 
 def _text(value: Any) -> bool:
@@ -64,33 +59,29 @@ def _index(value: Any) -> bool:
 
 
 def _source(value: Any) -> bool:
-    """Which timeline an event is of: 0 the chain, 1 the service."""
-    return type(value) is int and value in (0, 1)
-
-
-def _utc_time(value: Any) -> bool:
-    """A moment as the service writes it: ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``."""
-    if type(value) is not str or not _UTC_MICROSECONDS.fullmatch(value):
-        return False
-    try:
-        dt.datetime.fromisoformat(value)
-    except ValueError:  # a month 13, a February 30th, an hour 25
-        return False
-    return True
+    """Which an entry of a timeline is: 1 a service event, 2 a chain event."""
+    return type(value) is int and value in (1, 2)
 
 
 TEXT: Member = _text
 INDEX: Member = _index
-HISTORY: tuple[Member, ...] = (_utc_time, _source, _index, _index)
-"""A timeline position (see ``verifier.app.service.HistoryKey``): the event's UTC time, 0 chain
-or 1 service, its block or row id, its log index."""
+HISTORY: tuple[Member, ...] = (_index, _source, _index, _index)
+"""A timeline position (see ``verifier.app.service.TimelineKey``): the service event's id (or
+the id of the one a chain event follows), 1 service or 2 chain, the chain event's block and
+log index (0 for a service event)."""
+EVENTS: tuple[Member, ...] = (_index,)
+"""A position in the audit log: the last event's sequence number."""
 MAX_ROW_ID = 2**31 - 1
 """The largest id of a service event (its column is a 32-bit integer in PostgreSQL)."""
 
 
 def history_position(position: Sequence[Any]) -> bool:
-    """A service event's position (source 1) names a row id its column can hold."""
-    return bool(position[1] == 0 or position[2] <= MAX_ROW_ID)
+    """A timeline position names a service event id its column can hold."""
+    return bool(position[0] <= MAX_ROW_ID)
+
+
+def events_position(position: Sequence[Any]) -> bool:
+    return bool(position[0] <= MAX_ROW_ID)
 
 
 def decode(

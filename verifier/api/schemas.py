@@ -280,15 +280,39 @@ class Redeemed(VerifyResponse):
     purpose: str = Field(examples=["办理社保"])
 
 
+class AttachedChainEvent(BaseModel):
+    block: int
+    log_index: int
+    tx_hash: str
+    event: str = Field(examples=["StatusChanged"])
+    time: str = Field(description="The block's timestamp, 北京时间 (+08:00).")
+
+
 class HistoryEvent(BaseModel):
     source: Literal["chain", "service"]
-    event: str = Field(examples=["anchored", "revoked", "verified"])
-    time: str
+    event: str = Field(examples=["anchored", "suspended", "verified", "redeem_refused"])
+    time: str = Field(description="北京时间 (+08:00): the service's clock for a service event, "
+                      "the block's timestamp for a chain event. Shown, never the order: "
+                      "entries come in their true order (docs/audit.md).")
     about: str | None = Field(None, description="Chain events: what the event is about.")
-    block: int | None = None
+    block: int | None = Field(None, description="Chain events: the block.")
+    log_index: int | None = Field(None, description="Chain events: the log's index.")
     tx_hash: str | None = None
+    seq: int | None = Field(None, description="Service events: the sequence number.")
     actor: str | None = Field(None, description="Service events: who.",
                               examples=["counter:一号窗口"])
+    role: str | None = Field(None, description="Service events: admin, issuer, counter, "
+                             "auditor, holder or system.")
+    identifier: str | None = None
+    issuer: str | None = None
+    type: str | None = None
+    reason_code: int | None = Field(None, description="A status change's reason code.")
+    reason_name: str | None = Field(None, description="The reason code's name (中文).")
+    reason: str | None = Field(None, description="A status change's reason in words.")
+    chain_block: int | None = Field(None, description="Service events: the chain block the "
+                                    "service knew then.")
+    chain: AttachedChainEvent | None = Field(None, description="Service events: the chain "
+                                             "event it caused (a status change).")
     detail: dict[str, Any]
 
 
@@ -299,6 +323,27 @@ class History(BaseModel):
     indexed_block: int | None
     next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null "
                                                 "on the last.")
+
+
+class Events(BaseModel):
+    events: list[HistoryEvent] = Field(description="Service events, in sequence.")
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null "
+                                                "on the last.")
+
+
+class CertificateSummary(BaseModel):
+    identifier: str
+    issuer: str
+    type: str
+    serial: int
+    number: str | None
+    status: str
+    created_at: str = Field(description="北京时间 (+08:00).")
+
+
+class CertificateList(BaseModel):
+    certificates: list[CertificateSummary]
+    next_cursor: str | None
 
 
 class CatalogueType(BaseModel):

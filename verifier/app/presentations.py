@@ -3,7 +3,8 @@
 A code is 10 characters from an alphabet without look-alikes (``23456789ABCDEFGHJKMNPQRSTUVWXYZ``,
 about 49 bits), shown as ``XXXXX-XXXXX`` to read aloud. Only its SHA-256 is stored. Redeeming
 marks it used in the same transaction that checks it, so a replay is refused even under
-concurrency. Each creation and use is a service event in the certificate's history.
+concurrency. Each creation and use, and each refused use, is an event of the audit log
+(:mod:`certs.events`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 
 from certs.errors import CertError
-from certs.store import Store, now, presentations, service_events
+from certs.events import certificate_facts, event_row, write_events
+from certs.store import Store, now, presentations
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 LENGTH = 10
@@ -54,6 +58,8 @@ def create(
     actor: str,
     ttl: dt.timedelta = DEFAULT_TTL,
 ) -> Presentation:
+    """A new code for ``identifier``; its creation is a 'presented' event of ``actor``
+    (``role:name``, or a bare role such as ``holder``)."""
     purpose = purpose.strip()
     if not purpose or len(purpose) > 200:
         raise PresentationRefused(
@@ -75,78 +81,113 @@ def create(
                 expires_at=expires,
             )
         )
-        connection.execute(
-            service_events.insert().values(
-                identifier=identifier,
-                event="presented",
-                actor=actor,
-                detail=json.dumps({"purpose": purpose, "fields": fields}, ensure_ascii=False),
-                created_at=created,
-            )
+        issuer, type_code = certificate_facts(connection, [identifier]).get(
+            identifier, (None, None)
         )
+        write_events(connection, [event_row(
+            "presented", actor, identifier=identifier, issuer=issuer, type_code=type_code,
+            detail={"purpose": purpose, "fields": fields,
+                    "expires_at": expires.isoformat()},
+            created_at=created,
+        )])
     return Presentation(
         code, identifier, purpose, tuple(fields) if fields is not None else None, expires
     )
 
 
-def redeem(store: Store, code: str, actor: str) -> Presentation:
-    """Use a code once. Unknown, expired or used codes are refused with distinct codes."""
+Judge = Callable[["Presentation"], Mapping[str, Any]]
+"""What a redemption found: called with the presentation before its code is used, it
+answers what the 'redeemed' event records of it (``verdict``, the disclosed ``fields``)."""
+
+Log = Callable[[dict[str, Any]], object]
+"""Where a refused redemption's event goes (:func:`certs.events.event_row`): the service's
+queue; by default, written at once."""
+
+
+def redeem(
+    store: Store,
+    code: str,
+    actor: str,
+    *,
+    judge: Judge | None = None,
+    log: Log | None = None,
+) -> Presentation:
+    """Use a code once. Unknown, expired or used codes are refused with distinct codes, each
+    refusal a 'redeem_refused' event (the code itself is never logged; an unknown one names
+    no certificate). ``judge`` runs before the code is marked used (if it raises, the code
+    stays unused); what it answers goes into the 'redeemed' event, written in the
+    transaction that marks the code used."""
     digest = _hash(code)
     at = now()
-    with store.transaction() as connection:
+    with store.engine.connect() as connection:
         row = connection.execute(
             sa.select(presentations).where(presentations.c.code_hash == digest)
         ).first()
-        if row is None:
-            raise PresentationRefused(
-                "no such presentation code: check it with the holder", code="presentation_unknown"
-            )
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-        if row.used_at is not None:
-            raise PresentationRefused(
-                "this presentation code was already used; ask the holder for a new one",
-                code="presentation_used",
-            )
-        if expires <= at:
-            raise PresentationRefused(
-                "this presentation code has expired; ask the holder for a new one",
-                code="presentation_expired",
-            )
+    if row is None:
+        _refused(store, actor, None, log, PresentationRefused(
+            "no such presentation code: check it with the holder", code="presentation_unknown"
+        ))
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
+    if row.used_at is not None:
+        _refused(store, actor, row.identifier, log, PresentationRefused(
+            "this presentation code was already used; ask the holder for a new one",
+            code="presentation_used",
+        ))
+    if expires <= at:
+        _refused(store, actor, row.identifier, log, PresentationRefused(
+            "this presentation code has expired; ask the holder for a new one",
+            code="presentation_expired",
+        ))
+    # an empty list discloses nothing but what is always shown; only null discloses all
+    fields = json.loads(row.fields) if row.fields is not None else None
+    presentation = Presentation(
+        code, row.identifier, row.purpose, tuple(fields) if fields is not None else None, expires
+    )
+    found: Mapping[str, Any] = judge(presentation) if judge is not None else {}
+    with store.transaction() as connection:
         updated = connection.execute(
             presentations.update()
             .where(presentations.c.code_hash == digest, presentations.c.used_at.is_(None))
-            .values(used_at=at, used_by=actor)
+            .values(used_at=now(), used_by=actor)
         )
-        if updated.rowcount != 1:
-            raise PresentationRefused(
-                "this presentation code was already used", code="presentation_used"
+        if updated.rowcount == 1:
+            issuer, type_code = certificate_facts(connection, [row.identifier]).get(
+                row.identifier, (None, None)
             )
-        connection.execute(
-            service_events.insert().values(
-                identifier=row.identifier,
-                event="redeemed",
-                actor=actor,
-                detail=json.dumps({"purpose": row.purpose}, ensure_ascii=False),
-                created_at=at,
-            )
-        )
-    # an empty list discloses nothing but what is always shown; only null discloses all
-    fields = json.loads(row.fields) if row.fields is not None else None
-    return Presentation(
-        code, row.identifier, row.purpose, tuple(fields) if fields is not None else None, expires
-    )
+            write_events(connection, [event_row(
+                "redeemed", actor, identifier=row.identifier, issuer=issuer,
+                type_code=type_code,
+                detail={"purpose": row.purpose, "fields": fields, **found},
+            )])
+    if updated.rowcount != 1:
+        _refused(store, actor, row.identifier, log, PresentationRefused(
+            "this presentation code was already used", code="presentation_used"
+        ))
+    return presentation
+
+
+def _refused(
+    store: Store, actor: str, identifier: str | None, log: Log | None, exc: PresentationRefused
+) -> NoReturn:
+    row = event_row("redeem_refused", actor, identifier=identifier,
+                    detail={"error": exc.code, "message": str(exc)})
+    if log is not None:
+        log(row)
+    else:
+        with store.transaction() as connection:
+            facts = certificate_facts(connection, [identifier] if identifier else [])
+            issuer, type_code = facts.get(identifier or "", (None, None))
+            write_events(connection, [{**row, "issuer": issuer, "type_code": type_code}])
+    raise exc
 
 
 def log_event(
     store: Store, identifier: str, event: str, actor: str, detail: dict[str, object]
 ) -> None:
+    """Write one event of ``actor`` about ``identifier`` at once."""
     with store.transaction() as connection:
-        connection.execute(
-            service_events.insert().values(
-                identifier=identifier,
-                event=event,
-                actor=actor,
-                detail=json.dumps(detail, ensure_ascii=False),
-                created_at=now(),
-            )
+        issuer, type_code = certificate_facts(connection, [identifier]).get(
+            identifier, (None, None)
         )
+        write_events(connection, [event_row(event, actor, identifier=identifier, issuer=issuer,
+                                            type_code=type_code, detail=detail)])

@@ -78,6 +78,7 @@ def main(ctx: click.Context) -> None:
 
 def _register() -> None:
     from verifier.cli import (
+        audit,
         batcher,
         catalogue,
         certs,
@@ -90,7 +91,8 @@ def _register() -> None:
         verify,
     )
 
-    areas = (devnet, seal, verify, issuer, certs, render, batcher, status, service, catalogue)
+    areas = (devnet, seal, verify, issuer, certs, render, batcher, status, service, catalogue,
+             audit)
     for module in areas:
         for command in module.COMMANDS:
             main.add_command(command)

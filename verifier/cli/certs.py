@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from certs.events import cli_actor, issued_events
 from certs.issuance import IssueReport, issue
 from certs.request_csv import requests_from_csv
 from certs.status import change_status, load_document_texts, load_record
@@ -122,7 +123,11 @@ def issue_command(
     with progress("reading the agency's authorizations"):
         allowed = issuing_entitlements(settings, store, profile.uscc)
     with progress("validating and signing", total=len(rows)) as advance:
-        report = issue(store, profile, rows, progress=advance, entitlements=allowed)
+        report = issue(
+            store, profile, rows, progress=advance, entitlements=allowed,
+            before_commit=lambda connection, done: issued_events(
+                connection, profile.uscc, done.accepted, cli_actor()),
+        )
     # from here on the certificates are accepted: whatever fails, they are reported
     anchored, failure = False, None
     pdfs: list[str] = []
@@ -213,6 +218,8 @@ def supersede(
         store, issuer_profile(settings, store, old.issuer), rows,
         entitlements=issuing_entitlements(settings, store, old.issuer),
         reusable=[identifier],  # a replacement may keep the number of what it supersedes
+        before_commit=lambda connection, done: issued_events(
+            connection, old.issuer, done.accepted, cli_actor()),
     )
     if report.rejected:
         rejected = report.rejected[0]
@@ -243,6 +250,7 @@ def supersede(
             reason_code=5,
             reason=reason,
             successor=new,
+            actor=cli_actor(),
         )
     if out is not None:
         _write_documents(store, report, out)

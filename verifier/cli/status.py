@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from certs.batcher import Batcher
+from certs.events import cli_actor
 from certs.reconcile import GRACE_SECONDS, reconcile_statuses
 from certs.status import (
     REASONS,
@@ -69,6 +70,7 @@ def _status_command(action: str) -> click.Command:
                 action,
                 reason_code=reason_code,
                 reason=reason,
+                actor=cli_actor(),
             )
         if as_json:
             echo_json({"action": action, "identifiers": list(identifiers),

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from verifier.api.routes import (
     certificates,
+    events,
     holder,
     issuers,
     operations,
@@ -24,6 +25,7 @@ ROUTERS: list[APIRouter] = [
     seals.router,
     types.router,
     issuers.router,
+    events.router,
     operations.router,
 ]
 """Every router of the API, in the order of the OpenAPI document."""

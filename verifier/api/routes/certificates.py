@@ -34,6 +34,7 @@ from verifier.api.schemas import (
     BatchReport,
     BulkStatusChange,
     Certificate,
+    CertificateList,
     ErrorBody,
     History,
     Issued,
@@ -46,6 +47,7 @@ from verifier.app.service import (
     Service,
     check_idempotency_key,
 )
+from verifier.app.service.auditing import parse_time
 from verifier.errors import VerifierError
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
@@ -326,9 +328,10 @@ def history(
     limit: paging.Limit = paging.DEFAULT_LIMIT,
     cursor: paging.Cursor = None,
 ) -> dict[str, Any]:
-    """The auditor's timeline of a certificate: its chain events (and those of its type,
-    its issuer and the issuer's authorization) and the service's (issued, presented,
-    verified …), in time order, a page at a time."""
+    """The auditor's timeline of a certificate: the service's events (issued, presented,
+    verified, suspended … and refused attempts), each with its actor, role and reason, a
+    status change with the chain event it caused; and the other chain events (anchored, its
+    type's and its issuer's), in their true order (docs/audit.md), a page at a time."""
     after = paging.decode("history", cursor, paging.HISTORY, paging.history_position)
     found = service.history(principal, identifier, after=after,
                             limit=limit)
@@ -342,3 +345,34 @@ def history(
     }
 
 
+
+
+@router.get("", response_model=CertificateList, responses=errors(401, 403, 422, 503))
+def list_certificates(
+    service: ServiceDep,
+    principal: PrincipalDep,
+    issuer: Annotated[str | None, Query(max_length=18, description="The agency's USCC (an "
+                                        "agency's key: its own, the default).")] = None,
+    type: Annotated[str | None, Query(max_length=21, description="Type code.")] = None,
+    status: Annotated[str | None, Query(
+        pattern="^(pending|active|suspended|revoked|superseded)$")] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=40, description="Issued at or "
+                                       "after (ISO 8601; without an offset: 北京时间).")] = None,
+    to: Annotated[str | None, Query(max_length=40, description="Issued before.")] = None,
+    limit: paging.Limit = paging.DEFAULT_LIMIT,
+    cursor: paging.Cursor = None,
+) -> dict[str, Any]:
+    """An agency's certificates, by identifier, a page at a time (auditors and admins: any
+    agency's; an agency's key: its own)."""
+    after = paging.decode("certificates", cursor, (paging.TEXT,))
+    found, more = service.list_certificates(
+        principal, issuer=issuer, type_code=type, status=status,
+        since=parse_time(from_, "from") if from_ is not None else None,
+        until=parse_time(to, "to") if to is not None else None,
+        after=after[0] if after is not None else None, limit=limit,
+    )
+    return {
+        "certificates": found,
+        "next_cursor": paging.encode("certificates", [found[-1]["identifier"]])
+        if more and found else None,
+    }

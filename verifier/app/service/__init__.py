@@ -11,6 +11,7 @@ metrics) and carries on. The service never starts, stops or restarts the chain.
 
 from __future__ import annotations
 
+from verifier.app.service.auditing import Auditing, EventFilter, TimelineKey
 from verifier.app.service.background import BackgroundWork
 from verifier.app.service.base import (
     IDEMPOTENCY_SECONDS,
@@ -25,15 +26,28 @@ from verifier.app.service.base import (
     json_text,
 )
 from verifier.app.service.issuing import Issuing
-from verifier.app.service.reading import HistoryKey, Reading, limit_verdict, verify_file_isolated
+from verifier.app.service.reading import Reading, limit_verdict, verify_file_isolated
 
 __all__ = [
-    "IDEMPOTENCY_SECONDS", "KEY_CACHE_SECONDS", "ROLES", "AccessDenied", "Answer",
-    "HistoryKey", "NotFound", "Principal", "Service", "Unauthenticated",
-    "check_idempotency_key", "json_text", "limit_verdict", "verify_file_isolated",
+    "IDEMPOTENCY_SECONDS",
+    "KEY_CACHE_SECONDS",
+    "ROLES",
+    "AccessDenied",
+    "Answer",
+    "Auditing",
+    "EventFilter",
+    "NotFound",
+    "Principal",
+    "Service",
+    "TimelineKey",
+    "Unauthenticated",
+    "check_idempotency_key",
+    "json_text",
+    "limit_verdict",
+    "verify_file_isolated",
 ]
 
 
-class Service(BackgroundWork, Issuing, Reading):
+class Service(BackgroundWork, Issuing, Reading, Auditing):
     """One process's view of the service: its core (:mod:`verifier.app.service.base`), its
-    background work, what it changes and what it reads."""
+    background work, what it changes, what it reads, what the auditor reads."""

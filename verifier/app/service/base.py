@@ -3,7 +3,6 @@ store, the chain clients, the index), and the errors and answers every part of i
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import math
@@ -14,13 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from certs.batcher import Batcher
+from certs.events import certificate_facts, event_row, write_events
 from certs.issuance import IssuerProfile
 from certs.status import (
     CertificateRecord,
     load_record,
 )
-from certs.store import Store, service_events
+from certs.store import Store
 from chain.registry import RegistryClient
 from chain.rpc import Rpc
 from verifier.app.agency import hash_api_key, issuer_chain_client, issuer_profile
@@ -150,6 +152,7 @@ of the issuing agencies."""
         self._purged_at = -math.inf
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
 
     def registry_for(self, uscc: str) -> RegistryClient:
         with self._lock:
@@ -194,11 +197,39 @@ of the issuing agencies."""
     def own_record(
         self, principal: Principal, identifier: str, roles: Sequence[str] = ("issuer", "admin")
     ) -> CertificateRecord:
-        self.require(principal, *roles)
+        try:
+            self.require(principal, *roles)
+        except AccessDenied as exc:
+            self.log_refusal(principal, "access_denied", identifier, exc)
+            raise
         record = load_record(self.store, identifier)
         if principal.role == "issuer" and record.issuer != principal.subject:
-            raise AccessDenied("this certificate belongs to another agency", code="wrong_agency")
+            denied = AccessDenied("this certificate belongs to another agency",
+                                  code="wrong_agency")
+            self.log_refusal(principal, "access_denied", identifier, denied)
+            raise denied
         return record
+
+    def log_refusal(
+        self,
+        principal: Principal | str,
+        event: str,
+        identifier: str | None,
+        exc: BaseException,
+        *,
+        reason_code: int | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue a refused attempt (written with the 'verified' events): the refusal's code
+        and message in the detail; a status change's reason as asked."""
+        actor = principal.actor if isinstance(principal, Principal) else principal
+        code = getattr(exc, "code", None)
+        self.queue_event(event_row(
+            event, actor, identifier=identifier, reason_code=reason_code, reason=reason,
+            detail={**(detail or {}), "error": code if isinstance(code, str) else "refused",
+                    "message": str(exc)},
+        ))
 
     def _count(self, loop: str, exc: BaseException) -> None:
         code = getattr(exc, "code", None)
@@ -221,27 +252,61 @@ of the issuing agencies."""
         identifier = verdict.subject.get("identifier")
         if not isinstance(identifier, str):
             return
-        row = {
-            "identifier": identifier,
-            "event": "verified",
-            "actor": principal.actor,
-            "detail": json.dumps({"verdict": verdict.outcome.value, "input": how}),
-            "created_at": dt.datetime.now(dt.UTC),
-        }
+        chain = verdict.subject.get("chain")
+        block = chain.get("block") if isinstance(chain, dict) else None
+        row = event_row(
+            "verified", principal.actor, identifier=identifier,
+            # the block the verdict was judged at: the verification saw the chain so far
+            chain_block=block if isinstance(block, int) else None,
+            detail={"verdict": verdict.outcome.value, "input": how},
+        )
+        self.queue_event(row)
+
+    def queue_event(self, row: dict[str, Any]) -> None:
+        """Queue an event (:func:`certs.events.event_row`) for the background writer."""
         with self._log_lock:
             self._log.append(row)
         if not self._threads:  # no background writer in this process: write now
             self.flush_log()
 
     def flush_log(self) -> None:
+        """Write the queued events. One flush at a time: a caller that needs what was queued
+        before it (a timeline, an event of its own) waits for a flush in progress in another
+        thread, whose rows it would not see in the queue."""
+        with self._flush_lock:
+            self._flush_queued()
+
+    def _flush_queued(self) -> None:
         with self._log_lock:
             rows, self._log = self._log, []
         if not rows:
             return
         try:
-            with self.store.transaction() as connection:
-                connection.execute(service_events.insert(), rows)
+            self._write_queued(rows)
+        except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+            # a row the database refuses must not stop the queue: the others are written
+            # one by one, the refused ones logged and dropped
+            for k, row in enumerate(rows):
+                try:
+                    self._write_queued([row])
+                except (sa.exc.DataError, sa.exc.IntegrityError):
+                    _log.error("an audit event was refused by the database and dropped: "
+                               "event=%s actor=%s (%s)", row.get("event"), row.get("actor"),
+                               type(exc.orig).__name__)
+                except Exception:
+                    with self._log_lock:  # the rest kept for the next round, in order
+                        self._log[:0] = rows[k:]
+                    raise
         except Exception:
             with self._log_lock:  # kept for the next round, in order
                 self._log[:0] = rows
             raise
+
+    def _write_queued(self, rows: list[dict[str, Any]]) -> None:
+        with self.store.transaction() as connection:
+            facts = certificate_facts(connection, [r["identifier"] for r in rows])
+            write_events(connection, [
+                {**r, "issuer": facts.get(r["identifier"], (None, None))[0],
+                 "type_code": facts.get(r["identifier"], (None, None))[1]}
+                for r in rows
+            ])

@@ -12,12 +12,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from certs.events import issued_events
 from certs.issuance import IssueReport, issue
 from certs.status import (
+    CertificateNotFound,
+    StatusChangeRefused,
     change_status,
     load_records,
 )
-from certs.store import service_events
+from chain.errors import ContractRevert
 from chain.registry import RegistryClient
 from chain.transactions import TransactionReceipt
 from verifier.app import catalogue as governance
@@ -43,6 +46,11 @@ _log = logging.getLogger("verifier.service")  # one logger for the whole service
 
 
 
+REFUSALS = frozenset({"forbidden", "wrong_role", "wrong_agency", "mixed_agencies"})
+"""The service's own refusals of a status change that the audit log records (besides the
+store's and the chain's)."""
+
+
 class Issuing(ServiceBase):
     """Issuing, status changes, governance and sealing."""
 
@@ -57,31 +65,19 @@ class Issuing(ServiceBase):
         before_commit: Callable[[Connection, IssueReport], object] | None = None,
     ) -> IssueReport:
         """Issue ``rows`` for the caller's agency. ``on_begin`` runs first in the issuance
-        transaction; the 'issued' events, then ``before_commit``, last: all commit with the
+        transaction; ``before_commit``, then the 'issued' events, last: all commit with the
         certificates, or none does."""
         self.require(principal, "issuer")
+        self.flush_log()  # what this process queued happened before
         allowed = checked_entitlements(
             self.indexer.authorization_events(principal.subject), principal.subject
         )
 
         def finish(connection: Connection, report: IssueReport) -> None:
-            if report.accepted:
-                created = dt.datetime.now(dt.UTC)
-                connection.execute(
-                    service_events.insert(),
-                    [
-                        {
-                            "identifier": a.identifier,
-                            "event": "issued",
-                            "actor": principal.actor,
-                            "detail": "{}",
-                            "created_at": created,
-                        }
-                        for a in report.accepted
-                    ],
-                )
             if before_commit is not None:
                 before_commit(connection, report)
+            # last: the log's order is held from its first id to the commit (certs.events)
+            issued_events(connection, principal.subject, report.accepted, principal.actor)
 
         return issue(
             self.store,
@@ -186,27 +182,40 @@ class Issuing(ServiceBase):
         reason_code: int,
         reason: str,
     ) -> TransactionReceipt:
-        self.require(principal, "issuer", "admin")
-        records = load_records(self.store, identifiers)
-        issuers = {r.issuer for r in records}
-        if principal.role == "issuer" and issuers != {principal.subject}:
-            raise AccessDenied(
-                "you can change only your own agency's certificates", code="wrong_agency"
+        try:
+            self.require(principal, "issuer", "admin")
+            records = load_records(self.store, identifiers)
+            issuers = {r.issuer for r in records}
+            if principal.role == "issuer" and issuers != {principal.subject}:
+                raise AccessDenied(
+                    "you can change only your own agency's certificates", code="wrong_agency"
+                )
+            if len(issuers) != 1:
+                raise VerifierError(
+                    "one request changes the certificates of one agency", code="mixed_agencies"
+                )
+            issuer = issuers.pop()
+            self.flush_log()  # what this process queued happened before
+            receipt = change_status(
+                self.store,
+                self.registry_for(issuer),
+                issuer,
+                identifiers,
+                action,
+                reason_code=reason_code,
+                reason=reason,
+                actor=principal.actor,
             )
-        if len(issuers) != 1:
-            raise VerifierError(
-                "one request changes the certificates of one agency", code="mixed_agencies"
-            )
-        issuer = issuers.pop()
-        receipt = change_status(
-            self.store,
-            self.registry_for(issuer),
-            issuer,
-            identifiers,
-            action,
-            reason_code=reason_code,
-            reason=reason,
-        )
+        except (AccessDenied, StatusChangeRefused, CertificateNotFound, ContractRevert,
+                VerifierError) as exc:
+            # a refused change is logged, for each certificate named (the chain and the
+            # database not answering is no refusal: nothing is logged then)
+            if not isinstance(exc, VerifierError) or exc.code in REFUSALS:
+                for identifier in dict.fromkeys(identifiers):
+                    self.log_refusal(principal, "status_refused", identifier, exc,
+                                     reason_code=reason_code, reason=reason,
+                                     detail={"action": action})
+            raise
         self.index_now("a status change")  # the next verification sees it at once
         return receipt
 

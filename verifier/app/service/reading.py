@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from typing import Any
-
-import sqlalchemy as sa
 
 from certs import qr
 from certs.canonical import ALWAYS_DISCLOSED, disclose
@@ -18,9 +15,6 @@ from certs.status import (
     leaf_of,
     load_record,
 )
-from certs.store import service_events
-from chain.registry import ChainEvent
-from verifier.app import catalogue_context as timeline_context
 from verifier.app import presentations
 from verifier.app.isolation import LimitExceeded, run_isolated
 from verifier.app.service.base import (
@@ -86,6 +80,7 @@ class Reading(ServiceBase):
                 )
             # what the certificate is, who issued it and its validity are always shown
             fields = [*dict.fromkeys([*ALWAYS_DISCLOSED, *fields])]
+        self.flush_log()  # what this process queued happened before
         if record.status == "pending":
             raise VerifierError(
                 "the certificate is not anchored yet; try again in a moment", code="not_anchored"
@@ -93,8 +88,26 @@ class Reading(ServiceBase):
         return presentations.create(self.store, identifier, purpose, fields, principal.actor, ttl)
 
     def redeem(self, principal: Principal, code: str) -> tuple[Verdict, dict[str, Any]]:
-        self.require(principal, "counter")
-        presentation = presentations.redeem(self.store, code, principal.actor)
+        try:
+            self.require(principal, "counter")
+        except VerifierError as exc:  # logged as any refused redemption (the code is not)
+            self.log_refusal(principal, "redeem_refused", None, exc)
+            raise
+        self.flush_log()  # what this process queued happened before
+        judged: list[tuple[Verdict, dict[str, Any]]] = []
+
+        def judge(presentation: presentations.Presentation) -> dict[str, Any]:
+            judged.append(self._judge_presentation(presentation))
+            verdict, shown = judged[-1]
+            return {"verdict": verdict.outcome.value, "disclosed": sorted(shown["values"])}
+
+        presentations.redeem(self.store, code, principal.actor, judge=judge,
+                             log=self.queue_event)
+        return judged[-1]
+
+    def _judge_presentation(
+        self, presentation: presentations.Presentation
+    ) -> tuple[Verdict, dict[str, Any]]:
         record = load_record(self.store, presentation.identifier)
         # every check runs on the full stored document (its validity and status whatever
         # the holder hides); the counter is shown only the disclosed claims
@@ -115,78 +128,6 @@ class Reading(ServiceBase):
         }
         return verdict, shown
 
-    # ---- history ----
-
-    def history(
-        self,
-        principal: Principal,
-        identifier: str,
-        *,
-        after: HistoryKey | None = None,
-        limit: int | None = None,
-    ) -> dict[str, Any]:
-        """The certificate's timeline, chain and service events in time order, ``limit``
-        events after the position ``after`` (each event's position is its ``"key"``; the
-        answer's ``"more"`` says whether events follow)."""
-        record = self.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
-        self.flush_log()  # this process's queued 'verified' events belong in the timeline
-        subjects = [record.leaf] + ([record.root] if record.root else [])
-        own = self.indexer.events_of(record.issuer, subjects)
-        # what stands behind it: its type in the catalogue, its issuer's authorization for
-        # that type, the issuer's registration and keys (each in chain order)
-        type_code = str(record.document.values()["type.code"])
-        context = timeline_context.context_events(
-            self.indexer.authorization_events(record.issuer, type_code)
-            + self.indexer.issuer_events(record.issuer),
-            record.issuer,
-            type_code,
-        )
-        chain = [
-            (_key_of(dt.datetime.fromtimestamp(e.timestamp, dt.UTC), 0, e.block_number,
-                     e.log_index), _chain_entry(e))
-            for e in own + context
-        ]
-        # the service's events (a 'verified' for each verification: unbounded) are read a
-        # page at a time, in (time, id) order from the position asked
-        query = sa.select(service_events).where(service_events.c.identifier == identifier)
-        if after is not None:
-            moment = dt.datetime.fromisoformat(after[0])
-            later = service_events.c.created_at > moment
-            if after[1] == 0:  # after a chain event: service events of that moment follow it
-                query = query.where(service_events.c.created_at >= moment)
-            else:
-                query = query.where(sa.or_(later, sa.and_(
-                    service_events.c.created_at == moment, service_events.c.id > after[2])))
-        query = query.order_by(service_events.c.created_at, service_events.c.id)
-        if limit is not None:
-            query = query.limit(limit + 1)
-        with self.store.engine.connect() as connection:
-            rows = connection.execute(query).all()
-        service = [
-            (_key_of(r.created_at, 1, r.id, 0), {
-                "source": "service",
-                "event": r.event,
-                "actor": r.actor,
-                "time": _iso(r.created_at),
-                "detail": json.loads(r.detail),
-            })
-            for r in rows
-        ]
-        timeline = sorted(
-            (item for item in chain + service if after is None or item[0] > after),
-            key=lambda item: item[0],
-        )
-        more = limit is not None and len(timeline) > limit
-        if limit is not None:
-            timeline = timeline[:limit]
-        return {
-            "identifier": identifier,
-            "status": record.status,
-            "events": [{**entry, "key": key} for key, entry in timeline],
-            "more": more,
-            "indexed_block": self.indexer.state().indexed_block,
-        }
-
     # ---- reading ----
 
     def masked(self, record: CertificateRecord) -> dict[str, Any]:
@@ -197,52 +138,6 @@ class Reading(ServiceBase):
 
     def qr_text(self, record: CertificateRecord) -> str:
         return qr.payload_for(record.document).encode()
-
-
-HistoryKey = tuple[str, int, int, int]
-"""An event's position in a timeline: (UTC time, 0 chain / 1 service, block or row id,
-log index)."""
-
-
-def _key_of(when: dt.datetime, source: int, first: int, second: int) -> HistoryKey:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return (when.astimezone(dt.UTC).isoformat(timespec="microseconds"), source, first, second)
-
-
-def _iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _chain_entry(event: ChainEvent) -> dict[str, Any]:
-    names = {"RootAnchored": "anchored", "Superseded": "superseded"}
-    name = names.get(event.name, event.name)
-    if event.name == "StatusChanged":
-        name = {1: "revoked", 2: "suspended", 0: "reinstated"}.get(
-            int(event.args["status"]), "status"
-        )
-    about = "certificate"
-    if event.name in timeline_context.CONTEXT_NAMES:
-        about, name = timeline_context.CONTEXT_NAMES[event.name]
-        detail = timeline_context.context_detail(event)
-    else:
-        detail = {
-            k: (v.hex() if isinstance(v, bytes) else v)
-            for k, v in event.args.items()
-            if k not in ("issuer", "by")
-        }
-    when = dt.datetime.fromtimestamp(event.timestamp, dt.UTC)
-    return {
-        "source": "chain",
-        "about": about,
-        "event": name,
-        "block": event.block_number,
-        "tx_hash": event.tx_hash,
-        "time": _iso(when),
-        "detail": detail,
-    }
 
 
 def verify_file_isolated(data: bytes, service: ServiceBase) -> Verdict:
