@@ -766,6 +766,12 @@ def test_chain_down_one_chinese_sentence_and_no_internal_address(
     service's answers name no address (the API included), but a stable code."""
     cert = served.certificate("active")
     port = _devnet_port(served)
+    presented = requests.post(
+        f"{served.url}/v1/presentations",
+        json={"certificate": cert["identifier"], "purpose": "办理社保", "fields": ["name"]},
+        headers={"Authorization": f"Bearer {served.demo['issuer_api_key']}"}, timeout=30)
+    assert presented.status_code == 201, presented.text
+    code = presented.json()["code"]
     with chain_stopped(served):
         deadline = time.monotonic() + WAIT_SECONDS
         while True:  # the service notices within its staleness bound (2 s)
@@ -791,7 +797,21 @@ def test_chain_down_one_chinese_sentence_and_no_internal_address(
         assert page.wait_result(before) == "error"
         _assert_chain_down(page, port)
         assert page.facts()["发证机关"] == "示例市行政审批局"  # from the document
+        # a presentation code scanned now cannot be checked: said so, and not used up (it
+        # was: the holder had to make a new one because the chain was down)
+        assert page.scan(code) == "error"
+        _assert_chain_down(page, port)
     assert page.scan(cert["qr"]) == "valid"
+    assert page.scan(code) == "valid"  # the same code, once the chain is back
+    assert page.by_id("result").get_attribute("data-input") == "presentation"
+    assert page.scan(code) == "error" and "已使用过" in page.summary  # now it is used
+    timeline = requests.get(
+        f"{served.url}/v1/events", params={"certificate": cert["identifier"]},
+        headers={"Authorization": f"Bearer {served.demo['issuer_api_key']}"}, timeout=30)
+    assert timeline.status_code == 200, timeline.text
+    kinds = [e["event"] for e in timeline.json()["events"]]
+    assert kinds.index("redeem_unchecked") < kinds.index("redeemed") < kinds.index(
+        "redeem_refused"), kinds
 
 
 # ---------------------------------------------------------------- screenshots of each state

@@ -116,7 +116,8 @@ def redeem(
     refusal a 'redeem_refused' event (the code itself is never logged; an unknown one names
     no certificate). ``judge`` runs before the code is marked used (if it raises, the code
     stays unused); what it answers goes into the 'redeemed' event, written in the
-    transaction that marks the code used."""
+    transaction that marks the code used — unless its verdict is ``error`` (could not
+    check): then the code stays usable and the event is 'redeem_unchecked'."""
     digest = _hash(code)
     at = now()
     with store.engine.connect() as connection:
@@ -144,6 +145,18 @@ def redeem(
         code, row.identifier, row.purpose, tuple(fields) if fields is not None else None, expires
     )
     found: Mapping[str, Any] = judge(presentation) if judge is not None else {}
+    if found.get("verdict") == "error":
+        # could not check (the chain unreachable, say): the counter learnt nothing it can
+        # act on, so the code is not used up — the holder need not make a new one
+        with store.transaction() as connection:
+            issuer, type_code = certificate_facts(connection, [row.identifier]).get(
+                row.identifier, (None, None)
+            )
+            write_events(connection, [event_row(
+                "redeem_unchecked", actor, identifier=row.identifier, issuer=issuer,
+                type_code=type_code, detail={"purpose": row.purpose, "fields": fields, **found},
+            )])
+        return presentation
     with store.transaction() as connection:
         updated = connection.execute(
             presentations.update()
