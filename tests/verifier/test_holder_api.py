@@ -178,6 +178,15 @@ def test_forged_salts_yield_no_code(service: Holder) -> None:
         assert opened["refusal"]["error"] == "holder_document_mismatch"
         refused(service.present(as_file(forged), ["holder.name"]), 422,
                 "holder_document_mismatch")
+    # each refused attempt is in the certificate's log, for its agency and auditors
+    identifier = document["claims"]["identifier"]["value"]
+    events = service.client.get("/v1/events", params={"certificate": identifier},
+                                headers=service.h("issuer"))
+    assert events.status_code == 200, events.text
+    refusals = [e for e in events.json()["events"] if e["event"] == "present_refused"]
+    assert len(refusals) == 2, events.json()
+    assert all(e["actor"] == "holder" and e["role"] == "holder"
+               and e["detail"]["error"] == "holder_document_mismatch" for e in refusals), refusals
 
 
 def test_another_certificates_identifier_yields_no_code(service: Holder) -> None:

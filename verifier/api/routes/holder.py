@@ -124,15 +124,24 @@ def present(
     _limit_address(request, service)
     settings = service.settings
     found = _read(service, file.file.read())
-    made = holder.present(
-        service.store,
-        found,
-        purpose,
-        list(fields),
-        dt.timedelta(seconds=ttl_seconds),
-        certificate_limit=settings.holder_certificate_limit,
-        certificate_window=settings.holder_certificate_window_seconds,
-    )
+    try:
+        made = holder.present(
+            service.store,
+            found,
+            purpose,
+            list(fields),
+            dt.timedelta(seconds=ttl_seconds),
+            certificate_limit=settings.holder_certificate_limit,
+            certificate_window=settings.holder_certificate_window_seconds,
+        )
+    except holder.HolderRefused as exc:
+        # a refused attempt on the certificate the file names (a copy with forged salts,
+        # a revoked one, too many codes): in that certificate's timeline for its auditors
+        # (refusals by address are not logged: the address limit bounds what is)
+        named = found.document.values().get("identifier") if found.document else None
+        service.log_refusal(holder.ACTOR, "present_refused",
+                            named if isinstance(named, str) else None, exc)
+        raise
     assert found.document is not None  # holder.present refuses a file without one
     # a full QR symbol, never the Micro QR that segno.make picks for 11 characters: the
     # counters' scanners and the browsers' BarcodeDetector read QR
