@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from certs import qr
 from certs.canonical import ALWAYS_DISCLOSED, CertificateDocument, disclose
+from certs.identifiers import build_identifier, parse_identifier
 from certs.status import change_status
 from devnet.anvil import Devnet
 from tests.conftest import free_port
@@ -201,6 +202,26 @@ def test_another_certificates_identifier_yields_no_code(service: Holder) -> None
     for forged in (relabelled, borrowed):
         refused(service.present(as_file(forged), ["holder.name"]), 422,
                 "holder_document_mismatch")
+
+
+def test_a_forged_file_does_not_tell_whether_an_identifier_exists(service: Holder) -> None:
+    """Attack: anyone (no account) writes a document around an identifier and sends it. An
+    identifier issued here and one never issued must get the same refusal, or the holder's
+    route answers which identifiers exist (the short code's answer is careful not to)."""
+    _, mine = service.issue("冯九")
+    theirs_id, _ = service.issue("陈十", "440305198512124565")
+    parts = parse_identifier(theirs_id)
+    unknown_id = str(build_identifier(parts.type_code, parts.issuer_code, "ZZZZ9999"))
+    answers = []
+    for identifier in (theirs_id, unknown_id):
+        forged = json.loads(json.dumps(mine))
+        forged["claims"]["identifier"]["value"] = identifier
+        opened = service.open(as_file(forged)).json()
+        assert opened["verdict"] == "invalid" and opened["presentable"] is False, opened
+        presented = service.present(as_file(forged), ["holder.name"])
+        answers.append((opened["refusal"], presented.status_code, presented.json()))
+    assert answers[0] == answers[1], answers
+    assert answers[0][0]["error"] == "holder_document_mismatch"
 
 
 def test_a_qr_payload_or_an_identifier_alone_yields_no_code(service: Holder) -> None:

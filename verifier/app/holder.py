@@ -157,19 +157,28 @@ def check_presentable(store: Store, found: HolderFile) -> CertificateRecord:
         )
     identifier = document.values().get("identifier")
     try:
-        record = load_record(store, str(identifier))
+        record: CertificateRecord | None = load_record(store, str(identifier))
     except CertificateNotFound:
-        raise HolderRefused(
-            "no certificate with this identifier was issued by this service",
-            code="certificate_not_found",
-            message_zh="本服务没有签发这份证照：请到发证机关的服务生成出示码，或联系发证机关",
-        ) from None
-    stored = record.document
+        record = None
+    stored = record.document if record is not None else None
     if (
-        stored.leaf != document.leaf
+        stored is None
+        or stored.leaf != document.leaf
         or dict(stored.claims) != dict(document.claims)
         or stored.signature != document.signature
     ):
+        # an identifier unknown here and a known one under another document get the same
+        # answer unless the file verifies: anyone can write a file around any identifier (no
+        # account needed), and it must not tell which identifiers exist. A genuine file from
+        # another service verifies (its anchor is public): saying so tells nothing new.
+        if found.verdict.outcome is Outcome.ERROR:
+            raise _unavailable()
+        if record is None and found.verdict.outcome is Outcome.VALID:
+            raise HolderRefused(
+                "no certificate with this identifier was issued by this service",
+                code="certificate_not_found",
+                message_zh="本服务没有签发这份证照：请到发证机关的服务生成出示码，或联系发证机关",
+            )
         raise HolderRefused(
             "the file's certificate is not the one this service holds under its identifier "
             "(altered, or replaced since)",
@@ -177,6 +186,7 @@ def check_presentable(store: Store, found: HolderFile) -> CertificateRecord:
             message_zh="这份文件与发证机关登记的证照不一致（可能被修改过或已换发）：请使用"
             "发证机关最新发给您的证照文件",
         )
+    assert record is not None
     refusals = {
         "pending": ("not_anchored", "the certificate is not anchored yet; try again in a "
                     "moment", "证照尚未完成上链存证：请稍后再试"),
