@@ -46,13 +46,26 @@ def _value(entry: dict[str, Any], field: str) -> str:
     return str(value)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting so is a formula to Excel and LibreOffice (``=HYPERLINK(…)``, ``@SUM(…)``,
+``-1+…``): the audit log holds text its callers sent (an identifier in a URL, a reason,
+an actor's name)."""
+
+
+def _cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never run: one that would start a formula is
+    prefixed with ``'`` (OWASP's advice for CSV exports; the spreadsheet shows the text)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def csv_text(entries: list[dict[str, Any]]) -> str:
-    """The events as CSV: a header row (Chinese and the field's name), one row an event."""
+    """The events as CSV: a header row (Chinese and the field's name), one row an event; a
+    cell that would start a formula starts with ``'`` (:func:`_cell`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([f"{zh} {field}" for field, zh in CSV_COLUMNS])
     for entry in entries:
-        writer.writerow([_value(entry, field) for field, _ in CSV_COLUMNS])
+        writer.writerow([_cell(_value(entry, field)) for field, _ in CSV_COLUMNS])
     return out.getvalue()
 
 
