@@ -398,6 +398,35 @@ def test_the_limit_per_client_address(service: Holder, worker: TestClient) -> No
     assert service.open(as_file(document), client=other).status_code == 200
 
 
+def test_the_limit_per_address_counts_an_ipv6_subscriber_once(service: Holder) -> None:
+    """Attack: a subscriber is given a whole IPv6 /64, and each of its 2⁶⁴ addresses was a
+    fresh allowance (no limit at all on /v1/holder/open, which reads any file in the
+    service's isolated readers). Its addresses count as one; another /64, an IPv4
+    address and the same IPv4 address mapped into IPv6 count as theirs."""
+    settings = Settings(home=service.settings.home, devnet_port=service.settings.devnet_port,
+                        holder_address_limit=ADDRESS_LIMIT)
+    app = create_app(settings)
+    with TestClient(app, client=("2001:db8:5:6::1", 40000)) as first:
+        hosts = [f"2001:db8:5:6:{n:x}::{n:x}" for n in range(1, ADDRESS_LIMIT)]
+        for client in [first, *(TestClient(app, client=(h, 40000)) for h in hosts)]:
+            refused(service.open(b"not a certificate", "x.txt", client=client), 422,
+                    "unsupported_file")
+        again = TestClient(app, client=("2001:db8:5:6:ffff:ffff:ffff:fffe", 40000))
+        refused(service.open(b"not a certificate", "x.txt", client=again), 429,
+                "rate_limited")
+        for host in ("2001:db8:5:7::1", "203.0.113.9"):
+            other = TestClient(app, client=(host, 40000))
+            refused(service.open(b"not a certificate", "x.txt", client=other), 422,
+                    "unsupported_file")
+        for _ in range(ADDRESS_LIMIT - 1):
+            refused(service.open(b"not a certificate", "x.txt",
+                                 client=TestClient(app, client=("203.0.113.9", 40000))),
+                    422, "unsupported_file")
+        mapped = TestClient(app, client=("::ffff:203.0.113.9", 40000))
+        refused(service.open(b"not a certificate", "x.txt", client=mapped), 429,
+                "rate_limited")
+
+
 def test_the_limit_per_certificate_holds_across_workers(
     service: Holder, worker: TestClient
 ) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import functools
+import ipaddress
 import logging
 import math
 import threading
@@ -328,6 +329,22 @@ class AddressLimiter:
             if len(self._seen) < self.MAX_ADDRESSES and times and times[-1] > at - self.window:
                 return
             self._seen.popitem(last=False)
+
+
+def address_key(host: str) -> str:
+    """What the limit per client address counts by: an IPv4 address (an IPv4-mapped IPv6
+    one too); an IPv6 address's /64 network, which one subscriber is given whole (counted
+    by address, any of its 2⁶⁴ addresses would be a fresh allowance); any other text as it
+    is."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def rate_limited(wait: int, by: str) -> HolderRefused:
