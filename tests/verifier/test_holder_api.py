@@ -302,6 +302,41 @@ def test_a_tampered_pdf_yields_no_code_and_the_sealed_one_does(service: Holder) 
     assert made.status_code == 201, made.text
 
 
+def test_holders_files_never_take_the_counters_readers(service: Holder) -> None:
+    """Attack: anyone (no key) uploads files that keep the isolated readers busy. The
+    holder's readings run in their own share of the readers: with that share taken, a
+    holder's PDF is 'try again' (503) at once, and a counter's upload of the same PDF still
+    reads valid."""
+    import threading
+
+    from verifier.app.isolation import PUBLIC_SLOTS, PUBLIC_WAIT, SLOTS, run_isolated
+
+    identifier, _ = service.issue("卫十七")
+    pdf = service.client.get(f"/v1/certificates/{identifier}/pdf", headers=service.h("issuer"))
+    assert pdf.status_code == 200, pdf.text
+    threads = [threading.Thread(target=run_isolated, args=(time.sleep, PUBLIC_WAIT + 8.0),
+                                kwargs={"seconds": 30, "memory": 256 << 20, "public": True})
+               for _ in range(PUBLIC_SLOTS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    try:
+        started = time.monotonic()
+        body = refused(service.present(pdf.content, [], name="证照.pdf"), 503,
+                       "verification_unavailable")
+        assert "稍后重试" in body["message_zh"]
+        assert time.monotonic() - started < PUBLIC_WAIT + 2.0
+        if SLOTS > 1:
+            counter = service.client.post("/v1/verify", files={"file": ("证照.pdf", pdf.content)},
+                                          headers=service.h("counter"))
+            assert counter.status_code == 200, counter.text
+            assert counter.json()["verdict"] == "valid", counter.json()
+    finally:
+        for thread in threads:
+            thread.join()
+    assert service.present(pdf.content, [], name="证照.pdf").status_code == 201
+
+
 def test_an_ofd_file_makes_a_code_too(service: Holder) -> None:
     identifier, _ = service.issue("陈十")
     ofd = service.client.get(f"/v1/certificates/{identifier}/ofd", headers=service.h("issuer"))

@@ -116,11 +116,11 @@ def read_file(data: bytes, indexer: Any, *, seconds: float, memory: int, anchors
     try:
         if kind == "pdf":
             local = run_isolated(functools.partial(read_pdf, anchors=anchors), data,
-                                 seconds=seconds, memory=memory)
+                                 seconds=seconds, memory=memory, public=True)
             verdict = judge_pdf(local, facts)
         else:
             local = run_isolated(functools.partial(read_ofd, anchors=anchors), data,
-                                 seconds=seconds, memory=memory)
+                                 seconds=seconds, memory=memory, public=True)
             verdict = judge_ofd(local, data, facts)
     except LimitExceeded as exc:
         return HolderFile(kind, limit_verdict(exc, kind), None)
