@@ -55,3 +55,34 @@ def test_cells_that_would_be_formulas_are_text(tmp_path: Path) -> None:
     assert (plain[col["identifier"]], plain[col["reason"]]) == (
         "1.2.156.3005.2.x", "举报材料待核实")
     assert plain[col["detail"]].startswith("{")
+
+
+def test_the_lines_never_carry_control_characters(tmp_path: Path) -> None:
+    """Attack: text callers sent (an identifier in a URL may hold %0D or %1B) printed as it
+    is to the auditor's terminal: a carriage return or an escape sequence overwrites or
+    hides what is shown of the event (or forges another), a bidirectional override reorders
+    it. Each such character is shown as its escape, one event a line."""
+    settings = Settings(home=tmp_path)
+    store = open_store(settings)
+    forged = "\r       1  2026-12-04T09:00:00+08:00  reinstated"
+    hidden = ["x\x1b]0;title\x07", "y\x08\x08\x08", "z\u202e1.2.156", "w\n       2  fake"]
+    with store.transaction() as connection:
+        write_events(connection, [
+            event_row("access_denied", "counter:一号窗口", identifier=text,
+                      detail={"error": "wrong_role"}) for text in (forged, *hidden)])
+    env = {**os.environ, "ZHENGYIN_HOME": str(tmp_path),
+           "ZHENGYIN_DATABASE_URL": settings.database}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "zhengyin"), "audit"],
+        capture_output=True, env=env, cwd=ROOT, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode("utf-8")
+    lines = text.split("\n")
+    assert lines[-1] == "" and len(lines) == 6, lines
+    for line in lines[:-1]:
+        assert line.isprintable(), repr(line)
+        assert "access_denied" in line and "counter:一号窗口" in line, line
+    assert "\\r       1  2026" in lines[0]
+    assert "x\\x1b]0;title\\x07" in lines[1] and "z\\u202e1.2.156" in lines[3]
+    assert "w\\n       2  fake" in lines[4]
