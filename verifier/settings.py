@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     """Memory one uploaded file may take to read, beyond the reading process's start."""
     holder_address_limit: int = 30
     """Requests to the holder's routes (``/v1/holder/…``, no account) one client address
-    may make per ``holder_address_window_seconds``, counted in each worker process: more
-    are refused, 429 ``rate_limited``."""
+    (IPv6: its /64 network) may make per ``holder_address_window_seconds``, counted in each
+    worker process: more are refused, 429 ``rate_limited``."""
     holder_address_window_seconds: float = 60.0
     """The window of ``holder_address_limit``."""
     holder_certificate_limit: int = 10

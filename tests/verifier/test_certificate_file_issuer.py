@@ -17,6 +17,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -25,6 +26,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from certs.canonical import CertificateDocument, disclose
 from seals.ofd.write import Attachment, OfdDocument, OfdPage, PathObject, rectangle, write_ofd
 from tests.conftest import free_port
 from tests.verifier.test_cli_devnet import zhengyin_command
@@ -36,6 +38,26 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pdf" / "three-pages.pdf
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
+FORGE = """
+import sys
+from pathlib import Path
+from seals.ofd import looks_like_ofd
+from seals.ofd.stamp import stamp_ofd
+from seals.pdf import stamp_pdf
+from verifier.app.stamping import AgencyStamper, anchor_sealed
+from verifier.settings import Settings
+settings = Settings()
+stamper = AgencyStamper.load(settings, sys.argv[1])
+data = Path(sys.argv[2]).read_bytes()
+stamp = stamp_ofd if looks_like_ofd(data) else stamp_pdf
+sealed = stamp(data, seal=stamper.seal, signer=stamper.signer.signer,
+               signer_certificate=stamper.signer.certificate)
+anchor_sealed(settings, sys.argv[1], sealed)
+Path(sys.argv[3]).write_bytes(sealed)
+"""
+"""An agency sealing and anchoring a file with its own key and its own tool (the service's
+stamping refuses a file that carries a certificate): ``ISSUER IN OUT``."""
+
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
@@ -43,8 +65,9 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     env = {**os.environ, "ZHENGYIN_HOME": str(home), "ZHENGYIN_DEVNET_PORT": str(free_port())}
     env.pop("ZHENGYIN_RPC_URL", None)
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*zhengyin_command(), *args], env=env, capture_output=True,
+    def run(*args: str, script: str | None = None) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", script] if script is not None else zhengyin_command()
+        return subprocess.run([*command, *args], env=env, capture_output=True,
                               text=True, timeout=180, check=False)
 
     try:
@@ -114,7 +137,7 @@ def test_another_agency_sealing_a_pdf_around_a_genuine_certificate_is_invalid(
         forged, certificate, mime_type="application/json")
     unsealed, sealed = tmp_path / "forged.pdf", tmp_path / "forged-sealed.pdf"
     forged.save(unsealed)
-    stamped = cli("seal", "stamp", "--issuer", OTHER, str(unsealed), str(sealed))
+    stamped = cli(OTHER, str(unsealed), str(sealed), script=FORGE)
     assert stamped.returncode == 0, stamped.stderr  # the other agency may seal and anchor it
 
     body = verdict(cli, sealed)
@@ -140,7 +163,7 @@ def test_another_agency_sealing_an_ofd_around_a_genuine_certificate_is_invalid(
     ))
     unsealed, sealed = tmp_path / "forged.ofd", tmp_path / "forged-sealed.ofd"
     unsealed.write_bytes(package)
-    stamped = cli("seal", "stamp", "--issuer", OTHER, str(unsealed), str(sealed))
+    stamped = cli(OTHER, str(unsealed), str(sealed), script=FORGE)
     assert stamped.returncode == 0, stamped.stderr
     with zipfile.ZipFile(sealed) as files:
         assert files.read("Doc_0/Attachs/certificate.json") == certificate
@@ -153,3 +176,41 @@ def test_another_agency_sealing_an_ofd_around_a_genuine_certificate_is_invalid(
     others = {c["name"]: c["status"] for c in body["checks"]  # type: ignore[attr-defined]
               if c["name"] != "ofd.anchored"}
     assert set(others.values()) == {"VALID"}, others
+
+
+def test_the_issuers_stamping_never_makes_a_certificate_file_of_a_file_sent_to_it(
+    cli: Run, genuine: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Attack: the tie to the issuer holds only if the issuer never seals a file whose pages
+    it did not make around one of its certificates. An agency's stamping seals files sent to
+    it (an application, a contract): one carrying a certificate.json — a disclosed copy of
+    someone's certificate of this agency, as shown at any counter — sealed by the agency
+    would be its certificate file, valid, under the sender's pages. Stamping refuses a PDF
+    or OFD carrying a certificate document (a PDF already sealed is judged by its first
+    seal: sealing it again is allowed)."""
+    identifier, out = genuine
+    full = CertificateDocument.from_json((out / f"{identifier}.json").read_bytes())
+    copy = disclose(full, ["holder.code"]).to_json().encode("utf-8")
+    pdf = pikepdf.open(io.BytesIO(SAMPLE.read_bytes()))  # pages the issuer never made
+    pdf.attachments["Certificate.JSON"] = pikepdf.AttachedFileSpec(
+        pdf, copy, mime_type="application/json")
+    unsealed = tmp_path / "sent.pdf"
+    pdf.save(unsealed)
+    box = PathObject(rectangle(20, 20, 170, 100), (20, 20, 170, 100), line_width=0.5)
+    sent_ofd = tmp_path / "sent.ofd"
+    sent_ofd.write_bytes(write_ofd(OfdDocument(
+        pages=(OfdPage((box,)),), doc_id="0" * 32, created=date(2026, 12, 1),
+        attachments=(Attachment("certificate.json", copy, format="json"),),
+    )))
+    for sent in (unsealed, sent_ofd):
+        sealed = tmp_path / f"sealed{sent.suffix}"
+        stamped = cli("seal", "stamp", "--issuer", ISSUER, str(sent), str(sealed), "--json")
+        assert stamped.returncode != 0 and not sealed.exists(), stamped.stdout
+        assert json.loads(stamped.stdout)["error"] == "stamp_certificate_file", stamped.stdout
+        assert "Traceback" not in stamped.stderr
+    # the issuer's own certificate PDF, already sealed, may be sealed again; it stays valid
+    again = tmp_path / "again.pdf"
+    stamped = cli("seal", "stamp", "--issuer", ISSUER, "--x", "20", "--y", "20",
+                  str(out / f"{identifier}.pdf"), str(again))
+    assert stamped.returncode == 0, stamped.stderr
+    assert verdict(cli, again)["verdict"] == "valid"

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from certs import qr
 from certs.canonical import ALWAYS_DISCLOSED, CertificateDocument, disclose
+from certs.identifiers import build_identifier, parse_identifier
 from certs.status import change_status
 from devnet.anvil import Devnet
 from tests.conftest import free_port
@@ -203,6 +204,26 @@ def test_another_certificates_identifier_yields_no_code(service: Holder) -> None
                 "holder_document_mismatch")
 
 
+def test_a_forged_file_does_not_tell_whether_an_identifier_exists(service: Holder) -> None:
+    """Attack: anyone (no account) writes a document around an identifier and sends it. An
+    identifier issued here and one never issued must get the same refusal, or the holder's
+    route answers which identifiers exist (the short code's answer is careful not to)."""
+    _, mine = service.issue("冯九")
+    theirs_id, _ = service.issue("陈十", "440305198512124565")
+    parts = parse_identifier(theirs_id)
+    unknown_id = str(build_identifier(parts.type_code, parts.issuer_code, "ZZZZ9999"))
+    answers = []
+    for identifier in (theirs_id, unknown_id):
+        forged = json.loads(json.dumps(mine))
+        forged["claims"]["identifier"]["value"] = identifier
+        opened = service.open(as_file(forged)).json()
+        assert opened["verdict"] == "invalid" and opened["presentable"] is False, opened
+        presented = service.present(as_file(forged), ["holder.name"])
+        answers.append((opened["refusal"], presented.status_code, presented.json()))
+    assert answers[0] == answers[1], answers
+    assert answers[0][0]["error"] == "holder_document_mismatch"
+
+
 def test_a_qr_payload_or_an_identifier_alone_yields_no_code(service: Holder) -> None:
     identifier, document = service.issue("周五")
     payload = qr.payload_for(CertificateDocument.from_json(json.dumps(document))).encode()
@@ -279,6 +300,41 @@ def test_a_tampered_pdf_yields_no_code_and_the_sealed_one_does(service: Holder) 
     assert "未通过核验" in body["message_zh"]
     made = service.present(pdf.content, ["holder.name"], name="证照.pdf")
     assert made.status_code == 201, made.text
+
+
+def test_holders_files_never_take_the_counters_readers(service: Holder) -> None:
+    """Attack: anyone (no key) uploads files that keep the isolated readers busy. The
+    holder's readings run in their own share of the readers: with that share taken, a
+    holder's PDF is 'try again' (503) at once, and a counter's upload of the same PDF still
+    reads valid."""
+    import threading
+
+    from verifier.app.isolation import PUBLIC_SLOTS, PUBLIC_WAIT, SLOTS, run_isolated
+
+    identifier, _ = service.issue("卫十七")
+    pdf = service.client.get(f"/v1/certificates/{identifier}/pdf", headers=service.h("issuer"))
+    assert pdf.status_code == 200, pdf.text
+    threads = [threading.Thread(target=run_isolated, args=(time.sleep, PUBLIC_WAIT + 8.0),
+                                kwargs={"seconds": 30, "memory": 256 << 20, "public": True})
+               for _ in range(PUBLIC_SLOTS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    try:
+        started = time.monotonic()
+        body = refused(service.present(pdf.content, [], name="证照.pdf"), 503,
+                       "verification_unavailable")
+        assert "稍后重试" in body["message_zh"]
+        assert time.monotonic() - started < PUBLIC_WAIT + 2.0
+        if SLOTS > 1:
+            counter = service.client.post("/v1/verify", files={"file": ("证照.pdf", pdf.content)},
+                                          headers=service.h("counter"))
+            assert counter.status_code == 200, counter.text
+            assert counter.json()["verdict"] == "valid", counter.json()
+    finally:
+        for thread in threads:
+            thread.join()
+    assert service.present(pdf.content, [], name="证照.pdf").status_code == 201
 
 
 def test_an_ofd_file_makes_a_code_too(service: Holder) -> None:
@@ -375,6 +431,35 @@ def test_the_limit_per_client_address(service: Holder, worker: TestClient) -> No
     assert 1 <= int(over.headers["Retry-After"]) <= 60
     other = TestClient(worker.app, client=("198.51.100.21", 40001))
     assert service.open(as_file(document), client=other).status_code == 200
+
+
+def test_the_limit_per_address_counts_an_ipv6_subscriber_once(service: Holder) -> None:
+    """Attack: a subscriber is given a whole IPv6 /64, and each of its 2⁶⁴ addresses was a
+    fresh allowance (no limit at all on /v1/holder/open, which reads any file in the
+    service's isolated readers). Its addresses count as one; another /64, an IPv4
+    address and the same IPv4 address mapped into IPv6 count as theirs."""
+    settings = Settings(home=service.settings.home, devnet_port=service.settings.devnet_port,
+                        holder_address_limit=ADDRESS_LIMIT)
+    app = create_app(settings)
+    with TestClient(app, client=("2001:db8:5:6::1", 40000)) as first:
+        hosts = [f"2001:db8:5:6:{n:x}::{n:x}" for n in range(1, ADDRESS_LIMIT)]
+        for client in [first, *(TestClient(app, client=(h, 40000)) for h in hosts)]:
+            refused(service.open(b"not a certificate", "x.txt", client=client), 422,
+                    "unsupported_file")
+        again = TestClient(app, client=("2001:db8:5:6:ffff:ffff:ffff:fffe", 40000))
+        refused(service.open(b"not a certificate", "x.txt", client=again), 429,
+                "rate_limited")
+        for host in ("2001:db8:5:7::1", "203.0.113.9"):
+            other = TestClient(app, client=(host, 40000))
+            refused(service.open(b"not a certificate", "x.txt", client=other), 422,
+                    "unsupported_file")
+        for _ in range(ADDRESS_LIMIT - 1):
+            refused(service.open(b"not a certificate", "x.txt",
+                                 client=TestClient(app, client=("203.0.113.9", 40000))),
+                    422, "unsupported_file")
+        mapped = TestClient(app, client=("::ffff:203.0.113.9", 40000))
+        refused(service.open(b"not a certificate", "x.txt", client=mapped), 429,
+                "rate_limited")
 
 
 def test_the_limit_per_certificate_holds_across_workers(

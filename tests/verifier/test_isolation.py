@@ -121,3 +121,41 @@ def test_at_most_one_child_a_core_runs_at_once() -> None:
         thread.join()
     assert errors == []
     assert run_isolated(double, 2, seconds=30, memory=256 * MB)[0] == 4  # free again
+
+
+def test_callers_without_a_key_never_take_the_counters_slots() -> None:
+    """Attack: the holder's routes need no key, and each upload may keep a reader busy for
+    the whole deadline; they took the same slots as the counters' uploads, so anyone could
+    keep every slot busy and the counters got ``verify_busy``. Anonymous readings now run in
+    a share of the slots (the rest stays for keyed callers) and wait for it briefly."""
+    import threading
+
+    from verifier.app.isolation import PUBLIC_SLOTS, PUBLIC_WAIT, SLOTS
+
+    assert PUBLIC_SLOTS < SLOTS or SLOTS == 1
+    errors: list[str] = []
+
+    def occupy() -> None:
+        try:
+            run_isolated(time.sleep, PUBLIC_WAIT + 3.0, seconds=30, memory=256 * MB,
+                         public=True)
+        except LimitExceeded as exc:
+            errors.append(exc.code)
+
+    threads = [threading.Thread(target=occupy) for _ in range(PUBLIC_SLOTS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    with pytest.raises(LimitExceeded) as err:  # one more anonymous reading: refused soon
+        run_isolated(double, 1, seconds=30, memory=256 * MB, public=True)
+    assert err.value.code == "verify_busy"
+    assert time.monotonic() - started < PUBLIC_WAIT + 0.5
+    if SLOTS > 1:  # a counter's reading runs at once, beside the anonymous ones
+        started = time.monotonic()
+        assert run_isolated(double, 2, seconds=30, memory=256 * MB)[0] == 4
+        assert time.monotonic() - started < 1.5
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert run_isolated(double, 3, seconds=30, memory=256 * MB, public=True)[0] == 6

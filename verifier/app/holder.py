@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import functools
+import ipaddress
 import logging
 import math
 import threading
@@ -115,11 +116,11 @@ def read_file(data: bytes, indexer: Any, *, seconds: float, memory: int, anchors
     try:
         if kind == "pdf":
             local = run_isolated(functools.partial(read_pdf, anchors=anchors), data,
-                                 seconds=seconds, memory=memory)
+                                 seconds=seconds, memory=memory, public=True)
             verdict = judge_pdf(local, facts)
         else:
             local = run_isolated(functools.partial(read_ofd, anchors=anchors), data,
-                                 seconds=seconds, memory=memory)
+                                 seconds=seconds, memory=memory, public=True)
             verdict = judge_ofd(local, data, facts)
     except LimitExceeded as exc:
         return HolderFile(kind, limit_verdict(exc, kind), None)
@@ -157,19 +158,28 @@ def check_presentable(store: Store, found: HolderFile) -> CertificateRecord:
         )
     identifier = document.values().get("identifier")
     try:
-        record = load_record(store, str(identifier))
+        record: CertificateRecord | None = load_record(store, str(identifier))
     except CertificateNotFound:
-        raise HolderRefused(
-            "no certificate with this identifier was issued by this service",
-            code="certificate_not_found",
-            message_zh="本服务没有签发这份证照：请到发证机关的服务生成出示码，或联系发证机关",
-        ) from None
-    stored = record.document
+        record = None
+    stored = record.document if record is not None else None
     if (
-        stored.leaf != document.leaf
+        stored is None
+        or stored.leaf != document.leaf
         or dict(stored.claims) != dict(document.claims)
         or stored.signature != document.signature
     ):
+        # an identifier unknown here and a known one under another document get the same
+        # answer unless the file verifies: anyone can write a file around any identifier (no
+        # account needed), and it must not tell which identifiers exist. A genuine file from
+        # another service verifies (its anchor is public): saying so tells nothing new.
+        if found.verdict.outcome is Outcome.ERROR:
+            raise _unavailable()
+        if record is None and found.verdict.outcome is Outcome.VALID:
+            raise HolderRefused(
+                "no certificate with this identifier was issued by this service",
+                code="certificate_not_found",
+                message_zh="本服务没有签发这份证照：请到发证机关的服务生成出示码，或联系发证机关",
+            )
         raise HolderRefused(
             "the file's certificate is not the one this service holds under its identifier "
             "(altered, or replaced since)",
@@ -177,6 +187,7 @@ def check_presentable(store: Store, found: HolderFile) -> CertificateRecord:
             message_zh="这份文件与发证机关登记的证照不一致（可能被修改过或已换发）：请使用"
             "发证机关最新发给您的证照文件",
         )
+    assert record is not None
     refusals = {
         "pending": ("not_anchored", "the certificate is not anchored yet; try again in a "
                     "moment", "证照尚未完成上链存证：请稍后再试"),
@@ -318,6 +329,22 @@ class AddressLimiter:
             if len(self._seen) < self.MAX_ADDRESSES and times and times[-1] > at - self.window:
                 return
             self._seen.popitem(last=False)
+
+
+def address_key(host: str) -> str:
+    """What the limit per client address counts by: an IPv4 address (an IPv4-mapped IPv6
+    one too); an IPv6 address's /64 network, which one subscriber is given whole (counted
+    by address, any of its 2⁶⁴ addresses would be a fresh allowance); any other text as it
+    is."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def rate_limited(wait: int, by: str) -> HolderRefused:

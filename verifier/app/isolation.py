@@ -40,9 +40,17 @@ module is imported there too (when it is a file): a child then does not run it a
 SLOTS = max(1, os.cpu_count() or 1)
 """Children a process runs at once: one a core (each may use its memory ceiling)."""
 
+PUBLIC_SLOTS = max(1, SLOTS // 2)
+"""Of those, children reading for a caller without a key (the holder's routes) at once: the
+other slots stay for the counters, whatever anonymous callers send."""
+PUBLIC_WAIT = 2.0
+"""Seconds an anonymous call waits for a slot of its share before it is refused: no longer,
+so that waiting anonymous requests do not fill the server's threads either."""
+
 _context: Any = None
 _context_lock = threading.Lock()
 _slots = threading.BoundedSemaphore(SLOTS)
+_public_slots = threading.BoundedSemaphore(PUBLIC_SLOTS)
 
 
 class LimitExceeded(VerifierError):
@@ -63,14 +71,35 @@ def _get_context() -> Any:
         return _context
 
 
-def run_isolated(fn: Callable[..., T], *args: Any, seconds: float, memory: int) -> T:
+def run_isolated(
+    fn: Callable[..., T], *args: Any, seconds: float, memory: int, public: bool = False
+) -> T:
     """``fn(*args)`` in a child process, within ``seconds`` of wall-clock time and
     ``memory`` bytes beyond what the child has at its start (see the module docstring). At
     most :data:`SLOTS` children run at once in a process (so at most that many times
     ``memory``); a call that finds none free within ``seconds`` is refused
-    (``verify_busy``)."""
+    (``verify_busy``). A ``public`` call (for a caller without a key) runs only in one of
+    :data:`PUBLIC_SLOTS` and waits at most :data:`PUBLIC_WAIT` seconds for it."""
     started = time.monotonic()
-    if not _slots.acquire(timeout=seconds):
+    if public:
+        wait = min(seconds, PUBLIC_WAIT)
+        if not _public_slots.acquire(timeout=wait):
+            raise LimitExceeded(
+                f"{PUBLIC_SLOTS} files of callers without a key are being read already; "
+                f"none finished within {wait:g} s: try again",
+                code="verify_busy",
+            )
+        try:
+            return _slotted(fn, args, started, seconds, memory)
+        finally:
+            _public_slots.release()
+    return _slotted(fn, args, started, seconds, memory)
+
+
+def _slotted(
+    fn: Callable[..., T], args: tuple[Any, ...], started: float, seconds: float, memory: int
+) -> T:
+    if not _slots.acquire(timeout=max(0.0, seconds - (time.monotonic() - started))):
         raise LimitExceeded(
             f"{SLOTS} files are being read already; none finished within {seconds:g} s: "
             "try again",

@@ -78,6 +78,7 @@ class AgencyStamper:
         """The sealed file: an OFD package when ``data`` is one (by content), else a PDF;
         the place means the same for both (``y_mm``: the bottom edge from the page's
         bottom)."""
+        refuse_certificate_files(data)
         stamp = stamp_ofd if looks_like_ofd(data) else stamp_pdf
         return stamp(
             data,
@@ -88,6 +89,49 @@ class AgencyStamper:
             x_mm=x_mm,
             y_mm=y_mm,
             width_mm=width_mm,
+        )
+
+
+CERTIFICATE_ATTACHMENT = "certificate.json"
+
+
+def refuse_certificate_files(data: bytes) -> None:
+    """Refuse (``stamp_certificate_file``) to seal a file that would become a certificate
+    file by this seal: an OFD carrying a ``certificate.json`` attachment (its whole file is
+    anchored, by whoever seals it last), or a PDF carrying one and no seal yet (its first
+    seal is the one anchored). A certificate file reads ``valid`` when its first seal (an
+    OFD: the whole file) is anchored by the certificate's issuer, so an agency sealing a
+    file someone sent it would vouch for pages it never made, around any certificate of its
+    own — a disclosed copy shown at some counter will do. Certificate files are made by
+    rendering (``zhengyin render``, ``GET /v1/certificates/{id}/pdf``), never here. A file
+    the readers cannot read is left to the stamper, which refuses it with its own code."""
+    from seals.ofd import OfdError, verify_ofd
+    from seals.pdf import verify_pdf
+    from seals.pdf.attachments import embedded_files
+    from seals.pdf.errors import PdfError
+
+    wanted = CERTIFICATE_ATTACHMENT.casefold()
+    try:
+        if looks_like_ofd(data):
+            ofd = verify_ofd(data)
+            carries = any(
+                name.casefold() == wanted or (path or "").rsplit("/", 1)[-1].casefold() == wanted
+                for name, path, _ in ofd.attachments
+            )
+            sealed_before = False
+        else:
+            pdf = verify_pdf(data)
+            carries = any(name.casefold() == wanted
+                          for name in embedded_files(data, file=pdf.file))
+            sealed_before = bool(pdf.signatures)
+    except (OfdError, PdfError):
+        return
+    if carries and not sealed_before:
+        raise SealInputError(
+            f"the file carries a certificate document ({CERTIFICATE_ATTACHMENT}): a "
+            "certificate file is made by rendering the certificate, not by sealing a file "
+            "around it; remove the attachment to seal the file",
+            code="stamp_certificate_file",
         )
 
 

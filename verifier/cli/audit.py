@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,37 @@ def _value(entry: dict[str, Any], field: str) -> str:
     return str(value)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting so is a formula to Excel and LibreOffice (``=HYPERLINK(…)``, ``@SUM(…)``,
+``-1+…``): the audit log holds text its callers sent (an identifier in a URL, a reason,
+an actor's name)."""
+
+
+def _cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never run: one that would start a formula is
+    prefixed with ``'`` (OWASP's advice for CSV exports; the spreadsheet shows the text)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _printable(line: str) -> str:
+    """``line`` with every control and format character written as an escape (``\\r``,
+    ``\\x1b``, ``\\u202e``): the log holds text callers sent, and a carriage return, a
+    terminal's escape sequence or a bidirectional override would let it overwrite, hide or
+    reorder what the auditor's terminal shows of other events."""
+    return "".join(
+        ch if unicodedata.category(ch) not in ("Cc", "Cf") else ascii(ch)[1:-1]
+        for ch in line
+    )
+
+
 def csv_text(entries: list[dict[str, Any]]) -> str:
-    """The events as CSV: a header row (Chinese and the field's name), one row an event."""
+    """The events as CSV: a header row (Chinese and the field's name), one row an event; a
+    cell that would start a formula starts with ``'`` (:func:`_cell`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([f"{zh} {field}" for field, zh in CSV_COLUMNS])
     for entry in entries:
-        writer.writerow([_value(entry, field) for field, _ in CSV_COLUMNS])
+        writer.writerow([_cell(_value(entry, field)) for field, _ in CSV_COLUMNS])
     return out.getvalue()
 
 
@@ -133,12 +158,12 @@ def audit(
     for entry in found:
         reason = " ".join(str(x) for x in (entry.get("reason_name"), entry.get("reason")) if x)
         chain = entry.get("chain")
-        click.echo(
+        click.echo(_printable(
             f"{entry['seq']:>8}  {entry['time']}  {entry['event']:<15} {entry['actor']} "
             f"({entry['role']})  {entry['identifier'] or '-'}"
             + (f"  原因: {reason}" if reason else "")
             + (f"  区块 {chain['block']}#{chain['log_index']}" if chain else "")
-        )
+        ))
     click.echo(f"{len(found)} event(s)", err=True)
 
 

@@ -48,7 +48,8 @@ def _limit_address(request: Request, service: Service) -> None:
                 settings.holder_address_limit, settings.holder_address_window_seconds
             )
             state.holder_limiter = limiter
-    limiter.take(request.client.host if request.client is not None else "unknown")
+    limiter.take(holder.address_key(request.client.host if request.client is not None
+                                    else "unknown"))
 
 
 def _read(service: Service, data: bytes) -> holder.HolderFile:
