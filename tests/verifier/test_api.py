@@ -698,7 +698,7 @@ def test_certificate_pdf_is_sealed_anchored_and_stable(api: Api) -> None:
     api.wait_anchored(identifier)
     first = c.get(f"/v1/certificates/{identifier}/pdf", headers=api.h("issuer_a"))
     assert first.status_code == 200 and first.content.startswith(b"%PDF-")
-    again = c.get(f"/v1/certificates/{identifier}/pdf", headers=api.h("auditor"))
+    again = c.get(f"/v1/certificates/{identifier}/pdf", headers=api.h("admin"))
     assert again.content == first.content  # made once, the same anchored file each time
     verdict = c.post("/v1/verify", files={"file": ("c.pdf", first.content)},
                      headers=api.h("counter")).json()
@@ -723,7 +723,7 @@ def test_certificate_ofd_is_sealed_anchored_and_stable(api: Api) -> None:
     first = c.get(f"/v1/certificates/{identifier}/ofd", headers=api.h("issuer_a"))
     assert first.status_code == 200, first.text
     assert first.headers["content-type"] == "application/ofd"
-    again = c.get(f"/v1/certificates/{identifier}/ofd", headers=api.h("auditor"))
+    again = c.get(f"/v1/certificates/{identifier}/ofd", headers=api.h("admin"))
     assert again.content == first.content  # made once, the same anchored file each time
     anchored = registry(api.settings).document_of(sm3(first.content))
     assert anchored is not None and anchored.issuer == AGENCY_A[0]

@@ -116,6 +116,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
         store = open_store(settings)
         keys["counter"] = new_api_key()
         store.add_api_key("counter", "一号窗口", hash_api_key(keys["counter"]))
+        keys["auditor"] = new_api_key()
+        store.add_api_key("auditor", "审计员", hash_api_key(keys["auditor"]))
         with TestClient(create_app(settings)) as client:
             yield Holder(client, settings, keys)
     finally:
@@ -479,3 +481,27 @@ def test_the_limit_per_certificate_holds_across_workers(
     assert 3000 < int(answer.headers["Retry-After"]) <= 3600
     _, other = service.issue("韩十五")
     assert service.present(as_file(other), [], client=elsewhere).status_code == 201
+
+
+def test_an_auditors_read_of_a_certificate_is_no_holders_credential(service: Holder) -> None:
+    """The full salted document is the holder's credential. An auditor (a read-only role,
+    over every agency) read it from GET /v1/certificates/{id} (and its PDF and OFD), then
+    made a presentation code as the holder, and a counter redeemed it `valid` showing the
+    full ID number. Now an auditor reads the values and a document hiding all but the
+    always-disclosed claims — no code is made from it — and not the files."""
+    identifier, _ = service.issue("吴十一", "110105194912310046")
+    read = service.client.get(f"/v1/certificates/{identifier}", headers=service.h("auditor"))
+    assert read.status_code == 200, read.text
+    body = read.json()
+    assert body["values"]["holder.code"] == "110105194912310046"  # the auditor still sees it
+    assert "salt" not in body["document"]["claims"]["holder.code"]
+    refused(service.present(as_file(body["document"]), ["holder.code"]), 422,
+            "holder_disclosed_copy")
+    for kind in ("pdf", "ofd"):
+        denied = service.client.get(f"/v1/certificates/{identifier}/{kind}",
+                                    headers=service.h("auditor"))
+        assert denied.status_code == 403, denied.text
+    # the issuing agency, which hands the file to the holder, still gets the full document
+    full = service.client.get(f"/v1/certificates/{identifier}", headers=service.h("issuer"))
+    assert "salt" in full.json()["document"]["claims"]["holder.code"]
+    assert full.json().get("values") is None

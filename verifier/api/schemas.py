@@ -184,7 +184,11 @@ class Certificate(BaseModel):
     identifier: str
     status: Literal["pending", "active", "suspended", "revoked", "superseded"]
     issuer: str = Field(description="The issuing agency's USCC.")
-    document: dict[str, Any] = Field(description="The certificate document.")
+    document: dict[str, Any] = Field(description="The certificate document (for an auditor, "
+                                     "with every claim but the always-disclosed ones hidden: "
+                                     "the full salted document is the holder's credential).")
+    values: dict[str, Any] | None = Field(None, description="An auditor's view of the claims' "
+                                          "values (no salts).")
 
 
 class PresentationRequest(Strict):

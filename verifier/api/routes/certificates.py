@@ -13,6 +13,8 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from certs.canonical import ALWAYS_DISCLOSED
+from certs.document import disclose
 from certs.issuance import IssueReport
 from certs.request_csv import requests_from_csv
 from verifier.api import paging
@@ -208,13 +210,24 @@ async def issue_batch(
 def get_certificate(
     identifier: str, service: ServiceDep, principal: PrincipalDep
 ) -> dict[str, Any]:
+    """The certificate and its document. The full salted document is the holder's credential
+    (possessing it makes presentation codes: ``POST /v1/holder/presentations``), so only the
+    issuing agency (which hands it to the holder) and an admin get it; an auditor gets its
+    values, and the document with every claim but the always-disclosed ones hidden."""
     record = service.own_record(principal, identifier, roles=("issuer", "auditor", "admin"))
+    document = record.document
+    values: dict[str, Any] | None = None
+    if principal.role == "auditor":
+        values = {path: list(value) if isinstance(value, tuple) else value
+                  for path, value in document.values().items()}
+        document = disclose(document, [p for p in document.claims if p not in ALWAYS_DISCLOSED])
     return {
         "id": record.identifier,
         "identifier": record.identifier,
         "status": record.status,
         "issuer": record.issuer,
-        "document": json.loads(record.document.to_json()),
+        "document": json.loads(document.to_json()),
+        **({"values": values} if values is not None else {}),
     }
 
 
