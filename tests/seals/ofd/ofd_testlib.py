@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import subprocess
 import zipfile
 import zlib
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from seals_testlib import Pki
 from seals import sm2
 from seals.ofd.names import NS, SM2_SM3_OID, SM3_OID
 from seals.seal import sign_data
-from seals.ses import Seal
+from seals.ses import Seal, SealSignature
 
 OFDRW = Path(__file__).resolve().parents[2] / "data" / "interop" / "ofdrw"
 TODAY = datetime(2026, 12, 4, tzinfo=UTC)
@@ -108,3 +109,28 @@ def sign_into(
         b"</ofd:Signatures>",
         f'<ofd:Signature ID="{n}" BaseLoc="/{folder}/Signature.xml"/></ofd:Signatures>'.encode(),
     )
+
+
+def assert_openssl_verifies(value: SealSignature, openssl: str, tmp_path: Path) -> None:
+    """OpenSSL (the reference peer) checks the SM2 signature of an ``SES_Signature`` over its
+    DER TBS_Sign with the signer certificate's key (ID 1234567812345678), and refuses the
+    TBS_Sign with one byte flipped."""
+    (tmp_path / "signer.der").write_bytes(value.signer_certificate)
+    subprocess.run([openssl, "x509", "-inform", "DER", "-in", str(tmp_path / "signer.der"),
+                    "-noout", "-pubkey", "-out", str(tmp_path / "pub.pem")], check=True)
+    (tmp_path / "sig.der").write_bytes(value.signature)
+
+    def verify(tbs: bytes) -> subprocess.CompletedProcess[bytes]:
+        (tmp_path / "tbs.der").write_bytes(tbs)
+        return subprocess.run(
+            [openssl, "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-inkey",
+             str(tmp_path / "pub.pem"), "-in", str(tmp_path / "tbs.der"), "-sigfile",
+             str(tmp_path / "sig.der"), "-pkeyopt", "distid:1234567812345678"],
+            capture_output=True, check=False,
+        )
+
+    good = verify(value.tbs_der)
+    assert good.returncode == 0 and b"Signature Verified Successfully" in good.stdout
+    flipped = bytearray(value.tbs_der)
+    flipped[-40] ^= 1
+    assert verify(bytes(flipped)).returncode != 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ofd_testlib import files_of, fixture, raw_zip, rezip, sign_into
+from ofd_testlib import assert_openssl_verifies, files_of, fixture, raw_zip, rezip, sign_into
 from seals_testlib import OFDRW, T0, Pki
 
 from certs.canonical import CertificateDocument
@@ -172,25 +172,7 @@ def test_openssl_verifies_the_new_signature_value(
     value = parse_signature(files["Doc_0/Signs/Sign_1/SignedValue.dat"])
     assert value.data_hash == sm2.sm3(files["Doc_0/Signs/Sign_1/Signature.xml"])
     assert value.property_info == "/Doc_0/Signs/Sign_1/Signature.xml"
-    (tmp_path / "signer.der").write_bytes(value.signer_certificate)
-    subprocess.run([openssl, "x509", "-inform", "DER", "-in", str(tmp_path / "signer.der"),
-                    "-noout", "-pubkey", "-out", str(tmp_path / "pub.pem")], check=True)
-    (tmp_path / "sig.der").write_bytes(value.signature)
-
-    def check(tbs: bytes) -> subprocess.CompletedProcess[bytes]:
-        (tmp_path / "tbs.der").write_bytes(tbs)
-        return subprocess.run(
-            [openssl, "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-inkey",
-             str(tmp_path / "pub.pem"), "-in", str(tmp_path / "tbs.der"), "-sigfile",
-             str(tmp_path / "sig.der"), "-pkeyopt", "distid:1234567812345678"],
-            capture_output=True, check=False,
-        )
-
-    good = check(value.tbs_der)
-    assert good.returncode == 0 and b"Signature Verified Successfully" in good.stdout
-    flipped = bytearray(value.tbs_der)
-    flipped[-40] ^= 1
-    assert check(bytes(flipped)).returncode != 0
+    assert_openssl_verifies(value, openssl, tmp_path)
 
 
 def test_info_zip_reads_the_sealed_package(sealed_twice: bytes, tmp_path: Path) -> None:

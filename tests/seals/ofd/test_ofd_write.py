@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from lxml import etree
+from ofd_testlib import assert_openssl_verifies
 from PIL import Image, ImageFont
 from seals_testlib import OFDRW, T0, Pki
 
@@ -161,25 +162,7 @@ def test_openssl_verifies_the_signature_value(
     """OpenSSL checks the SM2 signature of SignedValue.dat over its DER TBS_Sign with the
     signer certificate's key (ID 1234567812345678); a flipped byte of TBS_Sign fails."""
     value = parse_signature(files(package)[f"{SIGN}/SignedValue.dat"])
-    (tmp_path / "signer.der").write_bytes(value.signer_certificate)
-    subprocess.run([openssl, "x509", "-inform", "DER", "-in", str(tmp_path / "signer.der"),
-                    "-noout", "-pubkey", "-out", str(tmp_path / "pub.pem")], check=True)
-    (tmp_path / "sig.der").write_bytes(value.signature)
-
-    def verify(tbs: bytes) -> subprocess.CompletedProcess[bytes]:
-        (tmp_path / "tbs.der").write_bytes(tbs)
-        return subprocess.run(
-            [openssl, "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-inkey",
-             str(tmp_path / "pub.pem"), "-in", str(tmp_path / "tbs.der"), "-sigfile",
-             str(tmp_path / "sig.der"), "-pkeyopt", "distid:1234567812345678"],
-            capture_output=True, check=False,
-        )
-
-    good = verify(value.tbs_der)
-    assert good.returncode == 0 and b"Signature Verified Successfully" in good.stdout
-    flipped = bytearray(value.tbs_der)
-    flipped[-40] ^= 1
-    assert verify(bytes(flipped)).returncode != 0
+    assert_openssl_verifies(value, openssl, tmp_path)
 
 
 def test_embedded_fonts_draw_every_character_in_freetype(package: bytes) -> None:
