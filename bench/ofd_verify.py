@@ -32,17 +32,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "seals"))
+
+from seals_testlib import T0, Pki, make_seal  # type: ignore[import-not-found]
 
 from seals import sm2
-from seals.ca import create_root, issue_seal_maker, issue_signer
 from seals.ofd import OfdError, verify_ofd
 from seals.ofd.names import NS, SM2_SM3_OID, SM3_OID
-from seals.picture import draw_round_seal
-from seals.seal import SealSpec, create_seal, sign_data
+from seals.seal import sign_data
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "interop" / "ofdrw" / "v4signed.ofd"
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 
 
@@ -61,16 +61,8 @@ def rezip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
 
 def sealed_again(files: dict[str, bytes]) -> bytes:
     """``files`` with a second signature over every file (a throw-away PKI)."""
-    root = create_root(now=T0 - timedelta(days=30))
-    maker = issue_seal_maker(root, now=T0 - timedelta(days=30))
-    signer = issue_signer(root, uscc="91110000101623741K", name="北京市测试局",
-                          now=T0 - timedelta(days=1))
-    seal = create_seal(
-        SealSpec(name="北京市测试局", es_id="91110000101623741K0001", valid_from=T0,
-                 valid_until=T0 + timedelta(days=365), picture=draw_round_seal("北京市测试局"),
-                 signer_certificates=(signer.certificate,), created=T0),
-        maker.certificate, maker.signer,
-    )
+    pki = Pki()  # a throw-away root, seal maker and agency signer (the tests' own)
+    signer, seal = pki.signer, make_seal(pki)
     refs = "".join(
         f'<ofd:Reference FileRef="/{n}"><ofd:CheckValue>'
         f"{base64.b64encode(sm2.sm3(d)).decode()}</ofd:CheckValue></ofd:Reference>"

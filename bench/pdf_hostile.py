@@ -25,36 +25,25 @@ import math
 import statistics
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "seals" / "pdf")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "seals" / "pdf"), str(ROOT / "tests" / "seals")]
 
 import hostile_shapes  # type: ignore[import-not-found]  # noqa: E402
+from seals_testlib import T0, Pki, make_seal  # type: ignore[import-not-found]  # noqa: E402
 
-from seals.ca import create_root, issue_seal_maker, issue_signer  # noqa: E402
 from seals.pdf import stamp_pdf  # noqa: E402
-from seals.picture import draw_round_seal  # noqa: E402
-from seals.seal import SealSpec, create_seal  # noqa: E402
 
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SAMPLE = ROOT / "tests" / "data" / "pdf" / "three-pages.pdf"
 CPU_TARGET = 2.0
 MEMORY_TARGET = 256.0
 
 
 def kit() -> hostile_shapes.Kit:
-    root = create_root(now=T0 - timedelta(days=30))
-    maker = issue_seal_maker(root, now=T0 - timedelta(days=30))
-    signer = issue_signer(root, uscc="91110000101623741K", name="北京市测试局",
-                          now=T0 - timedelta(days=1))
-    seal = create_seal(
-        SealSpec(name="北京市测试局", es_id="91110000101623741K0001", valid_from=T0,
-                 valid_until=T0 + timedelta(days=365), picture=draw_round_seal("北京市测试局"),
-                 signer_certificates=(signer.certificate,), created=T0),
-        maker.certificate, maker.signer,
-    )
+    pki = Pki()  # a throw-away root, seal maker and agency signer (the tests' own)
+    signer, seal = pki.signer, make_seal(pki)
     count = [0]
 
     def stamp(pdf: bytes, **kwargs: object) -> bytes:

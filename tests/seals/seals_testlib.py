@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from seals.ca import Issued, create_root, issue_seal_maker, issue_signer
+from seals.picture import draw_round_seal
+from seals.seal import SealSpec, create_seal
+from seals.ses import Seal
 
 HERE = Path(__file__).resolve().parent
 VECTORS = HERE / "vectors"
@@ -26,3 +29,21 @@ class Pki:
         self.signer: Issued = issue_signer(
             self.root, uscc=USCC, name="北京市测试局", now=T0 - timedelta(days=1)
         )
+
+
+def make_seal(pki: Pki, name: str = "北京市测试局") -> Seal:
+    """The agency's seal (a v4 seal of ``pki``'s signer, made by its seal maker, valid a year
+    from ``T0``, its picture a drawn round seal named ``name``)."""
+    return create_seal(
+        SealSpec(
+            name=name,
+            es_id=USCC + "0001",
+            valid_from=T0,
+            valid_until=T0 + timedelta(days=365),
+            picture=draw_round_seal(name),
+            signer_certificates=(pki.signer.certificate,),
+            created=T0,
+        ),
+        pki.maker.certificate,
+        pki.maker.signer,
+    )

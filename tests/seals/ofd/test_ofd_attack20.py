@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 from ofd_testlib import files_of, rezip, sign_into
-from seals_testlib import T0, Pki
-from test_ofd_write import easyofd_render, make_seal, sealed_ofd
+from seals_testlib import T0, Pki, make_seal
+from test_ofd_write import easyofd_render, sealed_ofd
 
 from certs.render import default_fonts
 from seals.ofd import OfdError, verify_ofd

@@ -7,12 +7,10 @@ from datetime import timedelta
 
 import pytest
 from ofd_testlib import files_of, fixture, rezip, sign_into
-from seals_testlib import T0, Pki
+from seals_testlib import T0, Pki, make_seal
 
 from seals.ofd import OfdError, verify_ofd
-from seals.picture import draw_round_seal
 from seals.report import Status
-from seals.seal import SealSpec, create_seal
 from seals.ses import Seal
 
 AT = T0 + timedelta(days=1)
@@ -23,12 +21,7 @@ S2 = "Doc_0/Signs/Sign_1/Signature.xml"
 
 @pytest.fixture(scope="module")
 def seal(pki: Pki) -> Seal:
-    return create_seal(
-        SealSpec(name="北京市测试局", es_id="91110000101623741K0001", valid_from=T0,
-                 valid_until=T0 + timedelta(days=365), picture=draw_round_seal("北京市测试局"),
-                 signer_certificates=(pki.signer.certificate,), created=T0),
-        pki.maker.certificate, pki.maker.signer,
-    )
+    return make_seal(pki)
 
 
 def later(pki: Pki, seal: Seal, edit: dict[str, bytes] | None = None,

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ofd_testlib import assert_openssl_verifies, files_of, fixture, raw_zip, rezip, sign_into
-from seals_testlib import OFDRW, T0, Pki
+from seals_testlib import OFDRW, T0, Pki, make_seal
 
 from certs.canonical import CertificateDocument
 from certs.render import ATTACHMENT_NAME, FontSet, default_fonts
@@ -30,7 +30,7 @@ from seals.ses import Seal, parse_signature
 from seals.x509 import load_certificate
 from tests.certs.samples import REGISTRY, business_licence_request
 from tests.certs.test_render import anchored, licence_request
-from tests.seals.ofd.test_ofd_write import STAMP, easyofd_render, make_seal, red_share
+from tests.seals.ofd.test_ofd_write import STAMP, easyofd_render, red_share
 
 AT = T0 + timedelta(days=2)
 LATER = T0 + timedelta(days=3)

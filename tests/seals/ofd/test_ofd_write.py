@@ -20,7 +20,7 @@ import zxingcpp
 from lxml import etree
 from ofd_testlib import assert_openssl_verifies
 from PIL import Image, ImageFont
-from seals_testlib import OFDRW, T0, Pki
+from seals_testlib import OFDRW, T0, Pki, make_seal
 
 from certs import qr
 from certs.canonical import CertificateDocument
@@ -29,8 +29,6 @@ from certs.render_ofd import certificate_ofd
 from seals import sm2
 from seals.ca import Issued
 from seals.ofd.write import StampAnnot, write_ofd, write_sealed_ofd
-from seals.picture import draw_round_seal
-from seals.seal import SealSpec, create_seal
 from seals.ses import Seal, parse_signature
 from tests.certs.samples import REGISTRY, TODAY, business_licence_request
 from tests.certs.test_render import RARE_HOLDER, anchored, licence_request
@@ -43,16 +41,6 @@ STAMP = StampAnnot(page=1, x=128.0, y=221.0, width=40.0, height=40.0)
 SIGN = "Doc_0/Signs/Sign_0"
 HERE = Path(__file__).resolve().parent
 UMING = Path("/usr/share/fonts/truetype/arphic/uming.ttc")
-
-
-def make_seal(pki: Pki) -> Seal:
-    name = "北京市测试局"
-    return create_seal(
-        SealSpec(name=name, es_id="91110000101623741K0001", valid_from=T0,
-                 valid_until=T0 + timedelta(days=365), picture=draw_round_seal(name),
-                 signer_certificates=(pki.signer.certificate,), created=T0),
-        pki.maker.certificate, pki.maker.signer,
-    )
 
 
 @pytest.fixture(scope="module")

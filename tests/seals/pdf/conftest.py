@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pdf_testlib import PLAIN, make_seal, stamp, xref_stream_copy
-from seals_testlib import Pki
+from pdf_testlib import PLAIN, stamp, xref_stream_copy
+from seals_testlib import Pki, make_seal
 
 from seals.ses import Seal
 

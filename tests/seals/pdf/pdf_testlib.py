@@ -21,8 +21,6 @@ from seals.pdf import stamp_pdf
 from seals.pdf.reader import PdfFile
 from seals.pdf.syntax import serialize
 from seals.pdf.writer import write_incremental
-from seals.picture import draw_round_seal
-from seals.seal import SealSpec, create_seal
 from seals.ses import Seal
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "pdf"
@@ -39,22 +37,6 @@ def xref_stream_copy(pdf: bytes = PLAIN) -> bytes:
         out = io.BytesIO()
         doc.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate, deterministic_id=True)
     return out.getvalue()
-
-
-def make_seal(pki: Pki, name: str = "北京市测试局") -> Seal:
-    return create_seal(
-        SealSpec(
-            name=name,
-            es_id="91110000101623741K0001",
-            valid_from=T0,
-            valid_until=T0 + timedelta(days=365),
-            picture=draw_round_seal(name),
-            signer_certificates=(pki.signer.certificate,),
-            created=T0,
-        ),
-        pki.maker.certificate,
-        pki.maker.signer,
-    )
 
 
 def stamp(pdf: bytes, pki: Pki, seal: Seal, **kwargs: object) -> bytes:

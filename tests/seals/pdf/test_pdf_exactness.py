@@ -426,7 +426,7 @@ def test_the_stamper_does_not_remove_need_appearances_over_other_fields(
 def test_a_seal_name_holding_pdf_keys_seals_and_verifies(pki: Pki, name: str) -> None:
     """The stamper found /ByteRange by a byte search, the verifier counted '/Contents' in
     the signature dictionary's bytes: a seal named with those words failed."""
-    from pdf_testlib import make_seal
+    from seals_testlib import make_seal
 
     odd = make_seal(pki, name)
     sealed = stamp(PLAIN, pki, odd)
